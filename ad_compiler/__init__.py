@@ -1,0 +1,14 @@
+"""ad_compiler: source-to-source automatic differentiation for Python and NumPy.
+
+``grad(f)`` reads `f`'s source, lowers it to an SSA evaluation trace, applies the
+sum, product and chain rules in forward or reverse mode, and returns generated
+Python code you can read (``.source``), export and step through.
+"""
+__version__ = "0.1.0"
+
+from .api import check_grad, grad, jvp, source, trace, value_and_grad, vjp  # noqa: E402
+from .errors import ADCompileError  # noqa: E402
+
+__all__ = [
+    "ADCompileError", "check_grad", "grad", "jvp", "source", "trace", "value_and_grad", "vjp",
+]

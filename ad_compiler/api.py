@@ -1,0 +1,363 @@
+"""The public API: JAX-like names over the compile pipeline.
+
+``grad(f)`` lowers `f` to its trace, transforms it, optimises, generates Python
+source and compiles it, once per code object; the result is the generated function
+itself, so calling a gradient costs what the generated code costs and nothing more.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import math
+import types
+import weakref
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import cache
+from .codegen import generate
+from .errors import ADCompileError
+from .interpret import evaluate, read_operand
+from .ir import Const, Function, Value, format_function
+from .lowering import lower
+from .transforms import forward, optimize, reverse
+
+Wrt = int | str | Sequence[int | str]
+_MODES = ("reverse", "forward")
+
+
+# ------------------------------------------------------------------ compiling
+
+
+def _wrt_indices(fn: Function, wrt: Wrt) -> tuple[list[int], bool]:
+    """Parameter indices for `wrt`, and whether a single one was named."""
+    single = isinstance(wrt, (int, str))
+    items = [wrt] if single else list(wrt)
+    names = [p.name for p in fn.params]
+    indices = []
+    for item in items:
+        if isinstance(item, str):
+            if item not in names:
+                raise ADCompileError(f"{fn.name} has no parameter named {item!r}",
+                                     hint=f"choose among {names}")
+            indices.append(names.index(item))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not -len(names) <= item < len(names):
+                raise ADCompileError(f"wrt={item} is out of range: {fn.name} has "
+                                     f"{len(names)} parameter(s)",
+                                     hint="wrt counts parameters from 0")
+            indices.append(item % len(names))
+        else:
+            raise ADCompileError(f"wrt must be a parameter index or name, not {item!r}")
+    if not indices:
+        raise ADCompileError("wrt names no parameter", hint="pass wrt=0 or wrt=('x', 'y')")
+    return indices, single
+
+
+def _check_scalar_output(fn: Function, api_name: str) -> None:
+    if fn.returns_tuple or len(fn.outputs) != 1:
+        raise ADCompileError(
+            f"{api_name} needs a function with one scalar output, but {fn.name} returns "
+            f"a tuple of {len(fn.outputs)} values",
+            hint="use adc.vjp (or adc.jacobian) for functions with several outputs, or "
+                 "differentiate one output at a time",
+            filename=fn.filename)
+    out = fn.outputs[0]
+    if isinstance(out, Const) and out.value is None:
+        raise ADCompileError(f"{api_name} needs a function that returns a value; "
+                             f"{fn.name} returns None", hint="add a 'return' statement",
+                             filename=fn.filename)
+
+
+def _safe_name(name: str, suffix: str) -> str:
+    base = name if name.isidentifier() else "f"
+    return f"{base}_{suffix}"
+
+
+def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
+    if mode not in _MODES:
+        raise ADCompileError(f"mode must be 'reverse' or 'forward', not {mode!r}")
+    fn = lower(f)
+    if kind in ("jvp", "vjp"):
+        indices, single = list(range(len(fn.params))), False
+    else:
+        indices, single = _wrt_indices(fn, wrt)
+        _check_scalar_output(fn, "grad" if kind == "grad" else "value_and_grad")
+    n_out, n_in = len(fn.outputs), len(indices)
+
+    if kind == "jvp":
+        d = forward(fn, indices, unit_seeds=False)
+        values = tuple(range(n_out)) if fn.returns_tuple else 0
+        tangents = tuple(range(n_out, 2 * n_out)) if fn.returns_tuple else n_out
+        tree: Any = (values, tangents)
+        suffix = "jvp"
+    elif kind == "vjp":
+        d = reverse(fn, indices, seed_params=True)
+        d.body.yields = d.body.yields[n_out:]
+        tree = tuple(range(n_in))
+        suffix = "vjp"
+    else:
+        if mode == "reverse":
+            d = reverse(fn, indices, seed_params=False)
+        else:
+            d = forward(fn, indices, unit_seeds=True)
+        grads: Any = 1 if single else tuple(range(1, n_in + 1))
+        if kind == "grad":
+            d.body.yields = d.body.yields[1:]
+            tree = grads - 1 if single else tuple(i - 1 for i in grads)
+        else:
+            tree = (0, grads)
+        suffix = kind
+    d.output_tree = tree
+    d.returns_tuple = isinstance(tree, tuple)
+    d.returns_tuple_in = fn.returns_tuple
+    optimize(d)
+
+    src = fn.source
+    cells = dict(src.cells) if src is not None else {}
+    defaults = None
+    if kind in ("grad", "value_and_grad") and fn.defaults and src is not None:
+        node_defaults = getattr(src.node.args, "defaults", [])
+        defaults = [ast.unparse(d_node) for d_node in node_defaults]
+    user_globals = src.globals if src is not None else f.__globals__
+    generated = generate(d, _safe_name(fn.name, suffix), user_globals=user_globals,
+                         closure_cells=cells, signature_defaults=defaults)
+    out = generated.fn
+    if fn.defaults and kind in ("grad", "value_and_grad"):
+        out.__defaults__ = fn.defaults
+    out.source = generated.source
+    out._adc_function = d
+    out.__doc__ = f"{kind} of {fn.name} (generated by ad_compiler)"
+    return out
+
+
+def _derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
+    key = (kind, wrt if isinstance(wrt, (int, str)) else tuple(wrt), mode)
+    hit = cache.lookup(f, key)
+    if hit is not None:
+        built_for, compiled = hit
+        if built_for() is f:
+            return compiled
+        return _rebind(compiled, f)
+    compiled = _build(f, kind, wrt, mode)
+    cache.store(f, key, (weakref.ref(f) if _weakrefable(f) else (lambda: None), compiled))
+    return compiled
+
+
+def _weakrefable(f: Any) -> bool:
+    return hasattr(f, "__weakref__")
+
+
+def _rebind(compiled: Callable, f: Callable) -> Callable:
+    """The same generated code, reading `f`'s globals and closure cells."""
+    cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
+    closure = None
+    if compiled.__closure__:
+        closure = tuple(cells.get(name, cell)
+                        for name, cell in zip(compiled.__code__.co_freevars, compiled.__closure__))
+    out = types.FunctionType(compiled.__code__, f.__globals__, compiled.__name__,
+                             compiled.__defaults__, closure)
+    out.__dict__.update(compiled.__dict__)
+    return out
+
+
+# ------------------------------------------------------------------ public API
+
+
+def grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse") -> Callable:
+    """Gradient of a scalar function, as generated Python code.
+
+    Use as ``grad(f)``, ``@grad`` or ``@grad(wrt=("x", "y"), mode="forward")``.
+    With a single `wrt` the derivative function returns one value; with a tuple it
+    returns a tuple, in the order given.
+    """
+    if f is None:
+        return functools.partial(grad, wrt=wrt, mode=mode)
+    return _derivative(f, "grad", wrt, mode)
+
+
+def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse") -> Callable:
+    """Like `grad`, returning ``(value, gradient)`` from one sweep."""
+    if f is None:
+        return functools.partial(value_and_grad, wrt=wrt, mode=mode)
+    return _derivative(f, "value_and_grad", wrt, mode)
+
+
+def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """Forward mode: ``(f(*primals), J @ tangents)``, one tangent per positional input."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
+    return _derivative(f, "jvp", 0, "forward")(*primals, *tangents)
+
+
+def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """Reverse mode: ``(f(*primals), pullback)``; ``pullback(ybar)`` gives ``ybar @ J``.
+
+    The pullback returns a tuple with one cotangent per input.  For a function
+    returning a tuple, `ybar` is a tuple of the same length.
+    """
+    compiled = _derivative(f, "vjp", 0, "reverse")
+    value = f(*primals)
+    several = compiled._adc_function.returns_tuple_in
+
+    def pullback(ybar: Any) -> tuple[Any, ...]:
+        seeds = tuple(ybar) if several else (ybar,)
+        return compiled(*primals, *seeds)
+
+    pullback.source = compiled.source
+    return value, pullback
+
+
+def source(f: Callable, mode: str = "reverse", wrt: Wrt = 0, kind: str = "grad") -> str:
+    """The generated source of a derivative of `f` (`kind`: grad, value_and_grad, jvp, vjp)."""
+    if kind not in ("grad", "value_and_grad", "jvp", "vjp"):
+        raise ValueError(f"unknown kind {kind!r}")
+    if kind == "jvp":
+        mode = "forward"
+    elif kind == "vjp":
+        mode = "reverse"
+    return _derivative(f, kind, wrt, mode).source
+
+
+def check_grad(f: Callable, *args: Any, wrt: Wrt | None = None, eps: float = 1e-6,
+               mode: str = "reverse") -> float:
+    """Largest relative error between AD and central differences over the inputs."""
+    fn = lower(f)
+    if wrt is None:
+        wrt = tuple(range(len(fn.params)))
+    indices, _ = _wrt_indices(fn, wrt)
+    ad = grad(f, wrt=tuple(indices), mode=mode)(*args)
+    worst = 0.0
+    for k, i in enumerate(indices):
+        numeric = _central_difference(f, list(args), i, eps)
+        exact = np.asarray(ad[k], dtype=float)
+        scale = max(1.0, float(np.max(np.abs(exact))) if exact.size else 1.0)
+        error = float(np.max(np.abs(exact - numeric))) / scale if exact.size else 0.0
+        worst = max(worst, error)
+    return worst
+
+
+def _central_difference(f: Callable, args: list[Any], i: int, eps: float) -> np.ndarray:
+    x = np.asarray(args[i], dtype=float)
+    out = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        hi, lo = x.copy(), x.copy()
+        step = eps * max(1.0, abs(float(x[idx])))
+        hi[idx] += step
+        lo[idx] -= step
+        plus = f(*args[:i], hi.item() if x.ndim == 0 else hi, *args[i + 1:])
+        minus = f(*args[:i], lo.item() if x.ndim == 0 else lo, *args[i + 1:])
+        out[idx] = (plus - minus) / (2 * step)
+    return out
+
+
+# ------------------------------------------------------------------ traces
+
+
+class Trace:
+    """The SSA evaluation trace of a function, printable in w-level notation."""
+
+    def __init__(self, f: Callable) -> None:
+        self.f = f
+        self.function = lower(f)
+
+    def __str__(self) -> str:
+        return format_function(self.function)
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_markdown_(self) -> str:
+        return "```\n" + str(self) + "\n```"
+
+    def table(self, *args: Any, seed: int | str = 0, **point: Any) -> "TraceTable":
+        """Value, tangent (d/d `seed`) and adjoint of every w at a point.
+
+        The point is given positionally or by parameter name: ``table(x1=0.7, x2=1.3)``.
+        """
+        fn = self.function
+        values = _bind_point(fn, args, point)
+        _check_scalar_output(fn, "trace(...).table")
+        seed_index = _wrt_indices(fn, seed)[0][0]
+        everything = list(range(len(fn.params)))
+        tangent_fn = forward(fn, [seed_index], unit_seeds=True)
+        adjoint_fn = reverse(fn, everything, seed_params=False)
+        primal_env = evaluate(fn, values)
+        tangent_env = evaluate(tangent_fn, values)
+        adjoint_env = evaluate(adjoint_fn, values)
+        rows = []
+        for value, expression in _trace_rows(fn):
+            tangent = tangent_fn.tangents.get(value.uid)
+            adjoint = adjoint_fn.adjoints.get(value.uid)
+            rows.append((value.trace_name, value.name or "", expression,
+                         primal_env[value.uid],
+                         read_operand(tangent_env, tangent_fn, tangent) if tangent is not None else 0.0,
+                         read_operand(adjoint_env, adjoint_fn, adjoint) if adjoint is not None else 0.0))
+        return TraceTable(rows, fn.params[seed_index].name)
+
+
+def _bind_point(fn: Function, args: tuple, point: dict) -> list[Any]:
+    names = [p.name for p in fn.params]
+    values = list(args) + [None] * (len(names) - len(args))
+    for name, value in point.items():
+        if name not in names:
+            raise ValueError(f"{fn.name} has no parameter {name!r}")
+        values[names.index(name)] = value
+    missing = [n for n, v in zip(names, values) if v is None]
+    if missing:
+        raise ValueError(f"no value given for {', '.join(missing)}")
+    return values
+
+
+def _trace_rows(fn: Function) -> list[tuple[Value, str]]:
+    from .ir import format_op_rhs
+
+    rows = [(p, p.name or "") for p in fn.params]
+    for op in fn.body.ops:
+        for r in op.results:
+            rows.append((r, format_op_rhs(op)))
+    return rows
+
+
+class TraceTable:
+    """Rows of (w, variable, expression, value, tangent, adjoint)."""
+
+    headers = ("w", "variable", "expression", "value", "tangent", "adjoint")
+
+    def __init__(self, rows: list[tuple], seed_name: str | None) -> None:
+        self.rows = rows
+        self.seed_name = seed_name
+
+    def column(self, name: str) -> dict[str, Any]:
+        k = self.headers.index(name)
+        return {row[0]: row[k] for row in self.rows}
+
+    def __str__(self) -> str:
+        headers = list(self.headers)
+        headers[4] = f"d/d{self.seed_name}" if self.seed_name else "tangent"
+        cells = [headers] + [[r[0], r[1], r[2], *(_fmt(v) for v in r[3:])] for r in self.rows]
+        widths = [max(len(str(row[k])) for row in cells) for k in range(len(headers))]
+        lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{h}</th>" for h in self.headers)
+        body = "".join("<tr>" + "".join(f"<td>{_fmt(c) if k > 2 else c}</td>"
+                                        for k, c in enumerate(r)) + "</tr>" for r in self.rows)
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def trace(f: Callable) -> Trace:
+    """The SSA evaluation trace of `f` (print it, or tabulate it at a point)."""
+    return Trace(f)

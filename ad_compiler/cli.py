@@ -1,0 +1,133 @@
+"""The `adc` command: print traces and generated derivative source.
+
+    adc source examples/seeds.py:f --mode reverse --wrt x1,x2
+    adc trace examples/seeds.py:f --at x1=0.7 x2=1.3
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+from typing import Any, Callable, Sequence
+
+from .errors import ADCompileError
+
+
+class TargetError(Exception):
+    """A target that names no function."""
+
+
+def load_target(target: str) -> Callable:
+    """`path/to/file.py:function` or `package.module:function` -> the function."""
+    module_part, sep, attr = target.rpartition(":")
+    if not sep or not module_part or not attr:
+        raise TargetError(f"target {target!r} should look like file.py:function "
+                          "or package.module:function")
+    if module_part.endswith(".py") or os.sep in module_part or "/" in module_part:
+        path = os.path.abspath(module_part)
+        if not os.path.isfile(path):
+            raise TargetError(f"no such file: {module_part}")
+        name = "_adc_target_" + os.path.splitext(os.path.basename(path))[0]
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        sys.path.insert(0, os.path.dirname(path))
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.pop(0)
+    else:
+        try:
+            module = importlib.import_module(module_part)
+        except ImportError as exc:
+            raise TargetError(f"cannot import {module_part}: {exc}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise TargetError(f"{module_part} has no function {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise TargetError(f"{target} is not a function")
+    return obj
+
+
+def _wrt(text: str | None) -> Any:
+    if text is None:
+        return 0
+    items = tuple(int(t) if t.strip().isdigit() else t.strip() for t in text.split(","))
+    return items[0] if len(items) == 1 else items
+
+
+def _point(pairs: Sequence[str]) -> dict[str, float]:
+    point = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise TargetError(f"--at takes name=value pairs, not {pair!r}")
+        try:
+            point[name] = float(value)
+        except ValueError:
+            raise TargetError(f"--at {name}: {value!r} is not a number") from None
+    return point
+
+
+def _cmd_source(args: argparse.Namespace) -> int:
+    from .api import source
+
+    fn = load_target(args.target)
+    print(source(fn, mode=args.mode, wrt=_wrt(args.wrt), kind=args.kind), end="")
+    return 0
+
+
+def _cmd_trace(args: argparse.Namespace) -> int:
+    from .api import trace
+
+    fn = load_target(args.target)
+    tr = trace(fn)
+    print(tr)
+    if args.at:
+        print()
+        print(tr.table(seed=_wrt(args.seed) if args.seed else 0, **_point(args.at)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adc", description="Source-to-source automatic "
+                                     "differentiation: show traces and derivative code.")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("source", help="print the generated derivative source")
+    p.add_argument("target", help="file.py:function or package.module:function")
+    p.add_argument("--mode", choices=("reverse", "forward"), default="reverse")
+    p.add_argument("--wrt", help="inputs to differentiate, by name or index: x1,x2")
+    p.add_argument("--kind", choices=("grad", "value_and_grad", "jvp", "vjp"), default="grad")
+    p.set_defaults(run=_cmd_source)
+
+    p = sub.add_parser("trace", help="print the SSA evaluation trace (w levels)")
+    p.add_argument("target", help="file.py:function or package.module:function")
+    p.add_argument("--at", nargs="+", metavar="NAME=VALUE",
+                   help="tabulate value, tangent and adjoint of every w at this point")
+    p.add_argument("--seed", help="input whose tangent is tabulated (default: the first)")
+    p.set_defaults(run=_cmd_trace)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ADCompileError, TargetError, ValueError) as exc:
+        if args.debug:
+            traceback.print_exc()
+        message = exc.one_line() if isinstance(exc, ADCompileError) else str(exc)
+        print(f"adc: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Running an IR function value by value, to tabulate a trace at a point.
+
+The generated code is what users run; this interpreter exists so that a trace can
+show the value, tangent and adjoint of every intermediate ``w`` (seed 001's
+walk-through), including values the optimised code never materialises.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from .ir import Block, Const, FreeName, Function, Operand, Value
+
+_OPERATORS = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
+    "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
+    "pow": operator.pow, "matmul": operator.matmul, "neg": operator.neg,
+    "pos": operator.pos, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
+    "ge": operator.ge, "eq": operator.eq, "ne": operator.ne,
+}
+
+
+def evaluate(fn: Function, args: list[Any]) -> dict[int, Any]:
+    """Values of every SSA value of `fn` at `args`, keyed by value uid."""
+    env: dict[int, Any] = {p.uid: a for p, a in zip(fn.params, args)}
+
+    def read(operand: Operand) -> Any:
+        return read_operand(env, fn, operand)
+
+    def run(block: Block) -> None:
+        for op in block.ops:
+            if op.blocks:
+                raise NotImplementedError(f"tabulating '{op.prim}' blocks")
+            values = [read(a) for a in op.args]
+            if op.prim in _OPERATORS:
+                result = _OPERATORS[op.prim](*values)
+            elif op.prim == "copy":
+                result = values[0]
+            else:
+                kwnames = op.attrs.get("kwnames", ())
+                positional = values[: len(values) - len(kwnames)]
+                kwargs = dict(zip(kwnames, values[len(positional):]))
+                result = op.attrs["fn"](*positional, **kwargs)
+            env[op.result.uid] = result
+
+    run(fn.body)
+    for i, y in enumerate(fn.outputs):
+        env[("out", i)] = read(y)
+    return env
+
+
+def _free_value(fn: Function, name: FreeName) -> Any:
+    root, *path = name.name.split(".")
+    resolved = fn.source.resolve(root) if fn.source is not None else None
+    if resolved is None:
+        raise NameError(root)
+    obj = resolved.obj
+    for attr in path:
+        obj = getattr(obj, attr)
+    return obj
+
+
+def read_operand(env: dict, fn: Function, operand: Operand) -> Any:
+    if isinstance(operand, Value):
+        return env[operand.uid]
+    if isinstance(operand, Const):
+        return operand.value
+    return _free_value(fn, operand)

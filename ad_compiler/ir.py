@@ -1,0 +1,225 @@
+"""The IR: an SSA evaluation trace of primitives, with structured control flow.
+
+A `Function` owns a body `Block`; a block is an ordered list of `Op`s; every op
+computes `results` from `args` with one primitive.  Every `Value` is assigned once.
+Operands that are not values are `Const` (a literal) or `FreeName` (a global or
+closure variable of the user's function, read when the generated code runs).
+
+Control flow is structured, as in MLIR's `scf` dialect: `if`, `for` and `while`
+are ops that own nested blocks.  Their shapes:
+
+* ``if``:    args ``[cond]``; blocks ``[then, else]``; each block yields one operand
+  per result.
+* ``for``:   args ``[iterable, *inits]``; blocks ``[body]`` whose params are
+  ``[item, *carried]`` and which yields the next carried values; the results are the
+  carried values after the last iteration.
+* ``while``: args ``[*inits]``; blocks ``[cond, body]``, both with params
+  ``[*carried]``; ``cond`` yields one boolean, ``body`` yields the next carried values.
+
+Nested blocks may read any value defined before them in an enclosing block.
+Levels follow the ``w^n_i`` notation of the evaluation trace: inputs are level 0,
+an op's results sit one level above its highest operand.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+_uids = itertools.count(1)
+
+# Operator primitives and the Python syntax they print as.
+BINARY_SYMBOLS = {
+    "add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//",
+    "mod": "%", "pow": "**", "matmul": "@",
+}
+UNARY_SYMBOLS = {"neg": "-", "pos": "+"}
+COMPARE_SYMBOLS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+CONTROL_FLOW = ("if", "for", "while")
+
+
+class Value:
+    """One SSA value. `name` is the user's variable name, None for a temporary."""
+
+    __slots__ = ("name", "uid", "level", "index")
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self.uid = next(_uids)
+        self.level = 0
+        self.index = 0
+
+    @property
+    def trace_name(self) -> str:
+        return f"w{self.level}_{self.index}"
+
+    def __repr__(self) -> str:
+        return f"Value({self.name or self.trace_name}#{self.uid})"
+
+
+@dataclass(frozen=True)
+class Const:
+    """A literal operand: a number, bool, None, string or tuple of those."""
+
+    value: Any
+
+    def __repr__(self) -> str:
+        return f"Const({self.value!r})"
+
+
+@dataclass(frozen=True)
+class FreeName:
+    """A global or closure variable of the user's function, read at call time."""
+
+    name: str
+    kind: str  # "global" or "closure"
+
+
+Operand = Value | Const | FreeName
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    """Where an op comes from: its expression and the statement holding it."""
+
+    lineno: int
+    col: int
+    stmt_lineno: int
+
+
+@dataclass(eq=False)
+class Op:
+    prim: str
+    args: list[Operand]
+    results: list[Value]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    blocks: list[Block] = field(default_factory=list)
+    loc: SourceLoc | None = None
+
+    @property
+    def result(self) -> Value:
+        return self.results[0]
+
+
+@dataclass(eq=False)
+class Block:
+    params: list[Value] = field(default_factory=list)
+    ops: list[Op] = field(default_factory=list)
+    yields: list[Operand] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Function:
+    """A differentiable program: parameters, a body, and the body's yields as outputs."""
+
+    name: str
+    params: list[Value]
+    body: Block
+    returns_tuple: bool = False
+    statements: dict[int, str] = field(default_factory=dict)  # stmt line -> its source
+    filename: str = "<unknown>"
+    defaults: tuple = ()
+    source: Any = None  # the frontend's FunctionSource, for located errors
+
+    @property
+    def outputs(self) -> list[Operand]:
+        return self.body.yields
+
+
+def walk_ops(block: Block) -> Iterator[Op]:
+    """Every op of a block and of the blocks nested in it, in program order."""
+    for op in block.ops:
+        yield op
+        for inner in op.blocks:
+            yield from walk_ops(inner)
+
+
+def number_levels(fn: Function) -> None:
+    """Give every value its trace level and its index within that level."""
+    counters: dict[int, int] = {}
+
+    def assign(value: Value, level: int) -> None:
+        value.level = level
+        counters[level] = counters.get(level, 0) + 1
+        value.index = counters[level]
+
+    def level_of(operand: Operand) -> int:
+        return operand.level if isinstance(operand, Value) else -1
+
+    def visit(block: Block, base: int) -> None:
+        for op in block.ops:
+            level = max([base - 1, *(level_of(a) for a in op.args)]) + 1
+            for inner in op.blocks:
+                for p in inner.params:
+                    assign(p, level)
+                visit(inner, level + 1)
+            for r in op.results:
+                assign(r, level)
+
+    for p in fn.params:
+        assign(p, 0)
+    visit(fn.body, 1)
+
+
+# ---------------------------------------------------------------- printing
+
+
+def format_operand(operand: Operand, naming: dict[int, str] | None = None) -> str:
+    if isinstance(operand, Value):
+        if naming is not None and operand.uid in naming:
+            return naming[operand.uid]
+        return operand.trace_name
+    if isinstance(operand, Const):
+        return repr(operand.value)
+    return operand.name
+
+
+def format_op_rhs(op: Op, naming: dict[int, str] | None = None) -> str:
+    """The right-hand side of an op as one line of trace notation."""
+    args = [format_operand(a, naming) for a in op.args]
+    if op.prim in BINARY_SYMBOLS:
+        return f"{args[0]} {BINARY_SYMBOLS[op.prim]} {args[1]}"
+    if op.prim in COMPARE_SYMBOLS:
+        return f"{args[0]} {COMPARE_SYMBOLS[op.prim]} {args[1]}"
+    if op.prim in UNARY_SYMBOLS:
+        return f"{UNARY_SYMBOLS[op.prim]}{args[0]}"
+    if op.prim == "tuple":
+        return "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
+    if op.prim == "getitem":
+        return f"{args[0]}[{', '.join(args[1:])}]"
+    if op.prim == "call":
+        fn = op.attrs.get("fn")
+        label = getattr(fn, "__name__", None) or op.attrs.get("label", "call")
+        return f"{label}({', '.join(args)})"
+    return f"{op.prim}({', '.join(args)})"
+
+
+def format_function(fn: Function) -> str:
+    """The evaluation trace in w-level notation, one value per line."""
+    number_levels(fn)
+    lines = [f"trace of {fn.name}({', '.join(p.name or p.trace_name for p in fn.params)})"]
+    for p in fn.params:
+        lines.append(f"  {p.trace_name} = {p.name}")
+
+    def emit(block: Block, indent: str) -> None:
+        for op in block.ops:
+            lhs = ", ".join(r.trace_name for r in op.results)
+            if op.blocks:
+                lines.append(f"{indent}{lhs} = {op.prim}({', '.join(format_operand(a) for a in op.args)}):")
+                for inner in op.blocks:
+                    params = ", ".join(p.trace_name for p in inner.params)
+                    lines.append(f"{indent}  block({params}):")
+                    emit(inner, indent + "    ")
+                    yields = ", ".join(format_operand(y) for y in inner.yields)
+                    lines.append(f"{indent}    yield {yields}")
+                continue
+            text = f"{indent}{lhs} = {format_op_rhs(op)}"
+            named = [r.name for r in op.results if r.name]
+            if named:
+                text = text.ljust(32) + "  # " + ", ".join(named)
+            lines.append(text)
+
+    emit(fn.body, "  ")
+    outs = ", ".join(format_operand(o) for o in fn.outputs)
+    lines.append(f"  return {outs}")
+    return "\n".join(lines)

@@ -1,0 +1,175 @@
+"""The primitive vocabulary: what each primitive means and which callables denote it.
+
+A primitive's meaning is a sympy expression in its operands (`x`, `y`); the rules
+module derives tangent and adjoint rules from it.  A callable object found in user
+code (``math.sin``, ``np.sin`` under any alias) maps to a primitive and a *family*;
+derivative code uses functions of the same family, so ``math.sin`` differentiates
+to ``math.cos`` and ``np.sin`` to ``np.cos``.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# family -> module whose attributes implement that family's functions
+FAMILY_MODULES = {"math": "math", "numpy": "numpy"}
+
+
+@dataclass
+class Primitive:
+    name: str
+    arity: int
+    expr: str | None = None  # meaning in operands x, y (sympy syntax); None if opaque
+    nondiff: bool = False  # derivative is zero wherever it exists
+    impls: dict[str, str] = field(default_factory=dict)  # family -> attribute name
+    partials: tuple[str, ...] | None = None  # given where sympy.diff leaves them unevaluated
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+def _define(name: str, arity: int, expr: str | None, math_name: str | None = None,
+            numpy_name: str | None = None, nondiff: bool = False) -> None:
+    impls = {}
+    if math_name and hasattr(math, math_name):
+        impls["math"] = math_name
+    if numpy_name and hasattr(np, numpy_name):
+        impls["numpy"] = numpy_name
+    PRIMITIVES[name] = Primitive(name, arity, expr, nondiff, impls)
+
+
+# Operators: printed as Python syntax, no callable of their own.
+for _name, _expr in {
+    "add": "x + y", "sub": "x - y", "mul": "x * y", "truediv": "x / y",
+    "pow": "x ** y", "mod": "Mod(x, y)",
+}.items():
+    _define(_name, 2, _expr)
+PRIMITIVES["mod"].partials = ("1", "-floor(x/y)")  # x % y == x - y*floor(x/y)
+# sympy would write d(x**y)/dx as x**y*y/x, which is nan at x = 0
+PRIMITIVES["pow"].partials = ("y * x**(y - 1)", "log(x) * x**y")
+_define("neg", 1, "-x")
+_define("copy", 1, "x")  # a named alias: `x2_bar = x1`
+_define("pos", 1, "x")
+_define("floordiv", 2, None, nondiff=True)
+for _name in ("lt", "le", "gt", "ge", "eq", "ne"):
+    _define(_name, 2, None, nondiff=True)
+
+# Elementwise functions: name, meaning, math name, numpy name.
+_ELEMENTWISE = [
+    ("sin", "sin(x)", "sin", "sin"),
+    ("cos", "cos(x)", "cos", "cos"),
+    ("tan", "tan(x)", "tan", "tan"),
+    ("asin", "asin(x)", "asin", "arcsin"),
+    ("acos", "acos(x)", "acos", "arccos"),
+    ("atan", "atan(x)", "atan", "arctan"),
+    ("sinh", "sinh(x)", "sinh", "sinh"),
+    ("cosh", "cosh(x)", "cosh", "cosh"),
+    ("tanh", "tanh(x)", "tanh", "tanh"),
+    ("asinh", "asinh(x)", "asinh", "arcsinh"),
+    ("acosh", "acosh(x)", "acosh", "arccosh"),
+    ("atanh", "atanh(x)", "atanh", "arctanh"),
+    ("exp", "exp(x)", "exp", "exp"),
+    ("exp2", "2**x", "exp2", "exp2"),
+    ("expm1", "exp(x) - 1", "expm1", "expm1"),
+    ("log", "log(x)", "log", "log"),
+    ("log2", "log(x)/log(2)", "log2", "log2"),
+    ("log10", "log(x)/log(10)", "log10", "log10"),
+    ("log1p", "log(1 + x)", "log1p", "log1p"),
+    ("sqrt", "sqrt(x)", "sqrt", "sqrt"),
+    ("cbrt", "cbrt(x)", "cbrt", "cbrt"),
+    ("square", "x**2", None, "square"),
+    ("reciprocal", "1/x", None, "reciprocal"),
+    ("abs", "Abs(x)", "fabs", "abs"),
+    ("erf", "erf(x)", "erf", None),
+    ("erfc", "erfc(x)", "erfc", None),
+    ("degrees", "x*180/pi", "degrees", "degrees"),
+    ("radians", "x*pi/180", "radians", "radians"),
+    ("float", "x", None, None),
+]
+for _name, _expr, _m, _n in _ELEMENTWISE:
+    _define(_name, 1, _expr, _m, _n)
+
+_define("atan2", 2, "atan2(x, y)", "atan2", "arctan2")
+_define("hypot", 2, "sqrt(x**2 + y**2)", "hypot", "hypot")
+_define("power", 2, "x ** y", "pow", "power")
+PRIMITIVES["power"].partials = PRIMITIVES["pow"].partials
+
+# Piecewise-constant functions: zero derivative wherever one exists.
+for _name, _m, _n in [
+    ("floor", "floor", "floor"), ("ceil", "ceil", "ceil"), ("trunc", "trunc", "trunc"),
+    ("sign", None, "sign"), ("round", None, "round"), ("int", None, None),
+]:
+    _define(_name, 1, None, _m, _n, nondiff=True)
+
+
+# callable object -> (primitive, family); built once, looked up by identity.
+def _build_callable_table() -> dict[int, tuple[object, str, str]]:
+    table: dict[int, tuple[object, str, str]] = {}
+
+    def add(obj: object, prim: str, family: str) -> None:
+        table[id(obj)] = (obj, prim, family)
+
+    for prim in PRIMITIVES.values():
+        for family, attr in prim.impls.items():
+            module = math if family == "math" else np
+            add(getattr(module, attr), prim.name, family)
+    # numpy aliases and operator-like ufuncs
+    for attr, prim in [("absolute", "abs"), ("fabs", "abs"), ("rad2deg", "degrees"),
+                       ("deg2rad", "radians"), ("add", "add"), ("subtract", "sub"),
+                       ("multiply", "mul"), ("divide", "truediv"),
+                       ("true_divide", "truediv"), ("negative", "neg"),
+                       ("positive", "pos"), ("floor_divide", "floordiv"),
+                       ("rint", "round"), ("fix", "trunc")]:
+        if hasattr(np, attr):
+            add(getattr(np, attr), prim, "numpy")
+    add(builtins.abs, "abs", "builtin")
+    add(builtins.pow, "power", "builtin")
+    add(builtins.float, "float", "builtin")
+    add(builtins.int, "int", "builtin")
+    add(builtins.round, "round", "builtin")
+    return table
+
+
+_CALLABLES = _build_callable_table()
+
+# Builtins that never carry a derivative: called as they are, results are constants.
+NONDIFF_BUILTINS = frozenset(
+    id(f) for f in (builtins.len, builtins.range, builtins.bool, builtins.isinstance,
+                    builtins.print, builtins.str, builtins.repr, builtins.type)
+)
+
+
+def lookup_callable(obj: object) -> tuple[str, str] | None:
+    """(primitive, family) for a callable object, by identity; None if unknown."""
+    hit = _CALLABLES.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1], hit[2]
+    return None
+
+
+def implementation(prim: str, family: str) -> object:
+    """The callable that computes `prim` in derivative code of the given family.
+
+    Math functions that do not exist in `math` (sign, ...) and any function needed
+    by an operator's rule come from NumPy, which works on scalars and arrays alike.
+    """
+    impls = PRIMITIVES[prim].impls
+    if family in ("math", "builtin") and "math" in impls:
+        return getattr(math, impls["math"])
+    if "numpy" in impls:
+        return getattr(np, impls["numpy"])
+    if prim == "float":
+        return builtins.float
+    raise KeyError(f"no implementation of {prim!r} for family {family!r}")
+
+
+def qualified_name(obj: object) -> tuple[str, str] | None:
+    """(module, attribute) under which a callable can be imported, if known."""
+    for module_name, module in (("math", math), ("numpy", np), ("builtins", builtins)):
+        name = getattr(obj, "__name__", None)
+        if name and getattr(module, name, None) is obj:
+            return module_name, name
+    return None

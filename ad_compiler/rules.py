@@ -1,0 +1,230 @@
+"""Derivative rules: local partials derived with sympy, turned into IR.
+
+For an elementwise primitive with meaning ``f(x, y)``, the partial ``df/dx`` is
+derived once with ``sympy.diff``, simplified, rewritten in terms of the op's own
+result where that saves work (``d exp(x) = exp(x)``, ``d sqrt(x) = 1/(2 sqrt(x))``),
+and stored as a small expression tree (a *template*).  Templates are memoised per
+primitive, operand and pattern of constant operands, so sympy runs once per shape
+of use and is imported only when the first rule is needed.
+
+The tangent rule is ``ydot = sum_i df/dx_i * xdot_i`` (seed 001's forward sweep) and
+the adjoint rule is ``xbar_i += ybar * df/dx_i`` (seed 002's partial adjoints).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from .builder import Builder
+from .ir import Const, Op, Operand, Value
+from .primitives import PRIMITIVES
+
+# sympy function name -> primitive, for turning derived expressions back into IR
+_SYMPY_FUNCTIONS = {
+    "sin": "sin", "cos": "cos", "tan": "tan", "asin": "asin", "acos": "acos",
+    "atan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "asinh",
+    "acosh": "acosh", "atanh": "atanh", "exp": "exp", "log": "log", "Abs": "abs",
+    "sign": "sign", "floor": "floor", "ceiling": "ceil", "erf": "erf", "erfc": "erfc",
+    "atan2": "atan2",
+}
+
+Template = tuple  # ("arg", i) | ("res",) | ("num", v) | (prim, *children)
+
+
+def is_differentiable(prim: str) -> bool:
+    spec = PRIMITIVES.get(prim)
+    return spec is not None and spec.expr is not None
+
+
+def is_nondiff(prim: str) -> bool:
+    spec = PRIMITIVES.get(prim)
+    return spec is not None and spec.nondiff
+
+
+@functools.lru_cache(maxsize=None)
+def _symbols() -> tuple[Any, Any, Any]:
+    import sympy
+
+    return sympy.symbols("x y Y", real=True)
+
+
+def meaning(prim: str, operands: list[Any]) -> Any:
+    """The sympy expression a primitive denotes, applied to sympy operands."""
+    import sympy
+
+    x, y, _ = _symbols()
+    expr = sympy.sympify(PRIMITIVES[prim].expr, locals={"x": x, "y": y})
+    names = (x, y)[: PRIMITIVES[prim].arity]
+    return expr.subs(dict(zip(names, operands)), simultaneous=True)
+
+
+def _sympy_number(value: Any) -> Any:
+    import sympy
+
+    if isinstance(value, bool):
+        return sympy.Integer(int(value))
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return sympy.Integer(int(value))
+    return sympy.Float(value)
+
+
+@functools.lru_cache(maxsize=None)
+def partial_template(prim: str, wrt: int, consts: tuple) -> Template:
+    """Template of ``d prim / d operand[wrt]``.
+
+    `consts` describes each operand: None for a variable, ``(value,)`` for a constant,
+    ``("same", k)`` for the same value as operand k (so ``x * x`` gives ``2 * x``).
+    """
+    import sympy
+
+    x, y, result = _symbols()
+    names = (x, y)[: PRIMITIVES[prim].arity]
+    operands = []
+    for s, c in zip(names, consts):
+        if c is None:
+            operands.append(s)
+        elif c[0] == "same" and len(c) == 2:
+            operands.append(names[c[1]])
+        else:
+            operands.append(_sympy_number(c[0]))
+    expr = meaning(prim, operands)
+    given = PRIMITIVES[prim].partials
+    if given is not None:
+        partial = sympy.sympify(given[wrt], locals={"x": x, "y": y})
+        partial = partial.subs(dict(zip(names, operands)), simultaneous=True)
+    else:
+        partial = sympy.diff(expr, names[wrt])
+        if expr.free_symbols:
+            partial = partial.subs(expr, result)
+    return _to_template(partial, names)
+
+
+def _to_template(expr: Any, names: tuple) -> Template:
+    import sympy
+
+    if expr.is_Symbol:
+        return ("res",) if expr.name == "Y" else ("arg", names.index(expr))
+    if not expr.free_symbols:
+        return ("num", _number(expr))
+    if expr.is_Add:
+        terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
+        tree: Template | None = None
+        for term in terms:
+            negative = term.could_extract_minus_sign()
+            part = _to_template(-term if negative else term, names)
+            if tree is None:
+                tree = ("neg", part) if negative else part
+            else:
+                tree = ("sub" if negative else "add", tree, part)
+        return tree
+    if expr.is_Mul:
+        coeff = sympy.Integer(1)
+        numer, denom = [], []
+        for factor in expr.args:
+            if not factor.free_symbols:
+                coeff *= factor
+            elif factor.is_Pow and factor.exp.is_number and factor.exp < 0:
+                denom.append(_to_template(factor.base ** -factor.exp, names))
+            else:
+                numer.append(_to_template(factor, names))
+        negative = coeff < 0
+        coeff = abs(coeff)
+        if coeff.is_Rational and not coeff.is_Integer:
+            p, q = coeff.p, coeff.q
+            if p != 1:
+                numer.insert(0, ("num", int(p)))
+            denom.insert(0, ("num", int(q)))
+        elif coeff != 1:
+            numer.insert(0, ("num", _number(coeff)))
+        tree = _product(numer) if numer else ("num", 1)
+        if denom:
+            tree = ("truediv", tree, _product(denom))
+        return ("neg", tree) if negative else tree
+    if expr.is_Pow:
+        base, exponent = expr.base, expr.exp
+        if exponent.is_number:
+            value = float(exponent)
+            if value == 0.5:
+                return ("sqrt", _to_template(base, names))
+            if value < 0:
+                return ("truediv", ("num", 1), _to_template(base ** -exponent, names))
+            if value == 1:
+                return _to_template(base, names)
+        return ("pow", _to_template(base, names), _to_template(exponent, names))
+    name = type(expr).__name__
+    if name == "floor" and expr.args[0].is_Mul:
+        numer, denom = expr.args[0].as_numer_denom()
+        return ("floordiv", _to_template(numer, names), _to_template(denom, names))
+    if name in _SYMPY_FUNCTIONS:
+        return (_SYMPY_FUNCTIONS[name], *(_to_template(a, names) for a in expr.args))
+    raise NotImplementedError(f"cannot express {expr} as primitives")
+
+
+def _product(factors: list[Template]) -> Template:
+    tree = factors[0]
+    for f in factors[1:]:
+        tree = ("mul", tree, f)
+    return tree
+
+
+def _number(expr: Any) -> float | int:
+    if expr.is_Integer:
+        return int(expr)
+    return float(expr)
+
+
+def instantiate(builder: Builder, tree: Template, op: Op) -> Operand:
+    """Emit a template as IR, the op's operands and result standing for x, y and Y."""
+    kind = tree[0]
+    if kind == "arg":
+        return op.args[tree[1]]
+    if kind == "res":
+        return op.result
+    if kind == "num":
+        return Const(tree[1])
+    children = [instantiate(builder, child, op) for child in tree[1:]]
+    return builder.apply(kind, children, _family(op))
+
+
+def _family(op: Op) -> str:
+    return op.attrs.get("family", "operator")
+
+
+def const_pattern(op: Op) -> tuple:
+    pattern: list = []
+    for i, a in enumerate(op.args):
+        if isinstance(a, Const):
+            pattern.append((a.value,))
+        elif isinstance(a, Value) and a in op.args[:i]:
+            pattern.append(("same", op.args.index(a)))
+        else:
+            pattern.append(None)
+    return tuple(pattern)
+
+
+def local_partial(builder: Builder, op: Op, wrt: int) -> Operand:
+    """``d op.result / d op.args[wrt]`` as IR emitted into `builder`."""
+    tree = partial_template(op.prim, wrt, const_pattern(op))
+    return instantiate(builder, tree, op)
+
+
+def jvp(builder: Builder, op: Op, tangents: list[Operand | None]) -> Operand | None:
+    """Tangent of an elementwise op's result; None tangents are symbolic zeros."""
+    terms = []
+    for i, tangent in enumerate(tangents):
+        if tangent is None or op.args[i] in op.args[:i]:  # a repeated operand counts once
+            continue
+        partial = local_partial(builder, op, i)
+        terms.append(builder.mul(partial, tangent))
+    return builder.sum(terms) if terms else None
+
+
+def vjp(builder: Builder, op: Op, cotangent: Operand, wrt: int) -> Operand:
+    """Partial adjoint ``ybar * d op.result / d op.args[wrt]`` (seed 002)."""
+    return builder.mul(cotangent, local_partial(builder, op, wrt))
+
+
+def active_operands(op: Op, active: set[int]) -> list[int]:
+    """Indices of active operands; a value used twice by the op is listed once."""
+    return [i for i, a in enumerate(op.args)
+            if isinstance(a, Value) and a.uid in active and a not in op.args[:i]]

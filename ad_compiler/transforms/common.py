@@ -1,0 +1,127 @@
+"""What the forward and reverse transforms share: the derivative function's shape."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..builder import Builder
+from ..errors import ADCompileError
+from ..ir import Block, Const, Function, Op, Operand, Value, number_levels
+from ..rules import is_differentiable, is_nondiff
+
+
+@dataclass(eq=False)
+class DerivativeFunction(Function):
+    """A generated function, with what codegen needs to name its values.
+
+    `derived` names a derivative value after the primal value it belongs to
+    (``x_bar``, ``y_dot``, ``dy_dx1``); `primal` holds the values of the user's trace,
+    which keep their trace names ``w<level>_<index>``; `output_tree` is the return
+    statement's shape, a nest of tuples of indices into the outputs.
+    """
+
+    derived: dict[int, tuple[Value, str]] = field(default_factory=dict)
+    primal: set[int] = field(default_factory=set)
+    primal_values: list[Value] = field(default_factory=list)  # in program order
+    output_tree: Any = 0
+    kind: str = ""
+    returns_tuple_in: bool = False  # whether the differentiated function returns a tuple
+    # primal uid -> derivative operand, kept for tabulating a trace at a point
+    tangents: dict[int, Operand] = field(default_factory=dict)
+    adjoints: dict[int, Operand] = field(default_factory=dict)
+
+
+def start(fn: Function, name: str, kind: str) -> tuple[DerivativeFunction, Builder]:
+    number_levels(fn)
+    out = DerivativeFunction(
+        name=name, params=list(fn.params), body=Block(), returns_tuple=False,
+        statements=fn.statements, filename=fn.filename, defaults=fn.defaults,
+        source=fn.source, kind=kind,
+    )
+    out.primal_values = list(fn.params)
+    for op in _all_ops(fn.body):
+        out.primal_values.extend(op.results)
+    out.primal = {v.uid for v in out.primal_values}
+    if isinstance(fn, DerivativeFunction):  # higher order: keep the inner names
+        out.derived.update(fn.derived)
+    return out, Builder(out.body)
+
+
+def _all_ops(block: Block) -> list[Op]:
+    ops = []
+    for op in block.ops:
+        ops.append(op)
+        for inner in op.blocks:
+            ops.extend(_all_ops(inner))
+    return ops
+
+
+def copy_op(builder: Builder, op: Op) -> None:
+    """Put a primal op into the derivative function unchanged (same values)."""
+    clone = Op(op.prim, list(op.args), list(op.results), dict(op.attrs), list(op.blocks), op.loc)
+    builder.block.ops.append(clone)
+    for r in op.results:
+        builder.producers[r.uid] = clone
+
+
+def check_supported(fn: Function, op: Op) -> None:
+    """Raise a located error for an op that has varied inputs but no rule."""
+    if op.blocks:
+        raise located_error(fn, op, f"'{op.prim}' blocks cannot be differentiated yet")
+    if not (is_differentiable(op.prim) or is_nondiff(op.prim)):
+        label = op.attrs.get("callee") or op.prim
+        raise located_error(
+            fn, op, f"no derivative rule for '{label}', and its arguments depend on the "
+                    "inputs being differentiated",
+            hint=f"use a math/NumPy function that has a rule, or pass '{label}' only "
+                 "values that do not depend on the differentiated inputs",
+        )
+
+
+def located_error(fn: Function, op: Op, what: str, hint: str = "") -> ADCompileError:
+    lineno = op.loc.lineno if op.loc else None
+    col = op.loc.col if op.loc else None
+    line = fn.source.line(lineno) if fn.source is not None and lineno else None
+    return ADCompileError(what, hint=hint, filename=fn.filename, lineno=lineno, col=col,
+                          source_line=line)
+
+
+def varied_values(fn: Function, wrt: list[int]) -> set[int]:
+    """Values that depend on the inputs being differentiated (forward activity)."""
+    varied = {fn.params[i].uid for i in wrt}
+    for op in _all_ops(fn.body):
+        if is_nondiff(op.prim):
+            continue
+        if any(isinstance(a, Value) and a.uid in varied for a in op.args):
+            varied.update(r.uid for r in op.results)
+    return varied
+
+
+def name_fresh(out: DerivativeFunction, value: Operand, base: Value, fmt: str) -> None:
+    """Name `value` after `base` unless it already is a named value (an alias)."""
+    if not isinstance(value, Value) or value.name is not None:
+        return
+    if value.uid in out.primal or value.uid in out.derived:
+        return
+    out.derived[value.uid] = (base, fmt)
+
+
+def name_output(out: DerivativeFunction, builder: Builder, value: Operand | None,
+                base: Operand, fmt: str) -> Operand:
+    """A derivative output gets a name of its own, even where it equals another value.
+
+    A value the rules just created is named after `base`; an alias of an existing
+    value or a constant gets an explicit ``copy`` (printed ``x2_bar = x1``).
+    """
+    if value is None:
+        value = Const(0.0)
+    if isinstance(base, Value):
+        name_fresh(out, value, base, fmt)
+        if isinstance(value, Value) and out.derived.get(value.uid, (None,))[0] is base:
+            return value
+    copy = builder.emit("copy", [value]).result
+    if isinstance(base, Value):
+        out.derived[copy.uid] = (base, fmt)
+    else:
+        copy.name = fmt.format("out")
+    return copy
