@@ -11,7 +11,8 @@ import functools
 import math
 import types
 import weakref
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -121,7 +122,8 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         node_defaults = getattr(src.node.args, "defaults", [])
         defaults = [ast.unparse(d_node) for d_node in node_defaults]
     user_globals = src.globals if src is not None else f.__globals__
-    generated = generate(d, _safe_name(fn.name, suffix), user_globals=user_globals,
+    d.name = _safe_name(fn.name, suffix)
+    generated = generate(d, d.name, user_globals=user_globals,
                          closure_cells=cells, signature_defaults=defaults)
     out = generated.fn
     if fn.defaults and kind in ("grad", "value_and_grad"):
@@ -272,7 +274,7 @@ class Trace:
     def _repr_markdown_(self) -> str:
         return "```\n" + str(self) + "\n```"
 
-    def table(self, *args: Any, seed: int | str = 0, **point: Any) -> "TraceTable":
+    def table(self, *args: Any, seed: int | str = 0, **point: Any) -> TraceTable:
         """Value, tangent (d/d `seed`) and adjoint of every w at a point.
 
         The point is given positionally or by parameter name: ``table(x1=0.7, x2=1.3)``.

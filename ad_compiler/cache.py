@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import types
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import __version__
 

@@ -18,13 +18,25 @@ import itertools
 import linecache
 import math
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .ir import (BINARY_SYMBOLS, COMPARE_SYMBOLS, Block, Const, FreeName, Function, Op,
-                 Operand, Value, number_levels, walk_ops)
+from .ir import (
+    BINARY_SYMBOLS,
+    COMPARE_SYMBOLS,
+    Block,
+    Const,
+    FreeName,
+    Function,
+    Op,
+    Operand,
+    Value,
+    number_levels,
+    walk_ops,
+)
 from .primitives import qualified_name
 
 try:  # astor prints the source; ast.unparse is the fallback where it cannot

@@ -14,8 +14,9 @@ import functools
 import inspect
 import linecache
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ADCompileError
 

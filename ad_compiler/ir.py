@@ -23,8 +23,9 @@ an op's results sit one level above its highest operand.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 _uids = itertools.count(1)
 

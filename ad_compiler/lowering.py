@@ -357,10 +357,12 @@ class _Lowerer:
                 raise self.error(node, f"'{spelling}' is supported with "
                                        f"{PRIMITIVES[prim].arity} positional argument(s) only",
                                  hint="drop the extra arguments")
-        elif isinstance(fn, types.FunctionType) and id(fn) not in NONDIFF_BUILTINS:
+        elif isinstance(fn, types.FunctionType):
             raise self.error(node, f"calls to the Python function '{spelling}' are not "
                                    "differentiated yet",
                              hint=f"inline the body of {spelling} into this function")
+        if (hit is not None and PRIMITIVES[hit[0]].nondiff) or id(fn) in NONDIFF_BUILTINS:
+            attrs["nondiff"] = True
         attrs["kwnames"] = tuple(kwargs)
         return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
 

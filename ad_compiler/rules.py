@@ -36,12 +36,16 @@ def is_differentiable(prim: str) -> bool:
     return spec is not None and spec.expr is not None
 
 
-def is_nondiff(prim: str) -> bool:
-    spec = PRIMITIVES.get(prim)
+def is_nondiff(op: Op) -> bool:
+    """Zero derivative: a piecewise-constant primitive, or a call marked as such
+    (``len``, ``print``, ``int(x, 2)``) whose result carries no derivative."""
+    if op.attrs.get("nondiff"):
+        return True
+    spec = PRIMITIVES.get(op.prim)
     return spec is not None and spec.nondiff
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _symbols() -> tuple[Any, Any, Any]:
     import sympy
 
@@ -68,7 +72,7 @@ def _sympy_number(value: Any) -> Any:
     return sympy.Float(value)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def partial_template(prim: str, wrt: int, consts: tuple) -> Template:
     """Template of ``d prim / d operand[wrt]``.
 

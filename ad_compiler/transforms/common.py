@@ -68,7 +68,7 @@ def check_supported(fn: Function, op: Op) -> None:
     """Raise a located error for an op that has varied inputs but no rule."""
     if op.blocks:
         raise located_error(fn, op, f"'{op.prim}' blocks cannot be differentiated yet")
-    if not (is_differentiable(op.prim) or is_nondiff(op.prim)):
+    if not (is_differentiable(op.prim) or is_nondiff(op)):
         label = op.attrs.get("callee") or op.prim
         raise located_error(
             fn, op, f"no derivative rule for '{label}', and its arguments depend on the "
@@ -90,7 +90,7 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
     """Values that depend on the inputs being differentiated (forward activity)."""
     varied = {fn.params[i].uid for i in wrt}
     for op in _all_ops(fn.body):
-        if is_nondiff(op.prim):
+        if is_nondiff(op):
             continue
         if any(isinstance(a, Value) and a.uid in varied for a in op.args):
             varied.update(r.uid for r in op.results)

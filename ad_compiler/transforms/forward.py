@@ -3,8 +3,15 @@ from __future__ import annotations
 
 from ..ir import Const, Function, Operand, Value
 from ..rules import is_nondiff, jvp
-from .common import (DerivativeFunction, check_supported, copy_op, name_fresh, name_output,
-                     start, varied_values)
+from .common import (
+    DerivativeFunction,
+    check_supported,
+    copy_op,
+    name_fresh,
+    name_output,
+    start,
+    varied_values,
+)
 
 
 def forward(fn: Function, wrt: list[int], *, unit_seeds: bool) -> DerivativeFunction:
@@ -35,7 +42,7 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool) -> DerivativeFunc
         if not any(isinstance(a, Value) and a.uid in varied for a in op.args):
             continue
         check_supported(fn, op)
-        if is_nondiff(op.prim):
+        if is_nondiff(op):
             continue
         builder.loc = op.loc
         for fmt, tangents in directions:

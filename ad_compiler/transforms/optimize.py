@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..ir import Block, Const, FreeName, Function, Op, Operand, Value
 
 _NEVER_SHARED = {"copy", "call"}
+_COMMUTATIVE = {"add", "mul"}
 
 
 def optimize(fn: Function) -> Function:
@@ -41,7 +42,12 @@ def _cse_block(block: Block, seen: dict[tuple, Op], replace: dict[int, Operand])
         if op.prim in _NEVER_SHARED or op.blocks or op.attrs.get("effect"):
             kept.append(op)
             continue
-        key = (op.prim, id(op.attrs.get("fn")), tuple(_key(a) for a in op.args))
+        if op.prim == "add" and isinstance(op.args[0], Value) and op.args[0] is op.args[1]:
+            op.prim, op.args = "mul", [Const(2), op.args[0]]  # a + a -> 2 * a
+        operand_keys = [_key(a) for a in op.args]
+        if op.prim in _COMMUTATIVE:
+            operand_keys.sort()
+        key = (op.prim, id(op.attrs.get("fn")), tuple(operand_keys))
         earlier = seen.get(key)
         if earlier is not None:
             for old, new in zip(op.results, earlier.results):

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from ..ir import Const, Function, Operand, Value
 from ..rules import active_operands, vjp
-from .common import (DerivativeFunction, check_supported, copy_op, name_fresh, name_output,
-                     start, varied_values)
+from .common import (
+    DerivativeFunction,
+    check_supported,
+    copy_op,
+    name_fresh,
+    name_output,
+    start,
+    varied_values,
+)
 
 
 def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFunction:
