@@ -168,7 +168,10 @@ class _Emitter:
         names: dict[int, str] = {}
         versions: dict[str, int] = {}
         for value in primal_values:
-            if value.name:
+            if value.uid in self.derived:  # a derivative differentiated again: x_bar
+                base, fmt = self.derived[value.uid]
+                names[value.uid] = fmt.format(names.get(base.uid) or base.name or base.trace_name)
+            elif value.name:
                 count = versions.get(value.name, 0)
                 versions[value.name] = count + 1
                 names[value.uid] = value.name if count == 0 else f"{value.name}_{count}"
