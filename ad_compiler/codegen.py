@@ -18,7 +18,7 @@ import itertools
 import linecache
 import math
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ from .ir import (
     Op,
     Operand,
     Value,
+    all_values,
     number_levels,
     walk_ops,
 )
@@ -48,6 +49,7 @@ _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.D
                "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "matmul": ast.MatMult}
 _AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
                  "ne": ast.NotEq}
+_NEVER_INLINED = {"copy", "stack", "push", "pop"}
 _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins"}
 _counter = itertools.count(1)
 
@@ -81,7 +83,10 @@ class _Emitter:
         self.primal: set[int] = getattr(fn, "primal", None) or {
             v.uid for op in walk_ops(fn.body) for v in op.results} | {p.uid for p in fn.params}
         self.uses: dict[int, int] = {}
-        self.user_op: dict[int, Op] = {}  # single-use value -> the op using it
+        self.user: dict[int, tuple[int, Op | None]] = {}  # value -> (block, op) using it last
+        self.block_of: dict[int, int] = {}  # value -> id of the block defining it
+        self.share: dict[int, int] = {}  # value -> value whose name it takes
+        self.expression_ifs: set[int] = set()  # ids of `if` ops printed as expressions
         self.producer: dict[int, Op] = {}
         self.inlined: set[int] = set()
         self.names: dict[int, str] = {}
@@ -91,41 +96,121 @@ class _Emitter:
 
     # ---------------------------------------------------------------- analysis
     def analyse(self) -> None:
-        outputs = {o.uid for o in self.fn.outputs if isinstance(o, Value)}
-        self._count(self.fn.body)
+        """Decide which values fold into the expression using them, and which share names."""
+        self._visit(self.fn.body, top=True)
+        ops = list(walk_ops(self.fn.body))
+        for op in ops:
+            if not op.blocks:
+                self._try_inline(op)
+        for op in reversed(ops):  # innermost first: `a and b`, `x if c else y` as expressions
+            if self._is_expression_if(op):
+                self.expression_ifs.add(id(op))
+                cond = op.args[0]
+                if isinstance(cond, Value) and op.attrs.get("boolop"):
+                    self.uses[cond.uid] -= 1  # printed once, as the first operand
+                    self.user[cond.uid] = (self.block_of[op.result.uid], op)
+                    if cond.uid in self.producer:
+                        self._try_inline(self.producer[cond.uid])
+                self._try_inline(op)
         for op in walk_ops(self.fn.body):
+            if op.prim == "if":
+                for branch in op.blocks:
+                    for result, y in zip(op.results, branch.yields):
+                        if self._defined_only_for_yield(y, branch):
+                            self.share[y.uid] = result.uid
+            elif op.prim in ("for", "while"):
+                body = op.blocks[-1]
+                params = body.params[1:] if op.prim == "for" else body.params
+                inits = op.args[1:] if op.prim == "for" else op.args
+                # a while loop's condition block is named first; it carries the name
+                carriers = op.blocks[0].params if op.prim == "while" else params
+                for k, (param, y, init) in enumerate(zip(params, body.yields, inits)):
+                    carrier = carriers[k]
+                    self.share[op.results[k].uid] = carrier.uid
+                    if carrier is not param:
+                        self.share[param.uid] = carrier.uid
+                    if (isinstance(init, Value) and self.uses.get(init.uid) == 1
+                            and init.uid not in self.inlined and init.uid not in self.share):
+                        self.share[carrier.uid] = init.uid  # the loop updates the variable in place
+                    others = body.yields[:k] + body.yields[k + 1:]
+                    if (self._defined_only_for_yield(y, body) and y.uid not in self.inlined
+                            and param not in others and self._unused_after(body, y, param)):
+                        self.share[y.uid] = param.uid
+
+    def _try_inline(self, op: Op) -> None:
+        if (len(op.results) != 1 or op.attrs.get("effect") or op.prim in _NEVER_INLINED
+                or (op.blocks and id(op) not in self.expression_ifs)):
+            return
+        v = op.result
+        if self.uses.get(v.uid, 0) != 1 or v.uid not in self.user:
+            return
+        user_block, user = self.user[v.uid]
+        if user_block != self.block_of[v.uid]:
+            return
+        if v.uid in self.primal:
+            if v.name is not None:
+                return
+            same_stmt = user is None or (user.loc is not None and op.loc is not None
+                                         and user.loc.stmt_lineno == op.loc.stmt_lineno)
+            if not same_stmt and not (user.results and user.results[0].uid not in self.primal):
+                return
+        self.inlined.add(v.uid)
+
+    def _is_expression_if(self, op: Op) -> bool:
+        if op.prim != "if" or len(op.results) != 1:
+            return False
+        if not (op.attrs.get("boolop") or op.attrs.get("ifexp")):
+            return False
+        return all(r.uid in self.inlined for branch in op.blocks for o in branch.ops
+                   for r in o.results)
+
+    def _visit(self, block: Block, top: bool) -> None:
+        for p in block.params:
+            self.block_of[p.uid] = id(block)
+        for op in block.ops:
             for r in op.results:
                 self.producer[r.uid] = op
-        for op in walk_ops(self.fn.body):
-            if len(op.results) != 1 or op.blocks or op.attrs.get("effect") or op.prim == "copy":
-                continue
-            v = op.result
-            if v.uid in outputs or self.uses.get(v.uid, 0) != 1 or v.uid not in self.user_op:
-                continue
-            user = self.user_op[v.uid]
-            if v.uid in self.primal:
-                if v.name is not None:
-                    continue
-                same_stmt = (user.loc is not None and op.loc is not None
-                             and user.loc.stmt_lineno == op.loc.stmt_lineno)
-                if not same_stmt and not (user.results and user.results[0].uid not in self.primal):
-                    continue
-            self.inlined.add(v.uid)
-
-    def _count(self, block: Block) -> None:
-        for op in block.ops:
+                self.block_of[r.uid] = id(block)
             for a in op.args:
                 if isinstance(a, Value):
                     self.uses[a.uid] = self.uses.get(a.uid, 0) + 1
-                    self.user_op[a.uid] = op
+                    self.user[a.uid] = (id(block), op)
             for inner in op.blocks:
-                self._count(inner)
-                for y in inner.yields:  # a yielded value is never inlined
-                    if isinstance(y, Value):
-                        self.uses[y.uid] = self.uses.get(y.uid, 0) + 2
-        for y in block.yields:
+                self._visit(inner, top=False)
+        for y in block.yields:  # a function's outputs keep their names; a block's may fold
             if isinstance(y, Value):
-                self.uses[y.uid] = self.uses.get(y.uid, 0) + 2
+                self.uses[y.uid] = self.uses.get(y.uid, 0) + (2 if top else 1)
+                self.user[y.uid] = (id(block), None)
+
+    def _defined_only_for_yield(self, y: Operand, block: Block) -> bool:
+        return (isinstance(y, Value) and self.block_of.get(y.uid) == id(block)
+                and y.uid in self.producer and len(self.producer[y.uid].results) == 1
+                and self.uses.get(y.uid) == 1)
+
+    def _unused_after(self, body: Block, y: Value, param: Value) -> bool:
+        """Whether `param` can be overwritten where `y` is computed, inside a loop body.
+
+        It can unless a statement after that point reads it, counting an expression
+        folded into a later statement as read where that statement stands.
+        """
+        position = body.ops.index(self.producer[y.uid])
+        for index, op in enumerate(body.ops):
+            reads = any(a is param for inner in walk_ops(Block(ops=[op])) for a in inner.args)
+            if not reads:
+                continue
+            anchor = self._anchor(op, body)
+            if anchor is None or anchor > position:
+                return False
+        return any(param is yy for yy in body.yields) is False
+
+    def _anchor(self, op: Op, body: Block) -> int | None:
+        """Index in `body` of the statement an op is printed in; None for the yields."""
+        while op.results and op.results[0].uid in self.inlined:
+            _, user = self.user[op.results[0].uid]
+            if user is None:
+                return None
+            op = user
+        return body.ops.index(op) if op in body.ops else None
 
     # ------------------------------------------------------------------ naming
     def name_everything(self) -> None:
@@ -149,25 +234,32 @@ class _Emitter:
         for op in walk_ops(self.fn.body):
             for inner in op.blocks:
                 for p in inner.params:
-                    self.names[p.uid] = self._unique(natural.get(p.uid, "t"))
+                    self._name(p, natural, temps)
             for r in op.results:
-                if r.uid in self.inlined:
-                    continue
-                if r.uid in natural:
-                    base = natural[r.uid]
-                elif r.uid in self.derived or r.name:
-                    base = self._derived_name(r, natural)
-                else:
-                    base = f"t{next(temps)}"
-                self.names[r.uid] = self._unique(base)
+                if r.uid not in self.inlined:
+                    self._name(r, natural, temps)
+
+    def _name(self, value: Value, natural: dict[int, str], temps: Iterator[int]) -> None:
+        if value.uid in self.share:
+            self.names[value.uid] = self.names[self.share[value.uid]]
+        else:
+            self.names[value.uid] = self._unique(self._base_name(value, natural, temps))
+
+    def _base_name(self, value: Value, natural: dict[int, str], temps: Iterator[int]) -> str:
+        if value.uid in natural:
+            return natural[value.uid]
+        if value.uid in self.derived or value.name:
+            return self._derived_name(value, natural)
+        return f"t{next(temps)}"
 
     def _natural_names(self) -> dict[int, str]:
         """Names of the user's values: SSA versions ``y, y_1``; temporaries ``w1_2``."""
-        primal_values = getattr(self.fn, "primal_values", None) or [
-            *self.fn.params, *(r for op in walk_ops(self.fn.body) for r in op.results)]
+        primal_values = getattr(self.fn, "primal_values", None) or list(all_values(self.fn))
         names: dict[int, str] = {}
         versions: dict[str, int] = {}
         for value in primal_values:
+            if value.uid in self.share:
+                continue
             if value.uid in self.derived:  # a derivative differentiated again: x_bar
                 base, fmt = self.derived[value.uid]
                 names[value.uid] = fmt.format(names.get(base.uid) or base.name or base.trace_name)
@@ -264,6 +356,17 @@ class _Emitter:
             return ast.UnaryOp(ast.USub(), args[0])
         if prim == "pos":
             return ast.UnaryOp(ast.UAdd(), args[0])
+        if prim == "not":
+            return ast.UnaryOp(ast.Not(), args[0])
+        if prim == "getitem":
+            index = args[1] if len(args) == 2 else ast.Tuple(args[1:], ast.Load())
+            return ast.Subscript(args[0], index, ast.Load())
+        if prim == "if":
+            return self._if_expression(op)
+        if prim == "stack":
+            return ast.List([], ast.Load())
+        if prim == "pop":
+            return ast.Call(ast.Attribute(args[0], "pop", ast.Load()), [], [])
         if prim == "copy":
             return args[0]
         if prim == "tuple":
@@ -280,12 +383,27 @@ class _Emitter:
         keywords = [ast.keyword(k, v) for k, v in zip(kwnames, args[len(positional):])]
         return ast.Call(func, positional, keywords)
 
+    def _if_expression(self, op: Op) -> ast.expr:
+        then, orelse = op.blocks
+        test = self.expr(op.args[0])
+        kind = op.attrs.get("boolop")
+        if kind:
+            other = then.yields[0] if kind == "and" else orelse.yields[0]
+            ast_op = ast.And() if kind == "and" else ast.Or()
+            values = test.values if isinstance(test, ast.BoolOp) and type(test.op) is type(ast_op) else [test]
+            return ast.BoolOp(ast_op, [*values, self.expr(other)])
+        return ast.IfExp(test, self.expr(then.yields[0]), self.expr(orelse.yields[0]))
+
     # --------------------------------------------------------------- statements
     def body_lines(self, block: Block, indent: str) -> list[str]:
         lines: list[str] = []
         group = None
         for op in block.ops:
             if op.results and all(r.uid in self.inlined for r in op.results):
+                continue
+            if op.blocks:
+                group = None
+                lines += self._structured(op, indent)
                 continue
             if op.loc is not None:
                 derivative = not all(r.uid in self.primal for r in op.results)
@@ -296,15 +414,76 @@ class _Emitter:
                         prefix = "adjoint of: " if key[1] else ""
                         lines.append(f"{indent}# {prefix}{text}")
                     group = key
-            value = self.op_expr(op)
-            used = any(self.uses.get(r.uid) for r in op.results) or not op.attrs.get("effect")
-            if used:
-                target = ast.Name(self.names[op.result.uid], ast.Store())
-                stmt: ast.stmt = ast.Assign([target], value, lineno=0)
-            else:
-                stmt = ast.Expr(value)
-            lines.append(indent + print_stmt(ast.fix_missing_locations(stmt)))
+            lines.append(indent + print_stmt(self._statement(op)))
         return lines
+
+    def _statement(self, op: Op) -> ast.stmt:
+        if op.prim == "push":
+            items = [self.expr(a) for a in op.args[1:]]
+            item = items[0] if len(items) == 1 else ast.Tuple(items, ast.Load())
+            call = ast.Call(ast.Attribute(self.expr(op.args[0]), "append", ast.Load()), [item], [])
+            return ast.fix_missing_locations(ast.Expr(call))
+        value = self.op_expr(op)
+        used = any(self.uses.get(r.uid) for r in op.results) or not op.attrs.get("effect")
+        if not used:
+            return ast.fix_missing_locations(ast.Expr(value))
+        return self._assign([self.names[r.uid] for r in op.results], value)
+
+    @staticmethod
+    def _assign(names: list[str], value: ast.expr) -> ast.stmt:
+        if len(names) == 1:
+            target: ast.expr = ast.Name(names[0], ast.Store())
+        else:
+            target = ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())
+        return ast.fix_missing_locations(ast.Assign([target], value, lineno=0))
+
+    def _yield_assignment(self, names: list[str], yields: list[Operand], indent: str) -> list[str]:
+        """Assign a block's yields to the variables that carry them, simultaneously."""
+        pairs = [(n, y) for n, y in zip(names, yields)
+                 if not (isinstance(y, Value) and self.names.get(y.uid) == n and y.uid not in self.inlined)]
+        if not pairs:
+            return []
+        if len(pairs) == 1:
+            value = self.expr(pairs[0][1])
+        else:
+            value = ast.Tuple([self.expr(y) for _, y in pairs], ast.Load())
+        return [indent + print_stmt(self._assign([n for n, _ in pairs], value))]
+
+    def _structured(self, op: Op, indent: str) -> list[str]:
+        inner = indent + "    "
+        names = [self.names[r.uid] for r in op.results]
+        if op.prim == "if":
+            then, orelse = op.blocks
+            test = print_stmt(ast.fix_missing_locations(ast.Expr(self.expr(op.args[0]))))
+            then_lines = self.body_lines(then, inner) + self._yield_assignment(names, then.yields, inner)
+            else_lines = self.body_lines(orelse, inner) + self._yield_assignment(names, orelse.yields, inner)
+            lines = [f"{indent}if {test}:", *(then_lines or [inner + "pass"])]
+            nested = [o for o in orelse.ops if not all(r.uid in self.inlined for r in o.results)]
+            if len(nested) == 1 and nested[0].prim == "if" and else_lines[0].startswith(inner + "if "):
+                lines.append(f"{indent}el{else_lines[0][len(inner):]}")  # else: if -> elif
+                lines += [line[4:] for line in else_lines[1:]]
+            elif else_lines:
+                lines += [f"{indent}else:", *else_lines]
+            return lines
+        body = op.blocks[-1]
+        params = body.params[1:] if op.prim == "for" else body.params
+        inits = op.args[1:] if op.prim == "for" else op.args
+        lines = self._yield_assignment([self.names[p.uid] for p in params], list(inits), indent)
+        carried = [self.names[p.uid] for p in params]
+        body_lines = self.body_lines(body, inner) + self._yield_assignment(carried, body.yields, inner)
+        if op.prim == "for":
+            item = self.names[body.params[0].uid]
+            iterable = print_stmt(ast.fix_missing_locations(ast.Expr(self.expr(op.args[0]))))
+            return lines + [f"{indent}for {item} in {iterable}:", *(body_lines or [inner + "pass"])]
+        cond = op.blocks[0]
+        cond_lines = self.body_lines(cond, inner)
+        test = print_stmt(ast.fix_missing_locations(ast.Expr(self.expr(cond.yields[0]))))
+        if not cond_lines:
+            return lines + [f"{indent}while {test}:", *(body_lines or [inner + "pass"])]
+        negated = print_stmt(ast.fix_missing_locations(
+            ast.Expr(ast.UnaryOp(ast.Not(), self.expr(cond.yields[0])))))
+        return lines + [f"{indent}while True:", *cond_lines, f"{inner}if {negated}:",
+                        f"{inner}    break", *body_lines]
 
     @property
     def fn_kind(self) -> str:

@@ -34,7 +34,7 @@ BINARY_SYMBOLS = {
     "add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//",
     "mod": "%", "pow": "**", "matmul": "@",
 }
-UNARY_SYMBOLS = {"neg": "-", "pos": "+"}
+UNARY_SYMBOLS = {"neg": "-", "pos": "+", "not": "not "}
 COMPARE_SYMBOLS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 CONTROL_FLOW = ("if", "for", "while")
 
@@ -133,6 +133,20 @@ def walk_ops(block: Block) -> Iterator[Op]:
         yield op
         for inner in op.blocks:
             yield from walk_ops(inner)
+
+
+def all_values(fn: Function) -> Iterator[Value]:
+    """Every value of a function in program order: parameters, block parameters, results."""
+    yield from fn.params
+
+    def visit(block: Block) -> Iterator[Value]:
+        for op in block.ops:
+            for inner in op.blocks:
+                yield from inner.params
+                yield from visit(inner)
+            yield from op.results
+
+    yield from visit(fn.body)
 
 
 def number_levels(fn: Function) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import operator
 import types
+from dataclasses import dataclass
 from typing import Any
 
 from .builder import Builder
@@ -31,13 +32,6 @@ _PY_BINOPS = {
 
 # Statements the compiler rejects, with what to do instead.
 _UNSUPPORTED_STATEMENTS = {
-    ast.If: ("'if' statements are not supported yet",
-             "express the choice with a conditional-free formula (for example "
-             "np.where or min/max) or differentiate each branch as its own function"),
-    ast.For: ("'for' loops are not supported yet",
-              "unroll the loop, or vectorise it with NumPy"),
-    ast.While: ("'while' loops are not supported yet",
-                "unroll the loop, or vectorise it with NumPy"),
     ast.Try: ("'try' cannot be differentiated",
               "move the try/except outside the function you differentiate"),
     ast.With: ("'with' blocks cannot be differentiated",
@@ -68,9 +62,6 @@ _UNSUPPORTED_EXPRESSIONS = {
     ast.YieldFrom: ("generators ('yield from') cannot be differentiated",
                     "return a list or tuple of the values instead"),
     ast.Await: ("'await' cannot be differentiated", "use a plain 'def' function"),
-    ast.IfExp: ("conditional expressions are not supported yet",
-                "write the choice with min/max or np.where"),
-    ast.BoolOp: ("'and'/'or' are not supported yet", "compute the condition outside"),
     ast.Lambda: ("lambda expressions inside a differentiated function are not supported",
                  "define the function at module level"),
     ast.ListComp: ("list comprehensions are not supported yet", "write the terms out"),
@@ -101,6 +92,8 @@ class _Lowerer:
         self.env: dict[str, Operand] = {}
         self.statements: dict[int, str] = {}
         self.stmt: ast.AST | None = None
+        self.loop_depth = 0
+        self.branch_only: dict[str, ast.AST] = {}  # names bound on some paths only
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)
@@ -137,25 +130,179 @@ class _Lowerer:
         return params
 
     def _body(self, body: list[ast.stmt]) -> tuple[list[Operand], bool]:
-        for index, stmt in enumerate(body):
-            if index == 0 and _is_docstring(stmt):
-                continue
+        stmts = body[1:] if body and _is_docstring(body[0]) else body
+        returned = self._stmts(stmts)
+        if returned is None:
+            return [Const(None)], False
+        return returned.outputs, returned.is_tuple
+
+    def _stmts(self, stmts: list[ast.stmt]) -> _Returned | None:
+        """Lower statements into the current block; what they return on every path, if any."""
+        for index, stmt in enumerate(stmts):
             self._begin(stmt)
             if isinstance(stmt, ast.Return):
-                if index != len(body) - 1:
-                    raise self.error(stmt, "a 'return' before the end of the function is "
-                                           "not supported yet",
-                                     hint="return once, as the last statement")
+                if self.loop_depth:
+                    raise self.error(stmt, "'return' inside a loop is not supported yet",
+                                     hint="set a result variable and 'break' out of the loop, "
+                                          "then return after it")
                 if stmt.value is None:
-                    return [Const(None)], False
-                return self._return_value(stmt.value)
-            self._statement(stmt)
-        return [Const(None)], False
+                    return _Returned([Const(None)], False, stmt)
+                outputs, is_tuple = self._return_value(stmt.value)
+                return _Returned(outputs, is_tuple, stmt)
+            if isinstance(stmt, ast.If):
+                returned = self._if_statement(stmt, stmts[index + 1:])
+                if returned is not None:
+                    return returned
+            elif isinstance(stmt, ast.For):
+                self._for(stmt)
+            elif isinstance(stmt, ast.While):
+                self._while(stmt)
+            else:
+                self._statement(stmt)
+        return None
 
     def _begin(self, stmt: ast.AST) -> None:
         self.stmt = stmt
-        lines = [self.src.line(n).strip() for n in range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)]
+        last = stmt.lineno if isinstance(stmt, _COMPOUND) else (stmt.end_lineno or stmt.lineno)
+        lines = [self.src.line(n).strip() for n in range(stmt.lineno, last + 1)]
         self.statements[stmt.lineno] = " ".join(lines)
+
+    # --------------------------------------------------------- control flow
+    def _branch(self, stmts: list[ast.stmt], must_return: bool = False) -> _Branch:
+        """Lower statements into a block of their own, in a copy of the scope."""
+        saved_block, saved_env, saved_stmt = self.builder.block, self.env, self.stmt
+        block = Block()
+        self.builder.block, self.env = block, dict(saved_env)
+        try:
+            returned = self._stmts(stmts)
+            if returned is None and must_return:
+                returned = _Returned([Const(None)], False, None)
+            return _Branch(block, self.env, returned)
+        finally:
+            self.builder.block, self.env, self.stmt = saved_block, saved_env, saved_stmt
+
+    def _emit_structured(self, prim: str, args: list[Operand], blocks: list[Block],
+                         names: list[str | None], node: ast.AST) -> list[Value]:
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, node.lineno)
+        op = self.builder.emit(prim, args, n_results=len(names))
+        op.blocks = blocks
+        for value, name in zip(op.results, names):
+            value.name = name
+        return op.results
+
+    def _if_statement(self, stmt: ast.If, rest: list[ast.stmt]) -> _Returned | None:
+        cond = self.expr(stmt.test)
+        then = self._branch(stmt.body)
+        if then.returned is not None:  # the rest of the function runs only on the else path
+            other = self._branch(stmt.orelse + rest, must_return=True)
+            return self._merge_returns(stmt, cond, then, other)
+        orelse = self._branch(stmt.orelse)
+        if orelse.returned is not None:
+            then = self._branch(stmt.body + rest, must_return=True)
+            return self._merge_returns(stmt, cond, then, orelse)
+        changed = [n for n in dict.fromkeys([*then.env, *orelse.env])
+                   if n in then.env and n in orelse.env
+                   and not (then.env[n] is self.env.get(n) and orelse.env[n] is self.env.get(n))]
+        then.block.yields = [then.env[n] for n in changed]
+        orelse.block.yields = [orelse.env[n] for n in changed]
+        results = self._emit_structured("if", [cond], [then.block, orelse.block], changed, stmt)
+        for name in [n for n in then.env if n not in orelse.env] + \
+                [n for n in orelse.env if n not in then.env]:
+            self.branch_only[name] = stmt
+        self.env.update(zip(changed, results))
+        return None
+
+    def _merge_returns(self, stmt: ast.If, cond: Operand, then: _Branch,
+                       orelse: _Branch) -> _Returned:
+        a, b = then.returned, orelse.returned
+        if a.is_tuple != b.is_tuple or len(a.outputs) != len(b.outputs):
+            raise self.error(b.node or stmt, "the 'return' statements of this function return "
+                                             "different numbers of values",
+                             hint="return the same number of values on every path")
+        then.block.yields, orelse.block.yields = list(a.outputs), list(b.outputs)
+        results = self._emit_structured("if", [cond], [then.block, orelse.block],
+                                        [None] * len(a.outputs), stmt)
+        return _Returned(list(results), a.is_tuple, stmt)
+
+    def _for(self, stmt: ast.For) -> None:
+        if stmt.orelse:
+            raise self.error(stmt, "'for ... else' is not supported",
+                             hint="use a flag variable instead of the else clause")
+        iterable = self.expr(stmt.iter)
+        targets = _target_names(stmt.target)
+        if targets is None:
+            raise self.error(stmt.target, "this loop target is not supported",
+                             hint="loop over names, as in 'for i in range(n)'")
+        carried = [n for n in _assigned_names(stmt.body) if n in self.env and n not in targets]
+        item = Value(targets[0] if isinstance(stmt.target, ast.Name) else None)
+        params = [Value(n) for n in carried]
+        saved_block, saved_env = self.builder.block, self.env
+        body = Block(params=[item, *params])
+        self.builder.block, self.env = body, dict(saved_env)
+        self.env.update(zip(carried, params))
+        if isinstance(stmt.target, ast.Name):
+            self.env[targets[0]] = item
+        else:
+            self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
+            for k, name in enumerate(targets):
+                self._bind(name, self.builder.emit("getitem", [item, Const(k)]).result)
+        self._loop_body(stmt)
+        body.yields = [self.env[n] for n in carried]
+        inside = self.env
+        self.builder.block, self.env = saved_block, saved_env
+        self._note_loop_locals(inside, stmt)
+        results = self._emit_structured("for", [iterable, *(self.env[n] for n in carried)],
+                                        [body], carried, stmt)
+        self.env.update(zip(carried, results))
+
+    def _while(self, stmt: ast.While) -> None:
+        if stmt.orelse:
+            raise self.error(stmt, "'while ... else' is not supported",
+                             hint="use a flag variable instead of the else clause")
+        carried = [n for n in _assigned_names(stmt.body) if n in self.env]
+        saved_block, saved_env = self.builder.block, self.env
+        cond_params = [Value(n) for n in carried]
+        cond_block = Block(params=cond_params)
+        self.builder.block, self.env = cond_block, dict(saved_env)
+        self.env.update(zip(carried, cond_params))
+        cond_block.yields = [self.expr(stmt.test)]
+        params = [Value(n) for n in carried]
+        body = Block(params=params)
+        self.builder.block, self.env = body, dict(saved_env)
+        self.env.update(zip(carried, params))
+        self._loop_body(stmt)
+        body.yields = [self.env[n] for n in carried]
+        inside = self.env
+        self.builder.block, self.env = saved_block, saved_env
+        self._note_loop_locals(inside, stmt)
+        results = self._emit_structured("while", [self.env[n] for n in carried],
+                                        [cond_block, body], carried, stmt)
+        self.env.update(zip(carried, results))
+
+    def _loop_body(self, stmt: ast.For | ast.While) -> None:
+        self.loop_depth += 1
+        try:
+            for inner in stmt.body:
+                if isinstance(inner, (ast.Break, ast.Continue)):
+                    raise self.error(inner, f"'{type(inner).__name__.lower()}' is not "
+                                            "supported yet",
+                                     hint="fold the condition into the loop (a 'while' "
+                                          "condition, or an 'if' around the rest of the body)")
+            for node in ast.walk(ast.Module(body=stmt.body, type_ignores=[])):
+                if isinstance(node, (ast.Break, ast.Continue)):
+                    raise self.error(node, f"'{type(node).__name__.lower()}' is not supported "
+                                           "yet",
+                                     hint="fold the condition into the loop (a 'while' "
+                                          "condition, or an 'if' around the rest of the body)")
+            self._stmts(stmt.body)
+        finally:
+            self.loop_depth -= 1
+        self.stmt = stmt
+
+    def _note_loop_locals(self, inside: dict[str, Operand], stmt: ast.AST) -> None:
+        for name in inside:
+            if name not in self.env:
+                self.branch_only[name] = stmt
 
     def _return_value(self, value: ast.expr) -> tuple[list[Operand], bool]:
         if isinstance(value, ast.Tuple):
@@ -245,6 +392,8 @@ class _Lowerer:
             operand = self.expr(node.operand)
             if isinstance(node.op, ast.UAdd):
                 return operand
+            if isinstance(node.op, ast.Not):
+                return self.builder.emit("not", [operand]).result
             if isinstance(node.op, ast.USub):
                 if isinstance(operand, Const) and isinstance(operand.value, (int, float)):
                     return Const(-operand.value)
@@ -252,14 +401,17 @@ class _Lowerer:
                 return self.builder.emit("neg", [operand]).result
             raise self.error(node, f"the operator '{_op_text(node.op)}' is not supported yet")
         if isinstance(node, ast.Compare):
-            if len(node.ops) != 1:
-                raise self.error(node, "chained comparisons are not supported yet",
-                                 hint="split them with 'and'")
-            prim = _COMPARES.get(type(node.ops[0]))
-            if prim is None:
-                raise self.error(node, f"the comparison '{_op_text(node.ops[0])}' is not supported")
-            args = [self.expr(node.left), self.expr(node.comparators[0])]
-            return self.builder.emit(prim, args).result
+            return self._compare(node)
+        if isinstance(node, ast.IfExp):
+            cond = self.expr(node.test)
+            then_block, then_value = self._expr_block(node.body)
+            else_block, else_value = self._expr_block(node.orelse)
+            then_block.yields, else_block.yields = [then_value], [else_value]
+            value = self._emit_structured("if", [cond], [then_block, else_block], [None], node)[0]
+            self.builder.producers[value.uid].attrs["ifexp"] = True
+            return value
+        if isinstance(node, ast.BoolOp):
+            return self._boolop(node)
         if isinstance(node, ast.Call):
             return self._call(node)
         if isinstance(node, ast.Attribute):
@@ -271,6 +423,54 @@ class _Lowerer:
             if isinstance(node, kind):
                 raise self.error(node, what, hint)
         raise self.error(node, f"{type(node).__name__} expressions are not supported yet")
+
+    def _expr_block(self, node: ast.expr) -> tuple[Block, Operand]:
+        """Lower an expression into a block of its own (a branch evaluated lazily)."""
+        saved = self.builder.block
+        block = Block()
+        self.builder.block = block
+        try:
+            return block, self.expr(node)
+        finally:
+            self.builder.block = saved
+
+    def _boolop(self, node: ast.BoolOp) -> Operand:
+        """``a and b`` is ``b if a else a``; ``a or b`` is ``a if a else b`` (short-circuit)."""
+        value = self.expr(node.values[0])
+        for operand in node.values[1:]:
+            block, other = self._expr_block(operand)
+            block.yields = [other]
+            keep = Block(yields=[value])
+            blocks = [block, keep] if isinstance(node.op, ast.And) else [keep, block]
+            value = self._emit_structured("if", [value], blocks, [None], node)[0]
+            self.builder.producers[value.uid].attrs["boolop"] = "and" if isinstance(
+                node.op, ast.And) else "or"
+        return value
+
+    def _compare(self, node: ast.Compare) -> Operand:
+        """``a < b < c`` is ``a < b and b < c`` with ``b`` evaluated once."""
+        left = self.expr(node.left)
+        result: Operand | None = None
+        for op, comparator in zip(node.ops, node.comparators):
+            prim = _COMPARES.get(type(op))
+            if prim is None:
+                raise self.error(node, f"the comparison '{_op_text(op)}' is not supported")
+            if result is None:
+                right = self.expr(comparator)
+                self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+                result = self.builder.emit(prim, [left, right]).result
+            else:
+                saved = self.builder.block
+                block = Block()
+                self.builder.block = block
+                right = self.expr(comparator)
+                block.yields = [self.builder.emit(prim, [left, right]).result]
+                self.builder.block = saved
+                result = self._emit_structured("if", [result], [block, Block(yields=[result])],
+                                               [None], node)[0]
+                self.builder.producers[result.uid].attrs["boolop"] = "and"
+            left = right
+        return result
 
     def _binop_prim(self, op: ast.operator, node: ast.AST) -> str:
         prim = _BINOPS.get(type(op))
@@ -290,6 +490,11 @@ class _Lowerer:
         if name in self.env:
             return self.env[name]
         resolved = self.src.resolve(name)
+        if resolved is None and name in self.branch_only:
+            where = self.branch_only[name].lineno
+            raise self.error(node, f"'{name}' is assigned only on some paths through the "
+                                   f"statement at line {where}",
+                             hint=f"give '{name}' a value before that statement")
         if resolved is None:
             raise self.error(node, f"the name '{name}' is not defined",
                              hint="assign it before use, or define it at module level")
@@ -365,6 +570,42 @@ class _Lowerer:
             attrs["nondiff"] = True
         attrs["kwnames"] = tuple(kwargs)
         return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
+
+
+_COMPOUND = (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef, ast.ClassDef)
+
+
+@dataclass
+class _Returned:
+    """What a sequence of statements returns on every path through it."""
+
+    outputs: list[Operand]
+    is_tuple: bool
+    node: ast.AST | None
+
+
+@dataclass
+class _Branch:
+    block: Block
+    env: dict[str, Operand]
+    returned: _Returned | None
+
+
+def _target_names(target: ast.expr) -> list[str] | None:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Tuple) and all(isinstance(e, ast.Name) for e in target.elts):
+        return [e.id for e in target.elts]
+    return None
+
+
+def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
+    """Names a loop body assigns, in order of first assignment."""
+    names: dict[str, None] = {}
+    for node in ast.walk(ast.Module(body=stmts, type_ignores=[])):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names[node.id] = None
+    return list(names)
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

@@ -54,7 +54,7 @@ _define("neg", 1, "-x")
 _define("copy", 1, "x")  # a named alias: `x2_bar = x1`
 _define("pos", 1, "x")
 _define("floordiv", 2, None, nondiff=True)
-for _name in ("lt", "le", "gt", "ge", "eq", "ne"):
+for _name in ("lt", "le", "gt", "ge", "eq", "ne", "not"):
     _define(_name, 2, None, nondiff=True)
 
 # Elementwise functions: name, meaning, math name, numpy name.

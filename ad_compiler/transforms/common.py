@@ -6,7 +6,7 @@ from typing import Any
 
 from ..builder import Builder
 from ..errors import ADCompileError
-from ..ir import Block, Const, Function, Op, Operand, Value, number_levels
+from ..ir import Block, Const, Function, Op, Operand, Value, all_values, number_levels
 from ..rules import is_differentiable, is_nondiff
 
 
@@ -38,9 +38,7 @@ def start(fn: Function, name: str, kind: str) -> tuple[DerivativeFunction, Build
         statements=fn.statements, filename=fn.filename, defaults=fn.defaults,
         source=fn.source, kind=kind,
     )
-    out.primal_values = list(fn.params)
-    for op in _all_ops(fn.body):
-        out.primal_values.extend(op.results)
+    out.primal_values = list(all_values(fn))
     out.primal = {v.uid for v in out.primal_values}
     if isinstance(fn, DerivativeFunction):  # higher order: keep the inner names
         out.derived.update(fn.derived)
