@@ -112,6 +112,10 @@ class _Emitter:
                     if cond.uid in self.producer:
                         self._try_inline(self.producer[cond.uid])
                 self._try_inline(op)
+        for uid, original in getattr(self.fn, "aliases", {}).items():
+            if original.uid in self.producer and original.uid not in self.inlined \
+                    and uid not in self.inlined:
+                self.share[uid] = original.uid  # a recomputation reuses the original's name
         for op in walk_ops(self.fn.body):
             if op.prim == "if":
                 for branch in op.blocks:
@@ -184,7 +188,8 @@ class _Emitter:
 
     def _defined_only_for_yield(self, y: Operand, block: Block) -> bool:
         return (isinstance(y, Value) and self.block_of.get(y.uid) == id(block)
-                and y.uid in self.producer and len(self.producer[y.uid].results) == 1
+                and y.uid in self.producer
+                and (len(self.producer[y.uid].results) == 1 or self.producer[y.uid].prim == "if")
                 and self.uses.get(y.uid) == 1)
 
     def _unused_after(self, body: Block, y: Value, param: Value) -> bool:
@@ -194,14 +199,14 @@ class _Emitter:
         folded into a later statement as read where that statement stands.
         """
         position = body.ops.index(self.producer[y.uid])
-        for index, op in enumerate(body.ops):
+        for op in body.ops:
             reads = any(a is param for inner in walk_ops(Block(ops=[op])) for a in inner.args)
             if not reads:
                 continue
             anchor = self._anchor(op, body)
             if anchor is None or anchor > position:
                 return False
-        return any(param is yy for yy in body.yields) is False
+        return True
 
     def _anchor(self, op: Op, body: Block) -> int | None:
         """Index in `body` of the statement an op is printed in; None for the yields."""
@@ -456,10 +461,12 @@ class _Emitter:
             then, orelse = op.blocks
             test = print_stmt(ast.fix_missing_locations(ast.Expr(self.expr(op.args[0]))))
             then_lines = self.body_lines(then, inner) + self._yield_assignment(names, then.yields, inner)
-            else_lines = self.body_lines(orelse, inner) + self._yield_assignment(names, orelse.yields, inner)
+            else_assign = self._yield_assignment(names, orelse.yields, inner)
+            else_lines = self.body_lines(orelse, inner) + else_assign
             lines = [f"{indent}if {test}:", *(then_lines or [inner + "pass"])]
             nested = [o for o in orelse.ops if not all(r.uid in self.inlined for r in o.results)]
-            if len(nested) == 1 and nested[0].prim == "if" and else_lines[0].startswith(inner + "if "):
+            if (len(nested) == 1 and nested[0].prim == "if" and not else_assign
+                    and else_lines[0].startswith(inner + "if ")):
                 lines.append(f"{indent}el{else_lines[0][len(inner):]}")  # else: if -> elif
                 lines += [line[4:] for line in else_lines[1:]]
             elif else_lines:

@@ -25,6 +25,7 @@ class DerivativeFunction(Function):
     primal_values: list[Value] = field(default_factory=list)  # in program order
     output_tree: Any = 0
     kind: str = ""
+    aliases: dict[int, Value] = field(default_factory=dict)  # recomputed value -> original
     returns_tuple_in: bool = False  # whether the differentiated function returns a tuple
     # primal uid -> derivative operand, kept for tabulating a trace at a point
     tangents: dict[int, Operand] = field(default_factory=dict)
@@ -65,7 +66,7 @@ def copy_op(builder: Builder, op: Op) -> None:
 def check_supported(fn: Function, op: Op) -> None:
     """Raise a located error for an op that has varied inputs but no rule."""
     if op.blocks:
-        raise located_error(fn, op, f"'{op.prim}' blocks cannot be differentiated yet")
+        return
     if not (is_differentiable(op.prim) or is_nondiff(op)):
         label = op.attrs.get("callee") or op.prim
         raise located_error(
@@ -85,14 +86,68 @@ def located_error(fn: Function, op: Op, what: str, hint: str = "") -> ADCompileE
 
 
 def varied_values(fn: Function, wrt: list[int]) -> set[int]:
-    """Values that depend on the inputs being differentiated (forward activity)."""
+    """Values that depend on the inputs being differentiated (forward activity).
+
+    Through control flow: an ``if`` result varies if either branch yields a varying
+    value; a loop's carried value varies if its initial or its next value does, which
+    is found by iterating to a fixed point.
+    """
     varied = {fn.params[i].uid for i in wrt}
-    for op in _all_ops(fn.body):
-        if is_nondiff(op):
-            continue
-        if any(isinstance(a, Value) and a.uid in varied for a in op.args):
-            varied.update(r.uid for r in op.results)
+
+    def is_varied(operand: Operand) -> bool:
+        return isinstance(operand, Value) and operand.uid in varied
+
+    def visit(block: Block) -> None:
+        for op in block.ops:
+            for inner in op.blocks:
+                visit(inner)
+            if op.prim == "if":
+                for k, r in enumerate(op.results):
+                    if any(is_varied(branch.yields[k]) for branch in op.blocks):
+                        varied.add(r.uid)
+            elif op.prim in ("for", "while"):
+                body = op.blocks[-1]
+                params = body.params[1:] if op.prim == "for" else body.params
+                inits = op.args[1:] if op.prim == "for" else op.args
+                for k, param in enumerate(params):
+                    if is_varied(inits[k]) or is_varied(body.yields[k]):
+                        varied.update((param.uid, op.results[k].uid))
+                        if op.prim == "while":
+                            varied.add(op.blocks[0].params[k].uid)
+            elif not is_nondiff(op) and any(is_varied(a) for a in op.args):
+                varied.update(r.uid for r in op.results)
+
+    size = -1
+    while size != len(varied):
+        size = len(varied)
+        visit(fn.body)
     return varied
+
+
+def loop_parts(op: Op) -> tuple[Block, list[Value], list[Operand]]:
+    """A loop's body, its carried parameters and their initial values."""
+    body = op.blocks[-1]
+    if op.prim == "for":
+        return body, body.params[1:], op.args[1:]
+    return body, body.params, op.args
+
+
+def uses_varied(op: Op, varied: set[int]) -> bool:
+    """Whether an op or anything nested in it reads or makes a varying value."""
+    for inner in [op, *_all_ops_of(op)]:
+        if any(isinstance(a, Value) and a.uid in varied for a in inner.args):
+            return True
+        for block in inner.blocks:
+            if any(isinstance(y, Value) and y.uid in varied for y in block.yields):
+                return True
+    return False
+
+
+def _all_ops_of(op: Op) -> list[Op]:
+    ops: list[Op] = []
+    for block in op.blocks:
+        ops.extend(_all_ops(block))
+    return ops
 
 
 def name_fresh(out: DerivativeFunction, value: Operand, base: Value, fmt: str) -> None:

@@ -1,17 +1,32 @@
-"""Forward mode: tangents carried beside the primal values (seed 001's w-dot sweep)."""
+"""Forward mode: tangents carried beside the primal values (seed 001's w-dot sweep).
+
+Control flow keeps its shape: an ``if`` yields the tangents of its results from
+whichever branch runs, and a loop carries the tangents of its carried values as
+extra loop variables, so no stack is needed.
+"""
 from __future__ import annotations
 
-from ..ir import Const, Function, Operand, Value
+from dataclasses import dataclass
+
+from ..builder import Builder
+from ..ir import Block, Const, Function, Op, Operand, Value
 from ..rules import is_nondiff, jvp
 from .common import (
     DerivativeFunction,
     check_supported,
     copy_op,
+    loop_parts,
     name_fresh,
     name_output,
     start,
     varied_values,
 )
+
+
+@dataclass
+class _Direction:
+    fmt: str  # how a tangent is named after its primal value
+    tangents: dict[int, Operand]
 
 
 def forward(fn: Function, wrt: list[int], *, unit_seeds: bool) -> DerivativeFunction:
@@ -23,45 +38,131 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool) -> DerivativeFunc
     the primal outputs, then each direction's tangents of them.
     """
     out, builder = start(fn, f"{fn.name}_jvp", "forward")
-    directions: list[tuple[str, dict[int, Operand]]] = []
+    directions: list[_Direction] = []
     for i in wrt:
         param = fn.params[i]
         if unit_seeds:
-            directions.append((f"d{{}}_d{param.name}", {param.uid: Const(1.0)}))
+            directions.append(_Direction(f"d{{}}_d{param.name}", {param.uid: Const(1.0)}))
         else:
             tangent = Value()
             out.derived[tangent.uid] = (param, "{}_dot")
             out.params.append(tangent)
             if not directions:
-                directions.append(("{}_dot", {}))
-            directions[0][1][param.uid] = tangent
-    varied = varied_values(fn, wrt)
+                directions.append(_Direction("{}_dot", {}))
+            directions[0].tangents[param.uid] = tangent
+    sweep = _Sweep(fn, out, directions, varied_values(fn, wrt))
+    sweep.ops(fn.body.ops, builder)
 
-    for op in fn.body.ops:
+    builder.loc = None
+    outputs: list[Operand] = list(fn.outputs)
+    for d in directions:
+        for primal_out in fn.outputs:
+            tangent = sweep.tangent(d, primal_out)
+            outputs.append(name_output(out, builder, tangent, primal_out, d.fmt))
+    out.body.yields = outputs
+    if directions:
+        out.tangents = dict(directions[0].tangents)
+    return out
+
+
+class _Sweep:
+    def __init__(self, fn: Function, out: DerivativeFunction, directions: list[_Direction],
+                 varied: set[int]) -> None:
+        self.fn, self.out, self.directions, self.varied = fn, out, directions, varied
+
+    def tangent(self, d: _Direction, operand: Operand) -> Operand | None:
+        return d.tangents.get(operand.uid) if isinstance(operand, Value) else None
+
+    def is_varied(self, operand: Operand) -> bool:
+        return isinstance(operand, Value) and operand.uid in self.varied
+
+    def ops(self, ops: list[Op], builder: Builder) -> None:
+        for op in ops:
+            if op.prim == "if":
+                self._if(op, builder)
+            elif op.prim in ("for", "while"):
+                self._loop(op, builder)
+            else:
+                self._op(op, builder)
+
+    def _op(self, op: Op, builder: Builder) -> None:
         copy_op(builder, op)
-        if not any(isinstance(a, Value) and a.uid in varied for a in op.args):
-            continue
-        check_supported(fn, op)
+        if not any(self.is_varied(a) for a in op.args):
+            return
+        check_supported(self.fn, op)
         if is_nondiff(op):
-            continue
+            return
         builder.loc = op.loc
-        for fmt, tangents in directions:
-            arg_tangents = [tangents.get(a.uid) if isinstance(a, Value) else None for a in op.args]
+        for d in self.directions:
+            arg_tangents = [self.tangent(d, a) for a in op.args]
             if all(t is None for t in arg_tangents):
                 continue
             tangent = jvp(builder, op, arg_tangents)
             if tangent is not None:
-                tangents[op.result.uid] = tangent
-                name_fresh(out, tangent, op.result, fmt)
+                d.tangents[op.result.uid] = tangent
+                name_fresh(self.out, tangent, op.result, d.fmt)
 
-    builder.loc = None
-    outputs: list[Operand] = list(fn.outputs)
-    for fmt, tangents in directions:
-        for primal_out in fn.outputs:
-            tangent = tangents.get(primal_out.uid) if isinstance(primal_out, Value) else None
-            outputs.append(name_output(out, builder, tangent, primal_out, fmt))
-    out.body.yields = outputs
-    if directions:
-        out.tangents = dict(directions[0][1])
-    return out
+    def _new_tangents(self, values: list[Value]) -> list[tuple[_Direction, int, Value]]:
+        """Fresh values for the tangents of the varied ones among `values`."""
+        made = []
+        for d in self.directions:
+            for k, v in enumerate(values):
+                if v.uid in self.varied:
+                    t = Value()
+                    self.out.derived[t.uid] = (v, d.fmt)
+                    made.append((d, k, t))
+        return made
 
+    def _tangent_or_zero(self, d: _Direction, operand: Operand) -> Operand:
+        t = self.tangent(d, operand)
+        return Const(0.0) if t is None else t
+
+    def _block(self, block: Block, builder: Builder, params: list[Value]) -> tuple[Block, Builder]:
+        inner = Block(params=params)
+        inner_builder = Builder(inner, builder.producers)
+        self.ops(block.ops, inner_builder)
+        return inner, inner_builder
+
+    def _if(self, op: Op, builder: Builder) -> None:
+        made = self._new_tangents(op.results)
+        blocks = []
+        for branch in op.blocks:
+            inner, _ = self._block(branch, builder, [])
+            inner.yields = list(branch.yields) + [
+                self._tangent_or_zero(d, branch.yields[k]) for d, k, _ in made]
+            blocks.append(inner)
+        clone = Op("if", list(op.args), list(op.results) + [t for _, _, t in made],
+                   dict(op.attrs), blocks, op.loc)
+        builder.block.ops.append(clone)
+        for d, k, t in made:
+            d.tangents[op.results[k].uid] = t
+
+    def _loop(self, op: Op, builder: Builder) -> None:
+        body, params, inits = loop_parts(op)
+        made_params = self._new_tangents(params)
+        for d, k, t in made_params:
+            d.tangents[params[k].uid] = t
+        tangent_params = [t for _, _, t in made_params]
+        tangent_inits = [self._tangent_or_zero(d, inits[k]) for d, k, _ in made_params]
+        blocks = []
+        if op.prim == "while":
+            cond_params = list(op.blocks[0].params) + [Value() for _ in tangent_params]
+            cond = Block(params=cond_params, yields=list(op.blocks[0].yields))
+            cond_builder = Builder(cond, builder.producers)
+            for inner_op in op.blocks[0].ops:
+                copy_op(cond_builder, inner_op)
+            blocks.append(cond)
+        new_body, _ = self._block(body, builder, list(body.params) + tangent_params)
+        new_body.yields = list(body.yields) + [
+            self._tangent_or_zero(d, body.yields[k]) for d, k, _ in made_params]
+        blocks.append(new_body)
+        made_results = []
+        for d, k, _ in made_params:
+            r = Value()
+            self.out.derived[r.uid] = (op.results[k], d.fmt)
+            made_results.append(r)
+            d.tangents[op.results[k].uid] = r
+        head = [op.args[0]] if op.prim == "for" else []
+        clone = Op(op.prim, head + list(inits) + tangent_inits,
+                   list(op.results) + made_results, dict(op.attrs), blocks, op.loc)
+        builder.block.ops.append(clone)

@@ -7,16 +7,45 @@ output needs (for a gradient, usually most of the forward sweep).
 """
 from __future__ import annotations
 
-from ..ir import Block, Const, FreeName, Function, Op, Operand, Value
+from ..ir import Block, Const, FreeName, Function, Op, Operand, Value, walk_ops
 
-_NEVER_SHARED = {"copy", "call"}
+_NEVER_SHARED = {"copy", "call", "stack", "pop", "push"}
 _COMMUTATIVE = {"add", "mul"}
 
 
 def optimize(fn: Function) -> Function:
     eliminate_common_subexpressions(fn)
     eliminate_dead_code(fn)
+    if prune_stacks(fn):
+        eliminate_dead_code(fn)
     return fn
+
+
+def prune_stacks(fn: Function) -> bool:
+    """Stop pushing loop state that no backward iteration reads.
+
+    A loop pushes its whole carried state; once dead code is gone, the pops show
+    which parts the backward loop still uses, and the matching pushes drop the rest
+    (one item stays, the stack's length being the trip count).
+    """
+    used: set[int] = set()
+    ops = list(walk_ops(fn.body))
+    for op in ops:
+        used.update(a.uid for a in op.args if isinstance(a, Value))
+        for block in op.blocks:
+            used.update(y.uid for y in block.yields if isinstance(y, Value))
+    used.update(y.uid for y in fn.body.yields if isinstance(y, Value))
+    changed = False
+    for pop in (op for op in ops if op.prim == "pop"):
+        keep = [k for k, r in enumerate(pop.results) if r.uid in used] or [0]
+        if len(keep) == len(pop.results):
+            continue
+        changed = True
+        pop.results = [pop.results[k] for k in keep]
+        for push in (op for op in ops if op.prim == "push" and op.args[0] is pop.args[0]):
+            items = push.args[1:]
+            push.args = [push.args[0], *(items[k] for k in keep)]
+    return changed
 
 
 def _key(operand: Operand) -> tuple:
@@ -73,10 +102,29 @@ def _dce_block(block: Block, live: set[int]) -> None:
     live.update(y.uid for y in block.yields if isinstance(y, Value))
     kept = []
     for op in reversed(block.ops):
-        if not op.attrs.get("effect") and not any(r.uid in live for r in op.results):
+        if not _is_live(op, live):
             continue
         kept.append(op)
         live.update(a.uid for a in op.args if isinstance(a, Value))
-        for inner in op.blocks:
+        if op.prim == "if":  # drop results nobody reads, with what each branch yields for them
+            needed = [k for k, r in enumerate(op.results) if r.uid in live]
+            op.results = [op.results[k] for k in needed]
+            for branch in op.blocks:
+                branch.yields = [branch.yields[k] for k in needed]
+        for inner in reversed(op.blocks):
             _dce_block(inner, live)
     block.ops = kept[::-1]
+
+
+def _is_live(op: Op, live: set[int]) -> bool:
+    """Needed for a result, for an effect, or (control flow) for a value made inside it:
+    the backward sweep of an ``if`` reads the values its forward branch computed."""
+    if op.attrs.get("effect") or any(r.uid in live for r in op.results):
+        return True
+    for block in op.blocks:
+        if any(p.uid in live for p in block.params):
+            return True
+        for inner in block.ops:
+            if _is_live(inner, live):
+                return True
+    return False

@@ -3,20 +3,40 @@
 An adjoint is the sum of its partial adjoints over the value's uses,
 ``v_bar = sum_j v_bar_{v->j}``; the partials are collected as the backward sweep
 meets each use and summed when the sweep reaches the op defining the value.
+
+Control flow:
+
+* ``if``: the backward sweep runs an ``if`` on the same condition; each branch
+  propagates adjoints through the branch taken and yields the partial adjoints of
+  the values defined before the ``if``.
+* loops: the forward sweep pushes each iteration's carried values (and the loop
+  item) on a stack, so memory is O(iterations x carried values).  The backward loop
+  pops them in reverse, recomputes that iteration's body, and propagates adjoints
+  through it; adjoints of the carried values are the backward loop's own carried
+  values, and partial adjoints of values from outside the loop are accumulated.
+  A loop nested in a loop body is recomputed, and taped, inside the outer
+  backward loop, so its stack holds one outer iteration at a time.
 """
 from __future__ import annotations
 
-from ..ir import Const, Function, Operand, Value
-from ..rules import active_operands, vjp
+import builtins
+
+from ..builder import Builder
+from ..ir import Block, Const, Function, Op, Operand, Value
+from ..rules import active_operands, is_nondiff, vjp
 from .common import (
     DerivativeFunction,
     check_supported,
     copy_op,
+    loop_parts,
     name_fresh,
     name_output,
     start,
+    uses_varied,
     varied_values,
 )
+
+Partials = dict[int, list[Operand]]
 
 
 def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFunction:
@@ -27,11 +47,10 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
     the primal outputs, then the adjoints of the inputs in `wrt`.
     """
     out, builder = start(fn, f"{fn.name}_vjp", "reverse")
-    for op in fn.body.ops:
-        copy_op(builder, op)
-    varied = varied_values(fn, wrt)
+    sweep = _Sweep(fn, out, varied_values(fn, wrt))
+    sweep.forward(fn.body.ops, builder, tape=True)
 
-    partials: dict[int, list[Operand]] = {}
+    partials: Partials = {}
     for primal_out in fn.outputs:
         if seed_params:
             seed = Value()
@@ -42,20 +61,10 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
             out.params.append(seed)
         else:
             seed = Const(1.0)
-        if isinstance(primal_out, Value) and primal_out.uid in varied:
+        if sweep.is_varied(primal_out):
             partials.setdefault(primal_out.uid, []).append(seed)
 
-    for op in reversed(fn.body.ops):
-        result = op.results[0] if op.results else None
-        if result is None or result.uid not in partials:
-            continue
-        check_supported(fn, op)
-        builder.loc = op.loc
-        adjoint = builder.sum(partials.pop(result.uid)[::-1])
-        name_fresh(out, adjoint, result, "{}_bar")
-        out.adjoints[result.uid] = adjoint
-        for i in active_operands(op, varied):
-            partials.setdefault(op.args[i].uid, []).append(vjp(builder, op, adjoint, i))
+    sweep.backward(fn.body.ops, builder, partials)
 
     builder.loc = None
     outputs: list[Operand] = list(fn.outputs)
@@ -68,3 +77,234 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
         outputs.append(adjoint)
     out.body.yields = outputs
     return out
+
+
+class _Sweep:
+    def __init__(self, fn: Function, out: DerivativeFunction, varied: set[int]) -> None:
+        self.fn, self.out, self.varied = fn, out, varied
+        self.stacks: dict[int, Value] = {}  # id(loop op) -> its stack in this scope
+        self.values: dict[int, Value] = {}  # uid -> value, for naming partial adjoints
+
+    def is_varied(self, operand: Operand) -> bool:
+        return isinstance(operand, Value) and operand.uid in self.varied
+
+    # ------------------------------------------------------------- forward sweep
+    def forward(self, ops: list[Op], builder: Builder, tape: bool) -> None:
+        """Copy primal ops; with `tape`, loops push what their backward loop pops."""
+        for op in ops:
+            if op.prim == "if":
+                blocks = []
+                for branch in op.blocks:
+                    inner = Block(yields=list(branch.yields))
+                    self.forward(branch.ops, Builder(inner, builder.producers), tape)
+                    blocks.append(inner)
+                clone = Op("if", list(op.args), list(op.results), dict(op.attrs), blocks, op.loc)
+                builder.block.ops.append(clone)
+            elif op.prim in ("for", "while") and tape and uses_varied(op, self.varied):
+                self._taped_loop(op, builder)
+            elif op.prim in ("for", "while"):
+                blocks = []
+                for block in op.blocks:
+                    inner = Block(params=list(block.params), yields=list(block.yields))
+                    self.forward(block.ops, Builder(inner, builder.producers), tape=False)
+                    blocks.append(inner)
+                builder.block.ops.append(Op(op.prim, list(op.args), list(op.results),
+                                            dict(op.attrs), blocks, op.loc))
+            else:
+                copy_op(builder, op)
+
+    def _taped_loop(self, op: Op, builder: Builder) -> None:
+        body, params, _ = loop_parts(op)
+        builder.loc = op.loc
+        stack = builder.emit("stack", []).result
+        stack.name = "stack"
+        stack_op = builder.block.ops[-1]
+        stack_op.loc = None
+        self.stacks[id(op)] = stack
+        blocks = []
+        if op.prim == "while":
+            cond = op.blocks[0]
+            inner = Block(params=list(cond.params), yields=list(cond.yields))
+            self.forward(cond.ops, Builder(inner, builder.producers), tape=False)
+            blocks.append(inner)
+        inner = Block(params=list(body.params), yields=list(body.yields))
+        inner_builder = Builder(inner, builder.producers)
+        inner_builder.loc = None
+        saved = body.params if op.prim == "for" else params
+        inner_builder.emit("push", [stack, *saved], attrs={"effect": True}, n_results=0)
+        self.forward(body.ops, inner_builder, tape=False)
+        blocks.append(inner)
+        builder.block.ops.append(Op(op.prim, list(op.args), list(op.results), dict(op.attrs),
+                                    blocks, op.loc))
+
+    # ------------------------------------------------------------ backward sweep
+    def backward(self, ops: list[Op], builder: Builder, partials: Partials) -> None:
+        for op in reversed(ops):
+            if op.prim == "if":
+                self._adjoint_if(op, builder, partials)
+            elif op.prim in ("for", "while"):
+                if id(op) in self.stacks:
+                    self._adjoint_loop(op, builder, partials)
+            else:
+                self._adjoint_op(op, builder, partials)
+
+    def _result_adjoint(self, value: Value, builder: Builder, partials: Partials) -> Operand | None:
+        terms = partials.pop(value.uid, None)
+        if not terms:
+            return None
+        adjoint = builder.sum(terms[::-1])
+        name_fresh(self.out, adjoint, value, "{}_bar")
+        self.out.adjoints[value.uid] = adjoint
+        return adjoint
+
+    def _adjoint_op(self, op: Op, builder: Builder, partials: Partials) -> None:
+        result = op.results[0] if op.results else None
+        if result is None or result.uid not in partials:
+            return
+        check_supported(self.fn, op)
+        builder.loc = op.loc
+        adjoint = self._result_adjoint(result, builder, partials)
+        if is_nondiff(op) or adjoint is None:
+            return
+        for i in active_operands(op, self.varied):
+            self.values[op.args[i].uid] = op.args[i]
+            partials.setdefault(op.args[i].uid, []).append(vjp(builder, op, adjoint, i))
+
+    def _adjoint_if(self, op: Op, builder: Builder, partials: Partials) -> None:
+        builder.loc = op.loc
+        adjoints = [self._result_adjoint(r, builder, partials) for r in op.results]
+        branch_blocks, branch_partials = [], []
+        for branch in op.blocks:
+            block = Block()
+            inner_partials: Partials = {}
+            for y, adjoint in zip(branch.yields, adjoints):
+                if adjoint is not None and self.is_varied(y):
+                    self.values[y.uid] = y
+                    inner_partials.setdefault(y.uid, []).append(adjoint)
+            inner_builder = Builder(block, builder.producers)
+            self.backward(branch.ops, inner_builder, inner_partials)
+            branch_blocks.append((block, inner_builder))
+            branch_partials.append(inner_partials)
+        outer = list(dict.fromkeys(u for p in branch_partials for u in p))
+        if not outer:
+            return
+        for (block, inner_builder), inner_partials in zip(branch_blocks, branch_partials):
+            inner_builder.loc = op.loc
+            block.yields = [self._sum_or_zero(inner_builder, inner_partials.get(u)) for u in outer]
+        results = [self._adjoint_value(u) for u in outer]
+        builder.block.ops.append(Op("if", list(op.args), results, {},
+                                    [b for b, _ in branch_blocks], op.loc))
+        for u, r in zip(outer, results):
+            partials.setdefault(u, []).append(r)
+
+    def _adjoint_value(self, uid: int) -> Value:
+        """A fresh value for the adjoint of the value `uid`, named after it."""
+        value = Value()
+        if uid in self.values:
+            self.out.derived[value.uid] = (self.values[uid], "{}_bar")
+        return value
+
+    @staticmethod
+    def _sum_or_zero(builder: Builder, terms: list[Operand] | None) -> Operand:
+        return builder.sum(terms[::-1]) if terms else Const(0.0)
+
+    def _adjoint_loop(self, op: Op, builder: Builder, partials: Partials) -> None:
+        body, params, inits = loop_parts(op)
+        stack = self.stacks[id(op)]
+        builder.loc = op.loc
+        carried = [k for k, p in enumerate(params) if p.uid in self.varied]
+        carried_inits = []
+        for k in carried:
+            adjoint = self._result_adjoint(op.results[k], builder, partials)
+            carried_inits.append(Const(0.0) if adjoint is None else adjoint)
+        n = builder.emit("call", [stack], attrs=_builtin_call(builtins.len)).result
+        trips = builder.emit("call", [n], attrs=_builtin_call(builtins.range)).result
+
+        # the backward loop body: restore the iteration's state, recompute, propagate
+        block = Block()
+        inner = Builder(block, builder.producers)
+        inner.loc = op.loc
+        step = Value("_")
+        carried_bars = [Value() for _ in carried]
+        for k, bar in zip(carried, carried_bars):
+            self.out.derived[bar.uid] = (params[k], "{}_bar")
+        saved = body.params if op.prim == "for" else params
+        popped = inner.emit("pop", [stack], n_results=len(saved)).results
+        remap = {}
+        for old, new in zip(saved, popped):
+            new.name = old.name
+            remap[old.uid] = new
+            if old.uid in self.varied:
+                self.varied.add(new.uid)
+        recomputed = _clone_ops(body.ops, remap, self.varied, self.out)
+        self.forward(recomputed, inner, tape=True)
+
+        inner_partials: Partials = {}
+        for k, bar in zip(carried, carried_bars):
+            y = _remapped(body.yields[k], remap)
+            if self.is_varied(y):
+                self.values[y.uid] = y
+                inner_partials.setdefault(y.uid, []).append(bar)
+        self.backward(recomputed, inner, inner_partials)
+
+        inner.loc = op.loc
+        next_bars = []
+        for k in carried:
+            terms = inner_partials.pop(remap[params[k].uid].uid, None)
+            next_bars.append(self._sum_or_zero(inner, terms))
+        for p in popped:
+            inner_partials.pop(p.uid, None)  # the loop item and inactive state
+        outer = list(inner_partials)  # partial adjoints of values from outside the loop
+        accumulators = [self._adjoint_value(u) for u in outer]
+        accumulated = []
+        for u, acc in zip(outer, accumulators):
+            accumulated.append(inner.add(acc, inner.sum(inner_partials[u][::-1])))
+        block.params = [step, *carried_bars, *accumulators]
+        block.yields = [*next_bars, *accumulated]
+        results = [Value() for _ in carried] + [self._adjoint_value(u) for u in outer]
+        builder.block.ops.append(Op("for", [trips, *carried_inits, *(Const(0.0) for _ in outer)],
+                                    results, {}, [block], op.loc))
+        for k, r in zip(carried, results):
+            base = inits[k] if isinstance(inits[k], Value) else params[k]
+            self.out.derived[r.uid] = (base, "{}_bar")
+            if self.is_varied(inits[k]):
+                partials.setdefault(inits[k].uid, []).append(r)
+        for u, r in zip(outer, results[len(carried):]):
+            partials.setdefault(u, []).append(r)
+
+
+def _builtin_call(fn: object) -> dict:
+    return {"fn": fn, "callee": fn.__name__, "callee_kind": "builtin", "nondiff": True,
+            "kwnames": ()}
+
+
+def _remapped(operand: Operand, remap: dict[int, Value]) -> Operand:
+    if isinstance(operand, Value) and operand.uid in remap:
+        return remap[operand.uid]
+    return operand
+
+
+def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
+               out: DerivativeFunction) -> list[Op]:
+    """Copies of `ops` with fresh values, reading remapped operands (a recomputation)."""
+    clones = []
+    for op in ops:
+        blocks = []
+        for block in op.blocks:
+            params = [_fresh(p, remap, varied, out) for p in block.params]
+            inner_ops = _clone_ops(block.ops, remap, varied, out)
+            blocks.append(Block(params, inner_ops, [_remapped(y, remap) for y in block.yields]))
+        args = [_remapped(a, remap) for a in op.args]
+        results = [_fresh(r, remap, varied, out) for r in op.results]
+        clones.append(Op(op.prim, args, results, dict(op.attrs), blocks, op.loc))
+    return clones
+
+
+def _fresh(old: Value, remap: dict[int, Value], varied: set[int],
+           out: DerivativeFunction) -> Value:
+    new = Value(old.name)
+    remap[old.uid] = new
+    out.aliases[new.uid] = old
+    if old.uid in varied:
+        varied.add(new.uid)
+    return new
