@@ -116,7 +116,7 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     optimize(d)
 
     src = fn.source
-    cells = dict(src.cells) if src is not None else {}
+    cells = {**(src.cells if src is not None else {}), **fn.extra_cells}
     defaults = None
     if kind in ("grad", "value_and_grad") and fn.defaults and src is not None:
         node_defaults = getattr(src.node.args, "defaults", [])

@@ -281,6 +281,10 @@ class _Emitter:
             base, fmt = self.derived[value.uid]
             base_name = natural.get(base.uid) or self._derived_name(base, natural)
             return fmt.format(base_name)
+        aliases = getattr(self.fn, "aliases", {})
+        if value.uid in aliases:  # a recomputed value is named like the one it recomputes
+            original = aliases[value.uid]
+            return natural.get(original.uid) or self._derived_name(original, natural)
         return value.name or "t"
 
     def _unique(self, base: str) -> str:

@@ -121,6 +121,7 @@ class Function:
     filename: str = "<unknown>"
     defaults: tuple = ()
     source: Any = None  # the frontend's FunctionSource, for located errors
+    extra_cells: dict[str, Any] = field(default_factory=dict)  # closures of inlined functions
 
     @property
     def outputs(self) -> list[Operand]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from .builder import Builder
 from .frontend import FunctionSource, load
-from .ir import Block, Const, FreeName, Function, Operand, SourceLoc, Value
+from .ir import Block, Const, FreeName, Function, Operand, SourceLoc, Value, walk_ops
 from .primitives import NONDIFF_BUILTINS, PRIMITIVES, lookup_callable
 
 _BINOPS = {
@@ -94,6 +94,9 @@ class _Lowerer:
         self.stmt: ast.AST | None = None
         self.loop_depth = 0
         self.branch_only: dict[str, ast.AST] = {}  # names bound on some paths only
+        self.root = self  # the lowerer of the function being differentiated
+        self.inlining = frozenset({src.func.__code__})  # functions being inlined, for recursion
+        self.extra_cells: dict[str, types.CellType] = {}  # closure cells of inlined functions
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)
@@ -112,7 +115,8 @@ class _Lowerer:
         self.block.yields = outputs
         return Function(self.src.name, params, self.block, returns_tuple,
                         self.statements, self.src.filename,
-                        defaults=tuple(self.src.func.__defaults__ or ()), source=self.src)
+                        defaults=tuple(self.src.func.__defaults__ or ()), source=self.src,
+                        extra_cells=dict(self.extra_cells))
 
     def _params(self, args: ast.arguments) -> list[Value]:
         if args.vararg or args.kwarg:
@@ -305,6 +309,11 @@ class _Lowerer:
                 self.branch_only[name] = stmt
 
     def _return_value(self, value: ast.expr) -> tuple[list[Operand], bool]:
+        if isinstance(value, ast.Call):
+            result = self._call(value)
+            if isinstance(result, _TupleValue):
+                return list(result.items), True
+            return [result], False
         if isinstance(value, ast.Tuple):
             return [self.expr(e) for e in value.elts], True
         return [self.expr(value)], False
@@ -313,6 +322,17 @@ class _Lowerer:
     def _statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
             value_node = stmt.value
+            if (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Tuple)
+                    and isinstance(value_node, ast.Call)):
+                values = self._call(value_node)
+                names = _target_names(stmt.targets[0])
+                if not isinstance(values, _TupleValue) or names is None \
+                        or len(names) != len(values.items):
+                    raise self.error(stmt.targets[0], "the call does not return as many "
+                                                      "values as there are names here")
+                for name, value in zip(names, values.items):
+                    self._bind(name, value)
+                return
             for target in stmt.targets:
                 if isinstance(target, ast.Tuple) and not isinstance(value_node, ast.Tuple):
                     raise self.error(target, "unpacking a value into several names is not "
@@ -413,7 +433,11 @@ class _Lowerer:
         if isinstance(node, ast.BoolOp):
             return self._boolop(node)
         if isinstance(node, ast.Call):
-            return self._call(node)
+            result = self._call(node)
+            if isinstance(result, _TupleValue):
+                raise self.error(node, "this call returns several values",
+                                 hint="unpack them first: 'a, b = f(x)'")
+            return result
         if isinstance(node, ast.Attribute):
             return self._static_value(node)
         if isinstance(node, ast.Tuple):
@@ -499,7 +523,7 @@ class _Lowerer:
             raise self.error(node, f"the name '{name}' is not defined",
                              hint="assign it before use, or define it at module level")
         if _is_constant_object(resolved.obj):
-            return FreeName(name, resolved.kind)
+            return self._free_name(name, resolved.kind, node)
         raise self.error(node, f"'{name}' is a {type(resolved.obj).__name__}, not a number "
                                "or an array, and cannot be used as a value here",
                          hint="call it, or pass the value it holds as an argument")
@@ -508,9 +532,29 @@ class _Lowerer:
         """`module.CONSTANT` (math.pi, np.e): read when the code runs."""
         spelling, root_kind, obj = self._resolve_path(node)
         if _is_constant_object(obj):
-            return FreeName(spelling, root_kind)
+            if self.root is not self and isinstance(obj, (int, float)):
+                return Const(obj)  # a module constant (math.pi) read by an inlined function
+            return self._free_name(spelling, root_kind, node)
         raise self.error(node, f"'{spelling}' is not a number and cannot be used as a value",
                          hint="call it, or pass the value it holds as an argument")
+
+    def _free_name(self, spelling: str, kind: str, node: ast.AST) -> FreeName:
+        """A global or closure variable; an inlined function's must be reachable from
+        the generated code, which runs with the differentiated function's globals."""
+        root = spelling.split(".")[0]
+        if self.root is self or kind == "builtin":
+            return FreeName(spelling, kind)
+        if kind == "global" and self.src.globals is self.root.src.globals:
+            return FreeName(spelling, kind)
+        if kind == "closure":
+            cell = self.src.cells[root]
+            known = {**self.root.src.cells, **self.root.extra_cells}
+            if known.get(root, cell) is cell:
+                self.root.extra_cells[root] = cell
+                return FreeName(spelling, kind)
+        raise self.error(node, f"'{root}' belongs to {self.src.name}'s module or closure and "
+                               "cannot be read from the function being differentiated",
+                         hint=f"pass '{root}' to {self.src.name} as an argument")
 
     def _resolve_path(self, node: ast.expr) -> tuple[str, str, Any]:
         """Resolve `a.b.c` whose root is a global, closure or builtin name."""
@@ -535,7 +579,62 @@ class _Lowerer:
         spelling = ".".join([node.id, *reversed(parts)])
         return spelling, resolved.kind, obj
 
-    def _call(self, node: ast.Call) -> Operand:
+    def _inline(self, fn: types.FunctionType, spelling: str, args: list[Operand],
+                kwargs: dict[str, Operand], node: ast.Call) -> Operand | _TupleValue:
+        """Lower a call to a Python function by lowering its body in place.
+
+        Inlining differentiates helpers with their caller in one generated function:
+        no call overhead, and the optimiser sees across the call.
+        """
+        if fn.__code__ in self.inlining:
+            raise self.error(node, f"'{spelling}' is recursive, which cannot be "
+                                   "differentiated", hint="write the recursion as a loop")
+        child = _Lowerer(load(fn))
+        child.root, child.builder = self.root, self.builder
+        child.inlining = self.inlining | {fn.__code__}
+        child.env = self._bind_arguments(child.src, args, kwargs, node)
+        block, mark = self.builder.block, len(self.builder.block.ops)
+        if isinstance(child.src.node, ast.Lambda):
+            child._begin(child.src.node.body)
+            outputs, is_tuple = child._return_value(child.src.node.body)
+        else:
+            outputs, is_tuple = child._body(child.src.node.body)
+        here = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        for op in walk_ops(Block(ops=block.ops[mark:])):
+            op.loc = here  # inlined code is commented with the statement calling it
+        self.builder.loc = here
+        return _TupleValue(outputs) if is_tuple else outputs[0]
+
+    def _bind_arguments(self, callee: FunctionSource, args: list[Operand],
+                        kwargs: dict[str, Operand], node: ast.Call) -> dict[str, Operand]:
+        spec = callee.node.args
+        if spec.vararg or spec.kwarg or spec.kwonlyargs:
+            raise self.error(node, f"'{callee.name}' has *args, **kwargs or keyword-only "
+                                   "parameters, which inlining does not support yet",
+                             hint="give it plain positional parameters")
+        names = [a.arg for a in [*spec.posonlyargs, *spec.args]]
+        if len(args) > len(names):
+            raise self.error(node, f"'{callee.name}' takes {len(names)} arguments, "
+                                   f"{len(args)} given")
+        bound = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names or key in bound:
+                raise self.error(node, f"'{callee.name}' got an unexpected or repeated "
+                                       f"argument '{key}'")
+            bound[key] = value
+        defaults = callee.func.__defaults__ or ()
+        first_default = len(names) - len(defaults)
+        for index, name in enumerate(names):
+            if name in bound:
+                continue
+            if index < first_default or not isinstance(defaults[index - first_default],
+                                                       (int, float, bool, type(None))):
+                raise self.error(node, f"no value for the parameter '{name}' of "
+                                       f"'{callee.name}'", hint="pass it explicitly")
+            bound[name] = Const(defaults[index - first_default])
+        return bound
+
+    def _call(self, node: ast.Call) -> Operand | _TupleValue:
         spelling, root_kind, fn = self._resolve_path(node.func)
         for arg in node.args:
             if isinstance(arg, ast.Starred):
@@ -563,9 +662,7 @@ class _Lowerer:
                                        f"{PRIMITIVES[prim].arity} positional argument(s) only",
                                  hint="drop the extra arguments")
         elif isinstance(fn, types.FunctionType):
-            raise self.error(node, f"calls to the Python function '{spelling}' are not "
-                                   "differentiated yet",
-                             hint=f"inline the body of {spelling} into this function")
+            return self._inline(fn, spelling, args, kwargs, node)
         if (hit is not None and PRIMITIVES[hit[0]].nondiff) or id(fn) in NONDIFF_BUILTINS:
             attrs["nondiff"] = True
         attrs["kwnames"] = tuple(kwargs)
@@ -582,6 +679,13 @@ class _Returned:
     outputs: list[Operand]
     is_tuple: bool
     node: ast.AST | None
+
+
+@dataclass
+class _TupleValue:
+    """What a call to a function returning a tuple gives: one operand per item."""
+
+    items: list[Operand]
 
 
 @dataclass

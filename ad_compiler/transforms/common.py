@@ -37,7 +37,7 @@ def start(fn: Function, name: str, kind: str) -> tuple[DerivativeFunction, Build
     out = DerivativeFunction(
         name=name, params=list(fn.params), body=Block(), returns_tuple=False,
         statements=fn.statements, filename=fn.filename, defaults=fn.defaults,
-        source=fn.source, kind=kind,
+        source=fn.source, kind=kind, extra_cells=dict(fn.extra_cells),
     )
     out.primal_values = list(all_values(fn))
     out.primal = {v.uid for v in out.primal_values}
@@ -67,6 +67,13 @@ def check_supported(fn: Function, op: Op) -> None:
     """Raise a located error for an op that has varied inputs but no rule."""
     if op.blocks:
         return
+    if op.prim in ("push", "pop"):
+        raise located_error(
+            fn, op, "differentiating reverse-mode code that contains a loop is not "
+                    "supported yet",
+            hint="take the inner derivative in forward mode, e.g. "
+                 "grad(grad(f, mode='forward')) or jvp(grad(f, mode='forward'), ...)",
+        )
     if not (is_differentiable(op.prim) or is_nondiff(op)):
         label = op.attrs.get("callee") or op.prim
         raise located_error(
@@ -114,6 +121,9 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
                         varied.update((param.uid, op.results[k].uid))
                         if op.prim == "while":
                             varied.add(op.blocks[0].params[k].uid)
+            elif op.prim == "push":  # a stack holding varying values varies
+                if any(is_varied(a) for a in op.args[1:]):
+                    varied.add(op.args[0].uid)
             elif not is_nondiff(op) and any(is_varied(a) for a in op.args):
                 varied.update(r.uid for r in op.results)
 
