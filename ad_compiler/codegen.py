@@ -467,6 +467,10 @@ class _Emitter:
             then_lines = self.body_lines(then, inner) + self._yield_assignment(names, then.yields, inner)
             else_assign = self._yield_assignment(names, orelse.yields, inner)
             else_lines = self.body_lines(orelse, inner) + else_assign
+            if not then_lines and else_lines:  # nothing to do when true: `if not c:`
+                negated = print_stmt(ast.fix_missing_locations(
+                    ast.Expr(ast.UnaryOp(ast.Not(), self.expr(op.args[0])))))
+                return [f"{indent}if {negated}:", *else_lines]
             lines = [f"{indent}if {test}:", *(then_lines or [inner + "pass"])]
             nested = [o for o in orelse.ops if not all(r.uid in self.inlined for r in o.results)]
             if (len(nested) == 1 and nested[0].prim == "if" and not else_assign
