@@ -19,6 +19,7 @@ import numpy as np
 from . import cache
 from .codegen import generate
 from .errors import ADCompileError
+from .frontend import resolve_path
 from .interpret import evaluate, read_operand
 from .ir import Const, Function, Value, format_function
 from .lowering import lower
@@ -57,18 +58,25 @@ def _wrt_indices(fn: Function, wrt: Wrt) -> tuple[list[int], bool]:
 
 
 def _check_scalar_output(fn: Function, api_name: str) -> None:
+    where: dict[str, Any] = {"filename": fn.filename}
+    if fn.source is not None:
+        node = fn.source.node
+        where.update(lineno=node.lineno, col=node.col_offset, source_line=fn.source.line(node.lineno))
     if fn.returns_tuple or len(fn.outputs) != 1:
         raise ADCompileError(
             f"{api_name} needs a function with one scalar output, but {fn.name} returns "
             f"a tuple of {len(fn.outputs)} values",
             hint="use adc.vjp (or adc.jacobian) for functions with several outputs, or "
-                 "differentiate one output at a time",
-            filename=fn.filename)
+                 "differentiate one output at a time", **where)
     out = fn.outputs[0]
+    if isinstance(out, Const) and out.value is None and fn.none_returns and fn.source:
+        lineno, col = fn.none_returns[0]
+        where.update(lineno=lineno, col=col, source_line=fn.source.line(lineno))
     if isinstance(out, Const) and out.value is None:
         raise ADCompileError(f"{api_name} needs a function that returns a value; "
-                             f"{fn.name} returns None", hint="add a 'return' statement",
-                             filename=fn.filename)
+                             f"{fn.name} returns None on some path",
+                             hint="end every path through the function with 'return <value>'",
+                             **where)
 
 
 def _safe_name(name: str, suffix: str) -> str:
@@ -135,20 +143,35 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
 
 
 def _derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
-    key = (kind, wrt if isinstance(wrt, (int, str)) else tuple(wrt), mode)
-    hit = cache.lookup(f, key)
-    if hit is not None:
-        built_for, compiled = hit
-        if built_for() is f:
-            return compiled
-        return _rebind(compiled, f)
+    key = (kind, _wrt_key(wrt), mode)
+    for built_for, compiled in cache.candidates(f, key):
+        if _still_valid(compiled, f):
+            return compiled if built_for() is f else _rebind(compiled, f)
     compiled = _build(f, kind, wrt, mode)
-    cache.store(f, key, (weakref.ref(f) if _weakrefable(f) else (lambda: None), compiled))
+    try:
+        ref = weakref.ref(f)
+    except TypeError:
+        ref = lambda: None  # noqa: E731
+    cache.store(f, key, (ref, compiled))
     return compiled
 
 
-def _weakrefable(f: Any) -> bool:
-    return hasattr(f, "__weakref__")
+def _wrt_key(wrt: Wrt) -> Any:
+    if isinstance(wrt, (int, str)) and not isinstance(wrt, bool):
+        return wrt
+    if isinstance(wrt, (tuple, list)) and all(
+            isinstance(w, (int, str)) and not isinstance(w, bool) for w in wrt):
+        return tuple(wrt)
+    raise ADCompileError(f"wrt must be a parameter index, a name, or a tuple of them, "
+                         f"not {wrt!r}", hint="for example wrt=0, wrt='x' or wrt=(0, 'y')")
+
+
+def _still_valid(compiled: Callable, f: Callable) -> bool:
+    """Whether every name the compiled code resolved still denotes the same object for `f`."""
+    for owner, spelling, obj in compiled._adc_function.resolutions:
+        if resolve_path(owner or f, spelling) is not obj:
+            return False
+    return True
 
 
 def _rebind(compiled: Callable, f: Callable) -> Callable:
@@ -191,7 +214,22 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
-    return _derivative(f, "jvp", 0, "forward")(*primals, *tangents)
+    full = _with_defaults(f, primals)
+    tangents += (0.0,) * (len(full) - len(primals))  # parameters left to their defaults
+    return _derivative(f, "jvp", 0, "forward")(*full, *tangents)
+
+
+def _with_defaults(f: Callable, primals: tuple) -> tuple:
+    """The positional arguments, completed with `f`'s defaults for the ones not given."""
+    defaults = getattr(f, "__defaults__", None) or ()
+    n_params = getattr(getattr(f, "__code__", None), "co_argcount", len(primals))
+    missing = n_params - len(primals)
+    if missing <= 0:
+        return primals
+    if missing > len(defaults):
+        raise TypeError(f"{getattr(f, '__name__', f)} needs {n_params} arguments, "
+                        f"{len(primals)} given")
+    return primals + tuple(defaults[len(defaults) - missing:])
 
 
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
@@ -203,10 +241,11 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     compiled = _derivative(f, "vjp", 0, "reverse")
     value = f(*primals)
     several = compiled._adc_function.returns_tuple_in
+    full = _with_defaults(f, tuple(primals))
 
     def pullback(ybar: Any) -> tuple[Any, ...]:
         seeds = tuple(ybar) if several else (ybar,)
-        return compiled(*primals, *seeds)
+        return compiled(*full, *seeds)[: len(primals)]
 
     pullback.source = compiled.source
     return value, pullback

@@ -2,8 +2,10 @@
 
 The key is the user function's code object (a redefined function has new code, so
 it is transformed again), what was asked for (kind, inputs, mode) and the compiler
-version.  Entries die with the code object.  A closure made again from the same
-code shares the compiled code and is given its own cells.
+version.  Entries die with the code object.  Equal code can stand in different
+namespaces (two notebook cells, closures over different functions), so each key
+holds a list of candidates, and the caller checks that the names a candidate
+resolved at compile time still denote the same objects.
 """
 from __future__ import annotations
 
@@ -17,17 +19,17 @@ from . import __version__
 _entries: weakref.WeakKeyDictionary[types.CodeType, dict[tuple, Any]] = weakref.WeakKeyDictionary()
 
 
-def lookup(func: Callable, key: tuple) -> Any | None:
+def candidates(func: Callable, key: tuple) -> list[Any]:
     code = getattr(func, "__code__", None)
     if code is None:
-        return None
-    return _entries.get(code, {}).get((__version__, *key))
+        return []
+    return _entries.get(code, {}).get((__version__, *key), [])
 
 
 def store(func: Callable, key: tuple, entry: Any) -> None:
     code = getattr(func, "__code__", None)
     if code is not None:
-        _entries.setdefault(code, {})[(__version__, *key)] = entry
+        _entries.setdefault(code, {}).setdefault((__version__, *key), []).append(entry)
 
 
 def clear() -> None:

@@ -38,6 +38,11 @@ def load_target(target: str) -> Callable:
         sys.path.insert(0, os.path.dirname(path))
         try:
             spec.loader.exec_module(module)
+        except SyntaxError as exc:
+            raise TargetError(f"{module_part}:{exc.lineno}: syntax error: {exc.msg}") from None
+        except Exception as exc:  # the user's module failed while importing
+            raise TargetError(f"importing {module_part} failed: "
+                              f"{type(exc).__name__}: {exc}") from None
         finally:
             sys.path.pop(0)
     else:
@@ -45,6 +50,9 @@ def load_target(target: str) -> Callable:
             module = importlib.import_module(module_part)
         except ImportError as exc:
             raise TargetError(f"cannot import {module_part}: {exc}") from None
+        except Exception as exc:  # the user's module failed while importing
+            raise TargetError(f"importing {module_part} failed: "
+                              f"{type(exc).__name__}: {exc}") from None
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):

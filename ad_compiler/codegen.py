@@ -219,6 +219,8 @@ class _Emitter:
 
     # ------------------------------------------------------------------ naming
     def name_everything(self) -> None:
+        reserved = [p.name for p in self.fn.params if p.uid in self.primal and p.name]
+        self.taken.update(reserved)  # the user's parameter names are the signature
         for op in walk_ops(self.fn.body):
             for a in op.args:
                 if isinstance(a, FreeName):
@@ -234,7 +236,10 @@ class _Emitter:
 
         natural = self._natural_names()
         for p in self.fn.params:
-            self.names[p.uid] = self._unique(natural.get(p.uid) or self._derived_name(p, natural))
+            if p.uid in self.primal and p.name:
+                self.names[p.uid] = p.name
+            else:
+                self.names[p.uid] = self._unique(natural.get(p.uid) or self._derived_name(p, natural))
         temps = itertools.count(1)
         for op in walk_ops(self.fn.body):
             for inner in op.blocks:
@@ -338,7 +343,8 @@ class _Emitter:
                 self.taken.add(name)
                 return ast.Attribute(ast.Name(name, ast.Load()), attr, ast.Load())
         alias = _MODULE_ALIASES[module_name]
-        while alias in self.globals or (alias in self.free and self.free[alias] is not module):
+        while (alias in self.globals or (alias in self.free and self.free[alias] is not module)
+               or (alias in self.taken and alias not in self.free)):
             alias += "_"
         self.free[alias] = module
         self.taken.add(alias)
@@ -570,7 +576,10 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
                           *("    " + line for line in inner), f"    return {fn_name}", ""])
     else:
         text = "\n".join(inner) + "\n"
-    namespace: dict[str, Any] = {"__builtins__": __builtins__}
+    # default values print as the user wrote them; they are evaluated once, here, as
+    # Python evaluates defaults at 'def' time, and then replaced by the user's own objects
+    namespace: dict[str, Any] = {**user_globals}
+    namespace.setdefault("__builtins__", __builtins__)
     exec(compile(text, filename, "exec"), namespace)
     if free:
         made = namespace["__adc_closure__"](*(None for _ in free))

@@ -90,12 +90,13 @@ def load(func: Callable) -> FunctionSource:
                  "plain 'python' prompt or passed to exec() keeps no source",
             **where,
         )
-    if code.co_flags & (inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR):
-        raise ADCompileError("async functions cannot be differentiated",
-                             hint="differentiate a plain 'def' function",
-                             source_line=lines[code.co_firstlineno - 1]
-                             if code.co_firstlineno <= len(lines) else None, **where)
     node = _find_node(_parse(filename, "".join(lines)), code)
+    if code.co_flags & (inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR):
+        line = lines[code.co_firstlineno - 1] if code.co_firstlineno <= len(lines) else ""
+        raise ADCompileError("async functions cannot be differentiated",
+                             hint="differentiate a plain 'def' function", source_line=line,
+                             col=node.col_offset if node is not None else
+                             len(line) - len(line.lstrip()), **where)
     if node is None:
         raise ADCompileError(
             f"could not find the source of {func.__qualname__} in {filename}",
@@ -145,3 +146,28 @@ def _lambda_at(lambdas: list[ast.Lambda], code: types.CodeType) -> ast.Lambda | 
             if best is None or (lam.body.lineno, lam.body.col_offset) > (best.body.lineno, best.body.col_offset):
                 best = lam
     return best or lambdas[0]
+
+
+MISSING = object()
+
+
+def resolve_path(func: Callable, spelling: str) -> Any:
+    """What `a.b.c` denotes in `func`'s scope now (closure, globals, builtins), or MISSING."""
+    root, *path = spelling.split(".")
+    code = func.__code__
+    obj: Any = MISSING
+    if root in code.co_freevars:
+        try:
+            obj = func.__closure__[code.co_freevars.index(root)].cell_contents
+        except ValueError:
+            return MISSING
+    elif root in func.__globals__:
+        obj = func.__globals__[root]
+    else:
+        namespace = func.__globals__.get("__builtins__", builtins)
+        if isinstance(namespace, types.ModuleType):
+            namespace = vars(namespace)
+        obj = namespace.get(root, MISSING)
+    for attr in path:
+        obj = getattr(obj, attr, MISSING)
+    return obj

@@ -122,6 +122,8 @@ class Function:
     defaults: tuple = ()
     source: Any = None  # the frontend's FunctionSource, for located errors
     extra_cells: dict[str, Any] = field(default_factory=dict)  # closures of inlined functions
+    resolutions: list = field(default_factory=list)  # names resolved at compile time
+    none_returns: list = field(default_factory=list)  # (line, col) of paths returning None
 
     @property
     def outputs(self) -> list[Operand]:

@@ -97,6 +97,9 @@ class _Lowerer:
         self.root = self  # the lowerer of the function being differentiated
         self.inlining = frozenset({src.func.__code__})  # functions being inlined, for recursion
         self.extra_cells: dict[str, types.CellType] = {}  # closure cells of inlined functions
+        # (function or None for this one, spelling, object): what the compiled code assumes
+        self.resolutions: list[tuple[Any, str, Any]] = []
+        self.none_returns: list[ast.AST] = []  # where a path ends without a value
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)
@@ -116,7 +119,8 @@ class _Lowerer:
         return Function(self.src.name, params, self.block, returns_tuple,
                         self.statements, self.src.filename,
                         defaults=tuple(self.src.func.__defaults__ or ()), source=self.src,
-                        extra_cells=dict(self.extra_cells))
+                        extra_cells=dict(self.extra_cells), resolutions=list(self.resolutions),
+                        none_returns=[(n.lineno, n.col_offset) for n in self.none_returns])
 
     def _params(self, args: ast.arguments) -> list[Value]:
         if args.vararg or args.kwarg:
@@ -137,6 +141,7 @@ class _Lowerer:
         stmts = body[1:] if body and _is_docstring(body[0]) else body
         returned = self._stmts(stmts)
         if returned is None:
+            self.root.none_returns.append(stmts[-1] if stmts else self.src.node)
             return [Const(None)], False
         return returned.outputs, returned.is_tuple
 
@@ -149,7 +154,9 @@ class _Lowerer:
                     raise self.error(stmt, "'return' inside a loop is not supported yet",
                                      hint="set a result variable and 'break' out of the loop, "
                                           "then return after it")
-                if stmt.value is None:
+                if stmt.value is None or (isinstance(stmt.value, ast.Constant)
+                                          and stmt.value.value is None):
+                    self.root.none_returns.append(stmt)
                     return _Returned([Const(None)], False, stmt)
                 outputs, is_tuple = self._return_value(stmt.value)
                 return _Returned(outputs, is_tuple, stmt)
@@ -180,6 +187,7 @@ class _Lowerer:
         try:
             returned = self._stmts(stmts)
             if returned is None and must_return:
+                self.root.none_returns.append(stmts[-1] if stmts else self.src.node)
                 returned = _Returned([Const(None)], False, None)
             return _Branch(block, self.env, returned)
         finally:
@@ -326,10 +334,18 @@ class _Lowerer:
                     and isinstance(value_node, ast.Call)):
                 values = self._call(value_node)
                 names = _target_names(stmt.targets[0])
-                if not isinstance(values, _TupleValue) or names is None \
-                        or len(names) != len(values.items):
-                    raise self.error(stmt.targets[0], "the call does not return as many "
-                                                      "values as there are names here")
+                if names is None:
+                    raise self.error(stmt.targets[0], "only names can be assigned to here")
+                if not isinstance(values, _TupleValue):  # an opaque call: take its items
+                    callee = self.builder.producers[values.uid].attrs.get("callee")
+                    items = [self.builder.emit("getitem", [values, Const(k)],
+                                               attrs={"callee": callee}).result
+                             for k in range(len(names))]
+                    values = _TupleValue(items)
+                if len(names) != len(values.items):
+                    raise self.error(stmt.targets[0], f"the call returns {len(values.items)} "
+                                                      f"values, not {len(names)}",
+                                     hint="unpack as many names as it returns")
                 for name, value in zip(names, values.items):
                     self._bind(name, value)
                 return
@@ -577,6 +593,8 @@ class _Lowerer:
                 raise self.error(node, f"'{node.id}' has no attribute '{attr}'")
             obj = getattr(obj, attr)
         spelling = ".".join([node.id, *reversed(parts)])
+        owner = None if self.root is self else self.src.func
+        self.root.resolutions.append((owner, spelling, obj))
         return spelling, resolved.kind, obj
 
     def _inline(self, fn: types.FunctionType, spelling: str, args: list[Operand],

@@ -262,8 +262,6 @@ def test_several_defaults():
     assert d(1.5, 4.0) == approx((20.0, 7.5, 6.0 + 10.0))
 
 
-@pytest.mark.xfail(strict=True, reason="a default written as an expression of globals (y=scale*2) "
-                                       "is re-evaluated in an empty namespace: NameError")
 def test_default_written_as_an_expression_of_a_global():
     assert adc.grad(F.default_from_global)(1.0) == approx(4.0)
 
@@ -321,8 +319,6 @@ def test_derivatives_take_keyword_arguments_like_the_original():
     assert adc.grad(BARE.f)(x=0.8) == approx(math.sin(0.8) + 0.8 * math.cos(0.8))
 
 
-@pytest.mark.xfail(strict=True, reason="a parameter spelled like the helper alias is renamed "
-                                       "(math_ -> math__1), so keyword calls fail")
 def test_parameter_named_like_the_helper_alias():
     x = 0.5
     d = adc.grad(BARE.param_clash)
@@ -363,8 +359,6 @@ def test_nonlocal_rebinding_is_seen_at_call_time():
     assert adc.grad(h, mode="forward")(2.0) == approx(40.0)
 
 
-@pytest.mark.xfail(strict=True, reason="closures sharing code but capturing different callables "
-                                       "share one compiled derivative: silently wrong")
 def test_closures_capturing_different_functions():
     hs, hc = F.make_applier(math.sin), F.make_applier(math.cos)
     x = 0.5
@@ -466,9 +460,6 @@ def test_redefined_function_is_transformed_again(monkeypatch):
     assert len(calls) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="cache keyed by code objects, which compare by value: equal "
-                                       "code in another namespace reuses a derivative built for "
-                                       "a different callee")
 def test_equal_code_in_two_cells_with_different_callees(monkeypatch):
     src = "def f(x):\n    return act(x) * x\n"
     a = _ipython_cell(monkeypatch, "<ipython-input-5-sin>", "act = None\n" + src)
@@ -479,8 +470,6 @@ def test_equal_code_in_two_cells_with_different_callees(monkeypatch):
     assert adc.grad(b["f"])(x) == approx(math.cos(x) - x * math.sin(x))
 
 
-@pytest.mark.xfail(strict=True, reason="cache never returns the compiled object: _weakrefable() "
-                                       "tests hasattr(f, '__weakref__'), False for functions")
 def test_grad_twice_returns_the_same_object():
     assert adc.grad(F.cube_sin) is adc.grad(F.cube_sin)
 

@@ -189,8 +189,6 @@ def test_unsupported_construct_is_one_located_line(tmp_path):
     _assert_clean_error(result, f"{path}:5:", "index")
 
 
-@pytest.mark.xfail(strict=True, reason="load_target does not catch errors raised while importing the "
-                                       "file: Traceback and exit code 1")
 @pytest.mark.parametrize("text", ["def f(x)\n    return x\n", "raise RuntimeError('boom')\n"],
                          ids=["syntax-error", "raises-on-import"])
 def test_bad_file_is_one_line_with_exit_code_2(tmp_path, text):

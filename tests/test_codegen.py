@@ -253,8 +253,6 @@ def test_comments_for_statements_in_reverse_code():
     assert lines[lines.index("# b = math.sin(a)") + 1].startswith("b = ")
 
 
-@pytest.mark.xfail(strict=True, reason="adjoint code of a one-statement function carries no "
-                                       "'# adjoint of:' comment (final sums emitted without loc)")
 def test_reverse_code_of_a_one_statement_function_has_its_comment():
     src = adc.source(C.f)
     assert "# adjoint of: return x1 * x2 + math.sin(x1)" in src, src

@@ -38,6 +38,7 @@ def start(fn: Function, name: str, kind: str) -> tuple[DerivativeFunction, Build
         name=name, params=list(fn.params), body=Block(), returns_tuple=False,
         statements=fn.statements, filename=fn.filename, defaults=fn.defaults,
         source=fn.source, kind=kind, extra_cells=dict(fn.extra_cells),
+        resolutions=list(fn.resolutions),
     )
     out.primal_values = list(all_values(fn))
     out.primal = {v.uid for v in out.primal_values}
@@ -188,3 +189,17 @@ def name_output(out: DerivativeFunction, builder: Builder, value: Operand | None
     else:
         copy.name = fmt.format("out")
     return copy
+
+
+def derive(fn: Function, op: Op, rule: Any, *args: Any) -> Any:
+    """Apply a derivative rule; operands it cannot handle give a located error."""
+    try:
+        return rule(*args)
+    except (TypeError, ValueError, ArithmeticError, NotImplementedError) as exc:
+        constants = [repr(a.value) for a in op.args if isinstance(a, Const)]
+        what = f"cannot differentiate '{op.attrs.get('callee') or op.prim}'"
+        if constants:
+            what += f" with the constant operand(s) {', '.join(constants)}"
+        raise located_error(fn, op, f"{what}: {exc}",
+                            hint="differentiated operands must be numbers; check the "
+                                 "constants in this expression") from None

@@ -15,6 +15,7 @@ from .common import (
     DerivativeFunction,
     check_supported,
     copy_op,
+    derive,
     loop_parts,
     name_fresh,
     name_output,
@@ -97,7 +98,7 @@ class _Sweep:
             arg_tangents = [self.tangent(d, a) for a in op.args]
             if all(t is None for t in arg_tangents):
                 continue
-            tangent = jvp(builder, op, arg_tangents)
+            tangent = derive(self.fn, op, jvp, builder, op, arg_tangents)
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
                 name_fresh(self.out, tangent, op.result, d.fmt)

@@ -28,6 +28,7 @@ from .common import (
     DerivativeFunction,
     check_supported,
     copy_op,
+    derive,
     loop_parts,
     name_fresh,
     name_output,
@@ -66,7 +67,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
 
     sweep.backward(fn.body.ops, builder, partials)
 
-    builder.loc = None
+    # the inputs' adjoints close the sweep: they stay under the last comment it made
     outputs: list[Operand] = list(fn.outputs)
     for i in wrt:
         param = fn.params[i]
@@ -168,7 +169,8 @@ class _Sweep:
             return
         for i in active_operands(op, self.varied):
             self.values[op.args[i].uid] = op.args[i]
-            partials.setdefault(op.args[i].uid, []).append(vjp(builder, op, adjoint, i))
+            partial = derive(self.fn, op, vjp, builder, op, adjoint, i)
+            partials.setdefault(op.args[i].uid, []).append(partial)
 
     def _adjoint_if(self, op: Op, builder: Builder, partials: Partials) -> None:
         builder.loc = op.loc
