@@ -68,12 +68,12 @@ def check_supported(fn: Function, op: Op) -> None:
     """Raise a located error for an op that has varied inputs but no rule."""
     if op.blocks:
         return
-    if op.prim in ("push", "pop"):
+    if op.prim in ("push", "pop", "stack"):
         raise located_error(
             fn, op, "differentiating reverse-mode code that contains a loop is not "
                     "supported yet",
-            hint="take the inner derivative in forward mode, e.g. "
-                 "grad(grad(f, mode='forward')) or jvp(grad(f, mode='forward'), ...)",
+            hint="take one of the two derivatives in forward mode: "
+                 "grad(grad(f, mode='forward')) or jvp(grad(f), ...)",
         )
     if not (is_differentiable(op.prim) or is_nondiff(op)):
         label = op.attrs.get("callee") or op.prim
@@ -125,6 +125,9 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
             elif op.prim == "push":  # a stack holding varying values varies
                 if any(is_varied(a) for a in op.args[1:]):
                     varied.add(op.args[0].uid)
+            elif op.prim == "pop":  # and so does all it gives back
+                if is_varied(op.args[0]):
+                    varied.update(r.uid for r in op.results)
             elif not is_nondiff(op) and any(is_varied(a) for a in op.args):
                 varied.update(r.uid for r in op.results)
 

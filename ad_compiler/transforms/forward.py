@@ -87,6 +87,9 @@ class _Sweep:
                 self._op(op, builder)
 
     def _op(self, op: Op, builder: Builder) -> None:
+        if op.prim in ("push", "pop") and self.is_varied(op.args[0]):
+            self._stack_op(op, builder)
+            return
         copy_op(builder, op)
         if not any(self.is_varied(a) for a in op.args):
             return
@@ -102,6 +105,28 @@ class _Sweep:
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
                 name_fresh(self.out, tangent, op.result, d.fmt)
+
+    def _stack_op(self, op: Op, builder: Builder) -> None:
+        """Differentiated reverse-mode code: a stack of varying values also holds their
+        tangents, pushed after the values and popped with them."""
+        if op.prim == "push":
+            items = op.args[1:]
+            tangents = [self._tangent_or_zero(d, a) for d in self.directions for a in items]
+            clone = Op("push", [*op.args, *tangents], [], dict(op.attrs), [], op.loc)
+            builder.block.ops.append(clone)
+            return
+        made = []
+        for d in self.directions:
+            for r in op.results:
+                t = Value()
+                self.out.derived[t.uid] = (r, d.fmt)
+                made.append((d, r, t))
+        clone = Op("pop", list(op.args), [*op.results, *(t for _, _, t in made)],
+                   dict(op.attrs), [], op.loc)
+        builder.block.ops.append(clone)
+        for d, r, t in made:
+            d.tangents[r.uid] = t
+            self.varied.add(r.uid)
 
     def _new_tangents(self, values: list[Value]) -> list[tuple[_Direction, int, Value]]:
         """Fresh values for the tangents of the varied ones among `values`."""
