@@ -229,7 +229,8 @@ class _Emitter:
             if callee and self._spelling_still_means(op):
                 self._reserve_free(callee, op.attrs.get("callee_kind", "global"))
             elif "fn" in op.attrs and op.prim != "copy":
-                self.refs[id(op.attrs["fn"])] = self._reference(op.attrs["fn"])
+                self.refs[id(op.attrs["fn"])] = self._reference(op.attrs["fn"],
+                                                                op.attrs.get("label"))
         for o in self.fn.outputs:
             if isinstance(o, FreeName):
                 self._reserve_free(o.name, o.kind)
@@ -325,15 +326,21 @@ class _Emitter:
             obj = getattr(obj, attr, None)
         return obj is op.attrs["fn"]
 
-    def _reference(self, obj: Any) -> ast.expr:
+    def _reference(self, obj: Any, label: str | None = None) -> ast.expr:
         """An expression denoting `obj`: a global bound to it, `module.attr`, or a helper."""
         for name, value in self.globals.items():
             if value is obj and not name.startswith("__"):
                 self.taken.add(name)
                 return ast.Name(name, ast.Load())
         where = qualified_name(obj)
-        if where is None:
-            raise ValueError(f"cannot refer to {obj!r} from generated code")
+        if where is None:  # a function the user's module does not name: a closure helper
+            base = getattr(obj, "__name__", "")
+            alias = base if base.isidentifier() else (label or "helper")
+            while alias in self.globals or alias in self.taken:
+                alias += "_"
+            self.free[alias] = obj
+            self.taken.add(alias)
+            return ast.Name(alias, ast.Load())
         module_name, attr = where
         if module_name == "builtins":
             return ast.Name(attr, ast.Load())
@@ -594,6 +601,9 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     header = [f"import {v.__name__}" + (f" as {k}" if k != v.__name__ else "")
               for k, v in sorted(free.items()) if isinstance(v, types.ModuleType)]
+    header += [f"# {k}: {getattr(v, '__module__', '?')}.{getattr(v, '__qualname__', v)}"
+               for k, v in sorted(free.items())
+               if callable(v) and not isinstance(v, (types.ModuleType, types.CellType))]
     source = "\n".join(header + ([""] if header else []) + inner) + "\n"
     return Generated(compiled, source, filename, dict(free))
 

@@ -205,7 +205,7 @@ def format_op_rhs(op: Op, naming: dict[int, str] | None = None) -> str:
         return "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
     if op.prim == "getitem":
         return f"{args[0]}[{', '.join(args[1:])}]"
-    if op.prim == "call":
+    if op.prim in ("call", "custom"):
         fn = op.attrs.get("fn")
         label = getattr(fn, "__name__", None) or op.attrs.get("label", "call")
         return f"{label}({', '.join(args)})"

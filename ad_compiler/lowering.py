@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .builder import Builder
+from .custom import partials_of
 from .frontend import FunctionSource, load
 from .ir import Block, Const, FreeName, Function, Operand, SourceLoc, Value, walk_ops
 from .primitives import NONDIFF_BUILTINS, PRIMITIVES, lookup_callable
@@ -665,6 +666,13 @@ class _Lowerer:
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         attrs = {"fn": fn, "callee": spelling, "callee_kind": root_kind}
+        partials = partials_of(fn)
+        if partials is not None:  # the user's own rule comes first
+            if kwargs:
+                raise self.error(node, f"'{spelling}' has a custom rule and takes its "
+                                       "arguments by position only")
+            attrs.update(partials=partials, kwnames=())
+            return self.builder.emit("custom", args, attrs=attrs).result
         hit = lookup_callable(fn)
         if hit is not None:
             prim, family = hit
@@ -679,7 +687,7 @@ class _Lowerer:
                 raise self.error(node, f"'{spelling}' is supported with "
                                        f"{PRIMITIVES[prim].arity} positional argument(s) only",
                                  hint="drop the extra arguments")
-        elif isinstance(fn, types.FunctionType):
+        elif isinstance(fn, types.FunctionType) and id(fn) not in NONDIFF_BUILTINS:
             return self._inline(fn, spelling, args, kwargs, node)
         if (hit is not None and PRIMITIVES[hit[0]].nondiff) or id(fn) in NONDIFF_BUILTINS:
             attrs["nondiff"] = True

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .custom import stop_gradient
+
 # family -> module whose attributes implement that family's functions
 FAMILY_MODULES = {"math": "math", "numpy": "numpy"}
 
@@ -138,7 +140,8 @@ _CALLABLES = _build_callable_table()
 # Builtins that never carry a derivative: called as they are, results are constants.
 NONDIFF_BUILTINS = frozenset(
     id(f) for f in (builtins.len, builtins.range, builtins.bool, builtins.isinstance,
-                    builtins.print, builtins.str, builtins.repr, builtins.type)
+                    builtins.print, builtins.str, builtins.repr, builtins.type,
+                    stop_gradient)
 )
 
 

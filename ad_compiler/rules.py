@@ -32,6 +32,8 @@ Template = tuple  # ("arg", i) | ("res",) | ("num", v) | (prim, *children)
 
 
 def is_differentiable(prim: str) -> bool:
+    if prim == "custom":
+        return True
     spec = PRIMITIVES.get(prim)
     return spec is not None and spec.expr is not None
 
@@ -206,26 +208,32 @@ def const_pattern(op: Op) -> tuple:
     return tuple(pattern)
 
 
-def local_partial(builder: Builder, op: Op, wrt: int) -> Operand:
-    """``d op.result / d op.args[wrt]`` as IR emitted into `builder`."""
-    tree = partial_template(op.prim, wrt, const_pattern(op))
-    return instantiate(builder, tree, op)
+def local_partials(builder: Builder, op: Op, indices: list[int]) -> list[Operand]:
+    """``d op.result / d op.args[i]`` for each i in `indices`, as IR emitted into `builder`."""
+    if op.prim == "custom":  # the user's partials function, called once for all operands
+        label = f"{(op.attrs.get('callee') or 'f').split('.')[-1]}_partials"
+        call = builder.emit("call", [op.result, *op.args],
+                            attrs={"fn": op.attrs["partials"], "kwnames": (),
+                                   "label": label}).result
+        if len(op.args) == 1:
+            return [call]
+        return [builder.emit("getitem", [call, Const(i)]).result for i in indices]
+    return [instantiate(builder, partial_template(op.prim, i, const_pattern(op)), op)
+            for i in indices]
 
 
 def jvp(builder: Builder, op: Op, tangents: list[Operand | None]) -> Operand | None:
     """Tangent of an elementwise op's result; None tangents are symbolic zeros."""
-    terms = []
-    for i, tangent in enumerate(tangents):
-        if tangent is None or op.args[i] in op.args[:i]:  # a repeated operand counts once
-            continue
-        partial = local_partial(builder, op, i)
-        terms.append(builder.mul(partial, tangent))
+    indices = [i for i, t in enumerate(tangents)
+               if t is not None and op.args[i] not in op.args[:i]]  # a repeated operand counts once
+    partials = local_partials(builder, op, indices)
+    terms = [builder.mul(p, tangents[i]) for i, p in zip(indices, partials)]
     return builder.sum(terms) if terms else None
 
 
-def vjp(builder: Builder, op: Op, cotangent: Operand, wrt: int) -> Operand:
-    """Partial adjoint ``ybar * d op.result / d op.args[wrt]`` (seed 002)."""
-    return builder.mul(cotangent, local_partial(builder, op, wrt))
+def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int]) -> list[Operand]:
+    """Partial adjoints ``ybar * d op.result / d op.args[i]`` (seed 002), one per index."""
+    return [builder.mul(cotangent, p) for p in local_partials(builder, op, indices)]
 
 
 def active_operands(op: Op, active: set[int]) -> list[int]:

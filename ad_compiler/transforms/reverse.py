@@ -167,9 +167,9 @@ class _Sweep:
         adjoint = self._result_adjoint(result, builder, partials)
         if is_nondiff(op) or adjoint is None:
             return
-        for i in active_operands(op, self.varied):
+        indices = active_operands(op, self.varied)
+        for i, partial in zip(indices, derive(self.fn, op, vjp, builder, op, adjoint, indices)):
             self.values[op.args[i].uid] = op.args[i]
-            partial = derive(self.fn, op, vjp, builder, op, adjoint, i)
             partials.setdefault(op.args[i].uid, []).append(partial)
 
     def _adjoint_if(self, op: Op, builder: Builder, partials: Partials) -> None:
