@@ -134,6 +134,7 @@ class _Emitter:
                     if carrier is not param:
                         self.share[param.uid] = carrier.uid
                     if (isinstance(init, Value) and self.uses.get(init.uid) == 1
+                            and init.name == carrier.name and init.name is not None
                             and init.uid not in self.inlined and init.uid not in self.share):
                         self.share[carrier.uid] = init.uid  # the loop updates the variable in place
                     others = body.yields[:k] + body.yields[k + 1:]

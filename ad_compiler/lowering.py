@@ -93,7 +93,7 @@ class _Lowerer:
         self.env: dict[str, Operand] = {}
         self.statements: dict[int, str] = {}
         self.stmt: ast.AST | None = None
-        self.loop_depth = 0
+        self.loops: list[_Loop] = []  # loops being lowered, innermost last
         self.branch_only: dict[str, ast.AST] = {}  # names bound on some paths only
         self.root = self  # the lowerer of the function being differentiated
         self.inlining = frozenset({src.func.__code__})  # functions being inlined, for recursion
@@ -150,8 +150,13 @@ class _Lowerer:
         """Lower statements into the current block; what they return on every path, if any."""
         for index, stmt in enumerate(stmts):
             self._begin(stmt)
+            if isinstance(stmt, (ast.Break, ast.Continue)):
+                if not self.loops:
+                    raise self.error(stmt, f"'{type(stmt).__name__.lower()}' outside a loop")
+                return _Returned(self._loop_outcome(Const(isinstance(stmt, ast.Break))),
+                                 False, stmt)
             if isinstance(stmt, ast.Return):
-                if self.loop_depth:
+                if self.loops:
                     raise self.error(stmt, "'return' inside a loop is not supported yet",
                                      hint="set a result variable and 'break' out of the loop, "
                                           "then return after it")
@@ -187,7 +192,9 @@ class _Lowerer:
         self.builder.block, self.env = block, dict(saved_env)
         try:
             returned = self._stmts(stmts)
-            if returned is None and must_return:
+            if returned is None and must_return and self.loops:  # the body goes on
+                returned = _Returned(self._loop_outcome(Const(False)), False, None)
+            elif returned is None and must_return:
                 self.root.none_returns.append(stmts[-1] if stmts else self.src.node)
                 returned = _Returned([Const(None)], False, None)
             return _Branch(block, self.env, returned)
@@ -247,10 +254,11 @@ class _Lowerer:
             raise self.error(stmt.target, "this loop target is not supported",
                              hint="loop over names, as in 'for i in range(n)'")
         carried = [n for n in _assigned_names(stmt.body) if n in self.env and n not in targets]
+        loop = _Loop(carried, Value("done") if _breaks(stmt.body) else None)
         item = Value(targets[0] if isinstance(stmt.target, ast.Name) else None)
         params = [Value(n) for n in carried]
         saved_block, saved_env = self.builder.block, self.env
-        body = Block(params=[item, *params])
+        body = Block(params=[item, *params, *([loop.done] if loop.done else [])])
         self.builder.block, self.env = body, dict(saved_env)
         self.env.update(zip(carried, params))
         if isinstance(stmt.target, ast.Name):
@@ -259,13 +267,25 @@ class _Lowerer:
             self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
             for k, name in enumerate(targets):
                 self._bind(name, self.builder.emit("getitem", [item, Const(k)]).result)
-        self._loop_body(stmt)
-        body.yields = [self.env[n] for n in carried]
+        if loop.done is None:
+            body.yields = self._loop_body(stmt, loop)
+        else:  # after a 'break' the remaining iterations do nothing: `if not done: ...`
+            self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
+            running = self.builder.emit("not", [loop.done]).result
+            before = dict(self.env)
+            then = Block()
+            self.builder.block = then
+            then.yields = self._loop_body(stmt, loop)
+            idle = Block(yields=[*(before[n] for n in carried), loop.done])
+            self.builder.block, self.env = body, before
+            body.yields = self._emit_structured("if", [running], [then, idle],
+                                                [*carried, "done"], stmt)
         inside = self.env
         self.builder.block, self.env = saved_block, saved_env
         self._note_loop_locals(inside, stmt)
-        results = self._emit_structured("for", [iterable, *(self.env[n] for n in carried)],
-                                        [body], carried, stmt)
+        inits = [*(self.env[n] for n in carried), *([Const(False)] if loop.done else [])]
+        names = [*carried, *(["done"] if loop.done else [])]
+        results = self._emit_structured("for", [iterable, *inits], [body], names, stmt)
         self.env.update(zip(carried, results))
 
     def _while(self, stmt: ast.While) -> None:
@@ -273,44 +293,54 @@ class _Lowerer:
             raise self.error(stmt, "'while ... else' is not supported",
                              hint="use a flag variable instead of the else clause")
         carried = [n for n in _assigned_names(stmt.body) if n in self.env]
+        breaks = _breaks(stmt.body)
+        names = [*carried, *(["done"] if breaks else [])]
         saved_block, saved_env = self.builder.block, self.env
-        cond_params = [Value(n) for n in carried]
+        cond_params = [Value(n) for n in names]
         cond_block = Block(params=cond_params)
         self.builder.block, self.env = cond_block, dict(saved_env)
         self.env.update(zip(carried, cond_params))
-        cond_block.yields = [self.expr(stmt.test)]
-        params = [Value(n) for n in carried]
+        if breaks:  # `while not done and <test>`
+            self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
+            running = self.builder.emit("not", [cond_params[-1]]).result
+            test_block, test = self._expr_block(stmt.test)
+            test_block.yields = [test]
+            cond = self._emit_structured("if", [running], [test_block, Block(yields=[running])],
+                                         [None], stmt)[0]
+            self.builder.producers[cond.uid].attrs["boolop"] = "and"
+            cond_block.yields = [cond]
+        else:
+            cond_block.yields = [self.expr(stmt.test)]
+        params = [Value(n) for n in names]
+        loop = _Loop(carried, params[-1] if breaks else None)
         body = Block(params=params)
         self.builder.block, self.env = body, dict(saved_env)
         self.env.update(zip(carried, params))
-        self._loop_body(stmt)
-        body.yields = [self.env[n] for n in carried]
+        body.yields = self._loop_body(stmt, loop)
         inside = self.env
         self.builder.block, self.env = saved_block, saved_env
         self._note_loop_locals(inside, stmt)
-        results = self._emit_structured("while", [self.env[n] for n in carried],
-                                        [cond_block, body], carried, stmt)
+        inits = [*(self.env[n] for n in carried), *([Const(False)] if breaks else [])]
+        results = self._emit_structured("while", inits, [cond_block, body], names, stmt)
         self.env.update(zip(carried, results))
 
-    def _loop_body(self, stmt: ast.For | ast.While) -> None:
-        self.loop_depth += 1
+    def _loop_body(self, stmt: ast.For | ast.While, loop: _Loop) -> list[Operand]:
+        """Lower a loop body; what it yields: the carried values (and the break flag)."""
+        self.loops.append(loop)
         try:
-            for inner in stmt.body:
-                if isinstance(inner, (ast.Break, ast.Continue)):
-                    raise self.error(inner, f"'{type(inner).__name__.lower()}' is not "
-                                            "supported yet",
-                                     hint="fold the condition into the loop (a 'while' "
-                                          "condition, or an 'if' around the rest of the body)")
-            for node in ast.walk(ast.Module(body=stmt.body, type_ignores=[])):
-                if isinstance(node, (ast.Break, ast.Continue)):
-                    raise self.error(node, f"'{type(node).__name__.lower()}' is not supported "
-                                           "yet",
-                                     hint="fold the condition into the loop (a 'while' "
-                                          "condition, or an 'if' around the rest of the body)")
-            self._stmts(stmt.body)
+            returned = self._stmts(stmt.body)
+            outcome = returned.outputs if returned is not None else \
+                self._loop_outcome(Const(False))
         finally:
-            self.loop_depth -= 1
+            self.loops.pop()
         self.stmt = stmt
+        return outcome
+
+    def _loop_outcome(self, done: Const) -> list[Operand]:
+        """The carried values where an iteration ends (its end, 'continue' or 'break')."""
+        loop = self.loops[-1]
+        values = [self.env[n] for n in loop.carried]
+        return values + [done] if loop.done is not None else values
 
     def _note_loop_locals(self, inside: dict[str, Operand], stmt: ast.AST) -> None:
         for name in inside:
@@ -705,6 +735,26 @@ class _Returned:
     outputs: list[Operand]
     is_tuple: bool
     node: ast.AST | None
+
+
+@dataclass
+class _Loop:
+    """A loop being lowered: its carried variables and, if it has a 'break', its flag."""
+
+    carried: list[str]
+    done: Value | None
+
+
+def _breaks(stmts: list[ast.stmt]) -> bool:
+    """Whether a loop body has a 'break' of its own (not one of a nested loop)."""
+    for stmt in stmts:
+        if isinstance(stmt, ast.Break):
+            return True
+        if isinstance(stmt, (ast.If, ast.With, ast.Try)):
+            inner = [*stmt.body, *getattr(stmt, "orelse", [])]
+            if _breaks(inner):
+                return True
+    return False
 
 
 @dataclass

@@ -193,6 +193,11 @@ class _Sweep:
         for (block, inner_builder), inner_partials in zip(branch_blocks, branch_partials):
             inner_builder.loc = op.loc
             block.yields = [self._sum_or_zero(inner_builder, inner_partials.get(u)) for u in outer]
+        blocks = [b for b, _ in branch_blocks]
+        if all(not b.ops and b.yields == blocks[0].yields for b in blocks):
+            for u, y in zip(outer, blocks[0].yields):  # the same either way: no branch needed
+                partials.setdefault(u, []).append(y)
+            return
         results = [self._adjoint_value(u) for u in outer]
         builder.block.ops.append(Op("if", list(op.args), results, {},
                                     [b for b, _ in branch_blocks], op.loc))
