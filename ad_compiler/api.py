@@ -24,6 +24,7 @@ from .interpret import evaluate, read_operand
 from .ir import Const, Function, Value, format_function
 from .lowering import lower
 from .transforms import forward, optimize, reverse
+from .transforms.common import container_values
 
 Wrt = int | str | Sequence[int | str]
 _MODES = ("reverse", "forward")
@@ -57,11 +58,18 @@ def _wrt_indices(fn: Function, wrt: Wrt) -> tuple[list[int], bool]:
     return indices, single
 
 
-def _check_scalar_output(fn: Function, api_name: str) -> None:
+def _where(fn: Function) -> dict[str, Any]:
+    """The location of a function's 'def', for errors about the function as a whole."""
     where: dict[str, Any] = {"filename": fn.filename}
     if fn.source is not None:
         node = fn.source.node
-        where.update(lineno=node.lineno, col=node.col_offset, source_line=fn.source.line(node.lineno))
+        where.update(lineno=node.lineno, col=node.col_offset,
+                     source_line=fn.source.line(node.lineno))
+    return where
+
+
+def _check_scalar_output(fn: Function, api_name: str) -> None:
+    where = _where(fn)
     if fn.returns_tuple or len(fn.outputs) != 1:
         raise ADCompileError(
             f"{api_name} needs a function with one scalar output, but {fn.name} returns "
@@ -95,6 +103,15 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         _check_scalar_output(fn, "grad" if kind == "grad" else "value_and_grad")
     n_out, n_in = len(fn.outputs), len(indices)
 
+    if mode == "forward" and kind in ("grad", "value_and_grad"):
+        lists = container_values(fn)
+        for i in indices:
+            if fn.params[i].uid in lists:
+                raise ADCompileError(
+                    f"forward-mode {kind} with respect to '{fn.params[i].name}', a list or "
+                    "tuple, needs one sweep per item", **_where(fn),
+                    hint="use mode='reverse' (one sweep for all items), or adc.jvp with a "
+                         "tangent list")
     if kind == "jvp":
         d = forward(fn, indices, unit_seeds=False)
         values = tuple(range(n_out)) if fn.returns_tuple else 0

@@ -17,12 +17,11 @@ import ast
 import itertools
 import linecache
 import math
+import sys
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from .ir import (
     BINARY_SYMBOLS,
@@ -50,7 +49,8 @@ _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.D
 _AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
                  "ne": ast.NotEq}
 _NEVER_INLINED = {"copy", "stack", "push", "pop"}
-_MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins"}
+_MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
+                   "ad_compiler.runtime": "adc_runtime"}
 _counter = itertools.count(1)
 
 
@@ -196,17 +196,31 @@ class _Emitter:
     def _unused_after(self, body: Block, y: Value, param: Value) -> bool:
         """Whether `param` can be overwritten where `y` is computed, inside a loop body.
 
-        It can unless a statement after that point reads it, counting an expression
-        folded into a later statement as read where that statement stands.
+        It can unless something printed after that point reads it: a later statement,
+        an expression folded into one, or, where `y` comes out of an ``if`` and its
+        branches write it in place, whatever those branches do after writing it.
         """
-        position = body.ops.index(self.producer[y.uid])
+        producer = self.producer[y.uid]
+        position = body.ops.index(producer)
         for op in body.ops:
+            if op is producer:
+                continue
             reads = any(a is param for inner in walk_ops(Block(ops=[op])) for a in inner.args)
             if not reads:
                 continue
             anchor = self._anchor(op, body)
             if anchor is None or anchor > position:
                 return False
+        if producer.prim == "if":
+            k = producer.results.index(y)
+            for branch in producer.blocks:
+                written = branch.yields[k]
+                if not self._defined_only_for_yield(written, branch):
+                    continue  # assigned with the other results at the end of the branch
+                if any(other is param for other in branch.yields):
+                    return False
+                if not self._unused_after(branch, written, param):
+                    return False
         return True
 
     def _anchor(self, op: Op, body: Block) -> int | None:
@@ -345,7 +359,7 @@ class _Emitter:
         module_name, attr = where
         if module_name == "builtins":
             return ast.Name(attr, ast.Load())
-        module = {"math": math, "numpy": np}[module_name]
+        module = sys.modules[module_name]
         for name, value in self.globals.items():
             if value is module and not name.startswith("__"):
                 self.taken.add(name)
@@ -386,6 +400,10 @@ class _Emitter:
             return ast.Subscript(args[0], index, ast.Load())
         if prim == "if":
             return self._if_expression(op)
+        if prim == "pack":
+            if op.attrs.get("kind") == "list":
+                return ast.List(args, ast.Load())
+            return ast.Tuple(args, ast.Load())
         if prim == "stack":
             return ast.List([], ast.Load())
         if prim == "pop":
@@ -445,11 +463,11 @@ class _Emitter:
             items = [self.expr(a) for a in op.args[1:]]
             item = items[0] if len(items) == 1 else ast.Tuple(items, ast.Load())
             call = ast.Call(ast.Attribute(self.expr(op.args[0]), "append", ast.Load()), [item], [])
-            return ast.fix_missing_locations(ast.Expr(call))
+            return ast.Expr(call)
         value = self.op_expr(op)
         used = any(self.uses.get(r.uid) for r in op.results) or not op.attrs.get("effect")
         if not used:
-            return ast.fix_missing_locations(ast.Expr(value))
+            return ast.Expr(value)
         return self._assign([self.names[r.uid] for r in op.results], value)
 
     @staticmethod
@@ -458,7 +476,7 @@ class _Emitter:
             target: ast.expr = ast.Name(names[0], ast.Store())
         else:
             target = ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())
-        return ast.fix_missing_locations(ast.Assign([target], value, lineno=0))
+        return ast.Assign([target], value, lineno=0)
 
     def _yield_assignment(self, names: list[str], yields: list[Operand], indent: str) -> list[str]:
         """Assign a block's yields to the variables that carry them, simultaneously."""
@@ -477,13 +495,12 @@ class _Emitter:
         names = [self.names[r.uid] for r in op.results]
         if op.prim == "if":
             then, orelse = op.blocks
-            test = print_stmt(ast.fix_missing_locations(ast.Expr(self.expr(op.args[0]))))
+            test = print_stmt(ast.Expr(self.expr(op.args[0])))
             then_lines = self.body_lines(then, inner) + self._yield_assignment(names, then.yields, inner)
             else_assign = self._yield_assignment(names, orelse.yields, inner)
             else_lines = self.body_lines(orelse, inner) + else_assign
             if not then_lines and else_lines:  # nothing to do when true: `if not c:`
-                negated = print_stmt(ast.fix_missing_locations(
-                    ast.Expr(ast.UnaryOp(ast.Not(), self.expr(op.args[0])))))
+                negated = print_stmt(ast.Expr(ast.UnaryOp(ast.Not(), self.expr(op.args[0]))))
                 return [f"{indent}if {negated}:", *else_lines]
             lines = [f"{indent}if {test}:", *(then_lines or [inner + "pass"])]
             nested = [o for o in orelse.ops if not all(r.uid in self.inlined for r in o.results)]
@@ -502,15 +519,14 @@ class _Emitter:
         body_lines = self.body_lines(body, inner) + self._yield_assignment(carried, body.yields, inner)
         if op.prim == "for":
             item = self.names[body.params[0].uid]
-            iterable = print_stmt(ast.fix_missing_locations(ast.Expr(self.expr(op.args[0]))))
+            iterable = print_stmt(ast.Expr(self.expr(op.args[0])))
             return lines + [f"{indent}for {item} in {iterable}:", *(body_lines or [inner + "pass"])]
         cond = op.blocks[0]
         cond_lines = self.body_lines(cond, inner)
-        test = print_stmt(ast.fix_missing_locations(ast.Expr(self.expr(cond.yields[0]))))
+        test = print_stmt(ast.Expr(self.expr(cond.yields[0])))
         if not cond_lines:
             return lines + [f"{indent}while {test}:", *(body_lines or [inner + "pass"])]
-        negated = print_stmt(ast.fix_missing_locations(
-            ast.Expr(ast.UnaryOp(ast.Not(), self.expr(cond.yields[0])))))
+        negated = print_stmt(ast.Expr(ast.UnaryOp(ast.Not(), self.expr(cond.yields[0]))))
         return lines + [f"{indent}while True:", *cond_lines, f"{inner}if {negated}:",
                         f"{inner}    break", *body_lines]
 
@@ -529,7 +545,7 @@ class _Emitter:
             return self.expr(self.fn.outputs[node])
 
         value = build(tree)
-        return indent + print_stmt(ast.fix_missing_locations(ast.Return(value)))
+        return indent + print_stmt(ast.Return(value))
 
 
 _KEYWORDS = frozenset(__import__("keyword").kwlist) | {"print", "len", "range", "abs"}

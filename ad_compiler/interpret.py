@@ -36,6 +36,10 @@ def evaluate(fn: Function, args: list[Any]) -> dict[int, Any]:
                 result = _OPERATORS[op.prim](*values)
             elif op.prim == "copy":
                 result = values[0]
+            elif op.prim == "pack":
+                result = list(values) if op.attrs.get("kind") == "list" else tuple(values)
+            elif op.prim == "getitem":
+                result = values[0][values[1] if len(values) == 2 else tuple(values[1:])]
             else:
                 kwnames = op.attrs.get("kwnames", ())
                 positional = values[: len(values) - len(kwnames)]

@@ -8,8 +8,10 @@ primitive, a global or closure *value* becomes a `FreeName` read at call time.
 from __future__ import annotations
 
 import ast
+import builtins
 import operator
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +73,6 @@ _UNSUPPORTED_EXPRESSIONS = {
     ast.SetComp: ("set comprehensions are not supported", "use a tuple"),
     ast.NamedExpr: ("assignment expressions (':=') are not supported",
                     "assign in a statement of its own"),
-    ast.Subscript: ("indexing is not supported yet", "pass the elements as arguments"),
     ast.Starred: ("starred arguments are not supported", "pass arguments one by one"),
     ast.JoinedStr: ("f-strings cannot be differentiated", "format outside the function"),
 }
@@ -248,25 +249,27 @@ class _Lowerer:
         if stmt.orelse:
             raise self.error(stmt, "'for ... else' is not supported",
                              hint="use a flag variable instead of the else clause")
-        iterable = self.expr(stmt.iter)
-        targets = _target_names(stmt.target)
-        if targets is None:
-            raise self.error(stmt.target, "this loop target is not supported",
-                             hint="loop over names, as in 'for i in range(n)'")
+        iterable, bind = self._iteration(stmt)
+        targets = [n.id for n in ast.walk(stmt.target)
+                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
         carried = [n for n in _assigned_names(stmt.body) if n in self.env and n not in targets]
         loop = _Loop(carried, Value("done") if _breaks(stmt.body) else None)
-        item = Value(targets[0] if isinstance(stmt.target, ast.Name) else None)
+        if bind is not None:
+            item = Value(_index_name(stmt))
+        else:
+            item = Value(targets[0] if isinstance(stmt.target, ast.Name) else None)
         params = [Value(n) for n in carried]
         saved_block, saved_env = self.builder.block, self.env
         body = Block(params=[item, *params, *([loop.done] if loop.done else [])])
         self.builder.block, self.env = body, dict(saved_env)
         self.env.update(zip(carried, params))
-        if isinstance(stmt.target, ast.Name):
+        self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
+        if bind is not None:
+            bind(item)
+        elif isinstance(stmt.target, ast.Name):
             self.env[targets[0]] = item
         else:
-            self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
-            for k, name in enumerate(targets):
-                self._bind(name, self.builder.emit("getitem", [item, Const(k)]).result)
+            self._assign(stmt.target, item)
         if loop.done is None:
             body.yields = self._loop_body(stmt, loop)
         else:  # after a 'break' the remaining iterations do nothing: `if not done: ...`
@@ -287,6 +290,55 @@ class _Lowerer:
         names = [*carried, *(["done"] if loop.done else [])]
         results = self._emit_structured("for", [iterable, *inits], [body], names, stmt)
         self.env.update(zip(carried, results))
+
+    def _iteration(self, stmt: ast.For) -> tuple[Operand, Callable[[Value], None] | None]:
+        """What a 'for' loop iterates over, and how its target is bound from an index.
+
+        ``for x in xs``, ``enumerate(...)`` and ``zip(...)`` (nested as you like) loop
+        over an index, ``x = xs[i]``, so the adjoint of each item flows back to its
+        place in `xs`.  ``range`` and other calls are iterated as they are.
+        """
+        node = stmt.iter
+        if isinstance(node, ast.Call) and self._iteration_helper(node) is None:
+            return self.expr(node), None
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, stmt.lineno)
+        sequences: list[ast.expr] = []
+        make = self._plan(node, sequences)
+        seqs = [self._materialize(self._rvalue(n), n) for n in sequences]
+        lengths = [self._builtin(builtins.len, [q]) for q in seqs]
+        count = lengths[0] if len(lengths) == 1 else self._builtin(builtins.min, lengths)
+        iterable = self._builtin(builtins.range, [count])
+
+        def bind(index: Value) -> None:
+            items = iter([self.builder.emit("getitem", [q, index]).result for q in seqs])
+            self._assign(stmt.target, make(index, items))
+
+        return iterable, bind
+
+    def _iteration_helper(self, node: ast.Call) -> Any:
+        if node.keywords or not node.args:
+            return None
+        _, _, fn = self._resolve_path(node.func)
+        if fn is builtins.enumerate and len(node.args) == 1:
+            return fn
+        return fn if fn is builtins.zip else None
+
+    def _plan(self, node: ast.expr, sequences: list[ast.expr]) -> Callable:
+        """How one iteration's target value is made from the index and the items."""
+        helper = self._iteration_helper(node) if isinstance(node, ast.Call) else None
+        if helper is builtins.enumerate:
+            inner = self._plan(node.args[0], sequences)
+            return lambda index, items: _StaticSeq([index, inner(index, items)], "tuple")
+        if helper is builtins.zip:
+            parts = [self._plan(arg, sequences) for arg in node.args]
+            return lambda index, items: _StaticSeq([p(index, items) for p in parts], "tuple")
+        sequences.append(node)
+        return lambda index, items: next(items)
+
+    def _builtin(self, fn: Callable, args: list[Operand]) -> Value:
+        attrs = {"fn": fn, "callee": fn.__name__, "callee_kind": "builtin", "nondiff": True,
+                 "kwnames": ()}
+        return self.builder.emit("call", args, attrs=attrs).result
 
     def _while(self, stmt: ast.While) -> None:
         if stmt.orelse:
@@ -348,66 +400,29 @@ class _Lowerer:
                 self.branch_only[name] = stmt
 
     def _return_value(self, value: ast.expr) -> tuple[list[Operand], bool]:
-        if isinstance(value, ast.Call):
-            result = self._call(value)
-            if isinstance(result, _TupleValue):
-                return list(result.items), True
-            return [result], False
-        if isinstance(value, ast.Tuple):
-            return [self.expr(e) for e in value.elts], True
-        return [self.expr(value)], False
+        result = self._rvalue(value)
+        if isinstance(result, _TupleValue) or (isinstance(result, _StaticSeq)
+                                               and result.kind == "tuple"):
+            items = self._unpack(result, len(result.items), value)
+            return [self._materialize(v, value) for v in items], True
+        return [self._materialize(result, value)], False
 
     # ----------------------------------------------------------- statements
     def _statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
-            value_node = stmt.value
-            if (len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Tuple)
-                    and isinstance(value_node, ast.Call)):
-                values = self._call(value_node)
-                names = _target_names(stmt.targets[0])
-                if names is None:
-                    raise self.error(stmt.targets[0], "only names can be assigned to here")
-                if not isinstance(values, _TupleValue):  # an opaque call: take its items
-                    callee = self.builder.producers[values.uid].attrs.get("callee")
-                    items = [self.builder.emit("getitem", [values, Const(k)],
-                                               attrs={"callee": callee}).result
-                             for k in range(len(names))]
-                    values = _TupleValue(items)
-                if len(names) != len(values.items):
-                    raise self.error(stmt.targets[0], f"the call returns {len(values.items)} "
-                                                      f"values, not {len(names)}",
-                                     hint="unpack as many names as it returns")
-                for name, value in zip(names, values.items):
-                    self._bind(name, value)
-                return
+            value = self._rvalue(stmt.value)
             for target in stmt.targets:
-                if isinstance(target, ast.Tuple) and not isinstance(value_node, ast.Tuple):
-                    raise self.error(target, "unpacking a value into several names is not "
-                                             "supported yet",
-                                     hint="assign each name from its own expression")
-            if all(isinstance(t, ast.Name) for t in stmt.targets):
-                value = self.expr(value_node)
-                for target in stmt.targets:
-                    self._bind(target.id, value)
-                return
-            if len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Tuple):
-                target = stmt.targets[0]
-                if len(target.elts) != len(value_node.elts):
-                    raise self.error(stmt, "the number of names and values differ")
-                values = [self.expr(e) for e in value_node.elts]
-                for name_node, value in zip(target.elts, values):
-                    if not isinstance(name_node, ast.Name):
-                        raise self.error(name_node, "only names can be assigned to here")
-                    self._bind(name_node.id, value)
-                return
-            raise self.error(stmt.targets[0], "assignment to this kind of target is not "
-                                              "supported yet", hint="assign to a plain name")
+                self._assign(target, value)
+            return
         if isinstance(stmt, ast.AugAssign):
             if not isinstance(stmt.target, ast.Name):
                 raise self.error(stmt.target, "augmented assignment to this kind of target "
                                               "is not supported yet",
                                  hint="assign to a plain name")
             prim = self._binop_prim(stmt.op, stmt)
+            if isinstance(self.env.get(stmt.target.id), (_StaticSeq, _StaticDict)):
+                raise self.error(stmt, "changing a list, tuple or dict in place is not "
+                                       "supported", hint="build a new one instead")
             current = self.name(stmt.target.id, stmt.target)
             self._bind(stmt.target.id, self._binop(prim, current, self.expr(stmt.value), stmt))
             return
@@ -435,10 +450,101 @@ class _Lowerer:
                 raise self.error(stmt, what, hint)
         raise self.error(stmt, f"{type(stmt).__name__} statements are not supported")
 
-    def _bind(self, name: str, value: Operand) -> None:
+    def _bind(self, name: str, value: Any) -> None:
         if isinstance(value, Value) and value.name is None:
             value.name = name
         self.env[name] = value
+
+    # ------------------------------------------------- lists, tuples, dicts
+    def _rvalue(self, node: ast.expr) -> Any:
+        """An expression that may stay a compile-time container (a display, or a name
+        bound to one) instead of becoming a single value."""
+        if isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                if isinstance(elt, ast.Starred):
+                    raise self.error(elt, "starred items are not supported",
+                                     hint="write the items out")
+            items = [self._item(self._rvalue(e)) for e in node.elts]
+            return _StaticSeq(items, "tuple" if isinstance(node, ast.Tuple) else "list")
+        if isinstance(node, ast.Dict):
+            entries = {}
+            for key, value in zip(node.keys, node.values):
+                if not (isinstance(key, ast.Constant) and isinstance(key.value, (str, int))):
+                    raise self.error(key or node, "dict keys must be constant strings or "
+                                                  "integers", hint="use constant keys")
+                entries[key.value] = self._item(self._rvalue(value))
+            return _StaticDict(entries)
+        if isinstance(node, ast.Name) and isinstance(self.env.get(node.id),
+                                                     (_StaticSeq, _StaticDict)):
+            return self.env[node.id]
+        if isinstance(node, ast.Subscript):
+            return self._subscript(node)
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        return self.expr(node)
+
+    @staticmethod
+    def _item(value: Any) -> Any:
+        if isinstance(value, _TupleValue):
+            return _StaticSeq(list(value.items), "tuple")
+        return value
+
+    def _materialize(self, value: Any, node: ast.AST) -> Operand:
+        """A container as a runtime list or tuple, for uses that need one value."""
+        if isinstance(value, _StaticSeq):
+            items = [self._materialize(v, node) for v in value.items]
+            return self.builder.emit("pack", items, attrs={"kind": value.kind}).result
+        if isinstance(value, _StaticDict):
+            raise self.error(node, "a dict can only be indexed with constant keys here",
+                             hint="index it with a constant key, or pass the values")
+        if isinstance(value, _TupleValue):
+            return self._materialize(_StaticSeq(list(value.items), "tuple"), node)
+        return value
+
+    def _unpack(self, value: Any, count: int, node: ast.AST) -> list[Any]:
+        value = self._item(value)
+        if isinstance(value, _StaticSeq):
+            if len(value.items) != count:
+                raise self.error(node, f"{len(value.items)} values cannot be unpacked into "
+                                       f"{count} names", hint="unpack as many names as values")
+            return list(value.items)
+        if isinstance(value, _StaticDict):
+            raise self.error(node, "unpacking a dict is not supported", hint="index it by key")
+        if isinstance(value, Const):
+            raise self.error(node, "a constant cannot be unpacked")
+        callee = None
+        if isinstance(value, Value) and value.uid in self.builder.producers:
+            callee = self.builder.producers[value.uid].attrs.get("callee")
+        return [self.builder.emit("getitem", [value, Const(k)], attrs={"callee": callee}).result
+                for k in range(count)]
+
+    def _assign(self, target: ast.expr, value: Any) -> None:
+        if isinstance(target, ast.Name):
+            self._bind(target.id, self._item(value))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt, item in zip(target.elts, self._unpack(value, len(target.elts), target)):
+                self._assign(elt, item)
+        elif isinstance(target, ast.Subscript):
+            raise self.error(target, "assigning into a list, array or dict is not supported yet",
+                             hint="build a new list, or accumulate in a variable")
+        else:
+            raise self.error(target, "assignment to this kind of target is not supported",
+                             hint="assign to a plain name")
+
+    def _subscript(self, node: ast.Subscript) -> Any:
+        base = self._rvalue(node.value)
+        if isinstance(node.slice, ast.Slice):
+            raise self.error(node, "slices are not supported yet",
+                             hint="index the items one by one")
+        index = self.expr(node.slice)
+        if isinstance(base, (_StaticSeq, _StaticDict)) and isinstance(index, Const):
+            try:
+                return base.items[index.value]
+            except (IndexError, KeyError, TypeError):
+                raise self.error(node, f"index {index.value!r} is out of range") from None
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        return self.builder.emit("getitem", [self._materialize(base, node), index]).result
+
 
     # ---------------------------------------------------------- expressions
     def expr(self, node: ast.expr) -> Operand:
@@ -487,9 +593,8 @@ class _Lowerer:
             return result
         if isinstance(node, ast.Attribute):
             return self._static_value(node)
-        if isinstance(node, ast.Tuple):
-            raise self.error(node, "tuples are supported only in 'return' and in "
-                                   "assignments of several names for now")
+        if isinstance(node, (ast.Tuple, ast.List, ast.Subscript, ast.Dict)):
+            return self._materialize(self._rvalue(node), node)
         for kind, (what, hint) in _UNSUPPORTED_EXPRESSIONS.items():
             if isinstance(node, kind):
                 raise self.error(node, what, hint)
@@ -559,7 +664,7 @@ class _Lowerer:
 
     def name(self, name: str, node: ast.AST) -> Operand:
         if name in self.env:
-            return self.env[name]
+            return self._materialize(self.env[name], node)
         resolved = self.src.resolve(name)
         if resolved is None and name in self.branch_only:
             where = self.branch_only[name].lineno
@@ -758,6 +863,21 @@ def _breaks(stmts: list[ast.stmt]) -> bool:
 
 
 @dataclass
+class _StaticSeq:
+    """A list or tuple display whose items are known at compile time."""
+
+    items: list[Any]
+    kind: str  # "list" or "tuple"
+
+
+@dataclass
+class _StaticDict:
+    """A dict display with constant keys."""
+
+    items: dict[Any, Any]
+
+
+@dataclass
 class _TupleValue:
     """What a call to a function returning a tuple gives: one operand per item."""
 
@@ -769,6 +889,16 @@ class _Branch:
     block: Block
     env: dict[str, Operand]
     returned: _Returned | None
+
+
+def _index_name(stmt: ast.For) -> str:
+    """The name of a loop's index: the user's, for ``for i, x in enumerate(xs)``."""
+    target = stmt.target
+    if isinstance(target, ast.Tuple) and target.elts and isinstance(target.elts[0], ast.Name) \
+            and isinstance(stmt.iter, ast.Call) and isinstance(stmt.iter.func, ast.Name) \
+            and stmt.iter.func.id == "enumerate":
+        return target.elts[0].id
+    return "index"
 
 
 def _target_names(target: ast.expr) -> list[str] | None:

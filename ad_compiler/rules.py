@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from . import runtime
 from .builder import Builder
 from .ir import Const, Op, Operand, Value
 from .primitives import PRIMITIVES
@@ -32,7 +33,7 @@ Template = tuple  # ("arg", i) | ("res",) | ("num", v) | (prim, *children)
 
 
 def is_differentiable(prim: str) -> bool:
-    if prim == "custom":
+    if prim in ("custom", "pack", "getitem"):
         return True
     spec = PRIMITIVES.get(prim)
     return spec is not None and spec.expr is not None
@@ -95,8 +96,10 @@ def partial_template(prim: str, wrt: int, consts: tuple) -> Template:
             operands.append(_sympy_number(c[0]))
     expr = meaning(prim, operands)
     given = PRIMITIVES[prim].partials
-    if given is not None:
-        partial = sympy.sympify(given[wrt], locals={"x": x, "y": y})
+    if given is not None:  # positions holding the same value add their partials
+        same = [j for j, c in enumerate(consts)
+                if j == wrt or (c is not None and c[0] == "same" and c[1] == wrt)]
+        partial = sum(sympy.sympify(given[j], locals={"x": x, "y": y}) for j in same)
         partial = partial.subs(dict(zip(names, operands)), simultaneous=True)
     else:
         partial = sympy.diff(expr, names[wrt])
@@ -111,7 +114,7 @@ def _to_template(expr: Any, names: tuple) -> Template:
     if expr.is_Symbol:
         return ("res",) if expr.name == "Y" else ("arg", names.index(expr))
     if not expr.free_symbols:
-        return ("num", _number(expr))
+        return ("num", float(expr))
     if expr.is_Add:
         terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
         tree: Template | None = None
@@ -138,10 +141,10 @@ def _to_template(expr: Any, names: tuple) -> Template:
         if coeff.is_Rational and not coeff.is_Integer:
             p, q = coeff.p, coeff.q
             if p != 1:
-                numer.insert(0, ("num", int(p)))
-            denom.insert(0, ("num", int(q)))
+                numer.insert(0, ("num", float(p)))
+            denom.insert(0, ("num", float(q)))
         elif coeff != 1:
-            numer.insert(0, ("num", _number(coeff)))
+            numer.insert(0, ("num", float(coeff)))
         tree = _product(numer) if numer else ("num", 1)
         if denom:
             tree = ("truediv", tree, _product(denom))
@@ -156,6 +159,8 @@ def _to_template(expr: Any, names: tuple) -> Template:
                 return ("truediv", ("num", 1), _to_template(base ** -exponent, names))
             if value == 1:
                 return _to_template(base, names)
+            if exponent.is_Integer:  # x ** 2 keeps an integer exponent
+                return ("pow", _to_template(base, names), ("num", int(exponent)))
         return ("pow", _to_template(base, names), _to_template(exponent, names))
     name = type(expr).__name__
     if name == "floor" and expr.args[0].is_Mul:
@@ -223,7 +228,14 @@ def local_partials(builder: Builder, op: Op, indices: list[int]) -> list[Operand
 
 
 def jvp(builder: Builder, op: Op, tangents: list[Operand | None]) -> Operand | None:
-    """Tangent of an elementwise op's result; None tangents are symbolic zeros."""
+    """Tangent of an op's result; None tangents are symbolic zeros."""
+    if op.prim == "pack":  # the tangent of a list is the list of tangents
+        items = [Const(0.0) if t is None else t for t in tangents]
+        return builder.emit("pack", items, attrs={"kind": op.attrs.get("kind", "tuple")}).result
+    if op.prim == "getitem":
+        if tangents[0] is None:
+            return None
+        return builder.emit("getitem", [tangents[0], *op.args[1:]]).result
     indices = [i for i, t in enumerate(tangents)
                if t is not None and op.args[i] not in op.args[:i]]  # a repeated operand counts once
     partials = local_partials(builder, op, indices)
@@ -233,10 +245,17 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None]) -> Operand | N
 
 def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int]) -> list[Operand]:
     """Partial adjoints ``ybar * d op.result / d op.args[i]`` (seed 002), one per index."""
+    if op.prim == "pack":  # each item's adjoint is its place in the list's adjoint
+        return [builder.emit("getitem", [cotangent, Const(i)]).result for i in indices]
+    if op.prim == "getitem":  # zero but at the index: kept sparse until it is added
+        attrs = {"fn": runtime.index_update, "kwnames": ()}
+        return [builder.emit("call", [op.args[0], op.args[1], cotangent], attrs=attrs).result
+                if i == 0 else Const(0.0) for i in indices]
     return [builder.mul(cotangent, p) for p in local_partials(builder, op, indices)]
 
 
 def active_operands(op: Op, active: set[int]) -> list[int]:
     """Indices of active operands; a value used twice by the op is listed once."""
-    return [i for i, a in enumerate(op.args)
+    args = op.args[:1] if op.prim == "getitem" else op.args  # an index has no derivative
+    return [i for i, a in enumerate(args)
             if isinstance(a, Value) and a.uid in active and a not in op.args[:i]]

@@ -87,11 +87,11 @@ CASES = {
     "*args": (U.f_varargs, "args"),
     "**kwargs": (U.f_kwargs, "kwargs"),
     "keyword-only": (U.f_kwonly, "y)"),
-    "subscript": (U.f_subscript, "x[0]"),
+    "subscript": (U.f_subscript, "x[1:]"),
     "method call": (U.f_method, "x.sum()"),
     "opaque C function": (U.f_opaque, "some_c_function(x)"),
     "undefined name": (U.f_undefined, "undefined_name"),
-    "second lambda on a line": (U.bad_lambda, "x[0]"),
+    "second lambda on a line": (U.bad_lambda, "x[1:]"),
 }
 
 # a word the message must contain, so the user knows what was rejected
@@ -100,9 +100,9 @@ KEYWORDS = {
     "yield": "yield", "raise": "raise", "del": "del", "import": "import",
     "nested def": "function", "lambda inside": "lambda", "list comprehension": "comprehension",
     "assert": "assert", "*args": "*args", "**kwargs": "**kwargs", "keyword-only": "keyword",
-"subscript": "index", "method call": "method",
+"subscript": "slice", "method call": "method",
 "opaque C function": "some_c_function",
-    "undefined name": "undefined_name", "second lambda on a line": "index",
+    "undefined name": "undefined_name", "second lambda on a line": "slice",
 }
 
 

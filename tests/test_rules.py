@@ -302,20 +302,7 @@ CASES = _cases()
 _ids = [c.id for c in CASES]
 assert len(_ids) == len(set(_ids)), [i for i in _ids if _ids.count(i) > 1]
 
-# Compiler bug: for primitives whose partials are given by hand (**, pow, np.power, %),
-# an operand repeated in one op (x ** x, x % x) gets only the first operand's partial.
-SAME_OPERAND_BUG = pytest.mark.xfail(
-    strict=True, reason="repeated operand of **/pow/power/%: only d/d(first operand) is used")
-_SAME_OPERAND_BUG_IDS = {"math.pow-same", "np.power-same", "pow-same", "same:x ** x",
-                         "same:x % x"}
-
-
-def _with_known_bugs(cases):
-    return [pytest.param(c, id=c.id, marks=SAME_OPERAND_BUG) if c.id in _SAME_OPERAND_BUG_IDS
-            else pytest.param(c, id=c.id) for c in cases]
-
-
-CASE_PARAMS = _with_known_bugs(CASES)
+CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]
 
 _counter = itertools.count()
 
@@ -456,8 +443,7 @@ def _template_cases():
             if not (prim in ("pow", "power") and c[0] < 0):  # (-1.5)**y is not real
                 out.append((prim, 1, (c, None)))
         same = (prim, 0, (None, ("same", 0)))
-        out.append(pytest.param(*same, marks=SAME_OPERAND_BUG) if prim in ("pow", "power", "mod")
-                   else same)
+        out.append(same)
     return out
 
 
@@ -507,8 +493,7 @@ def test_partial_templates_are_memoised():
 # ------------------------------------------------------------------ families
 
 NUMPY_CASES = [c for c in CASES if c.expr.startswith("np.") and len(c.params) == 1]
-NUMPY_PARAMS = [pytest.param(c, id=c.id, marks=SAME_OPERAND_BUG if c.id in _SAME_OPERAND_BUG_IDS
-                             else ()) for c in NUMPY_CASES]
+NUMPY_PARAMS = [pytest.param(c, id=c.id) for c in NUMPY_CASES]
 
 
 @pytest.mark.parametrize("case", NUMPY_PARAMS)

@@ -138,6 +138,27 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
     return varied
 
 
+def container_values(fn: Function) -> set[int]:
+    """Values that are lists or tuples (built, indexed or iterated), whose adjoints add
+    item by item rather than with ``+`` (which would concatenate them)."""
+    containers: set[int] = set()
+    for op in _all_ops(fn.body):
+        if op.prim == "pack":
+            containers.add(op.result.uid)
+        elif op.prim == "getitem" and isinstance(op.args[0], Value):
+            containers.add(op.args[0].uid)
+    size = -1
+    while size != len(containers):  # through branches and loops
+        size = len(containers)
+        for op in _all_ops(fn.body):
+            for block in op.blocks:
+                for k, y in enumerate(block.yields[: len(op.results)]):
+                    if isinstance(y, Value) and (y.uid in containers
+                                                 or op.results[k].uid in containers):
+                        containers.update((y.uid, op.results[k].uid))
+    return containers
+
+
 def loop_parts(op: Op) -> tuple[Block, list[Value], list[Operand]]:
     """A loop's body, its carried parameters and their initial values."""
     body = op.blocks[-1]

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import builtins
 
+from .. import runtime
 from ..builder import Builder
 from ..ir import Block, Const, Function, Op, Operand, Value
 from ..rules import active_operands, is_nondiff, vjp
 from .common import (
     DerivativeFunction,
     check_supported,
+    container_values,
     copy_op,
     derive,
     loop_parts,
@@ -72,8 +74,11 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
     for i in wrt:
         param = fn.params[i]
         terms = partials.get(param.uid)
-        adjoint = name_output(out, builder, builder.sum(terms[::-1]) if terms else None,
-                              param, "{}_bar")
+        total = sweep.total(param.uid, builder, terms) if terms else None
+        if param.uid in sweep.containers:  # a list's adjoint: a list of the same length
+            attrs = {"fn": runtime.densify, "kwnames": ()}
+            total = builder.emit("call", [total or Const(0.0), param], attrs=attrs).result
+        adjoint = name_output(out, builder, total, param, "{}_bar")
         out.adjoints[param.uid] = adjoint
         outputs.append(adjoint)
     out.body.yields = outputs
@@ -83,6 +88,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
 class _Sweep:
     def __init__(self, fn: Function, out: DerivativeFunction, varied: set[int]) -> None:
         self.fn, self.out, self.varied = fn, out, varied
+        self.containers = container_values(fn)
         self.stacks: dict[int, Value] = {}  # id(loop op) -> its stack in this scope
         self.values: dict[int, Value] = {}  # uid -> value, for naming partial adjoints
 
@@ -149,11 +155,24 @@ class _Sweep:
             else:
                 self._adjoint_op(op, builder, partials)
 
+    def total(self, uid: int, builder: Builder, terms: list[Operand],
+              start: Operand | None = None) -> Operand:
+        """The sum of partial adjoints (``start`` first): ``+`` for numbers and arrays,
+        the runtime's item-wise ``add`` for lists and tuples."""
+        if uid not in self.containers:
+            total = builder.sum(terms[::-1]) if terms else Const(0.0)
+            return total if start is None else builder.add(start, total)
+        total = start
+        for term in terms[::-1]:
+            total = term if total is None else builder.emit(
+                "call", [total, term], attrs={"fn": runtime.add, "kwnames": ()}).result
+        return Const(0.0) if total is None else total
+
     def _result_adjoint(self, value: Value, builder: Builder, partials: Partials) -> Operand | None:
         terms = partials.pop(value.uid, None)
         if not terms:
             return None
-        adjoint = builder.sum(terms[::-1])
+        adjoint = self.total(value.uid, builder, terms)
         name_fresh(self.out, adjoint, value, "{}_bar")
         self.out.adjoints[value.uid] = adjoint
         return adjoint
@@ -178,7 +197,10 @@ class _Sweep:
         branch_blocks, branch_partials = [], []
         for branch in op.blocks:
             block = Block()
-            inner_partials: Partials = {}
+            # code read after the branch may use values made inside it (as reverse-mode
+            # code does); their partial adjoints flow back into the branch that made them
+            inside = {r.uid for inner in _ops_within(branch) for r in inner.results}
+            inner_partials: Partials = {u: partials.pop(u) for u in list(partials) if u in inside}
             for y, adjoint in zip(branch.yields, adjoints):
                 if adjoint is not None and self.is_varied(y):
                     self.values[y.uid] = y
@@ -192,7 +214,8 @@ class _Sweep:
             return
         for (block, inner_builder), inner_partials in zip(branch_blocks, branch_partials):
             inner_builder.loc = op.loc
-            block.yields = [self._sum_or_zero(inner_builder, inner_partials.get(u)) for u in outer]
+            block.yields = [self.total(u, inner_builder, inner_partials.get(u, []))
+                            for u in outer]
         blocks = [b for b, _ in branch_blocks]
         if all(not b.ops and b.yields == blocks[0].yields for b in blocks):
             for u, y in zip(outer, blocks[0].yields):  # the same either way: no branch needed
@@ -210,10 +233,6 @@ class _Sweep:
         if uid in self.values:
             self.out.derived[value.uid] = (self.values[uid], "{}_bar")
         return value
-
-    @staticmethod
-    def _sum_or_zero(builder: Builder, terms: list[Operand] | None) -> Operand:
-        return builder.sum(terms[::-1]) if terms else Const(0.0)
 
     def _adjoint_loop(self, op: Op, builder: Builder, partials: Partials) -> None:
         body, params, inits = loop_parts(op)
@@ -236,7 +255,9 @@ class _Sweep:
         for k, bar in zip(carried, carried_bars):
             self.out.derived[bar.uid] = (params[k], "{}_bar")
         saved = body.params if op.prim == "for" else params
-        popped = inner.emit("pop", [stack], n_results=len(saved)).results
+        # the pop stays even if nothing it restores is read: the pushes shrink to match
+        popped = inner.emit("pop", [stack], n_results=len(saved),
+                            attrs={"effect": True}).results
         remap = {}
         for old, new in zip(saved, popped):
             new.name = old.name
@@ -257,15 +278,15 @@ class _Sweep:
         inner.loc = op.loc
         next_bars = []
         for k in carried:
-            terms = inner_partials.pop(remap[params[k].uid].uid, None)
-            next_bars.append(self._sum_or_zero(inner, terms))
+            terms = inner_partials.pop(remap[params[k].uid].uid, [])
+            next_bars.append(self.total(params[k].uid, inner, terms))
         for p in popped:
             inner_partials.pop(p.uid, None)  # the loop item and inactive state
         outer = list(inner_partials)  # partial adjoints of values from outside the loop
         accumulators = [self._adjoint_value(u) for u in outer]
         accumulated = []
         for u, acc in zip(outer, accumulators):
-            accumulated.append(inner.add(acc, inner.sum(inner_partials[u][::-1])))
+            accumulated.append(self.total(u, inner, inner_partials[u], start=acc))
         block.params = [step, *carried_bars, *accumulators]
         block.yields = [*next_bars, *accumulated]
         results = [Value() for _ in carried] + [self._adjoint_value(u) for u in outer]
@@ -278,6 +299,15 @@ class _Sweep:
                 partials.setdefault(inits[k].uid, []).append(r)
         for u, r in zip(outer, results[len(carried):]):
             partials.setdefault(u, []).append(r)
+
+
+def _ops_within(block: Block) -> list[Op]:
+    ops = []
+    for op in block.ops:
+        ops.append(op)
+        for inner in op.blocks:
+            ops.extend(_ops_within(inner))
+    return ops
 
 
 def _builtin_call(fn: object) -> dict:
