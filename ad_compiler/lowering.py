@@ -12,7 +12,7 @@ import builtins
 import operator
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .builder import Builder
@@ -157,27 +157,41 @@ class _Lowerer:
                 return _Returned(self._loop_outcome(Const(isinstance(stmt, ast.Break))),
                                  False, stmt)
             if isinstance(stmt, ast.Return):
-                if self.loops:
-                    raise self.error(stmt, "'return' inside a loop is not supported yet",
-                                     hint="set a result variable and 'break' out of the loop, "
-                                          "then return after it")
                 if stmt.value is None or (isinstance(stmt.value, ast.Constant)
                                           and stmt.value.value is None):
                     self.root.none_returns.append(stmt)
-                    return _Returned([Const(None)], False, stmt)
+                    return self._return_outcome([Const(None)], False, stmt)
                 outputs, is_tuple = self._return_value(stmt.value)
-                return _Returned(outputs, is_tuple, stmt)
+                return self._return_outcome(outputs, is_tuple, stmt)
             if isinstance(stmt, ast.If):
                 returned = self._if_statement(stmt, stmts[index + 1:])
                 if returned is not None:
                     return returned
-            elif isinstance(stmt, ast.For):
-                self._for(stmt)
-            elif isinstance(stmt, ast.While):
-                self._while(stmt)
+            elif isinstance(stmt, (ast.For, ast.While)):
+                exit_ = self._for(stmt) if isinstance(stmt, ast.For) else self._while(stmt)
+                if exit_ is not None:  # the loop may return: `if returned: return ...`
+                    flag, values, is_tuple = exit_
+                    then = _Branch(Block(), self.env,
+                                   self._return_outcome(values, is_tuple, stmt))
+                    orelse = self._branch(stmts[index + 1:], must_return=True)
+                    return self._merge_returns(stmt, flag, then, orelse)
             else:
                 self._statement(stmt)
         return None
+
+    def _return_outcome(self, outputs: list[Operand], is_tuple: bool,
+                        node: ast.AST) -> _Returned:
+        """A 'return': the function's outputs, or inside a loop, the loop's end state
+        with its returned flag set and the values kept for after the loop."""
+        if not self.loops:
+            return _Returned(outputs, is_tuple, node)
+        loop = self.loops[-1]
+        if len(outputs) != len(loop.slots) or is_tuple != loop.slots_tuple:
+            raise self.error(node, "the 'return' statements of this function return "
+                                   "different numbers of values",
+                             hint="return the same number of values on every path")
+        values = [self.env[n] for n in loop.carried]
+        return _Returned([*values, Const(True), Const(True), *outputs], False, node)
 
     def _begin(self, stmt: ast.AST) -> None:
         self.stmt = stmt
@@ -245,7 +259,7 @@ class _Lowerer:
                                         [None] * len(a.outputs), stmt)
         return _Returned(list(results), a.is_tuple, stmt)
 
-    def _for(self, stmt: ast.For) -> None:
+    def _for(self, stmt: ast.For) -> tuple | None:
         if stmt.orelse:
             raise self.error(stmt, "'for ... else' is not supported",
                              hint="use a flag variable instead of the else clause")
@@ -253,14 +267,14 @@ class _Lowerer:
         targets = [n.id for n in ast.walk(stmt.target)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
         carried = [n for n in _assigned_names(stmt.body) if n in self.env and n not in targets]
-        loop = _Loop(carried, Value("done") if _breaks(stmt.body) else None)
+        loop = _Loop.for_body(carried, stmt, self)
         if bind is not None:
             item = Value(_index_name(stmt))
         else:
             item = Value(targets[0] if isinstance(stmt.target, ast.Name) else None)
         params = [Value(n) for n in carried]
         saved_block, saved_env = self.builder.block, self.env
-        body = Block(params=[item, *params, *([loop.done] if loop.done else [])])
+        body = Block(params=[item, *params, *loop.extra_params()])
         self.builder.block, self.env = body, dict(saved_env)
         self.env.update(zip(carried, params))
         self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
@@ -272,24 +286,25 @@ class _Lowerer:
             self._assign(stmt.target, item)
         if loop.done is None:
             body.yields = self._loop_body(stmt, loop)
-        else:  # after a 'break' the remaining iterations do nothing: `if not done: ...`
+        else:  # after a 'break' or 'return' the remaining iterations do nothing
             self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
             running = self.builder.emit("not", [loop.done]).result
             before = dict(self.env)
             then = Block()
             self.builder.block = then
             then.yields = self._loop_body(stmt, loop)
-            idle = Block(yields=[*(before[n] for n in carried), loop.done])
+            idle = Block(yields=[*(before[n] for n in carried), *loop.extra_params()])
             self.builder.block, self.env = body, before
             body.yields = self._emit_structured("if", [running], [then, idle],
-                                                [*carried, "done"], stmt)
+                                                [*carried, *loop.extra_names()], stmt)
         inside = self.env
         self.builder.block, self.env = saved_block, saved_env
         self._note_loop_locals(inside, stmt)
-        inits = [*(self.env[n] for n in carried), *([Const(False)] if loop.done else [])]
-        names = [*carried, *(["done"] if loop.done else [])]
-        results = self._emit_structured("for", [iterable, *inits], [body], names, stmt)
+        inits = [*(self.env[n] for n in carried), *loop.extra_inits()]
+        results = self._emit_structured("for", [iterable, *inits], [body],
+                                        [*carried, *loop.extra_names()], stmt)
         self.env.update(zip(carried, results))
+        return loop.exit(results)
 
     def _iteration(self, stmt: ast.For) -> tuple[Operand, Callable[[Value], None] | None]:
         """What a 'for' loop iterates over, and how its target is bound from an index.
@@ -340,21 +355,21 @@ class _Lowerer:
                  "kwnames": ()}
         return self.builder.emit("call", args, attrs=attrs).result
 
-    def _while(self, stmt: ast.While) -> None:
+    def _while(self, stmt: ast.While) -> tuple | None:
         if stmt.orelse:
             raise self.error(stmt, "'while ... else' is not supported",
                              hint="use a flag variable instead of the else clause")
         carried = [n for n in _assigned_names(stmt.body) if n in self.env]
-        breaks = _breaks(stmt.body)
-        names = [*carried, *(["done"] if breaks else [])]
+        loop = _Loop.for_body(carried, stmt, self)
+        names = [*carried, *loop.extra_names()]
         saved_block, saved_env = self.builder.block, self.env
         cond_params = [Value(n) for n in names]
         cond_block = Block(params=cond_params)
         self.builder.block, self.env = cond_block, dict(saved_env)
         self.env.update(zip(carried, cond_params))
-        if breaks:  # `while not done and <test>`
+        if loop.done is not None:  # `while not done and <test>`
             self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
-            running = self.builder.emit("not", [cond_params[-1]]).result
+            running = self.builder.emit("not", [cond_params[len(carried)]]).result
             test_block, test = self._expr_block(stmt.test)
             test_block.yields = [test]
             cond = self._emit_structured("if", [running], [test_block, Block(yields=[running])],
@@ -363,18 +378,18 @@ class _Lowerer:
             cond_block.yields = [cond]
         else:
             cond_block.yields = [self.expr(stmt.test)]
-        params = [Value(n) for n in names]
-        loop = _Loop(carried, params[-1] if breaks else None)
-        body = Block(params=params)
+        params = [Value(n) for n in carried]
+        body = Block(params=[*params, *loop.extra_params()])
         self.builder.block, self.env = body, dict(saved_env)
         self.env.update(zip(carried, params))
         body.yields = self._loop_body(stmt, loop)
         inside = self.env
         self.builder.block, self.env = saved_block, saved_env
         self._note_loop_locals(inside, stmt)
-        inits = [*(self.env[n] for n in carried), *([Const(False)] if breaks else [])]
+        inits = [*(self.env[n] for n in carried), *loop.extra_inits()]
         results = self._emit_structured("while", inits, [cond_block, body], names, stmt)
         self.env.update(zip(carried, results))
+        return loop.exit(results)
 
     def _loop_body(self, stmt: ast.For | ast.While, loop: _Loop) -> list[Operand]:
         """Lower a loop body; what it yields: the carried values (and the break flag)."""
@@ -389,10 +404,14 @@ class _Lowerer:
         return outcome
 
     def _loop_outcome(self, done: Const) -> list[Operand]:
-        """The carried values where an iteration ends (its end, 'continue' or 'break')."""
+        """The loop state where an iteration ends (its end, 'continue' or 'break')."""
         loop = self.loops[-1]
         values = [self.env[n] for n in loop.carried]
-        return values + [done] if loop.done is not None else values
+        if loop.done is not None:
+            values.append(done)
+        if loop.returned is not None:
+            values += [loop.returned, *loop.slots]
+        return values
 
     def _note_loop_locals(self, inside: dict[str, Operand], stmt: ast.AST) -> None:
         for name in inside:
@@ -844,10 +863,63 @@ class _Returned:
 
 @dataclass
 class _Loop:
-    """A loop being lowered: its carried variables and, if it has a 'break', its flag."""
+    """A loop being lowered: its carried variables and the state 'break' and 'return'
+    need: a flag that ends the loop, and for 'return', whether one ran and its values."""
 
     carried: list[str]
-    done: Value | None
+    done: Value | None = None
+    returned: Value | None = None
+    slots: list[Value] = field(default_factory=list)
+    slots_tuple: bool = False
+
+    @classmethod
+    def for_body(cls, carried: list[str], stmt: ast.For | ast.While, lowerer: Any) -> _Loop:
+        shape = _return_shape(stmt.body, lowerer)
+        loop = cls(carried)
+        if shape is not None or _breaks(stmt.body):
+            loop.done = Value("done")
+        if shape is not None:
+            loop.returned = Value("returned")
+            loop.slots = [Value("result") for _ in range(shape[0])]
+            loop.slots_tuple = shape[1]
+        return loop
+
+    def extra_params(self) -> list[Value]:
+        extra = [self.done] if self.done is not None else []
+        return extra + ([self.returned, *self.slots] if self.returned is not None else [])
+
+    def extra_names(self) -> list[str]:
+        return [v.name for v in self.extra_params()]
+
+    def extra_inits(self) -> list[Operand]:
+        inits: list[Operand] = [Const(False)] if self.done is not None else []
+        if self.returned is not None:
+            inits += [Const(False), *(Const(None) for _ in self.slots)]
+        return inits
+
+    def exit(self, results: list[Value]) -> tuple | None:
+        """(returned flag, returned values, tuple?) after the loop, if it can return."""
+        if self.returned is None:
+            return None
+        start = len(self.carried) + 1
+        return results[start], results[start + 1:], self.slots_tuple
+
+
+def _return_shape(stmts: list[ast.stmt], lowerer: Any) -> tuple[int, bool] | None:
+    """How many values the 'return' statements in a loop body return, if any."""
+    shapes = set()
+    for node in ast.walk(ast.Module(body=stmts, type_ignores=[])):
+        if isinstance(node, ast.Return):
+            value = node.value
+            if isinstance(value, ast.Tuple):
+                shapes.add((len(value.elts), True))
+            else:
+                shapes.add((1, False))
+    if len(shapes) > 1:
+        raise lowerer.error(stmts[0], "the 'return' statements in this loop return different "
+                                      "numbers of values",
+                            hint="return the same number of values on every path")
+    return shapes.pop() if shapes else None
 
 
 def _breaks(stmts: list[ast.stmt]) -> bool:
