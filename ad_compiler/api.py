@@ -77,6 +77,13 @@ def _check_scalar_output(fn: Function, api_name: str) -> None:
             hint="use adc.vjp (or adc.jacobian) for functions with several outputs, or "
                  "differentiate one output at a time", **where)
     out = fn.outputs[0]
+    packed = [op for op in fn.body.ops if op.prim == "pack" and op.results[0] is out]
+    if packed:
+        raise ADCompileError(
+            f"{api_name} needs a function with one scalar output, but {fn.name} returns "
+            f"a {packed[0].attrs.get('kind', 'tuple')}",
+            hint="use adc.vjp for functions with several outputs, or differentiate one "
+                 "item at a time", **where)
     if isinstance(out, Const) and out.value is None and fn.none_returns and fn.source:
         lineno, col = fn.none_returns[0]
         where.update(lineno=lineno, col=col, source_line=fn.source.line(lineno))
