@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import runtime
 from .ir import (
     BINARY_SYMBOLS,
     COMPARE_SYMBOLS,
@@ -48,7 +49,7 @@ _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.D
                "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "matmul": ast.MatMult}
 _AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
                  "ne": ast.NotEq}
-_NEVER_INLINED = {"copy", "stack", "push", "pop"}
+_NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add"}
 _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
                    "ad_compiler.runtime": "adc_runtime"}
 _counter = itertools.count(1)
@@ -447,7 +448,8 @@ class _Emitter:
                 lines += self._structured(op, indent)
                 continue
             if op.loc is not None:
-                derivative = not all(r.uid in self.primal for r in op.results)
+                derivative = op.prim == "index_add" or not all(
+                    r.uid in self.primal for r in op.results)
                 key = (op.loc.stmt_lineno, derivative and self.fn_kind == "reverse")
                 if key != group:
                     text = self.fn.statements.get(op.loc.stmt_lineno)
@@ -459,6 +461,12 @@ class _Emitter:
         return lines
 
     def _statement(self, op: Op) -> ast.stmt:
+        if op.prim == "index_add":  # an adjoint list updated in place: xs_bar[i] += g
+            acc, index, value = (self.expr(a) for a in op.args)
+            if op.attrs.get("nested"):
+                return ast.Expr(ast.Call(self._reference(runtime.index_add), [acc, index, value], []))
+            target = ast.Subscript(acc, index, ast.Store())
+            return ast.AugAssign(target, ast.Add(), value)
         if op.prim == "push":
             items = [self.expr(a) for a in op.args[1:]]
             item = items[0] if len(items) == 1 else ast.Tuple(items, ast.Load())

@@ -41,7 +41,8 @@ def _is_zero(x: Any) -> bool:
 
 def zeros_like(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
-        return AdjointList(zeros_like(v) for v in x)
+        return AdjointList([zeros_like(v) if isinstance(v, (list, tuple, np.ndarray)) else 0.0
+                            for v in x])
     if isinstance(x, np.ndarray):
         dtype = np.float64 if x.dtype.kind in "biu" else x.dtype
         return np.zeros_like(x, dtype=dtype).view(AdjointArray)
@@ -79,3 +80,8 @@ def add(a: Any, b: Any) -> Any:
     if isinstance(a, (list, tuple)):
         return AdjointList(add(x, y) for x, y in zip(a, b))
     return a + b
+
+
+def index_add(acc: Any, index: Any, value: Any) -> None:
+    """``acc[index] += value`` for adjoints that are themselves lists."""
+    acc[index] = add(acc[index], value)

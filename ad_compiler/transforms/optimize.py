@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..ir import Block, Const, FreeName, Function, Op, Operand, Value, walk_ops
 
-_NEVER_SHARED = {"copy", "call", "stack", "pop", "push"}
+_NEVER_SHARED = {"copy", "call", "stack", "pop", "push", "index_add"}
 _COMMUTATIVE = {"add", "mul"}
 
 
@@ -18,7 +18,58 @@ def optimize(fn: Function) -> Function:
     eliminate_dead_code(fn)
     if prune_stacks(fn):
         eliminate_dead_code(fn)
+    if replay_ranges(fn):
+        eliminate_dead_code(fn)
     return fn
+
+
+def replay_ranges(fn: Function) -> bool:
+    """A loop over ``range(...)`` that tapes nothing but its index needs no stack: the
+    backward loop runs over ``reversed(range(...))`` instead of popping."""
+    changed = False
+    for block in _all_blocks(fn.body):
+        ops = block.ops
+        for forward_loop in [op for op in ops if op.prim == "for"]:
+            body = forward_loop.blocks[0]
+            pushes = [op for op in body.ops if op.prim == "push"]
+            if len(pushes) != 1 or pushes[0].args[1:] != [body.params[0]]:
+                continue
+            stack = pushes[0].args[0]
+            iterable = forward_loop.args[0]
+            made_by = _producer(ops, iterable)
+            if made_by is None or made_by.prim != "call" or made_by.attrs.get("fn") is not range:
+                continue
+            for backward_loop in [op for op in ops if op.prim == "for"]:
+                inner = backward_loop.blocks[0]
+                pops = [op for op in inner.ops if op.prim == "pop" and op.args[0] is stack]
+                if len(pops) != 1 or len(pops[0].results) != 1:
+                    continue
+                replay = Op("call", [iterable], [Value()], {
+                    "fn": reversed, "callee": "reversed", "callee_kind": "builtin",
+                    "nondiff": True, "kwnames": ()}, [], backward_loop.loc)
+                ops.insert(ops.index(backward_loop), replay)
+                backward_loop.args[0] = replay.result
+                inner.params[0] = pops[0].results[0]
+                inner.ops.remove(pops[0])
+                body.ops.remove(pushes[0])
+                changed = True
+                break
+    return changed
+
+
+def _all_blocks(block: Block) -> list[Block]:
+    blocks = [block]
+    for op in block.ops:
+        for inner in op.blocks:
+            blocks.extend(_all_blocks(inner))
+    return blocks
+
+
+def _producer(ops: list[Op], value: Operand) -> Op | None:
+    for op in ops:
+        if any(r is value for r in op.results):
+            return op
+    return None
 
 
 def prune_stacks(fn: Function) -> bool:
@@ -106,6 +157,8 @@ def _dce_block(block: Block, live: set[int]) -> None:
             continue
         kept.append(op)
         live.update(a.uid for a in op.args if isinstance(a, Value))
+        if op.prim in ("for", "while"):
+            _drop_dead_carried(op, live)
         if op.prim == "if":  # drop results nobody reads, with what each branch yields for them
             needed = [k for k, r in enumerate(op.results) if r.uid in live]
             op.results = [op.results[k] for k in needed]
@@ -128,3 +181,47 @@ def _is_live(op: Op, live: set[int]) -> bool:
             if _is_live(inner, live):
                 return True
     return False
+
+
+def _drop_dead_carried(op: Op, live: set[int]) -> None:
+    """Stop carrying loop variables that nothing after the loop, and nothing that is
+    needed inside it, reads (a running sum the gradient never uses)."""
+    body = op.blocks[-1]
+    first = 1 if op.prim == "for" else 0  # a for body's first parameter is the item
+    carried = range(len(op.results))
+    dead = {k for k in carried if op.results[k].uid not in live}
+    while dead:
+        needed: set[int] = set()
+        seeds = {y.uid for k, y in enumerate(body.yields) if k not in dead and isinstance(y, Value)}
+        _needed_values(body, needed | seeds, needed)
+        if op.prim == "while":
+            _needed_values(op.blocks[0], {y.uid for y in op.blocks[0].yields
+                                          if isinstance(y, Value)}, needed)
+        keep = {k for k in dead if body.params[first + k].uid in needed
+                or (op.prim == "while" and op.blocks[0].params[k].uid in needed)}
+        if not keep:
+            break
+        dead -= keep
+    if not dead:
+        return
+    alive = [k for k in carried if k not in dead]
+    body.params = body.params[:first] + [body.params[first + k] for k in alive]
+    body.yields = [body.yields[k] for k in alive]
+    if op.prim == "while":
+        cond = op.blocks[0]
+        cond.params = [cond.params[k] for k in alive]
+    op.args = op.args[:first] + [op.args[first + k] for k in alive]
+    op.results = [op.results[k] for k in alive]
+
+
+def _needed_values(block: Block, seeds: set[int], needed: set[int]) -> None:
+    """Add to `needed` every value the block must compute for `seeds` and its effects."""
+    wanted = set(seeds)
+    for op in reversed(block.ops):
+        if not _is_live(op, wanted):
+            continue
+        wanted.update(a.uid for a in op.args if isinstance(a, Value))
+        for inner in op.blocks:
+            inner_seeds = {y.uid for y in inner.yields if isinstance(y, Value)}
+            _needed_values(inner, wanted | inner_seeds, wanted)
+    needed.update(wanted)

@@ -258,6 +258,8 @@ class _Sweep:
         # the pop stays even if nothing it restores is read: the pushes shrink to match
         popped = inner.emit("pop", [stack], n_results=len(saved),
                             attrs={"effect": True}).results
+        for old_value, new_value in zip(saved, popped):
+            new_value.name = old_value.name
         remap = {}
         for old, new in zip(saved, popped):
             new.name = old.name
@@ -282,6 +284,7 @@ class _Sweep:
             next_bars.append(self.total(params[k].uid, inner, terms))
         for p in popped:
             inner_partials.pop(p.uid, None)  # the loop item and inactive state
+        dense = self._dense_accumulators(inner_partials, builder, inner)
         outer = list(inner_partials)  # partial adjoints of values from outside the loop
         accumulators = [self._adjoint_value(u) for u in outer]
         accumulated = []
@@ -299,6 +302,40 @@ class _Sweep:
                 partials.setdefault(inits[k].uid, []).append(r)
         for u, r in zip(outer, results[len(carried):]):
             partials.setdefault(u, []).append(r)
+        for u, acc in dense.items():
+            partials.setdefault(u, []).append(acc)
+
+    def _dense_accumulators(self, inner_partials: Partials, outer: Builder,
+                            inner: Builder) -> dict[int, Value]:
+        """Lists whose items the loop body reads: their adjoint is one list, made
+        before the loop and updated in place (``xs_bar[i] += g``), not carried."""
+        dense = {}
+        for u, terms in list(inner_partials.items()):
+            updates = [inner.producers.get(t.uid) if isinstance(t, Value) else None
+                       for t in terms]
+            if u not in self.containers or not all(
+                    op is not None and op.attrs.get("fn") is runtime.index_update
+                    for op in updates):
+                continue
+            base = updates[0].args[0]
+            acc = outer.emit("call", [base], attrs={"fn": runtime.zeros_like,
+                                                    "kwnames": ()}).result
+            self.out.derived[acc.uid] = (base, "{}_bar")
+            nested = any(o.prim == "getitem" and o.args[0] is base
+                         and o.result.uid in self.containers for o in inner.block.ops)
+            by_index: dict[tuple, list] = {}  # updates of one index are summed first
+            for update in updates:
+                _, index, value = update.args
+                key = ("v", index.uid) if isinstance(index, Value) else ("c", repr(index))
+                by_index.setdefault(key, [index, []])[1].append(value)
+            for index, values in by_index.values():
+                total = values[0] if nested else inner.sum(values[::-1])
+                for value in (values if nested else [total]):
+                    inner.emit("index_add", [acc, index, value],
+                               attrs={"effect": True, "nested": nested}, n_results=0)
+            del inner_partials[u]
+            dense[u] = acc
+        return dense
 
 
 def _ops_within(block: Block) -> list[Op]:
