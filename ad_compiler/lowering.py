@@ -52,8 +52,6 @@ _UNSUPPORTED_STATEMENTS = {
                      "import at module level"),
     ast.ClassDef: ("class definitions inside a differentiated function are not supported",
                    "define the class at module level"),
-    ast.FunctionDef: ("nested function definitions are not supported yet",
-                      "define the helper at module level and inline its formula"),
     ast.AsyncFunctionDef: ("async functions cannot be differentiated",
                            "use a plain 'def' function"),
     ast.Assert: ("'assert' cannot be differentiated",
@@ -65,8 +63,8 @@ _UNSUPPORTED_EXPRESSIONS = {
     ast.YieldFrom: ("generators ('yield from') cannot be differentiated",
                     "return a list or tuple of the values instead"),
     ast.Await: ("'await' cannot be differentiated", "use a plain 'def' function"),
-    ast.Lambda: ("lambda expressions inside a differentiated function are not supported",
-                 "define the function at module level"),
+    ast.Lambda: ("a lambda can only be called or assigned to a name here",
+                 "assign it to a name and call it"),
     ast.ListComp: ("list comprehensions are not supported yet", "write the terms out"),
     ast.GeneratorExp: ("generator expressions are not supported yet", "write the terms out"),
     ast.DictComp: ("dict comprehensions are not supported", "write the entries out"),
@@ -102,6 +100,7 @@ class _Lowerer:
         # (function or None for this one, spelling, object): what the compiled code assumes
         self.resolutions: list[tuple[Any, str, Any]] = []
         self.none_returns: list[ast.AST] = []  # where a path ends without a value
+        self.local_stack: frozenset[int] = frozenset()  # nested functions being inlined
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)
@@ -462,6 +461,13 @@ class _Lowerer:
             return
         if isinstance(stmt, ast.Pass):
             return
+        if isinstance(stmt, ast.FunctionDef):
+            if stmt.decorator_list:
+                raise self.error(stmt.decorator_list[0], "decorated nested functions are not "
+                                                         "supported", hint="call the function "
+                                                         "the decorator would return instead")
+            self.env[stmt.name] = self._local_function(stmt)
+            return
         if isinstance(stmt, (ast.Break, ast.Continue)):
             raise self.error(stmt, f"'{type(stmt).__name__.lower()}' outside a loop")
         for kind, (what, hint) in _UNSUPPORTED_STATEMENTS.items():
@@ -500,7 +506,54 @@ class _Lowerer:
             return self._subscript(node)
         if isinstance(node, ast.Call):
             return self._call(node)
+        if isinstance(node, ast.Lambda):
+            return self._local_function(node)
         return self.expr(node)
+
+    def _local_function(self, node: ast.FunctionDef | ast.Lambda) -> _LocalFunction:
+        args = node.args
+        if args.vararg or args.kwarg or args.kwonlyargs:
+            raise self.error(node, "nested functions with *args, **kwargs or keyword-only "
+                                   "parameters are not supported",
+                             hint="give it plain positional parameters")
+        defaults = [self.expr(d) for d in args.defaults]  # evaluated where it is defined
+        return _LocalFunction(node, defaults)
+
+    def _inline_local(self, local: _LocalFunction, args: list[Operand],
+                      kwargs: dict[str, Operand], node: ast.Call) -> Any:
+        """Inline a nested function; it reads the enclosing variables as they are now."""
+        if id(local.node) in self.local_stack:
+            raise self.error(node, "this nested function is recursive, which cannot be "
+                                   "differentiated", hint="write the recursion as a loop")
+        child = _Lowerer(self.src)
+        child.root, child.builder, child.inlining = self.root, self.builder, self.inlining
+        child.statements = self.statements
+        child.local_stack = self.local_stack | {id(local.node)}
+        child.env = {k: v for k, v in self.env.items()}
+        spec = local.node.args
+        names = [a.arg for a in [*spec.posonlyargs, *spec.args]]
+        if len(args) > len(names):
+            raise self.error(node, f"this function takes {len(names)} arguments, "
+                                   f"{len(args)} given")
+        bound = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names or key in bound:
+                raise self.error(node, f"unexpected or repeated argument '{key}'")
+            bound[key] = value
+        first_default = len(names) - len(local.defaults)
+        for index, name in enumerate(names):
+            if name not in bound:
+                if index < first_default:
+                    raise self.error(node, f"no value for the parameter '{name}'")
+                bound[name] = local.defaults[index - first_default]
+        child.env.update(bound)
+        if isinstance(local.node, ast.Lambda):
+            child._begin(local.node.body)
+            outputs, is_tuple = child._return_value(local.node.body)
+        else:
+            outputs, is_tuple = child._body(local.node.body)
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        return _TupleValue(outputs) if is_tuple else outputs[0]
 
     @staticmethod
     def _item(value: Any) -> Any:
@@ -510,6 +563,9 @@ class _Lowerer:
 
     def _materialize(self, value: Any, node: ast.AST) -> Operand:
         """A container as a runtime list or tuple, for uses that need one value."""
+        if isinstance(value, _LocalFunction):
+            raise self.error(node, "a nested function can only be called here",
+                             hint="call it where it is needed")
         if isinstance(value, _StaticSeq):
             items = [self._materialize(v, node) for v in value.items]
             return self.builder.emit("pack", items, attrs={"kind": value.kind}).result
@@ -808,6 +864,20 @@ class _Lowerer:
         return bound
 
     def _call(self, node: ast.Call) -> Operand | _TupleValue:
+        local = None
+        if isinstance(node.func, ast.Name) and isinstance(self.env.get(node.func.id),
+                                                          _LocalFunction):
+            local = self.env[node.func.id]
+        elif isinstance(node.func, ast.Lambda):
+            local = self._local_function(node.func)
+        if local is not None:
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(
+                    k.arg is None for k in node.keywords):
+                raise self.error(node, "starred arguments are not supported",
+                                 hint="pass the arguments one by one")
+            args = [self.expr(a) for a in node.args]
+            kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+            return self._inline_local(local, args, kwargs, node)
         spelling, root_kind, fn = self._resolve_path(node.func)
         for arg in node.args:
             if isinstance(arg, ast.Starred):
@@ -947,6 +1017,14 @@ class _StaticDict:
     """A dict display with constant keys."""
 
     items: dict[Any, Any]
+
+
+@dataclass
+class _LocalFunction:
+    """A function defined inside the one being differentiated (def or lambda)."""
+
+    node: ast.FunctionDef | ast.Lambda
+    defaults: list[Operand]
 
 
 @dataclass
