@@ -1,0 +1,1 @@
+"""Programs with control flow, used as test inputs by the control-flow tests."""
