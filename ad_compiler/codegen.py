@@ -511,7 +511,8 @@ class _Emitter:
                 negated = print_stmt(ast.Expr(ast.UnaryOp(ast.Not(), self.expr(op.args[0]))))
                 return [f"{indent}if {negated}:", *else_lines]
             lines = [f"{indent}if {test}:", *(then_lines or [inner + "pass"])]
-            nested = [o for o in orelse.ops if not all(r.uid in self.inlined for r in o.results)]
+            nested = [o for o in orelse.ops
+                      if not (o.results and all(r.uid in self.inlined for r in o.results))]
             if (len(nested) == 1 and nested[0].prim == "if" and not else_assign
                     and else_lines[0].startswith(inner + "if ")):
                 lines.append(f"{indent}el{else_lines[0][len(inner):]}")  # else: if -> elif

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 _PARTIALS: dict[int, tuple[Callable, Callable]] = {}
+version = 0  # bumped by every registration; compiled derivatives remember it
 
 
 def defpartials(fn: Callable, partials: Callable | None = None) -> Any:
@@ -32,7 +33,9 @@ def defpartials(fn: Callable, partials: Callable | None = None) -> Any:
         return lambda p: defpartials(fn, p)
     if not callable(partials):
         raise TypeError(f"the partials of {fn!r} must be callable, not {partials!r}")
+    global version
     _PARTIALS[id(fn)] = (fn, partials)
+    version += 1
     return partials
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from .builder import Builder
 from .custom import partials_of
+from .errors import ADCompileError
 from .frontend import FunctionSource, load
 from .ir import Block, Const, FreeName, Function, Operand, SourceLoc, Value, walk_ops
 from .primitives import NONDIFF_BUILTINS, PRIMITIVES, lookup_callable
@@ -818,7 +819,13 @@ class _Lowerer:
         if fn.__code__ in self.inlining:
             raise self.error(node, f"'{spelling}' is recursive, which cannot be "
                                    "differentiated", hint="write the recursion as a loop")
-        child = _Lowerer(load(fn))
+        try:
+            source = load(fn)
+        except ADCompileError as exc:
+            raise self.error(node, f"'{spelling}' has no source to differentiate ({exc.what})",
+                             hint=f"register its derivative with adc.defpartials({spelling}, "
+                                  "lambda y, *args: ...)") from None
+        child = _Lowerer(source)
         child.root, child.builder = self.root, self.builder
         child.inlining = self.inlining | {fn.__code__}
         child.env = self._bind_arguments(child.src, args, kwargs, node)
@@ -894,7 +901,9 @@ class _Lowerer:
         if partials is not None:  # the user's own rule comes first
             if kwargs:
                 raise self.error(node, f"'{spelling}' has a custom rule and takes its "
-                                       "arguments by position only")
+                                       "arguments by position only",
+                                 hint=f"pass them by position: {spelling}("
+                                      f"{', '.join(kwargs)})")
             attrs.update(partials=partials, kwnames=())
             return self.builder.emit("custom", args, attrs=attrs).result
         hit = lookup_callable(fn)

@@ -314,9 +314,6 @@ def _and_in_both_arms_derivative(x, c):
     return 0.0 if 0.5 < c < 1.0 else 1.0 - math.tanh(x) ** 2
 
 
-@pytest.mark.xfail(strict=True, reason="'and' in conditional expressions in both arms of an "
-                                       "if: reverse code hoists 'if not w4_2:' out of its "
-                                       "elif (UnboundLocalError when the then-arm runs)")
 @pytest.mark.parametrize("point", [(0.5, 0.0), (0.5, 0.7)])
 def test_and_conditions_in_both_arms_of_an_if(point):
     assert adc.grad(_and_in_both_arms)(*point) == pytest.approx(
@@ -409,8 +406,6 @@ def test_print_in_a_loop_forward_mode_prints_each_iteration_once(capsys):
     assert capsys.readouterr().out == expected
 
 
-@pytest.mark.xfail(strict=True, reason="reverse mode re-executes print() of loop bodies in "
-                                       "the backward sweep (printed twice, reversed)")
 def test_print_in_a_loop_reverse_mode_prints_each_iteration_once(capsys):
     _print_in_loop(0.5)
     expected = capsys.readouterr().out

@@ -243,9 +243,6 @@ def test_an_opaque_python_function_without_a_rule_is_an_error():
     assert "no_rule" in info.value.what and info.value.hint.strip()
 
 
-@pytest.mark.xfail(strict=True, reason="a Python function without source and without a rule: "
-                                       "the error points into the missing source, not at "
-                                       "the call in the user's function")
 def test_an_opaque_python_function_without_a_rule_is_an_error_at_the_call():
     with pytest.raises(adc.ADCompileError) as info:
         adc.grad(use_no_rule)
@@ -378,8 +375,6 @@ def use_late_rule(x):
     return late_rule(x) * 2.0
 
 
-@pytest.mark.xfail(strict=True, reason="a rule registered after a derivative was compiled "
-                                       "is ignored: the cache returns the old derivative")
 def test_a_rule_registered_later_takes_effect():
     x = 0.7
     before = adc.grad(use_late_rule)(x)
@@ -392,8 +387,6 @@ def use_cube_by_keyword(x):
     return cube(x=x)
 
 
-@pytest.mark.xfail(strict=True, reason="calling a function with a custom rule by keyword: "
-                                       "the ADCompileError has an empty hint")
 def test_keyword_call_of_a_custom_rule_is_located_with_a_hint():
     with pytest.raises(adc.ADCompileError) as info:
         adc.grad(use_cube_by_keyword)
@@ -422,8 +415,6 @@ def test_first_derivative_uses_a_rule_whose_partials_have_source():
     assert adc.grad(use_square_opaque)(0.5) == pytest.approx(3 * 0.25 + 1.0)
 
 
-@pytest.mark.xfail(strict=True, reason="second derivatives through a custom rule: "
-                                       "ADCompileError about the internal primitive 'call'")
 @pytest.mark.parametrize("route", ["forward-inside", "reverse-reverse", "hvp"])
 def test_second_derivative_through_a_custom_rule_is_right_or_names_the_function(route):
     x = 0.5

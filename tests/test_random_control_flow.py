@@ -22,7 +22,6 @@ import linecache
 import math
 from dataclasses import dataclass
 
-import pytest
 from hypothesis import HealthCheck, Phase, assume, given, note, settings
 from hypothesis import strategies as st
 
@@ -314,23 +313,23 @@ def _check_forward(f, point: tuple) -> None:
     assert value == f(*point)
 
 
-# The generated programs leave out 'and'/'or', which hit a known compiler bug; the
-# strict xfail test below keeps the program that found it.
+# 'and'/'or' conditions once hit a compiler bug; the program that found it is kept
+# below as a regression test.
 
 
 @SETTINGS
-@given(program=programs(branches_in_loops=True, boolops=False), data=st.data())
+@given(program=programs(branches_in_loops=True, boolops=True), data=st.data())
 def test_reverse_matches_central_differences(program, data):
     _check_reverse(*_draw_case(program, data))
 
 
 @SETTINGS
-@given(program=programs(branches_in_loops=True, boolops=False), data=st.data())
+@given(program=programs(branches_in_loops=True, boolops=True), data=st.data())
 def test_forward_matches_reverse(program, data):
     _check_forward(*_draw_case(program, data))
 
 
-# Programs the generator found failing (a strict xfail until the bug is fixed).
+# Programs the generator found failing, kept as regression tests.
 FOUND_AND_OR = (2, ["(x0 * x1)", "(x0 * x1)", "0.1"], [
     ("ifexp", "a", "0.5", ("not", ("cmp", "(a * b)", ">=", "x1")), "(x1 + a)"),
     ("for", "i0", 4, [("assign", "y", "math.atan((x0 - (b * y)))")]),
@@ -358,9 +357,6 @@ def _explicit(program: tuple, point: tuple) -> tuple:
     return compile_plain(render(program)), point
 
 
-@pytest.mark.xfail(strict=True, reason="'and'/'or' conditions in both arms of an if: the "
-                                       "reverse code hoists a recomputation out of its "
-                                       "elif (UnboundLocalError)")
 def test_found_reverse_with_and_or_conditions():
     _check_reverse(*_explicit(FOUND_AND_OR, (1.4007410282254158, -1.2422389106135563)))
 

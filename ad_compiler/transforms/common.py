@@ -76,7 +76,9 @@ def check_supported(fn: Function, op: Op) -> None:
                  "grad(grad(f, mode='forward')) or jvp(grad(f), ...)",
         )
     if not (is_differentiable(op.prim) or is_nondiff(op)):
-        label = op.attrs.get("callee") or op.prim
+        callee = op.attrs.get("fn")
+        label = (op.attrs.get("callee") or op.attrs.get("label")
+                 or getattr(callee, "__name__", None) or op.prim)
         raise located_error(
             fn, op, f"no derivative rule for '{label}', and its arguments depend on the "
                     "inputs being differentiated",

@@ -363,6 +363,8 @@ def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
     """Copies of `ops` with fresh values, reading remapped operands (a recomputation)."""
     clones = []
     for op in ops:
+        if op.prim == "call" and op.attrs.get("effect"):
+            continue  # print() and the like ran in the forward sweep; a recomputation is silent
         blocks = []
         for block in op.blocks:
             params = [_fresh(p, remap, varied, out) for p in block.params]
