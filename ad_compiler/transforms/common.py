@@ -68,13 +68,9 @@ def check_supported(fn: Function, op: Op) -> None:
     """Raise a located error for an op that has varied inputs but no rule."""
     if op.blocks:
         return
-    if op.prim in ("push", "pop", "stack"):
-        raise located_error(
-            fn, op, "differentiating reverse-mode code that contains a loop is not "
-                    "supported yet",
-            hint="take one of the two derivatives in forward mode: "
-                 "grad(grad(f, mode='forward')) or jvp(grad(f), ...)",
-        )
+    if op.prim in ("push", "pop", "stack", "index_add") or (
+            getattr(op.attrs.get("fn"), "__module__", None) == "ad_compiler.runtime"):
+        raise reverse_code_error(fn, op)
     if not (is_differentiable(op.prim) or is_nondiff(op)):
         callee = op.attrs.get("fn")
         label = (op.attrs.get("callee") or op.attrs.get("label")
@@ -85,6 +81,15 @@ def check_supported(fn: Function, op: Op) -> None:
             hint=f"use a math/NumPy function that has a rule, or pass '{label}' only "
                  "values that do not depend on the differentiated inputs",
         )
+
+
+def reverse_code_error(fn: Function, op: Op) -> ADCompileError:
+    """Reverse-mode code whose stacks or list updates cannot be differentiated again."""
+    return located_error(
+        fn, op, "differentiating reverse-mode code of nested loops or of list updates is "
+                "not supported yet",
+        hint="take one of the two derivatives in forward mode: "
+             "grad(grad(f, mode='forward')) or jvp(grad(f), ...)")
 
 
 def located_error(fn: Function, op: Op, what: str, hint: str = "") -> ADCompileError:
@@ -128,7 +133,7 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
                 if any(is_varied(a) for a in op.args[1:]):
                     varied.add(op.args[0].uid)
             elif op.prim == "pop":  # and so does all it gives back
-                if is_varied(op.args[0]):
+                if is_varied(op.args[0]) or is_varied(op.attrs.get("replays", op.args[0])):
                     varied.update(r.uid for r in op.results)
             elif not is_nondiff(op) and any(is_varied(a) for a in op.args):
                 varied.update(r.uid for r in op.results)

@@ -34,6 +34,7 @@ from .common import (
     loop_parts,
     name_fresh,
     name_output,
+    reverse_code_error,
     start,
     uses_varied,
     varied_values,
@@ -50,6 +51,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
     the primal outputs, then the adjoints of the inputs in `wrt`.
     """
     out, builder = start(fn, f"{fn.name}_vjp", "reverse")
+    _check_stacks(fn)
     sweep = _Sweep(fn, out, varied_values(fn, wrt))
     sweep.forward(fn.body.ops, builder, tape=True)
 
@@ -67,6 +69,11 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
         if sweep.is_varied(primal_out):
             partials.setdefault(primal_out.uid, []).append(seed)
 
+    for op in fn.body.ops:  # stacks of the code being differentiated get adjoint stacks
+        if op.prim == "stack" and sweep.is_varied(op.result):
+            adjoint_stack = builder.emit("stack", []).result
+            out.derived[adjoint_stack.uid] = (op.result, "{}_bar")
+            sweep.adjoint_stacks[op.result.uid] = adjoint_stack
     sweep.backward(fn.body.ops, builder, partials)
 
     # the inputs' adjoints close the sweep: they stay under the last comment it made
@@ -91,6 +98,10 @@ class _Sweep:
         self.containers = container_values(fn)
         self.stacks: dict[int, Value] = {}  # id(loop op) -> its stack in this scope
         self.values: dict[int, Value] = {}  # uid -> value, for naming partial adjoints
+        # differentiating reverse-mode code: stacks it pushes and pops have adjoint stacks,
+        # and a pop inside a taped loop saves what it popped for the recomputation
+        self.adjoint_stacks: dict[int, Value] = {}
+        self.pop_saves: dict[int, Value] = {}  # id(pop op) -> stack of its results
 
     def is_varied(self, operand: Operand) -> bool:
         return isinstance(operand, Value) and operand.uid in self.varied
@@ -117,8 +128,13 @@ class _Sweep:
                     blocks.append(inner)
                 builder.block.ops.append(Op(op.prim, list(op.args), list(op.results),
                                             dict(op.attrs), blocks, op.loc))
+            elif op.attrs.get("replay_only"):
+                continue  # a push recomputed for its adjoint only: the stack is not refilled
             else:
                 copy_op(builder, op)
+                if op.prim == "pop" and id(op) in self.pop_saves:
+                    builder.emit("push", [self.pop_saves[id(op)], *op.results],
+                                 attrs={"effect": True}, n_results=0)
 
     def _taped_loop(self, op: Op, builder: Builder) -> None:
         body, params, _ = loop_parts(op)
@@ -128,6 +144,14 @@ class _Sweep:
         stack_op = builder.block.ops[-1]
         stack_op.loc = None
         self.stacks[id(op)] = stack
+        body_stacks = {o.result.uid for o in body.ops if o.prim == "stack"}
+        for inner_op in body.ops:  # pops of an outer stack: saved for the recomputation
+            if (inner_op.prim == "pop" and inner_op.args[0].uid not in body_stacks
+                    and self.is_varied(inner_op.args[0])):
+                save = builder.emit("stack", []).result
+                save.name = "popped"
+                builder.block.ops[-1].loc = None
+                self.pop_saves[id(inner_op)] = save
         blocks = []
         if op.prim == "while":
             cond = op.blocks[0]
@@ -177,7 +201,39 @@ class _Sweep:
         self.out.adjoints[value.uid] = adjoint
         return adjoint
 
+    def _adjoint_stack(self, op: Op) -> Value | None:
+        stack = op.attrs.get("replays", op.args[0])
+        if not self.is_varied(stack):
+            return None
+        if stack.uid not in self.adjoint_stacks:
+            check_supported(self.fn, op)  # a stack made inside a loop: not supported yet
+        return self.adjoint_stacks[stack.uid]
+
+    def _adjoint_stack_op(self, op: Op, builder: Builder, partials: Partials) -> None:
+        """A pop's adjoint pushes its results' adjoints; a push's adjoint pops them back
+        (the backward sweep meets the pop first, as the forward sweep met the push first)."""
+        adjoint_stack = self._adjoint_stack(op)
+        if adjoint_stack is None:
+            return
+        builder.loc = op.loc
+        if op.prim == "pop":
+            bars = [self._result_adjoint(r, builder, partials) for r in op.results]
+            builder.emit("push", [adjoint_stack, *(Const(0.0) if b is None else b for b in bars)],
+                         attrs={"effect": True}, n_results=0)
+            return
+        items = op.args[1:]
+        popped = builder.emit("pop", [adjoint_stack], n_results=len(items),
+                              attrs={"effect": True}).results
+        for item, bar in zip(items, popped):
+            if self.is_varied(item):
+                self.out.derived[bar.uid] = (item, "{}_bar")
+                self.values[item.uid] = item
+                partials.setdefault(item.uid, []).append(bar)
+
     def _adjoint_op(self, op: Op, builder: Builder, partials: Partials) -> None:
+        if op.prim in ("push", "pop"):
+            self._adjoint_stack_op(op, builder, partials)
+            return
         result = op.results[0] if op.results else None
         if result is None or result.uid not in partials:
             return
@@ -266,7 +322,7 @@ class _Sweep:
             remap[old.uid] = new
             if old.uid in self.varied:
                 self.varied.add(new.uid)
-        recomputed = _clone_ops(body.ops, remap, self.varied, self.out)
+        recomputed = _clone_ops(body.ops, remap, self.varied, self.out, self.pop_saves)
         self.forward(recomputed, inner, tape=True)
 
         inner_partials: Partials = {}
@@ -338,6 +394,20 @@ class _Sweep:
         return dense
 
 
+def _check_stacks(fn: Function) -> None:
+    """Reverse-mode code is differentiated again only where its stacks are made at the
+    top of the function (loops not nested in loops); anything else is refused."""
+    def visit(block: Block, top: bool) -> None:
+        for k, op in enumerate(block.ops):
+            if op.prim == "stack" and not top:  # made just before the loop that fills it
+                loop = next((o for o in block.ops[k:] if o.prim in ("for", "while")), op)
+                raise reverse_code_error(fn, loop)
+            for inner in op.blocks:
+                visit(inner, False)
+
+    visit(fn.body, True)
+
+
 def _ops_within(block: Block) -> list[Op]:
     ops = []
     for op in block.ops:
@@ -359,20 +429,31 @@ def _remapped(operand: Operand, remap: dict[int, Value]) -> Operand:
 
 
 def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
-               out: DerivativeFunction) -> list[Op]:
-    """Copies of `ops` with fresh values, reading remapped operands (a recomputation)."""
+               out: DerivativeFunction, pop_saves: dict[int, Value]) -> list[Op]:
+    """Copies of `ops` with fresh values, reading remapped operands (a recomputation).
+
+    Side effects are not repeated: print() and the like are dropped, a pop of an outer
+    stack reads what the forward sweep saved, and a push of one is kept only for its
+    adjoint."""
     clones = []
+    made_here = {op.result.uid for op in ops if op.prim == "stack"}
     for op in ops:
         if op.prim == "call" and op.attrs.get("effect"):
-            continue  # print() and the like ran in the forward sweep; a recomputation is silent
+            continue
         blocks = []
         for block in op.blocks:
             params = [_fresh(p, remap, varied, out) for p in block.params]
-            inner_ops = _clone_ops(block.ops, remap, varied, out)
+            inner_ops = _clone_ops(block.ops, remap, varied, out, pop_saves)
             blocks.append(Block(params, inner_ops, [_remapped(y, remap) for y in block.yields]))
         args = [_remapped(a, remap) for a in op.args]
+        attrs = dict(op.attrs)
+        if op.prim == "pop" and id(op) in pop_saves:
+            attrs["replays"] = op.args[0]
+            args = [pop_saves[id(op)]]
+        elif op.prim == "push" and op.args[0].uid not in made_here:
+            attrs["replay_only"] = True
         results = [_fresh(r, remap, varied, out) for r in op.results]
-        clones.append(Op(op.prim, args, results, dict(op.attrs), blocks, op.loc))
+        clones.append(Op(op.prim, args, results, attrs, blocks, op.loc))
     return clones
 
 
