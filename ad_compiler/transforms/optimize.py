@@ -7,6 +7,7 @@ output needs (for a gradient, usually most of the forward sweep).
 """
 from __future__ import annotations
 
+from ..builder import is_const
 from ..ir import Block, Const, FreeName, Function, Op, Operand, Value, walk_ops
 
 _NEVER_SHARED = {"copy", "call", "stack", "pop", "push", "index_add"}
@@ -19,6 +20,8 @@ def optimize(fn: Function) -> Function:
     if prune_stacks(fn):
         eliminate_dead_code(fn)
     if replay_ranges(fn):
+        eliminate_dead_code(fn)
+    if fold_loop_constants(fn):
         eliminate_dead_code(fn)
     return fn
 
@@ -225,3 +228,63 @@ def _needed_values(block: Block, seeds: set[int], needed: set[int]) -> None:
             inner_seeds = {y.uid for y in inner.yields if isinstance(y, Value)}
             _needed_values(inner, wanted | inner_seeds, wanted)
     needed.update(wanted)
+
+
+def fold_loop_constants(fn: Function) -> bool:
+    """Loop variables that never change (an adjoint seeded with 1.0 and never updated)
+    are replaced by their value, and the arithmetic on them is simplified again."""
+    replace: dict[int, Operand] = {}
+    for op in walk_ops(fn.body):
+        if op.prim not in ("for", "while"):
+            continue
+        body = op.blocks[-1]
+        first = 1 if op.prim == "for" else 0
+        for k, result in enumerate(op.results):
+            init, param, y = op.args[first + k], body.params[first + k], body.yields[k]
+            constant = isinstance(init, Const) and (
+                y is param or (isinstance(y, Const) and y == init))
+            if constant:
+                replace[param.uid] = init
+                replace[result.uid] = init
+                if op.prim == "while":
+                    replace[op.blocks[0].params[k].uid] = init
+    if not replace:
+        return False
+    _simplify_block(fn.body, replace)
+    return True
+
+
+def _simplify_block(block: Block, replace: dict[int, Operand]) -> None:
+    for op in block.ops:
+        op.args = [_substitute(a, replace) for a in op.args]
+        for inner in op.blocks:
+            _simplify_block(inner, replace)
+        if len(op.results) == 1 and not op.blocks and not op.attrs.get("effect"):
+            simpler = _identity(op)
+            if simpler is not None:
+                replace[op.result.uid] = simpler
+    block.yields = [_substitute(y, replace) for y in block.yields]
+
+
+def _identity(op: Op) -> Operand | None:
+    """What an op with a constant operand reduces to, if it is one of its operands or
+    a constant: x + 0, x - 0, x * 1, x / 1, and constants folded."""
+    args = op.args
+    if op.prim in ("add", "sub", "mul", "truediv") and len(args) == 2:
+        a, b = args
+        if all(is_const(x) for x in args):
+            try:
+                return Const({"add": a.value + b.value, "sub": a.value - b.value,
+                              "mul": a.value * b.value}.get(op.prim, None)
+                             if op.prim != "truediv" else a.value / b.value)
+            except ZeroDivisionError:
+                return None
+        if op.prim == "add" and is_const(a, 0):
+            return b
+        if op.prim in ("add", "sub") and is_const(b, 0):
+            return a
+        if op.prim == "mul" and is_const(a, 1):
+            return b
+        if op.prim in ("mul", "truediv") and is_const(b, 1):
+            return a
+    return None
