@@ -530,24 +530,9 @@ class _Lowerer:
         child.root, child.builder, child.inlining = self.root, self.builder, self.inlining
         child.statements = self.statements
         child.local_stack = self.local_stack | {id(local.node)}
-        child.env = {k: v for k, v in self.env.items()}
-        spec = local.node.args
-        names = [a.arg for a in [*spec.posonlyargs, *spec.args]]
-        if len(args) > len(names):
-            raise self.error(node, f"this function takes {len(names)} arguments, "
-                                   f"{len(args)} given")
-        bound = dict(zip(names, args))
-        for key, value in kwargs.items():
-            if key not in names or key in bound:
-                raise self.error(node, f"unexpected or repeated argument '{key}'")
-            bound[key] = value
-        first_default = len(names) - len(local.defaults)
-        for index, name in enumerate(names):
-            if name not in bound:
-                if index < first_default:
-                    raise self.error(node, f"no value for the parameter '{name}'")
-                bound[name] = local.defaults[index - first_default]
-        child.env.update(bound)
+        child.env = dict(self.env)
+        child.env.update(self._bind_parameters(local.node.args, local.defaults, "this function",
+                                    args, kwargs, node))
         if isinstance(local.node, ast.Lambda):
             child._begin(local.node.body)
             outputs, is_tuple = child._return_value(local.node.body)
@@ -848,26 +833,34 @@ class _Lowerer:
             raise self.error(node, f"'{callee.name}' has *args, **kwargs or keyword-only "
                                    "parameters, which inlining does not support yet",
                              hint="give it plain positional parameters")
+        defaults = []
+        for value in callee.func.__defaults__ or ():
+            defaults.append(Const(value) if isinstance(value, (int, float, bool, type(None)))
+                            else None)
+        return self._bind_parameters(spec, defaults, f"'{callee.name}'", args, kwargs, node)
+
+    def _bind_parameters(self, spec: ast.arguments, defaults: list[Operand | None], label: str,
+              args: list[Operand], kwargs: dict[str, Operand],
+              node: ast.Call) -> dict[str, Operand]:
+        """Parameter names to argument values, as a call binds them (None: no usable default)."""
         names = [a.arg for a in [*spec.posonlyargs, *spec.args]]
         if len(args) > len(names):
-            raise self.error(node, f"'{callee.name}' takes {len(names)} arguments, "
-                                   f"{len(args)} given")
+            raise self.error(node, f"{label} takes {len(names)} arguments, {len(args)} given")
         bound = dict(zip(names, args))
         for key, value in kwargs.items():
             if key not in names or key in bound:
-                raise self.error(node, f"'{callee.name}' got an unexpected or repeated "
-                                       f"argument '{key}'")
+                raise self.error(node, f"{label} got an unexpected or repeated argument "
+                                       f"'{key}'")
             bound[key] = value
-        defaults = callee.func.__defaults__ or ()
         first_default = len(names) - len(defaults)
         for index, name in enumerate(names):
             if name in bound:
                 continue
-            if index < first_default or not isinstance(defaults[index - first_default],
-                                                       (int, float, bool, type(None))):
-                raise self.error(node, f"no value for the parameter '{name}' of "
-                                       f"'{callee.name}'", hint="pass it explicitly")
-            bound[name] = Const(defaults[index - first_default])
+            default = defaults[index - first_default] if index >= first_default else None
+            if default is None:
+                raise self.error(node, f"no value for the parameter '{name}' of {label}",
+                                 hint="pass it explicitly")
+            bound[name] = default
         return bound
 
     def _call(self, node: ast.Call) -> Operand | _TupleValue:

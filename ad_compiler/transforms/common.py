@@ -6,7 +6,7 @@ from typing import Any
 
 from ..builder import Builder
 from ..errors import ADCompileError
-from ..ir import Block, Const, Function, Op, Operand, Value, all_values, number_levels
+from ..ir import Block, Const, Function, Op, Operand, Value, all_values, number_levels, walk_ops
 from ..rules import is_differentiable, is_nondiff
 
 
@@ -45,15 +45,6 @@ def start(fn: Function, name: str, kind: str) -> tuple[DerivativeFunction, Build
     if isinstance(fn, DerivativeFunction):  # higher order: keep the inner names
         out.derived.update(fn.derived)
     return out, Builder(out.body)
-
-
-def _all_ops(block: Block) -> list[Op]:
-    ops = []
-    for op in block.ops:
-        ops.append(op)
-        for inner in op.blocks:
-            ops.extend(_all_ops(inner))
-    return ops
 
 
 def copy_op(builder: Builder, op: Op) -> None:
@@ -149,7 +140,7 @@ def container_values(fn: Function) -> set[int]:
     """Values that are lists or tuples (built, indexed or iterated), whose adjoints add
     item by item rather than with ``+`` (which would concatenate them)."""
     containers: set[int] = set()
-    for op in _all_ops(fn.body):
+    for op in walk_ops(fn.body):
         if op.prim == "pack":
             containers.add(op.result.uid)
         elif op.prim == "getitem" and isinstance(op.args[0], Value):
@@ -157,7 +148,7 @@ def container_values(fn: Function) -> set[int]:
     size = -1
     while size != len(containers):  # through branches and loops
         size = len(containers)
-        for op in _all_ops(fn.body):
+        for op in walk_ops(fn.body):
             for block in op.blocks:
                 for k, y in enumerate(block.yields[: len(op.results)]):
                     if isinstance(y, Value) and (y.uid in containers
@@ -176,20 +167,13 @@ def loop_parts(op: Op) -> tuple[Block, list[Value], list[Operand]]:
 
 def uses_varied(op: Op, varied: set[int]) -> bool:
     """Whether an op or anything nested in it reads or makes a varying value."""
-    for inner in [op, *_all_ops_of(op)]:
+    for inner in walk_ops(Block(ops=[op])):
         if any(isinstance(a, Value) and a.uid in varied for a in inner.args):
             return True
         for block in inner.blocks:
             if any(isinstance(y, Value) and y.uid in varied for y in block.yields):
                 return True
     return False
-
-
-def _all_ops_of(op: Op) -> list[Op]:
-    ops: list[Op] = []
-    for block in op.blocks:
-        ops.extend(_all_ops(block))
-    return ops
 
 
 def name_fresh(out: DerivativeFunction, value: Operand, base: Value, fmt: str) -> None:

@@ -23,7 +23,7 @@ import builtins
 
 from .. import runtime
 from ..builder import Builder
-from ..ir import Block, Const, Function, Op, Operand, Value
+from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
 from ..rules import active_operands, is_nondiff, vjp
 from .common import (
     DerivativeFunction,
@@ -255,7 +255,7 @@ class _Sweep:
             block = Block()
             # code read after the branch may use values made inside it (as reverse-mode
             # code does); their partial adjoints flow back into the branch that made them
-            inside = {r.uid for inner in _ops_within(branch) for r in inner.results}
+            inside = {r.uid for inner in walk_ops(branch) for r in inner.results}
             inner_partials: Partials = {u: partials.pop(u) for u in list(partials) if u in inside}
             for y, adjoint in zip(branch.yields, adjoints):
                 if adjoint is not None and self.is_varied(y):
@@ -406,15 +406,6 @@ def _check_stacks(fn: Function) -> None:
                 visit(inner, False)
 
     visit(fn.body, True)
-
-
-def _ops_within(block: Block) -> list[Op]:
-    ops = []
-    for op in block.ops:
-        ops.append(op)
-        for inner in op.blocks:
-            ops.extend(_ops_within(inner))
-    return ops
 
 
 def _builtin_call(fn: object) -> dict:
