@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gc
-import importlib.util
 import linecache
 import math
 import subprocess
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import load_fixture
 
 import ad_compiler as adc
 from ad_compiler import api, cache
@@ -18,16 +18,9 @@ from ad_compiler import api, cache
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"adc_test_fixture_{name}", FIXTURES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-F = _load("api_funcs")
-AL = _load("aliased")
-BARE = _load("bare_sin")
+F = load_fixture("api_funcs")
+AL = load_fixture("aliased")
+BARE = load_fixture("bare_sin")
 
 
 def central(f, args, i, h=1e-6):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import inspect
 import linecache
 import math
@@ -12,21 +11,15 @@ import traceback
 from pathlib import Path
 
 import pytest
+from support import load_fixture
 
 import ad_compiler as adc
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"adc_test_fixture_{name}", FIXTURES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-C = _load("codegen_funcs")
-BARE = _load("bare_sin")
+C = load_fixture("codegen_funcs")
+BARE = load_fixture("bare_sin")
 
 SCALAR_FUNCS = [C.f, C.fan_out, C.poly, C.shared, C.dead, C.reassign, C.reassign_sin, C.gauss,
                 C.chain, C.sum_div, C.log_times]

@@ -20,15 +20,14 @@ a hint, or, if support has arrived, right.
 """
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import math
-import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from support import central, load_module
 
 import ad_compiler as adc
 
@@ -36,14 +35,7 @@ PROGRAMS = Path(__file__).parent / "programs"
 
 
 def _load(name: str):
-    modname = f"adc_test_programs_{name}"
-    if modname in sys.modules:
-        return sys.modules[modname]
-    spec = importlib.util.spec_from_file_location(modname, PROGRAMS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(PROGRAMS / f"{name}.py", f"adc_test_programs_{name}", shared=True)
 
 
 C = _load("catalogue")
@@ -52,19 +44,6 @@ UNSUPPORTED_FILE = str(PROGRAMS / "unsupported_flow.py")
 
 
 # ------------------------------------------------------------------ references
-
-
-def central(f, point, i, h0=1e-4):
-    """d f / d point[i] by central differences, Richardson-extrapolated (error O(h^4))."""
-
-    def diff(h):
-        hi, lo = list(point), list(point)
-        hi[i] += h
-        lo[i] -= h
-        return (f(*hi) - f(*lo)) / (2.0 * h)
-
-    h = h0 * max(1.0, abs(point[i]))
-    return (4.0 * diff(h / 2.0) - diff(h)) / 3.0
 
 
 def central_along(g, point, v, h0=1e-4):

@@ -10,23 +10,10 @@ import math
 
 import numpy as np
 import pytest
+from support import central
 
 import ad_compiler as adc
 import ad_compiler.custom as adc_custom
-
-
-def central(f, point, i, h0=1e-4):
-    """d f / d point[i], Richardson-extrapolated central differences."""
-
-    def diff(h):
-        hi, lo = list(point), list(point)
-        hi[i] += h
-        lo[i] -= h
-        return (f(*hi) - f(*lo)) / (2.0 * h)
-
-    h = h0 * max(1.0, abs(point[i]))
-    return (4.0 * diff(h / 2.0) - diff(h)) / 3.0
-
 
 # ------------------------------------------------ opaque functions and their rules
 # Functions created by exec under a file name linecache does not know: no source,

@@ -5,7 +5,6 @@ marker `# ERR`, from which the expected line number is computed independently.
 """
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import linecache
 import math
@@ -14,20 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import load_fixture
 
 import ad_compiler as adc
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"adc_test_fixture_{name}", FIXTURES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-U = _load("unsupported")
+U = load_fixture("unsupported")
 UNSUPPORTED_FILE = str(FIXTURES / "unsupported.py")
 
 
