@@ -1053,14 +1053,6 @@ def _index_name(stmt: ast.For) -> str:
     return "index"
 
 
-def _target_names(target: ast.expr) -> list[str] | None:
-    if isinstance(target, ast.Name):
-        return [target.id]
-    if isinstance(target, ast.Tuple) and all(isinstance(e, ast.Name) for e in target.elts):
-        return [e.id for e in target.elts]
-    return None
-
-
 def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
     """Names a loop body assigns, in order of first assignment."""
     names: dict[str, None] = {}

@@ -178,12 +178,6 @@ def _product(factors: list[Template]) -> Template:
     return tree
 
 
-def _number(expr: Any) -> float | int:
-    if expr.is_Integer:
-        return int(expr)
-    return float(expr)
-
-
 def instantiate(builder: Builder, tree: Template, op: Op) -> Operand:
     """Emit a template as IR, the op's operands and result standing for x, y and Y."""
     kind = tree[0]
