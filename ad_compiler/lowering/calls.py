@@ -1,0 +1,231 @@
+"""Lowering calls: primitives by identity of the callee, user functions and nested
+functions inlined, names resolved to globals, closures and builtins."""
+from __future__ import annotations
+
+import ast
+import types
+from typing import Any
+
+from ..custom import partials_of
+from ..errors import ADCompileError
+from ..frontend import FunctionSource, load
+from ..ir import Block, Const, FreeName, Operand, SourceLoc, walk_ops
+from ..primitives import NONDIFF_BUILTINS, PRIMITIVES, lookup_callable
+from .values import (
+    _is_constant_object,
+    _LocalFunction,
+    _TupleValue,
+)
+
+
+class Calls:
+    """Methods of the lowerer (see core.py), grouped by what they lower."""
+
+    def _local_function(self, node: ast.FunctionDef | ast.Lambda) -> _LocalFunction:
+        args = node.args
+        if args.vararg or args.kwarg or args.kwonlyargs:
+            raise self.error(node, "nested functions with *args, **kwargs or keyword-only "
+                                   "parameters are not supported",
+                             hint="give it plain positional parameters")
+        defaults = [self.expr(d) for d in args.defaults]  # evaluated where it is defined
+        return _LocalFunction(node, defaults)
+
+    def _inline_local(self, local: _LocalFunction, args: list[Operand],
+                      kwargs: dict[str, Operand], node: ast.Call) -> Any:
+        """Inline a nested function; it reads the enclosing variables as they are now."""
+        if id(local.node) in self.local_stack:
+            raise self.error(node, "this nested function is recursive, which cannot be "
+                                   "differentiated", hint="write the recursion as a loop")
+        child = type(self)(self.src)  # a lowerer like this one
+        child.root, child.builder, child.inlining = self.root, self.builder, self.inlining
+        child.statements = self.statements
+        child.local_stack = self.local_stack | {id(local.node)}
+        child.env = dict(self.env)
+        child.env.update(self._bind_parameters(local.node.args, local.defaults, "this function",
+                                    args, kwargs, node))
+        if isinstance(local.node, ast.Lambda):
+            child._begin(local.node.body)
+            outputs, is_tuple = child._return_value(local.node.body)
+        else:
+            outputs, is_tuple = child._body(local.node.body)
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        return _TupleValue(outputs) if is_tuple else outputs[0]
+
+    def _free_name(self, spelling: str, kind: str, node: ast.AST) -> FreeName:
+        """A global or closure variable; an inlined function's must be reachable from
+        the generated code, which runs with the differentiated function's globals."""
+        root = spelling.split(".")[0]
+        if self.root is self or kind == "builtin":
+            return FreeName(spelling, kind)
+        if kind == "global" and self.src.globals is self.root.src.globals:
+            return FreeName(spelling, kind)
+        if kind == "closure":
+            cell = self.src.cells[root]
+            known = {**self.root.src.cells, **self.root.extra_cells}
+            if known.get(root, cell) is cell:
+                self.root.extra_cells[root] = cell
+                return FreeName(spelling, kind)
+        raise self.error(node, f"'{root}' belongs to {self.src.name}'s module or closure and "
+                               "cannot be read from the function being differentiated",
+                         hint=f"pass '{root}' to {self.src.name} as an argument")
+
+    def _resolve_path(self, node: ast.expr) -> tuple[str, str, Any]:
+        """Resolve `a.b.c` whose root is a global, closure or builtin name."""
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if not isinstance(node, ast.Name):
+            raise self.error(node, "only names and module attributes can be called here",
+                             hint="assign the callable to a module-level name")
+        if node.id in self.env:
+            raise self.error(node, "attributes and methods of values are not supported yet",
+                             hint="use the NumPy or math function instead of the method")
+        resolved = self.src.resolve(node.id)
+        if resolved is None:
+            raise self.error(node, f"the name '{node.id}' is not defined")
+        obj = resolved.obj
+        for attr in reversed(parts):
+            if not hasattr(obj, attr):
+                raise self.error(node, f"'{node.id}' has no attribute '{attr}'")
+            obj = getattr(obj, attr)
+        spelling = ".".join([node.id, *reversed(parts)])
+        owner = None if self.root is self else self.src.func
+        self.root.resolutions.append((owner, spelling, obj))
+        return spelling, resolved.kind, obj
+
+    def _inline(self, fn: types.FunctionType, spelling: str, args: list[Operand],
+                kwargs: dict[str, Operand], node: ast.Call) -> Operand | _TupleValue:
+        """Lower a call to a Python function by lowering its body in place.
+
+        Inlining differentiates helpers with their caller in one generated function:
+        no call overhead, and the optimiser sees across the call.
+        """
+        if fn.__code__ in self.inlining:
+            raise self.error(node, f"'{spelling}' is recursive, which cannot be "
+                                   "differentiated", hint="write the recursion as a loop")
+        try:
+            source = load(fn)
+        except ADCompileError as exc:
+            raise self.error(node, f"'{spelling}' has no source to differentiate ({exc.what})",
+                             hint=f"register its derivative with adc.defpartials({spelling}, "
+                                  "lambda y, *args: ...)") from None
+        child = type(self)(source)
+        child.root, child.builder = self.root, self.builder
+        child.inlining = self.inlining | {fn.__code__}
+        child.env = self._bind_arguments(child.src, args, kwargs, node)
+        block, mark = self.builder.block, len(self.builder.block.ops)
+        if isinstance(child.src.node, ast.Lambda):
+            child._begin(child.src.node.body)
+            outputs, is_tuple = child._return_value(child.src.node.body)
+        else:
+            outputs, is_tuple = child._body(child.src.node.body)
+        here = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        for op in walk_ops(Block(ops=block.ops[mark:])):
+            op.loc = here  # inlined code is commented with the statement calling it
+        self.builder.loc = here
+        return _TupleValue(outputs) if is_tuple else outputs[0]
+
+    def _bind_arguments(self, callee: FunctionSource, args: list[Operand],
+                        kwargs: dict[str, Operand], node: ast.Call) -> dict[str, Operand]:
+        spec = callee.node.args
+        if spec.vararg or spec.kwarg or spec.kwonlyargs:
+            raise self.error(node, f"'{callee.name}' has *args, **kwargs or keyword-only "
+                                   "parameters, which inlining does not support yet",
+                             hint="give it plain positional parameters")
+        defaults = []
+        for value in callee.func.__defaults__ or ():
+            defaults.append(Const(value) if isinstance(value, (int, float, bool, type(None)))
+                            else None)
+        return self._bind_parameters(spec, defaults, f"'{callee.name}'", args, kwargs, node)
+
+    def _bind_parameters(self, spec: ast.arguments, defaults: list[Operand | None], label: str,
+              args: list[Operand], kwargs: dict[str, Operand],
+              node: ast.Call) -> dict[str, Operand]:
+        """Parameter names to argument values, as a call binds them (None: no usable default)."""
+        names = [a.arg for a in [*spec.posonlyargs, *spec.args]]
+        if len(args) > len(names):
+            raise self.error(node, f"{label} takes {len(names)} arguments, {len(args)} given")
+        bound = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names or key in bound:
+                raise self.error(node, f"{label} got an unexpected or repeated argument "
+                                       f"'{key}'")
+            bound[key] = value
+        first_default = len(names) - len(defaults)
+        for index, name in enumerate(names):
+            if name in bound:
+                continue
+            default = defaults[index - first_default] if index >= first_default else None
+            if default is None:
+                raise self.error(node, f"no value for the parameter '{name}' of {label}",
+                                 hint="pass it explicitly")
+            bound[name] = default
+        return bound
+
+    def _call(self, node: ast.Call) -> Operand | _TupleValue:
+        local = None
+        if isinstance(node.func, ast.Name) and isinstance(self.env.get(node.func.id),
+                                                          _LocalFunction):
+            local = self.env[node.func.id]
+        elif isinstance(node.func, ast.Lambda):
+            local = self._local_function(node.func)
+        if local is not None:
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(
+                    k.arg is None for k in node.keywords):
+                raise self.error(node, "starred arguments are not supported",
+                                 hint="pass the arguments one by one")
+            args = [self.expr(a) for a in node.args]
+            kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+            return self._inline_local(local, args, kwargs, node)
+        spelling, root_kind, fn = self._resolve_path(node.func)
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.error(arg, "starred arguments are not supported",
+                                 hint="pass the arguments one by one")
+        args = [self.expr(a) for a in node.args]
+        if any(k.arg is None for k in node.keywords):
+            raise self.error(node, "'**' arguments are not supported",
+                             hint="pass keyword arguments by name")
+        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        attrs = {"fn": fn, "callee": spelling, "callee_kind": root_kind}
+        partials = partials_of(fn)
+        if partials is not None:  # the user's own rule comes first
+            if kwargs:
+                raise self.error(node, f"'{spelling}' has a custom rule and takes its "
+                                       "arguments by position only",
+                                 hint=f"pass them by position: {spelling}("
+                                      f"{', '.join(kwargs)})")
+            attrs.update(partials=partials, kwnames=())
+            return self.builder.emit("custom", args, attrs=attrs).result
+        hit = lookup_callable(fn)
+        if hit is not None:
+            prim, family = hit
+            attrs["family"] = family
+            if prim == "log" and len(args) == 2 and not kwargs:  # math.log(x, base)
+                top = self.builder.emit("log", args[:1], attrs=dict(attrs)).result
+                bottom = self.builder.emit("log", args[1:], attrs=dict(attrs)).result
+                return self.builder.emit("truediv", [top, bottom]).result
+            if len(args) == PRIMITIVES[prim].arity and not kwargs:
+                return self.builder.emit(prim, args, attrs=attrs).result
+            if not PRIMITIVES[prim].nondiff:
+                raise self.error(node, f"'{spelling}' is supported with "
+                                       f"{PRIMITIVES[prim].arity} positional argument(s) only",
+                                 hint="drop the extra arguments")
+        elif isinstance(fn, types.FunctionType) and id(fn) not in NONDIFF_BUILTINS:
+            return self._inline(fn, spelling, args, kwargs, node)
+        if (hit is not None and PRIMITIVES[hit[0]].nondiff) or id(fn) in NONDIFF_BUILTINS:
+            attrs["nondiff"] = True
+        attrs["kwnames"] = tuple(kwargs)
+        return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
+
+    def _static_value(self, node: ast.Attribute) -> Operand:
+        """`module.CONSTANT` (math.pi, np.e): read when the code runs."""
+        spelling, root_kind, obj = self._resolve_path(node)
+        if _is_constant_object(obj):
+            if self.root is not self and isinstance(obj, (int, float)):
+                return Const(obj)  # a module constant (math.pi) read by an inlined function
+            return self._free_name(spelling, root_kind, node)
+        raise self.error(node, f"'{spelling}' is not a number and cannot be used as a value",
+                         hint="call it, or pass the value it holds as an argument")

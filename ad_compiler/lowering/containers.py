@@ -1,0 +1,112 @@
+"""Lowering lists, tuples and dicts: displays stay compile-time containers where
+constant indexing folds them away; other uses become pack and getitem ops."""
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from ..ir import Const, Operand, SourceLoc, Value
+from .values import (
+    _LocalFunction,
+    _StaticDict,
+    _StaticSeq,
+    _TupleValue,
+)
+
+
+class Containers:
+    """Methods of the lowerer (see core.py), grouped by what they lower."""
+
+    def _rvalue(self, node: ast.expr) -> Any:
+        """An expression that may stay a compile-time container (a display, or a name
+        bound to one) instead of becoming a single value."""
+        if isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                if isinstance(elt, ast.Starred):
+                    raise self.error(elt, "starred items are not supported",
+                                     hint="write the items out")
+            items = [self._item(self._rvalue(e)) for e in node.elts]
+            return _StaticSeq(items, "tuple" if isinstance(node, ast.Tuple) else "list")
+        if isinstance(node, ast.Dict):
+            entries = {}
+            for key, value in zip(node.keys, node.values):
+                if not (isinstance(key, ast.Constant) and isinstance(key.value, (str, int))):
+                    raise self.error(key or node, "dict keys must be constant strings or "
+                                                  "integers", hint="use constant keys")
+                entries[key.value] = self._item(self._rvalue(value))
+            return _StaticDict(entries)
+        if isinstance(node, ast.Name) and isinstance(self.env.get(node.id),
+                                                     (_StaticSeq, _StaticDict)):
+            return self.env[node.id]
+        if isinstance(node, ast.Subscript):
+            return self._subscript(node)
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        if isinstance(node, ast.Lambda):
+            return self._local_function(node)
+        return self.expr(node)
+
+    @staticmethod
+    def _item(value: Any) -> Any:
+        if isinstance(value, _TupleValue):
+            return _StaticSeq(list(value.items), "tuple")
+        return value
+
+    def _materialize(self, value: Any, node: ast.AST) -> Operand:
+        """A container as a runtime list or tuple, for uses that need one value."""
+        if isinstance(value, _LocalFunction):
+            raise self.error(node, "a nested function can only be called here",
+                             hint="call it where it is needed")
+        if isinstance(value, _StaticSeq):
+            items = [self._materialize(v, node) for v in value.items]
+            return self.builder.emit("pack", items, attrs={"kind": value.kind}).result
+        if isinstance(value, _StaticDict):
+            raise self.error(node, "a dict can only be indexed with constant keys here",
+                             hint="index it with a constant key, or pass the values")
+        if isinstance(value, _TupleValue):
+            return self._materialize(_StaticSeq(list(value.items), "tuple"), node)
+        return value
+
+    def _unpack(self, value: Any, count: int, node: ast.AST) -> list[Any]:
+        value = self._item(value)
+        if isinstance(value, _StaticSeq):
+            if len(value.items) != count:
+                raise self.error(node, f"{len(value.items)} values cannot be unpacked into "
+                                       f"{count} names", hint="unpack as many names as values")
+            return list(value.items)
+        if isinstance(value, _StaticDict):
+            raise self.error(node, "unpacking a dict is not supported", hint="index it by key")
+        if isinstance(value, Const):
+            raise self.error(node, "a constant cannot be unpacked")
+        callee = None
+        if isinstance(value, Value) and value.uid in self.builder.producers:
+            callee = self.builder.producers[value.uid].attrs.get("callee")
+        return [self.builder.emit("getitem", [value, Const(k)], attrs={"callee": callee}).result
+                for k in range(count)]
+
+    def _assign(self, target: ast.expr, value: Any) -> None:
+        if isinstance(target, ast.Name):
+            self._bind(target.id, self._item(value))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for elt, item in zip(target.elts, self._unpack(value, len(target.elts), target)):
+                self._assign(elt, item)
+        elif isinstance(target, ast.Subscript):
+            raise self.error(target, "assigning into a list, array or dict is not supported yet",
+                             hint="build a new list, or accumulate in a variable")
+        else:
+            raise self.error(target, "assignment to this kind of target is not supported",
+                             hint="assign to a plain name")
+
+    def _subscript(self, node: ast.Subscript) -> Any:
+        base = self._rvalue(node.value)
+        if isinstance(node.slice, ast.Slice):
+            raise self.error(node, "slices are not supported yet",
+                             hint="index the items one by one")
+        index = self.expr(node.slice)
+        if isinstance(base, (_StaticSeq, _StaticDict)) and isinstance(index, Const):
+            try:
+                return base.items[index.value]
+            except (IndexError, KeyError, TypeError):
+                raise self.error(node, f"index {index.value!r} is out of range") from None
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        return self.builder.emit("getitem", [self._materialize(base, node), index]).result

@@ -1,0 +1,254 @@
+"""Lowering control flow: if/elif/else with early returns, for and while loops
+with break, continue and return, to structured ops that own blocks."""
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Callable
+from typing import Any
+
+from ..ir import Block, Const, Operand, SourceLoc, Value
+from .values import (
+    _assigned_names,
+    _Branch,
+    _index_name,
+    _Loop,
+    _Returned,
+    _StaticSeq,
+)
+
+
+class ControlFlow:
+    """Methods of the lowerer (see core.py), grouped by what they lower."""
+
+    def _return_outcome(self, outputs: list[Operand], is_tuple: bool,
+                        node: ast.AST) -> _Returned:
+        """A 'return': the function's outputs, or inside a loop, the loop's end state
+        with its returned flag set and the values kept for after the loop."""
+        if not self.loops:
+            return _Returned(outputs, is_tuple, node)
+        loop = self.loops[-1]
+        if len(outputs) != len(loop.slots) or is_tuple != loop.slots_tuple:
+            raise self.error(node, "the 'return' statements of this function return "
+                                   "different numbers of values",
+                             hint="return the same number of values on every path")
+        values = [self.env[n] for n in loop.carried]
+        return _Returned([*values, Const(True), Const(True), *outputs], False, node)
+
+    def _branch(self, stmts: list[ast.stmt], must_return: bool = False) -> _Branch:
+        """Lower statements into a block of their own, in a copy of the scope."""
+        saved_block, saved_env, saved_stmt = self.builder.block, self.env, self.stmt
+        block = Block()
+        self.builder.block, self.env = block, dict(saved_env)
+        try:
+            returned = self._stmts(stmts)
+            if returned is None and must_return and self.loops:  # the body goes on
+                returned = _Returned(self._loop_outcome(Const(False)), False, None)
+            elif returned is None and must_return:
+                self.root.none_returns.append(stmts[-1] if stmts else self.src.node)
+                returned = _Returned([Const(None)], False, None)
+            return _Branch(block, self.env, returned)
+        finally:
+            self.builder.block, self.env, self.stmt = saved_block, saved_env, saved_stmt
+
+    def _emit_structured(self, prim: str, args: list[Operand], blocks: list[Block],
+                         names: list[str | None], node: ast.AST) -> list[Value]:
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, node.lineno)
+        op = self.builder.emit(prim, args, n_results=len(names))
+        op.blocks = blocks
+        for value, name in zip(op.results, names):
+            value.name = name
+        return op.results
+
+    def _if_statement(self, stmt: ast.If, rest: list[ast.stmt]) -> _Returned | None:
+        cond = self.expr(stmt.test)
+        then = self._branch(stmt.body)
+        if then.returned is not None:  # the rest of the function runs only on the else path
+            other = self._branch(stmt.orelse + rest, must_return=True)
+            return self._merge_returns(stmt, cond, then, other)
+        orelse = self._branch(stmt.orelse)
+        if orelse.returned is not None:
+            then = self._branch(stmt.body + rest, must_return=True)
+            return self._merge_returns(stmt, cond, then, orelse)
+        changed = [n for n in dict.fromkeys([*then.env, *orelse.env])
+                   if n in then.env and n in orelse.env
+                   and not (then.env[n] is self.env.get(n) and orelse.env[n] is self.env.get(n))]
+        then.block.yields = [then.env[n] for n in changed]
+        orelse.block.yields = [orelse.env[n] for n in changed]
+        results = self._emit_structured("if", [cond], [then.block, orelse.block], changed, stmt)
+        for name in [n for n in then.env if n not in orelse.env] + \
+                [n for n in orelse.env if n not in then.env]:
+            self.branch_only[name] = stmt
+        self.env.update(zip(changed, results))
+        return None
+
+    def _merge_returns(self, stmt: ast.If, cond: Operand, then: _Branch,
+                       orelse: _Branch) -> _Returned:
+        a, b = then.returned, orelse.returned
+        if a.is_tuple != b.is_tuple or len(a.outputs) != len(b.outputs):
+            raise self.error(b.node or stmt, "the 'return' statements of this function return "
+                                             "different numbers of values",
+                             hint="return the same number of values on every path")
+        then.block.yields, orelse.block.yields = list(a.outputs), list(b.outputs)
+        results = self._emit_structured("if", [cond], [then.block, orelse.block],
+                                        [None] * len(a.outputs), stmt)
+        return _Returned(list(results), a.is_tuple, stmt)
+
+    def _for(self, stmt: ast.For) -> tuple | None:
+        if stmt.orelse:
+            raise self.error(stmt, "'for ... else' is not supported",
+                             hint="use a flag variable instead of the else clause")
+        iterable, bind = self._iteration(stmt)
+        targets = [n.id for n in ast.walk(stmt.target)
+                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
+        carried = [n for n in _assigned_names(stmt.body) if n in self.env and n not in targets]
+        loop = _Loop.for_body(carried, stmt, self)
+        if bind is not None:
+            item = Value(_index_name(stmt))
+        else:
+            item = Value(targets[0] if isinstance(stmt.target, ast.Name) else None)
+        params = [Value(n) for n in carried]
+        saved_block, saved_env = self.builder.block, self.env
+        body = Block(params=[item, *params, *loop.extra_params()])
+        self.builder.block, self.env = body, dict(saved_env)
+        self.env.update(zip(carried, params))
+        self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
+        if bind is not None:
+            bind(item)
+        elif isinstance(stmt.target, ast.Name):
+            self.env[targets[0]] = item
+        else:
+            self._assign(stmt.target, item)
+        if loop.done is None:
+            body.yields = self._loop_body(stmt, loop)
+        else:  # after a 'break' or 'return' the remaining iterations do nothing
+            self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
+            running = self.builder.emit("not", [loop.done]).result
+            before = dict(self.env)
+            then = Block()
+            self.builder.block = then
+            then.yields = self._loop_body(stmt, loop)
+            idle = Block(yields=[*(before[n] for n in carried), *loop.extra_params()])
+            self.builder.block, self.env = body, before
+            body.yields = self._emit_structured("if", [running], [then, idle],
+                                                [*carried, *loop.extra_names()], stmt)
+        inside = self.env
+        self.builder.block, self.env = saved_block, saved_env
+        self._note_loop_locals(inside, stmt)
+        inits = [*(self.env[n] for n in carried), *loop.extra_inits()]
+        results = self._emit_structured("for", [iterable, *inits], [body],
+                                        [*carried, *loop.extra_names()], stmt)
+        self.env.update(zip(carried, results))
+        return loop.exit(results)
+
+    def _iteration(self, stmt: ast.For) -> tuple[Operand, Callable[[Value], None] | None]:
+        """What a 'for' loop iterates over, and how its target is bound from an index.
+
+        ``for x in xs``, ``enumerate(...)`` and ``zip(...)`` (nested as you like) loop
+        over an index, ``x = xs[i]``, so the adjoint of each item flows back to its
+        place in `xs`.  ``range`` and other calls are iterated as they are.
+        """
+        node = stmt.iter
+        if isinstance(node, ast.Call) and self._iteration_helper(node) is None:
+            return self.expr(node), None
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, stmt.lineno)
+        sequences: list[ast.expr] = []
+        make = self._plan(node, sequences)
+        seqs = [self._materialize(self._rvalue(n), n) for n in sequences]
+        lengths = [self._builtin(builtins.len, [q]) for q in seqs]
+        count = lengths[0] if len(lengths) == 1 else self._builtin(builtins.min, lengths)
+        iterable = self._builtin(builtins.range, [count])
+
+        def bind(index: Value) -> None:
+            items = iter([self.builder.emit("getitem", [q, index]).result for q in seqs])
+            self._assign(stmt.target, make(index, items))
+
+        return iterable, bind
+
+    def _iteration_helper(self, node: ast.Call) -> Any:
+        if node.keywords or not node.args:
+            return None
+        _, _, fn = self._resolve_path(node.func)
+        if fn is builtins.enumerate and len(node.args) == 1:
+            return fn
+        return fn if fn is builtins.zip else None
+
+    def _plan(self, node: ast.expr, sequences: list[ast.expr]) -> Callable:
+        """How one iteration's target value is made from the index and the items."""
+        helper = self._iteration_helper(node) if isinstance(node, ast.Call) else None
+        if helper is builtins.enumerate:
+            inner = self._plan(node.args[0], sequences)
+            return lambda index, items: _StaticSeq([index, inner(index, items)], "tuple")
+        if helper is builtins.zip:
+            parts = [self._plan(arg, sequences) for arg in node.args]
+            return lambda index, items: _StaticSeq([p(index, items) for p in parts], "tuple")
+        sequences.append(node)
+        return lambda index, items: next(items)
+
+    def _builtin(self, fn: Callable, args: list[Operand]) -> Value:
+        attrs = {"fn": fn, "callee": fn.__name__, "callee_kind": "builtin", "nondiff": True,
+                 "kwnames": ()}
+        return self.builder.emit("call", args, attrs=attrs).result
+
+    def _while(self, stmt: ast.While) -> tuple | None:
+        if stmt.orelse:
+            raise self.error(stmt, "'while ... else' is not supported",
+                             hint="use a flag variable instead of the else clause")
+        carried = [n for n in _assigned_names(stmt.body) if n in self.env]
+        loop = _Loop.for_body(carried, stmt, self)
+        names = [*carried, *loop.extra_names()]
+        saved_block, saved_env = self.builder.block, self.env
+        cond_params = [Value(n) for n in names]
+        cond_block = Block(params=cond_params)
+        self.builder.block, self.env = cond_block, dict(saved_env)
+        self.env.update(zip(carried, cond_params))
+        if loop.done is not None:  # `while not done and <test>`
+            self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
+            running = self.builder.emit("not", [cond_params[len(carried)]]).result
+            test_block, test = self._expr_block(stmt.test)
+            test_block.yields = [test]
+            cond = self._emit_structured("if", [running], [test_block, Block(yields=[running])],
+                                         [None], stmt)[0]
+            self.builder.producers[cond.uid].attrs["boolop"] = "and"
+            cond_block.yields = [cond]
+        else:
+            cond_block.yields = [self.expr(stmt.test)]
+        params = [Value(n) for n in carried]
+        body = Block(params=[*params, *loop.extra_params()])
+        self.builder.block, self.env = body, dict(saved_env)
+        self.env.update(zip(carried, params))
+        body.yields = self._loop_body(stmt, loop)
+        inside = self.env
+        self.builder.block, self.env = saved_block, saved_env
+        self._note_loop_locals(inside, stmt)
+        inits = [*(self.env[n] for n in carried), *loop.extra_inits()]
+        results = self._emit_structured("while", inits, [cond_block, body], names, stmt)
+        self.env.update(zip(carried, results))
+        return loop.exit(results)
+
+    def _loop_body(self, stmt: ast.For | ast.While, loop: _Loop) -> list[Operand]:
+        """Lower a loop body; what it yields: the carried values (and the break flag)."""
+        self.loops.append(loop)
+        try:
+            returned = self._stmts(stmt.body)
+            outcome = returned.outputs if returned is not None else \
+                self._loop_outcome(Const(False))
+        finally:
+            self.loops.pop()
+        self.stmt = stmt
+        return outcome
+
+    def _loop_outcome(self, done: Const) -> list[Operand]:
+        """The loop state where an iteration ends (its end, 'continue' or 'break')."""
+        loop = self.loops[-1]
+        values = [self.env[n] for n in loop.carried]
+        if loop.done is not None:
+            values.append(done)
+        if loop.returned is not None:
+            values += [loop.returned, *loop.slots]
+        return values
+
+    def _note_loop_locals(self, inside: dict[str, Operand], stmt: ast.AST) -> None:
+        for name in inside:
+            if name not in self.env:
+                self.branch_only[name] = stmt

@@ -1,0 +1,338 @@
+"""Lowering: a function's AST to the SSA evaluation trace.
+
+Every operator and call becomes one op; every assignment binds a name to a value,
+so reassigning a variable makes a new value (``y``, later ``y_1``).  Names that are
+not local are resolved to objects by identity: a call's callee selects the
+primitive, a global or closure *value* becomes a `FreeName` read at call time."""
+from __future__ import annotations
+
+import ast
+import types
+from typing import Any
+
+from ..builder import Builder
+from ..frontend import FunctionSource, load
+from ..ir import Block, Const, Function, Operand, SourceLoc, Value
+from .calls import Calls
+from .containers import Containers
+from .control import ControlFlow
+from .values import (
+    _BINOPS,
+    _COMPARES,
+    _COMPOUND,
+    _PY_BINOPS,
+    _UNSUPPORTED_EXPRESSIONS,
+    _UNSUPPORTED_STATEMENTS,
+    _Branch,
+    _is_constant_object,
+    _is_docstring,
+    _Loop,
+    _op_text,
+    _Returned,
+    _StaticDict,
+    _StaticSeq,
+    _TupleValue,
+)
+
+
+def lower(func: Any) -> Function:
+    """The SSA evaluation trace of a Python function."""
+    ir = getattr(func, "_adc_function", None)
+    if isinstance(ir, Function):
+        return ir
+    return _Lowerer(load(func)).run()
+
+
+class _Lowerer(ControlFlow, Calls, Containers):
+    def __init__(self, src: FunctionSource) -> None:
+        self.src = src
+        self.block = Block()
+        self.builder = Builder(self.block)
+        self.env: dict[str, Operand] = {}
+        self.statements: dict[int, str] = {}
+        self.stmt: ast.AST | None = None
+        self.loops: list[_Loop] = []  # loops being lowered, innermost last
+        self.branch_only: dict[str, ast.AST] = {}  # names bound on some paths only
+        self.root = self  # the lowerer of the function being differentiated
+        self.inlining = frozenset({src.func.__code__})  # functions being inlined, for recursion
+        self.extra_cells: dict[str, types.CellType] = {}  # closure cells of inlined functions
+        # (function or None for this one, spelling, object): what the compiled code assumes
+        self.resolutions: list[tuple[Any, str, Any]] = []
+        self.none_returns: list[ast.AST] = []  # where a path ends without a value
+        self.local_stack: frozenset[int] = frozenset()  # nested functions being inlined
+
+    def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
+        return self.src.error(node, what, hint)
+
+    def run(self) -> Function:
+        node = self.src.node
+        params = self._params(node.args)
+        outputs: list[Operand]
+        returns_tuple = False
+        if isinstance(node, ast.Lambda):
+            self._begin(node.body)
+            outputs, returns_tuple = self._return_value(node.body)
+        else:
+            outputs, returns_tuple = self._body(node.body)
+        self.block.yields = outputs
+        return Function(self.src.name, params, self.block, returns_tuple,
+                        self.statements, self.src.filename,
+                        defaults=tuple(self.src.func.__defaults__ or ()), source=self.src,
+                        extra_cells=dict(self.extra_cells), resolutions=list(self.resolutions),
+                        none_returns=[(n.lineno, n.col_offset) for n in self.none_returns])
+
+    def _params(self, args: ast.arguments) -> list[Value]:
+        if args.vararg or args.kwarg:
+            extra = args.vararg or args.kwarg
+            raise self.error(extra, "*args and **kwargs parameters are not supported",
+                             hint="name each parameter")
+        if args.kwonlyargs:
+            raise self.error(args.kwonlyargs[0], "keyword-only parameters are not supported yet",
+                             hint="make them positional parameters")
+        params = []
+        for arg in [*args.posonlyargs, *args.args]:
+            value = Value(arg.arg)
+            self.env[arg.arg] = value
+            params.append(value)
+        return params
+
+    def _body(self, body: list[ast.stmt]) -> tuple[list[Operand], bool]:
+        stmts = body[1:] if body and _is_docstring(body[0]) else body
+        returned = self._stmts(stmts)
+        if returned is None:
+            self.root.none_returns.append(stmts[-1] if stmts else self.src.node)
+            return [Const(None)], False
+        return returned.outputs, returned.is_tuple
+
+    def _stmts(self, stmts: list[ast.stmt]) -> _Returned | None:
+        """Lower statements into the current block; what they return on every path, if any."""
+        for index, stmt in enumerate(stmts):
+            self._begin(stmt)
+            if isinstance(stmt, (ast.Break, ast.Continue)):
+                if not self.loops:
+                    raise self.error(stmt, f"'{type(stmt).__name__.lower()}' outside a loop")
+                return _Returned(self._loop_outcome(Const(isinstance(stmt, ast.Break))),
+                                 False, stmt)
+            if isinstance(stmt, ast.Return):
+                if stmt.value is None or (isinstance(stmt.value, ast.Constant)
+                                          and stmt.value.value is None):
+                    self.root.none_returns.append(stmt)
+                    return self._return_outcome([Const(None)], False, stmt)
+                outputs, is_tuple = self._return_value(stmt.value)
+                return self._return_outcome(outputs, is_tuple, stmt)
+            if isinstance(stmt, ast.If):
+                returned = self._if_statement(stmt, stmts[index + 1:])
+                if returned is not None:
+                    return returned
+            elif isinstance(stmt, (ast.For, ast.While)):
+                exit_ = self._for(stmt) if isinstance(stmt, ast.For) else self._while(stmt)
+                if exit_ is not None:  # the loop may return: `if returned: return ...`
+                    flag, values, is_tuple = exit_
+                    then = _Branch(Block(), self.env,
+                                   self._return_outcome(values, is_tuple, stmt))
+                    orelse = self._branch(stmts[index + 1:], must_return=True)
+                    return self._merge_returns(stmt, flag, then, orelse)
+            else:
+                self._statement(stmt)
+        return None
+
+    def _begin(self, stmt: ast.AST) -> None:
+        self.stmt = stmt
+        last = stmt.lineno if isinstance(stmt, _COMPOUND) else (stmt.end_lineno or stmt.lineno)
+        lines = [self.src.line(n).strip() for n in range(stmt.lineno, last + 1)]
+        self.statements[stmt.lineno] = " ".join(lines)
+
+    def _return_value(self, value: ast.expr) -> tuple[list[Operand], bool]:
+        result = self._rvalue(value)
+        if isinstance(result, _TupleValue) or (isinstance(result, _StaticSeq)
+                                               and result.kind == "tuple"):
+            items = self._unpack(result, len(result.items), value)
+            return [self._materialize(v, value) for v in items], True
+        return [self._materialize(result, value)], False
+
+    def _statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Assign):
+            value = self._rvalue(stmt.value)
+            for target in stmt.targets:
+                self._assign(target, value)
+            return
+        if isinstance(stmt, ast.AugAssign):
+            if not isinstance(stmt.target, ast.Name):
+                raise self.error(stmt.target, "augmented assignment to this kind of target "
+                                              "is not supported yet",
+                                 hint="assign to a plain name")
+            prim = self._binop_prim(stmt.op, stmt)
+            if isinstance(self.env.get(stmt.target.id), (_StaticSeq, _StaticDict)):
+                raise self.error(stmt, "changing a list, tuple or dict in place is not "
+                                       "supported", hint="build a new one instead")
+            current = self.name(stmt.target.id, stmt.target)
+            self._bind(stmt.target.id, self._binop(prim, current, self.expr(stmt.value), stmt))
+            return
+        if isinstance(stmt, ast.AnnAssign):
+            if stmt.value is not None and isinstance(stmt.target, ast.Name):
+                self._bind(stmt.target.id, self.expr(stmt.value))
+                return
+            if stmt.value is None:
+                return
+            raise self.error(stmt.target, "annotated assignment to this target is not supported")
+        if isinstance(stmt, ast.Expr):
+            if isinstance(stmt.value, ast.Call):
+                result = self.expr(stmt.value)
+                if isinstance(result, Value):
+                    self.builder.producers[result.uid].attrs["effect"] = True
+            elif not isinstance(stmt.value, ast.Constant):
+                self.expr(stmt.value)  # reject what cannot be lowered; no effect otherwise
+            return
+        if isinstance(stmt, ast.Pass):
+            return
+        if isinstance(stmt, ast.FunctionDef):
+            if stmt.decorator_list:
+                raise self.error(stmt.decorator_list[0], "decorated nested functions are not "
+                                                         "supported", hint="call the function "
+                                                         "the decorator would return instead")
+            self.env[stmt.name] = self._local_function(stmt)
+            return
+        if isinstance(stmt, (ast.Break, ast.Continue)):
+            raise self.error(stmt, f"'{type(stmt).__name__.lower()}' outside a loop")
+        for kind, (what, hint) in _UNSUPPORTED_STATEMENTS.items():
+            if isinstance(stmt, kind):
+                raise self.error(stmt, what, hint)
+        raise self.error(stmt, f"{type(stmt).__name__} statements are not supported")
+
+    def _bind(self, name: str, value: Any) -> None:
+        if isinstance(value, Value) and value.name is None:
+            value.name = name
+        self.env[name] = value
+
+    def expr(self, node: ast.expr) -> Operand:
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, (int, float, bool, str, type(None))):
+                return Const(node.value)
+            raise self.error(node, f"constants of type {type(node.value).__name__} are "
+                                   "not supported")
+        if isinstance(node, ast.Name):
+            return self.name(node.id, node)
+        if isinstance(node, ast.BinOp):
+            prim = self._binop_prim(node.op, node)
+            left, right = self.expr(node.left), self.expr(node.right)
+            self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+            return self._binop(prim, left, right, node)
+        if isinstance(node, ast.UnaryOp):
+            operand = self.expr(node.operand)
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            if isinstance(node.op, ast.Not):
+                return self.builder.emit("not", [operand]).result
+            if isinstance(node.op, ast.USub):
+                if isinstance(operand, Const) and isinstance(operand.value, (int, float)):
+                    return Const(-operand.value)
+                self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+                return self.builder.emit("neg", [operand]).result
+            raise self.error(node, f"the operator '{_op_text(node.op)}' is not supported yet")
+        if isinstance(node, ast.Compare):
+            return self._compare(node)
+        if isinstance(node, ast.IfExp):
+            cond = self.expr(node.test)
+            then_block, then_value = self._expr_block(node.body)
+            else_block, else_value = self._expr_block(node.orelse)
+            then_block.yields, else_block.yields = [then_value], [else_value]
+            value = self._emit_structured("if", [cond], [then_block, else_block], [None], node)[0]
+            self.builder.producers[value.uid].attrs["ifexp"] = True
+            return value
+        if isinstance(node, ast.BoolOp):
+            return self._boolop(node)
+        if isinstance(node, ast.Call):
+            result = self._call(node)
+            if isinstance(result, _TupleValue):
+                raise self.error(node, "this call returns several values",
+                                 hint="unpack them first: 'a, b = f(x)'")
+            return result
+        if isinstance(node, ast.Attribute):
+            return self._static_value(node)
+        if isinstance(node, (ast.Tuple, ast.List, ast.Subscript, ast.Dict)):
+            return self._materialize(self._rvalue(node), node)
+        for kind, (what, hint) in _UNSUPPORTED_EXPRESSIONS.items():
+            if isinstance(node, kind):
+                raise self.error(node, what, hint)
+        raise self.error(node, f"{type(node).__name__} expressions are not supported yet")
+
+    def _expr_block(self, node: ast.expr) -> tuple[Block, Operand]:
+        """Lower an expression into a block of its own (a branch evaluated lazily)."""
+        saved = self.builder.block
+        block = Block()
+        self.builder.block = block
+        try:
+            return block, self.expr(node)
+        finally:
+            self.builder.block = saved
+
+    def _boolop(self, node: ast.BoolOp) -> Operand:
+        """``a and b`` is ``b if a else a``; ``a or b`` is ``a if a else b`` (short-circuit)."""
+        value = self.expr(node.values[0])
+        for operand in node.values[1:]:
+            block, other = self._expr_block(operand)
+            block.yields = [other]
+            keep = Block(yields=[value])
+            blocks = [block, keep] if isinstance(node.op, ast.And) else [keep, block]
+            value = self._emit_structured("if", [value], blocks, [None], node)[0]
+            self.builder.producers[value.uid].attrs["boolop"] = "and" if isinstance(
+                node.op, ast.And) else "or"
+        return value
+
+    def _compare(self, node: ast.Compare) -> Operand:
+        """``a < b < c`` is ``a < b and b < c`` with ``b`` evaluated once."""
+        left = self.expr(node.left)
+        result: Operand | None = None
+        for op, comparator in zip(node.ops, node.comparators):
+            prim = _COMPARES.get(type(op))
+            if prim is None:
+                raise self.error(node, f"the comparison '{_op_text(op)}' is not supported")
+            if result is None:
+                right = self.expr(comparator)
+                self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+                result = self.builder.emit(prim, [left, right]).result
+            else:
+                saved = self.builder.block
+                block = Block()
+                self.builder.block = block
+                right = self.expr(comparator)
+                block.yields = [self.builder.emit(prim, [left, right]).result]
+                self.builder.block = saved
+                result = self._emit_structured("if", [result], [block, Block(yields=[result])],
+                                               [None], node)[0]
+                self.builder.producers[result.uid].attrs["boolop"] = "and"
+            left = right
+        return result
+
+    def _binop_prim(self, op: ast.operator, node: ast.AST) -> str:
+        prim = _BINOPS.get(type(op))
+        if prim is None or prim == "matmul":
+            raise self.error(node, f"the operator '{_op_text(op)}' is not supported yet")
+        return prim
+
+    def _binop(self, prim: str, left: Operand, right: Operand, node: ast.AST) -> Operand:
+        if isinstance(left, Const) and isinstance(right, Const):
+            try:
+                return Const(_PY_BINOPS[prim](left.value, right.value))
+            except (ArithmeticError, TypeError, ValueError):
+                pass
+        return self.builder.emit(prim, [left, right]).result
+
+    def name(self, name: str, node: ast.AST) -> Operand:
+        if name in self.env:
+            return self._materialize(self.env[name], node)
+        resolved = self.src.resolve(name)
+        if resolved is None and name in self.branch_only:
+            where = self.branch_only[name].lineno
+            raise self.error(node, f"'{name}' is assigned only on some paths through the "
+                                   f"statement at line {where}",
+                             hint=f"give '{name}' a value before that statement")
+        if resolved is None:
+            raise self.error(node, f"the name '{name}' is not defined",
+                             hint="assign it before use, or define it at module level")
+        if _is_constant_object(resolved.obj):
+            return self._free_name(name, resolved.kind, node)
+        raise self.error(node, f"'{name}' is a {type(resolved.obj).__name__}, not a number "
+                               "or an array, and cannot be used as a value here",
+                         hint="call it, or pass the value it holds as an argument")
