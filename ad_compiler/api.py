@@ -350,6 +350,16 @@ class Trace:
         fn = self.function
         values = _bind_point(fn, args, point)
         _check_scalar_output(fn, "trace(...).table")
+        structured = next((op for op in fn.body.ops if op.blocks), None)
+        if structured is not None:
+            loc = structured.loc
+            raise ADCompileError(
+                f"a table of values needs straight-line code, but {fn.name} has "
+                f"'{structured.prim}' (a w value can take many values in a loop)",
+                hint="print the trace itself, or tabulate a straight-line part of the function",
+                filename=fn.filename, lineno=loc.lineno if loc else None,
+                col=loc.col if loc else None,
+                source_line=fn.source.line(loc.lineno) if loc and fn.source else None)
         seed_index = _wrt_indices(fn, seed)[0][0]
         everything = list(range(len(fn.params)))
         tangent_fn = forward(fn, [seed_index], unit_seeds=True)

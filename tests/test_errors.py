@@ -382,3 +382,12 @@ def test_nested_def_and_local_lambda_are_differentiated():
     # once rejected, now inlined: d/dx x = 1 and d/dx 2x = 2
     assert adc.grad(U.f_nested_def)(0.3) == 1.0
     assert adc.grad(U.f_lambda_inside)(0.3) == 2.0
+
+
+def test_tabulating_a_trace_with_a_loop_is_a_located_error():
+    source = "def looped(x):\n    for i in range(3):\n        x = x * 2.0\n    return x\n"
+    fn = _exec_with_source(source, "<adc-table-loop>")["looped"]
+    print(adc.trace(fn))  # the trace itself prints
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.trace(fn).table(x=1.0)
+    assert info.value.lineno == 2 and info.value.hint
