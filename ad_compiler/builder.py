@@ -20,6 +20,12 @@ _FOLDABLE_OPERATORS = {
 }
 
 
+def _power_of_two(value: float) -> bool:
+    """Multiplying by it is exact in floating point, so constants may be merged."""
+    mantissa, _ = math.frexp(abs(value))
+    return value != 0 and mantissa == 0.5
+
+
 def is_const(operand: Operand, value: float | None = None) -> bool:
     if not isinstance(operand, Const) or isinstance(operand.value, bool):
         return False
@@ -131,6 +137,13 @@ class Builder:
                     return Const(0.0)
                 if is_const(x, -1):
                     return self.apply("neg", [y])
+            for x, y in ((a, b), (b, a)):  # c1 * (c2 * v) -> (c1 c2) * v, when exact
+                inner = self.producers.get(y.uid) if isinstance(y, Value) else None
+                if is_const(x) and inner is not None and inner.prim == "mul" \
+                        and is_const(inner.args[0]) and (_power_of_two(x.value)
+                                                         or _power_of_two(inner.args[0].value)):
+                    return self.apply("mul", [Const(x.value * inner.args[0].value),
+                                              inner.args[1]])
             for x, y in ((a, b), (b, a)):
                 reciprocal = self._reciprocal_of(y)
                 if reciprocal is not None:

@@ -466,7 +466,8 @@ class _Emitter:
             if op.attrs.get("nested"):
                 return ast.Expr(ast.Call(self._reference(runtime.index_add), [acc, index, value], []))
             target = ast.Subscript(acc, index, ast.Store())
-            return ast.AugAssign(target, ast.Add(), value)
+            return ast.AugAssign(target, ast.Sub() if op.attrs.get("subtract") else ast.Add(),
+                                 value)
         if op.prim == "push":
             items = [self.expr(a) for a in op.args[1:]]
             item = items[0] if len(items) == 1 else ast.Tuple(items, ast.Load())

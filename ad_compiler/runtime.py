@@ -40,6 +40,8 @@ def _is_zero(x: Any) -> bool:
 
 
 def zeros_like(x: Any) -> Any:
+    if isinstance(x, (list, tuple)) and all(type(v) is float for v in x):
+        return AdjointList([0.0] * len(x))
     if isinstance(x, (list, tuple)):
         return AdjointList([zeros_like(v) if isinstance(v, (list, tuple, np.ndarray)) else 0.0
                             for v in x])

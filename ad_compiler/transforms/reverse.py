@@ -385,10 +385,16 @@ class _Sweep:
                 key = ("v", index.uid) if isinstance(index, Value) else ("c", repr(index))
                 by_index.setdefault(key, [index, []])[1].append(value)
             for index, values in by_index.values():
-                total = values[0] if nested else inner.sum(values[::-1])
-                for value in (values if nested else [total]):
-                    inner.emit("index_add", [acc, index, value],
-                               attrs={"effect": True, "nested": nested}, n_results=0)
+                if nested:
+                    for value in values:
+                        inner.emit("index_add", [acc, index, value],
+                                   attrs={"effect": True, "nested": True}, n_results=0)
+                    continue
+                negated = [inner._negated(v) for v in values]
+                subtract = all(n is not None for n in negated)  # xs_bar[i] -= a + b
+                total = inner.sum((negated if subtract else values)[::-1])
+                inner.emit("index_add", [acc, index, total],
+                           attrs={"effect": True, "subtract": subtract}, n_results=0)
             del inner_partials[u]
             dense[u] = acc
         return dense
