@@ -17,6 +17,7 @@ _FOLDABLE_OPERATORS = {
     "add": operator.add, "sub": operator.sub, "mul": operator.mul,
     "truediv": operator.truediv, "pow": operator.pow, "neg": operator.neg,
     "pos": operator.pos, "floordiv": operator.floordiv, "mod": operator.mod,
+    "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
 }
 
 
@@ -96,6 +97,10 @@ class Builder:
                 return op.args[0]
         return None
 
+    def _is_comparison(self, operand: Operand) -> bool:
+        op = self.producers.get(operand.uid) if isinstance(operand, Value) else None
+        return op is not None and op.prim in ("lt", "le", "gt", "ge")
+
     def _reciprocal_of(self, operand: Operand) -> Operand | None:
         if isinstance(operand, Value):
             op = self.producers.get(operand.uid)
@@ -131,7 +136,7 @@ class Builder:
         elif prim == "mul":
             a, b = args
             for x, y in ((a, b), (b, a)):
-                if is_const(x, 1):
+                if is_const(x, 1) and not self._is_comparison(y):  # 1.0 * (x >= y) is a float
                     return y
                 if is_const(x, 0):
                     return Const(0.0)

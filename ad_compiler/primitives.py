@@ -96,6 +96,11 @@ for _name, _expr, _m, _n in _ELEMENTWISE:
     _define(_name, 1, _expr, _m, _n)
 
 _define("atan2", 2, "atan2(x, y)", "atan2", "arctan2")
+_define("maximum", 2, "Max(x, y)", None, "maximum")
+_define("minimum", 2, "Min(x, y)", None, "minimum")
+# at a tie the first operand takes the derivative, so the two partials add up to 1
+PRIMITIVES["maximum"].partials = ("x >= y", "x < y")
+PRIMITIVES["minimum"].partials = ("x <= y", "x > y")
 _define("hypot", 2, "sqrt(x**2 + y**2)", "hypot", "hypot")
 _define("power", 2, "x ** y", "pow", "power")
 PRIMITIVES["power"].partials = PRIMITIVES["pow"].partials
@@ -133,6 +138,8 @@ def _build_callable_table() -> dict[int, tuple[object, str, str]]:
     add(builtins.float, "float", "builtin")
     add(builtins.int, "int", "builtin")
     add(builtins.round, "round", "builtin")
+    add(builtins.max, "maximum", "builtin")
+    add(builtins.min, "minimum", "builtin")
     return table
 
 

@@ -99,7 +99,9 @@ def partial_template(prim: str, wrt: int, consts: tuple) -> Template:
     if given is not None:  # positions holding the same value add their partials
         same = [j for j, c in enumerate(consts)
                 if j == wrt or (c is not None and c[0] == "same" and c[1] == wrt)]
-        partial = sum(sympy.sympify(given[j], locals={"x": x, "y": y}) for j in same)
+        parts = [sympy.sympify(given[j], locals={"x": x, "y": y}) for j in same]
+        partial = parts[0] if len(parts) == 1 else sympy.Add(*(
+            sympy.Piecewise((1, p), (0, True)) if p.is_Relational else p for p in parts))
         partial = partial.subs(dict(zip(names, operands)), simultaneous=True)
     else:
         partial = sympy.diff(expr, names[wrt])
@@ -163,6 +165,10 @@ def _to_template(expr: Any, names: tuple) -> Template:
                 return ("pow", _to_template(base, names), ("num", int(exponent)))
         return ("pow", _to_template(base, names), _to_template(exponent, names))
     name = type(expr).__name__
+    if expr.is_Relational:  # an indicator, e.g. d max(x, y)/dx = (x >= y)
+        relations = {"GreaterThan": "ge", "StrictGreaterThan": "gt", "LessThan": "le",
+                     "StrictLessThan": "lt"}
+        return (relations[name], _to_template(expr.lhs, names), _to_template(expr.rhs, names))
     if name == "floor" and expr.args[0].is_Mul:
         numer, denom = expr.args[0].as_numer_denom()
         return ("floordiv", _to_template(numer, names), _to_template(denom, names))

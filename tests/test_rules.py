@@ -78,6 +78,7 @@ REFERENCE: dict[str, Callable] = {
     "radians": lambda x: x * sp.pi / 180,
     "atan2": sp.atan2,
     "hypot": lambda x, y: sp.sqrt(x**2 + y**2),
+    "maximum": sp.Max, "minimum": sp.Min,
     # piecewise constant: derivative zero wherever it exists
     "floor": Step,
     "ceil": lambda x: -Step(-x),
@@ -138,6 +139,8 @@ BINARY = [
     ("atan2", "atan2", ["arctan2"], PAIRS),
     ("hypot", "hypot", ["hypot"], PAIRS),
     ("power", "pow", ["power"], POSITIVE_PAIRS),
+    ("maximum", None, ["maximum"], PAIRS),  # also builtin max(x, y)
+    ("minimum", None, ["minimum"], PAIRS),  # also builtin min(x, y)
 ]
 NONDIFF = [
     ("floor", "floor", ["floor"]),
@@ -185,9 +188,11 @@ def _cases() -> list[Case]:
                                   lambda x, ref=ref, inner_ref=inner_ref: 3 * ref(inner_ref(x)) * x,
                                   _points(points)))
     for prim, math_name, np_names, points in BINARY:
-        spellings = [f"math.{math_name}"] + [f"np.{n}" for n in np_names]
+        spellings = ([f"math.{math_name}"] if math_name else []) + [f"np.{n}" for n in np_names]
         if prim == "power":
             spellings.append("pow")  # the builtin
+        if prim in ("maximum", "minimum"):
+            spellings.append(prim[:3])  # the builtins max and min
         for s in spellings:
             cases.append(Case(s, ("x", "y"), f"{s}(x, y)", REFERENCE[prim], points))
             cases.append(Case(f"{s}-same", ("x",), f"{s}(x, x)",
@@ -424,7 +429,7 @@ UNARY_DOMAINS = {prim: points for prim, _, _, points in UNARY}
 UNARY_DOMAINS.update({"neg": WIDE, "pos": WIDE, "copy": WIDE, "float": WIDE})
 BINARY_DOMAINS = {"add": PAIRS, "sub": PAIRS, "mul": PAIRS, "truediv": PAIRS,
                   "pow": POSITIVE_PAIRS, "power": POSITIVE_PAIRS, "mod": MOD_PAIRS,
-                  "atan2": PAIRS, "hypot": PAIRS}
+                  "atan2": PAIRS, "hypot": PAIRS, "maximum": PAIRS, "minimum": PAIRS}
 DIFFERENTIABLE = sorted(p for p, spec in PRIMITIVES.items() if spec.expr is not None)
 
 

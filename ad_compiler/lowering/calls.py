@@ -209,7 +209,7 @@ class Calls:
                 return self.builder.emit("truediv", [top, bottom]).result
             if len(args) == PRIMITIVES[prim].arity and not kwargs:
                 return self.builder.emit(prim, args, attrs=attrs).result
-            if not PRIMITIVES[prim].nondiff:
+            if not PRIMITIVES[prim].nondiff and family != "builtin":  # max(a, b, c): opaque
                 raise self.error(node, f"'{spelling}' is supported with "
                                        f"{PRIMITIVES[prim].arity} positional argument(s) only",
                                  hint="drop the extra arguments")
