@@ -217,7 +217,7 @@ def _loop_lines(fn) -> list[int]:
             if line.lstrip().startswith(("for ", "while "))]
 
 
-_LOOP_POINTS = {"logistic_map": (3.1, 0.3), "newton_sqrt": (2.0,), "loop_inside_branch": (0.7,),
+_LOOP_POINTS = {"logistic_map": (3.1, 0.3), "newton_sqrt": (2.0,), "loop_inside_branch": (0.7, 0.3),
                 "rnn": (0.4, 0.9, 0.5)}
 
 
@@ -541,3 +541,17 @@ def _horner_coefficients(x, coefficients):
     for c in coefficients:
         p = p * x + c
     return p
+
+
+# Every catalogue function, reverse over reverse: the second derivative d2f/dx0^2 against
+# central differences of the first derivative, or a located refusal with a hint.
+@pytest.mark.parametrize("fn,point", CASES)
+def test_reverse_over_reverse_everywhere_is_right_or_refused(fn, point):
+    first = adc.grad(fn, wrt=0)
+    try:
+        second = adc.grad(first, wrt=0)
+    except adc.ADCompileError as err:
+        assert err.lineno is not None and err.hint.strip()
+        return
+    expected = central(first, list(point), 0)
+    assert second(*point) == pytest.approx(expected, rel=1e-5, abs=1e-6)

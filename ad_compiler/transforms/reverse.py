@@ -34,7 +34,6 @@ from .common import (
     loop_parts,
     name_fresh,
     name_output,
-    reverse_code_error,
     start,
     uses_varied,
     varied_values,
@@ -51,7 +50,6 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
     the primal outputs, then the adjoints of the inputs in `wrt`.
     """
     out, builder = start(fn, f"{fn.name}_vjp", "reverse")
-    _check_stacks(fn)
     sweep = _Sweep(fn, out, varied_values(fn, wrt))
     sweep.forward(fn.body.ops, builder, tape=True)
 
@@ -69,11 +67,6 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
         if sweep.is_varied(primal_out):
             partials.setdefault(primal_out.uid, []).append(seed)
 
-    for op in fn.body.ops:  # stacks of the code being differentiated get adjoint stacks
-        if op.prim == "stack" and sweep.is_varied(op.result):
-            adjoint_stack = builder.emit("stack", []).result
-            out.derived[adjoint_stack.uid] = (op.result, "{}_bar")
-            sweep.adjoint_stacks[op.result.uid] = adjoint_stack
     sweep.backward(fn.body.ops, builder, partials)
 
     # the inputs' adjoints close the sweep: they stay under the last comment it made
@@ -146,8 +139,7 @@ class _Sweep:
         self.stacks[id(op)] = stack
         body_stacks = {o.result.uid for o in body.ops if o.prim == "stack"}
         for inner_op in body.ops:  # pops of an outer stack: saved for the recomputation
-            if (inner_op.prim == "pop" and inner_op.args[0].uid not in body_stacks
-                    and self.is_varied(inner_op.args[0])):
+            if inner_op.prim == "pop" and inner_op.args[0].uid not in body_stacks:
                 save = builder.emit("stack", []).result
                 save.name = "popped"
                 builder.block.ops[-1].loc = None
@@ -170,6 +162,12 @@ class _Sweep:
 
     # ------------------------------------------------------------ backward sweep
     def backward(self, ops: list[Op], builder: Builder, partials: Partials) -> None:
+        for op in _stacks_made_in(ops):  # code being differentiated may push and pop:
+            if self.is_varied(op.result) and op.result.uid not in self.adjoint_stacks:
+                adjoint_stack = builder.emit("stack", []).result  # one adjoint stack each,
+                builder.block.ops[-1].loc = None                  # made before it is needed
+                self.out.derived[adjoint_stack.uid] = (op.result, "{}_bar")
+                self.adjoint_stacks[op.result.uid] = adjoint_stack
         for op in reversed(ops):
             if op.prim == "if":
                 self._adjoint_if(op, builder, partials)
@@ -266,7 +264,8 @@ class _Sweep:
             branch_blocks.append((block, inner_builder))
             branch_partials.append(inner_partials)
         outer = list(dict.fromkeys(u for p in branch_partials for u in p))
-        if not outer:
+        effects = any(o.attrs.get("effect") for b, _ in branch_blocks for o in walk_ops(b))
+        if not outer and not effects:  # (adjoint-stack pushes must run even so)
             return
         for (block, inner_builder), inner_partials in zip(branch_blocks, branch_partials):
             inner_builder.loc = op.loc
@@ -400,18 +399,17 @@ class _Sweep:
         return dense
 
 
-def _check_stacks(fn: Function) -> None:
-    """Reverse-mode code is differentiated again only where its stacks are made at the
-    top of the function (loops not nested in loops); anything else is refused."""
-    def visit(block: Block, top: bool) -> None:
-        for k, op in enumerate(block.ops):
-            if op.prim == "stack" and not top:  # made just before the loop that fills it
-                loop = next((o for o in block.ops[k:] if o.prim in ("for", "while")), op)
-                raise reverse_code_error(fn, loop)
-            for inner in op.blocks:
-                visit(inner, False)
-
-    visit(fn.body, True)
+def _stacks_made_in(ops: list[Op]) -> list[Op]:
+    """Stack ops in `ops` and in the branches of its ifs (a loop body is recomputed,
+    and its own stacks get adjoint stacks when the sweep reaches the recomputation)."""
+    found = []
+    for op in ops:
+        if op.prim == "stack":
+            found.append(op)
+        elif op.prim == "if":
+            for branch in op.blocks:
+                found.extend(_stacks_made_in(branch.ops))
+    return found
 
 
 def _builtin_call(fn: object) -> dict:
@@ -426,21 +424,23 @@ def _remapped(operand: Operand, remap: dict[int, Value]) -> Operand:
 
 
 def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
-               out: DerivativeFunction, pop_saves: dict[int, Value]) -> list[Op]:
+               out: DerivativeFunction, pop_saves: dict[int, Value],
+               made_outside: frozenset[int] = frozenset()) -> list[Op]:
     """Copies of `ops` with fresh values, reading remapped operands (a recomputation).
 
     Side effects are not repeated: print() and the like are dropped, a pop of an outer
     stack reads what the forward sweep saved, and a push of one is kept only for its
     adjoint."""
     clones = []
-    made_here = {op.result.uid for op in ops if op.prim == "stack"}
+    # stacks made in the recomputed region, this block or one around it, are refilled
+    made_here = made_outside | {op.result.uid for op in ops if op.prim == "stack"}
     for op in ops:
         if op.prim == "call" and op.attrs.get("effect"):
             continue
         blocks = []
         for block in op.blocks:
             params = [_fresh(p, remap, varied, out) for p in block.params]
-            inner_ops = _clone_ops(block.ops, remap, varied, out, pop_saves)
+            inner_ops = _clone_ops(block.ops, remap, varied, out, pop_saves, made_here)
             blocks.append(Block(params, inner_ops, [_remapped(y, remap) for y in block.yields]))
         args = [_remapped(a, remap) for a in op.args]
         attrs = dict(op.attrs)
