@@ -7,18 +7,10 @@ construction time, so no ``x * 1.0`` or ``+ 0.0`` ever reaches generated code.
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
 from .ir import Block, Const, Op, Operand, SourceLoc, Value
-from .primitives import PRIMITIVES, implementation
-
-_FOLDABLE_OPERATORS = {
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
-    "truediv": operator.truediv, "pow": operator.pow, "neg": operator.neg,
-    "pos": operator.pos, "floordiv": operator.floordiv, "mod": operator.mod,
-    "lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
-}
+from .primitives import OPERATOR_FUNCTIONS, PRIMITIVES, implementation
 
 
 def _power_of_two(value: float) -> bool:
@@ -61,7 +53,7 @@ class Builder:
         if simplified is not None:
             return simplified
         attrs: dict[str, Any] = {}
-        if prim not in _FOLDABLE_OPERATORS:
+        if prim not in OPERATOR_FUNCTIONS:
             attrs["fn"] = implementation(prim, family)
             attrs["family"] = family
         return self.emit(prim, args, name=name, attrs=attrs).result
@@ -85,12 +77,12 @@ class Builder:
             if total is None:
                 total = term
                 continue
-            negated = self._negated(term)
+            negated = self.negated(term)
             total = self.sub(total, negated) if negated is not None else self.add(total, term)
         return total if total is not None else Const(0.0)
 
     # -- simplification
-    def _negated(self, operand: Operand) -> Operand | None:
+    def negated(self, operand: Operand) -> Operand | None:
         if isinstance(operand, Value):
             op = self.producers.get(operand.uid)
             if op is not None and op.prim == "neg":
@@ -121,7 +113,7 @@ class Builder:
                 return b
             if is_const(b, 0):
                 return a
-            negated = self._negated(b)
+            negated = self.negated(b)
             if negated is not None:
                 return self.apply("sub", [a, negated])
         elif prim == "sub":
@@ -130,7 +122,7 @@ class Builder:
                 return a
             if is_const(a, 0):
                 return self.apply("neg", [b])
-            negated = self._negated(b)
+            negated = self.negated(b)
             if negated is not None:
                 return self.apply("add", [a, negated])
         elif prim == "mul":
@@ -153,7 +145,7 @@ class Builder:
                 reciprocal = self._reciprocal_of(y)
                 if reciprocal is not None:
                     return self.apply("truediv", [x, reciprocal])
-            na, nb = self._negated(a), self._negated(b)
+            na, nb = self.negated(a), self.negated(b)
             if na is not None and nb is not None:
                 return self.apply("mul", [na, nb])
             if na is not None:
@@ -166,11 +158,11 @@ class Builder:
                 return a
             if is_const(a, 0):
                 return Const(0.0)
-            na = self._negated(a)
+            na = self.negated(a)
             if na is not None:
                 return self.apply("neg", [self.apply("truediv", [na, b])])
         elif prim == "neg":
-            inner = self._negated(args[0])
+            inner = self.negated(args[0])
             if inner is not None:
                 return inner
         elif prim == "pos":
@@ -186,8 +178,8 @@ class Builder:
     @staticmethod
     def _fold(prim: str, values: list[Any], family: str) -> Const | None:
         try:
-            if prim in _FOLDABLE_OPERATORS:
-                result = _FOLDABLE_OPERATORS[prim](*values)
+            if prim in OPERATOR_FUNCTIONS:
+                result = OPERATOR_FUNCTIONS[prim](*values)
             elif PRIMITIVES.get(prim) is not None and PRIMITIVES[prim].expr is not None:
                 result = implementation(prim, family)(*values)
             else:

@@ -6,18 +6,10 @@ walk-through), including values the optimised code never materialises.
 """
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 from .ir import Block, Const, FreeName, Function, Operand, Value
-
-_OPERATORS = {
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
-    "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
-    "pow": operator.pow, "matmul": operator.matmul, "neg": operator.neg,
-    "pos": operator.pos, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
-    "ge": operator.ge, "eq": operator.eq, "ne": operator.ne,
-}
+from .primitives import OPERATOR_FUNCTIONS
 
 
 def evaluate(fn: Function, args: list[Any]) -> dict[int, Any]:
@@ -32,8 +24,8 @@ def evaluate(fn: Function, args: list[Any]) -> dict[int, Any]:
             if op.blocks:
                 raise NotImplementedError(f"tabulating '{op.prim}' blocks")
             values = [read(a) for a in op.args]
-            if op.prim in _OPERATORS:
-                result = _OPERATORS[op.prim](*values)
+            if op.prim in OPERATOR_FUNCTIONS:
+                result = OPERATOR_FUNCTIONS[op.prim](*values)
             elif op.prim == "copy":
                 result = values[0]
             elif op.prim == "pack":

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -111,6 +113,22 @@ for _name, _m, _n in [
     ("sign", None, "sign"), ("round", None, "round"), ("int", None, None),
 ]:
     _define(_name, 1, None, _m, _n, nondiff=True)
+
+
+# Operator primitives: the Python functions computing them (folding, interpreting).
+OPERATOR_FUNCTIONS = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
+    "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
+    "pow": operator.pow, "matmul": operator.matmul, "neg": operator.neg,
+    "pos": operator.pos, "not": operator.not_, "lt": operator.lt, "le": operator.le,
+    "gt": operator.gt, "ge": operator.ge, "eq": operator.eq, "ne": operator.ne,
+}
+
+
+def builtin_call_attrs(fn: Any) -> dict[str, Any]:
+    """The attributes of a 'call' op for a builtin with no derivative (len, range, ...)."""
+    return {"fn": fn, "callee": fn.__name__, "callee_kind": "builtin", "nondiff": True,
+            "kwnames": ()}
 
 
 # callable object -> (primitive, family); built once, looked up by identity.

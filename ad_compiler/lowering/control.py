@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..ir import Block, Const, Operand, SourceLoc, Value
+from ..primitives import builtin_call_attrs
 from .values import (
     _assigned_names,
     _Branch,
@@ -186,9 +187,7 @@ class ControlFlow:
         return lambda index, items: next(items)
 
     def _builtin(self, fn: Callable, args: list[Operand]) -> Value:
-        attrs = {"fn": fn, "callee": fn.__name__, "callee_kind": "builtin", "nondiff": True,
-                 "kwnames": ()}
-        return self.builder.emit("call", args, attrs=attrs).result
+        return self.builder.emit("call", args, attrs=builtin_call_attrs(fn)).result
 
     def _while(self, stmt: ast.While) -> tuple | None:
         if stmt.orelse:

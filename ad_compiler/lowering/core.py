@@ -13,6 +13,7 @@ from typing import Any
 from ..builder import Builder
 from ..frontend import FunctionSource, load
 from ..ir import Block, Const, Function, Operand, SourceLoc, Value
+from ..primitives import OPERATOR_FUNCTIONS
 from .calls import Calls
 from .containers import Containers
 from .control import ControlFlow
@@ -20,7 +21,6 @@ from .values import (
     _BINOPS,
     _COMPARES,
     _COMPOUND,
-    _PY_BINOPS,
     _UNSUPPORTED_EXPRESSIONS,
     _UNSUPPORTED_STATEMENTS,
     _Branch,
@@ -314,7 +314,7 @@ class _Lowerer(ControlFlow, Calls, Containers):
     def _binop(self, prim: str, left: Operand, right: Operand, node: ast.AST) -> Operand:
         if isinstance(left, Const) and isinstance(right, Const):
             try:
-                return Const(_PY_BINOPS[prim](left.value, right.value))
+                return Const(OPERATOR_FUNCTIONS[prim](left.value, right.value))
             except (ArithmeticError, TypeError, ValueError):
                 pass
         return self.builder.emit(prim, [left, right]).result

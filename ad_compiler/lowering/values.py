@@ -3,7 +3,6 @@ returns, and the tables of what Python syntax means."""
 from __future__ import annotations
 
 import ast
-import operator
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +19,6 @@ _COMPARES = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "
              ast.NotEq: "ne"}
 
 
-_PY_BINOPS = {
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
-    "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
-    "pow": operator.pow,
-}
 
 
 _UNSUPPORTED_STATEMENTS = {

@@ -7,8 +7,9 @@ output needs (for a gradient, usually most of the forward sweep).
 """
 from __future__ import annotations
 
-from ..builder import is_const
+from ..builder import Builder, is_const
 from ..ir import Block, Const, FreeName, Function, Op, Operand, Value, walk_ops
+from ..primitives import builtin_call_attrs
 
 _NEVER_SHARED = {"copy", "call", "stack", "pop", "push", "index_add"}
 _COMMUTATIVE = {"add", "mul"}
@@ -47,9 +48,8 @@ def replay_ranges(fn: Function) -> bool:
                 pops = [op for op in inner.ops if op.prim == "pop" and op.args[0] is stack]
                 if len(pops) != 1 or len(pops[0].results) != 1:
                     continue
-                replay = Op("call", [iterable], [Value()], {
-                    "fn": reversed, "callee": "reversed", "callee_kind": "builtin",
-                    "nondiff": True, "kwnames": ()}, [], backward_loop.loc)
+                replay = Op("call", [iterable], [Value()], builtin_call_attrs(reversed), [],
+                            backward_loop.loc)
                 ops.insert(ops.index(backward_loop), replay)
                 backward_loop.args[0] = replay.result
                 inner.params[0] = pops[0].results[0]
@@ -273,12 +273,7 @@ def _identity(op: Op) -> Operand | None:
     if op.prim in ("add", "sub", "mul", "truediv") and len(args) == 2:
         a, b = args
         if all(is_const(x) for x in args):
-            try:
-                return Const({"add": a.value + b.value, "sub": a.value - b.value,
-                              "mul": a.value * b.value}.get(op.prim, None)
-                             if op.prim != "truediv" else a.value / b.value)
-            except ZeroDivisionError:
-                return None
+            return Builder._fold(op.prim, [a.value, b.value], "operator")
         if op.prim == "add" and is_const(a, 0):
             return b
         if op.prim in ("add", "sub") and is_const(b, 0):

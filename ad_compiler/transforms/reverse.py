@@ -24,6 +24,7 @@ import builtins
 from .. import runtime
 from ..builder import Builder
 from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
+from ..primitives import builtin_call_attrs
 from ..rules import active_operands, is_nondiff, vjp
 from .common import (
     DerivativeFunction,
@@ -298,8 +299,8 @@ class _Sweep:
         for k in carried:
             adjoint = self._result_adjoint(op.results[k], builder, partials)
             carried_inits.append(Const(0.0) if adjoint is None else adjoint)
-        n = builder.emit("call", [stack], attrs=_builtin_call(builtins.len)).result
-        trips = builder.emit("call", [n], attrs=_builtin_call(builtins.range)).result
+        n = builder.emit("call", [stack], attrs=builtin_call_attrs(builtins.len)).result
+        trips = builder.emit("call", [n], attrs=builtin_call_attrs(builtins.range)).result
 
         # the backward loop body: restore the iteration's state, recompute, propagate
         block = Block()
@@ -389,7 +390,7 @@ class _Sweep:
                         inner.emit("index_add", [acc, index, value],
                                    attrs={"effect": True, "nested": True}, n_results=0)
                     continue
-                negated = [inner._negated(v) for v in values]
+                negated = [inner.negated(v) for v in values]
                 subtract = all(n is not None for n in negated)  # xs_bar[i] -= a + b
                 total = inner.sum((negated if subtract else values)[::-1])
                 inner.emit("index_add", [acc, index, total],
@@ -410,11 +411,6 @@ def _stacks_made_in(ops: list[Op]) -> list[Op]:
             for branch in op.blocks:
                 found.extend(_stacks_made_in(branch.ops))
     return found
-
-
-def _builtin_call(fn: object) -> dict:
-    return {"fn": fn, "callee": fn.__name__, "callee_kind": "builtin", "nondiff": True,
-            "kwnames": ()}
 
 
 def _remapped(operand: Operand, remap: dict[int, Value]) -> Operand:
