@@ -632,6 +632,43 @@ def header(quick: bool) -> str:
             f"{'  [--quick]' if quick else ''}")
 
 
+class Report:
+    """Sections printed one after another; a broken measurement is reported, not fatal."""
+
+    def __init__(self, quick: bool) -> None:
+        self.failed = False
+        self.started = time.perf_counter()
+        print(header(quick))
+        print()
+
+    def section(self, title: str, run: Callable[[], str]) -> None:
+        print(title)
+        try:
+            print(run())
+        except Exception as exc:  # one broken measurement must not hide the others
+            self.failed = True
+            print(f"FAILED: {type(exc).__name__}: {exc}")
+        print()
+
+    def calls(self, measure: Callable[[], tuple[str, list[dict[str, Any]]]],
+              expected: int) -> list[dict[str, Any]]:
+        """Section 1, the time per call; its rows feed the peers' section."""
+        results: list[dict[str, Any]] = []
+
+        def run() -> str:
+            text, rows = measure()
+            results.extend(rows)
+            self.failed = self.failed or len(rows) < expected
+            return text
+
+        self.section("1. Time per call (ns, min of repeats; gradients w.r.t. every input)", run)
+        return results
+
+    def finish(self) -> int:
+        print(f"total benchmark time {time.perf_counter() - self.started:.1f} s")
+        return 1 if self.failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fast smoke run (a few seconds)")
@@ -647,40 +684,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         budget, repeats, transform_repeats, cold_runs, import_runs = 0.2, 9, 30, 3, 5
 
-    started = time.perf_counter()
-    failed = False
-
-    def section(title: str, run: Callable[[], str]) -> None:
-        nonlocal failed
-        print(title)
-        try:
-            print(run())
-        except Exception as exc:  # one broken measurement must not hide the others
-            failed = True
-            print(f"FAILED: {type(exc).__name__}: {exc}")
-        print()
-
-    print(header(args.quick))
-    print()
-    calls: list[dict[str, Any]] = []
-
-    def calls_section() -> str:
-        nonlocal failed
-        text, results = bench_calls(budget, repeats)
-        calls.extend(results)
-        failed = failed or len(results) < len(CASES)
-        return text
-
-    section("1. Time per call (ns, min of repeats; gradients w.r.t. every input)", calls_section)
-    section("2. Transform time", lambda: bench_transform(transform_repeats, cold_runs)[0])
-    section("3. Import time (fresh interpreter)", lambda: bench_import(import_runs)[0])
+    report = Report(args.quick)
+    calls = report.calls(lambda: bench_calls(budget, repeats), len(CASES))
+    report.section("2. Transform time", lambda: bench_transform(transform_repeats, cold_runs)[0])
+    report.section("3. Import time (fresh interpreter)", lambda: bench_import(import_runs)[0])
     if SYMPY_LOADED_BY_IMPORT:
         print("note: sympy was already in sys.modules right after 'import ad_compiler' here\n")
-    section("4. Peers (gradient call, floats in, same code with math.* rebound)",
-            lambda: "skipped (--no-peers)" if args.no_peers
-            else bench_peers(calls, budget, repeats))
-    print(f"total benchmark time {time.perf_counter() - started:.1f} s")
-    return 1 if failed else 0
+    report.section("4. Peers (gradient call, floats in, same code with math.* rebound)",
+                   lambda: "skipped (--no-peers)" if args.no_peers
+                   else bench_peers(calls, budget, repeats))
+    return report.finish()
 
 if __name__ == "__main__":
     sys.exit(main())

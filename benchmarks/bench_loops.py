@@ -37,10 +37,10 @@ import ad_compiler as adc
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_core import (  # noqa: E402  (bench_core lives beside this file)
     TARGET_TRANSFORM_S,
+    Report,
     check_close,
     fmt_ms,
     fmt_ns,
-    header,
     make_timer,
     rebind_math,
     table,
@@ -397,39 +397,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         budget, repeats, transform_repeats = 0.2, 9, 20
 
-    started = time.perf_counter()
-    failed = False
-
-    def section(title: str, run: Callable[[], str]) -> None:
-        nonlocal failed
-        print(title)
-        try:
-            print(run())
-        except Exception as exc:  # one broken measurement must not hide the others
-            failed = True
-            print(f"FAILED: {type(exc).__name__}: {exc}")
-        print()
-
-    print(header(args.quick))
-    print()
-    calls: list[dict[str, Any]] = []
-
-    def calls_section() -> str:
-        nonlocal failed
-        text, results = bench_calls(budget, repeats)
-        calls.extend(results)
-        failed = failed or len(results) < len(CASES)
-        return text
-
-    section("1. Time per call (ns, min of repeats; gradients w.r.t. every input)", calls_section)
-    section("2. Transform time", lambda: bench_transform(transform_repeats))
-    section("3. Peers (gradient call, floats and lists of floats in, same code with math.* "
-            "rebound)",
-            lambda: "skipped (--no-peers)" if args.no_peers
-            else bench_peers(calls, budget, repeats))
-    print(f"total benchmark time {time.perf_counter() - started:.1f} s")
-    return 1 if failed else 0
-
+    report = Report(args.quick)
+    calls = report.calls(lambda: bench_calls(budget, repeats), len(CASES))
+    report.section("2. Transform time", lambda: bench_transform(transform_repeats))
+    report.section("3. Peers (gradient call, floats and lists of floats in, same code with "
+                   "math.* rebound)",
+                   lambda: "skipped (--no-peers)" if args.no_peers
+                   else bench_peers(calls, budget, repeats))
+    return report.finish()
 
 if __name__ == "__main__":
     sys.exit(main())
