@@ -7,9 +7,20 @@ active conditions) and at least ~1e-2 away from any kink or jump, so that centra
 differences with a small step stay on one piece.  Comments give, for each piece,
 which points fall in it.
 """
+import importlib.util
 import math
+from pathlib import Path
 
 import numpy as np
+
+# The functions shipped in examples/programs.py are part of the catalogue, so the
+# examples users read are the ones tested.
+_spec = importlib.util.spec_from_file_location(
+    "adc_examples_programs", Path(__file__).resolve().parents[2] / "examples" / "programs.py")
+_examples = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_examples)
+logistic_map, newton_sqrt = _examples.logistic_map, _examples.newton_sqrt
+smooth_relu, damped = _examples.smooth_relu, _examples.damped
 
 # ----------------------------------------------------------------- module globals
 SCALE = 1.7
@@ -184,12 +195,6 @@ def only_one_branch_assigns(x):
     return y + x
 
 
-def smooth_relu(x, beta=10.0):
-    if x * beta > 30.0:
-        return x
-    return math.log1p(math.exp(beta * x)) / beta
-
-
 def huber(r, delta):
     if abs(r) < delta:
         return 0.5 * r * r
@@ -274,22 +279,6 @@ def max_via_branches(x, y, z):
 
 
 # --------------------------------------------------------------------- loops
-def logistic_map(r, x0):
-    x = x0
-    for _ in range(20):
-        x = r * x * (1.0 - x)
-    return x
-
-
-def newton_sqrt(a):
-    x = a
-    step = 1.0
-    while abs(step) > 1e-12:
-        step = 0.5 * (x - a / x)
-        x = x - step
-    return x
-
-
 def newton_cos_fixed_point(a):
     # solves x = a * cos(x) by Newton's method
     x = 0.5
@@ -721,6 +710,7 @@ CATALOGUE = [
     # r = 2.8: converges to a fixed point; r = 3.2: a 2-cycle
     (logistic_map, [(2.8, 0.3), (3.2, 0.6)]),
     (newton_sqrt, [(2.0,), (0.3,), (9.5,)]),
+    (damped, [(0.3, 1.2), (-0.5, 0.8)]),
     (newton_cos_fixed_point, [(1.0,), (0.4,), (1.7,)]),
     (newton_cbrt_fixed, [(2.0,), (10.0,)]),
     (fixed_point_iteration, [(0.3, 0.5), (-0.4, 1.2)]),
