@@ -136,12 +136,11 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
             d = reverse(fn, indices, seed_params=False)
         else:
             d = forward(fn, indices, unit_seeds=True)
-        grads: Any = 1 if single else tuple(range(1, n_in + 1))
-        if kind == "grad":
+        if kind == "grad":  # the outputs are the value, then the gradients: drop the value
             d.body.yields = d.body.yields[1:]
-            tree = grads - 1 if single else tuple(i - 1 for i in grads)
+            tree = 0 if single else tuple(range(n_in))
         else:
-            tree = (0, grads)
+            tree = (0, 1 if single else tuple(range(1, n_in + 1)))
         suffix = kind
     d.output_tree = tree
     d.returns_tuple = isinstance(tree, tuple)
