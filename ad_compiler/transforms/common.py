@@ -75,10 +75,10 @@ def check_supported(fn: Function, op: Op) -> None:
 
 
 def reverse_code_error(fn: Function, op: Op) -> ADCompileError:
-    """Reverse-mode code whose stacks or list updates cannot be differentiated again."""
+    """Reverse-mode code that cannot be differentiated again: its list updates."""
     return located_error(
-        fn, op, "differentiating reverse-mode code of nested loops or of list updates is "
-                "not supported yet",
+        fn, op, "differentiating the in-place list updates of reverse-mode code (the "
+                "gradient of a loop over a differentiated list) is not supported yet",
         hint="take one of the two derivatives in forward mode: "
              "grad(grad(f, mode='forward')) or jvp(grad(f), ...)")
 
