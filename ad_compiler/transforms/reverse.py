@@ -278,8 +278,7 @@ class _Sweep:
                 partials.setdefault(u, []).append(y)
             return
         results = [self._adjoint_value(u) for u in outer]
-        builder.block.ops.append(Op("if", list(op.args), results, {},
-                                    [b for b, _ in branch_blocks], op.loc))
+        builder.block.ops.append(Op("if", list(op.args), results, {}, blocks, op.loc))
         for u, r in zip(outer, results):
             partials.setdefault(u, []).append(r)
 
@@ -314,8 +313,6 @@ class _Sweep:
         # the pop stays even if nothing it restores is read: the pushes shrink to match
         popped = inner.emit("pop", [stack], n_results=len(saved),
                             attrs={"effect": True}).results
-        for old_value, new_value in zip(saved, popped):
-            new_value.name = old_value.name
         remap = {}
         for old, new in zip(saved, popped):
             new.name = old.name
