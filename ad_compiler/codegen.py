@@ -360,6 +360,13 @@ class _Emitter:
         module_name, attr = where
         if module_name == "builtins":
             return ast.Name(attr, ast.Load())
+        if module_name == "ad_compiler.runtime":  # printed by name, imported in the header
+            alias = attr
+            while alias in self.globals or (alias in self.taken and self.free.get(alias) is not obj):
+                alias += "_"
+            self.free[alias] = obj
+            self.taken.add(alias)
+            return ast.Name(alias, ast.Load())
         module = sys.modules[module_name]
         for name, value in self.globals.items():
             if value is module and not name.startswith("__"):
@@ -397,7 +404,8 @@ class _Emitter:
         if prim == "not":
             return ast.UnaryOp(ast.Not(), args[0])
         if prim == "getitem":
-            index = args[1] if len(args) == 2 else ast.Tuple(args[1:], ast.Load())
+            parts = [_index_part(a, e) for a, e in zip(op.args[1:], args[1:])]
+            index = parts[0] if len(parts) == 1 else ast.Tuple(parts, ast.Load())
             return ast.Subscript(args[0], index, ast.Load())
         if prim == "if":
             return self._if_expression(op)
@@ -571,6 +579,17 @@ def _constant(value: Any) -> ast.expr:
     return ast.Constant(value)
 
 
+def _index_part(operand: Operand, printed: ast.expr) -> ast.expr:
+    """A constant slice prints as ``1::2``, Ellipsis as ``...``."""
+    if isinstance(operand, Const) and isinstance(operand.value, slice):
+        bounds = [None if v is None else _constant(v)
+                  for v in (operand.value.start, operand.value.stop, operand.value.step)]
+        return ast.Slice(*bounds)
+    if isinstance(operand, Const) and operand.value is Ellipsis:
+        return ast.Constant(Ellipsis)
+    return printed
+
+
 def _dotted(spelling: str) -> ast.expr:
     root, *path = spelling.split(".")
     node: ast.expr = ast.Name(root, ast.Load())
@@ -628,9 +647,15 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     header = [f"import {v.__name__}" + (f" as {k}" if k != v.__name__ else "")
               for k, v in sorted(free.items()) if isinstance(v, types.ModuleType)]
+    helpers = {k: v for k, v in sorted(free.items())
+               if callable(v) and not isinstance(v, (types.ModuleType, types.CellType))}
+    from_runtime = [k if k == v.__name__ else f"{v.__name__} as {k}" for k, v in helpers.items()
+                    if getattr(v, "__module__", None) == "ad_compiler.runtime"]
+    if from_runtime:
+        header.append(f"from ad_compiler.runtime import {', '.join(from_runtime)}")
     header += [f"# {k}: {getattr(v, '__module__', '?')}.{getattr(v, '__qualname__', v)}"
-               for k, v in sorted(free.items())
-               if callable(v) and not isinstance(v, (types.ModuleType, types.CellType))]
+               for k, v in helpers.items()
+               if getattr(v, "__module__", None) != "ad_compiler.runtime"]
     source = "\n".join(header + ([""] if header else []) + inner) + "\n"
     return Generated(compiled, source, filename, dict(free))
 

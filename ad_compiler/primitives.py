@@ -203,3 +203,105 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
         if name and getattr(module, name, None) is obj:
             return module_name, name
     return None
+
+
+# ------------------------------------------------------------------ array primitives
+@dataclass
+class ArrayPrimitive:
+    """A NumPy function that is not elementwise: reductions, products, shapes.
+
+    `params` is NumPy's parameter order; `operands` are the positions that carry
+    derivatives (an operand may be a list of arrays, as for ``np.concatenate``);
+    the other parameters are static: axes, shapes, flags.
+    """
+
+    name: str
+    fn: Any
+    params: tuple[str, ...]
+    defaults: dict[str, Any]
+    operands: tuple[int, ...]
+    variadic: bool = False  # np.einsum(spec, *operands)
+
+
+ARRAY_PRIMITIVES: dict[str, ArrayPrimitive] = {}
+_ARRAY_CALLABLES: dict[int, tuple[object, str]] = {}
+_NO_DEFAULT = object()
+
+
+def _array(name: str, fn: Any, signature: str, *aliases: Any) -> None:
+    params, defaults, operands = [], {}, []
+    for k, part in enumerate(p.strip() for p in signature.split(",")):
+        text, _, default = part.partition("=")
+        if text.endswith("*"):
+            operands.append(k)
+            text = text[:-1]
+        params.append(text)
+        if default:
+            defaults[text] = eval(default, {"np": np})  # noqa: S307 - literals above
+    ARRAY_PRIMITIVES[name] = ArrayPrimitive(name, fn, tuple(params), defaults, tuple(operands),
+                                            variadic=name == "einsum")
+    for obj in (fn, *aliases):
+        _ARRAY_CALLABLES[id(obj)] = (obj, name)
+
+
+_REDUCE = "a*, axis=None, keepdims=False"
+for _name in ("sum", "mean", "prod"):
+    _array(_name, getattr(np, _name), _REDUCE)
+_array("max", np.max, _REDUCE, np.amax)
+_array("min", np.min, _REDUCE, np.amin)
+_array("var", np.var, "a*, axis=None, ddof=0, keepdims=False")
+_array("std", np.std, "a*, axis=None, ddof=0, keepdims=False")
+_array("matmul", np.matmul, "x1*, x2*")
+_array("dot", np.dot, "a*, b*")
+_array("outer", np.outer, "a*, b*")
+_array("inner", np.inner, "a*, b*")
+_array("einsum", np.einsum, "subscripts, operands*")
+_array("transpose", np.transpose, "a*, axes=None")
+_array("trace", np.trace, "a*, offset=0, axis1=0, axis2=1")
+_array("solve", np.linalg.solve, "a*, b*")
+_array("inv", np.linalg.inv, "a*")
+_array("det", np.linalg.det, "a*")
+_array("slogdet", np.linalg.slogdet, "a*")
+_array("norm", np.linalg.norm, "x*, ord=None, axis=None, keepdims=False")
+_array("reshape", np.reshape, "a*, shape")
+_array("ravel", np.ravel, "a*")
+_array("squeeze", np.squeeze, "a*, axis=None")
+_array("expand_dims", np.expand_dims, "a*, axis")
+_array("swapaxes", np.swapaxes, "a*, axis1, axis2")
+_array("broadcast_to", np.broadcast_to, "array*, shape")
+_array("concatenate", np.concatenate, "arrays*, axis=0")
+_array("stack", np.stack, "arrays*, axis=0")
+_array("hstack", np.hstack, "tup*")
+_array("vstack", np.vstack, "tup*")
+_array("tile", np.tile, "A*, reps")
+_array("repeat", np.repeat, "a*, repeats, axis=None")
+_array("array", np.array, "object*, dtype=None", np.asarray, np.asanyarray)
+_array("where", np.where, "condition, x*, y*")
+_array("clip", np.clip, "a*, a_min=None, a_max=None")
+
+# ndarray methods and attributes that mean the NumPy function of the same name
+ARRAY_METHODS = {
+    "sum": "sum", "mean": "mean", "prod": "prod", "max": "max", "min": "min", "var": "var",
+    "std": "std", "dot": "dot", "transpose": "transpose", "trace": "trace",
+    "reshape": "reshape", "ravel": "ravel", "flatten": "ravel", "squeeze": "squeeze",
+    "swapaxes": "swapaxes", "repeat": "repeat", "clip": "clip", "astype": "array",
+}
+ARRAY_ATTRIBUTES = {"T": "transpose", "shape": np.shape, "ndim": np.ndim, "size": np.size,
+                    "dtype": np.result_type}
+
+# NumPy functions whose results carry no derivative: shapes, constants, indices, tests
+NONDIFF_NUMPY = frozenset(id(f) for f in (
+    np.shape, np.ndim, np.size, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like,
+    np.empty_like, np.arange, np.linspace, np.eye, np.identity, np.argmax, np.argmin,
+    np.argsort, np.nonzero, np.flatnonzero, np.isnan, np.isinf, np.isfinite, np.all, np.any,
+    np.count_nonzero, np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
+    np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
+    np.result_type, np.searchsorted, np.allclose, np.isclose, np.array_equal,
+    np.tril_indices, np.triu_indices, np.diag_indices, np.indices, np.ix_,
+))
+
+
+def lookup_array(obj: object) -> str | None:
+    """The array primitive a NumPy function denotes, by identity; None if not one."""
+    hit = _ARRAY_CALLABLES.get(id(obj))
+    return hit[1] if hit is not None and hit[0] is obj else None

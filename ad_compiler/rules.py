@@ -19,6 +19,16 @@ from . import runtime
 from .builder import Builder
 from .ir import Const, Op, Operand, Value
 from .primitives import PRIMITIVES
+from .shapes import ShapeFacts
+from .tensor_rules import (
+    NONDIFF_HELPERS,
+    array_jvp,
+    array_vjp,
+    differentiable_positions,
+    is_array_prim,
+)
+
+SCALAR_CODE = ShapeFacts(None, scalar_code=True)
 
 # sympy function name -> primitive, for turning derived expressions back into IR
 _SYMPY_FUNCTIONS = {
@@ -33,7 +43,7 @@ Template = tuple  # ("arg", i) | ("res",) | ("num", v) | (prim, *children)
 
 
 def is_differentiable(prim: str) -> bool:
-    if prim in ("custom", "pack", "getitem"):
+    if prim in ("custom", "pack", "getitem") or is_array_prim(prim):
         return True
     spec = PRIMITIVES.get(prim)
     return spec is not None and spec.expr is not None
@@ -42,7 +52,7 @@ def is_differentiable(prim: str) -> bool:
 def is_nondiff(op: Op) -> bool:
     """Zero derivative: a piecewise-constant primitive, or a call marked as such
     (``len``, ``print``, ``int(x, 2)``) whose result carries no derivative."""
-    if op.attrs.get("nondiff"):
+    if op.attrs.get("nondiff") or op.prim in NONDIFF_HELPERS:
         return True
     spec = PRIMITIVES.get(op.prim)
     return spec is not None and spec.nondiff
@@ -227,15 +237,19 @@ def local_partials(builder: Builder, op: Op, indices: list[int]) -> list[Operand
             for i in indices]
 
 
-def jvp(builder: Builder, op: Op, tangents: list[Operand | None]) -> Operand | None:
+def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
+        facts: ShapeFacts = SCALAR_CODE) -> Operand | None:
     """Tangent of an op's result; None tangents are symbolic zeros."""
     if op.prim == "pack":  # the tangent of a list is the list of tangents
-        items = [Const(0.0) if t is None else t for t in tangents]
+        items = [t if t is not None else zero_like(builder, a, facts)
+                 for t, a in zip(tangents, op.args)]
         return builder.emit("pack", items, attrs={"kind": op.attrs.get("kind", "tuple")}).result
     if op.prim == "getitem":
         if tangents[0] is None:
             return None
         return builder.emit("getitem", [tangents[0], *op.args[1:]]).result
+    if is_array_prim(op.prim):
+        return array_jvp(builder, op, tangents)
     indices = [i for i, t in enumerate(tangents)
                if t is not None and op.args[i] not in op.args[:i]]  # a repeated operand counts once
     partials = local_partials(builder, op, indices)
@@ -243,19 +257,52 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None]) -> Operand | N
     return builder.sum(terms) if terms else None
 
 
-def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int]) -> list[Operand]:
-    """Partial adjoints ``ybar * d op.result / d op.args[i]`` (seed 002), one per index."""
+def zero_like(builder: Builder, operand: Operand, facts: ShapeFacts) -> Operand:
+    """A zero derivative for `operand`: 0.0 in scalar code, zeros of its shape otherwise."""
+    if facts.scalar_code or not isinstance(operand, Value):
+        return Const(0.0)
+    return builder.emit("zeros_of", [operand], attrs={"fn": runtime.zeros_of,
+                                                      "kwnames": ()}).result
+
+
+def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
+        facts: ShapeFacts = SCALAR_CODE) -> list[Operand]:
+    """Partial adjoints ``ybar * d op.result / d op.args[i]`` (seed 002), one per index.
+
+    Where broadcasting may have widened an operand, its partial adjoint is summed back
+    to the operand's shape (``unbroadcast``)."""
     if op.prim == "pack":  # each item's adjoint is its place in the list's adjoint
         return [builder.emit("getitem", [cotangent, Const(i)]).result for i in indices]
     if op.prim == "getitem":  # zero but at the index: kept sparse until it is added
         attrs = {"fn": runtime.index_update, "kwnames": ()}
-        return [builder.emit("call", [op.args[0], op.args[1], cotangent], attrs=attrs).result
+        index = op.args[1] if len(op.args) == 2 else builder.emit(
+            "pack", op.args[1:], attrs={"kind": "tuple"}).result
+        return [builder.emit("call", [op.args[0], index, cotangent], attrs=attrs).result
                 if i == 0 else Const(0.0) for i in indices]
-    return [builder.mul(cotangent, p) for p in local_partials(builder, op, indices)]
+    if is_array_prim(op.prim):
+        parts = array_vjp(builder, op, cotangent, indices)
+        if op.prim != "where":
+            return parts
+    else:
+        parts = [builder.mul(cotangent, p) for p in local_partials(builder, op, indices)]
+    return [unbroadcast(builder, part, op.args[i], op.result, facts)
+            for i, part in zip(indices, parts)]
+
+
+def unbroadcast(builder: Builder, part: Operand, operand: Operand, result: Value,
+                facts: ShapeFacts) -> Operand:
+    """`part`, summed to the shape of `operand` unless it certainly has it already."""
+    if facts.same_shape(operand, result) or isinstance(part, Const):
+        return part
+    return builder.emit("unbroadcast", [part, operand],
+                        attrs={"fn": runtime.unbroadcast, "kwnames": ()}).result
 
 
 def active_operands(op: Op, active: set[int]) -> list[int]:
     """Indices of active operands; a value used twice by the op is listed once."""
-    args = op.args[:1] if op.prim == "getitem" else op.args  # an index has no derivative
-    return [i for i, a in enumerate(args)
-            if isinstance(a, Value) and a.uid in active and a not in op.args[:i]]
+    positions = differentiable_positions(op)  # array rules count each position
+    if positions is None:
+        args = op.args[:1] if op.prim == "getitem" else op.args  # an index has no derivative
+        return [i for i, a in enumerate(args)
+                if isinstance(a, Value) and a.uid in active and a not in op.args[:i]]
+    return [i for i in positions if isinstance(op.args[i], Value) and op.args[i].uid in active]

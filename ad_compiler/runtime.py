@@ -60,7 +60,7 @@ def densify(a: Any, like: Any) -> Any:
     if isinstance(a, (list, tuple)) and not isinstance(a, AdjointList):
         return AdjointList(densify(v, w) for v, w in zip(a, like))
     if isinstance(a, np.ndarray) and not isinstance(a, AdjointArray):
-        return a.astype(np.result_type(a.dtype, np.float64)).view(AdjointArray)
+        return a.astype(a.dtype if a.dtype.kind in "fc" else np.float64).view(AdjointArray)
     return a
 
 
@@ -70,8 +70,10 @@ def add(a: Any, b: Any) -> Any:
         a, b = b, a
     if isinstance(b, IndexUpdate):
         a = densify(a, b.base)
-        if isinstance(a, np.ndarray):
-            np.add.at(a, b.index, b.value)
+        if isinstance(a, np.ndarray) and _may_repeat(b.index):
+            np.add.at(a, b.index, b.value)  # repeated indices add up
+        elif isinstance(a, np.ndarray):
+            a[b.index] += b.value
         else:
             a[b.index] = add(a[b.index], b.value)
         return a
@@ -84,6 +86,240 @@ def add(a: Any, b: Any) -> Any:
     return a + b
 
 
+def _may_repeat(index: Any) -> bool:
+    """Whether an index can name an element twice (integer arrays or lists)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    for part in parts:
+        if isinstance(part, list) or (isinstance(part, np.ndarray) and part.dtype.kind != "b"):
+            return True
+    return False
+
+
 def index_add(acc: Any, index: Any, value: Any) -> None:
     """``acc[index] += value`` for adjoints that are themselves lists."""
     acc[index] = add(acc[index], value)
+
+
+# ---------------------------------------------------------------- array adjoints
+# Helpers the array rules call where the arithmetic depends on shapes known only at
+# run time.  Each is linear in its first argument, the cotangent or tangent.
+
+
+def unbroadcast(g: Any, x: Any) -> Any:
+    """`g` summed over the axes along which `x` was broadcast (the adjoint of broadcasting)."""
+    shape = np.shape(x)
+    if np.shape(g) == shape:
+        return g
+    g = np.asarray(g)
+    lead = g.ndim - len(shape)
+    if lead < 0:  # a cotangent that is itself broadcast (a scalar seed)
+        return np.broadcast_to(g, shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g
+
+
+def broadcast_like(g: Any, x: Any) -> Any:
+    """`g` broadcast to the shape of `x` (the adjoint of `unbroadcast`)."""
+    return g if np.shape(g) == np.shape(x) else np.broadcast_to(g, np.shape(x))
+
+
+def sum_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The adjoint of ``np.sum(x, axis, keepdims=keepdims)``: `g` spread back over `x`."""
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, np.shape(x))
+
+
+def mean_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The adjoint of ``np.mean(x, axis, keepdims=keepdims)``."""
+    return sum_adjoint(g, x, axis, keepdims) * (np.size(g) / np.size(x))
+
+
+def reduced_count(x: Any, axis: Any = None) -> int:
+    """How many elements of `x` a reduction over `axis` combines into each result."""
+    shape = np.shape(x)
+    if axis is None:
+        return int(np.prod(shape))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return int(np.prod([shape[a] for a in axes]))
+
+
+def extremum_mask(x: Any, y: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """Where `x` attains its reduced maximum or minimum `y`, ties sharing equally."""
+    hit = np.asarray(x) == sum_adjoint(y, x, axis, keepdims)
+    dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype.kind == "f" else np.float64
+    hit = hit.astype(dtype)
+    return hit / np.sum(hit, axis=axis, keepdims=True)
+
+
+def _swap_last(a: Any) -> Any:
+    return np.swapaxes(a, -1, -2)
+
+
+def matmul_adjoint_a(g: Any, a: Any, b: Any) -> Any:
+    """The adjoint of `a` in ``a @ b`` (or ``np.dot(a, b)``): ``g @ b.T`` and its
+    vector, scalar and batched variants."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * b, a)
+    if np.ndim(b) == 1:
+        return unbroadcast(np.multiply.outer(g, b), a)
+    if np.ndim(a) == 1:
+        return unbroadcast(np.matmul(b, np.expand_dims(g, -1))[..., 0], a)
+    return unbroadcast(g @ _swap_last(b), a)
+
+
+def matmul_adjoint_b(g: Any, a: Any, b: Any) -> Any:
+    """The adjoint of `b` in ``a @ b``: ``a.T @ g`` and its variants."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * a, b)
+    if np.ndim(a) == 1:
+        if np.ndim(b) == 1:
+            return g * a
+        return unbroadcast(np.expand_dims(a, -1) * np.expand_dims(g, -2), b)
+    if np.ndim(b) == 1:
+        return unbroadcast(np.matmul(_swap_last(a), np.expand_dims(g, -1))[..., 0], b)
+    return unbroadcast(_swap_last(a) @ g, b)
+
+
+def inner_adjoint_a(g: Any, a: Any, b: Any) -> Any:
+    """The adjoint of `a` in ``np.inner(a, b)`` (a sum over the last axes)."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * b, a)
+    na = np.ndim(a) - 1
+    return np.tensordot(g, b, axes=(list(range(na, np.ndim(g))), list(range(np.ndim(b) - 1))))
+
+
+def inner_adjoint_b(g: Any, a: Any, b: Any) -> Any:
+    """The adjoint of `b` in ``np.inner(a, b)``."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return unbroadcast(g * a, b)
+    na = np.ndim(a) - 1
+    return np.tensordot(g, a, axes=(list(range(na)), list(range(na))))
+
+
+def split_like(g: Any, xs: Any, axis: int = 0) -> list:
+    """The adjoint of ``np.concatenate(xs, axis)``: `g` cut into pieces shaped like `xs`."""
+    ends = np.cumsum([np.shape(x)[axis] for x in xs])[:-1]
+    return list(np.split(g, ends, axis=axis))
+
+
+def unstack(g: Any, axis: int = 0) -> list:
+    """The adjoint of ``np.stack(xs, axis)``: the slices of `g` along `axis`."""
+    return list(np.moveaxis(np.asarray(g), axis, 0))
+
+
+def hstack_adjoint(g: Any, xs: Any) -> list:
+    """The adjoint of ``np.hstack(xs)``: 1-d pieces join on axis 0, others on axis 1."""
+    pieces = split_like(g, [np.atleast_1d(x) for x in xs], 0 if np.ndim(g) == 1 else 1)
+    return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs)]
+
+
+def vstack_adjoint(g: Any, xs: Any) -> list:
+    """The adjoint of ``np.vstack(xs)``: pieces of rows, reshaped like `xs`."""
+    pieces = split_like(g, [np.atleast_2d(x) for x in xs], 0)
+    return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs)]
+
+
+def tile_adjoint(g: Any, x: Any, reps: Any) -> Any:
+    """The adjoint of ``np.tile(x, reps)``: the tiles of `g` added up."""
+    shape = np.shape(x)
+    reps = (reps,) if np.ndim(reps) == 0 else tuple(reps)
+    ndim = max(len(shape), len(reps))
+    shape = (1,) * (ndim - len(shape)) + shape
+    reps = (1,) * (ndim - len(reps)) + reps
+    split = []
+    for r, n in zip(reps, shape):
+        split += [r, n]
+    g = np.reshape(g, split).sum(axis=tuple(range(0, 2 * ndim, 2)))
+    return np.reshape(g, np.shape(x))
+
+
+def repeat_adjoint(g: Any, x: Any, repeats: Any, axis: Any = None) -> Any:
+    """The adjoint of ``np.repeat(x, repeats, axis)``: each run of copies added up."""
+    x_shape = np.shape(x)
+    if axis is None:
+        x_shape, axis = (int(np.prod(x_shape)),), 0
+    axis = axis % len(x_shape)
+    starts = np.concatenate([[0], np.cumsum(np.broadcast_to(repeats, (x_shape[axis],)))[:-1]])
+    return np.reshape(np.add.reduceat(g, starts, axis=axis), np.shape(x))
+
+
+def einsum_adjoint(spec: str, k: int, g: Any, *operands: Any) -> Any:
+    """The adjoint of operand `k` of ``np.einsum(spec, *operands)``."""
+    inputs, output = _einsum_parts(spec, len(operands))
+    target = inputs[k]
+    if len(set(target)) != len(target):
+        raise ValueError(f"einsum operand {target!r} repeats an index")
+    others = [s for i, s in enumerate(inputs) if i != k]
+    known = set(output).union(*others)
+    kept = "".join(c for c in target if c in known)
+    terms = ",".join([output, *others])
+    piece = np.einsum(f"{terms}->{kept}", g, *(x for i, x in enumerate(operands) if i != k))
+    if kept != target:  # indices summed away by this operand alone: spread back over them
+        shape = np.shape(operands[k])
+        piece = np.broadcast_to(np.expand_dims(piece, [target.index(c) for c in target
+                                                        if c not in known]), shape)
+    return piece
+
+
+def _einsum_parts(spec: str, n: int) -> tuple[list[str], str]:
+    spec = spec.replace(" ", "")
+    if "." in spec:
+        raise ValueError("einsum with '...' has no rule yet")
+    if "->" in spec:
+        lhs, output = spec.split("->")
+    else:
+        lhs = spec
+        letters = lhs.replace(",", "")
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    inputs = lhs.split(",")
+    if len(inputs) != n:
+        raise ValueError(f"einsum spec {spec!r} names {len(inputs)} operands, {n} given")
+    return inputs, output
+
+
+def cast_like(g: Any, x: Any) -> Any:
+    """`g` in the floating dtype of `x` (the adjoint of ``x.astype(...)``)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or dtype.kind != "f":
+        return g
+    return np.asarray(g, dtype=dtype) if np.ndim(g) else dtype.type(g)
+
+
+def gradient_like(g: Any, x: Any) -> Any:
+    """A gradient with the type, shape and dtype of its input `x`: dense, writable,
+    owned by the caller."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "fc":
+            raise TypeError(f"cannot differentiate with respect to an array of dtype "
+                            f"{x.dtype} (integer or boolean); pass a float array, for "
+                            f"example x.astype(float)")
+        g = densify(g, x)
+        if np.shape(g) != x.shape:
+            g = np.broadcast_to(g, x.shape)
+        out = np.array(g, dtype=x.dtype)  # a plain, writable array of its own
+        return out
+    if isinstance(x, (list, tuple)):
+        return densify(g, x)
+    return g
+
+
+def trace_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """The adjoint of ``np.trace(a, offset, axis1, axis2)``: `g` on the diagonal."""
+    shape = np.shape(a)
+    eye = np.eye(shape[axis1], shape[axis2], k=offset)
+    placed = np.expand_dims(g, (-2, -1)) * eye
+    return np.moveaxis(placed, (-2, -1), (axis1 % len(shape), axis2 % len(shape)))
+
+
+def zeros_of(x: Any) -> Any:
+    """A zero derivative shaped like `x`: 0.0 for a number, a float array for an array."""
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=x.dtype if x.dtype.kind in "fc" else np.float64)
+    if isinstance(x, (list, tuple)):
+        return [zeros_of(v) for v in x]
+    return 0.0

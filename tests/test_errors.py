@@ -78,11 +78,11 @@ CASES = {
     "*args": (U.f_varargs, "args"),
     "**kwargs": (U.f_kwargs, "kwargs"),
     "keyword-only": (U.f_kwonly, "y)"),
-    "subscript": (U.f_subscript, "x[1:]"),
-    "method call": (U.f_method, "x.sum()"),
+    "subscript": (U.f_subscript, "y[0]"),
+    "method call": (U.f_method, "x.tolist()"),
     "opaque C function": (U.f_opaque, "some_c_function(x)"),
     "undefined name": (U.f_undefined, "undefined_name"),
-    "second lambda on a line": (U.bad_lambda, "x[1:]"),
+    "second lambda on a line": (U.bad_lambda, "[x * i"),
 }
 
 # a word the message must contain, so the user knows what was rejected
@@ -91,9 +91,9 @@ KEYWORDS = {
     "yield": "yield", "raise": "raise", "del": "del", "import": "import",
     "list comprehension": "comprehension",
     "assert": "assert", "*args": "*args", "**kwargs": "**kwargs", "keyword-only": "keyword",
-"subscript": "slice", "method call": "method",
+"subscript": "assigning", "method call": "method",
 "opaque C function": "some_c_function",
-    "undefined name": "undefined_name", "second lambda on a line": "slice",
+    "undefined name": "undefined_name", "second lambda on a line": "comprehension",
 }
 
 

@@ -10,7 +10,13 @@ from ..custom import partials_of
 from ..errors import ADCompileError
 from ..frontend import FunctionSource, load
 from ..ir import Block, Const, FreeName, Operand, SourceLoc, walk_ops
-from ..primitives import NONDIFF_BUILTINS, PRIMITIVES, lookup_callable
+from ..primitives import (
+    NONDIFF_BUILTINS,
+    NONDIFF_NUMPY,
+    PRIMITIVES,
+    lookup_array,
+    lookup_callable,
+)
 from .values import (
     _is_constant_object,
     _LocalFunction,
@@ -178,7 +184,20 @@ class Calls:
             args = [self.expr(a) for a in node.args]
             kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
             return self._inline_local(local, args, kwargs, node)
+        if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
+            return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
+        array_name = lookup_array(fn)
+        if (array_name is not None or id(fn) in NONDIFF_NUMPY) and partials_of(fn) is None:
+            if any(isinstance(a, ast.Starred) for a in node.args) or any(
+                    k.arg is None for k in node.keywords):
+                raise self.error(node, "starred arguments are not supported",
+                                 hint="pass the arguments one by one")
+            args = [self._static_or_value(a) for a in node.args]
+            kwargs = {k.arg: self._static_or_value(k.value) for k in node.keywords}
+            if array_name is None:
+                return self._nondiff_call(fn, spelling, args, node, kwargs)
+            return self._array_call(array_name, spelling, args, kwargs, node)
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 raise self.error(arg, "starred arguments are not supported",

@@ -99,9 +99,12 @@ class Containers:
 
     def _subscript(self, node: ast.Subscript) -> Any:
         base = self._rvalue(node.value)
-        if isinstance(node.slice, ast.Slice):
-            raise self.error(node, "slices are not supported yet",
-                             hint="index the items one by one")
+        if isinstance(node.slice, (ast.Slice, ast.Tuple)):  # x[1:], x[i, j], x[..., None]
+            parts = self._index_parts(node.slice)
+            if isinstance(base, _StaticSeq) and len(parts) == 1 and isinstance(parts[0], Const):
+                return _StaticSeq(base.items[parts[0].value], base.kind)
+            self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+            return self.builder.emit("getitem", [self._materialize(base, node), *parts]).result
         index = self.expr(node.slice)
         if isinstance(base, (_StaticSeq, _StaticDict)) and isinstance(index, Const):
             try:

@@ -14,6 +14,8 @@ from ..builder import Builder
 from ..frontend import FunctionSource, load
 from ..ir import Block, Const, Function, Operand, SourceLoc, Value
 from ..primitives import OPERATOR_FUNCTIONS
+from ..tensor_rules import array_op
+from .arrays import Arrays
 from .calls import Calls
 from .containers import Containers
 from .control import ControlFlow
@@ -43,7 +45,7 @@ def lower(func: Any) -> Function:
     return _Lowerer(load(func)).run()
 
 
-class _Lowerer(ControlFlow, Calls, Containers):
+class _Lowerer(ControlFlow, Calls, Containers, Arrays):
     def __init__(self, src: FunctionSource) -> None:
         self.src = src
         self.block = Block()
@@ -249,6 +251,8 @@ class _Lowerer(ControlFlow, Calls, Containers):
                                  hint="unpack them first: 'a, b = f(x)'")
             return result
         if isinstance(node, ast.Attribute):
+            if self._is_value_expression(node.value):
+                return self._array_attribute(node)  # x.T, x.shape
             return self._static_value(node)
         if isinstance(node, (ast.Tuple, ast.List, ast.Subscript, ast.Dict)):
             return self._materialize(self._rvalue(node), node)
@@ -307,11 +311,13 @@ class _Lowerer(ControlFlow, Calls, Containers):
 
     def _binop_prim(self, op: ast.operator, node: ast.AST) -> str:
         prim = _BINOPS.get(type(op))
-        if prim is None or prim == "matmul":
+        if prim is None:
             raise self.error(node, f"the operator '{_op_text(op)}' is not supported yet")
         return prim
 
     def _binop(self, prim: str, left: Operand, right: Operand, node: ast.AST) -> Operand:
+        if prim == "matmul":
+            return array_op(self.builder, "matmul", [left, right], {})
         if isinstance(left, Const) and isinstance(right, Const):
             try:
                 return Const(OPERATOR_FUNCTIONS[prim](left.value, right.value))

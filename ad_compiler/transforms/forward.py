@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..builder import Builder
+from ..builder import Builder, is_const
 from ..ir import Block, Const, Function, Op, Operand, Value
-from ..rules import is_nondiff, jvp
+from ..rules import is_nondiff, jvp, zero_like
+from ..shapes import ShapeFacts
 from .common import (
     DerivativeFunction,
     check_supported,
@@ -51,7 +52,8 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool) -> DerivativeFunc
             if not directions:
                 directions.append(_Direction("{}_dot", {}))
             directions[0].tangents[param.uid] = tangent
-    sweep = _Sweep(fn, out, directions, varied_values(fn, wrt))
+    facts = ShapeFacts.of(fn, scalar_output=unit_seeds)
+    sweep = _Sweep(fn, out, directions, varied_values(fn, wrt), facts)
     sweep.ops(fn.body.ops, builder)
 
     builder.loc = None
@@ -59,6 +61,8 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool) -> DerivativeFunc
     for d in directions:
         for primal_out in fn.outputs:
             tangent = sweep.tangent(d, primal_out)
+            if not facts.scalar_code and (tangent is None or is_const(tangent, 0)):
+                tangent = zero_like(builder, primal_out, facts)
             outputs.append(name_output(out, builder, tangent, primal_out, d.fmt))
     out.body.yields = outputs
     if directions:
@@ -68,8 +72,9 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool) -> DerivativeFunc
 
 class _Sweep:
     def __init__(self, fn: Function, out: DerivativeFunction, directions: list[_Direction],
-                 varied: set[int]) -> None:
+                 varied: set[int], facts: ShapeFacts) -> None:
         self.fn, self.out, self.directions, self.varied = fn, out, directions, varied
+        self.facts = facts
 
     def tangent(self, d: _Direction, operand: Operand) -> Operand | None:
         return d.tangents.get(operand.uid) if isinstance(operand, Value) else None
@@ -101,7 +106,7 @@ class _Sweep:
             arg_tangents = [self.tangent(d, a) for a in op.args]
             if all(t is None for t in arg_tangents):
                 continue
-            tangent = derive(self.fn, op, jvp, builder, op, arg_tangents)
+            tangent = derive(self.fn, op, jvp, builder, op, arg_tangents, self.facts)
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
                 name_fresh(self.out, tangent, op.result, d.fmt)
@@ -139,9 +144,12 @@ class _Sweep:
                     made.append((d, k, t))
         return made
 
-    def _tangent_or_zero(self, d: _Direction, operand: Operand) -> Operand:
+    def _tangent_or_zero(self, d: _Direction, operand: Operand,
+                         builder: Builder | None = None) -> Operand:
         t = self.tangent(d, operand)
-        return Const(0.0) if t is None else t
+        if t is None:
+            return Const(0.0) if builder is None else zero_like(builder, operand, self.facts)
+        return t
 
     def _block(self, block: Block, builder: Builder, params: list[Value]) -> tuple[Block, Builder]:
         inner = Block(params=params)
@@ -169,7 +177,7 @@ class _Sweep:
         for d, k, t in made_params:
             d.tangents[params[k].uid] = t
         tangent_params = [t for _, _, t in made_params]
-        tangent_inits = [self._tangent_or_zero(d, inits[k]) for d, k, _ in made_params]
+        tangent_inits = [self._tangent_or_zero(d, inits[k], builder) for d, k, _ in made_params]
         blocks = []
         if op.prim == "while":
             cond_params = list(op.blocks[0].params) + [Value() for _ in tangent_params]

@@ -25,7 +25,8 @@ from .. import runtime
 from ..builder import Builder
 from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
 from ..primitives import builtin_call_attrs
-from ..rules import active_operands, is_nondiff, vjp
+from ..rules import active_operands, is_nondiff, vjp, zero_like
+from ..shapes import ShapeFacts
 from .common import (
     DerivativeFunction,
     check_supported,
@@ -51,7 +52,8 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
     the primal outputs, then the adjoints of the inputs in `wrt`.
     """
     out, builder = start(fn, f"{fn.name}_vjp", "reverse")
-    sweep = _Sweep(fn, out, varied_values(fn, wrt))
+    facts = ShapeFacts.of(fn, scalar_output=not seed_params)
+    sweep = _Sweep(fn, out, varied_values(fn, wrt), facts)
     sweep.forward(fn.body.ops, builder, tape=True)
 
     partials: Partials = {}
@@ -76,7 +78,11 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
         param = fn.params[i]
         terms = partials.get(param.uid)
         total = sweep.total(param.uid, builder, terms) if terms else None
-        if param.uid in sweep.containers:  # a list's adjoint: a list of the same length
+        if not facts.scalar_code:  # shape, dtype and type of the input, checked float
+            attrs = {"fn": runtime.gradient_like, "kwnames": ()}
+            total = builder.emit("gradient_like", [total or Const(0.0), param],
+                                 attrs=attrs).result
+        elif param.uid in sweep.containers:  # a list's adjoint: a list of the same length
             attrs = {"fn": runtime.densify, "kwnames": ()}
             total = builder.emit("call", [total or Const(0.0), param], attrs=attrs).result
         adjoint = name_output(out, builder, total, param, "{}_bar")
@@ -87,8 +93,9 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
 
 
 class _Sweep:
-    def __init__(self, fn: Function, out: DerivativeFunction, varied: set[int]) -> None:
-        self.fn, self.out, self.varied = fn, out, varied
+    def __init__(self, fn: Function, out: DerivativeFunction, varied: set[int],
+                 facts: ShapeFacts) -> None:
+        self.fn, self.out, self.varied, self.facts = fn, out, varied, facts
         self.containers = container_values(fn)
         self.stacks: dict[int, Value] = {}  # id(loop op) -> its stack in this scope
         self.values: dict[int, Value] = {}  # uid -> value, for naming partial adjoints
@@ -242,7 +249,8 @@ class _Sweep:
         if is_nondiff(op) or adjoint is None:
             return
         indices = active_operands(op, self.varied)
-        for i, partial in zip(indices, derive(self.fn, op, vjp, builder, op, adjoint, indices)):
+        for i, partial in zip(indices, derive(self.fn, op, vjp, builder, op, adjoint,
+                                                indices, self.facts)):
             self.values[op.args[i].uid] = op.args[i]
             partials.setdefault(op.args[i].uid, []).append(partial)
 
@@ -297,7 +305,8 @@ class _Sweep:
         carried_inits = []
         for k in carried:
             adjoint = self._result_adjoint(op.results[k], builder, partials)
-            carried_inits.append(Const(0.0) if adjoint is None else adjoint)
+            carried_inits.append(zero_like(builder, op.results[k], self.facts)
+                                 if adjoint is None else adjoint)
         n = builder.emit("call", [stack], attrs=builtin_call_attrs(builtins.len)).result
         trips = builder.emit("call", [n], attrs=builtin_call_attrs(builtins.range)).result
 

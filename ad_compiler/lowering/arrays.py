@@ -1,0 +1,177 @@
+"""Lowering NumPy: array functions, ndarray methods and attributes, `@`, slicing.
+
+A call is bound to NumPy's own parameter order, so ``np.sum(x, 0)``,
+``np.sum(x, axis=0)`` and ``x.sum(axis=0)`` all become the same op and share one rule.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+import numpy as np
+
+from ..ir import Const, FreeName, Operand, SourceLoc
+from ..primitives import ARRAY_ATTRIBUTES, ARRAY_METHODS, ARRAY_PRIMITIVES
+from ..tensor_rules import array_op
+from .values import _is_constant_object, _StaticSeq
+
+
+class Arrays:
+    """Methods of the lowerer (see core.py), grouped by what they lower."""
+
+    # ------------------------------------------------------------ calls
+    def _array_call(self, name: str, spelling: str, args: list[Any], kwargs: dict[str, Any],
+                    node: ast.Call) -> Operand:
+        spec = ARRAY_PRIMITIVES[name]
+        loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        if name == "einsum":
+            return self._einsum(spelling, args, kwargs, node)
+        if name == "where" and len(args) + len(kwargs) == 1:  # indices: no derivative
+            return self._nondiff_call(np.where, spelling, args, node)
+        bound = self._bind_numpy(spec.params, spec.defaults, spelling, args, kwargs, node)
+        if name == "clip":
+            return self._clip(bound, loc)
+        operands = [bound.pop(spec.params[k]) for k in spec.operands]
+        self.builder.loc = loc
+        return array_op(self.builder, name, operands, bound,
+                        loc_attrs={"callee": spelling} if spelling else None)
+
+    def _bind_numpy(self, params: tuple[str, ...], defaults: dict[str, Any], spelling: str,
+                    args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> dict[str, Any]:
+        if len(args) > len(params):
+            raise self.error(node, f"'{spelling}' is supported with at most {len(params)} "
+                                   f"positional arguments ({', '.join(params)})",
+                             hint="pass the other arguments by name")
+        aliases = {"min": "a_min", "max": "a_max", "newshape": "shape"}
+        bound = dict(zip(params, args))
+        for key, value in kwargs.items():
+            key = aliases.get(key, key) if key not in params else key
+            if key not in params or key in bound:
+                raise self.error(node, f"'{spelling}' with the argument '{key}' has no "
+                                       f"derivative rule", hint=f"use only {', '.join(params)}")
+            bound[key] = value
+        for pname in params:
+            if pname not in bound:
+                if pname not in defaults:
+                    raise self.error(node, f"'{spelling}' needs the argument '{pname}'")
+        return bound
+
+    def _clip(self, bound: dict[str, Any], loc: SourceLoc) -> Operand:
+        """``np.clip(x, lo, hi)`` is ``np.minimum(np.maximum(x, lo), hi)``, with their rules."""
+        value = bound["a"]
+        for key, prim, fn in (("a_min", "maximum", np.maximum), ("a_max", "minimum", np.minimum)):
+            limit = bound.get(key)
+            if limit is None or (isinstance(limit, Const) and limit.value is None):
+                continue
+            self.builder.loc = loc
+            value = self.builder.emit(prim, [value, limit],
+                                      attrs={"fn": fn, "family": "numpy"}).result
+        return value
+
+    def _einsum(self, spelling: str, args: list[Any], kwargs: dict[str, Any],
+                node: ast.Call) -> Operand:
+        if not args or not (isinstance(args[0], Const) and isinstance(args[0].value, str)):
+            raise self.error(node, "np.einsum needs its subscripts as a constant string first",
+                             hint="write np.einsum('ij,jk->ik', a, b)")
+        if set(kwargs) - {"optimize"}:
+            raise self.error(node, f"np.einsum with {', '.join(kwargs)} has no rule",
+                             hint="pass the subscripts and the operands only")
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        attrs = {"fn": np.einsum, "kwnames": (), "family": "numpy", "callee": spelling}
+        return self.builder.emit("einsum", list(args), attrs=attrs).result
+
+    def _nondiff_call(self, fn: Any, spelling: str | None, args: list[Operand],
+                      node: ast.AST, kwargs: dict[str, Operand] | None = None) -> Operand:
+        kwargs = kwargs or {}
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        attrs = {"fn": fn, "kwnames": tuple(kwargs), "nondiff": True}
+        if spelling:
+            attrs["callee"] = spelling
+        return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
+
+    # ------------------------------------------------------------ methods, attributes
+    def _is_value_expression(self, node: ast.expr) -> bool:
+        """Whether `node` denotes a value (so `.attr` is an array attribute), not a module."""
+        if isinstance(node, ast.Name):
+            if node.id in self.env:
+                return True
+            resolved = self.src.resolve(node.id)
+            return resolved is not None and _is_constant_object(resolved.obj)
+        if isinstance(node, ast.Attribute):
+            return self._is_value_expression(node.value)
+        return True
+
+    def _method_call(self, node: ast.Call) -> Operand:
+        func = node.func
+        method = func.attr
+        receiver = self.expr(func.value)
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(
+                k.arg is None for k in node.keywords):
+            raise self.error(node, "starred arguments are not supported",
+                             hint="pass the arguments one by one")
+        args = [self._static_or_value(a) for a in node.args]
+        kwargs = {k.arg: self._static_or_value(k.value) for k in node.keywords}
+        if method == "copy" and not args and not kwargs:
+            return receiver
+        if method in ("reshape", "transpose") and len(args) > 1:  # x.reshape(2, 3)
+            args = [self._pack_static(args, node)]
+        name = ARRAY_METHODS.get(method)
+        if name is None:
+            raise self.error(func, f"the method '.{method}()' has no derivative rule",
+                             hint="call the NumPy function instead (np.<name>(x, ...)), or "
+                                  "register a rule for it with adc.defpartials")
+        if method == "astype":
+            bound = self._bind_numpy(("dtype",), {}, ".astype", args, kwargs, node)
+            kwargs, args = {"dtype": bound["dtype"]}, []
+        return self._array_call(name, "", [receiver, *args], kwargs, node)
+
+    def _array_attribute(self, node: ast.Attribute) -> Operand:
+        value = self.expr(node.value)
+        meaning = ARRAY_ATTRIBUTES.get(node.attr)
+        if meaning is None:
+            raise self.error(node, f"the attribute '.{node.attr}' of a value is not supported",
+                             hint="use .T, .shape, .ndim, .size or .dtype, or a NumPy function")
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        if isinstance(meaning, str):
+            return array_op(self.builder, meaning, [value], {})
+        return self._nondiff_call(meaning, None, [value], node)
+
+    def _static_or_value(self, node: ast.expr) -> Operand:
+        """An argument: a value, a dtype or type such as ``float`` or ``np.float32``, or
+        a display of constants such as ``axis=(0, 1)`` (a constant tuple)."""
+        if isinstance(node, (ast.Name, ast.Attribute)) and not self._is_value_expression(node):
+            spelling, kind, obj = self._resolve_path(node)
+            if isinstance(obj, (type, np.dtype)):
+                if kind == "builtin":
+                    return FreeName(spelling, kind)
+                return self._free_name(spelling, kind, node)
+        value = self._rvalue(node)
+        if isinstance(value, _StaticSeq) and all(
+                isinstance(i, Const) and not isinstance(i.value, str) for i in value.items):
+            return Const(tuple(i.value for i in value.items))
+        return self._materialize(value, node)
+
+    def _pack_static(self, items: list[Operand], node: ast.AST) -> Operand:
+        if all(isinstance(i, Const) for i in items):
+            return Const(tuple(i.value for i in items))
+        return self.builder.emit("pack", items, attrs={"kind": "tuple"}).result
+
+    # ------------------------------------------------------------ slicing
+    def _index_parts(self, index: ast.expr) -> list[Operand]:
+        """The parts of ``x[a, 1:3, None, ...]`` as operands (slices folded to constants)."""
+        elements = index.elts if isinstance(index, ast.Tuple) else [index]
+        parts = []
+        for element in elements:
+            if isinstance(element, ast.Slice):
+                bounds = [self.expr(b) if b is not None else Const(None)
+                          for b in (element.lower, element.upper, element.step)]
+                if all(isinstance(b, Const) for b in bounds):
+                    parts.append(Const(slice(*(b.value for b in bounds))))
+                else:
+                    parts.append(self._nondiff_call(slice, None, bounds, element))
+            elif isinstance(element, ast.Constant) and element.value is Ellipsis:
+                parts.append(Const(Ellipsis))
+            else:
+                parts.append(self._materialize(self._rvalue(element), element))
+        return parts
+

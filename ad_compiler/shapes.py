@@ -1,0 +1,110 @@
+"""What the compiler knows about shapes without running the function.
+
+Derivative code is compiled once for inputs of any shape, so an adjoint must be
+summed back to its operand's shape wherever broadcasting may have widened it
+(``b_bar = unbroadcast(z_bar, b)`` for ``z = x @ W + b``).  To keep that call out of
+code where it cannot matter, values get *shape classes*: two values in one class
+have the same shape whatever the inputs are.
+
+Scalar code needs no class at all.  When a function uses no array primitive
+(no reduction, product, shape change or slice) and its single output is a scalar,
+every value on a path to that output is a scalar too, because elementwise
+operations only widen shapes; so gradients of such functions are generated exactly
+as before, with no shape bookkeeping.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from .ir import Const, FreeName, Function, Op, Operand, walk_ops
+from .primitives import ARRAY_PRIMITIVES, PRIMITIVES
+
+SCALAR = "scalar"
+_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "var", "std", "norm"}
+_SHAPED_LIKE_SECOND = {"unbroadcast", "broadcast_like", "sum_adjoint", "mean_adjoint",
+                       "cast_like", "gradient_like", "zeros_of"}
+
+
+class ShapeFacts:
+    """Shape classes of a function's values; `scalar_code` skips them all."""
+
+    def __init__(self, fn: Function | None, scalar_code: bool) -> None:
+        self.scalar_code = scalar_code
+        self.classes: dict[int, Any] = {}
+        self._fresh = itertools.count()
+        if fn is not None and not scalar_code:
+            for op in walk_ops(fn.body):
+                self._visit(op)
+
+    @classmethod
+    def of(cls, fn: Function, *, scalar_output: bool) -> ShapeFacts:
+        return cls(fn, scalar_code=scalar_output and not uses_arrays(fn))
+
+    def same_shape(self, a: Operand, b: Operand) -> bool:
+        """Whether `a` and `b` certainly have one shape (so no unbroadcast is needed)."""
+        return self.scalar_code or self.shape_class(a) == self.shape_class(b)
+
+    def shape_class(self, operand: Operand) -> Any:
+        if isinstance(operand, Const):
+            value = operand.value
+            return SCALAR if isinstance(value, (int, float, bool)) else ("const", id(value))
+        if isinstance(operand, FreeName):
+            return ("free", operand.name)
+        if operand.uid not in self.classes:
+            self.classes[operand.uid] = next(self._fresh)
+        return self.classes[operand.uid]
+
+    def _visit(self, op: Op) -> None:
+        if not op.results:
+            return
+        result = op.results[0]
+        spec = PRIMITIVES.get(op.prim)
+        if op.prim == "copy":
+            cls: Any = self.shape_class(op.args[0])
+        elif spec is not None and spec.expr is not None and len(op.results) == 1:
+            if op.attrs.get("family") == "math":
+                cls = SCALAR
+            else:
+                cls = self._broadcast([self.shape_class(a) for a in op.args])
+        elif op.prim in _REDUCTIONS and _const(op, "axis") is None \
+                and not _const(op, "keepdims"):
+            cls = SCALAR
+        elif op.prim in _SHAPED_LIKE_SECOND and len(op.args) > 1:
+            cls = self.shape_class(op.args[1])
+        else:
+            return  # results get classes of their own when first asked
+        self.classes[result.uid] = cls
+
+    def _broadcast(self, classes: list[Any]) -> Any:
+        shaped = {c for c in classes if c != SCALAR}
+        if not shaped:
+            return SCALAR
+        if len(shaped) == 1:
+            return shaped.pop()
+        return next(self._fresh)
+
+
+def _const(op: Op, name: str) -> Any:
+    """A static parameter's value; a non-constant stands for 'unknown'."""
+    from .tensor_rules import param
+
+    value = param(op, name)
+    return value.value if isinstance(value, Const) else object()
+
+
+def uses_arrays(fn: Function) -> bool:
+    """Whether anything in `fn` makes or reshapes arrays (beyond elementwise arithmetic)."""
+    from .tensor_rules import HELPERS
+
+    for op in walk_ops(fn.body):
+        if op.prim in ARRAY_PRIMITIVES or op.prim in HELPERS:
+            return True
+        if op.prim == "getitem" and (len(op.args) > 2 or _is_array_index(op.args[1])):
+            return True
+    return False
+
+
+def _is_array_index(index: Operand) -> bool:
+    """A constant slice, None or Ellipsis (an index held in a variable may be anything)."""
+    return isinstance(index, Const) and not isinstance(index.value, (int, str))

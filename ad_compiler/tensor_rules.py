@@ -1,0 +1,396 @@
+"""Derivative rules of the array primitives: reductions, products, linear algebra, shapes.
+
+Where `rules.py` derives elementwise partials with sympy, these primitives have
+their tangent (JVP) and adjoint (VJP) rules written here, one short entry each, as
+JAX keeps them beside its primitives.  Every rule is built from primitives that
+have rules themselves, or from runtime helpers registered below with their own
+rules, so derivative code can be differentiated again (Hessians).
+
+Seed 002's matrix case is the ``matmul`` entry: for ``Z = X @ W``,
+``X_bar = Z_bar @ W.T`` and ``W_bar = X.T @ Z_bar``.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import runtime
+from .builder import Builder
+from .ir import Const, FreeName, Op, Operand, Value
+from .primitives import ARRAY_PRIMITIVES
+
+# ------------------------------------------------------------------ emitting
+
+
+class Emit:
+    """Array code through a builder: ``e.sum(x, axis=0)``, ``e.helper("unbroadcast", g, x)``."""
+
+    def __init__(self, builder: Builder) -> None:
+        self.b = builder
+
+    def array(self, name: str, *operands: Operand, **statics: Any) -> Operand:
+        return array_op(self.b, name, list(operands), statics)
+
+    def helper(self, name: str, *args: Any) -> Operand:
+        args = [a if isinstance(a, (Value, Const, FreeName)) else Const(a) for a in args]
+        defaults = _defaults(HELPERS[name].fn)
+        while args and isinstance(args[-1], Const) and len(args) - 1 in defaults \
+                and _equal(args[-1].value, defaults[len(args) - 1]):
+            args.pop()  # trailing arguments equal to the helper's defaults are left out
+        attrs = {"fn": HELPERS[name].fn, "kwnames": ()}
+        return self.b.emit(name, list(args), attrs=attrs).result
+
+    def call(self, fn: Any, *args: Operand) -> Operand:
+        """A NumPy call whose result carries no derivative (a shape, a count)."""
+        attrs = {"fn": fn, "kwnames": (), "nondiff": True}
+        return self.b.emit("call", list(args), attrs=attrs).result
+
+    def __getattr__(self, name: str) -> Callable[..., Operand]:
+        if name in ARRAY_PRIMITIVES:
+            return lambda *operands, **statics: self.array(name, *operands, **statics)
+        if name in ("add", "sub", "mul", "neg"):
+            return getattr(self.b, name)
+        raise AttributeError(name)
+
+    def truediv(self, a: Operand, b: Operand) -> Operand:
+        return self.b.apply("truediv", [a, b])
+
+    def getitem(self, a: Operand, index: Operand) -> Operand:
+        return self.b.emit("getitem", [a, index]).result
+
+    def shape(self, x: Operand) -> Operand:
+        return self.call(np.shape, x)
+
+    def swap_last(self, x: Operand) -> Operand:
+        return self.array("swapaxes", x, axis1=-1, axis2=-2)
+
+    def expand_last(self, x: Operand) -> Operand:
+        return self.array("expand_dims", x, axis=(-2, -1))
+
+
+def array_op(builder: Builder, name: str, operands: list[Operand], statics: dict[str, Any],
+             loc_attrs: dict[str, Any] | None = None) -> Operand:
+    """Emit an array primitive: parameters without a default are printed by position,
+    the others as keywords where they differ from NumPy's default."""
+    spec = ARRAY_PRIMITIVES[name]
+    args, kwnames = list(operands), []
+    for pname in spec.params[len(operands):]:
+        if pname not in statics:
+            continue
+        value = statics[pname]
+        value = value if isinstance(value, (Value, Const, FreeName)) else Const(value)
+        if pname not in spec.defaults and not kwnames:
+            args.append(value)
+        elif not (isinstance(value, Const) and _equal(value.value, spec.defaults.get(pname))):
+            args.append(value)
+            kwnames.append(pname)
+    attrs = {"fn": spec.fn, "kwnames": tuple(kwnames), "family": "numpy", **(loc_attrs or {})}
+    return builder.emit(name, args, attrs=attrs).result
+
+
+@functools.cache
+def _defaults(fn: Any) -> dict[int, Any]:
+    """Positions of a runtime helper's parameters that have defaults, and their values."""
+    params = list(inspect.signature(fn).parameters.values())
+    return {k: p.default for k, p in enumerate(params) if p.default is not p.empty}
+
+
+def _equal(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def param(op: Op, name: str) -> Operand:
+    """An array op's argument for NumPy parameter `name` (its default if not passed)."""
+    spec = ARRAY_PRIMITIVES.get(op.prim) or HELPERS[op.prim]
+    kwnames = op.attrs.get("kwnames", ())
+    positional = len(op.args) - len(kwnames)
+    if name in kwnames:
+        return op.args[positional + kwnames.index(name)]
+    k = spec.params.index(name)
+    if k < positional:
+        return op.args[k]
+    return Const(spec.defaults.get(name))
+
+
+def static(op: Op, name: str) -> Any:
+    """A parameter the rule needs at compile time (``ord`` of a norm, an einsum spec)."""
+    value = param(op, name)
+    if not isinstance(value, Const):
+        raise ValueError(f"'{name}' must be a constant to differentiate "
+                         f"'{op.attrs.get('callee') or op.prim}'")
+    return value.value
+
+
+# ------------------------------------------------------------------ runtime helpers
+
+
+class Helper:
+    """A runtime function derivative code calls; linear in the arguments at `linear`."""
+
+    def __init__(self, fn: Any, linear: tuple[int, ...], vjp: Callable | None = None) -> None:
+        self.fn, self.linear, self.vjp = fn, linear, vjp
+        self.params = tuple(f"arg{k}" for k in range(8))
+        self.defaults: dict[str, Any] = {}
+
+
+HELPERS: dict[str, Helper] = {
+    "unbroadcast": Helper(runtime.unbroadcast, (0,),
+                          lambda e, g, a: [e.helper("broadcast_like", g, a[0])]),
+    "broadcast_like": Helper(runtime.broadcast_like, (0,),
+                             lambda e, g, a: [e.helper("unbroadcast", g, a[0])]),
+    "sum_adjoint": Helper(runtime.sum_adjoint, (0,),
+                          lambda e, g, a: [e.sum(g, axis=a[2], keepdims=a[3])]),
+    "mean_adjoint": Helper(runtime.mean_adjoint, (0,),
+                           lambda e, g, a: [e.mean(g, axis=a[2], keepdims=a[3])]),
+    "matmul_adjoint_a": Helper(runtime.matmul_adjoint_a, (0, 2), lambda e, g, a: [
+        e.matmul(g, a[2]), None, e.helper("matmul_adjoint_b", a[0], g, a[2])]),
+    "matmul_adjoint_b": Helper(runtime.matmul_adjoint_b, (0, 1), lambda e, g, a: [
+        e.matmul(a[1], g), e.helper("matmul_adjoint_a", a[0], a[1], g), None]),
+    "inner_adjoint_a": Helper(runtime.inner_adjoint_a, (0, 2)),
+    "inner_adjoint_b": Helper(runtime.inner_adjoint_b, (0, 1)),
+    "trace_adjoint": Helper(runtime.trace_adjoint, (0,)),
+    "split_like": Helper(runtime.split_like, (0,)),
+    "unstack": Helper(runtime.unstack, (0,)),
+    "hstack_adjoint": Helper(runtime.hstack_adjoint, (0,)),
+    "vstack_adjoint": Helper(runtime.vstack_adjoint, (0,)),
+    "tile_adjoint": Helper(runtime.tile_adjoint, (0,)),
+    "repeat_adjoint": Helper(runtime.repeat_adjoint, (0,)),
+    "einsum_adjoint": Helper(runtime.einsum_adjoint, ()),  # linear positions: see _einsum_linear
+    "cast_like": Helper(runtime.cast_like, (0,), lambda e, g, a: [e.helper("cast_like", g, a[0])]),
+    "gradient_like": Helper(runtime.gradient_like, (0,), lambda e, g, a: [g]),
+    "zeros_of": Helper(runtime.zeros_of, ()),
+    "reduced_count": Helper(runtime.reduced_count, ()),
+    "extremum_mask": Helper(runtime.extremum_mask, ()),
+}
+NONDIFF_HELPERS = frozenset({"zeros_of", "reduced_count", "extremum_mask"})
+
+
+def _einsum_linear(op: Op) -> list[int]:
+    k = op.args[1].value
+    return [2] + [3 + i for i in range(len(op.args) - 3) if i != k]
+
+
+# ------------------------------------------------------------------ tangents (JVP)
+
+LINEAR = {"sum", "mean", "transpose", "trace", "reshape", "ravel", "squeeze", "expand_dims",
+          "swapaxes", "broadcast_to", "concatenate", "stack", "hstack", "vstack", "tile",
+          "repeat", "array", "where"}
+MULTILINEAR = {"matmul", "dot", "outer", "inner", "einsum"}
+
+
+def _replaced(builder: Builder, op: Op, replace: dict[int, Operand]) -> Operand:
+    """The op again with some arguments replaced by tangents."""
+    args = [replace.get(k, a) for k, a in enumerate(op.args)]
+    attrs = {k: v for k, v in op.attrs.items() if k in ("fn", "kwnames", "family")}
+    return builder.emit(op.prim, args, attrs=attrs).result
+
+
+def _reduce_like(e: Emit, op: Op, x: Operand) -> Operand:
+    return e.sum(x, axis=param(op, "axis"), keepdims=param(op, "keepdims"))
+
+
+def _variance_parts(e: Emit, op: Op) -> tuple[Operand, Operand]:
+    """``x - mean(x)`` and ``count - ddof`` for var and std."""
+    x, axis = op.args[0], param(op, "axis")
+    centred = e.sub(x, e.mean(x, axis=axis, keepdims=True))
+    dof = e.sub(e.helper("reduced_count", x, axis), param(op, "ddof"))
+    return centred, dof
+
+
+def _norm_check(op: Op) -> None:
+    order, axis = static(op, "ord"), param(op, "axis")
+    vector = isinstance(axis, Const) and isinstance(axis.value, int)
+    if not (order is None or order == "fro" or (order == 2 and vector)):
+        raise NotImplementedError(f"np.linalg.norm with ord={order!r} has no rule yet "
+                                  "(the 2-norm and the Frobenius norm have)")
+
+
+def _inv_t(e: Emit, a: Operand) -> Operand:
+    return e.swap_last(e.inv(a))
+
+
+NONLINEAR_JVPS: dict[str, Callable[[Emit, Op, list], Operand | None]] = {
+    "prod": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], e.truediv(
+        e.helper("sum_adjoint", op.result, op.args[0], param(op, "axis"), param(op, "keepdims")),
+        op.args[0]))),
+    "max": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], _mask(e, op))),
+    "min": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], _mask(e, op))),
+    "var": lambda e, op, t: (lambda c, n: e.truediv(e.mul(Const(2.0), _reduce_like(
+        e, op, e.mul(c, t[0]))), n))(*_variance_parts(e, op)),
+    "std": lambda e, op, t: (lambda c, n: e.truediv(_reduce_like(e, op, e.mul(c, t[0])),
+                                                    e.mul(n, op.result)))(*_variance_parts(e, op)),
+    "norm": lambda e, op, t: e.truediv(_reduce_like(e, op, e.mul(op.args[0], t[0])), op.result),
+    "solve": lambda e, op, t: e.solve(op.args[0], _solve_rhs(e, op, t)),
+    "inv": lambda e, op, t: e.neg(e.matmul(e.matmul(op.result, t[0]), op.result)),
+    "det": lambda e, op, t: e.mul(op.result, e.sum(e.mul(_inv_t(e, op.args[0]), t[0]),
+                                                   axis=(-2, -1))),
+    "slogdet": lambda e, op, t: e.b.emit("pack", [Const(0.0), e.sum(
+        e.mul(_inv_t(e, op.args[0]), t[0]), axis=(-2, -1))], attrs={"kind": "tuple"}).result,
+}
+
+
+def _mask(e: Emit, op: Op) -> Operand:
+    return e.helper("extremum_mask", op.args[0], op.result, param(op, "axis"),
+                    param(op, "keepdims"))
+
+
+def _solve_rhs(e: Emit, op: Op, t: list) -> Operand:
+    if t[0] is None:
+        return t[1]
+    moved = e.matmul(t[0], op.result)
+    return e.neg(moved) if t[1] is None else e.sub(t[1], moved)
+
+
+def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None]) -> Operand | None:
+    """Tangent of an array primitive's or runtime helper's result."""
+    e = Emit(builder)
+    if op.prim in HELPERS:
+        linear = _einsum_linear(op) if op.prim == "einsum_adjoint" else HELPERS[op.prim].linear
+        terms = [_replaced(builder, op, {k: tangents[k]}) for k in linear
+                 if k < len(tangents) and tangents[k] is not None]
+        return builder.sum(terms) if terms else None
+    if op.prim in LINEAR:
+        operands = _operand_positions(op)
+        replace = {k: tangents[k] if tangents[k] is not None else Const(0.0) for k in operands}
+        if op.prim == "where":
+            replace[0] = op.args[0]
+        return _replaced(builder, op, replace)
+    if op.prim in MULTILINEAR:
+        terms = [_replaced(builder, op, {k: tangents[k]}) for k in _operand_positions(op)
+                 if tangents[k] is not None]
+        return builder.sum(terms) if terms else None
+    if op.prim == "norm":
+        _norm_check(op)
+    return NONLINEAR_JVPS[op.prim](e, op, tangents)
+
+
+def _operand_positions(op: Op) -> list[int]:
+    spec = ARRAY_PRIMITIVES[op.prim]
+    if spec.variadic:
+        return list(range(1, len(op.args) - len(op.attrs.get("kwnames", ()))))
+    return [k for k in spec.operands if k < len(op.args) - len(op.attrs.get("kwnames", ()))]
+
+
+# ------------------------------------------------------------------ adjoints (VJP)
+
+def _sum_back(e: Emit, op: Op, g: Operand) -> Operand:
+    return e.helper("sum_adjoint", g, op.args[0], param(op, "axis"), param(op, "keepdims"))
+
+
+def _variance_vjp(e: Emit, op: Op, g: Operand, std: bool) -> list[Operand]:
+    centred, dof = _variance_parts(e, op)
+    if std:
+        return [e.truediv(e.mul(_sum_back(e, op, e.truediv(g, op.result)), centred), dof)]
+    return [e.truediv(e.mul(e.mul(Const(2.0), _sum_back(e, op, g)), centred), dof)]
+
+
+def _transpose_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    axes = param(op, "axes")
+    if isinstance(axes, Const) and axes.value is None:
+        return [e.transpose(g)]
+    if isinstance(axes, Const):
+        return [e.transpose(g, axes=tuple(int(k) for k in np.argsort(axes.value)))]
+    return [e.transpose(g, axes=e.call(np.argsort, axes))]
+
+
+def _shape_back(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    return [e.reshape(g, e.shape(op.args[0]))]
+
+
+def _einsum_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    spec = static(op, "subscripts")
+    operands = op.args[1:]
+    runtime._einsum_parts(spec, len(operands))  # refuse what the helper cannot do, now
+    return [None] + [e.helper("einsum_adjoint", spec, k, g, *operands)
+                     for k in range(len(operands))]
+
+
+VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
+    "sum": lambda e, op, g: [_sum_back(e, op, g)],
+    "mean": lambda e, op, g: [e.helper("mean_adjoint", g, op.args[0], param(op, "axis"),
+                                       param(op, "keepdims"))],
+    "prod": lambda e, op, g: [e.truediv(_sum_back(e, op, e.mul(g, op.result)), op.args[0])],
+    "max": lambda e, op, g: [e.mul(_sum_back(e, op, g), _mask(e, op))],
+    "min": lambda e, op, g: [e.mul(_sum_back(e, op, g), _mask(e, op))],
+    "var": lambda e, op, g: _variance_vjp(e, op, g, std=False),
+    "std": lambda e, op, g: _variance_vjp(e, op, g, std=True),
+    "norm": lambda e, op, g: [e.mul(op.args[0], _sum_back(e, op, e.truediv(g, op.result)))],
+    "matmul": lambda e, op, g: [e.helper("matmul_adjoint_a", g, *op.args[:2]),
+                                e.helper("matmul_adjoint_b", g, *op.args[:2])],
+    "dot": lambda e, op, g: [e.helper("matmul_adjoint_a", g, *op.args[:2]),
+                             e.helper("matmul_adjoint_b", g, *op.args[:2])],
+    "outer": lambda e, op, g: [e.reshape(e.matmul(g, e.ravel(op.args[1])), e.shape(op.args[0])),
+                               e.reshape(e.matmul(e.ravel(op.args[0]), g), e.shape(op.args[1]))],
+    "inner": lambda e, op, g: [e.helper("inner_adjoint_a", g, *op.args[:2]),
+                               e.helper("inner_adjoint_b", g, *op.args[:2])],
+    "einsum": _einsum_vjp,
+    "transpose": _transpose_vjp,
+    "trace": lambda e, op, g: [e.helper("trace_adjoint", g, op.args[0], param(op, "offset"),
+                                        param(op, "axis1"), param(op, "axis2"))],
+    "solve": lambda e, op, g: (lambda b_bar: [
+        e.neg(e.helper("matmul_adjoint_a", b_bar, op.args[0], op.result)), b_bar])(
+        e.solve(e.swap_last(op.args[0]), g)),
+    "inv": lambda e, op, g: (lambda yt: [e.neg(e.matmul(e.matmul(yt, g), yt))])(
+        e.swap_last(op.result)),
+    "det": lambda e, op, g: [e.mul(e.expand_last(e.mul(g, op.result)), _inv_t(e, op.args[0]))],
+    "slogdet": lambda e, op, g: [e.mul(e.expand_last(e.getitem(g, Const(1))),
+                                       _inv_t(e, op.args[0]))],
+    "reshape": _shape_back,
+    "ravel": _shape_back,
+    "squeeze": _shape_back,
+    "expand_dims": _shape_back,
+    "swapaxes": lambda e, op, g: [e.swapaxes(g, param(op, "axis1"), param(op, "axis2"))],
+    "broadcast_to": lambda e, op, g: [e.helper("unbroadcast", g, op.args[0])],
+    "concatenate": lambda e, op, g: [e.helper("split_like", g, op.args[0], param(op, "axis"))],
+    "stack": lambda e, op, g: [e.helper("unstack", g, param(op, "axis"))],
+    "hstack": lambda e, op, g: [e.helper("hstack_adjoint", g, op.args[0])],
+    "vstack": lambda e, op, g: [e.helper("vstack_adjoint", g, op.args[0])],
+    "tile": lambda e, op, g: [e.helper("tile_adjoint", g, op.args[0], param(op, "reps"))],
+    "repeat": lambda e, op, g: [e.helper("repeat_adjoint", g, op.args[0], param(op, "repeats"),
+                                         param(op, "axis"))],
+    "array": lambda e, op, g: [e.helper("cast_like", g, op.args[0])
+                               if not _is_const_none(param(op, "dtype")) else g],
+    "where": lambda e, op, g: [None, e.where(op.args[0], g, Const(0.0)),
+                               e.where(op.args[0], Const(0.0), g)],
+}
+
+
+def _is_const_none(operand: Operand) -> bool:
+    return isinstance(operand, Const) and operand.value is None
+
+
+def array_vjp(builder: Builder, op: Op, g: Operand, indices: list[int]) -> list[Operand]:
+    """Partial adjoints of the operands at `indices`."""
+    e = Emit(builder)
+    if op.prim in HELPERS:
+        rule = HELPERS[op.prim].vjp
+        if rule is None:
+            raise NotImplementedError(
+                f"the runtime helper '{op.prim}' has no adjoint rule, so this reverse-mode "
+                "code cannot be differentiated in reverse mode again; use forward over "
+                "reverse (adc.hessian, or adc.jvp of the gradient)")
+        parts = rule(e, g, op.args)
+    else:
+        if op.prim == "norm":
+            _norm_check(op)
+        parts = VJPS[op.prim](e, op, g)
+    return [Const(0.0) if parts[i] is None else parts[i] for i in indices]
+
+
+def is_array_prim(prim: str) -> bool:
+    return prim in ARRAY_PRIMITIVES or prim in HELPERS
+
+
+def differentiable_positions(op: Op) -> list[int] | None:
+    """Argument positions that carry derivatives; None for 'all' (elementwise ops)."""
+    if op.prim in ARRAY_PRIMITIVES:
+        return _operand_positions(op)
+    if op.prim == "einsum_adjoint":
+        return _einsum_linear(op)
+    if op.prim in HELPERS:
+        return list(HELPERS[op.prim].linear)
+    return None
