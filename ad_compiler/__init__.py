@@ -6,11 +6,21 @@ Python code you can read (``.source``), export and step through.
 """
 __version__ = "0.1.0"
 
-from .api import check_grad, grad, jvp, source, trace, value_and_grad, vjp  # noqa: E402
+from .api import (  # noqa: E402
+    check_grad,
+    grad,
+    hessian,
+    jacobian,
+    jvp,
+    source,
+    trace,
+    value_and_grad,
+    vjp,
+)
 from .custom import defpartials, stop_gradient  # noqa: E402
 from .errors import ADCompileError  # noqa: E402
 
 __all__ = [
-    "ADCompileError", "check_grad", "defpartials", "grad", "jvp", "source", "stop_gradient",
-    "trace", "value_and_grad", "vjp",
+    "ADCompileError", "check_grad", "defpartials", "grad", "hessian", "jacobian", "jvp",
+    "source", "stop_gradient", "trace", "value_and_grad", "vjp",
 ]

@@ -24,6 +24,7 @@ from .interpret import evaluate, read_operand
 from .ir import Const, Function, Value, format_function
 from .lowering import lower
 from .transforms import forward, optimize, reverse
+from .shapes import uses_arrays
 from .transforms.common import container_values
 
 Wrt = int | str | Sequence[int | str]
@@ -113,13 +114,8 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
 
     if mode == "forward" and kind in ("grad", "value_and_grad"):
         lists = container_values(fn)
-        for i in indices:
-            if fn.params[i].uid in lists:
-                raise ADCompileError(
-                    f"forward-mode {kind} with respect to '{fn.params[i].name}', a list or "
-                    "tuple, needs one sweep per item", **_where(fn),
-                    hint="use mode='reverse' (one sweep for all items), or adc.jvp with a "
-                         "tangent list")
+        if uses_arrays(fn) or any(fn.params[i].uid in lists for i in indices):
+            return _forward_gradient(f, fn, kind, indices, single)
     if kind == "jvp":
         d = forward(fn, indices, unit_seeds=False)
         values = tuple(range(n_out)) if fn.returns_tuple else 0
@@ -320,6 +316,176 @@ def _central_difference(f: Callable, args: list[Any], i: int, eps: float) -> np.
         minus = f(*args[:i], lo.item() if x.ndim == 0 else lo, *args[i + 1:])
         out[idx] = (plus - minus) / (2 * step)
     return out
+
+
+# ------------------------------------------------------------------ Jacobians
+
+
+def _forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
+                      single: bool) -> Callable:
+    """Forward-mode gradient of a function of arrays or lists: one tangent sweep of the
+    generated JVP per input element."""
+    jvp_fn = _derivative(f, "jvp", 0, "forward")
+
+    def gradient(*args: Any) -> Any:
+        full = _with_defaults(f, args)
+        value, grads = None, []
+        for i in indices:
+            value, columns = _columns(jvp_fn, full, i)
+            grads.append(_assemble(columns, full[i], ()))
+        out = grads[0] if single else tuple(grads)
+        return out if kind == "grad" else (value, out)
+
+    gradient.source = jvp_fn.source
+    gradient._adc_function = jvp_fn._adc_function
+    gradient.__name__ = _safe_name(fn.name, kind)
+    gradient.__doc__ = f"{kind} of {fn.name} (forward mode, one JVP sweep per input element)"
+    return gradient
+
+
+def _basis(x: Any) -> list[Any]:
+    """Unit tangents for every element of `x` (a number, an array, or a list of them)."""
+    if isinstance(x, np.ndarray):
+        _check_float(x)
+        units = []
+        for j in range(x.size):
+            unit = np.zeros(x.shape, dtype=x.dtype)
+            unit.flat[j] = 1
+            units.append(unit)
+        return units
+    if isinstance(x, (list, tuple)):
+        zeros = [_zero(v) for v in x]
+        units = []
+        for k, item in enumerate(x):
+            for unit in _basis(item):
+                units.append(type(x)(zeros[:k] + [unit] + zeros[k + 1:]))
+        return units
+    return [1.0]
+
+
+def _zero(x: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, dtype=x.dtype if x.dtype.kind == "f" else float)
+    if isinstance(x, (list, tuple)):
+        return type(x)(_zero(v) for v in x)
+    return 0.0
+
+
+def _check_float(x: np.ndarray) -> None:
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"cannot differentiate with respect to an array of dtype {x.dtype} "
+                        "(integer or boolean); pass a float array, for example x.astype(float)")
+
+
+def _columns(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, list[Any]]:
+    """f(args) and the tangents of its output along each unit tangent of args[i]."""
+    zeros = [_zero(a) for a in args]
+    value, columns = None, []
+    for unit in _basis(args[i]):
+        tangents = zeros[:i] + [unit] + zeros[i + 1:]
+        value, column = jvp_fn(*args, *tangents)
+        columns.append(column)
+    return value, columns
+
+
+def _assemble(columns: list[Any], x: Any, out_shape: tuple) -> Any:
+    """Columns d y / d x_j, one per element of `x`, as an array shaped out_shape + x.shape
+    (or, for a list `x`, a list of such)."""
+    stacked = np.stack([np.broadcast_to(c, out_shape) for c in columns], axis=-1)
+    if isinstance(x, (list, tuple)):
+        pieces, start = [], 0
+        for item in x:
+            n = np.size(item)
+            piece = stacked[..., start:start + n].reshape(out_shape + np.shape(item))
+            pieces.append(piece if np.ndim(item) or out_shape else float(piece))
+            start += n
+        return pieces
+    dtype = x.dtype if isinstance(x, np.ndarray) else stacked.dtype
+    result = stacked.reshape(out_shape + np.shape(x)).astype(dtype, copy=False)
+    return result if result.ndim or isinstance(x, np.ndarray) else float(result)
+
+
+def jacobian(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
+    """The Jacobian of `f` with respect to the input(s) `wrt`, shaped
+    ``np.shape(f(...)) + np.shape(x)``.
+
+    ``mode="forward"`` takes one JVP sweep per input element, ``"reverse"`` one VJP
+    sweep per output element; ``"auto"`` picks forward when the input has fewer
+    elements than the output.
+    """
+    if mode not in ("auto", "forward", "reverse"):
+        raise ADCompileError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
+    fn = lower(f)
+    indices, single = _wrt_indices(fn, wrt)
+    if fn.returns_tuple:
+        raise ADCompileError(f"jacobian needs a function with one output, but {fn.name} "
+                             "returns a tuple", hint="take the Jacobian of one output at a "
+                             "time", **_where(fn))
+
+    def jac(*args: Any) -> Any:
+        full = _with_defaults(f, args)
+        y = f(*full)
+        out_shape = np.shape(y)
+        results = []
+        for i in indices:
+            use_forward = mode == "forward" or (
+                mode == "auto" and _size(full[i]) < int(np.prod(out_shape, dtype=int)))
+            if use_forward:
+                _, columns = _columns(_derivative(f, "jvp", 0, "forward"), full, i)
+                results.append(_assemble(columns, full[i], out_shape))
+            else:
+                results.append(_rows(f, full, i, y))
+        return results[0] if single else tuple(results)
+
+    jac.__name__ = _safe_name(fn.name, "jacobian")
+    return jac
+
+
+def _size(x: Any) -> int:
+    if isinstance(x, (list, tuple)):
+        return sum(_size(v) for v in x)
+    return int(np.size(x))
+
+
+def _rows(f: Callable, args: tuple, i: int, y: Any) -> Any:
+    """The Jacobian d y / d args[i] from one VJP sweep per element of y."""
+    compiled = _derivative(f, "vjp", 0, "reverse")
+    x = args[i]
+    if isinstance(x, np.ndarray):
+        _check_float(x)
+    rows = []
+    y_array = np.asarray(y)
+    for j in range(y_array.size):
+        seed = np.zeros(y_array.shape, dtype=y_array.dtype if y_array.dtype.kind == "f"
+                        else float)
+        seed.flat[j] = 1
+        rows.append(compiled(*args, seed if y_array.ndim else seed.item())[i])
+    if isinstance(x, (list, tuple)):
+        return [np.stack([np.asarray(r[k]) for r in rows]).reshape(y_array.shape + np.shape(v))
+                for k, v in enumerate(x)]
+    stacked = np.stack([np.broadcast_to(r, np.shape(x)) for r in rows])
+    result = stacked.reshape(y_array.shape + np.shape(x))
+    if isinstance(x, np.ndarray):
+        result = result.astype(x.dtype, copy=False)
+    return result if result.ndim else float(result)
+
+
+def hessian(f: Callable, wrt: int | str = 0) -> Callable:
+    """The Hessian of a scalar function, by forward mode over the reverse-mode gradient:
+    one Hessian-vector product per input element, shaped ``x.shape + x.shape``."""
+    if not isinstance(wrt, (int, str)):
+        raise ADCompileError("hessian takes one input (wrt=0 or wrt='x')",
+                             hint="take the Hessian with respect to one input at a time, "
+                                  "or pack the inputs into one array")
+    gradient = grad(f, wrt=wrt)
+    index = _wrt_indices(lower(f), wrt)[0][0]
+    jac = jacobian(gradient, wrt=index, mode="forward")
+
+    def hess(*args: Any) -> Any:
+        return jac(*_with_defaults(f, args))
+
+    hess.__name__ = _safe_name(lower(f).name, "hessian")
+    return hess
 
 
 # ------------------------------------------------------------------ traces

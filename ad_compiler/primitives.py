@@ -103,6 +103,10 @@ _define("minimum", 2, "Min(x, y)", None, "minimum")
 # at a tie the first operand takes the derivative, so the two partials add up to 1
 PRIMITIVES["maximum"].partials = ("x >= y", "x < y")
 PRIMITIVES["minimum"].partials = ("x <= y", "x > y")
+_define("logaddexp", 2, "log(exp(x) + exp(y))", None, "logaddexp")
+PRIMITIVES["logaddexp"].partials = ("exp(x - Y)", "exp(y - Y)")  # stable: Y is the result
+_define("logaddexp2", 2, "log(2**x + 2**y)/log(2)", None, "logaddexp2")
+PRIMITIVES["logaddexp2"].partials = ("2**(x - Y)", "2**(y - Y)")
 _define("hypot", 2, "sqrt(x**2 + y**2)", "hypot", "hypot")
 _define("power", 2, "x ** y", "pow", "power")
 PRIMITIVES["power"].partials = PRIMITIVES["pow"].partials
@@ -270,13 +274,15 @@ _array("expand_dims", np.expand_dims, "a*, axis")
 _array("swapaxes", np.swapaxes, "a*, axis1, axis2")
 _array("broadcast_to", np.broadcast_to, "array*, shape")
 _array("concatenate", np.concatenate, "arrays*, axis=0")
-_array("stack", np.stack, "arrays*, axis=0")
+_array("stack_arrays", np.stack, "arrays*, axis=0")
 _array("hstack", np.hstack, "tup*")
 _array("vstack", np.vstack, "tup*")
 _array("tile", np.tile, "A*, reps")
 _array("repeat", np.repeat, "a*, repeats, axis=None")
 _array("array", np.array, "object*, dtype=None", np.asarray, np.asanyarray)
 _array("where", np.where, "condition, x*, y*")
+_array("full", np.full, "shape, fill_value*, dtype=None")
+_array("full_like", np.full_like, "a, fill_value*, dtype=None")
 _array("clip", np.clip, "a*, a_min=None, a_max=None")
 
 # ndarray methods and attributes that mean the NumPy function of the same name

@@ -277,7 +277,7 @@ def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
         attrs = {"fn": runtime.index_update, "kwnames": ()}
         index = op.args[1] if len(op.args) == 2 else builder.emit(
             "pack", op.args[1:], attrs={"kind": "tuple"}).result
-        return [builder.emit("call", [op.args[0], index, cotangent], attrs=attrs).result
+        return [builder.emit("index_update", [op.args[0], index, cotangent], attrs=attrs).result
                 if i == 0 else Const(0.0) for i in indices]
     if is_array_prim(op.prim):
         parts = array_vjp(builder, op, cotangent, indices)

@@ -323,3 +323,12 @@ def zeros_of(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [zeros_of(v) for v in x]
     return 0.0
+
+
+def tuple_item(g: Any, k: int) -> Any:
+    """Item `k` of the adjoint of a tuple result (``np.linalg.slogdet``), sparse or not."""
+    if isinstance(g, IndexUpdate):
+        return g.value if g.index == k else 0.0
+    if _is_zero(g):
+        return 0.0
+    return g[k]

@@ -32,8 +32,11 @@ class Emit:
     def __init__(self, builder: Builder) -> None:
         self.b = builder
 
-    def array(self, name: str, *operands: Operand, **statics: Any) -> Operand:
-        return array_op(self.b, name, list(operands), statics)
+    def array(self, name: str, *args: Operand, **statics: Any) -> Operand:
+        spec = ARRAY_PRIMITIVES[name]
+        if spec.variadic:
+            return array_op(self.b, name, {spec.params[0]: args[0], **statics}, list(args[1:]))
+        return array_op(self.b, name, {**dict(zip(spec.params, args)), **statics})
 
     def helper(self, name: str, *args: Any) -> Operand:
         args = [a if isinstance(a, (Value, Const, FreeName)) else Const(a) for a in args]
@@ -72,23 +75,29 @@ class Emit:
         return self.array("expand_dims", x, axis=(-2, -1))
 
 
-def array_op(builder: Builder, name: str, operands: list[Operand], statics: dict[str, Any],
-             loc_attrs: dict[str, Any] | None = None) -> Operand:
-    """Emit an array primitive: parameters without a default are printed by position,
-    the others as keywords where they differ from NumPy's default."""
+def array_op(builder: Builder, name: str, given: dict[str, Any],
+             variadic: list[Operand] | None = None,
+             attrs: dict[str, Any] | None = None) -> Operand:
+    """Emit an array primitive from its arguments by NumPy parameter name: parameters
+    without a default print by position, the others as keywords where they differ from
+    NumPy's default."""
     spec = ARRAY_PRIMITIVES[name]
-    args, kwnames = list(operands), []
-    for pname in spec.params[len(operands):]:
-        if pname not in statics:
+    args: list[Operand] = []
+    kwnames: list[str] = []
+    for pname in spec.params:
+        if spec.variadic and pname == spec.params[-1]:
+            args.extend(variadic or [])
             continue
-        value = statics[pname]
+        if pname not in given:
+            continue
+        value = given[pname]
         value = value if isinstance(value, (Value, Const, FreeName)) else Const(value)
         if pname not in spec.defaults and not kwnames:
             args.append(value)
         elif not (isinstance(value, Const) and _equal(value.value, spec.defaults.get(pname))):
             args.append(value)
             kwnames.append(pname)
-    attrs = {"fn": spec.fn, "kwnames": tuple(kwnames), "family": "numpy", **(loc_attrs or {})}
+    attrs = {"fn": spec.fn, "kwnames": tuple(kwnames), "family": "numpy", **(attrs or {})}
     return builder.emit(name, args, attrs=attrs).result
 
 
@@ -129,10 +138,12 @@ def static(op: Op, name: str) -> Any:
 
 
 class Helper:
-    """A runtime function derivative code calls; linear in the arguments at `linear`."""
+    """A runtime function derivative code calls, linear in the arguments at `linear`:
+    each separately (multilinear, like a product), or jointly (`joint`, like a sum)."""
 
-    def __init__(self, fn: Any, linear: tuple[int, ...], vjp: Callable | None = None) -> None:
-        self.fn, self.linear, self.vjp = fn, linear, vjp
+    def __init__(self, fn: Any, linear: tuple[int, ...], vjp: Callable | None = None,
+                 joint: bool = False) -> None:
+        self.fn, self.linear, self.vjp, self.joint = fn, linear, vjp, joint
         self.params = tuple(f"arg{k}" for k in range(8))
         self.defaults: dict[str, Any] = {}
 
@@ -162,6 +173,11 @@ HELPERS: dict[str, Helper] = {
     "einsum_adjoint": Helper(runtime.einsum_adjoint, ()),  # linear positions: see _einsum_linear
     "cast_like": Helper(runtime.cast_like, (0,), lambda e, g, a: [e.helper("cast_like", g, a[0])]),
     "gradient_like": Helper(runtime.gradient_like, (0,), lambda e, g, a: [g]),
+    "tuple_item": Helper(runtime.tuple_item, (0,)),
+    # adjoints of lists and of indexing: kept sparse (index_update) and added item-wise
+    "index_update": Helper(runtime.index_update, (2,)),
+    "accumulate": Helper(runtime.add, (0, 1), joint=True),
+    "densify": Helper(runtime.densify, (0,)),
     "zeros_of": Helper(runtime.zeros_of, ()),
     "reduced_count": Helper(runtime.reduced_count, ()),
     "extremum_mask": Helper(runtime.extremum_mask, ()),
@@ -177,8 +193,8 @@ def _einsum_linear(op: Op) -> list[int]:
 # ------------------------------------------------------------------ tangents (JVP)
 
 LINEAR = {"sum", "mean", "transpose", "trace", "reshape", "ravel", "squeeze", "expand_dims",
-          "swapaxes", "broadcast_to", "concatenate", "stack", "hstack", "vstack", "tile",
-          "repeat", "array", "where"}
+          "swapaxes", "broadcast_to", "concatenate", "stack_arrays", "hstack", "vstack", "tile",
+          "repeat", "array", "where", "full", "full_like"}
 MULTILINEAR = {"matmul", "dot", "outer", "inner", "einsum"}
 
 
@@ -249,15 +265,17 @@ def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None]) -> Opera
     """Tangent of an array primitive's or runtime helper's result."""
     e = Emit(builder)
     if op.prim in HELPERS:
-        linear = _einsum_linear(op) if op.prim == "einsum_adjoint" else HELPERS[op.prim].linear
+        helper = HELPERS[op.prim]
+        linear = _einsum_linear(op) if op.prim == "einsum_adjoint" else helper.linear
+        if helper.joint:
+            return _replaced(builder, op, {k: tangents[k] if tangents[k] is not None
+                                           else Const(0.0) for k in linear})
         terms = [_replaced(builder, op, {k: tangents[k]}) for k in linear
                  if k < len(tangents) and tangents[k] is not None]
         return builder.sum(terms) if terms else None
     if op.prim in LINEAR:
         operands = _operand_positions(op)
         replace = {k: tangents[k] if tangents[k] is not None else Const(0.0) for k in operands}
-        if op.prim == "where":
-            replace[0] = op.args[0]
         return _replaced(builder, op, replace)
     if op.prim in MULTILINEAR:
         terms = [_replaced(builder, op, {k: tangents[k]}) for k in _operand_positions(op)
@@ -337,7 +355,7 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
     "inv": lambda e, op, g: (lambda yt: [e.neg(e.matmul(e.matmul(yt, g), yt))])(
         e.swap_last(op.result)),
     "det": lambda e, op, g: [e.mul(e.expand_last(e.mul(g, op.result)), _inv_t(e, op.args[0]))],
-    "slogdet": lambda e, op, g: [e.mul(e.expand_last(e.getitem(g, Const(1))),
+    "slogdet": lambda e, op, g: [e.mul(e.expand_last(e.helper("tuple_item", g, 1)),
                                        _inv_t(e, op.args[0]))],
     "reshape": _shape_back,
     "ravel": _shape_back,
@@ -346,7 +364,7 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
     "swapaxes": lambda e, op, g: [e.swapaxes(g, param(op, "axis1"), param(op, "axis2"))],
     "broadcast_to": lambda e, op, g: [e.helper("unbroadcast", g, op.args[0])],
     "concatenate": lambda e, op, g: [e.helper("split_like", g, op.args[0], param(op, "axis"))],
-    "stack": lambda e, op, g: [e.helper("unstack", g, param(op, "axis"))],
+    "stack_arrays": lambda e, op, g: [e.helper("unstack", g, param(op, "axis"))],
     "hstack": lambda e, op, g: [e.helper("hstack_adjoint", g, op.args[0])],
     "vstack": lambda e, op, g: [e.helper("vstack_adjoint", g, op.args[0])],
     "tile": lambda e, op, g: [e.helper("tile_adjoint", g, op.args[0], param(op, "reps"))],
@@ -354,8 +372,10 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
                                          param(op, "axis"))],
     "array": lambda e, op, g: [e.helper("cast_like", g, op.args[0])
                                if not _is_const_none(param(op, "dtype")) else g],
-    "where": lambda e, op, g: [None, e.where(op.args[0], g, Const(0.0)),
-                               e.where(op.args[0], Const(0.0), g)],
+    "where": lambda e, op, g: [None, e.where(g, Const(0.0), condition=op.args[0]),
+                               e.where(Const(0.0), g, condition=op.args[0])],
+    "full": lambda e, op, g: [None, g],
+    "full_like": lambda e, op, g: [None, g],
 }
 
 

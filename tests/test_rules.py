@@ -78,6 +78,8 @@ REFERENCE: dict[str, Callable] = {
     "radians": lambda x: x * sp.pi / 180,
     "atan2": sp.atan2,
     "hypot": lambda x, y: sp.sqrt(x**2 + y**2),
+    "logaddexp": lambda x, y: sp.log(sp.exp(x) + sp.exp(y)),
+    "logaddexp2": lambda x, y: sp.log(2**x + 2**y) / sp.log(2),
     "maximum": sp.Max, "minimum": sp.Min,
     # piecewise constant: derivative zero wherever it exists
     "floor": Step,
@@ -138,6 +140,8 @@ UNARY = [
 BINARY = [
     ("atan2", "atan2", ["arctan2"], PAIRS),
     ("hypot", "hypot", ["hypot"], PAIRS),
+    ("logaddexp", None, ["logaddexp"], PAIRS),
+    ("logaddexp2", None, ["logaddexp2"], PAIRS),
     ("power", "pow", ["power"], POSITIVE_PAIRS),
     ("maximum", None, ["maximum"], PAIRS),  # also builtin max(x, y)
     ("minimum", None, ["minimum"], PAIRS),  # also builtin min(x, y)
@@ -429,7 +433,7 @@ UNARY_DOMAINS = {prim: points for prim, _, _, points in UNARY}
 UNARY_DOMAINS.update({"neg": WIDE, "pos": WIDE, "copy": WIDE, "float": WIDE})
 BINARY_DOMAINS = {"add": PAIRS, "sub": PAIRS, "mul": PAIRS, "truediv": PAIRS,
                   "pow": POSITIVE_PAIRS, "power": POSITIVE_PAIRS, "mod": MOD_PAIRS,
-                  "atan2": PAIRS, "hypot": PAIRS, "maximum": PAIRS, "minimum": PAIRS}
+                  "atan2": PAIRS, "hypot": PAIRS, "logaddexp": PAIRS, "logaddexp2": PAIRS, "maximum": PAIRS, "minimum": PAIRS}
 DIFFERENTIABLE = sorted(p for p, spec in PRIMITIVES.items() if spec.expr is not None)
 
 

@@ -31,10 +31,9 @@ class Arrays:
         bound = self._bind_numpy(spec.params, spec.defaults, spelling, args, kwargs, node)
         if name == "clip":
             return self._clip(bound, loc)
-        operands = [bound.pop(spec.params[k]) for k in spec.operands]
         self.builder.loc = loc
-        return array_op(self.builder, name, operands, bound,
-                        loc_attrs={"callee": spelling} if spelling else None)
+        return array_op(self.builder, name, bound,
+                        attrs={"callee": spelling} if spelling else None)
 
     def _bind_numpy(self, params: tuple[str, ...], defaults: dict[str, Any], spelling: str,
                     args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> dict[str, Any]:
@@ -133,7 +132,7 @@ class Arrays:
                              hint="use .T, .shape, .ndim, .size or .dtype, or a NumPy function")
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         if isinstance(meaning, str):
-            return array_op(self.builder, meaning, [value], {})
+            return array_op(self.builder, meaning, {"a": value})
         return self._nondiff_call(meaning, None, [value], node)
 
     def _static_or_value(self, node: ast.expr) -> Operand:

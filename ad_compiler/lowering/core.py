@@ -317,7 +317,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
 
     def _binop(self, prim: str, left: Operand, right: Operand, node: ast.AST) -> Operand:
         if prim == "matmul":
-            return array_op(self.builder, "matmul", [left, right], {})
+            return array_op(self.builder, "matmul", {"x1": left, "x2": right})
         if isinstance(left, Const) and isinstance(right, Const):
             try:
                 return Const(OPERATOR_FUNCTIONS[prim](left.value, right.value))

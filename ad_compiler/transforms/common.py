@@ -69,8 +69,9 @@ def check_supported(fn: Function, op: Op) -> None:
         raise located_error(
             fn, op, f"no derivative rule for '{label}', and its arguments depend on the "
                     "inputs being differentiated",
-            hint=f"use a math/NumPy function that has a rule, or pass '{label}' only "
-                 "values that do not depend on the differentiated inputs",
+            hint=f"register a rule with adc.defpartials({label}, lambda y, x: <dy/dx>), "
+                 "use a math/NumPy function that has one, or pass it only values that do "
+                 "not depend on the differentiated inputs",
         )
 
 

@@ -84,7 +84,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
                                  attrs=attrs).result
         elif param.uid in sweep.containers:  # a list's adjoint: a list of the same length
             attrs = {"fn": runtime.densify, "kwnames": ()}
-            total = builder.emit("call", [total or Const(0.0), param], attrs=attrs).result
+            total = builder.emit("densify", [total or Const(0.0), param], attrs=attrs).result
         adjoint = name_output(out, builder, total, param, "{}_bar")
         out.adjoints[param.uid] = adjoint
         outputs.append(adjoint)
@@ -195,7 +195,7 @@ class _Sweep:
         total = start
         for term in terms[::-1]:
             total = term if total is None else builder.emit(
-                "call", [total, term], attrs={"fn": runtime.add, "kwnames": ()}).result
+                "accumulate", [total, term], attrs={"fn": runtime.add, "kwnames": ()}).result
         return Const(0.0) if total is None else total
 
     def _result_adjoint(self, value: Value, builder: Builder, partials: Partials) -> Operand | None:
