@@ -23,8 +23,8 @@ from .frontend import resolve_path
 from .interpret import evaluate, read_operand
 from .ir import Const, Function, Value, format_function
 from .lowering import lower
-from .transforms import forward, optimize, reverse
 from .shapes import uses_arrays
+from .transforms import forward, optimize, reverse
 from .transforms.common import container_values
 
 Wrt = int | str | Sequence[int | str]
@@ -167,7 +167,10 @@ def _derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     key = (kind, _wrt_key(wrt), mode)
     for built_for, compiled in cache.candidates(f, key):
         if _still_valid(compiled, f):
-            return compiled if built_for() is f else _rebind(compiled, f)
+            if built_for() is f:
+                return compiled
+            if not getattr(compiled, "_adc_wrapper", False):
+                return _rebind(compiled, f)
     compiled = _build(f, kind, wrt, mode)
     try:
         ref = weakref.ref(f)
@@ -338,6 +341,8 @@ def _forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
 
     gradient.source = jvp_fn.source
     gradient._adc_function = jvp_fn._adc_function
+    gradient._adc_rules_version = jvp_fn._adc_rules_version
+    gradient._adc_wrapper = True  # closes over `f`: never rebound to another function
     gradient.__name__ = _safe_name(fn.name, kind)
     gradient.__doc__ = f"{kind} of {fn.name} (forward mode, one JVP sweep per input element)"
     return gradient

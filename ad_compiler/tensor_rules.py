@@ -372,8 +372,8 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
                                          param(op, "axis"))],
     "array": lambda e, op, g: [e.helper("cast_like", g, op.args[0])
                                if not _is_const_none(param(op, "dtype")) else g],
-    "where": lambda e, op, g: [None, e.where(g, Const(0.0), condition=op.args[0]),
-                               e.where(Const(0.0), g, condition=op.args[0])],
+    "where": lambda e, op, g: [None, e.where(op.args[0], g, Const(0.0)),
+                               e.where(op.args[0], Const(0.0), g)],
     "full": lambda e, op, g: [None, g],
     "full_like": lambda e, op, g: [None, g],
 }
