@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from .ir import Const, FreeName, Function, Op, Operand, walk_ops
+from .ir import Const, FreeName, Function, Op, Operand, Value, walk_ops
 from .primitives import ARRAY_PRIMITIVES, PRIMITIVES
 
 SCALAR = "scalar"
@@ -32,6 +32,7 @@ class ShapeFacts:
     def __init__(self, fn: Function | None, scalar_code: bool) -> None:
         self.scalar_code = scalar_code
         self.classes: dict[int, Any] = {}
+        self.aliases: dict[int, Value] = {}  # a recomputed value -> the value it recomputes
         self._fresh = itertools.count()
         if fn is not None and not scalar_code:
             for op in walk_ops(fn.body):
@@ -51,6 +52,8 @@ class ShapeFacts:
             return SCALAR if isinstance(value, (int, float, bool)) else ("const", id(value))
         if isinstance(operand, FreeName):
             return ("free", operand.name)
+        while operand.uid in self.aliases:
+            operand = self.aliases[operand.uid]
         if operand.uid not in self.classes:
             self.classes[operand.uid] = next(self._fresh)
         return self.classes[operand.uid]

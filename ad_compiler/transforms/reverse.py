@@ -53,6 +53,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
     """
     out, builder = start(fn, f"{fn.name}_vjp", "reverse")
     facts = ShapeFacts.of(fn, scalar_output=not seed_params)
+    facts.aliases = out.aliases
     sweep = _Sweep(fn, out, varied_values(fn, wrt), facts)
     sweep.forward(fn.body.ops, builder, tape=True)
 
