@@ -107,10 +107,15 @@ def index_add(acc: Any, index: Any, value: Any) -> None:
 
 def unbroadcast(g: Any, x: Any) -> Any:
     """`g` summed over the axes along which `x` was broadcast (the adjoint of broadcasting)."""
-    shape = np.shape(x)
-    if np.shape(g) == shape:
-        return g
-    g = np.asarray(g)
+    if type(g) is np.ndarray and type(x) is np.ndarray:  # the common case, made cheap
+        if g.shape == x.shape:
+            return g
+        shape = x.shape
+    else:
+        shape = np.shape(x)
+        if np.shape(g) == shape:
+            return g
+        g = np.asarray(g)
     lead = g.ndim - len(shape)
     if lead < 0:  # a cotangent that is itself broadcast (a scalar seed)
         return np.broadcast_to(g, shape)
@@ -129,6 +134,8 @@ def broadcast_like(g: Any, x: Any) -> Any:
 
 def sum_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """The adjoint of ``np.sum(x, axis, keepdims=keepdims)``: `g` spread back over `x`."""
+    if axis is None and type(x) is np.ndarray and x.dtype.kind == "f" and np.ndim(g) == 0:
+        return np.full_like(x, g)  # the common case (a full sum), without broadcast_to
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, np.shape(x))
@@ -136,6 +143,8 @@ def sum_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any
 
 def mean_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """The adjoint of ``np.mean(x, axis, keepdims=keepdims)``."""
+    if axis is None and type(x) is np.ndarray and x.dtype.kind == "f" and np.ndim(g) == 0:
+        return np.full_like(x, g / x.size)
     return sum_adjoint(g, x, axis, keepdims) * (np.size(g) / np.size(x))
 
 
@@ -156,33 +165,45 @@ def extremum_mask(x: Any, y: Any, axis: Any = None, keepdims: bool = False) -> A
     return hit / np.sum(hit, axis=axis, keepdims=True)
 
 
-def _swap_last(a: Any) -> Any:
-    return np.swapaxes(a, -1, -2)
+def _ndim(x: Any) -> int:
+    return x.ndim if type(x) is np.ndarray else np.ndim(x)
 
 
 def matmul_adjoint_a(g: Any, a: Any, b: Any) -> Any:
     """The adjoint of `a` in ``a @ b`` (or ``np.dot(a, b)``): ``g @ b.T`` and its
     vector, scalar and batched variants."""
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    na, nb = _ndim(a), _ndim(b)
+    if na == 2 and nb == 2:
+        return g @ b.T
+    if na == 0 or nb == 0:
         return unbroadcast(g * b, a)
-    if np.ndim(b) == 1:
+    if nb == 1:
         return unbroadcast(np.multiply.outer(g, b), a)
-    if np.ndim(a) == 1:
+    if na == 1:
+        if nb == 2:
+            return b @ g
         return unbroadcast(np.matmul(b, np.expand_dims(g, -1))[..., 0], a)
-    return unbroadcast(g @ _swap_last(b), a)
+    return unbroadcast(g @ np.swapaxes(b, -1, -2), a)
 
 
 def matmul_adjoint_b(g: Any, a: Any, b: Any) -> Any:
     """The adjoint of `b` in ``a @ b``: ``a.T @ g`` and its variants."""
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
+    na, nb = _ndim(a), _ndim(b)
+    if na == 2 and nb == 2:
+        return a.T @ g
+    if na == 0 or nb == 0:
         return unbroadcast(g * a, b)
-    if np.ndim(a) == 1:
-        if np.ndim(b) == 1:
+    if na == 1:
+        if nb == 1:
             return g * a
+        if nb == 2:
+            return np.multiply.outer(a, g)
         return unbroadcast(np.expand_dims(a, -1) * np.expand_dims(g, -2), b)
-    if np.ndim(b) == 1:
-        return unbroadcast(np.matmul(_swap_last(a), np.expand_dims(g, -1))[..., 0], b)
-    return unbroadcast(_swap_last(a) @ g, b)
+    if nb == 1:
+        if na == 2:
+            return g @ a
+        return unbroadcast(np.matmul(np.swapaxes(a, -1, -2), np.expand_dims(g, -1))[..., 0], b)
+    return unbroadcast(np.swapaxes(a, -1, -2) @ g, b)
 
 
 def inner_adjoint_a(g: Any, a: Any, b: Any) -> Any:
@@ -298,11 +319,12 @@ def gradient_like(g: Any, x: Any) -> Any:
             raise TypeError(f"cannot differentiate with respect to an array of dtype "
                             f"{x.dtype} (integer or boolean); pass a float array, for "
                             f"example x.astype(float)")
+        if isinstance(g, AdjointArray) and g.dtype == x.dtype:  # made here: no copy needed
+            return g.view(np.ndarray)
         g = densify(g, x)
         if np.shape(g) != x.shape:
             g = np.broadcast_to(g, x.shape)
-        out = np.array(g, dtype=x.dtype)  # a plain, writable array of its own
-        return out
+        return np.array(g, dtype=x.dtype)  # a plain, writable array of its own
     if isinstance(x, (list, tuple)):
         return densify(g, x)
     return g

@@ -194,7 +194,7 @@ class _Sweep:
             total = builder.sum(terms[::-1]) if terms else Const(0.0)
             return total if start is None else builder.add(start, total)
         total = start
-        for term in terms[::-1]:
+        for term in _merge_updates(builder, terms)[::-1]:
             total = term if total is None else builder.emit(
                 "accumulate", [total, term], attrs={"fn": runtime.add, "kwnames": ()}).result
         return Const(0.0) if total is None else total
@@ -465,3 +465,25 @@ def _fresh(old: Value, remap: dict[int, Value], varied: set[int],
     if old.uid in varied:
         varied.add(new.uid)
     return new
+
+
+def _merge_updates(builder: Builder, terms: list[Operand]) -> list[Operand]:
+    """Partial adjoints of one item or slice (``x[:-1]`` used twice) added before they are
+    scattered into the list's or array's adjoint: one update instead of two."""
+    merged: list[Operand] = []
+    first: dict[tuple, int] = {}  # (base, constant index) -> position in `merged`
+    for term in terms:
+        op = builder.producers.get(term.uid) if isinstance(term, Value) else None
+        if op is None or op.prim != "index_update" or not isinstance(op.args[1], Const):
+            merged.append(term)
+            continue
+        key = (id(op.args[0]), repr(op.args[1].value))
+        if key not in first:
+            first[key] = len(merged)
+            merged.append(term)
+            continue
+        earlier = builder.producers[merged[first[key]].uid]
+        value = builder.add(earlier.args[2], op.args[2])
+        merged[first[key]] = builder.emit("index_update", [op.args[0], op.args[1], value],
+                                          attrs=dict(op.attrs)).result
+    return merged
