@@ -354,3 +354,12 @@ def tuple_item(g: Any, k: int) -> Any:
     if _is_zero(g):
         return 0.0
     return g[k]
+
+
+def scalar_seed(y: Any) -> float:
+    """The seed 1.0 of a gradient, after checking that the output `y` is a scalar."""
+    if np.ndim(y) != 0:
+        raise ValueError(f"grad needs a function with a scalar output, but it returned an "
+                         f"array of shape {np.shape(y)}; use adc.jacobian or adc.vjp, or "
+                         f"reduce the output (np.sum, np.mean)")
+    return 1.0

@@ -91,8 +91,12 @@ class Containers:
             for elt, item in zip(target.elts, self._unpack(value, len(target.elts), target)):
                 self._assign(elt, item)
         elif isinstance(target, ast.Subscript):
-            raise self.error(target, "assigning into a list, array or dict is not supported yet",
-                             hint="build a new list, or accumulate in a variable")
+            raise self.error(target, "assigning into a list, array or dict is not supported "
+                                     "(an in-place write would need its overwritten value kept "
+                                     "for reverse mode)",
+                             hint="collect the items in a list and build the array once "
+                                  "(np.stack(rows), np.array(items)), or use np.where / "
+                                  "np.concatenate to make a new array")
         else:
             raise self.error(target, "assignment to this kind of target is not supported",
                              hint="assign to a plain name")

@@ -59,8 +59,9 @@ def check_supported(fn: Function, op: Op) -> None:
     """Raise a located error for an op that has varied inputs but no rule."""
     if op.blocks:
         return
-    if op.prim in ("push", "pop", "stack", "index_add") or (op.prim == "call" and
-            getattr(op.attrs.get("fn"), "__module__", None) == "ad_compiler.runtime"):
+    if op.prim in ("push", "pop", "stack", "index_add") or (
+            op.prim == "call" and not op.attrs.get("nondiff")
+            and getattr(op.attrs.get("fn"), "__module__", None) == "ad_compiler.runtime"):
         raise reverse_code_error(fn, op)
     if not (is_differentiable(op.prim) or is_nondiff(op)):
         callee = op.attrs.get("fn")

@@ -66,8 +66,12 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
             else:
                 seed.name = "out_bar"
             out.params.append(seed)
-        else:
+        elif facts.scalar_code or not isinstance(primal_out, Value):
             seed = Const(1.0)
+        else:  # array code: the output is checked to be a scalar where it is seeded
+            seed = builder.emit("call", [primal_out], attrs={
+                "fn": runtime.scalar_seed, "kwnames": (), "nondiff": True}).result
+            seed.name = "seed"
         if sweep.is_varied(primal_out):
             partials.setdefault(primal_out.uid, []).append(seed)
 
