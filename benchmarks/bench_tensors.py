@@ -153,6 +153,24 @@ def hand_rnn(Wx, Wh, b, xs, h0, target):
     return r @ r, (xs.T @ G, H[:-1].T @ G, G.sum(axis=0))
 
 
+def hand_rnn_steps(Wx, Wh, b, xs, h0, target):
+    """The RNN's adjoint written in the loop's own order: states kept in the forward
+    loop, one step's adjoint per backward iteration (what the generated code does)."""
+    hs = [h0]
+    for t in range(T):
+        hs.append(np.tanh(xs[t] @ Wx + hs[-1] @ Wh + b))
+    r = hs[-1] - target
+    g = 2.0 * r
+    gWx, gWh, gb = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    for t in range(T - 1, -1, -1):
+        a = g * (1.0 - hs[t + 1] * hs[t + 1])
+        gWx += np.outer(xs[t], a)
+        gWh += np.outer(hs[t], a)
+        gb += a
+        g = Wh @ a
+    return r @ r, (gWx, gWh, gb)
+
+
 # ---------------------------------------------------------------- the workloads
 
 
@@ -208,6 +226,9 @@ WORKLOADS = [
     Workload("rnn", f"rnn: tanh RNN, for-loop of T = {T}, input 16, hidden 32, "
              "grad w.r.t. (Wx, Wh, b)",
              rnn, hand_rnn, ("Wx", "Wh", "b"), make_rnn, "input 2, hidden 3"),
+    Workload("rnn-steps", "rnn-steps: the same RNN against a step-by-step hand adjoint "
+             "(states kept, one outer product per step)",
+             rnn, hand_rnn_steps, ("Wx", "Wh", "b"), make_rnn, "input 2, hidden 3"),
 ]
 
 
