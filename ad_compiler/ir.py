@@ -195,6 +195,10 @@ def format_operand(operand: Operand, naming: dict[int, str] | None = None) -> st
 def format_op_rhs(op: Op, naming: dict[int, str] | None = None) -> str:
     """The right-hand side of an op as one line of trace notation."""
     args = [format_operand(a, naming) for a in op.args]
+    kwnames = op.attrs.get("kwnames", ())
+    if kwnames:  # keyword arguments print with their names: sum(w1_1, axis=1)
+        first = len(args) - len(kwnames)
+        args = args[:first] + [f"{k}={v}" for k, v in zip(kwnames, args[first:])]
     if op.prim in BINARY_SYMBOLS:
         return f"{args[0]} {BINARY_SYMBOLS[op.prim]} {args[1]}"
     if op.prim in COMPARE_SYMBOLS:
@@ -204,12 +208,23 @@ def format_op_rhs(op: Op, naming: dict[int, str] | None = None) -> str:
     if op.prim == "tuple":
         return "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
     if op.prim == "getitem":
-        return f"{args[0]}[{', '.join(args[1:])}]"
+        return f"{args[0]}[{', '.join(_index_text(a, t) for a, t in zip(op.args[1:], args[1:]))}]"
     if op.prim in ("call", "custom"):
         fn = op.attrs.get("fn")
         label = getattr(fn, "__name__", None) or op.attrs.get("label", "call")
         return f"{label}({', '.join(args)})"
     return f"{op.prim}({', '.join(args)})"
+
+
+def _index_text(operand: Operand, text: str) -> str:
+    """``1:`` for a constant slice, ``...`` for Ellipsis, as they are written."""
+    if isinstance(operand, Const) and isinstance(operand.value, slice):
+        parts = [("" if v is None else repr(v))
+                 for v in (operand.value.start, operand.value.stop, operand.value.step)]
+        return ":".join(parts[:2]) + (f":{parts[2]}" if parts[2] else "")
+    if isinstance(operand, Const) and operand.value is Ellipsis:
+        return "..."
+    return text
 
 
 def format_function(fn: Function) -> str:
