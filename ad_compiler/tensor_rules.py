@@ -114,7 +114,7 @@ def _equal(a: Any, b: Any) -> bool:
 
 def param(op: Op, name: str) -> Operand:
     """An array op's argument for NumPy parameter `name` (its default if not passed)."""
-    spec = ARRAY_PRIMITIVES.get(op.prim) or HELPERS[op.prim]
+    spec = ARRAY_PRIMITIVES[op.prim]
     kwnames = op.attrs.get("kwnames", ())
     positional = len(op.args) - len(kwnames)
     if name in kwnames:
@@ -144,8 +144,6 @@ class Helper:
     def __init__(self, fn: Any, linear: tuple[int, ...], vjp: Callable | None = None,
                  joint: bool = False) -> None:
         self.fn, self.linear, self.vjp, self.joint = fn, linear, vjp, joint
-        self.params = tuple(f"arg{k}" for k in range(8))
-        self.defaults: dict[str, Any] = {}
 
 
 HELPERS: dict[str, Helper] = {

@@ -104,12 +104,7 @@ class Arrays:
         func = node.func
         method = func.attr
         receiver = self.expr(func.value)
-        if any(isinstance(a, ast.Starred) for a in node.args) or any(
-                k.arg is None for k in node.keywords):
-            raise self.error(node, "starred arguments are not supported",
-                             hint="pass the arguments one by one")
-        args = [self._static_or_value(a) for a in node.args]
-        kwargs = {k.arg: self._static_or_value(k.value) for k in node.keywords}
+        args, kwargs = self._arguments(node, self._static_or_value)
         if method == "copy" and not args and not kwargs:
             return receiver
         if method in ("reshape", "transpose") and len(args) > 1:  # x.reshape(2, 3)

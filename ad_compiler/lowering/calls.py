@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import types
+from collections.abc import Callable
 from typing import Any
 
 from ..custom import partials_of
@@ -169,6 +170,18 @@ class Calls:
             bound[name] = default
         return bound
 
+    def _arguments(self, node: ast.Call,
+                   lower: Callable[[ast.expr], Any]) -> tuple[list[Any], dict[str, Any]]:
+        """A call's positional and keyword arguments, each lowered with `lower`."""
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.error(arg, "starred arguments are not supported",
+                                 hint="pass the arguments one by one")
+        if any(k.arg is None for k in node.keywords):
+            raise self.error(node, "'**' arguments are not supported",
+                             hint="pass keyword arguments by name")
+        return [lower(a) for a in node.args], {k.arg: lower(k.value) for k in node.keywords}
+
     def _call(self, node: ast.Call) -> Operand | _TupleValue:
         local = None
         if isinstance(node.func, ast.Name) and isinstance(self.env.get(node.func.id),
@@ -177,36 +190,18 @@ class Calls:
         elif isinstance(node.func, ast.Lambda):
             local = self._local_function(node.func)
         if local is not None:
-            if any(isinstance(a, ast.Starred) for a in node.args) or any(
-                    k.arg is None for k in node.keywords):
-                raise self.error(node, "starred arguments are not supported",
-                                 hint="pass the arguments one by one")
-            args = [self.expr(a) for a in node.args]
-            kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+            args, kwargs = self._arguments(node, self.expr)
             return self._inline_local(local, args, kwargs, node)
         if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
             return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
         array_name = lookup_array(fn)
         if (array_name is not None or id(fn) in NONDIFF_NUMPY) and partials_of(fn) is None:
-            if any(isinstance(a, ast.Starred) for a in node.args) or any(
-                    k.arg is None for k in node.keywords):
-                raise self.error(node, "starred arguments are not supported",
-                                 hint="pass the arguments one by one")
-            args = [self._static_or_value(a) for a in node.args]
-            kwargs = {k.arg: self._static_or_value(k.value) for k in node.keywords}
+            args, kwargs = self._arguments(node, self._static_or_value)
             if array_name is None:
                 return self._nondiff_call(fn, spelling, args, node, kwargs)
             return self._array_call(array_name, spelling, args, kwargs, node)
-        for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                raise self.error(arg, "starred arguments are not supported",
-                                 hint="pass the arguments one by one")
-        args = [self.expr(a) for a in node.args]
-        if any(k.arg is None for k in node.keywords):
-            raise self.error(node, "'**' arguments are not supported",
-                             hint="pass keyword arguments by name")
-        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+        args, kwargs = self._arguments(node, self.expr)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         attrs = {"fn": fn, "callee": spelling, "callee_kind": root_kind}
         partials = partials_of(fn)
