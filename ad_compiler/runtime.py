@@ -66,6 +66,15 @@ def densify(a: Any, like: Any) -> Any:
 
 def add(a: Any, b: Any) -> Any:
     """``a + b`` for adjoints of any shape: numbers, arrays, lists and tuples of them."""
+    if type(b) is IndexUpdate and type(b.base) is np.ndarray and (
+            type(a) is IndexUpdate or type(a) is AdjointArray):
+        if type(a) is IndexUpdate:  # two slices of one array: one dense adjoint for both
+            base = a.base
+            acc = np.zeros(base.shape, base.dtype if base.dtype.kind in "fc" else np.float64)
+            _scatter(acc, a)
+            a = acc.view(AdjointArray)
+        _scatter(a, b)
+        return a
     if isinstance(a, IndexUpdate) and not isinstance(b, IndexUpdate):
         a, b = b, a
     if isinstance(b, IndexUpdate):
@@ -84,6 +93,13 @@ def add(a: Any, b: Any) -> Any:
     if isinstance(a, (list, tuple)):
         return AdjointList(add(x, y) for x, y in zip(a, b))
     return a + b
+
+
+def _scatter(acc: np.ndarray, update: IndexUpdate) -> None:
+    if _may_repeat(update.index):
+        np.add.at(acc, update.index, update.value)  # repeated indices add up
+    else:
+        acc[update.index] += update.value
 
 
 def _may_repeat(index: Any) -> bool:
@@ -135,7 +151,9 @@ def broadcast_like(g: Any, x: Any) -> Any:
 def sum_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """The adjoint of ``np.sum(x, axis, keepdims=keepdims)``: `g` spread back over `x`."""
     if axis is None and type(x) is np.ndarray and x.dtype.kind == "f" and np.ndim(g) == 0:
-        return np.full_like(x, g)  # the common case (a full sum), without broadcast_to
+        out = np.empty(x.shape, x.dtype)  # the common case (a full sum), made cheap
+        out.fill(g)
+        return out
     if axis is not None and not keepdims:
         g = np.expand_dims(g, axis)
     return np.broadcast_to(g, np.shape(x))
@@ -144,7 +162,9 @@ def sum_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any
 def mean_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """The adjoint of ``np.mean(x, axis, keepdims=keepdims)``."""
     if axis is None and type(x) is np.ndarray and x.dtype.kind == "f" and np.ndim(g) == 0:
-        return np.full_like(x, g / x.size)
+        out = np.empty(x.shape, x.dtype)
+        out.fill(g / x.size)
+        return out
     return sum_adjoint(g, x, axis, keepdims) * (np.size(g) / np.size(x))
 
 
@@ -314,6 +334,8 @@ def cast_like(g: Any, x: Any) -> Any:
 def gradient_like(g: Any, x: Any) -> Any:
     """A gradient with the type, shape and dtype of its input `x`: dense, writable,
     owned by the caller."""
+    if type(g) is AdjointArray and type(x) is np.ndarray and g.dtype == x.dtype:
+        return g.view(np.ndarray)  # made here (so no copy is needed), of the right kind
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "fc":
             raise TypeError(f"cannot differentiate with respect to an array of dtype "

@@ -26,7 +26,7 @@ from ..builder import Builder
 from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
 from ..primitives import builtin_call_attrs
 from ..rules import active_operands, is_nondiff, vjp, zero_like
-from ..shapes import ShapeFacts
+from ..shapes import SCALAR, ShapeFacts
 from .common import (
     DerivativeFunction,
     check_supported,
@@ -66,7 +66,8 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
             else:
                 seed.name = "out_bar"
             out.params.append(seed)
-        elif facts.scalar_code or not isinstance(primal_out, Value):
+        elif facts.scalar_code or not isinstance(primal_out, Value) or \
+                facts.shape_class(primal_out) == SCALAR:  # a full reduction, say
             seed = Const(1.0)
         else:  # array code: the output is checked to be a scalar where it is seeded
             seed = builder.emit("call", [primal_out], attrs={
