@@ -105,7 +105,7 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         raise ADCompileError(f"mode must be 'reverse' or 'forward', not {mode!r}")
     rules_version = custom.version
     fn = lower(f)
-    if kind in ("jvp", "vjp"):
+    if kind in ("jvp", "vjp", "jvp_batched"):
         indices, single = list(range(len(fn.params))), False
     else:
         indices, single = _wrt_indices(fn, wrt)
@@ -116,7 +116,14 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         lists = container_values(fn)
         if uses_arrays(fn) or any(fn.params[i].uid in lists for i in indices):
             return _forward_gradient(f, fn, kind, indices, single)
-    if kind == "jvp":
+    if kind == "jvp_batched":  # vector mode: the directions of input `wrt` in one sweep
+        indices, _ = _wrt_indices(fn, wrt)
+        d = forward(fn, indices, unit_seeds=False, batched=True)
+        values = tuple(range(n_out)) if fn.returns_tuple else 0
+        tangents = tuple(range(n_out, 2 * n_out)) if fn.returns_tuple else n_out
+        tree = (values, tangents)
+        suffix = "jvp"
+    elif kind == "jvp":
         d = forward(fn, indices, unit_seeds=False)
         values = tuple(range(n_out)) if fn.returns_tuple else 0
         tangents = tuple(range(n_out, 2 * n_out)) if fn.returns_tuple else n_out
@@ -326,16 +333,16 @@ def _central_difference(f: Callable, args: list[Any], i: int, eps: float) -> np.
 
 def _forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
                       single: bool) -> Callable:
-    """Forward-mode gradient of a function of arrays or lists: one tangent sweep of the
-    generated JVP per input element."""
+    """Forward-mode gradient of a function of arrays or lists: one vector-mode sweep
+    carrying every input element's direction (one sweep per element as the fallback)."""
     jvp_fn = _derivative(f, "jvp", 0, "forward")
 
     def gradient(*args: Any) -> Any:
         full = _with_defaults(f, args)
         value, grads = None, []
         for i in indices:
-            value, columns = _columns(jvp_fn, full, i)
-            grads.append(_assemble(columns, full[i], ()))
+            value, g = _directions(f, full, i, ())
+            grads.append(g)
         out = grads[0] if single else tuple(grads)
         return out if kind == "grad" else (value, out)
 
@@ -344,7 +351,7 @@ def _forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
     gradient._adc_rules_version = jvp_fn._adc_rules_version
     gradient._adc_wrapper = True  # closes over `f`: never rebound to another function
     gradient.__name__ = _safe_name(fn.name, kind)
-    gradient.__doc__ = f"{kind} of {fn.name} (forward mode, one JVP sweep per input element)"
+    gradient.__doc__ = f"{kind} of {fn.name} (forward mode, vector-mode JVP)"
     return gradient
 
 
@@ -380,6 +387,49 @@ def _check_float(x: np.ndarray) -> None:
     if x.dtype.kind not in "fc":
         raise TypeError(f"cannot differentiate with respect to an array of dtype {x.dtype} "
                         "(integer or boolean); pass a float array, for example x.astype(float)")
+
+
+def _vector_jvp(f: Callable, i: int) -> Callable | None:
+    """The vector-mode JVP of `f` along input `i`, or None where some primitive has no
+    vector-mode rule yet (one sweep per direction is the fallback)."""
+    try:
+        return _derivative(f, "jvp_batched", i, "forward")
+    except ADCompileError:
+        return None
+
+
+def _batch_seed(x: Any) -> Any:
+    """Every unit direction of `x` at once: its shape plus a last axis, one per element."""
+    if isinstance(x, (list, tuple)):
+        n, start, items = _size(x), 0, []
+        for item in x:
+            k = _size(item)
+            eye = np.eye(n, dtype=_float_dtype(item))[start:start + k]
+            items.append(eye.reshape(np.shape(item) + (n,)))
+            start += k
+        return type(x)(items)
+    if isinstance(x, np.ndarray):
+        _check_float(x)
+    return np.eye(_size(x), dtype=_float_dtype(x)).reshape(np.shape(x) + (_size(x),))
+
+
+def _float_dtype(x: Any) -> Any:
+    return x.dtype if isinstance(x, np.ndarray) and x.dtype.kind == "f" else np.float64
+
+
+def _directions(f: Callable, args: tuple, i: int, out_shape: tuple | None) -> tuple[Any, Any]:
+    """f(args) and d f / d args[i], shaped out_shape + args[i].shape: by one vector-mode
+    sweep where every primitive has a batched rule, else one sweep per element."""
+    batched = _vector_jvp(f, i)
+    if batched is None:
+        value, columns = _columns(_derivative(f, "jvp", 0, "forward"), args, i)
+        shape = np.shape(value) if out_shape is None else out_shape
+        return value, _assemble(columns, args[i], shape)
+    value, tangent = batched(*args, _batch_seed(args[i]))
+    shape = np.shape(value) if out_shape is None else out_shape
+    n = _size(args[i])
+    tangent = np.broadcast_to(tangent, shape + (n,))
+    return value, _assemble(list(np.moveaxis(tangent, -1, 0)), args[i], shape)
 
 
 def _columns(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, list[Any]]:
@@ -436,8 +486,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
             use_forward = mode == "forward" or (
                 mode == "auto" and _size(full[i]) < int(np.prod(out_shape, dtype=int)))
             if use_forward:
-                _, columns = _columns(_derivative(f, "jvp", 0, "forward"), full, i)
-                results.append(_assemble(columns, full[i], out_shape))
+                results.append(_directions(f, full, i, out_shape)[1])
             else:
                 results.append(_rows(f, full, i, y))
         return results[0] if single else tuple(results)

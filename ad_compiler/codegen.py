@@ -53,6 +53,7 @@ _NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add"}
 _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
                    "ad_compiler.runtime": "adc_runtime"}
 _counter = itertools.count(1)
+_HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched")
 
 
 @dataclass
@@ -360,7 +361,7 @@ class _Emitter:
         module_name, attr = where
         if module_name == "builtins":
             return ast.Name(attr, ast.Load())
-        if module_name == "ad_compiler.runtime":  # printed by name, imported in the header
+        if module_name in _HELPER_MODULES:  # printed by name, imported in the header
             alias = attr
             while alias in self.globals or (alias in self.taken and self.free.get(alias) is not obj):
                 alias += "_"
@@ -387,6 +388,8 @@ class _Emitter:
                 return self.op_expr(self.producer[operand.uid])
             return ast.Name(self.names[operand.uid], ast.Load())
         if isinstance(operand, Const):
+            if callable(operand.value) and not isinstance(operand.value, type):
+                return self._reference(operand.value)  # a function passed along (vmap_last)
             return _constant(operand.value)
         return _dotted(operand.name)
 
@@ -649,13 +652,14 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
               for k, v in sorted(free.items()) if isinstance(v, types.ModuleType)]
     helpers = {k: v for k, v in sorted(free.items())
                if callable(v) and not isinstance(v, (types.ModuleType, types.CellType))}
-    from_runtime = [k if k == v.__name__ else f"{v.__name__} as {k}" for k, v in helpers.items()
-                    if getattr(v, "__module__", None) == "ad_compiler.runtime"]
-    if from_runtime:
-        header.append(f"from ad_compiler.runtime import {', '.join(from_runtime)}")
+    for module_name in _HELPER_MODULES:
+        names = [k if k == v.__name__ else f"{v.__name__} as {k}" for k, v in helpers.items()
+                 if getattr(v, "__module__", None) == module_name]
+        if names:
+            header.append(f"from {module_name} import {', '.join(names)}")
     header += [f"# {k}: {getattr(v, '__module__', '?')}.{getattr(v, '__qualname__', v)}"
                for k, v in helpers.items()
-               if getattr(v, "__module__", None) != "ad_compiler.runtime"]
+               if getattr(v, "__module__", None) not in _HELPER_MODULES]
     source = "\n".join(header + ([""] if header else []) + inner) + "\n"
     return Generated(compiled, source, filename, dict(free))
 

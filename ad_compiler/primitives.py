@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import runtime
+from . import batched, runtime
 from .custom import stop_gradient
 
 # family -> module whose attributes implement that family's functions
@@ -202,7 +202,8 @@ def implementation(prim: str, family: str) -> object:
 def qualified_name(obj: object) -> tuple[str, str] | None:
     """(module, attribute) under which a callable can be imported, if known."""
     for module_name, module in (("math", math), ("numpy", np), ("builtins", builtins),
-                                ("ad_compiler.runtime", runtime)):
+                                ("ad_compiler.runtime", runtime),
+                                ("ad_compiler.batched", batched)):
         name = getattr(obj, "__name__", None)
         if name and getattr(module, name, None) is obj:
             return module_name, name

@@ -15,13 +15,14 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from . import runtime
+from . import batched, runtime
 from .builder import Builder
 from .ir import Const, Op, Operand, Value
 from .primitives import PRIMITIVES
 from .shapes import ShapeFacts
 from .tensor_rules import (
     NONDIFF_HELPERS,
+    Emit,
     array_jvp,
     array_vjp,
     differentiable_positions,
@@ -240,25 +241,38 @@ def local_partials(builder: Builder, op: Op, indices: list[int]) -> list[Operand
 def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
         facts: ShapeFacts = SCALAR_CODE) -> Operand | None:
     """Tangent of an op's result; None tangents are symbolic zeros."""
+    e = Emit(builder, facts)
     if op.prim == "pack":  # the tangent of a list is the list of tangents
         items = [t if t is not None else zero_like(builder, a, facts)
                  for t, a in zip(tangents, op.args)]
-        return builder.emit("pack", items, attrs={"kind": op.attrs.get("kind", "tuple")}).result
+        packed = builder.emit("pack", items, attrs={"kind": op.attrs.get("kind", "tuple")})
+        return e._mark(packed.result, items)
     if op.prim == "getitem":
         if tangents[0] is None:
             return None
-        return builder.emit("getitem", [tangents[0], *op.args[1:]]).result
+        index = list(op.args[1:])
+        if e.is_batched(tangents[0]) and any(
+                isinstance(i, Const) and i.value is Ellipsis for i in index):
+            index.append(Const(slice(None)))  # `...` must stop before the directions
+        return e._mark(builder.emit("getitem", [tangents[0], *index]).result, tangents[:1])
     if is_array_prim(op.prim):
-        return array_jvp(builder, op, tangents)
+        return array_jvp(builder, op, tangents, facts)
     indices = [i for i, t in enumerate(tangents)
                if t is not None and op.args[i] not in op.args[:i]]  # a repeated operand counts once
     partials = local_partials(builder, op, indices)
+    if e.batched is not None:  # vector mode: partials get an axis for the directions
+        return e.sum_terms([e.mul(p, tangents[i]) for i, p in zip(indices, partials)])
     terms = [builder.mul(p, tangents[i]) for i, p in zip(indices, partials)]
     return builder.sum(terms) if terms else None
 
 
 def zero_like(builder: Builder, operand: Operand, facts: ShapeFacts) -> Operand:
     """A zero derivative for `operand`: 0.0 in scalar code, zeros of its shape otherwise."""
+    if facts.batched is not None:  # vector mode: a zero for every direction
+        zero = builder.emit("call", [operand, facts.batch_seed],
+                            attrs={"fn": batched.batch_zeros, "kwnames": ()}).result
+        facts.batched.add(zero.uid)
+        return zero
     if facts.scalar_code or not isinstance(operand, Value):
         return Const(0.0)
     return builder.emit("zeros_of", [operand], attrs={"fn": runtime.zeros_of,

@@ -33,6 +33,10 @@ class ShapeFacts:
         self.scalar_code = scalar_code
         self.classes: dict[int, Any] = {}
         self.aliases: dict[int, Value] = {}  # a recomputed value -> the value it recomputes
+        # vector mode: values carrying a trailing axis of directions, and the seed tangent
+        # that tells how many there are (None outside vector mode)
+        self.batched: set[int] | None = None
+        self.batch_seed: Value | None = None
         self._fresh = itertools.count()
         if fn is not None and not scalar_code:
             for op in walk_ops(fn.body):

@@ -18,25 +18,73 @@ from typing import Any
 
 import numpy as np
 
-from . import runtime
+from . import batched, runtime
 from .builder import Builder
 from .ir import Const, FreeName, Op, Operand, Value
 from .primitives import ARRAY_PRIMITIVES
+from .shapes import ShapeFacts
 
 # ------------------------------------------------------------------ emitting
 
 
 class Emit:
-    """Array code through a builder: ``e.sum(x, axis=0)``, ``e.helper("unbroadcast", g, x)``."""
+    """Array code through a builder: ``e.sum(x, axis=0)``, ``e.helper("unbroadcast", g, x)``.
 
-    def __init__(self, builder: Builder) -> None:
+    In vector mode (`facts.batched` set) it knows which values carry a trailing axis of
+    directions, and applies each operation to them in its batched form."""
+
+    def __init__(self, builder: Builder, facts: ShapeFacts | None = None) -> None:
         self.b = builder
+        self.batched = facts.batched if facts is not None else None
+
+    def is_batched(self, x: Any) -> bool:
+        return self.batched is not None and isinstance(x, Value) and x.uid in self.batched
+
+    def _mark(self, out: Operand, inputs: Any) -> Operand:
+        if self.batched is not None and isinstance(out, Value) and any(
+                self.is_batched(i) for i in inputs):
+            self.batched.add(out.uid)
+        return out
+
+    def _aligned(self, a: Operand, b: Operand) -> tuple[Operand, Operand]:
+        """A primal factor beside a batched one gets a trailing axis of length one."""
+        if self.is_batched(a) and not self.is_batched(b) and not isinstance(b, Const):
+            return a, self.array("expand_dims", b, axis=-1)
+        if self.is_batched(b) and not self.is_batched(a) and not isinstance(a, Const):
+            return self.array("expand_dims", a, axis=-1), b
+        return a, b
+
+    def add(self, a: Operand, b: Operand) -> Operand:
+        return self._mark(self.b.add(*self._aligned(a, b)), (a, b))
+
+    def sub(self, a: Operand, b: Operand) -> Operand:
+        return self._mark(self.b.sub(*self._aligned(a, b)), (a, b))
+
+    def mul(self, a: Operand, b: Operand) -> Operand:
+        return self._mark(self.b.mul(*self._aligned(a, b)), (a, b))
+
+    def truediv(self, a: Operand, b: Operand) -> Operand:
+        return self._mark(self.b.apply("truediv", list(self._aligned(a, b))), (a, b))
+
+    def neg(self, a: Operand) -> Operand:
+        return self._mark(self.b.neg(a), (a,))
+
+    def sum_terms(self, terms: list[Operand]) -> Operand | None:
+        total = None
+        for term in terms:
+            total = term if total is None else self.add(total, term)
+        return total
 
     def array(self, name: str, *args: Operand, **statics: Any) -> Operand:
         spec = ARRAY_PRIMITIVES[name]
         if spec.variadic:
-            return array_op(self.b, name, {spec.params[0]: args[0], **statics}, list(args[1:]))
-        return array_op(self.b, name, {**dict(zip(spec.params, args)), **statics})
+            given = {spec.params[0]: args[0], **statics}
+            variadic = list(args[1:])
+        else:
+            given, variadic = {**dict(zip(spec.params, args)), **statics}, []
+        if any(self.is_batched(v) for v in [*given.values(), *variadic]):
+            return self._mark(batched_op(self, name, given, variadic), [*given.values(), *variadic])
+        return array_op(self.b, name, given, variadic)
 
     def helper(self, name: str, *args: Any) -> Operand:
         args = [a if isinstance(a, (Value, Const, FreeName)) else Const(a) for a in args]
@@ -55,12 +103,7 @@ class Emit:
     def __getattr__(self, name: str) -> Callable[..., Operand]:
         if name in ARRAY_PRIMITIVES:
             return lambda *operands, **statics: self.array(name, *operands, **statics)
-        if name in ("add", "sub", "mul", "neg"):
-            return getattr(self.b, name)
         raise AttributeError(name)
-
-    def truediv(self, a: Operand, b: Operand) -> Operand:
-        return self.b.apply("truediv", [a, b])
 
     def getitem(self, a: Operand, index: Operand) -> Operand:
         return self.b.emit("getitem", [a, index]).result
@@ -106,6 +149,64 @@ def _defaults(fn: Any) -> dict[int, Any]:
     """Positions of a runtime helper's parameters that have defaults, and their values."""
     params = list(inspect.signature(fn).parameters.values())
     return {k: p.default for k, p in enumerate(params) if p.default is not p.empty}
+
+
+# array primitive -> its batched form: (function, parameters it takes, in order)
+_BATCHED = {
+    "sum": (batched.batched_sum, ("a", "axis", "keepdims")),
+    "mean": (batched.batched_mean, ("a", "axis", "keepdims")),
+    "transpose": (batched.batched_transpose, ("a", "axes")),
+    "swapaxes": (batched.batched_swapaxes, ("a", "axis1", "axis2")),
+    "trace": (batched.batched_trace, ("a", "offset", "axis1", "axis2")),
+    "reshape": (batched.batched_reshape, ("a", "shape")),
+    "squeeze": (batched.batched_squeeze, ("a", "axis")),
+    "expand_dims": (batched.batched_expand_dims, ("a", "axis")),
+    "broadcast_to": (batched.batched_broadcast_to, ("array", "shape")),
+    "concatenate": (batched.batched_concatenate, ("arrays", "axis")),
+    "stack_arrays": (batched.batched_stack, ("arrays", "axis")),
+    "hstack": (batched.batched_hstack, ("tup",)),
+    "vstack": (batched.batched_vstack, ("tup",)),
+    "where": (batched.batched_where, ("condition", "x", "y")),
+}
+
+
+def batched_op(e: Emit, name: str, given: dict[str, Any], variadic: list[Operand]) -> Operand:
+    """An array primitive applied to batched operands (vector mode)."""
+    spec = ARRAY_PRIMITIVES[name]
+
+    def operand(pname: str) -> Operand:
+        value = given.get(pname, Const(spec.defaults.get(pname)))
+        return value if isinstance(value, (Value, Const, FreeName)) else Const(value)
+
+    def call(fn: Any, args: list[Operand]) -> Operand:
+        while len(args) > 1 and isinstance(args[-1], Const) and args[-1].value in (None, False) \
+                and _defaults(fn).get(len(args) - 1, 0) == args[-1].value:
+            args = args[:-1]
+        return e.b.emit("call", args, attrs={"fn": fn, "kwnames": ()}).result
+
+    if name == "ravel":
+        return call(batched.batched_reshape, [operand("a"), Const(-1)])
+    if name in ("array", "matmul", "dot", "einsum", "solve") and name not in _BATCHED:
+        if name == "array":  # np.array of batched items stacks their directions too
+            return array_op(e.b, name, given, variadic)
+        if name == "einsum":
+            k = next(i for i, v in enumerate(variadic) if e.is_batched(v))
+            return call(batched.batched_einsum, [operand("subscripts"), Const(k), *variadic])
+        first, second = (operand(p) for p in spec.params[:2])
+        if name == "solve":
+            if e.is_batched(first):
+                raise NotImplementedError("no batched rule for a batched matrix in solve")
+            return call(batched.batched_solve, [first, second])
+        if e.is_batched(first):
+            return call(batched.batched_matmul, [first, second])
+        return call(batched.batched_rmatmul, [first, second])
+    if name in _BATCHED:
+        fn, params = _BATCHED[name]
+        return call(fn, [operand(p) for p in params])
+    # the fallback: one direction at a time
+    positions = tuple(k for k, p in enumerate(spec.params) if e.is_batched(given.get(p)))
+    args = [operand(p) for p in spec.params]
+    return call(batched.vmap_last, [Const(spec.fn), Const(positions), *args])
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -259,9 +360,40 @@ def _solve_rhs(e: Emit, op: Op, t: list) -> Operand:
     return e.neg(moved) if t[1] is None else e.sub(t[1], moved)
 
 
-def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None]) -> Operand | None:
+def _given(op: Op, replace: dict[int, Operand]) -> tuple[dict[str, Operand], list[Operand]]:
+    """An array op's arguments by NumPy parameter name (and einsum's operands), with
+    the arguments at some positions replaced."""
+    spec = ARRAY_PRIMITIVES[op.prim]
+    args = [replace.get(k, a) for k, a in enumerate(op.args)]
+    if spec.variadic:
+        return {spec.params[0]: args[0]}, args[1:]
+    kwnames = op.attrs.get("kwnames", ())
+    positional = len(args) - len(kwnames)
+    given = dict(zip(spec.params, args[:positional]))
+    given.update(zip(kwnames, args[positional:]))
+    return given, []
+
+
+def _apply(e: Emit, op: Op, replace: dict[int, Operand]) -> Operand:
+    given, variadic = _given(op, replace)
+    spec = ARRAY_PRIMITIVES[op.prim]
+    if spec.variadic:
+        return e.array(op.prim, given[spec.params[0]], *variadic)
+    return e.array(op.prim, **given)
+
+
+def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None],
+              facts: ShapeFacts | None = None) -> Operand | None:
     """Tangent of an array primitive's or runtime helper's result."""
-    e = Emit(builder)
+    e = Emit(builder, facts)
+    if e.batched is not None and op.prim in HELPERS:
+        raise NotImplementedError(f"no vector-mode rule for '{op.prim}'")
+    if e.batched is not None and op.prim in LINEAR:
+        return _apply(e, op, {k: tangents[k] if tangents[k] is not None else Const(0.0)
+                              for k in _operand_positions(op)})
+    if e.batched is not None and op.prim in MULTILINEAR:
+        return e.sum_terms([_apply(e, op, {k: tangents[k]}) for k in _operand_positions(op)
+                            if tangents[k] is not None])
     if op.prim in HELPERS:
         helper = HELPERS[op.prim]
         linear = _einsum_linear(op) if op.prim == "einsum_adjoint" else helper.linear

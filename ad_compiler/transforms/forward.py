@@ -31,13 +31,15 @@ class _Direction:
     tangents: dict[int, Operand]
 
 
-def forward(fn: Function, wrt: list[int], *, unit_seeds: bool) -> DerivativeFunction:
+def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
+            batched: bool = False) -> DerivativeFunction:
     """Interleave a tangent sweep with the primal one.
 
     With `unit_seeds`, one sweep runs per input in `wrt`, seeded with 1 for that
     input and 0 for the others; tangents are named ``dv_dx``.  Otherwise the
-    function takes one tangent argument per input in `wrt` (``x_dot``).  Outputs:
-    the primal outputs, then each direction's tangents of them.
+    function takes one tangent argument per input in `wrt` (``x_dot``); with `batched`
+    (vector mode) each tangent argument carries many directions on a last, extra axis.
+    Outputs: the primal outputs, then each direction's tangents of them.
     """
     out, builder = start(fn, f"{fn.name}_jvp", "forward")
     directions: list[_Direction] = []
@@ -53,6 +55,10 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool) -> DerivativeFunc
                 directions.append(_Direction("{}_dot", {}))
             directions[0].tangents[param.uid] = tangent
     facts = ShapeFacts.of(fn, scalar_output=unit_seeds)
+    if batched:
+        facts.scalar_code = False
+        facts.batched = {t.uid for t in out.params[len(fn.params):]}
+        facts.batch_seed = out.params[len(fn.params)]
     sweep = _Sweep(fn, out, directions, varied_values(fn, wrt), facts)
     sweep.ops(fn.body.ops, builder)
 
@@ -142,6 +148,8 @@ class _Sweep:
                     t = Value()
                     self.out.derived[t.uid] = (v, d.fmt)
                     made.append((d, k, t))
+                    if self.facts.batched is not None:
+                        self.facts.batched.add(t.uid)
         return made
 
     def _tangent_or_zero(self, d: _Direction, operand: Operand,
@@ -161,9 +169,9 @@ class _Sweep:
         made = self._new_tangents(op.results)
         blocks = []
         for branch in op.blocks:
-            inner, _ = self._block(branch, builder, [])
+            inner, inner_builder = self._block(branch, builder, [])
             inner.yields = list(branch.yields) + [
-                self._tangent_or_zero(d, branch.yields[k]) for d, k, _ in made]
+                self._tangent_or_zero(d, branch.yields[k], inner_builder) for d, k, _ in made]
             blocks.append(inner)
         clone = Op("if", list(op.args), list(op.results) + [t for _, _, t in made],
                    dict(op.attrs), blocks, op.loc)
@@ -186,14 +194,16 @@ class _Sweep:
             for inner_op in op.blocks[0].ops:
                 copy_op(cond_builder, inner_op)
             blocks.append(cond)
-        new_body, _ = self._block(body, builder, list(body.params) + tangent_params)
+        new_body, body_builder = self._block(body, builder, list(body.params) + tangent_params)
         new_body.yields = list(body.yields) + [
-            self._tangent_or_zero(d, body.yields[k]) for d, k, _ in made_params]
+            self._tangent_or_zero(d, body.yields[k], body_builder) for d, k, _ in made_params]
         blocks.append(new_body)
         made_results = []
         for d, k, _ in made_params:
             r = Value()
             self.out.derived[r.uid] = (op.results[k], d.fmt)
+            if self.facts.batched is not None:
+                self.facts.batched.add(r.uid)
             made_results.append(r)
             d.tangents[op.results[k].uid] = r
         head = [op.args[0]] if op.prim == "for" else []

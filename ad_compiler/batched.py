@@ -1,0 +1,163 @@
+"""Vector-mode tangents: many directions carried in one forward sweep.
+
+A batched tangent of a value of shape S has shape ``S + (n,)``: the direction is the
+*last* axis, so elementwise rules broadcast it for free once the primal factor gets
+a trailing axis of length one (``np.expand_dims(p, -1)``).  The functions here apply
+the non-elementwise primitives to batched tangents; `vmap_last` applies any linear
+function one direction at a time, as the fallback.  Like `runtime`, this module
+needs nothing but NumPy.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _axes(axis: Any, ndim: int) -> Any:
+    """Primal axes of a batched array of `ndim` dimensions (the batch axis is last)."""
+    if axis is None:
+        return tuple(range(ndim - 1))
+    if isinstance(axis, tuple):
+        return tuple(a - 1 if a < 0 else a for a in axis)
+    return axis - 1 if axis < 0 else axis
+
+
+def batched_sum(t: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return np.sum(t, axis=_axes(axis, np.ndim(t)), keepdims=keepdims)
+
+
+def batched_mean(t: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    return np.mean(t, axis=_axes(axis, np.ndim(t)), keepdims=keepdims)
+
+
+def batched_transpose(t: Any, axes: Any = None) -> Any:
+    ndim = np.ndim(t)
+    order = tuple(reversed(range(ndim - 1))) if axes is None else tuple(
+        a % (ndim - 1) for a in axes)
+    return np.transpose(t, order + (ndim - 1,))
+
+
+def batched_swapaxes(t: Any, axis1: int, axis2: int) -> Any:
+    ndim = np.ndim(t)
+    return np.swapaxes(t, _axes(axis1, ndim), _axes(axis2, ndim))
+
+
+def batched_trace(t: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    ndim = np.ndim(t)
+    return np.trace(t, offset, _axes(axis1, ndim), _axes(axis2, ndim))
+
+
+def batched_reshape(t: Any, shape: Any) -> Any:
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    return np.reshape(t, shape + np.shape(t)[-1:])
+
+
+def batched_squeeze(t: Any, axis: Any = None) -> Any:
+    if axis is None:
+        axis = tuple(i for i, n in enumerate(np.shape(t)[:-1]) if n == 1)
+    return np.squeeze(t, axis=_axes(axis, np.ndim(t)))
+
+
+def batched_expand_dims(t: Any, axis: Any) -> Any:
+    return np.expand_dims(t, axis=_axes(axis, np.ndim(t) + (len(axis) if isinstance(
+        axis, tuple) else 1)))
+
+
+def batched_broadcast_to(t: Any, shape: Any) -> Any:
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    return np.broadcast_to(t, shape + np.shape(t)[-1:])
+
+
+def batched_concatenate(ts: Any, axis: int = 0) -> Any:
+    return np.concatenate(ts, axis=_axes(axis, np.ndim(ts[0])))
+
+
+def batched_stack(ts: Any, axis: int = 0) -> Any:
+    return np.stack(ts, axis=axis - 1 if axis < 0 else axis)
+
+
+def batched_hstack(ts: Any) -> Any:
+    ndim = np.ndim(ts[0]) - 1  # of the primal items
+    return np.stack(ts) if ndim == 0 else np.concatenate(ts, axis=0 if ndim == 1 else 1)
+
+
+def batched_vstack(ts: Any) -> Any:
+    ndim = np.ndim(ts[0]) - 1
+    return np.stack(ts) if ndim <= 1 else np.concatenate(ts, axis=0)
+
+
+def batched_where(condition: Any, t1: Any, t2: Any) -> Any:
+    return np.where(np.expand_dims(condition, -1), t1, t2)
+
+
+def batched_matmul(t: Any, b: Any) -> Any:
+    """``t @ b`` (or ``np.dot``) for a batched left operand `t`."""
+    primal_ndim = np.ndim(t) - 1
+    if primal_ndim == 0 or np.ndim(b) == 0:
+        return t * np.expand_dims(b, -1)
+    if primal_ndim == 1 and np.ndim(b) > 2:
+        return vmap_last(np.matmul, (0,), t, b)
+    return np.moveaxis(np.matmul(np.moveaxis(t, -1, 0), b), 0, -1)
+
+
+def batched_rmatmul(a: Any, t: Any) -> Any:
+    """``a @ t`` (or ``np.dot``) for a batched right operand `t`."""
+    primal_ndim = np.ndim(t) - 1
+    if np.ndim(a) == 0 or primal_ndim == 0:
+        return np.expand_dims(a, -1) * t
+    if primal_ndim == 1:
+        return np.matmul(a, t)  # (..., k) @ (k, n): the directions are columns
+    return np.moveaxis(np.matmul(a, np.moveaxis(t, -1, 0)), 0, -1)
+
+
+def batched_einsum(spec: str, k: int, *operands: Any) -> Any:
+    """``np.einsum(spec, *operands)`` with operand `k` batched: one more index for it."""
+    spec = spec.replace(" ", "")
+    letters = set(spec) - set(",->")
+    batch = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYX" if c not in letters)
+    if "->" in spec:
+        lhs, out = spec.split("->")
+    else:
+        lhs = spec
+        flat = lhs.replace(",", "")
+        out = "".join(sorted(c for c in set(flat) if flat.count(c) == 1))
+    inputs = lhs.split(",")
+    inputs[k] += batch
+    return np.einsum(f"{','.join(inputs)}->{out}{batch}", *operands)
+
+
+def batched_solve(a: Any, t: Any) -> Any:
+    """``np.linalg.solve(a, t)`` for a batched right-hand side `t`."""
+    if np.ndim(t) == 2 and np.ndim(a) == 2:
+        return np.linalg.solve(a, t)  # the directions are the columns of a matrix
+    return np.moveaxis(np.linalg.solve(a, np.moveaxis(t, -1, 0)), 0, -1)
+
+
+def batch_zeros(x: Any, seed: Any) -> Any:
+    """A zero batched tangent for `x`, with as many directions as `seed` has."""
+    dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype.kind in "fc" else np.float64
+    return np.zeros(np.shape(x) + np.shape(seed)[-1:], dtype)
+
+
+def vmap_last(fn: Any, positions: tuple[int, ...], *args: Any) -> Any:
+    """Any function linear in the arguments at `positions`, applied one direction at a
+    time and the results stacked on the last axis (the fallback)."""
+    n = next(_count(args[p]) for p in positions if _count(args[p]))
+    results = []
+    for k in range(n):
+        one = [_direction(a, k) if p in positions else a for p, a in enumerate(args)]
+        results.append(fn(*one))
+    return np.stack([np.asarray(r) for r in results], axis=-1)
+
+
+def _count(t: Any) -> int:
+    if isinstance(t, (list, tuple)):
+        return next((_count(v) for v in t if _count(v)), 0)
+    return np.shape(t)[-1] if np.ndim(t) else 0
+
+
+def _direction(t: Any, k: int) -> Any:
+    if isinstance(t, (list, tuple)):
+        return [_direction(v, k) for v in t]
+    return t[..., k] if np.ndim(t) else t
