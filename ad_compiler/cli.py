@@ -103,6 +103,49 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .api import check_grad
+    from .lowering import lower
+
+    fn = load_target(args.target)
+    names = [p.name for p in lower(fn).params]
+    point = _point(args.at)
+    missing = [n for n in names if n not in point]
+    if missing:
+        raise TargetError(f"--at needs a value for {', '.join(missing)}")
+    values = [point[n] for n in names]
+    wrt = _wrt(args.wrt) if args.wrt else tuple(range(len(names)))
+    wrt = wrt if isinstance(wrt, tuple) else (wrt,)
+    worst = 0.0
+    print(f"{'input':<12} {'relative error':>16}   (AD against central differences)")
+    for item in wrt:
+        error = check_grad(fn, *values, wrt=item, mode=args.mode)
+        name = names[item] if isinstance(item, int) else item
+        print(f"{name:<12} {error:>16.3e}")
+        worst = max(worst, error)
+    verdict = "ok" if worst <= args.tol else "FAILED"
+    print(f"{verdict}: largest relative error {worst:.3e} (tolerance {args.tol:g})")
+    return 0 if worst <= args.tol else 1
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .api import _derivative
+    from .export import export, write
+
+    fn = load_target(args.target)
+    kinds = args.kind or ["grad"]
+    compiled = [_derivative(fn, kind, _wrt(args.wrt), args.mode if kind in (
+        "grad", "value_and_grad") else ("forward" if kind == "jvp" else "reverse"))
+        for kind in kinds]
+    text = export(fn, compiled)
+    if args.output == "-":
+        print(text, end="")
+    else:
+        write(args.output, text)
+        print(f"wrote {args.output}: {', '.join(c.__name__ for c in compiled)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adc", description="Source-to-source automatic "
                                      "differentiation: show traces and derivative code.")
@@ -122,6 +165,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tabulate value, tangent and adjoint of every w at this point")
     p.add_argument("--seed", help="input whose tangent is tabulated (default: the first)")
     p.set_defaults(run=_cmd_trace)
+
+    p = sub.add_parser("check", help="compare AD with central differences at a point")
+    p.add_argument("target", help="file.py:function or package.module:function")
+    p.add_argument("--at", nargs="+", metavar="NAME=VALUE", required=True,
+                   help="the point: a value for every parameter")
+    p.add_argument("--wrt", help="inputs to check, by name or index (default: all)")
+    p.add_argument("--mode", choices=("reverse", "forward"), default="reverse")
+    p.add_argument("--tol", type=float, default=1e-6,
+                   help="largest relative error accepted (default 1e-6); exit 1 above it")
+    p.set_defaults(run=_cmd_check)
+
+    p = sub.add_parser("export", help="write a standalone module with the derivative "
+                                      "(runs without ad_compiler)")
+    p.add_argument("target", help="file.py:function or package.module:function")
+    p.add_argument("-o", "--output", required=True, help="module file to write ('-': stdout)")
+    p.add_argument("--mode", choices=("reverse", "forward"), default="reverse")
+    p.add_argument("--wrt", help="inputs to differentiate, by name or index: x1,x2")
+    p.add_argument("--kind", action="append",
+                   choices=("grad", "value_and_grad", "jvp", "vjp"),
+                   help="derivative(s) to export (repeatable; default: grad)")
+    p.set_defaults(run=_cmd_export)
     return parser
 
 

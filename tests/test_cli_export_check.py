@@ -1,0 +1,114 @@
+"""`adc check` and `adc export`, run as subprocesses on the shipped examples."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import load_module
+
+import ad_compiler as adc
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+models = load_module(EXAMPLES / "models.py", "adc_cli_models", shared=True)
+seeds = load_module(EXAMPLES / "seeds.py", "adc_cli_seeds", shared=True)
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ad_compiler", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+def test_check_reports_each_input_and_passes():
+    result = run("check", str(EXAMPLES / "seeds.py") + ":f", "--at", "x1=0.7", "x2=1.3")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    rows = {line.split()[0]: float(line.split()[1]) for line in lines[1:3]}
+    assert set(rows) == {"x1", "x2"} and max(rows.values()) < 1e-8
+    assert lines[-1].startswith("ok:")
+
+
+def test_check_fails_with_exit_1_above_the_tolerance():
+    result = run("check", str(EXAMPLES / "seeds.py") + ":f", "--at", "x1=0.7", "x2=1.3",
+                 "--tol", "1e-30")
+    assert result.returncode == 1 and "FAILED" in result.stdout
+
+
+def test_check_needs_every_parameter():
+    result = run("check", str(EXAMPLES / "seeds.py") + ":f", "--at", "x1=0.7")
+    assert result.returncode == 2 and "x2" in result.stderr and "Traceback" not in result.stderr
+
+
+BLOCK_AD_COMPILER = ("import sys\nsys.modules['ad_compiler'] = None  # importing it now fails\n"
+                     "sys.path.insert(0, '.')\n")
+
+
+def _run_without_ad_compiler(tmp_path: Path, module: str, code: str) -> str:
+    """Run `code` in a fresh interpreter where importing ad_compiler raises ImportError."""
+    script = tmp_path / "use_export.py"
+    script.write_text(BLOCK_AD_COMPILER + f"import {module}\n" + code)
+    result = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_export_of_an_array_model_runs_without_ad_compiler(tmp_path):
+    out = tmp_path / "mlp_grad.py"
+    result = run("export", str(EXAMPLES / "models.py") + ":mlp_loss", "--wrt", "0,1,2,3",
+                 "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "import ad_compiler" not in text and "from ad_compiler" not in text
+    assert "def mlp_loss_grad(W1, b1, W2, b2, X, Y):" in text
+    rng = np.random.default_rng(0)
+    args = [rng.normal(size=s) for s in ((3, 4), (4,), (4, 2), (2,), (5, 3), (5, 2))]
+    np.save(tmp_path / "args.npy", np.array(args, dtype=object), allow_pickle=True)
+    code = ("import numpy as np\n"
+            "args = list(np.load('args.npy', allow_pickle=True))\n"
+            "for g in mlp_grad.mlp_loss_grad(*args):\n"
+            "    print(repr(g.tolist()))\n")
+    printed = _run_without_ad_compiler(tmp_path, "mlp_grad", code).splitlines()
+    expected = adc.grad(models.mlp_loss, wrt=(0, 1, 2, 3))(*args)
+    for line, want in zip(printed, expected):
+        np.testing.assert_allclose(np.array(eval(line)), want, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind,mode", [("grad", "reverse"), ("grad", "forward"),
+                                       ("value_and_grad", "reverse"), ("vjp", "reverse")])
+def test_export_of_a_scalar_seed_matches_the_in_process_derivative(tmp_path, kind, mode):
+    out = tmp_path / "seed_export.py"
+    result = run("export", str(EXAMPLES / "seeds.py") + ":f", "--wrt", "x1,x2", "--kind", kind,
+                 "--mode", mode, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "import ad_compiler" not in text and "from ad_compiler" not in text
+    name = {"grad": "f_grad", "value_and_grad": "f_value_and_grad", "vjp": "f_vjp"}[kind]
+    call = f"seed_export.{name}(0.7, 1.3" + (", 1.0)" if kind == "vjp" else ")")
+    printed = _run_without_ad_compiler(tmp_path, "seed_export", f"print(repr({call}))\n")
+    got = eval(printed)
+    if kind == "vjp":
+        expected = adc.vjp(seeds.f, 0.7, 1.3)[1](1.0)
+    else:
+        api = adc.grad if kind == "grad" else adc.value_and_grad
+        expected = api(seeds.f, wrt=(0, 1), mode=mode)(0.7, 1.3)
+    np.testing.assert_allclose(_flat(got), _flat(expected), rtol=1e-15)
+    assert all(math.isfinite(v) for v in _flat(got))
+
+
+def _flat(value):
+    if isinstance(value, (tuple, list)):
+        return [x for v in value for x in _flat(v)]
+    return [float(value)]
+
+
+def test_export_refuses_a_global_it_cannot_carry(tmp_path):
+    src = tmp_path / "uses_global.py"
+    src.write_text("import numpy as np\n\nCALLBACK = print\n\n\ndef f(x):\n"
+                   "    return np.sin(x) * len(CALLBACK.__name__)\n")
+    result = run("export", f"{src}:f", "-o", str(tmp_path / "out.py"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
