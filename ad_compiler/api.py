@@ -293,7 +293,25 @@ def source(f: Callable, mode: str = "reverse", wrt: Wrt = 0, kind: str = "grad")
         mode = "forward"
     elif kind == "vjp":
         mode = "reverse"
-    return _derivative(f, kind, wrt, mode).source
+    return Source(_derivative(f, kind, wrt, mode).source)
+
+
+class Source(str):
+    """Generated source: a plain string that notebooks show as highlighted code."""
+
+    def _repr_markdown_(self) -> str:
+        return "```python\n" + self + "```"
+
+    def _repr_html_(self) -> str:
+        try:
+            import pygments
+            from pygments.formatters import HtmlFormatter
+            from pygments.lexers import PythonLexer
+        except ImportError:
+            import html
+
+            return f"<pre>{html.escape(self)}</pre>"
+        return pygments.highlight(self, PythonLexer(), HtmlFormatter(noclasses=True))
 
 
 def check_grad(f: Callable, *args: Any, wrt: Wrt | None = None, eps: float = 1e-6,

@@ -87,8 +87,21 @@ def _cmd_source(args: argparse.Namespace) -> int:
     from .api import source
 
     fn = load_target(args.target)
-    print(source(fn, mode=args.mode, wrt=_wrt(args.wrt), kind=args.kind), end="")
+    text = source(fn, mode=args.mode, wrt=_wrt(args.wrt), kind=args.kind)
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    print(highlight(text) if color else text, end="")
     return 0
+
+
+def highlight(text: str) -> str:
+    """Python source in terminal colours, when pygments is installed (else as it is)."""
+    try:
+        import pygments
+        from pygments.formatters import TerminalFormatter
+        from pygments.lexers import PythonLexer
+    except ImportError:
+        return text
+    return pygments.highlight(text, PythonLexer(), TerminalFormatter())
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
@@ -157,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("reverse", "forward"), default="reverse")
     p.add_argument("--wrt", help="inputs to differentiate, by name or index: x1,x2")
     p.add_argument("--kind", choices=("grad", "value_and_grad", "jvp", "vjp"), default="grad")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="syntax colours (needs pygments); auto: when printing to a terminal")
     p.set_defaults(run=_cmd_source)
 
     p = sub.add_parser("trace", help="print the SSA evaluation trace (w levels)")

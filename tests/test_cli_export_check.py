@@ -112,3 +112,20 @@ def test_export_refuses_a_global_it_cannot_carry(tmp_path):
                    "    return np.sin(x) * len(CALLBACK.__name__)\n")
     result = run("export", f"{src}:f", "-o", str(tmp_path / "out.py"))
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_source_colours_only_when_asked_or_on_a_terminal():
+    plain = run("source", str(EXAMPLES / "seeds.py") + ":f")
+    assert plain.returncode == 0 and "\x1b[" not in plain.stdout  # a pipe: no colours
+    coloured = run("source", str(EXAMPLES / "seeds.py") + ":f", "--color", "always")
+    pytest.importorskip("pygments", reason="colours need the optional pygments")
+    assert "\x1b[" in coloured.stdout
+    assert "def f_grad" in coloured.stdout.replace("\x1b[", "").replace("def\x1b", "def") or \
+        "f_grad" in coloured.stdout
+
+
+def test_source_shows_as_code_in_notebooks():
+    text = adc.source(seeds.f)
+    assert isinstance(text, str) and text.startswith(("def ", "import", "from"))
+    assert text._repr_markdown_().startswith("```python\n") and "def f_grad" in text
+    assert "f_grad" in text._repr_html_()
