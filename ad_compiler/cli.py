@@ -1,7 +1,10 @@
-"""The `adc` command: print traces and generated derivative source.
+"""The `adc` command: traces, graphs, generated derivative source, checks and exports.
 
     adc source examples/seeds.py:f --mode reverse --wrt x1,x2
     adc trace examples/seeds.py:f --at x1=0.7 x2=1.3
+    adc graph examples/seeds.py:f --at x1=0.7 x2=1.3 -o graph.svg
+    adc check examples/seeds.py:f --at x1=0.7 x2=1.3
+    adc export examples/models.py:mlp_loss --wrt 0,1,2,3 -o mlp_grad.py
 """
 from __future__ import annotations
 
@@ -116,6 +119,27 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_graph(args: argparse.Namespace) -> int:
+    from .api import trace
+    from .graph import GraphvizMissing, graph_values, render, to_dot
+
+    fn = load_target(args.target)
+    tr = trace(fn)
+    values = None
+    if args.at:
+        values = graph_values(tr, _point(args.at), seed=_wrt(args.seed) if args.seed else 0)
+    dot_text = to_dot(tr.function, values=values)
+    if args.output in (None, "-"):
+        print(dot_text, end="" if dot_text.endswith("\n") else "\n")
+        return 0
+    try:
+        render(dot_text, args.output)
+    except GraphvizMissing as exc:
+        raise TargetError(str(exc)) from None
+    print(f"wrote {args.output}")
+    return 0
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from .api import check_grad
     from .lowering import lower
@@ -180,6 +204,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tabulate value, tangent and adjoint of every w at this point")
     p.add_argument("--seed", help="input whose tangent is tabulated (default: the first)")
     p.set_defaults(run=_cmd_trace)
+
+    p = sub.add_parser("graph", help="draw the computational graph of the trace (DOT, SVG, "
+                                     "PNG)")
+    p.add_argument("target", help="file.py:function or package.module:function")
+    p.add_argument("-o", "--output", help="graph.svg, graph.png, graph.pdf or graph.dot "
+                                          "(default: DOT text on stdout)")
+    p.add_argument("--at", nargs="+", metavar="NAME=VALUE",
+                   help="label every node with its value, tangent and adjoint at this point")
+    p.add_argument("--seed", help="input whose tangent labels the nodes (default: the first)")
+    p.set_defaults(run=_cmd_graph)
 
     p = sub.add_parser("check", help="compare AD with central differences at a point")
     p.add_argument("target", help="file.py:function or package.module:function")

@@ -129,3 +129,33 @@ def test_source_shows_as_code_in_notebooks():
     assert isinstance(text, str) and text.startswith(("def ", "import", "from"))
     assert text._repr_markdown_().startswith("```python\n") and "def f_grad" in text
     assert "f_grad" in text._repr_html_()
+
+
+def _edges(dot_text: str) -> set[tuple[str, str]]:
+    edges = set()
+    for line in dot_text.splitlines():
+        if "->" in line:
+            a, b = (part.strip().rstrip(";").split()[0] for part in line.split("->"))
+            edges.add((a, b))
+    return edges
+
+
+def test_graph_prints_the_seed_001_graph_as_dot():
+    result = run("graph", str(EXAMPLES / "seeds.py") + ":f", "--at", "x1=0.7", "x2=1.3")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "rankdir=BT" in text
+    # f = x1 * x2 + sin(x1): w1_1 = w0_1 * w0_2, w1_2 = sin(w0_1), w2_1 = w1_1 + w1_2
+    assert _edges(text) == {("w0_1", "w1_1"), ("w0_2", "w1_1"), ("w0_1", "w1_2"),
+                            ("w1_1", "w2_1"), ("w1_2", "w2_1")}
+    assert f"value {0.7 * 1.3 + math.sin(0.7):.6g}" in text
+    assert f"adjoint {1.3 + math.cos(0.7):.6g}" in text  # x1's adjoint, as in seed 002
+
+
+@pytest.mark.skipif(__import__("shutil").which("dot") is None,
+                    reason="Graphviz 'dot' is not installed (apt install graphviz)")
+def test_graph_renders_png_with_graphviz(tmp_path):
+    out = tmp_path / "graph.png"
+    result = run("graph", str(EXAMPLES / "seeds.py") + ":f", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
