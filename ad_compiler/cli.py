@@ -3,6 +3,7 @@
     adc source examples/seeds.py:f --mode reverse --wrt x1,x2
     adc trace examples/seeds.py:f --at x1=0.7 x2=1.3
     adc graph examples/seeds.py:f --at x1=0.7 x2=1.3 -o graph.svg
+    adc symbolic examples/seeds.py:f --latex
     adc check examples/seeds.py:f --at x1=0.7 x2=1.3
     adc export examples/models.py:mlp_loss --wrt 0,1,2,3 -o mlp_grad.py
 """
@@ -140,6 +141,18 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_symbolic(args: argparse.Namespace) -> int:
+    from .symbolic import symbolic
+
+    fn = load_target(args.target)
+    result = symbolic(fn, wrt=_wrt(args.wrt) if args.wrt else None)
+    print(result.latex() if args.latex else result.text())
+    print()
+    print("expression size, symbolic differentiation against automatic differentiation:")
+    print(result.sizes_table())
+    return 0
+
+
 def _cmd_check(args: argparse.Namespace) -> int:
     from .api import check_grad
     from .lowering import lower
@@ -214,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="label every node with its value, tangent and adjoint at this point")
     p.add_argument("--seed", help="input whose tangent labels the nodes (default: the first)")
     p.set_defaults(run=_cmd_graph)
+
+    p = sub.add_parser("symbolic", help="the closed-form derivative from sympy, and its size "
+                                        "against the AD trace")
+    p.add_argument("target", help="file.py:function or package.module:function "
+                                  "(straight-line, scalar)")
+    p.add_argument("--wrt", help="inputs to differentiate, by name or index (default: all)")
+    p.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
+    p.set_defaults(run=_cmd_symbolic)
 
     p = sub.add_parser("check", help="compare AD with central differences at a point")
     p.add_argument("target", help="file.py:function or package.module:function")

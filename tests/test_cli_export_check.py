@@ -159,3 +159,20 @@ def test_graph_renders_png_with_graphviz(tmp_path):
     result = run("graph", str(EXAMPLES / "seeds.py") + ":f", "-o", str(out))
     assert result.returncode == 0, result.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_symbolic_prints_seed_001_partials_and_the_size_comparison():
+    result = run("symbolic", str(EXAMPLES / "seeds.py") + ":f")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "df/dx1 = x2 + cos(x1)" in lines and "df/dx2 = x1" in lines
+    assert any(line.startswith("symbolic derivatives") for line in lines)
+    assert any(line.startswith("AD reverse-mode code") for line in lines)
+    latex = run("symbolic", str(EXAMPLES / "seeds.py") + ":f", "--latex").stdout
+    assert "\\cos" in latex and "\\frac" in latex
+
+
+def test_symbolic_refuses_a_loop_in_one_located_line():
+    result = run("symbolic", str(EXAMPLES / "programs.py") + ":damped")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "programs.py:" in result.stderr and "grad" in result.stderr
