@@ -17,6 +17,7 @@ import ast
 import itertools
 import linecache
 import math
+import os
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -625,27 +626,34 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
     inner.append(emitter.return_line("    "))
 
     free = emitter.free
-    filename = f"<ad_compiler:{fn_name}:{next(_counter)}>"
-    if free:
-        names = sorted(free)
-        text = "\n".join([f"def __adc_closure__({', '.join(names)}):",
-                          *("    " + line for line in inner), f"    return {fn_name}", ""])
-    else:
-        text = "\n".join(inner) + "\n"
+    count = next(_counter)
+    filename = f"<ad_compiler:{fn_name}:{count}>"
+    keep = os.environ.get("AD_COMPILER_KEEP_DIR")
+    if keep:  # files an external debugger can open
+        os.makedirs(keep, exist_ok=True)
+        filename = os.path.abspath(os.path.join(keep, f"{fn_name}_{count}.py"))
+    # the code that runs notes, on any exception, the user's line the failing line came from
+    executed = _with_locating(inner)
+    locate = _Locator(filename, fn)
+    names = sorted([*free, "__adc_locate__"])
+    text = "\n".join([f"def __adc_closure__({', '.join(names)}):",
+                      *("    " + line for line in executed), f"    return {fn_name}", ""])
+    free_values = {**free, "__adc_locate__": locate}
+    locate.index(text)
+    if keep:
+        with open(filename, "w", encoding="utf-8") as handle:
+            handle.write(text)
     # default values print as the user wrote them; they are evaluated once, here, as
     # Python evaluates defaults at 'def' time, and then replaced by the user's own objects
     namespace: dict[str, Any] = {**user_globals}
     namespace.setdefault("__builtins__", __builtins__)
     exec(compile(text, filename, "exec"), namespace)
-    if free:
-        made = namespace["__adc_closure__"](*(None for _ in free))
-        cells = tuple(
-            free[v] if isinstance(free[v], types.CellType) else types.CellType(free[v])
-            for v in made.__code__.co_freevars
-        )
-    else:
-        made = namespace[fn_name]
-        cells = None
+    made = namespace["__adc_closure__"](*(None for _ in free_values))
+    cells = tuple(
+        free_values[v] if isinstance(free_values[v], types.CellType)
+        else types.CellType(free_values[v])
+        for v in made.__code__.co_freevars
+    ) or None
     compiled = types.FunctionType(made.__code__, user_globals, fn_name, made.__defaults__, cells)
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     header = [f"import {v.__name__}" + (f" as {k}" if k != v.__name__ else "")
@@ -662,6 +670,50 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
                if getattr(v, "__module__", None) not in _HELPER_MODULES]
     source = "\n".join(header + ([""] if header else []) + inner) + "\n"
     return Generated(compiled, source, filename, dict(free))
+
+
+def _with_locating(inner: list[str]) -> list[str]:
+    """The function's lines with its body in ``try``: an exception gets a note naming
+    the user's source line before it goes on (no cost unless something is raised)."""
+    head = 2 if len(inner) > 1 and inner[1].lstrip().startswith('"""') else 1
+    body = ["    " + line if line else line for line in inner[head:]]
+    return [*inner[:head], "    try:", *body, "    except BaseException as __adc_error__:",
+            "        __adc_locate__(__adc_error__)", "        raise"]
+
+
+class _Locator:
+    """Maps lines of generated code to the user's statements they came from."""
+
+    def __init__(self, filename: str, fn: Function) -> None:
+        self.filename = filename
+        self.user_file = fn.filename
+        self.by_text = {text: lineno for lineno, text in fn.statements.items()}
+        self.lines: dict[int, tuple[int, str]] = {}
+
+    def index(self, text: str) -> None:
+        current = None
+        for number, line in enumerate(text.splitlines(), 1):
+            stripped = line.strip()
+            if stripped.startswith("# "):
+                statement = stripped[2:].removeprefix("adjoint of: ")
+                if statement in self.by_text:
+                    current = (self.by_text[statement], statement)
+            elif current is not None:
+                self.lines[number] = current
+
+    def __call__(self, error: BaseException) -> None:
+        tb, lineno = error.__traceback__, None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                lineno = tb.tb_lineno
+            tb = tb.tb_next
+        where = self.lines.get(lineno) if lineno is not None else None
+        if where is None or not hasattr(error, "add_note"):
+            return
+        note = (f"in generated code {self.filename}, line {lineno}, which comes from "
+                f"{self.user_file}, line {where[0]}: {where[1]}")
+        if note not in getattr(error, "__notes__", ()):
+            error.add_note(note)
 
 
 def number_levels_if_primal(fn: Function) -> None:
