@@ -69,6 +69,12 @@ def batched_broadcast_to(t: Any, shape: Any) -> Any:
     return np.broadcast_to(t, shape + np.shape(t)[-1:])
 
 
+def batched_broadcast_like(t: Any, y: Any) -> Any:
+    """The tangent `t` broadcast to the shape of the primal result `y` (plus directions)."""
+    shape = np.shape(y) + np.shape(t)[-1:]
+    return t if np.shape(t) == shape else np.broadcast_to(t, shape)
+
+
 def batched_concatenate(ts: Any, axis: int = 0) -> Any:
     return np.concatenate(ts, axis=_axes(axis, np.ndim(ts[0])))
 

@@ -261,9 +261,16 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
                if t is not None and op.args[i] not in op.args[:i]]  # a repeated operand counts once
     partials = local_partials(builder, op, indices)
     if e.batched is not None:  # vector mode: partials get an axis for the directions
-        return e.sum_terms([e.mul(p, tangents[i]) for i, p in zip(indices, partials)])
-    terms = [builder.mul(p, tangents[i]) for i, p in zip(indices, partials)]
-    return builder.sum(terms) if terms else None
+        total = e.sum_terms([e.mul(p, tangents[i]) for i, p in zip(indices, partials)])
+    else:
+        terms = [builder.mul(p, tangents[i]) for i, p in zip(indices, partials)]
+        total = builder.sum(terms) if terms else None
+    if total is not None and not any(facts.same_shape(op.args[i], op.result) for i in indices):
+        # x + y with only x varied: its tangent must take the broadcast shape of the result
+        fn = batched.batched_broadcast_like if e.batched is not None else runtime.broadcast_like
+        total = e._mark(builder.emit("call", [total, op.result],
+                                     attrs={"fn": fn, "kwnames": ()}).result, [total])
+    return total
 
 
 def zero_like(builder: Builder, operand: Operand, facts: ShapeFacts) -> Operand:
@@ -315,6 +322,8 @@ def unbroadcast(builder: Builder, part: Operand, operand: Operand, result: Value
 def active_operands(op: Op, active: set[int]) -> list[int]:
     """Indices of active operands; a value used twice by the op is listed once."""
     positions = differentiable_positions(op)  # array rules count each position
+    if op.prim == "pack":  # [x, x]: each place passes its part of the adjoint back
+        positions = list(range(len(op.args)))
     if positions is None:
         args = op.args[:1] if op.prim == "getitem" else op.args  # an index has no derivative
         return [i for i, a in enumerate(args)

@@ -179,8 +179,9 @@ def batched_op(e: Emit, name: str, given: dict[str, Any], variadic: list[Operand
         return value if isinstance(value, (Value, Const, FreeName)) else Const(value)
 
     def call(fn: Any, args: list[Operand]) -> Operand:
-        while len(args) > 1 and isinstance(args[-1], Const) and args[-1].value in (None, False) \
-                and _defaults(fn).get(len(args) - 1, 0) == args[-1].value:
+        while len(args) > 1 and isinstance(args[-1], Const) and (
+                args[-1].value is None or args[-1].value is False) \
+                and _defaults(fn).get(len(args) - 1, 0) is args[-1].value:
             args = args[:-1]
         return e.b.emit("call", args, attrs={"fn": fn, "kwnames": ()}).result
 

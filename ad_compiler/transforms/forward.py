@@ -113,6 +113,8 @@ class _Sweep:
             if all(t is None for t in arg_tangents):
                 continue
             tangent = derive(self.fn, op, jvp, builder, op, arg_tangents, self.facts)
+            if is_const(tangent, 0):  # folded to zero (x - x): no tangent, as if constant
+                tangent = None
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
                 name_fresh(self.out, tangent, op.result, d.fmt)

@@ -254,6 +254,10 @@ class _Sweep:
         adjoint = self._result_adjoint(result, builder, partials)
         if is_nondiff(op) or adjoint is None:
             return
+        if result.uid in self.containers and op.prim not in ("index_update", "accumulate"):
+            # indexed somewhere: its adjoint may be sparse, and the rules need it dense
+            adjoint = builder.emit("densify", [adjoint, result],
+                                   attrs={"fn": runtime.densify, "kwnames": ()}).result
         indices = active_operands(op, self.varied)
         for i, partial in zip(indices, derive(self.fn, op, vjp, builder, op, adjoint,
                                                 indices, self.facts)):
