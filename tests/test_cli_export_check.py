@@ -176,3 +176,49 @@ def test_symbolic_refuses_a_loop_in_one_located_line():
     result = run("symbolic", str(EXAMPLES / "programs.py") + ":damped")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "programs.py:" in result.stderr and "grad" in result.stderr
+
+
+def test_export_imports_in_a_fresh_venv_with_only_numpy(tmp_path):
+    """A virtual environment without site packages, given NumPy alone (linked in, as no
+    network is used): the exported module imports and gives the in-process gradient."""
+    import os
+    import venv
+
+    out = tmp_path / "seed_grad.py"
+    assert run("export", str(EXAMPLES / "seeds.py") + ":f", "--wrt", "x1,x2",
+               "-o", str(out)).returncode == 0
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False, system_site_packages=False).create(env_dir)
+    python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    only_numpy = tmp_path / "only_numpy"
+    only_numpy.mkdir()
+    site = Path(np.__file__).resolve().parents[1]
+    for name in ("numpy", "numpy.libs"):
+        if (site / name).exists():
+            (only_numpy / name).symlink_to(site / name)
+    code = ("import sys; sys.path[:0] = ['.', sys.argv[1]]\n"
+            "try:\n    import ad_compiler\nexcept ImportError:\n    pass\n"
+            "else:\n    raise SystemExit('ad_compiler is importable here')\n"
+            "import seed_grad\nprint(repr(seed_grad.f_grad(0.7, 1.3)))\n")
+    result = subprocess.run([str(python), "-c", code, str(only_numpy)], capture_output=True,
+                            text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert eval(result.stdout) == adc.grad(seeds.f, wrt=(0, 1))(0.7, 1.3)
+
+
+def test_pdb_steps_through_generated_code(tmp_path):
+    script = tmp_path / "debug_me.py"
+    script.write_text(
+        "import io, pdb, sys\n"
+        f"sys.path.insert(0, {str(EXAMPLES)!r})\n"
+        "import seeds\nimport ad_compiler as adc\n"
+        "g = adc.grad(seeds.f, wrt=(0, 1))\n"
+        "commands = io.StringIO('step\\nlist\\nnext\\nnext\\np x1_bar\\ncontinue\\n')\n"
+        "debugger = pdb.Pdb(stdin=commands, stdout=sys.stdout)\n"
+        "debugger.use_rawinput = False\n"
+        "debugger.runcall(g, 0.7, 1.3)\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "x1_bar = x2 + math.cos(x1)" in result.stdout  # `list` shows the generated lines
+    assert repr(1.3 + math.cos(0.7)) in result.stdout  # `p x1_bar` after stepping over it
