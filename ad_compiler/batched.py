@@ -5,13 +5,15 @@ A batched tangent of a value of shape S has shape ``S + (n,)``: the direction is
 a trailing axis of length one (``np.expand_dims(p, -1)``).  The functions here apply
 the non-elementwise primitives to batched tangents; `vmap_last` applies any linear
 function one direction at a time, as the fallback.  Like `runtime`, this module
-needs nothing but NumPy.
+needs nothing but NumPy (and `runtime`).
 """
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+
+from .runtime import _einsum_parts
 
 
 def _axes(axis: Any, ndim: int) -> Any:
@@ -119,16 +121,9 @@ def batched_rmatmul(a: Any, t: Any) -> Any:
 
 def batched_einsum(spec: str, k: int, *operands: Any) -> Any:
     """``np.einsum(spec, *operands)`` with operand `k` batched: one more index for it."""
-    spec = spec.replace(" ", "")
-    letters = set(spec) - set(",->")
+    inputs, out = _einsum_parts(spec, len(operands))
+    letters = set("".join(inputs))
     batch = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYX" if c not in letters)
-    if "->" in spec:
-        lhs, out = spec.split("->")
-    else:
-        lhs = spec
-        flat = lhs.replace(",", "")
-        out = "".join(sorted(c for c in set(flat) if flat.count(c) == 1))
-    inputs = lhs.split(",")
     inputs[k] += batch
     return np.einsum(f"{','.join(inputs)}->{out}{batch}", *operands)
 
