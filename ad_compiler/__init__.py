@@ -13,12 +13,12 @@ from .api import (  # noqa: E402
     jacobian,
     jvp,
     source,
-    trace,
     value_and_grad,
     vjp,
 )
 from .custom import defpartials, stop_gradient  # noqa: E402
 from .errors import ADCompileError  # noqa: E402
+from .tracing import trace  # noqa: E402
 
 __all__ = [
     "ADCompileError", "check_grad", "defpartials", "grad", "hessian", "jacobian", "jvp",

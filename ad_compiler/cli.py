@@ -109,7 +109,7 @@ def highlight(text: str) -> str:
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
-    from .api import trace
+    from .tracing import trace
 
     fn = load_target(args.target)
     tr = trace(fn)
@@ -121,8 +121,8 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
-    from .api import trace
     from .graph import GraphvizMissing, graph_values, render, to_dot
+    from .tracing import trace
 
     fn = load_target(args.target)
     tr = trace(fn)
