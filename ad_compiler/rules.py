@@ -256,7 +256,10 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
             index.append(Const(slice(None)))  # `...` must stop before the directions
         return e._mark(builder.emit("getitem", [tangents[0], *index]).result, tangents[:1])
     if is_array_prim(op.prim):
-        return array_jvp(builder, op, tangents, facts)
+        total = array_jvp(builder, op, tangents, facts)
+        if op.prim != "where":
+            return total
+        return _broadcast_tangent(builder, e, total, op, [1, 2], tangents, facts)
     indices = [i for i, t in enumerate(tangents)
                if t is not None and op.args[i] not in op.args[:i]]  # a repeated operand counts once
     partials = local_partials(builder, op, indices)
@@ -265,12 +268,20 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
     else:
         terms = [builder.mul(p, tangents[i]) for i, p in zip(indices, partials)]
         total = builder.sum(terms) if terms else None
-    if total is not None and not any(facts.same_shape(op.args[i], op.result) for i in indices):
-        # x + y with only x varied: its tangent must take the broadcast shape of the result
-        fn = batched.batched_broadcast_like if e.batched is not None else runtime.broadcast_like
-        total = e._mark(builder.emit("call", [total, op.result],
-                                     attrs={"fn": fn, "kwnames": ()}).result, [total])
-    return total
+    return _broadcast_tangent(builder, e, total, op, indices, tangents, facts)
+
+
+def _broadcast_tangent(builder: Builder, e: Emit, total: Operand | None, op: Op,
+                       indices: list[int], tangents: list[Operand | None],
+                       facts: ShapeFacts) -> Operand | None:
+    """x + y with only x varied: the tangent takes the broadcast shape of the result
+    unless a varied operand already has it."""
+    if total is None or any(tangents[i] is not None and facts.same_shape(op.args[i], op.result)
+                            for i in indices):
+        return total
+    fn = batched.batched_broadcast_like if e.batched is not None else runtime.broadcast_like
+    return e._mark(builder.emit("call", [total, op.result],
+                                attrs={"fn": fn, "kwnames": ()}).result, [total])
 
 
 def zero_like(builder: Builder, operand: Operand, facts: ShapeFacts) -> Operand:

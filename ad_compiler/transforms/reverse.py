@@ -22,7 +22,7 @@ from __future__ import annotations
 import builtins
 
 from .. import runtime
-from ..builder import Builder
+from ..builder import Builder, is_const
 from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
 from ..primitives import builtin_call_attrs
 from ..rules import active_operands, is_nondiff, vjp, zero_like
@@ -252,8 +252,8 @@ class _Sweep:
         check_supported(self.fn, op)
         builder.loc = op.loc
         adjoint = self._result_adjoint(result, builder, partials)
-        if is_nondiff(op) or adjoint is None:
-            return
+        if is_nondiff(op) or adjoint is None or is_const(adjoint, 0):
+            return  # (an adjoint folded to zero, as of a - a, passes nothing back)
         if result.uid in self.containers and op.prim not in ("index_update", "accumulate"):
             # indexed somewhere: its adjoint may be sparse, and the rules need it dense
             adjoint = builder.emit("densify", [adjoint, result],
