@@ -33,6 +33,7 @@ class ShapeFacts:
         self.scalar_code = scalar_code
         self.classes: dict[int, Any] = {}
         self.aliases: dict[int, Value] = {}  # a recomputed value -> the value it recomputes
+        self.same_as: dict[int, Value] = {}  # a value -> one known to have its shape
         # vector mode: values carrying a trailing axis of directions, and the seed tangent
         # that tells how many there are (None outside vector mode)
         self.batched: set[int] | None = None
@@ -56,8 +57,8 @@ class ShapeFacts:
             return SCALAR if isinstance(value, (int, float, bool)) else ("const", id(value))
         if isinstance(operand, FreeName):
             return ("free", operand.name)
-        while operand.uid in self.aliases:
-            operand = self.aliases[operand.uid]
+        while operand.uid in self.aliases or operand.uid in self.same_as:
+            operand = self.aliases.get(operand.uid) or self.same_as[operand.uid]
         if operand.uid not in self.classes:
             self.classes[operand.uid] = next(self._fresh)
         return self.classes[operand.uid]

@@ -339,7 +339,8 @@ class _Sweep:
             if old.uid in self.varied:
                 self.varied.add(new.uid)
         recomputed = _clone_ops(body.ops, remap, self.varied, self.out, self.pop_saves)
-        self.forward(recomputed, inner, tape=True)
+        replayed, nexts = self._reuse_next_states(recomputed, body, params, remap)
+        self.forward(replayed, inner, tape=True)
 
         inner_partials: Partials = {}
         for k, bar in zip(carried, carried_bars):
@@ -362,11 +363,12 @@ class _Sweep:
         accumulated = []
         for u, acc in zip(outer, accumulators):
             accumulated.append(self.total(u, inner, inner_partials[u], start=acc))
-        block.params = [step, *carried_bars, *accumulators]
-        block.yields = [*next_bars, *accumulated]
+        block.params = [step, *carried_bars, *accumulators, *(state for _, state in nexts)]
+        block.yields = [*next_bars, *accumulated, *(remap[params[k].uid] for k, _ in nexts)]
         results = [Value() for _ in carried] + [self._adjoint_value(u) for u in outer]
-        builder.block.ops.append(Op("for", [trips, *carried_inits, *(Const(0.0) for _ in outer)],
-                                    results, {}, [block], op.loc))
+        builder.block.ops.append(Op("for", [trips, *carried_inits, *(Const(0.0) for _ in outer),
+                                            *(op.results[k] for k, _ in nexts)],
+                                    results + [Value() for _ in nexts], {}, [block], op.loc))
         for k, r in zip(carried, results):
             base = inits[k] if isinstance(inits[k], Value) else params[k]
             self.out.derived[r.uid] = (base, "{}_bar")
@@ -376,6 +378,36 @@ class _Sweep:
             partials.setdefault(u, []).append(r)
         for u, acc in dense.items():
             partials.setdefault(u, []).append(acc)
+
+    def _reuse_next_states(self, recomputed: list[Op], body: Block, params: list[Value],
+                           remap: dict[int, Value]) -> tuple[list[Op], list[tuple[int, Value]]]:
+        """An iteration's new state is the state the next iteration started from, which
+        the backward loop popped just before (or the loop's result, for the last one): it
+        is carried back instead of recomputed (``h = np.tanh(W @ h + b)`` needs no
+        recomputed product).  In the replayed ops, the op making it becomes a copy of
+        that carried value; its adjoint rule still applies, reading the copy."""
+        made = {r.uid: k for k, o in enumerate(recomputed) for r in o.results}
+        replayed = list(recomputed)
+        nexts = []
+        for k, param in enumerate(params):
+            new_state = _remapped(body.yields[k], remap)
+            index = made.get(new_state.uid) if isinstance(new_state, Value) else None
+            if index is None:
+                continue
+            maker = recomputed[index]
+            if maker.blocks or len(maker.results) != 1 or maker.prim in ("pop", "push", "call"):
+                continue
+            state = Value(param.name)
+            self.out.aliases[state.uid] = param
+            if param.uid in self.varied:
+                self.varied.add(state.uid)
+            replayed[index] = Op("copy", [state], [new_state], {}, [], maker.loc)
+            # named apart from the state it copies: the primal loop result may share that name
+            original = self.out.aliases.pop(new_state.uid, None)
+            if original is not None:
+                self.facts.same_as[new_state.uid] = original
+            nexts.append((k, state))
+        return replayed, nexts
 
     def _dense_accumulators(self, inner_partials: Partials, outer: Builder,
                             inner: Builder) -> dict[int, Value]:
