@@ -48,7 +48,7 @@ MAX_NDIM, MAX_SIZE = 3, 36
 LIMIT = 1e4  # largest magnitude any value may reach
 STEP = 1e-4  # central differences, relative to the input's magnitude
 
-SETTINGS = settings(max_examples=400, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=500, deadline=None, derandomize=True, database=None,
                     phases=[Phase.explicit, Phase.generate],
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -152,8 +152,6 @@ def expression(draw, env: dict[str, E], kind: str) -> E | None:
             b = draw(operand(env, lambda s: broadcast(a.shape, s) is not None))
         shape = broadcast(a.shape, b.shape)
         op = draw(st.sampled_from(["+", "-", "*", "/"]))
-        if op == "-" and a.text == b.text:  # test_found_zero_adjoint_in_reverse_mode
-            op = "+"
         if draw(st.booleans()):
             a, b = b, a
         return fmt("({0} / (1.5 + {1} * {1}))" if op == "/" else f"({{}} {op} {{}})", shape, a, b)
@@ -233,8 +231,6 @@ def expression(draw, env: dict[str, E], kind: str) -> E | None:
         if draw(st.integers(0, 3)) == 0:
             a, b = (E("0.0", "0.0", ()), b) if draw(st.booleans()) else (a, E("0.0", "0.0", ()))
         shape = broadcast(c.shape, a.shape, b.shape)
-        if shape != c.shape:  # test_found_where_broadcast_by_the_branch_without_tangent
-            c = fmt("({} + 0.0 * {} + 0.0 * {})", shape, c, a, b)
         return fmt("np.where({} > 0, {}, {})", shape, c, a, b)
 
     if kind == "concatenate":
@@ -506,7 +502,7 @@ def test_generated_programs_are_valid_numpy():
 
 
 # ------------------------------------------------------------------ found by the generator
-# Bugs the generator found (fixed in d7b6265), each reduced to a minimal program.
+# Bugs the generator found (fixed in d7b6265 and 578d12a), each reduced to a minimal program.
 
 
 def _grad_of(source: str, namespace: dict | None = None, **kwargs):
@@ -576,6 +572,8 @@ def test_found_broadcast_in_vector_mode(body):
 
 
 def test_found_where_broadcast_by_the_branch_without_tangent():
+    """Forward gradients (vector mode) of np.where(y > 0, y, x), y of shape (3,) and x of
+    (2, 3): the tangent kept y's shape, so the gradient was [1, 0, 1], half the right one."""
     f = _grad_of("def f(x, y):\n    return np.sum(np.where(y > 0, y, x))\n",
                  wrt=1, mode="forward")
     x, y = np.array([[0.1, -0.2, 0.3], [0.4, 0.5, -0.6]]), np.array([0.5, -0.2, 0.9])
@@ -585,6 +583,8 @@ def test_found_where_broadcast_by_the_branch_without_tangent():
 @pytest.mark.parametrize("a", ["y @ x", "np.reshape(y, (3, 2))", "np.concatenate([y, y])"])
 @pytest.mark.parametrize("zero", ["a - a", "0.0 * a"])
 def test_found_zero_adjoint_in_reverse_mode(a, zero):
+    """Reverse mode: the adjoint of a, folded to the scalar 0.0, went into the adjoints of
+    @, np.reshape and np.concatenate (ValueError, TypeError)."""
     f = _grad_of(f"def f(x, y):\n    a = {a}\n    return np.sum({zero})\n", wrt=(0, 1))
     x, y = np.array([0.1, -0.2, 0.3]), np.array([[0.5, -0.2, 0.9], [0.4, 0.3, -0.6]])
     gx, gy = f(x, y)
