@@ -124,3 +124,36 @@ def test_forward_jacobian_is_one_vector_mode_sweep():
                         / (2 * eps) for e in np.eye(3)], axis=-1)
     np.testing.assert_allclose(forward, reverse, rtol=1e-12)
     np.testing.assert_allclose(forward, numeric, rtol=1e-6, atol=1e-9)
+
+
+def array_loops(W, h):
+    """Array states carried through a for loop with a break, a while loop and a nested
+    loop: the backward loops reuse each iteration's new state instead of recomputing it."""
+    for t in range(4):
+        if np.sum(h) > 50.0:
+            break
+        h = np.tanh(W @ h + 0.1 * t)
+    k = 0
+    while k < 3:
+        for _ in range(2):
+            h = np.sin(h) * 1.5 + W[0, 0] * h
+        k = k + 1
+    return np.sum(h * h)
+
+
+def test_array_loops_reuse_states_correctly():
+    rng = np.random.default_rng(3)
+    W, h = 0.5 * rng.normal(size=(3, 3)), rng.normal(size=3)
+    gW, gh = adc.grad(array_loops, wrt=(0, 1))(W, h)
+    for x, g, k in ((W, gW, 0), (h, gh, 1)):
+        numeric = np.zeros_like(x)
+        for j in np.ndindex(x.shape):
+            step = np.zeros_like(x)
+            step[j] = 1e-6
+            args_hi, args_lo = [W, h], [W, h]
+            args_hi[k], args_lo[k] = x + step, x - step
+            numeric[j] = (array_loops(*args_hi) - array_loops(*args_lo)) / 2e-6
+        np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=1e-8)
+    fW, fh = adc.grad(array_loops, wrt=(0, 1), mode="forward")(W, h)
+    np.testing.assert_allclose(fW, gW, rtol=1e-12)
+    np.testing.assert_allclose(fh, gh, rtol=1e-12)

@@ -388,7 +388,9 @@ class _Sweep:
         that carried value; its adjoint rule still applies, reading the copy."""
         made = {r.uid: k for k, o in enumerate(recomputed) for r in o.results}
         replayed = list(recomputed)
-        nexts = []
+        nexts: list[tuple[int, Value]] = []
+        if self.facts.scalar_code:  # recomputing a scalar op costs less than carrying it
+            return replayed, nexts
         for k, param in enumerate(params):
             new_state = _remapped(body.yields[k], remap)
             index = made.get(new_state.uid) if isinstance(new_state, Value) else None
