@@ -362,7 +362,8 @@ def _forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
         out = grads[0] if single else tuple(grads)
         return out if kind == "grad" else (value, out)
 
-    gradient.source = jvp_fn.source
+    shown = _vector_jvp(f, indices[0]) or jvp_fn
+    gradient.source = shown.source
     gradient._adc_function = jvp_fn._adc_function
     gradient._adc_rules_version = jvp_fn._adc_rules_version
     gradient._adc_wrapper = True  # closes over `f`: never rebound to another function

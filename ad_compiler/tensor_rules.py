@@ -105,9 +105,6 @@ class Emit:
             return lambda *operands, **statics: self.array(name, *operands, **statics)
         raise AttributeError(name)
 
-    def getitem(self, a: Operand, index: Operand) -> Operand:
-        return self.b.emit("getitem", [a, index]).result
-
     def shape(self, x: Operand) -> Operand:
         return self.call(np.shape, x)
 

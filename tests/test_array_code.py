@@ -157,3 +157,13 @@ def test_array_loops_reuse_states_correctly():
     fW, fh = adc.grad(array_loops, wrt=(0, 1), mode="forward")(W, h)
     np.testing.assert_allclose(fW, gW, rtol=1e-12)
     np.testing.assert_allclose(fh, gh, rtol=1e-12)
+
+
+def test_forward_gradient_of_arrays_is_not_differentiated_again():
+    g = adc.grad(elementwise_one_input, mode="forward")
+    assert "x_dot" in g.source  # the vector-mode JVP it runs
+    with pytest.raises(adc.ADCompileError, match="hessian"):
+        adc.grad(g)
+    x = np.array([0.2, 0.5])
+    H = adc.hessian(elementwise_one_input)(x)
+    np.testing.assert_allclose(H, np.diag(2 * np.cos(x) - x * np.sin(x)), rtol=1e-12)

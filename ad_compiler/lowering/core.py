@@ -11,6 +11,7 @@ import types
 from typing import Any
 
 from ..builder import Builder
+from ..errors import ADCompileError
 from ..frontend import FunctionSource, load
 from ..ir import Block, Const, Function, Operand, SourceLoc, Value
 from ..primitives import OPERATOR_FUNCTIONS
@@ -39,6 +40,12 @@ from .values import (
 
 def lower(func: Any) -> Function:
     """The SSA evaluation trace of a Python function."""
+    if getattr(func, "_adc_wrapper", False):
+        raise ADCompileError(
+            f"{func.__name__} runs the generated JVP once per direction, so it is not one "
+            "function that can be differentiated again",
+            hint="differentiate the reverse-mode gradient instead: adc.hessian(f), or "
+                 "adc.jvp(adc.grad(f), ...)")
     ir = getattr(func, "_adc_function", None)
     if isinstance(ir, Function):
         return ir
