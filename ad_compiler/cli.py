@@ -196,66 +196,66 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+TARGET_HELP = "file.py:function or package.module:function"
+
+
+def _subcommand(sub: Any, name: str, help_text: str, run: Callable[[argparse.Namespace], int],
+                target_help: str = TARGET_HELP) -> argparse.ArgumentParser:
+    """A subcommand taking a target, run by `run`."""
+    p = sub.add_parser(name, help=help_text)
+    p.add_argument("target", help=target_help)
+    p.set_defaults(run=run)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="adc", description="Source-to-source automatic "
                                      "differentiation: show traces and derivative code.")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("source", help="print the generated derivative source")
-    p.add_argument("target", help="file.py:function or package.module:function")
+    p = _subcommand(sub, "source", "print the generated derivative source", _cmd_source)
     p.add_argument("--mode", choices=("reverse", "forward"), default="reverse")
     p.add_argument("--wrt", help="inputs to differentiate, by name or index: x1,x2")
     p.add_argument("--kind", choices=("grad", "value_and_grad", "jvp", "vjp"), default="grad")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="syntax colours (needs pygments); auto: when printing to a terminal")
-    p.set_defaults(run=_cmd_source)
 
-    p = sub.add_parser("trace", help="print the SSA evaluation trace (w levels)")
-    p.add_argument("target", help="file.py:function or package.module:function")
+    p = _subcommand(sub, "trace", "print the SSA evaluation trace (w levels)", _cmd_trace)
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE",
                    help="tabulate value, tangent and adjoint of every w at this point")
     p.add_argument("--seed", help="input whose tangent is tabulated (default: the first)")
-    p.set_defaults(run=_cmd_trace)
 
-    p = sub.add_parser("graph", help="draw the computational graph of the trace (DOT, SVG, "
-                                     "PNG)")
-    p.add_argument("target", help="file.py:function or package.module:function")
+    p = _subcommand(sub, "graph", "draw the computational graph of the trace (DOT, SVG, PNG)",
+                    _cmd_graph)
     p.add_argument("-o", "--output", help="graph.svg, graph.png, graph.pdf or graph.dot "
                                           "(default: DOT text on stdout)")
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE",
                    help="label every node with its value, tangent and adjoint at this point")
     p.add_argument("--seed", help="input whose tangent labels the nodes (default: the first)")
-    p.set_defaults(run=_cmd_graph)
 
-    p = sub.add_parser("symbolic", help="the closed-form derivative from sympy, and its size "
-                                        "against the AD trace")
-    p.add_argument("target", help="file.py:function or package.module:function "
-                                  "(straight-line, scalar)")
+    p = _subcommand(sub, "symbolic", "the closed-form derivative from sympy, and its size "
+                    "against the AD trace", _cmd_symbolic,
+                    target_help=f"{TARGET_HELP} (straight-line, scalar)")
     p.add_argument("--wrt", help="inputs to differentiate, by name or index (default: all)")
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
-    p.set_defaults(run=_cmd_symbolic)
 
-    p = sub.add_parser("check", help="compare AD with central differences at a point")
-    p.add_argument("target", help="file.py:function or package.module:function")
+    p = _subcommand(sub, "check", "compare AD with central differences at a point", _cmd_check)
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE", required=True,
                    help="the point: a value for every parameter")
     p.add_argument("--wrt", help="inputs to check, by name or index (default: all)")
     p.add_argument("--mode", choices=("reverse", "forward"), default="reverse")
     p.add_argument("--tol", type=float, default=1e-6,
                    help="largest relative error accepted (default 1e-6); exit 1 above it")
-    p.set_defaults(run=_cmd_check)
 
-    p = sub.add_parser("export", help="write a standalone module with the derivative "
-                                      "(runs without ad_compiler)")
-    p.add_argument("target", help="file.py:function or package.module:function")
+    p = _subcommand(sub, "export", "write a standalone module with the derivative (runs "
+                    "without ad_compiler)", _cmd_export)
     p.add_argument("-o", "--output", required=True, help="module file to write ('-': stdout)")
     p.add_argument("--mode", choices=("reverse", "forward"), default="reverse")
     p.add_argument("--wrt", help="inputs to differentiate, by name or index: x1,x2")
     p.add_argument("--kind", action="append",
                    choices=("grad", "value_and_grad", "jvp", "vjp"),
                    help="derivative(s) to export (repeatable; default: grad)")
-    p.set_defaults(run=_cmd_export)
     return parser
 
 
