@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import cache, custom
+from . import cache, custom, runtime
 from .codegen import generate
 from .errors import ADCompileError
 from .frontend import resolve_path
@@ -375,7 +375,7 @@ def _forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
 def _basis(x: Any) -> list[Any]:
     """Unit tangents for every element of `x` (a number, an array, or a list of them)."""
     if isinstance(x, np.ndarray):
-        _check_float(x)
+        runtime.require_float(x)
         units = []
         for j in range(x.size):
             unit = np.zeros(x.shape, dtype=x.dtype)
@@ -383,27 +383,13 @@ def _basis(x: Any) -> list[Any]:
             units.append(unit)
         return units
     if isinstance(x, (list, tuple)):
-        zeros = [_zero(v) for v in x]
+        zeros = [runtime.zeros_of(v) for v in x]
         units = []
         for k, item in enumerate(x):
             for unit in _basis(item):
                 units.append(type(x)(zeros[:k] + [unit] + zeros[k + 1:]))
         return units
     return [1.0]
-
-
-def _zero(x: Any) -> Any:
-    if isinstance(x, np.ndarray):
-        return np.zeros(x.shape, dtype=x.dtype if x.dtype.kind == "f" else float)
-    if isinstance(x, (list, tuple)):
-        return type(x)(_zero(v) for v in x)
-    return 0.0
-
-
-def _check_float(x: np.ndarray) -> None:
-    if x.dtype.kind not in "fc":
-        raise TypeError(f"cannot differentiate with respect to an array of dtype {x.dtype} "
-                        "(integer or boolean); pass a float array, for example x.astype(float)")
 
 
 def _vector_jvp(f: Callable, i: int) -> Callable | None:
@@ -426,7 +412,7 @@ def _batch_seed(x: Any) -> Any:
             start += k
         return type(x)(items)
     if isinstance(x, np.ndarray):
-        _check_float(x)
+        runtime.require_float(x)
     return np.eye(_size(x), dtype=_float_dtype(x)).reshape(np.shape(x) + (_size(x),))
 
 
@@ -451,7 +437,7 @@ def _directions(f: Callable, args: tuple, i: int, out_shape: tuple | None) -> tu
 
 def _columns(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, list[Any]]:
     """f(args) and the tangents of its output along each unit tangent of args[i]."""
-    zeros = [_zero(a) for a in args]
+    zeros = [runtime.zeros_of(a) for a in args]
     value, columns = None, []
     for unit in _basis(args[i]):
         tangents = zeros[:i] + [unit] + zeros[i + 1:]
@@ -523,7 +509,7 @@ def _rows(f: Callable, args: tuple, i: int, y: Any) -> Any:
     compiled = _derivative(f, "vjp", 0, "reverse")
     x = args[i]
     if isinstance(x, np.ndarray):
-        _check_float(x)
+        runtime.require_float(x)
     rows = []
     y_array = np.asarray(y)
     for j in range(y_array.size):

@@ -161,11 +161,7 @@ def sum_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any
 
 def mean_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """The adjoint of ``np.mean(x, axis, keepdims=keepdims)``."""
-    if axis is None and type(x) is np.ndarray and x.dtype.kind == "f" and np.ndim(g) == 0:
-        out = np.empty(x.shape, x.dtype)
-        out.fill(g / x.size)
-        return out
-    return sum_adjoint(g, x, axis, keepdims) * (np.size(g) / np.size(x))
+    return sum_adjoint(g * (np.size(g) / np.size(x)), x, axis, keepdims)
 
 
 def reduced_count(x: Any, axis: Any = None) -> int:
@@ -331,18 +327,20 @@ def cast_like(g: Any, x: Any) -> Any:
     return np.asarray(g, dtype=dtype) if np.ndim(g) else dtype.type(g)
 
 
+def require_float(x: np.ndarray) -> None:
+    """Derivatives are taken with respect to float arrays only."""
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"cannot differentiate with respect to an array of dtype {x.dtype} "
+                        "(integer or boolean); pass a float array, for example x.astype(float)")
+
+
 def gradient_like(g: Any, x: Any) -> Any:
     """A gradient with the type, shape and dtype of its input `x`: dense, writable,
     owned by the caller."""
     if type(g) is AdjointArray and type(x) is np.ndarray and g.dtype == x.dtype:
         return g.view(np.ndarray)  # made here (so no copy is needed), of the right kind
     if isinstance(x, np.ndarray):
-        if x.dtype.kind not in "fc":
-            raise TypeError(f"cannot differentiate with respect to an array of dtype "
-                            f"{x.dtype} (integer or boolean); pass a float array, for "
-                            f"example x.astype(float)")
-        if isinstance(g, AdjointArray) and g.dtype == x.dtype:  # made here: no copy needed
-            return g.view(np.ndarray)
+        require_float(x)
         g = densify(g, x)
         if np.shape(g) != x.shape:
             g = np.broadcast_to(g, x.shape)
@@ -365,7 +363,8 @@ def zeros_of(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=x.dtype if x.dtype.kind in "fc" else np.float64)
     if isinstance(x, (list, tuple)):
-        return [zeros_of(v) for v in x]
+        zeros = [zeros_of(v) for v in x]
+        return zeros if isinstance(x, list) else tuple(zeros)
     return 0.0
 
 
