@@ -11,15 +11,18 @@ import ast
 import builtins
 import inspect
 import math
+import sys
 import types
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from . import __version__, batched, runtime
+from . import __version__, batched, runtime  # noqa: F401  (the helper modules, imported)
+from .codegen import _HELPER_MODULES as _HELPER_MODULE_NAMES
 from .errors import ADCompileError
 
-_HELPER_MODULES = {"ad_compiler.runtime": runtime, "ad_compiler.batched": batched}
+# the modules whose helpers generated code imports by name (codegen's list)
+_HELPER_MODULES = {name: sys.modules[name] for name in _HELPER_MODULE_NAMES}
 
 
 def export(f: Callable, derivatives: Sequence[Callable]) -> str:
