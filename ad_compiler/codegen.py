@@ -78,8 +78,9 @@ def print_stmt(node: ast.stmt) -> str:
 
 class _Emitter:
     def __init__(self, fn: Function, user_globals: dict[str, Any],
-                 closure_cells: dict[str, types.CellType]) -> None:
+                 closure_cells: dict[str, types.CellType], probe: bool = False) -> None:
         self.fn = fn
+        self.probe = probe  # every value named and reported to __adc_probe__ (specialize.py)
         self.globals = user_globals
         self.cells = closure_cells
         self.derived: dict[int, tuple[Value, str]] = getattr(fn, "derived", {})
@@ -146,7 +147,7 @@ class _Emitter:
                         self.share[y.uid] = param.uid
 
     def _try_inline(self, op: Op) -> None:
-        if (len(op.results) != 1 or op.attrs.get("effect") or op.prim in _NEVER_INLINED
+        if self.probe or (len(op.results) != 1 or op.attrs.get("effect") or op.prim in _NEVER_INLINED
                 or (op.blocks and id(op) not in self.expression_ifs)):
             return
         v = op.result
@@ -423,6 +424,8 @@ class _Emitter:
             return ast.Call(ast.Attribute(args[0], "pop", ast.Load()), [], [])
         if prim == "copy":
             return args[0]
+        if op.attrs.get("attribute"):  # x.T where x is known to be an array (specialize.py)
+            return ast.Attribute(args[0], op.attrs["attribute"], ast.Load())
         if prim == "tuple":
             return ast.Tuple(args, ast.Load())
         if "fn" not in op.attrs:
@@ -450,14 +453,14 @@ class _Emitter:
 
     # --------------------------------------------------------------- statements
     def body_lines(self, block: Block, indent: str) -> list[str]:
-        lines: list[str] = []
+        lines: list[str] = self._probes(block.params, indent)
         group = None
         for op in block.ops:
             if op.results and all(r.uid in self.inlined for r in op.results):
                 continue
             if op.blocks:
                 group = None
-                lines += self._structured(op, indent)
+                lines += self._structured(op, indent) + self._probes(op.results, indent)
                 continue
             if op.loc is not None:
                 derivative = op.prim == "index_add" or not all(
@@ -470,11 +473,25 @@ class _Emitter:
                         lines.append(f"{indent}# {prefix}{text}")
                     group = key
             lines.append(indent + print_stmt(self._statement(op)))
+            if any(self.uses.get(r.uid) for r in op.results) or not op.attrs.get("effect"):
+                lines += self._probes(op.results, indent)
         return lines
+
+    def _probes(self, values: list[Value], indent: str) -> list[str]:
+        """Probe code reports each value as it is assigned: ``__adc_probe__(uid, name)``."""
+        if not self.probe:
+            return []
+        return [f"{indent}__adc_probe__({v.uid}, {self.names[v.uid]})" for v in values
+                if v.uid in self.names]
 
     def _statement(self, op: Op) -> ast.stmt:
         if op.prim == "index_add":  # an adjoint list updated in place: xs_bar[i] += g
             acc, index, value = (self.expr(a) for a in op.args)
+            parts = op.args[1].value if isinstance(op.args[1], Const) else None
+            if isinstance(parts, tuple):  # acc[1:, 0] += g
+                index = ast.Tuple([_index_part(Const(p), _constant(p)) for p in parts], ast.Load())
+            else:
+                index = _index_part(op.args[1], index)
             if op.attrs.get("nested"):
                 return ast.Expr(ast.Call(self._reference(runtime.index_add), [acc, index, value], []))
             target = ast.Subscript(acc, index, ast.Store())
@@ -605,12 +622,16 @@ def _dotted(spelling: str) -> ast.expr:
 def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
              closure_cells: dict[str, types.CellType] | None = None,
              signature_defaults: list[str] | None = None,
-             docstring: str | None = None) -> Generated:
-    """Print `fn` as a Python function called `name` and compile it."""
+             docstring: str | None = None,
+             probe: Callable[[int, Any], None] | None = None) -> Generated:
+    """Print `fn` as a Python function called `name` and compile it.  With `probe`, the
+    code folds nothing into expressions and calls ``probe(uid, value)`` for every value."""
     number_levels_if_primal(fn)
-    emitter = _Emitter(fn, user_globals, closure_cells or {})
+    emitter = _Emitter(fn, user_globals, closure_cells or {}, probe=probe is not None)
     emitter.analyse()
     emitter.name_everything()
+    if probe is not None:
+        emitter.free["__adc_probe__"] = probe
     fn_name = name
     while fn_name in user_globals and not callable(user_globals[fn_name]):
         fn_name += "_"
@@ -622,7 +643,7 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
     inner = [f"def {fn_name}({', '.join(params)}):"]
     if docstring:
         inner.append(f'    """{docstring}"""')
-    inner += emitter.body_lines(fn.body, "    ")
+    inner += emitter._probes(fn.params, "    ") + emitter.body_lines(fn.body, "    ")
     inner.append(emitter.return_line("    "))
 
     free = emitter.free

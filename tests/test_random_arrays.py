@@ -17,7 +17,9 @@ of last's shape) and returning ``last`` itself.  At random inputs:
 (1) the reverse-mode gradient of the scalar version equals central differences;
 (2) ``adc.jvp`` of the array version equals the directional central difference;
 (3) ``adc.vjp`` satisfies ``<vjp(ybar), t> == <ybar, jvp(t)>``;
-(4) the forward-mode gradient equals the reverse-mode one.
+(4) the forward-mode gradient equals the reverse-mode one;
+(5) at a second point, where the derivatives run code specialised to the input
+    shapes, they equal what the generic code computes there.
 
 np.max and np.where are kinks: a case is used only if every point of every
 difference stencil picks the same maxima and the same branches of np.where as the
@@ -452,6 +454,14 @@ def check(program: Program, seed: int) -> None:
     forward = adc.grad(f_scalar, wrt=(0, 1), mode="forward")(*args)
     for got, expected in zip(forward, reverse):
         close(got, np.asarray(expected, dtype=np.float64), 1e-9, gscale)
+
+    # (5) the code specialised to these shapes, at another point, against the generic code
+    other = [sample(rng, s) for s in program.shapes]
+    for derivative in (adc.grad(f_scalar, wrt=(0, 1)), adc.grad(f_scalar, wrt=(0, 1), mode="forward")):
+        generic = getattr(derivative, "_adc_generic", derivative)
+        for got, expected in zip(derivative(*other), generic(*other)):
+            assert type(got) is type(expected) and np.shape(got) == np.shape(expected)
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-300)
 
 
 @SETTINGS

@@ -1,0 +1,171 @@
+"""One derivative, compiled again for each signature of inputs it is called with.
+
+Array derivative code compiled for inputs of any shape asks shape questions at run
+time (``transforms/specialize.py`` says which).  A `Dispatcher` keys each call by
+the shapes and dtypes of its array arguments (and the values of its ints, tuples
+and strings), and the first call with a new key runs *probe* code that reports
+every value's shape, from which a specialised function is generated, checked
+against the probe's result and kept for every later call with that key.  A call
+the key cannot describe (keyword arguments, an object of another type) runs the
+generic code, which is always correct.
+"""
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .codegen import Generated, generate
+from .ir import Function, walk_ops
+from .transforms.specialize import VARIED, analyse, signature, specialize
+
+# helpers that specialisation can turn into plain NumPy
+_SPECIALIZABLE = frozenset({"unbroadcast", "broadcast_like", "gradient_like", "matmul_adjoint_a",
+                            "matmul_adjoint_b", "sum_adjoint", "mean_adjoint", "accumulate"})
+_MAX_SIGNATURES = 32  # beyond this many input signatures, calls run the generic code
+_MAX_ITEMS = 64
+
+
+class _Unkeyed(Exception):
+    """An argument the dispatcher does not key on."""
+
+
+def _key(value: Any) -> Any:
+    t = type(value)
+    if t is np.ndarray:
+        return (value.shape, value.dtype)
+    if t is float:
+        return float
+    if t is int or t is bool or t is str or value is None:
+        return (t, value)
+    if t is list or t is tuple:
+        if len(value) > _MAX_ITEMS:
+            raise _Unkeyed
+        return (t, tuple(map(_key, value)))
+    if isinstance(value, np.ndarray):
+        return (t, value.shape, value.dtype)
+    if isinstance(value, (np.floating, np.complexfloating)):
+        return t
+    if isinstance(value, np.generic):
+        return (t, value.item())
+    raise _Unkeyed
+
+
+def worth_specializing(fn: Function) -> bool:
+    return any(op.prim in _SPECIALIZABLE for op in walk_ops(fn.body))
+
+
+class Dispatcher:
+    """`generic`, behind a table of versions specialised to its inputs' signatures.
+
+    It passes for the generic function where the package looks at one: the code
+    object (the cache's key, and what a second derivative differentiates), the
+    defaults, globals and closure are the generic code's."""
+
+    def __init__(self, generic: Callable, fn: Function, user_globals: dict[str, Any],
+                 cells: dict[str, types.CellType]) -> None:
+        self.__dict__.update(generic.__dict__)
+        self.__name__ = self.__qualname__ = generic.__name__
+        self.__doc__ = generic.__doc__
+        self.__wrapped__ = generic  # inspect.signature shows the generic signature
+        self.__code__ = generic.__code__
+        self.__defaults__ = generic.__defaults__
+        self.__globals__ = generic.__globals__
+        self.__closure__ = generic.__closure__
+        self._adc_generic = generic
+        self._adc_context = (fn, user_globals, cells)
+        self._n_params = len(fn.params)
+        self._table: dict[Any, Callable] = {}
+        self.specializations: dict[Any, str] = {}  # input key -> what runs for it
+        self._observed: dict[int, tuple] = {}
+        self._probe: Callable | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != self._n_params:
+            return self._adc_generic(*args, **kwargs)
+        try:
+            key = tuple(map(_key, args))
+            version = self._table[key]
+        except KeyError:
+            return self._first_call(key, args)
+        except (_Unkeyed, TypeError):
+            return self._adc_generic(*args)
+        return version(*args)
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """A method when stored on a class, as functions are."""
+        return self if instance is None else types.MethodType(self, instance)
+
+    def source_for(self, *args: Any) -> str:
+        """The code that runs for arguments like these (specialised to their shapes)."""
+        key = tuple(map(_key, args))
+        if key not in self._table:
+            self._first_call(key, args)
+        return getattr(self._table.get(key), "source", self.source)
+
+    def _record(self, uid: int, value: Any) -> None:
+        sig = signature(value)
+        if self._observed.setdefault(uid, sig) != sig:
+            self._observed[uid] = VARIED
+
+    def _build(self, ir: Function, probe: Callable | None = None) -> Generated:
+        _, user_globals, cells = self._adc_context
+        return generate(ir, self.__name__, user_globals=user_globals, closure_cells=cells,
+                        probe=probe)
+
+    def _first_call(self, key: Any, args: tuple) -> Any:
+        generic = self._adc_generic
+        if len(self._table) >= _MAX_SIGNATURES:
+            return generic(*args)
+        fn = self._adc_context[0]
+        if self._probe is None:
+            self._probe = self._build(fn, probe=self._record).fn
+        self._observed.clear()
+        try:
+            result = self._probe(*args)
+        except Exception:
+            return generic(*args)  # the error as the generic code reports it
+        chosen, note = generic, "generic: no shape question has a static answer"
+        try:
+            special = specialize(fn, analyse(fn, self._observed))
+            if special is not None:
+                generated = self._build(special)
+                candidate = generated.fn
+                candidate.source = generated.source
+                if _same(candidate(*args), result):
+                    chosen, note = candidate, "specialised"
+                else:
+                    note = "generic: the specialised code disagreed with the generic code"
+                    if _strict():
+                        raise AssertionError(f"{note}:\n{generated.source}")
+        except Exception as error:  # specialisation is an optimisation: never fatal
+            if _strict():
+                raise
+            note = f"generic: specialisation failed ({type(error).__name__}: {error})"
+        self._table[key] = chosen
+        self.specializations[key] = note
+        return result
+
+
+def _strict() -> bool:
+    """AD_COMPILER_STRICT_SPECIALIZE=1 (the test suite) makes a failed specialisation
+    an error instead of a quiet fallback to the generic code."""
+    return os.environ.get("AD_COMPILER_STRICT_SPECIALIZE", "") not in ("", "0")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Whether two results agree in structure, type, shape, dtype and (closely) value."""
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        return (type(a) is type(b) and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b)))
+    if type(a) is not type(b) or np.shape(a) != np.shape(b):
+        return False
+    if isinstance(a, np.ndarray) and a.dtype != b.dtype:
+        return False
+    try:
+        return bool(np.allclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True))
+    except TypeError:
+        return a is b or a == b

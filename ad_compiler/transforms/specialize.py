@@ -1,0 +1,623 @@
+"""Derivative code specialised to the shapes of its inputs.
+
+Generic array derivative code learns shapes at run time: ``unbroadcast(z_bar, b)``
+compares two shapes on every call, ``matmul_adjoint_b(g, X, w)`` asks for two
+dimensions before it picks ``X.T @ g``.  On small arrays those questions cost more
+than the arithmetic.  Once the shapes and dtypes of the inputs are known they have
+one answer, so the dispatcher (``dispatch.py``) runs *probe* code once per input
+signature, which reports the type, shape and dtype of every value, and this module
+turns that report into facts and the facts into plainer code:
+
+* `analyse` decides which observed shapes are *static*: the same for every call
+  whose inputs have these shapes, dtypes and (for ints, tuples and the like) these
+  values.  A value is static when the op computing it takes only static operands
+  and its result shape cannot depend on data: a boolean mask, ``np.nonzero``, a
+  slice bound computed from floats, a loop variable whose shape changes, an ``if``
+  whose untaken branch was never seen all make their results dynamic, and
+  everything computed from those stays generic.
+* `specialize` rewrites runtime helpers whose operands are static:
+  ``unbroadcast(g, x)`` becomes ``g`` or ``np.sum(g, axis=0)``, matrix-product
+  adjoints become ``g @ W.T``, a full reduction's adjoint stays the scalar it is
+  (``200.0 * d`` rather than ``ones * 200.0 * d``), the adjoint of two slices is
+  ``x_bar[1:] += ...`` into one ``np.zeros_like(x)``, and ``gradient_like`` of an
+  array this code just made is that array.  Dead shape bookkeeping then drops out
+  (a backward loop no longer recomputes ``h @ Wh`` to learn its shape).
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from .. import runtime
+from ..builder import Builder
+from ..ir import (
+    BINARY_SYMBOLS,
+    COMPARE_SYMBOLS,
+    UNARY_SYMBOLS,
+    Block,
+    Const,
+    FreeName,
+    Function,
+    Op,
+    Operand,
+    Value,
+    walk_ops,
+)
+from ..primitives import OPERATOR_FUNCTIONS, PRIMITIVES
+from ..tensor_rules import array_op
+from .optimize import eliminate_dead_code
+
+VARIED = ("varied",)  # a value seen with two signatures
+_MAX_ITEMS = 64  # longer sequences are summarised by their length
+
+# NumPy functions whose result shape depends on the values of their operands
+_DATA_SHAPED = frozenset(id(f) for f in (
+    np.nonzero, np.flatnonzero, np.argwhere, np.unique, np.extract, np.compress,
+    np.trim_zeros, np.arange, np.linspace, np.indices, np.tril_indices, np.triu_indices,
+    np.diag_indices, np.ix_, np.repeat, np.tile, range, slice, int))
+_SHAPE_QUERIES = frozenset(id(f) for f in (np.shape, np.ndim, np.size, len,
+                                           runtime.reduced_count))
+_RANGE_ITERATOR = type(reversed(range(0)))
+_ELEMENTWISE_ARRAY = {"where", "clip", "extremum_mask"}
+_INDEXING = {"getitem": 1, "index_update": 1}  # prim -> first index position
+
+
+def signature(value: Any) -> tuple:
+    """What the code generated for `value` may depend on: its type, shape and dtype."""
+    t = type(value)
+    if isinstance(value, np.ndarray):
+        return ("array", t, value.shape, value.dtype)
+    if t is float or t is int or t is bool or t is complex:
+        return (t.__name__,)
+    if isinstance(value, np.generic):
+        return ("scalar", t)
+    if isinstance(value, (list, tuple)):
+        if len(value) > _MAX_ITEMS:
+            return ("seq", t, len(value))
+        return ("seq", t, tuple(signature(v) for v in value))
+    return ("other", t)
+
+
+def _value_sensitive(sig: tuple) -> bool:
+    """Whether a shape computed from such a value may depend on the value itself."""
+    kind = sig[0]
+    if kind in ("float", "complex"):
+        return False
+    if kind == "array":
+        return sig[3].kind in "biu"
+    if kind == "scalar":
+        return not issubclass(sig[1], (np.floating, np.complexfloating))
+    if kind == "seq":
+        return not isinstance(sig[2], tuple) or any(_value_sensitive(s) for s in sig[2])
+    return True
+
+
+def _is_array(sig: tuple | None) -> bool:
+    return sig is not None and sig[0] == "array" and sig[1] is np.ndarray
+
+
+def _int_index(sig: tuple) -> bool:
+    return sig[0] == "int" or (sig[0] == "scalar" and issubclass(sig[1], np.integer)) or (
+        sig[0] == "array" and sig[3].kind in "iu")
+
+
+class Facts:
+    """Static signatures of values (`sig`) and values that are the same on every call
+    with one input signature (`fixed`: ints, tuples and shapes derived from inputs)."""
+
+    def __init__(self, observed: dict[int, tuple], fn: Function) -> None:
+        self.observed = observed
+        self.sig: dict[int, tuple] = {}
+        self.fixed: set[int] = set()
+        self.pushes: dict[int, list[Op]] = {}
+        for op in walk_ops(fn.body):
+            if op.prim == "push":
+                self.pushes.setdefault(op.args[0].uid, []).append(op)
+        self.seen_pushes: set[int] = set()
+
+    def of(self, operand: Operand) -> tuple | None:
+        if isinstance(operand, Const):
+            return signature(operand.value)
+        if isinstance(operand, FreeName):
+            return None
+        return self.sig.get(operand.uid)
+
+    def is_fixed(self, operand: Operand) -> bool:
+        return isinstance(operand, Const) or (isinstance(operand, Value)
+                                               and operand.uid in self.fixed)
+
+    def _seen(self, value: Value) -> tuple | None:
+        sig = self.observed.get(value.uid)
+        return None if sig is None or sig is VARIED else sig
+
+    def _set(self, value: Value, sig: tuple | None, fixed: bool = False) -> None:
+        self.sig.pop(value.uid, None)
+        self.fixed.discard(value.uid)
+        if sig is not None:
+            self.sig[value.uid] = sig
+            if fixed:
+                self.fixed.add(value.uid)
+
+
+def analyse(fn: Function, observed: dict[int, tuple]) -> Facts:
+    """Which observed signatures hold for every call with the same input signature."""
+    facts = Facts(observed, fn)
+    for p in fn.params:
+        sig = facts._seen(p)
+        # the dispatcher's key holds the values of ints, tuples and the like
+        facts._set(p, sig, fixed=sig is not None and _value_sensitive(sig))
+    _block(facts, fn.body)
+    return facts
+
+
+def _block(facts: Facts, block: Block) -> None:
+    for op in block.ops:
+        if op.prim in ("for", "while"):
+            _loop(facts, op)
+        elif op.prim == "if":
+            _if(facts, op)
+        else:
+            _op(facts, op)
+
+
+def _elementwise(op: Op) -> bool:
+    if op.prim in BINARY_SYMBOLS and op.prim != "matmul":
+        return True
+    if op.prim in UNARY_SYMBOLS or op.prim in COMPARE_SYMBOLS or op.prim in _ELEMENTWISE_ARRAY:
+        return True
+    spec = PRIMITIVES.get(op.prim)
+    return (spec is not None and spec.expr is not None and len(op.results) == 1) or \
+        isinstance(op.attrs.get("fn"), np.ufunc)
+
+
+def _op(facts: Facts, op: Op) -> None:
+    if op.prim == "pop":
+        _pop(facts, op)
+        return
+    if op.prim == "push":
+        facts.seen_pushes.add(id(op))
+        return
+    sigs = [facts.of(a) for a in op.args]
+    ok = op.prim != "stack" and all(s is not None for s in sigs)
+    fn = op.attrs.get("fn")
+    if ok and id(fn) in _DATA_SHAPED:
+        ok = all(facts.is_fixed(a) for a in op.args)
+    if ok and not _elementwise(op):
+        first_index = _INDEXING.get(op.prim)
+        base = sigs[0]
+        for k, (a, s) in enumerate(zip(op.args, sigs)):
+            indexing = first_index is not None and k >= first_index and (
+                op.prim == "getitem" or k == first_index)
+            if indexing and s[0] == "array" and s[3].kind == "b":
+                ok = False  # a boolean mask: the result's shape depends on the data
+            elif indexing and _int_index(s) and (
+                    base[0] == "array" or (base[0] == "seq" and isinstance(base[2], tuple)
+                                           and len(set(base[2])) <= 1)):
+                continue  # x[i]: any i gives one shape
+            elif _value_sensitive(s) and not facts.is_fixed(a):
+                ok = False
+    fixed = ok and (all(facts.is_fixed(a) for a in op.args)
+                    or id(fn) in _SHAPE_QUERIES)
+    for r in op.results:
+        facts._set(r, facts._seen(r) if ok else None, fixed=fixed)
+
+
+def _pop(facts: Facts, op: Op) -> None:
+    pushes = facts.pushes.get(op.args[0].uid, [])
+    ok = bool(pushes) and all(id(p) in facts.seen_pushes for p in pushes)
+    for k, r in enumerate(op.results):
+        seen = facts._seen(r)
+        pushed = [p.args[k + 1] for p in pushes] if ok else []
+        good = ok and seen is not None and all(facts.of(a) == seen for a in pushed)
+        facts._set(r, seen if good else None, fixed=good and all(facts.is_fixed(a) for a in pushed))
+
+
+def _loop(facts: Facts, op: Op) -> None:
+    body = op.blocks[-1]
+    if op.prim == "for":
+        item, params, inits = body.params[0], body.params[1:], op.args[1:]
+        iterable = op.args[0]
+        raw = facts.observed.get(iterable.uid) if isinstance(iterable, Value) else None
+        ranged = raw in (("other", range), ("other", _RANGE_ITERATOR))
+        facts._set(item, facts._seen(item) if (ranged or facts.of(iterable) is not None) else None)
+        carriers = [params]
+    else:
+        params, inits = body.params, op.args
+        carriers = [op.blocks[0].params, params]
+    assumed = []
+    for k, init in enumerate(inits):
+        seen = [facts._seen(c[k]) for c in carriers]
+        assumed.append(seen[0] is not None and all(s == seen[0] for s in seen)
+                       and facts.of(init) == seen[0])
+    while True:  # optimistic: a carried shape is static unless the body changes it
+        for k in range(len(inits)):
+            for c in carriers:
+                facts._set(c[k], facts._seen(c[k]) if assumed[k] else None)
+        for inner in op.blocks:
+            _block(facts, inner)
+        broken = [k for k in range(len(inits)) if assumed[k]
+                  and facts.of(body.yields[k]) != facts._seen(params[k])]
+        if not broken:
+            break
+        for k in broken:
+            assumed[k] = False
+    for k, r in enumerate(op.results):
+        seen = facts._seen(r)
+        facts._set(r, seen if assumed[k] and seen == facts._seen(params[k]) else None)
+
+
+def _if(facts: Facts, op: Op) -> None:
+    for inner in op.blocks:
+        _block(facts, inner)
+    for k, r in enumerate(op.results):
+        seen = facts._seen(r)
+        yields = [b.yields[k] for b in op.blocks]
+        good = seen is not None and all(facts.of(y) == seen for y in yields)
+        facts._set(r, seen if good else None,
+                   fixed=good and facts.is_fixed(op.args[0])
+                   and all(facts.is_fixed(y) for y in yields))
+
+
+# ------------------------------------------------------------------ rewriting
+
+
+def specialize(fn: Function, facts: Facts) -> Function | None:
+    """A copy of `fn` with the helpers its facts decide rewritten; None if none is."""
+    clone = _clone(fn)
+    rewriter = _Rewriter(facts, clone)
+    rewriter.block(clone.body)
+    rewriter.drop_broadcasts(clone)
+    rewriter.resubstitute(clone.body)
+    if not rewriter.changed:
+        return None
+    eliminate_dead_code(clone)
+    return clone
+
+
+def _clone(fn: Function) -> Function:
+    """New blocks and ops (passes edit them in place) sharing the same values."""
+    out = copy.copy(fn)
+    out.body = _clone_block(fn.body)
+    if hasattr(fn, "derived"):
+        out.derived = dict(fn.derived)
+    return out
+
+
+def _clone_block(block: Block) -> Block:
+    ops = [Op(op.prim, list(op.args), list(op.results), dict(op.attrs),
+              [_clone_block(b) for b in op.blocks], op.loc) for op in block.ops]
+    return Block(list(block.params), ops, list(block.yields))
+
+
+class _Rewriter:
+    def __init__(self, facts: Facts, fn: Function) -> None:
+        self.facts = facts
+        self.derived: dict = getattr(fn, "derived", {})
+        self.primal: set = getattr(fn, "primal", set()) or set()
+        self.replace: dict[int, Operand] = {}
+        self.producer: dict[int, Op] = {}
+        self.changed = False
+
+    def sub(self, operand: Operand) -> Operand:
+        while isinstance(operand, Value) and operand.uid in self.replace:
+            operand = self.replace[operand.uid]
+        return operand
+
+    def block(self, block: Block) -> None:
+        ops: list[Op] = []
+        for op in block.ops:
+            op.args = [self.sub(a) for a in op.args]
+            for inner in op.blocks:
+                self.block(inner)
+            made = self.rewrite(op)
+            if made is None:
+                made = [op]
+            else:
+                self.changed = True
+            for new in made:
+                for r in new.results:
+                    self.producer[r.uid] = new
+            ops += made
+        block.ops = ops
+        block.yields = [self.sub(y) for y in block.yields]
+
+    # each rule returns the ops replacing `op` ([] when its result is another value)
+    def rewrite(self, op: Op) -> list[Op] | None:
+        rule = getattr(self, "_" + op.prim, None)
+        if rule is None or op.blocks:
+            return None
+        try:
+            return rule(op, [self.facts.of(a) for a in op.args])
+        except _Keep:
+            return None
+
+    def same(self, op: Op, operand: Operand) -> list[Op]:
+        self.replace[op.result.uid] = operand
+        self.inherit_name(op.result, operand)
+        return []
+
+    def inherit_name(self, old: Value, new: Operand) -> None:
+        """A temporary standing for a named adjoint takes its name (``z_bar``)."""
+        if isinstance(new, Value) and new.name is None and new.uid not in self.derived \
+                and new.uid not in self.primal:
+            if old.uid in self.derived:
+                self.derived[new.uid] = self.derived[old.uid]
+            elif old.name is not None:
+                new.name = old.name
+
+    def _unbroadcast(self, op: Op, sigs: list) -> list[Op] | None:
+        g, x = op.args
+        gs, xs = _shape(sigs[0]), _shape(sigs[1])
+        if gs is None or xs is None:
+            return None
+        if gs == xs:
+            return self.same(op, g)
+        if not _is_array(sigs[0]) or len(gs) < len(xs):
+            return None
+        lead = len(gs) - len(xs)
+        b = _Emitting(op)
+        out = g
+        if lead:
+            out = b.array("sum", out, axis=tuple(range(lead)) if lead > 1 else 0)
+        kept = tuple(i for i, n in enumerate(xs) if n == 1 and gs[lead + i] != 1)
+        if kept:
+            out = b.array("sum", out, axis=kept if len(kept) > 1 else kept[0], keepdims=True)
+        return b.done(out)
+
+    def _broadcast_like(self, op: Op, sigs: list) -> list[Op] | None:
+        if _shape(sigs[0]) is not None and _shape(sigs[0]) == _shape(sigs[1]):
+            return self.same(op, op.args[0])
+        return None
+
+    def _gradient_like(self, op: Op, sigs: list) -> list[Op] | None:
+        g, x = op.args
+        if sigs[1] is None:
+            return None
+        if sigs[1][0] in ("float", "int", "bool", "complex", "scalar"):
+            return self.same(op, g)  # gradient_like passes these through
+        if not (_is_array(sigs[1]) and sigs[1][3].kind == "f"):
+            return None
+        updates = self._scatters(g, sigs[1])
+        if updates:
+            b = _Emitting(op)
+            acc = b.call(np.zeros_like, x)
+            for index, value in updates:
+                b.effect("index_add", [acc, index, value])
+            return b.done(acc)
+        if _is_array(sigs[0]) and sigs[0][2:] == sigs[1][2:] and self._fresh(g):
+            return self.same(op, g)
+        return None
+
+    def _scatters(self, g: Operand, like: tuple) -> list[tuple[Operand, Operand]] | None:
+        """``add(index_update(x, i, a), index_update(x, j, b))``: the (index, value)
+        parts of a sparse adjoint that plain ``+=`` can add up (no repeated index)."""
+        made = self.producer.get(g.uid) if isinstance(g, Value) else None
+        if made is None:
+            return None
+        if made.prim == "accumulate":
+            left = self._scatters(made.args[0], like)
+            right = self._scatters(made.args[1], like) if left else None
+            return left + right if right else None
+        if made.prim != "index_update" or self.facts.of(made.args[0]) != like:
+            return None
+        index = made.args[1]
+        parts = index.value if isinstance(index, Const) and isinstance(index.value, tuple) \
+            else (index.value,) if isinstance(index, Const) else None
+        if parts is None or not all(isinstance(p, (int, slice)) or p is None or p is Ellipsis
+                                    for p in parts):
+            sig = self.facts.of(index)
+            if sig is None or sig[0] not in ("int", "scalar"):
+                return None
+        return [(index, made.args[2])]
+
+    def _fresh(self, g: Operand) -> bool:
+        """Whether `g` is an array this code made (so returning it aliases nothing)."""
+        made = self.producer.get(g.uid) if isinstance(g, Value) else None
+        if made is None:
+            return False
+        if made.prim in BINARY_SYMBOLS or made.prim in ("neg", "outer"):
+            return True
+        if made.prim in ("sum_adjoint", "mean_adjoint"):  # filled, not broadcast, when
+            g, x = (self.facts.of(a) for a in made.args[:2])  # spread over a float array
+            return len(made.args) == 2 and _shape(g) == () and _is_array(x) and x[3].kind == "f"
+        spec = PRIMITIVES.get(made.prim)
+        return (spec is not None and spec.expr is not None) or isinstance(
+            made.attrs.get("fn"), np.ufunc) or (made.prim in ("sum", "mean")
+                                                 and len(made.args) > 1)
+
+    def _matmul_adjoint_a(self, op: Op, sigs: list) -> list[Op] | None:
+        g, a, b = op.args
+        na, nb = _ndim(sigs[1]), _ndim(sigs[2])
+        e = _Emitting(op)
+        if na == 2 and nb == 2 and _is_array(sigs[2]):
+            return e.done(e.op("matmul", g, e.transposed(b)))
+        if na == 1 and nb == 2:
+            return e.done(e.op("matmul", b, g))
+        if na == 2 and nb == 1 and _ndim(sigs[0]) == 1:
+            return e.done(e.array("outer", g, b))
+        return None
+
+    def _matmul_adjoint_b(self, op: Op, sigs: list) -> list[Op] | None:
+        g, a, b = op.args
+        na, nb = _ndim(sigs[1]), _ndim(sigs[2])
+        e = _Emitting(op)
+        if na == 2 and nb == 2 and _is_array(sigs[1]):
+            return e.done(e.op("matmul", e.transposed(a), g))
+        if na == 2 and nb == 1:
+            return e.done(e.op("matmul", g, a))
+        if na == 1 and nb == 2 and _ndim(sigs[0]) == 1:
+            return e.done(e.array("outer", a, g))
+        if na == 1 and nb == 1:
+            return e.done(e.op("mul", g, a))
+        return None
+
+    def _accumulate(self, op: Op, sigs: list) -> list[Op] | None:
+        if _is_array(sigs[0]) and sigs[0] == sigs[1]:
+            e = _Emitting(op)
+            return e.done(e.op("add", *op.args))
+        return None
+
+    # ------------------------------------------------ adjoints of full reductions
+    def drop_broadcasts(self, fn: Function) -> None:
+        """``sum_adjoint(1.0, y) * 100.0 * d`` is ``100.0 * d`` when `d` already has
+        y's shape: an adjoint spread over a full reduction, and constant multiples of
+        it, stay scalars wherever broadcasting would widen them anyway."""
+        users: dict[int, list[Op | None]] = {}
+        spread: dict[int, float] = {}  # value -> the scalar it is, spread over its shape
+        for block in _blocks(fn.body):
+            for y in block.yields:
+                if isinstance(y, Value):
+                    users.setdefault(y.uid, []).append(None)
+            for op in block.ops:
+                for a in op.args:
+                    if isinstance(a, Value):
+                        users.setdefault(a.uid, []).append(op)
+                scalar = self._spread(op, spread)
+                if scalar is not None:
+                    spread[op.result.uid] = scalar
+        memo: dict[int, bool] = {}
+
+        def droppable(uid: int) -> bool:
+            if uid not in memo:
+                memo[uid] = False  # (no cycles: but be safe)
+                memo[uid] = bool(users.get(uid)) and all(
+                    user is not None and (
+                        (user.result.uid in spread and droppable(user.result.uid))
+                        or self._widens(user, uid)) for user in users[uid])
+            return memo[uid]
+
+        for uid, scalar in spread.items():
+            if not droppable(uid):
+                continue
+            for user in users[uid]:
+                if user.result.uid in spread:
+                    continue  # dead once its own users take the scalar
+                user.args = [Const(scalar) if isinstance(a, Value) and a.uid == uid else a
+                             for a in user.args]
+                self._drop_unit_factor(user)
+            self.changed = True
+
+    def _spread(self, op: Op, spread: dict[int, float]) -> float | None:
+        sig = self.facts.of(op.result) if len(op.results) == 1 else None
+        if not (_is_array(sig) and sig[3].kind == "f"):
+            return None
+        if op.prim in ("sum_adjoint", "mean_adjoint") and len(op.args) == 2:
+            g = op.args[0]
+            if not (isinstance(g, Const) and type(g.value) is float):
+                return None
+            return g.value / (int(np.prod(sig[2])) if op.prim == "mean_adjoint" else 1)
+        if op.prim not in ("mul", "add", "sub", "truediv", "neg"):
+            return None
+        values = []
+        for a in op.args:
+            if isinstance(a, Value) and a.uid in spread:
+                values.append(spread[a.uid])
+            elif isinstance(a, Const) and type(a.value) in (int, float):
+                values.append(float(a.value))
+            else:
+                return None
+        if len(values) == len(op.args) and any(isinstance(a, Value) for a in op.args):
+            try:
+                return float(OPERATOR_FUNCTIONS[op.prim](*values))
+            except ArithmeticError:
+                return None
+        return None
+
+    def _widens(self, user: Op, uid: int) -> bool:
+        """Whether `user` gives the same result with a scalar in place of value `uid`."""
+        if user.prim not in ("mul", "add", "sub", "truediv") or len(user.results) != 1:
+            return False
+        others = [self.facts.of(a) for a in user.args
+                  if not (isinstance(a, Value) and a.uid == uid)]
+        result = self.facts.of(user.result)
+        return (len(others) == 1 and _is_array(others[0]) and _is_array(result)
+                and others[0][2:] == result[2:])
+
+    def _drop_unit_factor(self, op: Op) -> None:
+        """``1.0 * d`` (a unit seed put back as a scalar) is ``d``, where `d` is an array
+        this code made (so the product was not needed as a copy)."""
+        if op.prim != "mul":
+            return
+        for k in (0, 1):
+            other = op.args[1 - k]
+            if isinstance(op.args[k], Const) and op.args[k].value == 1.0 and self._fresh(other):
+                self.replace[op.result.uid] = other
+                self.inherit_name(op.result, other)
+                return
+
+    def resubstitute(self, block: Block) -> None:
+        for op in block.ops:
+            op.args = [self.sub(a) for a in op.args]
+            for inner in op.blocks:
+                self.resubstitute(inner)
+        block.yields = [self.sub(y) for y in block.yields]
+
+
+class _Keep(Exception):
+    """A rule that leaves its op as it is."""
+
+
+def _blocks(block: Block) -> list[Block]:
+    out = [block]
+    for op in block.ops:
+        for inner in op.blocks:
+            out += _blocks(inner)
+    return out
+
+
+def _shape(sig: tuple | None) -> tuple | None:
+    if sig is None:
+        return None
+    if sig[0] == "array":
+        return sig[2]
+    if sig[0] in ("float", "int", "bool", "complex", "scalar"):
+        return ()
+    return None
+
+
+def _ndim(sig: tuple | None) -> int | None:
+    shape = _shape(sig)
+    return None if shape is None else len(shape)
+
+
+class _Emitting:
+    """Ops replacing one op; the last of them computes the op's own result."""
+
+    def __init__(self, op: Op) -> None:
+        self.op_ = op
+        self.b = Builder(Block())
+        self.b.loc = op.loc
+
+    def op(self, prim: str, *args: Operand) -> Operand:
+        return self.b.emit(prim, list(args)).result
+
+    def array(self, name: str, *args: Operand, **statics: Any) -> Operand:
+        from ..primitives import ARRAY_PRIMITIVES
+
+        spec = ARRAY_PRIMITIVES[name]
+        given = {**dict(zip(spec.params, args)), **{k: Const(v) for k, v in statics.items()}}
+        return array_op(self.b, name, given)
+
+    def call(self, fn: Any, *args: Operand) -> Operand:
+        return self.b.emit("call", list(args), attrs={"fn": fn, "kwnames": ()}).result
+
+    def transposed(self, x: Operand) -> Operand:
+        t = self.array("transpose", x)
+        self.b.block.ops[-1].attrs["attribute"] = "T"
+        return t
+
+    def effect(self, prim: str, args: list[Operand]) -> None:
+        self.b.emit(prim, args, attrs={"effect": True}, n_results=0)
+
+    def done(self, result: Operand) -> list[Op]:
+        ops = self.b.block.ops
+        target = self.op_.result
+        maker = next((o for o in reversed(ops) if result in o.results), None)
+        if maker is None:
+            raise _Keep
+        maker.results = [target if r is result else r for r in maker.results]
+        for o in ops[ops.index(maker) + 1:]:  # effects after it read the final name
+            o.args = [target if a is result else a for a in o.args]
+        return ops

@@ -1,0 +1,231 @@
+"""Derivative code specialised to the shapes of its inputs (dispatch.py, specialize.py).
+
+The first call with a new input signature runs probe code and compiles a version
+for that signature; later calls run it.  Each test calls a derivative at one point,
+then at others with the same shapes but other data, where a shape the compiler
+wrongly took as fixed would give a wrong answer or an error, and checks against
+the generic code, central differences or a hand-written derivative.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ad_compiler as adc
+
+rng = np.random.default_rng(7)
+
+
+def numeric_grad(f, args, k, eps=1e-6):
+    x = np.asarray(args[k], dtype=np.float64)
+    out = np.zeros_like(x)
+    for j in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[j] = eps
+        hi, lo = list(args), list(args)
+        hi[k], lo[k] = x + step, x - step
+        out[j] = (f(*hi) - f(*lo)) / (2 * eps)
+    return out
+
+
+def agree_at_other_points(g, f, shapes_args, wrt=(0,), points=3):
+    """`g` (a gradient) against central differences at several points."""
+    for _ in range(points):
+        args = shapes_args()
+        got = g(*args)
+        got = got if isinstance(got, tuple) else (got,)
+        for k, value in zip(wrt, got):
+            np.testing.assert_allclose(value, numeric_grad(f, args, k), rtol=1e-6, atol=1e-8)
+
+
+def logreg(w, b, X, y):
+    z = X @ w + b
+    return np.mean(np.logaddexp(0.0, -y * z))
+
+
+def test_logistic_regression_runs_plain_numpy_for_known_shapes():
+    X, y = rng.standard_normal((20, 3)), np.sign(rng.standard_normal(20))
+    w = rng.standard_normal(3)
+    g = adc.value_and_grad(logreg, wrt=(0, 1))
+    g(w, 0.1, X, y)
+    source = g.source_for(w, 0.1, X, y)
+    for helper in ("unbroadcast", "gradient_like", "matmul_adjoint", "mean_adjoint"):
+        assert helper not in source
+    assert "z_bar @ X" in source and "np.sum(z_bar, axis=0)" in source
+    assert list(g.specializations.values()) == ["specialised"]
+    for _ in range(3):  # other data, same shapes: the specialised code
+        X, y, w = rng.standard_normal((20, 3)), np.sign(rng.standard_normal(20)), rng.standard_normal(3)
+        value, (gw, gb) = g(w, 0.4, X, y)
+        p = 1 / (1 + np.exp(y * (X @ w + 0.4)))  # hand-written derivative
+        np.testing.assert_allclose(gw, X.T @ (-y * p) / 20, rtol=1e-12)
+        np.testing.assert_allclose(gb, np.sum(-y * p) / 20, rtol=1e-12)
+        assert value == pytest.approx(logreg(w, 0.4, X, y), rel=1e-14)
+
+
+def rosen(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def test_adjoint_of_slices_is_one_array_added_into():
+    g = adc.grad(rosen)
+    x = rng.standard_normal(6)
+    source = g.source_for(x)
+    assert "x_bar = np.zeros_like(x)" in source and "x_bar[1:] +=" in source
+    agree_at_other_points(g, rosen, lambda: (rng.standard_normal(6),))
+    other = rng.standard_normal(9)  # a new length: a second version
+    np.testing.assert_allclose(g(other), numeric_grad(rosen, [other], 0), rtol=1e-6)
+    assert len(g.specializations) == 2
+
+
+def test_gradient_is_a_fresh_writable_array_not_an_input():
+    def dot(x, y):
+        return np.sum(x * y)
+
+    g = adc.grad(dot, wrt=(0, 1))
+    x, y = rng.standard_normal(4), rng.standard_normal(4)
+    for _ in range(2):
+        gx, gy = g(x, y)
+        assert gx is not y and gy is not x
+        assert not np.shares_memory(gx, y) and not np.shares_memory(gy, x)
+        gx[0] = 123.0  # writable, and writing it changes no input
+        np.testing.assert_allclose(gy, x)
+    total = adc.grad(lambda x: np.sum(x))
+    for _ in range(2):
+        ones = total(x)
+        assert ones.flags.writeable and np.array_equal(ones, np.ones(4))
+
+
+def test_float32_stays_float32():
+    X = rng.standard_normal((5, 3)).astype(np.float32)
+    w = rng.standard_normal(3).astype(np.float32)
+
+    def loss(w, X):
+        return np.mean(np.tanh(X @ w) ** 2)
+
+    g = adc.grad(loss)
+    for _ in range(2):
+        gw = g(w, X)
+        assert gw.dtype == np.float32
+    np.testing.assert_allclose(gw, numeric_grad(loss, [w.astype(float), X.astype(float)], 0),
+                               rtol=1e-3, atol=1e-5)
+
+
+def branchy(x):
+    if np.sum(x) > 0:  # the shape of y depends on the data
+        y = x[:2]
+    else:
+        y = x[1:] * 2.0
+    return np.sum(y ** 2)
+
+
+def masked(x):
+    return np.sum(x[x > 0] ** 3)  # how many elements pass depends on the data
+
+
+def grown(x):
+    acc = x[:1]
+    while np.sum(acc) < 2.0 and acc.shape[0] < 8:  # grows a data-dependent number of times
+        acc = np.concatenate([acc, x[:1] ** 2 + 0.5])
+    return np.sum(acc * acc)
+
+
+def prefix_sums(x):
+    s = 0.0
+    for k in range(1, 4):  # slices whose length is the loop counter
+        s = s + np.sum(x[:k] ** 2)
+    return s
+
+
+def test_shapes_that_depend_on_data_stay_generic():
+    x = np.array([0.3, -0.2, 0.5, 0.1])
+    for f, points in [(branchy, [x, -x, x]), (masked, [x, -x, x[::-1]]),
+                      (grown, [x, x + 0.3, x * 3]), (prefix_sums, [x, -x])]:
+        g = adc.grad(f)
+        for p in points:
+            np.testing.assert_allclose(g(p), numeric_grad(f, [p], 0), rtol=1e-6, atol=1e-8)
+
+
+def test_int_arguments_are_part_of_the_signature():
+    def head(x, n):
+        return np.sum(x[:n] ** 2) + np.sum(np.reshape(x, (n, -1)))
+
+    g = adc.grad(head)
+    x = rng.standard_normal(6)
+    for n in (2, 3, 2, 6):
+        np.testing.assert_allclose(g(x, n), numeric_grad(head, [x, n], 0), rtol=1e-6, atol=1e-8)
+
+
+W_GLOBAL = np.ones((2, 3))
+
+
+def uses_a_global(x):
+    return np.sum(np.tanh(W_GLOBAL @ x))
+
+
+def test_a_global_array_may_change_shape_between_calls():
+    global W_GLOBAL
+    g = adc.grad(uses_a_global)
+    x = rng.standard_normal(3)
+    try:
+        for shape in ((2, 3), (2, 3), (4, 3), (1, 3)):
+            W_GLOBAL = rng.standard_normal(shape)
+            np.testing.assert_allclose(g(x), numeric_grad(uses_a_global, [x], 0), rtol=1e-6)
+    finally:
+        W_GLOBAL = np.ones((2, 3))
+
+
+def rnn(Wx, Wh, b, xs, h0):
+    h = h0
+    for t in range(xs.shape[0]):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+    return np.sum(h ** 2)
+
+
+def test_backward_loop_no_longer_recomputes_products_for_their_shapes():
+    Wx, Wh, b = rng.standard_normal((3, 4)), rng.standard_normal((4, 4)) * 0.5, rng.standard_normal(4)
+    xs, h0 = rng.standard_normal((5, 2, 3)), rng.standard_normal((2, 4))
+    g = adc.grad(rnn, wrt=(0, 1, 2))
+    args = (Wx, Wh, b, xs, h0)
+    generic_source = g.source
+    source = g.source_for(*args)
+    assert generic_source.count(" @ ") > source.count(" @ ") - 3  # no shape-only products
+    assert "unbroadcast" not in source and "matmul_adjoint" not in source
+    agree_at_other_points(g, rnn, lambda: (rng.standard_normal((3, 4)), rng.standard_normal((4, 4)),
+                                           rng.standard_normal(4), rng.standard_normal((5, 2, 3)),
+                                           rng.standard_normal((2, 4))), wrt=(0, 1, 2), points=2)
+    fewer = (Wx, Wh, b, xs[:2], h0)  # another number of steps: another version
+    np.testing.assert_allclose(g(*fewer)[1], numeric_grad(rnn, list(fewer), 1), rtol=1e-6)
+
+
+def test_calls_the_key_cannot_describe_run_the_generic_code():
+    g = adc.grad(logreg)
+    X, y, w = rng.standard_normal((4, 2)), np.ones(4), rng.standard_normal(2)
+    expected = g(w, 0.0, X, y)
+    np.testing.assert_allclose(g(w, b=0.0, X=X, y=y), expected)  # keywords
+    np.testing.assert_allclose(g(list(w), 0.0, X, y), expected)  # a list for an array
+    assert g.__name__ == "logreg_grad" and g.__code__ is g._adc_generic.__code__
+
+
+def test_second_derivatives_and_hessians_see_the_generic_function():
+    def f(x):
+        return np.sum(np.sin(x) * x)
+
+    x = rng.standard_normal(3)
+    g = adc.grad(f)
+    g(x)
+    H = adc.hessian(f)(x)
+    np.testing.assert_allclose(H, np.diag(2 * np.cos(x) - x * np.sin(x)), rtol=1e-12)
+    hvp = adc.jvp(g, (x,), (np.ones(3),))[1]
+    np.testing.assert_allclose(hvp, H @ np.ones(3), rtol=1e-12)
+
+
+def test_a_wrong_specialisation_falls_back_quietly_outside_the_tests(monkeypatch):
+    import ad_compiler.dispatch as dispatch
+
+    monkeypatch.setenv("AD_COMPILER_STRICT_SPECIALIZE", "0")
+    monkeypatch.setattr(dispatch, "_same", lambda a, b: False)
+    g = adc.grad(lambda x: np.sum(np.tanh(x) * x))
+    x = rng.standard_normal(3)
+    first, second = g(x), g(x)
+    np.testing.assert_allclose(first, second)
+    assert list(g.specializations.values())[0].startswith("generic: the specialised code")
