@@ -132,6 +132,20 @@ def hand_rosen(x):
     return value, (g,)
 
 
+def hand_rosen_plain(x):
+    """Rosenbrock's adjoint in the function's own terms (the same np.sum of the same
+    expressions), written as a careful person would without restructuring the algebra."""
+    a = x[:-1]
+    d = x[1:] - a ** 2
+    u = 1.0 - a
+    value = np.sum(100.0 * d ** 2 + u ** 2)
+    t = 200.0 * d
+    g = np.zeros_like(x)
+    g[1:] = t
+    g[:-1] -= 2.0 * a * t + 2.0 * u
+    return value, (g,)
+
+
 def hand_rnn(Wx, Wh, b, xs, h0, target):
     A = xs @ Wx  # the input terms of every step in one product
     A += b
@@ -223,6 +237,9 @@ WORKLOADS = [
              mlp, hand_mlp, ("W1", "b1", "W2", "b2"), make_mlp, "X 5x6, 6-4-3"),
     Workload("rosen", "rosen: Rosenbrock with x[1:], x[:-1], n = 1000, grad w.r.t. x",
              rosen, hand_rosen, ("x",), make_rosen, "n = 6"),
+    Workload("rosen-plain", "rosen-plain: the same Rosenbrock against a hand adjoint in the "
+             "function's own terms (np.sum of the same expressions, no dot products)",
+             rosen, hand_rosen_plain, ("x",), make_rosen, "n = 6"),
     Workload("rnn", f"rnn: tanh RNN, for-loop of T = {T}, input 16, hidden 32, "
              "grad w.r.t. (Wx, Wh, b)",
              rnn, hand_rnn, ("Wx", "Wh", "b"), make_rnn, "input 2, hidden 3"),

@@ -273,7 +273,63 @@ def specialize(fn: Function, facts: Facts) -> Function | None:
     if not rewriter.changed:
         return None
     eliminate_dead_code(clone)
+    _tidy(clone)
+    eliminate_dead_code(clone)
     return clone
+
+
+def _tidy(fn: Function) -> None:
+    """Arithmetic the rewrites leave behind, simplified exactly: ``100.0 * (2.0 * d)``
+    is ``200.0 * d`` (a power of two scales exactly), ``-a + b`` is ``b - a``."""
+    uses: dict[int, int] = {}
+    made: dict[int, Op] = {}
+    blocks = _blocks(fn.body)
+    for block in blocks:
+        for y in block.yields:
+            if isinstance(y, Value):
+                uses[y.uid] = uses.get(y.uid, 2)
+        for op in block.ops:
+            for a in op.args:
+                if isinstance(a, Value):
+                    uses[a.uid] = uses.get(a.uid, 0) + 1
+            for r in op.results:
+                made[r.uid] = op
+
+    def only_use(operand: Operand, prim: str) -> Op | None:
+        if isinstance(operand, Value) and uses.get(operand.uid) == 1:
+            op = made.get(operand.uid)
+            if op is not None and op.prim == prim and len(op.results) == 1:
+                return op
+        return None
+
+    for block in blocks:
+        for op in block.ops:
+            if op.prim == "mul":
+                for k in (0, 1):
+                    c, inner = op.args[k], only_use(op.args[1 - k], "mul")
+                    if not (_number(c) and inner is not None):
+                        continue
+                    j = next((j for j in (0, 1) if _number(inner.args[j])), None)
+                    if j is not None and (_power_of_two(c.value)
+                                          or _power_of_two(inner.args[j].value)):
+                        op.args = [Const(c.value * inner.args[j].value), inner.args[1 - j]]
+                        break
+            elif op.prim == "add":
+                for k in (0, 1):
+                    negated = only_use(op.args[k], "neg")
+                    if negated is not None:
+                        op.prim, op.args = "sub", [op.args[1 - k], negated.args[0]]
+                        break
+
+
+def _number(operand: Operand) -> bool:
+    return isinstance(operand, Const) and type(operand.value) is float
+
+
+def _power_of_two(value: float) -> bool:
+    import math
+
+    return value != 0 and math.isfinite(value) and math.frexp(abs(value))[0] == 0.5
 
 
 def _clone(fn: Function) -> Function:
