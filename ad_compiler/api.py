@@ -3,6 +3,8 @@
 ``grad(f)`` lowers `f` to its trace, transforms it, optimises, generates Python
 source and compiles it, once per code object; the result is the generated function
 itself, so calling a gradient costs what the generated code costs and nothing more.
+Array code is wrapped in a `Dispatcher` that compiles it again for each input
+signature, with shapes known (dispatch.py).
 """
 from __future__ import annotations
 

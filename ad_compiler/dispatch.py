@@ -12,6 +12,7 @@ generic code, which is always correct.
 from __future__ import annotations
 
 import os
+import threading
 import types
 from collections.abc import Callable
 from typing import Any
@@ -82,6 +83,7 @@ class Dispatcher:
         self.specializations: dict[Any, str] = {}  # input key -> what runs for it
         self._observed: dict[int, tuple] = {}
         self._probe: Callable | None = None
+        self._lock = threading.Lock()  # one probe run at a time: it fills _observed
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._n_params:
@@ -117,6 +119,10 @@ class Dispatcher:
                         probe=probe)
 
     def _first_call(self, key: Any, args: tuple) -> Any:
+        with self._lock:
+            return self._specialise(key, args)
+
+    def _specialise(self, key: Any, args: tuple) -> Any:
         generic = self._adc_generic
         if len(self._table) >= _MAX_SIGNATURES:
             return generic(*args)
