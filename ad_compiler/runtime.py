@@ -276,13 +276,20 @@ def tile_adjoint(g: Any, x: Any, reps: Any) -> Any:
 
 
 def repeat_adjoint(g: Any, x: Any, repeats: Any, axis: Any = None) -> Any:
-    """The adjoint of ``np.repeat(x, repeats, axis)``: each run of copies added up."""
+    """The adjoint of ``np.repeat(x, repeats, axis)``: each run of copies added up
+    (an element repeated zero times gets zero)."""
     x_shape = np.shape(x)
     if axis is None:
         x_shape, axis = (int(np.prod(x_shape)),), 0
     axis = axis % len(x_shape)
-    starts = np.concatenate([[0], np.cumsum(np.broadcast_to(repeats, (x_shape[axis],)))[:-1]])
-    return np.reshape(np.add.reduceat(g, starts, axis=axis), np.shape(x))
+    counts = np.broadcast_to(repeats, (x_shape[axis],))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
+    g = np.asarray(g)
+    out = np.zeros(x_shape, dtype=g.dtype if g.dtype.kind in "fc" else np.float64)
+    copied = counts > 0
+    if copied.any():  # runs of the elements copied at least once, in order
+        out[(slice(None),) * axis + (copied,)] = np.add.reduceat(g, starts[copied], axis=axis)
+    return np.reshape(out, np.shape(x))
 
 
 def einsum_adjoint(spec: str, k: int, g: Any, *operands: Any) -> Any:

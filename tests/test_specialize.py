@@ -229,3 +229,25 @@ def test_a_wrong_specialisation_falls_back_quietly_outside_the_tests(monkeypatch
     first, second = g(x), g(x)
     np.testing.assert_allclose(first, second)
     assert list(g.specializations.values())[0].startswith("generic: the specialised code")
+
+
+def test_values_of_an_int_array_argument_are_not_part_of_the_signature():
+    def repeated(x, r):
+        return np.sum(np.repeat(x, r) ** 2)
+
+    g = adc.grad(repeated)
+    x = rng.standard_normal(3)
+    for r in ([1, 2, 3], [3, 1, 1], [0, 0, 5]):
+        r = np.array(r)
+        np.testing.assert_allclose(g(x, r), 2 * x * r, rtol=1e-12)
+
+
+def test_repeat_with_zero_copies_along_an_axis():
+    def rows(x, r):
+        return np.sum(np.sin(np.repeat(x, r, axis=1)))
+
+    g = adc.grad(rows)
+    x = rng.standard_normal((2, 3))
+    for r in ([2, 0, 1], [0, 3, 0]):
+        r = np.array(r)
+        np.testing.assert_allclose(g(x, r), np.cos(x) * r, rtol=1e-12)

@@ -94,6 +94,15 @@ def _value_sensitive(sig: tuple) -> bool:
     return True
 
 
+def _keyed(sig: tuple) -> bool:
+    """Whether the dispatcher's key holds the value itself (it holds an array's shape)."""
+    if sig[0] == "array":
+        return False
+    if sig[0] == "seq":
+        return isinstance(sig[2], tuple) and all(_keyed(s) for s in sig[2])
+    return True
+
+
 def _is_array(sig: tuple | None) -> bool:
     return sig is not None and sig[0] == "array" and sig[1] is np.ndarray
 
@@ -146,8 +155,8 @@ def analyse(fn: Function, observed: dict[int, tuple]) -> Facts:
     facts = Facts(observed, fn)
     for p in fn.params:
         sig = facts._seen(p)
-        # the dispatcher's key holds the values of ints, tuples and the like
-        facts._set(p, sig, fixed=sig is not None and _value_sensitive(sig))
+        # the dispatcher's key holds the values of ints, tuples and the like (not arrays)
+        facts._set(p, sig, fixed=sig is not None and _value_sensitive(sig) and _keyed(sig))
     _block(facts, fn.body)
     return facts
 
