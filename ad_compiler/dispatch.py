@@ -21,7 +21,8 @@ import numpy as np
 
 from .codegen import Generated, generate
 from .ir import Function, walk_ops
-from .transforms.specialize import VARIED, analyse, signature, specialize
+from .transforms.specialize import specialize
+from .transforms.static_shapes import VARIED, analyse, signature
 
 # helpers that specialisation can turn into plain NumPy
 _SPECIALIZABLE = frozenset({"unbroadcast", "broadcast_like", "gradient_like", "matmul_adjoint_a",

@@ -8,13 +8,8 @@ one answer, so the dispatcher (``dispatch.py``) runs *probe* code once per input
 signature, which reports the type, shape and dtype of every value, and this module
 turns that report into facts and the facts into plainer code:
 
-* `analyse` decides which observed shapes are *static*: the same for every call
-  whose inputs have these shapes, dtypes and (for ints, tuples and the like) these
-  values.  A value is static when the op computing it takes only static operands
-  and its result shape cannot depend on data: a boolean mask, ``np.nonzero``, a
-  slice bound computed from floats, a loop variable whose shape changes, an ``if``
-  whose untaken branch was never seen all make their results dynamic, and
-  everything computed from those stays generic.
+* `static_shapes.analyse` decides which observed shapes are *static* (the same for
+  every call with inputs of this signature);
 * `specialize` rewrites runtime helpers whose operands are static:
   ``unbroadcast(g, x)`` becomes ``g`` or ``np.sum(g, axis=0)``, matrix-product
   adjoints become ``g @ W.T``, a full reduction's adjoint stays the scalar it is
@@ -26,248 +21,17 @@ turns that report into facts and the facts into plainer code:
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import numpy as np
 
-from .. import runtime
 from ..builder import Builder
-from ..ir import (
-    BINARY_SYMBOLS,
-    COMPARE_SYMBOLS,
-    UNARY_SYMBOLS,
-    Block,
-    Const,
-    FreeName,
-    Function,
-    Op,
-    Operand,
-    Value,
-    walk_ops,
-)
+from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
 from ..primitives import OPERATOR_FUNCTIONS, PRIMITIVES
 from ..tensor_rules import array_op
 from .optimize import eliminate_dead_code
-
-VARIED = ("varied",)  # a value seen with two signatures
-_MAX_ITEMS = 64  # longer sequences are summarised by their length
-
-# NumPy functions whose result shape depends on the values of their operands
-_DATA_SHAPED = frozenset(id(f) for f in (
-    np.nonzero, np.flatnonzero, np.argwhere, np.unique, np.extract, np.compress,
-    np.trim_zeros, np.arange, np.linspace, np.indices, np.tril_indices, np.triu_indices,
-    np.diag_indices, np.ix_, np.repeat, np.tile, range, slice, int))
-_SHAPE_QUERIES = frozenset(id(f) for f in (np.shape, np.ndim, np.size, len,
-                                           runtime.reduced_count))
-_RANGE_ITERATOR = type(reversed(range(0)))
-_ELEMENTWISE_ARRAY = {"where", "clip", "extremum_mask"}
-_INDEXING = {"getitem": 1, "index_update": 1}  # prim -> first index position
-
-
-def signature(value: Any) -> tuple:
-    """What the code generated for `value` may depend on: its type, shape and dtype."""
-    t = type(value)
-    if isinstance(value, np.ndarray):
-        return ("array", t, value.shape, value.dtype)
-    if t is float or t is int or t is bool or t is complex:
-        return (t.__name__,)
-    if isinstance(value, np.generic):
-        return ("scalar", t)
-    if isinstance(value, (list, tuple)):
-        if len(value) > _MAX_ITEMS:
-            return ("seq", t, len(value))
-        return ("seq", t, tuple(signature(v) for v in value))
-    return ("other", t)
-
-
-def _value_sensitive(sig: tuple) -> bool:
-    """Whether a shape computed from such a value may depend on the value itself."""
-    kind = sig[0]
-    if kind in ("float", "complex"):
-        return False
-    if kind == "array":
-        return sig[3].kind in "biu"
-    if kind == "scalar":
-        return not issubclass(sig[1], (np.floating, np.complexfloating))
-    if kind == "seq":
-        return not isinstance(sig[2], tuple) or any(_value_sensitive(s) for s in sig[2])
-    return True
-
-
-def _keyed(sig: tuple) -> bool:
-    """Whether the dispatcher's key holds the value itself (it holds an array's shape)."""
-    if sig[0] == "array":
-        return False
-    if sig[0] == "seq":
-        return isinstance(sig[2], tuple) and all(_keyed(s) for s in sig[2])
-    return True
-
-
-def _is_array(sig: tuple | None) -> bool:
-    return sig is not None and sig[0] == "array" and sig[1] is np.ndarray
-
-
-def _int_index(sig: tuple) -> bool:
-    return sig[0] == "int" or (sig[0] == "scalar" and issubclass(sig[1], np.integer)) or (
-        sig[0] == "array" and sig[3].kind in "iu")
-
-
-class Facts:
-    """Static signatures of values (`sig`) and values that are the same on every call
-    with one input signature (`fixed`: ints, tuples and shapes derived from inputs)."""
-
-    def __init__(self, observed: dict[int, tuple], fn: Function) -> None:
-        self.observed = observed
-        self.sig: dict[int, tuple] = {}
-        self.fixed: set[int] = set()
-        self.pushes: dict[int, list[Op]] = {}
-        for op in walk_ops(fn.body):
-            if op.prim == "push":
-                self.pushes.setdefault(op.args[0].uid, []).append(op)
-        self.seen_pushes: set[int] = set()
-
-    def of(self, operand: Operand) -> tuple | None:
-        if isinstance(operand, Const):
-            return signature(operand.value)
-        if isinstance(operand, FreeName):
-            return None
-        return self.sig.get(operand.uid)
-
-    def is_fixed(self, operand: Operand) -> bool:
-        return isinstance(operand, Const) or (isinstance(operand, Value)
-                                               and operand.uid in self.fixed)
-
-    def _seen(self, value: Value) -> tuple | None:
-        sig = self.observed.get(value.uid)
-        return None if sig is None or sig is VARIED else sig
-
-    def _set(self, value: Value, sig: tuple | None, fixed: bool = False) -> None:
-        self.sig.pop(value.uid, None)
-        self.fixed.discard(value.uid)
-        if sig is not None:
-            self.sig[value.uid] = sig
-            if fixed:
-                self.fixed.add(value.uid)
-
-
-def analyse(fn: Function, observed: dict[int, tuple]) -> Facts:
-    """Which observed signatures hold for every call with the same input signature."""
-    facts = Facts(observed, fn)
-    for p in fn.params:
-        sig = facts._seen(p)
-        # the dispatcher's key holds the values of ints, tuples and the like (not arrays)
-        facts._set(p, sig, fixed=sig is not None and _value_sensitive(sig) and _keyed(sig))
-    _block(facts, fn.body)
-    return facts
-
-
-def _block(facts: Facts, block: Block) -> None:
-    for op in block.ops:
-        if op.prim in ("for", "while"):
-            _loop(facts, op)
-        elif op.prim == "if":
-            _if(facts, op)
-        else:
-            _op(facts, op)
-
-
-def _elementwise(op: Op) -> bool:
-    if op.prim in BINARY_SYMBOLS and op.prim != "matmul":
-        return True
-    if op.prim in UNARY_SYMBOLS or op.prim in COMPARE_SYMBOLS or op.prim in _ELEMENTWISE_ARRAY:
-        return True
-    spec = PRIMITIVES.get(op.prim)
-    return (spec is not None and spec.expr is not None and len(op.results) == 1) or \
-        isinstance(op.attrs.get("fn"), np.ufunc)
-
-
-def _op(facts: Facts, op: Op) -> None:
-    if op.prim == "pop":
-        _pop(facts, op)
-        return
-    if op.prim == "push":
-        facts.seen_pushes.add(id(op))
-        return
-    sigs = [facts.of(a) for a in op.args]
-    ok = op.prim != "stack" and all(s is not None for s in sigs)
-    fn = op.attrs.get("fn")
-    if ok and id(fn) in _DATA_SHAPED:
-        ok = all(facts.is_fixed(a) for a in op.args)
-    if ok and not _elementwise(op):
-        first_index = _INDEXING.get(op.prim)
-        base = sigs[0]
-        for k, (a, s) in enumerate(zip(op.args, sigs)):
-            indexing = first_index is not None and k >= first_index and (
-                op.prim == "getitem" or k == first_index)
-            if indexing and s[0] == "array" and s[3].kind == "b":
-                ok = False  # a boolean mask: the result's shape depends on the data
-            elif indexing and _int_index(s) and (
-                    base[0] == "array" or (base[0] == "seq" and isinstance(base[2], tuple)
-                                           and len(set(base[2])) <= 1)):
-                continue  # x[i]: any i gives one shape
-            elif _value_sensitive(s) and not facts.is_fixed(a):
-                ok = False
-    fixed = ok and (all(facts.is_fixed(a) for a in op.args)
-                    or id(fn) in _SHAPE_QUERIES)
-    for r in op.results:
-        facts._set(r, facts._seen(r) if ok else None, fixed=fixed)
-
-
-def _pop(facts: Facts, op: Op) -> None:
-    pushes = facts.pushes.get(op.args[0].uid, [])
-    ok = bool(pushes) and all(id(p) in facts.seen_pushes for p in pushes)
-    for k, r in enumerate(op.results):
-        seen = facts._seen(r)
-        pushed = [p.args[k + 1] for p in pushes] if ok else []
-        good = ok and seen is not None and all(facts.of(a) == seen for a in pushed)
-        facts._set(r, seen if good else None, fixed=good and all(facts.is_fixed(a) for a in pushed))
-
-
-def _loop(facts: Facts, op: Op) -> None:
-    body = op.blocks[-1]
-    if op.prim == "for":
-        item, params, inits = body.params[0], body.params[1:], op.args[1:]
-        iterable = op.args[0]
-        raw = facts.observed.get(iterable.uid) if isinstance(iterable, Value) else None
-        ranged = raw in (("other", range), ("other", _RANGE_ITERATOR))
-        facts._set(item, facts._seen(item) if (ranged or facts.of(iterable) is not None) else None)
-        carriers = [params]
-    else:
-        params, inits = body.params, op.args
-        carriers = [op.blocks[0].params, params]
-    assumed = []
-    for k, init in enumerate(inits):
-        seen = [facts._seen(c[k]) for c in carriers]
-        assumed.append(seen[0] is not None and all(s == seen[0] for s in seen)
-                       and facts.of(init) == seen[0])
-    while True:  # optimistic: a carried shape is static unless the body changes it
-        for k in range(len(inits)):
-            for c in carriers:
-                facts._set(c[k], facts._seen(c[k]) if assumed[k] else None)
-        for inner in op.blocks:
-            _block(facts, inner)
-        broken = [k for k in range(len(inits)) if assumed[k]
-                  and facts.of(body.yields[k]) != facts._seen(params[k])]
-        if not broken:
-            break
-        for k in broken:
-            assumed[k] = False
-    for k, r in enumerate(op.results):
-        seen = facts._seen(r)
-        facts._set(r, seen if assumed[k] and seen == facts._seen(params[k]) else None)
-
-
-def _if(facts: Facts, op: Op) -> None:
-    for inner in op.blocks:
-        _block(facts, inner)
-    for k, r in enumerate(op.results):
-        seen = facts._seen(r)
-        yields = [b.yields[k] for b in op.blocks]
-        good = seen is not None and all(facts.of(y) == seen for y in yields)
-        facts._set(r, seen if good else None,
-                   fixed=good and facts.is_fixed(op.args[0])
-                   and all(facts.is_fixed(y) for y in yields))
-
+from .static_shapes import Facts, is_array
 
 # ------------------------------------------------------------------ rewriting
 
@@ -336,8 +100,6 @@ def _number(operand: Operand) -> bool:
 
 
 def _power_of_two(value: float) -> bool:
-    import math
-
     return value != 0 and math.isfinite(value) and math.frexp(abs(value))[0] == 0.5
 
 
@@ -419,7 +181,7 @@ class _Rewriter:
             return None
         if gs == xs:
             return self.same(op, g)
-        if not _is_array(sigs[0]) or len(gs) < len(xs):
+        if not is_array(sigs[0]) or len(gs) < len(xs):
             return None
         lead = len(gs) - len(xs)
         b = _Emitting(op)
@@ -442,7 +204,7 @@ class _Rewriter:
             return None
         if sigs[1][0] in ("float", "int", "bool", "complex", "scalar"):
             return self.same(op, g)  # gradient_like passes these through
-        if not (_is_array(sigs[1]) and sigs[1][3].kind == "f"):
+        if not (is_array(sigs[1]) and sigs[1][3].kind == "f"):
             return None
         updates = self._scatters(g, sigs[1])
         if updates:
@@ -451,7 +213,7 @@ class _Rewriter:
             for index, value in updates:
                 b.effect("index_add", [acc, index, value])
             return b.done(acc)
-        if _is_array(sigs[0]) and sigs[0][2:] == sigs[1][2:] and self._fresh(g):
+        if is_array(sigs[0]) and sigs[0][2:] == sigs[1][2:] and self._fresh(g):
             return self.same(op, g)
         return None
 
@@ -486,7 +248,7 @@ class _Rewriter:
             return True
         if made.prim in ("sum_adjoint", "mean_adjoint"):  # filled, not broadcast, when
             g, x = (self.facts.of(a) for a in made.args[:2])  # spread over a float array
-            return len(made.args) == 2 and _shape(g) == () and _is_array(x) and x[3].kind == "f"
+            return len(made.args) == 2 and _shape(g) == () and is_array(x) and x[3].kind == "f"
         spec = PRIMITIVES.get(made.prim)
         return (spec is not None and spec.expr is not None) or isinstance(
             made.attrs.get("fn"), np.ufunc) or (made.prim in ("sum", "mean")
@@ -496,7 +258,7 @@ class _Rewriter:
         g, a, b = op.args
         na, nb = _ndim(sigs[1]), _ndim(sigs[2])
         e = _Emitting(op)
-        if na == 2 and nb == 2 and _is_array(sigs[2]):
+        if na == 2 and nb == 2 and is_array(sigs[2]):
             return e.done(e.op("matmul", g, e.transposed(b)))
         if na == 1 and nb == 2:
             return e.done(e.op("matmul", b, g))
@@ -508,7 +270,7 @@ class _Rewriter:
         g, a, b = op.args
         na, nb = _ndim(sigs[1]), _ndim(sigs[2])
         e = _Emitting(op)
-        if na == 2 and nb == 2 and _is_array(sigs[1]):
+        if na == 2 and nb == 2 and is_array(sigs[1]):
             return e.done(e.op("matmul", e.transposed(a), g))
         if na == 2 and nb == 1:
             return e.done(e.op("matmul", g, a))
@@ -519,7 +281,7 @@ class _Rewriter:
         return None
 
     def _accumulate(self, op: Op, sigs: list) -> list[Op] | None:
-        if _is_array(sigs[0]) and sigs[0] == sigs[1]:
+        if is_array(sigs[0]) and sigs[0] == sigs[1]:
             e = _Emitting(op)
             return e.done(e.op("add", *op.args))
         return None
@@ -566,7 +328,7 @@ class _Rewriter:
 
     def _spread(self, op: Op, spread: dict[int, float]) -> float | None:
         sig = self.facts.of(op.result) if len(op.results) == 1 else None
-        if not (_is_array(sig) and sig[3].kind == "f"):
+        if not (is_array(sig) and sig[3].kind == "f"):
             return None
         if op.prim in ("sum_adjoint", "mean_adjoint") and len(op.args) == 2:
             g = op.args[0]
@@ -597,7 +359,7 @@ class _Rewriter:
         others = [self.facts.of(a) for a in user.args
                   if not (isinstance(a, Value) and a.uid == uid)]
         result = self.facts.of(user.result)
-        return (len(others) == 1 and _is_array(others[0]) and _is_array(result)
+        return (len(others) == 1 and is_array(others[0]) and is_array(result)
                 and others[0][2:] == result[2:])
 
     def _drop_unit_factor(self, op: Op) -> None:
