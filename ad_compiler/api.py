@@ -292,15 +292,25 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     return value, pullback
 
 
-def source(f: Callable, mode: str = "reverse", wrt: Wrt = 0, kind: str = "grad") -> str:
-    """The generated source of a derivative of `f` (`kind`: grad, value_and_grad, jvp, vjp)."""
+def source(f: Callable, mode: str = "reverse", wrt: Wrt = 0, kind: str = "grad",
+           at: Sequence[Any] | None = None) -> str:
+    """The generated source of a derivative of `f` (`kind`: grad, value_and_grad, jvp, vjp).
+
+    With `at` (arguments of `f`), the source of array code specialised to their shapes
+    and dtypes, which is what runs for such arguments."""
     if kind not in ("grad", "value_and_grad", "jvp", "vjp"):
         raise ValueError(f"unknown kind {kind!r}")
     if kind == "jvp":
         mode = "forward"
     elif kind == "vjp":
         mode = "reverse"
-    return Source(_derivative(f, kind, wrt, mode).source)
+    derivative = _derivative(f, kind, wrt, mode)
+    if at is not None:
+        if kind not in ("grad", "value_and_grad"):
+            raise ValueError("at= is for kind='grad' or 'value_and_grad'")
+        if hasattr(derivative, "source_for"):
+            return Source(derivative.source_for(*at))
+    return Source(derivative.source)
 
 
 class Source(str):

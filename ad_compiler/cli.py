@@ -74,6 +74,38 @@ def _wrt(text: str | None) -> Any:
     return items[0] if len(items) == 1 else items
 
 
+def _arguments(fn: Callable, pairs: Sequence[str]) -> tuple:
+    """Arguments of the shapes `--shapes` gives (``X=20x3``, ``w=3:float32``, ``b=float``,
+    ``n=int:5``), filled with random numbers: what matters is their shapes."""
+    import inspect
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    given: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, spec = pair.partition("=")
+        if not sep:
+            raise TargetError(f"--shapes takes name=shape pairs, not {pair!r}")
+        kind, _, extra = spec.partition(":")
+        try:
+            if kind == "float":
+                given[name] = float(rng.standard_normal())
+            elif kind == "int":
+                given[name] = int(extra)
+            else:
+                shape = tuple(int(n) for n in kind.split("x")) if kind not in ("", "()") else ()
+                given[name] = rng.standard_normal(shape).astype(extra or np.float64)
+        except (ValueError, TypeError):
+            raise TargetError(f"--shapes {name}: {spec!r} is not a shape such as 20x3, "
+                              "3:float32, float or int:5") from None
+    params = list(inspect.signature(fn).parameters)
+    missing = [p for p in params if p not in given]
+    if missing:
+        raise TargetError(f"--shapes needs a shape for {', '.join(missing)}")
+    return tuple(given[p] for p in params)
+
+
 def _point(pairs: Sequence[str]) -> dict[str, float]:
     point = {}
     for pair in pairs:
@@ -91,7 +123,8 @@ def _cmd_source(args: argparse.Namespace) -> int:
     from .api import source
 
     fn = load_target(args.target)
-    text = source(fn, mode=args.mode, wrt=_wrt(args.wrt), kind=args.kind)
+    at = _arguments(fn, args.shapes) if args.shapes else None
+    text = source(fn, mode=args.mode, wrt=_wrt(args.wrt), kind=args.kind, at=at)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     print(highlight(text) if color else text, end="")
     return 0
@@ -218,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("reverse", "forward"), default="reverse")
     p.add_argument("--wrt", help="inputs to differentiate, by name or index: x1,x2")
     p.add_argument("--kind", choices=("grad", "value_and_grad", "jvp", "vjp"), default="grad")
+    p.add_argument("--shapes", nargs="+", metavar="NAME=SHAPE",
+                   help="the code specialised to inputs of these shapes: X=20x3 w=3 b=float")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="syntax colours (needs pygments); auto: when printing to a terminal")
 

@@ -222,3 +222,29 @@ def test_pdb_steps_through_generated_code(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "x1_bar = x2 + math.cos(x1)" in result.stdout  # `list` shows the generated lines
     assert repr(1.3 + math.cos(0.7)) in result.stdout  # `p x1_bar` after stepping over it
+
+
+def test_source_specialised_to_shapes_runs_and_matches_the_generic_code():
+    target = str(EXAMPLES / "models.py") + ":rnn_loss"
+    result = run("source", target, "--wrt", "Wx,Wh,b", "--shapes", "Wx=3x4", "Wh=4x4", "b=4",
+                 "xs=5x3", "target=4", "--color", "never")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "np.outer(h_2, w8_1_bar)" in text and "matmul_adjoint" not in text
+    # the printed code is a function that gives the generic gradient
+    namespace = {"np": np, "gradient_like": adc.runtime.gradient_like}
+    exec(text.split("\n", 2)[2] if text.startswith("from") else text, namespace)
+    rng = np.random.default_rng(3)
+    args = (rng.standard_normal((3, 4)), rng.standard_normal((4, 4)), rng.standard_normal(4),
+            rng.standard_normal((5, 3)), rng.standard_normal(4))
+    generic = adc.grad(models.rnn_loss, wrt=(0, 1, 2))._adc_generic
+    for got, expected in zip(namespace["rnn_loss_grad"](*args), generic(*args)):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_source_shapes_are_checked():
+    target = str(EXAMPLES / "models.py") + ":rnn_loss"
+    result = run("source", target, "--shapes", "Wx=3x4")
+    assert result.returncode != 0 and "needs a shape for Wh" in result.stderr
+    result = run("source", target, "--shapes", "Wx=3y4")
+    assert result.returncode != 0 and "is not a shape" in result.stderr

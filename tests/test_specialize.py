@@ -251,3 +251,12 @@ def test_repeat_with_zero_copies_along_an_axis():
     for r in ([2, 0, 1], [0, 3, 0]):
         r = np.array(r)
         np.testing.assert_allclose(g(x, r), np.cos(x) * r, rtol=1e-12)
+
+
+def test_source_at_arguments_is_the_specialised_code():
+    X, y, w = rng.standard_normal((4, 2)), np.ones(4), rng.standard_normal(2)
+    text = adc.source(logreg, wrt=(0, 1), kind="value_and_grad", at=(w, 0.5, X, y))
+    assert "w_bar = z_bar @ X" in text and "unbroadcast" not in text
+    assert "unbroadcast" in adc.source(logreg, wrt=(0, 1), kind="value_and_grad")
+    with pytest.raises(ValueError, match="at="):
+        adc.source(logreg, kind="jvp", at=(w, 0.5, X, y))

@@ -359,8 +359,13 @@ class _Rewriter:
         others = [self.facts.of(a) for a in user.args
                   if not (isinstance(a, Value) and a.uid == uid)]
         result = self.facts.of(user.result)
-        return (len(others) == 1 and is_array(others[0]) and is_array(result)
-                and others[0][2:] == result[2:])
+        if not (len(others) == 1 and is_array(others[0]) and is_array(result)
+                and others[0][2] == result[2]):
+            return False
+        # a Python float leaves a float array's dtype as it is, and makes a bool or
+        # int array float64 (NumPy 2's promotion of Python scalars)
+        dtype = others[0][3]
+        return dtype == result[3] or (dtype.kind in "biu" and result[3] == np.float64)
 
     def _drop_unit_factor(self, op: Op) -> None:
         """``1.0 * d`` (a unit seed put back as a scalar) is ``d``, where `d` is an array
