@@ -18,9 +18,8 @@ import itertools
 import linecache
 import math
 import os
-import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,16 +29,14 @@ from .ir import (
     COMPARE_SYMBOLS,
     Block,
     Const,
-    FreeName,
     Function,
     Op,
     Operand,
     Value,
-    all_values,
     number_levels,
     walk_ops,
 )
-from .primitives import qualified_name
+from .naming import HELPER_MODULES, Naming
 
 try:  # astor prints the source; ast.unparse is the fallback where it cannot
     import astor
@@ -51,10 +48,7 @@ _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.D
 _AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
                  "ne": ast.NotEq}
 _NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add"}
-_MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
-                   "ad_compiler.runtime": "adc_runtime"}
 _counter = itertools.count(1)
-_HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched")
 
 
 @dataclass
@@ -76,7 +70,7 @@ def print_stmt(node: ast.stmt) -> str:
     return ast.unparse(node)
 
 
-class _Emitter:
+class _Emitter(Naming):
     def __init__(self, fn: Function, user_globals: dict[str, Any],
                  closure_cells: dict[str, types.CellType], probe: bool = False) -> None:
         self.fn = fn
@@ -235,153 +229,6 @@ class _Emitter:
                 return None
             op = user
         return body.ops.index(op) if op in body.ops else None
-
-    # ------------------------------------------------------------------ naming
-    def name_everything(self) -> None:
-        reserved = [p.name for p in self.fn.params if p.uid in self.primal and p.name]
-        self.taken.update(reserved)  # the user's parameter names are the signature
-        for op in walk_ops(self.fn.body):
-            for a in op.args:
-                if isinstance(a, FreeName):
-                    self._reserve_free(a.name, a.kind)
-            callee = op.attrs.get("callee")
-            if callee and self._spelling_still_means(op):
-                self._reserve_free(callee, op.attrs.get("callee_kind", "global"))
-            elif "fn" in op.attrs and op.prim != "copy":
-                self.refs[id(op.attrs["fn"])] = self._reference(op.attrs["fn"],
-                                                                op.attrs.get("label"))
-        for o in self.fn.outputs:
-            if isinstance(o, FreeName):
-                self._reserve_free(o.name, o.kind)
-
-        natural = self._natural_names()
-        for p in self.fn.params:
-            if p.uid in self.primal and p.name:
-                self.names[p.uid] = p.name
-            else:
-                self.names[p.uid] = self._unique(natural.get(p.uid) or self._derived_name(p, natural))
-        temps = itertools.count(1)
-        for op in walk_ops(self.fn.body):
-            for inner in op.blocks:
-                for p in inner.params:
-                    self._name(p, natural, temps)
-            for r in op.results:
-                if r.uid not in self.inlined:
-                    self._name(r, natural, temps)
-
-    def _name(self, value: Value, natural: dict[int, str], temps: Iterator[int]) -> None:
-        if value.uid in self.share:
-            self.names[value.uid] = self.names[self.share[value.uid]]
-        else:
-            self.names[value.uid] = self._unique(self._base_name(value, natural, temps))
-
-    def _base_name(self, value: Value, natural: dict[int, str], temps: Iterator[int]) -> str:
-        if value.uid in natural:
-            return natural[value.uid]
-        if value.uid in self.derived or value.name:
-            return self._derived_name(value, natural)
-        return f"t{next(temps)}"
-
-    def _natural_names(self) -> dict[int, str]:
-        """Names of the user's values: SSA versions ``y, y_1``; temporaries ``w1_2``."""
-        primal_values = getattr(self.fn, "primal_values", None) or list(all_values(self.fn))
-        names: dict[int, str] = {}
-        versions: dict[str, int] = {}
-        for value in primal_values:
-            if value.uid in self.share:
-                continue
-            if value.uid in self.derived:  # a derivative differentiated again: x_bar
-                base, fmt = self.derived[value.uid]
-                names[value.uid] = fmt.format(names.get(base.uid) or base.name or base.trace_name)
-            elif value.name:
-                count = versions.get(value.name, 0)
-                versions[value.name] = count + 1
-                names[value.uid] = value.name if count == 0 else f"{value.name}_{count}"
-            else:
-                names[value.uid] = value.trace_name
-        return names
-
-    def _derived_name(self, value: Value, natural: dict[int, str]) -> str:
-        if value.uid in self.derived:
-            base, fmt = self.derived[value.uid]
-            base_name = natural.get(base.uid) or self._derived_name(base, natural)
-            return fmt.format(base_name)
-        aliases = getattr(self.fn, "aliases", {})
-        if value.uid in aliases:  # a recomputed value is named like the one it recomputes
-            original = aliases[value.uid]
-            return natural.get(original.uid) or self._derived_name(original, natural)
-        return value.name or "t"
-
-    def _unique(self, base: str) -> str:
-        name, n = base, 0
-        while name in self.taken or name in _KEYWORDS:
-            n += 1
-            name = f"{base}_{n}"
-        self.taken.add(name)
-        return name
-
-    def _reserve_free(self, spelling: str, kind: str) -> None:
-        root = spelling.split(".")[0]
-        self.taken.add(root)
-        if kind == "closure" and root in self.cells:
-            self.free[root] = self.cells[root]
-
-    def _spelling_still_means(self, op: Op) -> bool:
-        """The user's spelling of a callee, if it still denotes the same object."""
-        spelling, kind = op.attrs["callee"], op.attrs.get("callee_kind", "global")
-        root, *path = spelling.split(".")
-        if kind == "closure":
-            try:
-                obj = self.cells[root].cell_contents
-            except (KeyError, ValueError):
-                return False
-        elif root in self.globals:
-            obj = self.globals[root]
-        elif kind == "builtin":
-            return True
-        else:
-            return False
-        for attr in path:
-            obj = getattr(obj, attr, None)
-        return obj is op.attrs["fn"]
-
-    def _reference(self, obj: Any, label: str | None = None) -> ast.expr:
-        """An expression denoting `obj`: a global bound to it, `module.attr`, or a helper."""
-        for name, value in self.globals.items():
-            if value is obj and not name.startswith("__"):
-                self.taken.add(name)
-                return ast.Name(name, ast.Load())
-        where = qualified_name(obj)
-        if where is None:  # a function the user's module does not name: a closure helper
-            base = getattr(obj, "__name__", "")
-            alias = base if base.isidentifier() else (label or "helper")
-            while alias in self.globals or alias in self.taken:
-                alias += "_"
-            self.free[alias] = obj
-            self.taken.add(alias)
-            return ast.Name(alias, ast.Load())
-        module_name, attr = where
-        if module_name == "builtins":
-            return ast.Name(attr, ast.Load())
-        if module_name in _HELPER_MODULES:  # printed by name, imported in the header
-            alias = attr
-            while alias in self.globals or (alias in self.taken and self.free.get(alias) is not obj):
-                alias += "_"
-            self.free[alias] = obj
-            self.taken.add(alias)
-            return ast.Name(alias, ast.Load())
-        module = sys.modules[module_name]
-        for name, value in self.globals.items():
-            if value is module and not name.startswith("__"):
-                self.taken.add(name)
-                return ast.Attribute(ast.Name(name, ast.Load()), attr, ast.Load())
-        alias = _MODULE_ALIASES[module_name]
-        while (alias in self.globals or (alias in self.free and self.free[alias] is not module)
-               or (alias in self.taken and alias not in self.free)):
-            alias += "_"
-        self.free[alias] = module
-        self.taken.add(alias)
-        return ast.Attribute(ast.Name(alias, ast.Load()), attr, ast.Load())
 
     # -------------------------------------------------------------- expressions
     def expr(self, operand: Operand) -> ast.expr:
@@ -587,9 +434,6 @@ class _Emitter:
         return indent + print_stmt(ast.Return(value))
 
 
-_KEYWORDS = frozenset(__import__("keyword").kwlist) | {"print", "len", "range", "abs"}
-
-
 def _constant(value: Any) -> ast.expr:
     if isinstance(value, float) and not math.isfinite(value):
         return ast.Call(ast.Name("float", ast.Load()), [ast.Constant(repr(value))], [])
@@ -681,14 +525,14 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
               for k, v in sorted(free.items()) if isinstance(v, types.ModuleType)]
     helpers = {k: v for k, v in sorted(free.items())
                if callable(v) and not isinstance(v, (types.ModuleType, types.CellType))}
-    for module_name in _HELPER_MODULES:
+    for module_name in HELPER_MODULES:
         names = [k if k == v.__name__ else f"{v.__name__} as {k}" for k, v in helpers.items()
                  if getattr(v, "__module__", None) == module_name]
         if names:
             header.append(f"from {module_name} import {', '.join(names)}")
     header += [f"# {k}: {getattr(v, '__module__', '?')}.{getattr(v, '__qualname__', v)}"
                for k, v in helpers.items()
-               if getattr(v, "__module__", None) not in _HELPER_MODULES]
+               if getattr(v, "__module__", None) not in HELPER_MODULES]
     source = "\n".join(header + ([""] if header else []) + inner) + "\n"
     return Generated(compiled, source, filename, dict(free))
 

@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from . import __version__, batched, runtime  # noqa: F401  (the helper modules, imported)
-from .codegen import _HELPER_MODULES as _HELPER_MODULE_NAMES
 from .errors import ADCompileError
+from .naming import HELPER_MODULES as _HELPER_MODULE_NAMES
 
-# the modules whose helpers generated code imports by name (codegen's list)
+# the modules whose helpers generated code imports by name (naming.py's list)
 _HELPER_MODULES = {name: sys.modules[name] for name in _HELPER_MODULE_NAMES}
 
 
