@@ -8,6 +8,8 @@ the generic code, central differences or a hand-written derivative.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -260,3 +262,47 @@ def test_source_at_arguments_is_the_specialised_code():
     assert "unbroadcast" in adc.source(logreg, wrt=(0, 1), kind="value_and_grad")
     with pytest.raises(ValueError, match="at="):
         adc.source(logreg, kind="jvp", at=(w, 0.5, X, y))
+
+
+MODEL_SHAPES = {
+    "logistic_loss": ((0, 1), lambda: (rng.standard_normal(3), 0.2, rng.standard_normal((8, 3)),
+                                       rng.integers(0, 2, 8).astype(float))),
+    "mlp_loss": ((0, 1, 2, 3), lambda: (rng.standard_normal((5, 4)), rng.standard_normal(4),
+                                        rng.standard_normal((4, 3)), rng.standard_normal(3),
+                                        rng.standard_normal((8, 5)), rng.standard_normal((8, 3)))),
+    "rosenbrock": (0, lambda: (rng.standard_normal(7),)),
+    "softmax_cross_entropy": (0, lambda: (rng.standard_normal((4, 3)), rng.standard_normal((8, 4)),
+                                          np.eye(3)[rng.integers(0, 3, 8)])),
+    "rnn_loss": ((0, 1, 2), lambda: (rng.standard_normal((3, 4)), rng.standard_normal((4, 4)),
+                                     rng.standard_normal(4), rng.standard_normal((5, 3)),
+                                     rng.standard_normal(4))),
+    "least_squares": ((0, 1), lambda: (rng.standard_normal((6, 3)), rng.standard_normal(6))),
+    "ridge_loss": ((0, 1, 2), lambda: (rng.standard_normal((6, 3)), rng.standard_normal(6), 0.3)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_SHAPES))
+def test_example_models_specialise_and_agree_at_other_points(name):
+    from support import load_module
+
+    models = load_module(Path(__file__).resolve().parents[1] / "examples" / "models.py",
+                         "adc_specialize_models", shared=True)
+    f = getattr(models, name)
+    wrt, make = MODEL_SHAPES[name]
+    for mode in ("reverse", "forward"):
+        g = adc.value_and_grad(f, wrt=wrt, mode=mode)
+        first = make()
+        g(*first)
+        for _ in range(3):  # other data, the same shapes
+            args = make()
+            value, grads = g(*args)
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            assert value == pytest.approx(f(*args), rel=1e-12)
+            for k, got in zip(wrt if isinstance(wrt, tuple) else (wrt,), grads):
+                np.testing.assert_allclose(got, numeric_grad(f, list(args), k), rtol=1e-5,
+                                           atol=1e-7)
+        if mode == "reverse":
+            assert set(g.specializations.values()) == {"specialised"}
+            text = g.source_for(*first)
+            for helper in ("unbroadcast", "matmul_adjoint", "mean_adjoint", "scalar_seed"):
+                assert helper not in text, text

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import runtime
 from ..builder import Builder
 from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
 from ..primitives import OPERATOR_FUNCTIONS, PRIMITIVES
@@ -46,12 +47,12 @@ def specialize(fn: Function, facts: Facts) -> Function | None:
     if not rewriter.changed:
         return None
     eliminate_dead_code(clone)
-    _tidy(clone)
+    _tidy(clone, facts)
     eliminate_dead_code(clone)
     return clone
 
 
-def _tidy(fn: Function) -> None:
+def _tidy(fn: Function, facts: Facts) -> None:
     """Arithmetic the rewrites leave behind, simplified exactly: ``100.0 * (2.0 * d)``
     is ``200.0 * d`` (a power of two scales exactly), ``-a + b`` is ``b - a``."""
     uses: dict[int, int] = {}
@@ -75,9 +76,18 @@ def _tidy(fn: Function) -> None:
                 return op
         return None
 
+    replace: dict[int, Operand] = {}
     for block in blocks:
         for op in block.ops:
+            op.args = [replace.get(a.uid, a) if isinstance(a, Value) else a for a in op.args]
             if op.prim == "mul":
+                for k in (0, 1):  # 1.0 * x is x for a number x (nothing to alias)
+                    other = op.args[1 - k]
+                    if _number(op.args[k]) and op.args[k].value == 1.0 and \
+                            facts.of(other) in (("float",), ("scalar", np.float64)):
+                        replace[op.result.uid] = other
+                if op.result.uid in replace:
+                    continue
                 for k in (0, 1):
                     c, inner = op.args[k], only_use(op.args[1 - k], "mul")
                     if not (_number(c) and inner is not None):
@@ -93,6 +103,16 @@ def _tidy(fn: Function) -> None:
                     if negated is not None:
                         op.prim, op.args = "sub", [op.args[1 - k], negated.args[0]]
                         break
+        block.yields = [replace.get(y.uid, y) if isinstance(y, Value) else y
+                        for y in block.yields]
+
+
+def _count(shape: tuple, axis: Any) -> int:
+    """How many elements a reduction over `axis` of an array of `shape` combines."""
+    if axis is None:
+        return int(np.prod(shape))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return int(np.prod([shape[a] for a in axes]))
 
 
 def _number(operand: Operand) -> bool:
@@ -153,6 +173,8 @@ class _Rewriter:
     # each rule returns the ops replacing `op` ([] when its result is another value)
     def rewrite(self, op: Op) -> list[Op] | None:
         rule = getattr(self, "_" + op.prim, None)
+        if op.prim == "call" and op.attrs.get("fn") is runtime.scalar_seed:
+            rule = self._scalar_seed
         if rule is None or op.blocks:
             return None
         try:
@@ -280,6 +302,25 @@ class _Rewriter:
             return e.done(e.op("mul", g, a))
         return None
 
+    def _transpose(self, op: Op, sigs: list) -> list[Op] | None:
+        if len(op.args) == 1 and is_array(sigs[0]) and not op.attrs.get("attribute"):
+            op.attrs["attribute"] = "T"  # x.T is np.transpose(x) without the call
+            return [op]
+        return None
+
+    def _swapaxes(self, op: Op, sigs: list) -> list[Op] | None:
+        axes = {a.value for a in op.args[1:] if isinstance(a, Const)}
+        if is_array(sigs[0]) and len(sigs[0][2]) == 2 and axes in ({0, 1}, {-1, -2}, {0, -1},
+                                                                   {-2, 1}):
+            e = _Emitting(op)
+            return e.done(e.transposed(op.args[0]))
+        return None
+
+    def _scalar_seed(self, op: Op, sigs: list) -> list[Op] | None:
+        if _shape(sigs[0]) == ():
+            return self.same(op, Const(1.0))  # the output is a scalar for these inputs
+        return None
+
     def _accumulate(self, op: Op, sigs: list) -> list[Op] | None:
         if is_array(sigs[0]) and sigs[0] == sigs[1]:
             e = _Emitting(op)
@@ -315,6 +356,15 @@ class _Rewriter:
                         or self._widens(user, uid)) for user in users[uid])
             return memo[uid]
 
+        for block in _blocks(fn.body):  # sum_adjoint(g, x, 1, True) * x: g broadcasts itself
+            for op in block.ops:
+                g = self._broadcasts_itself(op)
+                if g is not None and op.result.uid not in spread and users.get(op.result.uid) \
+                        and all(u is not None and self._widens(u, op.result.uid)
+                                for u in users[op.result.uid]):
+                    for user in users[op.result.uid]:
+                        user.args = [g if a is op.result else a for a in user.args]
+                    self.changed = True
         for uid, scalar in spread.items():
             if not droppable(uid):
                 continue
@@ -326,15 +376,45 @@ class _Rewriter:
                 self._drop_unit_factor(user)
             self.changed = True
 
+    def _broadcasts_itself(self, op: Op) -> Operand | None:
+        """The `g` of ``sum_adjoint(g, x, axis, keepdims)`` when broadcasting `g` against
+        an array shaped like `x` already lines it up (kept dims, or leading axes)."""
+        if op.prim != "sum_adjoint":
+            return None
+        g, x = (self.facts.of(a) for a in op.args[:2])
+        if len(op.args) == 2 and is_array(x) and (  # a number spreads over x as it is
+                g == ("float",) or (g == ("scalar", np.float64) and x[3] == np.float64)):
+            return op.args[0]
+        if len(op.args) < 3 or not is_array(g):
+            return None
+        axis, keepdims = op.args[2], op.args[3] if len(op.args) > 3 else Const(False)
+        if not (is_array(x) and isinstance(axis, Const) and isinstance(keepdims, Const)):
+            return None
+        if keepdims.value is True:
+            return op.args[0]
+        axes = axis.value if isinstance(axis.value, tuple) else (axis.value,)
+        ndim = len(x[2])
+        if all(isinstance(a, int) for a in axes) and \
+                sorted(a % ndim for a in axes) == list(range(len(axes))):
+            return op.args[0]  # leading axes: g lines up with x's trailing ones
+        return None
+
     def _spread(self, op: Op, spread: dict[int, float]) -> float | None:
         sig = self.facts.of(op.result) if len(op.results) == 1 else None
         if not (is_array(sig) and sig[3].kind == "f"):
             return None
-        if op.prim in ("sum_adjoint", "mean_adjoint") and len(op.args) == 2:
+        if op.prim in ("sum_adjoint", "mean_adjoint"):
             g = op.args[0]
-            if not (isinstance(g, Const) and type(g.value) is float):
+            if isinstance(g, Value) and g.uid in spread:
+                value = spread[g.uid]
+            elif isinstance(g, Const) and type(g.value) is float:
+                value = g.value
+            else:
                 return None
-            return g.value / (int(np.prod(sig[2])) if op.prim == "mean_adjoint" else 1)
+            axis = op.args[2] if len(op.args) > 2 else Const(None)
+            if not isinstance(axis, Const):
+                return None
+            return value / (_count(sig[2], axis.value) if op.prim == "mean_adjoint" else 1)
         if op.prim not in ("mul", "add", "sub", "truediv", "neg"):
             return None
         values = []
