@@ -133,8 +133,12 @@ class Dispatcher:
         self._observed.clear()
         try:
             result = self._probe(*args)
-        except Exception:
-            return generic(*args)  # the error as the generic code reports it
+        except Exception as error:
+            result = generic(*args)  # raises the error as the generic code reports it
+            if _strict():
+                raise AssertionError("the probe code failed where the generic code "
+                                     "did not") from error
+            return result
         chosen, note = generic, "generic: no shape question has a static answer"
         try:
             special = specialize(fn, analyse(fn, self._observed))
