@@ -558,7 +558,18 @@ def hessian(f: Callable, wrt: int | str = 0) -> Callable:
     jac = jacobian(gradient, wrt=index, mode="forward")
 
     def hess(*args: Any) -> Any:
-        return jac(*_with_defaults(f, args))
+        full = _with_defaults(f, args)
+        # the gradient specialised to these shapes is mostly plain NumPy, which vector
+        # mode differentiates in one sweep (the generic code's shape helpers take one
+        # sweep per element)
+        version = gradient.version_for(*full) if hasattr(gradient, "version_for") else None
+        if version is not None and not getattr(version, "_adc_no_forward", False) \
+                and version is not getattr(gradient, "_adc_generic", None):
+            try:
+                return jacobian(version, wrt=index, mode="forward")(*full)
+            except ADCompileError:  # in-place updates of a slice adjoint: generic code
+                version._adc_no_forward = True
+        return jac(*full)
 
     hess.__name__ = _safe_name(lower(f).name, "hessian")
     return hess

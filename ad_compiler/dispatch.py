@@ -102,6 +102,17 @@ class Dispatcher:
         """A method when stored on a class, as functions are."""
         return self if instance is None else types.MethodType(self, instance)
 
+    def version_for(self, *args: Any) -> Callable:
+        """The function that runs for arguments like these: specialised to their shapes
+        where it could be, else the generic code."""
+        try:
+            key = tuple(map(_key, args))
+        except (_Unkeyed, TypeError):
+            return self._adc_generic
+        if key not in self._table:
+            self._first_call(key, args)
+        return self._table.get(key, self._adc_generic)
+
     def source_for(self, *args: Any) -> str:
         """The code that runs for arguments like these (specialised to their shapes)."""
         key = tuple(map(_key, args))
@@ -146,6 +157,8 @@ class Dispatcher:
                 generated = self._build(special)
                 candidate = generated.fn
                 candidate.source = generated.source
+                candidate._adc_function = special  # what a second derivative differentiates
+                candidate._adc_rules_version = self._adc_rules_version
                 if _same(candidate(*args), result):
                     chosen, note = candidate, "specialised"
                 else:

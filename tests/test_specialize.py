@@ -306,3 +306,21 @@ def test_example_models_specialise_and_agree_at_other_points(name):
             text = g.source_for(*first)
             for helper in ("unbroadcast", "matmul_adjoint", "mean_adjoint", "scalar_seed"):
                 assert helper not in text, text
+
+
+def test_hessian_of_a_model_against_differences_of_its_gradient():
+    def mlp(W1, X, Y):
+        return np.mean((np.tanh(X @ W1) - Y) ** 2)
+
+    W1, X, Y = rng.standard_normal((3, 2)), rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    H = adc.hessian(mlp)(W1, X, Y)
+    assert H.shape == (3, 2, 3, 2)
+    g = adc.grad(mlp)
+    for j in np.ndindex(W1.shape):
+        step = np.zeros_like(W1)
+        step[j] = 1e-6
+        column = (g(W1 + step, X, Y) - g(W1 - step, X, Y)) / 2e-6
+        np.testing.assert_allclose(H[(...,) + j], column, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(H, adc.hessian(mlp)(W1, X, Y), rtol=0)  # the second call
+    H2 = adc.hessian(mlp)(W1 * 2, X, Y)  # other values, the same shapes
+    np.testing.assert_allclose(H2.reshape(6, 6), H2.reshape(6, 6).T, rtol=1e-12)

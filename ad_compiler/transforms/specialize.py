@@ -513,7 +513,8 @@ class _Emitting:
         return array_op(self.b, name, given)
 
     def call(self, fn: Any, *args: Operand) -> Operand:
-        return self.b.emit("call", list(args), attrs={"fn": fn, "kwnames": ()}).result
+        attrs = {"fn": fn, "kwnames": (), "nondiff": True}  # np.zeros_like: no derivative
+        return self.b.emit("call", list(args), attrs=attrs).result
 
     def transposed(self, x: Operand) -> Operand:
         t = self.array("transpose", x)
