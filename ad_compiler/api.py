@@ -158,6 +158,12 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         node_defaults = getattr(src.node.args, "defaults", [])
         defaults = [ast.unparse(d_node) for d_node in node_defaults]
     user_globals = src.globals if src is not None else f.__globals__
+    if getattr(f, "_adc_function", None) is fn and hasattr(f, "__globals__"):
+        # a derivative differentiated again reads the namespace it runs in, which for
+        # one rebound to equal code elsewhere is not the namespace its IR was built in
+        user_globals = f.__globals__
+        own = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
+        cells.update({name: own[name] for name in cells if name in own})
     d.name = _safe_name(fn.name, suffix)
     generated = generate(d, d.name, user_globals=user_globals,
                          closure_cells=cells, signature_defaults=defaults)

@@ -236,6 +236,11 @@ def static(op: Op, name: str) -> Any:
 # ------------------------------------------------------------------ runtime helpers
 
 
+def _nth(args: list[Operand], k: int, default: Any) -> Operand:
+    """A helper's argument `k`, which it leaves out where it equals the default."""
+    return args[k] if k < len(args) else Const(default)
+
+
 class Helper:
     """A runtime function derivative code calls, linear in the arguments at `linear`:
     each separately (multilinear, like a product), or jointly (`joint`, like a sum)."""
@@ -250,10 +255,10 @@ HELPERS: dict[str, Helper] = {
                           lambda e, g, a: [e.helper("broadcast_like", g, a[0])]),
     "broadcast_like": Helper(runtime.broadcast_like, (0,),
                              lambda e, g, a: [e.helper("unbroadcast", g, a[0])]),
-    "sum_adjoint": Helper(runtime.sum_adjoint, (0,),
-                          lambda e, g, a: [e.sum(g, axis=a[2], keepdims=a[3])]),
-    "mean_adjoint": Helper(runtime.mean_adjoint, (0,),
-                           lambda e, g, a: [e.mean(g, axis=a[2], keepdims=a[3])]),
+    "sum_adjoint": Helper(runtime.sum_adjoint, (0,), lambda e, g, a: [
+        e.sum(g, axis=_nth(a, 2, None), keepdims=_nth(a, 3, False))]),
+    "mean_adjoint": Helper(runtime.mean_adjoint, (0,), lambda e, g, a: [
+        e.mean(g, axis=_nth(a, 2, None), keepdims=_nth(a, 3, False))]),
     "matmul_adjoint_a": Helper(runtime.matmul_adjoint_a, (0, 2), lambda e, g, a: [
         e.matmul(g, a[2]), None, e.helper("matmul_adjoint_b", a[0], g, a[2])]),
     "matmul_adjoint_b": Helper(runtime.matmul_adjoint_b, (0, 1), lambda e, g, a: [
@@ -385,7 +390,7 @@ def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None],
     """Tangent of an array primitive's or runtime helper's result."""
     e = Emit(builder, facts)
     if e.batched is not None and op.prim in HELPERS:
-        raise NotImplementedError(f"no vector-mode rule for '{op.prim}'")
+        return _helper_batched(e, op, tangents)
     if e.batched is not None and op.prim in LINEAR:
         return _apply(e, op, {k: tangents[k] if tangents[k] is not None else Const(0.0)
                               for k in _operand_positions(op)})
@@ -412,6 +417,36 @@ def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None],
     if op.prim == "norm":
         _norm_check(op)
     return NONLINEAR_JVPS[op.prim](e, op, tangents)
+
+
+# helpers returning one array, which vector mode may apply one direction at a time
+_VMAPPED_HELPERS = frozenset({
+    "unbroadcast", "broadcast_like", "sum_adjoint", "mean_adjoint", "matmul_adjoint_a",
+    "matmul_adjoint_b", "inner_adjoint_a", "inner_adjoint_b", "trace_adjoint", "tile_adjoint",
+    "repeat_adjoint", "einsum_adjoint", "cast_like", "gradient_like"})
+
+
+def _helper_batched(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | None:
+    """Vector mode through a runtime helper: the helper again, on each direction of its
+    batched tangent operands in turn (``vmap_last``), the results stacked."""
+    if op.prim not in _VMAPPED_HELPERS:
+        raise NotImplementedError(f"no vector-mode rule for '{op.prim}'")
+    helper = HELPERS[op.prim]
+    linear = _einsum_linear(op) if op.prim == "einsum_adjoint" else helper.linear
+
+    def applied(replace: dict[int, Operand]) -> Operand:
+        args = [replace.get(k, a) for k, a in enumerate(op.args)]
+        positions = tuple(k for k in replace if e.is_batched(args[k]))
+        if not positions:
+            return _replaced(e.b, op, replace)
+        out = e.b.emit("call", [Const(helper.fn), Const(positions), *args],
+                       attrs={"fn": batched.vmap_last, "kwnames": ()}).result
+        e.batched.add(out.uid)
+        return out
+
+    terms = [applied({k: tangents[k]}) for k in linear
+             if k < len(tangents) and tangents[k] is not None]
+    return e.sum_terms(terms) if terms else None
 
 
 def _operand_positions(op: Op) -> list[int]:

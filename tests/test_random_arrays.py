@@ -19,7 +19,9 @@ of last's shape) and returning ``last`` itself.  At random inputs:
 (3) ``adc.vjp`` satisfies ``<vjp(ybar), t> == <ybar, jvp(t)>``;
 (4) the forward-mode gradient equals the reverse-mode one;
 (5) at a second point, where the derivatives run code specialised to the input
-    shapes, they equal what the generic code computes there.
+    shapes, they equal what the generic code computes there;
+(6) the Hessian with respect to x (vector mode over the reverse gradient) equals
+    central differences of that gradient.
 
 np.max and np.where are kinks: a case is used only if every point of every
 difference stencil picks the same maxima and the same branches of np.where as the
@@ -454,6 +456,21 @@ def check(program: Program, seed: int) -> None:
     forward = adc.grad(f_scalar, wrt=(0, 1), mode="forward")(*args)
     for got, expected in zip(forward, reverse):
         close(got, np.asarray(expected, dtype=np.float64), 1e-9, gscale)
+
+    # (6) the Hessian w.r.t. x against central differences of the (checked) gradient
+    if np.size(args[0]) <= 12:
+        hessian = adc.hessian(f_scalar, wrt=0)(*args)
+        gradient = adc.grad(f_scalar, wrt=0)
+        hscale = max(1.0, float(np.max(np.abs(hessian))))
+        for idx in np.ndindex(np.shape(args[0])):
+            scale = max(1.0, abs(float(np.asarray(args[0])[idx])))
+
+            def run(a):
+                return np.asarray(gradient(*a), dtype=np.float64), kinks
+
+            column = richardson(run, kinks, lambda t, idx=idx, scale=scale:
+                                _shifted(args, 0, idx, t * scale)) / scale
+            close(np.asarray(hessian)[(...,) + idx], column, 1e-6, hscale)
 
     # (5) the code specialised to these shapes, at another point, against the generic code
     other = [sample(rng, s) for s in program.shapes]

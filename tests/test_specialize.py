@@ -324,3 +324,23 @@ def test_hessian_of_a_model_against_differences_of_its_gradient():
     np.testing.assert_allclose(H, adc.hessian(mlp)(W1, X, Y), rtol=0)  # the second call
     H2 = adc.hessian(mlp)(W1 * 2, X, Y)  # other values, the same shapes
     np.testing.assert_allclose(H2.reshape(6, 6), H2.reshape(6, 6).T, rtol=1e-12)
+
+
+def test_equal_code_in_two_namespaces_differentiates_twice_with_its_own_globals():
+    from test_random_programs import compile_program
+
+    source = "def f(x, y):\n    a = np.sin(np.sin(x))\n    return np.sum(a * W)\n"
+    W1 = rng.standard_normal((2, 3))
+    f1 = compile_program(source, {"np": np, "W": W1})
+    x1 = rng.standard_normal((2, 3))
+    H1 = adc.hessian(f1)(x1, 0.0)
+    s1, c1 = np.sin(x1), np.cos(x1)
+    np.testing.assert_allclose(np.einsum("ijij->ij", H1),
+                               W1 * (-np.sin(s1) * c1 ** 2 - np.cos(s1) * s1), rtol=1e-12)
+    for W in (-1.37, 0.5):  # the same code, another module's W: a number this time
+        f2 = compile_program(source, {"np": np, "W": W})
+        x = 0.41
+        s, c = np.sin(x), np.cos(x)
+        expected = W * (-np.sin(s) * c * c - np.cos(s) * s)
+        assert adc.hessian(f2)(x, 0.0) == pytest.approx(expected, rel=1e-12)
+        assert adc.grad(adc.grad(f2))(x, 0.0) == pytest.approx(expected, rel=1e-12)
