@@ -169,6 +169,8 @@ class Dispatcher:
             if _strict():
                 raise
             note = f"generic: specialisation failed ({type(error).__name__}: {error})"
+        if _strict() and chosen is generic and not _same(generic(*args), result):
+            raise AssertionError("the probe code disagreed with the generic code")
         self._table[key] = chosen
         self.specializations[key] = note
         return result
