@@ -344,3 +344,15 @@ def test_equal_code_in_two_namespaces_differentiates_twice_with_its_own_globals(
         expected = W * (-np.sin(s) * c * c - np.cos(s) * s)
         assert adc.hessian(f2)(x, 0.0) == pytest.approx(expected, rel=1e-12)
         assert adc.grad(adc.grad(f2))(x, 0.0) == pytest.approx(expected, rel=1e-12)
+
+
+def test_specialisation_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("AD_COMPILER_SPECIALIZE", "0")
+
+    def quadratic(x, A):
+        return np.sum(x * (A @ x))
+
+    g = adc.grad(quadratic)
+    assert not hasattr(g, "source_for") and "matmul_adjoint" in g.source
+    x, A = rng.standard_normal(3), rng.standard_normal((3, 3))
+    np.testing.assert_allclose(g(x, A), (A + A.T) @ x, rtol=1e-12)

@@ -224,7 +224,9 @@ def _loop(facts: Facts, op: Op) -> None:
         seen = [facts._seen(c[k]) for c in carriers]
         assumed.append(seen[0] is not None and all(s == seen[0] for s in seen)
                        and facts.of(init) == seen[0])
+    inner_pushes = {id(o) for inner in op.blocks for o in walk_ops(inner) if o.prim == "push"}
     while True:  # optimistic: a carried shape is static unless the body changes it
+        facts.seen_pushes -= inner_pushes  # a pop may trust only pushes of this pass
         for k in range(len(inits)):
             for c in carriers:
                 facts._set(c[k], facts._seen(c[k]) if assumed[k] else None)
