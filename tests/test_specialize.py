@@ -356,3 +356,13 @@ def test_specialisation_can_be_turned_off(monkeypatch):
     assert not hasattr(g, "source_for") and "matmul_adjoint" in g.source
     x, A = rng.standard_normal(3), rng.standard_normal((3, 3))
     np.testing.assert_allclose(g(x, A), (A + A.T) @ x, rtol=1e-12)
+
+
+def test_grad_of_elementwise_code_on_arrays_is_the_elementwise_derivative():
+    def wave(x):
+        return np.sin(x) * 2.0
+
+    x = rng.standard_normal(4)
+    np.testing.assert_allclose(adc.grad(wave)(x), 2.0 * np.cos(x), rtol=1e-15)
+    with pytest.raises(ValueError, match="jacobian"):
+        adc.grad(lambda x: np.sin(x) * np.sum(x))(x)
