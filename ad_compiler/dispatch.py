@@ -24,9 +24,10 @@ from .ir import Function, walk_ops
 from .transforms.specialize import specialize
 from .transforms.static_shapes import VARIED, analyse, signature
 
-# helpers that specialisation can turn into plain NumPy
+# array helpers that specialisation turns into plain NumPy (code over lists and numbers,
+# whose helpers it leaves alone, runs without a dispatcher)
 _SPECIALIZABLE = frozenset({"unbroadcast", "broadcast_like", "gradient_like", "matmul_adjoint_a",
-                            "matmul_adjoint_b", "sum_adjoint", "mean_adjoint", "accumulate"})
+                            "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"})
 _MAX_SIGNATURES = 32  # beyond this many input signatures, calls run the generic code
 _MAX_ITEMS = 64
 
