@@ -949,12 +949,6 @@ def shared_factor(x, y, z):
     return np.sum((x + y) * np.exp(z))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "specialize._gradient_like drops gradient_like(g, x) whenever g is 'fresh' "
-    "(_fresh), without checking that the same fresh array is not also the gradient of "
-    "another input: for np.sum(np.sin(x + y)) the specialised code is "
-    "'w1_1_bar = np.cos(x + y); return w1_1_bar, w1_1_bar', so both gradients are one "
-    "object (the generic code returns two copies)"))
 def test_two_inputs_sharing_one_adjoint_get_separate_gradient_arrays():
     g = adc.grad(sin_of_sum_only, wrt=(0, 1))
     for _ in range(3):
@@ -965,9 +959,6 @@ def test_two_inputs_sharing_one_adjoint_get_separate_gradient_arrays():
         np.testing.assert_allclose(gy, np.cos(x + y))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the same aliasing through specialize._drop_unit_factor: 1.0 * np.exp(z) becomes "
-    "np.exp(z) (fresh), and that one array is returned as the gradient of both x and y"))
 def test_two_inputs_sharing_a_unit_factor_get_separate_gradient_arrays():
     g = adc.grad(shared_factor, wrt=(0, 1))
     for _ in range(3):
@@ -976,9 +967,6 @@ def test_two_inputs_sharing_a_unit_factor_get_separate_gradient_arrays():
         assert gx is not gy and not np.shares_memory(gx, gy)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the same aliasing in adc.vjp: the pullback of np.tanh(x + y) returns one array "
-    "for both inputs once the specialised code runs"))
 def test_vjp_of_a_sum_gives_separate_cotangent_arrays():
     for _ in range(3):
         x, y = normal(3), normal(3)
@@ -991,12 +979,6 @@ def scaled_counts(a, k):
     return np.sum(a * (k + 1))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "specialize.drop_broadcasts puts the seed back as 1.0 * (k + 1) and _drop_unit_factor "
-    "turns that into the int array k + 1 (it is 'fresh'), so the gradient with respect to "
-    "the Python float a is np.sum(k + 1), an np.int64 where the generic code gives "
-    "np.float64; strict mode raises on the first call (outside the tests the dispatcher "
-    "quietly falls back to the generic code)"))
 def test_gradient_for_a_float_scaling_an_int_array_stays_float():
     g = adc.grad(scaled_counts)
     for k in (np.arange(3), np.array([2, 0, 5])):
@@ -1030,13 +1012,6 @@ def auto_bins_mean(x, c):
     return np.mean(x[:k] ** 2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "static_shapes._DATA_SHAPED is a deny-list that misses NumPy functions whose result "
-    "shape depends on the values of a float array (np.unique_values, np.union1d, "
-    "np.setdiff1d, np.roots, np.histogram_bin_edges(bins='auto'), ...): their result "
-    "is taken as static, len() of it is 'fixed', and the specialised code bakes the "
-    "first call's count into the mean's adjoint (e.g. '0.5 * x[w3_1]'), so a later call "
-    "with other label values gets a wrong gradient"))
 @pytest.mark.parametrize("case", [
     (unique_values_mean, [np.array([1.0, 1.0, 3.0, 3.0]), np.array([1.0, 2.0, 3.0, 4.0])]),
     (union_mean, [np.array([1.0, 1.0, 3.0, 3.0]), np.array([1.0, 2.0, 3.0, 4.0])]),
@@ -1055,11 +1030,6 @@ def random_window(x):
     return np.mean(x[:k] ** 2)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "static_shapes._op marks the result of any op whose arguments are all fixed as "
-    "fixed, including calls with hidden state: np.random.randint(1, 5) (constant "
-    "arguments) is taken as the same on every call, so the slice x[:k] is static and the "
-    "specialised code bakes in the first call's 1/k"))
 def test_a_window_length_drawn_at_random_on_each_call():
     g = adc.grad(random_window)
     state = np.random.get_state()
@@ -1082,12 +1052,6 @@ def builtin_max_factor(x, y):
     return np.sum(x * max(y, 0.5))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the builtin max(y, 0.5) is the elementwise prim 'maximum', so static_shapes takes "
-    "its result type as static and specialize._fresh takes it as a new array; but Python's "
-    "max returns one of its operands: for 1-element arrays the specialised gradient is "
-    "'return max(y, 0.5)', which is the input y itself, and later the Python float 0.5 "
-    "(the generic code gives array([0.5]))"))
 def test_builtin_max_of_one_element_arrays():
     g = adc.grad(builtin_max_factor)
     x = np.array([1.0])

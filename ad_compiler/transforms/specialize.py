@@ -44,6 +44,8 @@ def specialize(fn: Function, facts: Facts) -> Function | None:
     rewriter.block(clone.body)
     rewriter.drop_broadcasts(clone)
     rewriter.resubstitute(clone.body)
+    rewriter.finish_gradients(clone)
+    rewriter.resubstitute(clone.body)
     if not rewriter.changed:
         return None
     eliminate_dead_code(clone)
@@ -107,6 +109,16 @@ def _tidy(fn: Function, facts: Facts) -> None:
                         for y in block.yields]
 
 
+def _use_counts(fn: Function) -> dict[int, int]:
+    """How often each value is read: by ops, and by the yields of blocks and the function."""
+    uses: dict[int, int] = {}
+    for block in _blocks(fn.body):
+        for operand in [a for op in block.ops for a in op.args] + block.yields:
+            if isinstance(operand, Value):
+                uses[operand.uid] = uses.get(operand.uid, 0) + 1
+    return uses
+
+
 def _count(shape: tuple, axis: Any) -> int:
     """How many elements a reduction over `axis` of an array of `shape` combines."""
     if axis is None:
@@ -144,6 +156,7 @@ class _Rewriter:
         self.derived: dict = getattr(fn, "derived", {})
         self.primal: set = getattr(fn, "primal", set()) or set()
         self.replace: dict[int, Operand] = {}
+        self.gradients: list[Op] = []  # gradient_like ops that may turn out unneeded
         self.producer: dict[int, Op] = {}
         self.changed = False
 
@@ -235,9 +248,20 @@ class _Rewriter:
             for index, value in updates:
                 b.effect("index_add", [acc, index, value])
             return b.done(acc)
-        if is_array(sigs[0]) and sigs[0][2:] == sigs[1][2:] and self._fresh(g):
-            return self.same(op, g)
+        if is_array(sigs[0]) and sigs[0][2:] == sigs[1][2:]:
+            self.gradients.append(op)  # dropped at the end if g is fresh and used here only
         return None
+
+    def finish_gradients(self, fn: Function) -> None:
+        """``gradient_like(g, x)`` is `g` where `g` is an array this code made, of x's
+        shape and dtype, that nothing else uses (so no two outputs are one array)."""
+        uses = _use_counts(fn)
+        for op in self.gradients:
+            g = op.args[0]
+            if isinstance(g, Value) and uses.get(g.uid) == 1 and self._fresh(g) \
+                    and self.facts.of(g) == self.facts.of(op.args[1]):
+                self.same(op, g)
+                self.changed = True
 
     def _scatters(self, g: Operand, like: tuple) -> list[tuple[Operand, Operand]] | None:
         """``add(index_update(x, i, a), index_update(x, j, b))``: the (index, value)
@@ -271,6 +295,8 @@ class _Rewriter:
         if made.prim in ("sum_adjoint", "mean_adjoint"):  # filled, not broadcast, when
             g, x = (self.facts.of(a) for a in made.args[:2])  # spread over a float array
             return len(made.args) == 2 and _shape(g) == () and is_array(x) and x[3].kind == "f"
+        if made.attrs.get("fn") in (max, min):
+            return False  # Python's max returns one of its operands
         spec = PRIMITIVES.get(made.prim)
         return (spec is not None and spec.expr is not None) or isinstance(
             made.attrs.get("fn"), np.ufunc) or (made.prim in ("sum", "mean")
@@ -334,6 +360,7 @@ class _Rewriter:
         it, stay scalars wherever broadcasting would widen them anyway."""
         users: dict[int, list[Op | None]] = {}
         spread: dict[int, float] = {}  # value -> the scalar it is, spread over its shape
+        self.uses = _use_counts(fn)
         for block in _blocks(fn.body):
             for y in block.yields:
                 if isinstance(y, Value):
@@ -454,7 +481,9 @@ class _Rewriter:
             return
         for k in (0, 1):
             other = op.args[1 - k]
-            if isinstance(op.args[k], Const) and op.args[k].value == 1.0 and self._fresh(other):
+            if isinstance(op.args[k], Const) and op.args[k].value == 1.0 and self._fresh(other) \
+                    and self.uses.get(other.uid) == 1 \
+                    and self.facts.of(other) == self.facts.of(op.result):
                 self.replace[op.result.uid] = other
                 self.inherit_name(op.result, other)
                 return

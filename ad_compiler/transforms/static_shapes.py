@@ -43,6 +43,19 @@ _DATA_SHAPED = frozenset(id(f) for f in (
     np.diag_indices, np.ix_, np.repeat, np.tile, range, slice, int))
 _SHAPE_QUERIES = frozenset(id(f) for f in (np.shape, np.ndim, np.size, len,
                                            runtime.reduced_count))
+# functions a "call" op may make static values with: results shaped by their operands'
+# shapes (and, for _DATA_SHAPED ones, by fixed operand values), the same on every call;
+# anything else (np.random.*, np.unique_values, np.roots, ...) stays dynamic
+_TRUSTED_CALLS = frozenset(id(f) for f in (
+    np.shape, np.ndim, np.size, len, np.zeros, np.ones, np.empty, np.full, np.zeros_like,
+    np.ones_like, np.empty_like, np.full_like, np.eye, np.identity, np.argmax, np.argmin,
+    np.argsort, np.sort, np.isnan, np.isinf, np.isfinite, np.all, np.any, np.count_nonzero,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.equal, np.not_equal,
+    np.less, np.less_equal, np.greater, np.greater_equal, np.result_type, np.searchsorted,
+    np.allclose, np.isclose, np.array_equal, np.sign, np.floor, np.ceil, np.round,
+    np.arange, np.linspace, np.indices, np.tril_indices, np.triu_indices, np.diag_indices,
+    range, reversed, zip, enumerate, int, float, bool, round, abs, slice, tuple, list))
+_OWN_MODULES = ("ad_compiler.runtime", "ad_compiler.batched")
 _RANGE_ITERATOR = type(reversed(range(0)))
 _ELEMENTWISE_ARRAY = {"where", "clip", "extremum_mask"}
 _INDEXING = {"getitem": 1, "index_update": 1}  # prim -> first index position
@@ -155,7 +168,13 @@ def _block(facts: Facts, block: Block) -> None:
             _op(facts, op)
 
 
+def _trusted_call(fn: Any) -> bool:
+    return id(fn) in _TRUSTED_CALLS or getattr(fn, "__module__", None) in _OWN_MODULES
+
+
 def elementwise(op: Op) -> bool:
+    if op.attrs.get("fn") in (max, min):  # Python's max returns one of its operands
+        return False
     if op.prim in BINARY_SYMBOLS and op.prim != "matmul":
         return True
     if op.prim in UNARY_SYMBOLS or op.prim in COMPARE_SYMBOLS or op.prim in _ELEMENTWISE_ARRAY:
@@ -173,8 +192,9 @@ def _op(facts: Facts, op: Op) -> None:
         facts.seen_pushes.add(id(op))
         return
     sigs = [facts.of(a) for a in op.args]
-    ok = op.prim != "stack" and all(s is not None for s in sigs)
     fn = op.attrs.get("fn")
+    ok = op.prim not in ("stack", "custom") and fn not in (max, min) and (
+        op.prim != "call" or _trusted_call(fn)) and all(s is not None for s in sigs)
     if ok and id(fn) in _DATA_SHAPED:
         ok = all(facts.is_fixed(a) for a in op.args)
     if ok and not elementwise(op):
