@@ -58,6 +58,10 @@ def _wrt_indices(fn: Function, wrt: Wrt) -> tuple[list[int], bool]:
             raise ADCompileError(f"wrt must be a parameter index or name, not {item!r}")
     if not indices:
         raise ADCompileError("wrt names no parameter", hint="pass wrt=0 or wrt=('x', 'y')")
+    twice = next((i for k, i in enumerate(indices) if i in indices[:k]), None)
+    if twice is not None:
+        raise ADCompileError(f"wrt names the parameter {names[twice]!r} twice",
+                             hint="name each input once: wrt=('x', 'y')")
     return indices, single
 
 

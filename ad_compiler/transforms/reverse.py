@@ -191,11 +191,19 @@ class _Sweep:
             else:
                 self._adjoint_op(op, builder, partials)
 
+    def is_container(self, uid: int) -> bool:
+        """Whether a value, or the value it recomputes, is indexed or iterated somewhere."""
+        seen: set[int] = set()
+        while uid not in self.containers and uid in self.out.aliases and uid not in seen:
+            seen.add(uid)
+            uid = self.out.aliases[uid].uid
+        return uid in self.containers
+
     def total(self, uid: int, builder: Builder, terms: list[Operand],
               start: Operand | None = None) -> Operand:
         """The sum of partial adjoints (``start`` first): ``+`` for numbers and arrays,
         the runtime's item-wise ``add`` for lists and tuples."""
-        if uid not in self.containers:
+        if not self.is_container(uid):
             total = builder.sum(terms[::-1]) if terms else Const(0.0)
             return total if start is None else builder.add(start, total)
         total = start
@@ -254,10 +262,9 @@ class _Sweep:
         adjoint = self._result_adjoint(result, builder, partials)
         if is_nondiff(op) or adjoint is None or is_const(adjoint, 0):
             return  # (an adjoint folded to zero, as of a - a, passes nothing back)
-        if result.uid in self.containers and op.prim not in ("index_update", "accumulate"):
+        if self.is_container(result.uid) and op.prim not in ("index_update", "accumulate"):
             # indexed somewhere: its adjoint may be sparse, and the rules need it dense
-            adjoint = builder.emit("densify", [adjoint, result],
-                                   attrs={"fn": runtime.densify, "kwnames": ()}).result
+            adjoint = _densified(builder, adjoint, result)
         indices = active_operands(op, self.varied)
         for i, partial in zip(indices, derive(self.fn, op, vjp, builder, op, adjoint,
                                                 indices, self.facts)):
@@ -315,6 +322,8 @@ class _Sweep:
         carried_inits = []
         for k in carried:
             adjoint = self._result_adjoint(op.results[k], builder, partials)
+            if adjoint is not None and self.is_container(op.results[k].uid):
+                adjoint = _densified(builder, adjoint, op.results[k])  # carried: dense
             carried_inits.append(zero_like(builder, op.results[k], self.facts)
                                  if adjoint is None else adjoint)
         n = builder.emit("call", [stack], attrs=builtin_call_attrs(builtins.len)).result
@@ -354,7 +363,10 @@ class _Sweep:
         next_bars = []
         for k in carried:
             terms = inner_partials.pop(remap[params[k].uid].uid, [])
-            next_bars.append(self.total(params[k].uid, inner, terms))
+            total = self.total(params[k].uid, inner, terms)
+            if self.is_container(params[k].uid) and not is_const(total, 0):
+                total = _densified(inner, total, remap[params[k].uid])  # carried: dense
+            next_bars.append(total)
         for p in popped:
             inner_partials.pop(p.uid, None)  # the loop item and inactive state
         dense = self._dense_accumulators(inner_partials, builder, inner)
@@ -416,6 +428,8 @@ class _Sweep:
         """Lists whose items the loop body reads: their adjoint is one list, made
         before the loop and updated in place (``xs_bar[i] += g``), not carried."""
         dense = {}
+        made_inside = {p.uid for p in inner.block.params} | {
+            r.uid for o in walk_ops(inner.block) for r in o.results}
         for u, terms in list(inner_partials.items()):
             updates = [inner.producers.get(t.uid) if isinstance(t, Value) else None
                        for t in terms]
@@ -424,6 +438,8 @@ class _Sweep:
                     for op in updates):
                 continue
             base = updates[0].args[0]
+            if isinstance(base, Value) and base.uid in made_inside:
+                continue  # indexed where the loop body makes it: accumulated as it goes
             acc = outer.emit("call", [base], attrs={"fn": runtime.zeros_like,
                                                     "kwnames": ()}).result
             self.out.derived[acc.uid] = (base, "{}_bar")
@@ -530,3 +546,9 @@ def _merge_updates(builder: Builder, terms: list[Operand]) -> list[Operand]:
         merged[first[key]] = builder.emit("index_update", [op.args[0], op.args[1], value],
                                           attrs=dict(op.attrs)).result
     return merged
+
+
+def _densified(builder: Builder, adjoint: Operand, like: Value) -> Operand:
+    """The adjoint as a dense array or list (a slice's partial adjoint is sparse)."""
+    return builder.emit("densify", [adjoint, like],
+                        attrs={"fn": runtime.densify, "kwnames": ()}).result
