@@ -160,7 +160,10 @@ def sum_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any
 
 
 def mean_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    """The adjoint of ``np.mean(x, axis, keepdims=keepdims)``."""
+    """The adjoint of ``np.mean(x, axis, keepdims=keepdims)`` (empty for an empty `x`,
+    whose mean is nan)."""
+    if np.size(x) == 0:
+        return np.zeros(np.shape(x))
     return sum_adjoint(g * (np.size(g) / np.size(x)), x, axis, keepdims)
 
 

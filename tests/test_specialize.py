@@ -8,6 +8,7 @@ the generic code, central differences or a hand-written derivative.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -366,3 +367,14 @@ def test_grad_of_elementwise_code_on_arrays_is_the_elementwise_derivative():
     np.testing.assert_allclose(adc.grad(wave)(x), 2.0 * np.cos(x), rtol=1e-15)
     with pytest.raises(ValueError, match="jacobian"):
         adc.grad(lambda x: np.sin(x) * np.sum(x))(x)
+
+
+def test_mean_over_an_empty_selection_passes_nothing_back():
+    def f(x):
+        return np.mean(x[x > 10.0] ** 2) + np.sum(x)
+
+    g = adc.grad(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy: the mean of nothing
+        np.testing.assert_array_equal(g(np.arange(4.0)), np.ones(4))
+    np.testing.assert_allclose(g(np.arange(8.0, 12.0)), [1.0, 1.0, 1.0, 23.0])
