@@ -73,6 +73,7 @@ class Dispatcher:
         self.__dict__.update(generic.__dict__)
         self.__name__ = self.__qualname__ = generic.__name__
         self.__doc__ = generic.__doc__
+        self.__module__ = generic.__module__
         self.__wrapped__ = generic  # inspect.signature shows the generic signature
         self.__code__ = generic.__code__
         self.__defaults__ = generic.__defaults__

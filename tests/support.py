@@ -6,6 +6,8 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
+
 TESTS = Path(__file__).parent
 
 
@@ -36,3 +38,33 @@ def central(f, point, i, h0=1e-4):
 
     h = h0 * max(1.0, abs(point[i]))
     return (4.0 * diff(h / 2.0) - diff(h)) / 3.0
+
+
+def numeric_grad(f, args, k, eps=1e-6):
+    """d f / d args[k] by central differences: a number, an array, or a list of them
+    for a list or tuple argument."""
+    x = args[k]
+    if isinstance(x, (list, tuple)):
+        out = []
+        for m in range(len(x)):
+            def item_f(item, m=m):
+                seq = list(x)
+                seq[m] = item
+                put = list(args)
+                put[k] = type(x)(seq)
+                return f(*put)
+            out.append(numeric_grad(item_f, [x[m]], 0, eps))
+        return out
+    if not isinstance(x, np.ndarray):
+        hi, lo = list(args), list(args)
+        hi[k], lo[k] = x + eps, x - eps
+        return (f(*hi) - f(*lo)) / (2 * eps)
+    base = np.asarray(x, dtype=np.float64)
+    out = np.zeros_like(base)
+    for j in np.ndindex(base.shape):
+        step = np.zeros_like(base)
+        step[j] = eps
+        hi, lo = list(args), list(args)
+        hi[k], lo[k] = base + step, base - step
+        out[j] = (f(*hi) - f(*lo)) / (2 * eps)
+    return out

@@ -13,22 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import load_module, numeric_grad
 
 import ad_compiler as adc
 
 rng = np.random.default_rng(7)
-
-
-def numeric_grad(f, args, k, eps=1e-6):
-    x = np.asarray(args[k], dtype=np.float64)
-    out = np.zeros_like(x)
-    for j in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[j] = eps
-        hi, lo = list(args), list(args)
-        hi[k], lo[k] = x + step, x - step
-        out[j] = (f(*hi) - f(*lo)) / (2 * eps)
-    return out
 
 
 def agree_at_other_points(g, f, shapes_args, wrt=(0,), points=3):
@@ -284,8 +273,6 @@ MODEL_SHAPES = {
 
 @pytest.mark.parametrize("name", sorted(MODEL_SHAPES))
 def test_example_models_specialise_and_agree_at_other_points(name):
-    from support import load_module
-
     models = load_module(Path(__file__).resolve().parents[1] / "examples" / "models.py",
                          "adc_specialize_models", shared=True)
     f = getattr(models, name)
