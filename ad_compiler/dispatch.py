@@ -117,10 +117,7 @@ class Dispatcher:
 
     def source_for(self, *args: Any) -> str:
         """The code that runs for arguments like these (specialised to their shapes)."""
-        key = tuple(map(_key, args))
-        if key not in self._table:
-            self._first_call(key, args)
-        return getattr(self._table.get(key), "source", self.source)
+        return self.version_for(*args).source
 
     def _record(self, uid: int, value: Any) -> None:
         sig = signature(value)

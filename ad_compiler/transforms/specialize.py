@@ -57,19 +57,9 @@ def specialize(fn: Function, facts: Facts) -> Function | None:
 def _tidy(fn: Function, facts: Facts) -> None:
     """Arithmetic the rewrites leave behind, simplified exactly: ``100.0 * (2.0 * d)``
     is ``200.0 * d`` (a power of two scales exactly), ``-a + b`` is ``b - a``."""
-    uses: dict[int, int] = {}
-    made: dict[int, Op] = {}
+    uses = _use_counts(fn)
     blocks = _blocks(fn.body)
-    for block in blocks:
-        for y in block.yields:
-            if isinstance(y, Value):
-                uses[y.uid] = uses.get(y.uid, 2)
-        for op in block.ops:
-            for a in op.args:
-                if isinstance(a, Value):
-                    uses[a.uid] = uses.get(a.uid, 0) + 1
-            for r in op.results:
-                made[r.uid] = op
+    made = {r.uid: op for block in blocks for op in block.ops for r in op.results}
 
     def only_use(operand: Operand, prim: str) -> Op | None:
         if isinstance(operand, Value) and uses.get(operand.uid) == 1:
@@ -376,7 +366,7 @@ class _Rewriter:
 
         def droppable(uid: int) -> bool:
             if uid not in memo:
-                memo[uid] = False  # (no cycles: but be safe)
+                memo[uid] = False  # values only feed later ops: no cycle reaches here
                 memo[uid] = bool(users.get(uid)) and all(
                     user is not None and (
                         (user.result.uid in spread and droppable(user.result.uid))
