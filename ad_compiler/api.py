@@ -187,19 +187,27 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
 
 def _derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     key = (kind, _wrt_key(wrt), mode)
-    for built_for, compiled in cache.candidates(f, key):
-        if _still_valid(compiled, f):
-            if built_for() is f:
-                return compiled
-            if not getattr(compiled, "_adc_wrapper", False):
-                return _rebind(compiled, f)
+    candidates = cache.candidates(f, key)
+    for built_for, compiled in reversed(candidates):  # the newest first
+        if built_for() is f and _still_valid(compiled, f):
+            return compiled
+    for _, compiled in reversed(candidates):
+        if not getattr(compiled, "_adc_wrapper", False) and _still_valid(compiled, f):
+            rebound = _rebind(compiled, f)
+            if isinstance(rebound, Dispatcher):  # its specialisations are kept for `f`
+                _remember(f, key, rebound)
+            return rebound
     compiled = _build(f, kind, wrt, mode)
+    _remember(f, key, compiled)
+    return compiled
+
+
+def _remember(f: Callable, key: tuple, compiled: Callable) -> None:
     try:
         ref = weakref.ref(f)
     except TypeError:
         ref = lambda: None  # noqa: E731
     cache.store(f, key, (ref, compiled))
-    return compiled
 
 
 def _wrt_key(wrt: Wrt) -> Any:

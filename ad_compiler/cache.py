@@ -27,9 +27,13 @@ def candidates(func: Callable, key: tuple) -> list[Any]:
 
 
 def store(func: Callable, key: tuple, entry: Any) -> None:
+    """Add `entry`, a (weak reference to the function, derivative) pair; entries whose
+    function is gone are dropped, but for the newest, which equal code may still reuse."""
     code = getattr(func, "__code__", None)
     if code is not None:
-        _entries.setdefault(code, {}).setdefault((__version__, *key), []).append(entry)
+        entries = _entries.setdefault(code, {}).setdefault((__version__, *key), [])
+        entries[:-1] = [e for e in entries[:-1] if e[0]() is not None]
+        entries.append(entry)
 
 
 def clear() -> None:

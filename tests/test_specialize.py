@@ -365,3 +365,17 @@ def test_mean_over_an_empty_selection_passes_nothing_back():
         warnings.simplefilter("ignore", RuntimeWarning)  # NumPy: the mean of nothing
         np.testing.assert_array_equal(g(np.arange(4.0)), np.ones(4))
     np.testing.assert_allclose(g(np.arange(8.0, 12.0)), [1.0, 1.0, 1.0, 23.0])
+
+
+def test_equal_code_redefined_keeps_its_specialisations_across_grad_calls():
+    from test_random_programs import compile_program
+
+    source = "def f(w, X):\n    return np.mean(np.tanh(X @ w) ** 2)\n"
+    w, X = rng.standard_normal(3), rng.standard_normal((5, 3))
+    first = compile_program(source, {"np": np})
+    adc.grad(first)(w, X)
+    again = compile_program(source, {"np": np})  # a notebook cell run a second time
+    g = adc.grad(again)
+    g(w, X)
+    assert adc.grad(again) is g  # not a fresh dispatcher that would probe again
+    assert list(g.specializations.values()) == ["specialised"]
