@@ -131,6 +131,8 @@ class Dispatcher:
 
     def _first_call(self, key: Any, args: tuple) -> Any:
         with self._lock:
+            if key in self._table:  # another thread got here first
+                return self._table[key](*args)
             return self._specialise(key, args)
 
     def _specialise(self, key: Any, args: tuple) -> Any:
