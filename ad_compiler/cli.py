@@ -220,7 +220,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     compiled = [_derivative(fn, kind, _wrt(args.wrt), args.mode if kind in (
         "grad", "value_and_grad") else ("forward" if kind == "jvp" else "reverse"))
         for kind in kinds]
-    text = export(fn, compiled)
+    shapes = ""
+    if args.shapes:  # the versions specialised to these shapes, for such inputs only
+        at = _arguments(fn, args.shapes)
+        compiled = [c.version_for(*at) if hasattr(c, "version_for") and kind in (
+            "grad", "value_and_grad") else c for c, kind in zip(compiled, kinds)]
+        shapes = " ".join(args.shapes)
+    text = export(fn, compiled, shapes=shapes)
     if args.output == "-":
         print(text, end="")
     else:
@@ -291,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", action="append",
                    choices=("grad", "value_and_grad", "jvp", "vjp"),
                    help="derivative(s) to export (repeatable; default: grad)")
+    p.add_argument("--shapes", nargs="+", metavar="NAME=SHAPE",
+                   help="export gradients specialised to inputs of these shapes (X=20x3 "
+                        "w=3 b=float), for such inputs only")
     return parser
 
 

@@ -78,6 +78,38 @@ def test_export_of_an_array_model_runs_without_ad_compiler(tmp_path):
         np.testing.assert_allclose(np.array(eval(line)), want, rtol=1e-13, atol=1e-15)
 
 
+def test_export_specialised_to_shapes_runs_without_ad_compiler(tmp_path):
+    out = tmp_path / "mlp_fixed.py"
+    result = run("export", str(EXAMPLES / "models.py") + ":mlp_loss", "--wrt", "0,1,2,3",
+                 "--shapes", "W1=3x4", "b1=4", "W2=4x2", "b2=2", "X=5x3", "Y=5x2",
+                 "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "right for such inputs only: W1=3x4" in text and "import numpy as np" in text
+    assert "matmul_adjoint" not in text and "unbroadcast" not in text
+    rng = np.random.default_rng(1)  # other values than the ones it was specialised at
+    args = [rng.normal(size=s) for s in ((3, 4), (4,), (4, 2), (2,), (5, 3), (5, 2))]
+    np.save(tmp_path / "args.npy", np.array(args, dtype=object), allow_pickle=True)
+    code = ("import numpy as np\n"
+            "args = list(np.load('args.npy', allow_pickle=True))\n"
+            "for g in mlp_fixed.mlp_loss_grad(*args):\n"
+            "    print(repr(g.tolist()))\n")
+    printed = _run_without_ad_compiler(tmp_path, "mlp_fixed", code).splitlines()
+    expected = adc.grad(models.mlp_loss, wrt=(0, 1, 2, 3))._adc_generic(*args)
+    for line, want in zip(printed, expected, strict=True):
+        np.testing.assert_allclose(np.array(eval(line)), want, rtol=1e-13, atol=1e-15)
+
+
+def test_export_of_numpy_code_without_helpers_imports_numpy(tmp_path):
+    source = tmp_path / "wave.py"
+    source.write_text("import numpy as np\n\n\ndef wave(x):\n    return np.sin(x) * x\n")
+    out = tmp_path / "wave_grad.py"
+    result = run("export", f"{source}:wave", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    printed = _run_without_ad_compiler(tmp_path, "wave_grad", "print(wave_grad.wave_grad(0.5))\n")
+    assert float(printed) == pytest.approx(0.5 * math.cos(0.5) + math.sin(0.5), rel=1e-15)
+
+
 @pytest.mark.parametrize("kind,mode", [("grad", "reverse"), ("grad", "forward"),
                                        ("value_and_grad", "reverse"), ("vjp", "reverse")])
 def test_export_of_a_scalar_seed_matches_the_in_process_derivative(tmp_path, kind, mode):
