@@ -65,17 +65,26 @@ def test_export_of_an_array_model_runs_without_ad_compiler(tmp_path):
     text = out.read_text()
     assert "import ad_compiler" not in text and "from ad_compiler" not in text
     assert "def mlp_loss_grad(W1, b1, W2, b2, X, Y):" in text
-    rng = np.random.default_rng(0)
-    args = [rng.normal(size=s) for s in ((3, 4), (4,), (4, 2), (2,), (5, 3), (5, 2))]
+    args = _mlp_arguments(np.random.default_rng(0))
+    got = _exported_gradients(tmp_path, "mlp_grad", "mlp_loss_grad", args)
+    expected = adc.grad(models.mlp_loss, wrt=(0, 1, 2, 3))(*args)
+    for g, want in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-13, atol=1e-15)
+
+
+def _mlp_arguments(rng) -> list:
+    return [rng.normal(size=s) for s in ((3, 4), (4,), (4, 2), (2,), (5, 3), (5, 2))]
+
+
+def _exported_gradients(tmp_path: Path, module: str, name: str, args: list) -> list:
+    """The gradients `module.name(*args)` gives, run where ad_compiler is not installed."""
     np.save(tmp_path / "args.npy", np.array(args, dtype=object), allow_pickle=True)
     code = ("import numpy as np\n"
             "args = list(np.load('args.npy', allow_pickle=True))\n"
-            "for g in mlp_grad.mlp_loss_grad(*args):\n"
+            f"for g in {module}.{name}(*args):\n"
             "    print(repr(g.tolist()))\n")
-    printed = _run_without_ad_compiler(tmp_path, "mlp_grad", code).splitlines()
-    expected = adc.grad(models.mlp_loss, wrt=(0, 1, 2, 3))(*args)
-    for line, want in zip(printed, expected):
-        np.testing.assert_allclose(np.array(eval(line)), want, rtol=1e-13, atol=1e-15)
+    printed = _run_without_ad_compiler(tmp_path, module, code).splitlines()
+    return [np.array(eval(line)) for line in printed]
 
 
 def test_export_specialised_to_shapes_runs_without_ad_compiler(tmp_path):
@@ -87,17 +96,11 @@ def test_export_specialised_to_shapes_runs_without_ad_compiler(tmp_path):
     text = out.read_text()
     assert "right for such inputs only: W1=3x4" in text and "import numpy as np" in text
     assert "matmul_adjoint" not in text and "unbroadcast" not in text
-    rng = np.random.default_rng(1)  # other values than the ones it was specialised at
-    args = [rng.normal(size=s) for s in ((3, 4), (4,), (4, 2), (2,), (5, 3), (5, 2))]
-    np.save(tmp_path / "args.npy", np.array(args, dtype=object), allow_pickle=True)
-    code = ("import numpy as np\n"
-            "args = list(np.load('args.npy', allow_pickle=True))\n"
-            "for g in mlp_fixed.mlp_loss_grad(*args):\n"
-            "    print(repr(g.tolist()))\n")
-    printed = _run_without_ad_compiler(tmp_path, "mlp_fixed", code).splitlines()
+    args = _mlp_arguments(np.random.default_rng(1))  # not the values it was specialised at
+    got = _exported_gradients(tmp_path, "mlp_fixed", "mlp_loss_grad", args)
     expected = adc.grad(models.mlp_loss, wrt=(0, 1, 2, 3))._adc_generic(*args)
-    for line, want in zip(printed, expected, strict=True):
-        np.testing.assert_allclose(np.array(eval(line)), want, rtol=1e-13, atol=1e-15)
+    for g, want in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, want, rtol=1e-13, atol=1e-15)
 
 
 def test_export_of_numpy_code_without_helpers_imports_numpy(tmp_path):
