@@ -18,7 +18,9 @@ each it prints:
    ``adc.value_and_grad`` and the peers that are installed (autograd, JAX with and
    without ``jax.jit``, PyTorch), each checked against the hand-written adjoint
    before it is timed, and its ratio to the hand-written adjoint;
-3. a summary of those ratios (workload by tool), which ``--svg`` draws.
+3. a summary of those ratios (workload by tool), which ``--svg`` draws;
+4. what a new input signature costs: building the gradient, its first call (probe
+   run, specialisation to the input shapes, compile, check) and a later call.
 
 A tool that fails on a workload (ad_compiler does not differentiate every NumPy
 construct yet) is reported as ``<tool>: failed: <message>`` and the run goes on.
@@ -31,6 +33,7 @@ import argparse
 import math
 import os
 import sys
+import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -521,6 +524,38 @@ def bench_calls(args_of: dict[str, tuple], ok: dict[str, bool], tools: list[Tool
     return "\n\n".join(blocks)
 
 
+# ---------------------------------------------------------------- 4. a new input signature
+
+
+def bench_first_calls(args_of: dict[str, tuple], ok: dict[str, bool], repeats: int) -> str:
+    """What a gradient costs before it runs at full speed: building it (cold cache), its
+    first call with these input shapes (probe run, specialisation, compile, check), and
+    the call after it; minimum over `repeats` cold starts, once per loss."""
+    from ad_compiler import cache
+
+    rows, seen = [], set()
+    for w in WORKLOADS:
+        if w.fn in seen or not ok.get(w.key):
+            continue
+        seen.add(w.fn)
+        args = args_of[w.key]
+        build = first = later = math.inf
+        for _ in range(repeats):
+            cache.clear()
+            t0 = time.perf_counter()
+            g = adc.value_and_grad(w.fn, wrt=w.wrt)
+            t1 = time.perf_counter()
+            g(*args)
+            t2 = time.perf_counter()
+            g(*args)
+            t3 = time.perf_counter()
+            build, first, later = min(build, t1 - t0), min(first, t2 - t1), min(later, t3 - t2)
+        what = ", ".join(sorted(set(getattr(g, "specializations", {}).values()))) or "generic"
+        rows.append([w.fn.__name__, f"{build * 1e3:.1f}", f"{first * 1e3:.1f}",
+                     fmt_us(later), what])
+    return table(["loss", "build ms", "first call ms", "later call us", "what runs"], rows)
+
+
 # ---------------------------------------------------------------- 3. summary and chart
 
 
@@ -653,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     names = tool_names(tools)
     report.section("3. Summary: time per gradient call relative to the hand-written adjoint",
                    lambda: summary(results, names))
+    report.section("4. A new input signature: build, first call (probe, specialise, "
+                   "compile, check), a later call",
+                   lambda: bench_first_calls(args_of, ok, 2 if args.quick else 5))
     if args.svg:
         def write_svg() -> str:
             with open(args.svg, "w", encoding="utf-8") as f:
