@@ -1,0 +1,261 @@
+"""Bugs found by random programs mixing loops with array indexing, slicing and lists.
+
+Each test asserts the right derivative (central differences, or worked out by hand)
+and is marked xfail(strict=True) until the bug it records is fixed.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ad_compiler as adc
+
+X4 = np.array([0.3, -1.2, 0.8, 0.5])
+
+
+def numeric_grad(f, args, i, h=1e-6):
+    """Central differences of the scalar f with respect to argument i."""
+    x = np.array(args[i], dtype=float)
+    g = np.zeros_like(x)
+    for k in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[k] += h
+        minus[k] -= h
+        hi = list(args)
+        lo = list(args)
+        hi[i] = plus if x.ndim else float(plus)
+        lo[i] = minus if x.ndim else float(minus)
+        g[k] = (f(*hi) - f(*lo)) / (2 * h)
+    return g if x.ndim else float(g)
+
+
+def assert_grads(f, args, wrt, mode):
+    got = adc.grad(f, wrt=wrt, mode=mode)(*args)
+    got = got if isinstance(wrt, tuple) else (got,)
+    for i, g in zip(wrt if isinstance(wrt, tuple) else (wrt,), got):
+        expected = numeric_grad(f, args, i)
+        assert np.shape(g) == np.shape(expected)
+        np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------- 1. if in a loop
+
+
+def if_in_loop_indexes_carried(x):
+    y = x
+    for i in range(2):
+        if i == 0:
+            y = y + y[0]
+    return np.sum(y)
+
+
+def break_in_loop_indexes_carried(x):
+    y = x
+    for i in range(2):
+        if i == 3:
+            break
+        y = y + y[1:2]
+    return np.sum(y)
+
+
+def body_value_indexed_and_carried(x):
+    y = x
+    t = x
+    for _i in range(2):
+        t = y * 2.0
+        y = t[0] * x
+    return np.sum(y)
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
+    "reverse mode: 'unsupported operand type(s) for +: IndexUpdate and float'. The "
+    "partial adjoints of a value indexed inside a loop body (under an if, or a body "
+    "value that is also loop-carried) are summed with a plain '+' instead of "
+    "runtime.add: ReverseTransform.total in transforms/reverse.py takes the value for "
+    "a non-container because is_container does not follow it to the indexed value"))
+@pytest.mark.parametrize("f", [if_in_loop_indexes_carried, break_in_loop_indexes_carried,
+                               body_value_indexed_and_carried])
+def test_indexing_in_loop_body_adds_sparse_adjoint_with_plus(f):
+    assert_grads(f, (X4,), 0, "reverse")
+
+
+# ------------------------------------------- 2. straight-line list concatenation
+
+
+def list_concatenation_of_arrays(x):
+    hs = [x]
+    hs = hs + [hs[-1] * 2.0]
+    return np.sum(np.stack(hs))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "reverse mode gives 6 instead of 3 per element: the adjoint of 'list + list' is "
+    "that of numeric addition (unbroadcast(hs_bar, w1_1), which sums the adjoint list "
+    "over its items) instead of splitting it between the two lists; the vjp of 'add' "
+    "in rules.py does not know its operands are lists"))
+def test_list_concatenation_adjoint_is_split():
+    g = adc.grad(list_concatenation_of_arrays)(X4)
+    np.testing.assert_allclose(g, np.full(4, 3.0))
+
+
+# ---------------------------------------------- 3. lists carried through loops
+
+
+def grow_list_of_arrays(x):
+    hs = []
+    for i in range(3):
+        hs = hs + [x * i]
+    return np.sum(np.stack(hs))
+
+
+def grow_list_of_scalars(a):
+    hs = [a]
+    for _i in range(3):
+        hs = hs + [hs[-1] * 2.0]
+    return hs[0] + hs[1] + hs[2] + hs[3]
+
+
+def rotate_list_of_arrays(x):
+    hs = [x, x]
+    for _i in range(2):
+        hs = [hs[1], hs[0] * 2.0]
+    return np.sum(np.stack(hs))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a list display carried through a for loop: AttributeError \"'_StaticSeq' object "
+    "has no attribute 'name'\" from codegen._yield_assignment, TypeError/ValueError at "
+    "run time, or a silent zero gradient (grow_list_of_scalars: 0.0 instead of 15). "
+    "lowering/control.py passes the compile-time _StaticSeq in env as the loop's "
+    "initial/yielded value without _materialize, so the list items lose their "
+    "dependence on the inputs"))
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("f,arg", [(grow_list_of_arrays, X4), (grow_list_of_scalars, 0.7),
+                                   (rotate_list_of_arrays, X4)])
+def test_list_carried_through_loop(f, arg, mode):
+    assert_grads(f, (arg,), 0, mode)
+
+
+# ------------------------- 4. integer index of a broadcast value in "scalar code"
+
+
+def index_of_scaled_array(a, x):
+    return (a * x)[1]
+
+
+def loop_over_index_of_scaled_array(a, x):
+    s = 0.0
+    for i in range(3):
+        s = s + (a * x)[i]
+    return s
+
+
+def index_of_array_times_its_item(x):
+    return (x[0] * x)[1]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "shapes.uses_arrays counts a single integer index v[1] as list indexing, so a "
+    "function with no other array primitive compiles as scalar code (ShapeFacts "
+    "scalar_code: same_shape always true) and no unbroadcast is emitted although "
+    "indexing narrows a broadcast array: the reverse gradient for a scalar a is an "
+    "array ([0, x1, 0, 0]), forward mode raises TypeError \"'float' object is not "
+    "subscriptable\", (x[0] * x)[1] raises ValueError in runtime.add"))
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_integer_index_of_broadcast_product(mode):
+    assert_grads(index_of_scaled_array, (0.7, X4), (0, 1), mode)
+
+
+@pytest.mark.xfail(strict=True, reason="as test_integer_index_of_broadcast_product, "
+                   "in a loop: the reverse gradient for the scalar a is an array")
+def test_integer_index_of_broadcast_product_in_loop():
+    assert_grads(loop_over_index_of_scaled_array, (0.7, X4), (0, 1), "reverse")
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
+    "as test_integer_index_of_broadcast_product: scalar code, the adjoint of x[0] "
+    "is an array and runtime.add/_scatter fails 'setting an array element with a "
+    "sequence'"))
+def test_integer_index_of_array_times_its_item():
+    assert_grads(index_of_array_times_its_item, (X4,), 0, "reverse")
+
+
+# --------------------------- 5. one dense adjoint shared and scattered into
+
+
+def slice_of_sum_plus_item(x, y):
+    return np.sum((x + y)[1:]) + x[0]
+
+
+def loop_over_slice_of_sum_plus_item(x, y):
+    z = x + y
+    s = 0.0
+    for _i in range(2):
+        s = s + np.sum(z[1:])
+    return s + x[0]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "reverse mode: y_bar is [1, 1, 1, 1] instead of [0, 1, 1, 1]. The dense adjoint "
+    "t1 of x + y is used for both x_bar and y_bar (unbroadcast returns it unchanged), "
+    "and runtime.add(unbroadcast(t1, x), index_update(x, 0, seed)) scatters x[0]'s "
+    "adjoint into t1 in place (add treats an AdjointArray as its own), so y_bar sees "
+    "it too; the in-place add in runtime.add / its use on a shared operand by "
+    "transforms/reverse.py"))
+@pytest.mark.parametrize("f", [slice_of_sum_plus_item, loop_over_slice_of_sum_plus_item])
+def test_shared_dense_adjoint_is_not_mutated(f):
+    assert_grads(f, (X4, X4 + 1.0), (0, 1), "reverse")
+
+
+# ----------------------------- 6. error message for a loop-body name after the loop
+
+
+def loop_local_used_after_loop_in_numpy_call(x):
+    for i in range(2):
+        t = x * i
+    return np.sum(t)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the ADCompileError says \"the name 't' is not defined\" with no hint, although "
+    "'t' is assigned in the loop; the same program with 'return t' reports \"'t' is "
+    "assigned only on some paths through the statement at line N\" with a hint. "
+    "lowering/arrays.py _static_or_value calls calls._resolve_path, which raises its "
+    "own error without looking at branch_only as LoweringCore.name does"))
+def test_loop_local_after_loop_error_names_the_loop():
+    with pytest.raises(adc.ADCompileError, match="only on some paths"):
+        adc.grad(loop_local_used_after_loop_in_numpy_call)(X4)
+
+
+# ---------------- 7. forward mode: a value updated after an inner loop
+
+
+def update_after_inner_loop(a):
+    t = a
+    for _i in range(1):
+        for _j in range(1):
+            t = t + a
+        t = t * t
+    return t
+
+
+def update_after_inner_loop_array(x):
+    t = x
+    for _i in range(1):
+        for _j in range(1):
+            t = t + x
+        t = t * t
+    return np.sum(t)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "forward mode: f = (2a)**2 gives 7.84 at a = 0.7 instead of 8a = 5.6 (arrays "
+    "likewise). After the inner loop the generated code binds its result to the name "
+    "'t' ('t, t_dot_1 = t_1, ...'), then emits 't = t * t' before the tangent "
+    "'t_dot = 2.0 * t * t_dot_1', which reads the overwritten t; the forward "
+    "transform / naming of loop results (transforms/forward.py, naming.py) lets the "
+    "primal assignment clobber a value its own tangent still needs"))
+@pytest.mark.parametrize("f,arg", [(update_after_inner_loop, 0.7),
+                                   (update_after_inner_loop_array, X4)])
+def test_forward_update_after_inner_loop(f, arg):
+    assert_grads(f, (arg,), 0, "forward")
