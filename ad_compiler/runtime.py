@@ -64,6 +64,23 @@ def densify(a: Any, like: Any) -> Any:
     return a
 
 
+def dense(a: Any, like: Any) -> Any:
+    """`a` with a slice's sparse adjoint filled in, shaped like `like`: an adjoint that
+    rules may pass on to several operands, so nothing may update it in place (unlike
+    `densify`'s, which its one owner accumulates into)."""
+    if isinstance(a, IndexUpdate) or (_is_zero(a) and isinstance(like, (list, tuple))):
+        a = densify(a, like)
+    return _shared(a)
+
+
+def _shared(a: Any) -> Any:
+    if type(a) is AdjointArray:
+        return a.view(np.ndarray)
+    if type(a) is AdjointList:
+        return [_shared(v) for v in a]
+    return a
+
+
 def add(a: Any, b: Any) -> Any:
     """``a + b`` for adjoints of any shape: numbers, arrays, lists and tuples of them."""
     if type(b) is IndexUpdate and type(b.base) is np.ndarray and (

@@ -280,6 +280,7 @@ HELPERS: dict[str, Helper] = {
     "index_update": Helper(runtime.index_update, (2,)),
     "accumulate": Helper(runtime.add, (0, 1), joint=True),
     "densify": Helper(runtime.densify, (0,)),
+    "dense": Helper(runtime.dense, (0,)),
     "zeros_of": Helper(runtime.zeros_of, ()),
     "reduced_count": Helper(runtime.reduced_count, ()),
     "extremum_mask": Helper(runtime.extremum_mask, ()),

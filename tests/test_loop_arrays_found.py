@@ -195,13 +195,7 @@ def loop_over_slice_of_sum_plus_item(x, y):
     return s + x[0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reverse mode: y_bar is [1, 1, 1, 1] instead of [0, 1, 1, 1]. The dense adjoint "
-    "t1 of x + y is used for both x_bar and y_bar (unbroadcast returns it unchanged), "
-    "and runtime.add(unbroadcast(t1, x), index_update(x, 0, seed)) scatters x[0]'s "
-    "adjoint into t1 in place (add treats an AdjointArray as its own), so y_bar sees "
-    "it too; the in-place add in runtime.add / its use on a shared operand by "
-    "transforms/reverse.py"))
+# once wrong: the dense adjoint of x + y, shared by x_bar and y_bar, was scattered into
 @pytest.mark.parametrize("f", [slice_of_sum_plus_item, loop_over_slice_of_sum_plus_item])
 def test_shared_dense_adjoint_is_not_mutated(f):
     assert_grads(f, (X4, X4 + 1.0), (0, 1), "reverse")

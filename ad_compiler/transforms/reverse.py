@@ -549,6 +549,7 @@ def _merge_updates(builder: Builder, terms: list[Operand]) -> list[Operand]:
 
 
 def _densified(builder: Builder, adjoint: Operand, like: Value) -> Operand:
-    """The adjoint as a dense array or list (a slice's partial adjoint is sparse)."""
-    return builder.emit("densify", [adjoint, like],
-                        attrs={"fn": runtime.densify, "kwnames": ()}).result
+    """The adjoint as a dense array or list (a slice's partial adjoint is sparse), which
+    the rules may share among operands."""
+    return builder.emit("dense", [adjoint, like],
+                        attrs={"fn": runtime.dense, "kwnames": ()}).result
