@@ -67,12 +67,7 @@ def body_value_indexed_and_carried(x):
     return np.sum(y)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "reverse mode: 'unsupported operand type(s) for +: IndexUpdate and float'. The "
-    "partial adjoints of a value indexed inside a loop body (under an if, or a body "
-    "value that is also loop-carried) are summed with a plain '+' instead of "
-    "runtime.add: ReverseTransform.total in transforms/reverse.py takes the value for "
-    "a non-container because is_container does not follow it to the indexed value"))
+# once a TypeError: the index's sparse adjoint was summed with a plain '+'
 @pytest.mark.parametrize("f", [if_in_loop_indexes_carried, break_in_loop_indexes_carried,
                                body_value_indexed_and_carried])
 def test_indexing_in_loop_body_adds_sparse_adjoint_with_plus(f):

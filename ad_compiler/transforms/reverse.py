@@ -203,9 +203,18 @@ class _Sweep:
               start: Operand | None = None) -> Operand:
         """The sum of partial adjoints (``start`` first): ``+`` for numbers and arrays,
         the runtime's item-wise ``add`` for lists and tuples."""
+        sparse = any(isinstance(t, Value) and getattr(builder.producers.get(t.uid), "prim", None)
+                     in ("index_update", "accumulate") for t in terms)
         if not self.is_container(uid):
+            if sparse and uid in self.values:  # an array indexed where this code cannot
+                like = self.values[uid]        # tell: the index's part added item-wise
+                return _densified(builder, self._accumulated(builder, terms, start), like)
             total = builder.sum(terms[::-1]) if terms else Const(0.0)
             return total if start is None else builder.add(start, total)
+        return self._accumulated(builder, terms, start)
+
+    def _accumulated(self, builder: Builder, terms: list[Operand],
+                     start: Operand | None) -> Operand:
         total = start
         for term in _merge_updates(builder, terms)[::-1]:
             total = term if total is None else builder.emit(
