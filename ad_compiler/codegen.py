@@ -114,6 +114,7 @@ class _Emitter(Naming):
             if original.uid in self.producer and original.uid not in self.inlined \
                     and uid not in self.inlined:
                 self.share[uid] = original.uid  # a recomputation reuses the original's name
+        updates = []  # (body, y, param): a loop body's new state may overwrite the old
         for op in walk_ops(self.fn.body):
             if op.prim == "if":
                 for branch in op.blocks:
@@ -137,8 +138,13 @@ class _Emitter(Naming):
                         self.share[carrier.uid] = init.uid  # the loop updates the variable in place
                     others = body.yields[:k] + body.yields[k + 1:]
                     if (self._defined_only_for_yield(y, body) and y.uid not in self.inlined
-                            and param not in others and self._unused_after(body, y, param)):
-                        self.share[y.uid] = param.uid
+                            and param not in others):
+                        updates.append((body, y, param))
+        # decided once every other name is shared: a value printed under param's name
+        # (an inner loop's result, say) may still be read after y is computed
+        for body, y, param in updates:
+            if y.uid not in self.share and self._unused_after(body, y, param):
+                self.share[y.uid] = param.uid
 
     def _try_inline(self, op: Op) -> None:
         if self.probe or (len(op.results) != 1 or op.attrs.get("effect") or op.prim in _NEVER_INLINED
@@ -200,10 +206,12 @@ class _Emitter(Naming):
         """
         producer = self.producer[y.uid]
         position = body.ops.index(producer)
+        root = self._root(param.uid)  # values printed under param's name read it too
         for op in body.ops:
             if op is producer:
                 continue
-            reads = any(a is param for inner in walk_ops(Block(ops=[op])) for a in inner.args)
+            reads = any(isinstance(a, Value) and self._root(a.uid) == root
+                        for inner in walk_ops(Block(ops=[op])) for a in inner.args)
             if not reads:
                 continue
             anchor = self._anchor(op, body)
@@ -220,6 +228,14 @@ class _Emitter(Naming):
                 if not self._unused_after(branch, written, param):
                     return False
         return True
+
+    def _root(self, uid: int) -> int:
+        """The value whose name `uid` is printed under (through shared names)."""
+        seen = set()
+        while uid in self.share and uid not in seen:
+            seen.add(uid)
+            uid = self.share[uid]
+        return uid
 
     def _anchor(self, op: Op, body: Block) -> int | None:
         """Index in `body` of the statement an op is printed in; None for the yields."""

@@ -237,13 +237,7 @@ def update_after_inner_loop_array(x):
     return np.sum(t)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "forward mode: f = (2a)**2 gives 7.84 at a = 0.7 instead of 8a = 5.6 (arrays "
-    "likewise). After the inner loop the generated code binds its result to the name "
-    "'t' ('t, t_dot_1 = t_1, ...'), then emits 't = t * t' before the tangent "
-    "'t_dot = 2.0 * t * t_dot_1', which reads the overwritten t; the forward "
-    "transform / naming of loop results (transforms/forward.py, naming.py) lets the "
-    "primal assignment clobber a value its own tangent still needs"))
+# once wrong: the tangent read t after 't = t * t' had overwritten the inner loop's t
 @pytest.mark.parametrize("f,arg", [(update_after_inner_loop, 0.7),
                                    (update_after_inner_loop_array, X4)])
 def test_forward_update_after_inner_loop(f, arg):
