@@ -105,12 +105,27 @@ def uses_arrays(fn: Function) -> bool:
     """Whether anything in `fn` makes or reshapes arrays (beyond elementwise arithmetic)."""
     from .tensor_rules import HELPERS
 
+    made = {r.uid: op for op in walk_ops(fn.body) for r in op.results}
     for op in walk_ops(fn.body):
         if op.prim in ARRAY_PRIMITIVES or op.prim in HELPERS:
             return True
-        if op.prim == "getitem" and (len(op.args) > 2 or _is_array_index(op.args[1])):
+        if op.prim == "getitem" and (len(op.args) > 2 or _is_array_index(op.args[1])
+                                     or _computed_elementwise(op.args[0], made)):
             return True
     return False
+
+
+def _computed_elementwise(base: Operand, made: dict[int, Op]) -> bool:
+    """``(a * x)[1]``: an item of what elementwise arithmetic or a math function made is
+    an item of an array (a list is made by a display, ``+`` of lists or a call), so
+    indexing narrows a possibly broadcast shape."""
+    op = made.get(base.uid) if isinstance(base, Value) else None
+    if op is None or op.prim in ("add", "mul") and any(
+            isinstance(a, Const) and type(a.value) is int for a in op.args):
+        return False  # (list concatenation, repetition)
+    spec = PRIMITIVES.get(op.prim)
+    return op.prim != "add" and spec is not None and spec.expr is not None \
+        and len(op.results) == 1
 
 
 def _is_array_index(index: Operand) -> bool:

@@ -131,7 +131,7 @@ def test_list_carried_through_loop(f, arg, mode):
     assert_grads(f, (arg,), 0, mode)
 
 
-# ------------------------- 4. integer index of a broadcast value in "scalar code"
+# ------------------------- 4. integer index of a broadcast value (once taken for scalar code)
 
 
 def index_of_scaled_array(a, x):
@@ -149,28 +149,15 @@ def index_of_array_times_its_item(x):
     return (x[0] * x)[1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "shapes.uses_arrays counts a single integer index v[1] as list indexing, so a "
-    "function with no other array primitive compiles as scalar code (ShapeFacts "
-    "scalar_code: same_shape always true) and no unbroadcast is emitted although "
-    "indexing narrows a broadcast array: the reverse gradient for a scalar a is an "
-    "array ([0, x1, 0, 0]), forward mode raises TypeError \"'float' object is not "
-    "subscriptable\", (x[0] * x)[1] raises ValueError in runtime.add"))
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 def test_integer_index_of_broadcast_product(mode):
     assert_grads(index_of_scaled_array, (0.7, X4), (0, 1), mode)
 
 
-@pytest.mark.xfail(strict=True, reason="as test_integer_index_of_broadcast_product, "
-                   "in a loop: the reverse gradient for the scalar a is an array")
 def test_integer_index_of_broadcast_product_in_loop():
     assert_grads(loop_over_index_of_scaled_array, (0.7, X4), (0, 1), "reverse")
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "as test_integer_index_of_broadcast_product: scalar code, the adjoint of x[0] "
-    "is an array and runtime.add/_scatter fails 'setting an array element with a "
-    "sequence'"))
 def test_integer_index_of_array_times_its_item():
     assert_grads(index_of_array_times_its_item, (X4,), 0, "reverse")
 
