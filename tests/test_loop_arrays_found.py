@@ -192,12 +192,7 @@ def loop_local_used_after_loop_in_numpy_call(x):
     return np.sum(t)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the ADCompileError says \"the name 't' is not defined\" with no hint, although "
-    "'t' is assigned in the loop; the same program with 'return t' reports \"'t' is "
-    "assigned only on some paths through the statement at line N\" with a hint. "
-    "lowering/arrays.py _static_or_value calls calls._resolve_path, which raises its "
-    "own error without looking at branch_only as LoweringCore.name does"))
+# once "the name 't' is not defined", with no hint
 def test_loop_local_after_loop_error_names_the_loop():
     with pytest.raises(adc.ADCompileError, match="only on some paths"):
         adc.grad(loop_local_used_after_loop_in_numpy_call)(X4)

@@ -92,8 +92,8 @@ class Arrays:
     def _is_value_expression(self, node: ast.expr) -> bool:
         """Whether `node` denotes a value (so `.attr` is an array attribute), not a module."""
         if isinstance(node, ast.Name):
-            if node.id in self.env:
-                return True
+            if node.id in self.env or node.id in self.branch_only:
+                return True  # (a name bound on some paths only: its own error says so)
             resolved = self.src.resolve(node.id)
             return resolved is not None and _is_constant_object(resolved.obj)
         if isinstance(node, ast.Attribute):
