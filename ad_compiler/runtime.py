@@ -81,6 +81,16 @@ def _shared(a: Any) -> Any:
     return a
 
 
+def list_head(g: Any, a: Any, whole: Any) -> Any:
+    """The part of the adjoint `g` of ``whole = a + b`` (lists) that belongs to `a`."""
+    return AdjointList(densify(g, whole)[:len(a)])
+
+
+def list_tail(g: Any, a: Any, whole: Any) -> Any:
+    """The part of the adjoint `g` of ``whole = a + b`` (lists) that belongs to `b`."""
+    return AdjointList(densify(g, whole)[len(a):])
+
+
 def add(a: Any, b: Any) -> Any:
     """``a + b`` for adjoints of any shape: numbers, arrays, lists and tuples of them."""
     if type(b) is IndexUpdate and type(b.base) is np.ndarray and (

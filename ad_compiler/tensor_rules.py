@@ -281,6 +281,8 @@ HELPERS: dict[str, Helper] = {
     "accumulate": Helper(runtime.add, (0, 1), joint=True),
     "densify": Helper(runtime.densify, (0,)),
     "dense": Helper(runtime.dense, (0,)),
+    "list_head": Helper(runtime.list_head, (0,)),
+    "list_tail": Helper(runtime.list_tail, (0,)),
     "zeros_of": Helper(runtime.zeros_of, ()),
     "reduced_count": Helper(runtime.reduced_count, ()),
     "extremum_mask": Helper(runtime.extremum_mask, ()),

@@ -83,14 +83,20 @@ def list_concatenation_of_arrays(x):
     return np.sum(np.stack(hs))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reverse mode gives 6 instead of 3 per element: the adjoint of 'list + list' is "
-    "that of numeric addition (unbroadcast(hs_bar, w1_1), which sums the adjoint list "
-    "over its items) instead of splitting it between the two lists; the vjp of 'add' "
-    "in rules.py does not know its operands are lists"))
+# once 6 instead of 3: the whole adjoint went to both lists
 def test_list_concatenation_adjoint_is_split():
     g = adc.grad(list_concatenation_of_arrays)(X4)
     np.testing.assert_allclose(g, np.full(4, 3.0))
+
+
+def concatenated_numbers(a, b):
+    hs = [a, b] + [a * b]
+    return hs[0] + hs[2] * 3.0
+
+
+def test_list_concatenation_of_numbers():
+    ga, gb = adc.grad(concatenated_numbers, wrt=(0, 1))(2.0, 5.0)
+    assert (ga, gb) == (1.0 + 3.0 * 5.0, 3.0 * 2.0)
 
 
 # ---------------------------------------------- 3. lists carried through loops

@@ -103,6 +103,7 @@ class _Sweep:
                  facts: ShapeFacts) -> None:
         self.fn, self.out, self.varied, self.facts = fn, out, varied, facts
         self.containers = container_values(fn)
+        self.fn_producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}
         self.stacks: dict[int, Value] = {}  # id(loop op) -> its stack in this scope
         self.values: dict[int, Value] = {}  # uid -> value, for naming partial adjoints
         # differentiating reverse-mode code: stacks it pushes and pops have adjoint stacks,
@@ -274,11 +275,38 @@ class _Sweep:
         if self.is_container(result.uid) and op.prim not in ("index_update", "accumulate"):
             # indexed somewhere: its adjoint may be sparse, and the rules need it dense
             adjoint = _densified(builder, adjoint, result)
+        if op.prim == "add" and any(self._is_list(a, builder) for a in op.args):
+            self._adjoint_concatenation(op, adjoint, builder, partials)
+            return
         indices = active_operands(op, self.varied)
         for i, partial in zip(indices, derive(self.fn, op, vjp, builder, op, adjoint,
                                                 indices, self.facts)):
             self.values[op.args[i].uid] = op.args[i]
             partials.setdefault(op.args[i].uid, []).append(partial)
+
+    def _is_list(self, operand: Operand, builder: Builder) -> bool:
+        """Whether `operand` is certainly a list or tuple: a display, or a concatenation
+        of one (``hs + [h]``); adding such is concatenating."""
+        made = builder.producers.get(operand.uid) if isinstance(operand, Value) else None
+        if made is None:
+            made = self.fn_producers.get(operand.uid) if isinstance(operand, Value) else None
+        if made is None:
+            return False
+        if made.prim == "pack":
+            return True
+        return made.prim == "add" and any(self._is_list(a, builder) for a in made.args)
+
+    def _adjoint_concatenation(self, op: Op, adjoint: Operand, builder: Builder,
+                               partials: Partials) -> None:
+        """``a + b`` of lists: the first len(a) items of the adjoint are a's, the rest b's."""
+        a, b = op.args
+        for operand, part in ((a, "list_head"), (b, "list_tail")):
+            if isinstance(operand, Value) and self.is_varied(operand):
+                fn = getattr(runtime, part)
+                piece = builder.emit(part, [adjoint, a, op.result],
+                                     attrs={"fn": fn, "kwnames": ()}).result
+                self.values[operand.uid] = operand
+                partials.setdefault(operand.uid, []).append(piece)
 
     def _adjoint_if(self, op: Op, builder: Builder, partials: Partials) -> None:
         builder.loc = op.loc
