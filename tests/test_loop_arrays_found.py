@@ -123,17 +123,16 @@ def rotate_list_of_arrays(x):
     return np.sum(np.stack(hs))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a list display carried through a for loop: AttributeError \"'_StaticSeq' object "
-    "has no attribute 'name'\" from codegen._yield_assignment, TypeError/ValueError at "
-    "run time, or a silent zero gradient (grow_list_of_scalars: 0.0 instead of 15). "
-    "lowering/control.py passes the compile-time _StaticSeq in env as the loop's "
-    "initial/yielded value without _materialize, so the list items lose their "
-    "dependence on the inputs"))
+# once an AttributeError ('_StaticSeq' has no 'name'), wrong values or zero gradients:
+# a list display carried through a loop was not made a runtime list
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 @pytest.mark.parametrize("f,arg", [(grow_list_of_arrays, X4), (grow_list_of_scalars, 0.7),
                                    (rotate_list_of_arrays, X4)])
 def test_list_carried_through_loop(f, arg, mode):
+    if f is grow_list_of_arrays and mode == "forward":
+        pytest.xfail("forward mode (vector mode) of a list grown from [] in a loop: "
+                     "ValueError, the batched tangents of the items do not broadcast "
+                     "with the empty initial list's")
     assert_grads(f, (arg,), 0, mode)
 
 

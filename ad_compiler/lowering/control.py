@@ -33,7 +33,7 @@ class ControlFlow:
             raise self.error(node, "the 'return' statements of this function return "
                                    "different numbers of values",
                              hint="return the same number of values on every path")
-        values = [self.env[n] for n in loop.carried]
+        values = [self._carried_value(n) for n in loop.carried]
         return _Returned([*values, Const(True), Const(True), *outputs], False, node)
 
     def _branch(self, stmts: list[ast.stmt], must_return: bool = False) -> _Branch:
@@ -136,7 +136,7 @@ class ControlFlow:
         inside = self.env
         self.builder.block, self.env = saved_block, saved_env
         self._note_loop_locals(inside, stmt)
-        inits = [*(self.env[n] for n in carried), *loop.extra_inits()]
+        inits = [*(self._carried_value(n) for n in carried), *loop.extra_inits()]
         results = self._emit_structured("for", [iterable, *inits], [body],
                                         [*carried, *loop.extra_names()], stmt)
         self.env.update(zip(carried, results))
@@ -220,7 +220,7 @@ class ControlFlow:
         inside = self.env
         self.builder.block, self.env = saved_block, saved_env
         self._note_loop_locals(inside, stmt)
-        inits = [*(self.env[n] for n in carried), *loop.extra_inits()]
+        inits = [*(self._carried_value(n) for n in carried), *loop.extra_inits()]
         results = self._emit_structured("while", inits, [cond_block, body], names, stmt)
         self.env.update(zip(carried, results))
         return loop.exit(results)
@@ -240,12 +240,17 @@ class ControlFlow:
     def _loop_outcome(self, done: Const) -> list[Operand]:
         """The loop state where an iteration ends (its end, 'continue' or 'break')."""
         loop = self.loops[-1]
-        values = [self.env[n] for n in loop.carried]
+        values = [self._carried_value(n) for n in loop.carried]
         if loop.done is not None:
             values.append(done)
         if loop.returned is not None:
             values += [loop.returned, *loop.slots]
         return values
+
+    def _carried_value(self, name: str) -> Operand:
+        """A variable a loop carries, as one value: a list display known at compile time
+        (``hs = [x]``) becomes a runtime list, whose items stay tied to the inputs."""
+        return self._materialize(self.env[name], self.stmt)
 
     def _note_loop_locals(self, inside: dict[str, Operand], stmt: ast.AST) -> None:
         for name in inside:

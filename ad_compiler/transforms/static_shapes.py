@@ -199,13 +199,13 @@ def _op(facts: Facts, op: Op) -> None:
         ok = all(facts.is_fixed(a) for a in op.args)
     if ok and not elementwise(op):
         first_index = _INDEXING.get(op.prim)
-        base = sigs[0]
+        base = sigs[0] if sigs else None  # (an empty list display has no operand)
         for k, (a, s) in enumerate(zip(op.args, sigs)):
             indexing = first_index is not None and k >= first_index and (
                 op.prim == "getitem" or k == first_index)
             if indexing and s[0] == "array" and s[3].kind == "b":
                 ok = False  # a boolean mask: the result's shape depends on the data
-            elif indexing and _int_index(s) and (
+            elif indexing and base is not None and _int_index(s) and (
                     base[0] == "array" or (base[0] == "seq" and isinstance(base[2], tuple)
                                            and len(set(base[2])) <= 1)):
                 continue  # x[i]: any i gives one shape
