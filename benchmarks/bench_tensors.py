@@ -689,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
     report.section("3. Summary: time per gradient call relative to the hand-written adjoint",
                    lambda: summary(results, names))
     report.section("4. A new input signature: build, first call (probe, specialise, "
-                   "compile, check), a later call",
+                   "compile, check), the call after",
                    lambda: bench_first_calls(args_of, ok, 2 if args.quick else 5))
     if args.svg:
         def write_svg() -> str:
