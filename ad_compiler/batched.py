@@ -72,7 +72,10 @@ def batched_broadcast_to(t: Any, shape: Any) -> Any:
 
 
 def batched_broadcast_like(t: Any, y: Any) -> Any:
-    """The tangent `t` broadcast to the shape of the primal result `y` (plus directions)."""
+    """The tangent `t` broadcast to the shape of the primal result `y` (plus directions);
+    a list's tangent is a list of its items' tangents, as it is."""
+    if isinstance(y, (list, tuple)):
+        return t
     shape = np.shape(y) + np.shape(t)[-1:]
     return t if np.shape(t) == shape else np.broadcast_to(t, shape)
 
@@ -136,7 +139,10 @@ def batched_solve(a: Any, t: Any) -> Any:
 
 
 def batch_zeros(x: Any, seed: Any) -> Any:
-    """A zero batched tangent for `x`, with as many directions as `seed` has."""
+    """A zero batched tangent for `x`, with as many directions as `seed` has (for a
+    list or tuple, a list of its items' zero tangents)."""
+    if isinstance(x, (list, tuple)):
+        return [batch_zeros(v, seed) for v in x]
     dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype.kind in "fc" else np.float64
     return np.zeros(np.shape(x) + np.shape(seed)[-1:], dtype)
 

@@ -129,10 +129,6 @@ def rotate_list_of_arrays(x):
 @pytest.mark.parametrize("f,arg", [(grow_list_of_arrays, X4), (grow_list_of_scalars, 0.7),
                                    (rotate_list_of_arrays, X4)])
 def test_list_carried_through_loop(f, arg, mode):
-    if f is grow_list_of_arrays and mode == "forward":
-        pytest.xfail("forward mode (vector mode) of a list grown from [] in a loop: "
-                     "ValueError, the batched tangents of the items do not broadcast "
-                     "with the empty initial list's")
     assert_grads(f, (arg,), 0, mode)
 
 
