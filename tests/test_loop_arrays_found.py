@@ -1,7 +1,7 @@
-"""Bugs found by random programs mixing loops with array indexing, slicing and lists.
+"""Programs that once went wrong, found by random programs mixing loops with array
+indexing, slicing and lists (each comment says how).
 
-Each test asserts the right derivative (central differences, or worked out by hand)
-and is marked xfail(strict=True) until the bug it records is fixed.
+Each test asserts the right derivative (central differences, or worked out by hand).
 """
 from __future__ import annotations
 
