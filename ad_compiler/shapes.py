@@ -120,12 +120,11 @@ def _computed_elementwise(base: Operand, made: dict[int, Op]) -> bool:
     an item of an array (a list is made by a display, ``+`` of lists or a call), so
     indexing narrows a possibly broadcast shape."""
     op = made.get(base.uid) if isinstance(base, Value) else None
-    if op is None or op.prim in ("add", "mul") and any(
+    if op is None or op.prim == "add" or op.prim == "mul" and any(
             isinstance(a, Const) and type(a.value) is int for a in op.args):
-        return False  # (list concatenation, repetition)
+        return False  # (maybe list concatenation or repetition)
     spec = PRIMITIVES.get(op.prim)
-    return op.prim != "add" and spec is not None and spec.expr is not None \
-        and len(op.results) == 1
+    return spec is not None and spec.expr is not None and len(op.results) == 1
 
 
 def _is_array_index(index: Operand) -> bool:

@@ -204,9 +204,10 @@ class _Sweep:
               start: Operand | None = None) -> Operand:
         """The sum of partial adjoints (``start`` first): ``+`` for numbers and arrays,
         the runtime's item-wise ``add`` for lists and tuples."""
-        sparse = any(isinstance(t, Value) and getattr(builder.producers.get(t.uid), "prim", None)
-                     in ("index_update", "accumulate") for t in terms)
         if not self.is_container(uid):
+            sparse = any(isinstance(t, Value) and getattr(builder.producers.get(t.uid), "prim",
+                                                          None) in ("index_update", "accumulate")
+                         for t in terms)
             if sparse and uid in self.values:  # an array indexed where this code cannot
                 like = self.values[uid]        # tell: the index's part added item-wise
                 return _densified(builder, self._accumulated(builder, terms, start), like)
@@ -287,9 +288,9 @@ class _Sweep:
     def _is_list(self, operand: Operand, builder: Builder) -> bool:
         """Whether `operand` is certainly a list or tuple: a display, or a concatenation
         of one (``hs + [h]``); adding such is concatenating."""
-        made = builder.producers.get(operand.uid) if isinstance(operand, Value) else None
-        if made is None:
-            made = self.fn_producers.get(operand.uid) if isinstance(operand, Value) else None
+        if not isinstance(operand, Value):
+            return False
+        made = builder.producers.get(operand.uid) or self.fn_producers.get(operand.uid)
         if made is None:
             return False
         if made.prim == "pack":
