@@ -212,12 +212,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .api import _derivative
+    from .build import derivative
     from .export import export, write
 
     fn = load_target(args.target)
     kinds = args.kind or ["grad"]
-    compiled = [_derivative(fn, kind, _wrt(args.wrt), args.mode if kind in (
+    compiled = [derivative(fn, kind, _wrt(args.wrt), args.mode if kind in (
         "grad", "value_and_grad") else ("forward" if kind == "jvp" else "reverse"))
         for kind in kinds]
     shapes = ""

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from .api import _check_scalar_output, _wrt_indices
+from .build import check_scalar_output, wrt_indices
 from .errors import ADCompileError
 from .interpret import evaluate, read_operand
 from .ir import Function, Value, format_function
@@ -41,7 +41,7 @@ class Trace:
         """
         fn = self.function
         values = _bind_point(fn, args, point)
-        _check_scalar_output(fn, "trace(...).table")
+        check_scalar_output(fn, "trace(...).table")
         structured = next((op for op in fn.body.ops if op.blocks), None)
         if structured is not None:
             loc = structured.loc
@@ -52,7 +52,7 @@ class Trace:
                 filename=fn.filename, lineno=loc.lineno if loc else None,
                 col=loc.col if loc else None,
                 source_line=fn.source.line(loc.lineno) if loc and fn.source else None)
-        seed_index = _wrt_indices(fn, seed)[0][0]
+        seed_index = wrt_indices(fn, seed)[0][0]
         everything = list(range(len(fn.params)))
         tangent_fn = forward(fn, [seed_index], unit_seeds=True)
         adjoint_fn = reverse(fn, everything, seed_params=False)

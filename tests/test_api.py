@@ -13,7 +13,7 @@ import pytest
 from support import load_fixture
 
 import ad_compiler as adc
-from ad_compiler import api, cache
+from ad_compiler import build, cache
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -408,13 +408,13 @@ def test_code_typed_in_ipython(monkeypatch):
 
 def _spy_build(monkeypatch) -> list:
     calls = []
-    real = api._build
+    real = build._build
 
     def spy(*args, **kwargs):
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(api, "_build", spy)
+    monkeypatch.setattr(build, "_build", spy)
     return calls
 
 

@@ -1,0 +1,254 @@
+"""Building derivatives: lowering, transforming, generating and caching them.
+
+`derivative(f, kind, wrt, mode)` is what every public function asks for: a compiled
+derivative of `f`, built once per code object and reused while every name it
+resolved still denotes the same object (cache.py keeps them).
+"""
+from __future__ import annotations
+
+import ast
+import os
+import types
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import cache, custom
+from .codegen import generate
+from .dispatch import Dispatcher, worth_specializing
+from .errors import ADCompileError
+from .frontend import resolve_path
+from .ir import Const, Function
+from .lowering import lower
+from .shapes import uses_arrays
+from .transforms import forward, optimize, reverse
+from .transforms.common import container_values
+
+Wrt = int | str | Sequence[int | str]
+_MODES = ("reverse", "forward")
+
+
+def wrt_indices(fn: Function, wrt: Wrt) -> tuple[list[int], bool]:
+    """Parameter indices for `wrt`, and whether a single one was named."""
+    single = isinstance(wrt, (int, str))
+    items = [wrt] if single else list(wrt)
+    names = [p.name for p in fn.params]
+    indices = []
+    for item in items:
+        if isinstance(item, str):
+            if item not in names:
+                raise ADCompileError(f"{fn.name} has no parameter named {item!r}",
+                                     hint=f"choose among {names}")
+            indices.append(names.index(item))
+        elif isinstance(item, int) and not isinstance(item, bool):
+            if not -len(names) <= item < len(names):
+                raise ADCompileError(f"wrt={item} is out of range: {fn.name} has "
+                                     f"{len(names)} parameter(s)",
+                                     hint="wrt counts parameters from 0")
+            indices.append(item % len(names))
+        else:
+            raise ADCompileError(f"wrt must be a parameter index or name, not {item!r}")
+    if not indices:
+        raise ADCompileError("wrt names no parameter", hint="pass wrt=0 or wrt=('x', 'y')")
+    twice = next((i for k, i in enumerate(indices) if i in indices[:k]), None)
+    if twice is not None:
+        raise ADCompileError(f"wrt names the parameter {names[twice]!r} twice",
+                             hint="name each input once: wrt=('x', 'y')")
+    return indices, single
+
+
+def where(fn: Function) -> dict[str, Any]:
+    """The location of a function's 'def', for errors about the function as a whole."""
+    located: dict[str, Any] = {"filename": fn.filename}
+    if fn.source is not None:
+        node = fn.source.node
+        located.update(lineno=node.lineno, col=node.col_offset,
+                       source_line=fn.source.line(node.lineno))
+    return located
+
+
+def check_scalar_output(fn: Function, api_name: str) -> None:
+    located = where(fn)
+    if fn.returns_tuple or len(fn.outputs) != 1:
+        raise ADCompileError(
+            f"{api_name} needs a function with one scalar output, but {fn.name} returns "
+            f"a tuple of {len(fn.outputs)} values",
+            hint="use adc.vjp (or adc.jacobian) for functions with several outputs, or "
+                 "differentiate one output at a time", **located)
+    out = fn.outputs[0]
+    packed = [op for op in fn.body.ops if op.prim == "pack" and op.results[0] is out]
+    if packed:
+        raise ADCompileError(
+            f"{api_name} needs a function with one scalar output, but {fn.name} returns "
+            f"a {packed[0].attrs.get('kind', 'tuple')}",
+            hint="use adc.vjp for functions with several outputs, or differentiate one "
+                 "item at a time", **located)
+    if isinstance(out, Const) and out.value is None and fn.none_returns and fn.source:
+        lineno, col = fn.none_returns[0]
+        located.update(lineno=lineno, col=col, source_line=fn.source.line(lineno))
+    if isinstance(out, Const) and out.value is None:
+        raise ADCompileError(f"{api_name} needs a function that returns a value; "
+                             f"{fn.name} returns None on some path",
+                             hint="end every path through the function with 'return <value>'",
+                             **located)
+
+
+def safe_name(name: str, suffix: str) -> str:
+    base = name if name.isidentifier() else "f"
+    return f"{base}_{suffix}"
+
+
+def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
+    if mode not in _MODES:
+        raise ADCompileError(f"mode must be 'reverse' or 'forward', not {mode!r}")
+    rules_version = custom.version
+    fn = lower(f)
+    if kind in ("jvp", "vjp", "jvp_batched"):
+        indices, single = list(range(len(fn.params))), False
+    else:
+        indices, single = wrt_indices(fn, wrt)
+        check_scalar_output(fn, "grad" if kind == "grad" else "value_and_grad")
+    n_out, n_in = len(fn.outputs), len(indices)
+
+    if mode == "forward" and kind in ("grad", "value_and_grad"):
+        lists = container_values(fn)
+        if uses_arrays(fn) or any(fn.params[i].uid in lists for i in indices):
+            from .assemble import forward_gradient  # it builds JVPs itself
+
+            return forward_gradient(f, fn, kind, indices, single)
+    if kind == "jvp_batched":  # vector mode: the directions of input `wrt` in one sweep
+        indices, _ = wrt_indices(fn, wrt)
+        d = forward(fn, indices, unit_seeds=False, batched=True)
+        values = tuple(range(n_out)) if fn.returns_tuple else 0
+        tangents = tuple(range(n_out, 2 * n_out)) if fn.returns_tuple else n_out
+        tree = (values, tangents)
+        suffix = "jvp"
+    elif kind == "jvp":
+        d = forward(fn, indices, unit_seeds=False)
+        values = tuple(range(n_out)) if fn.returns_tuple else 0
+        tangents = tuple(range(n_out, 2 * n_out)) if fn.returns_tuple else n_out
+        tree: Any = (values, tangents)
+        suffix = "jvp"
+    elif kind == "vjp":
+        d = reverse(fn, indices, seed_params=True)
+        d.body.yields = d.body.yields[n_out:]
+        tree = tuple(range(n_in))
+        suffix = "vjp"
+    else:
+        if mode == "reverse":
+            d = reverse(fn, indices, seed_params=False)
+        else:
+            d = forward(fn, indices, unit_seeds=True)
+        if kind == "grad":  # the outputs are the value, then the gradients: drop the value
+            d.body.yields = d.body.yields[1:]
+            tree = 0 if single else tuple(range(n_in))
+        else:
+            tree = (0, 1 if single else tuple(range(1, n_in + 1)))
+        suffix = kind
+    d.output_tree = tree
+    d.returns_tuple = isinstance(tree, tuple)
+    d.returns_tuple_in = fn.returns_tuple
+    optimize(d)
+
+    src = fn.source
+    cells = {**(src.cells if src is not None else {}), **fn.extra_cells}
+    defaults = None
+    if kind in ("grad", "value_and_grad") and fn.defaults and src is not None:
+        node_defaults = getattr(src.node.args, "defaults", [])
+        defaults = [ast.unparse(d_node) for d_node in node_defaults]
+    user_globals = src.globals if src is not None else f.__globals__
+    if getattr(f, "_adc_function", None) is fn and hasattr(f, "__globals__"):
+        # a derivative differentiated again reads the namespace it runs in, which for
+        # one rebound to equal code elsewhere is not the namespace its IR was built in
+        user_globals = f.__globals__
+        own = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
+        cells.update({name: own[name] for name in cells if name in own})
+    d.name = safe_name(fn.name, suffix)
+    generated = generate(d, d.name, user_globals=user_globals,
+                         closure_cells=cells, signature_defaults=defaults)
+    out = generated.fn
+    if fn.defaults and kind in ("grad", "value_and_grad"):
+        out.__defaults__ = fn.defaults
+    out.source = generated.source
+    out._adc_function = d
+    out._adc_rules_version = rules_version
+    out.__doc__ = f"{kind} of {fn.name} (generated by ad_compiler)"
+    if worth_specializing(d) and os.environ.get("AD_COMPILER_SPECIALIZE", "1") != "0":
+        # array code: compiled again for each signature of inputs, shapes known
+        return Dispatcher(out, d, user_globals, cells)
+    return out
+
+
+def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
+    key = (kind, _wrt_key(wrt), mode)
+    candidates = cache.candidates(f, key)
+    for built_for, compiled in reversed(candidates):  # the newest first
+        if built_for() is f and _still_valid(compiled, f):
+            return compiled
+    for _, compiled in reversed(candidates):
+        if not getattr(compiled, "_adc_wrapper", False) and _still_valid(compiled, f):
+            rebound = _rebind(compiled, f)
+            if isinstance(rebound, Dispatcher):  # its specialisations are kept for `f`
+                _remember(f, key, rebound)
+            return rebound
+    compiled = _build(f, kind, wrt, mode)
+    _remember(f, key, compiled)
+    return compiled
+
+
+def _remember(f: Callable, key: tuple, compiled: Callable) -> None:
+    try:
+        ref = weakref.ref(f)
+    except TypeError:
+        ref = lambda: None  # noqa: E731
+    cache.store(f, key, (ref, compiled))
+
+
+def _wrt_key(wrt: Wrt) -> Any:
+    if isinstance(wrt, (int, str)) and not isinstance(wrt, bool):
+        return wrt
+    if isinstance(wrt, (tuple, list)) and all(
+            isinstance(w, (int, str)) and not isinstance(w, bool) for w in wrt):
+        return tuple(wrt)
+    raise ADCompileError(f"wrt must be a parameter index, a name, or a tuple of them, "
+                         f"not {wrt!r}", hint="for example wrt=0, wrt='x' or wrt=(0, 'y')")
+
+
+def _still_valid(compiled: Callable, f: Callable) -> bool:
+    """Whether every name the compiled code resolved still denotes the same object for `f`,
+    and no rule was registered since it was compiled."""
+    if compiled._adc_rules_version != custom.version:
+        return False
+    for owner, spelling, obj in compiled._adc_function.resolutions:
+        if resolve_path(owner or f, spelling) is not obj:
+            return False
+    return True
+
+
+def _rebind(compiled: Callable, f: Callable) -> Callable:
+    """The same generated code, reading `f`'s globals and closure cells."""
+    cells = dict(zip(f.__code__.co_freevars, f.__closure__ or ()))
+    if hasattr(compiled, "_adc_generic"):  # a dispatcher: rebind its generic code
+        d, _, built_cells = compiled._adc_context
+        generic = _rebind(compiled._adc_generic, f)
+        return Dispatcher(generic, d, f.__globals__, {**built_cells, **cells})
+    closure = None
+    if compiled.__closure__:
+        closure = tuple(cells.get(name, cell)
+                        for name, cell in zip(compiled.__code__.co_freevars, compiled.__closure__))
+    out = types.FunctionType(compiled.__code__, f.__globals__, compiled.__name__,
+                             compiled.__defaults__, closure)
+    out.__dict__.update(compiled.__dict__)
+    return out
+
+def with_defaults(f: Callable, primals: tuple) -> tuple:
+    """The positional arguments, completed with `f`'s defaults for the ones not given."""
+    defaults = getattr(f, "__defaults__", None) or ()
+    n_params = getattr(getattr(f, "__code__", None), "co_argcount", len(primals))
+    missing = n_params - len(primals)
+    if missing <= 0:
+        return primals
+    if missing > len(defaults):
+        raise TypeError(f"{getattr(f, '__name__', f)} needs {n_params} arguments, "
+                        f"{len(primals)} given")
+    return primals + tuple(defaults[len(defaults) - missing:])
