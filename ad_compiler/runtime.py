@@ -14,18 +14,70 @@ from typing import Any
 import numpy as np
 
 
-class AdjointList(list):
-    """A list this module made to accumulate adjoints in; it may be updated in place."""
+class _Vector:
+    """Adjoints of containers form a vector space: ``+`` adds item by item, ``*`` and
+    ``-`` scale (where a list's ``+`` would join and its ``*`` repeat), so derivative
+    code may sum and scale them as it does numbers."""
+
+    __slots__ = ()
+
+    def __add__(self, other: Any) -> Any:
+        return add(self, other)
+
+    __radd__ = __add__
+    __iadd__ = __add__
+
+    def __mul__(self, factor: Any) -> Any:
+        return scale(self, factor)
+
+    __rmul__ = __mul__
+    __imul__ = __mul__
+
+    def __neg__(self) -> Any:
+        return scale(self, -1.0)
+
+    def __sub__(self, other: Any) -> Any:
+        return add(self, scale(other, -1.0))
+
+    def __rsub__(self, other: Any) -> Any:
+        return add(other, scale(self, -1.0))
+
+
+class Adjoints(_Vector, list):
+    """The adjoint of a list, tuple or namedtuple.  Shared: nothing updates it in place."""
+
+    __slots__ = ()
+
+
+class AdjointList(Adjoints):
+    """An `Adjoints` made here to accumulate into; its owner updates it in place."""
+
+    __slots__ = ()
+
+
+class AdjointMap(_Vector, dict):
+    """The adjoint of a dict, or of a dataclass's fields, keyed like it.  Shared:
+    nothing updates it in place."""
+
+    __slots__ = ()
+
+
+class AdjointDict(AdjointMap):
+    """An `AdjointMap` made here to accumulate into; its owner updates it in place."""
+
+    __slots__ = ()
 
 
 class AdjointArray(np.ndarray):
     """An array this module made to accumulate adjoints in; it may be updated in place."""
 
 
-class IndexUpdate:
-    """The partial adjoint of ``base[index]``: zero but ``value`` at ``index``."""
+class IndexUpdate(_Vector):
+    """The partial adjoint of ``base[index]``: zero but ``value`` at ``index``; ``+``
+    scatters it into whatever it is added to."""
 
     __slots__ = ("base", "index", "value")
+    __array_ufunc__ = None  # `array + update` asks the update, not NumPy
 
     def __init__(self, base: Any, index: Any, value: Any) -> None:
         self.base, self.index, self.value = base, index, value
@@ -35,40 +87,80 @@ def index_update(base: Any, index: Any, value: Any) -> IndexUpdate:
     return IndexUpdate(base, index, value)
 
 
+def field_update(base: Any, name: str, value: Any) -> IndexUpdate:
+    """The partial adjoint of ``base.name``: a namedtuple's field by its place, a
+    dataclass's by its name."""
+    fields = getattr(type(base), "_fields", None)
+    if isinstance(base, tuple) and fields is not None:
+        return IndexUpdate(base, fields.index(name), value)
+    return IndexUpdate(base, name, value)
+
+
 def _is_zero(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == 0
+    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool) and x == 0)
+
+
+def fields_of(x: Any) -> list[str] | None:
+    """The field names of a dataclass instance (its differentiable parts), else None."""
+    if not hasattr(type(x), "__dataclass_fields__") or isinstance(x, type):
+        return None
+    import dataclasses
+
+    return [f.name for f in dataclasses.fields(x)]
 
 
 def zeros_like(x: Any) -> Any:
-    if isinstance(x, (list, tuple)) and all(type(v) is float for v in x):
-        return AdjointList([0.0] * len(x))
+    """A zero adjoint shaped like `x`, owned here (updated in place as it accumulates)."""
     if isinstance(x, (list, tuple)):
-        return AdjointList([zeros_like(v) if isinstance(v, (list, tuple, np.ndarray)) else 0.0
-                            for v in x])
+        if all(type(v) is float for v in x):
+            return AdjointList([0.0] * len(x))
+        return AdjointList([zeros_like(v) for v in x])
     if isinstance(x, np.ndarray):
         dtype = np.float64 if x.dtype.kind in "biu" else x.dtype
         return np.zeros_like(x, dtype=dtype).view(AdjointArray)
+    if isinstance(x, dict):
+        return AdjointDict({k: zeros_like(v) for k, v in x.items()})
+    names = fields_of(x)
+    if names is not None:
+        return AdjointDict({n: zeros_like(getattr(x, n)) for n in names})
     return 0.0
+
+
+def _is_container(x: Any) -> bool:
+    return isinstance(x, (list, tuple, dict)) or fields_of(x) is not None
 
 
 def densify(a: Any, like: Any) -> Any:
     """`a` as an adjoint shaped like `like`, owned by this module."""
     if isinstance(a, IndexUpdate):
         return add(zeros_like(like), a)
-    if _is_zero(a) and isinstance(like, (list, tuple, np.ndarray)):
+    if _is_zero(a) and (_is_container(like) or isinstance(like, np.ndarray)):
         return zeros_like(like)
-    if isinstance(a, (list, tuple)) and not isinstance(a, AdjointList):
+    if isinstance(a, (list, tuple)) and isinstance(like, (list, tuple)):
+        if type(a) is AdjointList:
+            return a
         return AdjointList(densify(v, w) for v, w in zip(a, like))
+    if isinstance(a, dict) and type(a) is not AdjointDict:
+        return AdjointDict({k: densify(v, _part(like, k)) for k, v in a.items()})
     if isinstance(a, np.ndarray) and not isinstance(a, AdjointArray):
+        if isinstance(like, (list, tuple)):  # NumPy took the list for an array
+            return densify(list(a), like)
         return a.astype(a.dtype if a.dtype.kind in "fc" else np.float64).view(AdjointArray)
     return a
+
+
+def _part(x: Any, key: Any) -> Any:
+    """Item or field `key` of a container (what an adjoint keyed by `key` is shaped like)."""
+    if isinstance(x, (list, tuple, dict, np.ndarray)):
+        return x[key]
+    return getattr(x, key)
 
 
 def dense(a: Any, like: Any) -> Any:
     """`a` with a slice's sparse adjoint filled in, shaped like `like`: an adjoint that
     rules may pass on to several operands, so nothing may update it in place (unlike
     `densify`'s, which its one owner accumulates into)."""
-    if isinstance(a, IndexUpdate) or (_is_zero(a) and isinstance(like, (list, tuple))):
+    if isinstance(a, IndexUpdate) or (_is_zero(a) and _is_container(like)):
         a = densify(a, like)
     return _shared(a)
 
@@ -77,22 +169,44 @@ def _shared(a: Any) -> Any:
     if type(a) is AdjointArray:
         return a.view(np.ndarray)
     if type(a) is AdjointList:
-        return [_shared(v) for v in a]
+        return Adjoints(_shared(v) for v in a)
+    if type(a) is AdjointDict:
+        return AdjointMap({k: _shared(v) for k, v in a.items()})
     return a
 
 
 def list_head(g: Any, a: Any, whole: Any) -> Any:
-    """The part of the adjoint `g` of ``whole = a + b`` (lists) that belongs to `a`."""
-    return AdjointList(densify(g, whole)[:len(a)])
+    """The part of the adjoint `g` of ``whole = a + b`` that belongs to `a`: its first
+    items where `+` joined lists or tuples, else `g` summed to `a`'s shape."""
+    if isinstance(whole, (list, tuple)):
+        return AdjointList(densify(g, whole)[:len(a)])
+    return unbroadcast(g, a)
 
 
-def list_tail(g: Any, a: Any, whole: Any) -> Any:
-    """The part of the adjoint `g` of ``whole = a + b`` (lists) that belongs to `b`."""
-    return AdjointList(densify(g, whole)[len(a):])
+def list_tail(g: Any, a: Any, whole: Any, b: Any = None) -> Any:
+    """The part of the adjoint `g` of ``whole = a + b`` that belongs to `b`."""
+    if isinstance(whole, (list, tuple)):
+        return AdjointList(densify(g, whole)[len(a):])
+    return g if b is None else unbroadcast(g, b)
+
+
+def repeat_adjoint_of(g: Any, a: Any, n: Any, whole: Any) -> Any:
+    """The adjoint of `a` in ``whole = a * n``: where `*` repeated a list n times, the
+    copies' adjoints added up; where it multiplied numbers, ``g * n`` summed to `a`'s shape."""
+    if isinstance(whole, (list, tuple)) and isinstance(a, (list, tuple)):
+        g = densify(g, whole)
+        total: Any = zeros_like(a)
+        for start in range(0, len(g), max(len(a), 1)):
+            total = add(total, AdjointList(g[start:start + len(a)]))
+        return total
+    if isinstance(whole, (list, tuple)):  # the count of a repetition: no derivative
+        return 0.0
+    return unbroadcast(g * n, a)
 
 
 def add(a: Any, b: Any) -> Any:
-    """``a + b`` for adjoints of any shape: numbers, arrays, lists and tuples of them."""
+    """``a + b`` for adjoints of any structure: numbers, arrays, and lists, tuples,
+    dicts and dataclasses of them, nested, with sparse updates at any level."""
     if type(b) is IndexUpdate and type(b.base) is np.ndarray and (
             type(a) is IndexUpdate or type(a) is AdjointArray):
         if type(a) is IndexUpdate:  # two slices of one array: one dense adjoint for both
@@ -110,6 +224,10 @@ def add(a: Any, b: Any) -> Any:
             np.add.at(a, b.index, b.value)  # repeated indices add up
         elif isinstance(a, np.ndarray):
             a[b.index] += b.value
+        elif isinstance(b.index, slice) and isinstance(a, list):  # xs[1:] of a list
+            part = densify(b.value, b.base[b.index])
+            for k, v in zip(range(*b.index.indices(len(a))), part):
+                a[k] = add(a[k], v)
         else:
             a[b.index] = add(a[b.index], b.value)
         return a
@@ -117,8 +235,15 @@ def add(a: Any, b: Any) -> Any:
         return b
     if _is_zero(b):
         return a
-    if isinstance(a, (list, tuple)):
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return AdjointList(add(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = AdjointDict(a)
+        for k, v in b.items():
+            out[k] = add(out[k], v) if k in out else v
+        return out
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return np.add(a, b)  # a list NumPy took for an array meets an array adjoint
     return a + b
 
 
@@ -138,9 +263,66 @@ def _may_repeat(index: Any) -> bool:
     return False
 
 
+def scale(a: Any, factor: Any) -> Any:
+    """``factor * a`` for an adjoint of any structure (`factor` a number)."""
+    if isinstance(a, IndexUpdate):
+        return IndexUpdate(a.base, a.index, scale(a.value, factor))
+    if isinstance(a, (list, tuple)):
+        return Adjoints(scale(v, factor) for v in a)
+    if isinstance(a, dict):
+        return AdjointMap({k: scale(v, factor) for k, v in a.items()})
+    if isinstance(factor, _Vector):  # 2.0 * adjoints, written the other way round
+        return scale(factor, a)
+    return a * factor
+
+
 def index_add(acc: Any, index: Any, value: Any) -> None:
-    """``acc[index] += value`` for adjoints that are themselves lists."""
+    """``acc[index] += value`` for adjoints that may themselves be containers."""
     acc[index] = add(acc[index], value)
+
+
+def as_gradient(g: Any, x: Any) -> Any:
+    """The adjoint `g` as the gradient of the input `x`: the same structure in plain
+    types (list, tuple, namedtuple, dict, dataclass, float, float array), zeros where
+    nothing flowed, None for parts that are not numbers (strings, None, functions)."""
+    if isinstance(g, IndexUpdate):
+        g = densify(g, x)
+    if isinstance(x, np.ndarray):
+        return gradient_like(g, x)
+    if isinstance(x, (bool, np.bool_)):
+        return None if _is_zero(g) else _float(g)
+    if isinstance(x, (int, float, np.integer, np.floating)):
+        return 0.0 if _is_zero(g) else _float(g)
+    if isinstance(x, (complex, np.complexfloating)):
+        raise TypeError("cannot differentiate with respect to a complex number; split it "
+                        "into real and imaginary parts (two float arguments)")
+    if isinstance(x, (list, tuple)):
+        zero = _is_zero(g)
+        items = [as_gradient(None if zero else g[k], v) for k, v in enumerate(x)]
+        if isinstance(x, list):
+            return items
+        return type(x)(*items) if hasattr(type(x), "_fields") else tuple(items)
+    if isinstance(x, dict):
+        zero = _is_zero(g)
+        return {k: as_gradient(None if zero else g.get(k), v) for k, v in x.items()}
+    names = fields_of(x)
+    if names is not None:
+        import copy
+
+        out = copy.copy(x)
+        zero = _is_zero(g)
+        for name in names:
+            part = None if zero else (g.get(name) if isinstance(g, dict) else getattr(g, name))
+            object.__setattr__(out, name, as_gradient(part, getattr(x, name)))
+        return out
+    return None
+
+
+def _float(g: Any) -> Any:
+    """A scalar gradient as a Python float (an array where NumPy made one)."""
+    if isinstance(g, np.ndarray) and g.ndim:
+        return np.array(g, dtype=np.result_type(g.dtype, np.float64))
+    return float(g)
 
 
 # ---------------------------------------------------------------- array adjoints
@@ -268,27 +450,27 @@ def inner_adjoint_b(g: Any, a: Any, b: Any) -> Any:
     return np.tensordot(g, a, axes=(list(range(na)), list(range(na))))
 
 
-def split_like(g: Any, xs: Any, axis: int = 0) -> list:
+def split_like(g: Any, xs: Any, axis: int = 0) -> Adjoints:
     """The adjoint of ``np.concatenate(xs, axis)``: `g` cut into pieces shaped like `xs`."""
     ends = np.cumsum([np.shape(x)[axis] for x in xs])[:-1]
-    return list(np.split(g, ends, axis=axis))
+    return Adjoints(np.split(g, ends, axis=axis))
 
 
-def unstack(g: Any, axis: int = 0) -> list:
+def unstack(g: Any, axis: int = 0) -> Adjoints:
     """The adjoint of ``np.stack(xs, axis)``: the slices of `g` along `axis`."""
-    return list(np.moveaxis(np.asarray(g), axis, 0))
+    return Adjoints(np.moveaxis(np.asarray(g), axis, 0))
 
 
-def hstack_adjoint(g: Any, xs: Any) -> list:
+def hstack_adjoint(g: Any, xs: Any) -> Adjoints:
     """The adjoint of ``np.hstack(xs)``: 1-d pieces join on axis 0, others on axis 1."""
     pieces = split_like(g, [np.atleast_1d(x) for x in xs], 0 if np.ndim(g) == 1 else 1)
-    return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs)]
+    return Adjoints(np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs))
 
 
-def vstack_adjoint(g: Any, xs: Any) -> list:
+def vstack_adjoint(g: Any, xs: Any) -> Adjoints:
     """The adjoint of ``np.vstack(xs)``: pieces of rows, reshaped like `xs`."""
     pieces = split_like(g, [np.atleast_2d(x) for x in xs], 0)
-    return [np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs)]
+    return Adjoints(np.reshape(p, np.shape(x)) for p, x in zip(pieces, xs))
 
 
 def tile_adjoint(g: Any, x: Any, reps: Any) -> Any:
@@ -382,8 +564,8 @@ def gradient_like(g: Any, x: Any) -> Any:
         if np.shape(g) != x.shape:
             g = np.broadcast_to(g, x.shape)
         return np.array(g, dtype=x.dtype)  # a plain, writable array of its own
-    if isinstance(x, (list, tuple)):
-        return densify(g, x)
+    if isinstance(x, (list, tuple, dict)) or fields_of(x) is not None:
+        return as_gradient(g, x)
     return g
 
 
@@ -396,13 +578,21 @@ def trace_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 
 
 
 def zeros_of(x: Any) -> Any:
-    """A zero derivative shaped like `x`: 0.0 for a number, a float array for an array."""
+    """A zero derivative shaped like `x`, in plain types: 0.0 for a number, a float
+    array for an array, the same list, tuple, namedtuple, dict or dataclass of zeros
+    for a container (None for parts that are not numbers)."""
     if isinstance(x, np.ndarray):
         return np.zeros(x.shape, dtype=x.dtype if x.dtype.kind in "fc" else np.float64)
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (int, float, np.number)):
+        return 0.0
+    if isinstance(x, list):
+        return [zeros_of(v) for v in x]
+    if isinstance(x, tuple):
         zeros = [zeros_of(v) for v in x]
-        return zeros if isinstance(x, list) else tuple(zeros)
-    return 0.0
+        return type(x)(*zeros) if hasattr(type(x), "_fields") else tuple(zeros)
+    if isinstance(x, dict) or fields_of(x) is not None:
+        return as_gradient(None, x)
+    return None
 
 
 def tuple_item(g: Any, k: int) -> Any:

@@ -1,0 +1,257 @@
+"""What kind of Python object each value is, as far as the code tells: a number or an
+array (whose adjoints add with ``+``), a container (list, tuple, dict, dataclass:
+adjoints add item by item), or unknown.
+
+Python code does not say what its parameters are, and ``+`` and ``*`` mean different
+things for numbers and lists (``xs + ys`` joins, ``xs * 2`` repeats).  Derivative
+code adds adjoints with ``+`` only where the value is certainly numeric, and calls
+the runtime's structural helpers elsewhere.  The facts come from two directions:
+
+* forward, from what made a value: a math or NumPy function makes a number or an
+  array, a display makes a container, ``a + b`` of a float is numeric;
+* backward, from what a value is used for, where that use would fail for a
+  container: ``math.sin(x)``, ``-x``, ``x ** 2``, ``x + 1.0``.  Such a use is
+  evidence only where it runs whenever the value exists: an op in the block that
+  defines the value (for a parameter, the function's own body).
+
+Kinds: ``"scalar"`` a Python float (what ``math`` returns), ``"float"`` a number or
+array that never repeats a list, ``"int"`` a number or array that may be an integer,
+``"seq"`` a container, None unknown.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..ir import Block, Const, FreeName, Function, Op, Operand, Value
+from ..primitives import ARRAY_PRIMITIVES, PRIMITIVES
+
+NUMERIC = frozenset({"scalar", "float", "int"})
+_FLOATING = frozenset({"scalar", "float"})
+_ARITHMETIC = frozenset({"sub", "truediv", "pow", "mod", "floordiv", "neg", "pos", "matmul"})
+_COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "not", "and", "or"})
+_CONTAINER_MAKERS = frozenset({"pack", "split_like", "unstack", "hstack_adjoint",
+                               "vstack_adjoint", "slogdet"})
+# runtime helpers whose result's kind is that of an operand, or not known
+_OPAQUE_HELPERS = frozenset({"index_update", "accumulate", "densify", "dense", "gradient_like",
+                             "list_head", "list_tail", "zeros_of", "tuple_item",
+                             "as_gradient", "repeat_adjoint_of", "field_update"})
+
+
+def _join(a: str | None, b: str | None) -> str | None:
+    if a == b:
+        return a
+    if a in NUMERIC and b in NUMERIC:
+        return "float" if a in _FLOATING and b in _FLOATING else "int"
+    return None
+
+
+class Kinds:
+    """The kind of every value of a function (see the module docstring)."""
+
+    def __init__(self, fn: Function, numeric_outputs: bool = False) -> None:
+        self.kinds: dict[int, str | None] = {}
+        self.fn = fn
+        self._top_params = {p.uid for p in fn.params}
+        for _ in range(8):  # forward facts, then evidence, until nothing changes
+            before = dict(self.kinds)
+            self._forward(fn.body)
+            if numeric_outputs:
+                for out in fn.outputs:
+                    self._prove(out)
+            self._evidence(fn.body, top=True)
+            if self.kinds == before:
+                break
+
+    # ------------------------------------------------------------------ queries
+    def of(self, operand: Operand | None) -> str | None:
+        if isinstance(operand, Const):
+            value = operand.value
+            if isinstance(value, bool) or isinstance(value, int):
+                return "int"
+            if isinstance(value, (float, complex)):
+                return "scalar"
+            return None
+        if isinstance(operand, Value):
+            return self.kinds.get(operand.uid)
+        return None  # a global read at run time: anything
+
+    def numeric(self, operand: Operand | None) -> bool:
+        """Certainly a number or an array: its adjoints add with ``+``."""
+        return self.of(operand) in NUMERIC
+
+    def container(self, operand: Operand | None) -> bool:
+        return self.of(operand) == "seq"
+
+    # ------------------------------------------------------------------ forward
+    def _set(self, value: Value, kind: str | None) -> None:
+        old = self.kinds.get(value.uid)
+        if old in NUMERIC and kind is None:
+            return  # evidence found earlier stands
+        self.kinds[value.uid] = kind
+
+    def _forward(self, block: Block) -> None:
+        for op in block.ops:
+            if op.prim == "if":
+                for branch in op.blocks:
+                    self._forward(branch)
+                for k, r in enumerate(op.results):
+                    kinds = [self.of(b.yields[k]) for b in op.blocks if k < len(b.yields)]
+                    self._set(r, _fold(kinds))
+            elif op.prim in ("for", "while"):
+                self._loop(op)
+            else:
+                kind = self._made(op)
+                for r in op.results:
+                    self._set(r, kind if len(op.results) == 1 else None)
+
+    def _loop(self, op: Op) -> None:
+        body = op.blocks[-1]
+        if op.prim == "for":
+            item, params, inits = body.params[0], body.params[1:], op.args[1:]
+            self._set(item, self._item_kind(op.args[0]))
+        else:
+            params, inits = body.params, op.args
+        cond_params = op.blocks[0].params if op.prim == "while" else []
+        for _ in range(4):
+            carried = [_fold([self.of(i)] + ([self.of(body.yields[k])]
+                                              if k < len(body.yields) and body.params
+                                              and body.yields[k] is not None else []))
+                       for k, i in enumerate(inits)]
+            for k, kind in enumerate(carried):
+                if k < len(params):
+                    self._set(params[k], self._carried(params[k], kind))
+                if k < len(cond_params):
+                    self._set(cond_params[k], self._carried(cond_params[k], kind))
+            before = dict(self.kinds)
+            for block in op.blocks:
+                self._forward(block)
+            if before == self.kinds:
+                break
+        for k, r in enumerate(op.results):
+            if k < len(inits):
+                yielded = self.of(body.yields[k]) if k < len(body.yields) else None
+                self._set(r, _fold([self.of(inits[k]), yielded]))
+            else:
+                self._set(r, None)
+
+    def _carried(self, param: Value, kind: str | None) -> str | None:
+        old = self.kinds.get(param.uid)
+        return kind if old is None else _join(old, kind)
+
+    def _item_kind(self, iterable: Operand) -> str | None:
+        made = _producer(self.fn, iterable)
+        if made is not None and made.prim == "call" and getattr(
+                made.attrs.get("fn"), "__name__", None) == "range":
+            return "int"
+        return "float" if self.of(iterable) in _FLOATING else None
+
+    def _made(self, op: Op) -> str | None:
+        kinds = [self.of(a) for a in op.args]
+        prim = op.prim
+        if prim in _CONTAINER_MAKERS:
+            return "seq"
+        if prim == "copy":
+            return kinds[0] if kinds else None
+        if prim == "getitem":
+            return kinds[0] if kinds and kinds[0] in ("float", "int") else None
+        if prim == "add":
+            if any(k in _FLOATING for k in kinds):
+                return "float"
+            if "seq" in kinds:
+                return "seq"
+            return "int" if "int" in kinds else None
+        if prim == "mul":
+            if "seq" in kinds:
+                return "seq"
+            if any(k in _FLOATING for k in kinds):
+                return "float"
+            return "int" if all(k == "int" for k in kinds) else None
+        if prim in _ARITHMETIC:
+            if any(isinstance(a, Const) and isinstance(a.value, str) for a in op.args):
+                return None  # "%s" % x formats a string
+            if prim == "truediv" or any(k in _FLOATING for k in kinds):
+                return "float"
+            return "int"
+        if prim in _COMPARISONS:
+            return "int"
+        if prim == "custom":
+            return "float"
+        if prim in _OPAQUE_HELPERS or prim in ("stack", "pop", "push", "getattr"):
+            return None
+        if prim == "call":
+            if op.attrs.get("nondiff") and op.attrs.get("callee_kind") == "builtin":
+                return "int"  # len, int, round, range, ...
+            return None
+        spec = PRIMITIVES.get(prim)
+        if spec is not None:  # an elementwise function: math gives floats, NumPy arrays
+            return "scalar" if op.attrs.get("family") == "math" else "float"
+        if prim in ARRAY_PRIMITIVES or prim.endswith("_adjoint") or prim.startswith("batched"):
+            return "float"
+        return None
+
+    # ------------------------------------------------------------------ evidence
+    def _prove(self, operand: Operand) -> None:
+        if isinstance(operand, Value) and self.kinds.get(operand.uid) not in NUMERIC:
+            self.kinds[operand.uid] = "int"
+
+    def _evidence(self, block: Block, top: bool) -> None:
+        defined = {p.uid for p in block.params} | {r.uid for o in block.ops for r in o.results}
+        if top:
+            defined |= self._top_params
+        for op in block.ops:
+            for inner in op.blocks:
+                self._evidence(inner, top=False)
+            for operand in self._must_be_numeric(op):
+                if isinstance(operand, Value) and operand.uid in defined:
+                    self._prove(operand)
+
+    def _must_be_numeric(self, op: Op) -> list[Operand]:
+        """Operands of `op` that would make it fail unless they are numbers or arrays."""
+        prim = op.prim
+        if prim in ("neg", "pos"):
+            return list(op.args)
+        spec = PRIMITIVES.get(prim)
+        if spec is not None and op.attrs.get("family") == "math" and spec.expr is not None:
+            return list(op.args)
+        if prim in ("add", "sub", "mul", "truediv", "pow", "floordiv") and len(op.args) == 2:
+            a, b = op.args
+            out = []
+            for this, other in ((a, b), (b, a)):
+                if self._python_number(other, repeats=prim == "mul"):
+                    out.append(this)
+            return out
+        return []
+
+    def _python_number(self, operand: Operand, repeats: bool) -> bool:
+        """A Python number: a list meeting it in arithmetic fails (an int only repeats
+        a list under ``*``)."""
+        if isinstance(operand, Const):
+            value = operand.value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return False
+            return not (repeats and isinstance(value, int))
+        return self.of(operand) == "scalar"
+
+
+def _fold(kinds: list[str | None]) -> str | None:
+    if not kinds:
+        return None
+    out = kinds[0]
+    for k in kinds[1:]:
+        out = _join(out, k)
+    return out
+
+
+def _producer(fn: Function, operand: Any) -> Op | None:
+    if not isinstance(operand, Value):
+        return None
+    producers = getattr(fn, "_kind_producers", None)
+    if producers is None:
+        from ..ir import walk_ops
+
+        producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}
+        fn._kind_producers = producers
+    return producers.get(operand.uid)
+
+
+__all__ = ["Kinds", "NUMERIC", "FreeName"]
