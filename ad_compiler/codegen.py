@@ -110,10 +110,12 @@ class _Emitter(Naming):
                     if cond.uid in self.producer:
                         self._try_inline(self.producer[cond.uid])
                 self._try_inline(op)
+        recomputed = []
         for uid, original in getattr(self.fn, "aliases", {}).items():
             if original.uid in self.producer and original.uid not in self.inlined \
                     and uid not in self.inlined:
                 self.share[uid] = original.uid  # a recomputation reuses the original's name
+                recomputed.append(uid)
         updates = []  # (body, y, param): a loop body's new state may overwrite the old
         for op in walk_ops(self.fn.body):
             if op.prim == "if":
@@ -145,6 +147,19 @@ class _Emitter(Naming):
         for body, y, param in updates:
             if y.uid not in self.share and self._unused_after(body, y, param):
                 self.share[y.uid] = param.uid
+        # but not the name of a value the function returns, which is read at its end
+        returned = {self._root(y.uid) for y in self.fn.body.yields if isinstance(y, Value)}
+        for uid in recomputed:
+            if self._root(self.share[uid]) in returned:
+                del self.share[uid]
+
+    def _root(self, uid: int) -> int:
+        """The value whose name `uid` is printed under."""
+        seen = set()
+        while uid in self.share and uid not in seen:
+            seen.add(uid)
+            uid = self.share[uid]
+        return uid
 
     def _try_inline(self, op: Op) -> None:
         if self.probe or (len(op.results) != 1 or op.attrs.get("effect") or op.prim in _NEVER_INLINED

@@ -190,6 +190,37 @@ def list_tail(g: Any, a: Any, whole: Any, b: Any = None) -> Any:
     return g if b is None else unbroadcast(g, b)
 
 
+def list_head_t(c: Any, a: Any, whole: Any) -> Any:
+    """The transpose of `list_head`: `c` at the head of an adjoint shaped like `whole`."""
+    if isinstance(whole, (list, tuple)):
+        return Adjoints([*densify(c, a), *(zeros_of(v) for v in whole[len(a):])])
+    return broadcast_like(c, whole)
+
+
+def list_tail_t(c: Any, a: Any, whole: Any, b: Any = None) -> Any:
+    """The transpose of `list_tail`: `c` at the tail of an adjoint shaped like `whole`."""
+    if isinstance(whole, (list, tuple)):
+        return Adjoints([*(zeros_of(v) for v in a), *densify(c, whole[len(a):])])
+    return broadcast_like(c, whole)
+
+
+def repeat_adjoint_t(c: Any, a: Any, n: Any, whole: Any) -> Any:
+    """The transpose of `repeat_adjoint_of` in its cotangent: `c` repeated n times
+    where `*` repeated a list, else ``c * n`` spread over `whole`'s shape."""
+    if isinstance(whole, (list, tuple)) and isinstance(a, (list, tuple)):
+        return Adjoints(list(densify(c, a)) * (len(whole) // max(len(a), 1)))
+    if isinstance(whole, (list, tuple)):
+        return zeros_of(whole)
+    return broadcast_like(c, whole) * n
+
+
+def repeat_count_t(c: Any, g: Any, n: Any, whole: Any) -> Any:
+    """The transpose of `repeat_adjoint_of` in its factor `n` (numbers and arrays)."""
+    if isinstance(whole, (list, tuple)):
+        return 0.0
+    return unbroadcast(broadcast_like(c, whole) * g, n)
+
+
 def repeat_adjoint_of(g: Any, a: Any, n: Any, whole: Any) -> Any:
     """The adjoint of `a` in ``whole = a * n``: where `*` repeated a list n times, the
     copies' adjoints added up; where it multiplied numbers, ``g * n`` summed to `a`'s shape."""
@@ -285,6 +316,8 @@ def as_gradient(g: Any, x: Any) -> Any:
     """The adjoint `g` as the gradient of the input `x`: the same structure in plain
     types (list, tuple, namedtuple, dict, dataclass, float, float array), zeros where
     nothing flowed, None for parts that are not numbers (strings, None, functions)."""
+    if type(g) is float and type(x) is float:  # the common case, made cheap
+        return g
     if isinstance(g, IndexUpdate):
         g = densify(g, x)
     if isinstance(x, np.ndarray):

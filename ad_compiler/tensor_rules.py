@@ -281,8 +281,21 @@ HELPERS: dict[str, Helper] = {
     "accumulate": Helper(runtime.add, (0, 1), joint=True),
     "densify": Helper(runtime.densify, (0,)),
     "dense": Helper(runtime.dense, (0,)),
-    "list_head": Helper(runtime.list_head, (0,)),
-    "list_tail": Helper(runtime.list_tail, (0,)),
+    "list_head": Helper(runtime.list_head, (0,), lambda e, g, a: [
+        e.helper("list_head_t", g, a[1], a[2])]),
+    "list_tail": Helper(runtime.list_tail, (0,), lambda e, g, a: [
+        e.helper("list_tail_t", g, *a[1:])]),
+    "repeat_adjoint_of": Helper(runtime.repeat_adjoint_of, (0, 2), lambda e, g, a: [
+        e.helper("repeat_adjoint_t", g, a[1], a[2], a[3]), None,
+        e.helper("repeat_count_t", g, a[0], a[2], a[3])]),
+    "list_head_t": Helper(runtime.list_head_t, (0,), lambda e, g, a: [
+        e.helper("list_head", g, a[1], a[2])]),
+    "list_tail_t": Helper(runtime.list_tail_t, (0,), lambda e, g, a: [
+        e.helper("list_tail", g, *a[1:])]),
+    "repeat_adjoint_t": Helper(runtime.repeat_adjoint_t, (0, 2)),
+    "repeat_count_t": Helper(runtime.repeat_count_t, (0, 1)),
+    "as_gradient": Helper(runtime.as_gradient, (0,), lambda e, g, a: [g]),
+    "field_update": Helper(runtime.field_update, (2,)),
     "zeros_of": Helper(runtime.zeros_of, ()),
     "reduced_count": Helper(runtime.reduced_count, ()),
     "extremum_mask": Helper(runtime.extremum_mask, ()),

@@ -14,18 +14,19 @@ the runtime's structural helpers elsewhere.  The facts come from two directions:
   evidence only where it runs whenever the value exists: an op in the block that
   defines the value (for a parameter, the function's own body).
 
-Kinds: ``"scalar"`` a Python float (what ``math`` returns), ``"float"`` a number or
-array that never repeats a list, ``"int"`` a number or array that may be an integer,
-``"seq"`` a container, None unknown.
+Kinds: ``"scalar"`` a Python float (what ``math`` returns), ``"float"`` a float
+number or array, ``"int"`` an integer by construction (a count, an index, a
+comparison), ``"numeric"`` a number or array of either, ``"seq"`` a container, None
+unknown.  Only an ``"int"`` is taken to repeat a list under ``*``: an integer passed
+in by the caller where the code also takes a list (``xs * n``, with `n` also used
+as a number) is beyond what the code tells.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from ..ir import Block, Const, FreeName, Function, Op, Operand, Value
+from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
 from ..primitives import ARRAY_PRIMITIVES, PRIMITIVES
 
-NUMERIC = frozenset({"scalar", "float", "int"})
+NUMERIC = frozenset({"scalar", "float", "int", "numeric"})
 _FLOATING = frozenset({"scalar", "float"})
 _ARITHMETIC = frozenset({"sub", "truediv", "pow", "mod", "floordiv", "neg", "pos", "matmul"})
 _COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "not", "and", "or"})
@@ -41,7 +42,7 @@ def _join(a: str | None, b: str | None) -> str | None:
     if a == b:
         return a
     if a in NUMERIC and b in NUMERIC:
-        return "float" if a in _FLOATING and b in _FLOATING else "int"
+        return "float" if a in _FLOATING and b in _FLOATING else "numeric"
     return None
 
 
@@ -52,6 +53,7 @@ class Kinds:
         self.kinds: dict[int, str | None] = {}
         self.fn = fn
         self._top_params = {p.uid for p in fn.params}
+        self._producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}
         for _ in range(8):  # forward facts, then evidence, until nothing changes
             before = dict(self.kinds)
             self._forward(fn.body)
@@ -114,8 +116,8 @@ class Kinds:
         cond_params = op.blocks[0].params if op.prim == "while" else []
         for _ in range(4):
             carried = [_fold([self.of(i)] + ([self.of(body.yields[k])]
-                                              if k < len(body.yields) and body.params
-                                              and body.yields[k] is not None else []))
+                                              if k < len(body.yields) and self._known(
+                                                  body.yields[k]) else []))
                        for k, i in enumerate(inits)]
             for k, kind in enumerate(carried):
                 if k < len(params):
@@ -134,12 +136,17 @@ class Kinds:
             else:
                 self._set(r, None)
 
+    def _known(self, operand: Operand) -> bool:
+        """Whether the forward pass has reached `operand` yet (a loop's next state has
+        not been reached when the loop is first entered)."""
+        return not isinstance(operand, Value) or operand.uid in self.kinds
+
     def _carried(self, param: Value, kind: str | None) -> str | None:
         old = self.kinds.get(param.uid)
         return kind if old is None else _join(old, kind)
 
     def _item_kind(self, iterable: Operand) -> str | None:
-        made = _producer(self.fn, iterable)
+        made = self._producers.get(iterable.uid) if isinstance(iterable, Value) else None
         if made is not None and made.prim == "call" and getattr(
                 made.attrs.get("fn"), "__name__", None) == "range":
             return "int"
@@ -153,25 +160,31 @@ class Kinds:
         if prim == "copy":
             return kinds[0] if kinds else None
         if prim == "getitem":
-            return kinds[0] if kinds and kinds[0] in ("float", "int") else None
+            return kinds[0] if kinds and kinds[0] in ("float", "int", "numeric") else None
         if prim == "add":
             if any(k in _FLOATING for k in kinds):
                 return "float"
             if "seq" in kinds:
                 return "seq"
-            return "int" if "int" in kinds else None
+            if all(k == "int" for k in kinds):
+                return "int"
+            return "numeric" if any(k in NUMERIC for k in kinds) else None
         if prim == "mul":
             if "seq" in kinds:
                 return "seq"
             if any(k in _FLOATING for k in kinds):
                 return "float"
-            return "int" if all(k == "int" for k in kinds) else None
+            if all(k == "int" for k in kinds):
+                return "int"
+            if "numeric" in kinds and "int" not in kinds:
+                return "numeric"
+            return "numeric" if all(k in NUMERIC for k in kinds) else None
         if prim in _ARITHMETIC:
             if any(isinstance(a, Const) and isinstance(a.value, str) for a in op.args):
                 return None  # "%s" % x formats a string
             if prim == "truediv" or any(k in _FLOATING for k in kinds):
                 return "float"
-            return "int"
+            return "int" if all(k == "int" for k in kinds) else "numeric"
         if prim in _COMPARISONS:
             return "int"
         if prim == "custom":
@@ -191,8 +204,20 @@ class Kinds:
 
     # ------------------------------------------------------------------ evidence
     def _prove(self, operand: Operand) -> None:
-        if isinstance(operand, Value) and self.kinds.get(operand.uid) not in NUMERIC:
-            self.kinds[operand.uid] = "int"
+        """`operand` is a number or an array; so is what an ``if`` or a loop passed on
+        as it (each branch's or iteration's value, where it is the one passed on)."""
+        if not isinstance(operand, Value) or self.kinds.get(operand.uid) in NUMERIC:
+            return
+        self.kinds[operand.uid] = "numeric"
+        made = self._producers.get(operand.uid)
+        if made is not None and made.blocks:
+            k = made.results.index(operand)
+            if made.prim == "if":
+                for branch in made.blocks:
+                    if k < len(branch.yields):
+                        self._prove(branch.yields[k])
+            elif k < len(made.blocks[-1].yields):
+                self._prove(made.blocks[-1].yields[k])
 
     def _evidence(self, block: Block, top: bool) -> None:
         defined = {p.uid for p in block.params} | {r.uid for o in block.ops for r in o.results}
@@ -210,16 +235,22 @@ class Kinds:
         prim = op.prim
         if prim in ("neg", "pos"):
             return list(op.args)
-        spec = PRIMITIVES.get(prim)
-        if spec is not None and op.attrs.get("family") == "math" and spec.expr is not None:
-            return list(op.args)
-        if prim in ("add", "sub", "mul", "truediv", "pow", "floordiv") and len(op.args) == 2:
+        if prim in ("lt", "le", "gt", "ge") and len(op.args) == 2:  # [1.0] < 2.0 fails
             a, b = op.args
-            out = []
-            for this, other in ((a, b), (b, a)):
-                if self._python_number(other, repeats=prim == "mul"):
-                    out.append(this)
-            return out
+            return [this for this, other in ((a, b), (b, a))
+                    if self._python_number(other, repeats=False)]
+        spec = PRIMITIVES.get(prim)
+        if spec is not None and spec.expr is not None and op.attrs.get("family") == "math":
+            return list(op.args)
+        if prim in ("add", "sub", "mul", "truediv", "pow", "floordiv", "mod") and \
+                len(op.args) == 2:
+            if any(isinstance(a, Const) and isinstance(a.value, str) for a in op.args):
+                return []
+            if self.numeric(op.result):  # numbers or arrays in, a number or array out
+                return list(op.args)
+            a, b = op.args
+            return [this for this, other in ((a, b), (b, a))
+                    if self._python_number(other, repeats=prim == "mul")]
         return []
 
     def _python_number(self, operand: Operand, repeats: bool) -> bool:
@@ -240,18 +271,3 @@ def _fold(kinds: list[str | None]) -> str | None:
     for k in kinds[1:]:
         out = _join(out, k)
     return out
-
-
-def _producer(fn: Function, operand: Any) -> Op | None:
-    if not isinstance(operand, Value):
-        return None
-    producers = getattr(fn, "_kind_producers", None)
-    if producers is None:
-        from ..ir import walk_ops
-
-        producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}
-        fn._kind_producers = producers
-    return producers.get(operand.uid)
-
-
-__all__ = ["Kinds", "NUMERIC", "FreeName"]

@@ -40,6 +40,7 @@ from .common import (
     uses_varied,
     varied_values,
 )
+from .kinds import Kinds
 
 Partials = dict[int, list[Operand]]
 
@@ -54,7 +55,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
     out, builder = start(fn, f"{fn.name}_vjp", "reverse")
     facts = ShapeFacts.of(fn, scalar_output=not seed_params)
     facts.aliases = out.aliases
-    sweep = _Sweep(fn, out, varied_values(fn, wrt), facts)
+    sweep = _Sweep(fn, out, varied_values(fn, wrt), facts, Kinds(fn, numeric_outputs=not seed_params))
     sweep.forward(fn.body.ops, builder, tape=True)
 
     partials: Partials = {}
@@ -88,9 +89,12 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
             attrs = {"fn": runtime.gradient_like, "kwnames": ()}
             total = builder.emit("gradient_like", [total or Const(0.0), param],
                                  attrs=attrs).result
-        elif param.uid in sweep.containers:  # a list's adjoint: a list of the same length
-            attrs = {"fn": runtime.densify, "kwnames": ()}
-            total = builder.emit("densify", [total or Const(0.0), param], attrs=attrs).result
+        elif param.uid in sweep.containers or not sweep.kinds.numeric(param):
+            # a container's adjoint: the same structure in plain types (zeros where
+            # nothing flowed; an input of unknown kind that nothing reads gets zeros too)
+            attrs = {"fn": runtime.as_gradient, "kwnames": ()}
+            total = builder.emit("as_gradient", [total or Const(0.0), param],
+                                 attrs=attrs).result
         adjoint = name_output(out, builder, total, param, "{}_bar")
         out.adjoints[param.uid] = adjoint
         outputs.append(adjoint)
@@ -100,8 +104,8 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFun
 
 class _Sweep:
     def __init__(self, fn: Function, out: DerivativeFunction, varied: set[int],
-                 facts: ShapeFacts) -> None:
-        self.fn, self.out, self.varied, self.facts = fn, out, varied, facts
+                 facts: ShapeFacts, kinds: Kinds) -> None:
+        self.fn, self.out, self.varied, self.facts, self.kinds = fn, out, varied, facts, kinds
         self.containers = container_values(fn)
         self.fn_producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}
         self.stacks: dict[int, Value] = {}  # id(loop op) -> its stack in this scope
@@ -276,8 +280,10 @@ class _Sweep:
         if self.is_container(result.uid) and op.prim not in ("index_update", "accumulate"):
             # indexed somewhere: its adjoint may be sparse, and the rules need it dense
             adjoint = _densified(builder, adjoint, result)
-        if op.prim == "add" and any(self._is_list(a, builder) for a in op.args):
-            self._adjoint_concatenation(op, adjoint, builder, partials)
+        if op.prim in ("add", "mul") and not self._numeric(op.result):
+            # `+` may join lists and `*` repeat one: where the kind is not known, the
+            # adjoint's split is decided when the code runs
+            self._adjoint_sequence_op(op, adjoint, builder, partials)
             return
         indices = active_operands(op, self.varied)
         for i, partial in zip(indices, derive(self.fn, op, vjp, builder, op, adjoint,
@@ -285,27 +291,31 @@ class _Sweep:
             self.values[op.args[i].uid] = op.args[i]
             partials.setdefault(op.args[i].uid, []).append(partial)
 
-    def _is_list(self, operand: Operand, builder: Builder) -> bool:
-        """Whether `operand` is certainly a list or tuple: a display, or a concatenation
-        of one (``hs + [h]``); adding such is concatenating."""
-        if not isinstance(operand, Value):
-            return False
-        made = builder.producers.get(operand.uid) or self.fn_producers.get(operand.uid)
-        if made is None:
-            return False
-        if made.prim == "pack":
-            return True
-        return made.prim == "add" and any(self._is_list(a, builder) for a in made.args)
+    def _numeric(self, operand: Operand) -> bool:
+        """Whether a value (or the value it recomputes) is certainly a number or array."""
+        seen: set[int] = set()
+        while isinstance(operand, Value) and operand.uid in self.out.aliases \
+                and operand.uid not in seen and operand.uid not in self.kinds.kinds:
+            seen.add(operand.uid)
+            operand = self.out.aliases[operand.uid]
+        return self.kinds.numeric(operand)
 
-    def _adjoint_concatenation(self, op: Op, adjoint: Operand, builder: Builder,
-                               partials: Partials) -> None:
-        """``a + b`` of lists: the first len(a) items of the adjoint are a's, the rest b's."""
+    def _adjoint_sequence_op(self, op: Op, adjoint: Operand, builder: Builder,
+                             partials: Partials) -> None:
+        """``a + b`` or ``a * n`` that may join or repeat lists: the runtime splits the
+        adjoint by the result's type (``list_head``/``list_tail``, ``repeat_adjoint_of``),
+        and for numbers and arrays does what the arithmetic rule does."""
         a, b = op.args
-        for operand, part in ((a, "list_head"), (b, "list_tail")):
+        if op.prim == "add":
+            pieces = (("list_head", [adjoint, a, op.result]),
+                      ("list_tail", [adjoint, a, op.result, b]))
+        else:
+            pieces = (("repeat_adjoint_of", [adjoint, a, b, op.result]),
+                      ("repeat_adjoint_of", [adjoint, b, a, op.result]))
+        for operand, (helper, args) in zip((a, b), pieces):
             if isinstance(operand, Value) and self.is_varied(operand):
-                fn = getattr(runtime, part)
-                piece = builder.emit(part, [adjoint, a, op.result],
-                                     attrs={"fn": fn, "kwnames": ()}).result
+                piece = builder.emit(helper, args, attrs={"fn": getattr(runtime, helper),
+                                                          "kwnames": ()}).result
                 self.values[operand.uid] = operand
                 partials.setdefault(operand.uid, []).append(piece)
 
