@@ -307,6 +307,12 @@ def scale(a: Any, factor: Any) -> Any:
     return a * factor
 
 
+def sort_order(xs: Any, descending: bool = False) -> list[int]:
+    """The positions of the items of `xs` in sorted order (``for x in sorted(xs)``);
+    ties keep their order, as ``sorted`` keeps it."""
+    return sorted(range(len(xs)), key=xs.__getitem__, reverse=descending)
+
+
 def index_add(acc: Any, index: Any, value: Any) -> None:
     """``acc[index] += value`` for adjoints that may themselves be containers."""
     acc[index] = add(acc[index], value)

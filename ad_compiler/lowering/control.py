@@ -7,6 +7,7 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
+from .. import runtime
 from ..ir import Block, Const, Operand, SourceLoc, Value
 from ..primitives import builtin_call_attrs
 from .values import (
@@ -145,45 +146,88 @@ class ControlFlow:
     def _iteration(self, stmt: ast.For) -> tuple[Operand, Callable[[Value], None] | None]:
         """What a 'for' loop iterates over, and how its target is bound from an index.
 
-        ``for x in xs``, ``enumerate(...)`` and ``zip(...)`` (nested as you like) loop
-        over an index, ``x = xs[i]``, so the adjoint of each item flows back to its
-        place in `xs`.  ``range`` and other calls are iterated as they are.
+        ``for x in xs``, ``enumerate(...)``, ``zip(...)``, ``reversed(...)`` and
+        ``sorted(...)`` (nested as you like) loop over an index, ``x = xs[i]`` (or
+        ``xs[n - 1 - i]``, ``xs[order[i]]``), so the adjoint of each item flows back to
+        its place in `xs`.  ``range`` and other calls are iterated as they are.
         """
         node = stmt.iter
         if isinstance(node, ast.Call) and self._iteration_helper(node) is None:
             return self.expr(node), None
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, stmt.lineno)
-        sequences: list[ast.expr] = []
+        sequences: list[tuple[ast.expr, str, bool]] = []
         make = self._plan(node, sequences)
-        seqs = [self._materialize(self._rvalue(n), n) for n in sequences]
+        seqs = [self._materialize(self._rvalue(n), n) for n, _, _ in sequences]
         lengths = [self._builtin(builtins.len, [q]) for q in seqs]
         count = lengths[0] if len(lengths) == 1 else self._builtin(builtins.min, lengths)
         iterable = self._builtin(builtins.range, [count])
+        orders: dict[int, Operand] = {}
+        for k, (seq, (_, order, descending)) in enumerate(zip(seqs, sequences)):
+            if order == "sorted":  # the positions of the items in sorted order
+                args = [seq] if not descending else [seq, Const(True)]
+                orders[k] = self.builder.emit("call", args, attrs={
+                    "fn": runtime.sort_order, "kwnames": (), "nondiff": True}).result
+            elif order == "reversed":
+                orders[k] = self.builder.emit("sub", [lengths[k], Const(1)]).result
 
         def bind(index: Value) -> None:
-            items = iter([self.builder.emit("getitem", [q, index]).result for q in seqs])
-            self._assign(stmt.target, make(index, items))
+            items = []
+            for k, (q, (_, order, _)) in enumerate(zip(seqs, sequences)):
+                at: Operand = index
+                if order == "sorted":
+                    at = self.builder.emit("getitem", [orders[k], index]).result
+                elif order == "reversed":
+                    at = self.builder.emit("sub", [orders[k], index]).result
+                items.append(self.builder.emit("getitem", [q, at]).result)
+            self._assign(stmt.target, make(index, iter(items)))
 
         return iterable, bind
 
     def _iteration_helper(self, node: ast.Call) -> Any:
-        if node.keywords or not node.args:
+        if not node.args:
             return None
         _, _, fn = self._resolve_path(node.func)
-        if fn is builtins.enumerate and len(node.args) == 1:
+        if fn is builtins.enumerate and len(node.args) == 1 and not node.keywords:
             return fn
-        return fn if fn is builtins.zip else None
+        if fn in (builtins.reversed, builtins.sorted) and len(node.args) == 1 and not (
+                isinstance(node.args[0], ast.Call) and self._is_range(node.args[0])):
+            if fn is builtins.reversed and node.keywords:
+                return None
+            if any(k.arg != "reverse" for k in node.keywords):
+                raise self.error(node, "sorted() with a key function is not supported in a "
+                                       "loop over differentiated items",
+                                 hint="sort the items by value (sorted(xs) or "
+                                      "sorted(xs, reverse=True)), or loop over the order: "
+                                      "for i in sorted(range(len(xs)), key=...): x = xs[i]")
+            return fn
+        return fn if fn is builtins.zip and not node.keywords else None
 
-    def _plan(self, node: ast.expr, sequences: list[ast.expr]) -> Callable:
+    def _is_range(self, node: ast.Call) -> bool:
+        return self._resolve_path(node.func)[2] is builtins.range
+
+    def _plan(self, node: ast.expr, sequences: list[tuple[ast.expr, str, bool]],
+              order: str = "", descending: bool = False) -> Callable:
         """How one iteration's target value is made from the index and the items."""
         helper = self._iteration_helper(node) if isinstance(node, ast.Call) else None
         if helper is builtins.enumerate:
-            inner = self._plan(node.args[0], sequences)
+            inner = self._plan(node.args[0], sequences, order, descending)
             return lambda index, items: _StaticSeq([index, inner(index, items)], "tuple")
         if helper is builtins.zip:
-            parts = [self._plan(arg, sequences) for arg in node.args]
+            parts = [self._plan(arg, sequences, order, descending) for arg in node.args]
             return lambda index, items: _StaticSeq([p(index, items) for p in parts], "tuple")
-        sequences.append(node)
+        if helper in (builtins.reversed, builtins.sorted):
+            if order:
+                raise self.error(node, "reversed() or sorted() of an enumerate, zip, "
+                                       "reversed or sorted is not supported in a loop",
+                                 hint="apply it to the sequence itself: "
+                                      "zip(reversed(xs), ys)")
+            flag = next((k.value for k in node.keywords if k.arg == "reverse"), None)
+            if flag is not None and not isinstance(flag, ast.Constant):
+                raise self.error(flag, "sorted(..., reverse=...) needs a constant True or False",
+                                 hint="write reverse=True or reverse=False")
+            kind = "reversed" if helper is builtins.reversed else "sorted"
+            return self._plan(node.args[0], sequences, kind, bool(flag and flag.value))
+        sequences.append((node, order, descending))
         return lambda index, items: next(items)
 
     def _builtin(self, fn: Callable, args: list[Operand]) -> Value:

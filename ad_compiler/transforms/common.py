@@ -76,6 +76,19 @@ def check_supported(fn: Function, op: Op) -> None:
         )
 
 
+def check_iterable(fn: Function, op: Op, varied: set[int]) -> None:
+    """A loop over something that depends on the inputs, other than a list, tuple or
+    array it indexes item by item, has no derivative rule: refuse it."""
+    iterable = op.args[0] if op.prim == "for" and op.args else None
+    if isinstance(iterable, Value) and iterable.uid in varied:
+        raise located_error(
+            fn, op, "this loop iterates over a value that depends on the inputs being "
+                    "differentiated, but not over a list, tuple or array item by item, so "
+                    "the derivative cannot follow its items",
+            hint="loop over the sequence itself (for x in xs, enumerate, zip, reversed, "
+                 "sorted), or build a list first and loop over it")
+
+
 def reverse_code_error(fn: Function, op: Op) -> ADCompileError:
     """Reverse-mode code that cannot be differentiated again: its list updates."""
     return located_error(
@@ -115,6 +128,8 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
                         varied.add(r.uid)
             elif op.prim in ("for", "while"):
                 body = op.blocks[-1]
+                if op.prim == "for" and is_varied(op.args[0]):  # what it iterates over varies
+                    varied.add(body.params[0].uid)
                 params = body.params[1:] if op.prim == "for" else body.params
                 inits = op.args[1:] if op.prim == "for" else op.args
                 for k, param in enumerate(params):

@@ -14,6 +14,7 @@ from ..rules import is_nondiff, jvp, zero_like
 from ..shapes import ShapeFacts
 from .common import (
     DerivativeFunction,
+    check_iterable,
     check_supported,
     copy_op,
     derive,
@@ -182,6 +183,7 @@ class _Sweep:
             d.tangents[op.results[k].uid] = t
 
     def _loop(self, op: Op, builder: Builder) -> None:
+        check_iterable(self.fn, op, self.varied)
         body, params, inits = loop_parts(op)
         made_params = self._new_tangents(params)
         for d, k, t in made_params:

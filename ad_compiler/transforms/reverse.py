@@ -29,6 +29,7 @@ from ..rules import active_operands, is_nondiff, vjp, zero_like
 from ..shapes import SCALAR, ShapeFacts
 from .common import (
     DerivativeFunction,
+    check_iterable,
     check_supported,
     container_values,
     copy_op,
@@ -149,6 +150,7 @@ class _Sweep:
                                  attrs={"effect": True}, n_results=0)
 
     def _taped_loop(self, op: Op, builder: Builder) -> None:
+        check_iterable(self.fn, op, self.varied)
         body, params, _ = loop_parts(op)
         builder.loc = op.loc
         stack = builder.emit("stack", []).result
