@@ -292,9 +292,13 @@ class _Emitter(Naming):
             return ast.Subscript(args[0], index, ast.Load())
         if prim == "if":
             return self._if_expression(op)
+        if prim == "getattr":
+            return ast.Attribute(args[0], op.args[1].value, ast.Load())
         if prim == "pack":
             if op.attrs.get("kind") == "list":
                 return ast.List(args, ast.Load())
+            if op.attrs.get("kind") == "dict":
+                return ast.Dict([ast.Constant(k) for k in op.attrs["keys"]], args)
             return ast.Tuple(args, ast.Load())
         if prim == "stack":
             return ast.List([], ast.Load())

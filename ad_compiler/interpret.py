@@ -28,8 +28,12 @@ def evaluate(fn: Function, args: list[Any]) -> dict[int, Any]:
                 result = OPERATOR_FUNCTIONS[op.prim](*values)
             elif op.prim == "copy":
                 result = values[0]
+            elif op.prim == "pack" and op.attrs.get("kind") == "dict":
+                result = dict(zip(op.attrs["keys"], values))
             elif op.prim == "pack":
                 result = list(values) if op.attrs.get("kind") == "list" else tuple(values)
+            elif op.prim == "getattr":
+                result = getattr(values[0], values[1])
             elif op.prim == "getitem":
                 result = values[0][values[1] if len(values) == 2 else tuple(values[1:])]
             else:

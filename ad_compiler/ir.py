@@ -205,7 +205,13 @@ def format_op_rhs(op: Op, naming: dict[int, str] | None = None) -> str:
         return f"{args[0]} {COMPARE_SYMBOLS[op.prim]} {args[1]}"
     if op.prim in UNARY_SYMBOLS:
         return f"{UNARY_SYMBOLS[op.prim]}{args[0]}"
-    if op.prim == "tuple":
+    if op.prim == "getattr":
+        return f"{args[0]}.{op.args[1].value}"
+    if op.prim == "pack" and op.attrs.get("kind") == "dict":
+        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(op.attrs["keys"], args)) + "}"
+    if op.prim == "pack" and op.attrs.get("kind") == "list":
+        return "[" + ", ".join(args) + "]"
+    if op.prim in ("tuple", "pack"):
         return "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
     if op.prim == "getitem":
         return f"{args[0]}[{', '.join(_index_text(a, t) for a, t in zip(op.args[1:], args[1:]))}]"

@@ -44,7 +44,7 @@ Template = tuple  # ("arg", i) | ("res",) | ("num", v) | (prim, *children)
 
 
 def is_differentiable(prim: str) -> bool:
-    if prim in ("custom", "pack", "getitem") or is_array_prim(prim):
+    if prim in ("custom", "pack", "getitem", "getattr") or is_array_prim(prim):
         return True
     spec = PRIMITIVES.get(prim)
     return spec is not None and spec.expr is not None
@@ -245,8 +245,13 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
     if op.prim == "pack":  # the tangent of a list is the list of tangents
         items = [t if t is not None else zero_like(builder, a, facts)
                  for t, a in zip(tangents, op.args)]
-        packed = builder.emit("pack", items, attrs={"kind": op.attrs.get("kind", "tuple")})
+        attrs = {k: v for k, v in op.attrs.items() if k in ("kind", "keys")}
+        packed = builder.emit("pack", items, attrs={"kind": "tuple", **attrs})
         return e._mark(packed.result, items)
+    if op.prim == "getattr":  # a field's tangent is that field of the tangent
+        if tangents[0] is None:
+            return None
+        return e._mark(builder.emit("getattr", [tangents[0], op.args[1]]).result, tangents[:1])
     if op.prim == "getitem":
         if tangents[0] is None:
             return None
@@ -304,7 +309,13 @@ def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
     Where broadcasting may have widened an operand, its partial adjoint is summed back
     to the operand's shape (``unbroadcast``)."""
     if op.prim == "pack":  # each item's adjoint is its place in the list's adjoint
-        return [builder.emit("getitem", [cotangent, Const(i)]).result for i in indices]
+        keys = op.attrs.get("keys") or range(len(op.args))
+        return [builder.emit("getitem", [cotangent, Const(list(keys)[i])]).result
+                for i in indices]
+    if op.prim == "getattr":  # zero but at the field: kept sparse until it is added
+        attrs = {"fn": runtime.field_update, "kwnames": ()}
+        return [builder.emit("field_update", [op.args[0], op.args[1], cotangent],
+                             attrs=attrs).result]
     if op.prim == "getitem":  # zero but at the index: kept sparse until it is added
         attrs = {"fn": runtime.index_update, "kwnames": ()}
         index = op.args[1] if len(op.args) == 2 else builder.emit(
@@ -336,7 +347,8 @@ def active_operands(op: Op, active: set[int]) -> list[int]:
     if op.prim == "pack":  # [x, x]: each place passes its part of the adjoint back
         positions = list(range(len(op.args)))
     if positions is None:
-        args = op.args[:1] if op.prim == "getitem" else op.args  # an index has no derivative
+        # an index or a field name has no derivative
+        args = op.args[:1] if op.prim in ("getitem", "getattr") else op.args
         return [i for i, a in enumerate(args)
                 if isinstance(a, Value) and a.uid in active and a not in op.args[:i]]
     return [i for i in positions if isinstance(op.args[i], Value) and op.args[i].uid in active]

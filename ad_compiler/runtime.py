@@ -307,6 +307,22 @@ def scale(a: Any, factor: Any) -> Any:
     return a * factor
 
 
+def items_of(x: Any) -> Any:
+    """What ``for item in x`` visits, as something indexed by position: a dict's keys,
+    anything else itself."""
+    return list(x) if isinstance(x, dict) else x
+
+
+def items_of_t(c: Any, x: Any) -> Any:
+    """The adjoint of `x` in ``items_of(x)``: a dict's keys carry no derivative."""
+    return 0.0 if isinstance(x, dict) else c
+
+
+def keys_of(d: Any) -> list:
+    """A dict's keys in its order (``for k, v in d.items()`` visits them)."""
+    return list(d.keys())
+
+
 def sort_order(xs: Any, descending: bool = False) -> list[int]:
     """The positions of the items of `xs` in sorted order (``for x in sorted(xs)``);
     ties keep their order, as ``sorted`` keeps it."""

@@ -103,11 +103,11 @@ def _const(op: Op, name: str) -> Any:
 
 def uses_arrays(fn: Function) -> bool:
     """Whether anything in `fn` makes or reshapes arrays (beyond elementwise arithmetic)."""
-    from .tensor_rules import HELPERS
+    from .tensor_rules import CONTAINER_HELPERS, HELPERS
 
     made = {r.uid: op for op in walk_ops(fn.body) for r in op.results}
     for op in walk_ops(fn.body):
-        if op.prim in ARRAY_PRIMITIVES or op.prim in HELPERS:
+        if op.prim in ARRAY_PRIMITIVES or (op.prim in HELPERS and op.prim not in CONTAINER_HELPERS):
             return True
         if op.prim == "getitem" and (len(op.args) > 2 or _is_array_index(op.args[1])
                                      or _computed_elementwise(op.args[0], made)):

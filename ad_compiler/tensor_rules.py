@@ -295,12 +295,16 @@ HELPERS: dict[str, Helper] = {
     "repeat_adjoint_t": Helper(runtime.repeat_adjoint_t, (0, 2)),
     "repeat_count_t": Helper(runtime.repeat_count_t, (0, 1)),
     "as_gradient": Helper(runtime.as_gradient, (0,), lambda e, g, a: [g]),
+    "items_of": Helper(runtime.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])]),
+    "items_of_t": Helper(runtime.items_of_t, (0,)),
     "field_update": Helper(runtime.field_update, (2,)),
     "zeros_of": Helper(runtime.zeros_of, ()),
     "reduced_count": Helper(runtime.reduced_count, ()),
     "extremum_mask": Helper(runtime.extremum_mask, ()),
 }
 NONDIFF_HELPERS = frozenset({"zeros_of", "reduced_count", "extremum_mask"})
+# helpers user code itself may lower to, which say nothing about arrays
+CONTAINER_HELPERS = frozenset({"items_of"})
 
 
 def _einsum_linear(op: Op) -> list[int]:

@@ -122,10 +122,9 @@ class Arrays:
     def _array_attribute(self, node: ast.Attribute) -> Operand:
         value = self.expr(node.value)
         meaning = ARRAY_ATTRIBUTES.get(node.attr)
-        if meaning is None:
-            raise self.error(node, f"the attribute '.{node.attr}' of a value is not supported",
-                             hint="use .T, .shape, .ndim, .size or .dtype, or a NumPy function")
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        if meaning is None:  # a field of a namedtuple, a dataclass or another object
+            return self.builder.emit("getattr", [value, Const(node.attr)]).result
         if isinstance(meaning, str):
             return array_op(self.builder, meaning, {"a": value})
         return self._nondiff_call(meaning, None, [value], node)

@@ -60,9 +60,10 @@ class Containers:
         if isinstance(value, _StaticSeq):
             items = [self._materialize(v, node) for v in value.items]
             return self.builder.emit("pack", items, attrs={"kind": value.kind}).result
-        if isinstance(value, _StaticDict):
-            raise self.error(node, "a dict can only be indexed with constant keys here",
-                             hint="index it with a constant key, or pass the values")
+        if isinstance(value, _StaticDict):  # a runtime dict, for uses that need one value
+            keys = tuple(value.items)
+            items = [self._materialize(v, node) for v in value.items.values()]
+            return self.builder.emit("pack", items, attrs={"kind": "dict", "keys": keys}).result
         if isinstance(value, _TupleValue):
             return self._materialize(_StaticSeq(list(value.items), "tuple"), node)
         return value

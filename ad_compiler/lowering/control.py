@@ -157,13 +157,16 @@ class ControlFlow:
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, stmt.lineno)
         sequences: list[tuple[ast.expr, str, bool]] = []
         make = self._plan(node, sequences)
-        seqs = [self._materialize(self._rvalue(n), n) for n, _, _ in sequences]
+        seqs = [self._sequence(n, order) for n, order, _ in sequences]
         lengths = [self._builtin(builtins.len, [q]) for q in seqs]
         count = lengths[0] if len(lengths) == 1 else self._builtin(builtins.min, lengths)
         iterable = self._builtin(builtins.range, [count])
         orders: dict[int, Operand] = {}
         for k, (seq, (_, order, descending)) in enumerate(zip(seqs, sequences)):
-            if order == "sorted":  # the positions of the items in sorted order
+            if order in ("items", "values", "keys"):  # a dict's keys, in its order
+                orders[k] = self.builder.emit("call", [seq], attrs={
+                    "fn": runtime.keys_of, "kwnames": (), "nondiff": True}).result
+            elif order == "sorted":  # the positions of the items in sorted order
                 args = [seq] if not descending else [seq, Const(True)]
                 orders[k] = self.builder.emit("call", args, attrs={
                     "fn": runtime.sort_order, "kwnames": (), "nondiff": True}).result
@@ -174,16 +177,37 @@ class ControlFlow:
             items = []
             for k, (q, (_, order, _)) in enumerate(zip(seqs, sequences)):
                 at: Operand = index
-                if order == "sorted":
+                if order in ("sorted", "items", "values", "keys"):
                     at = self.builder.emit("getitem", [orders[k], index]).result
                 elif order == "reversed":
                     at = self.builder.emit("sub", [orders[k], index]).result
-                items.append(self.builder.emit("getitem", [q, at]).result)
+                if order == "keys":
+                    items.append(at)
+                    continue
+                item = self.builder.emit("getitem", [q, at]).result
+                items.append(_StaticSeq([at, item], "tuple") if order == "items" else item)
             self._assign(stmt.target, make(index, iter(items)))
 
         return iterable, bind
 
+    def _sequence(self, node: ast.expr, order: str) -> Operand:
+        """The value a loop indexes: for a parameter or an item of one (which may be a
+        dict, whose iteration visits its keys), what iterating it visits."""
+        value = self._materialize(self._rvalue(node), node)
+        if order in ("items", "values", "keys") or not isinstance(value, Value):
+            return value
+        made = self.builder.producers.get(value.uid)
+        if made is None and value.uid not in self.root.param_uids or \
+                made is not None and made.prim not in ("getitem", "getattr"):
+            return value  # a list, tuple or array the function made
+        return self.builder.emit("items_of", [value], attrs={
+            "fn": runtime.items_of, "kwnames": ()}).result
+
     def _iteration_helper(self, node: ast.Call) -> Any:
+        if isinstance(node.func, ast.Attribute) and node.func.attr in (
+                "items", "values", "keys") and not node.args and not node.keywords \
+                and self._is_value_expression(node.func.value):
+            return node.func.attr  # d.items(), d.values(), d.keys()
         if not node.args:
             return None
         _, _, fn = self._resolve_path(node.func)
@@ -215,6 +239,12 @@ class ControlFlow:
         if helper is builtins.zip:
             parts = [self._plan(arg, sequences, order, descending) for arg in node.args]
             return lambda index, items: _StaticSeq([p(index, items) for p in parts], "tuple")
+        if helper in ("items", "values", "keys"):
+            if order:
+                raise self.error(node, f"reversed() or sorted() of .{helper}() is not "
+                                       "supported in a loop", hint="loop over the dict")
+            sequences.append((node.func.value, helper, False))
+            return lambda index, items: next(items)
         if helper in (builtins.reversed, builtins.sorted):
             if order:
                 raise self.error(node, "reversed() or sorted() of an enumerate, zip, "

@@ -103,6 +103,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             value = Value(arg.arg)
             self.env[arg.arg] = value
             params.append(value)
+        self.param_uids = {p.uid for p in params}
         return params
 
     def _body(self, body: list[ast.stmt]) -> tuple[list[Operand], bool]:

@@ -154,13 +154,13 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
 
 
 def container_values(fn: Function) -> set[int]:
-    """Values that are lists or tuples (built, indexed or iterated), whose adjoints add
-    item by item rather than with ``+`` (which would concatenate them)."""
+    """Values that are containers or arrays (built, indexed, iterated, or read a field
+    of), whose adjoints add item by item."""
     containers: set[int] = set()
     for op in walk_ops(fn.body):
         if op.prim == "pack":
             containers.add(op.result.uid)
-        elif op.prim == "getitem" and isinstance(op.args[0], Value):
+        elif op.prim in ("getitem", "getattr", "items_of") and isinstance(op.args[0], Value):
             containers.add(op.args[0].uid)
     size = -1
     while size != len(containers):  # through branches and loops
