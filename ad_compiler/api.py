@@ -73,19 +73,23 @@ def check_tangents(f: Callable, primals: tuple, tangents: tuple) -> None:
     """Refuse tangents that cannot go with `primals` (one per primal, each shaped like
     it), naming the parameter, before generated code fails on them less clearly.
     A tangent of None is allowed: it stands for no tangent for that input."""
-    names = _parameter_names(f) or [f"argument {k}" for k in range(len(primals))]
-    if len(primals) > len(names):
-        raise TypeError(f"jvp: {_name(f)} takes {len(names)} argument(s) "
-                        f"({', '.join(names)}), but {len(primals)} primals were given")
-    if len(primals) != len(tangents):
+    code = getattr(f, "__code__", None)
+    if len(primals) != len(tangents) or (code is not None and len(primals) > code.co_argcount):
+        names = _parameter_names(f, len(primals))
+        if len(primals) > len(names):
+            raise TypeError(f"jvp: {_name(f)} takes {len(names)} argument(s) "
+                            f"({', '.join(names)}), but {len(primals)} primals were given")
         raise ValueError(f"jvp: {len(primals)} primal(s) were given but {len(tangents)} "
                          f"tangent(s); give one tangent for each of "
                          f"{', '.join(names[:len(primals)])}")
     for k, (primal, tangent) in enumerate(zip(primals, tangents)):
+        if _plainly_fits(primal, tangent):
+            continue
         problem = _pair_problem(primal, tangent, "")
         if problem is not None:
+            name = _parameter_names(f, len(primals))[k]
             raise _pair_error(TypeError if problem[0] == "type" else ValueError,
-                              f"jvp: the tangent for parameter {names[k]!r} (position {k})",
+                              f"jvp: the tangent for parameter {name!r} (position {k})",
                               problem)
 
 
@@ -102,11 +106,22 @@ def check_cotangent(f: Callable, value: Any, ybar: Any, several: bool) -> None:
         outputs, cotangents = list(value), list(ybar)
         label = [f"the cotangent of output {k}" for k in range(len(value))]
     for k, (out, given) in enumerate(zip(outputs, cotangents)):
+        if _plainly_fits(out, given):
+            continue
         problem = ("type", "", _expected(out), given) if given is None else \
             _pair_problem(out, given, "")
         if problem is not None:
             raise _pair_error(TypeError if problem[0] == "type" else ValueError,
                               f"vjp: {label[k]} of {_name(f)}", problem)
+
+
+def _plainly_fits(primal: Any, given: Any) -> bool:
+    """The common cases, decided without NumPy calls: a float with a float, an array
+    with a real array of its shape (the check runs on every call)."""
+    if type(given) is float:
+        return type(primal) is float
+    return (type(given) is np.ndarray and type(primal) is np.ndarray
+            and given.shape == primal.shape and given.dtype.kind in "fiu")
 
 
 def _pair_problem(primal: Any, given: Any, path: str) -> tuple[str, str, str, Any] | None:
@@ -170,9 +185,11 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"[:80]
 
 
-def _parameter_names(f: Callable) -> list[str] | None:
+def _parameter_names(f: Callable, n_given: int) -> list[str]:
     code = getattr(f, "__code__", None)
-    return None if code is None else list(code.co_varnames[:code.co_argcount])
+    if code is None:
+        return [f"argument {k}" for k in range(n_given)]
+    return list(code.co_varnames[:code.co_argcount])
 
 
 def _name(f: Callable) -> str:
