@@ -279,6 +279,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
 
 
 def hessian(f: Callable, wrt: int | str = 0) -> Callable:
-    """The Hessian of a scalar function, by forward mode over the reverse-mode gradient,
-    shaped ``x.shape + x.shape``."""
+    """The Hessian of `f` with respect to one input, by forward mode over reverse mode:
+    shaped ``x.shape + x.shape`` for a scalar output, ``y.shape + x.shape + x.shape``
+    for an array output `y` (one reverse sweep per element of `y`)."""
     return assemble.hessian_of(f, wrt)

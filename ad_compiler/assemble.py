@@ -3,7 +3,8 @@
 Forward mode carries every input direction at once where each primitive has a
 vector-mode rule (a last, extra axis on the tangents), one sweep per element
 otherwise; reverse mode takes one VJP sweep per output element.  A Hessian is the
-forward-mode Jacobian of the reverse-mode gradient.
+forward-mode Jacobian of the reverse-mode gradient; for an array output, of the
+pullback of each output element's unit cotangent.
 """
 from __future__ import annotations
 
