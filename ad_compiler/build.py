@@ -188,6 +188,7 @@ def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     for _, compiled in reversed(candidates):
         if not getattr(compiled, "_adc_wrapper", False) and _still_valid(compiled, f):
             rebound = _rebind(compiled, f)
+            rebound._adc_inlined = getattr(compiled, "_adc_inlined", ())  # the same, checked
             if isinstance(rebound, Dispatcher):  # its specialisations are kept for `f`
                 _remember(f, key, rebound)
             return rebound

@@ -237,3 +237,42 @@ def test_future_flags_and_lambdas_on_one_line_still_match(module_dir):
     assert adc.grad(m.annotated)(x) == pytest.approx(math.cos(x) * x + math.sin(x), rel=1e-15)
     assert adc.grad(m.first)(x) == pytest.approx(2 * x, rel=1e-15)
     assert adc.grad(m.second)(x) == pytest.approx(3 * x * x, rel=1e-15)
+
+
+SHARED_HELPER = """
+import numpy as np
+
+def helper(t):
+    return np.sum(t * t)
+"""
+
+USES_SHARED_HELPER = """
+import numpy as np
+from {shared} import helper
+
+def f(x):
+    return helper(x) + np.sum(x)
+"""
+
+
+def test_equal_code_in_another_module_notices_a_helper_swapped_in_place(module_dir):
+    """Two modules with the same text share the derivative of f (equal code objects,
+    rebound to each module's globals); the copy still notices its helper's new code."""
+    import numpy as np
+
+    from ad_compiler.dispatch import Dispatcher
+
+    shared = EditableModule(module_dir, SHARED_HELPER)
+    text = USES_SHARED_HELPER.format(shared=shared.name)
+    first = EditableModule(module_dir, text).module
+    second = EditableModule(module_dir, text).module
+    x = np.array([0.5, -1.0, 2.0])
+    assert isinstance(adc.grad(first.f), Dispatcher)
+    np.testing.assert_allclose(adc.grad(second.f)(x), 2 * x + 1, rtol=1e-15)  # rebound
+    shared.write(SHARED_HELPER.replace("np.sum(t * t)", "np.sum(t * t * t)"))
+    replacement = importlib.util.spec_from_file_location("adc_shared_copy", shared.path)
+    fresh = importlib.util.module_from_spec(replacement)
+    replacement.loader.exec_module(fresh)
+    shared.module.helper.__code__ = fresh.helper.__code__  # as autoreload does
+    for module in (second, first):
+        np.testing.assert_allclose(adc.grad(module.f)(x), 3 * x * x + 1, rtol=1e-15)
