@@ -25,7 +25,10 @@ def grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse") -> Call
 
     Use as ``grad(f)``, ``@grad`` or ``@grad(wrt=("x", "y"), mode="forward")``.
     With a single `wrt` the derivative function returns one value; with a tuple it
-    returns a tuple, in the order given.
+    returns a tuple, in the order given.  The generated code reads global values
+    when it runs, but Python functions `f` calls are inlined when it is built: after
+    redefining or reloading one, call `grad(f)` again (it rebuilds; a gradient object
+    built earlier keeps the helper it inlined).
     """
     if f is None:
         return functools.partial(grad, wrt=wrt, mode=mode)
