@@ -227,7 +227,8 @@ def _wrt_key(wrt: Wrt) -> Any:
 
 def _still_valid(compiled: Callable, f: Callable) -> bool:
     """Whether every name the compiled code resolved still denotes the same object for `f`,
-    and no rule was registered since it was compiled."""
+    every function it inlined still has the code and defaults it inlined, `f` has the
+    defaults it was built with, and no rule was registered since it was compiled."""
     if compiled._adc_rules_version != custom.version or not _same_defaults(compiled, f):
         return False
     for owner, spelling, obj in compiled._adc_function.resolutions:

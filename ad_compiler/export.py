@@ -84,8 +84,7 @@ _EXPECTED = "SPECIALISED_TO"
 def _with_input_check(body: str, args: tuple) -> tuple[str, dict[str, tuple]]:
     """The function text with a call of `check_inputs` as its first statement, and what
     it expects of each parameter."""
-    function = ast.parse(body).body[0]
-    assert isinstance(function, ast.FunctionDef)
+    function = ast.parse(body).body[0]  # the one 'def' of a generated function's text
     params = [a.arg for a in function.args.args]
     expected = {name: _input_spec(name, value) for name, value in zip(params, args)}
     first = function.body[0]
