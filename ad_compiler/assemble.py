@@ -3,7 +3,8 @@
 Forward mode carries every input direction at once where each primitive has a
 vector-mode rule (a last, extra axis on the tangents), one sweep per element
 otherwise; reverse mode takes one VJP sweep per output element.  A Hessian is the
-forward-mode Jacobian of the reverse-mode gradient.
+forward-mode Jacobian of the reverse-mode gradient; for an array output, of the
+pullback of each output element's unit cotangent.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .build import Wrt, derivative, safe_name, where, with_defaults, wrt_indices
 from .errors import ADCompileError
 from .ir import Function
 from .lowering import lower
+from .shapes import uses_arrays
 
 
 def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
@@ -200,18 +202,26 @@ def _rows(f: Callable, args: tuple, i: int, y: Any) -> Any:
 
 
 def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
-    """The Hessian of a scalar function, by forward mode over the reverse-mode gradient:
-    one Hessian-vector product per input element, shaped ``x.shape + x.shape``."""
+    """The Hessian of `f` with respect to one input, shaped ``y.shape + x.shape + x.shape``
+    for an output `y` (``x.shape + x.shape`` for a scalar output): forward mode over the
+    reverse-mode gradient, or over one reverse sweep per output element."""
     if not isinstance(wrt, (int, str)):
         raise ADCompileError("hessian takes one input (wrt=0 or wrt='x')",
                              hint="take the Hessian with respect to one input at a time, "
                                   "or pack the inputs into one array")
+    fn = lower(f)
+    _require_one_output(fn)
     gradient = derivative(f, "grad", wrt, "reverse")
-    index = wrt_indices(lower(f), wrt)[0][0]
+    index = wrt_indices(fn, wrt)[0][0]
     jac = jacobian_of(gradient, wrt=index, mode="forward")
+    numbers_only = not uses_arrays(fn)
 
     def hess(*args: Any) -> Any:
         full = with_defaults(f, args)
+        if not (numbers_only and all(_is_number(a) for a in full)):
+            y = f(*full)  # scalar code given numbers returns a number; others may not
+            if isinstance(y, (list, tuple)) or np.ndim(y) != 0:
+                return _vector_output_hessian(f, full, index, y)
         # the gradient specialised to these shapes is mostly plain NumPy, which vector
         # mode differentiates in one sweep (the generic code's shape helpers take one
         # sweep per element)
@@ -224,5 +234,69 @@ def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
                 version._adc_no_forward = True
         return jac(*full)
 
-    hess.__name__ = safe_name(lower(f).name, "hessian")
+    hess.__name__ = safe_name(fn.name, "hessian")
     return hess
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating))
+
+
+def _require_one_output(fn: Function) -> None:
+    """A Hessian is taken of one output, a number or an array (not a tuple or a list)."""
+    packed = [op for op in fn.body.ops if op.prim == "pack" and op.results[0] in fn.outputs]
+    if fn.returns_tuple or len(fn.outputs) != 1 or packed:
+        raise ADCompileError(f"hessian needs a function with one output (a number or an "
+                             f"array), but {fn.name} returns a tuple or a list",
+                             hint="take the Hessian of one output at a time, or return "
+                                  "np.array([...]) or np.stack([...])", **where(fn))
+
+
+def _vector_output_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
+    """d^2 y / d x^2 for x = args[index] and an array `y`, shaped y.shape + x.shape * 2:
+    for each element y_j, the forward-mode Jacobian of the pullback of the unit
+    cotangent e_j, which is the gradient of y_j."""
+    if isinstance(y, (list, tuple)):
+        raise ValueError("hessian needs a function returning a number or an array, not a "
+                         f"{type(y).__name__}; return np.array([...]) instead")
+    x = args[index]
+    if isinstance(x, (list, tuple)):
+        raise TypeError("the Hessian of a function with an array output is taken with "
+                        f"respect to a number or an array, not a {type(x).__name__}")
+    pullback = derivative(f, "vjp", 0, "reverse")
+    y_array = np.asarray(y)
+    seed_dtype = y_array.dtype if y_array.dtype.kind == "f" else np.float64
+    rows = []
+    for j in range(y_array.size):
+        seed = np.zeros(y_array.shape, dtype=seed_dtype)
+        seed.flat[j] = 1
+        rows.append(_pullback_jacobian(pullback, (*args, seed), index))
+    x_shape = np.shape(x)
+    stacked = np.stack(rows).reshape(y_array.shape + x_shape + x_shape)
+    return stacked.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else stacked
+
+
+def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarray:
+    """d pullback(*args)[index] / d args[index], shaped x.shape + x.shape: one vector-mode
+    sweep (over the version specialised to these shapes where there is one), else one
+    forward sweep per element of x."""
+    x = args[index]
+    candidates = [pullback]
+    if hasattr(pullback, "version_for"):
+        version = pullback.version_for(*args)
+        if version is not getattr(pullback, "_adc_generic", None):
+            candidates.insert(0, version)
+    for compiled in candidates:
+        batched = _vector_jvp(compiled, index)
+        if batched is not None:
+            n = _size(x)
+            _, tangents = batched(*args, _batch_seed(x))
+            tangent = np.broadcast_to(tangents[index], np.shape(x) + (n,))
+            return _assemble(list(np.moveaxis(tangent, -1, 0)), x, np.shape(x))
+    jvp_fn = derivative(pullback, "jvp", 0, "forward")
+    zeros = [runtime.zeros_of(a) for a in args]
+    columns = []
+    for unit in _basis(x):
+        _, tangents = jvp_fn(*args, *zeros[:index], unit, *zeros[index + 1:])
+        columns.append(tangents[index])
+    return _assemble(columns, x, np.shape(x))

@@ -188,12 +188,23 @@ def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     for _, compiled in reversed(candidates):
         if not getattr(compiled, "_adc_wrapper", False) and _still_valid(compiled, f):
             rebound = _rebind(compiled, f)
+            rebound._adc_inlined = getattr(compiled, "_adc_inlined", ())  # the same, checked
             if isinstance(rebound, Dispatcher):  # its specialisations are kept for `f`
                 _remember(f, key, rebound)
             return rebound
     compiled = _build(f, kind, wrt, mode)
+    compiled._adc_inlined = _inlined_functions(compiled)
     _remember(f, key, compiled)
     return compiled
+
+
+def _inlined_functions(compiled: Callable) -> tuple:
+    """The functions the compiled code inlined, with the code and defaults they had:
+    reloading a module in place (IPython's autoreload) swaps a function's code but keeps
+    the function, so its identity alone does not say the inlined body is current."""
+    return tuple((obj, obj.__code__, obj.__defaults__)
+                 for _, _, obj in compiled._adc_function.resolutions
+                 if isinstance(obj, types.FunctionType))
 
 
 def _remember(f: Callable, key: tuple, compiled: Callable) -> None:
@@ -216,13 +227,26 @@ def _wrt_key(wrt: Wrt) -> Any:
 
 def _still_valid(compiled: Callable, f: Callable) -> bool:
     """Whether every name the compiled code resolved still denotes the same object for `f`,
-    and no rule was registered since it was compiled."""
-    if compiled._adc_rules_version != custom.version:
+    every function it inlined still has the code and defaults it inlined, `f` has the
+    defaults it was built with, and no rule was registered since it was compiled."""
+    if compiled._adc_rules_version != custom.version or not _same_defaults(compiled, f):
         return False
     for owner, spelling, obj in compiled._adc_function.resolutions:
         if resolve_path(owner or f, spelling) is not obj:
             return False
-    return True
+    return all(fn.__code__ is code and fn.__defaults__ is defaults
+               for fn, code, defaults in getattr(compiled, "_adc_inlined", ()))
+
+
+def _same_defaults(compiled: Callable, f: Callable) -> bool:
+    """A gradient carries the default values of the function it was built for; equal
+    code (the cache's key) can come with other defaults (``def f(x, a=2.0)`` edited to
+    ``a=3.0`` and reloaded)."""
+    built = getattr(compiled, "__defaults__", None)
+    if built is None:
+        return True
+    now = getattr(f, "__defaults__", None) or ()
+    return len(built) == len(now) and all(a is b for a, b in zip(built, now))
 
 
 def _rebind(compiled: Callable, f: Callable) -> Callable:

@@ -220,13 +220,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     compiled = [derivative(fn, kind, _wrt(args.wrt), args.mode if kind in (
         "grad", "value_and_grad") else ("forward" if kind == "jvp" else "reverse"))
         for kind in kinds]
-    shapes = ""
+    shapes, specialised_to = "", None
     if args.shapes:  # the versions specialised to these shapes, for such inputs only
         at = _arguments(fn, args.shapes)
-        compiled = [c.version_for(*at) if hasattr(c, "version_for") and kind in (
+        versions = [c.version_for(*at) if hasattr(c, "version_for") and kind in (
             "grad", "value_and_grad") else c for c, kind in zip(compiled, kinds)]
+        specialised_to = [None if v is c or v is getattr(c, "_adc_generic", None) else at
+                          for v, c in zip(versions, compiled)]
+        compiled = versions
         shapes = " ".join(args.shapes)
-    text = export(fn, compiled, shapes=shapes)
+    text = export(fn, compiled, shapes=shapes, specialised_to=specialised_to)
     if args.output == "-":
         print(text, end="")
     else:

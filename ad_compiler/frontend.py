@@ -3,16 +3,21 @@
 Source comes from `linecache`, which holds files, IPython/Jupyter cells and code
 this package generated, so all three work alike.  The whole file is parsed and the
 function's node is found by its code object's first line and name; for several
-lambdas on one line, by the column of the code's first instruction.  Names are
-resolved as Python would at call time: closure cells, then globals, then builtins.
+lambdas on one line, by the column of the code's first instruction.  The text is
+trusted only if compiling it gives the function's own code object: a file edited
+after its module was imported (reloaded or not) is never differentiated in place of
+the code that runs.  Names are resolved as Python would at call time: closure cells,
+then globals, then builtins.
 """
 from __future__ import annotations
+import __future__
 
 import ast
 import builtins
 import functools
 import inspect
 import linecache
+import operator
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,16 +86,8 @@ def load(func: Callable) -> FunctionSource:
         )
     code = func.__code__
     filename = code.co_filename
-    lines = linecache.getlines(filename, func.__globals__)
     where = dict(filename=filename, lineno=code.co_firstlineno)
-    if not lines:
-        raise ADCompileError(
-            f"the source of {func.__qualname__} is not available",
-            hint="define the function in a file, a notebook or IPython; code typed at a "
-                 "plain 'python' prompt or passed to exec() keeps no source",
-            **where,
-        )
-    node = _find_node(_parse(filename, "".join(lines)), code)
+    lines, node, current = _current_source(func)
     if code.co_flags & (inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR):
         line = lines[code.co_firstlineno - 1] if code.co_firstlineno <= len(lines) else ""
         raise ADCompileError("async functions cannot be differentiated",
@@ -103,8 +100,106 @@ def load(func: Callable) -> FunctionSource:
             hint="the file may have changed since it was imported; re-import it",
             **where,
         )
+    if not current:
+        raise _mismatch(func, lines, node)
     cells = dict(zip(code.co_freevars, func.__closure__ or ()))
     return FunctionSource(func, node, filename, lines, cells)
+
+
+def _current_source(func: types.FunctionType) -> tuple[list[str], FunctionNode | None, bool]:
+    """The lines of the file that define `func`, its node there, and whether that text
+    compiles to the code `func` runs.
+
+    `linecache` may hold the text of an older version of the file (edited and reloaded
+    since it was read) or a newer one (edited on disk since the module was imported).
+    The cached text is used if it compiles to the function's code, else the text on
+    disk, re-read if it changed.  A notebook cell's text is never stale: linecache
+    keeps no date for it, and an edited cell gets a new name."""
+    code = func.__code__
+    filename = code.co_filename
+    lines = linecache.getlines(filename, func.__globals__)
+    if not lines:
+        raise ADCompileError(
+            f"the source of {func.__qualname__} is not available",
+            hint="define the function in a file, a notebook or IPython; code typed at a "
+                 "plain 'python' prompt or passed to exec() keeps no source",
+            filename=filename, lineno=code.co_firstlineno)
+    try:
+        node = _find_node(_parse(filename, "".join(lines)), code)
+    except ADCompileError as error:  # the cached text does not parse: try the file's
+        node, unparsed = None, error
+    else:
+        unparsed = None
+        if node is not None and _defines(filename, "".join(lines), code):
+            return lines, node, True
+    linecache.checkcache(filename)  # drops the cached text if the file changed on disk
+    fresh = linecache.getlines(filename, func.__globals__)
+    if fresh and fresh != lines:
+        try:
+            fresh_node = _find_node(_parse(filename, "".join(fresh)), code)
+        except ADCompileError:  # the file on disk does not parse now
+            fresh_node = None
+        if fresh_node is not None:
+            return fresh, fresh_node, _defines(filename, "".join(fresh), code)
+    if unparsed is not None:
+        raise unparsed
+    return lines, node, False
+
+
+# every `from __future__ import ...` flag a code object can carry
+_FUTURE_FLAGS = functools.reduce(
+    operator.or_, (getattr(__future__, name).compiler_flag
+                   for name in __future__.all_feature_names), 0)
+
+
+def _defines(filename: str, text: str, code: types.CodeType) -> bool:
+    """Whether compiling `text` makes the function's code object: then the text is the
+    source of the function that runs, not of an older or newer version of it."""
+    try:
+        module = _compile(filename, text, code.co_flags & _FUTURE_FLAGS)
+    except (SyntaxError, ValueError):
+        return False
+    return any(candidate == code for candidate in _code_objects(module)
+               if candidate.co_firstlineno == code.co_firstlineno)
+
+
+def _mismatch(func: types.FunctionType, lines: list[str], node: FunctionNode) -> ADCompileError:
+    """The error for a function whose source text is not the code it runs."""
+    code = func.__code__
+
+    def line(lineno: int) -> str:
+        return lines[lineno - 1].rstrip("\n") if 0 < lineno <= len(lines) else ""
+
+    asserts = [n for n in ast.walk(node) if isinstance(n, ast.Assert)]
+    if asserts and any("@pytest_ar" in c.co_names for c in _code_objects(code)):
+        # pytest compiles test modules with their asserts rewritten, by design
+        first = min(asserts, key=lambda n: (n.lineno, n.col_offset))
+        return ADCompileError("'assert' cannot be differentiated",
+                              hint="check inputs before calling the differentiated function",
+                              filename=code.co_filename, lineno=first.lineno,
+                              col=first.col_offset, source_line=line(first.lineno))
+    return ADCompileError(
+        f"the source of {func.__qualname__} in {code.co_filename} is not the code it runs: "
+        "the file was edited after the function was defined",
+        hint="reload the module (importlib.reload) or re-run the cell, then take the "
+             "derivative again; an import hook that rewrites code has the same effect",
+        filename=code.co_filename, lineno=code.co_firstlineno,
+        source_line=line(code.co_firstlineno))
+
+
+@functools.lru_cache(maxsize=32)
+def _compile(filename: str, text: str, flags: int) -> types.CodeType:
+    return compile(text, filename, "exec", flags=flags, dont_inherit=True)
+
+
+def _code_objects(code: types.CodeType) -> list[types.CodeType]:
+    """`code` and every code object nested in it (functions, lambdas, classes)."""
+    found, pending = [], [code]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return found
 
 
 @functools.lru_cache(maxsize=64)

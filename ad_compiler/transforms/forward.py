@@ -125,7 +125,10 @@ class _Sweep:
         tangents, pushed after the values and popped with them."""
         if op.prim == "push":
             items = op.args[1:]
-            tangents = [self._tangent_or_zero(d, a) for d in self.directions for a in items]
+            # in vector mode a zero tangent needs its axis of directions too
+            zeros_from = builder if self.facts.batched is not None else None
+            tangents = [self._tangent_or_zero(d, a, zeros_from)
+                        for d in self.directions for a in items]
             clone = Op("push", [*op.args, *tangents], [], dict(op.attrs), [], op.loc)
             builder.block.ops.append(clone)
             return
@@ -135,6 +138,8 @@ class _Sweep:
                 t = Value()
                 self.out.derived[t.uid] = (r, d.fmt)
                 made.append((d, r, t))
+                if self.facts.batched is not None:  # popped tangents carry the directions
+                    self.facts.batched.add(t.uid)
         clone = Op("pop", list(op.args), [*op.results, *(t for _, _, t in made)],
                    dict(op.attrs), [], op.loc)
         builder.block.ops.append(clone)
