@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import runtime
+from . import pytree, runtime
 from .build import Wrt, derivative, safe_name, where, with_defaults, wrt_indices
 from .errors import ADCompileError
 from .ir import Function
@@ -31,7 +31,7 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
         full = with_defaults(f, args)
         value, grads = None, []
         for i in indices:
-            value, g = _directions(f, full, i, ())
+            value, g = _directions(f, full, i, 0.0)
             grads.append(g)
         out = grads[0] if single else tuple(grads)
         return out if kind == "grad" else (value, out)
@@ -47,23 +47,24 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
 
 
 def _basis(x: Any) -> list[Any]:
-    """Unit tangents for every element of `x` (a number, an array, or a list of them)."""
-    if isinstance(x, np.ndarray):
-        runtime.require_float(x)
-        units = []
-        for j in range(x.size):
-            unit = np.zeros(x.shape, dtype=x.dtype)
+    """Unit tangents for every element of `x` (a number, an array, or a container of
+    them), in the order of its leaves."""
+    parts = pytree.leaves(x)
+    zeros = [_zero(v) for v in parts]
+    units = []
+    for k, leaf in enumerate(parts):
+        for j in range(int(np.size(leaf))):
+            unit = np.zeros(np.shape(leaf), dtype=_float_dtype(leaf))
             unit.flat[j] = 1
-            units.append(unit)
-        return units
-    if isinstance(x, (list, tuple)):
-        zeros = [runtime.zeros_of(v) for v in x]
-        units = []
-        for k, item in enumerate(x):
-            for unit in _basis(item):
-                units.append(type(x)(zeros[:k] + [unit] + zeros[k + 1:]))
-        return units
-    return [1.0]
+            unit = unit if isinstance(leaf, np.ndarray) else float(unit)
+            units.append(pytree.rebuild(x, zeros[:k] + [unit] + zeros[k + 1:]))
+    return units
+
+
+def _zero(leaf: Any) -> Any:
+    if isinstance(leaf, np.ndarray):
+        runtime.require_float(leaf)
+    return runtime.zeros_of(leaf)
 
 
 def _vector_jvp(f: Callable, i: int) -> Callable | None:
@@ -76,37 +77,53 @@ def _vector_jvp(f: Callable, i: int) -> Callable | None:
 
 
 def _batch_seed(x: Any) -> Any:
-    """Every unit direction of `x` at once: its shape plus a last axis, one per element."""
-    if isinstance(x, (list, tuple)):
-        n, start, items = _size(x), 0, []
-        for item in x:
-            k = _size(item)
-            eye = np.eye(n, dtype=_float_dtype(item))[start:start + k]
-            items.append(eye.reshape(np.shape(item) + (n,)))
-            start += k
-        return type(x)(items)
-    if isinstance(x, np.ndarray):
-        runtime.require_float(x)
-    return np.eye(_size(x), dtype=_float_dtype(x)).reshape(np.shape(x) + (_size(x),))
+    """Every unit direction of `x` at once: each leaf's shape plus a last axis, one per
+    element of `x`."""
+    n, start, seeds = pytree.size(x), 0, []
+    for leaf in pytree.leaves(x):
+        if isinstance(leaf, np.ndarray):
+            runtime.require_float(leaf)
+        k = int(np.size(leaf))
+        eye = np.eye(n, dtype=_float_dtype(leaf))[start:start + k]
+        seeds.append(eye.reshape(np.shape(leaf) + (n,)))
+        start += k
+    return pytree.rebuild(x, seeds)
 
 
 def _float_dtype(x: Any) -> Any:
     return x.dtype if isinstance(x, np.ndarray) and x.dtype.kind == "f" else np.float64
 
 
-def _directions(f: Callable, args: tuple, i: int, out_shape: tuple | None) -> tuple[Any, Any]:
-    """f(args) and d f / d args[i], shaped out_shape + args[i].shape: by one vector-mode
-    sweep where every primitive has a batched rule, else one sweep per element."""
+def _directions(f: Callable, args: tuple, i: int, y_like: Any = None) -> tuple[Any, Any]:
+    """f(args) and d f / d args[i]: for each leaf of the output, shaped leaf.shape +
+    x_leaf.shape for each leaf of args[i]; by one vector-mode sweep where every
+    primitive has a batched rule, else one sweep per element."""
     batched = _vector_jvp(f, i)
     if batched is None:
         value, columns = _columns(derivative(f, "jvp", 0, "forward"), args, i)
-        shape = np.shape(value) if out_shape is None else out_shape
-        return value, _assemble(columns, args[i], shape)
+        return value, _assemble(columns, args[i], value if y_like is None else y_like)
     value, tangent = batched(*args, _batch_seed(args[i]))
-    shape = np.shape(value) if out_shape is None else out_shape
-    n = _size(args[i])
-    tangent = np.broadcast_to(tangent, shape + (n,))
-    return value, _assemble(list(np.moveaxis(tangent, -1, 0)), args[i], shape)
+    like = value if y_like is None else y_like
+    n = pytree.size(args[i])
+    stacked = [np.broadcast_to(t, np.shape(y) + (n,))
+               for y, t in zip(pytree.leaves(like), _tangent_leaves(tangent, like))]
+    return value, _split(stacked, args[i], like)
+
+
+def _tangent_leaves(tangent: Any, like: Any) -> list[Any]:
+    """The tangents of an output's leaves (a leaf whose tangent is a bare number when
+    nothing reached it, or an array when the output itself is a leaf)."""
+    if pytree.is_tree(like):
+        return pytree.leaves(tangent)
+    return [tangent]
+
+
+def _transposed(columns: list[Any], like: Any) -> list[list[Any]]:
+    """Columns (one tangent of the output per direction) as, per output leaf, its list of
+    columns."""
+    per_leaf = [_tangent_leaves(c, like) for c in columns]
+    return [list(leaf) for leaf in zip(*per_leaf)] if per_leaf else \
+        [[] for _ in pytree.leaves(like)]
 
 
 def _columns(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, list[Any]]:
@@ -120,26 +137,39 @@ def _columns(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, list[Any]]:
     return value, columns
 
 
-def _assemble(columns: list[Any], x: Any, out_shape: tuple) -> Any:
-    """Columns d y / d x_j, one per element of `x`, as an array shaped out_shape + x.shape
-    (or, for a list `x`, a list of such)."""
-    stacked = np.stack([np.broadcast_to(c, out_shape) for c in columns], axis=-1)
-    if isinstance(x, (list, tuple)):
-        pieces, start = [], 0
-        for item in x:
-            n = np.size(item)
-            piece = stacked[..., start:start + n].reshape(out_shape + np.shape(item))
-            pieces.append(piece if np.ndim(item) or out_shape else float(piece))
-            start += n
-        return pieces
-    dtype = x.dtype if isinstance(x, np.ndarray) else stacked.dtype
-    result = stacked.reshape(out_shape + np.shape(x)).astype(dtype, copy=False)
-    return result if result.ndim or isinstance(x, np.ndarray) else float(result)
+def _assemble(columns: list[Any], x: Any, y_like: Any) -> Any:
+    """Derivatives d y / d x from columns, one tangent of the output per element of x."""
+    n = pytree.size(x)
+    stacked = [np.stack([np.broadcast_to(c, np.shape(y)) for c in leaf_columns], axis=-1)
+               if leaf_columns else np.zeros(np.shape(y) + (n,))
+               for y, leaf_columns in zip(pytree.leaves(y_like), _transposed(columns, y_like))]
+    return _split(stacked, x, y_like)
+
+
+def _split(stacked: list[np.ndarray], x: Any, y_like: Any) -> Any:
+    """Derivatives d y / d x from, for each leaf of the output, an array shaped
+    y_leaf.shape + (elements of x,): the output's structure, each leaf holding the
+    input's structure, each of its leaves shaped y_leaf.shape + x_leaf.shape."""
+    x_leaves = pytree.leaves(x)
+    per_output = []
+    for y, block in zip(pytree.leaves(y_like), stacked):
+        y_shape, pieces, start = np.shape(y), [], 0
+        for leaf in x_leaves:
+            k = int(np.size(leaf))
+            piece = np.asarray(block[..., start:start + k]).reshape(y_shape + np.shape(leaf))
+            # a plain, writable array of the caller's own, in the input's float dtype
+            piece = np.array(piece, dtype=_float_dtype(leaf) if isinstance(
+                leaf, np.ndarray) else np.result_type(piece.dtype, np.float64))
+            pieces.append(piece if piece.ndim else float(piece))
+            start += k
+        per_output.append(pytree.rebuild(x, pieces))
+    return pytree.rebuild(y_like, per_output)
 
 
 def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     """The Jacobian of `f` with respect to the input(s) `wrt`, shaped
-    ``np.shape(f(...)) + np.shape(x)``.
+    ``np.shape(f(...)) + np.shape(x)``; for containers, the output's structure holding
+    the input's, each leaf shaped ``y_leaf.shape + x_leaf.shape`` (as ``jax.jacobian``).
 
     ``mode="forward"`` takes one JVP sweep per input element, ``"reverse"`` one VJP
     sweep per output element; ``"auto"`` picks forward when the input has fewer
@@ -152,18 +182,17 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     if fn.returns_tuple:
         raise ADCompileError(f"jacobian needs a function with one output, but {fn.name} "
                              "returns a tuple", hint="take the Jacobian of one output at a "
-                             "time", **where(fn))
+                             "time, or return a list or dict of them", **where(fn))
 
     def jac(*args: Any) -> Any:
         full = with_defaults(f, args)
         y = f(*full)
-        out_shape = np.shape(y)
         results = []
         for i in indices:
             use_forward = mode == "forward" or (
-                mode == "auto" and _size(full[i]) < int(np.prod(out_shape, dtype=int)))
+                mode == "auto" and pytree.size(full[i]) < pytree.size(y))
             if use_forward:
-                results.append(_directions(f, full, i, out_shape)[1])
+                results.append(_directions(f, full, i, y)[1])
             else:
                 results.append(_rows(f, full, i, y))
         return results[0] if single else tuple(results)
@@ -172,33 +201,31 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     return jac
 
 
-def _size(x: Any) -> int:
-    if isinstance(x, (list, tuple)):
-        return sum(_size(v) for v in x)
-    return int(np.size(x))
-
-
 def _rows(f: Callable, args: tuple, i: int, y: Any) -> Any:
     """The Jacobian d y / d args[i] from one VJP sweep per element of y."""
     compiled = derivative(f, "vjp", 0, "reverse")
     x = args[i]
-    if isinstance(x, np.ndarray):
-        runtime.require_float(x)
-    rows = []
-    y_array = np.asarray(y)
-    for j in range(y_array.size):
-        seed = np.zeros(y_array.shape, dtype=y_array.dtype if y_array.dtype.kind == "f"
-                        else float)
-        seed.flat[j] = 1
-        rows.append(compiled(*args, seed if y_array.ndim else seed.item())[i])
-    if isinstance(x, (list, tuple)):
-        return [np.stack([np.asarray(r[k]) for r in rows]).reshape(y_array.shape + np.shape(v))
-                for k, v in enumerate(x)]
-    stacked = np.stack([np.broadcast_to(r, np.shape(x)) for r in rows])
-    result = stacked.reshape(y_array.shape + np.shape(x))
-    if isinstance(x, np.ndarray):
-        result = result.astype(x.dtype, copy=False)
-    return result if result.ndim else float(result)
+    for leaf in pytree.leaves(x):
+        if isinstance(leaf, np.ndarray):
+            runtime.require_float(leaf)
+    y_leaves = pytree.leaves(y)
+    zeros = [np.zeros(np.shape(v), dtype=_float_dtype(v)) for v in y_leaves]
+    stacked = []
+    for m, leaf in enumerate(y_leaves):
+        rows = []
+        for j in range(int(np.size(leaf))):
+            unit = np.zeros(np.shape(leaf), dtype=_float_dtype(leaf))
+            unit.flat[j] = 1
+            seeds = [z if not np.ndim(z) else z for z in zeros]
+            seeds[m] = unit
+            seed = pytree.rebuild(y, [s if np.ndim(s) or isinstance(v, np.ndarray)
+                                      else float(s) for s, v in zip(seeds, y_leaves)])
+            cotangent = compiled(*args, seed)[i]
+            rows.append(np.concatenate([np.ravel(np.asarray(c, dtype=float))
+                                        for c in pytree.leaves(cotangent)] or [np.zeros(0)]))
+        block = np.stack(rows) if rows else np.zeros((0, pytree.size(x)))
+        stacked.append(block.reshape(np.shape(leaf) + (pytree.size(x),)))
+    return _split(stacked, x, y)
 
 
 def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
@@ -289,14 +316,14 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
     for compiled in candidates:
         batched = _vector_jvp(compiled, index)
         if batched is not None:
-            n = _size(x)
+            n = pytree.size(x)
             _, tangents = batched(*args, _batch_seed(x))
             tangent = np.broadcast_to(tangents[index], np.shape(x) + (n,))
-            return _assemble(list(np.moveaxis(tangent, -1, 0)), x, np.shape(x))
+            return _split([tangent], x, x)
     jvp_fn = derivative(pullback, "jvp", 0, "forward")
     zeros = [runtime.zeros_of(a) for a in args]
     columns = []
     for unit in _basis(x):
         _, tangents = jvp_fn(*args, *zeros[:index], unit, *zeros[index + 1:])
         columns.append(tangents[index])
-    return _assemble(columns, x, np.shape(x))
+    return _assemble(columns, x, x)
