@@ -20,26 +20,43 @@ from .build import Wrt, derivative, with_defaults, wrt_indices
 from .lowering import lower
 
 
-def grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse") -> Callable:
+def grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse", *,
+         has_aux: bool = False, argnums: Wrt | None = None) -> Callable:
     """Gradient of a scalar function, as generated Python code.
 
     Use as ``grad(f)``, ``@grad`` or ``@grad(wrt=("x", "y"), mode="forward")``.
     With a single `wrt` the derivative function returns one value; with a tuple it
-    returns a tuple, in the order given.  The generated code reads global values
-    when it runs, but Python functions `f` calls are inlined when it is built: after
-    redefining or reloading one, call `grad(f)` again (it rebuilds; a gradient object
-    built earlier keeps the helper it inlined).
+    returns a tuple, in the order given.  A gradient has the structure of its input
+    (a list, tuple, namedtuple, dict or dataclass of floats and arrays).  `argnums` is
+    another name for `wrt`; with `has_aux`, `f` returns ``(value, aux)`` and the
+    gradient function returns ``(gradient, aux)``.  The generated code reads global
+    values when it runs, but Python functions `f` calls are inlined when it is built:
+    after redefining or reloading one, call `grad(f)` again (it rebuilds; a gradient
+    object built earlier keeps the helper it inlined).
     """
+    wrt = _argnums(wrt, argnums)
     if f is None:
-        return functools.partial(grad, wrt=wrt, mode=mode)
-    return derivative(f, "grad", wrt, mode)
+        return functools.partial(grad, wrt=wrt, mode=mode, has_aux=has_aux)
+    return derivative(f, "grad_aux" if has_aux else "grad", wrt, mode)
 
 
-def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse") -> Callable:
-    """Like `grad`, returning ``(value, gradient)`` from one sweep."""
+def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse", *,
+                   has_aux: bool = False, argnums: Wrt | None = None) -> Callable:
+    """Like `grad`, returning ``(value, gradient)`` from one sweep; with `has_aux`,
+    ``((value, aux), gradient)``."""
+    wrt = _argnums(wrt, argnums)
     if f is None:
-        return functools.partial(value_and_grad, wrt=wrt, mode=mode)
-    return derivative(f, "value_and_grad", wrt, mode)
+        return functools.partial(value_and_grad, wrt=wrt, mode=mode, has_aux=has_aux)
+    return derivative(f, "value_and_grad_aux" if has_aux else "value_and_grad", wrt, mode)
+
+
+def _argnums(wrt: Wrt, argnums: Wrt | None) -> Wrt:
+    """`argnums` (JAX's name) stands for `wrt`; giving both is a mistake."""
+    if argnums is None:
+        return wrt
+    if wrt != 0:
+        raise TypeError("pass either wrt= or argnums= (the same thing), not both")
+    return argnums
 
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:

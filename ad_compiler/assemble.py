@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from . import pytree, runtime
-from .build import Wrt, derivative, safe_name, where, with_defaults, wrt_indices
+from .build import (
+    Wrt,
+    derivative,
+    method_parts,
+    safe_name,
+    where,
+    with_defaults,
+    wrt_indices,
+)
 from .errors import ADCompileError
 from .ir import Function
 from .lowering import lower
@@ -22,18 +30,21 @@ from .shapes import uses_arrays
 
 
 def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
-                      single: bool) -> Callable:
-    """Forward-mode gradient of a function of arrays or lists: one vector-mode sweep
-    carrying every input element's direction (one sweep per element as the fallback)."""
+                     single: bool, aux: bool = False) -> Callable:
+    """Forward-mode gradient of a function of arrays or containers: one vector-mode
+    sweep carrying every input element's direction (one sweep per element as the
+    fallback).  With `aux`, `f` returns ``(value, aux)`` and only value is differentiated."""
     jvp_fn = derivative(f, "jvp", 0, "forward")
 
     def gradient(*args: Any) -> Any:
         full = with_defaults(f, args)
         value, grads = None, []
         for i in indices:
-            value, g = _directions(f, full, i, 0.0)
+            value, g = _directions(f, full, i, 0.0, output=0 if aux else None)
             grads.append(g)
         out = grads[0] if single else tuple(grads)
+        if aux:
+            return (out, value[1]) if kind == "grad" else (tuple(value), out)
         return out if kind == "grad" else (value, out)
 
     shown = _vector_jvp(f, indices[0]) or jvp_fn
@@ -94,15 +105,21 @@ def _float_dtype(x: Any) -> Any:
     return x.dtype if isinstance(x, np.ndarray) and x.dtype.kind == "f" else np.float64
 
 
-def _directions(f: Callable, args: tuple, i: int, y_like: Any = None) -> tuple[Any, Any]:
+def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
+                output: int | None = None) -> tuple[Any, Any]:
     """f(args) and d f / d args[i]: for each leaf of the output, shaped leaf.shape +
     x_leaf.shape for each leaf of args[i]; by one vector-mode sweep where every
-    primitive has a batched rule, else one sweep per element."""
+    primitive has a batched rule, else one sweep per element.  With `output`, of that
+    item of the outputs `f` returns as a tuple."""
     batched = _vector_jvp(f, i)
     if batched is None:
         value, columns = _columns(derivative(f, "jvp", 0, "forward"), args, i)
+        if output is not None:
+            columns = [c[output] for c in columns]
         return value, _assemble(columns, args[i], value if y_like is None else y_like)
     value, tangent = batched(*args, _batch_seed(args[i]))
+    if output is not None:
+        tangent = tangent[output]
     like = value if y_like is None else y_like
     n = pytree.size(args[i])
     stacked = [np.broadcast_to(t, np.shape(y) + (n,))
@@ -177,6 +194,9 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     """
     if mode not in ("auto", "forward", "reverse"):
         raise ADCompileError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
+    func, instance, func_wrt = method_parts(f, wrt)
+    if instance is not None:  # a bound method: its function, `self` held constant
+        return _bound(jacobian_of(func, func_wrt, mode), instance)
     fn = lower(f)
     indices, single = wrt_indices(fn, wrt)
     if fn.returns_tuple:
@@ -236,6 +256,9 @@ def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
         raise ADCompileError("hessian takes one input (wrt=0 or wrt='x')",
                              hint="take the Hessian with respect to one input at a time, "
                                   "or pack the inputs into one array")
+    func, instance, func_wrt = method_parts(f, wrt)
+    if instance is not None:  # a bound method: its function, `self` held constant
+        return _bound(hessian_of(func, func_wrt), instance)
     fn = lower(f)
     _require_one_output(fn)
     gradient = derivative(f, "grad", wrt, "reverse")
@@ -263,6 +286,16 @@ def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
 
     hess.__name__ = safe_name(fn.name, "hessian")
     return hess
+
+
+def _bound(function: Callable, instance: Any) -> Callable:
+    """`function` with `instance` passed as its first argument."""
+
+    def bound(*args: Any) -> Any:
+        return function(instance, *args)
+
+    bound.__name__ = getattr(function, "__name__", "bound")
+    return bound
 
 
 def _is_number(value: Any) -> bool:

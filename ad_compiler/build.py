@@ -7,6 +7,7 @@ resolved still denotes the same object (cache.py keeps them).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import types
 import weakref
@@ -18,11 +19,12 @@ from .codegen import generate
 from .dispatch import Dispatcher, worth_specializing
 from .errors import ADCompileError
 from .frontend import resolve_path
-from .ir import Const, Function
+from .ir import Block, Const, Function, walk_ops
 from .lowering import lower
 from .shapes import uses_arrays
 from .transforms import forward, optimize, reverse
 from .transforms.common import container_values
+from .transforms.kinds import Kinds
 
 Wrt = int | str | Sequence[int | str]
 _MODES = ("reverse", "forward")
@@ -103,19 +105,21 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         raise ADCompileError(f"mode must be 'reverse' or 'forward', not {mode!r}")
     rules_version = custom.version
     fn = lower(f)
+    aux = kind.endswith("_aux")  # f returns (value, aux): only the value is differentiated
+    kind = kind.removesuffix("_aux")
     if kind in ("jvp", "vjp", "jvp_batched"):
         indices, single = list(range(len(fn.params))), False
     else:
         indices, single = wrt_indices(fn, wrt)
-        check_scalar_output(fn, "grad" if kind == "grad" else "value_and_grad")
+        check_scalar_output(_value_part(fn) if aux else fn,
+                            "grad" if kind == "grad" else "value_and_grad")
     n_out, n_in = len(fn.outputs), len(indices)
 
     if mode == "forward" and kind in ("grad", "value_and_grad"):
-        lists = container_values(fn)
-        if uses_arrays(fn) or any(fn.params[i].uid in lists for i in indices):
+        if uses_arrays(fn) or any(_may_be_container(fn, i) for i in indices):
             from .assemble import forward_gradient  # it builds JVPs itself
 
-            return forward_gradient(f, fn, kind, indices, single)
+            return forward_gradient(f, fn, kind, indices, single, aux)
     if kind == "jvp_batched":  # vector mode: the directions of input `wrt` in one sweep
         indices, _ = wrt_indices(fn, wrt)
         d = forward(fn, indices, unit_seeds=False, batched=True)
@@ -135,15 +139,20 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         tree = tuple(range(n_in))
         suffix = "vjp"
     else:
+        differentiated = 1 if aux else None
         if mode == "reverse":
-            d = reverse(fn, indices, seed_params=False)
+            d = reverse(fn, indices, seed_params=False, seeded=differentiated)
         else:
-            d = forward(fn, indices, unit_seeds=True)
-        if kind == "grad":  # the outputs are the value, then the gradients: drop the value
+            d = forward(fn, indices, unit_seeds=True, differentiated=differentiated)
+        first = 2 if aux else 1  # the outputs: the value (and aux), then the gradients
+        grads = first if single else tuple(range(first, first + n_in))
+        if kind == "grad" and aux:
+            tree = (grads, 1)
+        elif kind == "grad":  # the value is not returned: drop it
             d.body.yields = d.body.yields[1:]
             tree = 0 if single else tuple(range(n_in))
         else:
-            tree = (0, 1 if single else tuple(range(1, n_in + 1)))
+            tree = ((0, 1) if aux else 0, grads)
         suffix = kind
     d.output_tree = tree
     d.returns_tuple = isinstance(tree, tuple)
@@ -179,7 +188,52 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     return out
 
 
+def _may_be_container(fn: Function, index: int) -> bool:
+    """Whether input `index` may be a container (so forward mode seeds it item by item):
+    it is indexed or iterated, joined or repeated, or nothing reads it (its gradient is
+    zeros shaped like whatever comes in)."""
+    param = fn.params[index]
+    if param.uid in container_values(fn):
+        return True
+    kinds = Kinds(fn, numeric_outputs=True, outputs=1)
+    read = False
+    for op in walk_ops(fn.body):
+        if param in op.args:
+            read = True
+            if op.prim in ("add", "mul") and not kinds.numeric(op.result):
+                return True
+        if any(param in block.yields for block in op.blocks):
+            read = True
+    return not read and param not in fn.outputs
+
+
+def _value_part(fn: Function) -> Function:
+    """`fn` returning ``(value, aux)``, seen as returning `value` (for its checks)."""
+    if not fn.returns_tuple or len(fn.outputs) != 2:
+        raise ADCompileError(f"has_aux=True needs {fn.name} to return a pair (value, aux), "
+                             "where value is differentiated and aux passed through",
+                             hint="return value, aux", **where(fn))
+    return dataclasses.replace(fn, body=Block(ops=fn.body.ops, yields=fn.outputs[:1]),
+                               returns_tuple=False)
+
+
+def method_parts(f: Callable, wrt: Wrt) -> tuple[Callable, Any, Wrt]:
+    """A bound method (``model.loss``) as its function, its instance and `wrt` counted
+    among the function's parameters (after ``self``); anything else as it is."""
+    if not isinstance(f, types.MethodType):
+        return f, None, wrt
+    def shift(w: Any) -> Any:  # a position counted after `self`
+        return w + 1 if isinstance(w, int) and not isinstance(w, bool) and w >= 0 else w
+
+    if isinstance(wrt, (list, tuple)):
+        return f.__func__, f.__self__, tuple(shift(w) for w in wrt)
+    return f.__func__, f.__self__, shift(wrt)
+
+
 def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
+    func, instance, func_wrt = method_parts(f, wrt)
+    if instance is not None:  # differentiated as its function, `self` a constant
+        return types.MethodType(derivative(func, kind, func_wrt, mode), instance)
     key = (kind, _wrt_key(wrt), mode)
     candidates = cache.candidates(f, key)
     for built_for, compiled in reversed(candidates):  # the newest first

@@ -221,6 +221,29 @@ def repeat_count_t(c: Any, g: Any, n: Any, whole: Any) -> Any:
     return unbroadcast(broadcast_like(c, whole) * g, n)
 
 
+def sum_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any) -> Any:
+    """The tangent of ``whole = a + b`` (None: no tangent): the tangents joined where
+    `+` joined lists or tuples, else added and spread over `whole`'s shape."""
+    if isinstance(whole, (list, tuple)):
+        return (zeros_of(a) if a_dot is None else a_dot) + (zeros_of(b) if b_dot is None
+                                                           else b_dot)
+    total = a_dot if b_dot is None else b_dot if a_dot is None else a_dot + b_dot
+    return broadcast_like(total, whole)
+
+
+def product_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any) -> Any:
+    """The tangent of ``whole = a * b``: the list's tangent repeated where `*` repeated
+    a list, else the product rule, spread over `whole`'s shape."""
+    if isinstance(whole, (list, tuple)):
+        if isinstance(a, (list, tuple)):
+            return (zeros_of(a) if a_dot is None else a_dot) * b
+        return a * (zeros_of(b) if b_dot is None else b_dot)
+    terms = [t for t in (None if a_dot is None else a_dot * b,
+                         None if b_dot is None else a * b_dot) if t is not None]
+    total = terms[0] if len(terms) == 1 else terms[0] + terms[1]
+    return broadcast_like(total, whole)
+
+
 def repeat_adjoint_of(g: Any, a: Any, n: Any, whole: Any) -> Any:
     """The adjoint of `a` in ``whole = a * n``: where `*` repeated a list n times, the
     copies' adjoints added up; where it multiplied numbers, ``g * n`` summed to `a`'s shape."""
@@ -250,6 +273,8 @@ def add(a: Any, b: Any) -> Any:
     if isinstance(a, IndexUpdate) and not isinstance(b, IndexUpdate):
         a, b = b, a
     if isinstance(b, IndexUpdate):
+        if not (_is_container(b.base) or isinstance(b.base, np.ndarray)):
+            return a  # a field of an object that is not a container: static data
         a = densify(a, b.base)
         if isinstance(a, np.ndarray) and _may_repeat(b.index):
             np.add.at(a, b.index, b.value)  # repeated indices add up

@@ -293,6 +293,8 @@ HELPERS: dict[str, Helper] = {
     "list_tail_t": Helper(runtime.list_tail_t, (0,), lambda e, g, a: [
         e.helper("list_tail", g, *a[1:])]),
     "repeat_adjoint_t": Helper(runtime.repeat_adjoint_t, (0, 2)),
+    "sum_tangent": Helper(runtime.sum_tangent, (2, 3), joint=True),
+    "product_tangent": Helper(runtime.product_tangent, (2, 3), joint=True),
     "repeat_count_t": Helper(runtime.repeat_count_t, (0, 1)),
     "as_gradient": Helper(runtime.as_gradient, (0,), lambda e, g, a: [g]),
     "items_of": Helper(runtime.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])]),

@@ -68,3 +68,91 @@ def numeric_grad(f, args, k, eps=1e-6):
         hi[k], lo[k] = base + step, base - step
         out[j] = (f(*hi) - f(*lo)) / (2 * eps)
     return out
+
+
+def tree_numeric_grad(f, args, k, eps=1e-6):
+    """d f / d args[k] by central differences for an argument that is any nesting of
+    lists, tuples, namedtuples, dicts and dataclasses around floats and arrays: the
+    same structure, each float replaced by its derivative and each array by an array."""
+    import copy
+    import dataclasses
+
+    def perturbed(x, path, step):
+        """`x` with the number at `path` (keys, fields, positions, array indices) moved."""
+        if not path:
+            return x + step
+        head, rest = path[0], path[1:]
+        if isinstance(x, np.ndarray):
+            out = np.array(x, dtype=float)
+            out[head] += step
+            return out
+        if isinstance(x, list):
+            return [perturbed(v, rest, step) if i == head else v for i, v in enumerate(x)]
+        if isinstance(x, tuple):
+            items = [perturbed(v, rest, step) if i == head else v for i, v in enumerate(x)]
+            return type(x)(*items) if hasattr(type(x), "_fields") else tuple(items)
+        if isinstance(x, dict):
+            return {key: perturbed(v, rest, step) if key == head else v for key, v in x.items()}
+        out = copy.copy(x)
+        object.__setattr__(out, head, perturbed(getattr(x, head), rest, step))
+        return out
+
+    def derivative(path):
+        hi, lo = list(args), list(args)
+        hi[k] = perturbed(args[k], path, eps)
+        lo[k] = perturbed(args[k], path, -eps)
+        return (f(*hi) - f(*lo)) / (2 * eps)
+
+    def walk(x, path):
+        if isinstance(x, np.ndarray):
+            out = np.zeros(x.shape)
+            for j in np.ndindex(x.shape):
+                out[j] = derivative(path + [j])
+            return out
+        if isinstance(x, (bool, str)) or x is None:
+            return None
+        if isinstance(x, (int, float)):
+            return derivative(path)
+        if isinstance(x, list):
+            return [walk(v, path + [i]) for i, v in enumerate(x)]
+        if isinstance(x, tuple):
+            items = [walk(v, path + [i]) for i, v in enumerate(x)]
+            return type(x)(*items) if hasattr(type(x), "_fields") else tuple(items)
+        if isinstance(x, dict):
+            return {key: walk(v, path + [key]) for key, v in x.items()}
+        out = copy.copy(x)
+        for field in dataclasses.fields(x):
+            object.__setattr__(out, field.name, walk(getattr(x, field.name), path + [field.name]))
+        return out
+
+    return walk(args[k], [])
+
+
+def assert_same_tree(got, expected, rtol=1e-6, atol=1e-8, plain=True):
+    """`got` has `expected`'s structure and types (plain list, tuple, dict, namedtuple,
+    dataclass, float, ndarray: nothing internal) and close values."""
+    import dataclasses
+
+    if expected is None:
+        assert got is None, got
+        return
+    if plain:
+        assert type(got) is type(expected) or (
+            isinstance(expected, float) and type(got) is float), (type(got), type(expected))
+    if isinstance(expected, np.ndarray):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+    elif isinstance(expected, (list, tuple)):
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected):
+            assert_same_tree(a, b, rtol, atol, plain)
+    elif isinstance(expected, dict):
+        assert list(got) == list(expected)
+        for key in expected:
+            assert_same_tree(got[key], expected[key], rtol, atol, plain)
+    elif dataclasses.is_dataclass(expected):
+        for field in dataclasses.fields(expected):
+            assert_same_tree(getattr(got, field.name), getattr(expected, field.name),
+                             rtol, atol, plain)
+    else:
+        assert abs(got - expected) <= atol + rtol * abs(expected), (got, expected)

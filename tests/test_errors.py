@@ -234,8 +234,8 @@ def test_the_good_lambda_beside_a_bad_one_works():
     assert adc.grad(U.ok_lambda)(1.0) == pytest.approx(2.0)
 
 
-@pytest.mark.parametrize("obj", [len, math.sin, np.sin, "f", 3.0, U.Model().method],
-                         ids=["len", "math.sin", "np.sin", "str", "float", "bound method"])
+@pytest.mark.parametrize("obj", [len, math.sin, np.sin, "f", 3.0],
+                         ids=["len", "math.sin", "np.sin", "str", "float"])
 def test_not_a_python_function(obj):
     with pytest.raises(adc.ADCompileError) as info:
         adc.grad(obj)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import runtime
 from ..builder import Builder, is_const
 from ..ir import Block, Const, Function, Op, Operand, Value
 from ..rules import is_nondiff, jvp, zero_like
@@ -18,12 +19,14 @@ from .common import (
     check_supported,
     copy_op,
     derive,
+    located_error,
     loop_parts,
     name_fresh,
     name_output,
     start,
     varied_values,
 )
+from .kinds import Kinds
 
 
 @dataclass
@@ -33,14 +36,15 @@ class _Direction:
 
 
 def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
-            batched: bool = False) -> DerivativeFunction:
+            batched: bool = False, differentiated: int | None = None) -> DerivativeFunction:
     """Interleave a tangent sweep with the primal one.
 
     With `unit_seeds`, one sweep runs per input in `wrt`, seeded with 1 for that
     input and 0 for the others; tangents are named ``dv_dx``.  Otherwise the
     function takes one tangent argument per input in `wrt` (``x_dot``); with `batched`
     (vector mode) each tangent argument carries many directions on a last, extra axis.
-    Outputs: the primal outputs, then each direction's tangents of them.
+    Outputs: the primal outputs, then each direction's tangents of them (of the first
+    `differentiated` of them, where given: the others are auxiliary results).
     """
     out, builder = start(fn, f"{fn.name}_jvp", "forward")
     directions: list[_Direction] = []
@@ -60,13 +64,14 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
         facts.scalar_code = False
         facts.batched = {t.uid for t in out.params[len(fn.params):]}
         facts.batch_seed = out.params[len(fn.params)]
-    sweep = _Sweep(fn, out, directions, varied_values(fn, wrt), facts)
+    sweep = _Sweep(fn, out, directions, varied_values(fn, wrt), facts,
+                   Kinds(fn, numeric_outputs=unit_seeds, outputs=differentiated))
     sweep.ops(fn.body.ops, builder)
 
     builder.loc = None
     outputs: list[Operand] = list(fn.outputs)
     for d in directions:
-        for primal_out in fn.outputs:
+        for primal_out in fn.outputs[:differentiated]:
             tangent = sweep.tangent(d, primal_out)
             if not facts.scalar_code and (tangent is None or is_const(tangent, 0)):
                 tangent = zero_like(builder, primal_out, facts)
@@ -79,9 +84,9 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
 
 class _Sweep:
     def __init__(self, fn: Function, out: DerivativeFunction, directions: list[_Direction],
-                 varied: set[int], facts: ShapeFacts) -> None:
+                 varied: set[int], facts: ShapeFacts, kinds: Kinds) -> None:
         self.fn, self.out, self.directions, self.varied = fn, out, directions, varied
-        self.facts = facts
+        self.facts, self.kinds = facts, kinds
 
     def tangent(self, d: _Direction, operand: Operand) -> Operand | None:
         return d.tangents.get(operand.uid) if isinstance(operand, Value) else None
@@ -113,12 +118,27 @@ class _Sweep:
             arg_tangents = [self.tangent(d, a) for a in op.args]
             if all(t is None for t in arg_tangents):
                 continue
-            tangent = derive(self.fn, op, jvp, builder, op, arg_tangents, self.facts)
+            if op.prim in ("add", "mul") and not self.kinds.numeric(op.result):
+                tangent = self._sequence_tangent(op, arg_tangents, builder)
+            else:
+                tangent = derive(self.fn, op, jvp, builder, op, arg_tangents, self.facts)
             if is_const(tangent, 0):  # folded to zero (x - x): no tangent, as if constant
                 tangent = None
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
                 name_fresh(self.out, tangent, op.result, d.fmt)
+
+    def _sequence_tangent(self, op: Op, tangents: list[Operand | None],
+                          builder: Builder) -> Operand:
+        """The tangent of ``a + b`` or ``a * n`` that may join or repeat lists: decided
+        when the code runs (``sum_tangent``, ``product_tangent``)."""
+        if self.facts.batched is not None:
+            raise located_error(self.fn, op, "vector mode cannot tell whether this joins or "
+                                             "repeats lists")  # (one sweep per direction)
+        helper = "sum_tangent" if op.prim == "add" else "product_tangent"
+        args = [*op.args, *(Const(None) if t is None else t for t in tangents), op.result]
+        return builder.emit(helper, args, attrs={"fn": getattr(runtime, helper),
+                                                 "kwnames": ()}).result
 
     def _stack_op(self, op: Op, builder: Builder) -> None:
         """Differentiated reverse-mode code: a stack of varying values also holds their

@@ -49,16 +49,18 @@ def _join(a: str | None, b: str | None) -> str | None:
 class Kinds:
     """The kind of every value of a function (see the module docstring)."""
 
-    def __init__(self, fn: Function, numeric_outputs: bool = False) -> None:
+    def __init__(self, fn: Function, numeric_outputs: bool = False,
+                 outputs: int | None = None) -> None:
         self.kinds: dict[int, str | None] = {}
         self.fn = fn
         self._top_params = {p.uid for p in fn.params}
         self._producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}
+        self._values: dict[int, Value] = {}
         for _ in range(8):  # forward facts, then evidence, until nothing changes
             before = dict(self.kinds)
             self._forward(fn.body)
-            if numeric_outputs:
-                for out in fn.outputs:
+            if numeric_outputs:  # a gradient's outputs (those differentiated) are numbers
+                for out in fn.outputs[:outputs]:
                     self._prove(out)
             self._evidence(fn.body, top=True)
             if self.kinds == before:
@@ -223,12 +225,24 @@ class Kinds:
         defined = {p.uid for p in block.params} | {r.uid for o in block.ops for r in o.results}
         if top:
             defined |= self._top_params
+        for uid in self._block_evidence(block) & defined:
+            self._prove(self._values[uid])
         for op in block.ops:
             for inner in op.blocks:
                 self._evidence(inner, top=False)
+
+    def _block_evidence(self, block: Block) -> set[int]:
+        """Values some op of `block` needs to be numbers or arrays, where the op runs
+        whenever the block does: its own ops, and what every branch of an ``if`` needs."""
+        found: set[int] = set()
+        for op in block.ops:
             for operand in self._must_be_numeric(op):
-                if isinstance(operand, Value) and operand.uid in defined:
-                    self._prove(operand)
+                if isinstance(operand, Value):
+                    found.add(operand.uid)
+                    self._values[operand.uid] = operand
+            if op.prim == "if" and len(op.blocks) == 2:
+                found |= self._block_evidence(op.blocks[0]) & self._block_evidence(op.blocks[1])
+        return found
 
     def _must_be_numeric(self, op: Op) -> list[Operand]:
         """Operands of `op` that would make it fail unless they are numbers or arrays."""
@@ -240,7 +254,9 @@ class Kinds:
             return [this for this, other in ((a, b), (b, a))
                     if self._python_number(other, repeats=False)]
         spec = PRIMITIVES.get(prim)
-        if spec is not None and spec.expr is not None and op.attrs.get("family") == "math":
+        family = op.attrs.get("family")
+        if spec is not None and (family == "math" or family == "builtin" and prim not in (
+                "maximum", "minimum")):  # math.sin(x), abs(x), float(x) of a list fail
             return list(op.args)
         if prim in ("add", "sub", "mul", "truediv", "pow", "floordiv", "mod") and \
                 len(op.args) == 2:

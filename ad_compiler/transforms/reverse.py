@@ -46,21 +46,25 @@ from .kinds import Kinds
 Partials = dict[int, list[Operand]]
 
 
-def reverse(fn: Function, wrt: list[int], *, seed_params: bool) -> DerivativeFunction:
+def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
+            seeded: int | None = None) -> DerivativeFunction:
     """Adjoints of the inputs in `wrt`.
 
     With `seed_params`, the function takes one cotangent argument per output
-    (``y_bar``); otherwise every output is seeded with 1.0 (a gradient).  Outputs:
-    the primal outputs, then the adjoints of the inputs in `wrt`.
+    (``y_bar``); otherwise every output is seeded with 1.0 (a gradient).  Only the
+    first `seeded` outputs are differentiated, where given (the others are auxiliary
+    results passed through).  Outputs: the primal outputs, then the adjoints of the
+    inputs in `wrt`.
     """
     out, builder = start(fn, f"{fn.name}_vjp", "reverse")
     facts = ShapeFacts.of(fn, scalar_output=not seed_params)
     facts.aliases = out.aliases
-    sweep = _Sweep(fn, out, varied_values(fn, wrt), facts, Kinds(fn, numeric_outputs=not seed_params))
+    sweep = _Sweep(fn, out, varied_values(fn, wrt), facts,
+                   Kinds(fn, numeric_outputs=not seed_params, outputs=seeded))
     sweep.forward(fn.body.ops, builder, tape=True)
 
     partials: Partials = {}
-    for primal_out in fn.outputs:
+    for primal_out in fn.outputs[:seeded]:
         if seed_params:
             seed = Value()
             if isinstance(primal_out, Value):
