@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import cache, custom
+from .builder import Builder
 from .codegen import generate
 from .dispatch import Dispatcher, worth_specializing
 from .errors import ADCompileError
 from .frontend import resolve_path
-from .ir import Block, Const, Function, walk_ops
+from .ir import Block, Const, Function, Value, walk_ops
 from .lowering import lower
 from .shapes import uses_arrays
 from .transforms import forward, optimize, reverse
@@ -158,6 +159,9 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     d.returns_tuple = isinstance(tree, tuple)
     d.returns_tuple_in = fn.returns_tuple
     optimize(d)
+    if kind in ("grad", "value_and_grad") and not uses_arrays(d):
+        _float_gradients(d, _flat(tree[1] if kind == "value_and_grad" else
+                                  tree[0] if aux else tree))
 
     src = fn.source
     cells = {**(src.cells if src is not None else {}), **fn.extra_cells}
@@ -186,6 +190,27 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         # array code: compiled again for each signature of inputs, shapes known
         return Dispatcher(out, d, user_globals, cells)
     return out
+
+
+def _flat(tree: Any) -> list[int]:
+    return [tree] if isinstance(tree, int) else [i for t in tree for i in _flat(t)]
+
+
+def _float_gradients(d: Function, positions: list[int]) -> None:
+    """A gradient is a float even where it equals an int input (d(x * n)/dx is n): an
+    output the code does not make a float is multiplied by 1.0."""
+    kinds = Kinds(d)
+    producers = {r.uid: op for op in d.body.ops for r in op.results}
+    for k in positions:
+        y = d.body.yields[k]
+        if kinds.of(y) in ("scalar", "float") or (isinstance(y, Const) and isinstance(
+                y.value, float)):
+            continue
+        made = producers.get(y.uid) if isinstance(y, Value) else None
+        if made is not None and made.prim == "copy":  # x2_bar = x1: x2_bar = 1.0 * x1
+            made.prim, made.args = "mul", [Const(1.0), made.args[0]]
+        elif made is None or made.prim not in ("as_gradient", "gradient_like"):
+            d.body.yields[k] = Builder(d.body).emit("mul", [Const(1.0), y]).result
 
 
 def _may_be_container(fn: Function, index: int) -> bool:

@@ -205,6 +205,9 @@ def instantiate(builder: Builder, tree: Template, op: Op) -> Operand:
     if kind == "num":
         return Const(tree[1])
     children = [instantiate(builder, child, op) for child in tree[1:]]
+    if kind == "sign":  # the slope of abs: refuses a complex number, fast on a float
+        return builder.emit("sign", children, attrs={"fn": runtime.real_sign,
+                                                     "family": _family(op)}).result
     return builder.apply(kind, children, _family(op))
 
 

@@ -332,6 +332,17 @@ def scale(a: Any, factor: Any) -> Any:
     return a * factor
 
 
+def real_sign(x: Any) -> Any:
+    """The sign of a real number or array (the slope of ``abs``); complex numbers have
+    no such derivative, so they are refused rather than given ``z / abs(z)``."""
+    if type(x) is float:
+        return (x > 0.0) - (x < 0.0) + 0.0
+    if np.iscomplexobj(x):
+        raise TypeError("cannot differentiate abs() of a complex number; differentiate with "
+                        "respect to its real and imaginary parts (two float arguments)")
+    return np.sign(x)
+
+
 def items_of(x: Any) -> Any:
     """What ``for item in x`` visits, as something indexed by position: a dict's keys,
     anything else itself."""
@@ -628,7 +639,11 @@ def cast_like(g: Any, x: Any) -> Any:
 
 def require_float(x: np.ndarray) -> None:
     """Derivatives are taken with respect to float arrays only."""
-    if x.dtype.kind not in "fc":
+    if x.dtype.kind == "c":
+        raise TypeError(f"cannot differentiate with respect to a complex array ({x.dtype}); "
+                        "differentiate with respect to its real and imaginary parts "
+                        "(x.real and x.imag as two float arrays)")
+    if x.dtype.kind != "f":
         raise TypeError(f"cannot differentiate with respect to an array of dtype {x.dtype} "
                         "(integer or boolean); pass a float array, for example x.astype(float)")
 

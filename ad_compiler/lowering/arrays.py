@@ -123,6 +123,12 @@ class Arrays:
         value = self.expr(node.value)
         meaning = ARRAY_ATTRIBUTES.get(node.attr)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        if meaning is None and hasattr(np.ndarray, node.attr):  # x.real, x.flat, x.size...
+            raise self.error(node, f"'.{node.attr}' is an array attribute without a derivative "
+                                   "rule (a namedtuple or dataclass field of that name would "
+                                   "be taken for it)",
+                             hint="use a NumPy function instead (np.real(x), x.ravel()[i], "
+                                  "...), and give a field another name")
         if meaning is None:  # a field of a namedtuple, a dataclass or another object
             return self.builder.emit("getattr", [value, Const(node.attr)]).result
         if isinstance(meaning, str):
