@@ -15,6 +15,11 @@ from ..primitives import ARRAY_ATTRIBUTES, ARRAY_METHODS, ARRAY_PRIMITIVES
 from ..tensor_rules import array_op
 from .values import _is_constant_object, _StaticSeq
 
+# what an array holds besides its methods (.T, .shape and the like have rules): read as
+# a field of a record, these would differentiate as something else than they are
+_ARRAY_DATA = frozenset(name for name in dir(np.ndarray) if not name.startswith("_")
+                        and not callable(getattr(np.ndarray, name, None)))
+
 
 class Arrays:
     """Methods of the lowerer (see core.py), grouped by what they lower."""
@@ -123,7 +128,7 @@ class Arrays:
         value = self.expr(node.value)
         meaning = ARRAY_ATTRIBUTES.get(node.attr)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-        if meaning is None and hasattr(np.ndarray, node.attr):  # x.real, x.flat, x.size...
+        if meaning is None and node.attr in _ARRAY_DATA:  # x.real, x.flat
             raise self.error(node, f"'.{node.attr}' is an array attribute without a derivative "
                                    "rule (a namedtuple or dataclass field of that name would "
                                    "be taken for it)",
