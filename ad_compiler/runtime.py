@@ -215,9 +215,20 @@ def _ndim(x: Any) -> int:
     return x.ndim if type(x) is np.ndarray else np.ndim(x)
 
 
+def _sequences_as_arrays(a: Any, b: Any) -> tuple[Any, Any]:
+    """The operands of a product, with lists and tuples (which ``np.dot`` and
+    ``np.inner`` accept) made arrays."""
+    if isinstance(a, (list, tuple)):
+        a = np.asarray(a)
+    if isinstance(b, (list, tuple)):
+        b = np.asarray(b)
+    return a, b
+
+
 def matmul_adjoint_a(g: Any, a: Any, b: Any) -> Any:
     """The adjoint of `a` in ``a @ b`` (or ``np.dot(a, b)``): ``g @ b.T`` and its
     vector, scalar and batched variants."""
+    a, b = _sequences_as_arrays(a, b)
     na, nb = _ndim(a), _ndim(b)
     if na == 2 and nb == 2:
         return g @ b.T
@@ -234,6 +245,7 @@ def matmul_adjoint_a(g: Any, a: Any, b: Any) -> Any:
 
 def matmul_adjoint_b(g: Any, a: Any, b: Any) -> Any:
     """The adjoint of `b` in ``a @ b``: ``a.T @ g`` and its variants."""
+    a, b = _sequences_as_arrays(a, b)
     na, nb = _ndim(a), _ndim(b)
     if na == 2 and nb == 2:
         return a.T @ g
@@ -254,6 +266,7 @@ def matmul_adjoint_b(g: Any, a: Any, b: Any) -> Any:
 
 def inner_adjoint_a(g: Any, a: Any, b: Any) -> Any:
     """The adjoint of `a` in ``np.inner(a, b)`` (a sum over the last axes)."""
+    a, b = _sequences_as_arrays(a, b)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * b, a)
     na = np.ndim(a) - 1
@@ -262,6 +275,7 @@ def inner_adjoint_a(g: Any, a: Any, b: Any) -> Any:
 
 def inner_adjoint_b(g: Any, a: Any, b: Any) -> Any:
     """The adjoint of `b` in ``np.inner(a, b)``."""
+    a, b = _sequences_as_arrays(a, b)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * a, b)
     na = np.ndim(a) - 1
@@ -383,8 +397,19 @@ def gradient_like(g: Any, x: Any) -> Any:
             g = np.broadcast_to(g, x.shape)
         return np.array(g, dtype=x.dtype)  # a plain, writable array of its own
     if isinstance(x, (list, tuple)):
-        return densify(g, x)
+        return sequence_gradient(g, x)
     return g
+
+
+def sequence_gradient(g: Any, x: list | tuple) -> list | tuple:
+    """The gradient with respect to a list or tuple `x`, in plain Python: a list (or
+    tuple) of floats, arrays and nested lists like `x`'s items, whether the adjoint
+    `g` is an array (the list went through a NumPy function) or a list."""
+    if not isinstance(g, np.ndarray):
+        g = densify(g, x)
+    items = [gradient_like(gi, xi) if isinstance(xi, (list, tuple, np.ndarray))
+             else float(gi) for gi, xi in zip(g, x)]
+    return items if isinstance(x, list) else tuple(items)
 
 
 def trace_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:

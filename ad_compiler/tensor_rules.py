@@ -349,9 +349,16 @@ NONLINEAR_JVPS: dict[str, Callable[[Emit, Op, list], Operand | None]] = {
     "inv": lambda e, op, t: e.neg(e.matmul(e.matmul(op.result, t[0]), op.result)),
     "det": lambda e, op, t: e.mul(op.result, e.sum(e.mul(_inv_t(e, op.args[0]), t[0]),
                                                    axis=(-2, -1))),
-    "slogdet": lambda e, op, t: e.b.emit("pack", [Const(0.0), e.sum(
-        e.mul(_inv_t(e, op.args[0]), t[0]), axis=(-2, -1))], attrs={"kind": "tuple"}).result,
+    "slogdet": lambda e, op, t: _slogdet_jvp(e, op, t[0]),
 }
+
+
+def _slogdet_jvp(e: Emit, op: Op, t: Operand) -> Operand:
+    """(0, tr(A^-1 dA)): the sign is piecewise constant; in vector mode the pair carries
+    directions because its second item does."""
+    logdet_dot = e.sum(e.mul(_inv_t(e, op.args[0]), t), axis=(-2, -1))
+    pair = e.b.emit("pack", [Const(0.0), logdet_dot], attrs={"kind": "tuple"}).result
+    return e._mark(pair, [logdet_dot])
 
 
 def _mask(e: Emit, op: Op) -> Operand:

@@ -1,0 +1,149 @@
+"""Rules that are right, or refused: calls that used to be treated as constants, fills,
+products with zeros, programs that crashed, and the error for a call with no rule.
+
+Every expected number is computed here without the compiler: central differences of
+the plain Python function, or a derivative written out by hand beside the test.  Each
+array case runs in reverse and forward mode, and in vector mode
+(``adc.jacobian(..., mode="forward")``); Hessians are checked against second
+differences or the closed form.  The functions live in tests/fixtures/trust_rules.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support import load_fixture, numeric_grad
+
+import ad_compiler as adc
+
+F = load_fixture("trust_rules")
+MODES = ["reverse", "forward"]
+RTOL, ATOL = 1e-6, 1e-8
+HESSIAN_TOL = {"rtol": 1e-5, "atol": 1e-6}
+
+
+# ====================================================================== references
+
+def assert_close(got, expected, what="", rtol=RTOL, atol=ATOL):
+    assert np.shape(got) == np.shape(expected), (
+        f"{what}: shape {np.shape(got)}, expected {np.shape(expected)}")
+    np.testing.assert_allclose(np.asarray(got, dtype=np.float64),
+                               np.asarray(expected, dtype=np.float64),
+                               rtol=rtol, atol=atol, err_msg=what)
+
+
+def numeric_jacobian(f, args, k, eps=1e-6):
+    """d f / d args[k], shaped f(...).shape + args[k].shape, by central differences."""
+    x = np.array(args[k], dtype=np.float64)
+    y = np.asarray(f(*args), dtype=np.float64)
+    out = np.zeros(y.shape + x.shape)
+    for j in np.ndindex(x.shape):
+        hi, lo = x.copy(), x.copy()
+        hi[j] += eps
+        lo[j] -= eps
+        plus = np.asarray(f(*args[:k], hi if x.ndim else float(hi), *args[k + 1:]))
+        minus = np.asarray(f(*args[:k], lo if x.ndim else float(lo), *args[k + 1:]))
+        out[(Ellipsis, *j)] = (plus - minus) / (2 * eps)
+    return out
+
+
+def numeric_hessian(f, x, h=1e-4):
+    """Second central differences of a scalar function of one array (accurate to about
+    1e-7: compare with `HESSIAN_TOL`)."""
+    x = np.array(x, dtype=np.float64)
+    n = x.size
+    out = np.zeros((n, n))
+    flat = x.ravel()
+
+    def at(*steps):
+        y = flat.copy()
+        for j, s in steps:
+            y[j] += s
+        return float(f(y.reshape(x.shape)))
+
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = (at((i, h), (j, h)) - at((i, h), (j, -h)) - at((i, -h), (j, h))
+                         + at((i, -h), (j, -h))) / (4 * h * h)
+    return out.reshape(x.shape + x.shape)
+
+
+def grads_agree(f, args, wrt, expected=None):
+    """Reverse and forward gradients equal `expected` (central differences if None)."""
+    indices = wrt if isinstance(wrt, tuple) else (wrt,)
+    if expected is None:
+        expected = [numeric_grad(f, list(args), k) for k in indices]
+    elif not isinstance(wrt, tuple):
+        expected = [expected]
+    for mode in MODES:
+        got = adc.grad(f, wrt=wrt, mode=mode)(*args)
+        got = got if isinstance(wrt, tuple) else (got,)
+        for k, g, e in zip(indices, got, expected):
+            assert_close(g, e, f"{mode} mode, d/d argument {k}")
+
+
+# ====================================================================== 4. crashes
+
+def test_unpacking_a_tuple_result_of_numpy():
+    """``sign, logdet = np.linalg.slogdet(A)``: d logdet / dA = A^-T."""
+    A = np.array([[2.0, 0.3], [-0.4, 1.5]])
+    grads_agree(F.unpack_slogdet, [A], 0, np.linalg.inv(A).T)
+    # sign * logdet + sum(A): the sign is piecewise constant
+    sign = np.sign(np.linalg.det(A))
+    grads_agree(F.unpack_slogdet_both, [A], 0, sign * np.linalg.inv(A).T + 1.0)
+    negative = A * np.array([[-1.0], [1.0]])
+    grads_agree(F.unpack_slogdet_both, [negative], 0, -np.linalg.inv(negative).T + 1.0)
+
+
+def test_unpacking_index_arrays():
+    """sum over i < j of x_i x_j: d/dx_k is the sum of the others."""
+    x = np.array([0.5, -1.25, 2.0])
+    grads_agree(F.unpack_triu, [x], 0, np.sum(x) - x)
+    assert_close(adc.jacobian(F.unpack_triu, mode="forward")(x), np.sum(x) - x)
+    hessian = np.ones((3, 3)) - np.eye(3)
+    assert_close(adc.hessian(F.unpack_triu)(x), hessian)
+
+
+@pytest.mark.parametrize("f", [F.slog_plus_squares, F.slog_sign_times, F.unpack_slogdet_both])
+def test_slogdet_in_vector_mode(f):
+    A = np.array([[2.0, 0.3, 0.1], [-0.4, 1.5, 0.2], [0.3, 0.1, -1.8]])
+    expected = numeric_grad(f, [A], 0)
+    grads_agree(f, [A], 0, expected)
+    assert_close(adc.jacobian(f, mode="forward")(A), expected)
+    assert_close(adc.hessian(f)(A), numeric_hessian(f, A), "hessian", **HESSIAN_TOL)
+
+
+def test_dot_of_two_lists():
+    """np.dot(ws, xs) of lists: gradients are lists of floats, of plain type list."""
+    ws, xs = [1.0, 2.0], [3.0, 4.0]
+    for mode in MODES:
+        g = adc.grad(F.list_dot, mode=mode)(ws, xs)
+        assert type(g) is list and all(type(v) is float for v in g), (mode, g)
+        assert g == [3.0, 4.0]
+        gw, gx = adc.grad(F.list_dot, wrt=(0, 1), mode=mode)(ws, xs)
+        assert type(gw) is list and type(gx) is list
+        assert gw == [3.0, 4.0] and gx == [1.0, 2.0]
+        gw, gx = adc.grad(F.list_inner, wrt=(0, 1), mode=mode)(ws, xs)
+        assert gw == [6.0, 8.0] and gx == [2.0, 4.0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lists_through_numpy_functions(mode):
+    W = np.array([[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]])
+    xs = [0.3, -0.7]
+    gW, gx = adc.grad(F.list_matvec, wrt=(0, 1), mode=mode)(W, xs)
+    y = W @ np.array(xs)
+    assert_close(gW, 2 * np.outer(y, xs))
+    assert type(gx) is list and all(type(v) is float for v in gx)
+    assert_close(gx, 2 * W.T @ y)
+    g = adc.grad(F.list_exp, mode=mode)([0.5, -1.0])
+    assert type(g) is list and all(type(v) is float for v in g)
+    assert_close(g, np.exp([0.5, -1.0]))
+
+
+def test_nested_list_gradient_is_nested_lists():
+    xss = [[1.0, 2.0], [3.0, -0.5]]
+    g = adc.grad(F.list_nested)(xss)
+    assert type(g) is list and all(type(row) is list for row in g)
+    assert all(type(v) is float for row in g for v in row)
+    assert_close(g, 3 * np.array(xss) ** 2)
+    assert_close(adc.grad(F.list_nested, mode="forward")(xss), 3 * np.array(xss) ** 2)
