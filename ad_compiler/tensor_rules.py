@@ -243,11 +243,24 @@ def _nth(args: list[Operand], k: int, default: Any) -> Operand:
 
 class Helper:
     """A runtime function derivative code calls, linear in the arguments at `linear`:
-    each separately (multilinear, like a product), or jointly (`joint`, like a sum)."""
+    each separately (multilinear, like a product), or jointly (`joint`, like a sum).
+
+    A helper that is not linear in some arguments (`nonlinear`) has a tangent rule of
+    its own, `jvp(e, op, tangents)`, which works in vector mode too; `vjp(e, g, args)`
+    gives the partial adjoints of all its arguments (None for 'zero'); an argument in
+    `unsupported` carries a derivative the compiler has no rule for, so it is refused.
+    """
 
     def __init__(self, fn: Any, linear: tuple[int, ...], vjp: Callable | None = None,
-                 joint: bool = False) -> None:
+                 joint: bool = False, nonlinear: tuple[int, ...] = (),
+                 jvp: Callable | None = None, unsupported: str = "") -> None:
         self.fn, self.linear, self.vjp, self.joint = fn, linear, vjp, joint
+        self.nonlinear, self.jvp, self.unsupported = nonlinear, jvp, unsupported
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        """The arguments that carry derivatives."""
+        return self.linear + self.nonlinear
 
 
 HELPERS: dict[str, Helper] = {
@@ -286,8 +299,53 @@ HELPERS: dict[str, Helper] = {
     "zeros_of": Helper(runtime.zeros_of, ()),
     "reduced_count": Helper(runtime.reduced_count, ()),
     "extremum_mask": Helper(runtime.extremum_mask, ()),
+    # np.prod: y = prod(x) is passed to save computing it again; as a function of x it
+    # carries no derivative of its own (the rules take all of it through x)
+    "prod_others": Helper(runtime.prod_others, (), nonlinear=(0,), jvp=lambda e, op, t: (
+        _prod_hessian(e, op.args[0], t[0], _nth(op.args, 2, None))), vjp=lambda e, g, a: [
+        _prod_hessian(e, a[0], g, _nth(a, 2, None)), None]),
+    "prod_adjoint": Helper(runtime.prod_adjoint, (0,), nonlinear=(1,),
+                           jvp=lambda e, op, t: _prod_adjoint_jvp(e, op, t),
+                           vjp=lambda e, h, a: _prod_adjoint_vjp(e, h, a)),
+    "prod_others_jvp": Helper(
+        runtime.prod_others_jvp, (1,), nonlinear=(0,),
+        jvp=lambda e, op, t: _prod_hessian(e, op.args[0], t[1], _nth(op.args, 2, None)),
+        vjp=lambda e, g, a: [None, _prod_hessian(e, a[0], g, _nth(a, 2, None))],
+        unsupported="third derivatives of np.prod"),
 }
 NONDIFF_HELPERS = frozenset({"zeros_of", "reduced_count", "extremum_mask"})
+
+
+def _prod_hessian(e: Emit, x: Operand, t: Operand | None, axis: Operand) -> Operand | None:
+    """The Hessian of ``np.prod(x, axis)`` applied to `t` (elementwise in x's shape):
+    the tangent of each element's product of the others.  The Hessian is symmetric, so
+    this is also the adjoint of `prod_others`."""
+    if t is None:
+        return None
+    return e._mark(e.helper("prod_others_jvp", x, t, axis), [t])
+
+
+def _prod_adjoint_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    g, x = op.args[:2]
+    axis, keepdims = _nth(op.args, 3, None), _nth(op.args, 4, False)
+    terms = []
+    if t[0] is not None:  # linear in g: the adjoint again, of g's tangent
+        terms.append(_replay(e, op, {0: t[0]}))
+    if t[1] is not None:
+        spread = e.helper("sum_adjoint", g, x, axis, keepdims)
+        terms.append(e.mul(spread, _prod_hessian(e, x, t[1], axis)))
+    return e.sum_terms(terms)
+
+
+def _prod_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
+    """Adjoints of `g` and `x` in ``prod_adjoint(g, x, y, ...)`` given the adjoint `h`
+    of its result (reverse over reverse)."""
+    g, x, y = a[:3]
+    axis, keepdims = _nth(a, 3, None), _nth(a, 4, False)
+    others = e.helper("prod_others", x, y, axis, keepdims)
+    g_bar = e.sum(e.mul(h, others), axis=axis, keepdims=keepdims)
+    x_bar = _prod_hessian(e, x, e.mul(h, e.helper("sum_adjoint", g, x, axis, keepdims)), axis)
+    return [g_bar, x_bar, None]
 
 
 def _einsum_linear(op: Op) -> list[int]:
@@ -335,9 +393,8 @@ def _inv_t(e: Emit, a: Operand) -> Operand:
 
 
 NONLINEAR_JVPS: dict[str, Callable[[Emit, Op, list], Operand | None]] = {
-    "prod": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], e.truediv(
-        e.helper("sum_adjoint", op.result, op.args[0], param(op, "axis"), param(op, "keepdims")),
-        op.args[0]))),
+    "prod": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], e.helper(
+        "prod_others", op.args[0], op.result, param(op, "axis"), param(op, "keepdims")))),
     "max": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], _mask(e, op))),
     "min": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], _mask(e, op))),
     "var": lambda e, op, t: (lambda c, n: e.truediv(e.mul(Const(2.0), _reduce_like(
@@ -399,6 +456,12 @@ def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None],
               facts: ShapeFacts | None = None) -> Operand | None:
     """Tangent of an array primitive's or runtime helper's result."""
     e = Emit(builder, facts)
+    if op.prim in HELPERS:
+        helper = HELPERS[op.prim]
+        _refuse_unsupported(helper, [k for k in helper.nonlinear
+                                     if k < len(tangents) and tangents[k] is not None])
+        if helper.jvp is not None:
+            return helper.jvp(e, op, tangents)
     if e.batched is not None and op.prim in HELPERS:
         return _helper_batched(e, op, tangents)
     if e.batched is not None and op.prim in LINEAR:
@@ -443,20 +506,28 @@ def _helper_batched(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand 
         raise NotImplementedError(f"no vector-mode rule for '{op.prim}'")
     helper = HELPERS[op.prim]
     linear = _einsum_linear(op) if op.prim == "einsum_adjoint" else helper.linear
-
-    def applied(replace: dict[int, Operand]) -> Operand:
-        args = [replace.get(k, a) for k, a in enumerate(op.args)]
-        positions = tuple(k for k in replace if e.is_batched(args[k]))
-        if not positions:
-            return _replaced(e.b, op, replace)
-        out = e.b.emit("call", [Const(helper.fn), Const(positions), *args],
-                       attrs={"fn": batched.vmap_last, "kwnames": ()}).result
-        e.batched.add(out.uid)
-        return out
-
-    terms = [applied({k: tangents[k]}) for k in linear
+    terms = [_replay(e, op, {k: tangents[k]}) for k in linear
              if k < len(tangents) and tangents[k] is not None]
     return e.sum_terms(terms) if terms else None
+
+
+def _replay(e: Emit, op: Op, replace: dict[int, Operand]) -> Operand:
+    """A helper op again with some arguments replaced by tangents; in vector mode, on
+    each direction of the batched ones in turn (``vmap_last``), the results stacked."""
+    args = [replace.get(k, a) for k, a in enumerate(op.args)]
+    positions = tuple(k for k in replace if e.is_batched(args[k]))
+    if not positions:
+        return _replaced(e.b, op, replace)
+    out = e.b.emit("call", [Const(HELPERS[op.prim].fn), Const(positions), *args],
+                   attrs={"fn": batched.vmap_last, "kwnames": ()}).result
+    e.batched.add(out.uid)
+    return out
+
+
+def _refuse_unsupported(helper: Helper, positions: list[int]) -> None:
+    if helper.unsupported and positions:
+        raise NotImplementedError(f"{helper.unsupported} have no rule (take fewer "
+                                  "derivatives of this function, or a different one)")
 
 
 def _operand_positions(op: Op) -> list[int]:
@@ -504,7 +575,8 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
     "sum": lambda e, op, g: [_sum_back(e, op, g)],
     "mean": lambda e, op, g: [e.helper("mean_adjoint", g, op.args[0], param(op, "axis"),
                                        param(op, "keepdims"))],
-    "prod": lambda e, op, g: [e.truediv(_sum_back(e, op, e.mul(g, op.result)), op.args[0])],
+    "prod": lambda e, op, g: [e.helper("prod_adjoint", g, op.args[0], op.result,
+                                       param(op, "axis"), param(op, "keepdims"))],
     "max": lambda e, op, g: [e.mul(_sum_back(e, op, g), _mask(e, op))],
     "min": lambda e, op, g: [e.mul(_sum_back(e, op, g), _mask(e, op))],
     "var": lambda e, op, g: _variance_vjp(e, op, g, std=False),
@@ -566,6 +638,8 @@ def array_vjp(builder: Builder, op: Op, g: Operand, indices: list[int]) -> list[
                 f"the runtime helper '{op.prim}' has no adjoint rule, so this reverse-mode "
                 "code cannot be differentiated in reverse mode again; use forward over "
                 "reverse (adc.hessian, or adc.jvp of the gradient)")
+        _refuse_unsupported(HELPERS[op.prim], [i for i in indices
+                                               if i in HELPERS[op.prim].nonlinear])
         parts = rule(e, g, op.args)
     else:
         if op.prim == "norm":
@@ -585,5 +659,5 @@ def differentiable_positions(op: Op) -> list[int] | None:
     if op.prim == "einsum_adjoint":
         return _einsum_linear(op)
     if op.prim in HELPERS:
-        return list(HELPERS[op.prim].linear)
+        return list(HELPERS[op.prim].positions)
     return None

@@ -147,3 +147,98 @@ def test_nested_list_gradient_is_nested_lists():
     assert all(type(v) is float for row in g for v in row)
     assert_close(g, 3 * np.array(xss) ** 2)
     assert_close(adc.grad(F.list_nested, mode="forward")(xss), 3 * np.array(xss) ** 2)
+
+
+# ====================================================================== 3. np.prod with zeros
+
+def others(x, axis=None):
+    """Each element's product of the other elements of its reduced group, by deleting
+    it and multiplying what is left (the partial of np.prod, written out)."""
+    x = np.asarray(x, dtype=np.float64)
+    axes = tuple(range(x.ndim)) if axis is None else (axis if isinstance(axis, tuple)
+                                                       else (axis,))
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        group = [j for j in np.ndindex(x.shape) if j != i and all(
+            j[a] == i[a] for a in range(x.ndim) if a not in axes)]
+        out[i] = np.prod([x[j] for j in group])
+    return out
+
+
+def others_of_pairs(x):
+    """The Hessian of np.prod(x) for a 1-d x: the product of all elements but i and j."""
+    n = len(x)
+    return np.array([[0.0 if i == j else np.prod([x[k] for k in range(n) if k not in (i, j)])
+                      for j in range(n)] for i in range(n)])
+
+
+PROD_POINTS = [[0.0, 2.0, 3.0], [0.0, 0.0, 3.0], [2.0, 0.0, -1.5, 4.0], [0.0, 0.0, 0.0],
+               [1.5, -2.0, 0.5], [0.0]]
+
+
+@pytest.mark.parametrize("x", PROD_POINTS, ids=str)
+def test_prod_partials_are_the_products_of_the_others(x):
+    x = np.array(x)
+    grads_agree(F.prod_all, [x], 0, others(x))
+    grads_agree(F.prod_method, [x], 0, 2.0 * others(x))
+    assert_close(adc.jacobian(F.prod_all, mode="forward")(x), others(x))
+    assert_close(adc.hessian(F.prod_all)(x), others_of_pairs(x))
+
+
+def test_prod_issue_example():
+    """[0, 2, 3]: the partials are [6, 0, 0], not nan."""
+    for mode in MODES:
+        g = adc.grad(F.prod_all, mode=mode)(np.array([0.0, 2.0, 3.0]))
+        assert g.tolist() == [6.0, 0.0, 0.0]
+
+
+def test_prod_in_a_chain():
+    x = np.array([1.5, 0.0, -0.5, 2.0])
+    grads_agree(F.prod_weighted, [x], 0, np.cos(np.prod(x)) * others(x) + 1.0)
+
+
+X_ZEROS = np.array([[0.0, 2.0, 3.0], [1.5, 0.0, 0.0], [1.5, 2.0, -1.0]])
+
+
+def test_prod_along_an_axis():
+    X = X_ZEROS
+    rows = others(X, axis=1)
+    weights = np.array([[1.0], [2.0], [-3.0]])
+    grads_agree(F.prod_rows_keepdims, [X], 0, weights * rows)
+    columns = np.prod(X, axis=0)
+    grads_agree(F.prod_columns_squared, [X], 0, 2.0 * columns * others(X, axis=0))
+    Y = np.array([[[0.0, 2.0], [1.5, -1.0]], [[3.0, 0.0], [0.5, 0.0]], [[1.0, 2.0], [0.0, 1.0]]])
+    grads_agree(F.prod_two_axes, [Y], 0, np.array([1.0, -2.0])[None, :, None]
+                * others(Y, axis=(0, 2)))
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_prod_jacobian_along_an_axis(mode):
+    """d prod(X, axis=1)[r] / dX[s, c] = (r == s) * product of the others in row r."""
+    X = X_ZEROS
+    expected = np.zeros((3, 3, 3))
+    for r in range(3):
+        expected[r, r] = others(X, axis=1)[r]
+    assert_close(adc.jacobian(F.prod_rows, mode=mode)(X), expected)
+
+
+def test_prod_hessian_along_an_axis():
+    """Second differences of a polynomial are exact up to rounding."""
+    for f in (F.prod_rows_keepdims, F.prod_columns_squared):
+        assert_close(adc.hessian(f)(X_ZEROS), numeric_hessian(f, X_ZEROS), f.__name__,
+                     **HESSIAN_TOL)
+
+
+def test_prod_of_a_list():
+    for mode in MODES:
+        g = adc.grad(F.prod_of_list, mode=mode)([0.0, 2.0, 3.0])
+        assert type(g) is list and g == [6.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("a", [0.0, 1.0, 0.5])
+def test_prod_second_derivative_of_scalars(a):
+    """prod([a, 2, a, a - 1]) = 2a^3 - 2a^2: first derivative 6a^2 - 4a, second 12a - 4,
+    also at the zeros a = 0 and a = 1."""
+    grads_agree(F.prod_of_scalars, [a], 0, 6 * a * a - 4 * a)
+    second = adc.grad(adc.grad(F.prod_of_scalars), mode="forward")(a)
+    assert second == pytest.approx(12 * a - 4, abs=1e-12)

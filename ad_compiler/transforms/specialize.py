@@ -280,7 +280,7 @@ class _Rewriter:
         made = self.producer.get(g.uid) if isinstance(g, Value) else None
         if made is None:
             return False
-        if made.prim in BINARY_SYMBOLS or made.prim in ("neg", "outer"):
+        if made.prim in BINARY_SYMBOLS or made.prim in ("neg", "outer", "prod_adjoint"):
             return True
         if made.prim in ("sum_adjoint", "mean_adjoint"):  # filled, not broadcast, when
             g, x = (self.facts.of(a) for a in made.args[:2])  # spread over a float array
