@@ -533,3 +533,22 @@ def prod_others_jvp(x: Any, t: Any, axis: Any = None) -> Any:
     at_zero = np.where(count == 1, product * total,
                        np.where(count == 2, (zero_t - t) * product, 0))
     return np.where(zero, at_zero, at_nonzero)
+
+
+def linspace_adjoint(g: Any, which: int, start: Any, stop: Any, num: int,
+                     endpoint: bool = True, axis: int = 0) -> Any:
+    """The adjoint of `start` (`which` 0) or `stop` (1) in ``np.linspace(start, stop, num,
+    endpoint, axis=axis)``, whose samples are ``start + (stop - start) * t`` with `t`
+    running from 0 to 1 along `axis`: `g` weighted by ``1 - t`` or `t`, summed along it."""
+    shape = np.broadcast_shapes(np.shape(start), np.shape(stop))
+    t = np.linspace(np.zeros(shape), np.ones(shape), num, endpoint=endpoint, axis=axis)
+    weighted = np.sum(g * (t if which else 1.0 - t), axis=axis)
+    return unbroadcast(weighted, stop if which else start)
+
+
+def zero_if_integral(t: Any, y: Any) -> Any:
+    """The derivative `t` of a value `y`, or zero where `y` holds integers or booleans
+    (a cast to those is piecewise constant, whatever its operand's derivative)."""
+    if getattr(y, "dtype", None) is not None and y.dtype.kind in "biu":
+        return np.zeros(np.shape(t)) if np.ndim(t) else 0.0
+    return t

@@ -21,7 +21,7 @@ import numpy as np
 from . import batched, runtime
 from .builder import Builder
 from .ir import Const, FreeName, Op, Operand, Value
-from .primitives import ARRAY_PRIMITIVES
+from .primitives import ARRAY_PRIMITIVES, CASTING
 from .shapes import ShapeFacts
 
 # ------------------------------------------------------------------ emitting
@@ -105,6 +105,24 @@ class Emit:
             return lambda *operands, **statics: self.array(name, *operands, **statics)
         raise AttributeError(name)
 
+    def batched_call(self, fn: Any, *args: Operand) -> Operand:
+        """A vector-mode function (batched.py) of batched tangents, its trailing
+        arguments left out where they equal its defaults."""
+        args_list = list(args)
+        defaults = _defaults(fn)
+        while args_list and isinstance(args_list[-1], Const) and len(args_list) - 1 in defaults \
+                and _equal(args_list[-1].value, defaults[len(args_list) - 1]):
+            args_list.pop()
+        out = self.b.emit("call", args_list, attrs={"fn": fn, "kwnames": ()}).result
+        self.batched.add(out.uid)
+        return out
+
+    def broadcast_like(self, t: Operand, y: Operand) -> Operand:
+        """A tangent `t` broadcast to the shape of the result `y` it belongs to."""
+        if self.is_batched(t):
+            return self.batched_call(batched.batched_broadcast_like, t, y)
+        return self.helper("broadcast_like", t, y)
+
     def shape(self, x: Operand) -> Operand:
         return self.call(np.shape, x)
 
@@ -164,6 +182,8 @@ _BATCHED = {
     "hstack": (batched.batched_hstack, ("tup",)),
     "vstack": (batched.batched_vstack, ("tup",)),
     "where": (batched.batched_where, ("condition", "x", "y")),
+    "full": (batched.batched_full, ("shape", "fill_value", "dtype")),
+    "full_like": (batched.batched_full_like, ("a", "fill_value", "dtype")),
 }
 
 
@@ -299,6 +319,11 @@ HELPERS: dict[str, Helper] = {
     "zeros_of": Helper(runtime.zeros_of, ()),
     "reduced_count": Helper(runtime.reduced_count, ()),
     "extremum_mask": Helper(runtime.extremum_mask, ()),
+    "linspace_adjoint": Helper(runtime.linspace_adjoint, (0,)),
+    "zero_if_integral": Helper(runtime.zero_if_integral, (0,), jvp=lambda e, op, t: (
+        None if t[0] is None else e._mark(e.helper("zero_if_integral", t[0], op.args[1]),
+                                          [t[0]])),
+        vjp=lambda e, g, a: [e.helper("zero_if_integral", g, a[1]), None]),
     # np.prod: y = prod(x) is passed to save computing it again; as a function of x it
     # carries no derivative of its own (the rules take all of it through x)
     "prod_others": Helper(runtime.prod_others, (), nonlinear=(0,), jvp=lambda e, op, t: (
@@ -364,7 +389,7 @@ MULTILINEAR = {"matmul", "dot", "outer", "inner", "einsum"}
 def _replaced(builder: Builder, op: Op, replace: dict[int, Operand]) -> Operand:
     """The op again with some arguments replaced by tangents."""
     args = [replace.get(k, a) for k, a in enumerate(op.args)]
-    attrs = {k: v for k, v in op.attrs.items() if k in ("fn", "kwnames", "family")}
+    attrs = {k: v for k, v in op.attrs.items() if k in ("fn", "kwnames", "family", "inexact")}
     return builder.emit(op.prim, args, attrs=attrs).result
 
 
@@ -407,6 +432,8 @@ NONLINEAR_JVPS: dict[str, Callable[[Emit, Op, list], Operand | None]] = {
     "det": lambda e, op, t: e.mul(op.result, e.sum(e.mul(_inv_t(e, op.args[0]), t[0]),
                                                    axis=(-2, -1))),
     "slogdet": lambda e, op, t: _slogdet_jvp(e, op, t[0]),
+    "linspace": lambda e, op, t: _linspace_jvp(e, op, t),
+    "arange": lambda e, op, t: _arange_jvp(e, op, t),
 }
 
 
@@ -456,6 +483,13 @@ def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None],
               facts: ShapeFacts | None = None) -> Operand | None:
     """Tangent of an array primitive's or runtime helper's result."""
     e = Emit(builder, facts)
+    if _may_be_integral(op):
+        return _zero_if_integral(e, op, _array_jvp(e, op, tangents))
+    return _array_jvp(e, op, tangents)
+
+
+def _array_jvp(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | None:
+    builder = e.b
     if op.prim in HELPERS:
         helper = HELPERS[op.prim]
         _refuse_unsupported(helper, [k for k in helper.nonlinear
@@ -496,7 +530,7 @@ def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None],
 _VMAPPED_HELPERS = frozenset({
     "unbroadcast", "broadcast_like", "sum_adjoint", "mean_adjoint", "matmul_adjoint_a",
     "matmul_adjoint_b", "inner_adjoint_a", "inner_adjoint_b", "trace_adjoint", "tile_adjoint",
-    "repeat_adjoint", "einsum_adjoint", "cast_like", "gradient_like"})
+    "repeat_adjoint", "einsum_adjoint", "cast_like", "gradient_like", "linspace_adjoint"})
 
 
 def _helper_batched(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | None:
@@ -531,10 +565,22 @@ def _refuse_unsupported(helper: Helper, positions: list[int]) -> None:
 
 
 def _operand_positions(op: Op) -> list[int]:
+    """Where the arguments that carry derivatives are among the op's arguments (an
+    operand with a default, like arange's step, may be passed by keyword)."""
     spec = ARRAY_PRIMITIVES[op.prim]
     if spec.variadic:
         return list(range(1, len(op.args) - len(op.attrs.get("kwnames", ()))))
-    return [k for k in spec.operands if k < len(op.args) - len(op.attrs.get("kwnames", ()))]
+    return [k for k in (_position(op, spec.params[i]) for i in spec.operands) if k is not None]
+
+
+def _position(op: Op, name: str) -> int | None:
+    """The index among the op's arguments of NumPy parameter `name`, None if not passed."""
+    kwnames = op.attrs.get("kwnames", ())
+    positional = len(op.args) - len(kwnames)
+    if name in kwnames:
+        return positional + kwnames.index(name)
+    k = ARRAY_PRIMITIVES[op.prim].params.index(name)
+    return k if k < positional else None
 
 
 # ------------------------------------------------------------------ adjoints (VJP)
@@ -619,9 +665,87 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
                                if not _is_const_none(param(op, "dtype")) else g],
     "where": lambda e, op, g: [None, e.where(op.args[0], g, Const(0.0)),
                                e.where(op.args[0], Const(0.0), g)],
-    "full": lambda e, op, g: [None, g],
-    "full_like": lambda e, op, g: [None, g],
+    # the fill value is broadcast to the whole array: its adjoint sums it back
+    "full": lambda e, op, g: [None, e.helper("unbroadcast", g, op.args[1])],
+    "full_like": lambda e, op, g: [None, e.helper("unbroadcast", g, op.args[1])],
+    "linspace": lambda e, op, g: [_linspace_adjoint(e, op, g, k) for k in (0, 1)],
+    "arange": lambda e, op, g: _arange_vjp(e, op, g),
 }
+
+
+def _linspace_adjoint(e: Emit, op: Op, g: Operand, which: int) -> Operand:
+    _no_retstep(op)
+    return e.helper("linspace_adjoint", g, which, op.args[0], op.args[1], param(op, "num"),
+                    param(op, "endpoint"), param(op, "axis"))
+
+
+def _no_retstep(op: Op) -> None:
+    retstep = param(op, "retstep")
+    if not (isinstance(retstep, Const) and retstep.value is False):
+        raise NotImplementedError("np.linspace with retstep has no rule (compute the step "
+                                  "as (stop - start) / (num - 1) instead)")
+
+
+def _arange_steps(e: Emit, op: Op) -> Operand:
+    """0, 1, 2, ... as many as the values of an np.arange op."""
+    return e.call(np.arange, e.call(len, op.result))
+
+
+def _arange_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    """``np.arange(a, b, s)`` is ``a + s * [0, 1, 2, ...]`` with a length that is
+    piecewise constant in a, b and s: a gets the sum of the adjoint, s its sum weighted
+    by the steps, b nothing."""
+    parts: list[Operand | None] = [None] * len(op.args)
+    start, step = _position(op, "start"), _position(op, "step")
+    parts[start] = e.sum(g)
+    if step is not None:
+        parts[step] = e.sum(e.mul(g, _arange_steps(e, op)))
+    return parts
+
+
+def _arange_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    start, step = _position(op, "start"), _position(op, "step")
+    start_dot = t[start]
+    step_dot = t[step] if step is not None else None
+    if step_dot is None:
+        return None if start_dot is None else e.broadcast_like(start_dot, op.result)
+    moved = e.mul(step_dot, _arange_steps(e, op))
+    return moved if start_dot is None else e.add(moved, start_dot)
+
+
+def _linspace_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    """np.linspace is linear in its two endpoints together: the same samples of their
+    tangents (zeros shaped like an endpoint that has none)."""
+    _no_retstep(op)
+    ends: list[Operand] = []
+    for k in (0, 1):
+        if t[k] is not None:
+            ends.append(t[k])
+        elif isinstance(op.args[k], Const) and np.ndim(op.args[k].value) == 0:
+            ends.append(Const(0.0))
+        else:
+            zero = e.helper("zeros_of", op.args[k])
+            ends.append(zero if e.batched is None else e.expand_dims(zero, axis=-1))
+    if e.batched is None:
+        return _replaced(e.b, op, {0: ends[0], 1: ends[1]})
+    return e.batched_call(batched.batched_linspace, *ends, param(op, "num"),
+                          param(op, "endpoint"), param(op, "axis"))
+
+
+def _may_be_integral(op: Op) -> bool:
+    """Whether the result of a casting op may hold integers, so that its derivative must
+    be zero: a dtype known only at run time, or full_like's (that of its first argument)."""
+    if op.prim not in CASTING or op.attrs.get("inexact"):
+        return False
+    if _is_const_none(param(op, "dtype")):
+        return op.prim == "full_like"
+    return True
+
+
+def _zero_if_integral(e: Emit, op: Op, derivative: Operand | None) -> Operand | None:
+    if derivative is None or not _may_be_integral(op):
+        return derivative
+    return e._mark(e.helper("zero_if_integral", derivative, op.result), [derivative])
 
 
 def _is_const_none(operand: Operand) -> bool:
@@ -644,7 +768,7 @@ def array_vjp(builder: Builder, op: Op, g: Operand, indices: list[int]) -> list[
     else:
         if op.prim == "norm":
             _norm_check(op)
-        parts = VJPS[op.prim](e, op, g)
+        parts = VJPS[op.prim](e, op, _zero_if_integral(e, op, g))
     return [Const(0.0) if parts[i] is None else parts[i] for i in indices]
 
 

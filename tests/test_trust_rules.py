@@ -81,6 +81,137 @@ def grads_agree(f, args, wrt, expected=None):
             assert_close(g, e, f"{mode} mode, d/d argument {k}")
 
 
+# ====================================================================== 1. not constants
+
+def test_linspace_is_linear_in_its_endpoints():
+    """linspace(0, L, 5) = L * t, t = [0, 1/4, ..., 1]: d/dL sum(L^2 t^2) = 2 L sum(t^2)."""
+    t = np.arange(5) / 4
+    grads_agree(F.lin_squares, [2.0], 0, 2 * 2.0 * np.sum(t ** 2))
+    # endpoint=False, num=7: samples a + (b - a) k / 7, k = 0..6
+    a, b = 0.3, 1.7
+    k = np.arange(7) / 7
+    c = np.cos(a + (b - a) * k)
+    grads_agree(F.lin_two_ends, [a, b], (0, 1), [np.sum(c * (1 - k)), np.sum(c * k)])
+
+
+def test_linspace_of_arrays_along_an_axis():
+    a, b = np.array([0.5, -1.0, 2.0]), 3.0
+    grads_agree(F.lin_array_start, [a, b], (0, 1))
+    assert_close(adc.jacobian(F.lin_vector, mode="forward")(a),
+                 numeric_jacobian(F.lin_vector, [a], 0))
+    assert_close(adc.jacobian(F.lin_vector, mode="reverse")(a),
+                 numeric_jacobian(F.lin_vector, [a], 0))
+    a = np.array([0.5, -0.25])
+    assert_close(adc.hessian(F.lin_cubes)(a), numeric_hessian(F.lin_cubes, a), **HESSIAN_TOL)
+
+
+def test_linspace_to_integers_is_piecewise_constant():
+    """sum(linspace(0, L, 5, dtype=int) * L): only the factor L varies."""
+    L = 4.5
+    grads_agree(F.lin_int, [L], 0, float(np.sum(np.linspace(0.0, L, 5, dtype=int))))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_linspace_retstep_is_refused(mode):
+    with pytest.raises(adc.ADCompileError, match="retstep"):
+        adc.grad(F.lin_retstep, mode=mode)(2.0)
+
+
+def test_arange_values_move_with_start_and_step():
+    """arange(a, b, s) = a + s k, k = 0, 1, ...; its length is piecewise constant."""
+    a = 0.25
+    grads_agree(F.ar_squares, [a], 0, 2 * np.sum(a + np.arange(3)))
+    a, s = 0.3, 0.7
+    k = np.arange(len(np.arange(a, 4.0, s)))
+    c = np.cos(a + s * k)
+    grads_agree(F.ar_sin, [a, s], (0, 1), [np.sum(c), np.sum(k * c)])
+    h = 0.7  # arange(5, step=h) = h k for k = 0..7
+    k = np.arange(8)
+    grads_agree(F.ar_step_only, [h], 0, np.sum(2 * k * k * h))
+    grads_agree(F.ar_stop_only, [3.2], 0, 0.0)
+
+
+def test_arange_jacobian_and_integer_dtype():
+    a = 0.4
+    expected = numeric_jacobian(F.ar_vector, [a], 0)
+    for mode in ("forward", "reverse"):
+        assert_close(adc.jacobian(F.ar_vector, mode=mode)(a), expected)
+    grads_agree(F.ar_int, [a], 0, float(np.sum(np.arange(a, a + 3.0, dtype=int))))
+
+
+X_CAST = np.array([1.5, -2.5, 3.75])
+
+
+@pytest.mark.parametrize("f", [F.cast_astype_int, F.cast_array_int, F.cast_asarray_int32])
+def test_cast_to_integers_has_zero_derivative(f):
+    """sum(int(x) * x): the derivative is int(x), the cast's own derivative is zero."""
+    grads_agree(f, [X_CAST], 0, np.trunc(X_CAST))
+
+
+def test_cast_to_bool_and_float32():
+    grads_agree(F.cast_astype_bool, [X_CAST], 0, np.ones(3))
+    x32 = X_CAST.astype(np.float32)
+    grads_agree(F.cast_asarray_float32, [X_CAST], 0, 2 * x32.astype(np.float64))
+
+
+def test_cast_to_a_dtype_known_at_run_time():
+    """dtype=n.dtype: integers for an integer n, floats for a float n."""
+    n = np.array([1, 2, 3])
+    grads_agree(F.cast_like_runtime_dtype, [X_CAST, n], 0, np.trunc(X_CAST))
+    grads_agree(F.cast_like_runtime_dtype, [X_CAST, n.astype(float)], 0, 2 * X_CAST)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f", [F.text_float_of_str, F.text_repr])
+def test_text_of_a_differentiated_value_is_refused(f, mode):
+    """float(str(x)) is x: str and repr are not constants, and have no rule."""
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(f, mode=mode)(1.25)
+    assert "str" in str(info.value) or "repr" in str(info.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_print_stays_a_call(mode, capsys):
+    assert adc.grad(F.text_print, mode=mode)(1.5) == pytest.approx(3.0)
+    assert "x is 1.5" in capsys.readouterr().out
+
+
+# ====================================================================== 2. np.full, np.full_like
+
+def test_full_adjoint_sums_the_fill():
+    """sum(full(3, b) * [1, 2, 3]) = 6 b: the adjoint of b is 6, a number."""
+    for mode in MODES:
+        g = adc.grad(F.fill_weighted, mode=mode)(2.0)
+        assert np.shape(g) == () and g == pytest.approx(6.0)
+
+
+def test_full_with_a_broadcast_array():
+    """full((2, 3), b) of a (3,) b: each b_j fills a column."""
+    b = np.array([0.5, -1.0, 2.0])
+    W = np.arange(6.0).reshape(2, 3)
+    grads_agree(F.fill_broadcast, [b], 0, np.sum(W, axis=0))
+    expected = numeric_jacobian(F.fill_broadcast_matrix, [b], 0)
+    for mode in ("forward", "reverse"):
+        assert_close(adc.jacobian(F.fill_broadcast_matrix, mode=mode)(b), expected)
+    assert_close(adc.hessian(F.fill_cubes)(b), np.diag(2 * 6 * b))  # d2/db_j2 of 2 b_j^3
+
+
+def test_full_like():
+    x = np.array([0.5, -1.0, 2.0])
+    grads_agree(F.fill_like, [x, 1.5], (0, 1), [np.full(3, 1.5), np.sum(x)])
+    X = np.array([[0.5, -1.0, 2.0], [1.0, 0.25, -0.5]])
+    b = np.array([0.3, -0.6, 1.2])
+    grads_agree(F.fill_like_broadcast, [X, b], (0, 1),
+                [np.broadcast_to(b ** 2, X.shape), np.sum(2 * b * X, axis=0)])
+
+
+def test_full_to_integers_is_piecewise_constant():
+    """3 * int(b) * b: derivative 3 int(b), in both functions."""
+    b = 2.7
+    grads_agree(F.fill_int_dtype, [b], 0, 6.0)
+    grads_agree(F.fill_like_int_array, [b], 0, 6.0)
+
+
 # ====================================================================== 4. crashes
 
 def test_unpacking_a_tuple_result_of_numpy():
