@@ -9,6 +9,8 @@ differences or the closed form.  The functions live in tests/fixtures/trust_rule
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from support import load_fixture, numeric_grad
@@ -212,74 +214,6 @@ def test_full_to_integers_is_piecewise_constant():
     grads_agree(F.fill_like_int_array, [b], 0, 6.0)
 
 
-# ====================================================================== 4. crashes
-
-def test_unpacking_a_tuple_result_of_numpy():
-    """``sign, logdet = np.linalg.slogdet(A)``: d logdet / dA = A^-T."""
-    A = np.array([[2.0, 0.3], [-0.4, 1.5]])
-    grads_agree(F.unpack_slogdet, [A], 0, np.linalg.inv(A).T)
-    # sign * logdet + sum(A): the sign is piecewise constant
-    sign = np.sign(np.linalg.det(A))
-    grads_agree(F.unpack_slogdet_both, [A], 0, sign * np.linalg.inv(A).T + 1.0)
-    negative = A * np.array([[-1.0], [1.0]])
-    grads_agree(F.unpack_slogdet_both, [negative], 0, -np.linalg.inv(negative).T + 1.0)
-
-
-def test_unpacking_index_arrays():
-    """sum over i < j of x_i x_j: d/dx_k is the sum of the others."""
-    x = np.array([0.5, -1.25, 2.0])
-    grads_agree(F.unpack_triu, [x], 0, np.sum(x) - x)
-    assert_close(adc.jacobian(F.unpack_triu, mode="forward")(x), np.sum(x) - x)
-    hessian = np.ones((3, 3)) - np.eye(3)
-    assert_close(adc.hessian(F.unpack_triu)(x), hessian)
-
-
-@pytest.mark.parametrize("f", [F.slog_plus_squares, F.slog_sign_times, F.unpack_slogdet_both])
-def test_slogdet_in_vector_mode(f):
-    A = np.array([[2.0, 0.3, 0.1], [-0.4, 1.5, 0.2], [0.3, 0.1, -1.8]])
-    expected = numeric_grad(f, [A], 0)
-    grads_agree(f, [A], 0, expected)
-    assert_close(adc.jacobian(f, mode="forward")(A), expected)
-    assert_close(adc.hessian(f)(A), numeric_hessian(f, A), "hessian", **HESSIAN_TOL)
-
-
-def test_dot_of_two_lists():
-    """np.dot(ws, xs) of lists: gradients are lists of floats, of plain type list."""
-    ws, xs = [1.0, 2.0], [3.0, 4.0]
-    for mode in MODES:
-        g = adc.grad(F.list_dot, mode=mode)(ws, xs)
-        assert type(g) is list and all(type(v) is float for v in g), (mode, g)
-        assert g == [3.0, 4.0]
-        gw, gx = adc.grad(F.list_dot, wrt=(0, 1), mode=mode)(ws, xs)
-        assert type(gw) is list and type(gx) is list
-        assert gw == [3.0, 4.0] and gx == [1.0, 2.0]
-        gw, gx = adc.grad(F.list_inner, wrt=(0, 1), mode=mode)(ws, xs)
-        assert gw == [6.0, 8.0] and gx == [2.0, 4.0]
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_lists_through_numpy_functions(mode):
-    W = np.array([[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]])
-    xs = [0.3, -0.7]
-    gW, gx = adc.grad(F.list_matvec, wrt=(0, 1), mode=mode)(W, xs)
-    y = W @ np.array(xs)
-    assert_close(gW, 2 * np.outer(y, xs))
-    assert type(gx) is list and all(type(v) is float for v in gx)
-    assert_close(gx, 2 * W.T @ y)
-    g = adc.grad(F.list_exp, mode=mode)([0.5, -1.0])
-    assert type(g) is list and all(type(v) is float for v in g)
-    assert_close(g, np.exp([0.5, -1.0]))
-
-
-def test_nested_list_gradient_is_nested_lists():
-    xss = [[1.0, 2.0], [3.0, -0.5]]
-    g = adc.grad(F.list_nested)(xss)
-    assert type(g) is list and all(type(row) is list for row in g)
-    assert all(type(v) is float for row in g for v in row)
-    assert_close(g, 3 * np.array(xss) ** 2)
-    assert_close(adc.grad(F.list_nested, mode="forward")(xss), 3 * np.array(xss) ** 2)
-
-
 # ====================================================================== 3. np.prod with zeros
 
 def others(x, axis=None):
@@ -373,3 +307,126 @@ def test_prod_second_derivative_of_scalars(a):
     grads_agree(F.prod_of_scalars, [a], 0, 6 * a * a - 4 * a)
     second = adc.grad(adc.grad(F.prod_of_scalars), mode="forward")(a)
     assert second == pytest.approx(12 * a - 4, abs=1e-12)
+
+
+# ====================================================================== 4. crashes
+
+def test_unpacking_a_tuple_result_of_numpy():
+    """``sign, logdet = np.linalg.slogdet(A)``: d logdet / dA = A^-T."""
+    A = np.array([[2.0, 0.3], [-0.4, 1.5]])
+    grads_agree(F.unpack_slogdet, [A], 0, np.linalg.inv(A).T)
+    # sign * logdet + sum(A): the sign is piecewise constant
+    sign = np.sign(np.linalg.det(A))
+    grads_agree(F.unpack_slogdet_both, [A], 0, sign * np.linalg.inv(A).T + 1.0)
+    negative = A * np.array([[-1.0], [1.0]])
+    grads_agree(F.unpack_slogdet_both, [negative], 0, -np.linalg.inv(negative).T + 1.0)
+
+
+def test_unpacking_index_arrays():
+    """sum over i < j of x_i x_j: d/dx_k is the sum of the others."""
+    x = np.array([0.5, -1.25, 2.0])
+    grads_agree(F.unpack_triu, [x], 0, np.sum(x) - x)
+    assert_close(adc.jacobian(F.unpack_triu, mode="forward")(x), np.sum(x) - x)
+    hessian = np.ones((3, 3)) - np.eye(3)
+    assert_close(adc.hessian(F.unpack_triu)(x), hessian)
+
+
+@pytest.mark.parametrize("f", [F.slog_plus_squares, F.slog_sign_times, F.unpack_slogdet_both])
+def test_slogdet_in_vector_mode(f):
+    A = np.array([[2.0, 0.3, 0.1], [-0.4, 1.5, 0.2], [0.3, 0.1, -1.8]])
+    expected = numeric_grad(f, [A], 0)
+    grads_agree(f, [A], 0, expected)
+    assert_close(adc.jacobian(f, mode="forward")(A), expected)
+    assert_close(adc.hessian(f)(A), numeric_hessian(f, A), "hessian", **HESSIAN_TOL)
+
+
+def test_dot_of_two_lists():
+    """np.dot(ws, xs) of lists: gradients are lists of floats, of plain type list."""
+    ws, xs = [1.0, 2.0], [3.0, 4.0]
+    for mode in MODES:
+        g = adc.grad(F.list_dot, mode=mode)(ws, xs)
+        assert type(g) is list and all(type(v) is float for v in g), (mode, g)
+        assert g == [3.0, 4.0]
+        gw, gx = adc.grad(F.list_dot, wrt=(0, 1), mode=mode)(ws, xs)
+        assert type(gw) is list and type(gx) is list
+        assert gw == [3.0, 4.0] and gx == [1.0, 2.0]
+        gw, gx = adc.grad(F.list_inner, wrt=(0, 1), mode=mode)(ws, xs)
+        assert gw == [6.0, 8.0] and gx == [2.0, 4.0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_lists_through_numpy_functions(mode):
+    W = np.array([[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]])
+    xs = [0.3, -0.7]
+    gW, gx = adc.grad(F.list_matvec, wrt=(0, 1), mode=mode)(W, xs)
+    y = W @ np.array(xs)
+    assert_close(gW, 2 * np.outer(y, xs))
+    assert type(gx) is list and all(type(v) is float for v in gx)
+    assert_close(gx, 2 * W.T @ y)
+    g = adc.grad(F.list_exp, mode=mode)([0.5, -1.0])
+    assert type(g) is list and all(type(v) is float for v in g)
+    assert_close(g, np.exp([0.5, -1.0]))
+
+
+def test_nested_list_gradient_is_nested_lists():
+    xss = [[1.0, 2.0], [3.0, -0.5]]
+    g = adc.grad(F.list_nested)(xss)
+    assert type(g) is list and all(type(row) is list for row in g)
+    assert all(type(v) is float for row in g for v in row)
+    assert_close(g, 3 * np.array(xss) ** 2)
+    assert_close(adc.grad(F.list_nested, mode="forward")(xss), 3 * np.array(xss) ** 2)
+
+
+# ====================================================================== 5. no rule
+
+def _marked_line(f) -> int:
+    lines, start = inspect.getsourcelines(f)
+    return start + next(i for i, line in enumerate(lines) if "# ERR" in line)
+
+
+NO_RULE = [  # function, its call as written, the callee, the argument wrapped in the hint
+    (F.norule_fft, "np.fft.fft(x)", "np.fft.fft", "np.fft.fft(adc.stop_gradient(x))",
+     [np.array([0.3, -0.7, 1.1])]),
+    (F.norule_scalar, "norule_cube(x)", "norule_cube", "norule_cube(adc.stop_gradient(x))",
+     [0.5]),
+    (F.norule_two_arguments, "np.copysign(a, b)", "np.copysign",
+     "np.copysign(adc.stop_gradient(a), b)", [0.5, -2.0]),
+    (F.norule_inlined, "norule_cube(...), inside _norule_helper(x),", "norule_cube",
+     "norule_cube(adc.stop_gradient(...))", [0.5]),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f,call,callee,stopped,args", NO_RULE,
+                         ids=[case[0].__name__ for case in NO_RULE])
+def test_no_rule_error_names_the_call_and_the_ways_out(f, call, callee, stopped, args, mode):
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(f, mode=mode, wrt=tuple(range(len(args))))(*args)
+    error = info.value
+    assert error.lineno == _marked_line(f) and error.filename.endswith("trust_rules.py")
+    assert error.what.startswith(f"{call} has no derivative rule")
+    assert f"adc.defpartials({callee}, lambda y, " in error.hint
+    assert "elementwise scalar function" in error.hint
+    assert f"adc.stop_gradient(...) if no derivative should flow through it, as in {stopped}" \
+        in error.hint
+    assert "rewrite it with functions that have derivative rules" in error.hint
+    assert "^" in str(error)  # the source line, with a caret under the call
+
+
+def test_no_rule_error_of_a_method():
+    for mode in MODES:
+        with pytest.raises(adc.ADCompileError) as info:
+            adc.grad(F.norule_method, mode=mode)(np.array([0.5, 1.0]))
+        error = info.value
+        assert error.lineno == _marked_line(F.norule_method)
+        assert error.what.startswith("x.cumsum() has no derivative rule")
+        assert "np.cumsum(x, ...)" in error.hint and "adc.defpartials(np.cumsum" in error.hint
+        assert "np.cumsum(adc.stop_gradient(x))" in error.hint and "rewrite" in error.hint
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_ways_out_work(mode):
+    """stop_gradient: d/dx (c(x0) + x) = 1; a registered rule: d/dx 2 x^3 = 6 x^2."""
+    assert adc.grad(F.norule_stopped, mode=mode)(0.5) == pytest.approx(1.0)
+    adc.defpartials(F.ruled_cube, lambda y, x: 3.0 * x * x)
+    assert adc.grad(F.norule_registered, mode=mode)(0.5) == pytest.approx(6 * 0.25)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import no_rule_hint
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..primitives import ARRAY_ATTRIBUTES, ARRAY_METHODS, ARRAY_PRIMITIVES, CASTING
 from ..tensor_rules import array_op
@@ -141,13 +142,31 @@ class Arrays:
             args = [self._pack_static(args, node)]
         name = ARRAY_METHODS.get(method)
         if name is None:
-            raise self.error(func, f"the method '.{method}()' has no derivative rule",
-                             hint="call the NumPy function instead (np.<name>(x, ...)), or "
-                                  "register a rule for it with adc.defpartials")
+            raise self._method_without_rule(node, method)
         if method == "astype":
             bound = self._bind_numpy(("dtype",), {}, ".astype", args, kwargs, node)
             kwargs, args = {"dtype": bound["dtype"]}, []
         return self._array_call(name, "", [receiver, *args], kwargs, node)
+
+    def _method_without_rule(self, node: ast.Call, method: str) -> Exception:
+        """A method with no rule, named as written; the ways out go through the NumPy
+        function of the same name, where there is one."""
+        line = self.src.line(node.lineno).encode()
+
+        def written(n: ast.AST) -> str | None:
+            if n.end_lineno != n.lineno:
+                return None
+            return line[n.col_offset:n.end_col_offset].decode(errors="replace")
+
+        call, receiver = written(node) or f".{method}()", written(node.func.value) or "x"
+        what = f"{call} has no derivative rule (a method without one is not supported)"
+        if not callable(getattr(np, method, None)):
+            return self.error(node.func, what, hint="rewrite it with NumPy functions that "
+                                                    "have derivative rules")
+        function = f"np.{method}"
+        return self.error(node.func, what, hint=(
+            f"call it as a function, {function}({receiver}, ...), and then "
+            + no_rule_hint(function, 1, f"{function}(adc.stop_gradient({receiver}))")))
 
     def _array_attribute(self, node: ast.Attribute) -> Operand:
         value = self.expr(node.value)
