@@ -717,6 +717,8 @@ def _linspace_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
     """np.linspace is linear in its two endpoints together: the same samples of their
     tangents (zeros shaped like an endpoint that has none)."""
     _no_retstep(op)
+    if t[0] is None and t[1] is None:
+        return None
     ends: list[Operand] = []
     for k in (0, 1):
         if t[k] is not None:
