@@ -8,6 +8,7 @@ from typing import Any
 from ..builder import Builder
 from ..errors import ADCompileError, no_rule_hint
 from ..ir import Block, Const, Function, Op, Operand, Value, all_values, number_levels, walk_ops
+from ..primitives import PRIMITIVES, lookup_callable
 from ..rules import is_differentiable, is_nondiff
 
 
@@ -82,9 +83,21 @@ def no_rule_error(fn: Function, op: Op) -> ADCompileError:
         call = f"{call}, inside {written[0]},"
     example = f"{label}({', '.join([f'adc.stop_gradient({args[0]})', *args[1:]])})"
     nargs = len(op.args) - len(op.attrs.get("kwnames", ()))
+    what, rewrite = f"{call} has no derivative rule", ""
+    known = lookup_callable(callee)
+    if nargs == 1 and label in _LIST_REDUCTIONS and op.attrs.get("callee_kind") == "builtin":
+        rewrite = f", such as {_LIST_REDUCTIONS[label]}({args[0]})"  # sum(xs), max(xs)
+    elif known is not None and not op.attrs.get("kwnames"):  # max(a, b, c)
+        arity = PRIMITIVES[known[0]].arity
+        what += f" with {nargs} argument{'s' * (nargs != 1)} (it has one with {arity})"
+        rewrite = f", such as {label}({label}(a, b), c)" if arity == 2 and nargs == 3 else ""
     return located_error(
-        fn, op, f"{call} has no derivative rule, and its arguments depend on the inputs "
-                "being differentiated", hint=no_rule_hint(label, nargs, example))
+        fn, op, f"{what}, and its arguments depend on the inputs being differentiated",
+        hint=no_rule_hint(label, nargs, example, rewrite))
+
+
+# builtins over a list that NumPy has with rules
+_LIST_REDUCTIONS = {"sum": "np.sum", "max": "np.max", "min": "np.min"}
 
 
 def _written_call(fn: Function, op: Op) -> tuple[str, list[str]] | None:
