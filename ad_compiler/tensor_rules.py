@@ -208,6 +208,7 @@ def batched_op(e: Emit, name: str, given: dict[str, Any], variadic: list[Operand
         if name == "array":  # np.array of batched items stacks their directions too
             return array_op(e.b, name, given, variadic)
         if name == "einsum":
+            _einsum_parts_or_refuse(operand("subscripts"), len(variadic))
             k = next(i for i, v in enumerate(variadic) if e.is_batched(v))
             return call(batched.batched_einsum, [operand("subscripts"), Const(k), *variadic])
         first, second = (operand(p) for p in spec.params[:2])
@@ -225,6 +226,16 @@ def batched_op(e: Emit, name: str, given: dict[str, Any], variadic: list[Operand
     positions = tuple(k for k, p in enumerate(spec.params) if e.is_batched(given.get(p)))
     args = [operand(p) for p in spec.params]
     return call(batched.vmap_last, [Const(spec.fn), Const(positions), *args])
+
+
+def _einsum_parts_or_refuse(spec: Operand, n: int) -> None:
+    """Refuse, when compiling, an einsum the adjoint and batched helpers cannot do."""
+    if not (isinstance(spec, Const) and isinstance(spec.value, str)):
+        raise NotImplementedError("np.einsum needs its subscripts as a constant string")
+    try:
+        runtime._einsum_parts(spec.value, n)
+    except ValueError as exc:
+        raise NotImplementedError(str(exc)) from None
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -612,7 +623,7 @@ def _shape_back(e: Emit, op: Op, g: Operand) -> list[Operand]:
 def _einsum_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
     spec = static(op, "subscripts")
     operands = op.args[1:]
-    runtime._einsum_parts(spec, len(operands))  # refuse what the helper cannot do, now
+    _einsum_parts_or_refuse(Const(spec), len(operands))  # what the helper cannot do, now
     return [None] + [e.helper("einsum_adjoint", spec, k, g, *operands)
                      for k in range(len(operands))]
 
