@@ -501,6 +501,9 @@ def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None],
 
 def _array_jvp(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | None:
     builder = e.b
+    if op.prim in ARRAY_PRIMITIVES and all(
+            k >= len(tangents) or tangents[k] is None for k in _operand_positions(op)):
+        return None  # only an argument without a derivative varies (full_like's array)
     if op.prim in HELPERS:
         helper = HELPERS[op.prim]
         _refuse_unsupported(helper, [k for k in helper.nonlinear

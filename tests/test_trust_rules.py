@@ -207,6 +207,17 @@ def test_full_like():
                 [np.broadcast_to(b ** 2, X.shape), np.sum(2 * b * X, axis=0)])
 
 
+def test_full_like_second_derivatives():
+    """full_like(X, c) has no derivative in X, also in vector mode (it crashed there)."""
+    X = np.array([[0.5, -1.0, 2.0], [1.0, 0.25, -0.5]])
+    expected = 4.0 * np.eye(6).reshape(2, 3, 2, 3)
+    assert_close(adc.hessian(F.fill_like_constant)(X), expected)
+    assert_close(adc.jacobian(adc.grad(F.fill_like_constant), mode="forward")(X), expected)
+    b = np.array([0.3, -0.6, 1.2])
+    assert_close(adc.hessian(F.fill_like_broadcast, wrt=1)(X, b), np.diag(2 * X.sum(axis=0)))
+    assert_close(adc.hessian(F.fill_like_broadcast, wrt=0)(X, b), np.zeros((2, 3, 2, 3)))
+
+
 def test_full_to_integers_is_piecewise_constant():
     """3 * int(b) * b: derivative 3 int(b), in both functions."""
     b = 2.7
