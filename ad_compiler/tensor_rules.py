@@ -7,7 +7,8 @@ have rules themselves, or from runtime helpers registered below with their own
 rules, so derivative code can be differentiated again (Hessians).
 
 Seed 002's matrix case is the ``matmul`` entry: for ``Z = X @ W``,
-``X_bar = Z_bar @ W.T`` and ``W_bar = X.T @ Z_bar``.
+``X_bar = Z_bar @ W.T`` and ``W_bar = X.T @ Z_bar``.  The rules of ``np.prod``,
+``np.linspace`` and ``np.arange``, with the helpers they need, are in exact_rules.py.
 """
 from __future__ import annotations
 
@@ -330,58 +331,12 @@ HELPERS: dict[str, Helper] = {
     "zeros_of": Helper(runtime.zeros_of, ()),
     "reduced_count": Helper(runtime.reduced_count, ()),
     "extremum_mask": Helper(runtime.extremum_mask, ()),
-    "linspace_adjoint": Helper(runtime.linspace_adjoint, (0,)),
     "zero_if_integral": Helper(runtime.zero_if_integral, (0,), jvp=lambda e, op, t: (
         None if t[0] is None else e._mark(e.helper("zero_if_integral", t[0], op.args[1]),
                                           [t[0]])),
         vjp=lambda e, g, a: [e.helper("zero_if_integral", g, a[1]), None]),
-    # np.prod: y = prod(x) is passed to save computing it again; as a function of x it
-    # carries no derivative of its own (the rules take all of it through x)
-    "prod_others": Helper(runtime.prod_others, (), nonlinear=(0,), jvp=lambda e, op, t: (
-        _prod_hessian(e, op.args[0], t[0], _nth(op.args, 2, None))), vjp=lambda e, g, a: [
-        _prod_hessian(e, a[0], g, _nth(a, 2, None)), None]),
-    "prod_adjoint": Helper(runtime.prod_adjoint, (0,), nonlinear=(1,),
-                           jvp=lambda e, op, t: _prod_adjoint_jvp(e, op, t),
-                           vjp=lambda e, h, a: _prod_adjoint_vjp(e, h, a)),
-    "prod_others_jvp": Helper(
-        runtime.prod_others_jvp, (1,), nonlinear=(0,),
-        jvp=lambda e, op, t: _prod_hessian(e, op.args[0], t[1], _nth(op.args, 2, None)),
-        vjp=lambda e, g, a: [None, _prod_hessian(e, a[0], g, _nth(a, 2, None))],
-        unsupported="third derivatives of np.prod"),
-}
+}  # (exact_rules.py adds those of np.prod and np.linspace)
 NONDIFF_HELPERS = frozenset({"zeros_of", "reduced_count", "extremum_mask"})
-
-
-def _prod_hessian(e: Emit, x: Operand, t: Operand | None, axis: Operand) -> Operand | None:
-    """The Hessian of ``np.prod(x, axis)`` applied to `t` (elementwise in x's shape):
-    the tangent of each element's product of the others.  The Hessian is symmetric, so
-    this is also the adjoint of `prod_others`."""
-    if t is None:
-        return None
-    return e._mark(e.helper("prod_others_jvp", x, t, axis), [t])
-
-
-def _prod_adjoint_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
-    g, x = op.args[:2]
-    axis, keepdims = _nth(op.args, 3, None), _nth(op.args, 4, False)
-    terms = []
-    if t[0] is not None:  # linear in g: the adjoint again, of g's tangent
-        terms.append(_replay(e, op, {0: t[0]}))
-    if t[1] is not None:
-        spread = e.helper("sum_adjoint", g, x, axis, keepdims)
-        terms.append(e.mul(spread, _prod_hessian(e, x, t[1], axis)))
-    return e.sum_terms(terms)
-
-
-def _prod_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
-    """Adjoints of `g` and `x` in ``prod_adjoint(g, x, y, ...)`` given the adjoint `h`
-    of its result (reverse over reverse)."""
-    g, x, y = a[:3]
-    axis, keepdims = _nth(a, 3, None), _nth(a, 4, False)
-    others = e.helper("prod_others", x, y, axis, keepdims)
-    g_bar = e.sum(e.mul(h, others), axis=axis, keepdims=keepdims)
-    x_bar = _prod_hessian(e, x, e.mul(h, e.helper("sum_adjoint", g, x, axis, keepdims)), axis)
-    return [g_bar, x_bar, None]
 
 
 def _einsum_linear(op: Op) -> list[int]:
@@ -429,8 +384,6 @@ def _inv_t(e: Emit, a: Operand) -> Operand:
 
 
 NONLINEAR_JVPS: dict[str, Callable[[Emit, Op, list], Operand | None]] = {
-    "prod": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], e.helper(
-        "prod_others", op.args[0], op.result, param(op, "axis"), param(op, "keepdims")))),
     "max": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], _mask(e, op))),
     "min": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], _mask(e, op))),
     "var": lambda e, op, t: (lambda c, n: e.truediv(e.mul(Const(2.0), _reduce_like(
@@ -443,8 +396,6 @@ NONLINEAR_JVPS: dict[str, Callable[[Emit, Op, list], Operand | None]] = {
     "det": lambda e, op, t: e.mul(op.result, e.sum(e.mul(_inv_t(e, op.args[0]), t[0]),
                                                    axis=(-2, -1))),
     "slogdet": lambda e, op, t: _slogdet_jvp(e, op, t[0]),
-    "linspace": lambda e, op, t: _linspace_jvp(e, op, t),
-    "arange": lambda e, op, t: _arange_jvp(e, op, t),
 }
 
 
@@ -635,8 +586,6 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
     "sum": lambda e, op, g: [_sum_back(e, op, g)],
     "mean": lambda e, op, g: [e.helper("mean_adjoint", g, op.args[0], param(op, "axis"),
                                        param(op, "keepdims"))],
-    "prod": lambda e, op, g: [e.helper("prod_adjoint", g, op.args[0], op.result,
-                                       param(op, "axis"), param(op, "keepdims"))],
     "max": lambda e, op, g: [e.mul(_sum_back(e, op, g), _mask(e, op))],
     "min": lambda e, op, g: [e.mul(_sum_back(e, op, g), _mask(e, op))],
     "var": lambda e, op, g: _variance_vjp(e, op, g, std=False),
@@ -682,70 +631,7 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
     # the fill value is broadcast to the whole array: its adjoint sums it back
     "full": lambda e, op, g: [None, e.helper("unbroadcast", g, op.args[1])],
     "full_like": lambda e, op, g: [None, e.helper("unbroadcast", g, op.args[1])],
-    "linspace": lambda e, op, g: [_linspace_adjoint(e, op, g, k) for k in (0, 1)],
-    "arange": lambda e, op, g: _arange_vjp(e, op, g),
 }
-
-
-def _linspace_adjoint(e: Emit, op: Op, g: Operand, which: int) -> Operand:
-    _no_retstep(op)
-    return e.helper("linspace_adjoint", g, which, op.args[0], op.args[1], param(op, "num"),
-                    param(op, "endpoint"), param(op, "axis"))
-
-
-def _no_retstep(op: Op) -> None:
-    retstep = param(op, "retstep")
-    if not (isinstance(retstep, Const) and retstep.value is False):
-        raise NotImplementedError("np.linspace with retstep has no rule (compute the step "
-                                  "as (stop - start) / (num - 1) instead)")
-
-
-def _arange_steps(e: Emit, op: Op) -> Operand:
-    """0, 1, 2, ... as many as the values of an np.arange op."""
-    return e.call(np.arange, e.call(len, op.result))
-
-
-def _arange_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
-    """``np.arange(a, b, s)`` is ``a + s * [0, 1, 2, ...]`` with a length that is
-    piecewise constant in a, b and s: a gets the sum of the adjoint, s its sum weighted
-    by the steps, b nothing."""
-    parts: list[Operand | None] = [None] * len(op.args)
-    start, step = _position(op, "start"), _position(op, "step")
-    parts[start] = e.sum(g)
-    if step is not None:
-        parts[step] = e.sum(e.mul(g, _arange_steps(e, op)))
-    return parts
-
-
-def _arange_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
-    start, step = _position(op, "start"), _position(op, "step")
-    start_dot = t[start]
-    step_dot = t[step] if step is not None else None
-    if step_dot is None:
-        return None if start_dot is None else e.broadcast_like(start_dot, op.result)
-    moved = e.mul(step_dot, _arange_steps(e, op))
-    return moved if start_dot is None else e.add(moved, start_dot)
-
-
-def _linspace_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
-    """np.linspace is linear in its two endpoints together: the same samples of their
-    tangents (zeros shaped like an endpoint that has none)."""
-    _no_retstep(op)
-    if t[0] is None and t[1] is None:
-        return None
-    ends: list[Operand] = []
-    for k in (0, 1):
-        if t[k] is not None:
-            ends.append(t[k])
-        elif isinstance(op.args[k], Const) and np.ndim(op.args[k].value) == 0:
-            ends.append(Const(0.0))
-        else:
-            zero = e.helper("zeros_of", op.args[k])
-            ends.append(zero if e.batched is None else e.expand_dims(zero, axis=-1))
-    if e.batched is None:
-        return _replaced(e.b, op, {0: ends[0], 1: ends[1]})
-    return e.batched_call(batched.batched_linspace, *ends, param(op, "num"),
-                          param(op, "endpoint"), param(op, "axis"))
 
 
 def _may_be_integral(op: Op) -> bool:
@@ -801,3 +687,6 @@ def differentiable_positions(op: Op) -> list[int] | None:
     if op.prim in HELPERS:
         return list(HELPERS[op.prim].positions)
     return None
+
+
+from . import exact_rules  # noqa: E402,F401  (registers the rules it defines in the tables above)
