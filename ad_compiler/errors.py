@@ -55,7 +55,6 @@ class ADCompileError(Exception):
         return f"{loc}{self.what}" + (f" ({self.hint})" if self.hint else "")
 
 
-
 def no_rule_hint(callee: str, nargs: int, example: str, rewrite: str = "") -> str:
     """The three ways out of a call that has no derivative rule: a rule of one's own, no
     derivative through it (`example` shows the call with its argument wrapped), or

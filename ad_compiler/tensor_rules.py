@@ -279,8 +279,9 @@ class Helper:
 
     A helper that is not linear in some arguments (`nonlinear`) has a tangent rule of
     its own, `jvp(e, op, tangents)`, which works in vector mode too; `vjp(e, g, args)`
-    gives the partial adjoints of all its arguments (None for 'zero'); an argument in
-    `unsupported` carries a derivative the compiler has no rule for, so it is refused.
+    gives the partial adjoints of all its arguments (None for 'zero').  Where its
+    nonlinear arguments' derivatives have no rule, `unsupported` names them, and a
+    derivative through them is refused.
     """
 
     def __init__(self, fn: Any, linear: tuple[int, ...], vjp: Callable | None = None,
@@ -445,9 +446,7 @@ def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None],
               facts: ShapeFacts | None = None) -> Operand | None:
     """Tangent of an array primitive's or runtime helper's result."""
     e = Emit(builder, facts)
-    if _may_be_integral(op):
-        return _zero_if_integral(e, op, _array_jvp(e, op, tangents))
-    return _array_jvp(e, op, tangents)
+    return _zero_if_integral(e, op, _array_jvp(e, op, tangents))
 
 
 def _array_jvp(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | None:

@@ -90,7 +90,8 @@ def no_rule_error(fn: Function, op: Op) -> ADCompileError:
     elif known is not None and not op.attrs.get("kwnames"):  # max(a, b, c)
         arity = PRIMITIVES[known[0]].arity
         what += f" with {nargs} argument{'s' * (nargs != 1)} (it has one with {arity})"
-        rewrite = f", such as {label}({label}(a, b), c)" if arity == 2 and nargs == 3 else ""
+        if arity == 2 and nargs == 3 and len(args) == 3:
+            rewrite = f", such as {label}({label}({args[0]}, {args[1]}), {args[2]})"
     return located_error(
         fn, op, f"{what}, and its arguments depend on the inputs being differentiated",
         hint=no_rule_hint(label, nargs, example, rewrite))
