@@ -506,8 +506,10 @@ def prod_others(x: Any, y: Any, axis: Any = None, keepdims: bool = False) -> Any
 def prod_adjoint(g: Any, x: Any, y: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """The adjoint of `x` in ``y = np.prod(x, axis, keepdims=keepdims)``: `g` spread
     back over `x`, times each element's product of the others (exact at zeros)."""
-    if isinstance(x, (list, tuple)):
+    if type(x) is not np.ndarray:
         x = np.asarray(x)
+    if axis is None and type(y) is not np.ndarray and y != 0:  # the common case, made cheap
+        return g * y / x
     if _no_zero(y, x):
         return _spread(g * y, axis, keepdims) / x
     return sum_adjoint(g, x, axis, keepdims) * _products_of_others(x, axis)
