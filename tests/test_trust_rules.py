@@ -178,6 +178,63 @@ def test_print_stays_a_call(mode, capsys):
     assert "x is 1.5" in capsys.readouterr().out
 
 
+X_AUDIT = np.array([0.3, -1.2, 2.5, 0.7])
+Y_AUDIT = np.array([0.5, -1.0, 1.5, 0.9])  # no ties with X_AUDIT: away from the steps
+# every NumPy function passed as a constant, called on values that could carry a
+# derivative: its result must not move when they move a little
+CONSTANT_NUMPY = [
+    (np.shape, lambda x: [x]), (np.ndim, lambda x: [x]), (np.size, lambda x: [x]),
+    (np.zeros, lambda x: [len(x)]), (np.ones, lambda x: [len(x)]),
+    (np.empty, lambda x: [len(x)]), (np.zeros_like, lambda x: [x]),
+    (np.ones_like, lambda x: [x]), (np.empty_like, lambda x: [x]), (np.eye, lambda x: [len(x)]),
+    (np.identity, lambda x: [len(x)]), (np.argmax, lambda x: [x]), (np.argmin, lambda x: [x]),
+    (np.argsort, lambda x: [x]), (np.nonzero, lambda x: [x]), (np.flatnonzero, lambda x: [x]),
+    (np.isnan, lambda x: [x]), (np.isinf, lambda x: [x]), (np.isfinite, lambda x: [x]),
+    (np.all, lambda x: [x]), (np.any, lambda x: [x]), (np.count_nonzero, lambda x: [x]),
+    (np.logical_and, lambda x: [x, Y_AUDIT]), (np.logical_or, lambda x: [x, Y_AUDIT]),
+    (np.logical_not, lambda x: [x]), (np.logical_xor, lambda x: [x, Y_AUDIT]),
+    (np.equal, lambda x: [x, Y_AUDIT]), (np.not_equal, lambda x: [x, Y_AUDIT]),
+    (np.less, lambda x: [x, Y_AUDIT]), (np.less_equal, lambda x: [x, Y_AUDIT]),
+    (np.greater, lambda x: [x, Y_AUDIT]), (np.greater_equal, lambda x: [x, Y_AUDIT]),
+    (np.result_type, lambda x: [x]), (np.searchsorted, lambda x: [np.sort(Y_AUDIT), x]),
+    (np.allclose, lambda x: [x, Y_AUDIT]), (np.isclose, lambda x: [x, Y_AUDIT]),
+    (np.array_equal, lambda x: [x, Y_AUDIT]), (np.tril_indices, lambda x: [len(x)]),
+    (np.triu_indices, lambda x: [len(x)]), (np.diag_indices, lambda x: [len(x)]),
+    (np.indices, lambda x: [np.shape(x)]), (np.ix_, lambda x: [np.argsort(x)]),
+]
+
+
+def _same(a, b):
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(_same(u, v) for u, v in zip(a, b))
+    return np.shape(a) == np.shape(b) and np.array_equal(a, b)
+
+
+def test_every_numpy_constant_is_piecewise_constant():
+    """The audit, kept: each entry of NONDIFF_NUMPY is in the table above, and none
+    moves with its float arguments (np.empty's values are any: its shape is compared)."""
+    from ad_compiler.primitives import NONDIFF_NUMPY
+
+    assert {id(f) for f, _ in CONSTANT_NUMPY} == set(NONDIFF_NUMPY)
+    for f, args in CONSTANT_NUMPY:
+        here, there = f(*args(X_AUDIT)), f(*args(X_AUDIT * (1 + 1e-9) + 1e-9))
+        if f in (np.empty, np.empty_like):
+            here, there = np.shape(here), np.shape(there)
+        assert _same(here, there), f.__name__
+    moved = [np.linspace(0.0, X_AUDIT[0], 3), np.linspace(0.0, X_AUDIT[0] + 1e-9, 3)]
+    assert not _same(*moved) and id(np.linspace) not in NONDIFF_NUMPY
+    assert id(np.arange) not in NONDIFF_NUMPY
+
+
+def test_builtin_constants():
+    """Builtins passed as constants: sizes, truth values, types, printing, and the
+    explicit stop_gradient; not str or repr (float(str(x)) is x)."""
+    from ad_compiler.primitives import NONDIFF_BUILTINS
+
+    expected = (len, range, bool, isinstance, print, type, adc.stop_gradient)
+    assert set(NONDIFF_BUILTINS) == {id(f) for f in expected}
+
+
 # ====================================================================== 2. np.full, np.full_like
 
 def test_full_adjoint_sums_the_fill():
