@@ -133,12 +133,16 @@ def test_arange_values_move_with_start_and_step():
     grads_agree(F.ar_stop_only, [3.2], 0, 0.0)
 
 
-def test_arange_jacobian_and_integer_dtype():
+def test_arange_jacobian_hessian_and_integer_dtype():
     a = 0.4
     expected = numeric_jacobian(F.ar_vector, [a], 0)
     for mode in ("forward", "reverse"):
         assert_close(adc.jacobian(F.ar_vector, mode=mode)(a), expected)
     grads_agree(F.ar_int, [a], 0, float(np.sum(np.arange(a, a + 3.0, dtype=int))))
+    a, s = 0.3, 0.7  # sum(sin(a + s k)): second derivatives -sum(sin), -sum(k^2 sin)
+    k = np.arange(len(np.arange(a, 4.0, s)))
+    assert adc.hessian(F.ar_sin, wrt=0)(a, s) == pytest.approx(-np.sum(np.sin(a + s * k)))
+    assert adc.hessian(F.ar_sin, wrt=1)(a, s) == pytest.approx(-np.sum(k * k * np.sin(a + s * k)))
 
 
 X_CAST = np.array([1.5, -2.5, 3.75])
@@ -148,6 +152,8 @@ X_CAST = np.array([1.5, -2.5, 3.75])
 def test_cast_to_integers_has_zero_derivative(f):
     """sum(int(x) * x): the derivative is int(x), the cast's own derivative is zero."""
     grads_agree(f, [X_CAST], 0, np.trunc(X_CAST))
+    assert_close(adc.jacobian(f, mode="forward")(X_CAST), np.trunc(X_CAST))
+    assert_close(adc.hessian(f)(X_CAST), np.zeros((3, 3)))
 
 
 def test_cast_to_bool_and_float32():
