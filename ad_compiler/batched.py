@@ -168,3 +168,24 @@ def _direction(t: Any, k: int) -> Any:
     if isinstance(t, (list, tuple)):
         return [_direction(v, k) for v in t]
     return t[..., k] if np.ndim(t) else t
+
+
+def batched_full(shape: Any, t: Any, dtype: Any = None) -> Any:
+    """``np.full(shape, t)`` for a batched fill value `t` (its directions last)."""
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    out = np.broadcast_to(t, shape + np.shape(t)[-1:])
+    return out if dtype is None else out.astype(dtype)
+
+
+def batched_full_like(a: Any, t: Any, dtype: Any = None) -> Any:
+    """``np.full_like(a, t)`` for a batched fill value `t`."""
+    if dtype is None and getattr(a, "dtype", None) is not None and a.dtype.kind in "fc":
+        dtype = a.dtype
+    return batched_full(np.shape(a), t, dtype)
+
+
+def batched_linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+                     axis: int = 0) -> Any:
+    """``np.linspace`` of batched endpoints: the samples' axis goes before the
+    directions' (a negative `axis` counts from the last primal axis)."""
+    return np.linspace(start, stop, num, endpoint=endpoint, axis=axis - 1 if axis < 0 else axis)

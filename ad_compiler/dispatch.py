@@ -27,7 +27,8 @@ from .transforms.static_shapes import VARIED, analyse, signature
 # array helpers that specialisation turns into plain NumPy (code over lists and numbers,
 # whose helpers it leaves alone, runs without a dispatcher)
 _SPECIALIZABLE = frozenset({"unbroadcast", "broadcast_like", "gradient_like", "matmul_adjoint_a",
-                            "matmul_adjoint_b", "sum_adjoint", "mean_adjoint"})
+                            "matmul_adjoint_b", "sum_adjoint", "mean_adjoint",
+                            "zero_if_integral"})
 _MAX_SIGNATURES = 32  # beyond this many input signatures, calls run the generic code
 _MAX_ITEMS = 64
 

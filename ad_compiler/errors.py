@@ -53,3 +53,15 @@ class ADCompileError(Exception):
         if self.filename is not None:
             loc = f"{self.filename}:{self.lineno or '?'}:{(self.col or 0) + 1}: "
         return f"{loc}{self.what}" + (f" ({self.hint})" if self.hint else "")
+
+
+def no_rule_hint(callee: str, nargs: int, example: str, rewrite: str = "") -> str:
+    """The three ways out of a call that has no derivative rule: a rule of one's own, no
+    derivative through it (`example` shows the call with its argument wrapped), or
+    other functions (`rewrite` suggests some)."""
+    names = ["x"] if nargs <= 1 else [f"x{k}" for k in range(nargs)]
+    partials = "<dy/dx>" if nargs <= 1 else "(" + ", ".join(f"<dy/d{n}>" for n in names) + ")"
+    return (f"register a rule with adc.defpartials({callee}, lambda y, {', '.join(names)}: "
+            f"{partials}) if it is an elementwise scalar function; or wrap the argument in "
+            f"adc.stop_gradient(...) if no derivative should flow through it, as in {example}; "
+            f"or rewrite it with functions that have derivative rules{rewrite}")

@@ -130,7 +130,10 @@ class Naming:
             self.free[root] = self.cells[root]
 
     def _spelling_still_means(self, op: Op) -> bool:
-        """The user's spelling of a callee, if it still denotes the same object."""
+        """The user's spelling of a callee, if it still denotes the same object (an op
+        that calls nothing, such as an item of a call's tuple result, has none)."""
+        if "fn" not in op.attrs:
+            return False
         spelling, kind = op.attrs["callee"], op.attrs.get("callee_kind", "global")
         root, *path = spelling.split(".")
         if kind == "closure":

@@ -168,10 +168,10 @@ def _build_callable_table() -> dict[int, tuple[object, str, str]]:
 _CALLABLES = _build_callable_table()
 
 # Builtins that never carry a derivative: called as they are, results are constants.
+# (Not str or repr: float(str(x)) is x again.)
 NONDIFF_BUILTINS = frozenset(
     id(f) for f in (builtins.len, builtins.range, builtins.bool, builtins.isinstance,
-                    builtins.print, builtins.str, builtins.repr, builtins.type,
-                    stop_gradient)
+                    builtins.print, builtins.type, stop_gradient)
 )
 
 
@@ -285,6 +285,13 @@ _array("where", np.where, "condition, x*, y*")
 _array("full", np.full, "shape, fill_value*, dtype=None")
 _array("full_like", np.full_like, "a, fill_value*, dtype=None")
 _array("clip", np.clip, "a*, a_min=None, a_max=None")
+_array("linspace", np.linspace,
+       "start*, stop*, num=50, endpoint=True, retstep=False, dtype=None, axis=0")
+_array("arange", np.arange, "start*, stop, step*=None, dtype=None")  # (a lone stop: a call)
+
+# array primitives that give their result a dtype they are told (a cast to integers
+# makes them piecewise constant)
+CASTING = frozenset({"array", "full", "full_like", "linspace", "arange"})
 
 # ndarray methods and attributes that mean the NumPy function of the same name
 ARRAY_METHODS = {
@@ -296,10 +303,11 @@ ARRAY_METHODS = {
 ARRAY_ATTRIBUTES = {"T": "transpose", "shape": np.shape, "ndim": np.ndim, "size": np.size,
                     "dtype": np.result_type}
 
-# NumPy functions whose results carry no derivative: shapes, constants, indices, tests
+# NumPy functions whose results are piecewise constant in every argument: shapes,
+# constants, indices, tests (np.linspace and np.arange are not: they have rules)
 NONDIFF_NUMPY = frozenset(id(f) for f in (
     np.shape, np.ndim, np.size, np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like,
-    np.empty_like, np.arange, np.linspace, np.eye, np.identity, np.argmax, np.argmin,
+    np.empty_like, np.eye, np.identity, np.argmax, np.argmin,
     np.argsort, np.nonzero, np.flatnonzero, np.isnan, np.isinf, np.isfinite, np.all, np.any,
     np.count_nonzero, np.logical_and, np.logical_or, np.logical_not, np.logical_xor,
     np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,

@@ -488,9 +488,20 @@ def _ndim(x: Any) -> int:
     return x.ndim if type(x) is np.ndarray else np.ndim(x)
 
 
+def _sequences_as_arrays(a: Any, b: Any) -> tuple[Any, Any]:
+    """The operands of a product, with lists and tuples (which ``np.dot`` and
+    ``np.inner`` accept) made arrays."""
+    if isinstance(a, (list, tuple)):
+        a = np.asarray(a)
+    if isinstance(b, (list, tuple)):
+        b = np.asarray(b)
+    return a, b
+
+
 def matmul_adjoint_a(g: Any, a: Any, b: Any) -> Any:
     """The adjoint of `a` in ``a @ b`` (or ``np.dot(a, b)``): ``g @ b.T`` and its
     vector, scalar and batched variants."""
+    a, b = _sequences_as_arrays(a, b)
     na, nb = _ndim(a), _ndim(b)
     if na == 2 and nb == 2:
         return g @ b.T
@@ -507,6 +518,7 @@ def matmul_adjoint_a(g: Any, a: Any, b: Any) -> Any:
 
 def matmul_adjoint_b(g: Any, a: Any, b: Any) -> Any:
     """The adjoint of `b` in ``a @ b``: ``a.T @ g`` and its variants."""
+    a, b = _sequences_as_arrays(a, b)
     na, nb = _ndim(a), _ndim(b)
     if na == 2 and nb == 2:
         return a.T @ g
@@ -527,6 +539,7 @@ def matmul_adjoint_b(g: Any, a: Any, b: Any) -> Any:
 
 def inner_adjoint_a(g: Any, a: Any, b: Any) -> Any:
     """The adjoint of `a` in ``np.inner(a, b)`` (a sum over the last axes)."""
+    a, b = _sequences_as_arrays(a, b)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * b, a)
     na = np.ndim(a) - 1
@@ -535,6 +548,7 @@ def inner_adjoint_a(g: Any, a: Any, b: Any) -> Any:
 
 def inner_adjoint_b(g: Any, a: Any, b: Any) -> Any:
     """The adjoint of `b` in ``np.inner(a, b)``."""
+    a, b = _sequences_as_arrays(a, b)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return unbroadcast(g * a, b)
     na = np.ndim(a) - 1
@@ -706,3 +720,111 @@ def scalar_seed(y: Any) -> float:
                          f"array of shape {np.shape(y)}; use adc.jacobian or adc.vjp, or "
                          f"reduce the output (np.sum, np.mean)")
     return 1.0
+
+
+# ---------------------------------------------------------------- products, ranges, casts
+# The partials of ``np.prod`` without dividing by zero, the adjoint of ``np.linspace``,
+# and the zero derivative of a cast to integers.
+
+
+def _spread(y: Any, axis: Any, keepdims: bool) -> Any:
+    """A reduction's result `y` with its reduced axes back, of length one."""
+    if axis is not None and not keepdims:
+        return np.expand_dims(y, axis)
+    return y
+
+
+def _no_zero(y: Any, x: Any) -> bool:
+    """Whether no element of `x` is zero, asked of the product `y` of its elements
+    first (which is zero where `x` is, or where the product underflows)."""
+    if bool(y.all()) if type(y) is np.ndarray else y != 0:
+        return True
+    return not (np.asarray(x) == 0).any()
+
+
+def _reduced_axes(ndim: int, axis: Any) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+
+
+def _zero_parts(x: Any, axes: tuple[int, ...]) -> tuple[Any, Any, Any, Any]:
+    """Where `x` is zero, `x` with its zeros made ones, and per reduced group the
+    product of its nonzero elements and the number of its zeros."""
+    zero = x == 0
+    safe = np.where(zero, 1, x)
+    return zero, safe, np.prod(safe, axis=axes, keepdims=True), \
+        np.sum(zero, axis=axes, keepdims=True)
+
+
+def _products_of_others(x: Any, axis: Any) -> Any:
+    """Each element's product of the other elements of its group: the product of the
+    nonzero ones over it where the group has no zero, that product at the one zero of a
+    group with one zero, and zero everywhere else."""
+    x = np.asarray(x)
+    zero, safe, product, count = _zero_parts(x, _reduced_axes(x.ndim, axis))
+    return np.where(count == 0, product / safe, np.where(zero & (count == 1), product, 0))
+
+
+def prod_others(x: Any, y: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The partials of ``y = np.prod(x, axis, keepdims=keepdims)``: each element's
+    product of the others, ``y / x`` where no element is zero (`y` is passed to save
+    computing it again)."""
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    if _no_zero(y, x):
+        return _spread(y, axis, keepdims) / x
+    return _products_of_others(x, axis)
+
+
+def prod_adjoint(g: Any, x: Any, y: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The adjoint of `x` in ``y = np.prod(x, axis, keepdims=keepdims)``: `g` spread
+    back over `x`, times each element's product of the others (exact at zeros)."""
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
+    if axis is None and type(y) is not np.ndarray and y != 0:  # the common case, made cheap
+        return g * y / x
+    if _no_zero(y, x):
+        return _spread(g * y, axis, keepdims) / x
+    return sum_adjoint(g, x, axis, keepdims) * _products_of_others(x, axis)
+
+
+def prod_others_jvp(x: Any, t: Any, axis: Any = None) -> Any:
+    """The tangent of `prod_others` along `t`: for each element i, the sum over the
+    others j of ``t_j`` times the product of the elements other than i and j (the
+    Hessian of the product applied to `t`).  `t` may carry directions on extra last
+    axes (vector mode)."""
+    x, t = np.asarray(x), np.asarray(t)
+    axes = _reduced_axes(x.ndim, axis)
+    if t.ndim > x.ndim:
+        x = x.reshape(x.shape + (1,) * (t.ndim - x.ndim))
+    zero, safe, product, count = _zero_parts(x, axes)
+    ratio = np.where(zero, 0, t / safe)  # t_j / x_j over the nonzero elements
+    total = np.sum(ratio, axis=axes, keepdims=True)
+    if not zero.any():
+        return product / x * (total - ratio)
+    zero_t = np.sum(np.where(zero, t, 0), axis=axes, keepdims=True)  # t at the zeros
+    at_nonzero = np.where(count == 0, product / safe * (total - ratio),
+                          np.where(count == 1, zero_t * product / safe, 0))
+    at_zero = np.where(count == 1, product * total,
+                       np.where(count == 2, (zero_t - t) * product, 0))
+    return np.where(zero, at_zero, at_nonzero)
+
+
+def linspace_adjoint(g: Any, which: int, start: Any, stop: Any, num: int,
+                     endpoint: bool = True, axis: int = 0) -> Any:
+    """The adjoint of `start` (`which` 0) or `stop` (1) in ``np.linspace(start, stop, num,
+    endpoint, axis=axis)``, whose samples are ``start + (stop - start) * t`` with `t`
+    running from 0 to 1 along `axis`: `g` weighted by ``1 - t`` or `t`, summed along it."""
+    shape = np.broadcast_shapes(np.shape(start), np.shape(stop))
+    t = np.linspace(np.zeros(shape), np.ones(shape), num, endpoint=endpoint, axis=axis)
+    weighted = np.sum(g * (t if which else 1.0 - t), axis=axis)
+    return unbroadcast(weighted, stop if which else start)
+
+
+def zero_if_integral(t: Any, y: Any) -> Any:
+    """The derivative `t` of a value `y`, or zero where `y` holds integers or booleans
+    (a cast to those is piecewise constant, whatever its operand's derivative)."""
+    if getattr(y, "dtype", None) is not None and y.dtype.kind in "biu":
+        return np.zeros(np.shape(t)) if np.ndim(t) else 0.0
+    return t

@@ -23,7 +23,7 @@ from .primitives import ARRAY_PRIMITIVES, PRIMITIVES
 SCALAR = "scalar"
 _REDUCTIONS = {"sum", "mean", "prod", "max", "min", "var", "std", "norm"}
 _SHAPED_LIKE_SECOND = {"unbroadcast", "broadcast_like", "sum_adjoint", "mean_adjoint",
-                       "cast_like", "gradient_like", "zeros_of"}
+                       "cast_like", "gradient_like", "zeros_of", "prod_adjoint"}
 
 
 class ShapeFacts:

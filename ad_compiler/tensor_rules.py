@@ -7,7 +7,8 @@ have rules themselves, or from runtime helpers registered below with their own
 rules, so derivative code can be differentiated again (Hessians).
 
 Seed 002's matrix case is the ``matmul`` entry: for ``Z = X @ W``,
-``X_bar = Z_bar @ W.T`` and ``W_bar = X.T @ Z_bar``.
+``X_bar = Z_bar @ W.T`` and ``W_bar = X.T @ Z_bar``.  The rules of ``np.prod``,
+``np.linspace`` and ``np.arange``, with the helpers they need, are in exact_rules.py.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 from . import batched, runtime
 from .builder import Builder
 from .ir import Const, FreeName, Op, Operand, Value
-from .primitives import ARRAY_PRIMITIVES
+from .primitives import ARRAY_PRIMITIVES, CASTING
 from .shapes import ShapeFacts
 
 # ------------------------------------------------------------------ emitting
@@ -105,6 +106,24 @@ class Emit:
             return lambda *operands, **statics: self.array(name, *operands, **statics)
         raise AttributeError(name)
 
+    def batched_call(self, fn: Any, *args: Operand) -> Operand:
+        """A vector-mode function (batched.py) of batched tangents, its trailing
+        arguments left out where they equal its defaults."""
+        args_list = list(args)
+        defaults = _defaults(fn)
+        while args_list and isinstance(args_list[-1], Const) and len(args_list) - 1 in defaults \
+                and _equal(args_list[-1].value, defaults[len(args_list) - 1]):
+            args_list.pop()
+        out = self.b.emit("call", args_list, attrs={"fn": fn, "kwnames": ()}).result
+        self.batched.add(out.uid)
+        return out
+
+    def broadcast_like(self, t: Operand, y: Operand) -> Operand:
+        """A tangent `t` broadcast to the shape of the result `y` it belongs to."""
+        if self.is_batched(t):
+            return self.batched_call(batched.batched_broadcast_like, t, y)
+        return self.helper("broadcast_like", t, y)
+
     def shape(self, x: Operand) -> Operand:
         return self.call(np.shape, x)
 
@@ -164,6 +183,8 @@ _BATCHED = {
     "hstack": (batched.batched_hstack, ("tup",)),
     "vstack": (batched.batched_vstack, ("tup",)),
     "where": (batched.batched_where, ("condition", "x", "y")),
+    "full": (batched.batched_full, ("shape", "fill_value", "dtype")),
+    "full_like": (batched.batched_full_like, ("a", "fill_value", "dtype")),
 }
 
 
@@ -188,6 +209,7 @@ def batched_op(e: Emit, name: str, given: dict[str, Any], variadic: list[Operand
         if name == "array":  # np.array of batched items stacks their directions too
             return array_op(e.b, name, given, variadic)
         if name == "einsum":
+            _einsum_parts_or_refuse(operand("subscripts"), len(variadic))
             k = next(i for i, v in enumerate(variadic) if e.is_batched(v))
             return call(batched.batched_einsum, [operand("subscripts"), Const(k), *variadic])
         first, second = (operand(p) for p in spec.params[:2])
@@ -205,6 +227,16 @@ def batched_op(e: Emit, name: str, given: dict[str, Any], variadic: list[Operand
     positions = tuple(k for k, p in enumerate(spec.params) if e.is_batched(given.get(p)))
     args = [operand(p) for p in spec.params]
     return call(batched.vmap_last, [Const(spec.fn), Const(positions), *args])
+
+
+def _einsum_parts_or_refuse(spec: Operand, n: int) -> None:
+    """Refuse, when compiling, an einsum the adjoint and batched helpers cannot do."""
+    if not (isinstance(spec, Const) and isinstance(spec.value, str)):
+        raise NotImplementedError("np.einsum needs its subscripts as a constant string")
+    try:
+        runtime._einsum_parts(spec.value, n)
+    except ValueError as exc:
+        raise NotImplementedError(str(exc)) from None
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -243,11 +275,25 @@ def _nth(args: list[Operand], k: int, default: Any) -> Operand:
 
 class Helper:
     """A runtime function derivative code calls, linear in the arguments at `linear`:
-    each separately (multilinear, like a product), or jointly (`joint`, like a sum)."""
+    each separately (multilinear, like a product), or jointly (`joint`, like a sum).
+
+    A helper that is not linear in some arguments (`nonlinear`) has a tangent rule of
+    its own, `jvp(e, op, tangents)`, which works in vector mode too; `vjp(e, g, args)`
+    gives the partial adjoints of all its arguments (None for 'zero').  Where its
+    nonlinear arguments' derivatives have no rule, `unsupported` names them, and a
+    derivative through them is refused.
+    """
 
     def __init__(self, fn: Any, linear: tuple[int, ...], vjp: Callable | None = None,
-                 joint: bool = False) -> None:
+                 joint: bool = False, nonlinear: tuple[int, ...] = (),
+                 jvp: Callable | None = None, unsupported: str = "") -> None:
         self.fn, self.linear, self.vjp, self.joint = fn, linear, vjp, joint
+        self.nonlinear, self.jvp, self.unsupported = nonlinear, jvp, unsupported
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        """The arguments that carry derivatives."""
+        return self.linear + self.nonlinear
 
 
 HELPERS: dict[str, Helper] = {
@@ -303,7 +349,11 @@ HELPERS: dict[str, Helper] = {
     "zeros_of": Helper(runtime.zeros_of, ()),
     "reduced_count": Helper(runtime.reduced_count, ()),
     "extremum_mask": Helper(runtime.extremum_mask, ()),
-}
+    "zero_if_integral": Helper(runtime.zero_if_integral, (0,), jvp=lambda e, op, t: (
+        None if t[0] is None else e._mark(e.helper("zero_if_integral", t[0], op.args[1]),
+                                          [t[0]])),
+        vjp=lambda e, g, a: [e.helper("zero_if_integral", g, a[1]), None]),
+}  # (exact_rules.py adds those of np.prod and np.linspace)
 NONDIFF_HELPERS = frozenset({"zeros_of", "reduced_count", "extremum_mask"})
 # helpers user code itself may lower to, which say nothing about arrays
 CONTAINER_HELPERS = frozenset({"items_of"})
@@ -325,7 +375,7 @@ MULTILINEAR = {"matmul", "dot", "outer", "inner", "einsum"}
 def _replaced(builder: Builder, op: Op, replace: dict[int, Operand]) -> Operand:
     """The op again with some arguments replaced by tangents."""
     args = [replace.get(k, a) for k, a in enumerate(op.args)]
-    attrs = {k: v for k, v in op.attrs.items() if k in ("fn", "kwnames", "family")}
+    attrs = {k: v for k, v in op.attrs.items() if k in ("fn", "kwnames", "family", "inexact")}
     return builder.emit(op.prim, args, attrs=attrs).result
 
 
@@ -354,9 +404,6 @@ def _inv_t(e: Emit, a: Operand) -> Operand:
 
 
 NONLINEAR_JVPS: dict[str, Callable[[Emit, Op, list], Operand | None]] = {
-    "prod": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], e.truediv(
-        e.helper("sum_adjoint", op.result, op.args[0], param(op, "axis"), param(op, "keepdims")),
-        op.args[0]))),
     "max": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], _mask(e, op))),
     "min": lambda e, op, t: _reduce_like(e, op, e.mul(t[0], _mask(e, op))),
     "var": lambda e, op, t: (lambda c, n: e.truediv(e.mul(Const(2.0), _reduce_like(
@@ -368,9 +415,16 @@ NONLINEAR_JVPS: dict[str, Callable[[Emit, Op, list], Operand | None]] = {
     "inv": lambda e, op, t: e.neg(e.matmul(e.matmul(op.result, t[0]), op.result)),
     "det": lambda e, op, t: e.mul(op.result, e.sum(e.mul(_inv_t(e, op.args[0]), t[0]),
                                                    axis=(-2, -1))),
-    "slogdet": lambda e, op, t: e.b.emit("pack", [Const(0.0), e.sum(
-        e.mul(_inv_t(e, op.args[0]), t[0]), axis=(-2, -1))], attrs={"kind": "tuple"}).result,
+    "slogdet": lambda e, op, t: _slogdet_jvp(e, op, t[0]),
 }
+
+
+def _slogdet_jvp(e: Emit, op: Op, t: Operand) -> Operand:
+    """(0, tr(A^-1 dA)): the sign is piecewise constant; in vector mode the pair carries
+    directions because its second item does."""
+    logdet_dot = e.sum(e.mul(_inv_t(e, op.args[0]), t), axis=(-2, -1))
+    pair = e.b.emit("pack", [Const(0.0), logdet_dot], attrs={"kind": "tuple"}).result
+    return e._mark(pair, [logdet_dot])
 
 
 def _mask(e: Emit, op: Op) -> Operand:
@@ -411,6 +465,20 @@ def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None],
               facts: ShapeFacts | None = None) -> Operand | None:
     """Tangent of an array primitive's or runtime helper's result."""
     e = Emit(builder, facts)
+    return _zero_if_integral(e, op, _array_jvp(e, op, tangents))
+
+
+def _array_jvp(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | None:
+    builder = e.b
+    if op.prim in ARRAY_PRIMITIVES and all(
+            k >= len(tangents) or tangents[k] is None for k in _operand_positions(op)):
+        return None  # only an argument without a derivative varies (full_like's array)
+    if op.prim in HELPERS:
+        helper = HELPERS[op.prim]
+        _refuse_unsupported(helper, [k for k in helper.nonlinear
+                                     if k < len(tangents) and tangents[k] is not None])
+        if helper.jvp is not None:
+            return helper.jvp(e, op, tangents)
     if e.batched is not None and op.prim in HELPERS:
         return _helper_batched(e, op, tangents)
     if e.batched is not None and op.prim in LINEAR:
@@ -445,7 +513,7 @@ def array_jvp(builder: Builder, op: Op, tangents: list[Operand | None],
 _VMAPPED_HELPERS = frozenset({
     "unbroadcast", "broadcast_like", "sum_adjoint", "mean_adjoint", "matmul_adjoint_a",
     "matmul_adjoint_b", "inner_adjoint_a", "inner_adjoint_b", "trace_adjoint", "tile_adjoint",
-    "repeat_adjoint", "einsum_adjoint", "cast_like", "gradient_like"})
+    "repeat_adjoint", "einsum_adjoint", "cast_like", "gradient_like", "linspace_adjoint"})
 
 
 def _helper_batched(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | None:
@@ -455,27 +523,47 @@ def _helper_batched(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand 
         raise NotImplementedError(f"no vector-mode rule for '{op.prim}'")
     helper = HELPERS[op.prim]
     linear = _einsum_linear(op) if op.prim == "einsum_adjoint" else helper.linear
-
-    def applied(replace: dict[int, Operand]) -> Operand:
-        args = [replace.get(k, a) for k, a in enumerate(op.args)]
-        positions = tuple(k for k in replace if e.is_batched(args[k]))
-        if not positions:
-            return _replaced(e.b, op, replace)
-        out = e.b.emit("call", [Const(helper.fn), Const(positions), *args],
-                       attrs={"fn": batched.vmap_last, "kwnames": ()}).result
-        e.batched.add(out.uid)
-        return out
-
-    terms = [applied({k: tangents[k]}) for k in linear
+    terms = [_replay(e, op, {k: tangents[k]}) for k in linear
              if k < len(tangents) and tangents[k] is not None]
     return e.sum_terms(terms) if terms else None
 
 
+def _replay(e: Emit, op: Op, replace: dict[int, Operand]) -> Operand:
+    """A helper op again with some arguments replaced by tangents; in vector mode, on
+    each direction of the batched ones in turn (``vmap_last``), the results stacked."""
+    args = [replace.get(k, a) for k, a in enumerate(op.args)]
+    positions = tuple(k for k in replace if e.is_batched(args[k]))
+    if not positions:
+        return _replaced(e.b, op, replace)
+    out = e.b.emit("call", [Const(HELPERS[op.prim].fn), Const(positions), *args],
+                   attrs={"fn": batched.vmap_last, "kwnames": ()}).result
+    e.batched.add(out.uid)
+    return out
+
+
+def _refuse_unsupported(helper: Helper, positions: list[int]) -> None:
+    if helper.unsupported and positions:
+        raise NotImplementedError(f"{helper.unsupported} have no rule (take fewer "
+                                  "derivatives of this function, or a different one)")
+
+
 def _operand_positions(op: Op) -> list[int]:
+    """Where the arguments that carry derivatives are among the op's arguments (an
+    operand with a default, like arange's step, may be passed by keyword)."""
     spec = ARRAY_PRIMITIVES[op.prim]
     if spec.variadic:
         return list(range(1, len(op.args) - len(op.attrs.get("kwnames", ()))))
-    return [k for k in spec.operands if k < len(op.args) - len(op.attrs.get("kwnames", ()))]
+    return [k for k in (_position(op, spec.params[i]) for i in spec.operands) if k is not None]
+
+
+def _position(op: Op, name: str) -> int | None:
+    """The index among the op's arguments of NumPy parameter `name`, None if not passed."""
+    kwnames = op.attrs.get("kwnames", ())
+    positional = len(op.args) - len(kwnames)
+    if name in kwnames:
+        return positional + kwnames.index(name)
+    k = ARRAY_PRIMITIVES[op.prim].params.index(name)
+    return k if k < positional else None
 
 
 # ------------------------------------------------------------------ adjoints (VJP)
@@ -507,7 +595,7 @@ def _shape_back(e: Emit, op: Op, g: Operand) -> list[Operand]:
 def _einsum_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
     spec = static(op, "subscripts")
     operands = op.args[1:]
-    runtime._einsum_parts(spec, len(operands))  # refuse what the helper cannot do, now
+    _einsum_parts_or_refuse(Const(spec), len(operands))  # what the helper cannot do, now
     return [None] + [e.helper("einsum_adjoint", spec, k, g, *operands)
                      for k in range(len(operands))]
 
@@ -516,7 +604,6 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
     "sum": lambda e, op, g: [_sum_back(e, op, g)],
     "mean": lambda e, op, g: [e.helper("mean_adjoint", g, op.args[0], param(op, "axis"),
                                        param(op, "keepdims"))],
-    "prod": lambda e, op, g: [e.truediv(_sum_back(e, op, e.mul(g, op.result)), op.args[0])],
     "max": lambda e, op, g: [e.mul(_sum_back(e, op, g), _mask(e, op))],
     "min": lambda e, op, g: [e.mul(_sum_back(e, op, g), _mask(e, op))],
     "var": lambda e, op, g: _variance_vjp(e, op, g, std=False),
@@ -559,9 +646,26 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
                                if not _is_const_none(param(op, "dtype")) else g],
     "where": lambda e, op, g: [None, e.where(op.args[0], g, Const(0.0)),
                                e.where(op.args[0], Const(0.0), g)],
-    "full": lambda e, op, g: [None, g],
-    "full_like": lambda e, op, g: [None, g],
+    # the fill value is broadcast to the whole array: its adjoint sums it back
+    "full": lambda e, op, g: [None, e.helper("unbroadcast", g, op.args[1])],
+    "full_like": lambda e, op, g: [None, e.helper("unbroadcast", g, op.args[1])],
 }
+
+
+def _may_be_integral(op: Op) -> bool:
+    """Whether the result of a casting op may hold integers, so that its derivative must
+    be zero: a dtype known only at run time, or full_like's (that of its first argument)."""
+    if op.prim not in CASTING or op.attrs.get("inexact"):
+        return False
+    if _is_const_none(param(op, "dtype")):
+        return op.prim == "full_like"
+    return True
+
+
+def _zero_if_integral(e: Emit, op: Op, derivative: Operand | None) -> Operand | None:
+    if derivative is None or not _may_be_integral(op):
+        return derivative
+    return e._mark(e.helper("zero_if_integral", derivative, op.result), [derivative])
 
 
 def _is_const_none(operand: Operand) -> bool:
@@ -578,11 +682,13 @@ def array_vjp(builder: Builder, op: Op, g: Operand, indices: list[int]) -> list[
                 f"the runtime helper '{op.prim}' has no adjoint rule, so this reverse-mode "
                 "code cannot be differentiated in reverse mode again; use forward over "
                 "reverse (adc.hessian, or adc.jvp of the gradient)")
+        _refuse_unsupported(HELPERS[op.prim], [i for i in indices
+                                               if i in HELPERS[op.prim].nonlinear])
         parts = rule(e, g, op.args)
     else:
         if op.prim == "norm":
             _norm_check(op)
-        parts = VJPS[op.prim](e, op, g)
+        parts = VJPS[op.prim](e, op, _zero_if_integral(e, op, g))
     return [Const(0.0) if parts[i] is None else parts[i] for i in indices]
 
 
@@ -597,5 +703,8 @@ def differentiable_positions(op: Op) -> list[int] | None:
     if op.prim == "einsum_adjoint":
         return _einsum_linear(op)
     if op.prim in HELPERS:
-        return list(HELPERS[op.prim].linear)
+        return list(HELPERS[op.prim].positions)
     return None
+
+
+from . import exact_rules  # noqa: E402,F401  (registers the rules it defines in the tables above)

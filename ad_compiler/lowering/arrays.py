@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from ..ir import Const, FreeName, Operand, SourceLoc
-from ..primitives import ARRAY_ATTRIBUTES, ARRAY_METHODS, ARRAY_PRIMITIVES
+from ..errors import no_rule_hint
+from ..ir import Const, FreeName, Operand, SourceLoc, Value
+from ..primitives import ARRAY_ATTRIBUTES, ARRAY_METHODS, ARRAY_PRIMITIVES, CASTING
 from ..tensor_rules import array_op
 from .values import _is_constant_object, _StaticSeq
 
@@ -33,12 +34,42 @@ class Arrays:
             return self._einsum(spelling, args, kwargs, node)
         if name == "where" and len(args) + len(kwargs) == 1:  # indices: no derivative
             return self._nondiff_call(np.where, spelling, args, node)
+        if name == "arange" and "start" not in kwargs and (
+                not args or len(args) == 1 and "stop" not in kwargs):  # a lone stop
+            if "step" not in kwargs:  # arange(n): integers from 0, no derivative
+                return self._nondiff_call(np.arange, spelling, args, node, kwargs)
+            args = [Const(0), *args]  # arange(stop, step=h) is arange(0, stop, step=h)
         bound = self._bind_numpy(spec.params, spec.defaults, spelling, args, kwargs, node)
         if name == "clip":
             return self._clip(bound, loc)
         self.builder.loc = loc
-        return array_op(self.builder, name, bound,
-                        attrs={"callee": spelling} if spelling else None)
+        attrs: dict[str, Any] = {"callee": spelling} if spelling else {}
+        if name in CASTING:
+            kind = self._dtype_kind(bound.get("dtype", Const(None)))
+            if kind is not None and kind in "biu":
+                attrs["nondiff"] = True  # a cast to integers or booleans: piecewise constant
+            elif kind is not None and kind in "fc":
+                attrs["inexact"] = True
+        return array_op(self.builder, name, bound, attrs=attrs or None)
+
+    def _dtype_kind(self, dtype: Operand) -> str | None:
+        """The kind of a ``dtype=`` argument known when compiling (``'i'`` for ``int``,
+        ``'f'`` for ``np.float32`` or ``"float64"``), None if it is unknown or not given."""
+        obj: Any = None
+        if isinstance(dtype, Const) and dtype.value is not None:
+            obj = dtype.value
+        elif isinstance(dtype, FreeName):
+            root, *path = dtype.name.split(".")
+            resolved = self.src.resolve(root)
+            obj = resolved.obj if resolved is not None else None
+            for attr in path:
+                obj = getattr(obj, attr, None)
+        if obj is None or isinstance(obj, Value):
+            return None
+        try:
+            return np.dtype(obj).kind
+        except TypeError:
+            return None
 
     def _bind_numpy(self, params: tuple[str, ...], defaults: dict[str, Any], spelling: str,
                     args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> dict[str, Any]:
@@ -116,13 +147,31 @@ class Arrays:
             args = [self._pack_static(args, node)]
         name = ARRAY_METHODS.get(method)
         if name is None:
-            raise self.error(func, f"the method '.{method}()' has no derivative rule",
-                             hint="call the NumPy function instead (np.<name>(x, ...)), or "
-                                  "register a rule for it with adc.defpartials")
+            raise self._method_without_rule(node, method)
         if method == "astype":
             bound = self._bind_numpy(("dtype",), {}, ".astype", args, kwargs, node)
             kwargs, args = {"dtype": bound["dtype"]}, []
         return self._array_call(name, "", [receiver, *args], kwargs, node)
+
+    def _method_without_rule(self, node: ast.Call, method: str) -> Exception:
+        """A method with no rule, named as written; the ways out go through the NumPy
+        function of the same name, where there is one."""
+        line = self.src.line(node.lineno).encode()
+
+        def written(n: ast.AST) -> str | None:
+            if n.end_lineno != n.lineno:
+                return None
+            return line[n.col_offset:n.end_col_offset].decode(errors="replace")
+
+        call, receiver = written(node) or f".{method}()", written(node.func.value) or "x"
+        what = f"{call} has no derivative rule (a method without one is not supported)"
+        if not callable(getattr(np, method, None)):
+            return self.error(node.func, what, hint="rewrite it with NumPy functions that "
+                                                    "have derivative rules")
+        function = f"np.{method}"
+        return self.error(node.func, what, hint=(
+            f"call it as a function, {function}({receiver}, ...), and then "
+            + no_rule_hint(function, 1, f"{function}(adc.stop_gradient({receiver}))")))
 
     def _array_attribute(self, node: ast.Attribute) -> Operand:
         value = self.expr(node.value)

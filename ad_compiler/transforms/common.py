@@ -1,12 +1,14 @@
 """What the forward and reverse transforms share: the derivative function's shape."""
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..builder import Builder
-from ..errors import ADCompileError
+from ..errors import ADCompileError, no_rule_hint
 from ..ir import Block, Const, Function, Op, Operand, Value, all_values, number_levels, walk_ops
+from ..primitives import PRIMITIVES, lookup_callable
 from ..rules import is_differentiable, is_nondiff
 
 
@@ -64,16 +66,56 @@ def check_supported(fn: Function, op: Op) -> None:
             and getattr(op.attrs.get("fn"), "__module__", None) == "ad_compiler.runtime"):
         raise reverse_code_error(fn, op)
     if not (is_differentiable(op.prim) or is_nondiff(op)):
-        callee = op.attrs.get("fn")
-        label = (op.attrs.get("callee") or op.attrs.get("label")
-                 or getattr(callee, "__name__", None) or op.prim)
-        raise located_error(
-            fn, op, f"no derivative rule for '{label}', and its arguments depend on the "
-                    "inputs being differentiated",
-            hint=f"register a rule with adc.defpartials({label}, lambda y, x: <dy/dx>), "
-                 "use a math/NumPy function that has one, or pass it only values that do "
-                 "not depend on the differentiated inputs",
-        )
+        raise no_rule_error(fn, op)
+
+
+def no_rule_error(fn: Function, op: Op) -> ADCompileError:
+    """A call without a derivative rule whose arguments vary: named as the user wrote
+    it, with the three ways out."""
+    callee = op.attrs.get("fn")
+    label = (op.attrs.get("callee") or op.attrs.get("label")
+             or getattr(callee, "__name__", None) or op.prim)
+    call, args = f"{label}(...)", ["..."]
+    written = _written_call(fn, op)
+    if written is not None and written[0].startswith(label + "("):
+        call, args = written
+    elif written is not None:  # a call inside an inlined function: where it is called
+        call = f"{call}, inside {written[0]},"
+    example = f"{label}({', '.join([f'adc.stop_gradient({args[0]})', *args[1:]])})"
+    nargs = len(op.args) - len(op.attrs.get("kwnames", ()))
+    what, rewrite = f"{call} has no derivative rule", ""
+    known = lookup_callable(callee)
+    if nargs == 1 and label in _LIST_REDUCTIONS and op.attrs.get("callee_kind") == "builtin":
+        rewrite = f", such as {_LIST_REDUCTIONS[label]}({args[0]})"  # sum(xs), max(xs)
+    elif known is not None and not op.attrs.get("kwnames"):  # max(a, b, c)
+        arity = PRIMITIVES[known[0]].arity
+        what += f" with {nargs} argument{'s' * (nargs != 1)} (it has one with {arity})"
+        if arity == 2 and nargs == 3 and len(args) == 3:
+            rewrite = f", such as {label}({label}({args[0]}, {args[1]}), {args[2]})"
+    return located_error(
+        fn, op, f"{what}, and its arguments depend on the inputs being differentiated",
+        hint=no_rule_hint(label, nargs, example, rewrite))
+
+
+# builtins over a list that NumPy has with rules
+_LIST_REDUCTIONS = {"sum": "np.sum", "max": "np.max", "min": "np.min"}
+
+
+def _written_call(fn: Function, op: Op) -> tuple[str, list[str]] | None:
+    """The source text of the call an op is located at, and of its positional
+    arguments, where it is written on one line and is short enough to quote."""
+    source = fn.source
+    if source is None or op.loc is None:
+        return None
+    line = source.line(op.loc.lineno).encode()
+    for node in ast.walk(source.node):
+        if isinstance(node, ast.Call) and (node.lineno, node.col_offset) == (
+                op.loc.lineno, op.loc.col) and node.end_lineno == node.lineno:
+            def text(n: ast.AST) -> str:
+                return line[n.col_offset:n.end_col_offset].decode(errors="replace")
+            if node.args and len(text(node)) <= 80:
+                return text(node), [text(a) for a in node.args]
+    return None
 
 
 def check_iterable(fn: Function, op: Op, varied: set[int]) -> None:
@@ -227,7 +269,13 @@ def derive(fn: Function, op: Op, rule: Any, *args: Any) -> Any:
     """Apply a derivative rule; operands it cannot handle give a located error."""
     try:
         return rule(*args)
-    except (TypeError, ValueError, ArithmeticError, NotImplementedError) as exc:
+    except NotImplementedError as exc:  # a rule that does not cover these arguments
+        raise located_error(
+            fn, op, f"cannot differentiate '{op.attrs.get('callee') or op.prim}': {exc}",
+            hint="wrap the argument in adc.stop_gradient(...) if no derivative should flow "
+                 "through it, or rewrite it with functions that have derivative rules",
+        ) from None
+    except (TypeError, ValueError, ArithmeticError) as exc:
         constants = [repr(a.value) for a in op.args if isinstance(a, Const)]
         what = f"cannot differentiate '{op.attrs.get('callee') or op.prim}'"
         if constants:

@@ -223,6 +223,15 @@ class _Rewriter:
             return self.same(op, op.args[0])
         return None
 
+    def _zero_if_integral(self, op: Op, sigs: list) -> list[Op] | None:
+        """A derivative through a cast is zeroed only where the result holds integers."""
+        y = sigs[1]
+        if y is not None and (y[0] in ("float", "complex") or (
+                y[0] == "array" and y[3].kind in "fc") or (
+                y[0] == "scalar" and issubclass(y[1], np.inexact))):
+            return self.same(op, op.args[0])
+        return None
+
     def _gradient_like(self, op: Op, sigs: list) -> list[Op] | None:
         g, x = op.args
         if sigs[1] is None:
@@ -280,7 +289,7 @@ class _Rewriter:
         made = self.producer.get(g.uid) if isinstance(g, Value) else None
         if made is None:
             return False
-        if made.prim in BINARY_SYMBOLS or made.prim in ("neg", "outer"):
+        if made.prim in BINARY_SYMBOLS or made.prim in ("neg", "outer", "prod_adjoint"):
             return True
         if made.prim in ("sum_adjoint", "mean_adjoint"):  # filled, not broadcast, when
             g, x = (self.facts.of(a) for a in made.args[:2])  # spread over a float array
