@@ -10,9 +10,9 @@ from __future__ import annotations
 from ..builder import Builder, is_const
 from ..ir import Block, Const, FreeName, Function, Op, Operand, Value, walk_ops
 from ..primitives import builtin_call_attrs
+from .kinds import Kinds
 
 _NEVER_SHARED = {"copy", "call", "stack", "pop", "push", "index_add"}
-_COMMUTATIVE = {"add", "mul"}
 
 
 def optimize(fn: Function) -> Function:
@@ -113,23 +113,24 @@ def _key(operand: Operand) -> tuple:
 
 def eliminate_common_subexpressions(fn: Function) -> None:
     replace: dict[int, Operand] = {}
-    _cse_block(fn.body, {}, replace)
+    _cse_block(fn.body, {}, replace, Kinds(fn))
 
 
-def _cse_block(block: Block, seen: dict[tuple, Op], replace: dict[int, Operand]) -> None:
+def _cse_block(block: Block, seen: dict[tuple, Op], replace: dict[int, Operand],
+               kinds: Kinds) -> None:
     kept = []
     for op in block.ops:
         op.args = [_substitute(a, replace) for a in op.args]
         for inner in op.blocks:
-            _cse_block(inner, dict(seen), replace)
+            _cse_block(inner, dict(seen), replace, kinds)
         if op.prim in _NEVER_SHARED or op.blocks or op.attrs.get("effect"):
             kept.append(op)
             continue
         if op.prim == "add" and isinstance(op.args[0], Value) and op.args[0] is op.args[1]:
             op.prim, op.args = "mul", [Const(2), op.args[0]]  # a + a -> 2 * a
         operand_keys = [_key(a) for a in op.args]
-        if op.prim in _COMMUTATIVE:
-            operand_keys.sort()
+        if op.prim == "mul" or op.prim == "add" and any(kinds.numeric(a) for a in op.args):
+            operand_keys.sort()  # (but xs + ys joins lists in order)
         key = (op.prim, id(op.attrs.get("fn")), tuple(operand_keys))
         earlier = seen.get(key)
         if earlier is not None:
