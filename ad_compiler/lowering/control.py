@@ -200,8 +200,10 @@ class ControlFlow:
         if made is None and value.uid not in self.root.param_uids or \
                 made is not None and made.prim not in ("getitem", "getattr"):
             return value  # a list, tuple or array the function made
-        return self.builder.emit("items_of", [value], attrs={
+        items = self.builder.emit("items_of", [value], attrs={
             "fn": runtime.items_of, "kwnames": ()}).result
+        items.name = f"{value.name}_items" if value.name else "items"
+        return items
 
     def _iteration_helper(self, node: ast.Call) -> Any:
         if isinstance(node.func, ast.Attribute) and node.func.attr in (
