@@ -199,12 +199,33 @@ def _flat(tree: Any) -> list[int]:
 def _float_gradients(d: Function, positions: list[int]) -> None:
     """A gradient is a float even where it equals an int input (d(x * n)/dx is n): an
     output the code does not make a float is multiplied by 1.0."""
-    kinds = Kinds(d)
-    producers = {r.uid: op for op in d.body.ops for r in op.results}
+    producers = {r.uid: op for op in walk_ops(d.body) for r in op.results}
+    memo: dict[int, bool] = {}
+    primal_kinds = getattr(d, "kinds", None)
+    primal = getattr(d, "primal", set())
+
+    def is_float(operand: Any, depth: int = 0) -> bool:
+        if isinstance(operand, Const):
+            return isinstance(operand.value, float)
+        if not isinstance(operand, Value) or depth > 50:
+            return False
+        if operand.uid in memo:
+            return memo[operand.uid]
+        made = producers.get(operand.uid)
+        if operand.uid in primal and primal_kinds is not None:
+            found = primal_kinds.of(operand) in ("scalar", "float")
+        elif made is None or made.blocks:
+            found = False
+        elif made.prim in ("add", "sub", "mul", "neg", "copy"):
+            found = any(is_float(a, depth + 1) for a in made.args)
+        else:  # a function of the rules (cos, a quotient, a helper): a float
+            found = made.prim not in ("getitem", "getattr", "pop", "call")
+        memo[operand.uid] = found
+        return found
+
     for k in positions:
         y = d.body.yields[k]
-        if kinds.of(y) in ("scalar", "float") or (isinstance(y, Const) and isinstance(
-                y.value, float)):
+        if is_float(y):
             continue
         made = producers.get(y.uid) if isinstance(y, Value) else None
         if made is not None and made.prim == "copy":  # x2_bar = x1: x2_bar = 1.0 * x1

@@ -32,6 +32,7 @@ class DerivativeFunction(Function):
     # primal uid -> derivative operand, kept for tabulating a trace at a point
     tangents: dict[int, Operand] = field(default_factory=dict)
     adjoints: dict[int, Operand] = field(default_factory=dict)
+    kinds: Any = None  # what the transform knew of the user's values (kinds.Kinds)
 
 
 def start(fn: Function, name: str, kind: str) -> tuple[DerivativeFunction, Builder]:

@@ -66,6 +66,7 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
         facts.batch_seed = out.params[len(fn.params)]
     sweep = _Sweep(fn, out, directions, varied_values(fn, wrt), facts,
                    Kinds(fn, numeric_outputs=unit_seeds, outputs=differentiated))
+    out.kinds = sweep.kinds
     sweep.ops(fn.body.ops, builder)
 
     builder.loc = None

@@ -113,23 +113,45 @@ def _key(operand: Operand) -> tuple:
 
 def eliminate_common_subexpressions(fn: Function) -> None:
     replace: dict[int, Operand] = {}
-    _cse_block(fn.body, {}, replace, Kinds(fn))
+    _cse_block(fn.body, {}, replace, _Joins(fn))
+
+
+class _Joins:
+    """Which ``a + b`` may join lists in order (so ``b + a`` is another value): only a
+    sum the user's code makes; derivative code adds numbers, arrays and adjoints, whose
+    sums commute.  The transforms leave their kinds of the user's values on `fn`."""
+
+    def __init__(self, fn: Function) -> None:
+        self.fn = fn
+        self.primal = getattr(fn, "primal", None)
+        self.aliases = getattr(fn, "aliases", {})
+        self.kinds = getattr(fn, "kinds", None)
+
+    def commutes(self, op: Op) -> bool:
+        result = op.result
+        while result.uid in self.aliases:
+            result = self.aliases[result.uid]
+        if self.primal is not None and result.uid not in self.primal:
+            return True
+        if self.kinds is None:
+            self.kinds = Kinds(self.fn)
+        return self.kinds.numeric(result) or any(self.kinds.numeric(a) for a in op.args)
 
 
 def _cse_block(block: Block, seen: dict[tuple, Op], replace: dict[int, Operand],
-               kinds: Kinds) -> None:
+               joins: _Joins) -> None:
     kept = []
     for op in block.ops:
         op.args = [_substitute(a, replace) for a in op.args]
         for inner in op.blocks:
-            _cse_block(inner, dict(seen), replace, kinds)
+            _cse_block(inner, dict(seen), replace, joins)
         if op.prim in _NEVER_SHARED or op.blocks or op.attrs.get("effect"):
             kept.append(op)
             continue
         if op.prim == "add" and isinstance(op.args[0], Value) and op.args[0] is op.args[1]:
             op.prim, op.args = "mul", [Const(2), op.args[0]]  # a + a -> 2 * a
         operand_keys = [_key(a) for a in op.args]
-        if op.prim == "mul" or op.prim == "add" and any(kinds.numeric(a) for a in op.args):
+        if op.prim == "mul" or op.prim == "add" and joins.commutes(op):
             operand_keys.sort()  # (but xs + ys joins lists in order)
         key = (op.prim, id(op.attrs.get("fn")), tuple(operand_keys))
         earlier = seen.get(key)

@@ -61,6 +61,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
     facts.aliases = out.aliases
     sweep = _Sweep(fn, out, varied_values(fn, wrt), facts,
                    Kinds(fn, numeric_outputs=not seed_params, outputs=seeded))
+    out.kinds = sweep.kinds
     sweep.forward(fn.body.ops, builder, tape=True)
 
     partials: Partials = {}
