@@ -45,9 +45,28 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     if len(primals) != len(tangents):
         raise ValueError(f"jvp got {len(primals)} primals but {len(tangents)} tangents")
     full = with_defaults(f, primals)
-    tangents += (0.0,) * (len(full) - len(primals))  # parameters left to their defaults
-    return derivative(f, "jvp", 0, "forward")(*full, *tangents)
+    tangents += (None,) * (len(full) - len(primals))  # parameters left to their defaults
+    active = tuple(i for i, (x, t) in enumerate(zip(full, tangents)) if carries_tangent(x, t))
+    wrt = 0 if len(active) == len(full) else active  # 0: every parameter (shared cache entry)
+    compiled = derivative(f, "jvp", wrt, "forward")
+    return compiled(*full, *(tangents[i] for i in active))
 
+
+def carries_tangent(primal: Any, tangent: Any) -> bool:
+    """Whether a jvp input is differentiated: not with a tangent of None, nor an int,
+    bool or integer array with a zero tangent (an exponent, a count, a flag: their
+    terms would be ``0 * something`` that is nan where `something` is).  An integer
+    given a nonzero tangent is differentiated as the number it is."""
+    if tangent is None:
+        return False
+    integral = isinstance(primal, (bool, int, np.integer, np.bool_)) or (
+        isinstance(primal, np.ndarray) and primal.dtype.kind in "biu")
+    if not integral:
+        return True
+    try:
+        return bool(np.any(np.asarray(tangent) != 0))
+    except (TypeError, ValueError):  # a tangent NumPy cannot compare: left to the caller
+        return True
 
 
 def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:

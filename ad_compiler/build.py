@@ -103,7 +103,9 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         raise ADCompileError(f"mode must be 'reverse' or 'forward', not {mode!r}")
     rules_version = custom.version
     fn = lower(f)
-    if kind in ("jvp", "vjp", "jvp_batched"):
+    if kind == "jvp" and isinstance(wrt, tuple):  # the parameters that carry tangents
+        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False
+    elif kind in ("jvp", "vjp", "jvp_batched"):
         indices, single = list(range(len(fn.params))), False
     else:
         indices, single = wrt_indices(fn, wrt)
@@ -180,6 +182,11 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
 
 
 def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
+    """The compiled derivative of `f`, built once and cached.
+
+    For ``kind="jvp"`` a tuple `wrt` lists the parameters that take a tangent (the
+    generated function takes the primals, then those tangents); any other `wrt`
+    means every parameter.  For ``"vjp"`` every parameter is differentiated."""
     key = (kind, _wrt_key(wrt), mode)
     candidates = cache.candidates(f, key)
     for built_for, compiled in reversed(candidates):  # the newest first

@@ -421,3 +421,17 @@ def scalar_seed(y: Any) -> float:
                          f"array of shape {np.shape(y)}; use adc.jacobian or adc.vjp, or "
                          f"reduce the output (np.sum, np.mean)")
     return 1.0
+
+
+def xlogy(a: Any, b: Any) -> Any:
+    """``a * log(b)``, and 0 wherever `a` is 0 whatever `b` is.
+
+    The exponent's term of ``x ** k`` is ``k_dot * x**k * log(x)``: the derivative in
+    `k` does not exist at a negative base (nan), but where `k` does not move (a zero
+    tangent or adjoint weight) the term is zero, and at a zero base, where
+    ``x**k * log(x)`` has the limit 0 for k > 0, so is the weight ``k_dot * x**k``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = a * np.log(b)
+    if np.ndim(out) == 0:
+        return 0.0 * a if a == 0 else out
+    return np.where(np.equal(a, 0), np.zeros_like(out), out)
