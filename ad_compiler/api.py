@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import assemble
-from .build import Wrt, derivative, with_defaults, wrt_indices
+from .build import Wrt, derivative, unshared, with_defaults, wrt_indices
 from .lowering import lower
 
 
@@ -76,7 +76,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     returning a tuple, `ybar` is a tuple of the same length.
     """
     compiled = derivative(f, "vjp", 0, "reverse")
-    value = f(*primals)
+    value = f(*unshared(compiled._adc_function, primals))
     several = compiled._adc_function.returns_tuple_in
     full = with_defaults(f, tuple(primals))
 

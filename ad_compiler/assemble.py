@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime
-from .build import Wrt, derivative, safe_name, where, with_defaults, wrt_indices
+from .build import Wrt, derivative, safe_name, unshared, where, with_defaults, wrt_indices
 from .errors import ADCompileError
 from .ir import Function
 from .lowering import lower
@@ -154,7 +154,7 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
 
     def jac(*args: Any) -> Any:
         full = with_defaults(f, args)
-        y = f(*full)
+        y = f(*unshared(fn, full))
         out_shape = np.shape(y)
         results = []
         for i in indices:

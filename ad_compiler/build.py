@@ -7,11 +7,14 @@ resolved still denotes the same object (cache.py keeps them).
 from __future__ import annotations
 
 import ast
+import copy
 import os
 import types
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from . import cache, custom
 from .codegen import generate
@@ -259,3 +262,13 @@ def with_defaults(f: Callable, primals: tuple) -> tuple:
         raise TypeError(f"{getattr(f, '__name__', f)} needs {n_params} arguments, "
                         f"{len(primals)} given")
     return primals + tuple(defaults[len(defaults) - missing:])
+
+
+def unshared(fn: Function, args: tuple) -> tuple:
+    """The arguments to call the Python function with where its augmented assignments
+    change their arrays in place (`fn.updates_inputs`): copies, so that the derivative
+    is taken at the point given, and the caller's arrays are left as they were."""
+    if not fn.updates_inputs:
+        return args
+    return tuple(copy.deepcopy(a) if isinstance(a, (np.ndarray, list, dict)) else a
+                 for a in args)

@@ -285,7 +285,9 @@ class _Emitter(Naming):
             return ast.List([], ast.Load())
         if prim == "pop":
             return ast.Call(ast.Attribute(args[0], "pop", ast.Load()), [], [])
-        if prim == "copy":
+        if prim == "copy":  # an alias, or the user's own x.copy()
+            if op.attrs.get("method_copy"):
+                return ast.Call(ast.Attribute(args[0], "copy", ast.Load()), [], [])
             return args[0]
         if op.attrs.get("attribute"):  # x.T where x is known to be an array (specialize.py)
             return ast.Attribute(args[0], op.attrs["attribute"], ast.Load())

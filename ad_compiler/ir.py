@@ -124,6 +124,8 @@ class Function:
     extra_cells: dict[str, Any] = field(default_factory=dict)  # closures of inlined functions
     resolutions: list = field(default_factory=list)  # names resolved at compile time
     none_returns: list = field(default_factory=list)  # (line, col) of paths returning None
+    # parameters whose arrays `x += ...` changes in place in Python (not in compiled code)
+    updates_inputs: list = field(default_factory=list)
 
     @property
     def outputs(self) -> list[Operand]:
@@ -236,6 +238,8 @@ def format_function(fn: Function) -> str:
 
     def emit(block: Block, indent: str) -> None:
         for op in block.ops:
+            if op.attrs.get("guard"):  # a run-time check of an in-place update
+                continue
             lhs = ", ".join(r.trace_name for r in op.results)
             if op.blocks:
                 lines.append(f"{indent}{lhs} = {op.prim}({', '.join(format_operand(a) for a in op.args)}):")
