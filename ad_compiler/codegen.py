@@ -48,6 +48,9 @@ _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.D
 _AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
                  "ne": ast.NotEq}
 _NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add"}
+# Folding stops where an expression would nest deeper than this: a line stays readable,
+# and printing and compiling it never recurse deeper than Python allows.
+MAX_FOLD_DEPTH = 12
 _counter = itertools.count(1)
 
 
@@ -87,6 +90,7 @@ class _Emitter(Naming):
         self.expression_ifs: set[int] = set()  # ids of `if` ops printed as expressions
         self.producer: dict[int, Op] = {}
         self.inlined: set[int] = set()
+        self.fold_depth: dict[int, int] = {}  # inlined value -> nesting of its expression
         self.names: dict[int, str] = {}
         self.taken: set[str] = set()
         self.free: dict[str, Any] = {}  # free variable name -> object (helpers) or cell
@@ -163,6 +167,12 @@ class _Emitter(Naming):
                                          and user.loc.stmt_lineno == op.loc.stmt_lineno)
             if not same_stmt and not (user.results and user.results[0].uid not in self.primal):
                 return
+        operands = [*op.args, *(y for block in op.blocks for y in block.yields)]
+        depth = 1 + max((self.fold_depth[a.uid] for a in operands
+                         if isinstance(a, Value) and a.uid in self.inlined), default=0)
+        if depth > MAX_FOLD_DEPTH:
+            return  # named, so that expressions using it start again from a name
+        self.fold_depth[v.uid] = depth
         self.inlined.add(v.uid)
 
     def _is_expression_if(self, op: Op) -> bool:

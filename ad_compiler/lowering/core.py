@@ -243,10 +243,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         if isinstance(node, ast.Name):
             return self.name(node.id, node)
         if isinstance(node, ast.BinOp):
-            prim = self._binop_prim(node.op, node)
-            left, right = self.expr(node.left), self.expr(node.right)
-            self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-            return self._binop(prim, left, right, node)
+            return self._binop_chain(node)
         if isinstance(node, ast.UnaryOp):
             operand = self.expr(node.operand)
             if isinstance(node.op, ast.UAdd):
@@ -335,6 +332,21 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
                 self.builder.producers[result.uid].attrs["boolop"] = "and"
             left = right
         return result
+
+    def _binop_chain(self, node: ast.BinOp) -> Operand:
+        """``a + b + c + ...``, a left-nested chain however long, lowered in a loop
+        (recursing on each left operand would hit Python's recursion limit)."""
+        chain = []
+        while isinstance(node, ast.BinOp):
+            chain.append(node)
+            node = node.left
+        value = self.expr(node)
+        for binop in reversed(chain):
+            prim = self._binop_prim(binop.op, binop)
+            right = self.expr(binop.right)
+            self.builder.loc = SourceLoc(binop.lineno, binop.col_offset, self.stmt.lineno)
+            value = self._binop(prim, value, right, binop)
+        return value
 
     def _binop_prim(self, op: ast.operator, node: ast.AST) -> str:
         prim = _BINOPS.get(type(op))

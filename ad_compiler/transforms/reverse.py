@@ -104,6 +104,7 @@ class _Sweep:
         self.fn, self.out, self.varied, self.facts = fn, out, varied, facts
         self.containers = container_values(fn)
         self.fn_producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}
+        self._lists: dict[int, bool] = {}  # value -> certainly a list (_is_list)
         self.stacks: dict[int, Value] = {}  # id(loop op) -> its stack in this scope
         self.values: dict[int, Value] = {}  # uid -> value, for naming partial adjoints
         # differentiating reverse-mode code: stacks it pushes and pops have adjoint stacks,
@@ -287,15 +288,28 @@ class _Sweep:
 
     def _is_list(self, operand: Operand, builder: Builder) -> bool:
         """Whether `operand` is certainly a list or tuple: a display, or a concatenation
-        of one (``hs + [h]``); adding such is concatenating."""
+        of one (``hs + [h]``); adding such is concatenating.  A sum of a thousand terms
+        is a chain a thousand deep: it is walked with a stack, each value once."""
         if not isinstance(operand, Value):
             return False
-        made = builder.producers.get(operand.uid) or self.fn_producers.get(operand.uid)
-        if made is None:
-            return False
-        if made.prim == "pack":
-            return True
-        return made.prim == "add" and any(self._is_list(a, builder) for a in made.args)
+        known = self._lists
+        stack = [(operand, False)]
+        while stack:
+            value, expanded = stack.pop()
+            if value.uid in known:
+                continue
+            made = builder.producers.get(value.uid) or self.fn_producers.get(value.uid)
+            if made is None or made.prim not in ("pack", "add"):
+                known[value.uid] = False
+            elif made.prim == "pack":
+                known[value.uid] = True
+            elif expanded:
+                known[value.uid] = any(known.get(a.uid, False) for a in made.args
+                                       if isinstance(a, Value))
+            else:
+                stack.append((value, True))
+                stack.extend((a, False) for a in made.args if isinstance(a, Value))
+        return known[operand.uid]
 
     def _adjoint_concatenation(self, op: Op, adjoint: Operand, builder: Builder,
                                partials: Partials) -> None:
