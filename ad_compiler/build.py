@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import cache, custom
+from . import cache, custom, depth
 from .codegen import generate
 from .dispatch import Dispatcher, worth_specializing
 from .errors import ADCompileError
@@ -201,7 +201,8 @@ def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
             if isinstance(rebound, Dispatcher):  # its specialisations are kept for `f`
                 _remember(f, key, rebound)
             return rebound
-    compiled = _build(f, kind, wrt, mode)
+    with depth.room(depth.nesting_of(f)):  # deeply nested code: see depth.py
+        compiled = _build(f, kind, wrt, mode)
     _remember(f, key, compiled)
     return compiled
 

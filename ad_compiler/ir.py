@@ -133,25 +133,40 @@ class Function:
 
 
 def walk_ops(block: Block) -> Iterator[Op]:
-    """Every op of a block and of the blocks nested in it, in program order."""
-    for op in block.ops:
-        yield op
-        for inner in op.blocks:
-            yield from walk_ops(inner)
+    """Every op of a block and of the blocks nested in it, in program order.
+
+    A stack of iterators rather than nested generators: a chain of a thousand elifs
+    is a thousand blocks deep, and each op would pass up through every level."""
+    stack: list[Iterator[Op]] = [iter(block.ops)]
+    while stack:
+        for op in stack[-1]:
+            yield op
+            if op.blocks:
+                stack.append(itertools.chain.from_iterable(b.ops for b in op.blocks))
+                break
+        else:
+            stack.pop()
 
 
 def all_values(fn: Function) -> Iterator[Value]:
     """Every value of a function in program order: parameters, block parameters, results."""
     yield from fn.params
-
-    def visit(block: Block) -> Iterator[Value]:
-        for op in block.ops:
-            for inner in op.blocks:
-                yield from inner.params
-                yield from visit(inner)
-            yield from op.results
-
-    yield from visit(fn.body)
+    # a stack instead of nested generators (see walk_ops): a block's params, its ops'
+    # values, then the op's own results
+    stack: list[Iterator[Op | Value]] = [iter(fn.body.ops)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, Value):
+                yield item
+                continue
+            if not item.blocks:
+                yield from item.results
+                continue
+            stack.append(itertools.chain(
+                *((*inner.params, *inner.ops) for inner in item.blocks), item.results))
+            break
+        else:
+            stack.pop()
 
 
 def number_levels(fn: Function) -> None:

@@ -10,6 +10,7 @@ import ast
 import types
 from typing import Any
 
+from .. import depth
 from ..builder import Builder
 from ..errors import ADCompileError
 from ..frontend import FunctionSource, load
@@ -50,7 +51,9 @@ def lower(func: Any) -> Function:
     ir = getattr(func, "_adc_function", None)
     if isinstance(ir, Function):
         return ir
-    return _Lowerer(load(func)).run()
+    src = load(func)
+    with depth.room(depth.statement_nesting(src.node)):  # a chain of a thousand elifs
+        return _Lowerer(src).run()
 
 
 class _Lowerer(ControlFlow, Calls, Containers, Arrays):
