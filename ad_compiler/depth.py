@@ -67,7 +67,11 @@ def nesting_of(f: Callable) -> int:
 
 
 def statement_nesting(node: ast.AST) -> int:
-    """The depth of nested compound statements under `node` (an elif counts one)."""
+    """The depth of nested compound statements under `node` (an elif counts one),
+    noted on the node: lowering and building both ask (the parse is cached)."""
+    known = getattr(node, "_adc_nesting", None)
+    if known is not None:
+        return known
     deepest = 0
     stack: list[tuple[Any, int]] = [(node, 0)]
     while stack:
@@ -77,6 +81,7 @@ def statement_nesting(node: ast.AST) -> int:
             nested = isinstance(child, (ast.If, ast.For, ast.While, ast.FunctionDef,
                                         ast.Lambda, ast.IfExp, ast.BoolOp))
             stack.append((child, depth + 1 if nested else depth))
+    node._adc_nesting = deepest
     return deepest
 
 

@@ -39,6 +39,7 @@ class Liveness:
 
     def __init__(self, node: ast.AST) -> None:
         self.after: dict[int, frozenset[str]] = {}
+        self._reads: dict[int, frozenset[str]] = {}  # node -> the names it loads
         self.loops: list[set[str]] = []  # the live names at the head of enclosing loops
         # names read by nested functions and lambdas, which may run at any later call
         self.always = frozenset(n.id for inner in ast.walk(node)
@@ -53,8 +54,9 @@ class Liveness:
         """Names that may be read after `stmt` runs (or, with `call`, after that call in
         `stmt` returns) holding the values they hold at that point."""
         if call is None:
-            return self.after.get(id(stmt), _loads(stmt)) | self.always
-        outside = _loads(stmt) - _loads(call)  # read by the rest of the statement
+            after = self.after.get(id(stmt))
+            return (self._loads(stmt) if after is None else after) | self.always
+        outside = self._loads(stmt) - self._loads(call)  # read by the rest of the statement
         if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
             outside |= {stmt.target.id}  # read before the call, updated after it
         if isinstance(stmt, ast.Return):
@@ -62,7 +64,7 @@ class Liveness:
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)):
             later = self.after.get(id(stmt), frozenset()) - _stores(stmt)
         else:  # a call in the header of a compound statement: anything it holds
-            later = self.after.get(id(stmt), frozenset()) | _loads(stmt)
+            later = self.after.get(id(stmt), frozenset()) | self._loads(stmt)
         return later | outside | self.always
 
     def _block(self, stmts: list[ast.stmt], live: frozenset[str]) -> frozenset[str]:
@@ -71,29 +73,36 @@ class Liveness:
             live = self._statement(stmt, live)
         return live
 
+    def _loads(self, node: ast.AST | None) -> frozenset[str]:
+        """`_loads`, remembered: a loop's body is analysed again until nothing changes."""
+        if node is None:
+            return frozenset()
+        if id(node) not in self._reads:
+            self._reads[id(node)] = _loads(node)
+        return self._reads[id(node)]
+
     def _statement(self, stmt: ast.stmt, live: frozenset[str]) -> frozenset[str]:
         if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            value = _loads(stmt.value) if stmt.value is not None else frozenset()
-            return (live - _stores(stmt)) | value | _loads_in_targets(stmt)
+            return (live - _stores(stmt)) | self._loads(stmt.value) | _loads_in_targets(stmt)
         if isinstance(stmt, ast.AugAssign):
-            return live | _loads(stmt.value) | _stores(stmt) | _loads_in_targets(stmt)
+            return live | self._loads(stmt.value) | _stores(stmt) | _loads_in_targets(stmt)
         if isinstance(stmt, ast.Return):
-            return _loads(stmt.value) if stmt.value is not None else frozenset()
+            return self._loads(stmt.value)
         if isinstance(stmt, ast.If):
-            return _loads(stmt.test) | self._block(stmt.body, live) | \
+            return self._loads(stmt.test) | self._block(stmt.body, live) | \
                 self._block(stmt.orelse, live)
         if isinstance(stmt, (ast.For, ast.While)):
             return self._loop(stmt, live)
         if isinstance(stmt, (ast.Break, ast.Continue)):
             return frozenset(self.loops[-1]) if self.loops else live
-        return live | _loads(stmt)  # an expression, a nested def, pass, or a refused statement
+        return live | self._loads(stmt)  # an expression, a nested def, pass, a refused one
 
     def _loop(self, stmt: ast.For | ast.While, live: frozenset[str]) -> frozenset[str]:
         """The names live at the loop's head: after it, or read by a later iteration."""
         head = set(live)
         # a while loop tests its condition again; a for loop reads the next item of the
         # sequence it iterates over, which may be the object an iteration changed
-        head |= _loads(stmt.test if isinstance(stmt, ast.While) else stmt.iter)
+        head |= self._loads(stmt.test if isinstance(stmt, ast.While) else stmt.iter)
         targets = _names(stmt.target) if isinstance(stmt, ast.For) else frozenset()
         while True:
             self.loops.append(head)
@@ -106,7 +115,7 @@ class Liveness:
                 break
             head = grown
         entry = frozenset(head)
-        return entry | _loads(stmt.iter) if isinstance(stmt, ast.For) else entry
+        return entry | self._loads(stmt.iter) if isinstance(stmt, ast.For) else entry
 
 
 def _loads(node: ast.AST | None) -> frozenset[str]:
@@ -244,10 +253,10 @@ class _Sharing:
                 self._if(op)
             elif op.prim in ("for", "while"):
                 self._loop(op)
-            else:
-                self.facts[op.result.uid if op.results else -1] = self._op(op)
-                for extra in op.results[1:]:
-                    self.facts[extra.uid] = self.facts[op.result.uid]
+            elif op.results:  # (several results: a tuple unpacked, all alike)
+                facts = self._op(op)
+                for r in op.results:
+                    self.facts[r.uid] = facts
 
     def _if(self, op: Op) -> None:
         for block in op.blocks:
@@ -288,7 +297,8 @@ class _Sharing:
             reach = frozenset().union(*(a.reach for a in args))
             return _Facts(fresh, reach, op.attrs.get("kind") == "tuple")
         if op.prim in _VIEWS or (op.prim == "array" and op.attrs.get("same_object")) or (
-                op.prim == "call" and fn is stop_gradient) or fn in (builtins.max, builtins.min):
+                op.prim == "call" and fn is stop_gradient) or fn is builtins.max \
+                or fn is builtins.min:
             parts = args[:1] if op.prim in _VIEWS else args
             return _Facts(frozenset().union(*(a.reach for a in parts)),
                           frozenset().union(*(a.inner for a in parts)),
