@@ -19,6 +19,7 @@ from .build import (
     derivative,
     method_parts,
     safe_name,
+    unshared,
     where,
     with_defaults,
     wrt_indices,
@@ -206,7 +207,7 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
 
     def jac(*args: Any) -> Any:
         full = with_defaults(f, args)
-        y = f(*full)
+        y = f(*unshared(fn, full))
         results = []
         for i in indices:
             use_forward = mode == "forward" or (

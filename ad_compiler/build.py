@@ -7,6 +7,7 @@ resolved still denotes the same object (cache.py keeps them).
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import os
 import types
@@ -14,7 +15,9 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import cache, custom
+import numpy as np
+
+from . import cache, custom, depth
 from .builder import Builder
 from .codegen import generate
 from .dispatch import Dispatcher, worth_specializing
@@ -108,7 +111,9 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     fn = lower(f)
     aux = kind.endswith("_aux")  # f returns (value, aux): only the value is differentiated
     kind = kind.removesuffix("_aux")
-    if kind in ("jvp", "vjp", "jvp_batched"):
+    if kind == "jvp" and isinstance(wrt, tuple):  # the parameters that carry tangents
+        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False
+    elif kind in ("jvp", "vjp", "jvp_batched"):
         indices, single = list(range(len(fn.params))), False
     else:
         indices, single = wrt_indices(fn, wrt)
@@ -277,6 +282,11 @@ def method_parts(f: Callable, wrt: Wrt) -> tuple[Callable, Any, Wrt]:
 
 
 def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
+    """The compiled derivative of `f`, built once and cached.
+
+    For ``kind="jvp"`` a tuple `wrt` lists the parameters that take a tangent (the
+    generated function takes the primals, then those tangents); any other `wrt`
+    means every parameter.  For ``"vjp"`` every parameter is differentiated."""
     func, instance, func_wrt = method_parts(f, wrt)
     if instance is not None:  # differentiated as its function, `self` a constant
         return types.MethodType(derivative(func, kind, func_wrt, mode), instance)
@@ -292,7 +302,8 @@ def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
             if isinstance(rebound, Dispatcher):  # its specialisations are kept for `f`
                 _remember(f, key, rebound)
             return rebound
-    compiled = _build(f, kind, wrt, mode)
+    with depth.room(depth.nesting_of(f)):  # deeply nested code: see depth.py
+        compiled = _build(f, kind, wrt, mode)
     compiled._adc_inlined = _inlined_functions(compiled)
     _remember(f, key, compiled)
     return compiled
@@ -376,3 +387,13 @@ def with_defaults(f: Callable, primals: tuple) -> tuple:
         raise TypeError(f"{getattr(f, '__name__', f)} needs {n_params} arguments, "
                         f"{len(primals)} given")
     return primals + tuple(defaults[len(defaults) - missing:])
+
+
+def unshared(fn: Function, args: tuple) -> tuple:
+    """The arguments to call the Python function with where its augmented assignments
+    change their arrays in place (`fn.updates_inputs`): copies, so that the derivative
+    is taken at the point given, and the caller's arrays are left as they were."""
+    if not fn.updates_inputs:
+        return args
+    return tuple(copy.deepcopy(a) if isinstance(a, (np.ndarray, list, dict)) else a
+                 for a in args)

@@ -48,6 +48,9 @@ _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.D
 _AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
                  "ne": ast.NotEq}
 _NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add"}
+# Folding stops where an expression would nest deeper than this: a line stays readable,
+# and printing and compiling it never recurse deeper than Python allows.
+MAX_FOLD_DEPTH = 12
 _counter = itertools.count(1)
 
 
@@ -87,6 +90,7 @@ class _Emitter(Naming):
         self.expression_ifs: set[int] = set()  # ids of `if` ops printed as expressions
         self.producer: dict[int, Op] = {}
         self.inlined: set[int] = set()
+        self.fold_depth: dict[int, int] = {}  # inlined value -> nesting of its expression
         self.names: dict[int, str] = {}
         self.taken: set[str] = set()
         self.free: dict[str, Any] = {}  # free variable name -> object (helpers) or cell
@@ -178,6 +182,12 @@ class _Emitter(Naming):
                                          and user.loc.stmt_lineno == op.loc.stmt_lineno)
             if not same_stmt and not (user.results and user.results[0].uid not in self.primal):
                 return
+        operands = [*op.args, *(y for block in op.blocks for y in block.yields)]
+        depth = 1 + max((self.fold_depth[a.uid] for a in operands
+                         if isinstance(a, Value) and a.uid in self.inlined), default=0)
+        if depth > MAX_FOLD_DEPTH:
+            return  # named, so that expressions using it start again from a name
+        self.fold_depth[v.uid] = depth
         self.inlined.add(v.uid)
 
     def _is_expression_if(self, op: Op) -> bool:
@@ -304,7 +314,9 @@ class _Emitter(Naming):
             return ast.List([], ast.Load())
         if prim == "pop":
             return ast.Call(ast.Attribute(args[0], "pop", ast.Load()), [], [])
-        if prim == "copy":
+        if prim == "copy":  # an alias, or the user's own x.copy()
+            if op.attrs.get("method_copy"):
+                return ast.Call(ast.Attribute(args[0], "copy", ast.Load()), [], [])
             return args[0]
         if op.attrs.get("attribute"):  # x.T where x is known to be an array (specialize.py)
             return ast.Attribute(args[0], op.attrs["attribute"], ast.Load())
@@ -410,25 +422,28 @@ class _Emitter(Naming):
             value = ast.Tuple([self.expr(y) for _, y in pairs], ast.Load())
         return [indent + print_stmt(self._assign([n for n, _ in pairs], value))]
 
-    def _structured(self, op: Op, indent: str) -> list[str]:
+    def _structured(self, op: Op, indent: str, condition: Op | None = None) -> list[str]:
+        """An if or a loop.  With `condition`, the op computing an if's test, printed in
+        the test itself: ``elif (w3_2 := x < 0.01):``."""
         inner = indent + "    "
         names = [self.names[r.uid] for r in op.results]
         if op.prim == "if":
             then, orelse = op.blocks
-            test = print_stmt(ast.Expr(self.expr(op.args[0])))
+            test_expr = self.expr(op.args[0])
+            if condition is not None:
+                test_expr = ast.NamedExpr(ast.Name(self.names[condition.result.uid], ast.Store()),
+                                          self.op_expr(condition))
+            test = print_stmt(ast.Expr(test_expr))
             then_lines = self.body_lines(then, inner) + self._yield_assignment(names, then.yields, inner)
             else_assign = self._yield_assignment(names, orelse.yields, inner)
-            else_lines = self.body_lines(orelse, inner) + else_assign
+            chained = self._elif(orelse, indent) if then_lines and not else_assign else None
+            else_lines = [] if chained else self.body_lines(orelse, inner) + else_assign
             if not then_lines and else_lines:  # nothing to do when true: `if not c:`
-                negated = print_stmt(ast.Expr(ast.UnaryOp(ast.Not(), self.expr(op.args[0]))))
+                negated = print_stmt(ast.Expr(ast.UnaryOp(ast.Not(), test_expr)))
                 return [f"{indent}if {negated}:", *else_lines]
             lines = [f"{indent}if {test}:", *(then_lines or [inner + "pass"])]
-            nested = [o for o in orelse.ops
-                      if not (o.results and all(r.uid in self.inlined for r in o.results))]
-            if (len(nested) == 1 and nested[0].prim == "if" and not else_assign
-                    and else_lines[0].startswith(inner + "if ")):
-                lines.append(f"{indent}el{else_lines[0][len(inner):]}")  # else: if -> elif
-                lines += [line[4:] for line in else_lines[1:]]
+            if chained:
+                lines += [f"{indent}el{chained[0][len(indent):]}", *chained[1:]]
             elif else_lines:
                 lines += [f"{indent}else:", *else_lines]
             return lines
@@ -450,6 +465,24 @@ class _Emitter(Naming):
         negated = print_stmt(ast.Expr(ast.UnaryOp(ast.Not(), self.expr(cond.yields[0]))))
         return lines + [f"{indent}while True:", *cond_lines, f"{inner}if {negated}:",
                         f"{inner}    break", *body_lines]
+
+    def _elif(self, orelse: Block, indent: str) -> list[str] | None:
+        """An else branch that is one ``if`` (or computes a test, then branches on it),
+        printed at the level of the ``if`` it belongs to, to become its ``elif``:
+        ``elif c:`` or ``elif (w3_2 := x < 0.01):``.  A chain of a thousand elifs then
+        nests no deeper than one (Python stops at 100 levels of indentation)."""
+        ops = [o for o in orelse.ops
+               if not (o.results and all(r.uid in self.inlined for r in o.results))]
+        if not ops or ops[-1].prim != "if" or (self.probe and ops[-1].results):
+            return None  # (probe code reports an if's results after it, in the else)
+        if len(ops) == 1:
+            return self._structured(ops[0], indent)
+        test, branch = ops[0], ops[-1]
+        if (self.probe or len(ops) != 2 or test.blocks or len(test.results) != 1
+                or branch.args[0] is not test.result or test.attrs.get("effect")
+                or test.prim in _NEVER_INLINED):
+            return None
+        return self._structured(branch, indent, condition=test)
 
     @property
     def fn_kind(self) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import depth
 from .codegen import Generated, generate
 from .ir import Function, walk_ops
 from .transforms.specialize import specialize
@@ -86,7 +87,7 @@ class Dispatcher:
         self._table: dict[Any, Callable] = {}
         self.specializations: dict[Any, str] = {}  # input key -> what runs for it
         self._observed: dict[int, tuple] = {}
-        self._probe: Callable | None = None
+        self._probe: Callable | str | None = None  # str: why there is none
         self._lock = threading.Lock()  # one probe run at a time: it fills _observed
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -134,7 +135,8 @@ class Dispatcher:
         with self._lock:
             if key in self._table:  # another thread got here first
                 return self._table[key](*args)
-            return self._specialise(key, args)
+            with depth.room(depth.block_nesting(self._adc_context[0].body)):
+                return self._specialise(key, args)
 
     def _specialise(self, key: Any, args: tuple) -> Any:
         generic = self._adc_generic
@@ -142,7 +144,16 @@ class Dispatcher:
             return generic(*args)
         fn = self._adc_context[0]
         if self._probe is None:
-            self._probe = self._build(fn, probe=self._record).fn
+            try:
+                self._probe = self._build(fn, probe=self._record).fn
+            except (SyntaxError, RecursionError) as error:
+                # probe code reports each value after its statement, so a chain of a
+                # hundred elifs nests a hundred levels deep, more than Python allows
+                self._probe = f"generic: too deeply nested to probe ({error})"
+        if isinstance(self._probe, str):
+            self._table[key] = generic
+            self.specializations[key] = self._probe
+            return generic(*args)
         self._observed.clear()
         try:
             result = self._probe(*args)

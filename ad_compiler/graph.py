@@ -104,6 +104,8 @@ def to_dot(fn: Function, values: dict[str, tuple] | None = None,
         add_node(p.trace_name, [p], "input", "box", "rounded")
     leaves = 0
     for k, op in enumerate(fn.body.ops, 1):
+        if op.attrs.get("guard"):  # a run-time check of an in-place update
+            continue
         node = op.results[0].trace_name if op.results else f"op{k}"
         add_node(node, op.results, _op_text(op), "box" if op.blocks else "ellipse")
         solid = set()

@@ -124,6 +124,8 @@ class Function:
     extra_cells: dict[str, Any] = field(default_factory=dict)  # closures of inlined functions
     resolutions: list = field(default_factory=list)  # names resolved at compile time
     none_returns: list = field(default_factory=list)  # (line, col) of paths returning None
+    # parameters whose arrays `x += ...` changes in place in Python (not in compiled code)
+    updates_inputs: list = field(default_factory=list)
 
     @property
     def outputs(self) -> list[Operand]:
@@ -131,25 +133,40 @@ class Function:
 
 
 def walk_ops(block: Block) -> Iterator[Op]:
-    """Every op of a block and of the blocks nested in it, in program order."""
-    for op in block.ops:
-        yield op
-        for inner in op.blocks:
-            yield from walk_ops(inner)
+    """Every op of a block and of the blocks nested in it, in program order.
+
+    A stack of iterators rather than nested generators: a chain of a thousand elifs
+    is a thousand blocks deep, and each op would pass up through every level."""
+    stack: list[Iterator[Op]] = [iter(block.ops)]
+    while stack:
+        for op in stack[-1]:
+            yield op
+            if op.blocks:
+                stack.append(itertools.chain.from_iterable(b.ops for b in op.blocks))
+                break
+        else:
+            stack.pop()
 
 
 def all_values(fn: Function) -> Iterator[Value]:
     """Every value of a function in program order: parameters, block parameters, results."""
     yield from fn.params
-
-    def visit(block: Block) -> Iterator[Value]:
-        for op in block.ops:
-            for inner in op.blocks:
-                yield from inner.params
-                yield from visit(inner)
-            yield from op.results
-
-    yield from visit(fn.body)
+    # a stack instead of nested generators (see walk_ops): a block's params, its ops'
+    # values, then the op's own results
+    stack: list[Iterator[Op | Value]] = [iter(fn.body.ops)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, Value):
+                yield item
+                continue
+            if not item.blocks:
+                yield from item.results
+                continue
+            stack.append(itertools.chain(
+                *((*inner.params, *inner.ops) for inner in item.blocks), item.results))
+            break
+        else:
+            stack.pop()
 
 
 def number_levels(fn: Function) -> None:
@@ -242,6 +259,8 @@ def format_function(fn: Function) -> str:
 
     def emit(block: Block, indent: str) -> None:
         for op in block.ops:
+            if op.attrs.get("guard"):  # a run-time check of an in-place update
+                continue
             lhs = ", ".join(r.trace_name for r in op.results)
             if op.blocks:
                 lines.append(f"{indent}{lhs} = {op.prim}({', '.join(format_operand(a) for a in op.args)}):")

@@ -31,6 +31,7 @@ class Primitive:
     nondiff: bool = False  # derivative is zero wherever it exists
     impls: dict[str, str] = field(default_factory=dict)  # family -> attribute name
     partials: tuple[str, ...] | None = None  # given where sympy.diff leaves them unevaluated
+    fn: Any = None  # an implementation of its own (a runtime function), for every family
 
 
 PRIMITIVES: dict[str, Primitive] = {}
@@ -110,6 +111,9 @@ PRIMITIVES["logaddexp2"].partials = ("2**(x - Y)", "2**(y - Y)")
 _define("hypot", 2, "sqrt(x**2 + y**2)", "hypot", "hypot")
 _define("power", 2, "x ** y", "pow", "power")
 PRIMITIVES["power"].partials = PRIMITIVES["pow"].partials
+# the exponent's term of x ** k, zero where its weight is (rules.py)
+_define("xlogy", 2, "x * log(y)")
+PRIMITIVES["xlogy"].fn = runtime.xlogy
 
 # Piecewise-constant functions: zero derivative wherever one exists.
 for _name, _m, _n in [
@@ -189,6 +193,8 @@ def implementation(prim: str, family: str) -> object:
     Math functions that do not exist in `math` (sign, ...) and any function needed
     by an operator's rule come from NumPy, which works on scalars and arrays alike.
     """
+    if PRIMITIVES[prim].fn is not None:
+        return PRIMITIVES[prim].fn
     impls = PRIMITIVES[prim].impls
     if family in ("math", "builtin") and "math" in impls:
         return getattr(math, impls["math"])

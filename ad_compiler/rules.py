@@ -13,6 +13,7 @@ the adjoint rule is ``xbar_i += ybar * df/dx_i`` (seed 002's partial adjoints).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 from . import batched, runtime
@@ -126,8 +127,8 @@ def _to_template(expr: Any, names: tuple) -> Template:
 
     if expr.is_Symbol:
         return ("res",) if expr.name == "Y" else ("arg", names.index(expr))
-    if not expr.free_symbols:
-        return ("num", float(expr))
+    if not expr.free_symbols:  # a number; nan where it is not real (log of a negative)
+        return ("num", float(expr) if expr.is_extended_real else math.nan)
     if expr.is_Add:
         terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
         tree: Template | None = None
@@ -270,13 +271,41 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
         return _broadcast_tangent(builder, e, total, op, [1, 2], tangents, facts)
     indices = [i for i, t in enumerate(tangents)
                if t is not None and op.args[i] not in op.args[:i]]  # a repeated operand counts once
-    partials = local_partials(builder, op, indices)
+    exponent = _exponent_position(op, indices)
+    plain = [i for i in indices if i != exponent]
+    partials = local_partials(builder, op, plain)
     if e.batched is not None:  # vector mode: partials get an axis for the directions
-        total = e.sum_terms([e.mul(p, tangents[i]) for i, p in zip(indices, partials)])
+        terms = [e.mul(p, tangents[i]) for i, p in zip(plain, partials)]
     else:
-        terms = [builder.mul(p, tangents[i]) for i, p in zip(indices, partials)]
+        terms = [builder.mul(p, tangents[i]) for i, p in zip(plain, partials)]
+    if exponent is not None:
+        terms.append(_exponent_term(builder, e, op, tangents[exponent]))
+    if e.batched is not None:
+        total = e.sum_terms(terms)
+    else:
         total = builder.sum(terms) if terms else None
     return _broadcast_tangent(builder, e, total, op, indices, tangents, facts)
+
+
+def _exponent_position(op: Op, indices: list[int]) -> int | None:
+    """1 where `op` is ``x ** k`` with `k` differentiated and `x` not a positive constant:
+    its term ``x**k * log(x)`` is nan for a negative base, and must vanish where the
+    exponent's tangent (or its result's adjoint) does."""
+    if op.prim not in ("pow", "power") or 1 not in indices:
+        return None
+    base = op.args[0]
+    if isinstance(base, Const) and isinstance(base.value, (int, float)) and base.value > 0:
+        return None
+    return 1
+
+
+def _exponent_term(builder: Builder, e: Emit, op: Op, weight: Operand) -> Operand:
+    """``weight * x**k * log(x)`` as ``xlogy(weight * x**k, x)``: zero where the weight
+    is zero, and where the base is zero (the limit of ``x**k * log(x)``)."""
+    if e.batched is None:
+        return builder.apply("xlogy", [builder.mul(weight, op.result), op.args[0]], _family(op))
+    weighted, base = e._aligned(e.mul(op.result, weight), op.args[0])
+    return e._mark(builder.apply("xlogy", [weighted, base], _family(op)), [weighted])
 
 
 def _broadcast_tangent(builder: Builder, e: Emit, total: Operand | None, op: Op,
@@ -330,7 +359,11 @@ def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
         if op.prim != "where":
             return parts
     else:
-        parts = [builder.mul(cotangent, p) for p in local_partials(builder, op, indices)]
+        exponent = _exponent_position(op, indices)
+        plain = [i for i in indices if i != exponent]
+        products = iter(builder.mul(cotangent, p) for p in local_partials(builder, op, plain))
+        parts = [_exponent_term(builder, Emit(builder), op, cotangent) if i == exponent
+                 else next(products) for i in indices]
     return [unbroadcast(builder, part, op.args[i], op.result, facts)
             for i, part in zip(indices, parts)]
 

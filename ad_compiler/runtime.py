@@ -828,3 +828,49 @@ def zero_if_integral(t: Any, y: Any) -> Any:
     if getattr(y, "dtype", None) is not None and y.dtype.kind in "biu":
         return np.zeros(np.shape(t)) if np.ndim(t) else 0.0
     return t
+
+
+def xlogy(a: Any, b: Any) -> Any:
+    """``a * log(b)``, and 0 wherever `a` is 0 whatever `b` is.
+
+    The exponent's term of ``x ** k`` is ``k_dot * x**k * log(x)``: the derivative in
+    `k` does not exist at a negative base (nan), but where `k` does not move (a zero
+    tangent or adjoint weight) the term is zero, and at a zero base, where
+    ``x**k * log(x)`` has the limit 0 for k > 0, so is the weight ``k_dot * x**k``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = a * np.log(b)
+    if np.ndim(out) == 0:
+        return 0.0 * a if a == 0 else out
+    return np.where(np.equal(a, 0), np.zeros_like(out), out)
+
+
+def check_unshared(value: Any, *readers: Any, names: str, where: str) -> None:
+    """Refuse an augmented assignment that NumPy would do in place on an object that a
+    value read afterwards shares: the compiled code makes a new array (or list) instead,
+    which is Python's meaning only for a number or an object nothing else sees."""
+    if not isinstance(value, (np.ndarray, list)):
+        return  # a number or a tuple: `+=` rebinds the name, as the compiled code does
+    if any(_shares(value, r, 0) for r in readers):
+        raise ValueError(
+            f"{where}\nthis augmented assignment changes an array (or list) in place, and "
+            f"{names}, read afterwards, shares it: NumPy changes it too, which the compiled "
+            "code cannot follow.  Make a new array instead ('a = a + b' for 'a += b'), or "
+            "give each name an array of its own where they are assigned ('b = a.copy()')")
+
+
+def _shares(value: Any, reader: Any, depth: int) -> bool:
+    """Whether changing `value` in place changes what `reader` holds."""
+    if reader is value:
+        return True
+    if isinstance(reader, np.ndarray) and isinstance(value, np.ndarray):
+        if not np.may_share_memory(value, reader):
+            return False
+        try:
+            return bool(np.shares_memory(value, reader, max_work=10_000))
+        except Exception:  # noqa: BLE001 - too hard to decide (TooHardError): assume so
+            return True
+    if isinstance(reader, (list, tuple)) and depth < 20:
+        return any(_shares(value, item, depth + 1) for item in reader)
+    if isinstance(reader, dict) and depth < 20:
+        return any(_shares(value, item, depth + 1) for item in reader.values())
+    return False

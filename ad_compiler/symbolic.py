@@ -141,6 +141,8 @@ def symbolic(f: Callable, wrt: str | int | Iterable[str | int] | None = None) ->
             raise _refuse(fn, op, f"symbolic differentiation does not follow control flow "
                                   f"('{op.prim}' statement)")
     for op in fn.body.ops:
+        if op.attrs.get("guard"):  # a run-time check of an in-place update: numbers pass
+            continue
         spec = PRIMITIVES.get(op.prim)
         if spec is None or spec.expr is None or len(op.results) != 1 or \
                 len(op.args) != spec.arity or op.attrs.get("nondiff"):

@@ -254,3 +254,14 @@ def test_jvp_with_a_dict_tangent():
     value, tangent = adc.jvp(C.dict_constant_keys, (p,), ({"a": 1.0, "b": 0.0},))
     assert value == pytest.approx(C.dict_constant_keys(p))
     assert tangent == pytest.approx(2.0 + np.cos(1.0))
+
+
+def test_jvp_and_vjp_of_a_bound_method():
+    p = C.Pendulum(2.0)
+    value, tangent = adc.jvp(p.energy, (0.3, 1.1), (1.0, 0.0))
+    assert value == pytest.approx(p.energy(0.3, 1.1))
+    assert tangent == pytest.approx(9.81 * 2.0 * np.sin(0.3))
+    value, pullback = adc.vjp(p.energy, 0.3, 1.1)
+    dtheta, domega = pullback(1.0)
+    assert dtheta == pytest.approx(9.81 * 2.0 * np.sin(0.3))
+    assert domega == pytest.approx(4.0 * 1.1)

@@ -81,6 +81,7 @@ REFERENCE: dict[str, Callable] = {
     "logaddexp": lambda x, y: sp.log(sp.exp(x) + sp.exp(y)),
     "logaddexp2": lambda x, y: sp.log(2**x + 2**y) / sp.log(2),
     "maximum": sp.Max, "minimum": sp.Min,
+    "xlogy": lambda x, y: x * sp.log(y),
     # piecewise constant: derivative zero wherever it exists
     "floor": Step,
     "ceil": lambda x: -Step(-x),
@@ -433,7 +434,8 @@ UNARY_DOMAINS = {prim: points for prim, _, _, points in UNARY}
 UNARY_DOMAINS.update({"neg": WIDE, "pos": WIDE, "copy": WIDE, "float": WIDE})
 BINARY_DOMAINS = {"add": PAIRS, "sub": PAIRS, "mul": PAIRS, "truediv": PAIRS,
                   "pow": POSITIVE_PAIRS, "power": POSITIVE_PAIRS, "mod": MOD_PAIRS,
-                  "atan2": PAIRS, "hypot": PAIRS, "logaddexp": PAIRS, "logaddexp2": PAIRS, "maximum": PAIRS, "minimum": PAIRS}
+                  "atan2": PAIRS, "hypot": PAIRS, "logaddexp": PAIRS, "logaddexp2": PAIRS, "maximum": PAIRS, "minimum": PAIRS,
+                  "xlogy": POSITIVE_PAIRS}
 DIFFERENTIABLE = sorted(p for p, spec in PRIMITIVES.items() if spec.expr is not None)
 
 
@@ -448,7 +450,8 @@ def _template_cases():
             out.append((prim, wrt, (None, None)))
         consts = [(2,), (0.5,), (-1.5,), (3.0,)]
         for c in consts:
-            out.append((prim, 0, (None, c)))
+            if not (prim == "xlogy" and c[0] < 0):  # log(-1.5) is not real
+                out.append((prim, 0, (None, c)))
             if not (prim in ("pow", "power") and c[0] < 0):  # (-1.5)**y is not real
                 out.append((prim, 1, (c, None)))
         same = (prim, 0, (None, ("same", 0)))

@@ -8,7 +8,7 @@ import pytest
 from support import load_fixture
 
 import ad_compiler as adc
-from ad_compiler.api import check_tangents
+from ad_compiler.arguments import check_tangents
 
 F = load_fixture("trust_funcs")
 

@@ -142,7 +142,7 @@ class Arrays:
         receiver = self.expr(func.value)
         args, kwargs = self._arguments(node, self._static_or_value)
         if method == "copy" and not args and not kwargs:
-            return receiver
+            return self._copy(receiver, node)
         if method in ("reshape", "transpose") and len(args) > 1:  # x.reshape(2, 3)
             args = [self._pack_static(args, node)]
         name = ARRAY_METHODS.get(method)
@@ -172,6 +172,12 @@ class Arrays:
         return self.error(node.func, what, hint=(
             f"call it as a function, {function}({receiver}, ...), and then "
             + no_rule_hint(function, 1, f"{function}(adc.stop_gradient({receiver}))")))
+
+    def _copy(self, value: Operand, node: ast.AST) -> Operand:
+        """``x.copy()``, kept as the user wrote it: a value of its own, which the
+        analysis of in-place updates (inplace.py) tells from `x`."""
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        return self.builder.emit("copy", [value], attrs={"method_copy": True}).result
 
     def _array_attribute(self, node: ast.Attribute) -> Operand:
         value = self.expr(node.value)

@@ -7,6 +7,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from ..custom import partials_of
 from ..errors import ADCompileError
 from ..frontend import FunctionSource, load
@@ -47,6 +49,7 @@ class Calls:
         child.root, child.builder, child.inlining = self.root, self.builder, self.inlining
         child.statements = self.statements
         child.local_stack = self.local_stack | {id(local.node)}
+        child.caller, child.frame_node = (self, node), local.node
         child.env = dict(self.env)
         child.env.update(self._bind_parameters(local.node.args, local.defaults, "this function",
                                     args, kwargs, node))
@@ -120,6 +123,7 @@ class Calls:
         child = type(self)(source)
         child.root, child.builder = self.root, self.builder
         child.inlining = self.inlining | {fn.__code__}
+        child.caller = (self, node)
         child.env = self._bind_arguments(child.src, args, kwargs, node)
         block, mark = self.builder.block, len(self.builder.block.ops)
         if isinstance(child.src.node, ast.Lambda):
@@ -200,7 +204,10 @@ class Calls:
             args, kwargs = self._arguments(node, self._static_or_value)
             if array_name is None:
                 return self._nondiff_call(fn, spelling, args, node, kwargs)
-            return self._array_call(array_name, spelling, args, kwargs, node)
+            result = self._array_call(array_name, spelling, args, kwargs, node)
+            if fn is np.asarray or fn is np.asanyarray:  # an array argument comes back itself
+                self.builder.producers[result.uid].attrs.update(fn=fn, same_object=True)
+            return result
         args, kwargs = self._arguments(node, self.expr)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         attrs = {"fn": fn, "callee": spelling, "callee_kind": root_kind}

@@ -10,12 +10,14 @@ import ast
 import types
 from typing import Any
 
+from .. import depth
 from ..builder import Builder
 from ..errors import ADCompileError
 from ..frontend import FunctionSource, load
 from ..ir import Block, Const, Function, Operand, SourceLoc, Value
 from ..primitives import OPERATOR_FUNCTIONS
 from ..tensor_rules import array_op
+from . import inplace
 from .arrays import Arrays
 from .calls import Calls
 from .containers import Containers
@@ -49,7 +51,9 @@ def lower(func: Any) -> Function:
     ir = getattr(func, "_adc_function", None)
     if isinstance(ir, Function):
         return ir
-    return _Lowerer(load(func)).run()
+    src = load(func)
+    with depth.room(depth.statement_nesting(src.node)):  # a chain of a thousand elifs
+        return _Lowerer(src).run()
 
 
 class _Lowerer(ControlFlow, Calls, Containers, Arrays):
@@ -69,9 +73,20 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         self.resolutions: list[tuple[Any, str, Any]] = []
         self.none_returns: list[ast.AST] = []  # where a path ends without a value
         self.local_stack: frozenset[int] = frozenset()  # nested functions being inlined
+        self.caller: tuple[_Lowerer, ast.Call] | None = None  # for an inlined function
+        self.frame_node: ast.AST = src.node  # the def or lambda whose body this lowers
+        self.updates: list[inplace.Update] = []  # augmented assignments of possible arrays
+        self.free_numbers: set[str] = set()  # globals and closure variables holding numbers
+        self._liveness: dict[int, inplace.Liveness] = {}
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)
+
+    def liveness_of(self, node: ast.AST) -> inplace.Liveness:
+        """The liveness analysis of a function's source, made once."""
+        if id(node) not in self._liveness:
+            self._liveness[id(node)] = inplace.Liveness(node)
+        return self._liveness[id(node)]
 
     def run(self) -> Function:
         node = self.src.node
@@ -84,11 +99,13 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         else:
             outputs, returns_tuple = self._body(node.body)
         self.block.yields = outputs
-        return Function(self.src.name, params, self.block, returns_tuple,
-                        self.statements, self.src.filename,
-                        defaults=tuple(self.src.func.__defaults__ or ()), source=self.src,
-                        extra_cells=dict(self.extra_cells), resolutions=list(self.resolutions),
-                        none_returns=[(n.lineno, n.col_offset) for n in self.none_returns])
+        fn = Function(self.src.name, params, self.block, returns_tuple,
+                      self.statements, self.src.filename,
+                      defaults=tuple(self.src.func.__defaults__ or ()), source=self.src,
+                      extra_cells=dict(self.extra_cells), resolutions=list(self.resolutions),
+                      none_returns=[(n.lineno, n.col_offset) for n in self.none_returns])
+        fn.updates_inputs = inplace.check_updates(fn, self.updates, self.free_numbers)
+        return fn
 
     def _params(self, args: ast.arguments) -> list[Value]:
         if args.vararg or args.kwarg:
@@ -176,7 +193,13 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
                 raise self.error(stmt, "changing a list, tuple or dict in place is not "
                                        "supported", hint="build a new one instead")
             current = self.name(stmt.target.id, stmt.target)
-            self._bind(stmt.target.id, self._binop(prim, current, self.expr(stmt.value), stmt))
+            update = None
+            if not isinstance(current, Const):  # a number is rebound; an array may change
+                update = inplace.record(self, stmt, current)
+            result = self._binop(prim, current, self.expr(stmt.value), stmt)
+            if update is not None and isinstance(result, Value):
+                update.result, update.result_op = result, self.builder.producers[result.uid]
+            self._bind(stmt.target.id, result)
             return
         if isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None and isinstance(stmt.target, ast.Name):
@@ -224,10 +247,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         if isinstance(node, ast.Name):
             return self.name(node.id, node)
         if isinstance(node, ast.BinOp):
-            prim = self._binop_prim(node.op, node)
-            left, right = self.expr(node.left), self.expr(node.right)
-            self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-            return self._binop(prim, left, right, node)
+            return self._binop_chain(node)
         if isinstance(node, ast.UnaryOp):
             operand = self.expr(node.operand)
             if isinstance(node.op, ast.UAdd):
@@ -317,6 +337,21 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             left = right
         return result
 
+    def _binop_chain(self, node: ast.BinOp) -> Operand:
+        """``a + b + c + ...``, a left-nested chain however long, lowered in a loop
+        (recursing on each left operand would hit Python's recursion limit)."""
+        chain = []
+        while isinstance(node, ast.BinOp):
+            chain.append(node)
+            node = node.left
+        value = self.expr(node)
+        for binop in reversed(chain):
+            prim = self._binop_prim(binop.op, binop)
+            right = self.expr(binop.right)
+            self.builder.loc = SourceLoc(binop.lineno, binop.col_offset, self.stmt.lineno)
+            value = self._binop(prim, value, right, binop)
+        return value
+
     def _binop_prim(self, op: ast.operator, node: ast.AST) -> str:
         prim = _BINOPS.get(type(op))
         if prim is None:
@@ -346,7 +381,10 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             raise self.error(node, f"the name '{name}' is not defined",
                              hint="assign it before use, or define it at module level")
         if _is_constant_object(resolved.obj):
-            return self._free_name(name, resolved.kind, node)
+            free = self._free_name(name, resolved.kind, node)
+            if inplace.is_number(resolved.obj):
+                self.root.free_numbers.add(free.name)
+            return free
         raise self.error(node, f"'{name}' is a {type(resolved.obj).__name__}, not a number "
                                "or an array, and cannot be used as a value here",
                          hint="call it, or pass the value it holds as an argument")

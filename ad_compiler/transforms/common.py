@@ -41,7 +41,7 @@ def start(fn: Function, name: str, kind: str) -> tuple[DerivativeFunction, Build
         name=name, params=list(fn.params), body=Block(), returns_tuple=False,
         statements=fn.statements, filename=fn.filename, defaults=fn.defaults,
         source=fn.source, kind=kind, extra_cells=dict(fn.extra_cells),
-        resolutions=list(fn.resolutions),
+        resolutions=list(fn.resolutions), updates_inputs=list(fn.updates_inputs),
     )
     out.primal_values = list(all_values(fn))
     out.primal = {v.uid for v in out.primal_values}

@@ -59,6 +59,8 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
             if not directions:
                 directions.append(_Direction("{}_dot", {}))
             directions[0].tangents[param.uid] = tangent
+    if not unit_seeds and not directions:  # nothing carries a tangent: the outputs' are zero
+        directions.append(_Direction("{}_dot", {}))
     facts = ShapeFacts.of(fn, scalar_output=unit_seeds)
     if batched:
         facts.scalar_code = False

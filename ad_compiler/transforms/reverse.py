@@ -20,6 +20,7 @@ Control flow:
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 
 from .. import runtime
 from ..builder import Builder, is_const
@@ -114,6 +115,8 @@ class _Sweep:
         self.fn, self.out, self.varied, self.facts, self.kinds = fn, out, varied, facts, kinds
         self.containers = container_values(fn)
         self.fn_producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}
+        self._has_stacks = any(op.prim == "stack" for op in walk_ops(fn.body))
+        self._tour = _block_tour(fn.body)  # block -> (enter, leave), value -> its block
         self.stacks: dict[int, Value] = {}  # id(loop op) -> its stack in this scope
         self.values: dict[int, Value] = {}  # uid -> value, for naming partial adjoints
         # differentiating reverse-mode code: stacks it pushes and pops have adjoint stacks,
@@ -188,7 +191,8 @@ class _Sweep:
 
     # ------------------------------------------------------------ backward sweep
     def backward(self, ops: list[Op], builder: Builder, partials: Partials) -> None:
-        for op in _stacks_made_in(ops):  # code being differentiated may push and pop:
+        for op in _stacks_made_in(ops) if self._has_stacks else ():  # code being
+            # differentiated (reverse-mode code) may push and pop:
             if self.is_varied(op.result) and op.result.uid not in self.adjoint_stacks:
                 adjoint_stack = builder.emit("stack", []).result  # one adjoint stack each,
                 builder.block.ops[-1].loc = None                  # made before it is needed
@@ -334,8 +338,8 @@ class _Sweep:
             block = Block()
             # code read after the branch may use values made inside it (as reverse-mode
             # code does); their partial adjoints flow back into the branch that made them
-            inside = {r.uid for inner in walk_ops(branch) for r in inner.results}
-            inner_partials: Partials = {u: partials.pop(u) for u in list(partials) if u in inside}
+            inside = self._made_inside(branch)
+            inner_partials: Partials = {u: partials.pop(u) for u in list(partials) if inside(u)}
             for y, adjoint in zip(branch.yields, adjoints):
                 if adjoint is not None and self.is_varied(y):
                     self.values[y.uid] = y
@@ -345,8 +349,8 @@ class _Sweep:
             branch_blocks.append((block, inner_builder))
             branch_partials.append(inner_partials)
         outer = list(dict.fromkeys(u for p in branch_partials for u in p))
-        effects = any(o.attrs.get("effect") for b, _ in branch_blocks for o in walk_ops(b))
-        if not outer and not effects:  # (adjoint-stack pushes must run even so)
+        if not outer and not any(o.attrs.get("effect") for b, _ in branch_blocks
+                                 for o in walk_ops(b)):  # (adjoint-stack pushes must run)
             return
         for (block, inner_builder), inner_partials in zip(branch_blocks, branch_partials):
             inner_builder.loc = op.loc
@@ -361,6 +365,16 @@ class _Sweep:
         builder.block.ops.append(Op("if", list(op.args), results, {}, blocks, op.loc))
         for u, r in zip(outer, results):
             partials.setdefault(u, []).append(r)
+
+    def _made_inside(self, branch: Block) -> Callable[[int], bool]:
+        """Whether a value is made in `branch` or a block nested in it: by the blocks'
+        order of a depth-first walk, in constant time (a chain of elifs is deep)."""
+        blocks, made_in = self._tour
+        if id(branch) in blocks:
+            enter, leave = blocks[id(branch)]
+            return lambda uid: uid in made_in and enter <= made_in[uid] <= leave
+        inside = {r.uid for inner in walk_ops(branch) for r in inner.results}  # recomputed code
+        return inside.__contains__
 
     def _adjoint_value(self, uid: int) -> Value:
         """A fresh value for the adjoint of the value `uid`, named after it."""
@@ -519,6 +533,29 @@ class _Sweep:
             del inner_partials[u]
             dense[u] = acc
         return dense
+
+
+def _block_tour(body: Block) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
+    """Number the blocks in depth-first order: each block's number and the last number
+    inside it, and for each value made by an op, the number of its block."""
+    blocks: dict[int, tuple[int, int]] = {}
+    made_in: dict[int, int] = {}
+    counter = 0
+    stack: list[tuple[Block, bool]] = [(body, False)]
+    entered: dict[int, int] = {}
+    while stack:
+        block, done = stack.pop()
+        if done:
+            blocks[id(block)] = (entered[id(block)], counter)
+            continue
+        counter += 1
+        entered[id(block)] = counter
+        stack.append((block, True))
+        for op in block.ops:
+            for r in op.results:
+                made_in[r.uid] = counter
+            stack.extend((inner, False) for inner in reversed(op.blocks))
+    return blocks, made_in
 
 
 def _stacks_made_in(ops: list[Op]) -> list[Op]:

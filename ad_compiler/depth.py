@@ -1,0 +1,97 @@
+"""Room on Python's stack for deeply nested functions.
+
+Long functions are handled without deep recursion: a chain of statements or of
+operators is walked in loops, and codegen folds expressions only so deep.  What
+remains recursive is the walk over *nested blocks*: every pass (lowering, the
+transforms, the optimiser, codegen) descends into an ``if``'s branches and a loop's
+body by a recursive call, as the structure of the code suggests.  Their depth is
+the function's nesting depth, which the user's source bounds: Python allows 100
+levels of indentation, but a chain of ``elif``s is nested one level per ``elif``,
+and a thousand of them compile fine.  For such functions, and only while building
+their derivative, the recursion limit is raised in proportion to their nesting
+(Python frames cost no C stack since Python 3.11); it is restored afterwards.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .ir import Block, Function
+
+FRAMES_PER_LEVEL = 16  # each pass spends 3 or 4 frames per nested block (measured)
+_SHALLOW = 30  # nesting the default limit of 1000 frames has room for
+
+_lock = threading.Lock()
+_active: list[int] = []  # the limits the scopes now open asked for
+_saved: list[int] = []  # the limit before the first of them opened
+
+
+@contextlib.contextmanager
+def room(nesting: int) -> Iterator[None]:
+    """Raise the recursion limit for code nested `nesting` blocks deep, while inside
+    (scopes may overlap, in threads too: the limit is restored when the last closes)."""
+    if nesting <= _SHALLOW:
+        yield
+        return
+    with _lock:
+        if not _active:
+            _saved[:] = [sys.getrecursionlimit()]
+        wanted = _saved[0] + FRAMES_PER_LEVEL * nesting
+        _active.append(wanted)
+        sys.setrecursionlimit(max([_saved[0], *_active]))
+    try:
+        yield
+    finally:
+        with _lock:
+            _active.remove(wanted)
+            sys.setrecursionlimit(max([_saved[0], *_active]))
+
+
+def nesting_of(f: Callable) -> int:
+    """How deeply `f`'s code nests blocks: from its IR if it is generated code, else
+    from its source (0 where it has none: building it fails with its own error)."""
+    ir = getattr(f, "_adc_function", None)
+    if isinstance(ir, Function):
+        return block_nesting(ir.body)
+    from .errors import ADCompileError
+    from .frontend import load
+
+    try:
+        return statement_nesting(load(f).node)
+    except ADCompileError:
+        return 0
+
+
+def statement_nesting(node: ast.AST) -> int:
+    """The depth of nested compound statements under `node` (an elif counts one),
+    noted on the node: lowering and building both ask (the parse is cached)."""
+    known = getattr(node, "_adc_nesting", None)
+    if known is not None:
+        return known
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(node, 0)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for child in ast.iter_child_nodes(current):
+            nested = isinstance(child, (ast.If, ast.For, ast.While, ast.FunctionDef,
+                                        ast.Lambda, ast.IfExp, ast.BoolOp))
+            stack.append((child, depth + 1 if nested else depth))
+    node._adc_nesting = deepest
+    return deepest
+
+
+def block_nesting(block: Block) -> int:
+    """The depth of blocks nested in `block`."""
+    deepest = 0
+    stack = [(block, 0)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        for op in current.ops:
+            stack.extend((inner, depth + 1) for inner in op.blocks)
+    return deepest

@@ -1,0 +1,423 @@
+"""Augmented assignment and NumPy aliasing: ``y += 1.0`` changes an array in place.
+
+The compiled code never updates an array in place: ``y += v`` is lowered as
+``y_1 = y + v``.  That is exactly Python's meaning when `y` holds a number (numbers
+are immutable) and when `y` holds an array that nothing else can see.  It is not
+when another name, a list item or a view (a slice, ``.T``, a reshape) shares the
+array and is read afterwards: NumPy changes that one too.  So each augmented
+assignment is recorded while lowering with the names that may still be read after
+it (a liveness analysis of the source), and once the whole trace is built an
+analysis of which values may be the same object (or share its memory) refuses the
+ones the compiled code cannot follow.
+
+An update of a parameter's array is compiled as a rebinding too: the value is the
+same, but the caller's array is left as it was (the derivative functions never
+change their arguments); `Function.updates_inputs` names such parameters.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import runtime
+from ..custom import stop_gradient
+from ..ir import Block, Const, FreeName, Function, Op, Operand, Value
+from ..primitives import ARRAY_PRIMITIVES, NONDIFF_BUILTINS, NONDIFF_NUMPY
+from .values import _StaticDict, _StaticSeq
+
+# ------------------------------------------------------------------ liveness
+
+
+class Liveness:
+    """For each statement of one function (or lambda), the names that may be read
+    after it runs, before being assigned again: a backward analysis of the source."""
+
+    def __init__(self, node: ast.AST) -> None:
+        self.after: dict[int, frozenset[str]] = {}
+        self._reads: dict[int, frozenset[str]] = {}  # node -> the names it loads
+        self.loops: list[set[str]] = []  # the live names at the head of enclosing loops
+        # names read by nested functions and lambdas, which may run at any later call
+        self.always = frozenset(n.id for inner in ast.walk(node)
+                                if inner is not node and isinstance(inner, (ast.FunctionDef,
+                                                                            ast.Lambda))
+                                for n in ast.walk(inner)
+                                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self._block(node.body, frozenset())
+
+    def names_after(self, stmt: ast.AST, call: ast.AST | None = None) -> frozenset[str]:
+        """Names that may be read after `stmt` runs (or, with `call`, after that call in
+        `stmt` returns) holding the values they hold at that point."""
+        if call is None:
+            after = self.after.get(id(stmt))
+            return (self._loads(stmt) if after is None else after) | self.always
+        outside = self._loads(stmt) - self._loads(call)  # read by the rest of the statement
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            outside |= {stmt.target.id}  # read before the call, updated after it
+        if isinstance(stmt, ast.Return):
+            later: frozenset[str] = frozenset()
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)):
+            later = self.after.get(id(stmt), frozenset()) - _stores(stmt)
+        else:  # a call in the header of a compound statement: anything it holds
+            later = self.after.get(id(stmt), frozenset()) | self._loads(stmt)
+        return later | outside | self.always
+
+    def _block(self, stmts: list[ast.stmt], live: frozenset[str]) -> frozenset[str]:
+        for stmt in reversed(stmts):
+            self.after[id(stmt)] = live
+            live = self._statement(stmt, live)
+        return live
+
+    def _loads(self, node: ast.AST | None) -> frozenset[str]:
+        """`_loads`, remembered: a loop's body is analysed again until nothing changes."""
+        if node is None:
+            return frozenset()
+        if id(node) not in self._reads:
+            self._reads[id(node)] = _loads(node)
+        return self._reads[id(node)]
+
+    def _statement(self, stmt: ast.stmt, live: frozenset[str]) -> frozenset[str]:
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            return (live - _stores(stmt)) | self._loads(stmt.value) | _loads_in_targets(stmt)
+        if isinstance(stmt, ast.AugAssign):
+            return live | self._loads(stmt.value) | _stores(stmt) | _loads_in_targets(stmt)
+        if isinstance(stmt, ast.Return):
+            return self._loads(stmt.value)
+        if isinstance(stmt, ast.If):
+            return self._loads(stmt.test) | self._block(stmt.body, live) | \
+                self._block(stmt.orelse, live)
+        if isinstance(stmt, (ast.For, ast.While)):
+            return self._loop(stmt, live)
+        if isinstance(stmt, (ast.Break, ast.Continue)):
+            return frozenset(self.loops[-1]) if self.loops else live
+        return live | self._loads(stmt)  # an expression, a nested def, pass, a refused one
+
+    def _loop(self, stmt: ast.For | ast.While, live: frozenset[str]) -> frozenset[str]:
+        """The names live at the loop's head: after it, or read by a later iteration."""
+        head = set(live)
+        # a while loop tests its condition again; a for loop reads the next item of the
+        # sequence it iterates over, which may be the object an iteration changed
+        head |= self._loads(stmt.test if isinstance(stmt, ast.While) else stmt.iter)
+        targets = _names(stmt.target) if isinstance(stmt, ast.For) else frozenset()
+        while True:
+            self.loops.append(head)
+            try:
+                body = self._block(stmt.body, frozenset(head))
+            finally:
+                self.loops.pop()
+            grown = head | (body - targets) | self._block(stmt.orelse, live)
+            if grown == head:
+                break
+            head = grown
+        entry = frozenset(head)
+        return entry | self._loads(stmt.iter) if isinstance(stmt, ast.For) else entry
+
+
+def _loads(node: ast.AST | None) -> frozenset[str]:
+    if node is None:
+        return frozenset()
+    return frozenset(n.id for n in ast.walk(node)
+                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+
+
+def _names(target: ast.AST) -> frozenset[str]:
+    return frozenset(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+
+
+def _stores(stmt: ast.stmt) -> frozenset[str]:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return frozenset(n.id for t in targets for n in ast.walk(t)
+                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+
+
+def _loads_in_targets(stmt: ast.stmt) -> frozenset[str]:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return frozenset().union(*(_loads(t) for t in targets))
+
+
+# ------------------------------------------------------------------ what is recorded
+
+
+@dataclass
+class Update:
+    """One augmented assignment ``name op= ...`` whose target may be an array: the value
+    it updates, and the values other names hold that may be read after it."""
+
+    lowerer: Any  # the lowerer of the function holding it, for a located error
+    node: ast.AugAssign
+    value: Operand
+    result: Value | None = None  # the new value ``value op ...``
+    result_op: Op | None = None  # the op making it, which a guard goes before
+    # (which function, name, what it holds) for every name that may be read later
+    readers: list[tuple[str, str, Any]] = field(default_factory=list)
+
+
+def record(lowerer: Any, node: ast.AugAssign, value: Operand) -> Update:
+    """Note an augmented assignment of `value`, with the names of this function and of
+    the functions it is inlined into that may read something afterwards."""
+    update = Update(lowerer, node, value)
+    frame, stmt, call = lowerer, node, None
+    while frame is not None:
+        liveness = frame.root.liveness_of(frame.frame_node)
+        names = liveness.names_after(stmt, call)
+        where = "" if frame is lowerer else f" in {frame.src.name} (the caller)"
+        for name in sorted(names):
+            if frame is lowerer and name == node.target.id:
+                continue
+            if name in frame.env:
+                update.readers.append((where, name, frame.env[name]))
+        if frame.caller is None:
+            break
+        frame, call = frame.caller
+        stmt = frame.stmt
+    lowerer.root.updates.append(update)
+    return update
+
+
+# ------------------------------------------------------------------ which values share
+
+
+_VIEWS = frozenset({"reshape", "ravel", "transpose", "swapaxes", "squeeze", "expand_dims",
+                    "broadcast_to", "getitem", "getattr", "items_of"})
+_SCALAR_REDUCTIONS = frozenset({"sum", "mean", "prod", "max", "min", "var", "std", "norm"})
+_IMMUTABLE_CALLS = frozenset(id(f) for f in (
+    builtins.len, builtins.range, builtins.bool, builtins.isinstance, builtins.print,
+    builtins.str, builtins.repr, builtins.type, builtins.slice, builtins.min, builtins.max,
+    builtins.int, builtins.float, builtins.round, np.shape, np.ndim, np.size,
+    np.result_type, np.allclose, np.array_equal, np.count_nonzero))
+_FRESH_CALLS = NONDIFF_NUMPY | NONDIFF_BUILTINS
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What a value may be: the objects it may be (`obj`), the objects it may hold or
+    share memory with besides (`inner`), and whether it is surely immutable."""
+
+    obj: frozenset = frozenset()
+    inner: frozenset = frozenset()
+    immutable: bool = False
+
+    @property
+    def reach(self) -> frozenset:
+        return self.obj | self.inner
+
+    def join(self, other: _Facts) -> _Facts:
+        return _Facts(self.obj | other.obj, self.inner | other.inner,
+                      self.immutable and other.immutable)
+
+
+_NUMBER = _Facts(immutable=True)
+
+
+class _Sharing:
+    """Facts for every value of a lowered function, loops iterated to a fixed point."""
+
+    def __init__(self, fn: Function, free_numbers: set[str]) -> None:
+        self.facts: dict[int, _Facts] = {}
+        self.free_numbers = free_numbers
+        for p in fn.params:
+            self.facts[p.uid] = _Facts(frozenset({("param", p.uid)}),
+                                       frozenset({("item", p.uid)}))
+        self.producers: dict[int, Op] = {}
+        self._block(fn.body)
+
+    def of(self, operand: Any) -> _Facts:
+        if isinstance(operand, Const):
+            return _NUMBER
+        if isinstance(operand, FreeName):
+            if operand.name in self.free_numbers:
+                return _NUMBER
+            return _Facts(frozenset({("free", operand.name)}),
+                          frozenset({("free item", operand.name)}))
+        if isinstance(operand, Value):
+            return self.facts.get(operand.uid, _Facts())
+        if isinstance(operand, (_StaticSeq, _StaticDict)):
+            items = operand.items.values() if isinstance(operand, _StaticDict) else operand.items
+            reach = frozenset().union(*(self.of(i).reach for i in items))
+            return _Facts(inner=reach)
+        return _Facts()
+
+    def known(self, operand: Any) -> bool:
+        return not isinstance(operand, Value) or operand.uid in self.facts
+
+    def _block(self, block: Block) -> None:
+        for op in block.ops:
+            for r in op.results:
+                self.producers[r.uid] = op
+            if op.prim == "if":
+                self._if(op)
+            elif op.prim in ("for", "while"):
+                self._loop(op)
+            elif op.results:  # (several results: a tuple unpacked, all alike)
+                facts = self._op(op)
+                for r in op.results:
+                    self.facts[r.uid] = facts
+
+    def _if(self, op: Op) -> None:
+        for block in op.blocks:
+            self._block(block)
+        for k, r in enumerate(op.results):
+            facts = [self.of(b.yields[k]) for b in op.blocks if k < len(b.yields)]
+            self.facts[r.uid] = _join(facts)
+
+    def _loop(self, op: Op) -> None:
+        body = op.blocks[-1]
+        inits = op.args[1:] if op.prim == "for" else op.args
+        if op.prim == "for":
+            iterable = self.of(op.args[0])
+            made = self.producers.get(op.args[0].uid) if isinstance(op.args[0], Value) else None
+            counting = made is not None and made.attrs.get("fn") is builtins.range
+            self.facts[body.params[0].uid] = _NUMBER if counting else _Facts(
+                iterable.reach, iterable.inner)
+        state = [self.of(a) for a in inits]
+        for _ in range(100):  # the facts only grow: a few rounds reach the fixed point
+            for block in op.blocks:
+                params = block.params[1:] if block is body and op.prim == "for" else block.params
+                for p, facts in zip(params, state):
+                    self.facts[p.uid] = facts
+            for block in op.blocks:
+                self._block(block)
+            grown = [s.join(self.of(y)) for s, y in zip(state, body.yields)]
+            if grown == state:
+                break
+            state = grown
+        for r, facts in zip(op.results, state):
+            self.facts[r.uid] = facts
+
+    def _op(self, op: Op) -> _Facts:
+        args = [self.of(a) for a in op.args]
+        fresh = frozenset({("new", op.results[0].uid)}) if op.results else frozenset()
+        fn = op.attrs.get("fn")
+        if op.prim == "pack":
+            reach = frozenset().union(*(a.reach for a in args))
+            return _Facts(fresh, reach, op.attrs.get("kind") == "tuple")
+        if op.prim in _VIEWS or (op.prim == "array" and op.attrs.get("same_object")) or (
+                op.prim == "call" and fn is stop_gradient) or fn is builtins.max \
+                or fn is builtins.min:
+            parts = args[:1] if op.prim in _VIEWS else args
+            return _Facts(frozenset().union(*(a.reach for a in parts)),
+                          frozenset().union(*(a.inner for a in parts)),
+                          all(a.immutable for a in parts)
+                          and op.prim not in ("getitem", "getattr"))
+        if op.prim == "copy":  # x.copy(): a new array; a list's copy holds the same items
+            return _Facts(fresh, args[0].inner if args else frozenset(),
+                          bool(args) and args[0].immutable)
+        if op.prim in ("call", "custom"):
+            if id(fn) in _IMMUTABLE_CALLS and op.attrs.get("nondiff", True):
+                return _NUMBER
+            if id(fn) in _FRESH_CALLS:
+                return _Facts(fresh)
+            reach = frozenset().union(*(a.reach for a in args))  # it may return an argument
+            return _Facts(fresh | reach, reach)
+        if op.prim in ARRAY_PRIMITIVES:
+            return _Facts(fresh, immutable=_reduces_to_scalar(op))
+        immutable = op.attrs.get("family") == "math" or op.prim in ("float", "int") or all(
+            a.immutable for a in args)
+        inner = frozenset().union(*(a.inner for a in args)) if op.prim in ("add", "mul") \
+            else frozenset()  # list concatenation and repetition keep the items
+        return _Facts(fresh, inner, immutable)
+
+
+def _reduces_to_scalar(op: Op) -> bool:
+    """np.sum(x) and the like, over every axis: a NumPy scalar, which is immutable."""
+    if op.prim not in _SCALAR_REDUCTIONS:
+        return False
+    kwnames = op.attrs.get("kwnames", ())
+    positional = op.args[:len(op.args) - len(kwnames)]
+    given = dict(zip(kwnames, op.args[len(positional):]))
+    if len(positional) > 1 or any(not (isinstance(v, Const) and not v.value)
+                                  for v in given.values()):
+        return False  # an axis, keepdims or ddof: an array may come out
+    return True
+
+
+def _join(facts: Iterable[_Facts]) -> _Facts:
+    out: _Facts | None = None
+    for f in facts:
+        out = f if out is None else out.join(f)
+    return out if out is not None else _Facts()
+
+
+# ------------------------------------------------------------------ the check
+
+
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+            ast.Mod: "%", ast.Pow: "**", ast.MatMult: "@"}
+
+
+def check_updates(fn: Function, updates: list[Update], free_numbers: set[str]) -> list[str]:
+    """Guard the augmented assignments whose target may share its object with a value
+    read afterwards; the names of the parameters whose arrays they may change in place.
+
+    Whether the target is a number or an array is known only when the code runs, so
+    the guard (`runtime.check_unshared`) decides there: a number is rebound, as the
+    compiled code does; an array that a later read shares raises a located error."""
+    if not updates:
+        return []
+    sharing = _Sharing(fn, free_numbers)
+    params = {p.uid: p.name for p in fn.params}
+    changed: list[str] = []
+    guards: dict[int, list[Op]] = {}
+    for update in updates:
+        if update.result is None or not sharing.known(update.value):
+            continue  # lowered in a branch that was lowered again and dropped
+        target = sharing.of(update.value)
+        if target.immutable:
+            continue
+        shared: list[tuple[str, Operand]] = []
+        for token in sorted(t for t in target.obj if t[0] in ("free", "free item")):
+            shared.append((token[1], FreeName(token[1], "global")))  # module state
+        for where, name, held in update.readers:
+            if target.obj & sharing.of(held).reach:
+                shared += [(name + where, item) for item in _operands(held)]
+        if shared:
+            op = _guard(update, shared)
+            guards.setdefault(id(update.result_op), []).append(op)
+        for token in target.obj:
+            if token[0] in ("param", "item") and params[token[1]] not in changed:
+                changed.append(params[token[1]])
+    if guards:
+        _insert_before(fn.body, guards)
+    return changed
+
+
+def _operands(held: Any) -> list[Operand]:
+    """The values a name holds: itself, or a compile-time container's items."""
+    if isinstance(held, _StaticSeq):
+        return [o for item in held.items for o in _operands(item)]
+    if isinstance(held, _StaticDict):
+        return [o for item in held.items.values() for o in _operands(item)]
+    return [held] if isinstance(held, (Value, FreeName)) else []
+
+
+def _guard(update: Update, shared: list[tuple[str, Operand]]) -> Op:
+    src = update.lowerer.src
+    node = update.node
+    names = ", ".join(dict.fromkeys(label for label, _ in shared))
+    statement = src.line(node.lineno).strip()
+    where = f"{src.filename}, line {node.lineno}: {statement}"
+    readers = list(dict.fromkeys(operand for _, operand in shared))
+    attrs = {"fn": runtime.check_unshared, "kwnames": ("names", "where"), "nondiff": True,
+             "effect": True, "guard": True}
+    loc = update.result_op.loc
+    return Op("call", [update.value, *readers, Const(names), Const(where)], [], attrs, [], loc)
+
+
+def _insert_before(block: Block, guards: dict[int, list[Op]]) -> None:
+    ops = []
+    for op in block.ops:
+        ops.extend(guards.get(id(op), ()))
+        ops.append(op)
+        for inner in op.blocks:
+            _insert_before(inner, guards)
+    block.ops = ops
+
+
+def is_number(obj: Any) -> bool:
+    """A Python or NumPy number (or None, or a string): immutable, so `+=` rebinds."""
+    return obj is None or isinstance(obj, (int, float, complex, str, np.number, np.bool_))
