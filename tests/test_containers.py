@@ -265,3 +265,27 @@ def test_jvp_and_vjp_of_a_bound_method():
     dtheta, domega = pullback(1.0)
     assert dtheta == pytest.approx(9.81 * 2.0 * np.sin(0.3))
     assert domega == pytest.approx(4.0 * 1.1)
+
+
+def _people_cases():
+    r = np.random.default_rng(3)
+    return [
+        (C.kinetic, ([{"m": 1.5, "v": r.normal(size=3)}, {"m": 0.5, "v": r.normal(size=3)}],), 0),
+        (C.pair_potential, ([r.normal(size=2) * 2 for _ in range(4)], 1.0, 0.8), 0),
+        (C.pair_potential, ([r.normal(size=2) * 2 for _ in range(4)], 1.0, 0.8), 2),
+        (C.sir_loss, (C.SIRParams(0.1, 0.5, 0.2), [0.01, 0.02, 0.03, 0.05]), 0),
+        (C.net, ([C.Layer(r.normal(size=(3, 4)), r.normal(size=4)),
+                  C.Layer(r.normal(size=(4, 1)), r.normal(size=1))],
+                 r.normal(size=(5, 3)), r.normal(size=5)), 0),
+        (C.weighted_by_name, ({"a": 0.3, "b": -1.2}, {"a": 2.0, "b": 0.5}), 0),
+        (C.weighted_by_name, ({"a": 0.3, "b": -1.2}, {"a": 2.0, "b": 0.5}), 1),
+        (C.unpack_dict, ({"a": 0.3, "bc": (1.5, -0.4), "name": "x"},), 0),
+    ]
+
+
+@pytest.mark.parametrize("f,args,wrt", _people_cases(),
+                         ids=lambda v: getattr(v, "__name__", None) if callable(v) else "")
+def test_functions_as_people_write_them(f, args, wrt):
+    """Particles as dicts, a pair potential over a list of positions, an SIR model's
+    namedtuple of rates, dataclass layers with a ReLU, dicts indexed by their keys."""
+    check(f, args, wrt=wrt, rtol=1e-5, atol=1e-7)
