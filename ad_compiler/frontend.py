@@ -229,6 +229,8 @@ def _find_node(tree: ast.Module, code: types.CodeType) -> FunctionNode | None:
 
 def _lambda_at(lambdas: list[ast.Lambda], code: types.CodeType) -> ast.Lambda | None:
     """Among lambdas on one line, the one whose body holds the code's first instruction."""
+    if not hasattr(code, "co_positions"):  # Python 3.10: no columns; compare the code
+        return next((lam for lam in lambdas if _same_lambda_code(lam, code)), lambdas[0])
     positions = [(line, col) for line, _, col, _ in code.co_positions()
                  if line is not None and col is not None and (line, col) != (code.co_firstlineno, 0)]
     if not positions:
@@ -241,6 +243,17 @@ def _lambda_at(lambdas: list[ast.Lambda], code: types.CodeType) -> ast.Lambda | 
             if best is None or (lam.body.lineno, lam.body.col_offset) > (best.body.lineno, best.body.col_offset):
                 best = lam
     return best or lambdas[0]
+
+
+def _same_lambda_code(lam: ast.Lambda, code: types.CodeType) -> bool:
+    """Whether compiling `lam` alone gives `code`'s instructions, constants and names."""
+    try:
+        module = compile(ast.Expression(lam), "<lambda>", "eval")
+    except (SyntaxError, ValueError):
+        return False
+    inner = next((c for c in module.co_consts if isinstance(c, types.CodeType)), None)
+    fields = ("co_code", "co_consts", "co_names", "co_varnames")
+    return inner is not None and all(getattr(inner, f) == getattr(code, f) for f in fields)
 
 
 MISSING = object()
