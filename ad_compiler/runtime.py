@@ -169,6 +169,8 @@ def _shared(a: Any) -> Any:
     if type(a) is AdjointArray:
         return a.view(np.ndarray)
     if type(a) is AdjointList:
+        if all(type(v) is float for v in a):  # numbers are never updated in place
+            return Adjoints(a)
         return Adjoints(_shared(v) for v in a)
     if type(a) is AdjointDict:
         return AdjointMap({k: _shared(v) for k, v in a.items()})
@@ -387,6 +389,9 @@ def as_gradient(g: Any, x: Any) -> Any:
     if isinstance(x, (complex, np.complexfloating)):
         raise TypeError("cannot differentiate with respect to a complex number; split it "
                         "into real and imaginary parts (two float arguments)")
+    if type(x) is list and type(g) in (AdjointList, Adjoints, list) and len(g) == len(x) \
+            and all(type(v) is float for v in g) and all(type(v) is float for v in x):
+        return list(g)  # a list of floats (the common case, made cheap)
     if isinstance(x, (list, tuple)):
         zero = _is_zero(g)
         items = [as_gradient(None if zero else g[k], v) for k, v in enumerate(x)]

@@ -288,7 +288,8 @@ class _Sweep:
         adjoint = self._result_adjoint(result, builder, partials)
         if is_nondiff(op) or adjoint is None or is_const(adjoint, 0):
             return  # (an adjoint folded to zero, as of a - a, passes nothing back)
-        if self.is_container(result.uid) and op.prim not in ("index_update", "accumulate"):
+        if self.is_container(result.uid) and op.prim not in ("index_update", "accumulate",
+                                                             "items_of"):
             # indexed somewhere: its adjoint may be sparse, and the rules need it dense
             adjoint = _densified(builder, adjoint, result)
         if op.prim in ("add", "mul") and not self._numeric(op.result):
