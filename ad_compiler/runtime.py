@@ -96,6 +96,14 @@ def field_update(base: Any, name: str, value: Any) -> IndexUpdate:
     return IndexUpdate(base, name, value)
 
 
+_FLOAT = {float}
+
+
+def _floats(xs: Any) -> bool:
+    """Whether every item of a list or tuple is a Python float (asked at C speed)."""
+    return not xs or set(map(type, xs)) == _FLOAT
+
+
 def _is_zero(x: Any) -> bool:
     return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool) and x == 0)
 
@@ -112,7 +120,7 @@ def fields_of(x: Any) -> list[str] | None:
 def zeros_like(x: Any) -> Any:
     """A zero adjoint shaped like `x`, owned here (updated in place as it accumulates)."""
     if isinstance(x, (list, tuple)):
-        if all(type(v) is float for v in x):
+        if _floats(x):
             return AdjointList([0.0] * len(x))
         return AdjointList([zeros_like(v) for v in x])
     if isinstance(x, np.ndarray):
@@ -169,7 +177,7 @@ def _shared(a: Any) -> Any:
     if type(a) is AdjointArray:
         return a.view(np.ndarray)
     if type(a) is AdjointList:
-        if all(type(v) is float for v in a):  # numbers are never updated in place
+        if _floats(a):  # numbers are never updated in place
             return Adjoints(a)
         return Adjoints(_shared(v) for v in a)
     if type(a) is AdjointDict:
@@ -390,7 +398,7 @@ def as_gradient(g: Any, x: Any) -> Any:
         raise TypeError("cannot differentiate with respect to a complex number; split it "
                         "into real and imaginary parts (two float arguments)")
     if type(x) is list and type(g) in (AdjointList, Adjoints, list) and len(g) == len(x) \
-            and all(type(v) is float for v in g) and all(type(v) is float for v in x):
+            and _floats(x) and _floats(g):
         return list(g)  # a list of floats (the common case, made cheap)
     if isinstance(x, (list, tuple)):
         zero = _is_zero(g)
