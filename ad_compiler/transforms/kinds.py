@@ -1,18 +1,26 @@
 """What kind of Python object each value is, as far as the code tells: a number or an
-array (whose adjoints add with ``+``), a container (list, tuple, dict, dataclass:
-adjoints add item by item), or unknown.
+array, a container (list, tuple, dict, dataclass), or unknown.
 
 Python code does not say what its parameters are, and ``+`` and ``*`` mean different
-things for numbers and lists (``xs + ys`` joins, ``xs * 2`` repeats).  Derivative
-code adds adjoints with ``+`` only where the value is certainly numeric, and calls
-the runtime's structural helpers elsewhere.  The facts come from two directions:
+things for numbers and lists (``xs + ys`` joins, ``xs * 2`` repeats).  Where the
+user's ``+`` or ``*`` is certainly arithmetic, the derivative uses the arithmetic
+rule; elsewhere the runtime decides when the code runs (``list_head``,
+``repeat_adjoint_of``, ``sum_tangent``).  The kinds also say which inputs may be
+containers (so forward mode seeds them item by item, and their gradients are made
+plain), and which sums common-subexpression elimination may reorder.  (Adjoints of
+containers need no such care: the runtime's adjoint containers add item by item.)
+
+The facts come from two directions:
 
 * forward, from what made a value: a math or NumPy function makes a number or an
   array, a display makes a container, ``a + b`` of a float is numeric;
 * backward, from what a value is used for, where that use would fail for a
-  container: ``math.sin(x)``, ``-x``, ``x ** 2``, ``x + 1.0``.  Such a use is
-  evidence only where it runs whenever the value exists: an op in the block that
-  defines the value (for a parameter, the function's own body).
+  container: ``math.sin(x)``, ``abs(x)``, ``-x``, ``x ** 2``, ``x + 1.0``,
+  ``x < 1.0``; and arithmetic that made a number or an array had numbers or arrays
+  for operands (a list NumPy takes for an array is taken for one).  A use is evidence
+  only where it runs whenever the value exists: in the block that defines the value
+  (for a parameter, the function's own body), or on every branch of an ``if`` there.
+  A gradient's output is a number, and so is what each branch of an ``if`` gave it.
 
 Kinds: ``"scalar"`` a Python float (what ``math`` returns), ``"float"`` a float
 number or array, ``"int"`` an integer by construction (a count, an index, a
