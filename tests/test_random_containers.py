@@ -53,12 +53,13 @@ class Catalogue:
         self.float_lists: list[str] = []
         self.pair_lists: list[str] = []
         self.float_dicts: list[str] = []
+        self.point_lists: list[str] = []
 
 
 @st.composite
 def values(draw, path: str, cat: Catalogue, depth: int):
     kind = draw(st.sampled_from(
-        ["float", "float", "array", "list", "pairs", "point", "record"]
+        ["float", "float", "array", "list", "pairs", "point", "record", "points"]
         + (["dict", "dict"] if depth < 2 else [])))
     number = st.floats(-1.5, 1.5, allow_nan=False).map(lambda v: round(v, 3))
     if kind == "float":
@@ -77,6 +78,10 @@ def values(draw, path: str, cat: Catalogue, depth: int):
         cat.pair_lists.append(path)
         cat.floats.append(f"{path}[0][1]")
         return pairs
+    if kind == "points":
+        cat.point_lists.append(path)
+        return [Pt(draw(number), draw(number))
+                for _ in range(draw(st.integers(1, 3)))]
     if kind == "point":
         cat.floats.extend([f"{path}.x", f"{path}[1]"])
         return Pt(draw(number), draw(number))
@@ -118,7 +123,8 @@ def cases(draw):
 
     for _ in range(draw(st.integers(1, 7))):
         kind = draw(st.sampled_from(["assign", "aug", "branch", "loop", "loop", "array",
-                                     "pairs", "dict", "keys", "built", "unpack", "joined"]))
+                                     "pairs", "dict", "keys", "built", "unpack", "joined",
+                                     "slice", "points"]))
         if kind == "assign":
             lines.append(f"    t = {expression()}")
         elif kind == "aug":
@@ -151,6 +157,13 @@ def cases(draw):
             a, b = draw(st.sampled_from(cat.float_lists)), draw(st.sampled_from(cat.float_lists))
             lines += [f"    joined = {a} + {b}", "    for i, q in enumerate(joined):",
                       f"        acc = acc + q * {scalar()} * (i + 2)"]
+        elif kind == "slice" and cat.float_lists:
+            seq = draw(st.sampled_from(cat.float_lists))
+            part = draw(st.sampled_from(["[:-1]", "[1:]", "[::2]"]))
+            lines += [f"    for q in {seq}{part}:", f"        acc = acc + q * q * {scalar()}"]
+        elif kind == "points" and cat.point_lists:
+            lines += [f"    for pt in {draw(st.sampled_from(cat.point_lists))}:",
+                      f"        acc = acc + pt.x * pt.y + pt[1] * {scalar()}"]
         elif kind == "built":
             lines += [f"    pair = [{scalar()}, {expression()}]", "    t = pair[0] * pair[1]"]
         elif kind == "unpack" and cat.pair_lists:
