@@ -275,7 +275,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         specialised_to = [None if v is c or v is getattr(c, "_adc_generic", None) else at
                           for v, c in zip(versions, compiled)]
         compiled = versions
-        shapes = " ".join(args.shapes)
+        if any(at is not None for at in specialised_to):  # else: generic code, any shape
+            shapes = " ".join(args.shapes)
     text = export(fn, compiled, shapes=shapes, specialised_to=specialised_to)
     if args.output == "-":
         print(text, end="")
