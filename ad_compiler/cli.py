@@ -5,7 +5,11 @@
     adc graph examples/seeds.py:f --at x1=0.7 x2=1.3 -o graph.svg
     adc symbolic examples/seeds.py:f --latex
     adc check examples/seeds.py:f --at x1=0.7 x2=1.3
+    adc check examples/models.py:rosenbrock --at "x=[1.2, 0.8, 1.1]"
+    adc check examples/models.py:mlp_loss --shapes W1=3x4 b1=4 W2=4x2 b2=2 X=5x3 Y=5x2
     adc export examples/models.py:mlp_loss --wrt 0,1,2,3 -o mlp_grad.py
+
+The forms of --at values and --shapes are described in cli_inputs.py.
 """
 from __future__ import annotations
 
