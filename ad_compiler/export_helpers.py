@@ -56,10 +56,6 @@ def copies_for(roots: set[Key]) -> Copies:
     aliases: dict[str, list[str]] = {}  # module -> `alias = name` lines it needs
     pending = list(roots)
     seen: set[Key] = set()
-    for module_name in COPYABLE:  # module-level statements that are not definitions
-        for node in _definitions(module_name).always:
-            pending += [(module_name, name) for name in _global_reads(node)]
-            needed.setdefault(module_name, set()).add(node)
     while pending:
         key = pending.pop()
         if key in seen:
@@ -78,7 +74,11 @@ def copies_for(roots: set[Key]) -> Copies:
         if node is None:
             continue  # a builtin, or what the exported module imports (np, Any)
         _claim(defined_by, name, key)
-        needed.setdefault(module_name, set()).add(node)
+        if module_name not in needed:  # its statements that define nothing run with it
+            needed[module_name] = set(table.always)
+            for statement in table.always:
+                pending += [(module_name, read) for read in _global_reads(statement)]
+        needed[module_name].add(node)
         pending += [(module_name, read) for read in _global_reads(node)]
     sections = []
     for module_name in COPYABLE:

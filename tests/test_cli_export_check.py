@@ -143,6 +143,37 @@ def test_export_of_generic_array_code_copies_only_what_it_calls(tmp_path):
     assert "def matmul_adjoint_a" in text and "def einsum_adjoint" not in text
 
 
+def _run_copies(roots: set) -> tuple[dict, set]:
+    from ad_compiler.export_helpers import copies_for
+
+    copies = copies_for(roots)
+    namespace: dict = {}
+    text = "from __future__ import annotations\nimport numpy as np\n" + "\n\n".join(
+        body for _, body in copies.sections)
+    exec(compile(text, "<copies>", "exec"), namespace)
+    return namespace, copies.names
+
+
+def test_copied_helpers_follow_calls_across_helper_modules():
+    """batched.batched_einsum calls runtime._einsum_parts, imported by name."""
+    namespace, names = _run_copies({("ad_compiler.batched", "batched_einsum")})
+    assert names == {"batched_einsum", "_einsum_parts"}
+    rng = np.random.default_rng(10)
+    A, directions = rng.normal(size=(2, 3)), rng.normal(size=(3, 4))
+    np.testing.assert_allclose(namespace["batched_einsum"]("ij,j->i", 1, A, directions),
+                               A @ directions, rtol=1e-14)
+
+
+def test_copied_helpers_bring_the_classes_they_use_and_their_bases():
+    namespace, names = _run_copies({("ad_compiler.runtime", "add")})
+    assert {"add", "scale", "IndexUpdate", "_Vector", "AdjointArray"} <= names
+    assert "unbroadcast" not in names and "matmul_adjoint_a" not in names
+    base = np.zeros(3)
+    update = namespace["IndexUpdate"]
+    total = namespace["add"](update(base, 1, 5.0), update(base, 1, 2.0))
+    assert np.asarray(total).tolist() == [0.0, 7.0, 0.0]
+
+
 def test_export_refuses_a_global_named_like_a_copied_helper(tmp_path):
     """The derivative reads the user's `scale` (3.0); the copied helpers define a
     function `scale` too: one module cannot hold both."""
