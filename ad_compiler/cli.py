@@ -286,7 +286,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         print(text, end="")
     else:
         write(args.output, text)
-        print(f"wrote {args.output}: {', '.join(c.__name__ for c in compiled)}")
+        generic = " (the generic code: nothing was specialised to those shapes)" if (
+            args.shapes and not shapes) else ""
+        print(f"wrote {args.output}: {', '.join(c.__name__ for c in compiled)}{generic}")
     return 0
 
 
