@@ -127,7 +127,11 @@ def source(f: Callable, mode: str = "reverse", wrt: Wrt = 0, kind: str = "grad",
 
 
 class Source(str):
-    """Generated source: a plain string that notebooks show as highlighted code."""
+    """Generated source: a plain string that notebooks show as highlighted code, and a
+    terminal (the Python or IPython prompt) as code rather than a quoted string."""
+
+    def __repr__(self) -> str:
+        return str.__str__(self).rstrip("\n")
 
     def _repr_markdown_(self) -> str:
         return "```python\n" + self + "```"

@@ -48,14 +48,48 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
             return (out, value[1]) if kind == "grad" else (tuple(value), out)
         return out if kind == "grad" else (value, out)
 
-    shown = _vector_jvp(f, indices[0]) or jvp_fn
-    gradient.source = shown.source
+    gradient.source = _forward_gradient_source(f, fn, kind, indices, jvp_fn, aux)
     gradient._adc_function = jvp_fn._adc_function
     gradient._adc_rules_version = jvp_fn._adc_rules_version
     gradient._adc_wrapper = True  # closes over `f`: never rebound to another function
     gradient.__name__ = safe_name(fn.name, kind)
     gradient.__doc__ = f"{kind} of {fn.name} (forward mode, vector-mode JVP)"
     return gradient
+
+
+def _forward_gradient_source(f: Callable, fn: Function, kind: str, indices: list[int],
+                             jvp_fn: Callable, aux: bool) -> str:
+    """The JVP code a forward-mode gradient runs, each with a header that says so and how
+    it is called: the gradient itself is a small wrapper, not generated code."""
+    name, params = safe_name(fn.name, kind), [p.name for p in fn.params]
+    of_value = " of the value (not the aux)" if aux else ""
+    parts, per_direction = [], []
+    for i in indices:
+        x = params[i]
+        batched = _vector_jvp(f, i)
+        if batched is None:
+            per_direction.append(x)
+            continue
+        parts.append("\n".join([
+            f"# {name} (forward mode) calls this vector-mode JVP, one sweep for all of {x}:",
+            f"#     value, tangent = {batched.__name__}({', '.join(params)}, {x}_dot)",
+            f"# {x}_dot holds every unit direction of {x} on a last axis of length n, the",
+            f"# count of numbers in {x} (for an array, np.eye({x}.size).reshape({x}.shape + "
+            f"({x}.size,)));",
+            f"# the gradient is tangent[..., k]{of_value} for the k-th number of {x}, in "
+            f"{x}'s shape.",
+            batched.source]))
+    if per_direction:
+        tangents = ", ".join(f"{p}_dot" for p in params)
+        parts.append("\n".join([
+            f"# {name} (forward mode) calls this JVP once per number of "
+            f"{' and '.join(per_direction)}",
+            "# (an operation in it has no vector-mode rule yet):",
+            f"#     value, tangent = {jvp_fn.__name__}({', '.join(params)}, {tangents})",
+            "# with one unit tangent and the others zero; each tangent"
+            f"{of_value} is one number of the gradient.",
+            jvp_fn.source]))
+    return "\n\n".join(parts)
 
 
 def _basis(x: Any) -> list[Any]:

@@ -5,7 +5,11 @@
     adc graph examples/seeds.py:f --at x1=0.7 x2=1.3 -o graph.svg
     adc symbolic examples/seeds.py:f --latex
     adc check examples/seeds.py:f --at x1=0.7 x2=1.3
+    adc check examples/models.py:rosenbrock --at "x=[1.2, 0.8, 1.1]"
+    adc check examples/models.py:mlp_loss --shapes W1=3x4 b1=4 W2=4x2 b2=2 X=5x3 Y=5x2
     adc export examples/models.py:mlp_loss --wrt 0,1,2,3 -o mlp_grad.py
+
+The forms of --at values and --shapes are described in cli_inputs.py.
 """
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
+from .cli_inputs import InputError, bind, describe, holds_floats
 from .errors import ADCompileError
 
 
@@ -50,6 +57,7 @@ def load_target(target: str) -> Callable:
         finally:
             sys.path.pop(0)
     else:
+        _current_directory_importable()
         try:
             module = importlib.import_module(module_part)
         except ImportError as exc:
@@ -67,6 +75,14 @@ def load_target(target: str) -> Callable:
     return obj
 
 
+def _current_directory_importable() -> None:
+    """Modules in the current directory import as under ``python -m ad_compiler``, which
+    puts it first on sys.path; the ``adc`` script's own directory is there instead."""
+    here = os.getcwd()
+    if not any(os.path.abspath(entry or os.curdir) == here for entry in sys.path):
+        sys.path.insert(0, here)
+
+
 def _wrt(text: str | None) -> Any:
     if text is None:
         return 0
@@ -74,56 +90,11 @@ def _wrt(text: str | None) -> Any:
     return items[0] if len(items) == 1 else items
 
 
-def _arguments(fn: Callable, pairs: Sequence[str]) -> tuple:
-    """Arguments of the shapes `--shapes` gives (``X=20x3``, ``w=3:float32``, ``b=float``,
-    ``n=int:5``), filled with random numbers: what matters is their shapes."""
-    import inspect
-
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    given: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, spec = pair.partition("=")
-        if not sep:
-            raise TargetError(f"--shapes takes name=shape pairs, not {pair!r}")
-        kind, _, extra = spec.partition(":")
-        try:
-            if kind == "float":
-                given[name] = float(rng.standard_normal())
-            elif kind == "int":
-                given[name] = int(extra)
-            else:
-                shape = tuple(int(n) for n in kind.split("x")) if kind not in ("", "()") else ()
-                given[name] = rng.standard_normal(shape).astype(extra or np.float64)
-        except (ValueError, TypeError):
-            raise TargetError(f"--shapes {name}: {spec!r} is not a shape such as 20x3, "
-                              "3:float32, float or int:5") from None
-    params = list(inspect.signature(fn).parameters)
-    missing = [p for p in params if p not in given]
-    if missing:
-        raise TargetError(f"--shapes needs a shape for {', '.join(missing)}")
-    return tuple(given[p] for p in params)
-
-
-def _point(pairs: Sequence[str]) -> dict[str, float]:
-    point = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise TargetError(f"--at takes name=value pairs, not {pair!r}")
-        try:
-            point[name] = float(value)
-        except ValueError:
-            raise TargetError(f"--at {name}: {value!r} is not a number") from None
-    return point
-
-
 def _cmd_source(args: argparse.Namespace) -> int:
     from .api import source
 
     fn = load_target(args.target)
-    at = _arguments(fn, args.shapes) if args.shapes else None
+    at = bind(fn, shapes=args.shapes).args if args.shapes else None
     text = source(fn, mode=args.mode, wrt=_wrt(args.wrt), kind=args.kind, at=at)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     print(highlight(text) if color else text, end="")
@@ -149,7 +120,8 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     print(tr)
     if args.at:
         print()
-        print(tr.table(seed=_wrt(args.seed) if args.seed else 0, **_point(args.at)))
+        point = bind(fn, at=args.at)
+        print(tr.table(*point.args, seed=_wrt(args.seed) if args.seed else 0))
     return 0
 
 
@@ -161,7 +133,9 @@ def _cmd_graph(args: argparse.Namespace) -> int:
     tr = trace(fn)
     values = None
     if args.at:
-        values = graph_values(tr, _point(args.at), seed=_wrt(args.seed) if args.seed else 0)
+        point = bind(fn, at=args.at)
+        values = graph_values(tr, dict(zip(point.names, point.args)),
+                              seed=_wrt(args.seed) if args.seed else 0)
     dot_text = to_dot(tr.function, values=values)
     if args.output in (None, "-"):
         print(dot_text, end="" if dot_text.endswith("\n") else "\n")
@@ -187,28 +161,105 @@ def _cmd_symbolic(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .api import check_grad
+    from .api import grad
+    from .build import wrt_indices
     from .lowering import lower
 
     fn = load_target(args.target)
-    names = [p.name for p in lower(fn).params]
-    point = _point(args.at)
-    missing = [n for n in names if n not in point]
-    if missing:
-        raise TargetError(f"--at needs a value for {', '.join(missing)}")
-    values = [point[n] for n in names]
-    wrt = _wrt(args.wrt) if args.wrt else tuple(range(len(names)))
-    wrt = wrt if isinstance(wrt, tuple) else (wrt,)
+    if not args.at and not args.shapes:
+        raise TargetError("check needs a point: --at x=0.7 n=4 ..., or --shapes X=20x3 ... "
+                          "for random values of those shapes")
+    point = bind(fn, at=args.at or (), shapes=args.shapes or ())
+    names, values = point.names, point.args
+    if args.wrt:
+        indices = wrt_indices(lower(fn), _wrt(args.wrt))[0]
+        for i in indices:
+            if not holds_floats(values[i]):
+                raise TargetError(f"--wrt {names[i]}: {names[i]} is {describe(values[i])}, "
+                                  "which central differences cannot perturb; give it as a "
+                                  f"float ({names[i]}=4.0) to check it")
+    else:
+        indices = [i for i, (n, v) in enumerate(zip(names, values))
+                   if holds_floats(v) and n not in point.defaulted]
+        if not indices:
+            given = ", ".join(f"{n} is {describe(v)}" for n, v in zip(names, values))
+            raise TargetError(f"nothing to check: no input holds floats ({given}); ints are "
+                              "held fixed as counts or indices: write x=2.0 to check x")
+    gradients = grad(fn, wrt=tuple(indices), mode=args.mode)(*values)
     worst = 0.0
     print(f"{'input':<12} {'relative error':>16}   (AD against central differences)")
-    for item in wrt:
-        error = check_grad(fn, *values, wrt=item, mode=args.mode)
-        name = names[item] if isinstance(item, int) else item
-        print(f"{name:<12} {error:>16.3e}")
+    for i, gradient in zip(indices, gradients):
+        error = _relative_error(fn, values, i, gradient)
+        print(f"{names[i]:<12} {error:>16.3e}")
         worst = max(worst, error)
+    fixed = [f"{n} ({'its default' if n in point.defaulted else describe(v)})"
+             for k, (n, v) in enumerate(zip(names, values)) if k not in indices]
+    if fixed:
+        print(f"held fixed: {', '.join(fixed)}")
     verdict = "ok" if worst <= args.tol else "FAILED"
-    print(f"{verdict}: largest relative error {worst:.3e} (tolerance {args.tol:g})")
+    where = f" at random inputs of the given shapes (seed {_SEED})" if point.random else ""
+    print(f"{verdict}: largest relative error {worst:.3e} (tolerance {args.tol:g}){where}")
     return 0 if worst <= args.tol else 1
+
+
+_SEED = 0  # random inputs of --shapes: the same on every run
+_STEP = 1e-6  # central differences: relative step
+
+
+def _relative_error(fn: Callable, values: tuple, i: int, gradient: Any) -> float:
+    """Largest difference between the AD gradient of input `i` and central differences
+    over every real number in it, relative to the gradient's size (at least 1).  Each
+    number is perturbed where it sits, so a list stays a list and a dict a dict."""
+    worst, scale = 0.0, 1.0
+    for path in _number_paths(values[i]):
+        x = np.asarray(_at(values[i], path), dtype=np.float64)
+        exact = np.asarray(_at(gradient, path), dtype=np.float64)
+        numeric = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            step = _STEP * max(1.0, abs(float(x[idx])))
+            shifted = []
+            for sign in (1.0, -1.0):
+                moved = x.copy()
+                moved[idx] += sign * step
+                leaf = moved.item() if x.ndim == 0 else moved
+                argument = _replaced(values[i], path, leaf)
+                shifted.append(float(fn(*values[:i], argument, *values[i + 1:])))
+            numeric[idx] = (shifted[0] - shifted[1]) / (2 * step)
+        if exact.size:
+            worst = max(worst, float(np.max(np.abs(exact - numeric))))
+            scale = max(scale, float(np.max(np.abs(exact))))
+    return worst / scale
+
+
+def _number_paths(value: Any, path: tuple = ()) -> list[tuple]:
+    """Where the real numbers and real arrays in `value` sit: a key per level."""
+    if isinstance(value, (list, tuple)):
+        return [p for k, v in enumerate(value) for p in _number_paths(v, (*path, k))]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _number_paths(v, (*path, k))]
+    real = (isinstance(value, np.ndarray) and value.dtype.kind in "iuf") or (
+        isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, (bool, np.bool_)))
+    return [path] if real else []
+
+
+def _at(value: Any, path: tuple) -> Any:
+    for key in path:
+        value = value[key]
+    return value
+
+
+def _replaced(value: Any, path: tuple, new: Any) -> Any:
+    """`value` with the item at `path` replaced by `new`, in copies of the containers."""
+    if not path:
+        return new
+    key, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, key: _replaced(value[key], rest, new)}
+    items = [_replaced(v, rest, new) if k == key else v for k, v in enumerate(value)]
+    if isinstance(value, list):
+        return items
+    return type(value)(*items) if hasattr(type(value), "_fields") else tuple(items)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -222,19 +273,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
         for kind in kinds]
     shapes, specialised_to = "", None
     if args.shapes:  # the versions specialised to these shapes, for such inputs only
-        at = _arguments(fn, args.shapes)
+        at = bind(fn, shapes=args.shapes).args
         versions = [c.version_for(*at) if hasattr(c, "version_for") and kind in (
             "grad", "value_and_grad") else c for c, kind in zip(compiled, kinds)]
         specialised_to = [None if v is c or v is getattr(c, "_adc_generic", None) else at
                           for v, c in zip(versions, compiled)]
         compiled = versions
-        shapes = " ".join(args.shapes)
+        if any(at is not None for at in specialised_to):  # else: generic code, any shape
+            shapes = " ".join(args.shapes)
     text = export(fn, compiled, shapes=shapes, specialised_to=specialised_to)
     if args.output == "-":
         print(text, end="")
     else:
         write(args.output, text)
-        print(f"wrote {args.output}: {', '.join(c.__name__ for c in compiled)}")
+        generic = " (the generic code: nothing was specialised to those shapes)" if (
+            args.shapes and not shapes) else ""
+        print(f"wrote {args.output}: {', '.join(c.__name__ for c in compiled)}{generic}")
     return 0
 
 
@@ -267,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _subcommand(sub, "trace", "print the SSA evaluation trace (w levels)", _cmd_trace)
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE",
-                   help="tabulate value, tangent and adjoint of every w at this point")
+                   help="tabulate value, tangent and adjoint of every w at this point "
+                        "(numbers: x=0.7, n=4, x=1.5:float32)")
     p.add_argument("--seed", help="input whose tangent is tabulated (default: the first)")
 
     p = _subcommand(sub, "graph", "draw the computational graph of the trace (DOT, SVG, PNG)",
@@ -275,7 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="graph.svg, graph.png, graph.pdf or graph.dot "
                                           "(default: DOT text on stdout)")
     p.add_argument("--at", nargs="+", metavar="NAME=VALUE",
-                   help="label every node with its value, tangent and adjoint at this point")
+                   help="label every node with its value, tangent and adjoint at this point "
+                        "(numbers: x=0.7, n=4, x=1.5:float32)")
     p.add_argument("--seed", help="input whose tangent labels the nodes (default: the first)")
 
     p = _subcommand(sub, "symbolic", "the closed-form derivative from sympy, and its size "
@@ -285,9 +341,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
 
     p = _subcommand(sub, "check", "compare AD with central differences at a point", _cmd_check)
-    p.add_argument("--at", nargs="+", metavar="NAME=VALUE", required=True,
-                   help="the point: a value for every parameter")
-    p.add_argument("--wrt", help="inputs to check, by name or index (default: all)")
+    p.add_argument("--at", nargs="+", metavar="NAME=VALUE",
+                   help="the point: x=0.7, n=4 (an int), X=[[1, 2], [3, 4]] (a float array), "
+                        "xs=list:[1, 2] (a list of floats), w=[1, 2]:float32, X=data.npy")
+    p.add_argument("--shapes", nargs="+", metavar="NAME=SHAPE",
+                   help="random values (seeded, the same on every run) of these shapes for "
+                        "the parameters --at does not give: X=20x3 w=3:float32 b=float")
+    p.add_argument("--wrt", help="inputs to check, by name or index (default: every input "
+                                 "that holds floats; ints are held fixed)")
     p.add_argument("--mode", choices=("reverse", "forward"), default="reverse")
     p.add_argument("--tol", type=float, default=1e-6,
                    help="largest relative error accepted (default 1e-6); exit 1 above it")
@@ -311,12 +372,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ADCompileError, TargetError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001  (one line on stderr, whatever went wrong)
         if args.debug:
             traceback.print_exc()
-        message = exc.one_line() if isinstance(exc, ADCompileError) else str(exc)
-        print(f"adc: error: {message}", file=sys.stderr)
+        print(f"adc: error: {error_line(exc)}", file=sys.stderr)
         return 2
+
+
+def error_line(exc: Exception) -> str:
+    """An exception as one line: the message of the errors adc itself reports; for any
+    other (raised by the user's code at the point given, or a fault of adc's own), its
+    type, its message and the notes that locate it, and where to see the traceback."""
+    if isinstance(exc, ADCompileError):
+        return exc.one_line()
+    if isinstance(exc, (TargetError, InputError)):
+        return str(exc)
+    parts = [f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__]
+    parts += [str(note) for note in getattr(exc, "__notes__", ())]
+    text = "; ".join(parts) + " (--debug shows the traceback)"
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":  # pragma: no cover

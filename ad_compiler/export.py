@@ -1,29 +1,25 @@
 """Standalone modules: derivative code that runs without ad_compiler installed.
 
 The generated source reads the user's module globals (``np``, ``math``, constants)
-and may call the small NumPy-only runtime.  An exported module imports the same
-modules the user's code imports, writes numeric constants out, and carries a copy
-of the runtime where the derivative needs it, as Tapenade's output does.
+and may call helpers of the small NumPy-only runtime.  An exported module imports the
+same modules the user's code imports, writes numeric constants out, and carries a
+copy of the helpers the derivative calls and of what they use (export_helpers.py),
+as Tapenade's output does.
 """
 from __future__ import annotations
 
 import ast
 import builtins
-import inspect
 import math
-import sys
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from . import __version__, batched, input_checks, runtime  # noqa: F401  (helper modules)
+from . import __version__, input_checks
 from .errors import ADCompileError
-from .naming import HELPER_MODULES as _HELPER_MODULE_NAMES
-
-# the modules whose helpers generated code imports by name (naming.py's list)
-_HELPER_MODULES = {name: sys.modules[name] for name in _HELPER_MODULE_NAMES}
+from .export_helpers import Key, copies_for
 
 
 def export(f: Callable, derivatives: Sequence[Callable], shapes: str = "",
@@ -43,23 +39,30 @@ def export(f: Callable, derivatives: Sequence[Callable], shapes: str = "",
                        f"and are right for such inputs only: {shapes}.", ""]
     imports: dict[str, str] = {}
     constants: dict[str, str] = {}
-    helpers_needed: set[str] = set()
+    helpers: dict[str, Key] = {}  # the name generated code calls a helper by -> the helper
     bodies = []
     expected: dict[str, tuple] = {}
     for d, args in zip(derivatives, checked):
-        body, helpers = _split_header(d.source)
-        helpers_needed.update(helpers)
-        for name in _free_names(body):
+        _refuse_wrapper(f, d)
+        body, imported = _split_header(d.source)
+        helpers.update(imported)
+        for name in _free_names(body, set(imported)):
             _resolve(f, name, imports, constants)
         if args is not None:
             body, expected = _with_input_check(body, args)
         bodies.append(body)
-    if expected:
-        _refuse_clashes(imports, constants)
+    roots = set(helpers.values()) | ({(input_checks.__name__, "check_inputs")} if expected
+                                     else set())
+    copies = copies_for(roots)
+    aliases = [f"{alias} = {name}" for alias, (_, name) in sorted(helpers.items())
+               if alias != name]
+    ours = copies.names | {alias.split()[0] for alias in aliases}
+    ours |= ({_EXPECTED} if expected else set()) | ({"np", "Any"} if copies.sections else set())
+    _refuse_clashes(imports, constants, ours)
+    if copies.sections or expected:
         imports["np"] = "import numpy as np"
-    lines = header + sorted(set(imports.values()) | ({"import numpy as np"}
-                                                     if helpers_needed else set()))
-    if helpers_needed or expected:
+    lines = header + sorted(set(imports.values()))
+    if copies.sections:
         lines.insert(len(header), "from typing import Any")
     if constants:
         lines += ["", *(f"{k} = {v}" for k, v in sorted(constants.items()))]
@@ -67,15 +70,27 @@ def export(f: Callable, derivatives: Sequence[Callable], shapes: str = "",
         lines += ["", "# the inputs the gradients below were specialised to; for others their "
                   "code", "# would give wrong numbers, so they refuse them",
                   f"{_EXPECTED} = {{", *(f"    {k!r}: {v!r}," for k, v in expected.items()),
-                  "}", "", "", "# ---- a copy of the input check in ad_compiler.input_checks", "",
-                  _module_body(input_checks)]
-    for module_name in sorted(helpers_needed):
-        lines += ["", "", f"# ---- a copy of the helpers in {module_name} (they need NumPy only)",
-                  "",
-                  _module_body(_HELPER_MODULES[module_name])]
+                  "}"]
+    for module_name, text in copies.sections:
+        what = ("the input check" if module_name == input_checks.__name__
+                else "the helpers this code calls, and theirs,")
+        lines += ["", "", f"# ---- a copy of {what} in {module_name} (NumPy only)",
+                  "", text]
+    if aliases:
+        lines += ["", "", *aliases]
     for body in bodies:
         lines += ["", "", body.rstrip()]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _refuse_wrapper(f: Callable, d: Callable) -> None:
+    """A forward-mode gradient of array or container code is a Python wrapper that seeds
+    a vector-mode JVP when it runs: there is no generated function of that name."""
+    if getattr(d, "_adc_wrapper", False):
+        raise ADCompileError(f"the forward-mode gradient of {f.__name__} is a wrapper around "
+                             "a vector-mode JVP, not generated code of its own, so it cannot "
+                             "be exported", hint="export the reverse-mode gradient (--mode "
+                                                 "reverse) or the JVP itself (--kind jvp)")
 
 
 _EXPECTED = "SPECIALISED_TO"
@@ -117,32 +132,38 @@ def _input_spec(name: str, value: Any) -> tuple:
                          f"{type(value).__name__}", hint="export without --shapes")
 
 
-def _refuse_clashes(imports: dict[str, str], constants: dict[str, str]) -> None:
-    """The names the input check brings must not be names the derivative code uses."""
-    ours = {_EXPECTED, "np", "Any"} | {name for name, value in vars(input_checks).items()
-                                       if getattr(value, "__module__", None) == input_checks.__name__}
-    for name in ours & (set(constants) | {k for k in imports if imports[k] != "import numpy as np"}):
+def _refuse_clashes(imports: dict[str, str], constants: dict[str, str],
+                    ours: set[str]) -> None:
+    """The names the copied helpers and the input check define must not be names the
+    derivative code reads as the user's globals."""
+    theirs = set(constants) | {k for k in imports if imports[k] != "import numpy as np"}
+    for name in sorted(ours & theirs):
         raise ADCompileError(f"the exported module would define '{name}' twice: the "
-                             "derivative reads a global of that name, and the input check "
-                             "of code specialised to shapes defines it",
-                             hint="rename the global, or export without --shapes")
+                             "derivative reads a global of that name, and the helpers copied "
+                             "from ad_compiler define it",
+                             hint="rename the global, or pass it as an argument")
 
 
-def _split_header(source: str) -> tuple[str, set[str]]:
-    """The function text, and the helper modules its header imported from."""
-    modules, body = set(), []
+def _split_header(source: str) -> tuple[str, dict[str, Key]]:
+    """The function text, and the helpers its header imported: the name the code calls
+    each by, and the helper it is."""
+    helpers: dict[str, Key] = {}
+    body: list[str] = []
     for line in source.splitlines():
         if line.startswith("from ad_compiler.") and " import " in line:
-            modules.add(line.split()[1])
+            statement = ast.parse(line).body[0]
+            helpers.update({alias.asname or alias.name: (statement.module, alias.name)
+                            for alias in statement.names})
         elif line.startswith("import ") or (line.startswith("# ") and not body):
             continue
         else:
             body.append(line)
-    return "\n".join(body).strip("\n") + "\n", modules
+    return "\n".join(body).strip("\n") + "\n", helpers
 
 
-def _free_names(body: str) -> list[str]:
-    """Names the function reads that it does not bind: globals (or builtins)."""
+def _free_names(body: str, helpers: set[str]) -> list[str]:
+    """Names the function reads that it does not bind, other than the helpers it
+    imports: globals (or builtins)."""
     tree = ast.parse(body)
     bound, read = set(), []
     for node in ast.walk(tree):
@@ -153,14 +174,7 @@ def _free_names(body: str) -> list[str]:
             bound.add(node.id)
         elif isinstance(node, ast.Name) and node.id not in read:
             read.append(node.id)
-    return [n for n in read if n not in bound and not hasattr(builtins, n)
-            and n not in _helper_names()]
-
-
-def _helper_names() -> set[str]:
-    """What the helper modules define (not what they import, such as `np`)."""
-    return {name for module in _HELPER_MODULES.values() for name, value in vars(module).items()
-            if getattr(value, "__module__", None) == module.__name__}
+    return [n for n in read if n not in bound and not hasattr(builtins, n) and n not in helpers]
 
 
 def _resolve(f: Callable, name: str, imports: dict[str, str], constants: dict[str, str]) -> None:
@@ -191,20 +205,6 @@ def _resolve(f: Callable, name: str, imports: dict[str, str], constants: dict[st
                              f"({type(value).__name__}), which an exported module cannot "
                              "carry", hint=f"pass '{name}' as an argument, or make it a "
                                             "number or a small NumPy array")
-
-
-def _module_body(module: types.ModuleType) -> str:
-    """A helper module's source without its docstring and its own imports."""
-    tree = ast.parse(inspect.getsource(module))
-    keep = [node for node in tree.body
-            if not (isinstance(node, (ast.Import, ast.ImportFrom))
-                    or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)))]
-    source = inspect.getsource(module).splitlines()
-    chunks = []
-    for node in keep:
-        start = node.lineno - 1 - len(getattr(node, "decorator_list", []))
-        chunks.append("\n".join(source[start:node.end_lineno]))
-    return "\n\n\n".join(chunks)
 
 
 def write(path: str, text: str) -> None:

@@ -101,10 +101,11 @@ class SymbolicResult:
         s = self.sizes()
         rows = [("symbolic derivatives", s["symbolic_ops"], s["symbolic_nodes"]),
                 ("symbolic after CSE", s["cse_ops"], s["cse_nodes"]),
-                ("AD trace of f", s["trace_ops"], "-"),
+                (f"AD trace of {self.ir.name}", s["trace_ops"], "-"),
                 ("AD reverse-mode code", s["ad_ops"], "-")]
-        lines = [f"{'':<22}{'ops':>6}{'nodes':>7}"]
-        lines += [f"{label:<22}{ops:>6}{nodes:>7}" for label, ops, nodes in rows]
+        width = max(22, max(len(label) for label, _, _ in rows) + 2)
+        lines = [f"{'':<{width}}{'ops':>6}{'nodes':>7}"]
+        lines += [f"{label:<{width}}{ops:>6}{nodes:>7}" for label, ops, nodes in rows]
         return "\n".join(lines)
 
     def __repr__(self) -> str:

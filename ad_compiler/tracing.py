@@ -10,11 +10,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from .build import check_scalar_output, wrt_indices
 from .errors import ADCompileError
 from .interpret import evaluate, read_operand
 from .ir import Function, Value, format_function
 from .lowering import lower
+from .runtime import fields_of
 from .transforms import forward, reverse
 
 
@@ -80,6 +83,12 @@ def _bind_point(fn: Function, args: tuple, point: dict) -> list[Any]:
     missing = [n for n, v in zip(names, values) if v is None]
     if missing:
         raise ValueError(f"no value given for {', '.join(missing)}")
+    for name, value in zip(names, values):
+        if isinstance(value, (list, tuple, dict, np.ndarray)) or fields_of(value) is not None:
+            what = "an array" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
+            raise ValueError(f"a table of values shows one number per w, but {name} is "
+                             f"{what}: give every input as a number (adc.check_grad and "
+                             "adc.source(..., at=...) take arrays)")
     return values
 
 

@@ -1,6 +1,7 @@
 """`adc check` and `adc export`, run as subprocesses on the shipped examples."""
 from __future__ import annotations
 
+import ast
 import math
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import load_module
+from support import load_module, numeric_grad
 
 import ad_compiler as adc
 
@@ -85,6 +86,103 @@ def _exported_gradients(tmp_path: Path, module: str, name: str, args: list) -> l
             "    print(repr(g.tolist()))\n")
     printed = _run_without_ad_compiler(tmp_path, module, code).splitlines()
     return [np.array(eval(line)) for line in printed]
+
+
+def unused_definitions(text: str, exported: set[str]) -> set[str]:
+    """Top-level definitions of a module that nothing reachable from the functions
+    `exported` names (annotations aside: the module never evaluates them)."""
+    tree = ast.parse(text)
+    definitions: dict[str, ast.stmt] = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            definitions[node.name] = node
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                definitions.update({n.id: node for n in ast.walk(target)
+                                    if isinstance(n, ast.Name)})
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            node.returns = None
+        elif isinstance(node, ast.arg):
+            node.annotation = None
+    reached, pending = set(), list(exported)
+    while pending:
+        name = pending.pop()
+        if name in reached or name not in definitions:
+            continue
+        reached.add(name)
+        pending += [n.id for n in ast.walk(definitions[name]) if isinstance(n, ast.Name)]
+    return set(definitions) - reached
+
+
+def test_export_of_the_rnn_specialised_to_shapes_copies_only_what_it_calls(tmp_path):
+    out = tmp_path / "rnn_fixed.py"
+    result = run("export", str(EXAMPLES / "models.py") + ":rnn_loss", "--wrt", "Wx,Wh,b",
+                 "--shapes", "Wx=3x4", "Wh=4x4", "b=4", "xs=5x3", "target=4", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert unused_definitions(text, {"rnn_loss_grad"}) == set()
+    assert "def unbroadcast" not in text and "def batched_sum" not in text  # not called
+    assert "def gradient_like" in text and "def check_inputs" in text  # called
+    rng = np.random.default_rng(8)  # other values of the same shapes
+    args = [rng.normal(size=s) for s in ((3, 4), (4, 4), (4,), (5, 3), (4,))]
+    args[1] *= 0.5
+    got = _exported_gradients(tmp_path, "rnn_fixed", "rnn_loss_grad", args)
+    for k, g in enumerate(got):
+        np.testing.assert_allclose(g, numeric_grad(models.rnn_loss, args, k), rtol=1e-6,
+                                   atol=1e-9)
+
+
+def test_export_of_generic_array_code_copies_only_what_it_calls(tmp_path):
+    out = tmp_path / "mlp_generic.py"
+    result = run("export", str(EXAMPLES / "models.py") + ":mlp_loss", "--wrt", "0,1,2,3",
+                 "--kind", "grad", "--kind", "value_and_grad", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert unused_definitions(text, {"mlp_loss_grad", "mlp_loss_value_and_grad"}) == set()
+    assert "def matmul_adjoint_a" in text and "def einsum_adjoint" not in text
+
+
+def _run_copies(roots: set) -> tuple[dict, set]:
+    from ad_compiler.export_helpers import copies_for
+
+    copies = copies_for(roots)
+    namespace: dict = {}
+    text = "from __future__ import annotations\nimport numpy as np\n" + "\n\n".join(
+        body for _, body in copies.sections)
+    exec(compile(text, "<copies>", "exec"), namespace)
+    return namespace, copies.names
+
+
+def test_copied_helpers_follow_calls_across_helper_modules():
+    """batched.batched_einsum calls runtime._einsum_parts, imported by name."""
+    namespace, names = _run_copies({("ad_compiler.batched", "batched_einsum")})
+    assert names == {"batched_einsum", "_einsum_parts"}
+    rng = np.random.default_rng(10)
+    A, directions = rng.normal(size=(2, 3)), rng.normal(size=(3, 4))
+    np.testing.assert_allclose(namespace["batched_einsum"]("ij,j->i", 1, A, directions),
+                               A @ directions, rtol=1e-14)
+
+
+def test_copied_helpers_bring_the_classes_they_use_and_their_bases():
+    namespace, names = _run_copies({("ad_compiler.runtime", "add")})
+    assert {"add", "scale", "IndexUpdate", "_Vector", "AdjointArray"} <= names
+    assert "unbroadcast" not in names and "matmul_adjoint_a" not in names
+    base = np.zeros(3)
+    update = namespace["IndexUpdate"]
+    total = namespace["add"](update(base, 1, 5.0), update(base, 1, 2.0))
+    assert np.asarray(total).tolist() == [0.0, 7.0, 0.0]
+
+
+def test_export_refuses_a_global_named_like_a_copied_helper(tmp_path):
+    """The derivative reads the user's `scale` (3.0); the copied helpers define a
+    function `scale` too: one module cannot hold both."""
+    src = tmp_path / "scaled_sum.py"
+    src.write_text("import numpy as np\n\nscale = 3.0\n\n\ndef g(x):\n"
+                   "    return np.sum(scale * x[1:] ** 2)\n")
+    result = run("export", f"{src}:g", "-o", str(tmp_path / "out.py"))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "'scale'" in result.stderr and not (tmp_path / "out.py").exists()
 
 
 def test_export_specialised_to_shapes_runs_without_ad_compiler(tmp_path):
@@ -213,15 +311,13 @@ def test_symbolic_refuses_a_loop_in_one_located_line():
     assert "programs.py:" in result.stderr and "grad" in result.stderr
 
 
-def test_export_imports_in_a_fresh_venv_with_only_numpy(tmp_path):
-    """A virtual environment without site packages, given NumPy alone (linked in, as no
-    network is used): the exported module imports and gives the in-process gradient."""
+def _run_in_a_fresh_venv(tmp_path: Path, code: str) -> str:
+    """Run `code` in a virtual environment without site packages, given NumPy alone
+    (linked in, as no network is used), and without the caller's PYTHONPATH: there
+    ad_compiler cannot be imported, which the code checks first."""
     import os
     import venv
 
-    out = tmp_path / "seed_grad.py"
-    assert run("export", str(EXAMPLES / "seeds.py") + ":f", "--wrt", "x1,x2",
-               "-o", str(out)).returncode == 0
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=False, system_site_packages=False).create(env_dir)
     python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
@@ -231,14 +327,46 @@ def test_export_imports_in_a_fresh_venv_with_only_numpy(tmp_path):
     for name in ("numpy", "numpy.libs"):
         if (site / name).exists():
             (only_numpy / name).symlink_to(site / name)
-    code = ("import sys; sys.path[:0] = ['.', sys.argv[1]]\n"
-            "try:\n    import ad_compiler\nexcept ImportError:\n    pass\n"
-            "else:\n    raise SystemExit('ad_compiler is importable here')\n"
-            "import seed_grad\nprint(repr(seed_grad.f_grad(0.7, 1.3)))\n")
-    result = subprocess.run([str(python), "-c", code, str(only_numpy)], capture_output=True,
-                            text=True, cwd=tmp_path, timeout=60)
+    prologue = ("import sys; sys.path[:0] = ['.', sys.argv[1]]\n"
+                "try:\n    import ad_compiler\nexcept ImportError:\n    pass\n"
+                "else:\n    raise SystemExit('ad_compiler is importable here')\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run([str(python), "-c", prologue + code, str(only_numpy)],
+                            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert eval(result.stdout) == adc.grad(seeds.f, wrt=(0, 1))(0.7, 1.3)
+    return result.stdout
+
+
+def test_export_imports_in_a_fresh_venv_with_only_numpy(tmp_path):
+    """The exported module imports where only NumPy is, and gives the in-process gradient."""
+    out = tmp_path / "seed_grad.py"
+    assert run("export", str(EXAMPLES / "seeds.py") + ":f", "--wrt", "x1,x2",
+               "-o", str(out)).returncode == 0
+    printed = _run_in_a_fresh_venv(tmp_path, "import seed_grad\n"
+                                             "print(repr(seed_grad.f_grad(0.7, 1.3)))\n")
+    assert eval(printed) == adc.grad(seeds.f, wrt=(0, 1))(0.7, 1.3)
+
+
+def test_the_rnn_exported_for_shapes_runs_in_a_fresh_venv_with_only_numpy(tmp_path):
+    """The specialised RNN gradient, with its input check and the helpers it copies, runs
+    where only NumPy is and gives the central-difference gradient."""
+    out = tmp_path / "rnn_fixed.py"
+    assert run("export", str(EXAMPLES / "models.py") + ":rnn_loss", "--wrt", "Wx,Wh,b",
+               "--shapes", "Wx=3x4", "Wh=4x4", "b=4", "xs=5x3", "target=4",
+               "-o", str(out)).returncode == 0
+    rng = np.random.default_rng(9)
+    args = [rng.normal(size=s) for s in ((3, 4), (4, 4), (4,), (5, 3), (4,))]
+    np.savez(tmp_path / "args.npz", *args)
+    printed = _run_in_a_fresh_venv(tmp_path, (
+        "import numpy as np\nimport rnn_fixed\n"
+        "with np.load('args.npz') as data:\n"
+        "    args = [data[f'arr_{k}'] for k in range(5)]\n"
+        "for g in rnn_fixed.rnn_loss_grad(*args):\n    print(repr(g.tolist()))\n"))
+    got = [np.array(eval(line)) for line in printed.splitlines()]
+    assert len(got) == 3
+    for k, g in enumerate(got):
+        np.testing.assert_allclose(g, numeric_grad(models.rnn_loss, args, k), rtol=1e-6,
+                                   atol=1e-9)
 
 
 def test_pdb_steps_through_generated_code(tmp_path):

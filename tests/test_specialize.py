@@ -335,15 +335,30 @@ def test_equal_code_in_two_namespaces_differentiates_twice_with_its_own_globals(
 
 
 def test_specialisation_can_be_turned_off(monkeypatch):
+    """With AD_COMPILER_SPECIALIZE=0 an array gradient runs its generic code for every
+    input, and answers the questions a dispatching one answers accordingly."""
     monkeypatch.setenv("AD_COMPILER_SPECIALIZE", "0")
 
     def quadratic(x, A):
         return np.sum(x * (A @ x))
 
     g = adc.grad(quadratic)
-    assert not hasattr(g, "source_for") and "matmul_adjoint" in g.source
     x, A = rng.standard_normal(3), rng.standard_normal((3, 3))
+    assert "matmul_adjoint" in g.source and g.specializations == {}
+    assert g.version_for(x, A) is g
+    assert g.source_for(x, A) == g.source == adc.source(quadratic, at=(x, A))
     np.testing.assert_allclose(g(x, A), (A + A.T) @ x, rtol=1e-12)
+    assert g.specializations == {}  # a call compiled no version of its own
+    # the same code in another module (the cache rebinds the generic code to its globals)
+    from test_random_programs import compile_program
+
+    source = "def f(x, A):\n    return np.sum(x * (A @ x)) * K\n"
+    for K in (2.0, -3.0):
+        h = compile_program(source, {"np": np, "K": K})
+        gradient = adc.grad(h)
+        assert gradient.version_for(x, A) is gradient and gradient.specializations == {}
+        np.testing.assert_allclose(gradient.version_for(x, A)(x, A), K * (A + A.T) @ x,
+                                   rtol=1e-12)
 
 
 def test_grad_of_elementwise_code_on_arrays_is_the_elementwise_derivative():
