@@ -289,3 +289,10 @@ def test_functions_as_people_write_them(f, args, wrt):
     """Particles as dicts, a pair potential over a list of positions, an SIR model's
     namedtuple of rates, dataclass layers with a ReLU, dicts indexed by their keys."""
     check(f, args, wrt=wrt, rtol=1e-5, atol=1e-7)
+
+
+def test_check_grad_keeps_containers_and_methods():
+    """check_grad moves each number where it sits: xs + ys still joins lists."""
+    assert adc.check_grad(C.concatenated, [1.0, 2.0], [3.0]) < 1e-7
+    assert adc.check_grad(C.dict_constant_keys, {"a": 1.2, "b": -0.7}) < 1e-7
+    assert adc.check_grad(C.Pendulum(2.0).energy, 0.3, 1.1) < 1e-7
