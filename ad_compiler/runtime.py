@@ -359,6 +359,11 @@ def items_of(x: Any) -> Any:
     return list(x) if isinstance(x, dict) else x
 
 
+def items_of_dot(t: Any, x: Any) -> Any:
+    """The tangent of ``items_of(x)``: a dict's keys carry none (zeros, one per key)."""
+    return [0.0] * len(x) if isinstance(x, dict) else t
+
+
 def items_of_t(c: Any, x: Any) -> Any:
     """The adjoint of `x` in ``items_of(x)``: a dict's keys carry no derivative."""
     return 0.0 if isinstance(x, dict) else c

@@ -343,7 +343,9 @@ HELPERS: dict[str, Helper] = {
     "product_tangent": Helper(runtime.product_tangent, (2, 3), joint=True),
     "repeat_count_t": Helper(runtime.repeat_count_t, (0, 1)),
     "as_gradient": Helper(runtime.as_gradient, (0,), lambda e, g, a: [g]),
-    "items_of": Helper(runtime.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])]),
+    "items_of": Helper(runtime.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])],
+                       jvp=lambda e, op, t: _items_of_jvp(e, op, t)),
+    "items_of_dot": Helper(runtime.items_of_dot, (0,)),
     "items_of_t": Helper(runtime.items_of_t, (0,)),
     "field_update": Helper(runtime.field_update, (2,)),
     "zeros_of": Helper(runtime.zeros_of, ()),
@@ -357,6 +359,16 @@ HELPERS: dict[str, Helper] = {
 NONDIFF_HELPERS = frozenset({"zeros_of", "reduced_count", "extremum_mask"})
 # helpers user code itself may lower to, which say nothing about arrays
 CONTAINER_HELPERS = frozenset({"items_of"})
+
+
+def _items_of_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
+    """A loop's items: the tangent's items, none for a dict's keys (one sweep per
+    direction in vector mode, whose batched tangents of lists it does not follow)."""
+    if tangents[0] is None:
+        return None
+    if e.batched is not None:
+        raise NotImplementedError("no vector-mode rule for 'items_of'")
+    return e.helper("items_of_dot", tangents[0], op.args[0])
 
 
 def _einsum_linear(op: Op) -> list[int]:

@@ -296,3 +296,14 @@ def test_check_grad_keeps_containers_and_methods():
     assert adc.check_grad(C.concatenated, [1.0, 2.0], [3.0]) < 1e-7
     assert adc.check_grad(C.dict_constant_keys, {"a": 1.2, "b": -0.7}) < 1e-7
     assert adc.check_grad(C.Pendulum(2.0).energy, 0.3, 1.1) < 1e-7
+
+
+def test_unpacking_or_looping_over_a_dict_gives_its_keys():
+    """Python unpacks a dict into its keys, which carry no derivative."""
+    d = {0: 5.0, 1: 7.0}
+    for mode in MODES:
+        value, g = adc.value_and_grad(C.unpack_a_dict, mode=mode)(d)
+        assert value == C.unpack_a_dict(d) == 10.0
+        assert g == {0: 2.0, 1: 0.0}
+        gd, gx = adc.grad(C.loop_over_dict_keys_forward, wrt=(0, 1), mode=mode)({1: 2.0, 3: 4.0}, 0.5)
+        assert gd == {1: 0.5, 3: 1.5} and gx == pytest.approx(2.0 + 12.0)

@@ -82,6 +82,8 @@ class Containers:
         callee = None
         if isinstance(value, Value) and value.uid in self.builder.producers:
             callee = self.builder.producers[value.uid].attrs.get("callee")
+        else:  # a parameter may be a dict, whose unpacking gives its keys
+            value = self._visited(value, ("getattr",))
         return [self.builder.emit("getitem", [value, Const(k)], attrs={"callee": callee}).result
                 for k in range(count)]
 

@@ -194,11 +194,18 @@ class ControlFlow:
         """The value a loop indexes: for a parameter or an item of one (which may be a
         dict, whose iteration visits its keys), what iterating it visits."""
         value = self._materialize(self._rvalue(node), node)
-        if order in ("items", "values", "keys") or not isinstance(value, Value):
+        if order in ("items", "values", "keys"):
+            return value
+        return self._visited(value, ("getitem", "getattr"))
+
+    def _visited(self, value: Operand, sources: tuple[str, ...]) -> Operand:
+        """What iterating `value` visits, where it may be a dict (a parameter, or made by
+        one of the ops `sources`): ``items_of(value)``, a dict's keys."""
+        if not isinstance(value, Value):
             return value
         made = self.builder.producers.get(value.uid)
         if made is None and value.uid not in self.root.param_uids or \
-                made is not None and made.prim not in ("getitem", "getattr"):
+                made is not None and made.prim not in sources:
             return value  # a list, tuple or array the function made
         items = self.builder.emit("items_of", [value], attrs={
             "fn": runtime.items_of, "kwnames": ()}).result
