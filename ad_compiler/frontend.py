@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ADCompileError
+from .errors import ADCompileError, not_a_function_error
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
@@ -79,11 +79,7 @@ class FunctionSource:
 def load(func: Callable) -> FunctionSource:
     """The parsed source of `func`, or ADCompileError saying why there is none."""
     if not isinstance(func, types.FunctionType):
-        raise ADCompileError(
-            f"cannot differentiate {func!r}: it is not a Python function with source",
-            hint="pass a function defined with 'def' or 'lambda'; for a built-in or C "
-                 "function register a rule for it",
-        )
+        raise not_a_function_error(func)
     code = func.__code__
     filename = code.co_filename
     where = dict(filename=filename, lineno=code.co_firstlineno)
@@ -120,9 +116,12 @@ def _current_source(func: types.FunctionType) -> tuple[list[str], FunctionNode |
     lines = linecache.getlines(filename, func.__globals__)
     if not lines:
         raise ADCompileError(
-            f"the source of {func.__qualname__} is not available",
-            hint="define the function in a file, a notebook or IPython; code typed at a "
-                 "plain 'python' prompt or passed to exec() keeps no source",
+            f"the source of {'the lambda' if code.co_name == '<lambda>' else func.__qualname__}"
+            f" is not available: it was defined in {filename}, whose text Python does not keep",
+            hint="ad_compiler reads a function's source: define it in a .py file and import "
+                 "it, or in a Jupyter notebook or IPython (Python 3.13's interactive prompt "
+                 "keeps source too); the prompt of earlier Pythons, 'python -c' and exec() "
+                 "of a string keep none",
             filename=filename, lineno=code.co_firstlineno)
     try:
         node = _find_node(_parse(filename, "".join(lines)), code)

@@ -110,8 +110,14 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
     def _params(self, args: ast.arguments) -> list[Value]:
         if args.vararg or args.kwarg:
             extra = args.vararg or args.kwarg
+            wrapped = getattr(self.src.func, "__wrapped__", None)
+            hint = "name each parameter"
+            if self.root is self and callable(wrapped):  # a decorator's wrapper
+                hint = (f"this is the wrapper a decorator made around "
+                        f"{getattr(wrapped, '__name__', 'a function')}: differentiate the "
+                        f"function it wraps, adc.grad({self.src.func.__name__}.__wrapped__)")
             raise self.error(extra, "*args and **kwargs parameters are not supported",
-                             hint="name each parameter")
+                             hint=hint)
         if args.kwonlyargs:
             raise self.error(args.kwonlyargs[0], "keyword-only parameters are not supported yet",
                              hint="make them positional parameters")
