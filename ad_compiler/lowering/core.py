@@ -408,4 +408,6 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             return free
         raise self.error(node, f"'{name}' is a {type(resolved.obj).__name__}, not a number "
                                "or an array, and cannot be used as a value here",
-                         hint="call it, or pass the value it holds as an argument")
+                         hint="call it where its value is needed (to apply it to every item, "
+                              "loop over the items and call it); test types before calling "
+                              "the differentiated function")
