@@ -91,15 +91,25 @@ def load(func: Callable) -> FunctionSource:
                              col=node.col_offset if node is not None else
                              len(line) - len(line.lstrip()), **where)
     if node is None:
+        pseudo = filename.startswith("<") and filename.endswith(">")  # exec(), -c, a prompt
         raise ADCompileError(
-            f"could not find the source of {func.__qualname__} in {filename}",
-            hint="the file may have changed since it was imported; re-import it",
+            f"could not find the source of {func.__qualname__} in {filename}"
+            + (": the text Python keeps under that name is not the code that defined it"
+               if pseudo else ""),
+            hint=_NO_SOURCE_HINT if pseudo else
+            "the file may have changed since it was imported; re-import it",
             **where,
         )
     if not current:
         raise _mismatch(func, lines, node)
     cells = dict(zip(code.co_freevars, func.__closure__ or ()))
     return FunctionSource(func, node, filename, lines, cells)
+
+
+_NO_SOURCE_HINT = ("ad_compiler reads a function's source: define it in a .py file and import "
+                   "it, or in a Jupyter notebook or IPython (from Python 3.13 on, the "
+                   "interactive prompt and 'python -c' keep source too); exec() of a string "
+                   "keeps none")
 
 
 def _current_source(func: types.FunctionType) -> tuple[list[str], FunctionNode | None, bool]:
@@ -118,10 +128,7 @@ def _current_source(func: types.FunctionType) -> tuple[list[str], FunctionNode |
         raise ADCompileError(
             f"the source of {'the lambda' if code.co_name == '<lambda>' else func.__qualname__}"
             f" is not available: it was defined in {filename}, whose text Python does not keep",
-            hint="ad_compiler reads a function's source: define it in a .py file and import "
-                 "it, or in a Jupyter notebook or IPython (Python 3.13's interactive prompt "
-                 "keeps source too); the prompt of earlier Pythons, 'python -c' and exec() "
-                 "of a string keep none",
+            hint=_NO_SOURCE_HINT,
             filename=filename, lineno=code.co_firstlineno)
     try:
         node = _find_node(_parse(filename, "".join(lines)), code)
