@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import assemble
-from .arguments import carries_tangent, check_cotangent, check_tangents
+from .arguments import argument_tuple, carries_tangent, check_cotangent, check_tangents
 from .build import Wrt, derivative, method_parts, unshared, with_defaults, wrt_indices
 from .differences import relative_error
 from .lowering import lower
@@ -61,7 +61,7 @@ def _argnums(wrt: Wrt, argnums: Wrt | None) -> Wrt:
 
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """Forward mode: ``(f(*primals), J @ tangents)``, one tangent per positional input."""
-    primals, tangents = tuple(primals), tuple(tangents)
+    primals, tangents = argument_tuple(primals, "primals"), argument_tuple(tangents, "tangents")
     func, instance, _ = method_parts(f, 0)
     if instance is not None:  # a bound method: `self` carries no tangent
         check_tangents(f, primals, tangents)

@@ -28,6 +28,16 @@ def carries_tangent(primal: Any, tangent: Any) -> bool:
         return True
 
 
+def argument_tuple(values: Any, what: str) -> tuple:
+    """jvp's primals or tangents as a tuple, one item per parameter.  Anything but a
+    tuple or list is refused: a single array would be taken apart row by row."""
+    if isinstance(values, (tuple, list)):
+        return tuple(values)
+    raise TypeError(f"jvp takes its {what} as a tuple with one item per parameter, not "
+                    f"{_describe(values)}: write adc.jvp(f, (x,), (t,)) for a function of "
+                    "one argument")
+
+
 def check_tangents(f: Callable, primals: tuple, tangents: tuple) -> None:
     """Refuse tangents that cannot go with `primals` (one per primal, each shaped like
     it), naming the parameter, before generated code fails on them less clearly.
@@ -37,10 +47,12 @@ def check_tangents(f: Callable, primals: tuple, tangents: tuple) -> None:
         names = _parameter_names(f, len(primals))
         if len(primals) > len(names):
             raise TypeError(f"jvp: {_name(f)} takes {len(names)} argument(s) "
-                            f"({', '.join(names)}), but {len(primals)} primals were given")
+                            f"({', '.join(names)}), but {len(primals)} primals were given; "
+                            "give one primal for each parameter")
         raise ValueError(f"jvp: {len(primals)} primal(s) were given but {len(tangents)} "
                          f"tangent(s); give one tangent for each of "
-                         f"{', '.join(names[:len(primals)])}")
+                         f"{', '.join(names[:len(primals)])} (None for an input that has "
+                         "no tangent)")
     for k, (primal, tangent) in enumerate(zip(primals, tangents)):
         if _plainly_fits(primal, tangent):
             continue
@@ -49,7 +61,8 @@ def check_tangents(f: Callable, primals: tuple, tangents: tuple) -> None:
             name = _parameter_names(f, len(primals))[k]
             raise _pair_error(TypeError if problem[0] == "type" else ValueError,
                               f"jvp: the tangent for parameter {name!r} (position {k})",
-                              problem)
+                              problem, "a tangent has the shape and structure of its "
+                                       "primal; pass None for no tangent for that input")
 
 
 def check_cotangent(f: Callable, value: Any, ybar: Any, several: bool) -> None:
@@ -71,7 +84,9 @@ def check_cotangent(f: Callable, value: Any, ybar: Any, several: bool) -> None:
             _pair_problem(out, given, "")
         if problem is not None:
             raise _pair_error(TypeError if problem[0] == "type" else ValueError,
-                              f"vjp: {label[k]} of {_name(f)}", problem)
+                              f"vjp: {label[k]} of {_name(f)}", problem,
+                              "the pullback takes a cotangent with the shape and structure "
+                              "of the value vjp returned (zeros for an output that has none)")
 
 
 def _plainly_fits(primal: Any, given: Any) -> bool:
@@ -113,10 +128,11 @@ def _pair_problem(primal: Any, given: Any, path: str) -> tuple[str, str, str, An
     return None
 
 
-def _pair_error(kind: type, subject: str, problem: tuple[str, str, str, Any]) -> Exception:
+def _pair_error(kind: type, subject: str, problem: tuple[str, str, str, Any],
+                rule: str) -> Exception:
     _, path, expected, given = problem
     inside = f" (at {path})" if path else ""
-    return kind(f"{subject}{inside} must be {expected}, not {_describe(given)}")
+    return kind(f"{subject}{inside} must be {expected}, not {_describe(given)}: {rule}")
 
 
 def _is_real(value: Any) -> bool:

@@ -53,7 +53,10 @@ def wrt_indices(fn: Function, wrt: Wrt) -> tuple[list[int], bool]:
                                      hint="wrt counts parameters from 0")
             indices.append(item % len(names))
         else:
-            raise ADCompileError(f"wrt must be a parameter index or name, not {item!r}")
+            raise ADCompileError(f"wrt must be a parameter index or name, not {item!r}",
+                                 hint=f"choose among the indices 0 to {len(names) - 1} and "
+                                      f"the names {names}" if names else
+                                 f"{fn.name} has no parameters to differentiate")
     if not indices:
         raise ADCompileError("wrt names no parameter", hint="pass wrt=0 or wrt=('x', 'y')")
     twice = next((i for k, i in enumerate(indices) if i in indices[:k]), None)
@@ -106,7 +109,8 @@ def safe_name(name: str, suffix: str) -> str:
 
 def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     if mode not in _MODES:
-        raise ADCompileError(f"mode must be 'reverse' or 'forward', not {mode!r}")
+        raise ADCompileError(f"mode must be 'reverse' or 'forward', not {mode!r}",
+                             hint="write mode='reverse' (the default) or mode='forward'")
     rules_version = custom.version
     fn = lower(f)
     aux = kind.endswith("_aux")  # f returns (value, aux): only the value is differentiated

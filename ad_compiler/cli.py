@@ -35,12 +35,14 @@ def load_target(target: str) -> Callable:
     """`path/to/file.py:function` or `package.module:function` -> the function."""
     module_part, sep, attr = target.rpartition(":")
     if not sep or not module_part or not attr:
-        raise TargetError(f"target {target!r} should look like file.py:function "
-                          "or package.module:function")
+        raise TargetError(f"target {target!r} names no function: write path/to/file.py:function "
+                          "or package.module:function, such as examples/seeds.py:f")
     if module_part.endswith(".py") or os.sep in module_part or "/" in module_part:
         path = os.path.abspath(module_part)
         if not os.path.isfile(path):
-            raise TargetError(f"no such file: {module_part}")
+            raise TargetError(f"no such file: {module_part} (looked for {path}); give the "
+                              "path of a Python file, relative to the current directory, "
+                              "then ':' and the function's name")
         name = "_adc_target_" + os.path.splitext(os.path.basename(path))[0]
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
@@ -60,17 +62,22 @@ def load_target(target: str) -> Callable:
         try:
             module = importlib.import_module(module_part)
         except ImportError as exc:
-            raise TargetError(f"cannot import {module_part}: {exc}") from None
+            raise TargetError(f"cannot import {module_part}: {exc}; check the module's "
+                              "name (modules are found on sys.path: PYTHONPATH and installed "
+                              "packages), or give a file instead: path/to/file.py:function"
+                              ) from None
         except Exception as exc:  # the user's module failed while importing
             raise TargetError(f"importing {module_part} failed: "
                               f"{type(exc).__name__}: {exc}") from None
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise TargetError(f"{module_part} has no function {attr!r}")
+            raise TargetError(f"{module_part} has no function {attr!r}; "
+                              f"{_functions_in(module)}")
         obj = getattr(obj, part)
     if not callable(obj):
-        raise TargetError(f"{target} is not a function")
+        raise TargetError(f"{target} is a {type(obj).__name__}, not a function; "
+                          f"{_functions_in(module)}")
     return obj
 
 
@@ -80,6 +87,17 @@ def _current_directory_importable() -> None:
     here = os.getcwd()
     if not any(os.path.abspath(entry or os.curdir) == here for entry in sys.path):
         sys.path.insert(0, here)
+
+
+def _functions_in(module: Any) -> str:
+    """The functions a module defines, to choose a target from (for an error message)."""
+    names = [name for name, value in vars(module).items()
+             if callable(value) and not isinstance(value, type) and not name.startswith("_")
+             and getattr(value, "__module__", None) == module.__name__]
+    if not names:
+        return f"{module.__name__} defines no functions"
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    return f"its functions are: {shown}"
 
 
 def _wrt(text: str | None) -> Any:

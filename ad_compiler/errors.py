@@ -65,3 +65,103 @@ def no_rule_hint(callee: str, nargs: int, example: str, rewrite: str = "") -> st
             f"{partials}) if it is an elementwise scalar function; or wrap the argument in "
             f"adc.stop_gradient(...) if no derivative should flow through it, as in {example}; "
             f"or rewrite it with functions that have derivative rules{rewrite}")
+
+
+def not_a_function_error(obj: object) -> ADCompileError:
+    """Why `obj` cannot be differentiated itself, and what to pass instead: a built-in
+    function with a rule is differentiated inside a Python function that calls it."""
+    import functools
+    import types
+
+    from .custom import partials_of
+    from .primitives import (
+        ARRAY_PRIMITIVES,
+        NONDIFF_BUILTINS,
+        NONDIFF_NUMPY,
+        PRIMITIVES,
+        lookup_array,
+        lookup_callable,
+    )
+
+    if isinstance(obj, str):
+        return ADCompileError(
+            f"ad_compiler differentiates Python functions, not the string {obj!r}",
+            hint=f"pass the function itself: adc.grad({obj})" if obj.isidentifier() else
+            "pass the function itself, as in adc.grad(f)")
+    if isinstance(obj, type):
+        return ADCompileError(
+            f"cannot differentiate the class {obj.__name__}: ad_compiler differentiates "
+            "functions", hint="differentiate a method of an instance: adc.grad(obj.method)")
+    if not callable(obj):
+        return ADCompileError(
+            f"cannot differentiate {_shown(obj)} (a {type(obj).__name__}): ad_compiler "
+            "differentiates Python functions",
+            hint="pass the function first and the point to its derivative: adc.grad(f)(x)")
+    if isinstance(obj, functools.partial):
+        inner = _spelling(obj.func)
+        return ADCompileError(
+            f"cannot differentiate a functools.partial of {inner}: it is not a Python "
+            "function with source", hint=f"differentiate {inner} itself and pass the fixed "
+                                         f"arguments when you call the derivative: "
+                                         f"adc.grad({inner}, wrt=0)(x, ...)")
+    name = _spelling(obj)
+    prim, array = lookup_callable(obj), lookup_array(obj)
+    if id(obj) in NONDIFF_BUILTINS or id(obj) in NONDIFF_NUMPY or (
+            prim is not None and PRIMITIVES[prim[0]].nondiff):
+        return ADCompileError(
+            f"{name} is a built-in function whose value is piecewise constant: its "
+            "derivative is zero wherever it exists, so there is nothing to differentiate",
+            hint="differentiate a Python function that calls it (it is a constant there)")
+    if prim is not None or array is not None or partials_of(obj) is not None:
+        if prim is not None:
+            names = ["x", "y", "z"][: PRIMITIVES[prim[0]].arity]
+        elif array is not None:
+            spec = ARRAY_PRIMITIVES[array]
+            names = [spec.params[k] for k in spec.operands] or ["x"]
+        else:
+            names = ["x"]
+        call = f"{name}({', '.join(names)})"
+        return ADCompileError(
+            f"{name} is a built-in function, which already has a derivative rule: it is "
+            "differentiated where a Python function calls it, not on its own",
+            hint=f"differentiate a function that calls it, defined in a file, a notebook or "
+                 f"IPython: adc.grad(lambda {', '.join(names)}: {call})")
+    wrapped = getattr(obj, "__wrapped__", None)
+    if isinstance(wrapped, types.FunctionType) and not name.startswith(("np.", "scipy.")):
+        return ADCompileError(
+            f"cannot differentiate {name}: it is a wrapper made by a decorator, not the "
+            "Python function it wraps", hint=f"differentiate the function it wraps: "
+                                              f"adc.grad({wrapped.__name__}.__wrapped__)")
+    call = next((vars(k)["__call__"] for k in type(obj).__mro__ if "__call__" in vars(k)), None)
+    if isinstance(call, types.FunctionType):  # a Python class's instance, called
+        return ADCompileError(
+            f"cannot differentiate {_shown(obj)}: it is an object of the class "
+            f"{type(obj).__name__}, which is called through its __call__ method",
+            hint="differentiate the method: adc.grad(obj.__call__), or a function that "
+                 "calls the object")
+    return ADCompileError(
+        f"cannot differentiate {name}: it is compiled code (a built-in or C function, or "
+        "another callable object), which has no Python source to read, and it has no "
+        "derivative rule",
+        hint=f"differentiate a Python function that calls it; there, a call of {name} on "
+             f"differentiated values needs a rule (adc.defpartials({name}, lambda y, x: "
+             "<dy/dx>), for a function of numbers) or adc.stop_gradient(...) around its "
+             "arguments")
+
+
+def _spelling(obj: object) -> str:
+    """How a user writes a library function: ``math.sin``, ``np.linalg.solve``, ``abs``."""
+    name = getattr(obj, "__name__", None)
+    module = getattr(obj, "__module__", None)
+    if not isinstance(name, str):
+        return _shown(obj)
+    if module in (None, "builtins", "__main__") or not isinstance(module, str):
+        return name
+    if module == "numpy" or module.startswith("numpy."):
+        module = "np" + module[len("numpy"):]
+    return f"{module}.{name}"
+
+
+def _shown(obj: object) -> str:
+    text = repr(obj)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ADCompileError
+from .errors import ADCompileError, not_a_function_error
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
@@ -79,11 +79,7 @@ class FunctionSource:
 def load(func: Callable) -> FunctionSource:
     """The parsed source of `func`, or ADCompileError saying why there is none."""
     if not isinstance(func, types.FunctionType):
-        raise ADCompileError(
-            f"cannot differentiate {func!r}: it is not a Python function with source",
-            hint="pass a function defined with 'def' or 'lambda'; for a built-in or C "
-                 "function register a rule for it",
-        )
+        raise not_a_function_error(func)
     code = func.__code__
     filename = code.co_filename
     where = dict(filename=filename, lineno=code.co_firstlineno)
@@ -95,15 +91,25 @@ def load(func: Callable) -> FunctionSource:
                              col=node.col_offset if node is not None else
                              len(line) - len(line.lstrip()), **where)
     if node is None:
+        pseudo = filename.startswith("<") and filename.endswith(">")  # exec(), -c, a prompt
         raise ADCompileError(
-            f"could not find the source of {func.__qualname__} in {filename}",
-            hint="the file may have changed since it was imported; re-import it",
+            f"could not find the source of {func.__qualname__} in {filename}"
+            + (": the text Python keeps under that name is not the code that defined it"
+               if pseudo else ""),
+            hint=_NO_SOURCE_HINT if pseudo else
+            "the file may have changed since it was imported; re-import it",
             **where,
         )
     if not current:
         raise _mismatch(func, lines, node)
     cells = dict(zip(code.co_freevars, func.__closure__ or ()))
     return FunctionSource(func, node, filename, lines, cells)
+
+
+_NO_SOURCE_HINT = ("ad_compiler reads a function's source: define it in a .py file and import "
+                   "it, or in a Jupyter notebook or IPython (from Python 3.13 on, the "
+                   "interactive prompt and 'python -c' keep source too); exec() of a string "
+                   "keeps none")
 
 
 def _current_source(func: types.FunctionType) -> tuple[list[str], FunctionNode | None, bool]:
@@ -120,9 +126,9 @@ def _current_source(func: types.FunctionType) -> tuple[list[str], FunctionNode |
     lines = linecache.getlines(filename, func.__globals__)
     if not lines:
         raise ADCompileError(
-            f"the source of {func.__qualname__} is not available",
-            hint="define the function in a file, a notebook or IPython; code typed at a "
-                 "plain 'python' prompt or passed to exec() keeps no source",
+            f"the source of {'the lambda' if code.co_name == '<lambda>' else func.__qualname__}"
+            f" is not available: it was defined in {filename}, whose text Python does not keep",
+            hint=_NO_SOURCE_HINT,
             filename=filename, lineno=code.co_firstlineno)
     try:
         node = _find_node(_parse(filename, "".join(lines)), code)

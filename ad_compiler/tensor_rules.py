@@ -692,8 +692,10 @@ def array_vjp(builder: Builder, op: Op, g: Operand, indices: list[int]) -> list[
         if rule is None:
             raise NotImplementedError(
                 f"the runtime helper '{op.prim}' has no adjoint rule, so this reverse-mode "
-                "code cannot be differentiated in reverse mode again; use forward over "
-                "reverse (adc.hessian, or adc.jvp of the gradient)")
+                "code cannot be differentiated in reverse mode again; take one of the two "
+                "derivatives in forward mode: adc.hessian(f) (forward over reverse), or, "
+                "where the differentiated arguments are numbers, "
+                "adc.grad(adc.grad(f, mode='forward'))")
         _refuse_unsupported(HELPERS[op.prim], [i for i in indices
                                                if i in HELPERS[op.prim].nonlinear])
         parts = rule(e, g, op.args)

@@ -22,6 +22,25 @@ _ARRAY_DATA = frozenset(name for name in dir(np.ndarray) if not name.startswith(
                         and not callable(getattr(np.ndarray, name, None)))
 
 
+_LIST_HINT = "build a new list instead: ys = ys + [v] (lists are never changed in place)"
+_RANDOM_HINT = ("draw the random numbers outside the function you differentiate and pass "
+                "them in (or call np.random.normal(...) and the like, constants here)")
+_LOG_HINT = "log outside the function you differentiate (print(...) works inside it)"
+# what to write instead of methods people call on lists, dicts, strings, loggers, generators
+_METHOD_HINTS = {
+    **dict.fromkeys(("append", "extend", "insert", "pop", "remove", "clear", "sort",
+                     "reverse"), _LIST_HINT),
+    **dict.fromkeys(("get", "setdefault", "update"), "index the dict: d[key]"),
+    "format": "format strings outside the function you differentiate (print(x) works "
+              "inside it)",
+    **dict.fromkeys(("debug", "info", "warning", "error", "exception", "critical", "log"),
+                    _LOG_HINT),
+    **dict.fromkeys(("normal", "standard_normal", "uniform", "random", "integers", "choice",
+                     "exponential", "poisson", "binomial", "permutation", "shuffle"),
+                    _RANDOM_HINT),
+}
+
+
 class Arrays:
     """Methods of the lowerer (see core.py), grouped by what they lower."""
 
@@ -165,9 +184,13 @@ class Arrays:
 
         call, receiver = written(node) or f".{method}()", written(node.func.value) or "x"
         what = f"{call} has no derivative rule (a method without one is not supported)"
-        if not callable(getattr(np, method, None)):
-            return self.error(node.func, what, hint="rewrite it with NumPy functions that "
-                                                    "have derivative rules")
+        if not (hasattr(np.ndarray, method) and callable(getattr(np, method, None))):
+            what = (f"{call} is a method call, which has no derivative rule (the methods "
+                    "supported are those of NumPy arrays with rules, .copy(), and .items(), "
+                    ".values(), .keys() in a for loop)")
+            return self.error(node.func, what, hint=_METHOD_HINTS.get(method, (
+                "call it outside the function you differentiate and pass its result in, "
+                "or rewrite it with functions that have derivative rules")))
         function = f"np.{method}"
         return self.error(node.func, what, hint=(
             f"call it as a function, {function}({receiver}, ...), and then "

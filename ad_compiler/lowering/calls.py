@@ -142,8 +142,12 @@ class Calls:
         spec = callee.node.args
         if spec.vararg or spec.kwarg or spec.kwonlyargs:
             raise self.error(node, f"'{callee.name}' has *args, **kwargs or keyword-only "
-                                   "parameters, which inlining does not support yet",
-                             hint="give it plain positional parameters")
+                                   "parameters, which inlining does not support yet (Python "
+                                   "functions a differentiated function calls are inlined)",
+                             hint="give it plain positional parameters if it is yours; call a "
+                                  "library function such as logging's outside the function "
+                                  "you differentiate, or register its derivative with "
+                                  "adc.defpartials")
         defaults = []
         for value in callee.func.__defaults__ or ():
             defaults.append(Const(value) if isinstance(value, (int, float, bool, type(None)))

@@ -102,7 +102,8 @@ class Containers:
                                   "np.concatenate to make a new array")
         else:
             raise self.error(target, "assignment to this kind of target is not supported",
-                             hint="assign to a plain name")
+                             hint="assign to a plain name (for a field, give the new value a "
+                                  "name of its own and return it)")
 
     def _subscript(self, node: ast.Subscript) -> Any:
         base = self._rvalue(node.value)

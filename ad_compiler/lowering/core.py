@@ -39,6 +39,10 @@ from .values import (
     _TupleValue,
 )
 
+_OPERATOR_HINT = ("for boolean arrays use np.logical_and, np.logical_or, np.logical_xor or "
+                  "np.logical_not (and, or, not for single conditions); do bit operations "
+                  "on integers outside the function you differentiate")
+
 
 def lower(func: Any) -> Function:
     """The SSA evaluation trace of a Python function."""
@@ -110,8 +114,14 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
     def _params(self, args: ast.arguments) -> list[Value]:
         if args.vararg or args.kwarg:
             extra = args.vararg or args.kwarg
+            wrapped = getattr(self.src.func, "__wrapped__", None)
+            hint = "name each parameter"
+            if self.root is self and callable(wrapped):  # a decorator's wrapper
+                hint = (f"this is the wrapper a decorator made around "
+                        f"{getattr(wrapped, '__name__', 'a function')}: differentiate the "
+                        f"function it wraps, adc.grad({self.src.func.__name__}.__wrapped__)")
             raise self.error(extra, "*args and **kwargs parameters are not supported",
-                             hint="name each parameter")
+                             hint=hint)
         if args.kwonlyargs:
             raise self.error(args.kwonlyargs[0], "keyword-only parameters are not supported yet",
                              hint="make them positional parameters")
@@ -187,7 +197,9 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             if not isinstance(stmt.target, ast.Name):
                 raise self.error(stmt.target, "augmented assignment to this kind of target "
                                               "is not supported yet",
-                                 hint="assign to a plain name")
+                                 hint="assign to a plain name; for an item, build a new list "
+                                      "or array (xs[:i] + [xs[i] + v] + xs[i + 1:], "
+                                      "np.where(mask, x + v, x))")
             prim = self._binop_prim(stmt.op, stmt)
             if isinstance(self.env.get(stmt.target.id), (_StaticSeq, _StaticDict)):
                 raise self.error(stmt, "changing a list, tuple or dict in place is not "
@@ -207,7 +219,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
                 return
             if stmt.value is None:
                 return
-            raise self.error(stmt.target, "annotated assignment to this target is not supported")
+            raise self.error(stmt.target, "annotated assignment to this target is not supported",
+                             hint="annotate a plain name, or drop the annotation")
         if isinstance(stmt, ast.Expr):
             if isinstance(stmt.value, ast.Call):
                 result = self.expr(stmt.value)
@@ -230,7 +243,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         for kind, (what, hint) in _UNSUPPORTED_STATEMENTS.items():
             if isinstance(stmt, kind):
                 raise self.error(stmt, what, hint)
-        raise self.error(stmt, f"{type(stmt).__name__} statements are not supported")
+        raise self.error(stmt, f"{type(stmt).__name__} statements are not supported",
+                         hint="move it out of the function you differentiate")
 
     def _bind(self, name: str, value: Any) -> None:
         if isinstance(value, Value) and value.name is None:
@@ -243,7 +257,9 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             if isinstance(node.value, (int, float, bool, str, type(None))):
                 return Const(node.value)
             raise self.error(node, f"constants of type {type(node.value).__name__} are "
-                                   "not supported")
+                                   "not supported",
+                             hint="use real numbers; for complex arithmetic, pass the real "
+                                  "and imaginary parts as two arguments")
         if isinstance(node, ast.Name):
             return self.name(node.id, node)
         if isinstance(node, ast.BinOp):
@@ -259,7 +275,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
                     return Const(-operand.value)
                 self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
                 return self.builder.emit("neg", [operand]).result
-            raise self.error(node, f"the operator '{_op_text(node.op)}' is not supported yet")
+            raise self.error(node, f"the operator '{_op_text(node.op)}' is not supported yet",
+                             hint=_OPERATOR_HINT)
         if isinstance(node, ast.Compare):
             return self._compare(node)
         if isinstance(node, ast.IfExp):
@@ -319,7 +336,10 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         for op, comparator in zip(node.ops, node.comparators):
             prim = _COMPARES.get(type(op))
             if prim is None:
-                raise self.error(node, f"the comparison '{_op_text(op)}' is not supported")
+                raise self.error(node, f"the comparison '{_op_text(op)}' is not supported",
+                                 hint="compare with ==, !=, <, <=, > or >=; test membership "
+                                      "or identity (x in xs, x is None) before calling the "
+                                      "differentiated function")
             if result is None:
                 right = self.expr(comparator)
                 self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
@@ -355,7 +375,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
     def _binop_prim(self, op: ast.operator, node: ast.AST) -> str:
         prim = _BINOPS.get(type(op))
         if prim is None:
-            raise self.error(node, f"the operator '{_op_text(op)}' is not supported yet")
+            raise self.error(node, f"the operator '{_op_text(op)}' is not supported yet",
+                             hint=_OPERATOR_HINT)
         return prim
 
     def _binop(self, prim: str, left: Operand, right: Operand, node: ast.AST) -> Operand:
@@ -387,4 +408,6 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             return free
         raise self.error(node, f"'{name}' is a {type(resolved.obj).__name__}, not a number "
                                "or an array, and cannot be used as a value here",
-                         hint="call it, or pass the value it holds as an argument")
+                         hint="call it where its value is needed (to apply it to every item, "
+                              "loop over the items and call it); test types before calling "
+                              "the differentiated function")

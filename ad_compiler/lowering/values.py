@@ -43,6 +43,8 @@ _UNSUPPORTED_STATEMENTS = {
                            "use a plain 'def' function"),
     ast.Assert: ("'assert' cannot be differentiated",
                  "check inputs before calling the differentiated function"),
+    ast.Match: ("'match' statements cannot be differentiated yet",
+                "write it with if/elif/else"),
 }
 
 

@@ -137,8 +137,10 @@ def reverse_code_error(fn: Function, op: Op) -> ADCompileError:
     return located_error(
         fn, op, "differentiating the in-place list updates of reverse-mode code (the "
                 "gradient of a loop over a differentiated list) is not supported yet",
-        hint="take one of the two derivatives in forward mode: "
-             "grad(grad(f, mode='forward')) or jvp(grad(f), ...)")
+        hint="where the differentiated arguments are numbers, take the inner derivative in "
+             "forward mode: adc.grad(adc.grad(f, mode='forward')), or adc.jvp of "
+             "adc.grad(f, mode='forward'); second derivatives with respect to a list or array "
+             "whose items such a loop reads are not supported yet")
 
 
 def located_error(fn: Function, op: Op, what: str, hint: str = "") -> ADCompileError:
@@ -271,11 +273,14 @@ def derive(fn: Function, op: Op, rule: Any, *args: Any) -> Any:
     try:
         return rule(*args)
     except NotImplementedError as exc:  # a rule that does not cover these arguments
+        hint = ("wrap the argument in adc.stop_gradient(...) if no derivative should flow "
+                "through it, or rewrite it with functions that have derivative rules")
+        if getattr(op.attrs.get("fn"), "__module__", "").startswith("ad_compiler."):
+            hint = ("this is code ad_compiler generated, differentiated again: take the "
+                    "derivatives in the order the message says")  # a run-time helper
         raise located_error(
             fn, op, f"cannot differentiate '{op.attrs.get('callee') or op.prim}': {exc}",
-            hint="wrap the argument in adc.stop_gradient(...) if no derivative should flow "
-                 "through it, or rewrite it with functions that have derivative rules",
-        ) from None
+            hint=hint) from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         constants = [repr(a.value) for a in op.args if isinstance(a, Const)]
         what = f"cannot differentiate '{op.attrs.get('callee') or op.prim}'"

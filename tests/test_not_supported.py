@@ -1,0 +1,374 @@
+"""The README's "What is not supported (yet)" list is exactly what is refused.
+
+Every construct the list names has a function in tests/fixtures/not_supported.py that
+is refused: with `adc.ADCompileError` at the line marked ``# ERR`` (file, line and a
+hint), or, where the list says so, with an error when the code runs.  Constructs the
+list does not name, and the ways out its hints suggest, work, with derivatives
+written out by hand beside each test.  The README's list quotes in backticks exactly
+the constructs below and the ways out, so list and behaviour cannot drift apart.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import load_fixture
+
+import ad_compiler as adc
+
+ROOT = Path(__file__).resolve().parents[1]
+N = load_fixture("not_supported")
+FIXTURE_FILE = str(ROOT / "tests" / "fixtures" / "not_supported.py")
+
+
+@dataclass
+class Refused:
+    """A construct and how it is refused."""
+
+    listed: tuple[str, ...]  # how the README quotes it
+    fn: Callable  # the fixture function, whose '# ERR' line the error points at
+    attempt: Callable[[], object]
+    word: str  # in the message, so the user knows what was refused
+    error: type[Exception] = adc.ADCompileError
+
+
+def grad_at(fn: Callable, *args: object, **options: object) -> Callable[[], object]:
+    return lambda: adc.grad(fn, **options)(*args)
+
+
+XS = [1.0, 2.0]
+V3 = np.array([0.5, -1.0, 3.0])
+
+CASES = {
+    # statements
+    "try": Refused(("try",), N.with_try, grad_at(N.with_try, 0.5), "'try'"),
+    "with": Refused(("with",), N.with_with, grad_at(N.with_with, 0.5), "'with'"),
+    "raise": Refused(("raise",), N.with_raise, grad_at(N.with_raise, 0.5), "'raise'"),
+    "assert": Refused(("assert",), N.with_assert, grad_at(N.with_assert, 0.5), "'assert'"),
+    "del": Refused(("del",), N.with_del, grad_at(N.with_del, 0.5), "'del'"),
+    "global": Refused(("global",), N.with_global, grad_at(N.with_global, 0.5), "'global'"),
+    "nonlocal": Refused(("nonlocal",), N.make_with_nonlocal(),
+                        grad_at(N.make_with_nonlocal(), 0.5), "'nonlocal'"),
+    "match": Refused(("match",), N.with_match, grad_at(N.with_match, 0.5), "'match'"),
+    "for else": Refused(("for ... else",), N.with_for_else, grad_at(N.with_for_else, 0.5),
+                        "'for ... else'"),
+    "while else": Refused(("while ... else",), N.with_while_else,
+                          grad_at(N.with_while_else, 0.5), "'while ... else'"),
+    "import": Refused(("import",), N.with_import, grad_at(N.with_import, 0.5), "imports"),
+    "class": Refused(("class",), N.with_class, grad_at(N.with_class, 0.5), "class"),
+    # expressions
+    "yield": Refused(("yield",), N.with_yield, grad_at(N.with_yield, 0.5), "'yield'"),
+    "async": Refused(("async def",), N.with_async, grad_at(N.with_async, 0.5), "async"),
+    "comprehension": Refused(("[v * v for v in xs]",), N.with_comprehension,
+                             grad_at(N.with_comprehension, XS), "comprehensions"),
+    "walrus": Refused((":=",), N.with_walrus, grad_at(N.with_walrus, 0.5), "':='"),
+    "f-string": Refused(('f"{x}"',), N.with_fstring, grad_at(N.with_fstring, 0.5),
+                        "f-strings"),
+    "format": Refused((".format()",), N.with_format, grad_at(N.with_format, 0.5),
+                      '"{}".format(x)'),
+    "starred": Refused(("f(*xs)",), N.with_starred_argument,
+                       grad_at(N.with_starred_argument, XS), "starred"),
+    "double starred": Refused(("f(**kw)",), N.with_double_starred_argument,
+                              grad_at(N.with_double_starred_argument, V3, {"axis": 0}),
+                              "'**'"),
+    "computed key": Refused(("{k: x}",), N.with_computed_key,
+                            grad_at(N.with_computed_key, 0.5, "a"), "dict keys"),
+    "complex literal": Refused(("2j",), N.with_complex_literal,
+                               grad_at(N.with_complex_literal, 0.5), "complex"),
+    # parameters and calls of Python functions
+    "keyword-only": Refused((), N.with_keyword_only, grad_at(N.with_keyword_only, 0.5),
+                            "keyword-only"),
+    "*args": Refused(("*args", "**kwargs"), N.with_varargs, grad_at(N.with_varargs, 0.5),
+                     "*args"),
+    "logging": Refused(("logging.info(...)",), N.with_logging, grad_at(N.with_logging, 0.5),
+                       "'info' has *args"),
+    "decorated nested": Refused((), N.with_decorated_nested,
+                                grad_at(N.with_decorated_nested, 0.5), "decorated"),
+    "recursion": Refused((), N.with_recursion, grad_at(N.with_recursion, 0.5), "recursive"),
+    # assignment into things
+    "item assignment": Refused(("out[i] = ...",), N.with_item_assignment,
+                               grad_at(N.with_item_assignment, 0.5), "assigning into"),
+    "item update": Refused(("xs[i] += v",), N.with_item_update,
+                           grad_at(N.with_item_update, XS), "augmented assignment"),
+    "field assignment": Refused(("p.w = ...",), N.with_field_assignment,
+                                grad_at(N.with_field_assignment, N.Point(1.0, 2.0)),
+                                "assignment to this kind of target"),
+    # operators
+    "&": Refused(("&",), N.with_and_operator, grad_at(N.with_and_operator, V3), "'&'"),
+    "|": Refused(("|",), N.with_or_operator, grad_at(N.with_or_operator, V3), "'|'"),
+    "^": Refused(("^",), N.with_xor_operator, grad_at(N.with_xor_operator, V3), "'^'"),
+    "~": Refused(("~",), N.with_invert_operator, grad_at(N.with_invert_operator, V3), "'~'"),
+    "<<": Refused(("<<",), N.with_shift, grad_at(N.with_shift, 0.5, 3), "'<<'"),
+    ">>": Refused((">>",), N.with_right_shift, grad_at(N.with_right_shift, 0.5, 3), "'>>'"),
+    "in": Refused(("in", "not in"), N.with_in, grad_at(N.with_in, 0.5, XS), "'in'"),
+    "is": Refused(("is", "is not"), N.with_is, grad_at(N.with_is, 0.5, None), "'is'"),
+    # methods
+    "append": Refused(("ys.append(v)",), N.with_append, grad_at(N.with_append, 0.5),
+                      "ys.append(x) is a method call"),
+    "dict get": Refused(("d.get(k)",), N.with_dict_get, grad_at(N.with_dict_get, {"a": 1.0}),
+                        'd.get("a", 0.0)'),
+    "cumsum method": Refused(("x.cumsum()",), N.with_cumsum_method,
+                             grad_at(N.with_cumsum_method, V3), "x.cumsum()"),
+    "logger": Refused(("log.info(...)",), N.with_logger, grad_at(N.with_logger, 0.5),
+                      "log.info("),
+    "generator method": Refused(("np.random.default_rng()",), N.with_generator_method,
+                                grad_at(N.with_generator_method, 0.5), "rng.normal()"),
+    "global generator": Refused(("np.random.default_rng()",), N.with_global_generator,
+                                grad_at(N.with_global_generator, 0.5), "RNG.normal()"),
+    # calls without a rule whose arguments depend on the inputs
+    "np.cumsum": Refused(("np.cumsum(x)",), N.with_np_cumsum, grad_at(N.with_np_cumsum, V3),
+                         "np.cumsum(x) has no derivative rule"),
+    "sum": Refused(("sum(xs)",), N.with_sum, grad_at(N.with_sum, XS), "sum(xs)"),
+    "min": Refused(("min(xs)",), N.with_min, grad_at(N.with_min, XS), "min(xs)"),
+    "max": Refused(("max(xs)",), N.with_max, grad_at(N.with_max, XS), "max(xs)"),
+    "max of three": Refused(("max(a, b, c)",), N.with_max_of_three,
+                            grad_at(N.with_max_of_three, 0.5, 2.0), "max(a, b, 1.0)"),
+    "fsum": Refused(("math.fsum(xs)",), N.with_fsum, grad_at(N.with_fsum, XS),
+                    "math.fsum(xs)"),
+    "prod": Refused(("math.prod(xs)",), N.with_prod, grad_at(N.with_prod, XS),
+                    "math.prod(xs)"),
+    "divmod": Refused(("divmod(x, y)",), N.with_divmod, grad_at(N.with_divmod, 2.5),
+                      "divmod(x, 1.0)"),
+    "list": Refused(("list(xs)",), N.with_list_call, grad_at(N.with_list_call, XS),
+                    "list(xs)"),
+    "tuple": Refused(("tuple(xs)",), N.with_tuple_call, grad_at(N.with_tuple_call, XS),
+                     "tuple(xs)"),
+    "str": Refused(("str(x)",), N.with_str, grad_at(N.with_str, 0.5), "str(x)"),
+    "repr": Refused(("repr(x)",), N.with_repr, grad_at(N.with_repr, 0.5), "repr(x)"),
+    "call of a call": Refused(("np.vectorize(g)(x)",), N.with_call_of_a_call,
+                              grad_at(N.with_call_of_a_call, V3), "can be called"),
+    "type as value": Refused(("isinstance(x, float)",), N.with_type_as_value,
+                             grad_at(N.with_type_as_value, 0.5), "'float' is a type"),
+    # array attributes
+    "real": Refused((".real",), N.with_real, grad_at(N.with_real, V3), "'.real'"),
+    "imag": Refused((".imag",), N.with_imag, grad_at(N.with_imag, V3), "'.imag'"),
+    "flat": Refused((".flat",), N.with_flat, grad_at(N.with_flat, V3), "'.flat'"),
+    "field named real": Refused((), N.with_field_named_real,
+                                grad_at(N.with_field_named_real, N.Record(1.0, 2.0)),
+                                "'.real'"),
+    # loops
+    "iter": Refused(("for c in iter(xs)",), N.with_iter, grad_at(N.with_iter, XS),
+                    "iterates over"),
+    "map": Refused(("map(...)",), N.with_map, grad_at(N.with_map, XS), "'abs'"),
+    "sorted key": Refused(("sorted(..., key=...)",), N.with_sorted_key,
+                          grad_at(N.with_sorted_key, XS), "key function"),
+    # NumPy functions
+    "retstep": Refused(("np.linspace(..., retstep=True)",), N.with_retstep,
+                       grad_at(N.with_retstep, 0.5), "retstep"),
+    "einsum ellipsis": Refused(("np.einsum", "..."), N.with_einsum_ellipsis,
+                               grad_at(N.with_einsum_ellipsis, np.ones((2, 2, 3)),
+                                       np.ones((2, 3, 2)), wrt=(0, 1)),
+                               "einsum with '...'"),
+    "third derivative of prod": Refused(
+        ("np.prod",), N.with_prod_of_array,
+        lambda: adc.hessian(adc.grad(N.with_prod_of_array))(V3), "third derivatives"),
+    # second derivatives through a loop over a differentiated list
+    "hessian of a list loop": Refused(
+        ("for x in xs", "adc.hessian(f)"), N.cubes_of_items,
+        lambda: adc.hessian(N.cubes_of_items)(XS), "in-place list updates"),
+    "grad of grad of a list loop": Refused(
+        ("grad(grad(f))",), N.cubes_of_items,
+        lambda: adc.grad(adc.grad(N.cubes_of_items))(XS), "no adjoint rule"),
+    "jvp of grad of a list loop": Refused(
+        ("jvp(grad(f), ...)",), N.cubes_of_items,
+        lambda: adc.jvp(adc.grad(N.cubes_of_items), (XS,), ([1.0, 0.0],)),
+        "in-place list updates"),
+    "hessian of a list built from numbers": Refused(
+        (), N.cubes_of_two, lambda: adc.hessian(N.cubes_of_two)(1.0, 2.0),
+        "in-place list updates"),
+    # reverse over reverse through run-time helpers
+    "np.array of a list": Refused(
+        ("np.array",), N.with_array_of_list,
+        lambda: adc.grad(adc.grad(N.with_array_of_list))(1.5), "'dense'"),
+    "np.concatenate": Refused(
+        ("np.concatenate",), N.with_concatenate,
+        lambda: adc.grad(adc.grad(N.with_concatenate))(1.5), "'dense'"),
+    "np.stack": Refused(
+        ("np.stack",), N.with_stack, lambda: adc.grad(adc.grad(N.with_stack))(1.5), "'dense'"),
+    "np.tile": Refused(("np.tile",), N.with_tile,
+                       lambda: adc.grad(adc.grad(N.with_tile))(1.5), "'tile_adjoint'"),
+    "np.trace": Refused(("np.trace",), N.with_trace,
+                        lambda: adc.grad(adc.grad(N.with_trace))(1.5), "'trace_adjoint'"),
+    # when the code runs
+    "shared update": Refused(("+=",), N.with_shared_update,
+                             grad_at(N.with_shared_update, V3), "z, read afterwards, shares",
+                             error=ValueError),
+    "complex abs": Refused(("abs()",), N.with_complex_abs,
+                           grad_at(N.with_complex_abs, 1.0 + 2.0j), "abs() of a complex",
+                           error=TypeError),
+    "complex array": Refused((), N.with_complex_array,
+                             grad_at(N.with_complex_array, np.array([1.0 + 1.0j])), "complex",
+                             error=TypeError),
+}
+
+
+def _marked_line(fn: Callable) -> int:
+    lines, start = inspect.getsourcelines(fn)
+    marked = [start + k for k, line in enumerate(lines) if "# ERR" in line]
+    assert len(marked) == 1, f"{fn.__name__} needs one '# ERR' marker"
+    return marked[0]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_listed_construct_is_refused_at_its_line(case):
+    refused = CASES[case]
+    with pytest.raises(refused.error) as info:
+        refused.attempt()
+    err = info.value
+    if isinstance(err, adc.ADCompileError):
+        assert err.filename == FIXTURE_FILE, str(err)
+        assert err.lineno == _marked_line(refused.fn), str(err)
+        assert refused.word in err.what, err.what
+        assert err.hint.strip(), "every refusal says what to do"
+    else:
+        assert refused.word in str(err), str(err)
+    if refused.error is ValueError:  # the run-time check names the statement
+        assert f"line {_marked_line(refused.fn)}: y += 1.0" in str(err)
+
+
+# ------------------------------------------------------------------ not listed: they work
+
+
+def test_a_dict_argument():
+    grads = adc.grad(N.dict_loss)({"w": 2.0, "b": 3.0}, 1.5)
+    assert grads == {"w": 1.5, "b": 6.0}  # (x, 2b)
+
+
+def test_self_in_a_bound_method():
+    model = N.Model(3.0)
+    assert adc.grad(model.loss)(2.0) == pytest.approx(12.0)  # 2 w x
+
+
+def test_namedtuple_and_dataclass_fields():
+    grads = adc.grad(N.namedtuple_loss)(N.Point(2.0, 3.0), 1.5)
+    assert isinstance(grads, N.Point) and grads == (1.5, 6.0)  # (x, 2 offset)
+    grads = adc.grad(N.dataclass_loss)(N.Params(2.0, 3.0), 1.5)
+    assert isinstance(grads, N.Params) and (grads.slope, grads.offset) == (1.5, 6.0)
+
+
+def test_reversed_and_sorted_loops():
+    # reversed: 1*3**2 + 2*2**2 + 3*1**2, so d/dxs = (3*2*1, 2*2*2, 1*2*3)
+    assert adc.grad(N.reversed_loop)([1.0, 2.0, 3.0]) == [6.0, 8.0, 6.0]
+    # sorted: 1*1 + 2*2 + 3*3 by rank, so each item's derivative is its rank
+    assert adc.grad(N.sorted_loop)([3.0, 1.0, 2.0]) == [3.0, 1.0, 2.0]
+    assert adc.grad(N.sorted_loop, mode="forward")([3.0, 1.0, 2.0]) == [3.0, 1.0, 2.0]
+
+
+def test_items_of_a_dict_in_a_loop():
+    # 2 * ab**2 + 1 * c**2
+    assert adc.grad(N.items_loop)({"ab": 1.5, "c": 2.0}) == {"ab": 6.0, "c": 4.0}
+
+
+def test_print_random_numbers_and_calls_on_constants(capsys):
+    assert adc.grad(N.print_and_constants)(1.5) == pytest.approx(3.0)  # 2x
+    assert "x = 1.5" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ the ways out the hints give
+
+
+def test_np_logical_and_instead_of_the_operator():
+    assert list(adc.grad(N.logical_and)(np.array([-1.0, 1.0, 3.0]))) == [0.0, 2.0, 0.0]
+
+
+def test_a_new_list_instead_of_append():
+    assert adc.grad(N.appended)(2.0) == pytest.approx(12.0)  # d x**3 = 3 x**2
+
+
+def test_a_new_list_instead_of_an_item_update():
+    # ys = (xs0, 3 xs1): ys0 * ys1 = 3 xs0 xs1
+    assert adc.grad(N.item_replaced)([1.0, 2.0], 1) == [6.0, 3.0]
+
+
+def test_a_copy_before_an_in_place_update():
+    x = np.array([0.5, -1.0])
+    assert list(adc.grad(N.copied)(x)) == list(2.0 * x + 1.0)  # sum((x + 1) x)
+
+
+def test_indexing_a_dict_instead_of_get():
+    assert adc.grad(N.keyed)({"a": 3.0, "b": 1.0}, "a") == {"a": 6.0, "b": 0.0}
+
+
+def test_reverse_over_forward_for_a_list_built_from_numbers():
+    # a**3 + b**3: d2/da2 = 6a, d2/da db = 0
+    assert adc.grad(adc.grad(N.cubes_of_two, mode="forward"))(1.0, 2.0) == pytest.approx(6.0)
+    assert adc.grad(adc.grad(N.cubes_of_two, mode="forward"), wrt=1)(1.0, 2.0) == 0.0
+
+
+@pytest.mark.parametrize("fn,second", [
+    (N.with_array_of_list, 10.0),  # a**2 + (2a)**2 = 5 a**2
+    (N.with_concatenate, 20.0),  # (a, a, 2a, 2a): 10 a**2
+    (N.with_stack, 20.0),  # the same items stacked
+    (N.with_tile, 8.0),  # four copies of a: 4 a**2
+    (N.with_trace, 4.0),  # trace(a**2 I) = 2 a**2
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_forward_over_reverse_where_reverse_over_reverse_is_refused(fn, second):
+    assert adc.hessian(fn)(1.5) == pytest.approx(second)
+
+
+def test_the_hessian_of_np_prod_itself():
+    # d2/dxi dxj prod(x) = product of the others, zero on the diagonal
+    x = V3
+    expected = np.array([[0.0, x[2], x[1]], [x[2], 0.0, x[0]], [x[1], x[0], 0.0]])
+    assert np.allclose(adc.hessian(N.with_prod_of_array)(x), expected)
+
+
+def test_np_einsum_with_an_ellipsis_in_forward_mode():
+    A, B = np.arange(12.0).reshape(2, 2, 3), np.arange(12.0).reshape(2, 3, 2) / 10.0
+    dA, dB = adc.grad(N.with_einsum_ellipsis, wrt=(0, 1), mode="forward")(A, B)
+    # sum of all A @ B: dA[n, i, j] = sum_k B[n, j, k], dB[n, j, k] = sum_i A[n, i, j]
+    assert np.allclose(dA, np.broadcast_to(B.sum(axis=2)[:, None, :], A.shape))
+    assert np.allclose(dB, np.broadcast_to(A.sum(axis=1)[:, :, None], B.shape))
+
+
+def test_abs_of_real_and_imaginary_parts():
+    assert adc.grad(N.with_complex_abs)(-2.0) == -1.0
+    assert math.isclose(adc.grad(N.with_complex_abs)(3.0), 1.0)
+
+
+# ------------------------------------------------------------------ the README's list
+
+
+# what the README's list quotes besides the constructs above: the error types, the
+# constructs that work (and are named to mark the edge of what is refused), ways out
+WAYS_OUT = {
+    "adc.ADCompileError", "ValueError", "TypeError", "np.logical_and", ".copy()", ".items()",
+    ".values()", ".keys()", "for", "ys = ys + [v]", "np.random.normal()", "adc.defpartials",
+    "adc.stop_gradient", "np.sum", "np.min", "np.max", 'grad(grad(f, mode="forward"))',
+    "y = y + v", "y = x.copy()",
+}
+
+
+def _readme_quotes(text: str | None = None) -> list[str]:
+    """The backticked spans of the README's section "What is not supported (yet)"."""
+    if text is None:
+        text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("## What is not supported (yet)")
+    end = text.find("\n## ", start + 1)
+    return re.findall(r"`([^`\n]+)`", text[start:end if end != -1 else len(text)])
+
+
+def test_every_case_is_checked_against_its_own_line():
+    """The fixture marks one line per function, and every function is used."""
+    used = {case.fn.__qualname__.split(".")[0] for case in CASES.values()}
+    refusing = {name for name, fn in vars(N).items() if inspect.isfunction(fn)
+                and fn.__module__ == N.__name__ and "# ERR" in inspect.getsource(fn)}
+    assert refusing - used == set(), "fixtures that no case uses"
+
+
+def test_the_readme_lists_exactly_what_is_refused():
+    """The README quotes every construct refused above, and nothing else but the ways
+    out: a construct that starts working must leave the list, and a new refusal must
+    join it (with a case here)."""
+    quoted = set(_readme_quotes())
+    listed = {token for case in CASES.values() for token in case.listed}
+    missing = sorted(listed - quoted)
+    unknown = sorted(quoted - listed - WAYS_OUT)
+    assert not missing, f"refused but not in the README's list: {missing}"
+    assert not unknown, f"quoted in the README's list but not checked here: {unknown}"
