@@ -37,11 +37,7 @@ from .ir import (
     walk_ops,
 )
 from .naming import HELPER_MODULES, Naming
-
-try:  # astor prints the source; ast.unparse is the fallback where it cannot
-    import astor
-except ImportError:  # pragma: no cover - astor is a declared dependency
-    astor = None
+from .printing import print_stmt
 
 _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.Div,
                "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "matmul": ast.MatMult}
@@ -62,15 +58,6 @@ class Generated:
     source: str
     filename: str
     free_names: dict[str, Any] = field(default_factory=dict)
-
-
-def print_stmt(node: ast.stmt) -> str:
-    if astor is not None:
-        try:
-            return astor.to_source(node, pretty_source="".join).rstrip("\n")
-        except Exception:  # astor cannot print every node of newer Pythons
-            pass
-    return ast.unparse(node)
 
 
 class _Emitter(Naming):
