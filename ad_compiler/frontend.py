@@ -3,9 +3,9 @@
 Source comes from `linecache`, which holds files, IPython/Jupyter cells and code
 this package generated, so all three work alike.  The whole file is parsed and the
 function's node is found by its code object's first line and name; for several
-lambdas on one line, by the column of the code's first instruction, or, where code
-has no columns (Python 3.10), by which of them compiles to the function's code.  The text is
-trusted only if compiling it gives the function's own code object: a file edited
+lambdas on one line, by the column of the code's first instruction, or where code has
+no columns (Python 3.10) by which of them compiles to the function's code.  The text
+is trusted only if compiling it gives the function's own code object: a file edited
 after its module was imported (reloaded or not) is never differentiated in place of
 the code that runs.  Names are resolved as Python would at call time: closure cells,
 then globals, then builtins.
