@@ -37,11 +37,7 @@ from .ir import (
     walk_ops,
 )
 from .naming import HELPER_MODULES, Naming
-
-try:  # astor prints the source; ast.unparse is the fallback where it cannot
-    import astor
-except ImportError:  # pragma: no cover - astor is a declared dependency
-    astor = None
+from .printing import print_stmt
 
 _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.Div,
                "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "matmul": ast.MatMult}
@@ -62,15 +58,6 @@ class Generated:
     source: str
     filename: str
     free_names: dict[str, Any] = field(default_factory=dict)
-
-
-def print_stmt(node: ast.stmt) -> str:
-    if astor is not None:
-        try:
-            return astor.to_source(node, pretty_source="".join).rstrip("\n")
-        except Exception:  # astor cannot print every node of newer Pythons
-            pass
-    return ast.unparse(node)
 
 
 class _Emitter(Naming):
@@ -641,12 +628,32 @@ class _Locator:
                 lineno = tb.tb_lineno
             tb = tb.tb_next
         where = self.lines.get(lineno) if lineno is not None else None
-        if where is None or not hasattr(error, "add_note"):
+        if where is None:
             return
-        note = (f"in generated code {self.filename}, line {lineno}, which comes from "
-                f"{self.user_file}, line {where[0]}: {where[1]}")
+        add_note(error, f"in generated code {self.filename}, line {lineno}, which comes "
+                        f"from {self.user_file}, line {where[0]}: {where[1]}")
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """`error.add_note(note)`, once.  Python 3.10 has no notes and its tracebacks show
+    none: there, where the message is the exception's one string argument, the note goes
+    on a line of its own after it, where later Pythons print notes.  Other exceptions
+    (KeyError, whose argument is the key) keep their arguments and get `__notes__`,
+    which 3.10 shows only where the exceptiongroup backport is loaded (under pytest)."""
+    if hasattr(error, "add_note"):
         if note not in getattr(error, "__notes__", ()):
             error.add_note(note)
+        return
+    if (len(error.args) == 1 and isinstance(error.args[0], str)
+            and type(error).__str__ is BaseException.__str__):
+        if note not in error.args[0].splitlines():
+            error.args = (f"{error.args[0]}\n{note}",)
+        return
+    notes = getattr(error, "__notes__", None)
+    if not isinstance(notes, list):
+        notes = error.__notes__ = []
+    if note not in notes:
+        notes.append(note)
 
 
 def number_levels_if_primal(fn: Function) -> None:

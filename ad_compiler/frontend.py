@@ -3,8 +3,9 @@
 Source comes from `linecache`, which holds files, IPython/Jupyter cells and code
 this package generated, so all three work alike.  The whole file is parsed and the
 function's node is found by its code object's first line and name; for several
-lambdas on one line, by the column of the code's first instruction.  The text is
-trusted only if compiling it gives the function's own code object: a file edited
+lambdas on one line, by the column of the code's first instruction, or where code has
+no columns (Python 3.10) by which of them compiles to the function's code.  The text
+is trusted only if compiling it gives the function's own code object: a file edited
 after its module was imported (reloaded or not) is never differentiated in place of
 the code that runs.  Names are resolved as Python would at call time: closure cells,
 then globals, then builtins.
@@ -14,6 +15,7 @@ import __future__
 
 import ast
 import builtins
+import copy
 import functools
 import inspect
 import linecache
@@ -131,7 +133,7 @@ def _current_source(func: types.FunctionType) -> tuple[list[str], FunctionNode |
             hint=_NO_SOURCE_HINT,
             filename=filename, lineno=code.co_firstlineno)
     try:
-        node = _find_node(_parse(filename, "".join(lines)), code)
+        node = _find_node(filename, "".join(lines), code)
     except ADCompileError as error:  # the cached text does not parse: try the file's
         node, unparsed = None, error
     else:
@@ -142,7 +144,7 @@ def _current_source(func: types.FunctionType) -> tuple[list[str], FunctionNode |
     fresh = linecache.getlines(filename, func.__globals__)
     if fresh and fresh != lines:
         try:
-            fresh_node = _find_node(_parse(filename, "".join(fresh)), code)
+            fresh_node = _find_node(filename, "".join(fresh), code)
         except ADCompileError:  # the file on disk does not parse now
             fresh_node = None
         if fresh_node is not None:
@@ -218,13 +220,14 @@ def _parse(filename: str, text: str) -> ast.Module:
                              col=(exc.offset or 1) - 1, source_line=exc.text) from None
 
 
-def _find_node(tree: ast.Module, code: types.CodeType) -> FunctionNode | None:
+def _find_node(filename: str, text: str, code: types.CodeType) -> FunctionNode | None:
+    tree = _parse(filename, text)
     first = code.co_firstlineno
     if code.co_name == "<lambda>":
         lambdas = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == first]
         if len(lambdas) <= 1:
             return lambdas[0] if lambdas else None
-        return _lambda_at(lambdas, code)
+        return _lambda_at(lambdas, code) or _lambda_compiled_as(filename, tree, lambdas, code)
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name:
             start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
@@ -234,13 +237,14 @@ def _find_node(tree: ast.Module, code: types.CodeType) -> FunctionNode | None:
 
 
 def _lambda_at(lambdas: list[ast.Lambda], code: types.CodeType) -> ast.Lambda | None:
-    """Among lambdas on one line, the one whose body holds the code's first instruction."""
-    if not hasattr(code, "co_positions"):  # Python 3.10: no columns; compare the code
-        return next((lam for lam in lambdas if _same_lambda_code(lam, code)), lambdas[0])
+    """Among lambdas on one line, the one whose body holds the code's first instruction
+    (None where the code has no column positions, as on Python 3.10)."""
+    if not hasattr(code, "co_positions"):
+        return None
     positions = [(line, col) for line, _, col, _ in code.co_positions()
                  if line is not None and col is not None and (line, col) != (code.co_firstlineno, 0)]
     if not positions:
-        return lambdas[0]
+        return None
     start = min(positions)
     best = None
     for lam in lambdas:
@@ -248,18 +252,40 @@ def _lambda_at(lambdas: list[ast.Lambda], code: types.CodeType) -> ast.Lambda | 
         if (body.lineno, body.col_offset) <= start <= (body.end_lineno, body.end_col_offset):
             if best is None or (lam.body.lineno, lam.body.col_offset) > (best.body.lineno, best.body.col_offset):
                 best = lam
-    return best or lambdas[0]
+    return best
 
 
-def _same_lambda_code(lam: ast.Lambda, code: types.CodeType) -> bool:
-    """Whether compiling `lam` alone gives `code`'s instructions, constants and names."""
-    try:
-        module = compile(ast.Expression(lam), "<lambda>", "eval")
-    except (SyntaxError, ValueError):
-        return False
-    inner = next((c for c in module.co_consts if isinstance(c, types.CodeType)), None)
-    fields = ("co_code", "co_consts", "co_names", "co_varnames")
-    return inner is not None and all(getattr(inner, f) == getattr(code, f) for f in fields)
+def _lambda_compiled_as(filename: str, tree: ast.Module, lambdas: list[ast.Lambda],
+                        code: types.CodeType) -> ast.Lambda | None:
+    """Among lambdas on one line, the one that compiles, in its place in the file, to
+    `code`; None if none does (never a guess).
+
+    Each candidate in turn is moved to a line no code starts on and the whole file is
+    compiled with the future flags of `code`: compiled in place, a lambda reads its
+    closure variables as the running one does, which a lambda compiled alone does not.
+    Lambdas with equal code are interchangeable: they compute the same thing."""
+    nodes = list(ast.walk(tree))
+    mark = max(getattr(n, "end_lineno", 0) or 0 for n in tree.body) + 2
+    for lam in lambdas:
+        moved = copy.deepcopy(tree)
+        twin = next(n for n, o in zip(ast.walk(moved), nodes) if o is lam)
+        twin.lineno = twin.end_lineno = mark
+        try:
+            module = compile(moved, filename, "exec", flags=code.co_flags & _FUTURE_FLAGS,
+                             dont_inherit=True)
+        except (SyntaxError, ValueError):
+            return None
+        if any(candidate.co_firstlineno == mark and _same_code(candidate, code)
+               for candidate in _code_objects(module)):
+            return lam
+    return None
+
+
+def _same_code(compiled: types.CodeType, code: types.CodeType) -> bool:
+    """Whether two code objects run the same instructions on the same names and values."""
+    fields = ("co_name", "co_argcount", "co_posonlyargcount", "co_kwonlyargcount", "co_flags",
+              "co_code", "co_consts", "co_names", "co_varnames", "co_freevars", "co_cellvars")
+    return all(getattr(compiled, f) == getattr(code, f) for f in fields)
 
 
 MISSING = object()

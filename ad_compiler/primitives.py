@@ -179,6 +179,20 @@ NONDIFF_BUILTINS = frozenset(
 )
 
 
+# Aliases NumPy deprecates, and the function each stands for (same values, same types):
+# derivative code calls the latter and does not repeat the warning the user's call gives.
+_DEPRECATED_ALIASES = {"fix": "trunc"}
+_REPLACEMENTS = {id(getattr(np, old)): (getattr(np, old), getattr(np, new))
+                 for old, new in _DEPRECATED_ALIASES.items() if hasattr(np, old)}
+
+
+def callable_to_emit(obj: object) -> object:
+    """What derivative code calls for a callable of the user's code: itself, or for a
+    deprecated alias (``np.fix``) the function it stands for (``np.trunc``)."""
+    hit = _REPLACEMENTS.get(id(obj))
+    return hit[1] if hit is not None and hit[0] is obj else obj
+
+
 def lookup_callable(obj: object) -> tuple[str, str] | None:
     """(primitive, family) for a callable object, by identity; None if unknown."""
     hit = _CALLABLES.get(id(obj))

@@ -129,37 +129,43 @@ def test_every_entry_point_reports_the_same_location(case, entry):
     _check_located(info.value, fn, token)
 
 
-# Constructs "not supported yet" (control flow, calls to user functions, unpacking a
-# call): until they are supported they must be rejected at the right line; once they
-# are, the derivative must be right.  A silent wrong answer is the bug.
-# name -> (fixture, caret token, [(x, d/dx by hand)])
-REJECTED_OR_RIGHT = {
+# Constructs once "not supported yet", pinned to their outcome today: right (the
+# derivative by hand at each point), or refused at the right line.  A construct that
+# starts to be refused fails here as surely as a wrong derivative.
+# name -> (fixture, [(x, d/dx by hand)])
+SUPPORTED_NOW = {
     # y = 2x; if y > 0: y = y*y  ->  8x for x > 0, 2 otherwise
-    "if": (U.f_if, "if y > 0", [(1.0, 8.0), (0.25, 2.0), (-1.0, 2.0)]),
+    "if": (U.f_if, [(1.0, 8.0), (0.25, 2.0), (-1.0, 2.0)]),
     # x doubled three times -> 8x
-    "for": (U.f_for, "for _ in", [(1.0, 8.0), (-2.0, 8.0)]),
+    "for": (U.f_for, [(1.0, 8.0), (-2.0, 8.0)]),
     # doubled until >= 10: 1.5 -> 12 (x8), 3 -> 12 (x4), 20 -> 20 (x1)
-    "while": (U.f_while, "while x", [(1.5, 8.0), (3.0, 4.0), (20.0, 1.0)]),
+    "while": (U.f_while, [(1.5, 8.0), (3.0, 4.0), (20.0, 1.0)]),
     # helper(t) = 2t, times 2 -> 4
-    "user function": (U.f_user_call, "helper(x)", [(0.3, 4.0), (-7.0, 4.0)]),
-    # a, b = floor(x), x mod 1; d(a*b)/dx = floor(x)
-    "unpack call": (U.f_unpack_call, "divmod", [(2.5, 2.0), (-1.25, -2.0)]),
+    "user function": (U.f_user_call, [(0.3, 4.0), (-7.0, 4.0)]),
 }
-REJECTED_OR_RIGHT_PARAMS = [
-    pytest.param(case, mode) for case in REJECTED_OR_RIGHT for mode in ("reverse", "forward")
-]
+# name -> (fixture, caret token): refused today (divmod has no derivative rule)
+REFUSED_NOW = {
+    "unpack call": (U.f_unpack_call, "divmod"),
+}
+MODES = ("reverse", "forward")
 
 
-@pytest.mark.parametrize("case,mode", REJECTED_OR_RIGHT_PARAMS)
-def test_not_yet_supported_is_rejected_at_its_line_or_right(case, mode):
-    fn, token, points = REJECTED_OR_RIGHT[case]
-    try:
-        d = adc.grad(fn, mode=mode)
-    except adc.ADCompileError as err:
-        _check_located(err, fn, token)
-        return
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", list(SUPPORTED_NOW))
+def test_once_unsupported_construct_is_right(case, mode):
+    fn, points = SUPPORTED_NOW[case]
+    d = adc.grad(fn, mode=mode)
     for x, expected in points:
-        assert d(x) == pytest.approx(expected), f"{case}: wrong derivative at x={x}"
+        assert d(x) == pytest.approx(expected, rel=1e-15), f"{case}: wrong derivative at x={x}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", list(REFUSED_NOW))
+def test_still_unsupported_construct_is_refused_at_its_line(case, mode):
+    fn, token = REFUSED_NOW[case]
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(fn, mode=mode)
+    _check_located(info.value, fn, token)
 
 
 def test_async_def_is_located_with_caret():
@@ -369,13 +375,18 @@ def test_fuzz_only_compile_errors_come_out():
     assert outcomes.count("error") > len(FUZZ_BODIES)  # most of these are rejected
 
 
-@pytest.mark.parametrize("body", ["return x % 0", "return x + None", "return x * 'a'"])
-def test_fuzz_constants_sympy_cannot_take(body):
-    fn = _exec_with_source(f"def fz(x):\n    {body}\n", f"<adc-fuzz-const-{body}>")["fz"]
-    try:
+@pytest.mark.parametrize("body,operand", [("return x % 0", "0"), ("return x + None", "None"),
+                                          ("return x * 'a'", "'a'")])
+def test_fuzz_constants_sympy_cannot_take(body, operand):
+    """Python would raise when the function runs; the compiler refuses it at its line."""
+    filename = f"<adc-fuzz-const-{body}>"
+    fn = _exec_with_source(f"def fz(x):\n    {body}\n", filename)["fz"]
+    with pytest.raises((ZeroDivisionError, TypeError)):
+        fn(1.0)
+    with pytest.raises(adc.ADCompileError) as info:
         adc.grad(fn)
-    except adc.ADCompileError:
-        pass
+    assert info.value.filename == filename and info.value.lineno == 2
+    assert operand in info.value.what
 
 
 def test_nested_def_and_local_lambda_are_differentiated():

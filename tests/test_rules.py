@@ -12,6 +12,8 @@ from __future__ import annotations
 import itertools
 import linecache
 import math
+import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -107,6 +109,20 @@ POSITIVE_PAIRS = ((0.3, 1.2), (1.7, 0.4), (2.5, -0.5), (0.9, -1.3), (4.0, 2.0))
 MOD_PAIRS = ((7.3, 2.0), (-3.4, 1.5), (2.2, -0.9), (0.4, 3.1), (-5.1, -2.2))
 LOG_BASE_PAIRS = ((2.0, 3.0), (0.5, 10.0), (7.0, 0.3), (1.3, 2.0))
 
+# math functions newer than the oldest Python supported (3.10) -> the version adding them
+MATH_ADDED_IN = {"exp2": (3, 11), "cbrt": (3, 11)}
+
+
+def in_math(name: str | None) -> str | None:
+    """`name` where this Python's math module has it (by the table above), else None."""
+    if name is None or sys.version_info < MATH_ADDED_IN.get(name, (3, 0)):
+        return None
+    return name
+
+
+# The deprecation NumPy >= 2.5 gives for the test's own calls of np.fix.
+NP_FIX_DEPRECATED = "ignore:numpy.fix is deprecated:DeprecationWarning"
+
 # prim, math name, numpy names, points
 UNARY = [
     ("sin", "sin", ["sin"], WIDE),
@@ -178,7 +194,8 @@ def _points(points) -> tuple[tuple[float, ...], ...]:
 def _cases() -> list[Case]:
     cases = []
     for prim, math_name, np_names, points in UNARY:
-        spellings = ([f"math.{math_name}"] if math_name else []) + [f"np.{n}" for n in np_names]
+        spellings = ([f"math.{math_name}"] if in_math(math_name) else []) + [
+            f"np.{n}" for n in np_names]
         for s in spellings:
             cases.append(Case(s, ("x",), f"{s}(x)", REFERENCE[prim], _points(points)))
             # the chain rule through the primitive, with a non-trivial inner function
@@ -312,7 +329,15 @@ CASES = _cases()
 _ids = [c.id for c in CASES]
 assert len(_ids) == len(set(_ids)), [i for i in _ids if _ids.count(i) > 1]
 
-CASE_PARAMS = [pytest.param(c, id=c.id) for c in CASES]
+
+
+def case_param(case: Case):
+    """A case as a test parameter; a call of np.fix in it may warn (NumPy >= 2.5)."""
+    marks = [pytest.mark.filterwarnings(NP_FIX_DEPRECATED)] if "np.fix(" in case.expr else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+CASE_PARAMS = [case_param(c) for c in CASES]
 
 _counter = itertools.count()
 
@@ -381,7 +406,7 @@ def test_grad_matches_central_differences(case):
         assert got == pytest.approx(numeric, rel=1e-6, abs=1e-6), point
 
 
-@pytest.mark.parametrize("case", CASES, ids=_ids)
+@pytest.mark.parametrize("case", CASE_PARAMS)
 def test_forward_equals_reverse(case):
     f = function_of(case)
     for point in case.points:
@@ -410,10 +435,50 @@ def test_every_primitive_and_callable_is_covered():
             assert spelling in spelled, f"no case calls {spelling}"
     # and each spelling tested really denotes the primitive it is filed under
     for prim, math_name, np_names, _ in UNARY + BINARY:
-        if math_name:
+        if in_math(math_name):
             assert lookup_callable(getattr(math, math_name)) == (prim, "math")
         for n in np_names:
             assert lookup_callable(getattr(np, n)) == (prim, "numpy")
+
+
+def test_math_functions_are_there_from_the_python_that_added_them():
+    """The table the cases follow matches this Python's math module, and so do the
+    primitives: a math function the table lacks would go untested."""
+    for name, version in MATH_ADDED_IN.items():
+        assert hasattr(math, name) == (sys.version_info >= version), name
+        assert ("math" in PRIMITIVES[name].impls) == hasattr(math, name), name
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 11), reason="math.exp2 and math.cbrt exist")
+@pytest.mark.parametrize("name", ["exp2", "cbrt"])
+def test_a_math_function_this_python_lacks_is_a_located_error(name):
+    f = make_function(f"def f(x):\n    return 2.0 * math.{name}(x)\n")
+    with pytest.raises(AttributeError):
+        f(1.0)
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(f)
+    assert info.value.lineno == 2 and info.value.col == 17
+    assert f"has no attribute '{name}'" in info.value.what
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_derivative_code_calls_np_trunc_for_the_deprecated_np_fix(mode):
+    """np.fix is np.trunc (NumPy >= 2.5 deprecates it): the derivative code calls
+    np.trunc, so it gives no warning of its own, and its values are np.fix's."""
+    f = make_function("def f(x):\n    return np.fix(x) * x\n")
+    source = adc.source(f, mode=mode)
+    code = [line for line in source.splitlines() if not line.lstrip().startswith("#")]
+    assert any("np.trunc(x)" in line for line in code) and "np.fix" not in "\n".join(code)
+    d = adc.value_and_grad(f, mode=mode)
+    for x in (-2.5, -0.4, 0.0, 0.7, 3.2, np.array([-1.5, 0.25, 2.75])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            expected_value = f(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            value, derivative = d(x)
+        assert np.array_equal(value, expected_value)
+        assert np.array_equal(derivative, np.trunc(x))
 
 
 # ------------------------------------------------------------------ rule templates
@@ -505,7 +570,7 @@ def test_partial_templates_are_memoised():
 # ------------------------------------------------------------------ families
 
 NUMPY_CASES = [c for c in CASES if c.expr.startswith("np.") and len(c.params) == 1]
-NUMPY_PARAMS = [pytest.param(c, id=c.id) for c in NUMPY_CASES]
+NUMPY_PARAMS = [case_param(c) for c in NUMPY_CASES]
 
 
 @pytest.mark.parametrize("case", NUMPY_PARAMS)

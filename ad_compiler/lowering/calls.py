@@ -17,6 +17,7 @@ from ..primitives import (
     NONDIFF_BUILTINS,
     NONDIFF_NUMPY,
     PRIMITIVES,
+    callable_to_emit,
     lookup_array,
     lookup_callable,
 )
@@ -214,7 +215,7 @@ class Calls:
             return result
         args, kwargs = self._arguments(node, self.expr)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-        attrs = {"fn": fn, "callee": spelling, "callee_kind": root_kind}
+        attrs = {"fn": callable_to_emit(fn), "callee": spelling, "callee_kind": root_kind}
         partials = partials_of(fn)
         if partials is not None:  # the user's own rule comes first
             if kwargs:

@@ -1,7 +1,8 @@
-"""Control flow and data the compiler rejects, each with a located ADCompileError.
+"""Control flow and data a compiler may refuse: some of it is supported now, the rest
+is refused with a located ADCompileError (tests/test_control_flow.py says which).
 
-The offending line of each function carries the marker comment ``# ERR``; the
-tests compute the expected line number from it.
+The line a refusal points at carries the marker comment ``# ERR``; the tests compute
+the expected line number from it.
 """
 import math
 
