@@ -189,3 +189,44 @@ def batched_linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True
     """``np.linspace`` of batched endpoints: the samples' axis goes before the
     directions' (a negative `axis` counts from the last primal axis)."""
     return np.linspace(start, stop, num, endpoint=endpoint, axis=axis - 1 if axis < 0 else axis)
+
+
+def _split_axis(axis: int) -> int:
+    return axis - 1 if axis < 0 else axis
+
+
+def batched_split(t: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    return np.split(t, indices_or_sections, axis=_split_axis(axis))
+
+
+def batched_array_split(t: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    return np.array_split(t, indices_or_sections, axis=_split_axis(axis))
+
+
+def batched_hsplit(t: Any, indices_or_sections: Any) -> list:
+    """``np.hsplit`` of a batched tangent: axis 1, or 0 for a batched vector."""
+    return np.split(t, indices_or_sections, axis=1 if np.ndim(t) > 2 else 0)
+
+
+def batched_vsplit(t: Any, indices_or_sections: Any) -> list:
+    return np.split(t, indices_or_sections, axis=0)
+
+
+def diff_by_position(a: Any, n: int = 1, axis: int = -1, prepend: Any = None,
+                     append: Any = None) -> Any:
+    """``np.diff`` with its ends passed by position, None where not given (for
+    `vmap_last`)."""
+    ends = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not None}
+    return np.diff(a, n, axis, **ends)
+
+
+def pad_by_position(array: Any, pad_width: Any, mode: str = "constant",
+                    constant_values: Any = 0) -> Any:
+    """``np.pad`` in constant mode with its value passed by position (for `vmap_last`)."""
+    return np.pad(array, pad_width, mode, constant_values=constant_values)
+
+
+def batched_pad(t: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Any:
+    """``np.pad`` of a batched tangent: one direction at a time, the value's too."""
+    positions = (0, 3) if np.ndim(constant_values) else (0,)
+    return vmap_last(pad_by_position, positions, t, pad_width, mode, constant_values)

@@ -892,3 +892,134 @@ def _shares(value: Any, reader: Any, depth: int) -> bool:
     if isinstance(reader, dict) and depth < 20:
         return any(_shares(value, item, depth + 1) for item in reader.values())
     return False
+
+
+# ------------------------------------------------------------------ shapes, scans, gathers
+# (the rules are in rules_shapes_scans.py)
+
+
+def rollaxis_destination(ndim: int, axis: int, start: int = 0) -> int:
+    """Where ``np.rollaxis(x, axis, start)`` puts `axis`, as ``np.moveaxis`` counts."""
+    axis, start = axis % ndim, start + ndim if start < 0 else start
+    return start - 1 if axis < start else start
+
+
+def diagonal_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """The adjoint of ``np.diagonal(a, offset, axis1, axis2)``: `g` on that diagonal of
+    zeros shaped like `a`."""
+    g = np.asarray(g)
+    shape = np.shape(a)
+    axis1, axis2 = axis1 % len(shape), axis2 % len(shape)
+    rows, cols = shape[axis1], shape[axis2]
+    out = np.zeros(g.shape[:-1] + (rows, cols), dtype=g.dtype if g.dtype.kind in "fc"
+                   else np.float64)
+    i = np.arange(g.shape[-1])
+    out[..., i + max(-offset, 0), i + max(offset, 0)] = g
+    return np.moveaxis(out, (-2, -1), (axis1, axis2))
+
+
+def diag_adjoint(g: Any, v: Any, k: int = 0) -> Any:
+    """The adjoint of ``np.diag(v, k)``: the diagonal of `g` for a vector `v`, `g` on
+    the diagonal of zeros shaped like a matrix `v`."""
+    if np.ndim(v) == 1:
+        return np.diagonal(g, k).copy()
+    return diagonal_adjoint(g, v, k)
+
+
+def append_adjoint(g: Any, arr: Any, values: Any, axis: Any, which: int) -> Any:
+    """The adjoint of `arr` (`which` 0) or `values` (1) in ``np.append(arr, values, axis)``."""
+    first = np.size(arr) if axis is None else np.shape(arr)[axis]
+    if axis is None:
+        g, axis = np.ravel(g), 0
+    part = np.split(g, [first], axis=axis)[which]
+    return np.reshape(part, np.shape(values if which else arr))
+
+
+def _inner_slices(shape: tuple, pad_width: Any) -> tuple:
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.intp), (len(shape), 2))
+    return tuple(slice(int(b), n - int(e)) for (b, e), n in zip(widths, shape))
+
+
+def unpad(g: Any, x: Any, pad_width: Any) -> Any:
+    """The adjoint of the array in ``np.pad(x, pad_width)``: the middle of `g`."""
+    g = np.asarray(g)
+    return g[_inner_slices(g.shape, pad_width)].reshape(np.shape(x))
+
+
+def pad_fill_adjoint(border: Any, value: Any) -> Any:
+    """The adjoint of np.pad's constant value: the sum over the border (one value only)."""
+    if np.ndim(value) != 0:
+        raise ValueError("np.pad is differentiated with respect to one constant value only "
+                         "(not one per axis or side)")
+    return border
+
+
+def diff_adjoint(g: Any, a: Any, n: int, axis: int, prepend: Any, append: Any,
+                 which: int) -> Any:
+    """The adjoint of `a` (`which` 0), `prepend` (1) or `append` (2) in ``np.diff``."""
+    g = np.asarray(g)
+    for _ in range(n):
+        g = -np.diff(g, axis=axis, prepend=0.0, append=0.0)
+    before = 0 if prepend is None else 1 if np.ndim(prepend) == 0 else np.shape(prepend)[axis]
+    middle = np.shape(a)[axis]
+    part = np.split(g, [before, before + middle], axis=axis)[(1, 0, 2)[which]]
+    end = (a, prepend, append)[which]
+    return np.sum(part) if np.ndim(end) == 0 else part
+
+
+def take_adjoint(g: Any, a: Any, indices: Any, axis: Any = None) -> Any:
+    """The adjoint of ``np.take(a, indices, axis)``: `g` added at the indices (repeated
+    indices add up)."""
+    g = np.asarray(g)
+    shape = np.shape(a)
+    dtype = g.dtype if g.dtype.kind in "fc" else np.float64
+    if axis is None:
+        out = np.zeros(int(np.prod(shape)), dtype=dtype)
+        np.add.at(out, np.asarray(indices), g)
+        return out.reshape(shape)
+    axis = axis % len(shape)
+    out = np.zeros(shape, dtype=dtype)
+    np.add.at(out, (slice(None),) * axis + (np.asarray(indices),), g)
+    return out
+
+
+def take_along_axis_adjoint(g: Any, arr: Any, indices: Any, axis: Any = -1) -> Any:
+    """The adjoint of ``np.take_along_axis(arr, indices, axis)``: `g` added where it
+    was taken from."""
+    g = np.asarray(g)
+    shape = np.shape(arr)
+    dtype = g.dtype if g.dtype.kind in "fc" else np.float64
+    if axis is None:
+        out = np.zeros(int(np.prod(shape)), dtype=dtype)
+        np.add.at(out, np.asarray(indices), g)
+        return out.reshape(shape)
+    out = np.zeros(shape, dtype=dtype)
+    axis = axis % len(shape)
+    index = list(np.indices(np.shape(indices), sparse=True))
+    index[axis] = np.asarray(indices)
+    np.add.at(out, tuple(index), g)
+    return out
+
+
+def permutation_of(x: Any, y: Any, axis: int = -1) -> Any:
+    """Indices with ``take_along_axis(x, indices, axis) == y`` for `y` a reordering of
+    `x` along `axis` (``np.partition``); tied elements keep their order."""
+    by_x = np.argsort(x, axis=axis, kind="stable")
+    by_y = np.argsort(y, axis=axis, kind="stable")
+    order = np.empty_like(by_x)
+    np.put_along_axis(order, by_y, by_x, axis=axis)
+    return order
+
+
+def hsplit_axis(x: Any) -> int:
+    """The axis ``np.hsplit`` splits: 1, or 0 for a vector."""
+    return 1 if np.ndim(x) > 1 else 0
+
+
+def split_adjoint(g: Any, pieces: Any, axis: int = 0) -> Any:
+    """The adjoint of ``np.split`` and its kin: the adjoints of the pieces joined, zeros
+    for the pieces nothing read."""
+    g = dense(g, pieces)
+    parts = [np.zeros_like(p, dtype=np.result_type(p, 0.0)) if _is_zero(d) else d
+             for d, p in zip(g, pieces)]
+    return np.concatenate(parts, axis=axis)

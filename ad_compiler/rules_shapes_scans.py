@@ -1,0 +1,399 @@
+"""NumPy's scans, reorderings, diagonals, paddings, sorts, gathers and splits.
+
+Each function is declared once below (NumPy's parameter order, ``*`` on the operands
+that carry derivatives) with its rules beside it.  Most are linear: the tangent is the
+function of the tangent, and the adjoint is another NumPy function (the adjoint of
+``np.cumsum`` is a reversed cumulative sum of the reversed cotangent, that of
+``np.flip`` a flip), so higher derivatives come for free.  Gathers (``np.take``,
+``np.sort``) scatter their adjoint back with run-time helpers whose own adjoint is
+the gather again.  Importing this module adds its entries to the tables of
+primitives.py and tensor_rules.py, which imports it last.
+
+Where a function is not differentiable, the derivative given is one-sided:
+``np.sort`` and ``np.partition`` follow a stable order, so of tied elements the one
+first in the input takes the first place of the output (and its derivative).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import batched, runtime, tensor_rules
+from .ir import Const, Op, Operand
+from .primitives import ARRAY_METHODS, ARRAY_PRIMITIVES, _array
+from .tensor_rules import HELPERS, LINEAR, NONLINEAR_JVPS, VJPS, Emit, Helper, _nth, param
+
+_NO_VALUE = "np._NoValue"  # (NumPy's mark of an argument not given)
+
+# ------------------------------------------------------------------ declarations
+for _name, _fn, _signature in [
+    ("cumsum", np.cumsum, "a*, axis=None"),
+    ("cumprod", np.cumprod, "a*, axis=None"),
+    ("diff", np.diff, f"a*, n=1, axis=-1, prepend*={_NO_VALUE}, append*={_NO_VALUE}"),
+    ("flip", np.flip, "m*, axis=None"),
+    ("fliplr", np.fliplr, "m*"),
+    ("flipud", np.flipud, "m*"),
+    ("rot90", np.rot90, "m*, k=1, axes"),
+    ("roll", np.roll, "a*, shift, axis=None"),
+    ("moveaxis", np.moveaxis, "a*, source, destination"),
+    ("rollaxis", np.rollaxis, "a*, axis, start=0"),
+    ("diag", np.diag, "v*, k=0"),
+    ("diagonal", np.diagonal, "a*, offset=0, axis1=0, axis2=1"),
+    ("diagflat", np.diagflat, "v*, k=0"),
+    ("triu", np.triu, "m*, k=0"),
+    ("tril", np.tril, "m*, k=0"),
+    ("append", np.append, "arr*, values*, axis=None"),
+    ("pad", np.pad, "array*, pad_width, mode='constant', constant_values*=0"),
+    ("sort", np.sort, "a*, axis=-1, kind=None"),
+    ("partition", np.partition, "a*, kth, axis=-1"),
+    ("take", np.take, "a*, indices, axis=None"),
+    ("take_along_axis", np.take_along_axis, "arr*, indices, axis=-1"),
+    ("split", np.split, "ary*, indices_or_sections, axis=0"),
+    ("array_split", np.array_split, "ary*, indices_or_sections, axis=0"),
+    ("hsplit", np.hsplit, "ary*, indices_or_sections"),
+    ("vsplit", np.vsplit, "ary*, indices_or_sections"),
+    ("atleast_1d", np.atleast_1d, "arys*"),
+    ("atleast_2d", np.atleast_2d, "arys*"),
+    ("atleast_3d", np.atleast_3d, "arys*"),
+]:
+    _array(_name, _fn, _signature)
+ARRAY_PRIMITIVES["rot90"].defaults["axes"] = (0, 1)  # (a tuple: the signature splits at commas)
+ARRAY_METHODS.update(cumsum="cumsum", cumprod="cumprod", diagonal="diagonal", take="take")
+# methods that change the array in place, with what to write instead
+IN_PLACE_METHODS = {"sort": "y = np.sort(x)", "partition": "y = np.partition(x, kth)"}
+
+LINEAR.update({"cumsum", "flip", "fliplr", "flipud", "rot90", "roll", "moveaxis",
+               "rollaxis", "diag", "diagonal", "diagflat", "triu", "tril", "append", "pad",
+               "take", "take_along_axis", "split", "array_split", "hsplit", "vsplit",
+               "atleast_1d", "atleast_2d", "atleast_3d"})
+
+
+# ------------------------------------------------------------------ small pieces
+
+
+def _negated(e: Emit, value: Operand) -> Operand:
+    """-value of an int or a tuple of ints (a shift, a number of turns)."""
+    if isinstance(value, Const):
+        v = value.value
+        return Const(tuple(-int(s) for s in v) if isinstance(v, (tuple, list)) else -v)
+    return e.call(np.negative, value)
+
+
+def _reversed_cumsum(e: Emit, g: Operand, axis: Operand) -> Operand:
+    """sum of g[j] for j >= i along `axis`: the adjoint of a cumulative sum."""
+    return e.flip(e.cumsum(e.flip(g, axis=axis), axis=axis), axis=axis)
+
+
+def _flat(e: Emit, op: Op, x: Operand) -> tuple[Operand, Operand]:
+    """A scan's operand and axis, raveled where NumPy ravels it (axis None)."""
+    axis = param(op, "axis")
+    if isinstance(axis, Const) and axis.value is None:
+        return e.ravel(x), Const(0)
+    if not isinstance(axis, Const):
+        raise NotImplementedError("the axis of a cumulative sum or product must be a "
+                                  "constant to differentiate it")
+    return x, axis
+
+
+def _back(e: Emit, op: Op, g: Operand) -> Operand:
+    """An adjoint of a raveled operand, in the operand's shape."""
+    axis = param(op, "axis")
+    if isinstance(axis, Const) and axis.value is None:
+        return e.reshape(g, e.shape(op.args[0]))
+    return g
+
+
+def _cmp(e: Emit, prim: str, a: Operand, b: Operand) -> Operand:
+    return e.b.apply(prim, [a, b])
+
+
+def _where(e: Emit, mask: Operand, a: Operand, b: Operand | None = None) -> Operand:
+    return e.where(mask, a, Const(0.0) if b is None else b)
+
+
+# ------------------------------------------------------------------ np.cumsum, np.diff
+
+
+def _cumsum_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    _, axis = _flat(e, op, op.args[0])
+    return [_back(e, op, _reversed_cumsum(e, g, axis))]
+
+
+def _diff_ends(op: Op) -> list[Operand]:
+    """prepend and append as the run-time helper takes them (None where not given)."""
+    return [Const(None) if _absent(v) else v for v in (param(op, "prepend"),
+                                                        param(op, "append"))]
+
+
+def _absent(value: Operand) -> bool:
+    return isinstance(value, Const) and value.value is np._NoValue
+
+
+def _diff_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
+    """Linear in x, prepend and append together; an end without a tangent gets zeros
+    of its own shape (it may be longer than one along the axis)."""
+    positions = {name: tensor_rules._position(op, name) for name in ("a", "prepend", "append")}
+    tangents = {}
+    for name, k in positions.items():
+        if k is None:
+            continue
+        tangents[name] = t[k] if t[k] is not None else e.helper("zeros_of", op.args[k])
+    a = tangents.pop("a")
+    if e.batched is None:
+        return e.diff(a, n=param(op, "n"), axis=param(op, "axis"), **tangents)
+    args = [a, param(op, "n"), param(op, "axis"),
+            *(tangents.get(k, Const(None)) for k in ("prepend", "append"))]
+    positions = tuple(k for k, v in enumerate(args) if e.is_batched(v))
+    return e.batched_call(batched.vmap_last, Const(batched.diff_by_position),
+                          Const(positions), *args)
+
+
+def _diff_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    """y = diff(x): x_bar[k] = g[k-1] - g[k] (g padded with zeros), n times; with
+    prepend or append, the run-time helper cuts the parts of x and the ends apart."""
+    n, axis = param(op, "n"), param(op, "axis")
+    ends = _diff_ends(op)
+    if all(isinstance(v, Const) and v.value is None for v in ends):
+        for _ in range(_static_int(n, "np.diff's order n")):
+            g = e.neg(e.diff(g, axis=axis, prepend=Const(0.0), append=Const(0.0)))
+        return [g]
+    parts: list[Operand | None] = [None] * len(op.args)
+    for which, name in enumerate(("a", "prepend", "append")):
+        k = tensor_rules._position(op, name)
+        if k is not None:
+            parts[k] = e.helper("diff_adjoint", g, op.args[0], n, axis, *ends, which)
+    return parts
+
+
+def _static_int(value: Operand, what: str) -> int:
+    if not isinstance(value, Const):
+        raise NotImplementedError(f"{what} must be a constant to differentiate")
+    return int(value.value)
+
+
+def _diff_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
+    """The adjoint of diff_adjoint: diff again, of h put in its part among zeros."""
+    x, n, axis, prepend, append, which = a[1:7]
+    pieces = [x, prepend, append]
+    given = {}
+    for k, name in enumerate(("a", "prepend", "append")):
+        if isinstance(pieces[k], Const) and pieces[k].value is None:
+            continue
+        given[name] = h if k == which.value else e.helper("zeros_of", pieces[k])
+    return [e.diff(given.pop("a"), n=n, axis=axis, **given)]
+
+
+# ------------------------------------------------------------------ np.cumprod
+# y[i] = x[0] * ... * x[i].  Where no x is zero, dy[i]/dx[k] = y[i] / x[k] (k <= i).  At
+# zeros that quotient is 0/0; the exact partials, products of the other elements, are
+# written with the first zero z of each scan: before z the quotient is exact; at z the
+# partials are the products with x[z] left out (the scan of x with x[z] set to one);
+# after z every partial holds the factor x[z] = 0.  The adjoint keeps that factor
+# (x[z] times the products without it), so its own derivative in x[z] is exact too.
+
+
+def _zeros_of_scan(e: Emit, x: Operand, axis: Operand) -> tuple[Operand, Operand, Operand]:
+    """Masks: no zero up to here (`before`), the first zero (`first`), and a zero
+    strictly before (`beyond`)."""
+    zero = _cmp(e, "eq", x, Const(0.0))
+    seen = e.cumsum(zero, axis=axis)
+    before = _cmp(e, "eq", seen, Const(0))
+    first = _cmp(e, "eq", e.mul(zero, seen), Const(1))
+    beyond = _cmp(e, "gt", e.sub(seen, zero), Const(0))
+    return before, first, beyond
+
+
+def _cumprod_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
+    x, axis = _flat(e, op, op.args[0])
+    tangent = t[0] if x is op.args[0] else e.ravel(t[0])
+    before, first, _ = _zeros_of_scan(e, x, axis)
+    y = op.result
+    safe = _where(e, before, x, Const(1.0))
+    head = _where(e, before, e.mul(y, e.cumsum(e.truediv(tangent, safe), axis=axis)))
+    without_zero = e.cumprod(_where(e, first, Const(1.0), x), axis=axis)
+    t_zero = e.sum(_where(e, first, tangent), axis=axis, keepdims=True)
+    after = _cmp(e, "eq", before, Const(False))
+    return e.add(head, _where(e, after, e.mul(t_zero, without_zero)))
+
+
+def _cumprod_adjoint(e: Emit, x: Operand, g: Operand, axis: Operand, depth: int) -> Operand:
+    """sum over i >= k of g[i] * prod(x[j], j <= i, j != k), with derivatives exact to
+    first order where `depth` is 1 (values only for 0)."""
+    before, first, beyond = _zeros_of_scan(e, x, axis)
+    y = e.cumprod(x, axis=axis)
+    safe = _where(e, before, x, Const(1.0))
+    out = _where(e, before, e.truediv(_reversed_cumsum(e, e.mul(g, y), axis), safe))
+    x_skipped = _where(e, first, Const(1.0), x)
+    y_skipped = e.cumprod(x_skipped, axis=axis)
+    out = e.add(out, _where(e, first, _reversed_cumsum(e, e.mul(g, y_skipped), axis)))
+    if depth:
+        x_zero = e.sum(_where(e, first, x), axis=axis, keepdims=True)  # 0, but its tangent
+        rest = _cumprod_adjoint(e, x_skipped, g, axis, depth - 1)
+        out = e.add(out, _where(e, beyond, e.mul(x_zero, rest)))
+    return out
+
+
+def _cumprod_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    x, axis = _flat(e, op, op.args[0])
+    return [_back(e, op, _cumprod_adjoint(e, x, g, axis, depth=1))]
+
+
+# ------------------------------------------------------------------ reorderings
+
+
+def _rollaxis_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    moved_to = e.call(runtime.rollaxis_destination, e.call(np.ndim, op.args[0]),
+                      param(op, "axis"), param(op, "start"))
+    return [e.moveaxis(g, moved_to, param(op, "axis"))]
+
+
+def _diag_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    return [e.helper("diag_adjoint", g, op.args[0], param(op, "k"))]
+
+
+def _diagonal_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    return [e.helper("diagonal_adjoint", g, op.args[0], param(op, "offset"),
+                     param(op, "axis1"), param(op, "axis2"))]
+
+
+def _append_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    arr, values = op.args[:2]
+    axis = param(op, "axis")
+    return [e.helper("append_adjoint", g, arr, values, axis, k) for k in (0, 1)]
+
+
+def _append_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
+    """The adjoint of one part of an appended array: the part put back among zeros."""
+    arr, values, axis, which = a[1], a[2], a[3], a[4].value
+    zeros = e.helper("zeros_of", values if which == 0 else arr)
+    parts = (h, zeros) if which == 0 else (zeros, h)
+    return [e.append(*parts, axis=axis)]
+
+
+# ------------------------------------------------------------------ np.pad
+
+
+def _pad_mode(op: Op) -> None:
+    mode = param(op, "mode")
+    if not (isinstance(mode, Const) and mode.value == "constant"):
+        raise NotImplementedError("np.pad has a rule for mode='constant' only (pad with "
+                                  "np.concatenate of the slices you want instead)")
+
+
+def _pad_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    """The array gets the middle of g; a constant value the sum of the rest."""
+    _pad_mode(op)
+    inner = e.helper("unpad", g, op.args[0], param(op, "pad_width"))
+    parts: list[Operand | None] = [inner] + [None] * (len(op.args) - 1)
+    fill = tensor_rules._position(op, "constant_values")
+    if fill is not None:
+        border = e.sub(e.sum(g), e.sum(inner))
+        parts[fill] = e.helper("pad_fill_adjoint", border, op.args[fill])
+    return parts
+
+
+# ------------------------------------------------------------------ sorts and gathers
+
+
+def _order(e: Emit, op: Op) -> tuple[Operand, Operand, Operand]:
+    """(operand, indices, axis) with ``result == take_along_axis(operand, indices,
+    axis)``: raveled where NumPy ravels (axis None)."""
+    x, axis = op.args[0], param(op, "axis")
+    if isinstance(axis, Const) and axis.value is None:
+        x, axis = e.ravel(x), Const(-1)
+    if op.prim == "sort":
+        order = e.call(np.argsort, x, axis, Const("stable"))
+    else:
+        order = e.call(runtime.permutation_of, x, op.result, axis)
+    return x, order, axis
+
+
+def _sort_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
+    _, order, axis = _order(e, op)
+    tangent = t[0]
+    if isinstance(param(op, "axis"), Const) and param(op, "axis").value is None:
+        tangent = e.ravel(tangent)
+    return e.take_along_axis(tangent, order, axis=axis)
+
+
+def _sort_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    x, order, axis = _order(e, op)
+    return [_back(e, op, e.helper("take_along_axis_adjoint", g, x, order, axis))]
+
+
+# ------------------------------------------------------------------ splits
+
+
+def _split_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    axis = {"hsplit": e.call(runtime.hsplit_axis, op.args[0]), "vsplit": Const(0)}.get(
+        op.prim) or param(op, "axis")
+    return [e.helper("split_adjoint", g, op.result, axis)]
+
+
+# ------------------------------------------------------------------ the tables
+
+VJPS.update({
+    "cumsum": _cumsum_vjp,
+    "cumprod": _cumprod_vjp,
+    "diff": _diff_vjp,
+    "flip": lambda e, op, g: [e.flip(g, axis=param(op, "axis"))],
+    "fliplr": lambda e, op, g: [e.fliplr(g)],
+    "flipud": lambda e, op, g: [e.flipud(g)],
+    "rot90": lambda e, op, g: [e.rot90(g, k=_negated(e, param(op, "k")),
+                                       axes=param(op, "axes"))],
+    "roll": lambda e, op, g: [e.roll(g, _negated(e, param(op, "shift")),
+                                     axis=param(op, "axis"))],
+    "moveaxis": lambda e, op, g: [e.moveaxis(g, param(op, "destination"),
+                                             param(op, "source"))],
+    "rollaxis": _rollaxis_vjp,
+    "diag": _diag_vjp,
+    "diagonal": _diagonal_vjp,
+    "diagflat": lambda e, op, g: [e.reshape(e.diag(g, k=param(op, "k")),
+                                            e.shape(op.args[0]))],
+    "triu": lambda e, op, g: [e.triu(g, k=param(op, "k"))],
+    "tril": lambda e, op, g: [e.tril(g, k=param(op, "k"))],
+    "append": _append_vjp,
+    "pad": _pad_vjp,
+    "sort": _sort_vjp,
+    "partition": _sort_vjp,
+    "take": lambda e, op, g: [e.helper("take_adjoint", g, op.args[0], param(op, "indices"),
+                                       param(op, "axis"))],
+    "take_along_axis": lambda e, op, g: [e.helper(
+        "take_along_axis_adjoint", g, op.args[0], param(op, "indices"), param(op, "axis"))],
+    "split": _split_vjp,
+    "array_split": _split_vjp,
+    "hsplit": _split_vjp,
+    "vsplit": _split_vjp,
+    "atleast_1d": tensor_rules._shape_back,
+    "atleast_2d": tensor_rules._shape_back,
+    "atleast_3d": tensor_rules._shape_back,
+})
+NONLINEAR_JVPS.update(diff=_diff_jvp, cumprod=_cumprod_jvp, sort=_sort_jvp, partition=_sort_jvp)
+# vector mode: np.split and its kin split a batched tangent at once (a list)
+tensor_rules._BATCHED.update(
+    split=(batched.batched_split, ("ary", "indices_or_sections", "axis")),
+    array_split=(batched.batched_array_split, ("ary", "indices_or_sections", "axis")),
+    hsplit=(batched.batched_hsplit, ("ary", "indices_or_sections")),
+    vsplit=(batched.batched_vsplit, ("ary", "indices_or_sections")),
+    pad=(batched.batched_pad, ("array", "pad_width", "mode", "constant_values")))
+
+HELPERS.update({
+    "diag_adjoint": Helper(runtime.diag_adjoint, (0,), lambda e, h, a: [
+        e.diag(h, k=_nth(a, 2, 0))]),
+    "diagonal_adjoint": Helper(runtime.diagonal_adjoint, (0,), lambda e, h, a: [
+        e.diagonal(h, offset=_nth(a, 2, 0), axis1=_nth(a, 3, 0), axis2=_nth(a, 4, 1))]),
+    "append_adjoint": Helper(runtime.append_adjoint, (0,), _append_adjoint_vjp),
+    "unpad": Helper(runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])]),
+    "pad_fill_adjoint": Helper(runtime.pad_fill_adjoint, (0,), lambda e, h, a: [
+        e.helper("pad_fill_adjoint", h, a[1])]),
+    "diff_adjoint": Helper(runtime.diff_adjoint, (0,), _diff_adjoint_vjp),
+    "take_adjoint": Helper(runtime.take_adjoint, (0,), lambda e, h, a: [
+        e.take(h, a[2], axis=_nth(a, 3, None))]),
+    "take_along_axis_adjoint": Helper(runtime.take_along_axis_adjoint, (0,), lambda e, h, a: [
+        e.take_along_axis(h, a[2], axis=_nth(a, 3, -1))]),
+    "split_adjoint": Helper(runtime.split_adjoint, (0,), lambda e, h, a: [
+        e.helper("split_like", h, a[1], _nth(a, 2, 0))]),
+})
+tensor_rules._VMAPPED_HELPERS = tensor_rules._VMAPPED_HELPERS | {
+    "diag_adjoint", "diagonal_adjoint", "append_adjoint", "unpad", "pad_fill_adjoint",
+    "diff_adjoint", "take_adjoint", "take_along_axis_adjoint", "split_adjoint"}
+
