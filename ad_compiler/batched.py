@@ -220,13 +220,8 @@ def diff_by_position(a: Any, n: int = 1, axis: int = -1, prepend: Any = None,
     return np.diff(a, n, axis, **ends)
 
 
-def pad_by_position(array: Any, pad_width: Any, mode: str = "constant",
-                    constant_values: Any = 0) -> Any:
-    """``np.pad`` in constant mode with its value passed by position (for `vmap_last`)."""
-    return np.pad(array, pad_width, mode, constant_values=constant_values)
-
-
-def batched_pad(t: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0) -> Any:
-    """``np.pad`` of a batched tangent: one direction at a time, the value's too."""
-    positions = (0, 3) if np.ndim(constant_values) else (0,)
-    return vmap_last(pad_by_position, positions, t, pad_width, mode, constant_values)
+def batched_pad(t: Any, pad_width: Any, mode: str = "constant") -> Any:
+    """``np.pad`` of a batched tangent (with zeros in constant mode): the directions'
+    axis is not padded."""
+    widths = np.broadcast_to(np.asarray(pad_width), (np.ndim(t) - 1, 2))
+    return np.pad(t, [*map(tuple, widths.tolist()), (0, 0)], mode)

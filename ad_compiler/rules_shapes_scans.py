@@ -26,8 +26,8 @@ _NO_VALUE = "np._NoValue"  # (NumPy's mark of an argument not given)
 
 # ------------------------------------------------------------------ declarations
 for _name, _fn, _signature in [
-    ("cumsum", np.cumsum, "a*, axis=None"),
-    ("cumprod", np.cumprod, "a*, axis=None"),
+    ("cumsum", np.cumsum, "a*, axis=None, dtype=None"),
+    ("cumprod", np.cumprod, "a*, axis=None, dtype=None"),
     ("diff", np.diff, f"a*, n=1, axis=-1, prepend*={_NO_VALUE}, append*={_NO_VALUE}"),
     ("flip", np.flip, "m*, axis=None"),
     ("fliplr", np.fliplr, "m*"),
@@ -59,10 +59,12 @@ for _name, _fn, _signature in [
 ARRAY_PRIMITIVES["rot90"].defaults["axes"] = (0, 1)  # (a tuple: the signature splits at commas)
 ARRAY_METHODS.update(cumsum="cumsum", cumprod="cumprod", diagonal="diagonal", take="take")
 # methods that change the array in place, with what to write instead
-IN_PLACE_METHODS = {"sort": "y = np.sort(x)", "partition": "y = np.partition(x, kth)"}
+IN_PLACE_METHODS = {
+    "sort": "write {x} = np.sort({x}) for an array ({x} = sorted({x}) for a list)",
+    "partition": "write {x} = np.partition({x}, kth)"}
 
-LINEAR.update({"cumsum", "flip", "fliplr", "flipud", "rot90", "roll", "moveaxis",
-               "rollaxis", "diag", "diagonal", "diagflat", "triu", "tril", "append", "pad",
+LINEAR.update({"flip", "fliplr", "flipud", "rot90", "roll", "moveaxis",
+               "rollaxis", "diag", "diagonal", "diagflat", "triu", "tril", "append",
                "take", "take_along_axis", "split", "array_split", "hsplit", "vsplit",
                "atleast_1d", "atleast_2d", "atleast_3d"})
 
@@ -85,6 +87,10 @@ def _reversed_cumsum(e: Emit, g: Operand, axis: Operand) -> Operand:
 
 def _flat(e: Emit, op: Op, x: Operand) -> tuple[Operand, Operand]:
     """A scan's operand and axis, raveled where NumPy ravels it (axis None)."""
+    dtype = param(op, "dtype")
+    if not (isinstance(dtype, Const) and dtype.value is None):
+        raise NotImplementedError("a cumulative sum or product with dtype= has no rule (cast "
+                                  "its operand instead: np.cumsum(x.astype(np.float32)))")
     axis = param(op, "axis")
     if isinstance(axis, Const) and axis.value is None:
         return e.ravel(x), Const(0)
@@ -111,6 +117,11 @@ def _where(e: Emit, mask: Operand, a: Operand, b: Operand | None = None) -> Oper
 
 
 # ------------------------------------------------------------------ np.cumsum, np.diff
+
+
+def _cumsum_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
+    _flat(e, op, op.args[0])  # (refuses what has no rule)
+    return e.cumsum(t[0], axis=param(op, "axis"))
 
 
 def _cumsum_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
@@ -272,16 +283,39 @@ def _append_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand |
 # ------------------------------------------------------------------ np.pad
 
 
-def _pad_mode(op: Op) -> None:
+# modes in which every padded element is a copy of one of the array's
+_COPYING_MODES = ("edge", "wrap", "reflect", "symmetric")
+
+
+def _pad_mode(op: Op) -> str:
     mode = param(op, "mode")
-    if not (isinstance(mode, Const) and mode.value == "constant"):
-        raise NotImplementedError("np.pad has a rule for mode='constant' only (pad with "
-                                  "np.concatenate of the slices you want instead)")
+    if not (isinstance(mode, Const) and mode.value in ("constant", *_COPYING_MODES)):
+        raise NotImplementedError("np.pad has rules for the modes 'constant', 'edge', 'wrap', "
+                                  "'reflect' and 'symmetric' only")
+    return mode.value
+
+
+def _pad_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    """Linear in the array and the constant value: the tangent padded with zeros, plus
+    the value's tangent on the border."""
+    mode = _pad_mode(op)
+    width = param(op, "pad_width")
+    if mode != "constant":
+        return None if t[0] is None else e.pad(t[0], width, mode=Const(mode))
+    terms = [] if t[0] is None else [e.pad(t[0], width)]
+    fill = tensor_rules._position(op, "constant_values")
+    if fill is not None and t[fill] is not None:
+        border = e.pad(e.helper("zeros_of", op.args[0]), width, constant_values=Const(1.0))
+        value = e._mark(e.helper("pad_fill_adjoint", t[fill], op.args[fill]), [t[fill]])
+        terms.append(e.mul(value, border))
+    return e.sum_terms(terms)
 
 
 def _pad_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
     """The array gets the middle of g; a constant value the sum of the rest."""
-    _pad_mode(op)
+    mode = _pad_mode(op)
+    if mode != "constant":  # copies: their adjoints add up where they come from
+        return [e.helper("pad_adjoint", g, op.args[0], param(op, "pad_width"), mode)]
     inner = e.helper("unpad", g, op.args[0], param(op, "pad_width"))
     parts: list[Operand | None] = [inner] + [None] * (len(op.args) - 1)
     fill = tensor_rules._position(op, "constant_values")
@@ -367,14 +401,14 @@ VJPS.update({
     "atleast_2d": tensor_rules._shape_back,
     "atleast_3d": tensor_rules._shape_back,
 })
-NONLINEAR_JVPS.update(diff=_diff_jvp, cumprod=_cumprod_jvp, sort=_sort_jvp, partition=_sort_jvp)
+NONLINEAR_JVPS.update(pad=_pad_jvp, cumsum=_cumsum_jvp, diff=_diff_jvp, cumprod=_cumprod_jvp, sort=_sort_jvp, partition=_sort_jvp)
 # vector mode: np.split and its kin split a batched tangent at once (a list)
 tensor_rules._BATCHED.update(
     split=(batched.batched_split, ("ary", "indices_or_sections", "axis")),
     array_split=(batched.batched_array_split, ("ary", "indices_or_sections", "axis")),
     hsplit=(batched.batched_hsplit, ("ary", "indices_or_sections")),
     vsplit=(batched.batched_vsplit, ("ary", "indices_or_sections")),
-    pad=(batched.batched_pad, ("array", "pad_width", "mode", "constant_values")))
+    pad=(batched.batched_pad, ("array", "pad_width", "mode")))
 
 HELPERS.update({
     "diag_adjoint": Helper(runtime.diag_adjoint, (0,), lambda e, h, a: [
@@ -383,6 +417,8 @@ HELPERS.update({
         e.diagonal(h, offset=_nth(a, 2, 0), axis1=_nth(a, 3, 0), axis2=_nth(a, 4, 1))]),
     "append_adjoint": Helper(runtime.append_adjoint, (0,), _append_adjoint_vjp),
     "unpad": Helper(runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])]),
+    "pad_adjoint": Helper(runtime.pad_adjoint, (0,), lambda e, h, a: [
+        e.pad(h, a[2], mode=a[3])]),
     "pad_fill_adjoint": Helper(runtime.pad_fill_adjoint, (0,), lambda e, h, a: [
         e.helper("pad_fill_adjoint", h, a[1])]),
     "diff_adjoint": Helper(runtime.diff_adjoint, (0,), _diff_adjoint_vjp),
@@ -394,6 +430,6 @@ HELPERS.update({
         e.helper("split_like", h, a[1], _nth(a, 2, 0))]),
 })
 tensor_rules._VMAPPED_HELPERS = tensor_rules._VMAPPED_HELPERS | {
-    "diag_adjoint", "diagonal_adjoint", "append_adjoint", "unpad", "pad_fill_adjoint",
+    "diag_adjoint", "diagonal_adjoint", "append_adjoint", "unpad", "pad_adjoint", "pad_fill_adjoint",
     "diff_adjoint", "take_adjoint", "take_along_axis_adjoint", "split_adjoint"}
 

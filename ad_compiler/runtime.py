@@ -946,6 +946,17 @@ def unpad(g: Any, x: Any, pad_width: Any) -> Any:
     return g[_inner_slices(g.shape, pad_width)].reshape(np.shape(x))
 
 
+def pad_adjoint(g: Any, x: Any, pad_width: Any, mode: str) -> Any:
+    """The adjoint of ``np.pad(x, pad_width, mode)`` for a mode that copies elements
+    ('edge', 'wrap', ...): each element gets the adjoints of all its copies."""
+    g = np.asarray(g)
+    size, shape = int(np.size(x)), np.shape(x)
+    source = np.pad(np.arange(size).reshape(shape), pad_width, mode)
+    dtype = g.dtype if g.dtype.kind in "fc" else np.float64
+    return np.bincount(source.ravel(), weights=g.ravel(), minlength=size).astype(
+        dtype, copy=False).reshape(shape)
+
+
 def pad_fill_adjoint(border: Any, value: Any) -> Any:
     """The adjoint of np.pad's constant value: the sum over the border (one value only)."""
     if np.ndim(value) != 0:
@@ -985,20 +996,29 @@ def take_adjoint(g: Any, a: Any, indices: Any, axis: Any = None) -> Any:
 
 def take_along_axis_adjoint(g: Any, arr: Any, indices: Any, axis: Any = -1) -> Any:
     """The adjoint of ``np.take_along_axis(arr, indices, axis)``: `g` added where it
-    was taken from."""
+    was taken from (repeated indices add up; where `arr` was broadcast against the
+    indices, the copies add up too)."""
     g = np.asarray(g)
+    indices = np.asarray(indices)
     shape = np.shape(arr)
     dtype = g.dtype if g.dtype.kind in "fc" else np.float64
     if axis is None:
         out = np.zeros(int(np.prod(shape)), dtype=dtype)
-        np.add.at(out, np.asarray(indices), g)
+        np.add.at(out, indices, g)
         return out.reshape(shape)
-    out = np.zeros(shape, dtype=dtype)
     axis = axis % len(shape)
-    index = list(np.indices(np.shape(indices), sparse=True))
-    index[axis] = np.asarray(indices)
-    np.add.at(out, tuple(index), g)
-    return out
+    ones = [list(s) for s in (shape, indices.shape)]
+    for s in ones:
+        s[axis] = 1
+    common = list(np.broadcast_shapes(tuple(ones[0]), tuple(ones[1])))
+    taken = np.broadcast_to(indices, tuple(common[:axis] + [indices.shape[axis]]
+                                           + common[axis + 1:]))
+    index = list(np.indices(taken.shape, sparse=True))
+    index[axis] = taken
+    out = np.zeros(tuple(common[:axis] + [shape[axis]] + common[axis + 1:]), dtype=dtype)
+    np.add.at(out, tuple(index), np.broadcast_to(g, taken.shape))
+    spread = tuple(d for d, (n, m) in enumerate(zip(shape, out.shape)) if n != m)
+    return np.sum(out, axis=spread, keepdims=True) if spread else out
 
 
 def permutation_of(x: Any, y: Any, axis: int = -1) -> Any:
@@ -1023,3 +1043,8 @@ def split_adjoint(g: Any, pieces: Any, axis: int = 0) -> Any:
     parts = [np.zeros_like(p, dtype=np.result_type(p, 0.0)) if _is_zero(d) else d
              for d, p in zip(g, pieces)]
     return np.concatenate(parts, axis=axis)
+
+
+def index_trick(trick: Any, index: Any) -> Any:
+    """``np.r_[index]`` or ``np.c_[index]``, as the user's code indexes it."""
+    return trick[index]

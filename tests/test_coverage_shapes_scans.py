@@ -67,6 +67,9 @@ CASES = {
     "pad": (F.pad, M34, None),
     "pad differentiated value": (F.pad_value, M34, None),
     "pad vec": (F.pad_value, M34[:2], F.pad_vec),
+    "pad edge": (F.pad_edge, M34, None),
+    "pad reflect": (F.pad_reflect, M34, None),
+    "pad wrap": (F.pad_edge, M34[:2], F.pad_wrap_vec),
     "sort": (F.sort, V5, F.sort_vec),
     "sort axis": (F.sort_axis, M34, None),
     "sort flat": (F.sort_flat, M34, None),
@@ -76,6 +79,8 @@ CASES = {
     "take axis": (F.take_axis, M34, None),
     "take method": (F.take_method, V5, None),
     "take_along_axis": (F.take_along_axis, M34, None),
+    "take_along_axis broadcast": (F.take_along_axis_broadcast, M34[1:2], None),
+    "take_along_axis flat": (F.take_along_axis_flat, M34, None),
     "split unpacked": (F.split_unpacked, V6, F.split_vec),
     "split indexed": (F.split_indexed, M34, None),
     "array_split": (F.array_split, V7, None),
@@ -160,3 +165,130 @@ def test_float32(name):
     assert value == expected
     assert gradient.dtype == np.float32
     np.testing.assert_allclose(gradient, adc.grad(fn)(x), rtol=2e-3, atol=2e-3)
+
+
+# ------------------------------------------------------------------ ties and zeros
+
+MODES = ("reverse", "forward")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_sort_ties_follow_the_stable_order(mode):
+    # of tied elements the one first in the input takes the first place of the output:
+    # sorted([1, 1, 0]) = (x2, x0, x1), weighted 0, 1, 2
+    gradient = adc.grad(F.sort_ties, mode=mode)(np.array([1.0, 1.0, 0.0]))
+    np.testing.assert_array_equal(gradient, [1.0, 2.0, 0.0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_partition_ties_follow_the_stable_order(mode):
+    x = np.array([2.0, 2.0, 0.0, 3.0])
+    y = np.partition(x, 1)
+    expected, used = np.zeros(4), set()
+    for j, value in enumerate(y):  # each output place takes the first unused equal input
+        i = next(i for i in range(4) if x[i] == value and i not in used)
+        used.add(i)
+        expected[i] = F.RAMP4[j]
+    np.testing.assert_array_equal(adc.grad(F.partition_ties, mode=mode)(x), expected)
+
+
+def _cumprod_partials_by_hand(x, w):
+    """d/dx_k of sum_i w_i x_0...x_i and its second derivatives, products written out."""
+    n = len(x)
+
+    def product(i, skip):
+        return np.prod([x[j] for j in range(i + 1) if j not in skip])
+
+    gradient = np.array([sum(w[i] * product(i, {k}) for i in range(k, n)) for k in range(n)])
+    hessian = np.array([[0.0 if k == m else sum(w[i] * product(i, {k, m})
+                                                 for i in range(max(k, m), n))
+                         for m in range(n)] for k in range(n)])
+    return gradient, hessian
+
+
+@pytest.mark.parametrize("x", [[2.0, 0.0, 3.0, 0.0, 5.0], [0.0, 0.0, 0.0, 1.5, 2.0],
+                               [1.5, -2.0, 0.5, 3.0, 0.0], [0.7, 1.1, -0.4, 2.0, 1.3]])
+def test_cumprod_is_exact_at_zeros(x):
+    x = np.array(x)
+    gradient, hessian = _cumprod_partials_by_hand(x, F.RAMP5)
+    for mode in MODES:
+        np.testing.assert_allclose(adc.grad(F.cumprod_weighted, mode=mode)(x), gradient,
+                                   rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(adc.hessian(F.cumprod_weighted)(x), hessian, rtol=1e-12,
+                               atol=1e-12)
+    assert np.all(np.isfinite(adc.jacobian(F.plain_cumprod, mode="forward")(x)))
+
+
+# ------------------------------------------------------------------ refusals
+
+
+def _marked_line(fn):
+    import inspect
+
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(k for k, line in enumerate(lines) if "# ERR" in line)
+
+
+@pytest.mark.parametrize("fn, word", [(F.joined_by_r, "np.r_[...]"),
+                                      (F.joined_by_c, "np.c_[...]")])
+@pytest.mark.parametrize("mode", MODES)
+def test_r_and_c_of_differentiated_arrays_are_refused(fn, word, mode):
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(fn, mode=mode)(V5[:3])
+    assert info.value.lineno == _marked_line(fn)
+    assert word in info.value.what and "np.concatenate" in info.value.hint
+
+
+def test_r_of_constants_is_a_constant():
+    for mode in MODES:
+        np.testing.assert_array_equal(adc.grad(F.constant_r, mode=mode)(V5[:4]),
+                                      [0.0, 1.0, 2.0, 5.0])
+
+
+def test_sort_method_in_place_is_refused():
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(F.sorted_in_place)(V5)
+    assert info.value.lineno == _marked_line(F.sorted_in_place)
+    assert "in place" in info.value.what and "y = np.sort(y)" in info.value.hint
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pad_modes_that_compute_values_are_refused_when_differentiated(mode):
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(F.pad_mean, mode=mode)(V5[:2])
+    assert info.value.lineno == _marked_line(F.pad_mean)
+    assert "'constant', 'edge'" in info.value.what
+
+
+def test_a_pad_of_a_constant_array_is_a_constant():
+    # (forward mode builds one tangent sweep for all arguments: the array's is refused)
+    m = np.array([[1.0, 2.0], [3.0, 4.0]])
+    assert adc.grad(F.pad_mean_constant)(0.5, m) == np.sum(np.pad(m, 1, "mean"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_differentiated_pad_values_per_side_are_refused(mode):
+    with pytest.raises(ValueError, match="one constant value only"):
+        adc.grad(F.pad_per_side, mode=mode)(np.array([0.5, -1.2, 2.0]))
+
+
+@pytest.mark.parametrize("fn, args, word", [
+    (F.cumprod_axis_argument, (M34, 1), "axis"),
+    (F.diff_order_argument, (V5, 2), "order n"),
+    (F.cumsum_dtype, (V5,), "dtype="),
+])
+def test_static_parameters_the_rules_need_are_refused_when_not_constants(fn, args, word):
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(fn)(*args)
+    assert info.value.lineno == _marked_line(fn)
+    assert word in info.value.what
+
+
+def test_a_cumulative_sum_of_constants_with_a_dtype_is_a_constant():
+    counts = np.array([1, 2, 3])
+    assert adc.grad(F.cumsum_dtype_constant)(0.5, counts) == 10.0
+
+
+def test_complex_arrays_stay_refused():
+    with pytest.raises(TypeError, match="complex"):
+        adc.grad(F.cumsum)(V5 + 1j)

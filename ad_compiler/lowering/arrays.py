@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import no_rule_hint
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..primitives import ARRAY_ATTRIBUTES, ARRAY_METHODS, ARRAY_PRIMITIVES, CASTING
+from ..rules_shapes_scans import IN_PLACE_METHODS
 from ..tensor_rules import array_op
 from .values import _is_constant_object, _StaticSeq
 
@@ -183,6 +184,10 @@ class Arrays:
             return line[n.col_offset:n.end_col_offset].decode(errors="replace")
 
         call, receiver = written(node) or f".{method}()", written(node.func.value) or "x"
+        if method in IN_PLACE_METHODS:  # x.sort(): NumPy's function makes a new array
+            return self.error(node.func, f"{call} changes its receiver in place, which is "
+                                         "not supported",
+                              hint=IN_PLACE_METHODS[method].format(x=receiver))
         what = f"{call} has no derivative rule (a method without one is not supported)"
         if not (hasattr(np.ndarray, method) and callable(getattr(np, method, None))):
             what = (f"{call} is a method call, which has no derivative rule (the methods "

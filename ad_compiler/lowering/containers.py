@@ -5,13 +5,19 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ..ir import Const, Operand, SourceLoc, Value
+import numpy as np
+
+from .. import runtime
+from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from .values import (
     _LocalFunction,
     _StaticDict,
     _StaticSeq,
     _TupleValue,
 )
+
+# NumPy objects whose indexing joins arrays (no derivative rule: np.concatenate has one)
+INDEX_TRICKS = (np.r_, np.c_)
 
 
 class Containers:
@@ -106,6 +112,11 @@ class Containers:
                                   "name of its own and return it)")
 
     def _subscript(self, node: ast.Subscript) -> Any:
+        if isinstance(node.value, (ast.Name, ast.Attribute)) and \
+                not self._is_value_expression(node.value):
+            spelling, kind, obj = self._resolve_path(node.value)
+            if any(obj is trick for trick in INDEX_TRICKS):  # np.r_[a, b], np.c_[a, b]
+                return self._index_trick(node, self._free_name(spelling, kind, node.value))
         base = self._rvalue(node.value)
         if isinstance(node.slice, (ast.Slice, ast.Tuple)):  # x[1:], x[i, j], x[..., None]
             parts = self._index_parts(node.slice)
@@ -121,3 +132,15 @@ class Containers:
                 raise self.error(node, f"index {index.value!r} is out of range") from None
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         return self.builder.emit("getitem", [self._materialize(base, node), index]).result
+
+    def _index_trick(self, node: ast.Subscript, trick: FreeName) -> Operand:
+        """``np.r_[...]`` and ``np.c_[...]``: called as they are, and refused (with the
+        functions to use instead) where what they join is differentiated."""
+        parts = (self._index_parts(node.slice) if isinstance(node.slice, (ast.Slice, ast.Tuple))
+                 else [self._materialize(self._rvalue(node.slice), node.slice)])
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        index = parts[0] if len(parts) == 1 and not isinstance(node.slice, ast.Tuple) else \
+            self.builder.emit("pack", parts, attrs={"kind": "tuple"}).result
+        attrs = {"fn": runtime.index_trick, "kwnames": (), "callee": trick.name,
+                 "index_trick": True}
+        return self.builder.emit("call", [trick, index], attrs=attrs).result

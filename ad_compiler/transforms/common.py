@@ -62,6 +62,8 @@ def check_supported(fn: Function, op: Op) -> None:
     """Raise a located error for an op that has varied inputs but no rule."""
     if op.blocks:
         return
+    if op.attrs.get("index_trick"):  # np.r_[a, b]
+        raise no_rule_error(fn, op)
     if op.prim in ("push", "pop", "stack", "index_add") or (
             op.prim == "call" and not op.attrs.get("nondiff")
             and getattr(op.attrs.get("fn"), "__module__", None) == "ad_compiler.runtime"):
@@ -73,6 +75,12 @@ def check_supported(fn: Function, op: Op) -> None:
 def no_rule_error(fn: Function, op: Op) -> ADCompileError:
     """A call without a derivative rule whose arguments vary: named as the user wrote
     it, with the three ways out."""
+    if op.attrs.get("index_trick"):  # np.r_[a, b]
+        return located_error(
+            fn, op, f"{op.attrs['callee']}[...] has no derivative rule, and what it joins "
+                    "depends on the inputs being differentiated",
+            hint="join the arrays with np.concatenate([a, b]) (for np.c_ of vectors, "
+                 "np.stack([a, b], axis=-1)), which have rules")
     callee = op.attrs.get("fn")
     label = (op.attrs.get("callee") or op.attrs.get("label")
              or getattr(callee, "__name__", None) or op.prim)
