@@ -57,6 +57,8 @@ for _name, _fn, _signature in [
 ]:
     _array(_name, _fn, _signature)
 ARRAY_PRIMITIVES["rot90"].defaults["axes"] = (0, 1)  # (a tuple: the signature splits at commas)
+# those whose result is a list of arrays (unpacked, indexed, iterated like a list)
+LIST_RESULTS = frozenset({"split", "array_split", "hsplit", "vsplit"})
 ARRAY_METHODS.update(cumsum="cumsum", cumprod="cumprod", diagonal="diagonal", take="take")
 # methods that change the array in place, with what to write instead
 IN_PLACE_METHODS = {

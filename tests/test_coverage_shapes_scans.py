@@ -86,6 +86,10 @@ CASES = {
     "array_split": (F.array_split, V7, None),
     "hsplit": (F.hsplit, M34, None),
     "vsplit": (F.vsplit, M34, None),
+    "split joined as lists": (F.split_joined, V6[:4], None),
+    "split in a loop": (F.split_looped, V6[:4], None),
+    "split concatenated": (F.split_concatenated, V6, None),
+    "split stacked": (F.split_stacked, V6, None),
     "atleast_1d": (F.atleast_1d, M34, None),
     "atleast_2d": (F.atleast_2d, V5, None),
     "atleast_3d": (F.atleast_3d, M34, None),
@@ -127,9 +131,17 @@ def test_jacobian_forward_against_reverse(name):
         np.testing.assert_allclose(reverse[(...,) + j], column, rtol=1e-6, atol=1e-7)
 
 
+# second derivatives through a loop over a list's items are not supported yet
+LOOPS_OVER_ITEMS = {"split in a loop"}
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_hessian_against_differences_of_the_gradient(name):
     fn, x, _ = CASES[name]
+    if name in LOOPS_OVER_ITEMS:
+        with pytest.raises(adc.ADCompileError, match="not supported yet"):
+            adc.hessian(fn)(x)
+        return
     hessian = adc.hessian(fn)(x)
     gradient = adc.grad(fn)
     assert hessian.shape == x.shape + x.shape
@@ -140,15 +152,18 @@ def test_hessian_against_differences_of_the_gradient(name):
         np.testing.assert_allclose(hessian[(...,) + j], column, rtol=1e-5, atol=1e-6)
 
 
-# indexing a list makes a sparse adjoint, whose helpers have no adjoint rule yet
-INDEXED_LISTS = {"split unpacked", "split indexed", "array_split", "hsplit", "vsplit"}
+# the adjoints of lists (a sparse one of an item, np.concatenate's of its operands) are
+# made by helpers without adjoint rules yet: reverse over reverse is refused
+INDEXED_LISTS = {"split unpacked", "split indexed", "array_split", "hsplit", "vsplit",
+                 "split joined as lists", "split in a loop", "split concatenated",
+                 "split stacked"}
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_reverse_over_reverse_against_the_hessian(name):
     fn, x, _ = CASES[name]
     if name in INDEXED_LISTS:
-        with pytest.raises(adc.ADCompileError, match="has no adjoint rule"):
+        with pytest.raises(adc.ADCompileError, match="has no adjoint rule|not supported yet"):
             adc.jacobian(adc.grad(fn), mode="reverse")(x)
         return
     twice = adc.jacobian(adc.grad(fn), mode="reverse")(x)

@@ -9,7 +9,8 @@ from typing import Any
 
 from .. import runtime
 from ..ir import Block, Const, Operand, SourceLoc, Value
-from ..primitives import builtin_call_attrs
+from ..primitives import builtin_call_attrs, lookup_array
+from ..rules_shapes_scans import LIST_RESULTS
 from .values import (
     _assigned_names,
     _Branch,
@@ -152,7 +153,8 @@ class ControlFlow:
         its place in `xs`.  ``range`` and other calls are iterated as they are.
         """
         node = stmt.iter
-        if isinstance(node, ast.Call) and self._iteration_helper(node) is None:
+        if isinstance(node, ast.Call) and self._iteration_helper(node) is None \
+                and not self._makes_list(node):
             return self.expr(node), None
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, stmt.lineno)
         sequences: list[tuple[ast.expr, str, bool]] = []
@@ -211,6 +213,15 @@ class ControlFlow:
             "fn": runtime.items_of, "kwnames": ()}).result
         items.name = f"{value.name}_items" if value.name else "items"
         return items
+
+    def _makes_list(self, node: ast.Call) -> bool:
+        """``np.split(x, 2)``: a list of arrays, iterated item by item like a list."""
+        if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
+            return False
+        if isinstance(node.func, ast.Name) and node.func.id in self.env:
+            return False
+        _, _, fn = self._resolve_path(node.func)
+        return lookup_array(fn) in LIST_RESULTS
 
     def _iteration_helper(self, node: ast.Call) -> Any:
         if isinstance(node.func, ast.Attribute) and node.func.attr in (

@@ -33,13 +33,14 @@ from __future__ import annotations
 
 from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
 from ..primitives import ARRAY_PRIMITIVES, PRIMITIVES
+from ..rules_shapes_scans import LIST_RESULTS
 
 NUMERIC = frozenset({"scalar", "float", "int", "numeric"})
 _FLOATING = frozenset({"scalar", "float"})
 _ARITHMETIC = frozenset({"sub", "truediv", "pow", "mod", "floordiv", "neg", "pos", "matmul"})
 _COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "not", "and", "or"})
 _CONTAINER_MAKERS = frozenset({"pack", "split_like", "unstack", "hstack_adjoint",
-                               "vstack_adjoint", "slogdet"})
+                               "vstack_adjoint", "slogdet", *LIST_RESULTS})
 # runtime helpers whose result's kind is that of an operand, or not known
 _OPAQUE_HELPERS = frozenset({"index_update", "accumulate", "densify", "dense", "gradient_like",
                              "list_head", "list_tail", "zeros_of", "tuple_item",
