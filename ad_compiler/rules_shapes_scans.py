@@ -94,20 +94,22 @@ def _flat(e: Emit, op: Op, x: Operand) -> tuple[Operand, Operand]:
         raise NotImplementedError("a cumulative sum or product with dtype= has no rule (cast "
                                   "its operand instead: np.cumsum(x.astype(np.float32)))")
     axis = param(op, "axis")
-    if isinstance(axis, Const) and axis.value is None:
+    if _raveled(op):
         return e.ravel(x), Const(0)
     if not isinstance(axis, Const):
         raise NotImplementedError("the axis of a cumulative sum or product must be a "
                                   "constant to differentiate it")
-    return x, axis
+    return e.array("array", x), axis  # (an array: a list of numbers compares as a whole)
+
+
+def _raveled(op: Op) -> bool:
+    axis = param(op, "axis")
+    return isinstance(axis, Const) and axis.value is None
 
 
 def _back(e: Emit, op: Op, g: Operand) -> Operand:
     """An adjoint of a raveled operand, in the operand's shape."""
-    axis = param(op, "axis")
-    if isinstance(axis, Const) and axis.value is None:
-        return e.reshape(g, e.shape(op.args[0]))
-    return g
+    return e.reshape(g, e.shape(op.args[0])) if _raveled(op) else g
 
 
 def _cmp(e: Emit, prim: str, a: Operand, b: Operand) -> Operand:
@@ -217,7 +219,7 @@ def _zeros_of_scan(e: Emit, x: Operand, axis: Operand) -> tuple[Operand, Operand
 
 def _cumprod_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
     x, axis = _flat(e, op, op.args[0])
-    tangent = t[0] if x is op.args[0] else e.ravel(t[0])
+    tangent = e.ravel(t[0]) if _raveled(op) else e.array("array", t[0])
     before, first, _ = _zeros_of_scan(e, x, axis)
     y = op.result
     safe = _where(e, before, x, Const(1.0))
@@ -334,7 +336,7 @@ def _order(e: Emit, op: Op) -> tuple[Operand, Operand, Operand]:
     """(operand, indices, axis) with ``result == take_along_axis(operand, indices,
     axis)``: raveled where NumPy ravels (axis None)."""
     x, axis = op.args[0], param(op, "axis")
-    if isinstance(axis, Const) and axis.value is None:
+    if _raveled(op):
         x, axis = e.ravel(x), Const(-1)
     if op.prim == "sort":
         order = e.call(np.argsort, x, axis, Const("stable"))
@@ -345,8 +347,8 @@ def _order(e: Emit, op: Op) -> tuple[Operand, Operand, Operand]:
 
 def _sort_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
     _, order, axis = _order(e, op)
-    tangent = t[0]
-    if isinstance(param(op, "axis"), Const) and param(op, "axis").value is None:
+    tangent = e.array("array", t[0])  # (the tangents of a list of numbers are a list)
+    if _raveled(op):
         tangent = e.ravel(tangent)
     return e.take_along_axis(tangent, order, axis=axis)
 

@@ -307,3 +307,28 @@ def test_a_cumulative_sum_of_constants_with_a_dtype_is_a_constant():
 def test_complex_arrays_stay_refused():
     with pytest.raises(TypeError, match="complex"):
         adc.grad(F.cumsum)(V5 + 1j)
+
+
+# ------------------------------------------------------------------ lists of numbers
+
+
+@pytest.mark.parametrize("fn", [F.cumsum_of_numbers, F.sort_of_numbers,
+                                F.cumprod_of_numbers, F.flip_of_numbers])
+@pytest.mark.parametrize("mode", MODES)
+def test_functions_of_lists_of_numbers(fn, mode):
+    point = [0.7, -1.3]
+    gradient = adc.grad(fn, wrt=(0, 1), mode=mode)(*point)
+    for k in (0, 1):
+        assert type(gradient[k]) is float or isinstance(gradient[k], np.floating)
+        np.testing.assert_allclose(gradient[k], numeric_grad(fn, point, k), rtol=1e-6)
+
+
+def test_vector_mode_of_a_sorted_list():
+    xs = [0.7, -1.3, 0.2]
+    forward = adc.jacobian(F.sort_of_a_list, mode="forward")(xs)
+    reverse = adc.jacobian(F.sort_of_a_list, mode="reverse")(xs)
+    for k in range(3):
+        np.testing.assert_allclose(forward[k], reverse[k], atol=1e-15)
+    # sorted: (xs[0] = 0.7, 1.0, xs[1]**2 = 1.69), weighted 0.5, 2, -1; one row per item
+    by_hand = [[0.5, 0.0, 0.0], [0.0, 0.0, -1.0 * 2.0 * -1.3], [0.0, 0.0, 0.0]]
+    np.testing.assert_allclose(np.array(reverse), by_hand, atol=1e-15)
