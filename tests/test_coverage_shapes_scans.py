@@ -86,6 +86,21 @@ CASES = {
     "array_split": (F.array_split, V7, None),
     "hsplit": (F.hsplit, M34, None),
     "vsplit": (F.vsplit, M34, None),
+    "cumsum last axis": (F.cumsum_last_axis, T234, None),
+    "cumprod middle axis": (F.cumprod_middle_axis, T234, None),
+    "diff last axis": (F.diff_last_axis, T234, None),
+    "sort last axis": (F.sort_last_axis, T234, None),
+    "partition first axis": (F.partition_first_axis, M34, None),
+    "take negative": (F.take_negative, T234, None),
+    "flip axes": (F.flip_axes, T234, None),
+    "rot90 3d": (F.rot90_3d, T234, None),
+    "roll flat": (F.roll_flat, M34, None),
+    "moveaxis lists": (F.moveaxis_lists, T234, None),
+    "diagonal negative axes": (F.diagonal_negative_axes, T234, None),
+    "triu stack": (F.triu_stack, T234, None),
+    "diag below": (F.diag_below, V5, None),
+    "split last axis": (F.split_last_axis, T234, None),
+    "take_along_axis last axis": (F.take_along_last_axis, T234, None),
     "split joined as lists": (F.split_joined, V6[:4], None),
     "split in a loop": (F.split_looped, V6[:4], None),
     "split concatenated": (F.split_concatenated, V6, None),
@@ -156,7 +171,7 @@ def test_hessian_against_differences_of_the_gradient(name):
 # made by helpers without adjoint rules yet: reverse over reverse is refused
 INDEXED_LISTS = {"split unpacked", "split indexed", "array_split", "hsplit", "vsplit",
                  "split joined as lists", "split in a loop", "split concatenated",
-                 "split stacked"}
+                 "split stacked", "split last axis"}
 
 
 @pytest.mark.parametrize("name", CASES)
