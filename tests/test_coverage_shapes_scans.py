@@ -298,8 +298,9 @@ def test_a_pad_of_a_constant_array_is_a_constant():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_differentiated_pad_values_per_side_are_refused(mode):
-    with pytest.raises(ValueError, match="one constant value only"):
+    with pytest.raises(ValueError, match="one constant value only") as info:
         adc.grad(F.pad_per_side, mode=mode)(np.array([0.5, -1.2, 2.0]))
+    assert "np.pad(x, 1, constant_values=(x[0], 2.0))" in "\n".join(info.value.__notes__)
 
 
 @pytest.mark.parametrize("fn, args, word", [
