@@ -362,8 +362,12 @@ def _sort_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
 
 
 def _split_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
-    axis = {"hsplit": e.call(runtime.hsplit_axis, op.args[0]), "vsplit": Const(0)}.get(
-        op.prim) or param(op, "axis")
+    if op.prim == "hsplit":
+        axis = e.call(runtime.hsplit_axis, op.args[0])
+    elif op.prim == "vsplit":
+        axis = Const(0)
+    else:
+        axis = param(op, "axis")
     return [e.helper("split_adjoint", g, op.result, axis)]
 
 
@@ -405,7 +409,8 @@ VJPS.update({
     "atleast_2d": tensor_rules._shape_back,
     "atleast_3d": tensor_rules._shape_back,
 })
-NONLINEAR_JVPS.update(pad=_pad_jvp, cumsum=_cumsum_jvp, diff=_diff_jvp, cumprod=_cumprod_jvp, sort=_sort_jvp, partition=_sort_jvp)
+NONLINEAR_JVPS.update(cumsum=_cumsum_jvp, cumprod=_cumprod_jvp, diff=_diff_jvp, pad=_pad_jvp,
+                      sort=_sort_jvp, partition=_sort_jvp)
 # vector mode: np.split and its kin split a batched tangent at once (a list)
 tensor_rules._BATCHED.update(
     split=(batched.batched_split, ("ary", "indices_or_sections", "axis")),
@@ -434,6 +439,7 @@ HELPERS.update({
         e.helper("split_like", h, a[1], _nth(a, 2, 0))]),
 })
 tensor_rules._VMAPPED_HELPERS = tensor_rules._VMAPPED_HELPERS | {
-    "diag_adjoint", "diagonal_adjoint", "append_adjoint", "unpad", "pad_adjoint", "pad_fill_adjoint",
-    "diff_adjoint", "take_adjoint", "take_along_axis_adjoint", "split_adjoint"}
+    "diag_adjoint", "diagonal_adjoint", "append_adjoint", "unpad", "pad_adjoint",
+    "pad_fill_adjoint", "diff_adjoint", "take_adjoint", "take_along_axis_adjoint",
+    "split_adjoint"}
 
