@@ -348,3 +348,13 @@ def test_vector_mode_of_a_sorted_list():
     # sorted: (xs[0] = 0.7, 1.0, xs[1]**2 = 1.69), weighted 0.5, 2, -1; one row per item
     by_hand = [[0.5, 0.0, 0.0], [0.0, 0.0, -1.0 * 2.0 * -1.3], [0.0, 0.0, 0.0]]
     np.testing.assert_allclose(np.array(reverse), by_hand, atol=1e-15)
+
+
+@pytest.mark.parametrize("fn", [F.of_number_cumprod, F.of_number_sort, F.of_number_diff_pad,
+                                F.of_number_take_diag])
+def test_grad_of_grad_of_a_number(fn):
+    a = 0.8
+    second = adc.grad(adc.grad(fn))(a)
+    by_differences = (adc.grad(fn)(a + 1e-6) - adc.grad(fn)(a - 1e-6)) / 2e-6
+    np.testing.assert_allclose(second, by_differences, rtol=1e-6)
+    np.testing.assert_allclose(adc.jvp(adc.grad(fn), (a,), (1.0,))[1], second, rtol=1e-12)
