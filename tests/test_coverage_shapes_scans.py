@@ -358,3 +358,14 @@ def test_grad_of_grad_of_a_number(fn):
     by_differences = (adc.grad(fn)(a + 1e-6) - adc.grad(fn)(a - 1e-6)) / 2e-6
     np.testing.assert_allclose(second, by_differences, rtol=1e-6)
     np.testing.assert_allclose(adc.jvp(adc.grad(fn), (a,), (1.0,))[1], second, rtol=1e-12)
+
+
+def test_a_loop_over_a_method_call_is_refused_and_a_loop_over_its_value_works():
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(F.loop_over_a_method_call)(x)
+    assert info.value.lineno == _marked_line(F.loop_over_a_method_call)
+    assert "build a list first and loop over it" in info.value.hint
+    for mode in MODES:  # d/dx of x[2]**2 + x[0]**2
+        np.testing.assert_array_equal(adc.grad(F.loop_over_a_named_take, mode=mode)(x),
+                                      [2.0, 0.0, 6.0])

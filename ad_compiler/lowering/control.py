@@ -228,7 +228,8 @@ class ControlFlow:
                 "items", "values", "keys") and not node.args and not node.keywords \
                 and self._is_value_expression(node.func.value):
             return node.func.attr  # d.items(), d.values(), d.keys()
-        if not node.args:
+        if not node.args or isinstance(node.func, ast.Attribute) and \
+                self._is_value_expression(node.func.value):  # x.take(i): a method
             return None
         _, _, fn = self._resolve_path(node.func)
         if fn is builtins.enumerate and len(node.args) == 1 and not node.keywords:
