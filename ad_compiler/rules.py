@@ -20,7 +20,7 @@ from . import batched, runtime
 from .builder import Builder
 from .ir import Const, Op, Operand, Value
 from .primitives import PRIMITIVES
-from .shapes import ShapeFacts
+from .shapes import SCALAR, ShapeFacts
 from .tensor_rules import (
     NONDIFF_HELPERS,
     Emit,
@@ -278,13 +278,51 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
         terms = [e.mul(p, tangents[i]) for i, p in zip(plain, partials)]
     else:
         terms = [builder.mul(p, tangents[i]) for i, p in zip(plain, partials)]
+    # operands whose tangent survives in the sum (a term folded to a constant does not)
+    covered = [a for i, term in zip(plain, terms)
+               if isinstance(term, Value) and isinstance(tangents[i], Value)
+               for a in [op.args[i], *_partial_reads(op, i)]]
     if exponent is not None:
         terms.append(_exponent_term(builder, e, op, tangents[exponent]))
+        covered = list(op.args)  # x**k * log(x) * k_dot has the shape of the result
     if e.batched is not None:
         total = e.sum_terms(terms)
+        if not all(e.is_batched(tangents[i]) for i in indices):
+            covered = []
     else:
         total = builder.sum(terms) if terms else None
+    if _has_result_shape(op, covered, facts):
+        return total
     return _broadcast_tangent(builder, e, total, op, indices, tangents, facts)
+
+
+def _partial_reads(op: Op, wrt: int) -> list[Operand]:
+    """The operands a built-in partial ``d op / d op.args[wrt]`` is a function of (all of
+    them where it reads the result); a term made with it is broadcast against them."""
+    if op.prim == "custom":
+        return []
+    reads: list[Operand] = []
+    pending = [partial_template(op.prim, wrt, const_pattern(op))]
+    while pending:
+        tree = pending.pop()
+        if tree[0] == "res":
+            return list(op.args)
+        if tree[0] == "arg":
+            reads.append(op.args[tree[1]])
+        elif tree[0] != "num":
+            pending.extend(tree[1:])
+    return reads
+
+
+def _has_result_shape(op: Op, covered: list[Operand], facts: ShapeFacts) -> bool:
+    """Whether the tangent of an elementwise op certainly has its result's shape: each
+    tangent has its primal's shape, and every term of the sum is broadcast against its
+    operand's tangent, so the sum has the broadcast shape of the `covered` operands; it
+    is the result's when every other operand is a Python number (a constant, or what a
+    `math` function returned).  Scalar code then needs no ``broadcast_like`` call."""
+    if not covered:
+        return False
+    return all(a in covered or facts.shape_class(a) == SCALAR for a in op.args)
 
 
 def _exponent_position(op: Op, indices: list[int]) -> int | None:
