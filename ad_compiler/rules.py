@@ -16,7 +16,7 @@ import functools
 import math
 from typing import Any
 
-from . import batched, runtime
+from . import batched, runtime, user_rules
 from .builder import Builder
 from .ir import Const, Op, Operand, Value
 from .primitives import PRIMITIVES
@@ -264,6 +264,8 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
                 isinstance(i, Const) and i.value is Ellipsis for i in index):
             index.append(Const(slice(None)))  # `...` must stop before the directions
         return e._mark(builder.emit("getitem", [tangents[0], *index]).result, tangents[:1])
+    if op.prim == "custom" and "rule" in op.attrs:  # the user's rule for an array function
+        return user_rules.rule_jvp(builder, op, tangents, e.batched is not None)
     if is_array_prim(op.prim):
         total = array_jvp(builder, op, tangents, facts)
         if op.prim != "where":
@@ -392,6 +394,8 @@ def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
             "pack", op.args[1:], attrs={"kind": "tuple"}).result
         return [builder.emit("index_update", [op.args[0], index, cotangent], attrs=attrs).result
                 if i == 0 else Const(0.0) for i in indices]
+    if op.prim == "custom" and "rule" in op.attrs:  # cotangents shaped like the arguments
+        return user_rules.rule_vjp(builder, op, cotangent, indices)
     if is_array_prim(op.prim):
         parts = array_vjp(builder, op, cotangent, indices)
         if op.prim != "where":

@@ -109,6 +109,8 @@ def uses_arrays(fn: Function) -> bool:
     for op in walk_ops(fn.body):
         if op.prim in ARRAY_PRIMITIVES or (op.prim in HELPERS and op.prim not in CONTAINER_HELPERS):
             return True
+        if op.prim == "custom" and "rule" in op.attrs:  # a user's rule for arrays
+            return True
         if op.prim == "getitem" and (len(op.args) > 2 or _is_array_index(op.args[1])
                                      or _computed_elementwise(op.args[0], made)):
             return True

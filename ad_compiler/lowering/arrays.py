@@ -194,7 +194,8 @@ class Arrays:
         function = f"np.{method}"
         return self.error(node.func, what, hint=(
             f"call it as a function, {function}({receiver}, ...), and then "
-            + no_rule_hint(function, 1, f"{function}(adc.stop_gradient({receiver}))")))
+            + no_rule_hint(function, 1, f"{function}(adc.stop_gradient({receiver}))",
+                           arrays=True)))
 
     def _copy(self, value: Operand, node: ast.AST) -> Operand:
         """``x.copy()``, kept as the user wrote it: a value of its own, which the
