@@ -284,3 +284,60 @@ def test_no_rule_hint_of_a_numpy_function_points_to_the_array_rules():
     with pytest.raises(adc.ADCompileError) as info:
         adc.grad(uses_fft)(X)
     assert "adc.defvjp(np.fft.fft" in info.value.hint and "adc.defjvp" in info.value.hint
+
+
+# ---------------------------------------------------------------- keywords, scalars
+
+
+def cumsum_by_axis(x):
+    return np.sum(np.cumsum(x, axis=0) * W[:, None])
+
+
+def scaled_opaque(x, scale=1.0):
+    return x * scale
+
+
+def uses_scaled_by_keyword(x, s):
+    return np.sum(scaled_opaque(x, scale=s))
+
+
+def test_a_differentiated_keyword_argument_is_refused(rules_restored):
+    adc.defvjp(scaled_opaque, lambda ans, x, scale=1.0: lambda g: g * scale)
+    np.testing.assert_allclose(adc.grad(uses_scaled_by_keyword)(X, 2.0), np.full(4, 2.0))
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(uses_scaled_by_keyword, wrt=1)(X, 2.0)
+    assert "'scale'" in info.value.what and "by position" in info.value.hint
+
+
+def test_keyword_arguments_reach_the_rules(rules_restored):
+    seen = []
+
+    def maker(ans, x, axis=None):
+        seen.append(axis)
+        return lambda g: np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+
+    adc.defvjp(np.cumsum, maker)
+    adc.defjvp(np.cumsum, lambda g, ans, x, axis=None: np.cumsum(g, axis=axis))
+    x = np.array([[0.3, -1.0], [2.0, 0.5], [1.5, -0.2], [0.1, 0.9]])
+    for mode in ("reverse", "forward"):
+        got = adc.grad(cumsum_by_axis, mode=mode)(x)
+        np.testing.assert_allclose(got, numeric_grad(cumsum_by_axis, (x,), 0), rtol=1e-6)
+    assert seen and set(seen) == {0}
+
+
+def softplus_opaque(x):
+    return np.log1p(np.exp(x))
+
+
+def uses_softplus(x):
+    return softplus_opaque(x) * x
+
+
+def test_reverse_over_reverse_through_a_vjp_rule_is_refused(rules_restored):
+    adc.defvjp(softplus_opaque, lambda ans, x: lambda g: g / (1.0 + np.exp(-x)))
+    x = 0.4
+    first = adc.grad(uses_softplus)(x)
+    assert first == pytest.approx(softplus_opaque(x) + x / (1 + np.exp(-x)), rel=1e-13)
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(adc.grad(uses_softplus))(x)
+    assert "softplus_opaque" in info.value.what and "second derivative" in info.value.what

@@ -195,7 +195,7 @@ class Arrays:
         return self.error(node.func, what, hint=(
             f"call it as a function, {function}({receiver}, ...), and then "
             + no_rule_hint(function, 1, f"{function}(adc.stop_gradient({receiver}))",
-                           arrays=True)))
+                           arrays=not isinstance(getattr(np, method, None), np.ufunc))))
 
     def _copy(self, value: Operand, node: ast.AST) -> Operand:
         """``x.copy()``, kept as the user wrote it: a value of its own, which the

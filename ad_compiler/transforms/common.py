@@ -99,10 +99,13 @@ def no_rule_error(fn: Function, op: Op) -> ADCompileError:
 
 
 def _of_arrays(callee: Any, label: str) -> bool:
-    """A NumPy or SciPy function (its rule is one for arrays, not elementwise partials)."""
+    """A NumPy or SciPy function that is not a ufunc: its rule is one for arrays
+    (defvjp/defjvp), not elementwise partials."""
+    if type(callee).__name__ == "ufunc":  # np.copysign, scipy.special.expit: elementwise
+        return False
     module = getattr(callee, "__module__", None) or ""
     return label.startswith(("np.", "numpy.", "scipy.")) or module.startswith(
-        ("numpy", "scipy")) or type(callee).__name__ == "ufunc"
+        ("numpy", "scipy"))
 
 
 # builtins over a list that NumPy has with rules
