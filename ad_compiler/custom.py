@@ -66,10 +66,18 @@ def _elementwise_checked(fn: Callable, partials: Callable) -> Callable:
     name = _spelling(fn)
 
     def checked(y: Any, *args: Any) -> Any:
-        if type(y) is not float and (isinstance(y, np.ndarray) or any(
+        if type(y) is float or not (isinstance(y, np.ndarray) or any(
                 isinstance(a, np.ndarray) for a in args)):
-            _check_elementwise(fn, name, y, args)
-        return partials(y, *args)
+            return partials(y, *args)
+        _check_elementwise(fn, name, y, args)
+        given = partials(y, *args)
+        for partial in (given if len(args) > 1 and isinstance(given, tuple) else (given,)):
+            if np.broadcast_shapes(np.shape(partial), np.shape(y)) != np.shape(y):
+                raise ValueError(f"the partials given to adc.defpartials for {name} returned "
+                                 f"shape {np.shape(partial)}, wider than the result's "
+                                 f"{np.shape(y)}: a partial has the shape of the result "
+                                 "(or broadcasts to it)")
+        return given
 
     checked.__name__ = getattr(partials, "__name__", "partials")
     checked.__qualname__ = checked.__name__

@@ -341,3 +341,9 @@ def test_reverse_over_reverse_through_a_vjp_rule_is_refused(rules_restored):
     with pytest.raises(adc.ADCompileError) as info:
         adc.grad(adc.grad(uses_softplus))(x)
     assert "softplus_opaque" in info.value.what and "second derivative" in info.value.what
+
+
+def test_defpartials_refuses_partials_wider_than_the_result(rules_restored):
+    adc.defpartials(np.square, lambda y, x: np.ones((3,) + np.shape(x)))
+    with pytest.raises(ValueError, match=r"adc\.defpartials for square returned shape"):
+        adc.grad(elementwise_square)(X)
