@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import operator
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy as np
 from . import batched, runtime
 from .custom import stop_gradient
 from .registry import REGISTRY, array_primitive, implementation  # noqa: F401  (re-exported)
+from .registry.core import array_methods, callable_primitive
 
 # The scalar and elementwise primitives and the array primitives, as views of the registry
 PRIMITIVES = {name: p for name, p in REGISTRY.items() if not p.is_array and not p.is_helper}
@@ -24,13 +24,7 @@ ARRAY_PRIMITIVES = {name: p for name, p in REGISTRY.items() if p.is_array}
 
 
 # Operator primitives: the Python functions computing them (folding, interpreting).
-OPERATOR_FUNCTIONS = {
-    "add": operator.add, "sub": operator.sub, "mul": operator.mul,
-    "truediv": operator.truediv, "floordiv": operator.floordiv, "mod": operator.mod,
-    "pow": operator.pow, "matmul": operator.matmul, "neg": operator.neg,
-    "pos": operator.pos, "not": operator.not_, "lt": operator.lt, "le": operator.le,
-    "gt": operator.gt, "ge": operator.ge, "eq": operator.eq, "ne": operator.ne,
-}
+OPERATOR_FUNCTIONS = {name: p.operator for name, p in REGISTRY.items() if p.operator is not None}
 
 
 def builtin_call_attrs(fn: Any) -> dict[str, Any]:
@@ -38,38 +32,6 @@ def builtin_call_attrs(fn: Any) -> dict[str, Any]:
     return {"fn": fn, "callee": fn.__name__, "callee_kind": "builtin", "nondiff": True,
             "kwnames": ()}
 
-
-# callable object -> (primitive, family); built once, looked up by identity.
-def _build_callable_table() -> dict[int, tuple[object, str, str]]:
-    table: dict[int, tuple[object, str, str]] = {}
-
-    def add(obj: object, prim: str, family: str) -> None:
-        table[id(obj)] = (obj, prim, family)
-
-    for prim in PRIMITIVES.values():
-        for family, attr in prim.impls.items():
-            module = math if family == "math" else np
-            add(getattr(module, attr), prim.name, family)
-    # numpy aliases and operator-like ufuncs
-    for attr, prim in [("absolute", "abs"), ("fabs", "abs"), ("rad2deg", "degrees"),
-                       ("deg2rad", "radians"), ("add", "add"), ("subtract", "sub"),
-                       ("multiply", "mul"), ("divide", "truediv"),
-                       ("true_divide", "truediv"), ("negative", "neg"),
-                       ("positive", "pos"), ("floor_divide", "floordiv"),
-                       ("rint", "round"), ("fix", "trunc")]:
-        if hasattr(np, attr):
-            add(getattr(np, attr), prim, "numpy")
-    add(builtins.abs, "abs", "builtin")
-    add(builtins.pow, "power", "builtin")
-    add(builtins.float, "float", "builtin")
-    add(builtins.int, "int", "builtin")
-    add(builtins.round, "round", "builtin")
-    add(builtins.max, "maximum", "builtin")
-    add(builtins.min, "minimum", "builtin")
-    return table
-
-
-_CALLABLES = _build_callable_table()
 
 # Builtins that never carry a derivative: called as they are, results are constants.
 # (Not str or repr: float(str(x)) is x again.)
@@ -95,10 +57,7 @@ def callable_to_emit(obj: object) -> object:
 
 def lookup_callable(obj: object) -> tuple[str, str] | None:
     """(primitive, family) for a callable object, by identity; None if unknown."""
-    hit = _CALLABLES.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        return hit[1], hit[2]
-    return None
+    return callable_primitive(obj)
 
 
 def qualified_name(obj: object) -> tuple[str, str] | None:
@@ -112,13 +71,9 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
     return None
 
 
-# ndarray methods and attributes that mean the NumPy function of the same name
-ARRAY_METHODS = {
-    "sum": "sum", "mean": "mean", "prod": "prod", "max": "max", "min": "min", "var": "var",
-    "std": "std", "dot": "dot", "transpose": "transpose", "trace": "trace",
-    "reshape": "reshape", "ravel": "ravel", "flatten": "ravel", "squeeze": "squeeze",
-    "swapaxes": "swapaxes", "repeat": "repeat", "clip": "clip", "astype": "array",
-}
+# ndarray methods that mean a NumPy function (declared with its entry: methods=...),
+# and attributes
+ARRAY_METHODS = array_methods()
 ARRAY_ATTRIBUTES = {"T": "transpose", "shape": np.shape, "ndim": np.ndim, "size": np.size,
                     "dtype": np.result_type}
 

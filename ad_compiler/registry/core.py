@@ -16,6 +16,8 @@ Declaring a primitive (one entry, in the module of its subject):
                   partials=("x >= y", "x < y"))  # where sympy.diff is not wanted
 
   `piecewise_constant("floor", math="floor", numpy="floor")` for a zero derivative.
+  Other names of it: ``numpy_aliases=("absolute",)``, ``builtin=abs``; an operator
+  gives the Python function computing it, ``operator=operator.add``.
 * a NumPy function that is not elementwise, with NumPy's signature (``*`` marks the
   parameters that carry derivatives, the others are static)::
 
@@ -28,7 +30,8 @@ Declaring a primitive (one entry, in the module of its subject):
   separately (a product); otherwise give `jvp(e, op, tangents)`.  `vjp(e, op, g)` gives
   the adjoints of all arguments (None for zero).  `batched` is the vector-mode form
   (a function of batched.py and the parameters it takes); without it vector mode
-  applies the primitive one direction at a time.
+  applies the primitive one direction at a time.  ``methods=("sum",)``: the ndarray
+  methods that mean it.
 * a runtime helper of derivative code, linear in the arguments at `linear`::
 
       helper("unbroadcast", runtime.unbroadcast, linear=(0,), vjp=lambda e, g, a: [...])
@@ -63,6 +66,9 @@ class Primitive:
     partials: tuple[str, ...] | None = None  # given where sympy.diff leaves them unevaluated
     impls: dict[str, str] = field(default_factory=dict)  # family -> attribute name
     elementwise: bool = False  # the result has its operands' broadcast shape
+    operator: Callable | None = None  # the Python operator computing it (folding, interpreting)
+    numpy_aliases: tuple[str, ...] = ()  # other NumPy names of it (np.absolute, np.rint)
+    builtin: Any = None  # the Python builtin that denotes it (abs, round, max)
     nondiff: bool = False  # derivative is zero wherever it exists
     # -- array primitives (NumPy functions that are not elementwise)
     fn: Any = None  # the callable, for every family (array primitives, helpers, xlogy)
@@ -78,7 +84,8 @@ class Primitive:
     view: bool = False  # its result may share memory with its first argument
     jvp: Callable | None = None  # array: jvp(e, op, tangents); helper: the same
     vjp: Callable | None = None  # array: vjp(e, op, g); helper: vjp(e, g, args)
-    batched: tuple[Callable, tuple[str, ...]] | None = None  # vector-mode form
+    batched: tuple[Callable, tuple[str, ...]] | Callable | None = None  # vector-mode form
+    methods: tuple[str, ...] = ()  # ndarray methods that mean it (x.sum(), x.flatten())
     # -- runtime helpers that derivative code calls
     is_helper: bool = False
     linear_args: tuple[int, ...] = ()  # a helper's arguments it is linear in
@@ -117,30 +124,33 @@ def _module_of_caller() -> str:
     return sys._getframe(2).f_globals.get("__name__", "").rpartition(".")[2]
 
 
+def _impls(math_name: str | None, numpy_name: str | None) -> dict[str, str]:
+    impls = {}
+    if math_name and hasattr(FAMILY_MODULES["math"], math_name):
+        impls["math"] = math_name
+    if numpy_name and hasattr(np, numpy_name):
+        impls["numpy"] = numpy_name
+    return impls
+
+
 def elementwise(name: str, arity: int, expr: str | None, math: str | None = None,
                 numpy: str | None = None, *, partials: tuple[str, ...] | None = None,
-                fn: Any = None, nondiff: bool = False) -> Primitive:
+                fn: Any = None, operator: Callable | None = None,
+                numpy_aliases: tuple[str, ...] = (), builtin: Any = None) -> Primitive:
     """A scalar or elementwise primitive; its partials are derived from `expr`."""
-    impls = {}
-    if math and hasattr(FAMILY_MODULES["math"], math):
-        impls["math"] = math
-    if numpy and hasattr(np, numpy):
-        impls["numpy"] = numpy
     return _add(Primitive(name, _module_of_caller(), arity=arity, expr=expr,
-                          partials=partials, impls=impls, nondiff=nondiff, fn=fn,
-                          elementwise=True))
+                          partials=partials, impls=_impls(math, numpy), fn=fn,
+                          elementwise=True, operator=operator, numpy_aliases=numpy_aliases,
+                          builtin=builtin))
 
 
 def piecewise_constant(name: str, arity: int = 1, math: str | None = None,
-                       numpy: str | None = None) -> Primitive:
+                       numpy: str | None = None, *, operator: Callable | None = None,
+                       numpy_aliases: tuple[str, ...] = (), builtin: Any = None) -> Primitive:
     """A primitive whose derivative is zero wherever it exists (floor, comparisons)."""
-    impls = {}
-    if math and hasattr(FAMILY_MODULES["math"], math):
-        impls["math"] = math
-    if numpy and hasattr(np, numpy):
-        impls["numpy"] = numpy
-    return _add(Primitive(name, _module_of_caller(), arity=arity, impls=impls,
-                          nondiff=True, elementwise=True))
+    return _add(Primitive(name, _module_of_caller(), arity=arity, impls=_impls(math, numpy),
+                          nondiff=True, elementwise=True, operator=operator,
+                          numpy_aliases=numpy_aliases, builtin=builtin))
 
 
 def parse_signature(signature: str) -> tuple[tuple[str, ...], dict[str, Any], tuple[int, ...]]:
@@ -164,7 +174,8 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
           multilinear: bool = False, jvp: Callable | None = None,
           vjp: Callable | None = None, batched: tuple | None = None,
           casting: bool = False, reduction: bool = False, view: bool = False,
-          container_result: bool = False, elementwise: bool = False) -> Primitive:
+          container_result: bool = False, elementwise: bool = False,
+          methods: tuple[str, ...] = (), operator: Callable | None = None) -> Primitive:
     """A NumPy function that is not elementwise: reductions, products, shapes."""
     params, defaults, operands = parse_signature(signature)
     record = _add(Primitive(name, _module_of_caller(), fn=fn, params=params,
@@ -172,7 +183,7 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
                             is_array=True, linear=linear, multilinear=multilinear, jvp=jvp,
                             vjp=vjp, batched=batched, casting=casting, reduction=reduction,
                             view=view, container_result=container_result,
-                            elementwise=elementwise))
+                            elementwise=elementwise, methods=methods, operator=operator))
     for obj in (fn, *aliases):
         _ARRAY_CALLABLES[id(obj)] = (obj, name)
     return record
@@ -259,6 +270,39 @@ def array_primitive(obj: object) -> str | None:
     """The array primitive a NumPy function denotes, by identity; None if not one."""
     hit = _ARRAY_CALLABLES.get(id(obj))
     return hit[1] if hit is not None and hit[0] is obj else None
+
+
+def operator_function(prim: str) -> Callable | None:
+    """The Python operator computing `prim` (``operator.add``), None if it is no operator."""
+    record = REGISTRY.get(prim)
+    return record.operator if record is not None else None
+
+
+_CALLABLES: dict[int, tuple[object, str, str]] = {}
+
+
+def callable_primitive(obj: object) -> tuple[str, str] | None:
+    """(primitive, family) of an elementwise callable (``math.sin``, ``np.absolute``,
+    ``abs``), by identity; None if unknown."""
+    if not _CALLABLES:
+        for record in REGISTRY.values():
+            for family, attr in record.impls.items():
+                _CALLABLES[id(getattr(FAMILY_MODULES[family], attr))] = (
+                    getattr(FAMILY_MODULES[family], attr), record.name, family)
+        for record in REGISTRY.values():
+            for attr in record.numpy_aliases:
+                if hasattr(np, attr):
+                    _CALLABLES[id(getattr(np, attr))] = (getattr(np, attr), record.name, "numpy")
+        for record in REGISTRY.values():
+            if record.builtin is not None:
+                _CALLABLES[id(record.builtin)] = (record.builtin, record.name, "builtin")
+    hit = _CALLABLES.get(id(obj))
+    return (hit[1], hit[2]) if hit is not None and hit[0] is obj else None
+
+
+def array_methods() -> dict[str, str]:
+    """ndarray method name -> the array primitive it means (``x.flatten()``: ravel)."""
+    return {method: record.name for record in REGISTRY.values() for method in record.methods}
 
 
 def implementation(prim: str, family: str) -> object:

@@ -23,7 +23,7 @@ def _batched_array(e: Emit, given: dict, variadic: list) -> Operand:
     return array_op(e.b, "array", given, variadic)
 
 
-array("array", np.array, "object*, dtype=None", np.asarray, np.asanyarray, linear=True,
+array("array", np.array, "object*, dtype=None", np.asarray, np.asanyarray, methods=("astype",), linear=True,
       casting=True, batched=_batched_array,
       vjp=lambda e, op, g: [e.helper("cast_like", g, op.args[0])
                             if not _is_const_none(param(op, "dtype")) else g])

@@ -6,6 +6,8 @@ Seed 002's matrix case is the ``matmul`` entry: for ``Z = X @ W``,
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import batched, runtime
@@ -61,9 +63,9 @@ def _einsum_linear(op: Op) -> list[int]:
     return [2] + [3 + i for i in range(len(op.args) - 3) if i != k]
 
 
-array("matmul", np.matmul, "x1*, x2*", multilinear=True, vjp=_matmul_vjp,
+array("matmul", np.matmul, "x1*, x2*", operator=operator.matmul, multilinear=True, vjp=_matmul_vjp,
       batched=_batched_product("matmul"))
-array("dot", np.dot, "a*, b*", multilinear=True, vjp=_matmul_vjp,
+array("dot", np.dot, "a*, b*", methods=("dot",), multilinear=True, vjp=_matmul_vjp,
       batched=_batched_product("dot"))
 array("outer", np.outer, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
     e.reshape(e.matmul(g, e.ravel(op.args[1])), e.shape(op.args[0])),
@@ -72,7 +74,7 @@ array("inner", np.inner, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
     e.helper("inner_adjoint_a", g, *op.args[:2]), e.helper("inner_adjoint_b", g, *op.args[:2])])
 array("einsum", np.einsum, "subscripts, operands*", multilinear=True, vjp=_einsum_vjp,
       batched=_batched_einsum)
-array("trace", np.trace, "a*, offset=0, axis1=0, axis2=1", linear=True,
+array("trace", np.trace, "a*, offset=0, axis1=0, axis2=1", methods=("trace",), linear=True,
       vjp=lambda e, op, g: [e.helper("trace_adjoint", g, op.args[0], param(op, "offset"),
                                      param(op, "axis1"), param(op, "axis2"))],
       batched=(batched.batched_trace, ("a", "offset", "axis1", "axis2")))

@@ -46,24 +46,24 @@ def _variance_vjp(e: Emit, op: Op, g: Operand, std: bool) -> list[Operand]:
     return [e.truediv(e.mul(e.mul(Const(2.0), sum_back(e, op, g)), centred), dof)]
 
 
-array("sum", np.sum, _REDUCE, linear=True, reduction=True,
+array("sum", np.sum, _REDUCE, methods=("sum",), linear=True, reduction=True,
       vjp=lambda e, op, g: [sum_back(e, op, g)],
       batched=(batched.batched_sum, ("a", "axis", "keepdims")))
-array("mean", np.mean, _REDUCE, linear=True, reduction=True,
+array("mean", np.mean, _REDUCE, methods=("mean",), linear=True, reduction=True,
       vjp=lambda e, op, g: [e.helper("mean_adjoint", g, op.args[0], param(op, "axis"),
                                      param(op, "keepdims"))],
       batched=(batched.batched_mean, ("a", "axis", "keepdims")))
-array("max", np.max, _REDUCE, np.amax, reduction=True,
+array("max", np.max, _REDUCE, np.amax, methods=("max",), reduction=True,
       jvp=lambda e, op, t: reduce_like(e, op, e.mul(t[0], _mask(e, op))),
       vjp=lambda e, op, g: [e.mul(sum_back(e, op, g), _mask(e, op))])
-array("min", np.min, _REDUCE, np.amin, reduction=True,
+array("min", np.min, _REDUCE, np.amin, methods=("min",), reduction=True,
       jvp=lambda e, op, t: reduce_like(e, op, e.mul(t[0], _mask(e, op))),
       vjp=lambda e, op, g: [e.mul(sum_back(e, op, g), _mask(e, op))])
-array("var", np.var, "a*, axis=None, ddof=0, keepdims=False", reduction=True,
+array("var", np.var, "a*, axis=None, ddof=0, keepdims=False", methods=("var",), reduction=True,
       jvp=lambda e, op, t: (lambda c, n: e.truediv(e.mul(Const(2.0), reduce_like(
           e, op, e.mul(c, t[0]))), n))(*_variance_parts(e, op)),
       vjp=lambda e, op, g: _variance_vjp(e, op, g, std=False))
-array("std", np.std, "a*, axis=None, ddof=0, keepdims=False", reduction=True,
+array("std", np.std, "a*, axis=None, ddof=0, keepdims=False", methods=("std",), reduction=True,
       jvp=lambda e, op, t: (lambda c, n: e.truediv(reduce_like(e, op, e.mul(c, t[0])),
                                                    e.mul(n, op.result)))(*_variance_parts(e, op)),
       vjp=lambda e, op, g: _variance_vjp(e, op, g, std=True))
@@ -123,7 +123,7 @@ def _prod_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | N
     return [g_bar, x_bar, None]
 
 
-array("prod", np.prod, _REDUCE, reduction=True, jvp=_prod_jvp, vjp=_prod_vjp)
+array("prod", np.prod, _REDUCE, methods=("prod",), reduction=True, jvp=_prod_jvp, vjp=_prod_vjp)
 # y = prod(x) is passed to save computing it again; as a function of x it carries no
 # derivative of its own (the rules take all of it through x)
 helper("prod_others", runtime.prod_others, (), nonlinear=(0,), jvp=lambda e, op, t: (

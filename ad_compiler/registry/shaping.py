@@ -31,16 +31,16 @@ def _batched_ravel(e: Emit, given: dict, variadic: list) -> Operand:
                                                      Const(-1)])
 
 
-array("transpose", np.transpose, "a*, axes=None", linear=True, view=True, vjp=_transpose_vjp,
+array("transpose", np.transpose, "a*, axes=None", methods=("transpose",), linear=True, view=True, vjp=_transpose_vjp,
       batched=(batched.batched_transpose, ("a", "axes")))
-array("reshape", np.reshape, "a*, shape", linear=True, view=True, vjp=_shape_back,
+array("reshape", np.reshape, "a*, shape", methods=("reshape",), linear=True, view=True, vjp=_shape_back,
       batched=(batched.batched_reshape, ("a", "shape")))
-array("ravel", np.ravel, "a*", linear=True, view=True, vjp=_shape_back, batched=_batched_ravel)
-array("squeeze", np.squeeze, "a*, axis=None", linear=True, view=True, vjp=_shape_back,
+array("ravel", np.ravel, "a*", methods=("ravel", "flatten"), linear=True, view=True, vjp=_shape_back, batched=_batched_ravel)
+array("squeeze", np.squeeze, "a*, axis=None", methods=("squeeze",), linear=True, view=True, vjp=_shape_back,
       batched=(batched.batched_squeeze, ("a", "axis")))
 array("expand_dims", np.expand_dims, "a*, axis", linear=True, view=True, vjp=_shape_back,
       batched=(batched.batched_expand_dims, ("a", "axis")))
-array("swapaxes", np.swapaxes, "a*, axis1, axis2", linear=True, view=True,
+array("swapaxes", np.swapaxes, "a*, axis1, axis2", methods=("swapaxes",), linear=True, view=True,
       vjp=lambda e, op, g: [e.swapaxes(g, param(op, "axis1"), param(op, "axis2"))],
       batched=(batched.batched_swapaxes, ("a", "axis1", "axis2")))
 array("broadcast_to", np.broadcast_to, "array*, shape", linear=True, view=True,
@@ -60,7 +60,7 @@ array("vstack", np.vstack, "tup*", linear=True,
       batched=(batched.batched_vstack, ("tup",)))
 array("tile", np.tile, "A*, reps", linear=True,
       vjp=lambda e, op, g: [e.helper("tile_adjoint", g, op.args[0], param(op, "reps"))])
-array("repeat", np.repeat, "a*, repeats, axis=None", linear=True,
+array("repeat", np.repeat, "a*, repeats, axis=None", methods=("repeat",), linear=True,
       vjp=lambda e, op, g: [e.helper("repeat_adjoint", g, op.args[0], param(op, "repeats"),
                                      param(op, "axis"))])
 array("where", np.where, "condition, x*, y*", linear=True, elementwise=True,
@@ -68,7 +68,7 @@ array("where", np.where, "condition, x*, y*", linear=True, elementwise=True,
                             e.where(op.args[0], Const(0.0), g)],
       batched=(batched.batched_where, ("condition", "x", "y")))
 # lowered to np.maximum and np.minimum where it is differentiated (lowering/arrays.py)
-array("clip", np.clip, "a*, a_min=None, a_max=None", elementwise=True)
+array("clip", np.clip, "a*, a_min=None, a_max=None", methods=("clip",), elementwise=True)
 
 helper("unbroadcast", runtime.unbroadcast, (0,),
        lambda e, g, a: [e.helper("broadcast_like", g, a[0])],
