@@ -20,9 +20,10 @@ from . import batched, runtime, user_rules
 from .builder import Builder
 from .ir import Const, Op, Operand, Value
 from .primitives import PRIMITIVES
+from .registry import has_expr
+from .registry import is_nondiff as nondiff_primitive
 from .shapes import SCALAR, ShapeFacts
 from .tensor_rules import (
-    NONDIFF_HELPERS,
     Emit,
     array_jvp,
     array_vjp,
@@ -47,17 +48,13 @@ Template = tuple  # ("arg", i) | ("res",) | ("num", v) | (prim, *children)
 def is_differentiable(prim: str) -> bool:
     if prim in ("custom", "pack", "getitem", "getattr") or is_array_prim(prim):
         return True
-    spec = PRIMITIVES.get(prim)
-    return spec is not None and spec.expr is not None
+    return has_expr(prim)
 
 
 def is_nondiff(op: Op) -> bool:
     """Zero derivative: a piecewise-constant primitive, or a call marked as such
     (``len``, ``print``, ``int(x, 2)``) whose result carries no derivative."""
-    if op.attrs.get("nondiff") or op.prim in NONDIFF_HELPERS:
-        return True
-    spec = PRIMITIVES.get(op.prim)
-    return spec is not None and spec.nondiff
+    return bool(op.attrs.get("nondiff")) or nondiff_primitive(op.prim)
 
 
 @functools.cache
