@@ -895,7 +895,7 @@ def _shares(value: Any, reader: Any, depth: int) -> bool:
 
 
 # ------------------------------------------------------------------ shapes, scans, gathers
-# (the rules are in rules_shapes_scans.py)
+# (the rules are in registry/scans.py)
 
 
 def rollaxis_destination(ndim: int, axis: int, start: int = 0) -> int:

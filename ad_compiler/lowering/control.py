@@ -10,7 +10,7 @@ from typing import Any
 from .. import runtime
 from ..ir import Block, Const, Operand, SourceLoc, Value
 from ..primitives import builtin_call_attrs, lookup_array
-from ..rules_shapes_scans import LIST_RESULTS
+from ..registry import get
 from .values import (
     _assigned_names,
     _Branch,
@@ -221,7 +221,8 @@ class ControlFlow:
         if isinstance(node.func, ast.Name) and node.func.id in self.env:
             return False
         _, _, fn = self._resolve_path(node.func)
-        return lookup_array(fn) in LIST_RESULTS
+        record = get(lookup_array(fn) or "")
+        return record is not None and record.container_result
 
     def _iteration_helper(self, node: ast.Call) -> Any:
         if isinstance(node.func, ast.Attribute) and node.func.attr in (

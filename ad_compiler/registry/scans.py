@@ -1,13 +1,12 @@
 """NumPy's scans, reorderings, diagonals, paddings, sorts, gathers and splits.
 
-Each function is declared once below (NumPy's parameter order, ``*`` on the operands
-that carry derivatives) with its rules beside it.  Most are linear: the tangent is the
-function of the tangent, and the adjoint is another NumPy function (the adjoint of
-``np.cumsum`` is a reversed cumulative sum of the reversed cotangent, that of
-``np.flip`` a flip), so higher derivatives come for free.  Gathers (``np.take``,
+Each function is declared once at the end of this module (NumPy's parameter order,
+``*`` on the operands that carry derivatives) with its rules.  Most are linear: the
+tangent is the function of the tangent, and the adjoint is another NumPy function (the
+adjoint of ``np.cumsum`` is a reversed cumulative sum of the reversed cotangent, that
+of ``np.flip`` a flip), so higher derivatives come for free.  Gathers (``np.take``,
 ``np.sort``) scatter their adjoint back with run-time helpers whose own adjoint is
-the gather again.  Importing this module adds its entries to the tables of
-primitives.py and tensor_rules.py, which imports it last.
+the gather again.
 
 Where a function is not differentiable, the derivative given is one-sided:
 ``np.sort`` and ``np.partition`` follow a stable order, so of tied elements the one
@@ -17,58 +16,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import batched, runtime, tensor_rules
-from .ir import Const, Op, Operand
-from .primitives import ARRAY_METHODS, ARRAY_PRIMITIVES, _array
-from .tensor_rules import HELPERS, LINEAR, NONLINEAR_JVPS, VJPS, Emit, Helper, _nth, param
+from .. import batched, runtime
+from ..ir import Const, Op, Operand
+from .core import array, helper
+from .emit import Emit, nth, param, position
+from .shaping import _shape_back
 
 _NO_VALUE = "np._NoValue"  # (NumPy's mark of an argument not given)
 
-# ------------------------------------------------------------------ declarations
-for _name, _fn, _signature in [
-    ("cumsum", np.cumsum, "a*, axis=None, dtype=None"),
-    ("cumprod", np.cumprod, "a*, axis=None, dtype=None"),
-    ("diff", np.diff, f"a*, n=1, axis=-1, prepend*={_NO_VALUE}, append*={_NO_VALUE}"),
-    ("flip", np.flip, "m*, axis=None"),
-    ("fliplr", np.fliplr, "m*"),
-    ("flipud", np.flipud, "m*"),
-    ("rot90", np.rot90, "m*, k=1, axes"),
-    ("roll", np.roll, "a*, shift, axis=None"),
-    ("moveaxis", np.moveaxis, "a*, source, destination"),
-    ("rollaxis", np.rollaxis, "a*, axis, start=0"),
-    ("diag", np.diag, "v*, k=0"),
-    ("diagonal", np.diagonal, "a*, offset=0, axis1=0, axis2=1"),
-    ("diagflat", np.diagflat, "v*, k=0"),
-    ("triu", np.triu, "m*, k=0"),
-    ("tril", np.tril, "m*, k=0"),
-    ("append", np.append, "arr*, values*, axis=None"),
-    ("pad", np.pad, "array*, pad_width, mode='constant', constant_values*=0"),
-    ("sort", np.sort, "a*, axis=-1, kind=None"),
-    ("partition", np.partition, "a*, kth, axis=-1"),
-    ("take", np.take, "a*, indices, axis=None"),
-    ("take_along_axis", np.take_along_axis, "arr*, indices, axis=-1"),
-    ("split", np.split, "ary*, indices_or_sections, axis=0"),
-    ("array_split", np.array_split, "ary*, indices_or_sections, axis=0"),
-    ("hsplit", np.hsplit, "ary*, indices_or_sections"),
-    ("vsplit", np.vsplit, "ary*, indices_or_sections"),
-    ("atleast_1d", np.atleast_1d, "arys*"),
-    ("atleast_2d", np.atleast_2d, "arys*"),
-    ("atleast_3d", np.atleast_3d, "arys*"),
-]:
-    _array(_name, _fn, _signature)
-ARRAY_PRIMITIVES["rot90"].defaults["axes"] = (0, 1)  # (a tuple: the signature splits at commas)
-# those whose result is a list of arrays (unpacked, indexed, iterated like a list)
-LIST_RESULTS = frozenset({"split", "array_split", "hsplit", "vsplit"})
-ARRAY_METHODS.update(cumsum="cumsum", cumprod="cumprod", diagonal="diagonal", take="take")
 # methods that change the array in place, with what to write instead
 IN_PLACE_METHODS = {
     "sort": "write {x} = np.sort({x}) for an array ({x} = sorted({x}) for a list)",
     "partition": "write {x} = np.partition({x}, kth)"}
-
-LINEAR.update({"flip", "fliplr", "flipud", "rot90", "roll", "moveaxis",
-               "rollaxis", "diag", "diagonal", "diagflat", "triu", "tril", "append",
-               "take", "take_along_axis", "split", "array_split", "hsplit", "vsplit",
-               "atleast_1d", "atleast_2d", "atleast_3d"})
 
 
 # ------------------------------------------------------------------ small pieces
@@ -146,7 +105,7 @@ def _absent(value: Operand) -> bool:
 def _diff_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
     """Linear in x, prepend and append together; an end without a tangent gets zeros
     of its own shape (it may be longer than one along the axis)."""
-    positions = {name: tensor_rules._position(op, name) for name in ("a", "prepend", "append")}
+    positions = {name: position(op, name) for name in ("a", "prepend", "append")}
     tangents = {}
     for name, k in positions.items():
         if k is None:
@@ -173,7 +132,7 @@ def _diff_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
         return [g]
     parts: list[Operand | None] = [None] * len(op.args)
     for which, name in enumerate(("a", "prepend", "append")):
-        k = tensor_rules._position(op, name)
+        k = position(op, name)
         if k is not None:
             parts[k] = e.helper("diff_adjoint", g, op.args[0], n, axis, *ends, which)
     return parts
@@ -307,7 +266,7 @@ def _pad_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
     if mode != "constant":
         return None if t[0] is None else e.pad(t[0], width, mode=Const(mode))
     terms = [] if t[0] is None else [e.pad(t[0], width)]
-    fill = tensor_rules._position(op, "constant_values")
+    fill = position(op, "constant_values")
     if fill is not None and t[fill] is not None:
         border = e.pad(e.helper("zeros_of", op.args[0]), width, constant_values=Const(1.0))
         value = e._mark(e.helper("pad_fill_adjoint", t[fill], op.args[fill]), [t[fill]])
@@ -322,7 +281,7 @@ def _pad_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
         return [e.helper("pad_adjoint", g, op.args[0], param(op, "pad_width"), mode)]
     inner = e.helper("unpad", g, op.args[0], param(op, "pad_width"))
     parts: list[Operand | None] = [inner] + [None] * (len(op.args) - 1)
-    fill = tensor_rules._position(op, "constant_values")
+    fill = position(op, "constant_values")
     if fill is not None:
         border = e.sub(e.sum(g), e.sum(inner))
         parts[fill] = e.helper("pad_fill_adjoint", border, op.args[fill])
@@ -371,75 +330,78 @@ def _split_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
     return [e.helper("split_adjoint", g, op.result, axis)]
 
 
-# ------------------------------------------------------------------ the tables
+# ------------------------------------------------------------------ the entries
 
-VJPS.update({
-    "cumsum": _cumsum_vjp,
-    "cumprod": _cumprod_vjp,
-    "diff": _diff_vjp,
-    "flip": lambda e, op, g: [e.flip(g, axis=param(op, "axis"))],
-    "fliplr": lambda e, op, g: [e.fliplr(g)],
-    "flipud": lambda e, op, g: [e.flipud(g)],
-    "rot90": lambda e, op, g: [e.rot90(g, k=_negated(e, param(op, "k")),
-                                       axes=param(op, "axes"))],
-    "roll": lambda e, op, g: [e.roll(g, _negated(e, param(op, "shift")),
-                                     axis=param(op, "axis"))],
-    "moveaxis": lambda e, op, g: [e.moveaxis(g, param(op, "destination"),
-                                             param(op, "source"))],
-    "rollaxis": _rollaxis_vjp,
-    "diag": _diag_vjp,
-    "diagonal": _diagonal_vjp,
-    "diagflat": lambda e, op, g: [e.reshape(e.diag(g, k=param(op, "k")),
-                                            e.shape(op.args[0]))],
-    "triu": lambda e, op, g: [e.triu(g, k=param(op, "k"))],
-    "tril": lambda e, op, g: [e.tril(g, k=param(op, "k"))],
-    "append": _append_vjp,
-    "pad": _pad_vjp,
-    "sort": _sort_vjp,
-    "partition": _sort_vjp,
-    "take": lambda e, op, g: [e.helper("take_adjoint", g, op.args[0], param(op, "indices"),
-                                       param(op, "axis"))],
-    "take_along_axis": lambda e, op, g: [e.helper(
-        "take_along_axis_adjoint", g, op.args[0], param(op, "indices"), param(op, "axis"))],
-    "split": _split_vjp,
-    "array_split": _split_vjp,
-    "hsplit": _split_vjp,
-    "vsplit": _split_vjp,
-    "atleast_1d": tensor_rules._shape_back,
-    "atleast_2d": tensor_rules._shape_back,
-    "atleast_3d": tensor_rules._shape_back,
-})
-NONLINEAR_JVPS.update(cumsum=_cumsum_jvp, cumprod=_cumprod_jvp, diff=_diff_jvp, pad=_pad_jvp,
-                      sort=_sort_jvp, partition=_sort_jvp)
-# vector mode: np.split and its kin split a batched tangent at once (a list)
-tensor_rules._BATCHED.update(
-    split=(batched.batched_split, ("ary", "indices_or_sections", "axis")),
-    array_split=(batched.batched_array_split, ("ary", "indices_or_sections", "axis")),
-    hsplit=(batched.batched_hsplit, ("ary", "indices_or_sections")),
-    vsplit=(batched.batched_vsplit, ("ary", "indices_or_sections")),
-    pad=(batched.batched_pad, ("array", "pad_width", "mode")))
+_SPLIT = "ary*, indices_or_sections, axis=0"
 
-HELPERS.update({
-    "diag_adjoint": Helper(runtime.diag_adjoint, (0,), lambda e, h, a: [
-        e.diag(h, k=_nth(a, 2, 0))]),
-    "diagonal_adjoint": Helper(runtime.diagonal_adjoint, (0,), lambda e, h, a: [
-        e.diagonal(h, offset=_nth(a, 2, 0), axis1=_nth(a, 3, 0), axis2=_nth(a, 4, 1))]),
-    "append_adjoint": Helper(runtime.append_adjoint, (0,), _append_adjoint_vjp),
-    "unpad": Helper(runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])]),
-    "pad_adjoint": Helper(runtime.pad_adjoint, (0,), lambda e, h, a: [
-        e.pad(h, a[2], mode=a[3])]),
-    "pad_fill_adjoint": Helper(runtime.pad_fill_adjoint, (0,), lambda e, h, a: [
-        e.helper("pad_fill_adjoint", h, a[1])]),
-    "diff_adjoint": Helper(runtime.diff_adjoint, (0,), _diff_adjoint_vjp),
-    "take_adjoint": Helper(runtime.take_adjoint, (0,), lambda e, h, a: [
-        e.take(h, a[2], axis=_nth(a, 3, None))]),
-    "take_along_axis_adjoint": Helper(runtime.take_along_axis_adjoint, (0,), lambda e, h, a: [
-        e.take_along_axis(h, a[2], axis=_nth(a, 3, -1))]),
-    "split_adjoint": Helper(runtime.split_adjoint, (0,), lambda e, h, a: [
-        e.helper("split_like", h, a[1], _nth(a, 2, 0))]),
-})
-tensor_rules._VMAPPED_HELPERS = tensor_rules._VMAPPED_HELPERS | {
-    "diag_adjoint", "diagonal_adjoint", "append_adjoint", "unpad", "pad_adjoint",
-    "pad_fill_adjoint", "diff_adjoint", "take_adjoint", "take_along_axis_adjoint",
-    "split_adjoint"}
+array("cumsum", np.cumsum, "a*, axis=None, dtype=None", methods=("cumsum",),
+      jvp=_cumsum_jvp, vjp=_cumsum_vjp)
+array("cumprod", np.cumprod, "a*, axis=None, dtype=None", methods=("cumprod",),
+      jvp=_cumprod_jvp, vjp=_cumprod_vjp)
+array("diff", np.diff, f"a*, n=1, axis=-1, prepend*={_NO_VALUE}, append*={_NO_VALUE}",
+      jvp=_diff_jvp, vjp=_diff_vjp)
+array("flip", np.flip, "m*, axis=None", linear=True,
+      vjp=lambda e, op, g: [e.flip(g, axis=param(op, "axis"))])
+array("fliplr", np.fliplr, "m*", linear=True, vjp=lambda e, op, g: [e.fliplr(g)])
+array("flipud", np.flipud, "m*", linear=True, vjp=lambda e, op, g: [e.flipud(g)])
+_rot90 = array("rot90", np.rot90, "m*, k=1, axes", linear=True, vjp=lambda e, op, g: [
+    e.rot90(g, k=_negated(e, param(op, "k")), axes=param(op, "axes"))])
+_rot90.defaults["axes"] = (0, 1)  # (a tuple: the signature splits at commas)
+array("roll", np.roll, "a*, shift, axis=None", linear=True, vjp=lambda e, op, g: [
+    e.roll(g, _negated(e, param(op, "shift")), axis=param(op, "axis"))])
+array("moveaxis", np.moveaxis, "a*, source, destination", linear=True, vjp=lambda e, op, g: [
+    e.moveaxis(g, param(op, "destination"), param(op, "source"))])
+array("rollaxis", np.rollaxis, "a*, axis, start=0", linear=True, vjp=_rollaxis_vjp)
+array("diag", np.diag, "v*, k=0", linear=True, vjp=_diag_vjp)
+array("diagonal", np.diagonal, "a*, offset=0, axis1=0, axis2=1", methods=("diagonal",),
+      linear=True, vjp=_diagonal_vjp)
+array("diagflat", np.diagflat, "v*, k=0", linear=True, vjp=lambda e, op, g: [
+    e.reshape(e.diag(g, k=param(op, "k")), e.shape(op.args[0]))])
+array("triu", np.triu, "m*, k=0", linear=True,
+      vjp=lambda e, op, g: [e.triu(g, k=param(op, "k"))])
+array("tril", np.tril, "m*, k=0", linear=True,
+      vjp=lambda e, op, g: [e.tril(g, k=param(op, "k"))])
+array("append", np.append, "arr*, values*, axis=None", linear=True, vjp=_append_vjp)
+array("pad", np.pad, "array*, pad_width, mode='constant', constant_values*=0",
+      jvp=_pad_jvp, vjp=_pad_vjp,
+      batched=(batched.batched_pad, ("array", "pad_width", "mode")))
+array("sort", np.sort, "a*, axis=-1, kind=None", jvp=_sort_jvp, vjp=_sort_vjp)
+array("partition", np.partition, "a*, kth, axis=-1", jvp=_sort_jvp, vjp=_sort_vjp)
+array("take", np.take, "a*, indices, axis=None", methods=("take",), linear=True,
+      vjp=lambda e, op, g: [e.helper("take_adjoint", g, op.args[0], param(op, "indices"),
+                                     param(op, "axis"))])
+array("take_along_axis", np.take_along_axis, "arr*, indices, axis=-1", linear=True,
+      vjp=lambda e, op, g: [e.helper("take_along_axis_adjoint", g, op.args[0],
+                                     param(op, "indices"), param(op, "axis"))])
+# np.split and its kin make lists (unpacked, indexed, iterated like a list); vector
+# mode splits a batched tangent at once
+array("split", np.split, _SPLIT, linear=True, container_result=True, vjp=_split_vjp,
+      batched=(batched.batched_split, ("ary", "indices_or_sections", "axis")))
+array("array_split", np.array_split, _SPLIT, linear=True, container_result=True,
+      vjp=_split_vjp,
+      batched=(batched.batched_array_split, ("ary", "indices_or_sections", "axis")))
+array("hsplit", np.hsplit, "ary*, indices_or_sections", linear=True, container_result=True,
+      vjp=_split_vjp, batched=(batched.batched_hsplit, ("ary", "indices_or_sections")))
+array("vsplit", np.vsplit, "ary*, indices_or_sections", linear=True, container_result=True,
+      vjp=_split_vjp, batched=(batched.batched_vsplit, ("ary", "indices_or_sections")))
+array("atleast_1d", np.atleast_1d, "arys*", linear=True, vjp=_shape_back)
+array("atleast_2d", np.atleast_2d, "arys*", linear=True, vjp=_shape_back)
+array("atleast_3d", np.atleast_3d, "arys*", linear=True, vjp=_shape_back)
 
+helper("diag_adjoint", runtime.diag_adjoint, (0,), lambda e, h, a: [
+    e.diag(h, k=nth(a, 2, 0))], vmapped=True)
+helper("diagonal_adjoint", runtime.diagonal_adjoint, (0,), lambda e, h, a: [
+    e.diagonal(h, offset=nth(a, 2, 0), axis1=nth(a, 3, 0), axis2=nth(a, 4, 1))], vmapped=True)
+helper("append_adjoint", runtime.append_adjoint, (0,), _append_adjoint_vjp, vmapped=True)
+helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])], vmapped=True)
+helper("pad_adjoint", runtime.pad_adjoint, (0,), lambda e, h, a: [
+    e.pad(h, a[2], mode=a[3])], vmapped=True)
+helper("pad_fill_adjoint", runtime.pad_fill_adjoint, (0,), lambda e, h, a: [
+    e.helper("pad_fill_adjoint", h, a[1])], vmapped=True)
+helper("diff_adjoint", runtime.diff_adjoint, (0,), _diff_adjoint_vjp, vmapped=True)
+helper("take_adjoint", runtime.take_adjoint, (0,), lambda e, h, a: [
+    e.take(h, a[2], axis=nth(a, 3, None))], vmapped=True)
+helper("take_along_axis_adjoint", runtime.take_along_axis_adjoint, (0,), lambda e, h, a: [
+    e.take_along_axis(h, a[2], axis=nth(a, 3, -1))], vmapped=True)
+helper("split_adjoint", runtime.split_adjoint, (0,), lambda e, h, a: [
+    e.helper("split_like", h, a[1], nth(a, 2, 0))], vmapped=True)
