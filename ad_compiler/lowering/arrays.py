@@ -43,6 +43,10 @@ _METHOD_HINTS = {
 }
 
 
+# NumPy's other names of some parameters
+_KEYWORD_ALIASES = {"min": "a_min", "max": "a_max", "newshape": "shape"}
+
+
 class Arrays:
     """Methods of the lowerer (see core.py), grouped by what they lower."""
 
@@ -60,6 +64,13 @@ class Arrays:
             if "step" not in kwargs:  # arange(n): integers from 0, no derivative
                 return self._nondiff_call(np.arange, spelling, args, node, kwargs)
             args = [Const(0), *args]  # arange(stop, step=h) is arange(0, stop, step=h)
+        undeclared = self._undeclared_arguments(spec.params, spelling or f".{name}", args,
+                                                kwargs)
+        if undeclared is not None:  # run as it is; refused where it is differentiated
+            self.builder.loc = loc
+            attrs = {"fn": spec.fn, "kwnames": tuple(kwargs), "callee": spelling or
+                     f"np.{name}", "refusal": undeclared}
+            return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
         bound = self._bind_numpy(spec.params, spec.defaults, spelling, args, kwargs, node)
         if name == "clip":
             return self._clip(bound, loc)
@@ -92,16 +103,30 @@ class Arrays:
         except TypeError:
             return None
 
+    @staticmethod
+    def _undeclared_arguments(params: tuple[str, ...], spelling: str, args: list[Any],
+                              kwargs: dict[str, Any]) -> tuple[str, str] | None:
+        """What the rule of a NumPy function does not take among the arguments of a
+        call (``out=``, take's ``mode=``), and what to do instead; None if nothing."""
+        if len(args) > len(params):
+            return (f"'{spelling}' is supported with at most {len(params)} positional "
+                    f"arguments ({', '.join(params)})", "pass the other arguments by name")
+        for key in kwargs:
+            key = _KEYWORD_ALIASES.get(key, key) if key not in params else key
+            if key not in params or key in params[:len(args)]:
+                return (f"'{spelling}' with the argument '{key}' has no derivative rule",
+                        f"use only {', '.join(params)}")
+        return None
+
     def _bind_numpy(self, params: tuple[str, ...], defaults: dict[str, Any], spelling: str,
                     args: list[Any], kwargs: dict[str, Any], node: ast.AST) -> dict[str, Any]:
         if len(args) > len(params):
             raise self.error(node, f"'{spelling}' is supported with at most {len(params)} "
                                    f"positional arguments ({', '.join(params)})",
                              hint="pass the other arguments by name")
-        aliases = {"min": "a_min", "max": "a_max", "newshape": "shape"}
         bound = dict(zip(params, args))
         for key, value in kwargs.items():
-            key = aliases.get(key, key) if key not in params else key
+            key = _KEYWORD_ALIASES.get(key, key) if key not in params else key
             if key not in params or key in bound:
                 raise self.error(node, f"'{spelling}' with the argument '{key}' has no "
                                        f"derivative rule", hint=f"use only {', '.join(params)}")

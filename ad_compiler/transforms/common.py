@@ -81,6 +81,10 @@ def no_rule_error(fn: Function, op: Op) -> ADCompileError:
                     "depends on the inputs being differentiated",
             hint="join the arrays with np.concatenate([a, b]) (for np.c_ of vectors, "
                  "np.stack([a, b], axis=-1)), which have rules")
+    if op.attrs.get("refusal"):  # a NumPy function with arguments its rule does not take
+        what, hint = op.attrs["refusal"]
+        return located_error(fn, op, f"{what}, and its arguments depend on the inputs being "
+                                     "differentiated", hint=hint)
     callee = op.attrs.get("fn")
     label = (op.attrs.get("callee") or op.attrs.get("label")
              or getattr(callee, "__name__", None) or op.prim)
