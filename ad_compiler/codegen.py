@@ -33,6 +33,7 @@ from .ir import (
     Op,
     Operand,
     Value,
+    is_numpy_operator_call,
     number_levels,
     walk_ops,
 )
@@ -273,6 +274,8 @@ class _Emitter(Naming):
     def op_expr(self, op: Op) -> ast.expr:
         args = [self.expr(a) for a in op.args]
         prim = op.prim
+        if is_numpy_operator_call(op):
+            return self._call(op, args)  # np.add(xs, ys) adds lists where `xs + ys` joins them
         if prim in BINARY_SYMBOLS:
             return ast.BinOp(args[0], _AST_BINOPS[prim](), args[1])
         if prim in COMPARE_SYMBOLS:
@@ -311,6 +314,9 @@ class _Emitter(Naming):
             return ast.Tuple(args, ast.Load())
         if "fn" not in op.attrs:
             raise ValueError(f"cannot print primitive {prim!r}")
+        return self._call(op, args)
+
+    def _call(self, op: Op, args: list[ast.expr]) -> ast.expr:
         callee = op.attrs.get("callee")
         if callee and self._spelling_still_means(op):
             func = _dotted(callee)

@@ -39,6 +39,14 @@ COMPARE_SYMBOLS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne
 CONTROL_FLOW = ("if", "for", "while")
 
 
+def is_numpy_operator_call(op: Op) -> bool:
+    """`np.add(a, b)` and its kin as the user called them: an operator's primitive that
+    converts lists to arrays where the operator would join or repeat them."""
+    return (op.attrs.get("family") == "numpy" and op.attrs.get("callee") is not None
+            and op.prim != "matmul" and (op.prim in BINARY_SYMBOLS or op.prim in COMPARE_SYMBOLS
+                                         or op.prim in ("neg", "pos")))
+
+
 class Value:
     """One SSA value. `name` is the user's variable name, None for a temporary."""
 

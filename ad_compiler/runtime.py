@@ -237,8 +237,13 @@ def sum_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any) -> Any:
     if isinstance(whole, (list, tuple)):
         return (zeros_of(a) if a_dot is None else a_dot) + (zeros_of(b) if b_dot is None
                                                            else b_dot)
-    total = a_dot if b_dot is None else b_dot if a_dot is None else a_dot + b_dot
+    total = a_dot if b_dot is None else b_dot if a_dot is None else \
+        _as_array(a_dot) + _as_array(b_dot)  # lists that np.add added item by item
     return broadcast_like(total, whole)
+
+
+def _as_array(x: Any) -> Any:
+    return np.asarray(x) if isinstance(x, (list, tuple)) else x
 
 
 def product_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any) -> Any:
@@ -248,6 +253,7 @@ def product_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any) -> Any:
         if isinstance(a, (list, tuple)):
             return (zeros_of(a) if a_dot is None else a_dot) * b
         return a * (zeros_of(b) if b_dot is None else b_dot)
+    a, b, a_dot, b_dot = (_as_array(v) for v in (a, b, a_dot, b_dot))  # np.multiply's lists
     terms = [t for t in (None if a_dot is None else a_dot * b,
                          None if b_dot is None else a * b_dot) if t is not None]
     total = terms[0] if len(terms) == 1 else terms[0] + terms[1]

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from .. import runtime
 from ..builder import Builder, is_const
-from ..ir import Block, Const, Function, Op, Operand, Value
+from ..ir import Block, Const, Function, Op, Operand, Value, is_numpy_operator_call
+from ..registry.emit import Emit
 from ..rules import is_nondiff, jvp, zero_like
 from ..shapes import ShapeFacts
 from .common import (
@@ -124,12 +125,22 @@ class _Sweep:
             if op.prim in ("add", "mul") and not self.kinds.numeric(op.result):
                 tangent = self._sequence_tangent(op, arg_tangents, builder)
             else:
+                if is_numpy_operator_call(op):  # np.subtract(xs, ys) of lists: their tangents too
+                    arg_tangents = [self._as_array(a, t, builder)
+                                    for a, t in zip(op.args, arg_tangents)]
                 tangent = derive(self.fn, op, jvp, builder, op, arg_tangents, self.facts)
             if is_const(tangent, 0):  # folded to zero (x - x): no tangent, as if constant
                 tangent = None
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
                 name_fresh(self.out, tangent, op.result, d.fmt)
+
+    def _as_array(self, operand: Operand, tangent: Operand | None,
+                  builder: Builder) -> Operand | None:
+        """The tangent of an operand a NumPy function converts to an array, as an array."""
+        if tangent is None or isinstance(tangent, Const) or self.kinds.numeric(operand):
+            return tangent
+        return Emit(builder, self.facts).array("array", tangent)
 
     def _sequence_tangent(self, op: Op, tangents: list[Operand | None],
                           builder: Builder) -> Operand:

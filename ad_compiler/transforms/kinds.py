@@ -31,7 +31,7 @@ as a number) is beyond what the code tells.
 """
 from __future__ import annotations
 
-from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
+from ..ir import Block, Const, Function, Op, Operand, Value, is_numpy_operator_call, walk_ops
 from ..primitives import ARRAY_PRIMITIVES, PRIMITIVES
 from ..registry import get
 
@@ -167,6 +167,9 @@ class Kinds:
     def _made(self, op: Op) -> str | None:
         kinds = [self.of(a) for a in op.args]
         prim = op.prim
+        if is_numpy_operator_call(op):  # an array, never a joined or repeated list; but its
+            # operands may be lists, whose tangents the runtime must add item by item
+            return "numeric" if all(k in NUMERIC for k in kinds) else None
         if prim == "pack" or _has(prim, "container_result"):
             return "seq"
         if prim == "copy":
@@ -257,6 +260,8 @@ class Kinds:
     def _must_be_numeric(self, op: Op) -> list[Operand]:
         """Operands of `op` that would make it fail unless they are numbers or arrays."""
         prim = op.prim
+        if is_numpy_operator_call(op):
+            return []  # np.add(xs, 1.0) takes lists
         if prim in ("neg", "pos"):
             return list(op.args)
         if prim in ("lt", "le", "gt", "ge") and len(op.args) == 2:  # [1.0] < 2.0 fails
