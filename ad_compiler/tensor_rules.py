@@ -143,7 +143,7 @@ def array_op(builder: Builder, name: str, given: dict[str, Any],
     spec = ARRAY_PRIMITIVES[name]
     args: list[Operand] = []
     kwnames: list[str] = []
-    for pname in spec.params:
+    for k, pname in enumerate(spec.params):
         if spec.variadic and pname == spec.params[-1]:
             args.extend(variadic or [])
             continue
@@ -151,7 +151,7 @@ def array_op(builder: Builder, name: str, given: dict[str, Any],
             continue
         value = given[pname]
         value = value if isinstance(value, (Value, Const, FreeName)) else Const(value)
-        if pname not in spec.defaults and not kwnames:
+        if (pname not in spec.defaults or k < spec.positional) and not kwnames:
             args.append(value)
         elif not (isinstance(value, Const) and _equal(value.value, spec.defaults.get(pname))):
             args.append(value)
@@ -721,4 +721,4 @@ def differentiable_positions(op: Op) -> list[int] | None:
     return None
 
 
-from . import exact_rules  # noqa: E402,F401  (registers the rules it defines in the tables above)
+from . import exact_rules, rules_npmath  # noqa: E402,F401  (register their rules in the tables above)
