@@ -88,7 +88,8 @@ def _multilinear(name: str, fn: Any, signature: str, adjoints: dict[str, Any],
                  refused: dict[str, str] | None = None) -> None:
     """Declare a primitive multilinear in its operands (those marked ``*``): the tangent
     is the primitive with each operand's tangent in turn, the adjoint of operand ``p``
-    is ``adjoints[p](g, *arguments in NumPy's order)``."""
+    is ``adjoints[p](g, *arguments in NumPy's order)``, whose operand parameters have no
+    defaults (so that calls never leave out an argument the helper is linear in)."""
     refused = refused or {}
     _array(name, fn, signature)
     params = ARRAY_PRIMITIVES[name].params
@@ -373,4 +374,139 @@ HELPERS.update({
                                jvp=_linear_jvp),
     "quantile_adjoint": Helper(rt.quantile_adjoint, (0,), _transposed("quantile_tangent"),
                                jvp=_linear_jvp),
+})
+
+
+# ------------------------------------------------------------------ np.interp
+
+_INTERP_REFUSED = {
+    "xp": "np.interp has no derivative with respect to the sample points xp (only with "
+          "respect to the query points x and the values fp)",
+    "left": "np.interp has no derivative with respect to left= (pass a constant)",
+    "right": "np.interp has no derivative with respect to right= (pass a constant)",
+}
+
+
+def _interp_checks(op: Op, t: list | None = None) -> dict[int, str]:
+    if not (isinstance(param(op, "period"), Const) and param(op, "period").value is None):
+        raise NotImplementedError("np.interp with period= has no rule")
+    return _refuse(op, _INTERP_REFUSED, t)
+
+
+def _zero_if_given(value: Operand) -> Operand:
+    """left= or right= for the tangent: zero where the user gave a value, else None."""
+    return Const(None) if isinstance(value, Const) and value.value is None else Const(0.0)
+
+
+def _interp_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    _interp_checks(op, t)
+    x, xp, fp = op.args[:3]
+    terms = []
+    x_dot, fp_dot = t[0], t[_position(op, "fp")]
+    if x_dot is not None:
+        terms.append(e.mul(e.helper("interp_slope", x, xp, fp), x_dot))
+    if fp_dot is not None:
+        terms.append(e.array("interp", x, xp, fp_dot, left=_zero_if_given(param(op, "left")),
+                             right=_zero_if_given(param(op, "right"))))
+    return e.sum_terms(terms)
+
+
+def _interp_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    refused = _interp_checks(op)
+    x, xp, fp = op.args[:3]
+    parts: list[Operand | None] = [None] * len(op.args)
+    parts[0] = e.mul(g, e.helper("interp_slope", x, xp, fp))
+    parts[_position(op, "fp")] = e.helper("interp_adjoint_fp", g, x, xp, fp, param(op, "left"),
+                                          param(op, "right"))
+    return _Parts(parts, refused)
+
+
+def _interp_adjoint_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    """Linear in g; in x the weights move with the slopes: d/dx of the transpose is the
+    slopes' transpose, applied to g times x's tangent."""
+    g, x, xp, fp = op.args[:4]
+    terms = []
+    if t[0] is not None:
+        terms.append(_replay(e, op, {0: t[0]}))
+    if len(t) > 1 and t[1] is not None:
+        terms.append(_replay_helper(e, "interp_slope_adjoint", e.mul(g, t[1]), x, xp, fp))
+    return e.sum_terms(terms)
+
+
+def _interp_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
+    g, x, xp, fp = a[:4]
+    left, right = _nth(a, 4, None), _nth(a, 5, None)
+    g_bar = e.array("interp", x, xp, h, left=_zero_if_given(left), right=_zero_if_given(right))
+    x_bar = e.mul(g, e.helper("interp_slope", x, xp, h))
+    return [g_bar, x_bar] + [None] * (len(a) - 2)
+
+
+_array("interp", np.interp, "x*, xp*, fp*, left*=None, right*=None, period=None")
+NONLINEAR_JVPS["interp"] = _interp_jvp
+VJPS["interp"] = _interp_vjp
+HELPERS.update({
+    # the slope is piecewise constant in x: its derivative is zero wherever it exists
+    "interp_slope": Helper(rt.interp_slope, (2,), lambda e, h, a: [
+        None, None, e.helper("interp_slope_adjoint", h, *a[:3])], jvp=_linear_jvp),
+    "interp_slope_adjoint": Helper(rt.interp_slope_adjoint, (0,), lambda e, k, a: [
+        e.helper("interp_slope", a[1], a[2], k), None, None, None], jvp=_linear_jvp),
+    "interp_adjoint_fp": Helper(rt.interp_adjoint_fp, (0,), _interp_adjoint_vjp,
+                                nonlinear=(1,), jvp=_interp_adjoint_jvp),
+})
+
+
+# ------------------------------------------------------------------ np.polyval
+
+
+def _polyval_slope(e: Emit, p: Operand, x: Operand) -> Operand:
+    return e.array("polyval", e.helper("polyder_coefficients", p), x)
+
+
+def _polyval_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    p, x = op.args[:2]
+    terms = []
+    if t[0] is not None:
+        terms.append(e.array("polyval", t[0], x))
+    if t[1] is not None:
+        terms.append(e.mul(_polyval_slope(e, p, x), t[1]))
+    return e.sum_terms(terms)
+
+
+def _polyval_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    p, x = op.args[:2]
+    return [e.helper("polyval_adjoint_p", g, p, x),
+            e.helper("unbroadcast", e.mul(g, _polyval_slope(e, p, x)), x)]
+
+
+def _polyval_adjoint_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    """Linear in g; in x each coefficient's power of x moves: the derivative is the
+    transpose of the derivative's coefficients, of one power less."""
+    g, p, x = op.args[:3]
+    terms = []
+    if t[0] is not None:
+        terms.append(_replay(e, op, {0: t[0]}))
+    if len(t) > 2 and t[2] is not None:
+        lower = _replay_helper(e, "polyval_adjoint_p", e.mul(g, t[2]),
+                               e.helper("polyder_coefficients", p), x)
+        terms.append(_replay_helper(e, "polyder_t", lower, p))
+    return e.sum_terms(terms)
+
+
+def _polyval_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
+    g, p, x = a[:3]
+    g_bar = e.helper("unbroadcast", e.array("polyval", h, x), g)
+    x_bar = e.helper("unbroadcast", e.mul(g, _polyval_slope(e, h, x)), x)
+    return [g_bar, None, x_bar]
+
+
+_array("polyval", np.polyval, "p*, x*")
+NONLINEAR_JVPS["polyval"] = _polyval_jvp
+VJPS["polyval"] = _polyval_vjp
+HELPERS.update({
+    "polyder_coefficients": Helper(rt.polyder_coefficients, (0,), lambda e, h, a: [
+        e.helper("polyder_t", h, a[0])], jvp=_linear_jvp),
+    "polyder_t": Helper(rt.polyder_t, (0,), lambda e, h, a: [
+        e.helper("polyder_coefficients", h), None], jvp=_linear_jvp),
+    "polyval_adjoint_p": Helper(rt.polyval_adjoint_p, (0,), _polyval_adjoint_vjp,
+                                nonlinear=(2,), jvp=_polyval_adjoint_jvp),
 })

@@ -203,7 +203,7 @@ def _expanded(g: Any, y: Any, widths: Any, axis: int) -> tuple[Any, int]:
     return np.expand_dims(g, k), k
 
 
-def trapezoid_adjoint_y(g: Any, y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
+def trapezoid_adjoint_y(g: Any, y: Any, x: Any, dx: Any, axis: int = -1) -> Any:
     y = np.asarray(y)
     widths = _spacing(y, x, dx, axis)
     axis = axis % y.ndim
@@ -215,7 +215,7 @@ def trapezoid_adjoint_y(g: Any, y: Any, x: Any = None, dx: Any = 1.0, axis: int 
     return unbroadcast(total, y)
 
 
-def trapezoid_adjoint_x(g: Any, y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
+def trapezoid_adjoint_x(g: Any, y: Any, x: Any, dx: Any, axis: int = -1) -> Any:
     y, x = np.asarray(y), np.asarray(x)
     widths = _spacing(y, x, dx, axis)
     axis = axis % y.ndim
@@ -230,7 +230,7 @@ def trapezoid_adjoint_x(g: Any, y: Any, x: Any = None, dx: Any = 1.0, axis: int 
     return _pad_along(full, x_axis, 1, 0) - _pad_along(full, x_axis, 0, 1)
 
 
-def trapezoid_adjoint_dx(g: Any, y: Any, x: Any = None, dx: Any = 1.0,
+def trapezoid_adjoint_dx(g: Any, y: Any, x: Any, dx: Any,
                          axis: int = -1) -> Any:
     if x is not None:  # the widths come from x: dx is not read
         return np.zeros(np.shape(dx))
@@ -377,3 +377,96 @@ def batched_gradient(t: Any, spacing: Any = None, axis: Any = None, edge_order: 
     axis = 0 if axis is None else axis % (np.ndim(t) - 1)
     args = () if spacing is None else (spacing,)
     return np.gradient(t, *args, axis=axis, edge_order=edge_order)
+
+
+# ------------------------------------------------------------------ np.interp
+
+
+def _interp_parts(x: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
+    """For each query point: its segment j (closed on the left, the last one closed on
+    both sides), where it lies in it (0 at xp[j], 1 at xp[j + 1]), and whether it is left
+    of xp[0] or right of xp[-1]."""
+    x, xp = np.asarray(x, dtype=float), np.asarray(xp, dtype=float)
+    n = xp.shape[0]
+    below, above = x < xp[0], x > xp[-1]
+    if n == 1:
+        zero = np.zeros(x.shape, dtype=np.intp)
+        return zero, np.zeros(x.shape), below, above
+    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, n - 2)
+    where = (x - xp[j]) / (xp[j + 1] - xp[j])
+    where = np.where(below, 0.0, np.where(above, 1.0, where))
+    return j, where, below, above
+
+
+def interp_slope(x: Any, xp: Any, fp: Any) -> Any:
+    """d np.interp(x, xp, fp) / dx: the slope of the segment `x` lies in (at a knot, the
+    segment to its right; at the last knot, the one to its left); zero outside."""
+    xp, fp = np.asarray(xp, dtype=float), np.asarray(fp)
+    if xp.shape[0] == 1:
+        return np.zeros(np.shape(x))
+    j, _, below, above = _interp_parts(x, xp)
+    slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+    return np.where(below | above, 0.0, slope)
+
+
+def interp_slope_adjoint(h: Any, x: Any, xp: Any, fp: Any) -> Any:
+    """The transpose of `interp_slope` in `fp`."""
+    xp = np.asarray(xp, dtype=float)
+    n = xp.shape[0]
+    if n == 1:
+        return np.zeros(np.shape(fp))
+    j, _, below, above = _interp_parts(x, xp)
+    weight = np.where(below | above, 0.0, np.broadcast_to(h, j.shape) / (xp[j + 1] - xp[j]))
+    return (np.bincount(j.ravel() + 1, weight.ravel(), minlength=n)
+            - np.bincount(j.ravel(), weight.ravel(), minlength=n))[:n]
+
+
+def interp_adjoint_fp(g: Any, x: Any, xp: Any, fp: Any, left: Any = None,
+                      right: Any = None) -> Any:
+    """The transpose of ``np.interp(x, xp, fp, left, right)`` in `fp`: each query point
+    sends its cotangent to the two knots it lies between (to the end knot outside them,
+    unless `left` or `right` give the value there)."""
+    xp = np.asarray(xp, dtype=float)
+    n = xp.shape[0]
+    j, where, below, above = _interp_parts(x, xp)
+    g = np.broadcast_to(g, j.shape)
+    keep = np.ones(j.shape)
+    if left is not None:
+        keep = np.where(below, 0.0, keep)
+    if right is not None:
+        keep = np.where(above, 0.0, keep)
+    if n == 1:
+        return np.array([np.sum(g * keep)])
+    low = np.bincount(j.ravel(), (g * keep * (1.0 - where)).ravel(), minlength=n)
+    high = np.bincount(j.ravel() + 1, (g * keep * where).ravel(), minlength=n)
+    return (low + high)[:n]
+
+
+# ------------------------------------------------------------------ np.polyval
+
+
+def polyder_coefficients(p: Any) -> Any:
+    """The coefficients of the derivative of the polynomial `p` (highest power first)."""
+    p = np.asarray(p)
+    n = p.shape[0]
+    return p[:-1] * np.arange(n - 1, 0, -1).reshape((-1,) + (1,) * (p.ndim - 1))
+
+
+def polyder_t(q: Any, p: Any) -> Any:
+    """The transpose of `polyder_coefficients`, shaped like `p`."""
+    q, n = np.asarray(q), np.shape(p)[0]
+    scaled = q * np.arange(n - 1, 0, -1).reshape((-1,) + (1,) * (q.ndim - 1))
+    return np.concatenate([scaled, np.zeros((1,) + q.shape[1:], dtype=scaled.dtype)])
+
+
+def polyval_adjoint_p(g: Any, p: Any, x: Any) -> Any:
+    """The transpose of ``np.polyval(p, x)`` in the coefficients `p` (1-D): each
+    coefficient gets the cotangent times its power of x, summed."""
+    n = np.shape(p)[0]
+    g, x = np.broadcast_arrays(np.asarray(g), np.asarray(x))
+    out = np.zeros(n, dtype=np.result_type(g, x, np.float32))
+    power = np.ones(x.shape, dtype=out.dtype)
+    for i in range(n - 1, -1, -1):
+        out[i] = np.sum(g * power)
+        power = power * x
+    return out

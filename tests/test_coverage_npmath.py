@@ -66,6 +66,12 @@ CASES = [
      F.average_vec, rng.uniform(0.5, 2.0, 4)),
     ("average_axis", F.average_axis, (_arr(3, 4), rng.uniform(0.5, 2.0, 4)), None, None),
     ("average_plain", F.average_plain, (_arr(3, 4),), None, None),
+    # query points inside segments, left of the first knot and right of the last
+    ("interp", F.interp_both, (np.array([0.25, 1.3, 2.2]), _arr(5)), F.interp_vec, _arr(5)),
+    ("interp_left_right", F.interp_left_right, (np.array([-0.5, 0.7, 1.9, 3.1]), _arr(5)),
+     F.interp_x_vec, np.array([-0.2, 0.5, 1.2, 2.0, 2.9])),
+    ("polyval", F.polyval_both, (_arr(4), _arr(3)), F.polyval_vec, _arr(3)),
+    ("polyval_scalar", F.polyval_scalar, (_arr(5), 0.7), None, None),
 ]
 IDS = [c[0] for c in CASES]
 VECTOR_CASES = [c for c in CASES if c[3] is not None]
@@ -132,9 +138,25 @@ def test_hessian_matches_differences_of_the_gradient(case):
     np.testing.assert_allclose(np.nan_to_num(hessian), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_reverse_over_reverse_matches_differences_of_the_gradient(case):
+    """The reverse-mode gradient differentiated in reverse mode again (a Hessian-vector
+    product from adc.vjp of adc.grad) against central differences of the gradient."""
+    _, f, args, _, _ = case
+    gradient = adc.grad(f, wrt=0)
+    x = np.asarray(args[0], dtype=float)
+    v = np.where(np.isnan(x), 0.0, np.linspace(0.2, 1.1, x.size).reshape(x.shape))
+    _, pullback = adc.vjp(gradient, *args)
+    product = pullback(v)[0]
+    rest = list(args[1:])
+    hi, lo = gradient(x + 1e-6 * v, *rest), gradient(x - 1e-6 * v, *rest)
+    expected = np.nan_to_num((hi - lo) / 2e-6)  # the Hessian is symmetric
+    np.testing.assert_allclose(np.nan_to_num(product), expected, rtol=1e-5, atol=1e-6)
+
+
 FLOAT32 = ["tensordot_int", "kron", "cross", "vdot", "matrix_power", "convolve_same",
            "correlate_valid", "trapezoid_dx", "gradient_spacing", "median", "quantile",
-           "nansum", "nanmax", "average_axis"]
+           "nansum", "nanmax", "average_axis", "polyval"]
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[0] in FLOAT32], ids=FLOAT32)
@@ -152,6 +174,7 @@ def test_float32_values_and_gradients_keep_numpys_dtype(case):
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 @pytest.mark.parametrize("fn, args, message", [
     (F.quantile_q_refused, (_distinct(5), 0.3), "probability"),
+    (F.interp_xp_refused, (np.array([0.3, 1.2]), F.XS.copy()), "sample points xp"),
     (F.gradient_spacing_refused, (_arr(5), 0.3), "spacing"),
     (F.average_returned, (_arr(4), rng.uniform(0.5, 2.0, 4)), "returned=True"),
     (F.matrix_power_varied_n, (_arr(3, 3), 2), "'n' must be a constant"),
@@ -161,6 +184,13 @@ def test_refused_at_the_users_line(fn, args, message, mode):
     with pytest.raises(ADCompileError, match=message) as info:
         adc.grad(fn, wrt=wrt, mode=mode)(*args)
     assert "npmath.py" in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_interp_with_only_the_sample_points_differentiated_is_refused(mode):
+    with pytest.raises(ADCompileError, match="sample points xp") as info:
+        adc.grad(F.interp_xp_refused, wrt=1, mode=mode)(np.array([0.3, 1.2]), F.XS.copy())
+    assert "np.interp(x, xp, W5)" in str(info.value)
 
 
 def test_gradient_with_several_spacings_is_refused_when_lowered():
