@@ -510,3 +510,34 @@ HELPERS.update({
     "polyval_adjoint_p": Helper(rt.polyval_adjoint_p, (0,), _polyval_adjoint_vjp,
                                 nonlinear=(2,), jvp=_polyval_adjoint_jvp),
 })
+
+
+# ------------------------------------------------------------------ np.einsum, again
+
+
+def _einsum_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
+    """``einsum_adjoint(spec, k, g, *x)`` is linear in g and in every operand but x_k:
+    its adjoint in g is the einsum with x_k := h, in x_j that einsum's adjoint in x_j."""
+    spec, k, g, operands = a[0], a[1].value, a[2], list(a[3:])
+    swapped = [h if j == k else x for j, x in enumerate(operands)]
+    parts: list[Operand | None] = [None, None, e.einsum(spec, *swapped)]
+    parts += [None if j == k else e.helper("einsum_adjoint", spec, j, g, *swapped)
+              for j in range(len(operands))]
+    return parts
+
+
+def _einsum_vjp_checked(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    """Refuse, when compiling, an operand that repeats an index (``'ii->i'``): its
+    adjoint would have to write a diagonal."""
+    spec = static(op, "subscripts")
+    for sub in spec.replace(" ", "").split("->")[0].split(","):
+        letters = sub.replace("...", "")
+        if len(set(letters)) != len(letters):
+            raise NotImplementedError(f"np.einsum with an index repeated in one operand "
+                                      f"({sub!r}) has no reverse-mode rule; use forward mode")
+    return _einsum_vjp(e, op, g)
+
+
+_einsum_vjp = VJPS["einsum"]
+VJPS["einsum"] = _einsum_vjp_checked
+HELPERS["einsum_adjoint"].vjp = _einsum_adjoint_vjp

@@ -72,6 +72,11 @@ CASES = [
      F.interp_x_vec, np.array([-0.2, 0.5, 1.2, 2.0, 2.9])),
     ("polyval", F.polyval_both, (_arr(4), _arr(3)), F.polyval_vec, _arr(3)),
     ("polyval_scalar", F.polyval_scalar, (_arr(5), 0.7), None, None),
+    ("einsum_ellipsis", F.einsum_ellipsis, (_arr(2, 2, 3), _arr(2, 3, 2)),
+     F.einsum_ellipsis_vec, _arr(2, 2, 3)),
+    # '...' broadcasts b's missing axis: its adjoint is summed back
+    ("einsum_ellipsis_broadcast", F.einsum_ellipsis_broadcast, (_arr(3, 4), _arr(4)),
+     None, None),
 ]
 IDS = [c[0] for c in CASES]
 VECTOR_CASES = [c for c in CASES if c[3] is not None]
@@ -191,6 +196,15 @@ def test_interp_with_only_the_sample_points_differentiated_is_refused(mode):
     with pytest.raises(ADCompileError, match="sample points xp") as info:
         adc.grad(F.interp_xp_refused, wrt=1, mode=mode)(np.array([0.3, 1.2]), F.XS.copy())
     assert "np.interp(x, xp, W5)" in str(info.value)
+
+
+def test_einsum_with_a_repeated_index_is_refused_in_reverse_mode_and_works_forward():
+    A = _arr(3, 3)
+    with pytest.raises(ADCompileError, match="repeated in one operand") as info:
+        adc.grad(F.einsum_repeated_index)(A)
+    assert "npmath.py" in str(info.value)
+    np.testing.assert_allclose(adc.grad(F.einsum_repeated_index, mode="forward")(A),
+                               np.diag(F.W3))
 
 
 def test_gradient_with_several_spacings_is_refused_when_lowered():
