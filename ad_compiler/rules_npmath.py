@@ -85,13 +85,13 @@ def _linear_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
 
 
 def _multilinear(name: str, fn: Any, signature: str, adjoints: dict[str, Any],
-                 refused: dict[str, str] | None = None) -> None:
+                 refused: dict[str, str] | None = None, aliases: tuple = ()) -> None:
     """Declare a primitive multilinear in its operands (those marked ``*``): the tangent
     is the primitive with each operand's tangent in turn, the adjoint of operand ``p``
     is ``adjoints[p](g, *arguments in NumPy's order)``, whose operand parameters have no
     defaults (so that calls never leave out an argument the helper is linear in)."""
     refused = refused or {}
-    _array(name, fn, signature)
+    _array(name, fn, signature, *aliases)
     params = ARRAY_PRIMITIVES[name].params
     index = {p: params.index(p) for p in adjoints}
 
@@ -146,9 +146,13 @@ _multilinear("convolve", np.convolve, "a*, v*, mode='full'",
              {"a": rt.convolve_adjoint_a, "v": rt.convolve_adjoint_v})
 _multilinear("correlate", np.correlate, "a*, v*, mode='valid'",
              {"a": rt.correlate_adjoint_a, "v": rt.correlate_adjoint_v})
-_multilinear("trapezoid", np.trapezoid, "y*, x*=None, dx*=1.0, axis=-1",
+# np.trapz is NumPy 1's name (NumPy 2.0 deprecates it, 2.4 removes it): derivative code
+# calls np.trapezoid where it exists
+_TRAPZ = tuple(getattr(np, name) for name in ("trapz",) if hasattr(np, name))
+_multilinear("trapezoid", getattr(np, "trapezoid", None) or _TRAPZ[0],
+             "y*, x*=None, dx*=1.0, axis=-1",
              {"y": rt.trapezoid_adjoint_y, "x": rt.trapezoid_adjoint_x,
-              "dx": rt.trapezoid_adjoint_dx})
+              "dx": rt.trapezoid_adjoint_dx}, aliases=_TRAPZ)
 _multilinear("gradient", np.gradient, "f*, varargs*=None, axis=None, edge_order=1",
              {"f": rt.gradient_adjoint_f},
              refused={"varargs": "np.gradient has no derivative with respect to the "
@@ -322,7 +326,7 @@ def _fraction(e: Emit, op: Op) -> Operand:
     if op.prim == "median":
         return Const(0.5)
     q = param(op, "q")
-    return e.b.apply("truediv", [q, Const(100.0)]) if op.prim == "percentile" else q
+    return e.call(np.divide, q, Const(100.0)) if op.prim == "percentile" else q
 
 
 def _quantile_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:

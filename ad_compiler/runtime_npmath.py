@@ -249,11 +249,11 @@ def gradient_adjoint_f(g: Any, f: Any, spacing: Any = None, axis: Any = None,
     neighbours, so the operator's columns five apart never share a row: five calls of
     np.gradient on combs of ones give every coefficient, and the transpose is exact."""
     f = np.asarray(f)
-    if isinstance(g, (list, tuple)):
-        raise ValueError("the adjoint of np.gradient over several axes is not supported: "
-                         "pass axis=k for one axis")
-    if f.ndim != 1 and axis is None:
-        raise ValueError("np.gradient of an array with several axes: pass axis=k")
+    if isinstance(g, (list, tuple)) or (axis is None and f.ndim > 1):
+        # one result per axis (np.gradient(f) of an array with several axes)
+        parts = [gradient_adjoint_f(g_k, f, spacing, k, edge_order)
+                 for k, g_k in enumerate(g) if np.ndim(g_k) or g_k != 0]
+        return sum(parts) if parts else np.zeros(f.shape, np.result_type(f, np.float32))
     axis = 0 if axis is None else axis % f.ndim
     n = f.shape[axis]
     args = () if spacing is None else (spacing,)
@@ -374,8 +374,11 @@ def weights_shape(w: Any, a: Any, axis: Any = None) -> tuple[int, ...]:
 
 def batched_gradient(t: Any, spacing: Any = None, axis: Any = None, edge_order: int = 1) -> Any:
     """``np.gradient`` of each direction of `t` (its directions on the last axis)."""
-    axis = 0 if axis is None else axis % (np.ndim(t) - 1)
     args = () if spacing is None else (spacing,)
+    if axis is None and np.ndim(t) > 2:  # one result per axis of the primal
+        return [np.gradient(t, *args, axis=k, edge_order=edge_order)
+                for k in range(np.ndim(t) - 1)]
+    axis = 0 if axis is None else axis % (np.ndim(t) - 1)
     return np.gradient(t, *args, axis=axis, edge_order=edge_order)
 
 
@@ -462,6 +465,9 @@ def polyder_t(q: Any, p: Any) -> Any:
 def polyval_adjoint_p(g: Any, p: Any, x: Any) -> Any:
     """The transpose of ``np.polyval(p, x)`` in the coefficients `p` (1-D): each
     coefficient gets the cotangent times its power of x, summed."""
+    if np.ndim(p) != 1:
+        raise ValueError("the reverse-mode derivative of np.polyval needs 1-D coefficients "
+                         "(use forward mode for coefficients with more axes)")
     n = np.shape(p)[0]
     g, x = np.broadcast_arrays(np.asarray(g), np.asarray(x))
     out = np.zeros(n, dtype=np.result_type(g, x, np.float32))
