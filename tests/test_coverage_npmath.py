@@ -50,6 +50,8 @@ CASES = [
     ("trapezoid_x", F.trapezoid_x, (_arr(5), np.sort(_arr(5))), F.trapezoid_vec, _arr(3, 4)),
     ("trapezoid_dx", F.trapezoid_dx, (_arr(6), 0.37), None, None),
     ("trapezoid_axis", F.trapezoid_axis, (_arr(3, 4),), None, None),
+    # coordinates of one row each, broadcast against a single row of values
+    ("trapezoid_grid", F.trapezoid_grid, (_arr(4), np.sort(_arr(3, 4), axis=1)), None, None),
     ("gradient", F.gradient_1d, (_arr(5),), F.gradient_vec, _arr(5)),
     ("gradient_spacing", F.gradient_spacing, (_arr(5),), None, None),
     ("gradient_coordinates", F.gradient_coordinates, (_arr(5),), None, None),
@@ -215,6 +217,18 @@ def test_einsum_with_a_repeated_index_is_refused_in_reverse_mode_and_works_forwa
     assert "npmath.py" in str(info.value)
     np.testing.assert_allclose(adc.grad(F.einsum_repeated_index, mode="forward")(A),
                                np.diag(F.W3))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_interp_at_a_knot_takes_the_slope_of_the_segment_to_its_right(mode):
+    """At a knot np.interp has two one-sided derivatives: the rule gives the right one,
+    and at the last knot the left one (the right one is zero: the value is constant)."""
+    fp = np.array([1.0, 2.0, 4.5, 3.0, 6.0])
+    x = np.array([F.XS[0], F.XS[2], F.XS[4]])
+    slopes = np.diff(fp) / np.diff(F.XS)
+    y = fp[[0, 2, 4]]
+    expected = 2.0 * y * np.array([slopes[0], slopes[2], slopes[3]]) * F.W3
+    np.testing.assert_allclose(adc.grad(F.interp_both, mode=mode)(x, fp), expected)
 
 
 @pytest.mark.skipif(not hasattr(np, "trapz"), reason="this NumPy has no np.trapz")
