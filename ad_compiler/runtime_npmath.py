@@ -2,8 +2,9 @@
 
 Each ``<name>_adjoint_<operand>(g, *args)`` is the transpose of the primitive as a
 linear function of that operand (the others fixed), called with the primitive's
-arguments in NumPy's parameter order.  The rules (rules_npmath.py) give these
-helpers rules of their own, so derivative code can be differentiated again.  This
+arguments in NumPy's parameter order.  Their registry entries (registry/products.py,
+signals.py, statistics.py) give these helpers rules of their own, so derivative code
+can be differentiated again.  This
 module needs nothing but NumPy, so an exported derivative can carry a copy of it.
 """
 from __future__ import annotations
