@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import batched, runtime
+from . import batched, runtime, runtime_npmath
 from .custom import stop_gradient
 from .registry import REGISTRY, array_primitive, implementation  # noqa: F401  (re-exported)
 from .registry.core import array_methods, callable_primitive
@@ -64,7 +64,8 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
     """(module, attribute) under which a callable can be imported, if known."""
     for module_name, module in (("math", math), ("numpy", np), ("builtins", builtins),
                                 ("ad_compiler.runtime", runtime),
-                                ("ad_compiler.batched", batched)):
+                                ("ad_compiler.batched", batched),
+                                ("ad_compiler.runtime_npmath", runtime_npmath)):
         name = getattr(obj, "__name__", None)
         if name and getattr(module, name, None) is obj:
             return module_name, name

@@ -635,6 +635,7 @@ def repeat_adjoint(g: Any, x: Any, repeats: Any, axis: Any = None) -> Any:
 
 def einsum_adjoint(spec: str, k: int, g: Any, *operands: Any) -> Any:
     """The adjoint of operand `k` of ``np.einsum(spec, *operands)``."""
+    spec = explicit_einsum(spec, [np.shape(x) for x in operands])
     inputs, output = _einsum_parts(spec, len(operands))
     target = inputs[k]
     if len(set(target)) != len(target):
@@ -648,13 +649,37 @@ def einsum_adjoint(spec: str, k: int, g: Any, *operands: Any) -> Any:
         shape = np.shape(operands[k])
         piece = np.broadcast_to(np.expand_dims(piece, [target.index(c) for c in target
                                                         if c not in known]), shape)
+    shape = np.shape(operands[k])
+    if np.shape(piece) != shape:  # axes of length one that '...' broadcast: summed back
+        piece = np.sum(piece, axis=tuple(i for i, n in enumerate(shape) if n == 1
+                                         and np.shape(piece)[i] != 1), keepdims=True)
     return piece
+
+
+def explicit_einsum(spec: str, shapes: list[tuple[int, ...]]) -> str:
+    """`spec` with each '...' spelt out in letters it does not use, for operands of
+    these shapes (the broadcast axes right-aligned, as NumPy aligns them)."""
+    spec = spec.replace(" ", "")
+    if "." not in spec:
+        return spec
+    lhs, arrow, output = spec.partition("->")
+    inputs = lhs.split(",")
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in spec]
+    counts = [len(shape) - len(sub.replace("...", "")) for sub, shape in zip(inputs, shapes)]
+    width = max(counts, default=0)
+    letters = "".join(free[:width])
+    inputs = [sub.replace("...", letters[width - n:]) for sub, n in zip(inputs, counts)]
+    if arrow:
+        output = output.replace("...", letters)
+    else:
+        joined = "".join(inputs)
+        output = letters + "".join(sorted(c for c in set(joined) if joined.count(c) == 1
+                                          and c not in letters))
+    return f"{','.join(inputs)}->{output}"
 
 
 def _einsum_parts(spec: str, n: int) -> tuple[list[str], str]:
     spec = spec.replace(" ", "")
-    if "." in spec:
-        raise ValueError("einsum with '...' has no rule yet")
     if "->" in spec:
         lhs, output = spec.split("->")
     else:

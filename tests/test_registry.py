@@ -25,6 +25,11 @@ ARRAY_SHAPES = {
     "hstack": (2, 3), "vstack": (2, 3), "tile": (2, 3), "repeat": (2, 3), "array": (2, 3),
     "where": (2, 3), "full": (2,), "full_like": (2,), "clip": (2, 3), "linspace": (2,),
     "arange": (2,),
+    "tensordot": (2, 3), "kron": (2, 2), "cross": (2, 3), "vdot": (2, 3),
+    "matrix_power": (3, 3), "convolve": (5,), "correlate": (5,), "trapezoid": (3, 4),
+    "gradient": (3, 4), "interp": (5,), "polyval": (4,), "nansum": (3, 4),
+    "nanmean": (3, 4), "nanmax": (3, 4), "nanmin": (3, 4), "average": (3, 4),
+    "median": (3, 4), "quantile": (3, 4), "percentile": (3, 4),
 }
 ELEMENTWISE = ["add", "sub", "mul", "truediv", "pow", "mod", "neg", "pos", "copy", "float",
                "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh",

@@ -59,6 +59,10 @@ class Arrays:
             if "step" not in kwargs:  # arange(n): integers from 0, no derivative
                 return self._nondiff_call(np.arange, spelling, args, node, kwargs)
             args = [Const(0), *args]  # arange(stop, step=h) is arange(0, stop, step=h)
+        if spec.positional and len(args) > spec.positional:  # np.gradient(f, hx, hy)
+            raise self.error(node, f"'{spelling}' is supported with at most "
+                                   f"{spec.positional} positional arguments",
+                             hint="differentiate along one axis: pass one spacing and axis=k")
         bound = self._bind_numpy(spec.params, spec.defaults, spelling, args, kwargs, node)
         if name == "clip":
             return self._clip(bound, loc)

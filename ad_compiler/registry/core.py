@@ -4,8 +4,9 @@ Everything the compiler knows about a primitive is in its `Primitive` record, an
 every pass asks the lookups below (``is_linear(name)``, ``get(name).vjp``) rather
 than testing names.  Declarations live in the modules of this package, grouped by
 subject: `scalar.py` (operators and elementwise functions, derived with sympy),
-`reductions.py`, `linalg.py`, `shaping.py`, `creation.py` (NumPy functions) and
-`helpers.py` (the runtime functions derivative code calls).
+`reductions.py`, `linalg.py`, `shaping.py`, `creation.py`, `products.py`,
+`signals.py`, `statistics.py` (NumPy functions) and `helpers.py` (the runtime
+functions derivative code calls).
 
 Declaring a primitive (one entry, in the module of its subject):
 
@@ -76,6 +77,7 @@ class Primitive:
     defaults: dict[str, Any] = field(default_factory=dict)
     operands: tuple[int, ...] = ()  # parameters that carry derivatives
     variadic: bool = False  # np.einsum(spec, *operands)
+    positional: int = 0  # leading parameters NumPy takes only by position (np.gradient's)
     is_array: bool = False
     linear: bool = False  # jointly linear in its operands (its VJP is its transpose)
     multilinear: bool = False  # linear in each operand separately (a product)
@@ -175,7 +177,8 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
           vjp: Callable | None = None, batched: tuple | None = None,
           casting: bool = False, reduction: bool = False, view: bool = False,
           container_result: bool = False, elementwise: bool = False,
-          methods: tuple[str, ...] = (), operator: Callable | None = None) -> Primitive:
+          methods: tuple[str, ...] = (), operator: Callable | None = None,
+          positional: int = 0) -> Primitive:
     """A NumPy function that is not elementwise: reductions, products, shapes."""
     params, defaults, operands = parse_signature(signature)
     record = _add(Primitive(name, _module_of_caller(), fn=fn, params=params,
@@ -183,7 +186,8 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
                             is_array=True, linear=linear, multilinear=multilinear, jvp=jvp,
                             vjp=vjp, batched=batched, casting=casting, reduction=reduction,
                             view=view, container_result=container_result,
-                            elementwise=elementwise, methods=methods, operator=operator))
+                            elementwise=elementwise, methods=methods, operator=operator,
+                            positional=positional))
     for obj in (fn, *aliases):
         _ARRAY_CALLABLES[id(obj)] = (obj, name)
     return record
