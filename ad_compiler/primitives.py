@@ -198,7 +198,7 @@ def lookup_callable(obj: object) -> tuple[str, str] | None:
     hit = _CALLABLES.get(id(obj))
     if hit is not None and hit[0] is obj:
         return hit[1], hit[2]
-    return None
+    return rules_special.lookup_scipy(obj)
 
 
 def implementation(prim: str, family: str) -> object:
@@ -210,10 +210,14 @@ def implementation(prim: str, family: str) -> object:
     if PRIMITIVES[prim].fn is not None:
         return PRIMITIVES[prim].fn
     impls = PRIMITIVES[prim].impls
+    if family == "scipy" and "scipy" in impls:  # scipy.special where it has the function
+        return rules_special.scipy_function(impls["scipy"])
     if family in ("math", "builtin") and "math" in impls:
         return getattr(math, impls["math"])
     if "numpy" in impls:
         return getattr(np, impls["numpy"])
+    if "scipy" in impls:  # digamma for math.lgamma: only SciPy has it
+        return rules_special.scipy_function(impls["scipy"])
     if prim == "float":
         return builtins.float
     raise KeyError(f"no implementation of {prim!r} for family {family!r}")
@@ -223,7 +227,8 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
     """(module, attribute) under which a callable can be imported, if known."""
     for module_name, module in (("math", math), ("numpy", np), ("builtins", builtins),
                                 ("ad_compiler.runtime", runtime),
-                                ("ad_compiler.batched", batched)):
+                                ("ad_compiler.batched", batched),
+                                *rules_special.scipy_modules()):
         name = getattr(obj, "__name__", None)
         if name and getattr(module, name, None) is obj:
             return module_name, name
@@ -340,3 +345,7 @@ def lookup_array(obj: object) -> str | None:
     """The array primitive a NumPy function denotes, by identity; None if not one."""
     hit = _ARRAY_CALLABLES.get(id(obj))
     return hit[1] if hit is not None and hit[0] is obj else None
+
+
+# scipy.special and the math and NumPy functions declared there, added to the tables above
+from . import rules_special  # noqa: E402

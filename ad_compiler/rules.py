@@ -20,6 +20,7 @@ from . import batched, runtime
 from .builder import Builder
 from .ir import Const, Op, Operand, Value
 from .primitives import PRIMITIVES
+from .rules_special import SYMPY_NAMES, TEMPLATE_REWRITES, no_partial
 from .shapes import ShapeFacts
 from .tensor_rules import (
     NONDIFF_HELPERS,
@@ -38,7 +39,7 @@ _SYMPY_FUNCTIONS = {
     "atan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "asinh",
     "acosh": "acosh", "atanh": "atanh", "exp": "exp", "log": "log", "Abs": "abs",
     "sign": "sign", "floor": "floor", "ceiling": "ceil", "erf": "erf", "erfc": "erfc",
-    "atan2": "atan2",
+    "atan2": "atan2", **SYMPY_NAMES,
 }
 
 Template = tuple  # ("arg", i) | ("res",) | ("num", v) | (prim, *children)
@@ -111,6 +112,8 @@ def partial_template(prim: str, wrt: int, consts: tuple) -> Template:
     if given is not None:  # positions holding the same value add their partials
         same = [j for j, c in enumerate(consts)
                 if j == wrt or (c is not None and c[0] == "same" and c[1] == wrt)]
+        if any(given[j] is None for j in same):  # an order, a shape parameter
+            raise NotImplementedError(no_partial(prim, wrt))
         parts = [sympy.sympify(given[j], locals={"x": x, "y": y}) for j in same]
         partial = parts[0] if len(parts) == 1 else sympy.Add(*(
             sympy.Piecewise((1, p), (0, True)) if p.is_Relational else p for p in parts))
@@ -127,7 +130,7 @@ def _to_template(expr: Any, names: tuple) -> Template:
 
     if expr.is_Symbol:
         return ("res",) if expr.name == "Y" else ("arg", names.index(expr))
-    if not expr.free_symbols:  # a number; nan where it is not real (log of a negative)
+    if not expr.free_symbols and expr.is_number:  # nan where not real (log of a negative)
         return ("num", float(expr) if expr.is_extended_real else math.nan)
     if expr.is_Add:
         terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
@@ -144,7 +147,7 @@ def _to_template(expr: Any, names: tuple) -> Template:
         coeff = sympy.Integer(1)
         numer, denom = [], []
         for factor in expr.args:
-            if not factor.free_symbols:
+            if factor.is_number:
                 coeff *= factor
             elif factor.is_Pow and factor.exp.is_number and factor.exp < 0:
                 denom.append(_to_template(factor.base ** -factor.exp, names))
@@ -184,6 +187,10 @@ def _to_template(expr: Any, names: tuple) -> Template:
     if name == "floor" and expr.args[0].is_Mul:
         numer, denom = expr.args[0].as_numer_denom()
         return ("floordiv", _to_template(numer, names), _to_template(denom, names))
+    if name in TEMPLATE_REWRITES:  # an order that is a whole number: SciPy's named function
+        tree = TEMPLATE_REWRITES[name](expr, lambda e: _to_template(e, names))
+        if tree is not None:
+            return tree
     if name in _SYMPY_FUNCTIONS:
         return (_SYMPY_FUNCTIONS[name], *(_to_template(a, names) for a in expr.args))
     raise NotImplementedError(f"cannot express {expr} as primitives")
