@@ -287,8 +287,8 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
         terms = [builder.mul(p, tangents[i]) for i, p in zip(plain, partials)]
     if exponent is not None:
         terms.append(_exponent_term(builder, e, op, tangents[exponent]))
-    if e.batched is not None:
-        total = e.sum_terms(terms)
+    if e.batched is not None:  # a zero partial (copysign's in y) adds no batched term
+        total = e.sum_terms([t for t in terms if not (isinstance(t, Const) and t.value == 0)])
     else:
         total = builder.sum(terms) if terms else None
     return _broadcast_tangent(builder, e, total, op, indices, tangents, facts)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime
-from .primitives import _CALLABLES, PRIMITIVES, Primitive
+from .primitives import _ARRAY_CALLABLES, _CALLABLES, PRIMITIVES, Primitive
 
 # primitive -> (its parameters, why a derivative in the ones with no partial is refused)
 _STATIC = {
@@ -129,6 +129,8 @@ def _declare() -> None:
             if family != "scipy":
                 obj = getattr(math if family == "math" else np, attr)
                 _CALLABLES[id(obj)] = (obj, name, family)
+    # trunc as a float (math.trunc gives an int), for fmod's partial in y
+    PRIMITIVES["ftrunc"] = Primitive("ftrunc", 1, None, nondiff=True, fn=np.trunc)
     # `real_one(x)`: 1.0 for real input, a TypeError for complex; no derivative itself
     PRIMITIVES["real_one"] = Primitive("real_one", 1, None, nondiff=True, fn=runtime.real_one)
     # scipy.special.erf, erfc and xlogy are the core primitives of those names
@@ -136,17 +138,24 @@ def _declare() -> None:
         PRIMITIVES[name].impls["scipy"] = name
     # np.mod and np.remainder are Python's % on arrays
     _CALLABLES[id(np.remainder)] = (np.remainder, "mod", "numpy")
+    # math.prod(xs) has np.prod's rule (exact at zeros), and its value is math.prod's
+    # (lowering keeps the user's callable for the primal: OWN_PRIMAL)
+    _ARRAY_CALLABLES[id(math.prod)] = (math.prod, "prod")
+
+
+# library functions declared as an array primitive that compute its value themselves
+OWN_PRIMAL = frozenset({id(math.prod)})
 
 
 _declare()
 # what this module declares (its tests: tests/test_coverage_special.py)
-SPECIAL_PRIMITIVES = frozenset(name for name, *_ in _DECLARED) | {"real_one"}
+SPECIAL_PRIMITIVES = frozenset(name for name, *_ in _DECLARED) | {"real_one", "ftrunc"}
 
 # sympy function names (and names of primitives that sympy lacks) -> primitive
 SYMPY_NAMES = {
     "gamma": "gamma", "loggamma": "gammaln", "erfinv": "erfinv", "erfcinv": "erfcinv",
     "zeta": "zeta", "i0e": "i0e", "i1e": "i1e", "ive": "ive", "xlogy": "xlogy",
-    "truncated": "trunc", "copysign": "copysign", "sinc_slope": "sinc_slope",
+    "truncated": "ftrunc", "copysign": "copysign", "sinc_slope": "sinc_slope",
     "sinc_curve": "sinc_curve", "real_one": "real_one", "digamma": "digamma",
 }
 

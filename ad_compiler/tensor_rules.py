@@ -721,4 +721,5 @@ def differentiable_positions(op: Op) -> list[int] | None:
     return None
 
 
-from . import exact_rules  # noqa: E402,F401  (registers the rules it defines in the tables above)
+from . import exact_rules  # noqa: E402,F401,I001  (registers the rules it defines in the tables above)
+from . import rules_special_arrays  # noqa: E402,F401  (np.nan_to_num)
