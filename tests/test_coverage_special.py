@@ -650,3 +650,45 @@ def test_math_prod_of_a_display_and_its_second_derivative():
     assert adc.hessian(prod_of_display, wrt=0)(a, b) == pytest.approx(2 * b, rel=1e-15)
     assert adc.grad(prod_of_display, wrt=(0, 1), mode="forward")(a, b) == pytest.approx(
         (a_bar, b_bar), rel=1e-15)
+
+
+# ------------------------------------------------------------------ math.dist
+
+def dist_of_lists(p, q):
+    return math.dist(p, q) * 2.0
+
+
+def dist_of_numbers(a, b):
+    return math.dist([a, b], [1.0, -0.5])
+
+
+def test_math_dist_of_two_lists():
+    p, q = [0.5, 2.0, -1.0], [1.5, 0.25, 0.5]
+    value, (p_bar, q_bar) = adc.value_and_grad(dist_of_lists, wrt=(0, 1))(p, q)
+    assert value == dist_of_lists(p, q)
+    difference = np.subtract(p, q)
+    expected = 2.0 * difference / math.sqrt(np.sum(difference ** 2))
+    assert p_bar == pytest.approx(list(expected), rel=1e-14)
+    assert q_bar == pytest.approx(list(-expected), rel=1e-14)
+    assert p_bar == pytest.approx(numeric_grad(dist_of_lists, [p, q], 0), rel=1e-7)
+    forward = adc.grad(dist_of_lists, wrt=(0, 1), mode="forward")(p, q)
+    assert forward[0] == pytest.approx(p_bar, rel=1e-14)
+    assert forward[1] == pytest.approx(q_bar, rel=1e-14)
+
+
+def test_math_dist_at_equal_points_gives_the_zero_subgradient():
+    """The distance has no derivative where p == q: both gradients are 0 there."""
+    p = [0.5, 2.0]
+    assert adc.grad(dist_of_lists, wrt=(0, 1))(p, list(p)) == ([0.0, 0.0], [0.0, 0.0])
+
+
+def test_math_dist_second_derivative():
+    a, b = 0.3, 0.7
+    value, gradient = adc.value_and_grad(dist_of_numbers, wrt=(0, 1))(a, b)
+    r = math.hypot(a - 1.0, b + 0.5)
+    assert value == dist_of_numbers(a, b)
+    assert gradient == pytest.approx(((a - 1.0) / r, (b + 0.5) / r), rel=1e-14)
+    assert adc.hessian(dist_of_numbers, wrt=0)(a, b) == pytest.approx((b + 0.5) ** 2 / r ** 3,
+                                                                      rel=1e-13)
+    assert adc.hessian(dist_of_numbers, wrt=1)(a, b) == pytest.approx((a - 1.0) ** 2 / r ** 3,
+                                                                      rel=1e-13)
