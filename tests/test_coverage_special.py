@@ -692,3 +692,14 @@ def test_math_dist_second_derivative():
                                                                       rel=1e-13)
     assert adc.hessian(dist_of_numbers, wrt=1)(a, b) == pytest.approx((a - 1.0) ** 2 / r ** 3,
                                                                       rel=1e-13)
+
+
+def test_a_derivative_needing_scipy_without_scipy_is_a_located_error(monkeypatch):
+    """d math.lgamma = digamma, which only SciPy has: without SciPy the derivative is
+    refused at the user's line, saying what to install."""
+    monkeypatch.setitem(sys.modules, "scipy.special", None)  # `import scipy.special` fails
+    f = SPELLINGS.lgamma_only
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(f)
+    assert info.value.lineno == f.__code__.co_firstlineno + 1
+    assert "scipy.special.digamma" in info.value.what and "pip install scipy" in info.value.what
