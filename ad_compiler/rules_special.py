@@ -74,7 +74,8 @@ _DECLARED: list[tuple[str, int, str, tuple[str | None, ...], dict[str, str]]] = 
     ("i1", 1, "besseli(1, x)", ("(besseli(0, x) + besseli(2, x))/2",), {"scipy": "i1"}),
     ("iv", 2, "besseli(x, y)", (None, "(besseli(x - 1, y) + besseli(x + 1, y))/2"),
      {"scipy": "iv"}),
-    # the exponentially scaled ones, exp(-|x|) I_v(x)
+    # the exponentially scaled ones, exp(-|x|) I_v(x); at the kink of i0e at 0 the slope
+    # is 0, with sign(0) = 0 as for abs
     ("i0e", 1, "exp(-Abs(x))*besseli(0, x)", ("i1e(x) - sign(x)*Y",), {"scipy": "i0e"}),
     ("i1e", 1, "exp(-Abs(x))*besseli(1, x)", ("(i0e(x) + ive(2, x))/2 - sign(x)*Y",),
      {"scipy": "i1e"}),
@@ -190,14 +191,10 @@ def _bessel(kind: str, parity: bool) -> Callable:
     return rewrite
 
 
-def _scaled_bessel(expr: Any, sub: Callable) -> tuple:
-    return _bessel("ive", False)(expr, sub)
-
-
 # sympy function name -> its template, given a function that makes subtemplates
 TEMPLATE_REWRITES: dict[str, Callable[[Any, Callable], tuple | None]] = {
     "polygamma": _polygamma, "besseli": _bessel("iv", False),
-    "besselj": _bessel("jv", True), "bessely": _bessel("yv", True), "ive": _scaled_bessel,
+    "besselj": _bessel("jv", True), "bessely": _bessel("yv", True), "ive": _bessel("ive", False),
 }
 
 
