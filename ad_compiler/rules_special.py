@@ -94,6 +94,8 @@ _DECLARED: list[tuple[str, int, str, tuple[str | None, ...], dict[str, str]]] = 
      (None, "exp(xlogy(x - 1, y) - y - loggamma(x))"), {"scipy": "gammainc"}),
     ("gammaincc", 2, "uppergamma(x, y)/gamma(x)",
      (None, "-exp(xlogy(x - 1, y) - y - loggamma(x))"), {"scipy": "gammaincc"}),
+    # np.mod, np.remainder: % of arrays, and of lists and scalars as NumPy takes them
+    ("remainder", 2, "Mod(x, y)", ("1", "-floor(x/y)"), {"numpy": "remainder"}),
     # math and NumPy: fmod keeps the sign of x (x - y*trunc(x/y)), % that of y
     ("fmod", 2, "x - y*truncated(x/y)", ("1", "-truncated(x/y)"), {"math": "fmod", "numpy": "fmod"}),
     # |x| with the sign of y; at x = 0 the slope of the side x's sign bit gives
@@ -137,8 +139,6 @@ def _declare() -> None:
     # scipy.special.erf, erfc and xlogy are the core primitives of those names
     for name in ("erf", "erfc", "xlogy"):
         PRIMITIVES[name].impls["scipy"] = name
-    # np.mod and np.remainder are Python's % on arrays
-    _CALLABLES[id(np.remainder)] = (np.remainder, "mod", "numpy")
     # math.prod(xs) has np.prod's rule (exact at zeros), and its value is math.prod's
     # (lowering keeps the user's callable for the primal: OWN_PRIMAL)
     _ARRAY_CALLABLES[id(math.prod)] = (math.prod, "prod")

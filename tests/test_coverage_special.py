@@ -725,3 +725,14 @@ def test_i0e_at_its_kink_has_slope_zero_as_abs_does():
     """exp(-|x|) I0(x) has slopes -1 and 1 either side of 0; as for abs, 0 is given."""
     assert adc.grad(i0e_sum)(np.array([0.0])) == pytest.approx([0.0], abs=0)
     assert adc.grad(i0e_sum)(np.array([1e-12])) == pytest.approx([-1.0], rel=1e-9)
+
+
+def mod_of_a_list(xs):
+    return np.sum(np.mod(xs, 0.7) * W4[:2])
+
+
+def test_np_mod_of_a_list_is_numpy_s_not_python_s_percent():
+    """np.mod takes a list; `xs % 0.7` would not."""
+    xs = [1.0, -2.0]
+    value, gradient = adc.value_and_grad(mod_of_a_list)(xs)
+    assert value == mod_of_a_list(xs) and gradient == list(W4[:2])
