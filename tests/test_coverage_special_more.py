@@ -390,3 +390,20 @@ def test_every_function_declared_has_a_case():
     renamed = {"gammaln": "lgamma", "conj": "conjugate"}
     for name in SPECIAL_PRIMITIVES - internal:
         assert name in called or renamed.get(name) in called, name
+
+
+def riemann_zeta_of_a_constant(x):
+    return x * sc.zeta(3.0)
+
+
+def riemann_zeta_of_x(x):
+    return sc.zeta(x) * 2.0
+
+
+def test_sc_zeta_with_one_argument_is_a_call_refused_only_where_it_varies():
+    """zeta(s) is Riemann's: no rule (zeta(s, q) has one, in q), but a constant is fine."""
+    assert adc.grad(riemann_zeta_of_a_constant)(0.5) == sc.zeta(3.0)
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(riemann_zeta_of_x)
+    assert info.value.lineno == riemann_zeta_of_x.__code__.co_firstlineno + 1
+    assert info.value.what.startswith("sc.zeta(x) has no derivative rule with 1 argument")

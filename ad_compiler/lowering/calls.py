@@ -249,7 +249,8 @@ class Calls:
                 return self.builder.emit("truediv", [top, bottom]).result
             if len(args) == PRIMITIVES[prim].arity and not kwargs:
                 return self.builder.emit(prim, args, attrs=attrs).result
-            if not PRIMITIVES[prim].nondiff and family != "builtin":  # max(a, b, c): opaque
+            # max(a, b, c), sc.zeta(s) (Riemann's): a call, refused where its arguments vary
+            if not PRIMITIVES[prim].nondiff and family not in ("builtin", "scipy"):
                 raise self.error(node, f"'{spelling}' is supported with "
                                        f"{PRIMITIVES[prim].arity} positional argument(s) only",
                                  hint="drop the extra arguments")
