@@ -24,7 +24,7 @@ import sympy as sp
 import ad_compiler as adc
 from ad_compiler import rules
 from ad_compiler.primitives import PRIMITIVES, lookup_callable
-from ad_compiler.rules_special import SPECIAL_PRIMITIVES  # tested in test_coverage_special.py
+from ad_compiler.registry.special import SPECIAL_PRIMITIVES  # tested in test_coverage_special.py
 
 X, Y = sp.symbols("x y", real=True)
 

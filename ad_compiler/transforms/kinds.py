@@ -33,17 +33,19 @@ from __future__ import annotations
 
 from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
 from ..primitives import ARRAY_PRIMITIVES, PRIMITIVES
+from ..registry import get
 
 NUMERIC = frozenset({"scalar", "float", "int", "numeric"})
 _FLOATING = frozenset({"scalar", "float"})
 _ARITHMETIC = frozenset({"sub", "truediv", "pow", "mod", "floordiv", "neg", "pos", "matmul"})
 _COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "not", "and", "or"})
-_CONTAINER_MAKERS = frozenset({"pack", "split_like", "unstack", "hstack_adjoint",
-                               "vstack_adjoint", "slogdet"})
-# runtime helpers whose result's kind is that of an operand, or not known
-_OPAQUE_HELPERS = frozenset({"index_update", "accumulate", "densify", "dense", "gradient_like",
-                             "list_head", "list_tail", "zeros_of", "tuple_item",
-                             "as_gradient", "repeat_adjoint_of", "field_update"})
+
+
+def _has(prim: str, prop: str) -> bool:
+    """A property of a registry entry: `container_result` (a list of arrays), or
+    `opaque_kind` (a helper whose result's kind is that of an operand, or not known)."""
+    record = get(prim)
+    return record is not None and bool(getattr(record, prop))
 
 
 def _join(a: str | None, b: str | None) -> str | None:
@@ -165,7 +167,7 @@ class Kinds:
     def _made(self, op: Op) -> str | None:
         kinds = [self.of(a) for a in op.args]
         prim = op.prim
-        if prim in _CONTAINER_MAKERS:
+        if prim == "pack" or _has(prim, "container_result"):
             return "seq"
         if prim == "copy":
             return kinds[0] if kinds else None
@@ -199,7 +201,7 @@ class Kinds:
             return "int"
         if prim == "custom":
             return "float"
-        if prim in _OPAQUE_HELPERS or prim in ("stack", "pop", "push", "getattr"):
+        if _has(prim, "opaque_kind") or prim in ("stack", "pop", "push", "getattr"):
             return None
         if prim == "call":
             if op.attrs.get("nondiff") and op.attrs.get("callee_kind") == "builtin":

@@ -1,0 +1,148 @@
+"""Products and linear algebra: matmul, dot, outer, inner, einsum, trace, solve, inv,
+det, slogdet, norm, and the helpers of their adjoints.
+
+Seed 002's matrix case is the ``matmul`` entry: for ``Z = X @ W``,
+``X_bar = Z_bar @ W.T`` and ``W_bar = X.T @ Z_bar``.
+"""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from .. import batched, runtime
+from ..ir import Const, Op, Operand
+from .core import REGISTRY, array, helper
+from .emit import Emit, batched_call, batched_operand, einsum_parts_or_refuse, param, static
+from .reductions import reduce_like, sum_back
+
+
+def _inv_t(e: Emit, a: Operand) -> Operand:
+    return e.swap_last(e.inv(a))
+
+
+def _batched_product(name: str):
+    """Vector mode of a product of two operands, one of which carries directions."""
+    def rule(e: Emit, given: dict, variadic: list) -> Operand:
+        first, second = (batched_operand(name, given, p) for p in REGISTRY[name].params)
+        if e.is_batched(first):
+            return batched_call(e, batched.batched_matmul, [first, second])
+        return batched_call(e, batched.batched_rmatmul, [first, second])
+    return rule
+
+
+def _batched_solve(e: Emit, given: dict, variadic: list) -> Operand:
+    first, second = batched_operand("solve", given, "a"), batched_operand("solve", given, "b")
+    if e.is_batched(first):
+        raise NotImplementedError("no batched rule for a batched matrix in solve")
+    return batched_call(e, batched.batched_solve, [first, second])
+
+
+def _batched_einsum(e: Emit, given: dict, variadic: list) -> Operand:
+    subscripts = batched_operand("einsum", given, "subscripts")
+    einsum_parts_or_refuse(subscripts, len(variadic))
+    k = next(i for i, v in enumerate(variadic) if e.is_batched(v))
+    return batched_call(e, batched.batched_einsum, [subscripts, Const(k), *variadic])
+
+
+def _matmul_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    return [e.helper("matmul_adjoint_a", g, *op.args[:2]),
+            e.helper("matmul_adjoint_b", g, *op.args[:2])]
+
+
+def _einsum_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    spec = static(op, "subscripts")
+    operands = op.args[1:]
+    einsum_parts_or_refuse(Const(spec), len(operands))  # what the helper cannot do, now
+    return [None] + [e.helper("einsum_adjoint", spec, k, g, *operands)
+                     for k in range(len(operands))]
+
+
+def _einsum_linear(op: Op) -> list[int]:
+    k = op.args[1].value
+    return [2] + [3 + i for i in range(len(op.args) - 3) if i != k]
+
+
+array("matmul", np.matmul, "x1*, x2*", operator=operator.matmul, multilinear=True, vjp=_matmul_vjp,
+      batched=_batched_product("matmul"))
+array("dot", np.dot, "a*, b*", methods=("dot",), multilinear=True, vjp=_matmul_vjp,
+      batched=_batched_product("dot"))
+array("outer", np.outer, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
+    e.reshape(e.matmul(g, e.ravel(op.args[1])), e.shape(op.args[0])),
+    e.reshape(e.matmul(e.ravel(op.args[0]), g), e.shape(op.args[1]))])
+array("inner", np.inner, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
+    e.helper("inner_adjoint_a", g, *op.args[:2]), e.helper("inner_adjoint_b", g, *op.args[:2])])
+array("einsum", np.einsum, "subscripts, operands*", multilinear=True, vjp=_einsum_vjp,
+      batched=_batched_einsum)
+array("trace", np.trace, "a*, offset=0, axis1=0, axis2=1", methods=("trace",), linear=True,
+      vjp=lambda e, op, g: [e.helper("trace_adjoint", g, op.args[0], param(op, "offset"),
+                                     param(op, "axis1"), param(op, "axis2"))],
+      batched=(batched.batched_trace, ("a", "offset", "axis1", "axis2")))
+
+
+def _solve_rhs(e: Emit, op: Op, t: list) -> Operand:
+    if t[0] is None:
+        return t[1]
+    moved = e.matmul(t[0], op.result)
+    return e.neg(moved) if t[1] is None else e.sub(t[1], moved)
+
+
+def _slogdet_jvp(e: Emit, op: Op, t: list) -> Operand:
+    """(0, tr(A^-1 dA)): the sign is piecewise constant; in vector mode the pair carries
+    directions because its second item does."""
+    logdet_dot = e.sum(e.mul(_inv_t(e, op.args[0]), t[0]), axis=(-2, -1))
+    pair = e.b.emit("pack", [Const(0.0), logdet_dot], attrs={"kind": "tuple"}).result
+    return e._mark(pair, [logdet_dot])
+
+
+array("solve", np.linalg.solve, "a*, b*",
+      jvp=lambda e, op, t: e.solve(op.args[0], _solve_rhs(e, op, t)),
+      vjp=lambda e, op, g: (lambda b_bar: [
+          e.neg(e.helper("matmul_adjoint_a", b_bar, op.args[0], op.result)), b_bar])(
+          e.solve(e.swap_last(op.args[0]), g)),
+      batched=_batched_solve)
+array("inv", np.linalg.inv, "a*",
+      jvp=lambda e, op, t: e.neg(e.matmul(e.matmul(op.result, t[0]), op.result)),
+      vjp=lambda e, op, g: (lambda yt: [e.neg(e.matmul(e.matmul(yt, g), yt))])(
+          e.swap_last(op.result)))
+array("det", np.linalg.det, "a*",
+      jvp=lambda e, op, t: e.mul(op.result, e.sum(e.mul(_inv_t(e, op.args[0]), t[0]),
+                                                  axis=(-2, -1))),
+      vjp=lambda e, op, g: [e.mul(e.expand_last(e.mul(g, op.result)), _inv_t(e, op.args[0]))])
+array("slogdet", np.linalg.slogdet, "a*", container_result=True, jvp=_slogdet_jvp,
+      vjp=lambda e, op, g: [e.mul(e.expand_last(e.helper("tuple_item", g, 1)),
+                                  _inv_t(e, op.args[0]))])
+
+
+def _norm_check(op: Op) -> None:
+    order, axis = static(op, "ord"), param(op, "axis")
+    vector = isinstance(axis, Const) and isinstance(axis.value, int)
+    if not (order is None or order == "fro" or (order == 2 and vector)):
+        raise NotImplementedError(f"np.linalg.norm with ord={order!r} has no rule yet "
+                                  "(the 2-norm and the Frobenius norm have)")
+
+
+def _norm_jvp(e: Emit, op: Op, t: list) -> Operand:
+    _norm_check(op)
+    return e.truediv(reduce_like(e, op, e.mul(op.args[0], t[0])), op.result)
+
+
+def _norm_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    _norm_check(op)
+    return [e.mul(op.args[0], sum_back(e, op, e.truediv(g, op.result)))]
+
+
+array("norm", np.linalg.norm, "x*, ord=None, axis=None, keepdims=False", reduction=True,
+      jvp=_norm_jvp, vjp=_norm_vjp)
+
+helper("matmul_adjoint_a", runtime.matmul_adjoint_a, (0, 2), lambda e, g, a: [
+    e.matmul(g, a[2]), None, e.helper("matmul_adjoint_b", a[0], g, a[2])],
+    vmapped=True, specializable=True)
+helper("matmul_adjoint_b", runtime.matmul_adjoint_b, (0, 1), lambda e, g, a: [
+    e.matmul(a[1], g), e.helper("matmul_adjoint_a", a[0], a[1], g), None],
+    vmapped=True, specializable=True)
+helper("inner_adjoint_a", runtime.inner_adjoint_a, (0, 2), vmapped=True)
+helper("inner_adjoint_b", runtime.inner_adjoint_b, (0, 1), vmapped=True)
+helper("trace_adjoint", runtime.trace_adjoint, (0,), vmapped=True)
+helper("einsum_adjoint", runtime.einsum_adjoint, (), linear_of=_einsum_linear, vmapped=True)
+helper("tuple_item", runtime.tuple_item, (0,), opaque_kind=True)
