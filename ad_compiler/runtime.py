@@ -923,3 +923,42 @@ def _shares(value: Any, reader: Any, depth: int) -> bool:
     if isinstance(reader, dict) and depth < 20:
         return any(_shares(value, item, depth + 1) for item in reader.values())
     return False
+
+
+def real_one(x: Any) -> float:
+    """1.0: the slope of ``np.real`` and ``np.conj`` of a real number or array.  Of
+    complex input they are not complex-differentiable, so it is refused."""
+    if np.iscomplexobj(x):
+        raise TypeError("cannot differentiate np.real, np.imag or np.conj of a complex "
+                        "value; differentiate with respect to its real and imaginary parts "
+                        "(two float arguments)")
+    return 1.0
+
+
+# sinc'(x) = (cos(pi x) - sinc(x)) / x loses all its digits to cancellation near 0,
+# where these series (exact to double precision below _SINC_SERIES) take over
+_SINC_SERIES = 1e-3
+
+
+def sinc_slope(x: Any) -> Any:
+    """The derivative of the normalised ``np.sinc``, also at and near 0 (where it is 0)."""
+    x = np.asarray(x)
+    small = np.abs(x) < _SINC_SERIES
+    safe = np.where(small, 1.0, x)
+    with np.errstate(invalid="ignore"):
+        far = (np.cos(np.pi * safe) - np.sinc(safe)) / safe
+    near = -(np.pi ** 2) * x / 3 + np.pi ** 4 * x ** 3 / 30
+    out = np.where(small, near, far).astype(np.result_type(x, np.float16), copy=False)
+    return out[()] if out.ndim == 0 else out
+
+
+def sinc_curve(x: Any) -> Any:
+    """The second derivative of the normalised ``np.sinc`` (-pi**2/3 at 0)."""
+    x = np.asarray(x)
+    small = np.abs(x) < _SINC_SERIES
+    safe = np.where(small, 1.0, x)
+    with np.errstate(invalid="ignore"):
+        far = -(np.pi ** 2) * np.sinc(safe) - 2 * sinc_slope(safe) / safe
+    near = -(np.pi ** 2) / 3 + np.pi ** 4 * x ** 2 / 10
+    out = np.where(small, near, far).astype(np.result_type(x, np.float16), copy=False)
+    return out[()] if out.ndim == 0 else out

@@ -131,8 +131,6 @@ CASES = {
                             grad_at(N.with_max_of_three, 0.5, 2.0), "max(a, b, 1.0)"),
     "fsum": Refused(("math.fsum(xs)",), N.with_fsum, grad_at(N.with_fsum, XS),
                     "math.fsum(xs)"),
-    "prod": Refused(("math.prod(xs)",), N.with_prod, grad_at(N.with_prod, XS),
-                    "math.prod(xs)"),
     "divmod": Refused(("divmod(x, y)",), N.with_divmod, grad_at(N.with_divmod, 2.5),
                       "divmod(x, 1.0)"),
     "list": Refused(("list(xs)",), N.with_list_call, grad_at(N.with_list_call, XS),

@@ -158,9 +158,9 @@ def test_a_piecewise_constant_builtin(fn, name):
 
 def test_a_builtin_without_a_rule():
     with pytest.raises(adc.ADCompileError) as info:
-        adc.grad(math.gamma)
-    assert "math.gamma" in info.value.what and "no derivative rule" in info.value.what
-    assert "adc.defpartials(math.gamma" in info.value.hint
+        adc.grad(math.remainder)
+    assert "math.remainder" in info.value.what and "no derivative rule" in info.value.what
+    assert "adc.defpartials(math.remainder" in info.value.hint
     assert "adc.stop_gradient" in info.value.hint
 
 
