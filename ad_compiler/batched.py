@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .runtime import _einsum_parts
+from .runtime import _einsum_parts, explicit_einsum
 
 
 def _axes(axis: Any, ndim: int) -> Any:
@@ -124,7 +124,8 @@ def batched_rmatmul(a: Any, t: Any) -> Any:
 
 def batched_einsum(spec: str, k: int, *operands: Any) -> Any:
     """``np.einsum(spec, *operands)`` with operand `k` batched: one more index for it."""
-    inputs, out = _einsum_parts(spec, len(operands))
+    shapes = [np.shape(x)[:-1] if i == k else np.shape(x) for i, x in enumerate(operands)]
+    inputs, out = _einsum_parts(explicit_einsum(spec, shapes), len(operands))
     letters = set("".join(inputs))
     batch = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYX" if c not in letters)
     inputs[k] += batch

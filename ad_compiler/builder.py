@@ -39,9 +39,12 @@ class Builder:
     def emit(self, prim: str, args: list[Operand], *, name: str | None = None,
              attrs: dict[str, Any] | None = None, n_results: int = 1) -> Op:
         results = [Value(name) for _ in range(n_results)]
-        op = Op(prim, list(args), results, dict(attrs or {}), loc=self.loc)
+        return self.append(Op(prim, list(args), results, dict(attrs or {}), loc=self.loc))
+
+    def append(self, op: Op) -> Op:
+        """Append an op built elsewhere (a structured op), recording its results."""
         self.block.ops.append(op)
-        for r in results:
+        for r in op.results:
             self.producers[r.uid] = op
         return op
 

@@ -29,10 +29,14 @@ from .ir import (
     COMPARE_SYMBOLS,
     Block,
     Const,
+    ForOp,
     Function,
+    IfOp,
+    LoopOp,
     Op,
     Operand,
     Value,
+    is_numpy_operator_call,
     number_levels,
     walk_ops,
 )
@@ -94,8 +98,8 @@ class _Emitter(Naming):
         for op in reversed(ops):  # innermost first: `a and b`, `x if c else y` as expressions
             if self._is_expression_if(op):
                 self.expression_ifs.add(id(op))
-                cond = op.args[0]
-                if isinstance(cond, Value) and op.attrs.get("boolop"):
+                cond = op.cond
+                if isinstance(cond, Value) and op.kind in ("and", "or"):
                     self.uses[cond.uid] -= 1  # printed once, as the first operand
                     self.user[cond.uid] = (self.block_of[op.result.uid], op)
                     if cond.uid in self.producer:
@@ -109,17 +113,15 @@ class _Emitter(Naming):
                 recomputed.append(uid)
         updates = []  # (body, y, param): a loop body's new state may overwrite the old
         for op in walk_ops(self.fn.body):
-            if op.prim == "if":
+            if isinstance(op, IfOp):
                 for branch in op.blocks:
                     for result, y in zip(op.results, branch.yields):
                         if self._defined_only_for_yield(y, branch):
                             self.share[y.uid] = result.uid
-            elif op.prim in ("for", "while"):
-                body = op.blocks[-1]
-                params = body.params[1:] if op.prim == "for" else body.params
-                inits = op.args[1:] if op.prim == "for" else op.args
+            elif isinstance(op, LoopOp):
+                body, params, inits = op.body, op.carried_params, op.inits
                 # a while loop's condition block is named first; it carries the name
-                carriers = op.blocks[0].params if op.prim == "while" else params
+                carriers = op.carrier_params[0]
                 for k, (param, y, init) in enumerate(zip(params, body.yields, inits)):
                     carrier = carriers[k]
                     self.share[op.results[k].uid] = carrier.uid
@@ -178,9 +180,7 @@ class _Emitter(Naming):
         self.inlined.add(v.uid)
 
     def _is_expression_if(self, op: Op) -> bool:
-        if op.prim != "if" or len(op.results) != 1:
-            return False
-        if not (op.attrs.get("boolop") or op.attrs.get("ifexp")):
+        if not isinstance(op, IfOp) or len(op.results) != 1 or not op.is_expression:
             return False
         return all(r.uid in self.inlined for branch in op.blocks for o in branch.ops
                    for r in o.results)
@@ -206,7 +206,8 @@ class _Emitter(Naming):
     def _defined_only_for_yield(self, y: Operand, block: Block) -> bool:
         return (isinstance(y, Value) and self.block_of.get(y.uid) == id(block)
                 and y.uid in self.producer
-                and (len(self.producer[y.uid].results) == 1 or self.producer[y.uid].prim == "if")
+                and (len(self.producer[y.uid].results) == 1
+                     or isinstance(self.producer[y.uid], IfOp))
                 and self.uses.get(y.uid) == 1)
 
     def _unused_after(self, body: Block, y: Value, param: Value) -> bool:
@@ -229,7 +230,7 @@ class _Emitter(Naming):
             anchor = self._anchor(op, body)
             if anchor is None or anchor > position:
                 return False
-        if producer.prim == "if":
+        if isinstance(producer, IfOp):
             k = producer.results.index(y)
             for branch in producer.blocks:
                 written = branch.yields[k]
@@ -273,6 +274,8 @@ class _Emitter(Naming):
     def op_expr(self, op: Op) -> ast.expr:
         args = [self.expr(a) for a in op.args]
         prim = op.prim
+        if is_numpy_operator_call(op):
+            return self._call(op, args)  # np.add(xs, ys) adds lists where `xs + ys` joins them
         if prim in BINARY_SYMBOLS:
             return ast.BinOp(args[0], _AST_BINOPS[prim](), args[1])
         if prim in COMPARE_SYMBOLS:
@@ -287,7 +290,7 @@ class _Emitter(Naming):
             parts = [_index_part(a, e) for a, e in zip(op.args[1:], args[1:])]
             index = parts[0] if len(parts) == 1 else ast.Tuple(parts, ast.Load())
             return ast.Subscript(args[0], index, ast.Load())
-        if prim == "if":
+        if isinstance(op, IfOp):
             return self._if_expression(op)
         if prim == "getattr":
             return ast.Attribute(args[0], op.args[1].value, ast.Load())
@@ -311,6 +314,9 @@ class _Emitter(Naming):
             return ast.Tuple(args, ast.Load())
         if "fn" not in op.attrs:
             raise ValueError(f"cannot print primitive {prim!r}")
+        return self._call(op, args)
+
+    def _call(self, op: Op, args: list[ast.expr]) -> ast.expr:
         callee = op.attrs.get("callee")
         if callee and self._spelling_still_means(op):
             func = _dotted(callee)
@@ -321,11 +327,11 @@ class _Emitter(Naming):
         keywords = [ast.keyword(k, v) for k, v in zip(kwnames, args[len(positional):])]
         return ast.Call(func, positional, keywords)
 
-    def _if_expression(self, op: Op) -> ast.expr:
-        then, orelse = op.blocks
-        test = self.expr(op.args[0])
-        kind = op.attrs.get("boolop")
-        if kind:
+    def _if_expression(self, op: IfOp) -> ast.expr:
+        then, orelse = op.then_block, op.else_block
+        test = self.expr(op.cond)
+        kind = op.kind
+        if kind in ("and", "or"):
             other = then.yields[0] if kind == "and" else orelse.yields[0]
             ast_op = ast.And() if kind == "and" else ast.Or()
             values = test.values if isinstance(test, ast.BoolOp) and type(test.op) is type(ast_op) else [test]
@@ -409,14 +415,15 @@ class _Emitter(Naming):
             value = ast.Tuple([self.expr(y) for _, y in pairs], ast.Load())
         return [indent + print_stmt(self._assign([n for n, _ in pairs], value))]
 
-    def _structured(self, op: Op, indent: str, condition: Op | None = None) -> list[str]:
+    def _structured(self, op: IfOp | LoopOp, indent: str,
+                    condition: Op | None = None) -> list[str]:
         """An if or a loop.  With `condition`, the op computing an if's test, printed in
         the test itself: ``elif (w3_2 := x < 0.01):``."""
         inner = indent + "    "
         names = [self.names[r.uid] for r in op.results]
-        if op.prim == "if":
-            then, orelse = op.blocks
-            test_expr = self.expr(op.args[0])
+        if isinstance(op, IfOp):
+            then, orelse = op.then_block, op.else_block
+            test_expr = self.expr(op.cond)
             if condition is not None:
                 test_expr = ast.NamedExpr(ast.Name(self.names[condition.result.uid], ast.Store()),
                                           self.op_expr(condition))
@@ -434,17 +441,15 @@ class _Emitter(Naming):
             elif else_lines:
                 lines += [f"{indent}else:", *else_lines]
             return lines
-        body = op.blocks[-1]
-        params = body.params[1:] if op.prim == "for" else body.params
-        inits = op.args[1:] if op.prim == "for" else op.args
+        body, params, inits = op.body, op.carried_params, op.inits
         lines = self._yield_assignment([self.names[p.uid] for p in params], list(inits), indent)
         carried = [self.names[p.uid] for p in params]
         body_lines = self.body_lines(body, inner) + self._yield_assignment(carried, body.yields, inner)
-        if op.prim == "for":
-            item = self.names[body.params[0].uid]
-            iterable = print_stmt(ast.Expr(self.expr(op.args[0])))
+        if isinstance(op, ForOp):
+            item = self.names[op.item.uid]
+            iterable = print_stmt(ast.Expr(self.expr(op.iterable)))
             return lines + [f"{indent}for {item} in {iterable}:", *(body_lines or [inner + "pass"])]
-        cond = op.blocks[0]
+        cond = op.cond_block
         cond_lines = self.body_lines(cond, inner)
         test = print_stmt(ast.Expr(self.expr(cond.yields[0])))
         if not cond_lines:
@@ -460,13 +465,13 @@ class _Emitter(Naming):
         nests no deeper than one (Python stops at 100 levels of indentation)."""
         ops = [o for o in orelse.ops
                if not (o.results and all(r.uid in self.inlined for r in o.results))]
-        if not ops or ops[-1].prim != "if" or (self.probe and ops[-1].results):
+        if not ops or not isinstance(ops[-1], IfOp) or (self.probe and ops[-1].results):
             return None  # (probe code reports an if's results after it, in the else)
         if len(ops) == 1:
             return self._structured(ops[0], indent)
         test, branch = ops[0], ops[-1]
         if (self.probe or len(ops) != 2 or test.blocks or len(test.results) != 1
-                or branch.args[0] is not test.result or test.attrs.get("effect")
+                or branch.cond is not test.result or test.attrs.get("effect")
                 or test.prim in _NEVER_INLINED):
             return None
         return self._structured(branch, indent, condition=test)

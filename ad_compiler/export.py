@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import math
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from . import __version__, input_checks
 from .errors import ADCompileError
 from .export_helpers import Key, copies_for
+from .primitives import qualified_name
 
 
 def export(f: Callable, derivatives: Sequence[Callable], shapes: str = "",
@@ -46,8 +46,12 @@ def export(f: Callable, derivatives: Sequence[Callable], shapes: str = "",
         _refuse_wrapper(f, d)
         body, imported = _split_header(d.source)
         helpers.update(imported)
+        modules = _module_imports(d.source)  # modules bound where f's module binds none
         for name in _free_names(body, set(imported)):
-            _resolve(f, name, imports, constants)
+            if name in modules and name not in f.__globals__:
+                imports[name] = modules[name]
+            else:
+                _resolve(f, name, imports, constants)
         if args is not None:
             body, expected = _with_input_check(body, args)
         bodies.append(body)
@@ -161,6 +165,17 @@ def _split_header(source: str) -> tuple[str, dict[str, Key]]:
     return "\n".join(body).strip("\n") + "\n", helpers
 
 
+def _module_imports(source: str) -> dict[str, str]:
+    """The modules generated code binds itself (``math`` for code that did ``from math
+    import sin``, ``special`` for a derivative calling scipy.special): name -> import."""
+    modules = {}
+    for line in source.splitlines():
+        if line.startswith("import "):
+            for alias in ast.parse(line).body[0].names:
+                modules[alias.asname or alias.name] = line
+    return modules
+
+
 def _free_names(body: str, helpers: set[str]) -> list[str]:
     """Names the function reads that it does not bind, other than the helpers it
     imports: globals (or builtins)."""
@@ -190,10 +205,9 @@ def _resolve(f: Callable, name: str, imports: dict[str, str], constants: dict[st
     if isinstance(value, types.ModuleType):
         imports[name] = (f"import {value.__name__}" if value.__name__ == name
                          else f"import {value.__name__} as {name}")
-    elif callable(value) and getattr(value, "__module__", None) in ("math", "numpy") or (
-            isinstance(value, np.ufunc)):
-        module = "math" if getattr(math, getattr(value, "__name__", ""), None) is value else "numpy"
-        attr = value.__name__
+    elif callable(value) and qualified_name(value) is not None and qualified_name(
+            value)[0] in ("math", "numpy", "scipy.special"):  # `from scipy.special import expit`
+        module, attr = qualified_name(value)
         imports[name] = f"from {module} import {attr}" + (f" as {name}" if attr != name else "")
     elif isinstance(value, (bool, int, float, complex, str)) or value is None:
         constants[name] = repr(value)

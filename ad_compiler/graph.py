@@ -12,15 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from .ir import (
-    BINARY_SYMBOLS,
-    COMPARE_SYMBOLS,
-    UNARY_SYMBOLS,
     Const,
     FreeName,
     Function,
     Op,
     Value,
     number_levels,
+    op_symbol,
     walk_ops,
 )
 
@@ -44,17 +42,6 @@ def _num(x: Any) -> str:
     except (TypeError, ValueError):
         text = " ".join(str(x).split())
         return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _op_text(op: Op) -> str:
-    """What an op does, as the seeds write it: ``*``, ``sin``, ``for``."""
-    for table in (BINARY_SYMBOLS, COMPARE_SYMBOLS, UNARY_SYMBOLS):
-        if op.prim in table:
-            return table[op.prim].strip()
-    if op.prim in ("call", "custom"):
-        fn = op.attrs.get("fn")
-        return getattr(fn, "__name__", None) or op.attrs.get("label", op.prim)
-    return op.prim
 
 
 def to_dot(fn: Function, values: dict[str, tuple] | None = None,
@@ -107,7 +94,7 @@ def to_dot(fn: Function, values: dict[str, tuple] | None = None,
         if op.attrs.get("guard"):  # a run-time check of an in-place update
             continue
         node = op.results[0].trace_name if op.results else f"op{k}"
-        add_node(node, op.results, _op_text(op), "box" if op.blocks else "ellipse")
+        add_node(node, op.results, op_symbol(op), "box" if op.blocks else "ellipse")
         solid = set()
         for arg in op.args:
             if isinstance(arg, Value) and arg.uid in node_of:

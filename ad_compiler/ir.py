@@ -5,16 +5,20 @@ computes `results` from `args` with one primitive.  Every `Value` is assigned on
 Operands that are not values are `Const` (a literal) or `FreeName` (a global or
 closure variable of the user's function, read when the generated code runs).
 
-Control flow is structured, as in MLIR's `scf` dialect: `if`, `for` and `while`
-are ops that own nested blocks.  Their shapes:
+Control flow is structured, as in MLIR's `scf` dialect: `IfOp`, `ForOp` and
+`WhileOp` are ops that own nested blocks, and name their parts:
 
-* ``if``:    args ``[cond]``; blocks ``[then, else]``; each block yields one operand
-  per result.
-* ``for``:   args ``[iterable, *inits]``; blocks ``[body]`` whose params are
-  ``[item, *carried]`` and which yields the next carried values; the results are the
+* `IfOp`:    `cond`; `then_block`, `else_block`, each yielding one operand per
+  result; `kind`: an ``if`` statement, ``and``/``or``, or a conditional expression.
+* `ForOp`:   `iterable`, `inits`; `body`, whose params are `item` then the
+  `carried_params`, and which yields the next carried values; the results are the
   carried values after the last iteration.
-* ``while``: args ``[*inits]``; blocks ``[cond, body]``, both with params
-  ``[*carried]``; ``cond`` yields one boolean, ``body`` yields the next carried values.
+* `WhileOp`: `inits`; `cond_block` and `body`, both with params ``[*carried]``;
+  `cond_block` yields one boolean, `body` yields the next carried values.
+
+The parts are views of the generic storage (``args``, ``blocks``, ``attrs``) that
+every op has, so code that walks, prints or copies ops needs no case for them;
+`Op.rebuilt()` copies an op keeping its class.
 
 Nested blocks may read any value defined before them in an enclosing block.
 Levels follow the ``w^n_i`` notation of the evaluation trace: inputs are level 0,
@@ -22,6 +26,7 @@ an op's results sit one level above its highest operand.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,7 +41,14 @@ BINARY_SYMBOLS = {
 }
 UNARY_SYMBOLS = {"neg": "-", "pos": "+", "not": "not "}
 COMPARE_SYMBOLS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
-CONTROL_FLOW = ("if", "for", "while")
+
+
+def is_numpy_operator_call(op: Op) -> bool:
+    """`np.add(a, b)` and its kin as the user called them: an operator's primitive that
+    converts lists to arrays where the operator would join or repeat them."""
+    return (op.attrs.get("family") == "numpy" and op.attrs.get("callee") is not None
+            and op.prim != "matmul" and (op.prim in BINARY_SYMBOLS or op.prim in COMPARE_SYMBOLS
+                                         or op.prim in ("neg", "pos")))
 
 
 class Value:
@@ -90,6 +102,9 @@ class SourceLoc:
 
 @dataclass(eq=False)
 class Op:
+    """One primitive applied to `args`, making `results`.  Control flow is an op of
+    a subclass that owns nested `blocks`: `IfOp`, `ForOp`, `WhileOp`."""
+
     prim: str
     args: list[Operand]
     results: list[Value]
@@ -100,6 +115,154 @@ class Op:
     @property
     def result(self) -> Value:
         return self.results[0]
+
+
+    def rebuilt(self, **parts: Any) -> Op:
+        """A copy of this op, of the same class, with some parts replaced (lists and
+        attributes are copied, so the copy can be changed alone)."""
+        fields = {"args": list(self.args), "results": list(self.results),
+                  "attrs": dict(self.attrs), "blocks": list(self.blocks), "loc": self.loc}
+        fields.update(parts)
+        return dataclasses.replace(self, **fields)
+
+
+IF_KINDS = ("statement", "and", "or", "ifexp")
+
+
+@dataclass(eq=False)
+class IfOp(Op):
+    """``if cond: then_block else: else_block``; each block yields one operand per result.
+
+    `kind` says what Python wrote: an ``if`` statement, an ``and``/``or`` (the branch
+    that keeps the condition yields it), or a conditional expression; code generation
+    prints it back in the same form."""
+
+    prim: str = field(default="if", init=False)
+
+    @property
+    def cond(self) -> Operand:
+        return self.args[0]
+
+    @property
+    def then_block(self) -> Block:
+        return self.blocks[0]
+
+    @property
+    def else_block(self) -> Block:
+        return self.blocks[1]
+
+    @property
+    def kind(self) -> str:
+        if self.attrs.get("ifexp"):
+            return "ifexp"
+        return self.attrs.get("boolop") or "statement"
+
+    @kind.setter
+    def kind(self, kind: str) -> None:
+        if kind not in IF_KINDS:
+            raise ValueError(f"unknown kind of if: {kind!r}")
+        self.attrs.pop("boolop", None)
+        self.attrs.pop("ifexp", None)
+        if kind == "ifexp":
+            self.attrs["ifexp"] = True
+        elif kind != "statement":
+            self.attrs["boolop"] = kind
+
+    @property
+    def is_expression(self) -> bool:
+        """An ``and``/``or`` or a conditional expression, not a statement."""
+        return self.kind != "statement"
+
+
+@dataclass(eq=False)
+class LoopOp(Op):
+    """A loop carrying values from one iteration to the next: `inits` are their values
+    before the first iteration, `carried_params` the body's parameters that hold them,
+    the body yields their next values, and the results are their values at the end.
+
+    Lowering adds carried values of its own after the user's variables: a flag set
+    by ``break`` (or ``return``), then a flag set by ``return`` and the values it
+    returns; to the transforms they are carried values like any other."""
+
+    @property
+    def head(self) -> list[Operand]:
+        """The operands before the carried values (a for loop's iterable)."""
+        return []
+
+    @property
+    def inits(self) -> list[Operand]:
+        return self.args[len(self.head):]
+
+    @property
+    def body(self) -> Block:
+        return self.blocks[-1]
+
+    @property
+    def carried_params(self) -> list[Value]:
+        return self.body.params
+
+    @property
+    def carrier_params(self) -> list[list[Value]]:
+        """Every block's parameters that hold the carried values."""
+        return [self.carried_params]
+
+    def keep_carried(self, kept: list[int]) -> None:
+        """Stop carrying the values at positions other than `kept` (they are dead)."""
+        count = len(self.carried_params)
+        for block in self.blocks:
+            lead = len(block.params) - count  # a for body's item
+            block.params = block.params[:lead] + [block.params[lead + k] for k in kept]
+        self.body.yields = [self.body.yields[k] for k in kept]
+        self.args = self.head + [self.inits[k] for k in kept]
+        self.results = [self.results[k] for k in kept]
+
+
+@dataclass(eq=False)
+class ForOp(LoopOp):
+    """``for item in iterable``: args ``[iterable, *inits]``; one block, `body`, whose
+    params are ``[item, *carried]``."""
+
+    prim: str = field(default="for", init=False)
+
+    @property
+    def iterable(self) -> Operand:
+        return self.args[0]
+
+    @iterable.setter
+    def iterable(self, iterable: Operand) -> None:
+        self.args[0] = iterable
+
+    @property
+    def head(self) -> list[Operand]:
+        return self.args[:1]
+
+    @property
+    def item(self) -> Value:
+        return self.body.params[0]
+
+    @item.setter
+    def item(self, item: Value) -> None:
+        self.body.params[0] = item
+
+    @property
+    def carried_params(self) -> list[Value]:
+        return self.body.params[1:]
+
+
+@dataclass(eq=False)
+class WhileOp(LoopOp):
+    """``while``: args ``[*inits]``; blocks ``[cond_block, body]``, both with params
+    ``[*carried]``; `cond_block` yields one boolean."""
+
+    prim: str = field(default="while", init=False)
+
+    @property
+    def cond_block(self) -> Block:
+        return self.blocks[0]
+
+    @property
+    def carrier_params(self) -> list[list[Value]]:
+        return [self.cond_block.params, self.body.params]
 
 
 @dataclass(eq=False)
@@ -209,6 +372,19 @@ def format_operand(operand: Operand, naming: dict[int, str] | None = None) -> st
     return operand.name
 
 
+def op_symbol(op: Op) -> str:
+    """What an op does, in one symbol or name, as the trace writes it: ``*``, ``<``,
+    ``not``, ``sin``, the name of a called function, ``for``.  The trace printer and
+    the graph both label ops with it."""
+    for table in (BINARY_SYMBOLS, COMPARE_SYMBOLS, UNARY_SYMBOLS):
+        if op.prim in table:
+            return table[op.prim].strip()
+    if op.prim in ("call", "custom"):
+        fn = op.attrs.get("fn")
+        return getattr(fn, "__name__", None) or op.attrs.get("label", op.prim)
+    return op.prim
+
+
 def format_op_rhs(op: Op, naming: dict[int, str] | None = None) -> str:
     """The right-hand side of an op as one line of trace notation."""
     args = [format_operand(a, naming) for a in op.args]
@@ -232,11 +408,7 @@ def format_op_rhs(op: Op, naming: dict[int, str] | None = None) -> str:
         return "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
     if op.prim == "getitem":
         return f"{args[0]}[{', '.join(_index_text(a, t) for a, t in zip(op.args[1:], args[1:]))}]"
-    if op.prim in ("call", "custom"):
-        fn = op.attrs.get("fn")
-        label = getattr(fn, "__name__", None) or op.attrs.get("label", "call")
-        return f"{label}({', '.join(args)})"
-    return f"{op.prim}({', '.join(args)})"
+    return f"{op_symbol(op)}({', '.join(args)})"
 
 
 def _index_text(operand: Operand, text: str) -> str:
@@ -263,7 +435,8 @@ def format_function(fn: Function) -> str:
                 continue
             lhs = ", ".join(r.trace_name for r in op.results)
             if op.blocks:
-                lines.append(f"{indent}{lhs} = {op.prim}({', '.join(format_operand(a) for a in op.args)}):")
+                lines.append(f"{indent}{lhs} = {op_symbol(op)}("
+                             f"{', '.join(format_operand(a) for a in op.args)}):")
                 for inner in op.blocks:
                     params = ", ".join(p.trace_name for p in inner.params)
                     lines.append(f"{indent}  block({params}):")

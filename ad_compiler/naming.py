@@ -20,8 +20,8 @@ from .primitives import qualified_name
 
 _KEYWORDS = frozenset(__import__("keyword").kwlist) | {"print", "len", "range", "abs"}
 _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
-                   "ad_compiler.runtime": "adc_runtime"}
-HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched")
+                   "ad_compiler.runtime": "adc_runtime", "scipy.special": "special"}
+HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runtime_npmath")
 
 
 class Naming:
@@ -181,6 +181,13 @@ class Naming:
             if value is module and not name.startswith("__"):
                 self.taken.add(name)
                 return ast.Attribute(ast.Name(name, ast.Load()), attr, ast.Load())
+        package, _, submodule = module_name.partition(".")
+        for name, value in self.globals.items():  # `import scipy`: scipy.special.digamma
+            if submodule and value is sys.modules.get(package) and not name.startswith("__") \
+                    and getattr(value, submodule, None) is module:
+                self.taken.add(name)
+                path = ast.Attribute(ast.Name(name, ast.Load()), submodule, ast.Load())
+                return ast.Attribute(path, attr, ast.Load())
         alias = _MODULE_ALIASES[module_name]
         while (alias in self.globals or (alias in self.free and self.free[alias] is not module)
                or (alias in self.taken and alias not in self.free)):

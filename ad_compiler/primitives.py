@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from . import batched, runtime
+from . import batched, runtime, runtime_npmath
 from .custom import stop_gradient
 from .registry import REGISTRY, array_primitive, implementation  # noqa: F401  (re-exported)
-from .registry.core import array_methods, callable_primitive
+from .registry.core import array_methods, callable_primitive, loaded_family_modules
 
 # The scalar and elementwise primitives and the array primitives, as views of the registry
 PRIMITIVES = {name: p for name, p in REGISTRY.items() if not p.is_array and not p.is_helper}
@@ -64,7 +64,9 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
     """(module, attribute) under which a callable can be imported, if known."""
     for module_name, module in (("math", math), ("numpy", np), ("builtins", builtins),
                                 ("ad_compiler.runtime", runtime),
-                                ("ad_compiler.batched", batched)):
+                                ("ad_compiler.batched", batched),
+                                ("ad_compiler.runtime_npmath", runtime_npmath),
+                                *loaded_family_modules()):  # scipy.special, once imported
         name = getattr(obj, "__name__", None)
         if name and getattr(module, name, None) is obj:
             return module_name, name

@@ -22,6 +22,7 @@ from .ir import Const, Op, Operand, Value
 from .primitives import PRIMITIVES
 from .registry import has_expr
 from .registry import is_nondiff as nondiff_primitive
+from .registry.special import SYMPY_NAMES, TEMPLATE_REWRITES, no_partial
 from .shapes import SCALAR, ShapeFacts
 from .tensor_rules import (
     Emit,
@@ -39,7 +40,7 @@ _SYMPY_FUNCTIONS = {
     "atan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "asinh",
     "acosh": "acosh", "atanh": "atanh", "exp": "exp", "log": "log", "Abs": "abs",
     "sign": "sign", "floor": "floor", "ceiling": "ceil", "erf": "erf", "erfc": "erfc",
-    "atan2": "atan2",
+    "atan2": "atan2", **SYMPY_NAMES,
 }
 
 Template = tuple  # ("arg", i) | ("res",) | ("num", v) | (prim, *children)
@@ -108,6 +109,8 @@ def partial_template(prim: str, wrt: int, consts: tuple) -> Template:
     if given is not None:  # positions holding the same value add their partials
         same = [j for j, c in enumerate(consts)
                 if j == wrt or (c is not None and c[0] == "same" and c[1] == wrt)]
+        if any(given[j] is None for j in same):  # an order, a shape parameter
+            raise NotImplementedError(no_partial(prim, wrt))
         parts = [sympy.sympify(given[j], locals={"x": x, "y": y}) for j in same]
         partial = parts[0] if len(parts) == 1 else sympy.Add(*(
             sympy.Piecewise((1, p), (0, True)) if p.is_Relational else p for p in parts))
@@ -124,7 +127,7 @@ def _to_template(expr: Any, names: tuple) -> Template:
 
     if expr.is_Symbol:
         return ("res",) if expr.name == "Y" else ("arg", names.index(expr))
-    if not expr.free_symbols:  # a number; nan where it is not real (log of a negative)
+    if not expr.free_symbols and expr.is_number:  # nan where not real (log of a negative)
         return ("num", float(expr) if expr.is_extended_real else math.nan)
     if expr.is_Add:
         terms = sorted(expr.args, key=lambda t: t.could_extract_minus_sign())
@@ -141,7 +144,7 @@ def _to_template(expr: Any, names: tuple) -> Template:
         coeff = sympy.Integer(1)
         numer, denom = [], []
         for factor in expr.args:
-            if not factor.free_symbols:
+            if factor.is_number:
                 coeff *= factor
             elif factor.is_Pow and factor.exp.is_number and factor.exp < 0:
                 denom.append(_to_template(factor.base ** -factor.exp, names))
@@ -181,6 +184,10 @@ def _to_template(expr: Any, names: tuple) -> Template:
     if name == "floor" and expr.args[0].is_Mul:
         numer, denom = expr.args[0].as_numer_denom()
         return ("floordiv", _to_template(numer, names), _to_template(denom, names))
+    if name in TEMPLATE_REWRITES:  # an order that is a whole number: SciPy's named function
+        tree = TEMPLATE_REWRITES[name](expr, lambda e: _to_template(e, names))
+        if tree is not None:
+            return tree
     if name in _SYMPY_FUNCTIONS:
         return (_SYMPY_FUNCTIONS[name], *(_to_template(a, names) for a in expr.args))
     raise NotImplementedError(f"cannot express {expr} as primitives")
@@ -284,8 +291,8 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
     if exponent is not None:
         terms.append(_exponent_term(builder, e, op, tangents[exponent]))
         covered = list(op.args)  # x**k * log(x) * k_dot has the shape of the result
-    if e.batched is not None:
-        total = e.sum_terms(terms)
+    if e.batched is not None:  # a zero partial (copysign's in y) adds no batched term
+        total = e.sum_terms([t for t in terms if not (isinstance(t, Const) and t.value == 0)])
         if not all(e.is_batched(tangents[i]) for i in indices):
             covered = []
     else:

@@ -237,8 +237,13 @@ def sum_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any) -> Any:
     if isinstance(whole, (list, tuple)):
         return (zeros_of(a) if a_dot is None else a_dot) + (zeros_of(b) if b_dot is None
                                                            else b_dot)
-    total = a_dot if b_dot is None else b_dot if a_dot is None else a_dot + b_dot
+    total = a_dot if b_dot is None else b_dot if a_dot is None else \
+        _as_array(a_dot) + _as_array(b_dot)  # lists that np.add added item by item
     return broadcast_like(total, whole)
+
+
+def _as_array(x: Any) -> Any:
+    return np.asarray(x) if isinstance(x, (list, tuple)) else x
 
 
 def product_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any) -> Any:
@@ -248,6 +253,7 @@ def product_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any) -> Any:
         if isinstance(a, (list, tuple)):
             return (zeros_of(a) if a_dot is None else a_dot) * b
         return a * (zeros_of(b) if b_dot is None else b_dot)
+    a, b, a_dot, b_dot = (_as_array(v) for v in (a, b, a_dot, b_dot))  # np.multiply's lists
     terms = [t for t in (None if a_dot is None else a_dot * b,
                          None if b_dot is None else a * b_dot) if t is not None]
     total = terms[0] if len(terms) == 1 else terms[0] + terms[1]
@@ -629,6 +635,7 @@ def repeat_adjoint(g: Any, x: Any, repeats: Any, axis: Any = None) -> Any:
 
 def einsum_adjoint(spec: str, k: int, g: Any, *operands: Any) -> Any:
     """The adjoint of operand `k` of ``np.einsum(spec, *operands)``."""
+    spec = explicit_einsum(spec, [np.shape(x) for x in operands])
     inputs, output = _einsum_parts(spec, len(operands))
     target = inputs[k]
     if len(set(target)) != len(target):
@@ -642,13 +649,37 @@ def einsum_adjoint(spec: str, k: int, g: Any, *operands: Any) -> Any:
         shape = np.shape(operands[k])
         piece = np.broadcast_to(np.expand_dims(piece, [target.index(c) for c in target
                                                         if c not in known]), shape)
+    shape = np.shape(operands[k])
+    if np.shape(piece) != shape:  # axes of length one that '...' broadcast: summed back
+        piece = np.sum(piece, axis=tuple(i for i, n in enumerate(shape) if n == 1
+                                         and np.shape(piece)[i] != 1), keepdims=True)
     return piece
+
+
+def explicit_einsum(spec: str, shapes: list[tuple[int, ...]]) -> str:
+    """`spec` with each '...' spelt out in letters it does not use, for operands of
+    these shapes (the broadcast axes right-aligned, as NumPy aligns them)."""
+    spec = spec.replace(" ", "")
+    if "." not in spec:
+        return spec
+    lhs, arrow, output = spec.partition("->")
+    inputs = lhs.split(",")
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in spec]
+    counts = [len(shape) - len(sub.replace("...", "")) for sub, shape in zip(inputs, shapes)]
+    width = max(counts, default=0)
+    letters = "".join(free[:width])
+    inputs = [sub.replace("...", letters[width - n:]) for sub, n in zip(inputs, counts)]
+    if arrow:
+        output = output.replace("...", letters)
+    else:
+        joined = "".join(inputs)
+        output = letters + "".join(sorted(c for c in set(joined) if joined.count(c) == 1
+                                          and c not in letters))
+    return f"{','.join(inputs)}->{output}"
 
 
 def _einsum_parts(spec: str, n: int) -> tuple[list[str], str]:
     spec = spec.replace(" ", "")
-    if "." in spec:
-        raise ValueError("einsum with '...' has no rule yet")
     if "->" in spec:
         lhs, output = spec.split("->")
     else:
@@ -1048,3 +1079,42 @@ def split_adjoint(g: Any, pieces: Any, axis: int = 0) -> Any:
 def index_trick(trick: Any, index: Any) -> Any:
     """``np.r_[index]`` or ``np.c_[index]``, as the user's code indexes it."""
     return trick[index]
+
+
+def real_one(x: Any) -> float:
+    """1.0: the slope of ``np.real`` and ``np.conj`` of a real number or array.  Of
+    complex input they are not complex-differentiable, so it is refused."""
+    if np.iscomplexobj(x):
+        raise TypeError("cannot differentiate np.real, np.imag or np.conj of a complex "
+                        "value; differentiate with respect to its real and imaginary parts "
+                        "(two float arguments)")
+    return 1.0
+
+
+# sinc'(x) = (cos(pi x) - sinc(x)) / x loses all its digits to cancellation near 0,
+# where these series (exact to double precision below _SINC_SERIES) take over
+_SINC_SERIES = 1e-3
+
+
+def sinc_slope(x: Any) -> Any:
+    """The derivative of the normalised ``np.sinc``, also at and near 0 (where it is 0)."""
+    x = np.asarray(x)
+    small = np.abs(x) < _SINC_SERIES
+    safe = np.where(small, 1.0, x)
+    with np.errstate(invalid="ignore"):
+        far = (np.cos(np.pi * safe) - np.sinc(safe)) / safe
+    near = -(np.pi ** 2) * x / 3 + np.pi ** 4 * x ** 3 / 30
+    out = np.where(small, near, far).astype(np.result_type(x, np.float16), copy=False)
+    return out[()] if out.ndim == 0 else out
+
+
+def sinc_curve(x: Any) -> Any:
+    """The second derivative of the normalised ``np.sinc`` (-pi**2/3 at 0)."""
+    x = np.asarray(x)
+    small = np.abs(x) < _SINC_SERIES
+    safe = np.where(small, 1.0, x)
+    with np.errstate(invalid="ignore"):
+        far = -(np.pi ** 2) * np.sinc(safe) - 2 * sinc_slope(safe) / safe
+    near = -(np.pi ** 2) / 3 + np.pi ** 4 * x ** 2 / 10
+    out = np.where(small, near, far).astype(np.result_type(x, np.float16), copy=False)
+    return out[()] if out.ndim == 0 else out

@@ -20,6 +20,12 @@ from .lowering import lower
 from .runtime import fields_of
 from .transforms import forward, reverse
 
+_why_not_tabulated = {
+    "if": "a w value is defined on one branch only, and the table has one row per w",
+    "for": "a w value takes a value per iteration, and the table has one row per w",
+    "while": "a w value takes a value per iteration, and the table has one row per w",
+}
+
 
 class Trace:
     """The SSA evaluation trace of a function, printable in w-level notation."""
@@ -50,7 +56,7 @@ class Trace:
             loc = structured.loc
             raise ADCompileError(
                 f"a table of values needs straight-line code, but {fn.name} has "
-                f"'{structured.prim}' (a w value can take many values in a loop)",
+                f"'{structured.prim}' ({_why_not_tabulated[structured.prim]})",
                 hint="print the trace itself, or tabulate a straight-line part of the function",
                 filename=fn.filename, lineno=loc.lineno if loc else None,
                 col=loc.col if loc else None,

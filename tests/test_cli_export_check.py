@@ -155,9 +155,10 @@ def _run_copies(roots: set) -> tuple[dict, set]:
 
 
 def test_copied_helpers_follow_calls_across_helper_modules():
-    """batched.batched_einsum calls runtime._einsum_parts, imported by name."""
+    """batched.batched_einsum calls runtime._einsum_parts and explicit_einsum, imported by
+    name."""
     namespace, names = _run_copies({("ad_compiler.batched", "batched_einsum")})
-    assert names == {"batched_einsum", "_einsum_parts"}
+    assert names == {"batched_einsum", "_einsum_parts", "explicit_einsum"}
     rng = np.random.default_rng(10)
     A, directions = rng.normal(size=(2, 3)), rng.normal(size=(3, 4))
     np.testing.assert_allclose(namespace["batched_einsum"]("ij,j->i", 1, A, directions),

@@ -133,8 +133,6 @@ CASES = {
                             grad_at(N.with_max_of_three, 0.5, 2.0), "max(a, b, 1.0)"),
     "fsum": Refused(("math.fsum(xs)",), N.with_fsum, grad_at(N.with_fsum, XS),
                     "math.fsum(xs)"),
-    "prod": Refused(("math.prod(xs)",), N.with_prod, grad_at(N.with_prod, XS),
-                    "math.prod(xs)"),
     "divmod": Refused(("divmod(x, y)",), N.with_divmod, grad_at(N.with_divmod, 2.5),
                       "divmod(x, 1.0)"),
     "list": Refused(("list(xs)",), N.with_list_call, grad_at(N.with_list_call, XS),
@@ -169,10 +167,13 @@ CASES = {
                         grad_at(N.with_pad_mean, V3), "modes 'constant', 'edge'"),
     "retstep": Refused(("np.linspace(..., retstep=True)",), N.with_retstep,
                        grad_at(N.with_retstep, 0.5), "retstep"),
-    "einsum ellipsis": Refused(("np.einsum", "..."), N.with_einsum_ellipsis,
-                               grad_at(N.with_einsum_ellipsis, np.ones((2, 2, 3)),
-                                       np.ones((2, 3, 2)), wrt=(0, 1)),
-                               "einsum with '...'"),
+    "einsum repeated index": Refused(("np.einsum", "ii->i"), N.with_einsum_repeated_index,
+                                     grad_at(N.with_einsum_repeated_index, np.ones((2, 2))),
+                                     "repeated in one operand"),
+    "interp sample points": Refused(("np.interp", "xp"), N.with_interp_sample_points,
+                                    grad_at(N.with_interp_sample_points, np.array([0.5]),
+                                            np.array([0.0, 1.0, 2.0]), wrt=1),
+                                    "sample points xp"),
     "third derivative of prod": Refused(
         ("np.prod",), N.with_prod_of_array,
         lambda: adc.hessian(adc.grad(N.with_prod_of_array))(V3), "third derivatives"),
@@ -332,9 +333,10 @@ def test_the_hessian_of_np_prod_itself():
     assert np.allclose(adc.hessian(N.with_prod_of_array)(x), expected)
 
 
-def test_np_einsum_with_an_ellipsis_in_forward_mode():
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_np_einsum_with_an_ellipsis(mode):
     A, B = np.arange(12.0).reshape(2, 2, 3), np.arange(12.0).reshape(2, 3, 2) / 10.0
-    dA, dB = adc.grad(N.with_einsum_ellipsis, wrt=(0, 1), mode="forward")(A, B)
+    dA, dB = adc.grad(N.with_einsum_ellipsis, wrt=(0, 1), mode=mode)(A, B)
     # sum of all A @ B: dA[n, i, j] = sum_k B[n, j, k], dB[n, j, k] = sum_i A[n, i, j]
     assert np.allclose(dA, np.broadcast_to(B.sum(axis=2)[:, None, :], A.shape))
     assert np.allclose(dB, np.broadcast_to(A.sum(axis=1)[:, :, None], B.shape))

@@ -158,9 +158,9 @@ def test_a_piecewise_constant_builtin(fn, name):
 
 def test_a_builtin_without_a_rule():
     with pytest.raises(adc.ADCompileError) as info:
-        adc.grad(math.gamma)
-    assert "math.gamma" in info.value.what and "no derivative rule" in info.value.what
-    assert "adc.defpartials(math.gamma" in info.value.hint
+        adc.grad(math.remainder)
+    assert "math.remainder" in info.value.what and "no derivative rule" in info.value.what
+    assert "adc.defpartials(math.remainder" in info.value.hint
     assert "adc.stop_gradient" in info.value.hint
 
 
@@ -284,3 +284,16 @@ def test_a_mode_that_does_not_exist():
     with pytest.raises(adc.ADCompileError) as info:
         adc.grad(U.power, mode="backward")
     assert "'backward'" in info.value.what and "mode='forward'" in info.value.hint
+
+
+def test_a_trace_table_of_a_branch_says_why_it_has_none():
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.trace(_branchy).table(x=1.0)
+    assert "'if' (a w value is defined on one branch only" in str(info.value)
+    assert info.value.lineno == _branchy.__code__.co_firstlineno + 1
+
+
+def _branchy(x):
+    if x > 0.0:
+        return x * 2.0
+    return x

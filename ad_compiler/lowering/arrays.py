@@ -66,6 +66,10 @@ class Arrays:
             args = [Const(0), *args]  # arange(stop, step=h) is arange(0, stop, step=h)
         undeclared = self._undeclared_arguments(spec.params, spelling or f".{name}", args,
                                                 kwargs)
+        if spec.positional and len(args) > spec.positional:  # np.gradient(f, hx, hy)
+            undeclared = (f"'{spelling}' is supported with at most {spec.positional} "
+                          "positional arguments",
+                          "differentiate along one axis: pass one spacing and axis=k")
         if undeclared is not None:  # run as it is; refused where it is differentiated
             self.builder.loc = loc
             attrs = {"fn": spec.fn, "kwnames": tuple(kwargs), "callee": spelling or

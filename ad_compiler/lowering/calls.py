@@ -21,11 +21,23 @@ from ..primitives import (
     lookup_array,
     lookup_callable,
 )
+from ..registry.reductions import OWN_PRIMAL
 from .values import (
     _is_constant_object,
     _LocalFunction,
     _TupleValue,
 )
+
+# Packages whose functions are never inlined from their source: a function of theirs
+# without a rule is a call, refused at the user's line where its arguments vary (their
+# source is written for arrays of any namespace, not for differentiating through)
+LIBRARIES = ("numpy", "scipy")
+
+
+def is_library_function(fn: types.FunctionType) -> bool:
+    """Whether `fn` belongs to NumPy or SciPy (by the module it says it comes from)."""
+    module = getattr(fn, "__module__", None) or ""
+    return module.partition(".")[0] in LIBRARIES
 
 
 class Calls:
@@ -219,6 +231,8 @@ class Calls:
             result = self._array_call(array_name, spelling, args, kwargs, node)
             if fn is np.asarray or fn is np.asanyarray:  # an array argument comes back itself
                 self.builder.producers[result.uid].attrs.update(fn=fn, same_object=True)
+            elif id(fn) in OWN_PRIMAL:  # math.prod: np.prod's rule, math.prod's value
+                self.builder.producers[result.uid].attrs["fn"] = fn
             return result
         args, kwargs = self._arguments(node, self.expr)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
@@ -242,11 +256,13 @@ class Calls:
                 return self.builder.emit("truediv", [top, bottom]).result
             if len(args) == PRIMITIVES[prim].arity and not kwargs:
                 return self.builder.emit(prim, args, attrs=attrs).result
-            if not PRIMITIVES[prim].nondiff and family != "builtin":  # max(a, b, c): opaque
+            # max(a, b, c), sc.zeta(s) (Riemann's): a call, refused where its arguments vary
+            if not PRIMITIVES[prim].nondiff and family not in ("builtin", "scipy"):
                 raise self.error(node, f"'{spelling}' is supported with "
                                        f"{PRIMITIVES[prim].arity} positional argument(s) only",
                                  hint="drop the extra arguments")
-        elif isinstance(fn, types.FunctionType) and id(fn) not in NONDIFF_BUILTINS:
+        elif (isinstance(fn, types.FunctionType) and id(fn) not in NONDIFF_BUILTINS
+              and not is_library_function(fn)):
             return self._inline(fn, spelling, args, kwargs, node)
         if (hit is not None and PRIMITIVES[hit[0]].nondiff) or id(fn) in NONDIFF_BUILTINS:
             attrs["nondiff"] = True

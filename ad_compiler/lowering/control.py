@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import runtime
-from ..ir import Block, Const, Operand, SourceLoc, Value
+from ..ir import Block, Const, ForOp, IfOp, Operand, SourceLoc, Value, WhileOp
 from ..primitives import builtin_call_attrs, lookup_array
 from ..registry import get
 from .values import (
@@ -54,14 +54,15 @@ class ControlFlow:
         finally:
             self.builder.block, self.env, self.stmt = saved_block, saved_env, saved_stmt
 
-    def _emit_structured(self, prim: str, args: list[Operand], blocks: list[Block],
-                         names: list[str | None], node: ast.AST) -> list[Value]:
+    def _emit_structured(self, kind: type[IfOp | ForOp | WhileOp], args: list[Operand],
+                         blocks: list[Block], names: list[str | None], node: ast.AST,
+                         if_kind: str = "statement") -> list[Value]:
+        """Append a control-flow op of class `kind`, its results named `names`."""
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, node.lineno)
-        op = self.builder.emit(prim, args, n_results=len(names))
-        op.blocks = blocks
-        for value, name in zip(op.results, names):
-            value.name = name
-        return op.results
+        op = kind(list(args), [Value(name) for name in names], {}, blocks, self.builder.loc)
+        if if_kind != "statement":
+            op.kind = if_kind
+        return self.builder.append(op).results
 
     def _if_statement(self, stmt: ast.If, rest: list[ast.stmt]) -> _Returned | None:
         cond = self.expr(stmt.test)
@@ -78,7 +79,7 @@ class ControlFlow:
                    and not (then.env[n] is self.env.get(n) and orelse.env[n] is self.env.get(n))]
         then.block.yields = [then.env[n] for n in changed]
         orelse.block.yields = [orelse.env[n] for n in changed]
-        results = self._emit_structured("if", [cond], [then.block, orelse.block], changed, stmt)
+        results = self._emit_structured(IfOp, [cond], [then.block, orelse.block], changed, stmt)
         for name in [n for n in then.env if n not in orelse.env] + \
                 [n for n in orelse.env if n not in then.env]:
             self.branch_only[name] = stmt
@@ -93,7 +94,7 @@ class ControlFlow:
                                              "different numbers of values",
                              hint="return the same number of values on every path")
         then.block.yields, orelse.block.yields = list(a.outputs), list(b.outputs)
-        results = self._emit_structured("if", [cond], [then.block, orelse.block],
+        results = self._emit_structured(IfOp, [cond], [then.block, orelse.block],
                                         [None] * len(a.outputs), stmt)
         return _Returned(list(results), a.is_tuple, stmt)
 
@@ -133,13 +134,13 @@ class ControlFlow:
             then.yields = self._loop_body(stmt, loop)
             idle = Block(yields=[*(before[n] for n in carried), *loop.extra_params()])
             self.builder.block, self.env = body, before
-            body.yields = self._emit_structured("if", [running], [then, idle],
+            body.yields = self._emit_structured(IfOp, [running], [then, idle],
                                                 [*carried, *loop.extra_names()], stmt)
         inside = self.env
         self.builder.block, self.env = saved_block, saved_env
         self._note_loop_locals(inside, stmt)
         inits = [*(self._carried_value(n) for n in carried), *loop.extra_inits()]
-        results = self._emit_structured("for", [iterable, *inits], [body],
+        results = self._emit_structured(ForOp, [iterable, *inits], [body],
                                         [*carried, *loop.extra_names()], stmt)
         self.env.update(zip(carried, results))
         return loop.exit(results)
@@ -302,9 +303,8 @@ class ControlFlow:
             running = self.builder.emit("not", [cond_params[len(carried)]]).result
             test_block, test = self._expr_block(stmt.test)
             test_block.yields = [test]
-            cond = self._emit_structured("if", [running], [test_block, Block(yields=[running])],
-                                         [None], stmt)[0]
-            self.builder.producers[cond.uid].attrs["boolop"] = "and"
+            cond = self._emit_structured(IfOp, [running], [test_block, Block(yields=[running])],
+                                         [None], stmt, if_kind="and")[0]
             cond_block.yields = [cond]
         else:
             cond_block.yields = [self.expr(stmt.test)]
@@ -317,7 +317,7 @@ class ControlFlow:
         self.builder.block, self.env = saved_block, saved_env
         self._note_loop_locals(inside, stmt)
         inits = [*(self._carried_value(n) for n in carried), *loop.extra_inits()]
-        results = self._emit_structured("while", inits, [cond_block, body], names, stmt)
+        results = self._emit_structured(WhileOp, inits, [cond_block, body], names, stmt)
         self.env.update(zip(carried, results))
         return loop.exit(results)
 

@@ -14,7 +14,7 @@ from .. import depth
 from ..builder import Builder
 from ..errors import ADCompileError
 from ..frontend import FunctionSource, load
-from ..ir import Block, Const, Function, Operand, SourceLoc, Value
+from ..ir import Block, Const, Function, IfOp, Operand, SourceLoc, Value
 from ..primitives import OPERATOR_FUNCTIONS
 from ..registry.emit import array_op
 from . import inplace
@@ -284,8 +284,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             then_block, then_value = self._expr_block(node.body)
             else_block, else_value = self._expr_block(node.orelse)
             then_block.yields, else_block.yields = [then_value], [else_value]
-            value = self._emit_structured("if", [cond], [then_block, else_block], [None], node)[0]
-            self.builder.producers[value.uid].attrs["ifexp"] = True
+            value = self._emit_structured(IfOp, [cond], [then_block, else_block], [None], node,
+                                          if_kind="ifexp")[0]
             return value
         if isinstance(node, ast.BoolOp):
             return self._boolop(node)
@@ -324,9 +324,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             block.yields = [other]
             keep = Block(yields=[value])
             blocks = [block, keep] if isinstance(node.op, ast.And) else [keep, block]
-            value = self._emit_structured("if", [value], blocks, [None], node)[0]
-            self.builder.producers[value.uid].attrs["boolop"] = "and" if isinstance(
-                node.op, ast.And) else "or"
+            value = self._emit_structured(IfOp, [value], blocks, [None], node, if_kind="and"
+                                          if isinstance(node.op, ast.And) else "or")[0]
         return value
 
     def _compare(self, node: ast.Compare) -> Operand:
@@ -351,9 +350,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
                 right = self.expr(comparator)
                 block.yields = [self.builder.emit(prim, [left, right]).result]
                 self.builder.block = saved
-                result = self._emit_structured("if", [result], [block, Block(yields=[result])],
-                                               [None], node)[0]
-                self.builder.producers[result.uid].attrs["boolop"] = "and"
+                result = self._emit_structured(IfOp, [result], [block, Block(yields=[result])],
+                                               [None], node, if_kind="and")[0]
             left = right
         return result
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import runtime
 from ..custom import stop_gradient
-from ..ir import Block, Const, FreeName, Function, Op, Operand, Value
+from ..ir import Block, Const, ForOp, FreeName, Function, IfOp, LoopOp, Op, Operand, Value
 from ..primitives import NONDIFF_BUILTINS, NONDIFF_NUMPY
 from ..registry import is_array, is_reduction, is_view
 from .values import _StaticDict, _StaticSeq
@@ -247,40 +247,37 @@ class _Sharing:
         for op in block.ops:
             for r in op.results:
                 self.producers[r.uid] = op
-            if op.prim == "if":
+            if isinstance(op, IfOp):
                 self._if(op)
-            elif op.prim in ("for", "while"):
+            elif isinstance(op, LoopOp):
                 self._loop(op)
             elif op.results:  # (several results: a tuple unpacked, all alike)
                 facts = self._op(op)
                 for r in op.results:
                     self.facts[r.uid] = facts
 
-    def _if(self, op: Op) -> None:
+    def _if(self, op: IfOp) -> None:
         for block in op.blocks:
             self._block(block)
         for k, r in enumerate(op.results):
             facts = [self.of(b.yields[k]) for b in op.blocks if k < len(b.yields)]
             self.facts[r.uid] = _join(facts)
 
-    def _loop(self, op: Op) -> None:
-        body = op.blocks[-1]
-        inits = op.args[1:] if op.prim == "for" else op.args
-        if op.prim == "for":
-            iterable = self.of(op.args[0])
-            made = self.producers.get(op.args[0].uid) if isinstance(op.args[0], Value) else None
+    def _loop(self, op: LoopOp) -> None:
+        if isinstance(op, ForOp):
+            iterable = self.of(op.iterable)
+            made = self.producers.get(op.iterable.uid) if isinstance(op.iterable, Value) else None
             counting = made is not None and made.attrs.get("fn") is builtins.range
-            self.facts[body.params[0].uid] = _NUMBER if counting else _Facts(
+            self.facts[op.item.uid] = _NUMBER if counting else _Facts(
                 iterable.reach, iterable.inner)
-        state = [self.of(a) for a in inits]
+        state = [self.of(a) for a in op.inits]
         for _ in range(100):  # the facts only grow: a few rounds reach the fixed point
-            for block in op.blocks:
-                params = block.params[1:] if block is body and op.prim == "for" else block.params
+            for params in op.carrier_params:
                 for p, facts in zip(params, state):
                     self.facts[p.uid] = facts
             for block in op.blocks:
                 self._block(block)
-            grown = [s.join(self.of(y)) for s, y in zip(state, body.yields)]
+            grown = [s.join(self.of(y)) for s, y in zip(state, op.body.yields)]
             if grown == state:
                 break
             state = grown

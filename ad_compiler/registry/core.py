@@ -4,8 +4,10 @@ Everything the compiler knows about a primitive is in its `Primitive` record, an
 every pass asks the lookups below (``is_linear(name)``, ``get(name).vjp``) rather
 than testing names.  Declarations live in the modules of this package, grouped by
 subject: `scalar.py` (operators and elementwise functions, derived with sympy),
-`reductions.py`, `linalg.py`, `shaping.py`, `creation.py`, `scans.py` (NumPy
-functions) and `helpers.py` (the runtime functions derivative code calls).
+`reductions.py`, `linalg.py`, `shaping.py`, `creation.py`, `products.py`,
+`signals.py`, `statistics.py`, `scans.py` (NumPy functions), `special.py`
+(scipy.special, and the math and NumPy functions declared with it) and `helpers.py`
+(the runtime functions derivative code calls).
 
 Declaring a primitive (one entry, in the module of its subject):
 
@@ -16,6 +18,8 @@ Declaring a primitive (one entry, in the module of its subject):
                   partials=("x >= y", "x < y"))  # where sympy.diff is not wanted
 
   `piecewise_constant("floor", math="floor", numpy="floor")` for a zero derivative.
+  A function of ``scipy.special`` gives ``scipy="expit"`` (and ``scipy_aliases=``); a
+  partial given as None refuses the derivative in that operand (an order).
   Other names of it: ``numpy_aliases=("absolute",)``, ``builtin=abs``; an operator
   gives the Python function computing it, ``operator=operator.add``.
 * a NumPy function that is not elementwise, with NumPy's signature (``*`` marks the
@@ -42,7 +46,9 @@ The rules are written with `Emit` (emit.py): ``e.sum(x, axis=0)``, ``e.helper(..
 """
 from __future__ import annotations
 
+import importlib
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +58,10 @@ import numpy as np
 # family -> module whose attributes implement that family's functions; the seam where
 # a backend (an array-API namespace, Numba) plugs in its own implementations
 FAMILY_MODULES: dict[str, Any] = {"math": math, "numpy": np}
+# families whose module is imported only when derivative code calls it (SciPy is
+# optional and slow to import): family -> module.  Their callables are recognised once
+# the user's code has imported the module itself.
+LAZY_FAMILY_MODULES: dict[str, str] = {"scipy": "scipy.special"}
 
 
 @dataclass
@@ -63,11 +73,13 @@ class Primitive:
     # -- scalar and elementwise primitives
     arity: int = 0
     expr: str | None = None  # meaning in operands x, y (sympy syntax); None if opaque
-    partials: tuple[str, ...] | None = None  # given where sympy.diff leaves them unevaluated
+    # given where sympy.diff leaves them unevaluated; None in an operand with no derivative
+    partials: tuple[str | None, ...] | None = None
     impls: dict[str, str] = field(default_factory=dict)  # family -> attribute name
     elementwise: bool = False  # the result has its operands' broadcast shape
     operator: Callable | None = None  # the Python operator computing it (folding, interpreting)
     numpy_aliases: tuple[str, ...] = ()  # other NumPy names of it (np.absolute, np.rint)
+    scipy_aliases: tuple[str, ...] = ()  # other scipy.special names of it (psi)
     builtin: Any = None  # the Python builtin that denotes it (abs, round, max)
     nondiff: bool = False  # derivative is zero wherever it exists
     # -- array primitives (NumPy functions that are not elementwise)
@@ -76,6 +88,7 @@ class Primitive:
     defaults: dict[str, Any] = field(default_factory=dict)
     operands: tuple[int, ...] = ()  # parameters that carry derivatives
     variadic: bool = False  # np.einsum(spec, *operands)
+    positional: int = 0  # leading parameters NumPy takes only by position (np.gradient's)
     is_array: bool = False
     linear: bool = False  # jointly linear in its operands (its VJP is its transpose)
     multilinear: bool = False  # linear in each operand separately (a product)
@@ -124,32 +137,38 @@ def _module_of_caller() -> str:
     return sys._getframe(2).f_globals.get("__name__", "").rpartition(".")[2]
 
 
-def _impls(math_name: str | None, numpy_name: str | None) -> dict[str, str]:
+def _impls(math_name: str | None, numpy_name: str | None,
+           scipy_name: str | None = None) -> dict[str, str]:
     impls = {}
     if math_name and hasattr(FAMILY_MODULES["math"], math_name):
         impls["math"] = math_name
     if numpy_name and hasattr(np, numpy_name):
         impls["numpy"] = numpy_name
+    if scipy_name:  # not checked: that would import SciPy
+        impls["scipy"] = scipy_name
     return impls
 
 
 def elementwise(name: str, arity: int, expr: str | None, math: str | None = None,
-                numpy: str | None = None, *, partials: tuple[str, ...] | None = None,
+                numpy: str | None = None, *, scipy: str | None = None,
+                partials: tuple[str | None, ...] | None = None,
                 fn: Any = None, operator: Callable | None = None,
-                numpy_aliases: tuple[str, ...] = (), builtin: Any = None) -> Primitive:
+                numpy_aliases: tuple[str, ...] = (), scipy_aliases: tuple[str, ...] = (),
+                builtin: Any = None) -> Primitive:
     """A scalar or elementwise primitive; its partials are derived from `expr`."""
     return _add(Primitive(name, _module_of_caller(), arity=arity, expr=expr,
-                          partials=partials, impls=_impls(math, numpy), fn=fn,
+                          partials=partials, impls=_impls(math, numpy, scipy), fn=fn,
                           elementwise=True, operator=operator, numpy_aliases=numpy_aliases,
-                          builtin=builtin))
+                          scipy_aliases=scipy_aliases, builtin=builtin))
 
 
 def piecewise_constant(name: str, arity: int = 1, math: str | None = None,
-                       numpy: str | None = None, *, operator: Callable | None = None,
+                       numpy: str | None = None, *, fn: Any = None,
+                       operator: Callable | None = None,
                        numpy_aliases: tuple[str, ...] = (), builtin: Any = None) -> Primitive:
     """A primitive whose derivative is zero wherever it exists (floor, comparisons)."""
     return _add(Primitive(name, _module_of_caller(), arity=arity, impls=_impls(math, numpy),
-                          nondiff=True, elementwise=True, operator=operator,
+                          fn=fn, nondiff=True, elementwise=True, operator=operator,
                           numpy_aliases=numpy_aliases, builtin=builtin))
 
 
@@ -175,7 +194,8 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
           vjp: Callable | None = None, batched: tuple | None = None,
           casting: bool = False, reduction: bool = False, view: bool = False,
           container_result: bool = False, elementwise: bool = False,
-          methods: tuple[str, ...] = (), operator: Callable | None = None) -> Primitive:
+          methods: tuple[str, ...] = (), operator: Callable | None = None,
+          positional: int = 0) -> Primitive:
     """A NumPy function that is not elementwise: reductions, products, shapes."""
     params, defaults, operands = parse_signature(signature)
     record = _add(Primitive(name, _module_of_caller(), fn=fn, params=params,
@@ -183,7 +203,8 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
                             is_array=True, linear=linear, multilinear=multilinear, jvp=jvp,
                             vjp=vjp, batched=batched, casting=casting, reduction=reduction,
                             view=view, container_result=container_result,
-                            elementwise=elementwise, methods=methods, operator=operator))
+                            elementwise=elementwise, methods=methods, operator=operator,
+                            positional=positional))
     for obj in (fn, *aliases):
         _ARRAY_CALLABLES[id(obj)] = (obj, name)
     return record
@@ -279,16 +300,33 @@ def operator_function(prim: str) -> Callable | None:
 
 
 _CALLABLES: dict[int, tuple[object, str, str]] = {}
+_LAZY_LISTED: set[str] = set()  # lazy families whose callables are in _CALLABLES
+
+
+def _list_lazy_families() -> None:
+    """Adds the callables of each lazy family whose module the user's code imported."""
+    for family, module_name in LAZY_FAMILY_MODULES.items():
+        module = sys.modules.get(module_name)
+        if module is None or family in _LAZY_LISTED:
+            continue
+        _LAZY_LISTED.add(family)
+        for record in REGISTRY.values():
+            names = [record.impls[family]] if family in record.impls else []
+            for attr in names + list(getattr(record, f"{family}_aliases", ())):
+                fn = getattr(module, attr, None)
+                if fn is not None:
+                    _CALLABLES.setdefault(id(fn), (fn, record.name, family))
 
 
 def callable_primitive(obj: object) -> tuple[str, str] | None:
     """(primitive, family) of an elementwise callable (``math.sin``, ``np.absolute``,
-    ``abs``), by identity; None if unknown."""
+    ``abs``, ``scipy.special.expit`` once imported), by identity; None if unknown."""
     if not _CALLABLES:
         for record in REGISTRY.values():
             for family, attr in record.impls.items():
-                _CALLABLES[id(getattr(FAMILY_MODULES[family], attr))] = (
-                    getattr(FAMILY_MODULES[family], attr), record.name, family)
+                if family in FAMILY_MODULES:
+                    _CALLABLES[id(getattr(FAMILY_MODULES[family], attr))] = (
+                        getattr(FAMILY_MODULES[family], attr), record.name, family)
         for record in REGISTRY.values():
             for attr in record.numpy_aliases:
                 if hasattr(np, attr):
@@ -296,6 +334,8 @@ def callable_primitive(obj: object) -> tuple[str, str] | None:
         for record in REGISTRY.values():
             if record.builtin is not None:
                 _CALLABLES[id(record.builtin)] = (record.builtin, record.name, "builtin")
+    if len(_LAZY_LISTED) < len(LAZY_FAMILY_MODULES):
+        _list_lazy_families()
     hit = _CALLABLES.get(id(obj))
     return (hit[1], hit[2]) if hit is not None and hit[0] is obj else None
 
@@ -309,7 +349,8 @@ def implementation(prim: str, family: str) -> object:
     """The callable that computes `prim` in derivative code of the given family.
 
     Math functions that do not exist in `math` (sign, ...) and any function needed by
-    an operator's rule come from NumPy, which works on scalars and arrays alike.  A
+    an operator's rule come from NumPy, which works on scalars and arrays alike; what
+    only a lazy family has (digamma, for math.lgamma) from that family's module.  A
     backend with a namespace of its own adds it to `FAMILY_MODULES` and is asked here.
     """
     record = REGISTRY[prim]
@@ -320,8 +361,34 @@ def implementation(prim: str, family: str) -> object:
         return getattr(FAMILY_MODULES["math"], impls["math"])
     if family in impls and family in FAMILY_MODULES:
         return getattr(FAMILY_MODULES[family], impls[family])
+    if family in impls and family in LAZY_FAMILY_MODULES:
+        return getattr(family_module(family, impls[family]), impls[family])
     if "numpy" in impls:
         return getattr(np, impls["numpy"])
+    for other, attr in impls.items():
+        if other in LAZY_FAMILY_MODULES:
+            return getattr(family_module(other, attr), attr)
     if prim == "float":
         return float
     raise KeyError(f"no implementation of {prim!r} for family {family!r}")
+
+
+def family_module(family: str, attr: str = "") -> Any:
+    """The module of `family`, importing a lazy family's when derivative code first needs
+    it (not kept: it is looked up in sys.modules each time).  NotImplementedError, which
+    the compiler reports at the user's line, if it is not installed."""
+    if family in FAMILY_MODULES:
+        return FAMILY_MODULES[family]
+    module_name = LAZY_FAMILY_MODULES[family]
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        package = module_name.partition(".")[0]
+        raise NotImplementedError(f"its derivative calls {module_name}.{attr}, and "
+                                  f"{package} is not installed (pip install {package})") from None
+
+
+def loaded_family_modules() -> list[tuple[str, Any]]:
+    """(name, module) of the lazy families' modules the user's code has imported."""
+    return [(name, sys.modules[name]) for name in LAZY_FAMILY_MODULES.values()
+            if sys.modules.get(name) is not None]

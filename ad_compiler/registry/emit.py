@@ -140,7 +140,7 @@ def array_op(builder: Builder, name: str, given: dict[str, Any],
     spec = REGISTRY[name]
     args: list[Operand] = []
     kwnames: list[str] = []
-    for pname in spec.params:
+    for k, pname in enumerate(spec.params):
         if spec.variadic and pname == spec.params[-1]:
             args.extend(variadic or [])
             continue
@@ -148,7 +148,7 @@ def array_op(builder: Builder, name: str, given: dict[str, Any],
             continue
         value = given[pname]
         value = value if isinstance(value, (Value, Const, FreeName)) else Const(value)
-        if pname not in spec.defaults and not kwnames:
+        if (pname not in spec.defaults or k < spec.positional) and not kwnames:
             args.append(value)
         elif not (isinstance(value, Const) and _equal(value.value, spec.defaults.get(pname))):
             args.append(value)

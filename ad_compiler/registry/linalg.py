@@ -54,8 +54,24 @@ def _einsum_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
     spec = static(op, "subscripts")
     operands = op.args[1:]
     einsum_parts_or_refuse(Const(spec), len(operands))  # what the helper cannot do, now
+    for sub in spec.replace(" ", "").split("->")[0].split(","):
+        letters = sub.replace("...", "")
+        if len(set(letters)) != len(letters):  # its adjoint would have to write a diagonal
+            raise NotImplementedError(f"np.einsum with an index repeated in one operand "
+                                      f"({sub!r}) has no reverse-mode rule; use forward mode")
     return [None] + [e.helper("einsum_adjoint", spec, k, g, *operands)
                      for k in range(len(operands))]
+
+
+def _einsum_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
+    """``einsum_adjoint(spec, k, g, *x)`` is linear in g and in every operand but x_k:
+    its adjoint in g is the einsum with x_k := h, in x_j that einsum's adjoint in x_j."""
+    spec, k, g, operands = a[0], a[1].value, a[2], list(a[3:])
+    swapped = [h if j == k else x for j, x in enumerate(operands)]
+    parts: list[Operand | None] = [None, None, e.einsum(spec, *swapped)]
+    parts += [None if j == k else e.helper("einsum_adjoint", spec, j, g, *swapped)
+              for j in range(len(operands))]
+    return parts
 
 
 def _einsum_linear(op: Op) -> list[int]:
@@ -144,5 +160,6 @@ helper("matmul_adjoint_b", runtime.matmul_adjoint_b, (0, 1), lambda e, g, a: [
 helper("inner_adjoint_a", runtime.inner_adjoint_a, (0, 2), vmapped=True)
 helper("inner_adjoint_b", runtime.inner_adjoint_b, (0, 1), vmapped=True)
 helper("trace_adjoint", runtime.trace_adjoint, (0,), vmapped=True)
-helper("einsum_adjoint", runtime.einsum_adjoint, (), linear_of=_einsum_linear, vmapped=True)
+helper("einsum_adjoint", runtime.einsum_adjoint, (), _einsum_adjoint_vjp,
+       linear_of=_einsum_linear, vmapped=True)
 helper("tuple_item", runtime.tuple_item, (0,), opaque_kind=True)

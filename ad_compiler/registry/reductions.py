@@ -6,6 +6,8 @@ have rules of their own, so Jacobians and Hessians differentiate them again.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import batched, runtime
@@ -123,7 +125,11 @@ def _prod_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | N
     return [g_bar, x_bar, None]
 
 
-array("prod", np.prod, _REDUCE, methods=("prod",), reduction=True, jvp=_prod_jvp, vjp=_prod_vjp)
+# math.prod(xs) has np.prod's rule (exact at zeros), and its value is math.prod's
+array("prod", np.prod, _REDUCE, math.prod, methods=("prod",), reduction=True, jvp=_prod_jvp,
+      vjp=_prod_vjp)
+# aliases that compute the primal themselves (lowering keeps the user's callable)
+OWN_PRIMAL = frozenset({id(math.prod)})
 # y = prod(x) is passed to save computing it again; as a function of x it carries no
 # derivative of its own (the rules take all of it through x)
 helper("prod_others", runtime.prod_others, (), nonlinear=(0,), jvp=lambda e, op, t: (

@@ -56,8 +56,8 @@ elementwise("square", 1, "x**2", None, "square")
 elementwise("reciprocal", 1, "1/x", None, "reciprocal")
 elementwise("abs", 1, "Abs(x)", "fabs", "abs", numpy_aliases=("absolute", "fabs"),
             builtin=builtins.abs)
-elementwise("erf", 1, "erf(x)", "erf", None)
-elementwise("erfc", 1, "erfc(x)", "erfc", None)
+elementwise("erf", 1, "erf(x)", "erf", None, scipy="erf")
+elementwise("erfc", 1, "erfc(x)", "erfc", None, scipy="erfc")
 elementwise("degrees", 1, "x*180/pi", "degrees", "degrees", numpy_aliases=("rad2deg",))
 elementwise("radians", 1, "x*pi/180", "radians", "radians", numpy_aliases=("deg2rad",))
 elementwise("float", 1, "x", builtin=builtins.float)
@@ -77,8 +77,8 @@ elementwise("logaddexp2", 2, "log(2**x + 2**y)/log(2)", None, "logaddexp2",
 elementwise("hypot", 2, "sqrt(x**2 + y**2)", "hypot", "hypot")
 elementwise("power", 2, "x ** y", "pow", "power", partials=_POWER_PARTIALS,
             builtin=builtins.pow)
-# the exponent's term of x ** k, zero where its weight is (rules.py)
-elementwise("xlogy", 2, "x * log(y)", fn=runtime.xlogy)
+# the exponent's term of x ** k, zero where its weight is (rules.py); scipy.special.xlogy
+elementwise("xlogy", 2, "x * log(y)", scipy="xlogy", fn=runtime.xlogy)
 
 # Piecewise-constant functions: zero derivative wherever one exists.
 piecewise_constant("floor", 1, "floor", "floor")

@@ -7,7 +7,20 @@ from typing import Any
 
 from ..builder import Builder
 from ..errors import ADCompileError, no_rule_hint
-from ..ir import Block, Const, Function, Op, Operand, Value, all_values, number_levels, walk_ops
+from ..ir import (
+    Block,
+    Const,
+    ForOp,
+    Function,
+    IfOp,
+    LoopOp,
+    Op,
+    Operand,
+    Value,
+    all_values,
+    number_levels,
+    walk_ops,
+)
 from ..primitives import PRIMITIVES, lookup_callable
 from ..rules import is_differentiable, is_nondiff
 
@@ -52,7 +65,7 @@ def start(fn: Function, name: str, kind: str) -> tuple[DerivativeFunction, Build
 
 def copy_op(builder: Builder, op: Op) -> None:
     """Put a primal op into the derivative function unchanged (same values)."""
-    clone = Op(op.prim, list(op.args), list(op.results), dict(op.attrs), list(op.blocks), op.loc)
+    clone = op.rebuilt()
     builder.block.ops.append(clone)
     for r in op.results:
         builder.producers[r.uid] = clone
@@ -144,7 +157,7 @@ def _written_call(fn: Function, op: Op) -> tuple[str, list[str]] | None:
 def check_iterable(fn: Function, op: Op, varied: set[int]) -> None:
     """A loop over something that depends on the inputs, other than a list, tuple or
     array it indexes item by item, has no derivative rule: refuse it."""
-    iterable = op.args[0] if op.prim == "for" and op.args else None
+    iterable = op.iterable if isinstance(op, ForOp) else None
     if isinstance(iterable, Value) and iterable.uid in varied:
         raise located_error(
             fn, op, "this loop iterates over a value that depends on the inputs being "
@@ -189,21 +202,18 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
         for op in block.ops:
             for inner in op.blocks:
                 visit(inner)
-            if op.prim == "if":
+            if isinstance(op, IfOp):
                 for k, r in enumerate(op.results):
                     if any(is_varied(branch.yields[k]) for branch in op.blocks):
                         varied.add(r.uid)
-            elif op.prim in ("for", "while"):
-                body = op.blocks[-1]
-                if op.prim == "for" and is_varied(op.args[0]):  # what it iterates over varies
-                    varied.add(body.params[0].uid)
-                params = body.params[1:] if op.prim == "for" else body.params
-                inits = op.args[1:] if op.prim == "for" else op.args
-                for k, param in enumerate(params):
-                    if is_varied(inits[k]) or is_varied(body.yields[k]):
-                        varied.update((param.uid, op.results[k].uid))
-                        if op.prim == "while":
-                            varied.add(op.blocks[0].params[k].uid)
+            elif isinstance(op, LoopOp):
+                if isinstance(op, ForOp) and is_varied(op.iterable):  # what it iterates over varies
+                    varied.add(op.item.uid)
+                inits = op.inits
+                for k in range(len(op.carried_params)):
+                    if is_varied(inits[k]) or is_varied(op.body.yields[k]):
+                        varied.add(op.results[k].uid)
+                        varied.update(params[k].uid for params in op.carrier_params)
             elif op.prim == "push":  # a stack holding varying values varies
                 if any(is_varied(a) for a in op.args[1:]):
                     varied.add(op.args[0].uid)
@@ -239,14 +249,6 @@ def container_values(fn: Function) -> set[int]:
                                                  or op.results[k].uid in containers):
                         containers.update((y.uid, op.results[k].uid))
     return containers
-
-
-def loop_parts(op: Op) -> tuple[Block, list[Value], list[Operand]]:
-    """A loop's body, its carried parameters and their initial values."""
-    body = op.blocks[-1]
-    if op.prim == "for":
-        return body, body.params[1:], op.args[1:]
-    return body, body.params, op.args
 
 
 def uses_varied(op: Op, varied: set[int]) -> bool:

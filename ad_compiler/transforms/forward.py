@@ -10,7 +10,19 @@ from dataclasses import dataclass
 
 from .. import runtime
 from ..builder import Builder, is_const
-from ..ir import Block, Const, Function, Op, Operand, Value
+from ..ir import (
+    Block,
+    Const,
+    Function,
+    IfOp,
+    LoopOp,
+    Op,
+    Operand,
+    Value,
+    WhileOp,
+    is_numpy_operator_call,
+)
+from ..registry.emit import Emit
 from ..rules import is_nondiff, jvp, zero_like
 from ..shapes import ShapeFacts
 from .common import (
@@ -20,7 +32,6 @@ from .common import (
     copy_op,
     derive,
     located_error,
-    loop_parts,
     name_fresh,
     name_output,
     start,
@@ -99,9 +110,9 @@ class _Sweep:
 
     def ops(self, ops: list[Op], builder: Builder) -> None:
         for op in ops:
-            if op.prim == "if":
+            if isinstance(op, IfOp):
                 self._if(op, builder)
-            elif op.prim in ("for", "while"):
+            elif isinstance(op, LoopOp):
                 self._loop(op, builder)
             else:
                 self._op(op, builder)
@@ -124,12 +135,22 @@ class _Sweep:
             if op.prim in ("add", "mul") and not self.kinds.numeric(op.result):
                 tangent = self._sequence_tangent(op, arg_tangents, builder)
             else:
+                if is_numpy_operator_call(op):  # np.subtract(xs, ys) of lists: their tangents too
+                    arg_tangents = [self._as_array(a, t, builder)
+                                    for a, t in zip(op.args, arg_tangents)]
                 tangent = derive(self.fn, op, jvp, builder, op, arg_tangents, self.facts)
             if is_const(tangent, 0):  # folded to zero (x - x): no tangent, as if constant
                 tangent = None
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
                 name_fresh(self.out, tangent, op.result, d.fmt)
+
+    def _as_array(self, operand: Operand, tangent: Operand | None,
+                  builder: Builder) -> Operand | None:
+        """The tangent of an operand a NumPy function converts to an array, as an array."""
+        if tangent is None or isinstance(tangent, Const) or self.kinds.numeric(operand):
+            return tangent
+        return Emit(builder, self.facts).array("array", tangent)
 
     def _sequence_tangent(self, op: Op, tangents: list[Operand | None],
                           builder: Builder) -> Operand:
@@ -196,7 +217,7 @@ class _Sweep:
         self.ops(block.ops, inner_builder)
         return inner, inner_builder
 
-    def _if(self, op: Op, builder: Builder) -> None:
+    def _if(self, op: IfOp, builder: Builder) -> None:
         made = self._new_tangents(op.results)
         blocks = []
         for branch in op.blocks:
@@ -204,26 +225,25 @@ class _Sweep:
             inner.yields = list(branch.yields) + [
                 self._tangent_or_zero(d, branch.yields[k], inner_builder) for d, k, _ in made]
             blocks.append(inner)
-        clone = Op("if", list(op.args), list(op.results) + [t for _, _, t in made],
-                   dict(op.attrs), blocks, op.loc)
+        clone = op.rebuilt(results=list(op.results) + [t for _, _, t in made], blocks=blocks)
         builder.block.ops.append(clone)
         for d, k, t in made:
             d.tangents[op.results[k].uid] = t
 
-    def _loop(self, op: Op, builder: Builder) -> None:
+    def _loop(self, op: LoopOp, builder: Builder) -> None:
         check_iterable(self.fn, op, self.varied)
-        body, params, inits = loop_parts(op)
+        body, params, inits = op.body, op.carried_params, op.inits
         made_params = self._new_tangents(params)
         for d, k, t in made_params:
             d.tangents[params[k].uid] = t
         tangent_params = [t for _, _, t in made_params]
         tangent_inits = [self._tangent_or_zero(d, inits[k], builder) for d, k, _ in made_params]
         blocks = []
-        if op.prim == "while":
-            cond_params = list(op.blocks[0].params) + [Value() for _ in tangent_params]
-            cond = Block(params=cond_params, yields=list(op.blocks[0].yields))
+        if isinstance(op, WhileOp):
+            cond_params = list(op.cond_block.params) + [Value() for _ in tangent_params]
+            cond = Block(params=cond_params, yields=list(op.cond_block.yields))
             cond_builder = Builder(cond, builder.producers)
-            for inner_op in op.blocks[0].ops:
+            for inner_op in op.cond_block.ops:
                 copy_op(cond_builder, inner_op)
             blocks.append(cond)
         new_body, body_builder = self._block(body, builder, list(body.params) + tangent_params)
@@ -238,7 +258,6 @@ class _Sweep:
                 self.facts.batched.add(r.uid)
             made_results.append(r)
             d.tangents[op.results[k].uid] = r
-        head = [op.args[0]] if op.prim == "for" else []
-        clone = Op(op.prim, head + list(inits) + tangent_inits,
-                   list(op.results) + made_results, dict(op.attrs), blocks, op.loc)
+        clone = op.rebuilt(args=op.head + list(inits) + tangent_inits,
+                           results=list(op.results) + made_results, blocks=blocks)
         builder.block.ops.append(clone)

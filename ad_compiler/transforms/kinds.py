@@ -31,7 +31,20 @@ as a number) is beyond what the code tells.
 """
 from __future__ import annotations
 
-from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
+from ..ir import (
+    Block,
+    Const,
+    ForOp,
+    Function,
+    IfOp,
+    LoopOp,
+    Op,
+    Operand,
+    Value,
+    WhileOp,
+    is_numpy_operator_call,
+    walk_ops,
+)
 from ..primitives import ARRAY_PRIMITIVES, PRIMITIVES
 from ..registry import get
 
@@ -105,27 +118,24 @@ class Kinds:
 
     def _forward(self, block: Block) -> None:
         for op in block.ops:
-            if op.prim == "if":
+            if isinstance(op, IfOp):
                 for branch in op.blocks:
                     self._forward(branch)
                 for k, r in enumerate(op.results):
                     kinds = [self.of(b.yields[k]) for b in op.blocks if k < len(b.yields)]
                     self._set(r, _fold(kinds))
-            elif op.prim in ("for", "while"):
+            elif isinstance(op, LoopOp):
                 self._loop(op)
             else:
                 kind = self._made(op)
                 for r in op.results:
                     self._set(r, kind if len(op.results) == 1 else None)
 
-    def _loop(self, op: Op) -> None:
-        body = op.blocks[-1]
-        if op.prim == "for":
-            item, params, inits = body.params[0], body.params[1:], op.args[1:]
-            self._set(item, self._item_kind(op.args[0]))
-        else:
-            params, inits = body.params, op.args
-        cond_params = op.blocks[0].params if op.prim == "while" else []
+    def _loop(self, op: LoopOp) -> None:
+        body, params, inits = op.body, op.carried_params, op.inits
+        if isinstance(op, ForOp):
+            self._set(op.item, self._item_kind(op.iterable))
+        cond_params = op.cond_block.params if isinstance(op, WhileOp) else []
         for _ in range(4):
             carried = [_fold([self.of(i)] + ([self.of(body.yields[k])]
                                               if k < len(body.yields) and self._known(
@@ -167,6 +177,9 @@ class Kinds:
     def _made(self, op: Op) -> str | None:
         kinds = [self.of(a) for a in op.args]
         prim = op.prim
+        if is_numpy_operator_call(op):  # an array, never a joined or repeated list; but its
+            # operands may be lists, whose tangents the runtime must add item by item
+            return "numeric" if all(k in NUMERIC for k in kinds) else None
         if prim == "pack" or _has(prim, "container_result"):
             return "seq"
         if prim == "copy":
@@ -224,12 +237,12 @@ class Kinds:
         made = self._producers.get(operand.uid)
         if made is not None and made.blocks:
             k = made.results.index(operand)
-            if made.prim == "if":
+            if isinstance(made, IfOp):
                 for branch in made.blocks:
                     if k < len(branch.yields):
                         self._prove(branch.yields[k])
-            elif k < len(made.blocks[-1].yields):
-                self._prove(made.blocks[-1].yields[k])
+            elif isinstance(made, LoopOp) and k < len(made.body.yields):
+                self._prove(made.body.yields[k])
 
     def _evidence(self, block: Block, top: bool) -> None:
         defined = {p.uid for p in block.params} | {r.uid for o in block.ops for r in o.results}
@@ -250,13 +263,15 @@ class Kinds:
                 if isinstance(operand, Value):
                     found.add(operand.uid)
                     self._values[operand.uid] = operand
-            if op.prim == "if" and len(op.blocks) == 2:
-                found |= self._block_evidence(op.blocks[0]) & self._block_evidence(op.blocks[1])
+            if isinstance(op, IfOp):
+                found |= self._block_evidence(op.then_block) & self._block_evidence(op.else_block)
         return found
 
     def _must_be_numeric(self, op: Op) -> list[Operand]:
         """Operands of `op` that would make it fail unless they are numbers or arrays."""
         prim = op.prim
+        if is_numpy_operator_call(op):
+            return []  # np.add(xs, 1.0) takes lists
         if prim in ("neg", "pos"):
             return list(op.args)
         if prim in ("lt", "le", "gt", "ge") and len(op.args) == 2:  # [1.0] < 2.0 fails

@@ -8,7 +8,20 @@ output needs (for a gradient, usually most of the forward sweep).
 from __future__ import annotations
 
 from ..builder import Builder, is_const
-from ..ir import Block, Const, FreeName, Function, Op, Operand, Value, walk_ops
+from ..ir import (
+    Block,
+    Const,
+    ForOp,
+    FreeName,
+    Function,
+    IfOp,
+    LoopOp,
+    Op,
+    Operand,
+    Value,
+    WhileOp,
+    walk_ops,
+)
 from ..primitives import builtin_call_attrs
 from .kinds import Kinds
 
@@ -33,26 +46,26 @@ def replay_ranges(fn: Function) -> bool:
     changed = False
     for block in _all_blocks(fn.body):
         ops = block.ops
-        for forward_loop in [op for op in ops if op.prim == "for"]:
-            body = forward_loop.blocks[0]
+        for forward_loop in [op for op in ops if isinstance(op, ForOp)]:
+            body = forward_loop.body
             pushes = [op for op in body.ops if op.prim == "push"]
-            if len(pushes) != 1 or pushes[0].args[1:] != [body.params[0]]:
+            if len(pushes) != 1 or pushes[0].args[1:] != [forward_loop.item]:
                 continue
             stack = pushes[0].args[0]
-            iterable = forward_loop.args[0]
+            iterable = forward_loop.iterable
             made_by = _producer(ops, iterable)
             if made_by is None or made_by.prim != "call" or made_by.attrs.get("fn") is not range:
                 continue
-            for backward_loop in [op for op in ops if op.prim == "for"]:
-                inner = backward_loop.blocks[0]
+            for backward_loop in [op for op in ops if isinstance(op, ForOp)]:
+                inner = backward_loop.body
                 pops = [op for op in inner.ops if op.prim == "pop" and op.args[0] is stack]
                 if len(pops) != 1 or len(pops[0].results) != 1:
                     continue
                 replay = Op("call", [iterable], [Value()], builtin_call_attrs(reversed), [],
                             backward_loop.loc)
                 ops.insert(ops.index(backward_loop), replay)
-                backward_loop.args[0] = replay.result
-                inner.params[0] = pops[0].results[0]
+                backward_loop.iterable = replay.result
+                backward_loop.item = pops[0].results[0]
                 inner.ops.remove(pops[0])
                 body.ops.remove(pushes[0])
                 changed = True
@@ -183,9 +196,9 @@ def _dce_block(block: Block, live: set[int]) -> None:
             continue
         kept.append(op)
         live.update(a.uid for a in op.args if isinstance(a, Value))
-        if op.prim in ("for", "while"):
+        if isinstance(op, LoopOp):
             _drop_dead_carried(op, live)
-        if op.prim == "if":  # drop results nobody reads, with what each branch yields for them
+        if isinstance(op, IfOp):  # drop results nobody reads, with what each branch yields for them
             needed = [k for k, r in enumerate(op.results) if r.uid in live]
             op.results = [op.results[k] for k in needed]
             for branch in op.blocks:
@@ -209,35 +222,26 @@ def _is_live(op: Op, live: set[int]) -> bool:
     return False
 
 
-def _drop_dead_carried(op: Op, live: set[int]) -> None:
+def _drop_dead_carried(op: LoopOp, live: set[int]) -> None:
     """Stop carrying loop variables that nothing after the loop, and nothing that is
     needed inside it, reads (a running sum the gradient never uses)."""
-    body = op.blocks[-1]
-    first = 1 if op.prim == "for" else 0  # a for body's first parameter is the item
+    body = op.body
     carried = range(len(op.results))
     dead = {k for k in carried if op.results[k].uid not in live}
     while dead:
         needed: set[int] = set()
         seeds = {y.uid for k, y in enumerate(body.yields) if k not in dead and isinstance(y, Value)}
         _needed_values(body, needed | seeds, needed)
-        if op.prim == "while":
-            _needed_values(op.blocks[0], {y.uid for y in op.blocks[0].yields
-                                          if isinstance(y, Value)}, needed)
-        keep = {k for k in dead if body.params[first + k].uid in needed
-                or (op.prim == "while" and op.blocks[0].params[k].uid in needed)}
+        if isinstance(op, WhileOp):
+            _needed_values(op.cond_block, {y.uid for y in op.cond_block.yields
+                                           if isinstance(y, Value)}, needed)
+        keep = {k for k in dead if any(params[k].uid in needed for params in op.carrier_params)}
         if not keep:
             break
         dead -= keep
     if not dead:
         return
-    alive = [k for k in carried if k not in dead]
-    body.params = body.params[:first] + [body.params[first + k] for k in alive]
-    body.yields = [body.yields[k] for k in alive]
-    if op.prim == "while":
-        cond = op.blocks[0]
-        cond.params = [cond.params[k] for k in alive]
-    op.args = op.args[:first] + [op.args[first + k] for k in alive]
-    op.results = [op.results[k] for k in alive]
+    op.keep_carried([k for k in carried if k not in dead])
 
 
 def _needed_values(block: Block, seeds: set[int], needed: set[int]) -> None:
@@ -258,19 +262,16 @@ def fold_loop_constants(fn: Function) -> bool:
     are replaced by their value, and the arithmetic on them is simplified again."""
     replace: dict[int, Operand] = {}
     for op in walk_ops(fn.body):
-        if op.prim not in ("for", "while"):
+        if not isinstance(op, LoopOp):
             continue
-        body = op.blocks[-1]
-        first = 1 if op.prim == "for" else 0
         for k, result in enumerate(op.results):
-            init, param, y = op.args[first + k], body.params[first + k], body.yields[k]
+            init, param, y = op.inits[k], op.carried_params[k], op.body.yields[k]
             constant = isinstance(init, Const) and (
                 y is param or (isinstance(y, Const) and y == init))
             if constant:
-                replace[param.uid] = init
                 replace[result.uid] = init
-                if op.prim == "while":
-                    replace[op.blocks[0].params[k].uid] = init
+                for params in op.carrier_params:  # the body's, and a while condition's
+                    replace[params[k].uid] = init
     if not replace:
         return False
     _simplify_block(fn.body, replace)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from .. import runtime
 from ..builder import Builder, is_const
-from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
+from ..ir import Block, Const, ForOp, Function, IfOp, LoopOp, Op, Operand, Value, WhileOp, walk_ops
 from ..primitives import builtin_call_attrs
 from ..rules import active_operands, is_nondiff, vjp, zero_like
 from ..shapes import SCALAR, ShapeFacts
@@ -35,7 +35,6 @@ from .common import (
     container_values,
     copy_op,
     derive,
-    loop_parts,
     name_fresh,
     name_output,
     start,
@@ -131,24 +130,22 @@ class _Sweep:
     def forward(self, ops: list[Op], builder: Builder, tape: bool) -> None:
         """Copy primal ops; with `tape`, loops push what their backward loop pops."""
         for op in ops:
-            if op.prim == "if":
+            if isinstance(op, IfOp):
                 blocks = []
                 for branch in op.blocks:
                     inner = Block(yields=list(branch.yields))
                     self.forward(branch.ops, Builder(inner, builder.producers), tape)
                     blocks.append(inner)
-                clone = Op("if", list(op.args), list(op.results), dict(op.attrs), blocks, op.loc)
-                builder.block.ops.append(clone)
-            elif op.prim in ("for", "while") and tape and uses_varied(op, self.varied):
+                builder.block.ops.append(op.rebuilt(blocks=blocks))
+            elif isinstance(op, LoopOp) and tape and uses_varied(op, self.varied):
                 self._taped_loop(op, builder)
-            elif op.prim in ("for", "while"):
+            elif isinstance(op, LoopOp):
                 blocks = []
                 for block in op.blocks:
                     inner = Block(params=list(block.params), yields=list(block.yields))
                     self.forward(block.ops, Builder(inner, builder.producers), tape=False)
                     blocks.append(inner)
-                builder.block.ops.append(Op(op.prim, list(op.args), list(op.results),
-                                            dict(op.attrs), blocks, op.loc))
+                builder.block.ops.append(op.rebuilt(blocks=blocks))
             elif op.attrs.get("replay_only"):
                 continue  # a push recomputed for its adjoint only: the stack is not refilled
             else:
@@ -157,9 +154,9 @@ class _Sweep:
                     builder.emit("push", [self.pop_saves[id(op)], *op.results],
                                  attrs={"effect": True}, n_results=0)
 
-    def _taped_loop(self, op: Op, builder: Builder) -> None:
+    def _taped_loop(self, op: LoopOp, builder: Builder) -> None:
         check_iterable(self.fn, op, self.varied)
-        body, params, _ = loop_parts(op)
+        body = op.body
         builder.loc = op.loc
         stack = builder.emit("stack", []).result
         stack.name = "stack"
@@ -174,20 +171,19 @@ class _Sweep:
                 builder.block.ops[-1].loc = None
                 self.pop_saves[id(inner_op)] = save
         blocks = []
-        if op.prim == "while":
-            cond = op.blocks[0]
+        if isinstance(op, WhileOp):
+            cond = op.cond_block
             inner = Block(params=list(cond.params), yields=list(cond.yields))
             self.forward(cond.ops, Builder(inner, builder.producers), tape=False)
             blocks.append(inner)
         inner = Block(params=list(body.params), yields=list(body.yields))
         inner_builder = Builder(inner, builder.producers)
         inner_builder.loc = None
-        saved = body.params if op.prim == "for" else params
-        inner_builder.emit("push", [stack, *saved], attrs={"effect": True}, n_results=0)
+        # the whole iteration state: a for loop's item too
+        inner_builder.emit("push", [stack, *body.params], attrs={"effect": True}, n_results=0)
         self.forward(body.ops, inner_builder, tape=False)
         blocks.append(inner)
-        builder.block.ops.append(Op(op.prim, list(op.args), list(op.results), dict(op.attrs),
-                                    blocks, op.loc))
+        builder.block.ops.append(op.rebuilt(blocks=blocks))
 
     # ------------------------------------------------------------ backward sweep
     def backward(self, ops: list[Op], builder: Builder, partials: Partials) -> None:
@@ -199,9 +195,9 @@ class _Sweep:
                 self.out.derived[adjoint_stack.uid] = (op.result, "{}_bar")
                 self.adjoint_stacks[op.result.uid] = adjoint_stack
         for op in reversed(ops):
-            if op.prim == "if":
+            if isinstance(op, IfOp):
                 self._adjoint_if(op, builder, partials)
-            elif op.prim in ("for", "while"):
+            elif isinstance(op, LoopOp):
                 if id(op) in self.stacks:
                     self._adjoint_loop(op, builder, partials)
             else:
@@ -331,7 +327,7 @@ class _Sweep:
                 self.values[operand.uid] = operand
                 partials.setdefault(operand.uid, []).append(piece)
 
-    def _adjoint_if(self, op: Op, builder: Builder, partials: Partials) -> None:
+    def _adjoint_if(self, op: IfOp, builder: Builder, partials: Partials) -> None:
         builder.loc = op.loc
         adjoints = [self._result_adjoint(r, builder, partials) for r in op.results]
         branch_blocks, branch_partials = [], []
@@ -363,7 +359,7 @@ class _Sweep:
                 partials.setdefault(u, []).append(y)
             return
         results = [self._adjoint_value(u) for u in outer]
-        builder.block.ops.append(Op("if", list(op.args), results, {}, blocks, op.loc))
+        builder.block.ops.append(IfOp(list(op.args), results, {}, blocks, op.loc))
         for u, r in zip(outer, results):
             partials.setdefault(u, []).append(r)
 
@@ -384,8 +380,8 @@ class _Sweep:
             self.out.derived[value.uid] = (self.values[uid], "{}_bar")
         return value
 
-    def _adjoint_loop(self, op: Op, builder: Builder, partials: Partials) -> None:
-        body, params, inits = loop_parts(op)
+    def _adjoint_loop(self, op: LoopOp, builder: Builder, partials: Partials) -> None:
+        body, params, inits = op.body, op.carried_params, op.inits
         stack = self.stacks[id(op)]
         builder.loc = op.loc
         carried = [k for k, p in enumerate(params) if p.uid in self.varied]
@@ -407,7 +403,7 @@ class _Sweep:
         carried_bars = [Value() for _ in carried]
         for k, bar in zip(carried, carried_bars):
             self.out.derived[bar.uid] = (params[k], "{}_bar")
-        saved = body.params if op.prim == "for" else params
+        saved = body.params  # the whole iteration state, as the forward sweep pushed it
         # the pop stays even if nothing it restores is read: the pushes shrink to match
         popped = inner.emit("pop", [stack], n_results=len(saved),
                             attrs={"effect": True}).results
@@ -448,9 +444,9 @@ class _Sweep:
         block.params = [step, *carried_bars, *accumulators, *(state for _, state in nexts)]
         block.yields = [*next_bars, *accumulated, *(remap[params[k].uid] for k, _ in nexts)]
         results = [Value() for _ in carried] + [self._adjoint_value(u) for u in outer]
-        builder.block.ops.append(Op("for", [trips, *carried_inits, *(Const(0.0) for _ in outer),
-                                            *(op.results[k] for k, _ in nexts)],
-                                    results + [Value() for _ in nexts], {}, [block], op.loc))
+        builder.block.ops.append(ForOp([trips, *carried_inits, *(Const(0.0) for _ in outer),
+                                        *(op.results[k] for k, _ in nexts)],
+                                       results + [Value() for _ in nexts], {}, [block], op.loc))
         for k, r in zip(carried, results):
             base = inits[k] if isinstance(inits[k], Value) else params[k]
             self.out.derived[r.uid] = (base, "{}_bar")
@@ -566,7 +562,7 @@ def _stacks_made_in(ops: list[Op]) -> list[Op]:
     for op in ops:
         if op.prim == "stack":
             found.append(op)
-        elif op.prim == "if":
+        elif isinstance(op, IfOp):
             for branch in op.blocks:
                 found.extend(_stacks_made_in(branch.ops))
     return found
@@ -605,7 +601,7 @@ def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
         elif op.prim == "push" and op.args[0].uid not in made_here:
             attrs["replay_only"] = True
         results = [_fresh(r, remap, varied, out) for r in op.results]
-        clones.append(Op(op.prim, args, results, attrs, blocks, op.loc))
+        clones.append(op.rebuilt(args=args, results=results, attrs=attrs, blocks=blocks))
     return clones
 
 

@@ -136,8 +136,7 @@ def _clone(fn: Function) -> Function:
 
 
 def _clone_block(block: Block) -> Block:
-    ops = [Op(op.prim, list(op.args), list(op.results), dict(op.attrs),
-              [_clone_block(b) for b in op.blocks], op.loc) for op in block.ops]
+    ops = [op.rebuilt(blocks=[_clone_block(b) for b in op.blocks]) for op in block.ops]
     return Block(list(block.params), ops, list(block.yields))
 
 

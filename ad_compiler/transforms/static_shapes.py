@@ -24,8 +24,11 @@ from ..ir import (
     UNARY_SYMBOLS,
     Block,
     Const,
+    ForOp,
     FreeName,
     Function,
+    IfOp,
+    LoopOp,
     Op,
     Operand,
     Value,
@@ -55,7 +58,7 @@ _TRUSTED_CALLS = frozenset(id(f) for f in (
     np.allclose, np.isclose, np.array_equal, np.sign, np.floor, np.ceil, np.round,
     np.arange, np.linspace, np.indices, np.tril_indices, np.triu_indices, np.diag_indices,
     range, reversed, zip, enumerate, int, float, bool, round, abs, slice, tuple, list))
-_OWN_MODULES = ("ad_compiler.runtime", "ad_compiler.batched")
+_OWN_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runtime_npmath")
 _RANGE_ITERATOR = type(reversed(range(0)))
 _INDEXING = {"getitem": 1, "index_update": 1}  # prim -> first index position
 
@@ -159,9 +162,9 @@ def analyse(fn: Function, observed: dict[int, tuple]) -> Facts:
 
 def _block(facts: Facts, block: Block) -> None:
     for op in block.ops:
-        if op.prim in ("for", "while"):
+        if isinstance(op, LoopOp):
             _loop(facts, op)
-        elif op.prim == "if":
+        elif isinstance(op, IfOp):
             _if(facts, op)
         else:
             _op(facts, op)
@@ -226,18 +229,14 @@ def _pop(facts: Facts, op: Op) -> None:
         facts._set(r, seen if good else None, fixed=good and all(facts.is_fixed(a) for a in pushed))
 
 
-def _loop(facts: Facts, op: Op) -> None:
-    body = op.blocks[-1]
-    if op.prim == "for":
-        item, params, inits = body.params[0], body.params[1:], op.args[1:]
-        iterable = op.args[0]
+def _loop(facts: Facts, op: LoopOp) -> None:
+    body, params, inits = op.body, op.carried_params, op.inits
+    carriers = op.carrier_params  # a while condition's parameters too
+    if isinstance(op, ForOp):
+        item, iterable = op.item, op.iterable
         raw = facts.observed.get(iterable.uid) if isinstance(iterable, Value) else None
         ranged = raw in (("other", range), ("other", _RANGE_ITERATOR))
         facts._set(item, facts._seen(item) if (ranged or facts.of(iterable) is not None) else None)
-        carriers = [params]
-    else:
-        params, inits = body.params, op.args
-        carriers = [op.blocks[0].params, params]
     assumed = []
     for k, init in enumerate(inits):
         seen = [facts._seen(c[k]) for c in carriers]
@@ -262,7 +261,7 @@ def _loop(facts: Facts, op: Op) -> None:
         facts._set(r, seen if assumed[k] and seen == facts._seen(params[k]) else None)
 
 
-def _if(facts: Facts, op: Op) -> None:
+def _if(facts: Facts, op: IfOp) -> None:
     for inner in op.blocks:
         _block(facts, inner)
     for k, r in enumerate(op.results):
@@ -270,5 +269,5 @@ def _if(facts: Facts, op: Op) -> None:
         yields = [b.yields[k] for b in op.blocks]
         good = seen is not None and all(facts.of(y) == seen for y in yields)
         facts._set(r, seen if good else None,
-                   fixed=good and facts.is_fixed(op.args[0])
+                   fixed=good and facts.is_fixed(op.cond)
                    and all(facts.is_fixed(y) for y in yields))
