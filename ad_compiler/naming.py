@@ -21,7 +21,7 @@ from .primitives import qualified_name
 _KEYWORDS = frozenset(__import__("keyword").kwlist) | {"print", "len", "range", "abs"}
 _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
                    "ad_compiler.runtime": "adc_runtime"}
-HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched")
+HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runtime_linalg")
 
 
 class Naming:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import batched, runtime
+from . import batched, runtime, runtime_linalg
 from .custom import stop_gradient
 
 # family -> module whose attributes implement that family's functions
@@ -223,7 +223,8 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
     """(module, attribute) under which a callable can be imported, if known."""
     for module_name, module in (("math", math), ("numpy", np), ("builtins", builtins),
                                 ("ad_compiler.runtime", runtime),
-                                ("ad_compiler.batched", batched)):
+                                ("ad_compiler.batched", batched),
+                                ("ad_compiler.runtime_linalg", runtime_linalg)):
         name = getattr(obj, "__name__", None)
         if name and getattr(module, name, None) is obj:
             return module_name, name

@@ -721,4 +721,5 @@ def differentiable_positions(op: Op) -> list[int] | None:
     return None
 
 
-from . import exact_rules  # noqa: E402,F401  (registers the rules it defines in the tables above)
+# each registers the rules it defines in the tables above
+from . import exact_rules, rules_linalg  # noqa: E402,F401

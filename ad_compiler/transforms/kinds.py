@@ -39,11 +39,20 @@ _FLOATING = frozenset({"scalar", "float"})
 _ARITHMETIC = frozenset({"sub", "truediv", "pow", "mod", "floordiv", "neg", "pos", "matmul"})
 _COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "not", "and", "or"})
 _CONTAINER_MAKERS = frozenset({"pack", "split_like", "unstack", "hstack_adjoint",
-                               "vstack_adjoint", "slogdet"})
+                               "vstack_adjoint", "slogdet", "eigh", "svd", "qr", "lstsq",
+                               "cho_factor", "result_like"})
 # runtime helpers whose result's kind is that of an operand, or not known
 _OPAQUE_HELPERS = frozenset({"index_update", "accumulate", "densify", "dense", "gradient_like",
                              "list_head", "list_tail", "zeros_of", "tuple_item",
                              "as_gradient", "repeat_adjoint_of", "field_update"})
+
+
+def _singular_values_only(op: Op) -> bool:
+    """``np.linalg.svd(a, compute_uv=False)``: an array, not a tuple."""
+    from ..tensor_rules import param
+
+    flag = param(op, "compute_uv")
+    return not (isinstance(flag, Const) and flag.value)
 
 
 def _join(a: str | None, b: str | None) -> str | None:
@@ -166,7 +175,7 @@ class Kinds:
         kinds = [self.of(a) for a in op.args]
         prim = op.prim
         if prim in _CONTAINER_MAKERS:
-            return "seq"
+            return None if prim == "svd" and _singular_values_only(op) else "seq"
         if prim == "copy":
             return kinds[0] if kinds else None
         if prim == "getitem":
