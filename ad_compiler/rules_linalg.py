@@ -33,6 +33,8 @@ from .primitives import _array as declare
 from .runtime_linalg import (
     half_lower_mask,
     identity_like,
+    norm_weight,
+    norm_weight_jvp,
     not_differentiated,
     off_diagonal_mask,
     qr_strict_lower,
@@ -50,6 +52,9 @@ from .tensor_rules import (
     VJPS,
     Emit,
     Helper,
+    _reduce_like,
+    _sum_back,
+    param,
     static,
 )
 
@@ -331,6 +336,54 @@ def _lstsq_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     return [a_bar, ay]
 
 
+# ------------------------------------------------------------------ np.linalg.norm
+# The 2-norm of vectors and the Frobenius norm keep the rules of tensor_rules.py, written
+# with primitives; every other order gets its gradient from `norm_weight`, a helper
+# whose tangent (the norm's Hessian applied to a direction) is `norm_weight_jvp`.
+
+# orders whose weight is piecewise constant (-1 is too for matrices, not for vectors)
+_PIECEWISE_ORDERS = (0, 1, np.inf, -np.inf)
+_smooth_norm_jvp, _smooth_norm_vjp = NONLINEAR_JVPS["norm"], VJPS["norm"]
+
+
+def _smooth_norm(op: Op) -> bool:
+    order, axis = static(op, "ord"), param(op, "axis")
+    vector = isinstance(axis, Const) and isinstance(axis.value, int)
+    return order is None or order == "fro" or (order == 2 and vector)
+
+
+def _norm_weight(e: Emit, op: Op) -> Operand:
+    return e.helper("norm_weight", op.args[0], op.result, static(op, "ord"), param(op, "axis"),
+                    param(op, "keepdims"))
+
+
+def _norm_jvp(e: Emit, op: Op, t: list) -> Operand:
+    if _smooth_norm(op):
+        return _smooth_norm_jvp(e, op, t)
+    return _reduce_like(e, op, e.mul(_norm_weight(e, op), t[0]))
+
+
+def _norm_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    if _smooth_norm(op):
+        return _smooth_norm_vjp(e, op, g)
+    return [e.mul(_sum_back(e, op, g), _norm_weight(e, op))]
+
+
+def _norm_weight_jvp(e: Emit, op: Op, t: list) -> Operand | None:
+    order = op.args[2].value if len(op.args) > 2 else None
+    if t[0] is None or any(order is o or order == o for o in _PIECEWISE_ORDERS):
+        return None
+    return e._mark(e.helper("norm_weight_jvp", op.args[0], op.args[1], t[0], *op.args[2:]), [t[0]])
+
+
+def _norm_weight_vjp(e: Emit, g: Operand, a: list) -> list[Operand | None]:
+    """The weight's adjoint: the norm's Hessian is symmetric, so its tangent rule."""
+    order = a[2].value if len(a) > 2 else None
+    if any(order is o or order == o for o in _PIECEWISE_ORDERS):
+        return [None] * len(a)
+    return [e.helper("norm_weight_jvp", a[0], a[1], g, *a[2:])] + [None] * (len(a) - 1)
+
+
 # ------------------------------------------------------------------ the tables
 
 declare("cholesky", np.linalg.cholesky, "a*, upper=False")
@@ -341,9 +394,9 @@ declare("qr", np.linalg.qr, "a*, mode='reduced'")
 declare("pinv", np.linalg.pinv, "a*, rcond=None, hermitian=False")
 declare("lstsq", np.linalg.lstsq, "a*, b*, rcond=None")
 
-NONLINEAR_JVPS.update(cholesky=_cholesky_jvp, eigh=_eigh_jvp, eigvalsh=_eigvalsh_jvp,
+NONLINEAR_JVPS.update(norm=_norm_jvp, cholesky=_cholesky_jvp, eigh=_eigh_jvp, eigvalsh=_eigvalsh_jvp,
                       svd=_svd_jvp, qr=_qr_jvp, pinv=_pinv_jvp, lstsq=_lstsq_jvp)
-VJPS.update(cholesky=_cholesky_vjp, eigh=_eigh_vjp, eigvalsh=_eigvalsh_vjp, svd=_svd_vjp,
+VJPS.update(norm=_norm_vjp, cholesky=_cholesky_vjp, eigh=_eigh_vjp, eigvalsh=_eigvalsh_vjp, svd=_svd_vjp,
             qr=_qr_vjp, pinv=_pinv_vjp, lstsq=_lstsq_vjp)
 HELPERS.update({
     # a tuple result's tangent in the result's own type, and one item of its adjoint
@@ -356,4 +409,8 @@ HELPERS.update({
             [t[0]]))),
     "result_item_batched": Helper(result_item_batched, (0,)),
     "solution_adjoint": Helper(solution_adjoint, (0,)),
+    "norm_weight": Helper(norm_weight, (), nonlinear=(0,), jvp=_norm_weight_jvp,
+                          vjp=_norm_weight_vjp),
+    "norm_weight_jvp": Helper(norm_weight_jvp, (2,), nonlinear=(0,),
+                              unsupported="third derivatives of np.linalg.norm"),
 })

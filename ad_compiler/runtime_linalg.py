@@ -219,7 +219,7 @@ def _matrix_weight(x: np.ndarray, order: Any, axes: tuple[int, ...]) -> np.ndarr
     elif order in (2, -2):
         u, _, vt = np.linalg.svd(m, full_matrices=False)
         i = 0 if order == 2 else -1
-        w = u[..., :, i:i + 1] @ vt[..., i:i + 1, :]
+        w = u[..., :, [i]] @ vt[..., [i], :]
     elif order in (1, -1, np.inf, -np.inf):
         along = -2 if order in (1, -1) else -1  # columns sum over rows, rows over columns
         sums = np.sum(np.abs(m), axis=along, keepdims=True)
@@ -254,13 +254,13 @@ def _weight_tangent(x: np.ndarray, t: np.ndarray, order: Any, axes: tuple[int, .
     if order in (None, "fro") or (order == 2 and len(axes) == 1):
         w = x / ys
         return (t - w * np.sum(w * t, axis=axes, keepdims=True)) / ys
-    if order in (0, 1, -1, np.inf, -np.inf):
+    if order in (0, 1, np.inf, -np.inf) or (order == -1 and len(axes) == 2):
         return np.zeros(x.shape)  # piecewise linear: the weight is piecewise constant
     if len(axes) == 1:
         p = float(order)
         w = _vector_weight(x, ys, order, axes)
         y_dot = np.sum(w * t, axis=axes, keepdims=True)
-        return ((p - 1) * np.abs(x) ** (p - 2) * t - (p - 1) * w * y_dot / ys) / ys ** (p - 1)
+        return (p - 1) * (np.abs(x) ** (p - 2) * t / ys ** (p - 1) - w * y_dot / ys)
     m, dm = _matrix_last(x, axes), _matrix_last(t, axes)
     u, s, vt = np.linalg.svd(m, full_matrices=False)
     du, dv = _svd_tangents(u, s, vt, dm)
@@ -268,8 +268,7 @@ def _weight_tangent(x: np.ndarray, t: np.ndarray, order: Any, axes: tuple[int, .
         dw = du @ vt + u @ np.swapaxes(dv, -1, -2)
     else:
         i = 0 if order == 2 else -1
-        dw = (du[..., :, i:i + 1] @ vt[..., i:i + 1, :]
-              + u[..., :, i:i + 1] @ np.swapaxes(dv[..., :, i:i + 1], -1, -2))
+        dw = du[..., :, [i]] @ vt[..., [i], :] + u[..., :, [i]] @ np.swapaxes(dv[..., :, [i]], -1, -2)
     return _matrix_back(dw, axes)
 
 

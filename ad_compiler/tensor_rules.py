@@ -403,14 +403,6 @@ def _variance_parts(e: Emit, op: Op) -> tuple[Operand, Operand]:
     return centred, dof
 
 
-def _norm_check(op: Op) -> None:
-    order, axis = static(op, "ord"), param(op, "axis")
-    vector = isinstance(axis, Const) and isinstance(axis.value, int)
-    if not (order is None or order == "fro" or (order == 2 and vector)):
-        raise NotImplementedError(f"np.linalg.norm with ord={order!r} has no rule yet "
-                                  "(the 2-norm and the Frobenius norm have)")
-
-
 def _inv_t(e: Emit, a: Operand) -> Operand:
     return e.swap_last(e.inv(a))
 
@@ -516,8 +508,6 @@ def _array_jvp(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | Non
         terms = [_replaced(builder, op, {k: tangents[k]}) for k in _operand_positions(op)
                  if tangents[k] is not None]
         return builder.sum(terms) if terms else None
-    if op.prim == "norm":
-        _norm_check(op)
     return NONLINEAR_JVPS[op.prim](e, op, tangents)
 
 
@@ -700,8 +690,6 @@ def array_vjp(builder: Builder, op: Op, g: Operand, indices: list[int]) -> list[
                                                if i in HELPERS[op.prim].nonlinear])
         parts = rule(e, g, op.args)
     else:
-        if op.prim == "norm":
-            _norm_check(op)
         parts = VJPS[op.prim](e, op, _zero_if_integral(e, op, g))
     return [Const(0.0) if parts[i] is None else parts[i] for i in indices]
 
