@@ -337,7 +337,16 @@ NONDIFF_NUMPY = frozenset(id(f) for f in (
 ))
 
 
+# functions declaring the array primitives of a library once the user's code has
+# imported it (SciPy's, in rules_scipy.py): importing ad_compiler imports no SciPy
+LATE_DECLARATIONS: list[Any] = []
+
+
 def lookup_array(obj: object) -> str | None:
     """The array primitive a NumPy function denotes, by identity; None if not one."""
     hit = _ARRAY_CALLABLES.get(id(obj))
+    if hit is None and LATE_DECLARATIONS:
+        for declare_late in LATE_DECLARATIONS:
+            declare_late()
+        hit = _ARRAY_CALLABLES.get(id(obj))
     return hit[1] if hit is not None and hit[0] is obj else None

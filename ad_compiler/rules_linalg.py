@@ -141,19 +141,29 @@ def _cholesky_factor(e: Emit, op: Op) -> tuple[Operand, bool]:
     return (_t(e, op.result), False) if upper else (op.result, True)
 
 
+def cholesky_tangent(e: Emit, low: Operand, s: Operand) -> Operand:
+    """The tangent of the lower factor L of ``A = L L^T`` along a symmetric `s`:
+    ``L Phi(L^-1 S L^-T)``, Phi keeping the lower triangle and half the diagonal."""
+    x = e.solve(low, _t(e, e.solve(low, s)))
+    return e.matmul(low, e.mul(x, _mask(e, half_lower_mask, low)))
+
+
+def cholesky_adjoint(e: Emit, low: Operand, low_bar: Operand) -> Operand:
+    """The adjoint of the symmetric matrix A given that of its lower factor L:
+    ``L^-T Phi(L^T L_bar) L^-1`` (to be folded onto the triangle read)."""
+    p = e.mul(e.matmul(_t(e, low), low_bar), _mask(e, half_lower_mask, low))
+    return e.solve(_t(e, low), _t(e, e.solve(_t(e, low), _t(e, p))))
+
+
 def _cholesky_jvp(e: Emit, op: Op, t: list) -> Operand:
     low, lower = _cholesky_factor(e, op)
-    s = _from_triangle(e, t[0], op.args[0], lower)
-    x = e.solve(low, _t(e, e.solve(low, s)))  # L^-1 S L^-T
-    dl = e.matmul(low, e.mul(x, _mask(e, half_lower_mask, low)))
+    dl = cholesky_tangent(e, low, _from_triangle(e, t[0], op.args[0], lower))
     return dl if lower else _t(e, dl)
 
 
 def _cholesky_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     low, lower = _cholesky_factor(e, op)
-    g = g if lower else _t(e, g)
-    p = e.mul(e.matmul(_t(e, low), g), _mask(e, half_lower_mask, low))
-    q = e.solve(_t(e, low), _t(e, e.solve(_t(e, low), _t(e, p))))  # L^-T P L^-1
+    q = cholesky_adjoint(e, low, g if lower else _t(e, g))
     return [_to_triangle(e, q, op.args[0], lower)]
 
 

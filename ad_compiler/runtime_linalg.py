@@ -59,6 +59,16 @@ def block_basis(a: Any, which: int) -> np.ndarray:
     return out
 
 
+def factor_weight(pair: Any, what: str) -> Any:
+    """For the result ``(c, lower)`` of ``scipy.linalg.cho_factor``: the mask of the
+    triangle of c holding the factor (`what` "mask"), or 1.0 for a lower factor and 0.0
+    for an upper one ("weight")."""
+    c, lower = pair
+    if what == "mask":
+        return triangle_mask(c, bool(lower), 0)
+    return 1.0 if lower else 0.0
+
+
 def _require_tall(a: Any, what: str) -> None:
     shape = np.shape(a)
     if shape[-2] < shape[-1]:

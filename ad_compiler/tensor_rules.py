@@ -710,4 +710,4 @@ def differentiable_positions(op: Op) -> list[int] | None:
 
 
 # each registers the rules it defines in the tables above
-from . import exact_rules, rules_linalg  # noqa: E402,F401
+from . import exact_rules, rules_linalg, rules_scipy  # noqa: E402,F401

@@ -33,6 +33,10 @@ def normal(*shape: int) -> Callable[[np.random.Generator], np.ndarray]:
     return lambda rng: rng.normal(size=shape)
 
 
+def positive(*shape: int) -> Callable[[np.random.Generator], np.ndarray]:
+    return lambda rng: rng.uniform(0.5, 2.0, size=shape)
+
+
 def spd_matrix(n: int, asymmetry: float = 0.0) -> Callable[[np.random.Generator], np.ndarray]:
     """A symmetric positive definite matrix, perturbed off symmetry by `asymmetry`."""
     def make(rng: np.random.Generator) -> np.ndarray:
@@ -118,6 +122,32 @@ CASES = [
     Case("norm_matrix_axes", F.norm_matrix_axes, (normal(2, 3, 3),), vector=True),
     Case("norm_matrix_axes_keepdims", F.norm_matrix_axes_keepdims, (normal(2, 3, 3),)),
     Case("norm_columns_inf", F.norm_columns_inf, (normal(3, 3),), vector=True),
+    Case("solve_triangular_lower", F.solve_triangular_lower,
+         (triangular(3, True), normal(3)), wrt=(0, 1)),
+    Case("solve_triangular_upper_trans", F.solve_triangular_upper_trans,
+         (triangular(3, False), normal(3, 3)), wrt=(0, 1)),
+    Case("solve_triangular_unit", F.solve_triangular_unit,
+         (triangular(3, True), normal(3)), wrt=(0, 1)),
+    Case("solve_triangular_vector", F.solve_triangular_vector, (triangular(3, True),),
+         vector=True),
+    Case("cho_solve_sum", F.cho_solve_sum, (normal(3, 3), normal(3)), wrt=(0, 1)),
+    Case("cho_solve_lower", F.cho_solve_lower, (normal(3, 3), normal(3, 3)), wrt=(0, 1)),
+    Case("cho_factor_itself", F.cho_factor_itself, (normal(3, 3),)),
+    Case("expm_sum", F.expm_sum, (normal(3, 3),)),
+    Case("expm_batched", F.expm_batched, (normal(2, 3, 3),)),
+    Case("expm_vector", F.expm_vector, (normal(3, 3),), vector=True),
+    Case("sqrtm_sum", F.sqrtm_sum, (normal(3, 3),)),
+    Case("sqrtm_vector", F.sqrtm_vector, (normal(3, 3),), vector=True),
+    Case("logsumexp_all", F.logsumexp_all, (normal(3, 3),)),
+    Case("logsumexp_axis", F.logsumexp_axis, (normal(3, 3),)),
+    Case("logsumexp_keepdims", F.logsumexp_keepdims, (normal(3, 3),)),
+    Case("logsumexp_weights", F.logsumexp_weights, (normal(3, 3), positive(3)), wrt=(0, 1)),
+    Case("logsumexp_vector", F.logsumexp_vector, (normal(3, 3),), vector=True),
+    Case("softmax_axis", F.softmax_axis, (normal(3, 3),)),
+    Case("softmax_all", F.softmax_all, (normal(3, 3),)),
+    Case("softmax_vector", F.softmax_vector, (normal(3),), vector=True),
+    Case("log_softmax_axis", F.log_softmax_axis, (normal(3, 3),)),
+    Case("log_softmax_vector", F.log_softmax_vector, (normal(3),), vector=True),
 ]
 
 

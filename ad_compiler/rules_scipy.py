@@ -1,0 +1,281 @@
+"""Rules of SciPy functions: ``scipy.linalg`` (solve_triangular, cho_factor, cho_solve,
+expm, sqrtm, solve_sylvester) and ``scipy.special`` (logsumexp, softmax, log_softmax).
+
+SciPy is never imported here: `declare_scipy` runs when the compiler meets a callable
+it does not know, and declares the functions of the SciPy modules the user's code has
+already imported (found in ``sys.modules``), by identity as NumPy's are.  The rules
+follow rules_linalg.py: written with primitives that have rules, so that derivative
+code can be differentiated again.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .ir import Const, Op, Operand
+from .primitives import LATE_DECLARATIONS
+from .primitives import _array as declare
+from .rules_linalg import (
+    _from_triangle,
+    _mask,
+    _mm,
+    _result,
+    _t,
+    _to_triangle,
+    cholesky_adjoint,
+    cholesky_tangent,
+)
+from .runtime_linalg import block_basis, factor_weight, triangle_mask
+from .tensor_rules import (
+    NONLINEAR_JVPS,
+    VJPS,
+    Emit,
+    _apply,
+    _position,
+    _reduce_like,
+    param,
+    static,
+)
+
+# ------------------------------------------------------------------ solve_triangular
+
+
+def _triangular_flags(op: Op) -> tuple[bool, bool, bool]:
+    """Whether the system is transposed, the matrix lower triangular, its diagonal ones."""
+    trans = static(op, "trans")
+    if trans not in (0, 1, 2, "N", "T", "C"):
+        raise ValueError(f"trans must be 0, 1, 2, 'N', 'T' or 'C', not {trans!r}")
+    return trans in (1, 2, "T", "C"), bool(static(op, "lower")), bool(static(op, "unit_diagonal"))
+
+
+def _read_triangle(e: Emit, a: Operand, lower: bool, unit: bool) -> Operand:
+    """The mask of the elements solve_triangular reads (not a unit diagonal)."""
+    return _mask(e, triangle_mask, a, lower, (-1 if lower else 1) if unit else 0)
+
+
+def _solve_triangular_jvp(e: Emit, op: Op, t: list) -> Operand:
+    transposed, lower, unit = _triangular_flags(op)
+    a, b = _position(op, "a"), _position(op, "b")
+    terms = [t[b]] if t[b] is not None else []
+    if t[a] is not None:
+        dt = e.mul(t[a], _read_triangle(e, op.args[a], lower, unit))
+        terms.append(e.neg(e.matmul(_t(e, dt) if transposed else dt, op.result)))
+    return _apply(e, op, {b: e.sum_terms(terms)})
+
+
+def _solve_triangular_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    transposed, lower, unit = _triangular_flags(op)
+    a = op.args[_position(op, "a")]
+    b_bar = e.solve_triangular(a, g, trans=0 if transposed else 1, lower=lower,
+                               unit_diagonal=unit)
+    op_bar = e.neg(e.helper("matmul_adjoint_a", b_bar, a, op.result))
+    a_bar = e.mul(_t(e, op_bar) if transposed else op_bar, _read_triangle(e, a, lower, unit))
+    parts: list[Operand | None] = [None] * len(op.args)
+    parts[_position(op, "a")], parts[_position(op, "b")] = a_bar, b_bar
+    return parts
+
+
+# ------------------------------------------------------------------ cho_factor, cho_solve
+# cho_factor returns (c, lower): the factor in one triangle of c, the other triangle
+# a's own entries.  cho_solve reads the factor of c alone; which triangle holds it is
+# known only when the code runs, so its rules write L = w K + (1 - w) K^T, where K is
+# the triangle and w is 1.0 for a lower factor, 0.0 for an upper one.
+
+
+def _cho_factor_jvp(e: Emit, op: Op, t: list) -> Operand:
+    lower = bool(static(op, "lower"))
+    a, c = op.args[0], e.b.emit("getitem", [op.result, Const(0)]).result
+    keep = _mask(e, triangle_mask, a, lower, 0)
+    low = e.mul(c, keep) if lower else _t(e, e.mul(c, keep))
+    dl = cholesky_tangent(e, low, _from_triangle(e, t[0], a, lower))
+    other = _mask(e, triangle_mask, a, not lower, 1 if lower else -1)
+    dc = e.add(dl if lower else _t(e, dl), e.mul(t[0], other))
+    return _result(e, op, [dc, Const(0.0)])
+
+
+def _cho_factor_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    lower = bool(static(op, "lower"))
+    a, c = op.args[0], e.b.emit("getitem", [op.result, Const(0)]).result
+    c_bar = e.helper("result_item", g, 0, op.result)
+    keep = _mask(e, triangle_mask, a, lower, 0)
+    low = e.mul(c, keep) if lower else _t(e, e.mul(c, keep))
+    factor_bar = e.mul(c_bar, keep)
+    q = cholesky_adjoint(e, low, factor_bar if lower else _t(e, factor_bar))
+    other = _mask(e, triangle_mask, a, not lower, 1 if lower else -1)
+    return [e.add(_to_triangle(e, q, a, lower), e.mul(c_bar, other))]
+
+
+def _factor_parts(e: Emit, pair: Operand) -> tuple[Operand, Operand, Operand]:
+    """c, the mask of the triangle holding the factor, and w (see above)."""
+    c = e.b.emit("getitem", [pair, Const(0)]).result
+    return c, _mask(e, factor_weight, pair, "mask"), _mask(e, factor_weight, pair, "weight")
+
+
+def _lower_factor(e: Emit, k: Operand, w: Operand) -> Operand:
+    return e.add(e.mul(k, w), e.mul(_t(e, k), e.sub(Const(1.0), w)))
+
+
+def _cho_solve_jvp(e: Emit, op: Op, t: list) -> Operand:
+    pair, x = op.args[0], op.result
+    terms = [t[1]] if t[1] is not None else []
+    if t[0] is not None:
+        c, keep, w = _factor_parts(e, pair)
+        low = _lower_factor(e, e.mul(c, keep), w)
+        dc = e._mark(e.b.emit("getitem", [t[0], Const(0)]).result, [t[0]])
+        dl = _lower_factor(e, e.mul(dc, keep), w)
+        moved = e.add(e.matmul(dl, e.matmul(_t(e, low), x)), e.matmul(low, e.matmul(_t(e, dl), x)))
+        terms.append(e.neg(moved))
+    return e.array("cho_solve", pair, e.sum_terms(terms))
+
+
+def _cho_solve_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    pair, x = op.args[0], op.result
+    b_bar = e.array("cho_solve", pair, g)
+    c, keep, w = _factor_parts(e, pair)
+    low = _lower_factor(e, e.mul(c, keep), w)
+    a_bar = e.neg(e.helper("matmul_adjoint_a", b_bar, c, x))
+    low_bar = e.matmul(e.add(a_bar, _t(e, a_bar)), low)
+    c_bar = e.mul(_lower_factor(e, low_bar, w), keep)
+    pack = e.b.emit("pack", [c_bar, Const(0.0)], attrs={"kind": "tuple"}).result
+    return [pack, b_bar]
+
+
+# ------------------------------------------------------------------ expm, sqrtm, sylvester
+
+
+def _frechet(e: Emit, a: Operand, direction: Operand) -> Operand:
+    """The derivative of expm at `a` along `direction`: the upper right block of
+    ``expm([[a, direction], [0, a]])``."""
+    first, second = _mask(e, block_basis, a, 0), _mask(e, block_basis, a, 1)
+    big = e.add(e.add(_mm(e, first, a, _t(e, first)), _mm(e, first, direction, _t(e, second))),
+                _mm(e, second, a, _t(e, second)))
+    return _mm(e, _t(e, first), e.expm(big), second)
+
+
+def _sylvester_jvp(e: Emit, op: Op, t: list) -> Operand:
+    a, b, _ = op.args
+    terms = [t[2]] if t[2] is not None else []
+    if t[0] is not None:
+        terms.append(e.neg(e.matmul(t[0], op.result)))
+    if t[1] is not None:
+        terms.append(e.neg(e.matmul(op.result, t[1])))
+    return e.solve_sylvester(a, b, e.sum_terms(terms))
+
+
+def _sylvester_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    a, b, _ = op.args
+    q_bar = e.solve_sylvester(_t(e, a), _t(e, b), g)
+    return [e.neg(e.matmul(q_bar, _t(e, op.result))), e.neg(e.matmul(_t(e, op.result), q_bar)),
+            q_bar]
+
+
+# ------------------------------------------------------------------ logsumexp, softmax
+
+
+def _exp(e: Emit, x: Operand) -> Operand:
+    return e._mark(e.b.apply("exp", [x], family="numpy"), [x])
+
+
+def _logsumexp_parts(e: Emit, op: Op) -> tuple[Operand, Operand | None, Operand]:
+    """a, b (None if not given) and ``exp(a - y)`` with y spread over the reduced axes."""
+    if static(op, "return_sign"):
+        raise NotImplementedError("scipy.special.logsumexp with return_sign=True has no rule")
+    a = op.args[0]
+    b = param(op, "b")
+    b = None if isinstance(b, Const) and b.value is None else b
+    spread = e.helper("sum_adjoint", op.result, a, param(op, "axis"), param(op, "keepdims"))
+    return a, b, _exp(e, e.sub(a, spread))
+
+
+def _logsumexp_jvp(e: Emit, op: Op, t: list) -> Operand:
+    a, b, p = _logsumexp_parts(e, op)
+    ta, tb = t[0], t[_position(op, "b")] if b is not None else None
+    terms = []
+    if ta is not None:
+        terms.append(e.mul(p if b is None else e.mul(b, p), ta))
+    if tb is not None:
+        terms.append(e.mul(p, tb))
+    return _reduce_like(e, op, e.sum_terms(terms))
+
+
+def _logsumexp_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    a, b, p = _logsumexp_parts(e, op)
+    spread = e.helper("sum_adjoint", g, a, param(op, "axis"), param(op, "keepdims"))
+    parts: list[Operand | None] = [None] * len(op.args)
+    if b is None:
+        parts[0] = e.mul(spread, p)
+    else:
+        parts[0] = e.helper("unbroadcast", e.mul(spread, e.mul(b, p)), a)
+        parts[_position(op, "b")] = e.helper("unbroadcast", e.mul(spread, p), b)
+    return parts
+
+
+def _over_axis(e: Emit, op: Op, x: Operand) -> Operand:
+    return e.sum(x, axis=param(op, "axis"), keepdims=True)
+
+
+def _softmax_jvp(e: Emit, op: Op, t: list) -> Operand:
+    s = op.result
+    return e.mul(s, e.sub(t[0], _over_axis(e, op, e.mul(s, t[0]))))
+
+
+def _softmax_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    s = op.result
+    return [e.mul(s, e.sub(g, _over_axis(e, op, e.mul(g, s))))]
+
+
+def _log_softmax_jvp(e: Emit, op: Op, t: list) -> Operand:
+    return e.sub(t[0], _over_axis(e, op, e.mul(_exp(e, op.result), t[0])))
+
+
+def _log_softmax_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    return [e.sub(g, e.mul(_exp(e, op.result), _over_axis(e, op, g)))]
+
+
+# ------------------------------------------------------------------ the tables
+
+
+def _declare_linalg(linalg: Any) -> None:
+    declare("solve_triangular", linalg.solve_triangular, "a*, b*, trans=0, lower=False, "
+            "unit_diagonal=False, overwrite_b=False, check_finite=True")
+    declare("cho_factor", linalg.cho_factor, "a*, lower=False, overwrite_a=False, "
+            "check_finite=True")
+    declare("cho_solve", linalg.cho_solve, "c_and_lower*, b*, overwrite_b=False, "
+            "check_finite=True")
+    declare("expm", linalg.expm, "A*")
+    declare("sqrtm", linalg.sqrtm, "A*")
+    declare("solve_sylvester", linalg.solve_sylvester, "a*, b*, q*")
+
+
+def _declare_special(special: Any) -> None:
+    declare("logsumexp", special.logsumexp, "a*, axis=None, b*=None, keepdims=False, "
+            "return_sign=False")
+    declare("softmax", special.softmax, "x*, axis=None")
+    declare("log_softmax", special.log_softmax, "x*, axis=None")
+
+
+_MODULES = {"scipy.linalg": _declare_linalg, "scipy.special": _declare_special}
+_DECLARED: set[str] = set()
+
+
+def declare_scipy() -> None:
+    """Declare the functions of the SciPy modules imported so far (once each)."""
+    for name, declare_module in _MODULES.items():
+        if name not in _DECLARED and name in sys.modules:
+            _DECLARED.add(name)
+            declare_module(sys.modules[name])
+
+
+LATE_DECLARATIONS.append(declare_scipy)
+NONLINEAR_JVPS.update(
+    solve_triangular=_solve_triangular_jvp, cho_factor=_cho_factor_jvp,
+    cho_solve=_cho_solve_jvp, solve_sylvester=_sylvester_jvp,
+    expm=lambda e, op, t: _frechet(e, op.args[0], t[0]),
+    sqrtm=lambda e, op, t: e.solve_sylvester(op.result, op.result, t[0]),
+    logsumexp=_logsumexp_jvp, softmax=_softmax_jvp, log_softmax=_log_softmax_jvp)
+VJPS.update(
+    solve_triangular=_solve_triangular_vjp, cho_factor=_cho_factor_vjp,
+    cho_solve=_cho_solve_vjp, solve_sylvester=_sylvester_vjp,
+    expm=lambda e, op, g: [_frechet(e, _t(e, op.args[0]), g)],
+    sqrtm=lambda e, op, g: [e.solve_sylvester(_t(e, op.result), _t(e, op.result), g)],
+    logsumexp=_logsumexp_vjp, softmax=_softmax_vjp, log_softmax=_log_softmax_vjp)
