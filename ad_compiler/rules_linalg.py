@@ -128,8 +128,11 @@ def _inverse_gaps(e: Emit, w: Operand, eye: Operand) -> Operand:
     return e.truediv(_mask(e, off_diagonal_mask, w), e.add(gaps, eye))
 
 
-def _exp(e: Emit, x: Operand) -> Operand:
-    return e._mark(e.b.apply("exp", [x], family="numpy"), [x])
+def _gap_term(e: Emit, f: Operand, x: Operand) -> Operand:
+    """``F * X`` in an adjoint, zero where X is: the vectors' adjoint X is zero when only
+    the eigenvalues (singular values) are used, whose derivative exists also where they
+    repeat and F is infinite."""
+    return e.where(e.call(np.not_equal, x, Const(0.0)), e.mul(f, x), Const(0.0))
 
 
 # ------------------------------------------------------------------ np.linalg.cholesky
@@ -189,7 +192,7 @@ def _eigh_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     w_bar, v_bar = _adjoint_items(e, op, g, 2)
     eye = _mask(e, identity_like, w)
     inner = e.add(_diag_matrix(e, w_bar, eye),
-                  e.mul(_inverse_gaps(e, w, eye), e.matmul(_t(e, v), v_bar)))
+                  _gap_term(e, _inverse_gaps(e, w, eye), e.matmul(_t(e, v), v_bar)))
     return [_to_triangle(e, _mm(e, v, inner, _t(e, v)), op.args[0], _lower(op))]
 
 
@@ -254,8 +257,8 @@ def _svd_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     v_bar = _t(e, vh_bar)
     s_row, s_col = _row(e, s), _col(e, s)
     f = _inverse_gaps(e, e.mul(s, s), eye)
-    j = e.mul(f, e.matmul(_t(e, u), u_bar))
-    k = e.mul(f, e.matmul(_t(e, v), v_bar))
+    j = _gap_term(e, f, e.matmul(_t(e, u), u_bar))
+    k = _gap_term(e, f, e.matmul(_t(e, v), v_bar))
     p_bar = e.add(e.add(e.mul(e.add(j, _t(e, j)), s_row), _diag_matrix(e, s_bar, eye)),
                   e.mul(s_col, e.add(k, _t(e, k))))
     u_out = e.truediv(e.sub(u_bar, e.matmul(u, e.matmul(_t(e, u), u_bar))), s_row)
@@ -267,18 +270,20 @@ def _svd_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
 # ------------------------------------------------------------------ qr
 
 
-def _qr_parts(e: Emit, op: Op) -> tuple[Operand, Operand, Operand]:
+def _qr_parts(e: Emit, op: Op) -> tuple[Operand, Operand, Operand, Operand]:
+    """Q, R, the mask below R's diagonal, and 1.0 after refusing a wide matrix."""
     mode = static(op, "mode")
     if mode != "reduced":
         raise NotImplementedError(f"np.linalg.qr with mode={mode!r} has no rule (the "
                                   "reduced QR, the default, has)")
     q, r = _item(e, op.result, 0), _item(e, op.result, 1)
-    return q, r, _mask(e, qr_strict_lower, op.args[0])
+    one = _mask(e, tall_one, op.args[0], "np.linalg.qr")
+    return q, r, _mask(e, qr_strict_lower, op.args[0]), one
 
 
 def _qr_jvp(e: Emit, op: Op, t: list) -> Operand:
-    q, r, strict = _qr_parts(e, op)
-    m = _t(e, e.solve(_t(e, r), _t(e, t[0])))  # dA R^-1
+    q, r, strict, one = _qr_parts(e, op)
+    m = _t(e, e.solve(_t(e, r), _t(e, e.mul(t[0], one))))  # dA R^-1
     c = e.matmul(_t(e, q), m)
     low = e.mul(c, strict)
     omega = e.sub(low, _t(e, low))
@@ -288,9 +293,9 @@ def _qr_jvp(e: Emit, op: Op, t: list) -> Operand:
 
 
 def _qr_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
-    q, r, strict = _qr_parts(e, op)
+    q, r, strict, one = _qr_parts(e, op)
     q_bar, r_bar = _adjoint_items(e, op, g, 2)
-    direct = e.sub(e.matmul(r_bar, _t(e, r)), e.matmul(_t(e, q), q_bar))
+    direct = e.sub(e.matmul(e.mul(r_bar, one), _t(e, r)), e.matmul(_t(e, q), q_bar))
     c_bar = e.sub(direct, e.mul(e.sub(direct, _t(e, direct)), strict))
     m_bar = e.add(e.matmul(q, c_bar), q_bar)
     return [_t(e, e.solve(r, _t(e, m_bar)))]  # M_bar R^-T
@@ -322,7 +327,7 @@ def _lstsq_parts(e: Emit, op: Op) -> tuple[Operand, Operand, Operand, Operand]:
     that of a matrix of full column rank, refused at run time for a wide one)."""
     a, b = op.args[0], op.args[1]
     x = _item(e, op.result, 0)
-    gram = e.mul(e.matmul(_t(e, a), a), _mask(e, tall_one, a))
+    gram = e.mul(e.matmul(_t(e, a), a), _mask(e, tall_one, a, "np.linalg.lstsq"))
     return a, x, e.sub(b, e.matmul(a, x)), gram
 
 

@@ -89,14 +89,14 @@ def svd_identity(a: Any, full_matrices: bool) -> np.ndarray:
 
 
 def qr_strict_lower(a: Any) -> np.ndarray:
-    """Ones below the diagonal of R's shape, after refusing a wide matrix."""
-    _require_tall(a, "np.linalg.qr")
+    """Ones below the diagonal of R's shape."""
     return triangle_mask(np.empty((np.shape(a)[-1],) * 2), True, -1)
 
 
-def tall_one(a: Any) -> float:
-    """1.0, after refusing a least-squares problem with fewer equations than unknowns."""
-    _require_tall(a, "np.linalg.lstsq")
+def tall_one(a: Any, what: str) -> float:
+    """1.0, after refusing a matrix with fewer rows than columns (a factor to multiply
+    into the rule's first product, so that the refusal comes first)."""
+    _require_tall(a, what)
     return 1.0
 
 

@@ -235,3 +235,55 @@ def test_float32(case: Case) -> None:
     for got, want in zip(_as_list(g, case), reference):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-2)
+
+
+# ====================================================================== refusals and kinks
+
+
+@pytest.mark.parametrize("fn, shape, message", [
+    (F.svd_full_wide, (2, 3), "full_matrices=False"),
+    (F.qr_any, (2, 3), "at least as many rows"),
+], ids=["svd_full_wide", "qr_wide"])
+def test_shapes_a_rule_does_not_cover_are_refused_when_the_code_runs(fn, shape,
+                                                                     message) -> None:
+    x = _rng("wide").normal(size=shape)
+    for mode in ("reverse", "forward"):
+        with pytest.raises(ValueError, match=message):
+            adc.grad(fn, mode=mode)(x)
+
+
+@pytest.mark.parametrize("fn, message", [
+    (F.svd_hermitian, "hermitian=True"),
+    (F.qr_complete, "mode='complete'"),
+    (F.logsumexp_sign, "return_sign=True"),
+    (F.norm_order_from_value, "'ord' must be a constant"),
+], ids=["svd_hermitian", "qr_complete", "logsumexp_sign", "norm_order_from_value"])
+def test_parameters_without_a_rule_are_refused_where_they_are_written(fn, message) -> None:
+    with pytest.raises(adc.ADCompileError, match=message) as info:
+        adc.grad(fn)(_rng("refused").normal(size=(3, 3)))
+    assert "coverage_linalg.py" in str(info.value)
+
+
+def test_lstsq_residuals_are_refused_in_reverse_mode() -> None:
+    a, b = _rng("lstsq").normal(size=(4, 2)), _rng("lstsq b").normal(size=4)
+    with pytest.raises(ValueError, match="in its solution only"):
+        adc.grad(F.lstsq_residuals)(a, b)
+    assert np.all(np.isnan(adc.grad(F.lstsq_residuals, mode="forward")(a, b)))
+
+
+def test_complex_matrices_are_refused() -> None:
+    a = np.diag([1.0, 2.0, 3.0]) + 0.1j * np.array([[0, 1, 0], [-1, 0, 0], [0, 0, 0]])
+    with pytest.raises(TypeError, match="complex"):
+        adc.grad(F.eigh_values_of_pair)(a)
+
+
+def test_repeated_eigenvalues_give_the_eigenvalues_derivative_and_nan_for_vectors() -> None:
+    """At a repeated eigenvalue the eigenvalues' sum weighted by V3 has the derivative
+    of the lower triangle's weights; the eigenvectors have none: nan, not a number."""
+    a = np.diag([1.0, 1.0, 2.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = adc.grad(F.eigh_values_of_pair)(a)
+        assert not np.all(np.isfinite(adc.grad(F.eigh_projector)(a)))
+    assert np.all(np.isfinite(g))
+    # w = (1, 1, 2): perturbing the last diagonal entry moves w[2] only
+    assert g[2, 2] == pytest.approx(F.V3[2])
