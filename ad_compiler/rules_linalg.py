@@ -31,6 +31,11 @@ import numpy as np
 from .ir import Const, Op, Operand
 from .primitives import _array as declare
 from .runtime_linalg import (
+    as_column,
+    as_column_batched,
+    batched_solve_columns,
+    from_column,
+    from_column_batched,
     half_lower_mask,
     identity_like,
     norm_weight,
@@ -47,6 +52,7 @@ from .runtime_linalg import (
     triangle_mask,
 )
 from .tensor_rules import (
+    _BATCHED,
     HELPERS,
     NONLINEAR_JVPS,
     VJPS,
@@ -133,6 +139,40 @@ def _gap_term(e: Emit, f: Operand, x: Operand) -> Operand:
     the eigenvalues (singular values) are used, whose derivative exists also where they
     repeat and F is infinite."""
     return e.where(e.call(np.not_equal, x, Const(0.0)), e.mul(f, x), Const(0.0))
+
+
+# ------------------------------------------------------------------ np.linalg.solve
+# x = A^-1 b on columns (a vector b, even beside a stack of matrices, is one column):
+# dx = A^-1 (db - dA x); b_bar = A^-T x_bar, A_bar = -b_bar x^T.
+
+
+def _column(e: Emit, x: Operand, b: Operand, name: str = "as_column") -> Operand:
+    """`x` as a column where b is a vector (`name` "from_column": back), in its
+    batched form for a tangent carrying directions (vector mode)."""
+    if e.is_batched(x):
+        return e._mark(e.helper(name + "_batched", x, b), [x])
+    return e.helper(name, x, b)
+
+
+def _solve_jvp(e: Emit, op: Op, t: list) -> Operand:
+    a, b = op.args[:2]
+    terms = [_column(e, t[1], b)] if t[1] is not None else []
+    if t[0] is not None:
+        terms.append(e.neg(e.matmul(t[0], _column(e, op.result, b))))
+    return _column(e, e.solve(a, e.sum_terms(terms)), b, "from_column")
+
+
+def _solve_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    a, b = op.args[:2]
+    b_bar = e.solve(_t(e, a), _column(e, g, b))
+    a_bar = e.neg(e.matmul(b_bar, _t(e, _column(e, op.result, b))))
+    return [e.helper("unbroadcast", a_bar, a),
+            e.helper("unbroadcast", e.helper("from_column", b_bar, b), b)]
+
+
+def _column_jvp(name: str) -> Any:
+    """The tangent rule of `as_column` or `from_column`, linear in their first argument."""
+    return lambda e, op, t: None if t[0] is None else _column(e, t[0], op.args[1], name)
 
 
 # ------------------------------------------------------------------ np.linalg.cholesky
@@ -409,11 +449,18 @@ declare("qr", np.linalg.qr, "a*, mode='reduced'")
 declare("pinv", np.linalg.pinv, "a*, rcond=None, hermitian=False")
 declare("lstsq", np.linalg.lstsq, "a*, b*, rcond=None")
 
-NONLINEAR_JVPS.update(norm=_norm_jvp, cholesky=_cholesky_jvp, eigh=_eigh_jvp, eigvalsh=_eigvalsh_jvp,
+_BATCHED["solve"] = (batched_solve_columns, ("a", "b"))  # its rules pass columns only
+NONLINEAR_JVPS.update(solve=_solve_jvp, norm=_norm_jvp, cholesky=_cholesky_jvp, eigh=_eigh_jvp, eigvalsh=_eigvalsh_jvp,
                       svd=_svd_jvp, qr=_qr_jvp, pinv=_pinv_jvp, lstsq=_lstsq_jvp)
-VJPS.update(norm=_norm_vjp, cholesky=_cholesky_vjp, eigh=_eigh_vjp, eigvalsh=_eigvalsh_vjp, svd=_svd_vjp,
+VJPS.update(solve=_solve_vjp, norm=_norm_vjp, cholesky=_cholesky_vjp, eigh=_eigh_vjp, eigvalsh=_eigvalsh_vjp, svd=_svd_vjp,
             qr=_qr_vjp, pinv=_pinv_vjp, lstsq=_lstsq_vjp)
 HELPERS.update({
+    "as_column": Helper(as_column, (0,), vjp=lambda e, g, a: [e.helper("from_column", g, a[1]),
+                                                             None], jvp=_column_jvp("as_column")),
+    "from_column": Helper(from_column, (0,), vjp=lambda e, g, a: [e.helper("as_column", g, a[1]),
+                                                                 None], jvp=_column_jvp("from_column")),
+    "as_column_batched": Helper(as_column_batched, (0,)),
+    "from_column_batched": Helper(from_column_batched, (0,)),
     # a tuple result's tangent in the result's own type, and one item of its adjoint
     "result_like": Helper(result_like, (0,), vjp=lambda e, g, a: [g, None], jvp=lambda e, op, t: (
         None if t[0] is None else e._mark(e.helper("result_like", t[0], op.args[1]), [t[0]]))),

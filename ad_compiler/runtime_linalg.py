@@ -117,6 +117,43 @@ def solution_adjoint(g: Any, like: Any) -> Any:
     return result_item(g, 0, like)
 
 
+# ---------------------------------------------------------------- np.linalg.solve
+# NumPy's solve takes b as a vector only when it is 1-d (even beside a stack of
+# matrices); its rules work on columns, these helpers make and unmake them.
+
+
+def as_column(x: Any, b: Any) -> Any:
+    """`x` (shaped like solve's result or right-hand side) as a column where `b` is a
+    vector."""
+    return np.expand_dims(x, -1) if np.ndim(b) == 1 else x
+
+
+def from_column(x: Any, b: Any) -> Any:
+    """The inverse of `as_column` (and its adjoint)."""
+    return x[..., 0] if np.ndim(b) == 1 else x
+
+
+def as_column_batched(t: Any, b: Any) -> Any:
+    """`as_column` of a tangent carrying directions on a last axis."""
+    return np.expand_dims(t, -2) if np.ndim(b) == 1 else t
+
+
+def from_column_batched(t: Any, b: Any) -> Any:
+    """`from_column` of a tangent carrying directions on a last axis."""
+    return t[..., 0, :] if np.ndim(b) == 1 else t
+
+
+def batched_solve_columns(a: Any, t: Any) -> Any:
+    """``np.linalg.solve(a, t)`` for a right-hand side carrying directions on a last
+    axis: the directions join the columns (of a vector, they are the columns)."""
+    t = np.asarray(t)
+    if t.ndim == 2:
+        return np.linalg.solve(a, t)
+    shape = t.shape
+    out = np.linalg.solve(a, t.reshape(shape[:-2] + (shape[-2] * shape[-1],)))
+    return out.reshape(out.shape[:-1] + shape[-2:])
+
+
 # ---------------------------------------------------------------- tuple results
 
 

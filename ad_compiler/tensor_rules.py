@@ -355,7 +355,7 @@ HELPERS: dict[str, Helper] = {
         None if t[0] is None else e._mark(e.helper("zero_if_integral", t[0], op.args[1]),
                                           [t[0]])),
         vjp=lambda e, g, a: [e.helper("zero_if_integral", g, a[1]), None]),
-}  # (exact_rules.py adds those of np.prod and np.linspace)
+}  # (exact_rules.py adds those of np.prod and np.linspace, rules_linalg.py its own)
 NONDIFF_HELPERS = frozenset({"zeros_of", "reduced_count", "extremum_mask"})
 # helpers user code itself may lower to, which say nothing about arrays
 CONTAINER_HELPERS = frozenset({"items_of"})
@@ -415,7 +415,6 @@ NONLINEAR_JVPS: dict[str, Callable[[Emit, Op, list], Operand | None]] = {
     "std": lambda e, op, t: (lambda c, n: e.truediv(_reduce_like(e, op, e.mul(c, t[0])),
                                                     e.mul(n, op.result)))(*_variance_parts(e, op)),
     "norm": lambda e, op, t: e.truediv(_reduce_like(e, op, e.mul(op.args[0], t[0])), op.result),
-    "solve": lambda e, op, t: e.solve(op.args[0], _solve_rhs(e, op, t)),
     "inv": lambda e, op, t: e.neg(e.matmul(e.matmul(op.result, t[0]), op.result)),
     "det": lambda e, op, t: e.mul(op.result, e.sum(e.mul(_inv_t(e, op.args[0]), t[0]),
                                                    axis=(-2, -1))),
@@ -434,13 +433,6 @@ def _slogdet_jvp(e: Emit, op: Op, t: Operand) -> Operand:
 def _mask(e: Emit, op: Op) -> Operand:
     return e.helper("extremum_mask", op.args[0], op.result, param(op, "axis"),
                     param(op, "keepdims"))
-
-
-def _solve_rhs(e: Emit, op: Op, t: list) -> Operand:
-    if t[0] is None:
-        return t[1]
-    moved = e.matmul(t[0], op.result)
-    return e.neg(moved) if t[1] is None else e.sub(t[1], moved)
 
 
 def _given(op: Op, replace: dict[int, Operand]) -> tuple[dict[str, Operand], list[Operand]]:
@@ -623,9 +615,6 @@ VJPS: dict[str, Callable[[Emit, Op, Operand], list[Operand | None]]] = {
     "transpose": _transpose_vjp,
     "trace": lambda e, op, g: [e.helper("trace_adjoint", g, op.args[0], param(op, "offset"),
                                         param(op, "axis1"), param(op, "axis2"))],
-    "solve": lambda e, op, g: (lambda b_bar: [
-        e.neg(e.helper("matmul_adjoint_a", b_bar, op.args[0], op.result)), b_bar])(
-        e.solve(e.swap_last(op.args[0]), g)),
     "inv": lambda e, op, g: (lambda yt: [e.neg(e.matmul(e.matmul(yt, g), yt))])(
         e.swap_last(op.result)),
     "det": lambda e, op, g: [e.mul(e.expand_last(e.mul(g, op.result)), _inv_t(e, op.args[0]))],

@@ -47,6 +47,15 @@ _OPAQUE_HELPERS = frozenset({"index_update", "accumulate", "densify", "dense", "
                              "as_gradient", "repeat_adjoint_of", "field_update"})
 
 
+# array primitives whose result is a tuple of float arrays (eigh, svd and qr)
+_FLOAT_TUPLES = frozenset({"eigh", "svd", "qr"})
+
+
+def _made_by(producers: dict[int, Op], operand: Operand, prims: frozenset[str]) -> bool:
+    op = producers.get(operand.uid) if isinstance(operand, Value) else None
+    return op is not None and op.prim in prims
+
+
 def _singular_values_only(op: Op) -> bool:
     """``np.linalg.svd(a, compute_uv=False)``: an array, not a tuple."""
     from ..tensor_rules import param
@@ -178,6 +187,8 @@ class Kinds:
             return None if prim == "svd" and _singular_values_only(op) else "seq"
         if prim == "copy":
             return kinds[0] if kinds else None
+        if prim in ("getitem", "getattr") and _made_by(self._producers, op.args[0], _FLOAT_TUPLES):
+            return "float"  # w of w, V = np.linalg.eigh(a): an array
         if prim == "getitem":
             return kinds[0] if kinds and kinds[0] in ("float", "int", "numeric") else None
         if prim == "add":
