@@ -25,7 +25,7 @@ from .rules_linalg import (
     cholesky_adjoint,
     cholesky_tangent,
 )
-from .runtime_linalg import block_basis, factor_weight, triangle_mask
+from .runtime_linalg import block_basis, factor_weight, real_one, triangle_mask
 from .tensor_rules import (
     NONLINEAR_JVPS,
     VJPS,
@@ -169,6 +169,11 @@ def _sylvester_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
             q_bar]
 
 
+def _real(e: Emit, op: Op, x: Operand) -> Operand:
+    """`x`, after refusing a complex square root (multiplied in, so it comes first)."""
+    return e.mul(x, _mask(e, real_one, op.result, "scipy.linalg.sqrtm"))
+
+
 # ------------------------------------------------------------------ logsumexp, softmax
 
 
@@ -271,11 +276,12 @@ NONLINEAR_JVPS.update(
     solve_triangular=_solve_triangular_jvp, cho_factor=_cho_factor_jvp,
     cho_solve=_cho_solve_jvp, solve_sylvester=_sylvester_jvp,
     expm=lambda e, op, t: _frechet(e, op.args[0], t[0]),
-    sqrtm=lambda e, op, t: e.solve_sylvester(op.result, op.result, t[0]),
+    sqrtm=lambda e, op, t: e.solve_sylvester(op.result, op.result, _real(e, op, t[0])),
     logsumexp=_logsumexp_jvp, softmax=_softmax_jvp, log_softmax=_log_softmax_jvp)
 VJPS.update(
     solve_triangular=_solve_triangular_vjp, cho_factor=_cho_factor_vjp,
     cho_solve=_cho_solve_vjp, solve_sylvester=_sylvester_vjp,
     expm=lambda e, op, g: [_frechet(e, _t(e, op.args[0]), g)],
-    sqrtm=lambda e, op, g: [e.solve_sylvester(_t(e, op.result), _t(e, op.result), g)],
+    sqrtm=lambda e, op, g: [e.solve_sylvester(_t(e, op.result), _t(e, op.result),
+                                              _real(e, op, g))],
     logsumexp=_logsumexp_vjp, softmax=_softmax_vjp, log_softmax=_log_softmax_vjp)

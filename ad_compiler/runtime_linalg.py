@@ -69,6 +69,15 @@ def factor_weight(pair: Any, what: str) -> Any:
     return 1.0 if lower else 0.0
 
 
+def real_one(y: Any, what: str) -> float:
+    """1.0, after refusing a complex result (`what`'s of a matrix with negative
+    eigenvalues): complex values have no derivative here."""
+    if np.iscomplexobj(y):
+        raise TypeError(f"{what} returned a complex matrix (its argument has negative "
+                        "eigenvalues): complex values are not differentiated")
+    return 1.0
+
+
 def _require_tall(a: Any, what: str) -> None:
     shape = np.shape(a)
     if shape[-2] < shape[-1]:

@@ -284,6 +284,13 @@ def test_complex_matrices_are_refused() -> None:
         adc.grad(F.eigh_values_of_pair)(a)
 
 
+def test_a_complex_square_root_is_refused() -> None:
+    a = np.array([[1.0, 2.0], [2.0, -3.0]])  # a negative eigenvalue
+    for mode in ("reverse", "forward"):
+        with pytest.raises(TypeError, match="complex"):
+            adc.grad(F.sqrtm_any, mode=mode)(a)
+
+
 def test_repeated_eigenvalues_give_the_eigenvalues_derivative_and_nan_for_vectors() -> None:
     """At a repeated eigenvalue the eigenvalues' sum weighted by V3 has the derivative
     of the lower triangle's weights; the eigenvectors have none: nan, not a number."""
