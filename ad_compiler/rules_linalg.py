@@ -439,6 +439,16 @@ def _norm_weight_vjp(e: Emit, g: Operand, a: list) -> list[Operand | None]:
     return [e.helper("norm_weight_jvp", a[0], a[1], g, *a[2:])] + [None] * (len(a) - 1)
 
 
+# ------------------------------------------------------------------ np.linalg.slogdet
+_slogdet_pair_jvp = NONLINEAR_JVPS["slogdet"]
+
+
+def _slogdet_jvp(e: Emit, op: Op, t: list) -> Operand:
+    """The tangent pair in a ``SlogdetResult``, so that ``res.logabsdet`` reads it."""
+    pair = _slogdet_pair_jvp(e, op, t)
+    return e._mark(e.helper("result_like", pair, op.result), [pair])
+
+
 # ------------------------------------------------------------------ the tables
 
 declare("cholesky", np.linalg.cholesky, "a*, upper=False")
@@ -450,7 +460,7 @@ declare("pinv", np.linalg.pinv, "a*, rcond=None, hermitian=False")
 declare("lstsq", np.linalg.lstsq, "a*, b*, rcond=None")
 
 _BATCHED["solve"] = (batched_solve_columns, ("a", "b"))  # its rules pass columns only
-NONLINEAR_JVPS.update(solve=_solve_jvp, norm=_norm_jvp, cholesky=_cholesky_jvp, eigh=_eigh_jvp, eigvalsh=_eigvalsh_jvp,
+NONLINEAR_JVPS.update(slogdet=_slogdet_jvp, solve=_solve_jvp, norm=_norm_jvp, cholesky=_cholesky_jvp, eigh=_eigh_jvp, eigvalsh=_eigvalsh_jvp,
                       svd=_svd_jvp, qr=_qr_jvp, pinv=_pinv_jvp, lstsq=_lstsq_jvp)
 VJPS.update(solve=_solve_vjp, norm=_norm_vjp, cholesky=_cholesky_vjp, eigh=_eigh_vjp, eigvalsh=_eigvalsh_vjp, svd=_svd_vjp,
             qr=_qr_vjp, pinv=_pinv_vjp, lstsq=_lstsq_vjp)

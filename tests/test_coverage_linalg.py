@@ -109,6 +109,7 @@ CASES = [
     Case("pinv_batched", F.pinv_batched, (normal(2, 3, 2),)),
     Case("eigvalsh_batched", F.eigvalsh_batched, (normal(2, 3, 3),)),
     Case("sqrtm_batched", F.sqrtm_batched, (normal(2, 3, 3),)),
+    Case("slogdet_field", F.slogdet_field, (normal(3, 3),)),
     Case("norm_vector_inf", F.norm_vector_inf, (normal(3),), hessian=True),
     Case("norm_vector_neg_inf", F.norm_vector_neg_inf, (normal(3),)),
     Case("norm_vector_1", F.norm_vector_1, (normal(3),)),
