@@ -1,6 +1,5 @@
-"""Rules of the matrix decompositions and functions: ``np.linalg`` (cholesky, eigh,
-eigvalsh, svd, qr, pinv, lstsq, norm of every order) and ``scipy.linalg``
-(solve_triangular, cho_factor, cho_solve, expm, sqrtm, solve_sylvester).
+"""Rules of ``np.linalg``: solve on columns, cholesky, eigh, eigvalsh, svd, qr, pinv,
+lstsq, norm of every order, and slogdet's result type (SciPy's are in rules_scipy.py).
 
 Each primitive is declared once here (its NumPy or SciPy signature, `*` marking the
 operands), with its tangent (JVP) and adjoint (VJP) rule next to it.  Every rule is
@@ -18,9 +17,6 @@ Conventions where a derivative is not unique:
   values) are distinct; at a repeated one the derivative is infinite or nan, as in
   autograd and JAX.  Functions invariant to the vectors' signs (``V @ diag(w) @ V.T``)
   are the ones with a derivative.
-
-SciPy functions are declared when the user's code has imported the SciPy module that
-holds them (`declare_scipy`), so importing ad_compiler does not import SciPy.
 """
 from __future__ import annotations
 
@@ -78,7 +74,7 @@ def _mm(e: Emit, *factors: Operand) -> Operand:
     return out
 
 
-def _mask(e: Emit, fn: Any, *args: Any) -> Operand:
+def constant(e: Emit, fn: Any, *args: Any) -> Operand:
     """A constant array made from primal values (a mask, an identity matrix)."""
     return e.call(fn, *[a if isinstance(a, Operand) else Const(a) for a in args])
 
@@ -104,21 +100,21 @@ def _col(e: Emit, v: Operand) -> Operand:
     return e.expand_dims(v, axis=-1)
 
 
-def _from_triangle(e: Emit, t: Operand, a: Operand, lower: bool) -> Operand:
+def from_triangle(e: Emit, t: Operand, a: Operand, lower: bool) -> Operand:
     """The symmetric matrix a routine reading one triangle of `t` sees."""
-    keep = _mask(e, triangle_mask, a, lower, 0)
-    strict = _mask(e, triangle_mask, a, lower, -1 if lower else 1)
+    keep = constant(e, triangle_mask, a, lower, 0)
+    strict = constant(e, triangle_mask, a, lower, -1 if lower else 1)
     return e.add(e.mul(t, keep), _t(e, e.mul(t, strict)))
 
 
-def _to_triangle(e: Emit, g: Operand, a: Operand, lower: bool) -> Operand:
-    """The adjoint of `_from_triangle`: the triangle read gets `g` and its mirror image."""
-    keep = _mask(e, triangle_mask, a, lower, 0)
-    strict = _mask(e, triangle_mask, a, lower, -1 if lower else 1)
+def to_triangle(e: Emit, g: Operand, a: Operand, lower: bool) -> Operand:
+    """The adjoint of `from_triangle`: the triangle read gets `g` and its mirror image."""
+    keep = constant(e, triangle_mask, a, lower, 0)
+    strict = constant(e, triangle_mask, a, lower, -1 if lower else 1)
     return e.add(e.mul(g, keep), e.mul(_t(e, g), strict))
 
 
-def _result(e: Emit, op: Op, items: list[Operand]) -> Operand:
+def tuple_tangent(e: Emit, op: Op, items: list[Operand]) -> Operand:
     """The tangent of a tuple result: the items' tangents in a tuple of its type."""
     pack = e._mark(e.b.emit("pack", items, attrs={"kind": "tuple"}).result, items)
     return e._mark(e.helper("result_like", pack, op.result), [pack])
@@ -131,7 +127,7 @@ def _adjoint_items(e: Emit, op: Op, g: Operand, n: int) -> list[Operand]:
 def _inverse_gaps(e: Emit, w: Operand, eye: Operand) -> Operand:
     """``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal, 0 on it."""
     gaps = e.sub(_row(e, w), _col(e, w))
-    return e.truediv(_mask(e, off_diagonal_mask, w), e.add(gaps, eye))
+    return e.truediv(constant(e, off_diagonal_mask, w), e.add(gaps, eye))
 
 
 def _gap_term(e: Emit, f: Operand, x: Operand) -> Operand:
@@ -188,26 +184,26 @@ def cholesky_tangent(e: Emit, low: Operand, s: Operand) -> Operand:
     """The tangent of the lower factor L of ``A = L L^T`` along a symmetric `s`:
     ``L Phi(L^-1 S L^-T)``, Phi keeping the lower triangle and half the diagonal."""
     x = e.solve(low, _t(e, e.solve(low, s)))
-    return e.matmul(low, e.mul(x, _mask(e, half_lower_mask, low)))
+    return e.matmul(low, e.mul(x, constant(e, half_lower_mask, low)))
 
 
 def cholesky_adjoint(e: Emit, low: Operand, low_bar: Operand) -> Operand:
     """The adjoint of the symmetric matrix A given that of its lower factor L:
     ``L^-T Phi(L^T L_bar) L^-1`` (to be folded onto the triangle read)."""
-    p = e.mul(e.matmul(_t(e, low), low_bar), _mask(e, half_lower_mask, low))
+    p = e.mul(e.matmul(_t(e, low), low_bar), constant(e, half_lower_mask, low))
     return e.solve(_t(e, low), _t(e, e.solve(_t(e, low), _t(e, p))))
 
 
 def _cholesky_jvp(e: Emit, op: Op, t: list) -> Operand:
     low, lower = _cholesky_factor(e, op)
-    dl = cholesky_tangent(e, low, _from_triangle(e, t[0], op.args[0], lower))
+    dl = cholesky_tangent(e, low, from_triangle(e, t[0], op.args[0], lower))
     return dl if lower else _t(e, dl)
 
 
 def _cholesky_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     low, lower = _cholesky_factor(e, op)
     q = cholesky_adjoint(e, low, g if lower else _t(e, g))
-    return [_to_triangle(e, q, op.args[0], lower)]
+    return [to_triangle(e, q, op.args[0], lower)]
 
 
 # ------------------------------------------------------------------ eigh, eigvalsh
@@ -222,18 +218,18 @@ def _lower(op: Op) -> bool:
 
 def _eigh_jvp(e: Emit, op: Op, t: list) -> Operand:
     w, v = _item(e, op.result, 0), _item(e, op.result, 1)
-    eye = _mask(e, identity_like, w)
-    m = _mm(e, _t(e, v), _from_triangle(e, t[0], op.args[0], _lower(op)), v)
-    return _result(e, op, [_diag(e, m, eye), e.matmul(v, e.mul(_inverse_gaps(e, w, eye), m))])
+    eye = constant(e, identity_like, w)
+    m = _mm(e, _t(e, v), from_triangle(e, t[0], op.args[0], _lower(op)), v)
+    return tuple_tangent(e, op, [_diag(e, m, eye), e.matmul(v, e.mul(_inverse_gaps(e, w, eye), m))])
 
 
 def _eigh_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     w, v = _item(e, op.result, 0), _item(e, op.result, 1)
     w_bar, v_bar = _adjoint_items(e, op, g, 2)
-    eye = _mask(e, identity_like, w)
+    eye = constant(e, identity_like, w)
     inner = e.add(_diag_matrix(e, w_bar, eye),
                   _gap_term(e, _inverse_gaps(e, w, eye), e.matmul(_t(e, v), v_bar)))
-    return [_to_triangle(e, _mm(e, v, inner, _t(e, v)), op.args[0], _lower(op))]
+    return [to_triangle(e, _mm(e, v, inner, _t(e, v)), op.args[0], _lower(op))]
 
 
 def _eigvalsh_vectors(e: Emit, op: Op) -> Operand:
@@ -242,13 +238,13 @@ def _eigvalsh_vectors(e: Emit, op: Op) -> Operand:
 
 def _eigvalsh_jvp(e: Emit, op: Op, t: list) -> Operand:
     v = _eigvalsh_vectors(e, op)
-    s = _from_triangle(e, t[0], op.args[0], _lower(op))
+    s = from_triangle(e, t[0], op.args[0], _lower(op))
     return e.sum(e.mul(v, e.matmul(s, v)), axis=-2)
 
 
 def _eigvalsh_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     v = _eigvalsh_vectors(e, op)
-    return [_to_triangle(e, e.matmul(e.mul(v, _row(e, g)), _t(e, v)), op.args[0], _lower(op))]
+    return [to_triangle(e, e.matmul(e.mul(v, _row(e, g)), _t(e, v)), op.args[0], _lower(op))]
 
 
 # ------------------------------------------------------------------ svd
@@ -267,7 +263,7 @@ def _svd_parts(e: Emit, op: Op) -> tuple[Operand, Operand, Operand, Operand]:
     a = op.args[0]
     parts = op.result if compute_uv else e.svd(a, full_matrices=False)
     u, s, vh = (_item(e, parts, k) for k in range(3))
-    eye = _mask(e, svd_identity, a, full and compute_uv)
+    eye = constant(e, svd_identity, a, full and compute_uv)
     return u, s, _t(e, vh), eye
 
 
@@ -286,7 +282,7 @@ def _svd_jvp(e: Emit, op: Op, t: list) -> Operand:
     dat_u = e.matmul(_t(e, da), u)
     dv = e.add(e.matmul(v, e.mul(f, e.add(e.mul(s_col, dp), e.mul(_t(e, dp), s_row)))),
                e.truediv(e.sub(dat_u, e.matmul(v, _t(e, dp))), s_row))
-    return _result(e, op, [du, ds, _t(e, dv)])
+    return tuple_tangent(e, op, [du, ds, _t(e, dv)])
 
 
 def _svd_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
@@ -317,8 +313,8 @@ def _qr_parts(e: Emit, op: Op) -> tuple[Operand, Operand, Operand, Operand]:
         raise NotImplementedError(f"np.linalg.qr with mode={mode!r} has no rule (the "
                                   "reduced QR, the default, has)")
     q, r = _item(e, op.result, 0), _item(e, op.result, 1)
-    one = _mask(e, tall_one, op.args[0], "np.linalg.qr")
-    return q, r, _mask(e, qr_strict_lower, op.args[0]), one
+    one = constant(e, tall_one, op.args[0], "np.linalg.qr")
+    return q, r, constant(e, qr_strict_lower, op.args[0]), one
 
 
 def _qr_jvp(e: Emit, op: Op, t: list) -> Operand:
@@ -329,7 +325,7 @@ def _qr_jvp(e: Emit, op: Op, t: list) -> Operand:
     omega = e.sub(low, _t(e, low))
     dr = e.matmul(e.sub(c, omega), r)
     dq = e.add(e.matmul(q, e.sub(omega, c)), m)
-    return _result(e, op, [dq, dr])
+    return tuple_tangent(e, op, [dq, dr])
 
 
 def _qr_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
@@ -367,7 +363,7 @@ def _lstsq_parts(e: Emit, op: Op) -> tuple[Operand, Operand, Operand, Operand]:
     that of a matrix of full column rank, refused at run time for a wide one)."""
     a, b = op.args[0], op.args[1]
     x = _item(e, op.result, 0)
-    gram = e.mul(e.matmul(_t(e, a), a), _mask(e, tall_one, a, "np.linalg.lstsq"))
+    gram = e.mul(e.matmul(_t(e, a), a), constant(e, tall_one, a, "np.linalg.lstsq"))
     return a, x, e.sub(b, e.matmul(a, x)), gram
 
 
@@ -380,7 +376,7 @@ def _lstsq_jvp(e: Emit, op: Op, t: list) -> Operand:
         terms.append(e.matmul(_t(e, a), t[1]))
     dx = e.solve(gram, e.sum_terms(terms))
     rest = [_item(e, op.result, k) for k in (1, 2, 3)]
-    return _result(e, op, [dx, *(_mask(e, not_differentiated, v) for v in rest)])
+    return tuple_tangent(e, op, [dx, *(constant(e, not_differentiated, v) for v in rest)])
 
 
 def _lstsq_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:

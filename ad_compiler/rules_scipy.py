@@ -16,14 +16,12 @@ from .ir import Const, Op, Operand
 from .primitives import LATE_DECLARATIONS
 from .primitives import _array as declare
 from .rules_linalg import (
-    _from_triangle,
-    _mask,
-    _mm,
-    _result,
-    _t,
-    _to_triangle,
     cholesky_adjoint,
     cholesky_tangent,
+    constant,
+    from_triangle,
+    to_triangle,
+    tuple_tangent,
 )
 from .runtime_linalg import block_basis, factor_weight, real_one, triangle_mask
 from .tensor_rules import (
@@ -40,6 +38,18 @@ from .tensor_rules import (
 # ------------------------------------------------------------------ solve_triangular
 
 
+def _t(e: Emit, x: Operand) -> Operand:
+    return e.swap_last(x)
+
+
+def _mm(e: Emit, *factors: Operand) -> Operand:
+    out = factors[0]
+    for f in factors[1:]:
+        out = e.matmul(out, f)
+    return out
+
+
+
 def _triangular_flags(op: Op) -> tuple[bool, bool, bool]:
     """Whether the system is transposed, the matrix lower triangular, its diagonal ones."""
     trans = static(op, "trans")
@@ -50,7 +60,7 @@ def _triangular_flags(op: Op) -> tuple[bool, bool, bool]:
 
 def _read_triangle(e: Emit, a: Operand, lower: bool, unit: bool) -> Operand:
     """The mask of the elements solve_triangular reads (not a unit diagonal)."""
-    return _mask(e, triangle_mask, a, lower, (-1 if lower else 1) if unit else 0)
+    return constant(e, triangle_mask, a, lower, (-1 if lower else 1) if unit else 0)
 
 
 def _solve_triangular_jvp(e: Emit, op: Op, t: list) -> Operand:
@@ -85,30 +95,30 @@ def _solve_triangular_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
 def _cho_factor_jvp(e: Emit, op: Op, t: list) -> Operand:
     lower = bool(static(op, "lower"))
     a, c = op.args[0], e.b.emit("getitem", [op.result, Const(0)]).result
-    keep = _mask(e, triangle_mask, a, lower, 0)
+    keep = constant(e, triangle_mask, a, lower, 0)
     low = e.mul(c, keep) if lower else _t(e, e.mul(c, keep))
-    dl = cholesky_tangent(e, low, _from_triangle(e, t[0], a, lower))
-    other = _mask(e, triangle_mask, a, not lower, 1 if lower else -1)
+    dl = cholesky_tangent(e, low, from_triangle(e, t[0], a, lower))
+    other = constant(e, triangle_mask, a, not lower, 1 if lower else -1)
     dc = e.add(dl if lower else _t(e, dl), e.mul(t[0], other))
-    return _result(e, op, [dc, Const(0.0)])
+    return tuple_tangent(e, op, [dc, Const(0.0)])
 
 
 def _cho_factor_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     lower = bool(static(op, "lower"))
     a, c = op.args[0], e.b.emit("getitem", [op.result, Const(0)]).result
     c_bar = e.helper("result_item", g, 0, op.result)
-    keep = _mask(e, triangle_mask, a, lower, 0)
+    keep = constant(e, triangle_mask, a, lower, 0)
     low = e.mul(c, keep) if lower else _t(e, e.mul(c, keep))
     factor_bar = e.mul(c_bar, keep)
     q = cholesky_adjoint(e, low, factor_bar if lower else _t(e, factor_bar))
-    other = _mask(e, triangle_mask, a, not lower, 1 if lower else -1)
-    return [e.add(_to_triangle(e, q, a, lower), e.mul(c_bar, other))]
+    other = constant(e, triangle_mask, a, not lower, 1 if lower else -1)
+    return [e.add(to_triangle(e, q, a, lower), e.mul(c_bar, other))]
 
 
 def _factor_parts(e: Emit, pair: Operand) -> tuple[Operand, Operand, Operand]:
     """c, the mask of the triangle holding the factor, and w (see above)."""
     c = e.b.emit("getitem", [pair, Const(0)]).result
-    return c, _mask(e, factor_weight, pair, "mask"), _mask(e, factor_weight, pair, "weight")
+    return c, constant(e, factor_weight, pair, "mask"), constant(e, factor_weight, pair, "weight")
 
 
 def _lower_factor(e: Emit, k: Operand, w: Operand) -> Operand:
@@ -146,7 +156,7 @@ def _cho_solve_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
 def _frechet(e: Emit, a: Operand, direction: Operand) -> Operand:
     """The derivative of expm at `a` along `direction`: the upper right block of
     ``expm([[a, direction], [0, a]])``."""
-    first, second = _mask(e, block_basis, a, 0), _mask(e, block_basis, a, 1)
+    first, second = constant(e, block_basis, a, 0), constant(e, block_basis, a, 1)
     big = e.add(e.add(_mm(e, first, a, _t(e, first)), _mm(e, first, direction, _t(e, second))),
                 _mm(e, second, a, _t(e, second)))
     return _mm(e, _t(e, first), e.expm(big), second)
@@ -171,7 +181,7 @@ def _sylvester_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
 
 def _real(e: Emit, op: Op, x: Operand) -> Operand:
     """`x`, after refusing a complex square root (multiplied in, so it comes first)."""
-    return e.mul(x, _mask(e, real_one, op.result, "scipy.linalg.sqrtm"))
+    return e.mul(x, constant(e, real_one, op.result, "scipy.linalg.sqrtm"))
 
 
 # ------------------------------------------------------------------ logsumexp, softmax
