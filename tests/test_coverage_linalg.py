@@ -11,6 +11,8 @@ NumPy's dtype and value.  The references come from the plain function only.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -302,3 +304,11 @@ def test_repeated_eigenvalues_give_the_eigenvalues_derivative_and_nan_for_vector
     assert np.all(np.isfinite(g))
     # w = (1, 1, 2): perturbing the last diagonal entry moves w[2] only
     assert g[2, 2] == pytest.approx(F.V3[2])
+
+
+def test_importing_ad_compiler_imports_no_scipy() -> None:
+    """SciPy's functions are recognised once the user's code has imported SciPy."""
+    code = "import sys, ad_compiler; print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
