@@ -16,11 +16,11 @@ from .api import (  # noqa: E402
     value_and_grad,
     vjp,
 )
-from .custom import defpartials, stop_gradient  # noqa: E402
+from .custom import defjvp, deflinear, defpartials, defvjp, stop_gradient  # noqa: E402
 from .errors import ADCompileError  # noqa: E402
 from .tracing import trace  # noqa: E402
 
 __all__ = [
-    "ADCompileError", "check_grad", "defpartials", "grad", "hessian", "jacobian", "jvp",
-    "source", "stop_gradient", "trace", "value_and_grad", "vjp",
+    "ADCompileError", "check_grad", "defjvp", "deflinear", "defpartials", "defvjp", "grad",
+    "hessian", "jacobian", "jvp", "source", "stop_gradient", "trace", "value_and_grad", "vjp",
 ]

@@ -22,14 +22,10 @@ import numpy as np
 from . import depth
 from .codegen import Generated, generate
 from .ir import Function, walk_ops
+from .registry import get
 from .transforms.specialize import specialize
 from .transforms.static_shapes import VARIED, analyse, signature
 
-# array helpers that specialisation turns into plain NumPy (code over lists and numbers,
-# whose helpers it leaves alone, runs without a dispatcher)
-_SPECIALIZABLE = frozenset({"unbroadcast", "broadcast_like", "gradient_like", "matmul_adjoint_a",
-                            "matmul_adjoint_b", "sum_adjoint", "mean_adjoint",
-                            "zero_if_integral"})
 _MAX_SIGNATURES = 32  # beyond this many input signatures, calls run the generic code
 _MAX_ITEMS = 64
 
@@ -60,7 +56,14 @@ def _key(value: Any) -> Any:
 
 
 def worth_specializing(fn: Function) -> bool:
-    return any(op.prim in _SPECIALIZABLE for op in walk_ops(fn.body))
+    """Whether `fn` calls array helpers that specialisation turns into plain NumPy (code
+    over lists and numbers, whose helpers it leaves alone, runs without a dispatcher)."""
+    return any(_flag(op.prim) for op in walk_ops(fn.body))
+
+
+def _flag(prim: str) -> bool:
+    record = get(prim)
+    return record is not None and record.specializable
 
 
 class Dispatcher:

@@ -55,14 +55,25 @@ class ADCompileError(Exception):
         return f"{loc}{self.what}" + (f" ({self.hint})" if self.hint else "")
 
 
-def no_rule_hint(callee: str, nargs: int, example: str, rewrite: str = "") -> str:
-    """The three ways out of a call that has no derivative rule: a rule of one's own, no
-    derivative through it (`example` shows the call with its argument wrapped), or
-    other functions (`rewrite` suggests some)."""
+def no_rule_hint(callee: str, nargs: int, example: str, rewrite: str = "",
+                 arrays: bool = False) -> str:
+    """The three ways out of a call that has no derivative rule: a rule of one's own (for a
+    NumPy or SciPy function, `arrays`, one for functions of arrays), no derivative
+    through it (`example` shows the call with its argument wrapped), or other functions
+    (`rewrite` suggests some)."""
     names = ["x"] if nargs <= 1 else [f"x{k}" for k in range(nargs)]
     partials = "<dy/dx>" if nargs <= 1 else "(" + ", ".join(f"<dy/d{n}>" for n in names) + ")"
-    return (f"register a rule with adc.defpartials({callee}, lambda y, {', '.join(names)}: "
-            f"{partials}) if it is an elementwise scalar function; or wrap the argument in "
+    if arrays:
+        own = (f"register its derivatives with adc.defvjp({callee}, lambda ans, "
+               f"{', '.join(names)}: lambda g: <cotangent of {names[0]}>) and "
+               f"adc.defjvp({callee}, lambda g, ans, {', '.join(names)}: <tangent of ans>) "
+               f"(adc.deflinear if it is linear; adc.defpartials is only for elementwise "
+               f"functions)")
+    else:
+        own = (f"register a rule with adc.defpartials({callee}, lambda y, {', '.join(names)}: "
+               f"{partials}) if it is an elementwise scalar function (adc.defvjp and "
+               f"adc.defjvp for a function of arrays)")
+    return (f"{own}; or wrap the argument in "
             f"adc.stop_gradient(...) if no derivative should flow through it, as in {example}; "
             f"or rewrite it with functions that have derivative rules{rewrite}")
 
@@ -75,10 +86,10 @@ def not_a_function_error(obj: object) -> ADCompileError:
 
     from .custom import partials_of
     from .primitives import (
-        ARRAY_PRIMITIVES,
         NONDIFF_BUILTINS,
         NONDIFF_NUMPY,
         PRIMITIVES,
+        REGISTRY,
         lookup_array,
         lookup_callable,
     )
@@ -116,7 +127,7 @@ def not_a_function_error(obj: object) -> ADCompileError:
         if prim is not None:
             names = ["x", "y", "z"][: PRIMITIVES[prim[0]].arity]
         elif array is not None:
-            spec = ARRAY_PRIMITIVES[array]
+            spec = REGISTRY[array]
             names = [spec.params[k] for k in spec.operands] or ["x"]
         else:
             names = ["x"]

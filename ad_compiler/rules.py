@@ -16,13 +16,14 @@ import functools
 import math
 from typing import Any
 
-from . import batched, runtime
+from . import batched, runtime, user_rules
 from .builder import Builder
 from .ir import Const, Op, Operand, Value
 from .primitives import PRIMITIVES
-from .shapes import ShapeFacts
+from .registry import has_expr
+from .registry import is_nondiff as nondiff_primitive
+from .shapes import SCALAR, ShapeFacts
 from .tensor_rules import (
-    NONDIFF_HELPERS,
     Emit,
     array_jvp,
     array_vjp,
@@ -47,17 +48,13 @@ Template = tuple  # ("arg", i) | ("res",) | ("num", v) | (prim, *children)
 def is_differentiable(prim: str) -> bool:
     if prim in ("custom", "pack", "getitem", "getattr") or is_array_prim(prim):
         return True
-    spec = PRIMITIVES.get(prim)
-    return spec is not None and spec.expr is not None
+    return has_expr(prim)
 
 
 def is_nondiff(op: Op) -> bool:
     """Zero derivative: a piecewise-constant primitive, or a call marked as such
     (``len``, ``print``, ``int(x, 2)``) whose result carries no derivative."""
-    if op.attrs.get("nondiff") or op.prim in NONDIFF_HELPERS:
-        return True
-    spec = PRIMITIVES.get(op.prim)
-    return spec is not None and spec.nondiff
+    return bool(op.attrs.get("nondiff")) or nondiff_primitive(op.prim)
 
 
 @functools.cache
@@ -264,6 +261,8 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
                 isinstance(i, Const) and i.value is Ellipsis for i in index):
             index.append(Const(slice(None)))  # `...` must stop before the directions
         return e._mark(builder.emit("getitem", [tangents[0], *index]).result, tangents[:1])
+    if op.prim == "custom" and "rule" in op.attrs:  # the user's rule for an array function
+        return user_rules.rule_jvp(builder, op, tangents, e.batched is not None)
     if is_array_prim(op.prim):
         total = array_jvp(builder, op, tangents, facts)
         if op.prim != "where":
@@ -278,13 +277,51 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
         terms = [e.mul(p, tangents[i]) for i, p in zip(plain, partials)]
     else:
         terms = [builder.mul(p, tangents[i]) for i, p in zip(plain, partials)]
+    # operands whose tangent survives in the sum (a term folded to a constant does not)
+    covered = [a for i, term in zip(plain, terms)
+               if isinstance(term, Value) and isinstance(tangents[i], Value)
+               for a in [op.args[i], *_partial_reads(op, i)]]
     if exponent is not None:
         terms.append(_exponent_term(builder, e, op, tangents[exponent]))
+        covered = list(op.args)  # x**k * log(x) * k_dot has the shape of the result
     if e.batched is not None:
         total = e.sum_terms(terms)
+        if not all(e.is_batched(tangents[i]) for i in indices):
+            covered = []
     else:
         total = builder.sum(terms) if terms else None
+    if _has_result_shape(op, covered, facts):
+        return total
     return _broadcast_tangent(builder, e, total, op, indices, tangents, facts)
+
+
+def _partial_reads(op: Op, wrt: int) -> list[Operand]:
+    """The operands a built-in partial ``d op / d op.args[wrt]`` is a function of (all of
+    them where it reads the result); a term made with it is broadcast against them."""
+    if op.prim == "custom":
+        return []
+    reads: list[Operand] = []
+    pending = [partial_template(op.prim, wrt, const_pattern(op))]
+    while pending:
+        tree = pending.pop()
+        if tree[0] == "res":
+            return list(op.args)
+        if tree[0] == "arg":
+            reads.append(op.args[tree[1]])
+        elif tree[0] != "num":
+            pending.extend(tree[1:])
+    return reads
+
+
+def _has_result_shape(op: Op, covered: list[Operand], facts: ShapeFacts) -> bool:
+    """Whether the tangent of an elementwise op certainly has its result's shape: each
+    tangent has its primal's shape, and every term of the sum is broadcast against its
+    operand's tangent, so the sum has the broadcast shape of the `covered` operands; it
+    is the result's when every other operand is a Python number (a constant, or what a
+    `math` function returned).  Scalar code then needs no ``broadcast_like`` call."""
+    if not covered:
+        return False
+    return all(a in covered or facts.shape_class(a) == SCALAR for a in op.args)
 
 
 def _exponent_position(op: Op, indices: list[int]) -> int | None:
@@ -354,6 +391,8 @@ def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
             "pack", op.args[1:], attrs={"kind": "tuple"}).result
         return [builder.emit("index_update", [op.args[0], index, cotangent], attrs=attrs).result
                 if i == 0 else Const(0.0) for i in indices]
+    if op.prim == "custom" and "rule" in op.attrs:  # cotangents shaped like the arguments
+        return user_rules.rule_vjp(builder, op, cotangent, indices)
     if is_array_prim(op.prim):
         parts = array_vjp(builder, op, cotangent, indices)
         if op.prim != "where":

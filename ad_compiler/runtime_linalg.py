@@ -1,5 +1,6 @@
-"""Run-time helpers of the linear-algebra rules (rules_linalg.py): constant masks, the
-items of decompositions' tuple results, and the weights of ``np.linalg.norm``.
+"""Run-time helpers of the linear-algebra rules (registry/linalg.py, decompositions.py,
+scipy_linalg.py): constant masks, the items of decompositions' tuple results, and the
+weights of ``np.linalg.norm``.
 
 Like `runtime`, this module needs nothing but NumPy: generated code imports from it,
 and exported modules copy what they call.

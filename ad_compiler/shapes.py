@@ -18,12 +18,10 @@ import itertools
 from typing import Any
 
 from .ir import Const, FreeName, Function, Op, Operand, Value, walk_ops
-from .primitives import ARRAY_PRIMITIVES, PRIMITIVES
+from .registry import get, has_expr, is_array, is_helper
+from .registry.emit import param
 
 SCALAR = "scalar"
-_REDUCTIONS = {"sum", "mean", "prod", "max", "min", "var", "std", "norm"}
-_SHAPED_LIKE_SECOND = {"unbroadcast", "broadcast_like", "sum_adjoint", "mean_adjoint",
-                       "cast_like", "gradient_like", "zeros_of", "prod_adjoint"}
 
 
 class ShapeFacts:
@@ -67,19 +65,20 @@ class ShapeFacts:
         if not op.results:
             return
         result = op.results[0]
-        spec = PRIMITIVES.get(op.prim)
+        record = get(op.prim)
         if op.prim == "copy":
             cls: Any = self.shape_class(op.args[0])
-        elif spec is not None and spec.expr is not None and len(op.results) == 1:
+        elif has_expr(op.prim) and len(op.results) == 1:
             if op.attrs.get("family") == "math":
                 cls = SCALAR
             else:
                 cls = self._broadcast([self.shape_class(a) for a in op.args])
-        elif op.prim in _REDUCTIONS and _const(op, "axis") is None \
+        elif record is not None and record.reduction and _const(op, "axis") is None \
                 and not _const(op, "keepdims"):
             cls = SCALAR
-        elif op.prim in _SHAPED_LIKE_SECOND and len(op.args) > 1:
-            cls = self.shape_class(op.args[1])
+        elif record is not None and record.shaped_like is not None \
+                and len(op.args) > record.shaped_like:
+            cls = self.shape_class(op.args[record.shaped_like])
         else:
             return  # results get classes of their own when first asked
         self.classes[result.uid] = cls
@@ -95,19 +94,18 @@ class ShapeFacts:
 
 def _const(op: Op, name: str) -> Any:
     """A static parameter's value; a non-constant stands for 'unknown'."""
-    from .tensor_rules import param
-
     value = param(op, name)
     return value.value if isinstance(value, Const) else object()
 
 
 def uses_arrays(fn: Function) -> bool:
     """Whether anything in `fn` makes or reshapes arrays (beyond elementwise arithmetic)."""
-    from .tensor_rules import CONTAINER_HELPERS, HELPERS
-
     made = {r.uid: op for op in walk_ops(fn.body) for r in op.results}
     for op in walk_ops(fn.body):
-        if op.prim in ARRAY_PRIMITIVES or (op.prim in HELPERS and op.prim not in CONTAINER_HELPERS):
+        record = get(op.prim)
+        if is_array(op.prim) or (is_helper(op.prim) and not record.says_nothing_of_arrays):
+            return True
+        if op.prim == "custom" and "rule" in op.attrs:  # a user's rule for arrays
             return True
         if op.prim == "getitem" and (len(op.args) > 2 or _is_array_index(op.args[1])
                                      or _computed_elementwise(op.args[0], made)):
@@ -123,8 +121,7 @@ def _computed_elementwise(base: Operand, made: dict[int, Op]) -> bool:
     if op is None or op.prim == "add" or op.prim == "mul" and any(
             isinstance(a, Const) and type(a.value) is int for a in op.args):
         return False  # (maybe list concatenation or repetition)
-    spec = PRIMITIVES.get(op.prim)
-    return spec is not None and spec.expr is not None and len(op.results) == 1
+    return has_expr(op.prim) and len(op.results) == 1
 
 
 def _is_array_index(index: Operand) -> bool:

@@ -43,13 +43,15 @@ def _quoted() -> list[str]:
 
 
 def _modules() -> dict[str, object]:
-    """Every module of the package, by its file's stem (``tensor_rules``, ``core``)."""
+    """Every module of the package, by its dotted name and by its file's stem
+    (``tensor_rules``; for a stem two packages share, the first found)."""
     found = {"ad_compiler": ad_compiler}
     for info in pkgutil.walk_packages(ad_compiler.__path__, "ad_compiler."):
         if info.name.endswith("__main__"):
             continue
         module = importlib.import_module(info.name)
-        found[info.name.rsplit(".", 1)[-1]] = module
+        found[info.name] = module  # two packages may each have a core.py
+        found.setdefault(info.name.rsplit(".", 1)[-1], module)
     return found
 
 

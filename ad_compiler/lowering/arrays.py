@@ -12,8 +12,9 @@ import numpy as np
 
 from ..errors import no_rule_hint
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
-from ..primitives import ARRAY_ATTRIBUTES, ARRAY_METHODS, ARRAY_PRIMITIVES, CASTING
-from ..tensor_rules import array_op
+from ..primitives import ARRAY_ATTRIBUTES, ARRAY_METHODS
+from ..registry import REGISTRY, is_casting
+from ..registry.emit import array_op
 from .values import _is_constant_object, _StaticSeq
 
 # what an array holds besides its methods (.T, .shape and the like have rules): read as
@@ -47,7 +48,7 @@ class Arrays:
     # ------------------------------------------------------------ calls
     def _array_call(self, name: str, spelling: str, args: list[Any], kwargs: dict[str, Any],
                     node: ast.Call) -> Operand:
-        spec = ARRAY_PRIMITIVES[name]
+        spec = REGISTRY[name]
         loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         if name == "einsum":
             return self._einsum(spelling, args, kwargs, node)
@@ -63,7 +64,7 @@ class Arrays:
             return self._clip(bound, loc)
         self.builder.loc = loc
         attrs: dict[str, Any] = {"callee": spelling} if spelling else {}
-        if name in CASTING:
+        if is_casting(name):
             kind = self._dtype_kind(bound.get("dtype", Const(None)))
             if kind is not None and kind in "biu":
                 attrs["nondiff"] = True  # a cast to integers or booleans: piecewise constant
@@ -194,7 +195,8 @@ class Arrays:
         function = f"np.{method}"
         return self.error(node.func, what, hint=(
             f"call it as a function, {function}({receiver}, ...), and then "
-            + no_rule_hint(function, 1, f"{function}(adc.stop_gradient({receiver}))")))
+            + no_rule_hint(function, 1, f"{function}(adc.stop_gradient({receiver}))",
+                           arrays=not isinstance(getattr(np, method, None), np.ufunc))))
 
     def _copy(self, value: Operand, node: ast.AST) -> Operand:
         """``x.copy()``, kept as the user wrote it: a value of its own, which the

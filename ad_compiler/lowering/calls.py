@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..custom import partials_of
+from ..custom import array_rule_of, partials_of
 from ..errors import ADCompileError
 from ..frontend import FunctionSource, load
 from ..ir import Block, Const, FreeName, Operand, SourceLoc, walk_ops
@@ -204,6 +204,13 @@ class Calls:
         if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
             return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
+        rule = array_rule_of(fn)
+        if rule is not None:  # the user's rule for a function of arrays comes first
+            args, kwargs = self._arguments(node, self.expr)
+            self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+            attrs = {"fn": callable_to_emit(fn), "callee": spelling, "callee_kind": root_kind,
+                     "rule": rule, "kwnames": tuple(kwargs)}
+            return self.builder.emit("custom", [*args, *kwargs.values()], attrs=attrs).result
         array_name = lookup_array(fn)
         if (array_name is not None or id(fn) in NONDIFF_NUMPY) and partials_of(fn) is None:
             args, kwargs = self._arguments(node, self._static_or_value)

@@ -16,7 +16,7 @@ from ..errors import ADCompileError
 from ..frontend import FunctionSource, load
 from ..ir import Block, Const, Function, Operand, SourceLoc, Value
 from ..primitives import OPERATOR_FUNCTIONS
-from ..tensor_rules import array_op
+from ..registry.emit import array_op
 from . import inplace
 from .arrays import Arrays
 from .calls import Calls

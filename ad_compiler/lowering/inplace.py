@@ -27,7 +27,8 @@ import numpy as np
 from .. import runtime
 from ..custom import stop_gradient
 from ..ir import Block, Const, FreeName, Function, Op, Operand, Value
-from ..primitives import ARRAY_PRIMITIVES, NONDIFF_BUILTINS, NONDIFF_NUMPY
+from ..primitives import NONDIFF_BUILTINS, NONDIFF_NUMPY
+from ..registry import is_array, is_reduction, is_view
 from .values import _StaticDict, _StaticSeq
 
 # ------------------------------------------------------------------ liveness
@@ -182,9 +183,6 @@ def record(lowerer: Any, node: ast.AugAssign, value: Operand) -> Update:
 # ------------------------------------------------------------------ which values share
 
 
-_VIEWS = frozenset({"reshape", "ravel", "transpose", "swapaxes", "squeeze", "expand_dims",
-                    "broadcast_to", "getitem", "getattr", "items_of"})
-_SCALAR_REDUCTIONS = frozenset({"sum", "mean", "prod", "max", "min", "var", "std", "norm"})
 _IMMUTABLE_CALLS = frozenset(id(f) for f in (
     builtins.len, builtins.range, builtins.bool, builtins.isinstance, builtins.print,
     builtins.str, builtins.repr, builtins.type, builtins.slice, builtins.min, builtins.max,
@@ -296,10 +294,10 @@ class _Sharing:
         if op.prim == "pack":
             reach = frozenset().union(*(a.reach for a in args))
             return _Facts(fresh, reach, op.attrs.get("kind") == "tuple")
-        if op.prim in _VIEWS or (op.prim == "array" and op.attrs.get("same_object")) or (
+        if _is_view(op.prim) or (op.prim == "array" and op.attrs.get("same_object")) or (
                 op.prim == "call" and fn is stop_gradient) or fn is builtins.max \
                 or fn is builtins.min:
-            parts = args[:1] if op.prim in _VIEWS else args
+            parts = args[:1] if _is_view(op.prim) else args
             return _Facts(frozenset().union(*(a.reach for a in parts)),
                           frozenset().union(*(a.inner for a in parts)),
                           all(a.immutable for a in parts)
@@ -314,7 +312,7 @@ class _Sharing:
                 return _Facts(fresh)
             reach = frozenset().union(*(a.reach for a in args))  # it may return an argument
             return _Facts(fresh | reach, reach)
-        if op.prim in ARRAY_PRIMITIVES:
+        if is_array(op.prim):
             return _Facts(fresh, immutable=_reduces_to_scalar(op))
         immutable = op.attrs.get("family") == "math" or op.prim in ("float", "int") or all(
             a.immutable for a in args)
@@ -325,7 +323,7 @@ class _Sharing:
 
 def _reduces_to_scalar(op: Op) -> bool:
     """np.sum(x) and the like, over every axis: a NumPy scalar, which is immutable."""
-    if op.prim not in _SCALAR_REDUCTIONS:
+    if not is_reduction(op.prim):
         return False
     kwnames = op.attrs.get("kwnames", ())
     positional = op.args[:len(op.args) - len(kwnames)]
@@ -421,3 +419,8 @@ def _insert_before(block: Block, guards: dict[int, list[Op]]) -> None:
 def is_number(obj: Any) -> bool:
     """A Python or NumPy number (or None, or a string): immutable, so `+=` rebinds."""
     return obj is None or isinstance(obj, (int, float, complex, str, np.number, np.bool_))
+
+
+def _is_view(prim: str) -> bool:
+    """A result that may share memory with its first argument (x.T, x[1:], x.reshape)."""
+    return prim in ("getitem", "getattr") or is_view(prim)

@@ -95,7 +95,17 @@ def no_rule_error(fn: Function, op: Op) -> ADCompileError:
             rewrite = f", such as {label}({label}({args[0]}, {args[1]}), {args[2]})"
     return located_error(
         fn, op, f"{what}, and its arguments depend on the inputs being differentiated",
-        hint=no_rule_hint(label, nargs, example, rewrite))
+        hint=no_rule_hint(label, nargs, example, rewrite, arrays=_of_arrays(callee, label)))
+
+
+def _of_arrays(callee: Any, label: str) -> bool:
+    """A NumPy or SciPy function that is not a ufunc: its rule is one for arrays
+    (defvjp/defjvp), not elementwise partials."""
+    if type(callee).__name__ == "ufunc":  # np.copysign, scipy.special.expit: elementwise
+        return False
+    module = getattr(callee, "__module__", None) or ""
+    return label.startswith(("np.", "numpy.", "scipy.")) or module.startswith(
+        ("numpy", "scipy"))
 
 
 # builtins over a list that NumPy has with rules
@@ -275,11 +285,14 @@ def derive(fn: Function, op: Op, rule: Any, *args: Any) -> Any:
     except NotImplementedError as exc:  # a rule that does not cover these arguments
         hint = ("wrap the argument in adc.stop_gradient(...) if no derivative should flow "
                 "through it, or rewrite it with functions that have derivative rules")
-        if getattr(op.attrs.get("fn"), "__module__", "").startswith("ad_compiler."):
+        if getattr(exc, "hint", None) is not None:  # a user's rule that does not cover it
+            hint = exc.hint
+        elif getattr(op.attrs.get("fn"), "__module__", "").startswith("ad_compiler."):
             hint = ("this is code ad_compiler generated, differentiated again: take the "
                     "derivatives in the order the message says")  # a run-time helper
+        label = op.attrs.get("callee") or op.attrs.get("label") or op.prim
         raise located_error(
-            fn, op, f"cannot differentiate '{op.attrs.get('callee') or op.prim}': {exc}",
+            fn, op, f"cannot differentiate '{label}': {exc}",
             hint=hint) from None
     except (TypeError, ValueError, ArithmeticError) as exc:
         constants = [repr(a.value) for a in op.args if isinstance(a, Const)]

@@ -32,36 +32,34 @@ as a number) is beyond what the code tells.
 from __future__ import annotations
 
 from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
-from ..primitives import ARRAY_PRIMITIVES, PRIMITIVES
+from ..primitives import PRIMITIVES
+from ..registry import get, is_array
 
 NUMERIC = frozenset({"scalar", "float", "int", "numeric"})
 _FLOATING = frozenset({"scalar", "float"})
 _ARITHMETIC = frozenset({"sub", "truediv", "pow", "mod", "floordiv", "neg", "pos", "matmul"})
 _COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "not", "and", "or"})
-_CONTAINER_MAKERS = frozenset({"pack", "split_like", "unstack", "hstack_adjoint",
-                               "vstack_adjoint", "slogdet", "eigh", "svd", "qr", "lstsq",
-                               "cho_factor", "result_like"})
-# runtime helpers whose result's kind is that of an operand, or not known
-_OPAQUE_HELPERS = frozenset({"index_update", "accumulate", "densify", "dense", "gradient_like",
-                             "list_head", "list_tail", "zeros_of", "tuple_item",
-                             "as_gradient", "repeat_adjoint_of", "field_update"})
 
 
-# array primitives whose result is a tuple of float arrays (eigh, svd and qr)
-_FLOAT_TUPLES = frozenset({"eigh", "svd", "qr"})
+def _has(prim: str, prop: str) -> bool:
+    """A property of a registry entry: `container_result` (a list of arrays), or
+    `opaque_kind` (a helper whose result's kind is that of an operand, or not known)."""
+    record = get(prim)
+    return record is not None and bool(getattr(record, prop))
 
 
-def _made_by(producers: dict[int, Op], operand: Operand, prims: frozenset[str]) -> bool:
+def _makes_container(op: Op) -> bool:
+    """Whether `op` returns a list or tuple of arrays: its entry's `container_result`,
+    a function of the op where the arguments decide (``svd(a, compute_uv=False)``)."""
+    record = get(op.prim)
+    made = record.container_result if record is not None else False
+    return bool(made(op) if callable(made) else made)
+
+
+def _items_of_floats(producers: dict[int, Op], operand: Operand) -> bool:
+    """`operand` is the tuple of float arrays of an entry with `float_items` (eigh)."""
     op = producers.get(operand.uid) if isinstance(operand, Value) else None
-    return op is not None and op.prim in prims
-
-
-def _singular_values_only(op: Op) -> bool:
-    """``np.linalg.svd(a, compute_uv=False)``: an array, not a tuple."""
-    from ..tensor_rules import param
-
-    flag = param(op, "compute_uv")
-    return not (isinstance(flag, Const) and flag.value)
+    return op is not None and _has(op.prim, "float_items") and _makes_container(op)
 
 
 def _join(a: str | None, b: str | None) -> str | None:
@@ -183,11 +181,11 @@ class Kinds:
     def _made(self, op: Op) -> str | None:
         kinds = [self.of(a) for a in op.args]
         prim = op.prim
-        if prim in _CONTAINER_MAKERS:
-            return None if prim == "svd" and _singular_values_only(op) else "seq"
+        if prim == "pack" or _makes_container(op):
+            return "seq"
         if prim == "copy":
             return kinds[0] if kinds else None
-        if prim in ("getitem", "getattr") and _made_by(self._producers, op.args[0], _FLOAT_TUPLES):
+        if prim in ("getitem", "getattr") and _items_of_floats(self._producers, op.args[0]):
             return "float"  # w of w, V = np.linalg.eigh(a): an array
         if prim == "getitem":
             return kinds[0] if kinds and kinds[0] in ("float", "int", "numeric") else None
@@ -219,7 +217,7 @@ class Kinds:
             return "int"
         if prim == "custom":
             return "float"
-        if prim in _OPAQUE_HELPERS or prim in ("stack", "pop", "push", "getattr"):
+        if _has(prim, "opaque_kind") or prim in ("stack", "pop", "push", "getattr"):
             return None
         if prim == "call":
             if op.attrs.get("nondiff") and op.attrs.get("callee_kind") == "builtin":
@@ -228,7 +226,7 @@ class Kinds:
         spec = PRIMITIVES.get(prim)
         if spec is not None:  # an elementwise function: math gives floats, NumPy arrays
             return "scalar" if op.attrs.get("family") == "math" else "float"
-        if prim in ARRAY_PRIMITIVES or prim.endswith("_adjoint") or prim.startswith("batched"):
+        if is_array(prim) or prim.endswith("_adjoint") or prim.startswith("batched"):
             return "float"
         return None
 

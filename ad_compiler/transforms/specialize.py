@@ -29,8 +29,9 @@ import numpy as np
 from .. import runtime
 from ..builder import Builder
 from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
-from ..primitives import OPERATOR_FUNCTIONS, PRIMITIVES
-from ..tensor_rules import array_op
+from ..primitives import OPERATOR_FUNCTIONS
+from ..registry import REGISTRY, has_expr
+from ..registry.emit import array_op
 from .optimize import eliminate_dead_code
 from .static_shapes import Facts, is_array
 
@@ -296,8 +297,7 @@ class _Rewriter:
             return len(made.args) == 2 and _shape(g) == () and is_array(x) and x[3].kind == "f"
         if made.attrs.get("fn") in (max, min):
             return False  # Python's max returns one of its operands
-        spec = PRIMITIVES.get(made.prim)
-        return (spec is not None and spec.expr is not None) or isinstance(
+        return has_expr(made.prim) or isinstance(
             made.attrs.get("fn"), np.ufunc) or (made.prim in ("sum", "mean")
                                                  and len(made.args) > 1)
 
@@ -534,9 +534,7 @@ class _Emitting:
         return self.b.emit(prim, list(args)).result
 
     def array(self, name: str, *args: Operand, **statics: Any) -> Operand:
-        from ..primitives import ARRAY_PRIMITIVES
-
-        spec = ARRAY_PRIMITIVES[name]
+        spec = REGISTRY[name]
         given = {**dict(zip(spec.params, args)), **{k: Const(v) for k, v in statics.items()}}
         return array_op(self.b, name, given)
 

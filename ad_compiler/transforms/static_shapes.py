@@ -31,7 +31,7 @@ from ..ir import (
     Value,
     walk_ops,
 )
-from ..primitives import PRIMITIVES
+from ..registry import has_expr, is_elementwise, is_scalar
 
 VARIED = ("varied",)  # a value seen with two signatures
 _MAX_ITEMS = 64  # longer sequences are summarised by their length
@@ -57,7 +57,6 @@ _TRUSTED_CALLS = frozenset(id(f) for f in (
     range, reversed, zip, enumerate, int, float, bool, round, abs, slice, tuple, list))
 _OWN_MODULES = ("ad_compiler.runtime", "ad_compiler.batched")
 _RANGE_ITERATOR = type(reversed(range(0)))
-_ELEMENTWISE_ARRAY = {"where", "clip", "extremum_mask"}
 _INDEXING = {"getitem": 1, "index_update": 1}  # prim -> first index position
 
 
@@ -177,10 +176,10 @@ def elementwise(op: Op) -> bool:
         return False
     if op.prim in BINARY_SYMBOLS and op.prim != "matmul":
         return True
-    if op.prim in UNARY_SYMBOLS or op.prim in COMPARE_SYMBOLS or op.prim in _ELEMENTWISE_ARRAY:
+    if op.prim in UNARY_SYMBOLS or op.prim in COMPARE_SYMBOLS or (
+            is_elementwise(op.prim) and not is_scalar(op.prim)):
         return True
-    spec = PRIMITIVES.get(op.prim)
-    return (spec is not None and spec.expr is not None and len(op.results) == 1) or \
+    return (has_expr(op.prim) and len(op.results) == 1) or \
         isinstance(op.attrs.get("fn"), np.ufunc)
 
 

@@ -1,21 +1,19 @@
-"""Rules of SciPy functions: ``scipy.linalg`` (solve_triangular, cho_factor, cho_solve,
-expm, sqrtm, solve_sylvester) and ``scipy.special`` (logsumexp, softmax, log_softmax).
+"""Rules of ``scipy.linalg``: solve_triangular, cho_factor, cho_solve, expm (the block
+Fréchet derivative), sqrtm and solve_sylvester.
 
-SciPy is never imported here: `declare_scipy` runs when the compiler meets a callable
-it does not know, and declares the functions of the SciPy modules the user's code has
-already imported (found in ``sys.modules``), by identity as NumPy's are.  The rules
-follow rules_linalg.py: written with primitives that have rules, so that derivative
-code can be differentiated again.
+Declared lazily: this module is imported (by `core.declare_imported_libraries`) once
+the user's code has imported scipy.linalg, so importing ad_compiler imports no SciPy.
+The rules follow decompositions.py: written with primitives that have rules, so that
+derivative code can be differentiated again.
 """
 from __future__ import annotations
 
-import sys
-from typing import Any
+from scipy import linalg
 
-from .ir import Const, Op, Operand
-from .primitives import LATE_DECLARATIONS
-from .primitives import _array as declare
-from .rules_linalg import (
+from ..ir import Const, Op, Operand
+from ..runtime_linalg import block_basis, factor_weight, real_one, triangle_mask
+from .core import array
+from .decompositions import (
     cholesky_adjoint,
     cholesky_tangent,
     constant,
@@ -23,17 +21,7 @@ from .rules_linalg import (
     to_triangle,
     tuple_tangent,
 )
-from .runtime_linalg import block_basis, factor_weight, real_one, triangle_mask
-from .tensor_rules import (
-    NONLINEAR_JVPS,
-    VJPS,
-    Emit,
-    _apply,
-    _position,
-    _reduce_like,
-    param,
-    static,
-)
+from .emit import Emit, apply_again, position, static
 
 # ------------------------------------------------------------------ solve_triangular
 
@@ -47,7 +35,6 @@ def _mm(e: Emit, *factors: Operand) -> Operand:
     for f in factors[1:]:
         out = e.matmul(out, f)
     return out
-
 
 
 def _triangular_flags(op: Op) -> tuple[bool, bool, bool]:
@@ -65,23 +52,23 @@ def _read_triangle(e: Emit, a: Operand, lower: bool, unit: bool) -> Operand:
 
 def _solve_triangular_jvp(e: Emit, op: Op, t: list) -> Operand:
     transposed, lower, unit = _triangular_flags(op)
-    a, b = _position(op, "a"), _position(op, "b")
+    a, b = position(op, "a"), position(op, "b")
     terms = [t[b]] if t[b] is not None else []
     if t[a] is not None:
         dt = e.mul(t[a], _read_triangle(e, op.args[a], lower, unit))
         terms.append(e.neg(e.matmul(_t(e, dt) if transposed else dt, op.result)))
-    return _apply(e, op, {b: e.sum_terms(terms)})
+    return apply_again(e, op, {b: e.sum_terms(terms)})
 
 
 def _solve_triangular_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
     transposed, lower, unit = _triangular_flags(op)
-    a = op.args[_position(op, "a")]
+    a = op.args[position(op, "a")]
     b_bar = e.solve_triangular(a, g, trans=0 if transposed else 1, lower=lower,
                                unit_diagonal=unit)
     op_bar = e.neg(e.helper("matmul_adjoint_a", b_bar, a, op.result))
     a_bar = e.mul(_t(e, op_bar) if transposed else op_bar, _read_triangle(e, a, lower, unit))
     parts: list[Operand | None] = [None] * len(op.args)
-    parts[_position(op, "a")], parts[_position(op, "b")] = a_bar, b_bar
+    parts[position(op, "a")], parts[position(op, "b")] = a_bar, b_bar
     return parts
 
 
@@ -184,114 +171,18 @@ def _real(e: Emit, op: Op, x: Operand) -> Operand:
     return e.mul(x, constant(e, real_one, op.result, "scipy.linalg.sqrtm"))
 
 
-# ------------------------------------------------------------------ logsumexp, softmax
-
-
-def _exp(e: Emit, x: Operand) -> Operand:
-    return e._mark(e.b.apply("exp", [x], family="numpy"), [x])
-
-
-def _logsumexp_parts(e: Emit, op: Op) -> tuple[Operand, Operand | None, Operand]:
-    """a, b (None if not given) and ``exp(a - y)`` with y spread over the reduced axes."""
-    if static(op, "return_sign"):
-        raise NotImplementedError("scipy.special.logsumexp with return_sign=True has no rule")
-    a = op.args[0]
-    b = param(op, "b")
-    b = None if isinstance(b, Const) and b.value is None else b
-    spread = e.helper("sum_adjoint", op.result, a, param(op, "axis"), param(op, "keepdims"))
-    return a, b, _exp(e, e.sub(a, spread))
-
-
-def _logsumexp_jvp(e: Emit, op: Op, t: list) -> Operand:
-    a, b, p = _logsumexp_parts(e, op)
-    ta, tb = t[0], t[_position(op, "b")] if b is not None else None
-    terms = []
-    if ta is not None:
-        terms.append(e.mul(p if b is None else e.mul(b, p), ta))
-    if tb is not None:
-        terms.append(e.mul(p, tb))
-    return _reduce_like(e, op, e.sum_terms(terms))
-
-
-def _logsumexp_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
-    a, b, p = _logsumexp_parts(e, op)
-    spread = e.helper("sum_adjoint", g, a, param(op, "axis"), param(op, "keepdims"))
-    parts: list[Operand | None] = [None] * len(op.args)
-    if b is None:
-        parts[0] = e.mul(spread, p)
-    else:
-        parts[0] = e.helper("unbroadcast", e.mul(spread, e.mul(b, p)), a)
-        parts[_position(op, "b")] = e.helper("unbroadcast", e.mul(spread, p), b)
-    return parts
-
-
-def _over_axis(e: Emit, op: Op, x: Operand) -> Operand:
-    return e.sum(x, axis=param(op, "axis"), keepdims=True)
-
-
-def _softmax_jvp(e: Emit, op: Op, t: list) -> Operand:
-    s = op.result
-    return e.mul(s, e.sub(t[0], _over_axis(e, op, e.mul(s, t[0]))))
-
-
-def _softmax_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
-    s = op.result
-    return [e.mul(s, e.sub(g, _over_axis(e, op, e.mul(g, s))))]
-
-
-def _log_softmax_jvp(e: Emit, op: Op, t: list) -> Operand:
-    return e.sub(t[0], _over_axis(e, op, e.mul(_exp(e, op.result), t[0])))
-
-
-def _log_softmax_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
-    return [e.sub(g, e.mul(_exp(e, op.result), _over_axis(e, op, g)))]
-
-
-# ------------------------------------------------------------------ the tables
-
-
-def _declare_linalg(linalg: Any) -> None:
-    declare("solve_triangular", linalg.solve_triangular, "a*, b*, trans=0, lower=False, "
-            "unit_diagonal=False, overwrite_b=False, check_finite=True")
-    declare("cho_factor", linalg.cho_factor, "a*, lower=False, overwrite_a=False, "
-            "check_finite=True")
-    declare("cho_solve", linalg.cho_solve, "c_and_lower*, b*, overwrite_b=False, "
-            "check_finite=True")
-    declare("expm", linalg.expm, "A*")
-    declare("sqrtm", linalg.sqrtm, "A*")
-    declare("solve_sylvester", linalg.solve_sylvester, "a*, b*, q*")
-
-
-def _declare_special(special: Any) -> None:
-    declare("logsumexp", special.logsumexp, "a*, axis=None, b*=None, keepdims=False, "
-            "return_sign=False")
-    declare("softmax", special.softmax, "x*, axis=None")
-    declare("log_softmax", special.log_softmax, "x*, axis=None")
-
-
-_MODULES = {"scipy.linalg": _declare_linalg, "scipy.special": _declare_special}
-_DECLARED: set[str] = set()
-
-
-def declare_scipy() -> None:
-    """Declare the functions of the SciPy modules imported so far (once each)."""
-    for name, declare_module in _MODULES.items():
-        if name not in _DECLARED and name in sys.modules:
-            _DECLARED.add(name)
-            declare_module(sys.modules[name])
-
-
-LATE_DECLARATIONS.append(declare_scipy)
-NONLINEAR_JVPS.update(
-    solve_triangular=_solve_triangular_jvp, cho_factor=_cho_factor_jvp,
-    cho_solve=_cho_solve_jvp, solve_sylvester=_sylvester_jvp,
-    expm=lambda e, op, t: _frechet(e, op.args[0], t[0]),
-    sqrtm=lambda e, op, t: e.solve_sylvester(op.result, op.result, _real(e, op, t[0])),
-    logsumexp=_logsumexp_jvp, softmax=_softmax_jvp, log_softmax=_log_softmax_jvp)
-VJPS.update(
-    solve_triangular=_solve_triangular_vjp, cho_factor=_cho_factor_vjp,
-    cho_solve=_cho_solve_vjp, solve_sylvester=_sylvester_vjp,
-    expm=lambda e, op, g: [_frechet(e, _t(e, op.args[0]), g)],
-    sqrtm=lambda e, op, g: [e.solve_sylvester(_t(e, op.result), _t(e, op.result),
-                                              _real(e, op, g))],
-    logsumexp=_logsumexp_vjp, softmax=_softmax_vjp, log_softmax=_log_softmax_vjp)
+array("solve_triangular", linalg.solve_triangular, "a*, b*, trans=0, lower=False, "
+      "unit_diagonal=False, overwrite_b=False, check_finite=True",
+      jvp=_solve_triangular_jvp, vjp=_solve_triangular_vjp)
+array("cho_factor", linalg.cho_factor, "a*, lower=False, overwrite_a=False, check_finite=True",
+      container_result=True, jvp=_cho_factor_jvp, vjp=_cho_factor_vjp)
+array("cho_solve", linalg.cho_solve, "c_and_lower*, b*, overwrite_b=False, check_finite=True",
+      jvp=_cho_solve_jvp, vjp=_cho_solve_vjp)
+array("expm", linalg.expm, "A*", jvp=lambda e, op, t: _frechet(e, op.args[0], t[0]),
+      vjp=lambda e, op, g: [_frechet(e, _t(e, op.args[0]), g)])
+array("sqrtm", linalg.sqrtm, "A*",
+      jvp=lambda e, op, t: e.solve_sylvester(op.result, op.result, _real(e, op, t[0])),
+      vjp=lambda e, op, g: [e.solve_sylvester(_t(e, op.result), _t(e, op.result),
+                                              _real(e, op, g))])
+array("solve_sylvester", linalg.solve_sylvester, "a*, b*, q*", jvp=_sylvester_jvp,
+      vjp=_sylvester_vjp)

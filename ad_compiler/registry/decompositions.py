@@ -1,11 +1,10 @@
-"""Rules of ``np.linalg``: solve on columns, cholesky, eigh, eigvalsh, svd, qr, pinv,
-lstsq, norm of every order, and slogdet's result type (SciPy's are in rules_scipy.py).
+"""Decompositions and least squares of ``np.linalg``: cholesky, eigh, eigvalsh, svd, qr,
+pinv and lstsq, the helpers reading their tuple results, and the building blocks the
+SciPy rules share (scipy_linalg.py).
 
-Each primitive is declared once here (its NumPy or SciPy signature, `*` marking the
-operands), with its tangent (JVP) and adjoint (VJP) rule next to it.  Every rule is
-written with array primitives that have rules themselves (products, solves, the
-decompositions again) and constant masks, so derivative code can be differentiated
-again: Hessians are forward over reverse through these same rules.
+Every rule is written with array primitives that have rules themselves (products,
+solves, the decompositions again) and constant masks, so derivative code can be
+differentiated again: Hessians are forward over reverse through these same rules.
 
 Conventions where a derivative is not unique:
 
@@ -14,9 +13,9 @@ Conventions where a derivative is not unique:
   that of the function NumPy computes: the other triangle gets a zero adjoint, and an
   element of the triangle read stands for both itself and its mirror image.
 - Eigenvectors and singular vectors are differentiated where the eigenvalues (singular
-  values) are distinct; at a repeated one the derivative is infinite or nan, as in
-  autograd and JAX.  Functions invariant to the vectors' signs (``V @ diag(w) @ V.T``)
-  are the ones with a derivative.
+  values) are distinct; at a repeated one the derivative is infinite or nan.
+  Functions invariant to the vectors' signs (``V @ diag(w) @ V.T``) are the ones with
+  a derivative.
 """
 from __future__ import annotations
 
@@ -24,18 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from .ir import Const, Op, Operand
-from .primitives import _array as declare
-from .runtime_linalg import (
-    as_column,
-    as_column_batched,
-    batched_solve_columns,
-    from_column,
-    from_column_batched,
+from ..ir import Const, Op, Operand
+from ..runtime_linalg import (
     half_lower_mask,
     identity_like,
-    norm_weight,
-    norm_weight_jvp,
     not_differentiated,
     off_diagonal_mask,
     qr_strict_lower,
@@ -47,18 +38,8 @@ from .runtime_linalg import (
     tall_one,
     triangle_mask,
 )
-from .tensor_rules import (
-    _BATCHED,
-    HELPERS,
-    NONLINEAR_JVPS,
-    VJPS,
-    Emit,
-    Helper,
-    _reduce_like,
-    _sum_back,
-    param,
-    static,
-)
+from .core import array, helper
+from .emit import Emit, param, static
 
 # ------------------------------------------------------------------ building blocks
 
@@ -135,40 +116,6 @@ def _gap_term(e: Emit, f: Operand, x: Operand) -> Operand:
     the eigenvalues (singular values) are used, whose derivative exists also where they
     repeat and F is infinite."""
     return e.where(e.call(np.not_equal, x, Const(0.0)), e.mul(f, x), Const(0.0))
-
-
-# ------------------------------------------------------------------ np.linalg.solve
-# x = A^-1 b on columns (a vector b, even beside a stack of matrices, is one column):
-# dx = A^-1 (db - dA x); b_bar = A^-T x_bar, A_bar = -b_bar x^T.
-
-
-def _column(e: Emit, x: Operand, b: Operand, name: str = "as_column") -> Operand:
-    """`x` as a column where b is a vector (`name` "from_column": back), in its
-    batched form for a tangent carrying directions (vector mode)."""
-    if e.is_batched(x):
-        return e._mark(e.helper(name + "_batched", x, b), [x])
-    return e.helper(name, x, b)
-
-
-def _solve_jvp(e: Emit, op: Op, t: list) -> Operand:
-    a, b = op.args[:2]
-    terms = [_column(e, t[1], b)] if t[1] is not None else []
-    if t[0] is not None:
-        terms.append(e.neg(e.matmul(t[0], _column(e, op.result, b))))
-    return _column(e, e.solve(a, e.sum_terms(terms)), b, "from_column")
-
-
-def _solve_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
-    a, b = op.args[:2]
-    b_bar = e.solve(_t(e, a), _column(e, g, b))
-    a_bar = e.neg(e.matmul(b_bar, _t(e, _column(e, op.result, b))))
-    return [e.helper("unbroadcast", a_bar, a),
-            e.helper("unbroadcast", e.helper("from_column", b_bar, b), b)]
-
-
-def _column_jvp(name: str) -> Any:
-    """The tangent rule of `as_column` or `from_column`, linear in their first argument."""
-    return lambda e, op, t: None if t[0] is None else _column(e, t[0], op.args[1], name)
 
 
 # ------------------------------------------------------------------ np.linalg.cholesky
@@ -387,98 +334,32 @@ def _lstsq_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     return [a_bar, ay]
 
 
-# ------------------------------------------------------------------ np.linalg.norm
-# The 2-norm of vectors and the Frobenius norm keep the rules of tensor_rules.py, written
-# with primitives; every other order gets its gradient from `norm_weight`, a helper
-# whose tangent (the norm's Hessian applied to a direction) is `norm_weight_jvp`.
-
-# orders whose weight is piecewise constant (-1 is too for matrices, not for vectors)
-_PIECEWISE_ORDERS = (0, 1, np.inf, -np.inf)
-_smooth_norm_jvp, _smooth_norm_vjp = NONLINEAR_JVPS["norm"], VJPS["norm"]
+def _returns_vectors(op: Op) -> bool:
+    """svd returns a tuple unless ``compute_uv=False`` (or a computed flag) is passed."""
+    flag = param(op, "compute_uv")
+    return isinstance(flag, Const) and bool(flag.value)
 
 
-def _smooth_norm(op: Op) -> bool:
-    order, axis = static(op, "ord"), param(op, "axis")
-    vector = isinstance(axis, Const) and isinstance(axis.value, int)
-    return order is None or order == "fro" or (order == 2 and vector)
+array("cholesky", np.linalg.cholesky, "a*, upper=False", jvp=_cholesky_jvp, vjp=_cholesky_vjp)
+array("eigh", np.linalg.eigh, "a*, UPLO='L'", container_result=True, float_items=True,
+      jvp=_eigh_jvp, vjp=_eigh_vjp)
+array("eigvalsh", np.linalg.eigvalsh, "a*, UPLO='L'", jvp=_eigvalsh_jvp, vjp=_eigvalsh_vjp)
+array("svd", np.linalg.svd, "a*, full_matrices=True, compute_uv=True, hermitian=False",
+      container_result=_returns_vectors, float_items=True, jvp=_svd_jvp, vjp=_svd_vjp)
+array("qr", np.linalg.qr, "a*, mode='reduced'", container_result=True, float_items=True,
+      jvp=_qr_jvp, vjp=_qr_vjp)
+array("pinv", np.linalg.pinv, "a*, rcond=None, hermitian=False", jvp=_pinv_jvp, vjp=_pinv_vjp)
+array("lstsq", np.linalg.lstsq, "a*, b*, rcond=None", container_result=True, jvp=_lstsq_jvp,
+      vjp=_lstsq_vjp)
 
-
-def _norm_weight(e: Emit, op: Op) -> Operand:
-    return e.helper("norm_weight", op.args[0], op.result, static(op, "ord"), param(op, "axis"),
-                    param(op, "keepdims"))
-
-
-def _norm_jvp(e: Emit, op: Op, t: list) -> Operand:
-    if _smooth_norm(op):
-        return _smooth_norm_jvp(e, op, t)
-    return _reduce_like(e, op, e.mul(_norm_weight(e, op), t[0]))
-
-
-def _norm_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
-    if _smooth_norm(op):
-        return _smooth_norm_vjp(e, op, g)
-    return [e.mul(_sum_back(e, op, g), _norm_weight(e, op))]
-
-
-def _norm_weight_jvp(e: Emit, op: Op, t: list) -> Operand | None:
-    order = op.args[2].value if len(op.args) > 2 else None
-    if t[0] is None or any(order is o or order == o for o in _PIECEWISE_ORDERS):
-        return None
-    return e._mark(e.helper("norm_weight_jvp", op.args[0], op.args[1], t[0], *op.args[2:]), [t[0]])
-
-
-def _norm_weight_vjp(e: Emit, g: Operand, a: list) -> list[Operand | None]:
-    """The weight's adjoint: the norm's Hessian is symmetric, so its tangent rule."""
-    order = a[2].value if len(a) > 2 else None
-    if any(order is o or order == o for o in _PIECEWISE_ORDERS):
-        return [None] * len(a)
-    return [e.helper("norm_weight_jvp", a[0], a[1], g, *a[2:])] + [None] * (len(a) - 1)
-
-
-# ------------------------------------------------------------------ np.linalg.slogdet
-_slogdet_pair_jvp = NONLINEAR_JVPS["slogdet"]
-
-
-def _slogdet_jvp(e: Emit, op: Op, t: list) -> Operand:
-    """The tangent pair in a ``SlogdetResult``, so that ``res.logabsdet`` reads it."""
-    pair = _slogdet_pair_jvp(e, op, t)
-    return e._mark(e.helper("result_like", pair, op.result), [pair])
-
-
-# ------------------------------------------------------------------ the tables
-
-declare("cholesky", np.linalg.cholesky, "a*, upper=False")
-declare("eigh", np.linalg.eigh, "a*, UPLO='L'")
-declare("eigvalsh", np.linalg.eigvalsh, "a*, UPLO='L'")
-declare("svd", np.linalg.svd, "a*, full_matrices=True, compute_uv=True, hermitian=False")
-declare("qr", np.linalg.qr, "a*, mode='reduced'")
-declare("pinv", np.linalg.pinv, "a*, rcond=None, hermitian=False")
-declare("lstsq", np.linalg.lstsq, "a*, b*, rcond=None")
-
-_BATCHED["solve"] = (batched_solve_columns, ("a", "b"))  # its rules pass columns only
-NONLINEAR_JVPS.update(slogdet=_slogdet_jvp, solve=_solve_jvp, norm=_norm_jvp, cholesky=_cholesky_jvp, eigh=_eigh_jvp, eigvalsh=_eigvalsh_jvp,
-                      svd=_svd_jvp, qr=_qr_jvp, pinv=_pinv_jvp, lstsq=_lstsq_jvp)
-VJPS.update(solve=_solve_vjp, norm=_norm_vjp, cholesky=_cholesky_vjp, eigh=_eigh_vjp, eigvalsh=_eigvalsh_vjp, svd=_svd_vjp,
-            qr=_qr_vjp, pinv=_pinv_vjp, lstsq=_lstsq_vjp)
-HELPERS.update({
-    "as_column": Helper(as_column, (0,), vjp=lambda e, g, a: [e.helper("from_column", g, a[1]),
-                                                             None], jvp=_column_jvp("as_column")),
-    "from_column": Helper(from_column, (0,), vjp=lambda e, g, a: [e.helper("as_column", g, a[1]),
-                                                                 None], jvp=_column_jvp("from_column")),
-    "as_column_batched": Helper(as_column_batched, (0,)),
-    "from_column_batched": Helper(from_column_batched, (0,)),
-    # a tuple result's tangent in the result's own type, and one item of its adjoint
-    "result_like": Helper(result_like, (0,), vjp=lambda e, g, a: [g, None], jvp=lambda e, op, t: (
-        None if t[0] is None else e._mark(e.helper("result_like", t[0], op.args[1]), [t[0]]))),
-    "result_item": Helper(result_item, (0,), vjp=lambda e, g, a: [
-        e.helper("index_update", a[2], a[1], g), None, None], jvp=lambda e, op, t: (
-        None if t[0] is None else e._mark(e.helper(
-            "result_item_batched" if e.is_batched(t[0]) else "result_item", t[0], *op.args[1:]),
-            [t[0]]))),
-    "result_item_batched": Helper(result_item_batched, (0,)),
-    "solution_adjoint": Helper(solution_adjoint, (0,)),
-    "norm_weight": Helper(norm_weight, (), nonlinear=(0,), jvp=_norm_weight_jvp,
-                          vjp=_norm_weight_vjp),
-    "norm_weight_jvp": Helper(norm_weight_jvp, (2,), nonlinear=(0,),
-                              unsupported="third derivatives of np.linalg.norm"),
-})
+# a tuple result's tangent in the result's own type, and one item of its adjoint
+helper("result_like", result_like, (0,), lambda e, g, a: [g, None], container_result=True,
+       jvp=lambda e, op, t: None if t[0] is None else e._mark(
+           e.helper("result_like", t[0], op.args[1]), [t[0]]))
+helper("result_item", result_item, (0,), lambda e, g, a: [
+    e.helper("index_update", a[2], a[1], g), None, None], jvp=lambda e, op, t: (
+    None if t[0] is None else e._mark(e.helper(
+        "result_item_batched" if e.is_batched(t[0]) else "result_item", t[0], *op.args[1:]),
+        [t[0]])))
+helper("result_item_batched", result_item_batched, (0,))
+helper("solution_adjoint", solution_adjoint, (0,))

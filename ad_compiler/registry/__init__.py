@@ -1,0 +1,25 @@
+"""The registry of primitives: `core.py` has the record and the lookups, the other
+modules declare the primitives, one entry each, grouped by subject."""
+from . import core, creation, decompositions, helpers, linalg  # noqa: F401,I001
+from . import reductions, scalar, shaping  # noqa: F401,I001
+# (scipy_linalg and scipy_special are imported once the user's code imports SciPy)
+from .core import (  # noqa: F401
+    REGISTRY,
+    Primitive,
+    array_primitive,
+    get,
+    has_expr,
+    implementation,
+    is_array,
+    is_casting,
+    is_elementwise,
+    is_helper,
+    is_linear,
+    is_multilinear,
+    is_nondiff,
+    is_reduction,
+    is_scalar,
+    is_view,
+)
+
+__all__ = ["core"]

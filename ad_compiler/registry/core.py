@@ -1,0 +1,355 @@
+"""The registry of primitives: one record per primitive, declared once.
+
+Everything the compiler knows about a primitive is in its `Primitive` record, and
+every pass asks the lookups below (``is_linear(name)``, ``get(name).vjp``) rather
+than testing names.  Declarations live in the modules of this package, grouped by
+subject: `scalar.py` (operators and elementwise functions, derived with sympy),
+`reductions.py`, `linalg.py`, `decompositions.py`, `shaping.py`, `creation.py` (NumPy
+functions), `helpers.py` (the runtime functions derivative code calls), and the SciPy
+modules' `scipy_linalg.py` and `scipy_special.py`, imported on first lookup once the
+user's code has imported SciPy (`LIBRARY_MODULES`).
+
+Declaring a primitive (one entry, in the module of its subject):
+
+* elementwise, derived by sympy from its meaning in operands ``x``, ``y``::
+
+      elementwise("sin", 1, "sin(x)", math="sin", numpy="sin")
+      elementwise("maximum", 2, "Max(x, y)", numpy="maximum",
+                  partials=("x >= y", "x < y"))  # where sympy.diff is not wanted
+
+  `piecewise_constant("floor", math="floor", numpy="floor")` for a zero derivative.
+  Other names of it: ``numpy_aliases=("absolute",)``, ``builtin=abs``; an operator
+  gives the Python function computing it, ``operator=operator.add``.
+* a NumPy function that is not elementwise, with NumPy's signature (``*`` marks the
+  parameters that carry derivatives, the others are static)::
+
+      array("sum", np.sum, "a*, axis=None, keepdims=False", linear=True,
+            vjp=lambda e, op, g: [...], batched=(batched.batched_sum, ("a", "axis", "keepdims")))
+      array("max", np.max, "a*, axis=None, keepdims=False", np.amax, jvp=..., vjp=...)
+
+  `linear=True`: linear in its operands jointly (the JVP is the primitive applied to
+  the tangents, the VJP is its transpose); `multilinear=True`: linear in each operand
+  separately (a product); otherwise give `jvp(e, op, tangents)`.  `vjp(e, op, g)` gives
+  the adjoints of all arguments (None for zero).  `batched` is the vector-mode form
+  (a function of batched.py and the parameters it takes); without it vector mode
+  applies the primitive one direction at a time.  ``methods=("sum",)``: the ndarray
+  methods that mean it.
+* a runtime helper of derivative code, linear in the arguments at `linear`::
+
+      helper("unbroadcast", runtime.unbroadcast, linear=(0,), vjp=lambda e, g, a: [...])
+
+  A helper's `vjp(e, g, args)` takes its arguments rather than its op.
+
+The rules are written with `Emit` (emit.py): ``e.sum(x, axis=0)``, ``e.helper(...)``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# family -> module whose attributes implement that family's functions; the seam where
+# a backend (an array-API namespace, Numba) plugs in its own implementations
+FAMILY_MODULES: dict[str, Any] = {"math": math, "numpy": np}
+
+
+@dataclass
+class Primitive:
+    """What the compiler knows about one primitive."""
+
+    name: str
+    module: str = ""  # the declaring module of this package (where to look for its rules)
+    # -- scalar and elementwise primitives
+    arity: int = 0
+    expr: str | None = None  # meaning in operands x, y (sympy syntax); None if opaque
+    partials: tuple[str, ...] | None = None  # given where sympy.diff leaves them unevaluated
+    impls: dict[str, str] = field(default_factory=dict)  # family -> attribute name
+    elementwise: bool = False  # the result has its operands' broadcast shape
+    operator: Callable | None = None  # the Python operator computing it (folding, interpreting)
+    numpy_aliases: tuple[str, ...] = ()  # other NumPy names of it (np.absolute, np.rint)
+    builtin: Any = None  # the Python builtin that denotes it (abs, round, max)
+    nondiff: bool = False  # derivative is zero wherever it exists
+    # -- array primitives (NumPy functions that are not elementwise)
+    fn: Any = None  # the callable, for every family (array primitives, helpers, xlogy)
+    params: tuple[str, ...] = ()  # NumPy's parameter order
+    defaults: dict[str, Any] = field(default_factory=dict)
+    operands: tuple[int, ...] = ()  # parameters that carry derivatives
+    variadic: bool = False  # np.einsum(spec, *operands)
+    is_array: bool = False
+    linear: bool = False  # jointly linear in its operands (its VJP is its transpose)
+    multilinear: bool = False  # linear in each operand separately (a product)
+    casting: bool = False  # gives its result a dtype it is told (integers: constant)
+    reduction: bool = False  # a scalar when axis is None and keepdims False
+    view: bool = False  # its result may share memory with its first argument
+    jvp: Callable | None = None  # array: jvp(e, op, tangents); helper: the same
+    vjp: Callable | None = None  # array: vjp(e, op, g); helper: vjp(e, g, args)
+    batched: tuple[Callable, tuple[str, ...]] | Callable | None = None  # vector-mode form
+    methods: tuple[str, ...] = ()  # ndarray methods that mean it (x.sum(), x.flatten())
+    # -- runtime helpers that derivative code calls
+    is_helper: bool = False
+    linear_args: tuple[int, ...] = ()  # a helper's arguments it is linear in
+    linear_of: Callable | None = None  # ... where they depend on the op (einsum_adjoint)
+    joint: bool = False  # linear in `linear_args` jointly (a sum), not each (a product)
+    nonlinear: tuple[int, ...] = ()  # arguments with derivatives through `jvp`/`vjp`
+    unsupported: str = ""  # what has no rule among the nonlinear arguments' derivatives
+    vmapped: bool = False  # vector mode may apply it one direction at a time
+    shaped_like: int | None = None  # the argument whose shape its result has
+    container_result: bool | Callable = False  # returns a list or tuple of arrays (or
+    # a function of the op saying whether it does: svd's compute_uv)
+    float_items: bool = False  # that tuple holds float arrays (w, V = eigh(a): arrays)
+    opaque_kind: bool = False  # what its result holds (number, array, list) is not known
+    says_nothing_of_arrays: bool = False  # user code of plain lists may lower to it
+    specializable: bool = False  # has a cheaper form once shapes are known (dispatch)
+    effects: bool = False  # writes to something (never shared, never dropped)
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        """A helper's arguments that carry derivatives."""
+        return self.linear_args + self.nonlinear
+
+
+REGISTRY: dict[str, Primitive] = {}
+_NO_DEFAULT = object()
+
+
+def _add(record: Primitive) -> Primitive:
+    if record.name in REGISTRY:
+        raise ValueError(f"primitive {record.name!r} is declared twice")
+    REGISTRY[record.name] = record
+    return record
+
+
+def _module_of_caller() -> str:
+    import sys
+
+    return sys._getframe(2).f_globals.get("__name__", "").rpartition(".")[2]
+
+
+def _impls(math_name: str | None, numpy_name: str | None) -> dict[str, str]:
+    impls = {}
+    if math_name and hasattr(FAMILY_MODULES["math"], math_name):
+        impls["math"] = math_name
+    if numpy_name and hasattr(np, numpy_name):
+        impls["numpy"] = numpy_name
+    return impls
+
+
+def elementwise(name: str, arity: int, expr: str | None, math: str | None = None,
+                numpy: str | None = None, *, partials: tuple[str, ...] | None = None,
+                fn: Any = None, operator: Callable | None = None,
+                numpy_aliases: tuple[str, ...] = (), builtin: Any = None) -> Primitive:
+    """A scalar or elementwise primitive; its partials are derived from `expr`."""
+    return _add(Primitive(name, _module_of_caller(), arity=arity, expr=expr,
+                          partials=partials, impls=_impls(math, numpy), fn=fn,
+                          elementwise=True, operator=operator, numpy_aliases=numpy_aliases,
+                          builtin=builtin))
+
+
+def piecewise_constant(name: str, arity: int = 1, math: str | None = None,
+                       numpy: str | None = None, *, operator: Callable | None = None,
+                       numpy_aliases: tuple[str, ...] = (), builtin: Any = None) -> Primitive:
+    """A primitive whose derivative is zero wherever it exists (floor, comparisons)."""
+    return _add(Primitive(name, _module_of_caller(), arity=arity, impls=_impls(math, numpy),
+                          nondiff=True, elementwise=True, operator=operator,
+                          numpy_aliases=numpy_aliases, builtin=builtin))
+
+
+def parse_signature(signature: str) -> tuple[tuple[str, ...], dict[str, Any], tuple[int, ...]]:
+    """NumPy parameter names, defaults and operand positions of ``"a*, axis=None"``."""
+    params, defaults, operands = [], {}, []
+    for k, part in enumerate(p.strip() for p in signature.split(",")):
+        text, _, default = part.partition("=")
+        if text.endswith("*"):
+            operands.append(k)
+            text = text[:-1]
+        params.append(text)
+        if default:
+            defaults[text] = eval(default, {"np": np})  # noqa: S307 - literals of this package
+    return tuple(params), defaults, tuple(operands)
+
+
+_ARRAY_CALLABLES: dict[int, tuple[object, str]] = {}
+
+
+def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = False,
+          multilinear: bool = False, jvp: Callable | None = None,
+          vjp: Callable | None = None, batched: tuple | None = None,
+          casting: bool = False, reduction: bool = False, view: bool = False,
+          container_result: bool | Callable = False, float_items: bool = False,
+          elementwise: bool = False, methods: tuple[str, ...] = (),
+          operator: Callable | None = None) -> Primitive:
+    """A NumPy function that is not elementwise: reductions, products, shapes."""
+    params, defaults, operands = parse_signature(signature)
+    record = _add(Primitive(name, _module_of_caller(), fn=fn, params=params,
+                            defaults=defaults, operands=operands, variadic=name == "einsum",
+                            is_array=True, linear=linear, multilinear=multilinear, jvp=jvp,
+                            vjp=vjp, batched=batched, casting=casting, reduction=reduction,
+                            view=view, container_result=container_result,
+                            float_items=float_items, elementwise=elementwise, methods=methods,
+                            operator=operator))
+    for obj in (fn, *aliases):
+        _ARRAY_CALLABLES[id(obj)] = (obj, name)
+    return record
+
+
+def helper(name: str, fn: Any, linear: tuple[int, ...] = (), vjp: Callable | None = None, *,
+           joint: bool = False, nonlinear: tuple[int, ...] = (), jvp: Callable | None = None,
+           unsupported: str = "", vmapped: bool = False, nondiff: bool = False,
+           shaped_like: int | None = None, container_result: bool = False,
+           opaque_kind: bool = False, linear_of: Callable | None = None,
+           specializable: bool = False, says_nothing_of_arrays: bool = False,
+           elementwise: bool = False, view: bool = False) -> Primitive:
+    """A runtime function that derivative code calls, linear in the arguments at `linear`."""
+    return _add(Primitive(name, _module_of_caller(), fn=fn, is_helper=True,
+                          linear_args=linear, vjp=vjp, joint=joint, nonlinear=nonlinear,
+                          jvp=jvp, unsupported=unsupported, vmapped=vmapped, nondiff=nondiff,
+                          shaped_like=shaped_like, container_result=container_result,
+                          opaque_kind=opaque_kind, linear_of=linear_of,
+                          specializable=specializable, elementwise=elementwise, view=view,
+                          says_nothing_of_arrays=says_nothing_of_arrays))
+
+
+# ------------------------------------------------------------------ lookups
+
+def get(name: str) -> Primitive | None:
+    """The record of primitive `name`; None for IR structure (if, for, pack, call, ...)."""
+    return REGISTRY.get(name)
+
+
+def _flag(name: str, attr: str) -> bool:
+    record = REGISTRY.get(name)
+    return record is not None and bool(getattr(record, attr))
+
+
+def is_scalar(name: str) -> bool:
+    """An operator or elementwise function with a sympy meaning (or piecewise constant)."""
+    record = REGISTRY.get(name)
+    return record is not None and not record.is_array and not record.is_helper
+
+
+def has_expr(name: str) -> bool:
+    """An elementwise primitive whose partials sympy derives from its meaning."""
+    record = REGISTRY.get(name)
+    return record is not None and record.expr is not None
+
+
+def is_array(name: str) -> bool:
+    return _flag(name, "is_array")
+
+
+def is_helper(name: str) -> bool:
+    return _flag(name, "is_helper")
+
+
+def is_elementwise(name: str) -> bool:
+    return _flag(name, "elementwise")
+
+
+def is_nondiff(name: str) -> bool:
+    return _flag(name, "nondiff")
+
+
+def is_linear(name: str) -> bool:
+    return _flag(name, "linear")
+
+
+def is_multilinear(name: str) -> bool:
+    return _flag(name, "multilinear")
+
+
+def is_casting(name: str) -> bool:
+    return _flag(name, "casting")
+
+
+def is_reduction(name: str) -> bool:
+    return _flag(name, "reduction")
+
+
+def is_view(name: str) -> bool:
+    return _flag(name, "view")
+
+
+# Libraries whose functions are declared on first lookup: library module -> the module
+# of this package declaring its primitives, imported once the user's code has imported
+# the library (its functions are known by identity, so the library is in sys.modules).
+# Importing ad_compiler thus imports none of them.
+LIBRARY_MODULES = {"scipy.linalg": "scipy_linalg", "scipy.special": "scipy_special"}
+_LIBRARIES_DECLARED: set[str] = set()
+
+
+def declare_imported_libraries() -> None:
+    """Declare the primitives of the libraries of `LIBRARY_MODULES` imported so far."""
+    import importlib
+    import sys
+
+    for library, module in LIBRARY_MODULES.items():
+        if library not in _LIBRARIES_DECLARED and library in sys.modules:
+            _LIBRARIES_DECLARED.add(library)
+            importlib.import_module(f"{__package__}.{module}")
+
+
+def array_primitive(obj: object) -> str | None:
+    """The array primitive a NumPy or SciPy function denotes, by identity; None if not one."""
+    hit = _ARRAY_CALLABLES.get(id(obj))
+    if hit is None and len(_LIBRARIES_DECLARED) < len(LIBRARY_MODULES):
+        declare_imported_libraries()
+        hit = _ARRAY_CALLABLES.get(id(obj))
+    return hit[1] if hit is not None and hit[0] is obj else None
+
+
+def operator_function(prim: str) -> Callable | None:
+    """The Python operator computing `prim` (``operator.add``), None if it is no operator."""
+    record = REGISTRY.get(prim)
+    return record.operator if record is not None else None
+
+
+_CALLABLES: dict[int, tuple[object, str, str]] = {}
+
+
+def callable_primitive(obj: object) -> tuple[str, str] | None:
+    """(primitive, family) of an elementwise callable (``math.sin``, ``np.absolute``,
+    ``abs``), by identity; None if unknown."""
+    if not _CALLABLES:
+        for record in REGISTRY.values():
+            for family, attr in record.impls.items():
+                _CALLABLES[id(getattr(FAMILY_MODULES[family], attr))] = (
+                    getattr(FAMILY_MODULES[family], attr), record.name, family)
+        for record in REGISTRY.values():
+            for attr in record.numpy_aliases:
+                if hasattr(np, attr):
+                    _CALLABLES[id(getattr(np, attr))] = (getattr(np, attr), record.name, "numpy")
+        for record in REGISTRY.values():
+            if record.builtin is not None:
+                _CALLABLES[id(record.builtin)] = (record.builtin, record.name, "builtin")
+    hit = _CALLABLES.get(id(obj))
+    return (hit[1], hit[2]) if hit is not None and hit[0] is obj else None
+
+
+def array_methods() -> dict[str, str]:
+    """ndarray method name -> the array primitive it means (``x.flatten()``: ravel)."""
+    return {method: record.name for record in REGISTRY.values() for method in record.methods}
+
+
+def implementation(prim: str, family: str) -> object:
+    """The callable that computes `prim` in derivative code of the given family.
+
+    Math functions that do not exist in `math` (sign, ...) and any function needed by
+    an operator's rule come from NumPy, which works on scalars and arrays alike.  A
+    backend with a namespace of its own adds it to `FAMILY_MODULES` and is asked here.
+    """
+    record = REGISTRY[prim]
+    if record.fn is not None:
+        return record.fn
+    impls = record.impls
+    if family in ("math", "builtin") and "math" in impls:
+        return getattr(FAMILY_MODULES["math"], impls["math"])
+    if family in impls and family in FAMILY_MODULES:
+        return getattr(FAMILY_MODULES[family], impls[family])
+    if "numpy" in impls:
+        return getattr(np, impls["numpy"])
+    if prim == "float":
+        return float
+    raise KeyError(f"no implementation of {prim!r} for family {family!r}")

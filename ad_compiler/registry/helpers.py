@@ -1,0 +1,52 @@
+"""Runtime helpers of lists, dicts, indexing and gradients' shapes.
+
+Adjoints of lists and of indexing are kept sparse (index_update) and added item-wise;
+the tangents of `+` and `*` of values that may be lists or numbers go through
+sum_tangent and product_tangent.
+"""
+from __future__ import annotations
+
+from .. import runtime
+from ..ir import Op, Operand
+from .core import helper
+from .emit import Emit
+
+
+def _items_of_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
+    """A loop's items: the tangent's items, none for a dict's keys (one sweep per
+    direction in vector mode, whose batched tangents of lists it does not follow)."""
+    if tangents[0] is None:
+        return None
+    if e.batched is not None:
+        raise NotImplementedError("no vector-mode rule for 'items_of'")
+    return e.helper("items_of_dot", tangents[0], op.args[0])
+
+
+helper("index_update", runtime.index_update, (2,), opaque_kind=True)
+helper("accumulate", runtime.add, (0, 1), joint=True, opaque_kind=True)
+helper("densify", runtime.densify, (0,), opaque_kind=True)
+helper("dense", runtime.dense, (0,), opaque_kind=True)
+helper("list_head", runtime.list_head, (0,), lambda e, g, a: [
+    e.helper("list_head_t", g, a[1], a[2])], opaque_kind=True)
+helper("list_tail", runtime.list_tail, (0,), lambda e, g, a: [
+    e.helper("list_tail_t", g, *a[1:])], opaque_kind=True)
+helper("repeat_adjoint_of", runtime.repeat_adjoint_of, (0, 2), lambda e, g, a: [
+    e.helper("repeat_adjoint_t", g, a[1], a[2], a[3]), None,
+    e.helper("repeat_count_t", g, a[0], a[2], a[3])], opaque_kind=True)
+helper("list_head_t", runtime.list_head_t, (0,), lambda e, g, a: [
+    e.helper("list_head", g, a[1], a[2])])
+helper("list_tail_t", runtime.list_tail_t, (0,), lambda e, g, a: [
+    e.helper("list_tail", g, *a[1:])])
+helper("repeat_adjoint_t", runtime.repeat_adjoint_t, (0, 2))
+helper("sum_tangent", runtime.sum_tangent, (2, 3), joint=True)
+helper("product_tangent", runtime.product_tangent, (2, 3), joint=True)
+helper("repeat_count_t", runtime.repeat_count_t, (0, 1))
+helper("as_gradient", runtime.as_gradient, (0,), lambda e, g, a: [g], opaque_kind=True)
+helper("gradient_like", runtime.gradient_like, (0,), lambda e, g, a: [g], vmapped=True,
+       shaped_like=1, opaque_kind=True, specializable=True)
+helper("items_of", runtime.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])],
+       jvp=_items_of_jvp, says_nothing_of_arrays=True, view=True)
+helper("items_of_dot", runtime.items_of_dot, (0,))
+helper("items_of_t", runtime.items_of_t, (0,))
+helper("field_update", runtime.field_update, (2,), opaque_kind=True)
+helper("zeros_of", runtime.zeros_of, (), nondiff=True, shaped_like=1, opaque_kind=True)
