@@ -86,10 +86,10 @@ def not_a_function_error(obj: object) -> ADCompileError:
 
     from .custom import partials_of
     from .primitives import (
-        ARRAY_PRIMITIVES,
         NONDIFF_BUILTINS,
         NONDIFF_NUMPY,
         PRIMITIVES,
+        REGISTRY,
         lookup_array,
         lookup_callable,
     )
@@ -127,7 +127,7 @@ def not_a_function_error(obj: object) -> ADCompileError:
         if prim is not None:
             names = ["x", "y", "z"][: PRIMITIVES[prim[0]].arity]
         elif array is not None:
-            spec = ARRAY_PRIMITIVES[array]
+            spec = REGISTRY[array]
             names = [spec.params[k] for k in spec.operands] or ["x"]
         else:
             names = ["x"]

@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from . import batched, runtime, runtime_npmath
+from . import batched, runtime, runtime_linalg, runtime_npmath
 from .custom import stop_gradient
 from .registry import REGISTRY, array_primitive, implementation  # noqa: F401  (re-exported)
 from .registry.core import array_methods, callable_primitive, loaded_family_modules
 
-# The scalar and elementwise primitives and the array primitives, as views of the registry
+# The scalar and elementwise primitives, a view of the registry (array primitives: ask
+# the registry, which declares SciPy's when they are first looked up)
 PRIMITIVES = {name: p for name, p in REGISTRY.items() if not p.is_array and not p.is_helper}
-ARRAY_PRIMITIVES = {name: p for name, p in REGISTRY.items() if p.is_array}
 
 
 # Operator primitives: the Python functions computing them (folding, interpreting).
@@ -66,6 +66,7 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
                                 ("ad_compiler.runtime", runtime),
                                 ("ad_compiler.batched", batched),
                                 ("ad_compiler.runtime_npmath", runtime_npmath),
+                                ("ad_compiler.runtime_linalg", runtime_linalg),
                                 *loaded_family_modules()):  # scipy.special, once imported
         name = getattr(obj, "__name__", None)
         if name and getattr(module, name, None) is obj:

@@ -13,6 +13,10 @@ from fixtures import registry_cases as cases
 
 import ad_compiler as adc
 from ad_compiler.registry import REGISTRY
+from ad_compiler.registry.core import declare_imported_libraries
+
+# SciPy's entries are declared once SciPy is imported (the fixture imports it)
+declare_imported_libraries()
 
 # array primitives: input shape (the expression is in the fixture)
 ARRAY_SHAPES = {
@@ -30,6 +34,10 @@ ARRAY_SHAPES = {
     "gradient": (3, 4), "interp": (5,), "polyval": (4,), "nansum": (3, 4),
     "nanmean": (3, 4), "nanmax": (3, 4), "nanmin": (3, 4), "average": (3, 4),
     "median": (3, 4), "quantile": (3, 4), "percentile": (3, 4),
+    "cholesky": (3, 3), "eigh": (3, 3), "eigvalsh": (3, 3), "svd": (3, 2),
+    "qr": (3, 2), "pinv": (3, 2), "lstsq": (3, 2), "solve_triangular": (3, 3),
+    "cho_factor": (3, 3), "cho_solve": (3, 3), "expm": (3, 3), "sqrtm": (3, 3),
+    "solve_sylvester": (3, 3), "logsumexp": (3, 2), "softmax": (3, 2), "log_softmax": (3, 2),
     # scans, reorderings, diagonals, pads, sorts, gathers and splits (registry/scans.py)
     "cumsum": (3, 2), "cumprod": (3, 2), "diff": (5,), "flip": (2, 3), "fliplr": (2, 3),
     "flipud": (2, 3), "rot90": (2, 3), "roll": (2, 3), "moveaxis": (2, 3),

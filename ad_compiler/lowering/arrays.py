@@ -257,6 +257,9 @@ class Arrays:
     def _static_or_value(self, node: ast.expr) -> Operand:
         """An argument: a value, a dtype or type such as ``float`` or ``np.float32``, or
         a display of constants such as ``axis=(0, 1)`` (a constant tuple)."""
+        infinity = self._infinity(node)
+        if infinity is not None:  # ord=np.inf, ord=-math.inf: a constant order
+            return Const(infinity)
         if isinstance(node, (ast.Name, ast.Attribute)) and not self._is_value_expression(node):
             spelling, kind, obj = self._resolve_path(node)
             if isinstance(obj, (type, np.dtype)):
@@ -268,6 +271,16 @@ class Arrays:
                 isinstance(i, Const) and not isinstance(i.value, str) for i in value.items):
             return Const(tuple(i.value for i in value.items))
         return self._materialize(value, node)
+
+    def _infinity(self, node: ast.expr) -> float | None:
+        """``np.inf``, ``math.inf`` or their negation, which never change: their value."""
+        sign = 1.0
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            node, sign = node.operand, -1.0
+        if not isinstance(node, ast.Attribute) or self._is_value_expression(node):
+            return None
+        obj = self._resolve_path(node)[2]
+        return sign * obj if isinstance(obj, float) and np.isinf(obj) else None
 
     def _pack_static(self, items: list[Operand], node: ast.AST) -> Operand:
         if all(isinstance(i, Const) for i in items):

@@ -1,7 +1,9 @@
 """The registry of primitives: `core.py` has the record and the lookups, the other
 modules declare the primitives, one entry each, grouped by subject."""
-from . import core, creation, helpers, linalg, reductions, scalar, shaping, special  # noqa: E402,F401,I001
+from . import core, creation, decompositions, helpers, linalg, reductions  # noqa: E402,F401,I001
+from . import scalar, shaping, special  # noqa: E402,F401,I001
 from . import products, scans, signals, statistics  # noqa: E402,F401,I001  (after reductions)
+# (scipy_linalg and scipy_special are imported once the user's code imports SciPy)
 from .core import (  # noqa: F401
     REGISTRY,
     Primitive,

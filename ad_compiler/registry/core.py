@@ -4,10 +4,12 @@ Everything the compiler knows about a primitive is in its `Primitive` record, an
 every pass asks the lookups below (``is_linear(name)``, ``get(name).vjp``) rather
 than testing names.  Declarations live in the modules of this package, grouped by
 subject: `scalar.py` (operators and elementwise functions, derived with sympy),
-`reductions.py`, `linalg.py`, `shaping.py`, `creation.py`, `products.py`,
-`signals.py`, `statistics.py`, `scans.py` (NumPy functions), `special.py`
-(scipy.special, and the math and NumPy functions declared with it) and `helpers.py`
-(the runtime functions derivative code calls).
+`reductions.py`, `linalg.py`, `decompositions.py`, `shaping.py`, `creation.py`,
+`products.py`, `signals.py`, `statistics.py`, `scans.py` (NumPy functions), `special.py`
+(scipy.special's elementwise functions, and the math and NumPy functions declared with
+it), `helpers.py` (the runtime functions derivative code calls), and the SciPy
+modules' `scipy_linalg.py` and `scipy_special.py` (logsumexp, softmax), imported on
+first lookup once the user's code has imported SciPy (`LIBRARY_MODULES`).
 
 Declaring a primitive (one entry, in the module of its subject):
 
@@ -108,7 +110,9 @@ class Primitive:
     unsupported: str = ""  # what has no rule among the nonlinear arguments' derivatives
     vmapped: bool = False  # vector mode may apply it one direction at a time
     shaped_like: int | None = None  # the argument whose shape its result has
-    container_result: bool = False  # returns a list or tuple of arrays
+    container_result: bool | Callable = False  # returns a list or tuple of arrays (or
+    # a function of the op saying whether it does: svd's compute_uv)
+    float_items: bool = False  # that tuple holds float arrays (w, V = eigh(a): arrays)
     opaque_kind: bool = False  # what its result holds (number, array, list) is not known
     says_nothing_of_arrays: bool = False  # user code of plain lists may lower to it
     specializable: bool = False  # has a cheaper form once shapes are known (dispatch)
@@ -193,9 +197,9 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
           multilinear: bool = False, jvp: Callable | None = None,
           vjp: Callable | None = None, batched: tuple | None = None,
           casting: bool = False, reduction: bool = False, view: bool = False,
-          container_result: bool = False, elementwise: bool = False,
-          methods: tuple[str, ...] = (), operator: Callable | None = None,
-          positional: int = 0) -> Primitive:
+          container_result: bool | Callable = False, float_items: bool = False,
+          elementwise: bool = False, methods: tuple[str, ...] = (),
+          operator: Callable | None = None, positional: int = 0) -> Primitive:
     """A NumPy function that is not elementwise: reductions, products, shapes."""
     params, defaults, operands = parse_signature(signature)
     record = _add(Primitive(name, _module_of_caller(), fn=fn, params=params,
@@ -203,8 +207,8 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
                             is_array=True, linear=linear, multilinear=multilinear, jvp=jvp,
                             vjp=vjp, batched=batched, casting=casting, reduction=reduction,
                             view=view, container_result=container_result,
-                            elementwise=elementwise, methods=methods, operator=operator,
-                            positional=positional))
+                            float_items=float_items, elementwise=elementwise, methods=methods,
+                            operator=operator, positional=positional))
     for obj in (fn, *aliases):
         _ARRAY_CALLABLES[id(obj)] = (obj, name)
     return record
@@ -287,9 +291,31 @@ def is_view(name: str) -> bool:
     return _flag(name, "view")
 
 
+# Libraries whose functions are declared on first lookup: library module -> the module
+# of this package declaring its primitives, imported once the user's code has imported
+# the library (its functions are known by identity, so the library is in sys.modules).
+# Importing ad_compiler thus imports none of them.
+LIBRARY_MODULES = {"scipy.linalg": "scipy_linalg", "scipy.special": "scipy_special"}
+_LIBRARIES_DECLARED: set[str] = set()
+
+
+def declare_imported_libraries() -> None:
+    """Declare the primitives of the libraries of `LIBRARY_MODULES` imported so far."""
+    import importlib
+    import sys
+
+    for library, module in LIBRARY_MODULES.items():
+        if library not in _LIBRARIES_DECLARED and library in sys.modules:
+            _LIBRARIES_DECLARED.add(library)
+            importlib.import_module(f"{__package__}.{module}")
+
+
 def array_primitive(obj: object) -> str | None:
-    """The array primitive a NumPy function denotes, by identity; None if not one."""
+    """The array primitive a NumPy or SciPy function denotes, by identity; None if not one."""
     hit = _ARRAY_CALLABLES.get(id(obj))
+    if hit is None and len(_LIBRARIES_DECLARED) < len(LIBRARY_MODULES):
+        declare_imported_libraries()
+        hit = _ARRAY_CALLABLES.get(id(obj))
     return hit[1] if hit is not None and hit[0] is obj else None
 
 

@@ -1,5 +1,6 @@
 """Products and linear algebra: matmul, dot, outer, inner, einsum, trace, solve, inv,
-det, slogdet, norm, and the helpers of their adjoints.
+det, slogdet, norm (every order), and the helpers of their adjoints (decompositions.py
+has cholesky, eigh, svd, qr, pinv and lstsq).
 
 Seed 002's matrix case is the ``matmul`` entry: for ``Z = X @ W``,
 ``X_bar = Z_bar @ W.T`` and ``W_bar = X.T @ Z_bar``.
@@ -7,10 +8,11 @@ Seed 002's matrix case is the ``matmul`` entry: for ``Z = X @ W``,
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import numpy as np
 
-from .. import batched, runtime
+from .. import batched, runtime, runtime_linalg
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, array, helper
 from .emit import Emit, batched_call, batched_operand, einsum_parts_or_refuse, param, static
@@ -35,7 +37,7 @@ def _batched_solve(e: Emit, given: dict, variadic: list) -> Operand:
     first, second = batched_operand("solve", given, "a"), batched_operand("solve", given, "b")
     if e.is_batched(first):
         raise NotImplementedError("no batched rule for a batched matrix in solve")
-    return batched_call(e, batched.batched_solve, [first, second])
+    return batched_call(e, runtime_linalg.batched_solve_columns, [first, second])
 
 
 def _batched_einsum(e: Emit, given: dict, variadic: list) -> Operand:
@@ -96,26 +98,51 @@ array("trace", np.trace, "a*, offset=0, axis1=0, axis2=1", methods=("trace",), l
       batched=(batched.batched_trace, ("a", "offset", "axis1", "axis2")))
 
 
-def _solve_rhs(e: Emit, op: Op, t: list) -> Operand:
-    if t[0] is None:
-        return t[1]
-    moved = e.matmul(t[0], op.result)
-    return e.neg(moved) if t[1] is None else e.sub(t[1], moved)
+# ------------------------------------------------------------------ np.linalg.solve
+# x = A^-1 b on columns (a vector b, even beside a stack of matrices, is one column):
+# dx = A^-1 (db - dA x); b_bar = A^-T x_bar, A_bar = -b_bar x^T.
+
+
+def _column(e: Emit, x: Operand, b: Operand, name: str = "as_column") -> Operand:
+    """`x` as a column where b is a vector (`name` "from_column": back), in its
+    batched form for a tangent carrying directions (vector mode)."""
+    if e.is_batched(x):
+        return e._mark(e.helper(name + "_batched", x, b), [x])
+    return e.helper(name, x, b)
+
+
+def _solve_jvp(e: Emit, op: Op, t: list) -> Operand:
+    a, b = op.args[:2]
+    terms = [_column(e, t[1], b)] if t[1] is not None else []
+    if t[0] is not None:
+        terms.append(e.neg(e.matmul(t[0], _column(e, op.result, b))))
+    return _column(e, e.solve(a, e.sum_terms(terms)), b, "from_column")
+
+
+def _solve_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    a, b = op.args[:2]
+    b_bar = e.solve(e.swap_last(a), _column(e, g, b))
+    a_bar = e.neg(e.matmul(b_bar, e.swap_last(_column(e, op.result, b))))
+    return [e.helper("unbroadcast", a_bar, a),
+            e.helper("unbroadcast", e.helper("from_column", b_bar, b), b)]
+
+
+def _column_jvp(name: str) -> Any:
+    """The tangent rule of `as_column` or `from_column`, linear in their first argument."""
+    return lambda e, op, t: None if t[0] is None else _column(e, t[0], op.args[1], name)
 
 
 def _slogdet_jvp(e: Emit, op: Op, t: list) -> Operand:
     """(0, tr(A^-1 dA)): the sign is piecewise constant; in vector mode the pair carries
     directions because its second item does."""
     logdet_dot = e.sum(e.mul(_inv_t(e, op.args[0]), t[0]), axis=(-2, -1))
-    pair = e.b.emit("pack", [Const(0.0), logdet_dot], attrs={"kind": "tuple"}).result
-    return e._mark(pair, [logdet_dot])
+    pair = e._mark(e.b.emit("pack", [Const(0.0), logdet_dot], attrs={"kind": "tuple"}).result,
+                   [logdet_dot])
+    # in a SlogdetResult, so that ``res.logabsdet`` reads it
+    return e._mark(e.helper("result_like", pair, op.result), [pair])
 
 
-array("solve", np.linalg.solve, "a*, b*",
-      jvp=lambda e, op, t: e.solve(op.args[0], _solve_rhs(e, op, t)),
-      vjp=lambda e, op, g: (lambda b_bar: [
-          e.neg(e.helper("matmul_adjoint_a", b_bar, op.args[0], op.result)), b_bar])(
-          e.solve(e.swap_last(op.args[0]), g)),
+array("solve", np.linalg.solve, "a*, b*", jvp=_solve_jvp, vjp=_solve_vjp,
       batched=_batched_solve)
 array("inv", np.linalg.inv, "a*",
       jvp=lambda e, op, t: e.neg(e.matmul(e.matmul(op.result, t[0]), op.result)),
@@ -130,22 +157,50 @@ array("slogdet", np.linalg.slogdet, "a*", container_result=True, jvp=_slogdet_jv
                                   _inv_t(e, op.args[0]))])
 
 
-def _norm_check(op: Op) -> None:
+# The 2-norm of vectors and the Frobenius norm have rules written with primitives; every
+# other order gets its gradient from `norm_weight`, a helper whose tangent (the norm's
+# Hessian applied to a direction) is `norm_weight_jvp`.
+
+# orders whose weight is piecewise constant (-1 is too for matrices, not for vectors)
+_PIECEWISE_ORDERS = (0, 1, np.inf, -np.inf)
+
+
+def _smooth_norm(op: Op) -> bool:
     order, axis = static(op, "ord"), param(op, "axis")
     vector = isinstance(axis, Const) and isinstance(axis.value, int)
-    if not (order is None or order == "fro" or (order == 2 and vector)):
-        raise NotImplementedError(f"np.linalg.norm with ord={order!r} has no rule yet "
-                                  "(the 2-norm and the Frobenius norm have)")
+    return order is None or order == "fro" or (order == 2 and vector)
+
+
+def _norm_weight(e: Emit, op: Op) -> Operand:
+    return e.helper("norm_weight", op.args[0], op.result, static(op, "ord"), param(op, "axis"),
+                    param(op, "keepdims"))
 
 
 def _norm_jvp(e: Emit, op: Op, t: list) -> Operand:
-    _norm_check(op)
-    return e.truediv(reduce_like(e, op, e.mul(op.args[0], t[0])), op.result)
+    if _smooth_norm(op):
+        return e.truediv(reduce_like(e, op, e.mul(op.args[0], t[0])), op.result)
+    return reduce_like(e, op, e.mul(_norm_weight(e, op), t[0]))
 
 
 def _norm_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
-    _norm_check(op)
-    return [e.mul(op.args[0], sum_back(e, op, e.truediv(g, op.result)))]
+    if _smooth_norm(op):
+        return [e.mul(op.args[0], sum_back(e, op, e.truediv(g, op.result)))]
+    return [e.mul(sum_back(e, op, g), _norm_weight(e, op))]
+
+
+def _norm_weight_jvp(e: Emit, op: Op, t: list) -> Operand | None:
+    order = op.args[2].value if len(op.args) > 2 else None
+    if t[0] is None or any(order is o or order == o for o in _PIECEWISE_ORDERS):
+        return None
+    return e._mark(e.helper("norm_weight_jvp", op.args[0], op.args[1], t[0], *op.args[2:]), [t[0]])
+
+
+def _norm_weight_vjp(e: Emit, g: Operand, a: list) -> list[Operand | None]:
+    """The weight's adjoint: the norm's Hessian is symmetric, so its tangent rule."""
+    order = a[2].value if len(a) > 2 else None
+    if any(order is o or order == o for o in _PIECEWISE_ORDERS):
+        return [None] * len(a)
+    return [e.helper("norm_weight_jvp", a[0], a[1], g, *a[2:])] + [None] * (len(a) - 1)
 
 
 array("norm", np.linalg.norm, "x*, ord=None, axis=None, keepdims=False", reduction=True,
@@ -163,3 +218,16 @@ helper("trace_adjoint", runtime.trace_adjoint, (0,), vmapped=True)
 helper("einsum_adjoint", runtime.einsum_adjoint, (), _einsum_adjoint_vjp,
        linear_of=_einsum_linear, vmapped=True)
 helper("tuple_item", runtime.tuple_item, (0,), opaque_kind=True)
+
+# np.linalg.solve on columns (a vector b, even beside a stack of matrices, is one column)
+helper("as_column", runtime_linalg.as_column, (0,), lambda e, g, a: [
+    e.helper("from_column", g, a[1]), None], jvp=_column_jvp("as_column"))
+helper("from_column", runtime_linalg.from_column, (0,), lambda e, g, a: [
+    e.helper("as_column", g, a[1]), None], jvp=_column_jvp("from_column"))
+helper("as_column_batched", runtime_linalg.as_column_batched, (0,))
+helper("from_column_batched", runtime_linalg.from_column_batched, (0,))
+# the gradient weight of np.linalg.norm's non-smooth orders, and its tangent
+helper("norm_weight", runtime_linalg.norm_weight, (), _norm_weight_vjp, nonlinear=(0,),
+       jvp=_norm_weight_jvp)
+helper("norm_weight_jvp", runtime_linalg.norm_weight_jvp, (2,), nonlinear=(0,),
+       unsupported="third derivatives of np.linalg.norm")

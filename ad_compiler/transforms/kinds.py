@@ -45,8 +45,8 @@ from ..ir import (
     is_numpy_operator_call,
     walk_ops,
 )
-from ..primitives import ARRAY_PRIMITIVES, PRIMITIVES
-from ..registry import get
+from ..primitives import PRIMITIVES
+from ..registry import get, is_array
 
 NUMERIC = frozenset({"scalar", "float", "int", "numeric"})
 _FLOATING = frozenset({"scalar", "float"})
@@ -59,6 +59,20 @@ def _has(prim: str, prop: str) -> bool:
     `opaque_kind` (a helper whose result's kind is that of an operand, or not known)."""
     record = get(prim)
     return record is not None and bool(getattr(record, prop))
+
+
+def _makes_container(op: Op) -> bool:
+    """Whether `op` returns a list or tuple of arrays: its entry's `container_result`,
+    a function of the op where the arguments decide (``svd(a, compute_uv=False)``)."""
+    record = get(op.prim)
+    made = record.container_result if record is not None else False
+    return bool(made(op) if callable(made) else made)
+
+
+def _items_of_floats(producers: dict[int, Op], operand: Operand) -> bool:
+    """`operand` is the tuple of float arrays of an entry with `float_items` (eigh)."""
+    op = producers.get(operand.uid) if isinstance(operand, Value) else None
+    return op is not None and _has(op.prim, "float_items") and _makes_container(op)
 
 
 def _join(a: str | None, b: str | None) -> str | None:
@@ -180,10 +194,12 @@ class Kinds:
         if is_numpy_operator_call(op):  # an array, never a joined or repeated list; but its
             # operands may be lists, whose tangents the runtime must add item by item
             return "numeric" if all(k in NUMERIC for k in kinds) else None
-        if prim == "pack" or _has(prim, "container_result"):
+        if prim == "pack" or _makes_container(op):
             return "seq"
         if prim == "copy":
             return kinds[0] if kinds else None
+        if prim in ("getitem", "getattr") and _items_of_floats(self._producers, op.args[0]):
+            return "float"  # w of w, V = np.linalg.eigh(a): an array
         if prim == "getitem":
             return kinds[0] if kinds and kinds[0] in ("float", "int", "numeric") else None
         if prim == "add":
@@ -223,7 +239,7 @@ class Kinds:
         spec = PRIMITIVES.get(prim)
         if spec is not None:  # an elementwise function: math gives floats, NumPy arrays
             return "scalar" if op.attrs.get("family") == "math" else "float"
-        if prim in ARRAY_PRIMITIVES or prim.endswith("_adjoint") or prim.startswith("batched"):
+        if is_array(prim) or prim.endswith("_adjoint") or prim.startswith("batched"):
             return "float"
         return None
 
