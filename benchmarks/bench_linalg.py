@@ -1,5 +1,5 @@
-"""Linear-algebra benchmarks for ad_compiler: gradients through cholesky, eigh and
-scipy.special.logsumexp, against the peers that are installed.
+"""Benchmarks of array rules for ad_compiler: gradients through cholesky, eigh,
+scipy.special.logsumexp and np.cumsum, against the peers that are installed.
 
 Run from the repository root::
 
@@ -7,10 +7,11 @@ Run from the repository root::
     python benchmarks/bench_linalg.py --quick     # smoke run, noisy figures
     python benchmarks/bench_linalg.py --no-peers  # skip autograd / JAX / PyTorch
 
-Three losses written as a user writes them: the log-determinant and a quadratic form
+Four losses written as a user writes them: the log-determinant and a quadratic form
 of a covariance through its Cholesky factor, a spectral function of a symmetric
-matrix through ``np.linalg.eigh``, and a softmax cross-entropy through
-``scipy.special.logsumexp``.  For each it prints the time per gradient call of the
+matrix through ``np.linalg.eigh``, a softmax cross-entropy through
+``scipy.special.logsumexp``, and a drawdown penalty of price paths through
+``np.cumsum``.  For each it prints the time per gradient call of the
 primal loss, ``adc.grad`` and each peer (autograd, JAX with ``jax.jit``, PyTorch),
 each checked against ``adc.grad`` (itself checked against central differences)
 before it is timed, and its ratio to ``adc.grad``.  A peer that is not installed is
@@ -59,6 +60,12 @@ def cross_entropy(W, X, Y):
     return np.mean(scipy.special.logsumexp(logits, axis=1) - np.sum(logits * Y, axis=1))
 
 
+def drawdown(R):
+    """A smooth penalty of how far each cumulative log-return path falls (paths in rows)."""
+    paths = np.cumsum(R, axis=1)
+    return np.sum(np.log1p(paths ** 2)) + 0.1 * np.sum(np.cumsum(paths, axis=1)[:, -1])
+
+
 IDX = np.arange(N)
 WEIGHTS = np.linspace(-1.0, 1.0, N)
 
@@ -72,6 +79,7 @@ def workloads() -> dict[str, tuple[Callable, tuple]]:
         "eigh": (spectral, (x,)),
         "logsumexp": (cross_entropy, (rng.normal(size=(N, CLASSES)) * 0.1,
                                       rng.normal(size=(SAMPLES, N)), np.eye(CLASSES)[labels])),
+        "cumsum": (drawdown, (rng.normal(size=(SAMPLES, N)) * 0.01,)),
     }
 
 
@@ -96,8 +104,12 @@ def peer_autograd() -> dict[str, Callable]:
         logits = anp.dot(X, W)
         return anp.mean(logsumexp(logits, axis=1) - anp.sum(logits * Y, axis=1))
 
+    def dd(R):
+        paths = anp.cumsum(R, axis=1)
+        return anp.sum(anp.log1p(paths ** 2)) + 0.1 * anp.sum(anp.cumsum(paths, axis=1)[:, -1])
+
     return {"cholesky": autograd.grad(nll), "eigh": autograd.grad(spec),
-            "logsumexp": autograd.grad(xent)}
+            "logsumexp": autograd.grad(xent), "cumsum": autograd.grad(dd)}
 
 
 def peer_jax() -> dict[str, Callable]:
@@ -120,11 +132,16 @@ def peer_jax() -> dict[str, Callable]:
         logits = X @ W
         return jnp.mean(logsumexp(logits, axis=1) - jnp.sum(logits * Y, axis=1))
 
+    def dd(R):
+        paths = jnp.cumsum(R, axis=1)
+        return jnp.sum(jnp.log1p(paths ** 2)) + 0.1 * jnp.sum(jnp.cumsum(paths, axis=1)[:, -1])
+
     def numpy_out(f: Callable) -> Callable:
         jitted = jax.jit(jax.grad(f))
         return lambda *a: np.asarray(jitted(*a))
 
-    return {"cholesky": numpy_out(nll), "eigh": numpy_out(spec), "logsumexp": numpy_out(xent)}
+    return {"cholesky": numpy_out(nll), "eigh": numpy_out(spec), "logsumexp": numpy_out(xent),
+            "cumsum": numpy_out(dd)}
 
 
 def peer_torch() -> dict[str, Callable]:
@@ -151,7 +168,13 @@ def peer_torch() -> dict[str, Callable]:
         logits = X @ W
         return torch.mean(torch.logsumexp(logits, dim=1) - torch.sum(logits * Y, dim=1))
 
-    return {"cholesky": grad_of(nll), "eigh": grad_of(spec), "logsumexp": grad_of(xent)}
+    def dd(R):
+        paths = torch.cumsum(R, dim=1)
+        return torch.sum(torch.log1p(paths ** 2)) + 0.1 * torch.sum(
+            torch.cumsum(paths, dim=1)[:, -1])
+
+    return {"cholesky": grad_of(nll), "eigh": grad_of(spec), "logsumexp": grad_of(xent),
+            "cumsum": grad_of(dd)}
 
 
 PEERS = {"autograd": peer_autograd, "jax.jit": peer_jax, "torch": peer_torch}
