@@ -38,3 +38,13 @@ def test_lists_through_numpy_operator_functions(fn, args, expected, mode):
 def test_the_generated_code_calls_what_the_user_called():
     source = adc.source(F.mean_of_sums)
     assert "np.add(xs, ys)" in source and "xs + ys" not in source
+
+
+def test_a_list_tangent_passed_through_by_numpy_is_an_array():
+    """np.mod(xs, 0.7) has slope 1, so its tangent was the list's own tangent, which an
+    int then repeated (`n * xs_dot`): jvp gave a third of the derivative."""
+    xs, n = [0.5, 1.0, 2.0], 3
+    _, tangent = adc.jvp(F.scaled_remainders, (xs, n), ([1.0, 0.0, 0.0], 0))
+    assert tangent == pytest.approx(n / len(xs))  # d/dx0 of mean(n * (x mod 0.7))
+    for mode in ("reverse", "forward"):
+        assert adc.grad(F.doubled_remainders, mode=mode)(xs) == [2.0, 2.0, 2.0]

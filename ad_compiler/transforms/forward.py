@@ -141,6 +141,9 @@ class _Sweep:
                 tangent = derive(self.fn, op, jvp, builder, op, arg_tangents, self.facts)
             if is_const(tangent, 0):  # folded to zero (x - x): no tangent, as if constant
                 tangent = None
+            elif op.attrs.get("family") == "numpy" and tangent in arg_tangents:
+                # np.mod(xs, 0.7) passes a list's tangent through: NumPy made it an array
+                tangent = self._as_array(op.args[arg_tangents.index(tangent)], tangent, builder)
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
                 name_fresh(self.out, tangent, op.result, d.fmt)
