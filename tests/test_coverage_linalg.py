@@ -183,8 +183,30 @@ def numeric_grad(f: Callable, args: list, k: int) -> np.ndarray:
     return out
 
 
+def _sqrtm_takes_stacks() -> bool:
+    import scipy.linalg
+
+    try:
+        scipy.linalg.sqrtm(np.stack([np.eye(2), 4.0 * np.eye(2)]))
+    except ValueError:  # SciPy before 1.16: "Non-matrix input to matrix function."
+        return False
+    return True
+
+
+SQRTM_TAKES_STACKS = _sqrtm_takes_stacks()
+CASES = [c for c in CASES if c.name != "sqrtm_batched" or SQRTM_TAKES_STACKS]
 SCALAR = [c for c in CASES if not c.vector]
 VECTOR = [c for c in CASES if c.vector]
+
+
+@pytest.mark.skipif(SQRTM_TAKES_STACKS, reason="this SciPy's sqrtm takes stacks (tested above)")
+def test_sqrtm_of_a_stack_fails_as_the_python_function_does_where_scipy_takes_none():
+    x = np.random.default_rng(0).normal(size=(2, 3, 3))
+    with pytest.raises(ValueError) as python_error:
+        F.sqrtm_batched(x)
+    with pytest.raises(ValueError) as compiled_error:
+        adc.grad(F.sqrtm_batched)(x)
+    assert str(python_error.value) in str(compiled_error.value)
 
 
 def _ids(cases: list[Case]) -> list[str]:

@@ -14,6 +14,8 @@ first in the input takes the first place of the output (and its derivative).
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import batched, runtime
@@ -367,10 +369,13 @@ array("pad", np.pad, "array*, pad_width, mode='constant', constant_values*=0",
       batched=(batched.batched_pad, ("array", "pad_width", "mode")))
 array("sort", np.sort, "a*, axis=-1, kind=None", jvp=_sort_jvp, vjp=_sort_vjp)
 array("partition", np.partition, "a*, kth, axis=-1", jvp=_sort_jvp, vjp=_sort_vjp)
+# NumPy 2.3 gave take_along_axis's axis a default (-1); before, it must be passed
+_TAKE_AXIS = ("axis=-1" if inspect.signature(np.take_along_axis).parameters["axis"].default
+              is not inspect.Parameter.empty else "axis")
 array("take", np.take, "a*, indices, axis=None", methods=("take",), linear=True,
       vjp=lambda e, op, g: [e.helper("take_adjoint", g, op.args[0], param(op, "indices"),
                                      param(op, "axis"))])
-array("take_along_axis", np.take_along_axis, "arr*, indices, axis=-1", linear=True,
+array("take_along_axis", np.take_along_axis, f"arr*, indices, {_TAKE_AXIS}", linear=True,
       vjp=lambda e, op, g: [e.helper("take_along_axis_adjoint", g, op.args[0],
                                      param(op, "indices"), param(op, "axis"))])
 # np.split and its kin make lists (unpacked, indexed, iterated like a list); vector
