@@ -8,6 +8,7 @@ derivative code can be differentiated again.
 """
 from __future__ import annotations
 
+import numpy as np
 from scipy import linalg
 
 from ..ir import Const, Op, Operand
@@ -79,14 +80,25 @@ def _solve_triangular_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
 # the triangle and w is 1.0 for a lower factor, 0.0 for an upper one.
 
 
+def _copies_other_triangle() -> bool:
+    """Whether this SciPy's cho_factor leaves the input in the other triangle of c (up
+    to 1.17), or zeros it (1.18 on): its derivative there is 1 or 0 accordingly."""
+    c, _ = linalg.cho_factor(np.array([[4.0, 1.0], [1.0, 3.0]]), lower=True)
+    return bool(c[0, 1] == 1.0)
+
+
+_COPIES_OTHER_TRIANGLE = _copies_other_triangle()
+
+
 def _cho_factor_jvp(e: Emit, op: Op, t: list) -> Operand:
     lower = bool(static(op, "lower"))
     a, c = op.args[0], e.b.emit("getitem", [op.result, Const(0)]).result
     keep = constant(e, triangle_mask, a, lower, 0)
     low = e.mul(c, keep) if lower else _t(e, e.mul(c, keep))
     dl = cholesky_tangent(e, low, from_triangle(e, t[0], a, lower))
-    other = constant(e, triangle_mask, a, not lower, 1 if lower else -1)
-    dc = e.add(dl if lower else _t(e, dl), e.mul(t[0], other))
+    dc = dl if lower else _t(e, dl)
+    if _COPIES_OTHER_TRIANGLE:
+        dc = e.add(dc, e.mul(t[0], constant(e, triangle_mask, a, not lower, 1 if lower else -1)))
     return tuple_tangent(e, op, [dc, Const(0.0)])
 
 
@@ -98,8 +110,11 @@ def _cho_factor_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     low = e.mul(c, keep) if lower else _t(e, e.mul(c, keep))
     factor_bar = e.mul(c_bar, keep)
     q = cholesky_adjoint(e, low, factor_bar if lower else _t(e, factor_bar))
-    other = constant(e, triangle_mask, a, not lower, 1 if lower else -1)
-    return [e.add(to_triangle(e, q, a, lower), e.mul(c_bar, other))]
+    a_bar = to_triangle(e, q, a, lower)
+    if _COPIES_OTHER_TRIANGLE:
+        a_bar = e.add(a_bar, e.mul(c_bar, constant(e, triangle_mask, a, not lower,
+                                                    1 if lower else -1)))
+    return [a_bar]
 
 
 def _factor_parts(e: Emit, pair: Operand) -> tuple[Operand, Operand, Operand]:
