@@ -12,11 +12,13 @@ from __future__ import annotations
 import ast
 import itertools
 import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
 from .ir import FreeName, Op, Value, all_values, walk_ops
 from .primitives import qualified_name
+from .registry.core import same_callable
 
 _KEYWORDS = frozenset(__import__("keyword").kwlist) | {"print", "len", "range", "abs"}
 _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
@@ -149,7 +151,22 @@ class Naming:
             return False
         for attr in path:
             obj = getattr(obj, attr, None)
-        return obj is op.attrs["fn"]
+        return same_callable(obj, op.attrs["fn"])
+
+    def _owner_reference(self, owner: object) -> ast.expr | None:
+        """`owner` as a global of the user's module (``norm``) or an attribute of one
+        (``stats.norm``, ``st.norm``); None if the module names it neither way."""
+        for name, value in self.globals.items():
+            if value is owner and not name.startswith("__"):
+                self.taken.add(name)
+                return ast.Name(name, ast.Load())
+        for name, value in self.globals.items():
+            if isinstance(value, types.ModuleType) and not name.startswith("__"):
+                for attr, held in vars(value).items():
+                    if held is owner and not attr.startswith("_"):
+                        self.taken.add(name)
+                        return ast.Attribute(ast.Name(name, ast.Load()), attr, ast.Load())
+        return None
 
     def _reference(self, obj: Any, label: str | None = None) -> ast.expr:
         """An expression denoting `obj`: a global bound to it, `module.attr`, or a helper."""
@@ -158,6 +175,10 @@ class Naming:
                 self.taken.add(name)
                 return ast.Name(name, ast.Load())
         where = qualified_name(obj)
+        if where is None and isinstance(obj, types.MethodType):  # stats.norm.logpdf
+            owner = self._owner_reference(obj.__self__)
+            if owner is not None:
+                return ast.Attribute(owner, obj.__func__.__name__, ast.Load())
         if where is None:  # a function the user's module does not name: a closure helper
             base = getattr(obj, "__name__", "")
             alias = base if base.isidentifier() else (label or "helper")

@@ -21,6 +21,7 @@ from ..primitives import (
     lookup_array,
     lookup_callable,
 )
+from ..registry import REGISTRY
 from ..registry.reductions import OWN_PRIMAL
 from .values import (
     _is_constant_object,
@@ -38,6 +39,14 @@ def is_library_function(fn: types.FunctionType) -> bool:
     """Whether `fn` belongs to NumPy or SciPy (by the module it says it comes from)."""
     module = getattr(fn, "__module__", None) or ""
     return module.partition(".")[0] in LIBRARIES
+
+
+def is_distribution(obj: object) -> bool:
+    """Whether `obj` is a scipy.stats distribution object (``stats.norm``), whose call
+    makes a frozen distribution."""
+    return any(cls.__name__ in ("rv_generic", "multi_rv_generic")
+               and cls.__module__.startswith("scipy.stats")
+               for cls in type(obj).__mro__)
 
 
 class Calls:
@@ -216,6 +225,11 @@ class Calls:
         if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
             return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
+        if is_distribution(fn):
+            raise self.error(node, f"'{spelling}(...)' makes a frozen scipy.stats "
+                                   "distribution, whose methods have no derivative rules",
+                             hint=f"pass the parameters to the method instead: "
+                                  f"{spelling}.logpdf(x, loc, scale) and the like")
         rule = array_rule_of(fn)
         if rule is not None:  # the user's rule for a function of arrays comes first
             args, kwargs = self._arguments(node, self.expr)
@@ -231,7 +245,9 @@ class Calls:
             result = self._array_call(array_name, spelling, args, kwargs, node)
             if fn is np.asarray or fn is np.asanyarray:  # an array argument comes back itself
                 self.builder.producers[result.uid].attrs.update(fn=fn, same_object=True)
-            elif id(fn) in OWN_PRIMAL:  # math.prod: np.prod's rule, math.prod's value
+            elif id(fn) in OWN_PRIMAL or REGISTRY[array_name].bound:
+                # math.prod: np.prod's rule, math.prod's value; stats.norm.logpdf: the
+                # user's bound method
                 self.builder.producers[result.uid].attrs["fn"] = fn
             return result
         args, kwargs = self._arguments(node, self.expr)

@@ -1,7 +1,7 @@
 """The registry of primitives: `core.py` has the record and the lookups, the other
 modules declare the primitives, one entry each, grouped by subject."""
 from . import core, creation, helpers, linalg, reductions, scalar, shaping, special  # noqa: E402,F401,I001
-from . import products, signals, statistics  # noqa: E402,F401,I001  (after reductions)
+from . import products, signals, statistics, stats  # noqa: E402,F401,I001  (after reductions)
 from .core import (  # noqa: F401
     REGISTRY,
     Primitive,

@@ -1,0 +1,245 @@
+"""Distributions of ``scipy.stats``: norm, t, gamma, beta (location-scale families),
+poisson, multivariate_normal and dirichlet.
+
+Their methods are bound methods of distribution objects (``stats.norm.logpdf``), made
+anew on every attribute access; `lazy_method()` declares each one, recognised by its
+object and function once the user's code has imported ``scipy.stats``.  The value is
+SciPy's own call; the derivative code is NumPy and scipy.special, built from
+primitives that have rules themselves, so Hessians follow.
+
+A location-scale family has log density ``log f(z; shapes) - log(scale)`` with
+``z = (x - loc) / scale``; `_Family` gives ``log f``, its slope in z and its partials
+in the shape parameters, from which every method's partials follow:
+
+* logpdf: x: slope/scale, loc: -slope/scale, scale: -(slope*z + 1)/scale;
+* pdf: the result times logpdf's partials;
+* cdf: x: pdf, loc: -pdf, scale: -pdf*z (shapes refused where noted); logcdf: the
+  cdf's divided by the cdf, as ``exp(logpdf - logcdf)``.
+
+Derivatives hold inside the support; outside it SciPy's value is a constant (0, -inf)
+and the derivative is whatever the formula gives there (as in autograd).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..ir import Const, Op, Operand
+from .core import REGISTRY, lazy_method
+from .emit import Emit, param, position
+from .multilinear import Refused, refuse
+
+Partial = Callable[[Emit, Op], Operand]
+
+
+def _f(e: Emit, prim: str, *args: Operand, family: str = "numpy") -> Operand:
+    """An elementwise primitive of the primal values (a function with a rule)."""
+    return e.b.apply(prim, list(args), family)
+
+
+def _sp(e: Emit, prim: str, *args: Operand) -> Operand:
+    return _f(e, prim, *args, family="scipy")
+
+
+def _num(value: float) -> Const:
+    return Const(float(value))
+
+
+# ------------------------------------------------------------------ generic rules
+
+
+def _elementwise_jvp(partials: Callable[[Emit, Op], dict[str, Operand]],
+                     refused: dict[str, str]) -> Callable:
+    """The tangent: the sum over the arguments that vary of partial times tangent."""
+    def jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+        refuse(op, refused, t)
+        varying = {name: t[k] for name in REGISTRY[op.prim].params
+                   if (k := position(op, name)) is not None and k < len(t) and t[k] is not None}
+        if not varying:
+            return None
+        d = partials(e, op)
+        return e.sum_terms([e.mul(d[name], tangent) for name, tangent in varying.items()])
+    return jvp
+
+
+def _elementwise_vjp(partials: Callable[[Emit, Op], dict[str, Operand]],
+                     refused: dict[str, str]) -> Callable:
+    """The adjoints: g times each partial, summed back to its argument's shape."""
+    def vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+        parts: list[Operand | None] = [None] * len(op.args)
+        d = partials(e, op)
+        for name, partial in d.items():
+            k = position(op, name)
+            if k is not None and name not in refused:
+                parts[k] = e.helper("unbroadcast", e.mul(g, partial), op.args[k])
+        return Refused(parts, refuse(op, refused))
+    return vjp
+
+
+# ------------------------------------------------------------------ location-scale families
+
+
+@dataclass
+class _Family:
+    """A location-scale family in the standardised variable z."""
+
+    name: str
+    shapes: tuple[str, ...]
+    log_density: Callable[..., Operand]  # (e, z, *shapes) -> log f(z)
+    slope: Callable[..., Operand]  # (e, z, *shapes) -> d log f / dz
+    shape_partials: tuple[Callable[..., Operand], ...]  # (e, z, *shapes) -> d log f / d shape
+    cdf_refused: dict[str, str] = field(default_factory=dict)
+
+    def signature(self) -> str:
+        return ", ".join(["x*", *(f"{s}*" for s in self.shapes), "loc*=0", "scale*=1"])
+
+    def parts(self, e: Emit, op: Op) -> tuple[Operand, Operand, list[Operand]]:
+        """z, the scale, and the shape parameters of the op."""
+        scale = param(op, "scale")
+        z = e.truediv(e.sub(param(op, "x"), param(op, "loc")), scale)
+        return z, scale, [param(op, s) for s in self.shapes]
+
+    def logpdf_partials(self, e: Emit, op: Op) -> dict[str, Operand]:
+        z, scale, shapes = self.parts(e, op)
+        slope = e.truediv(self.slope(e, z, *shapes), scale)
+        partials = {"x": slope, "loc": e.neg(slope),
+                    "scale": e.neg(e.truediv(e.add(e.mul(self.slope(e, z, *shapes), z),
+                                                   _num(1.0)), scale))}
+        for name, partial in zip(self.shapes, self.shape_partials):
+            partials[name] = partial(e, z, *shapes)
+        return partials
+
+    def pdf_partials(self, e: Emit, op: Op) -> dict[str, Operand]:
+        return {name: e.mul(op.result, d) for name, d in self.logpdf_partials(e, op).items()}
+
+    def _cdf_partials(self, e: Emit, op: Op, log_divisor: Operand | None) -> dict[str, Operand]:
+        z, scale, shapes = self.parts(e, op)
+        log_density = self.log_density(e, z, *shapes)
+        if log_divisor is not None:
+            log_density = e.sub(log_density, log_divisor)
+        pdf = e.truediv(_f(e, "exp", log_density), scale)
+        return {"x": pdf, "loc": e.neg(pdf), "scale": e.neg(e.mul(pdf, z))}
+
+    def cdf_partials(self, e: Emit, op: Op) -> dict[str, Operand]:
+        return self._cdf_partials(e, op, None)
+
+    def logcdf_partials(self, e: Emit, op: Op) -> dict[str, Operand]:
+        return self._cdf_partials(e, op, op.result)
+
+    def declare(self, *methods: str) -> None:
+        for method in methods:
+            partials = getattr(self, f"{method}_partials")
+            refused = self.cdf_refused if "cdf" in method else {}
+            lazy_method(f"{self.name}_{method}", ("scipy.stats", self.name, method),
+                        self.signature(), jvp=_elementwise_jvp(partials, refused),
+                        vjp=_elementwise_vjp(partials, refused), elementwise=True)
+
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _half(e: Emit, x: Operand) -> Operand:
+    return e.mul(_num(0.5), x)
+
+
+# norm: log f = -z**2/2 - log(sqrt(2 pi))
+_Family("norm", (),
+        log_density=lambda e, z: e.sub(e.neg(_half(e, e.mul(z, z))), _num(_LOG_SQRT_2PI)),
+        slope=lambda e, z: e.neg(z),
+        shape_partials=()).declare("logpdf", "pdf", "cdf", "logcdf")
+
+
+def _t_log_density(e: Emit, z: Operand, df: Operand) -> Operand:
+    """gammaln((df+1)/2) - gammaln(df/2) - log(df pi)/2 - (df+1)/2 log1p(z**2/df)."""
+    half_up = _half(e, e.add(df, _num(1.0)))
+    norming = e.sub(_sp(e, "gammaln", half_up), _sp(e, "gammaln", _half(e, df)))
+    norming = e.sub(norming, _half(e, _f(e, "log", e.mul(df, _num(math.pi)))))
+    return e.sub(norming, e.mul(half_up, _f(e, "log1p", e.truediv(e.mul(z, z), df))))
+
+
+def _t_slope(e: Emit, z: Operand, df: Operand) -> Operand:
+    """-(df + 1) z / (df + z**2)."""
+    return e.neg(e.truediv(e.mul(e.add(df, _num(1.0)), z), e.add(df, e.mul(z, z))))
+
+
+def _t_df(e: Emit, z: Operand, df: Operand) -> Operand:
+    """(digamma((df+1)/2) - digamma(df/2) - 1/df - log1p(z**2/df)) / 2
+    + (df + 1) z**2 / (2 df (df + z**2))."""
+    z2 = e.mul(z, z)
+    digammas = e.sub(_sp(e, "digamma", _half(e, e.add(df, _num(1.0)))),
+                     _sp(e, "digamma", _half(e, df)))
+    inner = e.sub(e.sub(digammas, e.truediv(_num(1.0), df)),
+                  _f(e, "log1p", e.truediv(z2, df)))
+    tail = e.truediv(e.mul(e.add(df, _num(1.0)), z2), e.mul(e.mul(_num(2.0), df), e.add(df, z2)))
+    return e.add(_half(e, inner), tail)
+
+
+_Family("t", ("df",), _t_log_density, _t_slope, (_t_df,),
+        cdf_refused={"df": "t.cdf has no derivative rule in the degrees of freedom df "
+                           "(only in x, loc and scale)"}).declare("logpdf", "pdf", "cdf")
+
+
+def _gamma_log_density(e: Emit, z: Operand, a: Operand) -> Operand:
+    """xlogy(a - 1, z) - z - gammaln(a)."""
+    return e.sub(e.sub(_sp(e, "xlogy", e.sub(a, _num(1.0)), z), z), _sp(e, "gammaln", a))
+
+
+_Family("gamma", ("a",), _gamma_log_density,
+        slope=lambda e, z, a: e.sub(e.truediv(e.sub(a, _num(1.0)), z), _num(1.0)),
+        shape_partials=(lambda e, z, a: e.sub(_f(e, "log", z), _sp(e, "digamma", a)),),
+        cdf_refused={"a": "gamma.cdf has no derivative rule in the shape a (only in x, "
+                          "loc and scale)"}).declare("logpdf", "pdf", "cdf")
+
+
+def _beta_log_density(e: Emit, z: Operand, a: Operand, b: Operand) -> Operand:
+    """xlogy(a - 1, z) + xlog1py(b - 1, -z) - betaln(a, b)."""
+    terms = e.add(_sp(e, "xlogy", e.sub(a, _num(1.0)), z),
+                  _sp(e, "xlog1py", e.sub(b, _num(1.0)), e.neg(z)))
+    return e.sub(terms, _sp(e, "betaln", a, b))
+
+
+def _beta_slope(e: Emit, z: Operand, a: Operand, b: Operand) -> Operand:
+    """(a - 1)/z - (b - 1)/(1 - z)."""
+    return e.sub(e.truediv(e.sub(a, _num(1.0)), z),
+                 e.truediv(e.sub(b, _num(1.0)), e.sub(_num(1.0), z)))
+
+
+def _beta_shape(which: int) -> Callable[..., Operand]:
+    """log z - digamma(a) + digamma(a + b) (a), log(1 - z) - digamma(b) + ... (b)."""
+    def partial(e: Emit, z: Operand, a: Operand, b: Operand) -> Operand:
+        log_part = _f(e, "log", z) if which == 0 else _f(e, "log1p", e.neg(z))
+        own = _sp(e, "digamma", a if which == 0 else b)
+        return e.add(e.sub(log_part, own), _sp(e, "digamma", e.add(a, b)))
+    return partial
+
+
+_Family("beta", ("a", "b"), _beta_log_density, _beta_slope, (_beta_shape(0), _beta_shape(1)),
+        cdf_refused={name: "beta.cdf has no derivative rule in the shapes a and b (only in "
+                           "x, loc and scale)" for name in ("a", "b")}).declare(
+    "logpdf", "pdf", "cdf")
+
+
+# ------------------------------------------------------------------ poisson
+
+_COUNTS = {"k": "the count k of poisson is data: it has no derivative",
+           "loc": "the shift loc of poisson is a whole number: it has no derivative"}
+
+
+def _poisson_logpmf(e: Emit, op: Op) -> dict[str, Operand]:
+    """d/dmu (k log mu - mu - gammaln(k + 1)) = k/mu - 1, with k shifted by loc."""
+    k = e.sub(param(op, "k"), param(op, "loc"))
+    return {"mu": e.sub(e.truediv(k, param(op, "mu")), _num(1.0))}
+
+
+def _poisson_pmf(e: Emit, op: Op) -> dict[str, Operand]:
+    return {"mu": e.mul(op.result, _poisson_logpmf(e, op)["mu"])}
+
+
+for _method, _partials in (("logpmf", _poisson_logpmf), ("pmf", _poisson_pmf)):
+    lazy_method(f"poisson_{_method}", ("scipy.stats", "poisson", _method), "k*, mu*, loc*=0",
+                jvp=_elementwise_jvp(_partials, _COUNTS),
+                vjp=_elementwise_vjp(_partials, _COUNTS), elementwise=True)
+
+# the elementwise distributions' methods (tests/test_coverage_stats.py)
+STATS_METHODS = frozenset(name for name, record in REGISTRY.items() if record.module == "stats")
