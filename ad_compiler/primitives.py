@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import batched, runtime, runtime_npmath
+from . import batched, runtime, runtime_npmath, runtime_stats
 from .custom import stop_gradient
 from .registry import REGISTRY, array_primitive, implementation  # noqa: F401  (re-exported)
 from .registry.core import array_methods, callable_primitive, loaded_family_modules
@@ -66,6 +66,7 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
                                 ("ad_compiler.runtime", runtime),
                                 ("ad_compiler.batched", batched),
                                 ("ad_compiler.runtime_npmath", runtime_npmath),
+                                ("ad_compiler.runtime_stats", runtime_stats),
                                 *loaded_family_modules()):  # scipy.special, once imported
         name = getattr(obj, "__name__", None)
         if name and getattr(module, name, None) is obj:

@@ -49,7 +49,9 @@ STATS = ["norm_logpdf", "norm_pdf", "norm_cdf", "norm_logcdf", "t_logpdf", "t_pd
          "gamma_logpdf", "gamma_pdf", "gamma_cdf", "beta_logpdf", "beta_pdf", "beta_cdf",
          "poisson_logpmf", "poisson_pmf"]
 CASES = {**ARRAY_SHAPES, **{name: (4, 4) for name in ELEMENTWISE},
-         **{name: (2, 3) for name in STATS}}
+         **{name: (2, 3) for name in STATS},
+         "multivariate_normal_logpdf": (2, 3), "multivariate_normal_pdf": (2, 3),
+         "dirichlet_logpdf": (3, 2), "dirichlet_pdf": (3, 2)}
 
 # what a case cannot check, and why: {name: {"vector" | "hessian": reason}} (none today)
 LIMITS: dict[str, dict[str, str]] = {}

@@ -25,10 +25,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import runtime_stats as rts
 from ..ir import Const, Op, Operand
-from .core import REGISTRY, lazy_method
+from .core import REGISTRY, helper, lazy_method
 from .emit import Emit, param, position
-from .multilinear import Refused, refuse
+from .multilinear import Refused, linear_jvp, refuse, replay_helper
 
 Partial = Callable[[Emit, Op], Operand]
 
@@ -241,5 +242,127 @@ for _method, _partials in (("logpmf", _poisson_logpmf), ("pmf", _poisson_pmf)):
                 jvp=_elementwise_jvp(_partials, _COUNTS),
                 vjp=_elementwise_vjp(_partials, _COUNTS), elementwise=True)
 
-# the elementwise distributions' methods (tests/test_coverage_stats.py)
-STATS_METHODS = frozenset(name for name, record in REGISTRY.items() if record.module == "stats")
+
+# ------------------------------------------------------------------ multivariate_normal
+# With the points as rows X (n, d), r = X - mean and S = r P (P the inverse of the
+# covariance matrix C), the log density of a point is -r P r / 2 - log det C / 2 - ...:
+# its partials are -s in x, s in mean and (s s^T - P) / 2 in C; C is
+# `covariance_matrix(cov)`, whose transpose carries that to `cov`.
+
+
+def _mvn_parts(e: Emit, op: Op) -> tuple[Operand, Operand, Operand, Operand]:
+    """The dimension d, the points as rows X, S = (X - mean) P, and P."""
+    mean, cov = param(op, "mean"), param(op, "cov")
+    dimension = e.call(rts.mvn_dimension, mean, cov)
+    points = e.reshape(param(op, "x"), e.call(rts.mvn_points_shape, dimension))
+    centred = points if isinstance(mean, Const) and mean.value is None else e.sub(points, mean)
+    precision = e.inv(e.helper("covariance_matrix", cov, dimension))
+    return dimension, points, e.matmul(centred, precision), precision
+
+
+def _per_point(e: Emit, op: Op, d: Operand) -> Operand:
+    """A derivative of each point's log density, shaped like the result (SciPy squeezes
+    it), times the density for pdf."""
+    d = e.reshape(d, e.shape(op.result))
+    return e.mul(op.result, d) if op.prim.endswith("_pdf") else d
+
+
+def _mvn_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    dimension, _, s, precision = _mvn_parts(e, op)
+    tangent = {name: t[k] for name in ("x", "mean", "cov")
+               if (k := position(op, name)) is not None and k < len(t) and t[k] is not None}
+    terms = []
+    if "x" in tangent:
+        moved = e.reshape(tangent["x"], e.call(rts.mvn_points_shape, dimension))
+        terms.append(e.neg(e.sum(e.mul(s, moved), axis=-1)))
+    if "mean" in tangent:
+        terms.append(e.sum(e.mul(s, tangent["mean"]), axis=-1))
+    if "cov" in tangent:
+        moved = replay_helper(e, "covariance_matrix", tangent["cov"], dimension)
+        quadratic = e.sum(e.mul(e.matmul(s, moved), s), axis=-1)
+        trace = e.sum(e.sum(e.mul(precision, moved), axis=-1), axis=-1)
+        terms.append(_half(e, e.sub(quadratic, trace)))
+    return _per_point(e, op, e.sum_terms(terms)) if terms else None
+
+
+def _mvn_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    _, _, s, precision = _mvn_parts(e, op)
+    if op.prim.endswith("_pdf"):
+        g = e.mul(g, op.result)
+    weights = e.reshape(g, Const((-1, 1)))  # one per point, as a column
+    weighted = e.mul(weights, s)
+    parts: list[Operand | None] = [None] * len(op.args)
+    k = position(op, "x")
+    if k is not None:
+        parts[k] = e.reshape(e.neg(weighted), e.shape(op.args[k]))
+    k = position(op, "mean")
+    if k is not None:
+        parts[k] = e.helper("unbroadcast", weighted, op.args[k])
+    k = position(op, "cov")
+    if k is not None:
+        outer = e.matmul(e.swap_last(s), weighted)
+        matrix_bar = _half(e, e.sub(outer, e.mul(e.sum(g), precision)))
+        parts[k] = e.helper("covariance_adjoint", matrix_bar, op.args[k])
+    return parts
+
+
+helper("covariance_matrix", rts.covariance_matrix, (0,),
+       lambda e, h, a: [e.helper("covariance_adjoint", h, a[0]), None], jvp=linear_jvp)
+helper("covariance_adjoint", rts.covariance_adjoint, (0,),
+       lambda e, h, a: [e.helper("covariance_matrix", h, e.call(len, a[0])), None],
+       jvp=linear_jvp)
+for _method in ("logpdf", "pdf"):
+    lazy_method(f"multivariate_normal_{_method}", ("scipy.stats", "multivariate_normal", _method),
+                "x*, mean*=None, cov*=1, allow_singular=False", jvp=_mvn_jvp, vjp=_mvn_vjp)
+
+
+# ------------------------------------------------------------------ dirichlet
+# x holds the K components along its first axis (points along the others), alpha (K,):
+# log density sum((alpha - 1) log x) + gammaln(sum alpha) - sum(gammaln(alpha)), with
+# partials (alpha - 1)/x in x and log x - digamma(alpha) + digamma(sum alpha) in alpha.
+
+
+def _dirichlet_partials(e: Emit, op: Op) -> tuple[Operand, Operand, Operand]:
+    """The partials in x and alpha, and alpha as a column against x's points."""
+    x, alpha = param(op, "x"), param(op, "alpha")
+    column = e.reshape(alpha, e.call(rts.dirichlet_alpha_shape, alpha, x))
+    in_x = e.truediv(e.sub(column, _num(1.0)), x)
+    in_alpha = e.add(e.sub(_f(e, "log", x), _sp(e, "digamma", column)),
+                     _sp(e, "digamma", e.sum(alpha)))
+    return in_x, in_alpha, column
+
+
+def _dirichlet_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    in_x, in_alpha, _ = _dirichlet_partials(e, op)
+    terms = []
+    for name, partial in (("x", in_x), ("alpha", in_alpha)):
+        k = position(op, name)
+        if k is None or k >= len(t) or t[k] is None:
+            continue
+        tangent = t[k]
+        if name == "alpha":
+            shape = e.call(rts.dirichlet_alpha_shape, op.args[k], param(op, "x"))
+            tangent = e.reshape(tangent, shape)
+        terms.append(e.sum(e.mul(partial, tangent), axis=0))
+    return _per_point(e, op, e.sum_terms(terms)) if terms else None
+
+
+def _dirichlet_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    in_x, in_alpha, alpha_column = _dirichlet_partials(e, op)
+    if op.prim.endswith("_pdf"):
+        g = e.mul(g, op.result)
+    g = e.reshape(g, e.call(rts.dirichlet_points_shape, param(op, "x")))
+    parts: list[Operand | None] = [None] * len(op.args)
+    k = position(op, "x")
+    if k is not None:
+        parts[k] = e.mul(g, in_x)
+    k = position(op, "alpha")
+    if k is not None:
+        column = e.helper("unbroadcast", e.mul(g, in_alpha), alpha_column)
+        parts[k] = e.reshape(column, e.shape(op.args[k]))
+    return parts
+
+
+for _method in ("logpdf", "pdf"):
+    lazy_method(f"dirichlet_{_method}", ("scipy.stats", "dirichlet", _method), "x*, alpha*",
+                jvp=_dirichlet_jvp, vjp=_dirichlet_vjp)
