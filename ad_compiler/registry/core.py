@@ -6,8 +6,8 @@ than testing names.  Declarations live in the modules of this package, grouped b
 subject: `scalar.py` (operators and elementwise functions, derived with sympy),
 `reductions.py`, `linalg.py`, `shaping.py`, `creation.py`, `products.py`,
 `signals.py`, `statistics.py` (NumPy functions), `special.py` (scipy.special, and the
-math and NumPy functions declared with it) and `helpers.py` (the runtime functions
-derivative code calls).
+math and NumPy functions declared with it), `stats.py` (scipy.stats distributions) and
+`helpers.py` (the runtime functions derivative code calls).
 
 Declaring a primitive (one entry, in the module of its subject):
 
@@ -41,6 +41,10 @@ Declaring a primitive (one entry, in the module of its subject):
       helper("unbroadcast", runtime.unbroadcast, linear=(0,), vjp=lambda e, g, a: [...])
 
   A helper's `vjp(e, g, args)` takes its arguments rather than its op.
+* a method of an object of a lazily imported module, recognised by object and function::
+
+      lazy_method("norm_logpdf", ("scipy.stats", "norm", "logpdf"), "x*, loc*=0, scale*=1",
+                  jvp=..., vjp=..., elementwise=True)
 
 The rules are written with `Emit` (emit.py): ``e.sum(x, axis=0)``, ``e.helper(...)``.
 """
