@@ -376,3 +376,15 @@ def test_a_users_rule_for_a_method_without_one_is_found_on_every_access():
     x = np.array([0.2, -0.4, 1.1])
     gradient = adc.grad(F.norm_logsf)(x, 0.3)
     np.testing.assert_allclose(gradient, numeric_grad(F.norm_logsf, [x, 0.3], 0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_numbers_in_and_out(mode):
+    x, mu, s = 0.7, 0.2, 1.3
+    gradient = adc.grad(F.norm_logpdf_scalar_x, wrt=(0, 1, 2), mode=mode)(x, mu, s)
+    logpdf = -((x - mu) / s) ** 2 / 2 - np.log(np.sqrt(2 * np.pi) * s)
+    expected = (logpdf - x * (x - mu) / s**2, x * (x - mu) / s**2,
+                x * ((x - mu) ** 2 / s**3 - 1 / s))
+    np.testing.assert_allclose(gradient, expected, rtol=1e-12)
+    assert adc.hessian(F.norm_logpdf_scalar_x)(x, mu, s) == pytest.approx(
+        -2 * (x - mu) / s**2 - x / s**2 - 1 / s**2, rel=1e-12)
