@@ -387,4 +387,32 @@ def test_numbers_in_and_out(mode):
                 x * ((x - mu) ** 2 / s**3 - 1 / s))
     np.testing.assert_allclose(gradient, expected, rtol=1e-12)
     assert adc.hessian(F.norm_logpdf_scalar_x)(x, mu, s) == pytest.approx(
-        -2 * (x - mu) / s**2 - x / s**2 - 1 / s**2, rel=1e-12)
+        -2 * (x - mu) / s**2 - x / s**2, rel=1e-12)
+
+
+OUTSIDE = [
+    ("gamma_pdf", F.gamma_pdf, (np.array([-0.5, 0.05, 1.3, 2.0]), 2.5, 0.1, 1.3)),
+    ("gamma_cdf", F.gamma_cdf, (np.array([-0.5, 0.05, 1.3, 2.0]), 0.1, 1.3)),
+    ("beta_pdf", F.beta_pdf, (np.array([-0.3, 0.4, 0.7, 1.6]), 2.5, 3.5, -0.05, 1.1)),
+    ("beta_cdf", F.beta_cdf, (np.array([-0.3, 0.4, 0.7, 1.6]), 0.05, 0.9)),
+]
+
+
+@pytest.mark.parametrize(("case", "f", "args"), OUTSIDE, ids=[c[0] for c in OUTSIDE])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_outside_the_support_the_derivative_is_zero(case, f, args, mode):
+    """pdf and cdf are constant outside the support (0, or 1 past it): their derivative
+    there is 0, and it is computed without invalid logarithms (warnings are errors)."""
+    grads = adc.grad(f, wrt=_all(len(args)), mode=mode)(*args)
+    assert grads[0][0] == 0.0  # below the support
+    if case.startswith("beta"):
+        assert grads[0][-1] == 0.0  # above it
+    for k, got in enumerate(grads):
+        np.testing.assert_allclose(got, numeric_grad(f, list(args), k), rtol=1e-6, atol=1e-9)
+
+
+def test_a_cdf_differentiates_to_scipys_pdf():
+    gradient = adc.grad(F.gamma_cdf)
+    np.testing.assert_allclose(gradient(POSITIVE4, 0.1, 1.3),
+                               scipy.stats.gamma.pdf(POSITIVE4, 2.5, 0.1, 1.3), rtol=1e-14)
+    assert "gamma_dist.pdf(x, 2.5" in gradient.source  # the module's name for it

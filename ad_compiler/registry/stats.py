@@ -8,27 +8,29 @@ SciPy's own call; the derivative code is NumPy and scipy.special, built from
 primitives that have rules themselves, so Hessians follow.
 
 A location-scale family has log density ``log f(z; shapes) - log(scale)`` with
-``z = (x - loc) / scale``; `_Family` gives ``log f``, its slope in z and its partials
+``z = (x - loc) / scale``; `_Family` gives the slope of ``log f`` in z and its partials
 in the shape parameters, from which every method's partials follow:
 
 * logpdf: x: slope/scale, loc: -slope/scale, scale: -(slope*z + 1)/scale;
-* pdf: the result times logpdf's partials;
-* cdf: x: pdf, loc: -pdf, scale: -pdf*z (shapes refused where noted); logcdf: the
-  cdf's divided by the cdf, as ``exp(logpdf - logcdf)``.
+* pdf: the result times logpdf's partials, 0 where the density is 0 (outside the
+  support, where it is constant);
+* cdf: x: pdf, loc: -pdf, scale: -pdf*z, with SciPy's pdf (shapes refused where noted);
+  logcdf: the cdf's divided by the cdf, as ``exp(logpdf - logcdf)`` with SciPy's logpdf.
 
-Derivatives hold inside the support; outside it SciPy's value is a constant (0, -inf)
-and the derivative is whatever the formula gives there (as in autograd).
+logpdf's derivatives hold inside the support; outside it, where SciPy's value is -inf,
+they are what the formula gives there (as in autograd).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from .. import runtime_stats as rts
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, helper, lazy_method
-from .emit import Emit, param, position
+from .emit import Emit, array_op, param, position
 from .multilinear import Refused, linear_jvp, refuse, replay_helper
 
 Partial = Callable[[Emit, Op], Operand]
@@ -83,11 +85,11 @@ def _elementwise_vjp(partials: Callable[[Emit, Op], dict[str, Operand]],
 
 @dataclass
 class _Family:
-    """A location-scale family in the standardised variable z."""
+    """A location-scale family in the standardised variable z: d log f / dz and
+    d log f / d shape, in z and the shape parameters."""
 
     name: str
     shapes: tuple[str, ...]
-    log_density: Callable[..., Operand]  # (e, z, *shapes) -> log f(z)
     slope: Callable[..., Operand]  # (e, z, *shapes) -> d log f / dz
     shape_partials: tuple[Callable[..., Operand], ...]  # (e, z, *shapes) -> d log f / d shape
     cdf_refused: dict[str, str] = field(default_factory=dict)
@@ -95,14 +97,19 @@ class _Family:
     def signature(self) -> str:
         return ", ".join(["x*", *(f"{s}*" for s in self.shapes), "loc*=0", "scale*=1"])
 
-    def parts(self, e: Emit, op: Op) -> tuple[Operand, Operand, list[Operand]]:
-        """z, the scale, and the shape parameters of the op."""
+    def parts(self, e: Emit, op: Op, inside: Operand | None = None
+              ) -> tuple[Operand, Operand, list[Operand]]:
+        """z, the scale, and the shape parameters of the op; z moved to a point of the
+        support where `inside` is false (the density is 0 there, and so is its slope)."""
         scale = param(op, "scale")
         z = e.truediv(e.sub(param(op, "x"), param(op, "loc")), scale)
+        if inside is not None:
+            z = e.where(inside, z, _num(0.5))
         return z, scale, [param(op, s) for s in self.shapes]
 
-    def logpdf_partials(self, e: Emit, op: Op) -> dict[str, Operand]:
-        z, scale, shapes = self.parts(e, op)
+    def logpdf_partials(self, e: Emit, op: Op, inside: Operand | None = None
+                        ) -> dict[str, Operand]:
+        z, scale, shapes = self.parts(e, op, inside)
         slope = e.truediv(self.slope(e, z, *shapes), scale)
         partials = {"x": slope, "loc": e.neg(slope),
                     "scale": e.neg(e.truediv(e.add(e.mul(self.slope(e, z, *shapes), z),
@@ -112,21 +119,31 @@ class _Family:
         return partials
 
     def pdf_partials(self, e: Emit, op: Op) -> dict[str, Operand]:
-        return {name: e.mul(op.result, d) for name, d in self.logpdf_partials(e, op).items()}
+        """The density times logpdf's partials; 0 where the density is (outside the
+        support, where logpdf's partials do not exist)."""
+        inside = e.call(np.not_equal, op.result, _num(0.0))
+        return {name: e.mul(op.result, d)
+                for name, d in self.logpdf_partials(e, op, inside).items()}
 
-    def _cdf_partials(self, e: Emit, op: Op, log_divisor: Operand | None) -> dict[str, Operand]:
-        z, scale, shapes = self.parts(e, op)
-        log_density = self.log_density(e, z, *shapes)
-        if log_divisor is not None:
-            log_density = e.sub(log_density, log_divisor)
-        pdf = e.truediv(_f(e, "exp", log_density), scale)
+    def _sibling(self, e: Emit, op: Op, method: str) -> Operand:
+        """SciPy's `method` of this distribution at the op's arguments (its pdf for the
+        derivative of its cdf), an op with rules of its own."""
+        name = f"{self.name}_{method}"
+        given = {p: param(op, p) for p in REGISTRY[op.prim].params
+                 if position(op, p) is not None}
+        return array_op(e.b, name, given, attrs={"fn": REGISTRY[name].fn.resolve()})
+
+    def _cdf_partials(self, e: Emit, op: Op, pdf: Operand) -> dict[str, Operand]:
+        z, _, _ = self.parts(e, op)
         return {"x": pdf, "loc": e.neg(pdf), "scale": e.neg(e.mul(pdf, z))}
 
     def cdf_partials(self, e: Emit, op: Op) -> dict[str, Operand]:
-        return self._cdf_partials(e, op, None)
+        return self._cdf_partials(e, op, self._sibling(e, op, "pdf"))
 
     def logcdf_partials(self, e: Emit, op: Op) -> dict[str, Operand]:
-        return self._cdf_partials(e, op, op.result)
+        """pdf / cdf as exp(logpdf - logcdf): finite far in the lower tail."""
+        ratio = _f(e, "exp", e.sub(self._sibling(e, op, "logpdf"), op.result))
+        return self._cdf_partials(e, op, ratio)
 
     def declare(self, *methods: str) -> None:
         for method in methods:
@@ -137,7 +154,6 @@ class _Family:
                         vjp=_elementwise_vjp(partials, refused), elementwise=True)
 
 
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def _half(e: Emit, x: Operand) -> Operand:
@@ -145,18 +161,8 @@ def _half(e: Emit, x: Operand) -> Operand:
 
 
 # norm: log f = -z**2/2 - log(sqrt(2 pi))
-_Family("norm", (),
-        log_density=lambda e, z: e.sub(e.neg(_half(e, e.mul(z, z))), _num(_LOG_SQRT_2PI)),
-        slope=lambda e, z: e.neg(z),
+_Family("norm", (), slope=lambda e, z: e.neg(z),
         shape_partials=()).declare("logpdf", "pdf", "cdf", "logcdf")
-
-
-def _t_log_density(e: Emit, z: Operand, df: Operand) -> Operand:
-    """gammaln((df+1)/2) - gammaln(df/2) - log(df pi)/2 - (df+1)/2 log1p(z**2/df)."""
-    half_up = _half(e, e.add(df, _num(1.0)))
-    norming = e.sub(_sp(e, "gammaln", half_up), _sp(e, "gammaln", _half(e, df)))
-    norming = e.sub(norming, _half(e, _f(e, "log", e.mul(df, _num(math.pi)))))
-    return e.sub(norming, e.mul(half_up, _f(e, "log1p", e.truediv(e.mul(z, z), df))))
 
 
 def _t_slope(e: Emit, z: Operand, df: Operand) -> Operand:
@@ -176,28 +182,16 @@ def _t_df(e: Emit, z: Operand, df: Operand) -> Operand:
     return e.add(_half(e, inner), tail)
 
 
-_Family("t", ("df",), _t_log_density, _t_slope, (_t_df,),
+_Family("t", ("df",), _t_slope, (_t_df,),
         cdf_refused={"df": "t.cdf has no derivative rule in the degrees of freedom df "
                            "(only in x, loc and scale)"}).declare("logpdf", "pdf", "cdf")
 
 
-def _gamma_log_density(e: Emit, z: Operand, a: Operand) -> Operand:
-    """xlogy(a - 1, z) - z - gammaln(a)."""
-    return e.sub(e.sub(_sp(e, "xlogy", e.sub(a, _num(1.0)), z), z), _sp(e, "gammaln", a))
-
-
-_Family("gamma", ("a",), _gamma_log_density,
+_Family("gamma", ("a",),
         slope=lambda e, z, a: e.sub(e.truediv(e.sub(a, _num(1.0)), z), _num(1.0)),
         shape_partials=(lambda e, z, a: e.sub(_f(e, "log", z), _sp(e, "digamma", a)),),
         cdf_refused={"a": "gamma.cdf has no derivative rule in the shape a (only in x, "
                           "loc and scale)"}).declare("logpdf", "pdf", "cdf")
-
-
-def _beta_log_density(e: Emit, z: Operand, a: Operand, b: Operand) -> Operand:
-    """xlogy(a - 1, z) + xlog1py(b - 1, -z) - betaln(a, b)."""
-    terms = e.add(_sp(e, "xlogy", e.sub(a, _num(1.0)), z),
-                  _sp(e, "xlog1py", e.sub(b, _num(1.0)), e.neg(z)))
-    return e.sub(terms, _sp(e, "betaln", a, b))
 
 
 def _beta_slope(e: Emit, z: Operand, a: Operand, b: Operand) -> Operand:
@@ -215,7 +209,7 @@ def _beta_shape(which: int) -> Callable[..., Operand]:
     return partial
 
 
-_Family("beta", ("a", "b"), _beta_log_density, _beta_slope, (_beta_shape(0), _beta_shape(1)),
+_Family("beta", ("a", "b"), _beta_slope, (_beta_shape(0), _beta_shape(1)),
         cdf_refused={name: "beta.cdf has no derivative rule in the shapes a and b (only in "
                            "x, loc and scale)" for name in ("a", "b")}).declare(
     "logpdf", "pdf", "cdf")
