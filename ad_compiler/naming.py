@@ -22,7 +22,8 @@ from .registry.core import same_callable
 
 _KEYWORDS = frozenset(__import__("keyword").kwlist) | {"print", "len", "range", "abs"}
 _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
-                   "ad_compiler.runtime": "adc_runtime", "scipy.special": "special"}
+                   "ad_compiler.runtime": "adc_runtime", "scipy.special": "special",
+                   "numpy.linalg": "linalg"}
 HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runtime_npmath",
                   "ad_compiler.runtime_stats")
 

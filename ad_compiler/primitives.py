@@ -62,7 +62,8 @@ def lookup_callable(obj: object) -> tuple[str, str] | None:
 
 def qualified_name(obj: object) -> tuple[str, str] | None:
     """(module, attribute) under which a callable can be imported, if known."""
-    for module_name, module in (("math", math), ("numpy", np), ("builtins", builtins),
+    for module_name, module in (("math", math), ("numpy", np), ("numpy.linalg", np.linalg),
+                                ("builtins", builtins),
                                 ("ad_compiler.runtime", runtime),
                                 ("ad_compiler.batched", batched),
                                 ("ad_compiler.runtime_npmath", runtime_npmath),

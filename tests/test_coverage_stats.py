@@ -8,15 +8,19 @@ mode, Hessians (forward over reverse) against differences of the gradient, and
 Jacobians of vector functions in both modes; then float32 and the refusals."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.special as sc
 import scipy.stats
 import sympy as sp
-from support import load_fixture, numeric_grad
+from support import load_fixture, load_module, numeric_grad
 
 import ad_compiler as adc
 from ad_compiler.errors import ADCompileError
+from ad_compiler.export import export
 
 F = load_fixture("stats_funcs")
 rng = np.random.default_rng(23)
@@ -355,9 +359,6 @@ def test_refused_parameters_can_be_constants():
 
 
 def test_importing_the_compiler_does_not_import_scipy():
-    import subprocess
-    import sys
-
     code = "import sys, ad_compiler; print('scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -416,3 +417,16 @@ def test_a_cdf_differentiates_to_scipys_pdf():
     np.testing.assert_allclose(gradient(POSITIVE4, 0.1, 1.3),
                                scipy.stats.gamma.pdf(POSITIVE4, 2.5, 0.1, 1.3), rtol=1e-14)
     assert "gamma_dist.pdf(x, 2.5" in gradient.source  # the module's name for it
+
+
+@pytest.mark.parametrize("case", ["mvn_logpdf", "t_cdf"])
+def test_exported_gradients_run_without_the_compiler(case, tmp_path):
+    """The exported module copies runtime_stats' helpers and names np.linalg.inv."""
+    f, args = {"mvn_logpdf": (F.mvn_logpdf, (POINTS, np.array([0.1, -0.2, 0.3]), COV)),
+               "t_cdf": (F.t_cdf, (X4, 0.2, 1.3))}[case]
+    gradient = adc.grad(f, wrt=_all(len(args)))
+    path = tmp_path / f"exported_{case}.py"
+    path.write_text(export(f, [gradient]), encoding="utf-8")
+    exported = getattr(load_module(path, f"exported_{case}"), f"{case}_grad")
+    for got, want in zip(exported(*args), gradient(*args)):
+        np.testing.assert_array_equal(got, want)
