@@ -345,9 +345,9 @@ def array_primitive(obj: object) -> str | None:
     return hit[1] if hit is not None and hit[0] is obj else None
 
 
-# (id of the object, its method's function) -> (the object, primitive), for the lazily
-# imported modules that the user's code has imported
-_METHODS: dict[tuple[int, object], tuple[object, str]] = {}
+# (id of the object, id of its method's function) -> (the object, the function,
+# primitive), for the lazily imported modules that the user's code has imported
+_METHODS: dict[tuple[int, int], tuple[object, object, str]] = {}
 _METHOD_MODULES_LISTED: set[str] = set()
 
 
@@ -361,12 +361,13 @@ def _method_primitive(obj: types.MethodType) -> str | None:
         owner = getattr(module, record.bound[1], None)
         method = getattr(owner, record.bound[2], None)
         if isinstance(method, types.MethodType):
-            _METHODS[(id(owner), method.__func__)] = (owner, record.name)
+            _METHODS[(id(owner), id(method.__func__))] = (owner, method.__func__, record.name)
     _METHOD_MODULES_LISTED.update(record.bound[0] for record in REGISTRY.values()
                                   if record.bound is not None
                                   and record.bound[0] in sys.modules)
-    hit = _METHODS.get((id(obj.__self__), obj.__func__))
-    return hit[1] if hit is not None and hit[0] is obj.__self__ else None
+    hit = _METHODS.get((id(obj.__self__), id(obj.__func__)))
+    return hit[2] if hit is not None and hit[0] is obj.__self__ and hit[1] is obj.__func__ \
+        else None
 
 
 def operator_function(prim: str) -> Callable | None:
