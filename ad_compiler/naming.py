@@ -28,6 +28,21 @@ HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.run
                   "ad_compiler.runtime_stats")
 
 
+def _path_in(module: types.ModuleType, obj: object) -> list[str] | None:
+    """Attributes leading from `module` to `obj`: ``["norm"]`` in scipy.stats, or
+    through one submodule, ``["stats", "norm"]`` in scipy; None if neither."""
+    for attr, held in vars(module).items():
+        if held is obj and not attr.startswith("_"):
+            return [attr]
+    for attr, held in vars(module).items():
+        if isinstance(held, types.ModuleType) and not attr.startswith("_") and \
+                getattr(held, "__name__", "").startswith(module.__name__ + "."):
+            for inner, value in vars(held).items():
+                if value is obj and not inner.startswith("_"):
+                    return [attr, inner]
+    return None
+
+
 class Naming:
     """The naming half of the code emitter (codegen._Emitter): it fills `names`,
     `taken`, `free` and `refs` for the values and callees of `fn`."""
@@ -163,11 +178,15 @@ class Naming:
                 self.taken.add(name)
                 return ast.Name(name, ast.Load())
         for name, value in self.globals.items():
-            if isinstance(value, types.ModuleType) and not name.startswith("__"):
-                for attr, held in vars(value).items():
-                    if held is owner and not attr.startswith("_"):
-                        self.taken.add(name)
-                        return ast.Attribute(ast.Name(name, ast.Load()), attr, ast.Load())
+            if not isinstance(value, types.ModuleType) or name.startswith("__"):
+                continue
+            path = _path_in(value, owner)
+            if path is not None:
+                self.taken.add(name)
+                expr: ast.expr = ast.Name(name, ast.Load())
+                for attr in path:
+                    expr = ast.Attribute(expr, attr, ast.Load())
+                return expr
         return None
 
     def _reference(self, obj: Any, label: str | None = None) -> ast.expr:

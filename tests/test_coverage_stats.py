@@ -439,3 +439,15 @@ def test_exported_gradients_run_without_the_compiler(case, tmp_path):
     exported = getattr(load_module(path, f"exported_{case}"), f"{case}_grad")
     for got, want in zip(exported(*args), gradient(*args)):
         np.testing.assert_array_equal(got, want)
+
+
+def test_derivative_code_reaches_scipy_stats_through_import_scipy():
+    """logcdf's derivative calls norm.logpdf, which the module names scipy.stats.norm."""
+    only = load_fixture("stats_scipy_only")
+    x = np.array([0.3, -2.0, 1.1])
+    gradient = adc.grad(only.norm_logcdf, wrt=(0, 1))
+    x_bar, mu_bar = gradient(x, 0.2)
+    ratio = np.exp(scipy.stats.norm.logpdf(x, 0.2) - scipy.stats.norm.logcdf(x, 0.2))
+    np.testing.assert_allclose(x_bar, ratio, rtol=1e-14)
+    np.testing.assert_allclose(mu_bar, -np.sum(ratio), rtol=1e-14)
+    assert "scipy.stats.norm.logpdf(x" in gradient.source
