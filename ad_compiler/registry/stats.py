@@ -33,8 +33,6 @@ from .core import REGISTRY, helper, lazy_method
 from .emit import Emit, array_op, param, position
 from .multilinear import Refused, linear_jvp, refuse, replay_helper
 
-Partial = Callable[[Emit, Op], Operand]
-
 
 def _f(e: Emit, prim: str, *args: Operand, family: str = "numpy") -> Operand:
     """An elementwise primitive of the primal values (a function with a rule)."""
