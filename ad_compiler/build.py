@@ -25,6 +25,7 @@ from .errors import ADCompileError
 from .frontend import resolve_path
 from .ir import Block, Const, Function, Value, walk_ops
 from .lowering import lower
+from .registry.core import same_callable
 from .shapes import uses_arrays
 from .transforms import forward, optimize, reverse
 from .transforms.common import container_values
@@ -357,7 +358,7 @@ def _still_valid(compiled: Callable, f: Callable) -> bool:
     if compiled._adc_rules_version != custom.version or not _same_defaults(compiled, f):
         return False
     for owner, spelling, obj in compiled._adc_function.resolutions:
-        if resolve_path(owner or f, spelling) is not obj:
+        if not same_callable(resolve_path(owner or f, spelling), obj):
             return False
     return all(fn.__code__ is code and fn.__defaults__ is defaults
                for fn, code, defaults in getattr(compiled, "_adc_inlined", ()))

@@ -19,11 +19,13 @@ the sum, product and chain rules need them::
 """
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from .registry.core import same_callable
 from .user_rules import ArrayRule, array_rule
 
 _PARTIALS: dict[int, tuple[Callable, Callable]] = {}
@@ -43,15 +45,15 @@ def defpartials(fn: Callable, partials: Callable | None = None) -> Any:
     if not callable(partials):
         raise TypeError(f"the partials of {fn!r} must be callable, not {partials!r}")
     global version
-    _PARTIALS[id(fn)] = (fn, _elementwise_checked(fn, partials))
-    _ARRAY_RULES.pop(id(fn), None)
+    _PARTIALS[_key(fn)] = (fn, _elementwise_checked(fn, partials))
+    _ARRAY_RULES.pop(_key(fn), None)
     version += 1
     return partials
 
 
 def partials_of(fn: Any) -> Callable | None:
-    hit = _PARTIALS.get(id(fn))
-    return hit[1] if hit is not None and hit[0] is fn else None
+    hit = _PARTIALS.get(_key(fn))
+    return hit[1] if hit is not None and same_callable(hit[0], fn) else None
 
 
 def _elementwise_checked(fn: Callable, partials: Callable) -> Callable:
@@ -171,14 +173,22 @@ def _register(fn: Callable, what: str, given: Any) -> None:
             raise TypeError(f"adc.def{what}({_spelling(fn)}, ...): a rule must be callable "
                             f"(or None for an argument without derivative), not {rule!r}")
     old = array_rule_of(fn)
-    _ARRAY_RULES[id(fn)] = array_rule(fn, _spelling(fn), what, given, old)
-    _PARTIALS.pop(id(fn), None)
+    _ARRAY_RULES[_key(fn)] = array_rule(fn, _spelling(fn), what, given, old)
+    _PARTIALS.pop(_key(fn), None)
     version += 1
 
 
 def array_rule_of(fn: Any) -> ArrayRule | None:
-    hit = _ARRAY_RULES.get(id(fn))
-    return hit if hit is not None and hit.fn is fn else None
+    hit = _ARRAY_RULES.get(_key(fn))
+    return hit if hit is not None and same_callable(hit.fn, fn) else None
+
+
+def _key(fn: Any) -> Any:
+    """What a rule is stored under: the function's identity, or for a bound method
+    (``stats.norm.sf``, a new object on every access) its object's and function's."""
+    if isinstance(fn, types.MethodType):
+        return (id(fn.__self__), id(fn.__func__))
+    return id(fn)
 
 
 def stop_gradient(x: Any) -> Any:

@@ -12,17 +12,35 @@ from __future__ import annotations
 import ast
 import itertools
 import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
 from .ir import FreeName, Op, Value, all_values, walk_ops
 from .primitives import qualified_name
+from .registry.core import same_callable
 
 _KEYWORDS = frozenset(__import__("keyword").kwlist) | {"print", "len", "range", "abs"}
 _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
-                   "ad_compiler.runtime": "adc_runtime", "scipy.special": "special"}
+                   "ad_compiler.runtime": "adc_runtime", "scipy.special": "special",
+                   "numpy.linalg": "linalg"}
 HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runtime_npmath",
-                  "ad_compiler.runtime_linalg")
+                  "ad_compiler.runtime_linalg", "ad_compiler.runtime_stats")
+
+
+def _path_in(module: types.ModuleType, obj: object) -> list[str] | None:
+    """Attributes leading from `module` to `obj`: ``["norm"]`` in scipy.stats, or
+    through one submodule, ``["stats", "norm"]`` in scipy; None if neither."""
+    for attr, held in vars(module).items():
+        if held is obj and not attr.startswith("_"):
+            return [attr]
+    for attr, held in vars(module).items():
+        if isinstance(held, types.ModuleType) and not attr.startswith("_") and \
+                getattr(held, "__name__", "").startswith(module.__name__ + "."):
+            for inner, value in vars(held).items():
+                if value is obj and not inner.startswith("_"):
+                    return [attr, inner]
+    return None
 
 
 class Naming:
@@ -150,7 +168,26 @@ class Naming:
             return False
         for attr in path:
             obj = getattr(obj, attr, None)
-        return obj is op.attrs["fn"]
+        return same_callable(obj, op.attrs["fn"])
+
+    def _owner_reference(self, owner: object) -> ast.expr | None:
+        """`owner` as a global of the user's module (``norm``) or an attribute of one
+        (``stats.norm``, ``st.norm``); None if the module names it neither way."""
+        for name, value in self.globals.items():
+            if value is owner and not name.startswith("__"):
+                self.taken.add(name)
+                return ast.Name(name, ast.Load())
+        for name, value in self.globals.items():
+            if not isinstance(value, types.ModuleType) or name.startswith("__"):
+                continue
+            path = _path_in(value, owner)
+            if path is not None:
+                self.taken.add(name)
+                expr: ast.expr = ast.Name(name, ast.Load())
+                for attr in path:
+                    expr = ast.Attribute(expr, attr, ast.Load())
+                return expr
+        return None
 
     def _reference(self, obj: Any, label: str | None = None) -> ast.expr:
         """An expression denoting `obj`: a global bound to it, `module.attr`, or a helper."""
@@ -159,6 +196,10 @@ class Naming:
                 self.taken.add(name)
                 return ast.Name(name, ast.Load())
         where = qualified_name(obj)
+        if where is None and isinstance(obj, types.MethodType):  # stats.norm.logpdf
+            owner = self._owner_reference(obj.__self__)
+            if owner is not None:
+                return ast.Attribute(owner, obj.__func__.__name__, ast.Load())
         if where is None:  # a function the user's module does not name: a closure helper
             base = getattr(obj, "__name__", "")
             alias = base if base.isidentifier() else (label or "helper")

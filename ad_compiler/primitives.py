@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import batched, runtime, runtime_linalg, runtime_npmath
+from . import batched, runtime, runtime_linalg, runtime_npmath, runtime_stats
 from .custom import stop_gradient
 from .registry import REGISTRY, array_primitive, implementation  # noqa: F401  (re-exported)
 from .registry.core import array_methods, callable_primitive, loaded_family_modules
@@ -62,11 +62,13 @@ def lookup_callable(obj: object) -> tuple[str, str] | None:
 
 def qualified_name(obj: object) -> tuple[str, str] | None:
     """(module, attribute) under which a callable can be imported, if known."""
-    for module_name, module in (("math", math), ("numpy", np), ("builtins", builtins),
+    for module_name, module in (("math", math), ("numpy", np), ("numpy.linalg", np.linalg),
+                                ("builtins", builtins),
                                 ("ad_compiler.runtime", runtime),
                                 ("ad_compiler.batched", batched),
                                 ("ad_compiler.runtime_npmath", runtime_npmath),
                                 ("ad_compiler.runtime_linalg", runtime_linalg),
+                                ("ad_compiler.runtime_stats", runtime_stats),
                                 *loaded_family_modules()):  # scipy.special, once imported
         name = getattr(obj, "__name__", None)
         if name and getattr(module, name, None) is obj:

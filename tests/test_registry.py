@@ -60,7 +60,14 @@ ELEMENTWISE = ["add", "sub", "mul", "truediv", "pow", "mod", "neg", "pos", "copy
                "ndtri", "i0", "i1", "iv", "i0e", "i1e", "ive", "j0", "j1", "jv", "y0", "y1",
                "yv", "gammainc", "gammaincc", "remainder", "fmod", "copysign", "sinc", "real",
                "imag", "conj"]
-CASES = {**ARRAY_SHAPES, **{name: (4, 4) for name in ELEMENTWISE}}
+# scipy.stats methods (registry/stats.py), of a (2, 3) array and its rows
+STATS = ["norm_logpdf", "norm_pdf", "norm_cdf", "norm_logcdf", "t_logpdf", "t_pdf", "t_cdf",
+         "gamma_logpdf", "gamma_pdf", "gamma_cdf", "beta_logpdf", "beta_pdf", "beta_cdf",
+         "poisson_logpmf", "poisson_pmf"]
+CASES = {**ARRAY_SHAPES, **{name: (4, 4) for name in ELEMENTWISE},
+         **{name: (2, 3) for name in STATS},
+         "multivariate_normal_logpdf": (2, 3), "multivariate_normal_pdf": (2, 3),
+         "dirichlet_logpdf": (3, 2), "dirichlet_pdf": (3, 2)}
 
 # what a case cannot check, and why: {name: {"vector" | "hessian": reason}} (none today)
 LIMITS: dict[str, dict[str, str]] = {}

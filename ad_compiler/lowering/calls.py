@@ -21,6 +21,7 @@ from ..primitives import (
     lookup_array,
     lookup_callable,
 )
+from ..registry import REGISTRY
 from ..registry.reductions import OWN_PRIMAL
 from .values import (
     _is_constant_object,
@@ -38,6 +39,14 @@ def is_library_function(fn: types.FunctionType) -> bool:
     """Whether `fn` belongs to NumPy or SciPy (by the module it says it comes from)."""
     module = getattr(fn, "__module__", None) or ""
     return module.partition(".")[0] in LIBRARIES
+
+
+def is_distribution(obj: object) -> bool:
+    """Whether `obj` is a scipy.stats distribution object (``stats.norm``), whose call
+    makes a frozen distribution."""
+    return any(cls.__name__ in ("rv_generic", "multi_rv_generic")
+               and cls.__module__.startswith("scipy.stats")
+               for cls in type(obj).__mro__)
 
 
 class Calls:
@@ -213,9 +222,20 @@ class Calls:
         if local is not None:
             args, kwargs = self._arguments(node, self.expr)
             return self._inline_local(local, args, kwargs, node)
+        if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Call):
+            frozen = self._frozen_method_call(node)  # norm(mu, sigma).logpdf(x)
+            if frozen is not None:
+                return frozen
         if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
             return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
+        if is_distribution(fn):
+            raise self.error(node, f"'{spelling}(...)' makes a frozen scipy.stats "
+                                   "distribution, which differentiates only where a method "
+                                   f"with a rule is called on it at once ({spelling}(mu, "
+                                   "sigma).logpdf(x))",
+                             hint=f"call the method in the same expression, or pass the "
+                                  f"parameters to it: {spelling}.logpdf(x, loc, scale)")
         rule = array_rule_of(fn)
         if rule is not None:  # the user's rule for a function of arrays comes first
             args, kwargs = self._arguments(node, self.expr)
@@ -231,7 +251,9 @@ class Calls:
             result = self._array_call(array_name, spelling, args, kwargs, node)
             if fn is np.asarray or fn is np.asanyarray:  # an array argument comes back itself
                 self.builder.producers[result.uid].attrs.update(fn=fn, same_object=True)
-            elif id(fn) in OWN_PRIMAL:  # math.prod: np.prod's rule, math.prod's value
+            elif id(fn) in OWN_PRIMAL or REGISTRY[array_name].bound:
+                # math.prod: np.prod's rule, math.prod's value; stats.norm.logpdf: the
+                # user's bound method
                 self.builder.producers[result.uid].attrs["fn"] = fn
             return result
         args, kwargs = self._arguments(node, self.expr)
@@ -268,6 +290,30 @@ class Calls:
             attrs["nondiff"] = True
         attrs["kwnames"] = tuple(kwargs)
         return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
+
+    def _frozen_method_call(self, node: ast.Call) -> Operand | None:
+        """``norm(mu, sigma).logpdf(x)``: a method with a rule of a distribution frozen in
+        the same expression is the distribution's method with the frozen parameters
+        (``norm.logpdf(x, mu, sigma)``, which is what SciPy's frozen method calls);
+        None for anything else."""
+        inner, method_name = node.func.value, node.func.attr
+        if not isinstance(inner.func, (ast.Name, ast.Attribute)) or \
+                self._is_value_expression(inner.func):
+            return None
+        spelling, root_kind, dist = self._resolve_path(inner.func)
+        method = getattr(dist, method_name, None) if is_distribution(dist) else None
+        name = lookup_array(method) if method is not None else None
+        if name is None:
+            return None
+        frozen_args, frozen_kwargs = self._arguments(inner, self._static_or_value)
+        args, kwargs = self._arguments(node, self._static_or_value)
+        for key in kwargs.keys() & frozen_kwargs.keys():
+            raise self.error(node, f"'{key}' is given both to the distribution and to "
+                                   f"its method '{method_name}'", hint="give it once")
+        result = self._array_call(name, f"{spelling}.{method_name}", [*args, *frozen_args],
+                                  {**frozen_kwargs, **kwargs}, node)
+        self.builder.producers[result.uid].attrs.update(fn=method, callee_kind=root_kind)
+        return result
 
     def _static_value(self, node: ast.Attribute) -> Operand:
         """`module.CONSTANT` (math.pi, np.e): read when the code runs."""

@@ -7,9 +7,10 @@ subject: `scalar.py` (operators and elementwise functions, derived with sympy),
 `reductions.py`, `linalg.py`, `decompositions.py`, `shaping.py`, `creation.py`,
 `products.py`, `signals.py`, `statistics.py`, `scans.py` (NumPy functions), `special.py`
 (scipy.special's elementwise functions, and the math and NumPy functions declared with
-it), `helpers.py` (the runtime functions derivative code calls), and the SciPy
-modules' `scipy_linalg.py` and `scipy_special.py` (logsumexp, softmax), imported on
-first lookup once the user's code has imported SciPy (`LIBRARY_MODULES`).
+it), `stats.py` (scipy.stats distributions, by name), `helpers.py` (the runtime
+functions derivative code calls), and the SciPy modules' `scipy_linalg.py` and
+`scipy_special.py` (logsumexp, softmax), imported on first lookup once the user's code
+has imported SciPy (`LIBRARY_MODULES`).
 
 Declaring a primitive (one entry, in the module of its subject):
 
@@ -43,6 +44,10 @@ Declaring a primitive (one entry, in the module of its subject):
       helper("unbroadcast", runtime.unbroadcast, linear=(0,), vjp=lambda e, g, a: [...])
 
   A helper's `vjp(e, g, args)` takes its arguments rather than its op.
+* a method of an object of a lazily imported module, recognised by object and function::
+
+      lazy_method("norm_logpdf", ("scipy.stats", "norm", "logpdf"), "x*, loc*=0, scale*=1",
+                  jvp=..., vjp=..., elementwise=True)
 
 The rules are written with `Emit` (emit.py): ``e.sum(x, axis=0)``, ``e.helper(...)``.
 """
@@ -51,6 +56,7 @@ from __future__ import annotations
 import importlib
 import math
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +123,9 @@ class Primitive:
     says_nothing_of_arrays: bool = False  # user code of plain lists may lower to it
     specializable: bool = False  # has a cheaper form once shapes are known (dispatch)
     effects: bool = False  # writes to something (never shared, never dropped)
+    # -- methods of objects of a lazily imported module (``scipy.stats.norm.logpdf``):
+    # (module, object attribute, method name)
+    bound: tuple[str, str, str] | None = None
 
     @property
     def positions(self) -> tuple[int, ...]:
@@ -233,6 +242,47 @@ def helper(name: str, fn: Any, linear: tuple[int, ...] = (), vjp: Callable | Non
 
 # ------------------------------------------------------------------ lookups
 
+def lazy_method(name: str, bound: tuple[str, str, str], signature: str, *,
+                jvp: Callable, vjp: Callable, elementwise: bool = False) -> Primitive:
+    """A method of an object of a lazily imported module, ``scipy.stats.norm.logpdf`` as
+    ``bound=("scipy.stats", "norm", "logpdf")``, with its parameters as for `array()`.
+
+    Such methods are bound anew on every attribute access, so they are recognised by
+    their object and function (`array_primitive()`), once the user's code has imported
+    the module; the op calls the user's own bound method, so its value is the library's.
+    """
+    params, defaults, operands = parse_signature(signature)
+    module_name, owner, method = bound
+    return _add(Primitive(name, _module_of_caller(), fn=_BoundMethod(bound), params=params,
+                          defaults=defaults, operands=operands, is_array=True, jvp=jvp,
+                          vjp=vjp, elementwise=elementwise, bound=bound))
+
+
+class _BoundMethod:
+    """Calls ``module.owner.method`` looked up when called (derivative code that applies
+    the primitive again, where the user's bound method is not at hand)."""
+
+    def __init__(self, bound: tuple[str, str, str]) -> None:
+        self.bound = bound
+        self.__name__ = f"{bound[1]}_{bound[2]}"
+
+    def resolve(self) -> Any:
+        module_name, owner, method = self.bound
+        return getattr(getattr(importlib.import_module(module_name), owner), method)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+
+def same_callable(a: object, b: object) -> bool:
+    """Whether `a` and `b` are the same callable: identical, or the same function bound
+    to the same object (``stats.norm.logpdf`` makes a new bound method on every access)."""
+    if a is b:
+        return True
+    return (isinstance(a, types.MethodType) and isinstance(b, types.MethodType)
+            and a.__self__ is b.__self__ and a.__func__ is b.__func__)
+
+
 def get(name: str) -> Primitive | None:
     """The record of primitive `name`; None for IR structure (if, for, pack, call, ...)."""
     return REGISTRY.get(name)
@@ -311,12 +361,41 @@ def declare_imported_libraries() -> None:
 
 
 def array_primitive(obj: object) -> str | None:
-    """The array primitive a NumPy or SciPy function denotes, by identity; None if not one."""
+    """The array primitive a NumPy or SciPy function denotes, by identity (a bound method
+    of a lazily imported module's object by that object and its function); None if not
+    one."""
+    if isinstance(obj, types.MethodType):
+        return _method_primitive(obj)
     hit = _ARRAY_CALLABLES.get(id(obj))
     if hit is None and len(_LIBRARIES_DECLARED) < len(LIBRARY_MODULES):
         declare_imported_libraries()
         hit = _ARRAY_CALLABLES.get(id(obj))
     return hit[1] if hit is not None and hit[0] is obj else None
+
+
+# (id of the object, id of its method's function) -> (the object, the function,
+# primitive), for the lazily imported modules that the user's code has imported
+_METHODS: dict[tuple[int, int], tuple[object, object, str]] = {}
+_METHOD_MODULES_LISTED: set[str] = set()
+
+
+def _method_primitive(obj: types.MethodType) -> str | None:
+    for record in REGISTRY.values():
+        if record.bound is None or record.bound[0] in _METHOD_MODULES_LISTED:
+            continue
+        module = sys.modules.get(record.bound[0])
+        if module is None:
+            continue
+        owner = getattr(module, record.bound[1], None)
+        method = getattr(owner, record.bound[2], None)
+        if isinstance(method, types.MethodType):
+            _METHODS[(id(owner), id(method.__func__))] = (owner, method.__func__, record.name)
+    _METHOD_MODULES_LISTED.update(record.bound[0] for record in REGISTRY.values()
+                                  if record.bound is not None
+                                  and record.bound[0] in sys.modules)
+    hit = _METHODS.get((id(obj.__self__), id(obj.__func__)))
+    return hit[2] if hit is not None and hit[0] is obj.__self__ and hit[1] is obj.__func__ \
+        else None
 
 
 def operator_function(prim: str) -> Callable | None:
