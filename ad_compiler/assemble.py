@@ -166,8 +166,22 @@ def _tangent_leaves(tangent: Any, like: Any) -> list[Any]:
     """The tangents of an output's leaves (a leaf whose tangent is a bare number when
     nothing reached it, or an array when the output itself is a leaf)."""
     if pytree.is_tree(like):
+        if isinstance(tangent, np.ndarray):  # the tangent of a list of numbers as one
+            return _split_rows(tangent, pytree.leaves(like))  # array (np.prod's adjoint)
         return pytree.leaves(tangent)
     return [tangent]
+
+
+def _split_rows(tangent: np.ndarray, leaves: list[Any]) -> list[Any]:
+    """One array of the leaves' tangents, directions last, split back into the leaves."""
+    sizes = [int(np.size(leaf)) for leaf in leaves]
+    if tangent.ndim == 0 or sum(sizes) != int(np.prod(tangent.shape[:-1])):
+        raise ValueError(f"a tangent of shape {tangent.shape} does not fit an output of "
+                         f"{len(leaves)} items")
+    rows = tangent.reshape(sum(sizes), tangent.shape[-1])
+    bounds = np.cumsum([0, *sizes])
+    return [rows[lo:hi].reshape(np.shape(leaf) + tangent.shape[-1:])
+            for leaf, lo, hi in zip(leaves, bounds[:-1], bounds[1:])]
 
 
 def _transposed(columns: list[Any], like: Any) -> list[list[Any]]:

@@ -48,3 +48,26 @@ def test_a_list_tangent_passed_through_by_numpy_is_an_array():
     assert tangent == pytest.approx(n / len(xs))  # d/dx0 of mean(n * (x mod 0.7))
     for mode in ("reverse", "forward"):
         assert adc.grad(F.doubled_remainders, mode=mode)(xs) == [2.0, 2.0, 2.0]
+
+
+def test_hessian_of_the_product_of_a_list():
+    """The gradient of np.prod of a list is a list, whose tangent vector mode made one
+    array: the Hessian failed with a ValueError while assembling it."""
+    xs = [0.5, 1.0, 2.0]
+    # d2/dxi dxj of 2 x0 x1 x2: twice the remaining item off the diagonal, 0 on it
+    expected = [[0.0, 4.0, 2.0], [4.0, 0.0, 1.0], [2.0, 1.0, 0.0]]
+    assert np.allclose(adc.hessian(F.twice_the_product)(xs), expected)
+    assert np.allclose(adc.hessian(F.twice_the_product)(np.array(xs)), expected)
+
+
+def test_hessian_of_a_product_of_lists_against_differences_of_the_gradient():
+    xs, ys = [0.5, 1.5, -2.0], [2.0, -1.0]
+    hessian = np.asarray(adc.hessian(F.product_and_squares)(xs, ys))
+    grad = adc.grad(F.product_and_squares)
+    h = 1e-6
+    for j in range(len(xs)):
+        up, down = list(xs), list(xs)
+        up[j] += h
+        down[j] -= h
+        column = (np.asarray(grad(up, ys)) - np.asarray(grad(down, ys))) / (2 * h)
+        assert np.allclose(hessian[:, j], column, atol=1e-6), j
