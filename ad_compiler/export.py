@@ -48,6 +48,13 @@ def export(f: Callable, derivatives: Sequence[Callable], shapes: str = "",
         helpers.update(imported)
         modules = _module_imports(d.source)  # modules bound where f's module binds none
         for name in _free_names(body, set(imported)):
+            if f"# {name}: ad_compiler.user_rules." in d.source:
+                raise ADCompileError(
+                    f"the derivative calls '{name}', made from a rule given with "
+                    "adc.defvjp, adc.defjvp or adc.deflinear: a Python object an exported "
+                    "module cannot carry",
+                    hint="export a function whose derivative needs no user rule, or use the "
+                         "derivative in this process (adc.grad)")
             if name in modules and name not in f.__globals__:
                 imports[name] = modules[name]
             else:

@@ -347,3 +347,11 @@ def test_defpartials_refuses_partials_wider_than_the_result(rules_restored):
     adc.defpartials(np.square, lambda y, x: np.ones((3,) + np.shape(x)))
     with pytest.raises(ValueError, match=r"adc\.defpartials for square returned shape"):
         adc.grad(elementwise_square)(X)
+
+
+def test_an_export_of_a_derivative_that_calls_a_user_rule_is_refused(rules_restored):
+    from ad_compiler.export import export
+
+    adc.defvjp(np.cumsum, cumsum_vjp)
+    with pytest.raises(adc.ADCompileError, match="made from a rule given with adc.defvjp"):
+        export(weighted_cumsum, [adc.grad(weighted_cumsum)])
