@@ -56,7 +56,7 @@ class Trace:
             loc = structured.loc
             raise ADCompileError(
                 f"a table of values needs straight-line code, but {fn.name} has "
-                f"'{structured.prim}' ({_why_not_tabulated[structured.prim]})",
+                f"'{structured.prim}' ({_why_not_tabulated.get(structured.prim, 'blocks of code')})",
                 hint="print the trace itself, or tabulate a straight-line part of the function",
                 filename=fn.filename, lineno=loc.lineno if loc else None,
                 col=loc.col if loc else None,
