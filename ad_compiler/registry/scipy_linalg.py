@@ -14,7 +14,9 @@ from scipy import linalg
 from ..ir import Const, Op, Operand
 from ..runtime_linalg import block_basis, factor_weight, real_one, triangle_mask
 from .core import array
-from .decompositions import (
+from .decompositions import (  # the transposes and products of stacks rules share
+    _mm,
+    _t,
     cholesky_adjoint,
     cholesky_tangent,
     constant,
@@ -25,17 +27,6 @@ from .decompositions import (
 from .emit import Emit, apply_again, position, static
 
 # ------------------------------------------------------------------ solve_triangular
-
-
-def _t(e: Emit, x: Operand) -> Operand:
-    return e.swap_last(x)
-
-
-def _mm(e: Emit, *factors: Operand) -> Operand:
-    out = factors[0]
-    for f in factors[1:]:
-        out = e.matmul(out, f)
-    return out
 
 
 def _triangular_flags(op: Op) -> tuple[bool, bool, bool]:
