@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .runtime import _einsum_parts, explicit_einsum
+from .runtime import _einsum_parts, explicit_einsum, index_join_layout
 
 
 def _axes(axis: Any, ndim: int) -> Any:
@@ -91,6 +91,13 @@ def batched_stack(ts: Any, axis: int = 0) -> Any:
 def batched_hstack(ts: Any) -> Any:
     ndim = np.ndim(ts[0]) - 1  # of the primal items
     return np.stack(ts) if ndim == 0 else np.concatenate(ts, axis=0 if ndim == 1 else 1)
+
+
+def batched_index_join(trick: Any, ts: Any) -> Any:
+    """``np.r_[ts]`` / ``np.c_[ts]`` of tangents whose last axis is the batch."""
+    promoted, axis = index_join_layout(trick, [np.shape(t)[:-1] for t in ts])
+    joined = [np.reshape(t, (*shape, np.shape(t)[-1])) for t, shape in zip(ts, promoted)]
+    return np.concatenate(joined, axis=0 if axis == 0 else -2)
 
 
 def batched_vstack(ts: Any) -> Any:

@@ -312,6 +312,8 @@ class _Emitter(Naming):
             return ast.Attribute(args[0], op.attrs["attribute"], ast.Load())
         if prim == "tuple":
             return ast.Tuple(args, ast.Load())
+        if op.attrs.get("subscript"):  # np.r_[a, b]: the object indexed by what it joins
+            return ast.Subscript(args[0], _index_part(op.args[1], args[1]), ast.Load())
         if "fn" not in op.attrs:
             raise ValueError(f"cannot print primitive {prim!r}")
         return self._call(op, args)

@@ -69,7 +69,7 @@ class Naming:
             callee = op.attrs.get("callee")
             if callee and self._spelling_still_means(op):
                 self._reserve_free(callee, op.attrs.get("callee_kind", "global"))
-            elif "fn" in op.attrs and op.prim != "copy":
+            elif "fn" in op.attrs and op.prim != "copy" and not op.attrs.get("subscript"):
                 self.refs[id(op.attrs["fn"])] = self._reference(op.attrs["fn"],
                                                                 op.attrs.get("label"))
         for o in self.fn.outputs:

@@ -1081,6 +1081,25 @@ def index_trick(trick: Any, index: Any) -> Any:
     return trick[index]
 
 
+def index_join_layout(trick: Any, shapes: list[tuple[int, ...]]) -> tuple[list[tuple[int, ...]], int]:
+    """How ``np.r_[items]`` or ``np.c_[items]`` lays out items of these shapes: the shape
+    each is promoted to and the axis they are joined on.  np.r_ makes each item at
+    least 1-d and joins on axis 0; np.c_ makes a vector a column, a number a 1x1
+    matrix, and joins on the last axis."""
+    if trick is np.r_:
+        return [s if s else (1,) for s in shapes], 0
+    return [(s[0], 1) if len(s) == 1 else s if s else (1, 1) for s in shapes], -1
+
+
+def index_join_adjoint(g: Any, trick: Any, items: Any) -> Adjoints:
+    """The adjoint of ``np.r_[items]`` / ``np.c_[items]`` (items that are numbers or
+    arrays): each item's piece of `g`, shaped like the item."""
+    shapes = [np.shape(x) for x in items]
+    promoted, axis = index_join_layout(trick, shapes)
+    pieces = np.split(g, np.cumsum([s[axis] for s in promoted])[:-1], axis=axis)
+    return Adjoints(np.reshape(p, s) for p, s in zip(pieces, shapes))
+
+
 def real_one(x: Any) -> float:
     """1.0: the slope of ``np.real`` and ``np.conj`` of a real number or array.  Of
     complex input they are not complex-differentiable, so it is refused."""

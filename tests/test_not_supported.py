@@ -159,10 +159,11 @@ CASES = {
     "sorted key": Refused(("sorted(..., key=...)",), N.with_sorted_key,
                           grad_at(N.with_sorted_key, XS), "key function"),
     # NumPy functions
-    "np.r_": Refused(("np.r_[a, b]",), N.with_r_join, grad_at(N.with_r_join, V3),
-                     "np.r_[...] has no derivative rule"),
-    "np.c_": Refused(("np.c_[a, b]",), N.with_c_join, grad_at(N.with_c_join, V3),
-                     "np.c_[...] has no derivative rule"),
+    "np.r_ directive": Refused(("np.r_['0,2', a, b]",), N.with_r_directive,
+                               grad_at(N.with_r_directive, V3), "np.r_[...] with a directive"),
+    "np.c_ computed slice": Refused(("np.c_[a:b:5j, x]",), N.with_c_computed_slice,
+                                    grad_at(N.with_c_computed_slice, V3),
+                                    "a slice of computed bounds"),
     "pad mean": Refused(('np.pad(..., mode="mean")',), N.with_pad_mean,
                         grad_at(N.with_pad_mean, V3), "modes 'constant', 'edge'"),
     "retstep": Refused(("np.linspace(..., retstep=True)",), N.with_retstep,
@@ -195,6 +196,9 @@ CASES = {
     "np.array of a list": Refused(
         ("np.array",), N.with_array_of_list,
         lambda: adc.grad(adc.grad(N.with_array_of_list))(1.5), "'dense'"),
+    "np.r_": Refused(
+        ("np.r_[a, b]",), N.with_r_join,
+        lambda: adc.grad(adc.grad(N.with_r_join))(1.5), "'dense'"),
     "np.concatenate": Refused(
         ("np.concatenate",), N.with_concatenate,
         lambda: adc.grad(adc.grad(N.with_concatenate))(1.5), "'dense'"),

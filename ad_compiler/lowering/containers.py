@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import runtime
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
+from ..registry.emit import array_op
 from .values import (
     _LocalFunction,
     _StaticDict,
@@ -134,13 +135,57 @@ class Containers:
         return self.builder.emit("getitem", [self._materialize(base, node), index]).result
 
     def _index_trick(self, node: ast.Subscript, trick: FreeName) -> Operand:
-        """``np.r_[...]`` and ``np.c_[...]``: called as they are, and refused (with the
-        functions to use instead) where what they join is differentiated."""
-        parts = (self._index_parts(node.slice) if isinstance(node.slice, (ast.Slice, ast.Tuple))
-                 else [self._materialize(self._rvalue(node.slice), node.slice)])
+        """``np.r_[a, b]`` and ``np.c_[a, b]``: a join of numbers and arrays, with a rule.
+        A slice of constants among the items (``np.r_[0:3, x]``) is its own piece,
+        ``np.r_[0:3]``.  A slice with computed bounds (``np.r_[a:b:5j]`` is a linspace
+        of `a` and `b`) or a directive string (``np.r_['0,2', a, b]``) makes the join
+        run as written, refused where what it joins is differentiated."""
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-        index = parts[0] if len(parts) == 1 and not isinstance(node.slice, ast.Tuple) else \
-            self.builder.emit("pack", parts, attrs={"kind": "tuple"}).result
+        if any(isinstance(item, ast.Constant) and isinstance(item.value, str) or isinstance(
+                item, ast.Slice) and not all(_is_literal(b) for b in (
+                    item.lower, item.upper, item.step)) for item in items):
+            parts = [self._computed_slice(trick, item) if isinstance(item, ast.Slice) else
+                     self._materialize(self._rvalue(item), item) for item in items]
+            self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+            index = parts[0] if len(parts) == 1 and not isinstance(node.slice, ast.Tuple) \
+                else self.builder.emit("pack", parts, attrs={"kind": "tuple"}).result
+            return self._joined_as_written(trick, index, refused=True)
+        parts = []
+        for item in items:
+            if isinstance(item, ast.Slice):
+                bounds = (b if b is None else ast.literal_eval(b)
+                          for b in (item.lower, item.upper, item.step))
+                parts.append(self._joined_as_written(trick, Const(slice(*bounds)), refused=False))
+            else:
+                parts.append(self._materialize(self._rvalue(item), item))
+            self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        joined = self.builder.emit("pack", parts, attrs={"kind": "tuple"}).result
+        return array_op(self.builder, "index_join", {"trick": trick, "items": joined})
+
+    def _computed_slice(self, trick: FreeName, item: ast.Slice) -> Operand:
+        """A slice inside np.r_[...]: refused where its bounds are differentiated (its
+        items are a range or a linspace of them, which has no rule here)."""
+        bounds = [Const(None if b is None else ast.literal_eval(b)) if _is_literal(b)
+                  else self.expr(b) for b in (item.lower, item.upper, item.step)]
+        if all(isinstance(b, Const) for b in bounds):
+            return Const(slice(*(b.value for b in bounds)))
+        self.builder.loc = SourceLoc(item.lineno, item.col_offset, self.stmt.lineno)
+        refusal = (f"{trick.name}[...] of a slice with computed bounds has no derivative rule",
+                   "write np.linspace(a, b, n) or np.arange(a, b, step), which have rules, "
+                   "and join with np.concatenate")
+        return self.builder.emit("call", bounds, attrs={
+            "fn": slice, "kwnames": (), "callee": "slice", "refusal": refusal}).result
+
+    def _joined_as_written(self, trick: FreeName, index: Operand, refused: bool) -> Operand:
         attrs = {"fn": runtime.index_trick, "kwnames": (), "callee": trick.name,
-                 "index_trick": True}
+                 "subscript": True, **({"index_trick": True} if refused else {})}
         return self.builder.emit("call", [trick, index], attrs=attrs).result
+
+
+def _is_literal(node: ast.expr | None) -> bool:
+    """A slice bound written as a number (``-1``, ``5j``) or left out."""
+    try:
+        return node is None or isinstance(ast.literal_eval(node), (int, float, complex))
+    except ValueError:
+        return False

@@ -97,6 +97,7 @@ class Primitive:
     operands: tuple[int, ...] = ()  # parameters that carry derivatives
     variadic: bool = False  # np.einsum(spec, *operands)
     positional: int = 0  # leading parameters NumPy takes only by position (np.gradient's)
+    subscript: bool = False  # called by indexing its first operand: np.r_[a, b]
     is_array: bool = False
     linear: bool = False  # jointly linear in its operands (its VJP is its transpose)
     multilinear: bool = False  # linear in each operand separately (a product)
@@ -208,7 +209,8 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
           casting: bool = False, reduction: bool = False, view: bool = False,
           container_result: bool | Callable = False, float_items: bool = False,
           elementwise: bool = False, methods: tuple[str, ...] = (),
-          operator: Callable | None = None, positional: int = 0) -> Primitive:
+          operator: Callable | None = None, positional: int = 0,
+          subscript: bool = False) -> Primitive:
     """A NumPy function that is not elementwise: reductions, products, shapes."""
     params, defaults, operands = parse_signature(signature)
     record = _add(Primitive(name, _module_of_caller(), fn=fn, params=params,
@@ -217,7 +219,7 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
                             vjp=vjp, batched=batched, casting=casting, reduction=reduction,
                             view=view, container_result=container_result,
                             float_items=float_items, elementwise=elementwise, methods=methods,
-                            operator=operator, positional=positional))
+                            operator=operator, positional=positional, subscript=subscript))
     for obj in (fn, *aliases):
         _ARRAY_CALLABLES[id(obj)] = (obj, name)
     return record

@@ -154,6 +154,8 @@ def array_op(builder: Builder, name: str, given: dict[str, Any],
             args.append(value)
             kwnames.append(pname)
     attrs = {"fn": spec.fn, "kwnames": tuple(kwnames), "family": "numpy", **(attrs or {})}
+    if spec.subscript:
+        attrs["subscript"] = True
     return builder.emit(name, args, attrs=attrs).result
 
 

@@ -55,6 +55,9 @@ array("stack_arrays", np.stack, "arrays*, axis=0", linear=True,
 array("hstack", np.hstack, "tup*", linear=True,
       vjp=lambda e, op, g: [e.helper("hstack_adjoint", g, op.args[0])],
       batched=(batched.batched_hstack, ("tup",)))
+array("index_join", runtime.index_trick, "trick, items*", linear=True, subscript=True,
+      vjp=lambda e, op, g: [None, e.helper("index_join_adjoint", g, op.args[0], op.args[1])],
+      batched=(batched.batched_index_join, ("trick", "items")))
 array("vstack", np.vstack, "tup*", linear=True,
       vjp=lambda e, op, g: [e.helper("vstack_adjoint", g, op.args[0])],
       batched=(batched.batched_vstack, ("tup",)))
@@ -79,6 +82,7 @@ helper("broadcast_like", runtime.broadcast_like, (0,),
 helper("split_like", runtime.split_like, (0,), container_result=True)
 helper("unstack", runtime.unstack, (0,), container_result=True)
 helper("hstack_adjoint", runtime.hstack_adjoint, (0,), container_result=True)
+helper("index_join_adjoint", runtime.index_join_adjoint, (0,), container_result=True)
 helper("vstack_adjoint", runtime.vstack_adjoint, (0,), container_result=True)
 helper("tile_adjoint", runtime.tile_adjoint, (0,), vmapped=True)
 helper("repeat_adjoint", runtime.repeat_adjoint, (0,), vmapped=True)

@@ -90,10 +90,10 @@ def no_rule_error(fn: Function, op: Op) -> ADCompileError:
     it, with the three ways out."""
     if op.attrs.get("index_trick"):  # np.r_[a, b]
         return located_error(
-            fn, op, f"{op.attrs['callee']}[...] has no derivative rule, and what it joins "
-                    "depends on the inputs being differentiated",
-            hint="join the arrays with np.concatenate([a, b]) (for np.c_ of vectors, "
-                 "np.stack([a, b], axis=-1)), which have rules")
+            fn, op, f"{op.attrs['callee']}[...] with a directive string or a slice of "
+                    "computed bounds has no derivative rule, and what it joins depends on the inputs being differentiated",
+            hint="join the arrays with np.concatenate([a, b]) or np.stack([a, b], axis=...), "
+                 "which have rules")
     if op.attrs.get("refusal"):  # a NumPy function with arguments its rule does not take
         what, hint = op.attrs["refusal"]
         return located_error(fn, op, f"{what}, and its arguments depend on the inputs being "
