@@ -339,6 +339,55 @@ def test_math_dist_second_derivative():
                                                                       rel=1e-13)
 
 
+# ------------------------------------------------------------------ math.hypot, any count
+
+PARTICLE_MASS = 1.7
+
+
+def kinetic_energy(vx, vy, vz):
+    return 0.5 * PARTICLE_MASS * math.hypot(vx, vy, vz) ** 2 + math.hypot(vx) * 0.1
+
+
+def norm_of_four(a, b, c, d):
+    return math.hypot(a, 2.0 * b, c * d, 1.5)
+
+
+def test_math_hypot_of_three_coordinates_against_differences_and_by_hand():
+    v = (0.3, -0.4, 1.2)
+    value, gradient = adc.value_and_grad(kinetic_energy, wrt=(0, 1, 2))(*v)
+    assert value == kinetic_energy(*v)
+    by_hand = (PARTICLE_MASS * v[0] + 0.1 * math.copysign(1.0, v[0]),
+               PARTICLE_MASS * v[1], PARTICLE_MASS * v[2])
+    assert gradient == pytest.approx(by_hand, rel=1e-13)
+    for k in range(3):
+        assert gradient[k] == pytest.approx(numeric_grad(kinetic_energy, list(v), k), rel=1e-7)
+    forward = adc.grad(kinetic_energy, wrt=(0, 1, 2), mode="forward")(*v)
+    assert forward == pytest.approx(gradient, rel=1e-14)
+
+
+def test_math_hypot_of_four_second_derivatives():
+    point = [0.7, -0.2, 1.1, 0.4]
+    r = norm_of_four(*point)
+    for k in range(4):
+        g = adc.grad(norm_of_four, wrt=k)(*point)
+        assert g == pytest.approx(numeric_grad(norm_of_four, point, k), rel=1e-7)
+    # d2r/da2 = (r^2 - a^2) / r^3
+    assert adc.hessian(norm_of_four, wrt=0)(*point) == pytest.approx(
+        (r ** 2 - point[0] ** 2) / r ** 3, rel=1e-12)
+    twice = adc.grad(adc.grad(norm_of_four, wrt=0), wrt=0)(*point)
+    assert twice == pytest.approx((r ** 2 - point[0] ** 2) / r ** 3, rel=1e-12)
+
+
+def test_math_hypot_at_the_origin_gives_the_zero_subgradient():
+    assert adc.grad(kinetic_energy, wrt=(1, 2))(0.0, 0.0, 0.0) == (0.0, 0.0)
+    assert adc.grad(kinetic_energy, wrt=(1, 2), mode="forward")(0.0, 0.0, 0.0) == (0.0, 0.0)
+
+
+def test_math_hypot_prints_as_written():
+    text = adc.source(norm_of_four)
+    assert "math.hypot(a, 2.0 * b, c * d, 1.5)" in text
+
+
 def test_a_derivative_needing_scipy_without_scipy_is_a_located_error(monkeypatch):
     """d math.lgamma = digamma, which only SciPy has: without SciPy the derivative is
     refused at the user's line, saying what to install."""

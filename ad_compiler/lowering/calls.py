@@ -22,6 +22,7 @@ from ..primitives import (
     lookup_callable,
 )
 from ..registry import REGISTRY
+from ..registry.emit import array_op
 from ..registry.reductions import OWN_PRIMAL
 from .values import (
     _is_constant_object,
@@ -278,6 +279,9 @@ class Calls:
                 return self.builder.emit("truediv", [top, bottom]).result
             if len(args) == PRIMITIVES[prim].arity and not kwargs:
                 return self.builder.emit(prim, args, attrs=attrs).result
+            if PRIMITIVES[prim].other_arity and not kwargs:  # math.hypot(x, y, z)
+                return array_op(self.builder, PRIMITIVES[prim].other_arity, {}, args,
+                                attrs={**attrs, "family": family})
             # max(a, b, c), sc.zeta(s) (Riemann's): a call, refused where its arguments vary
             if not PRIMITIVES[prim].nondiff and family not in ("builtin", "scipy"):
                 raise self.error(node, f"'{spelling}' is supported with "

@@ -38,7 +38,11 @@ Declaring a primitive (one entry, in the module of its subject):
   the adjoints of all arguments (None for zero).  `batched` is the vector-mode form
   (a function of batched.py and the parameters it takes); without it vector mode
   applies the primitive one direction at a time.  ``methods=("sum",)``: the ndarray
-  methods that mean it.
+  methods that mean it; ``variadic=True``: its last parameter takes the remaining
+  arguments (``np.einsum(spec, *operands)``); ``subscript=True``: it is called by
+  indexing (``np.r_[a, b]``).  An elementwise primitive called with another count of
+  arguments (``math.hypot(x, y, z)``) names the primitive that takes it
+  (``other_arity="hypot_n"``), declared with ``looked_up=False``.
 * a runtime helper of derivative code, linear in the arguments at `linear`::
 
       helper("unbroadcast", runtime.unbroadcast, linear=(0,), vjp=lambda e, g, a: [...])
@@ -90,6 +94,7 @@ class Primitive:
     scipy_aliases: tuple[str, ...] = ()  # other scipy.special names of it (psi)
     builtin: Any = None  # the Python builtin that denotes it (abs, round, max)
     nondiff: bool = False  # derivative is zero wherever it exists
+    other_arity: str | None = None  # the primitive a call with another count of arguments is
     # -- array primitives (NumPy functions that are not elementwise)
     fn: Any = None  # the callable, for every family (array primitives, helpers, xlogy)
     params: tuple[str, ...] = ()  # NumPy's parameter order
@@ -168,12 +173,13 @@ def elementwise(name: str, arity: int, expr: str | None, math: str | None = None
                 partials: tuple[str | None, ...] | None = None,
                 fn: Any = None, operator: Callable | None = None,
                 numpy_aliases: tuple[str, ...] = (), scipy_aliases: tuple[str, ...] = (),
-                builtin: Any = None) -> Primitive:
+                builtin: Any = None, other_arity: str | None = None) -> Primitive:
     """A scalar or elementwise primitive; its partials are derived from `expr`."""
     return _add(Primitive(name, _module_of_caller(), arity=arity, expr=expr,
                           partials=partials, impls=_impls(math, numpy, scipy), fn=fn,
                           elementwise=True, operator=operator, numpy_aliases=numpy_aliases,
-                          scipy_aliases=scipy_aliases, builtin=builtin))
+                          scipy_aliases=scipy_aliases, builtin=builtin,
+                          other_arity=other_arity))
 
 
 def piecewise_constant(name: str, arity: int = 1, math: str | None = None,
@@ -210,17 +216,18 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
           container_result: bool | Callable = False, float_items: bool = False,
           elementwise: bool = False, methods: tuple[str, ...] = (),
           operator: Callable | None = None, positional: int = 0,
-          subscript: bool = False) -> Primitive:
+          subscript: bool = False, variadic: bool = False,
+          looked_up: bool = True) -> Primitive:
     """A NumPy function that is not elementwise: reductions, products, shapes."""
     params, defaults, operands = parse_signature(signature)
     record = _add(Primitive(name, _module_of_caller(), fn=fn, params=params,
-                            defaults=defaults, operands=operands, variadic=name == "einsum",
+                            defaults=defaults, operands=operands, variadic=variadic,
                             is_array=True, linear=linear, multilinear=multilinear, jvp=jvp,
                             vjp=vjp, batched=batched, casting=casting, reduction=reduction,
                             view=view, container_result=container_result,
                             float_items=float_items, elementwise=elementwise, methods=methods,
                             operator=operator, positional=positional, subscript=subscript))
-    for obj in (fn, *aliases):
+    for obj in (fn, *aliases) if looked_up else ():  # else reached through other_arity
         _ARRAY_CALLABLES[id(obj)] = (obj, name)
     return record
 

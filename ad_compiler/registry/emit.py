@@ -76,8 +76,9 @@ class Emit:
     def array(self, name: str, *args: Operand, **statics: Any) -> Operand:
         spec = REGISTRY[name]
         if spec.variadic:
-            given = {spec.params[0]: args[0], **statics}
-            variadic = list(args[1:])
+            fixed = len(spec.params) - 1
+            given = {**dict(zip(spec.params[:fixed], args[:fixed])), **statics}
+            variadic = list(args[fixed:])
         else:
             given, variadic = {**dict(zip(spec.params, args)), **statics}, []
         if any(self.is_batched(v) for v in [*given.values(), *variadic]):
@@ -246,12 +247,13 @@ def replaced(builder: Builder, op: Op, replace: dict[int, Operand]) -> Operand:
 
 
 def _given(op: Op, replace: dict[int, Operand]) -> tuple[dict[str, Operand], list[Operand]]:
-    """An array op's arguments by NumPy parameter name (and einsum's operands), with
+    """An array op's arguments by NumPy parameter name (and a variadic one's operands), with
     the arguments at some positions replaced."""
     spec = REGISTRY[op.prim]
     args = [replace.get(k, a) for k, a in enumerate(op.args)]
     if spec.variadic:
-        return {spec.params[0]: args[0]}, args[1:]
+        fixed = len(spec.params) - 1
+        return dict(zip(spec.params[:fixed], args[:fixed])), args[fixed:]
     kwnames = op.attrs.get("kwnames", ())
     positional = len(args) - len(kwnames)
     given = dict(zip(spec.params, args[:positional]))
@@ -263,7 +265,7 @@ def apply_again(e: Emit, op: Op, replace: dict[int, Operand]) -> Operand:
     given, variadic = _given(op, replace)
     spec = REGISTRY[op.prim]
     if spec.variadic:
-        return e.array(op.prim, given[spec.params[0]], *variadic)
+        return e.array(op.prim, *(given[p] for p in spec.params[:-1]), *variadic)
     return e.array(op.prim, **given)
 
 
@@ -286,8 +288,8 @@ def operand_positions(op: Op) -> list[int]:
     """Where the arguments that carry derivatives are among the op's arguments (an
     operand with a default, like arange's step, may be passed by keyword)."""
     spec = REGISTRY[op.prim]
-    if spec.variadic:
-        return list(range(1, len(op.args) - len(op.attrs.get("kwnames", ()))))
+    if spec.variadic:  # its last parameter takes the operands
+        return list(range(len(spec.params) - 1, len(op.args) - len(op.attrs.get("kwnames", ()))))
     return [k for k in (position(op, spec.params[i]) for i in spec.operands) if k is not None]
 
 

@@ -90,7 +90,7 @@ array("outer", np.outer, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
     e.reshape(e.matmul(e.ravel(op.args[0]), g), e.shape(op.args[1]))])
 array("inner", np.inner, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
     e.helper("inner_adjoint_a", g, *op.args[:2]), e.helper("inner_adjoint_b", g, *op.args[:2])])
-array("einsum", np.einsum, "subscripts, operands*", multilinear=True, vjp=_einsum_vjp,
+array("einsum", np.einsum, "subscripts, operands*", multilinear=True, variadic=True, vjp=_einsum_vjp,
       batched=_batched_einsum)
 array("trace", np.trace, "a*, offset=0, axis1=0, axis2=1", methods=("trace",), linear=True,
       vjp=lambda e, op, g: [e.helper("trace_adjoint", g, op.args[0], param(op, "offset"),

@@ -74,7 +74,7 @@ elementwise("logaddexp", 2, "log(exp(x) + exp(y))", None, "logaddexp",
             partials=("exp(x - Y)", "exp(y - Y)"))
 elementwise("logaddexp2", 2, "log(2**x + 2**y)/log(2)", None, "logaddexp2",
             partials=("2**(x - Y)", "2**(y - Y)"))
-elementwise("hypot", 2, "sqrt(x**2 + y**2)", "hypot", "hypot")
+elementwise("hypot", 2, "sqrt(x**2 + y**2)", "hypot", "hypot", other_arity="hypot_n")
 elementwise("power", 2, "x ** y", "pow", "power", partials=_POWER_PARTIALS,
             builtin=builtins.pow)
 # the exponent's term of x ** k, zero where its weight is (rules.py); scipy.special.xlogy

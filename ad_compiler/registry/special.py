@@ -211,6 +211,27 @@ def _dist_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
 
 array("dist", math.dist, "p*, q*", jvp=_dist_jvp, vjp=_dist_vjp)
 
+
+def _norm_or_one(e: Emit, op: Op) -> Operand:
+    """math.hypot(*coordinates) where it is not 0, else 1: at the origin (where it has
+    no derivative) the rules give 0, as for math.dist."""
+    return e.where(e.call(np.equal, op.result, Const(0.0)), Const(1.0), op.result)
+
+
+def _hypot_n_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
+    terms = [e.mul(x, d) for x, d in zip(op.args, t) if d is not None]
+    return e.truediv(e.sum_terms(terms), _norm_or_one(e, op))
+
+
+def _hypot_n_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    scale = e.truediv(g, _norm_or_one(e, op))
+    return [e.mul(scale, x) for x in op.args]
+
+
+# math.hypot with other than two coordinates (two are the elementwise "hypot")
+array("hypot_n", math.hypot, "coordinates*", variadic=True, looked_up=False,
+      jvp=_hypot_n_jvp, vjp=_hypot_n_vjp)
+
 # the elementwise primitives this module declares (tests/test_coverage_special*.py)
 SPECIAL_PRIMITIVES = frozenset(name for name, record in REGISTRY.items()
                                if record.module == "special" and not record.is_array)
