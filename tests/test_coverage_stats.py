@@ -8,6 +8,7 @@ mode, Hessians (forward over reverse) against differences of the gradient, and
 Jacobians of vector functions in both modes; then float32 and the refusals."""
 from __future__ import annotations
 
+import inspect
 import re
 import subprocess
 import sys
@@ -127,6 +128,8 @@ COLUMN = np.array([[0.2], [-0.3], [0.5]])  # parameters broadcast against x: (3,
 ELEMENTWISE = [
     ("norm_logpdf", F.norm_logpdf, (X4, 0.3, 1.4), ("norm", "logpdf")),
     ("norm_logpdf_frozen", F.norm_logpdf_frozen, (X4, 0.3, 1.4), ("norm", "logpdf")),
+    ("norm_logpdf_frozen_assigned", F.norm_logpdf_frozen_assigned, (X4, 0.3, 1.4),
+     ("norm", "logpdf")),
     ("t_logpdf_frozen", F.t_logpdf_frozen, (X4, 3.5, 0.2, 1.3), ("t", "logpdf")),
     ("norm_logpdf_broadcast", F.norm_logpdf, (X4, COLUMN, 1.4 + COLUMN), ("norm", "logpdf")),
     ("norm_pdf", F.norm_pdf, (X4, 0.3, 1.4), ("norm", "pdf")),
@@ -340,8 +343,9 @@ REFUSED = [
     (F.gamma_cdf_a, (POSITIVE4, 2.0), 1, "shape a"),
     (F.beta_cdf_b, (UNIT4, 2.0), 1, "shapes a and b"),
     (F.poisson_count, (np.array([1.0, 2.0]), 2.0), 0, "count k"),
-    (F.norm_logpdf_frozen_assigned, (X4, 0.1, 1.2), 1, "frozen scipy.stats distribution"),
-    (F.norm_sf_frozen, (X4, 0.1), 0, "frozen scipy.stats distribution"),
+    (F.norm_sf_frozen, (X4, 0.1), 0, "frozen 'norm' distribution has no derivative rule"),
+    (F.norm_frozen_in_branches, (X4, 0.1), 1, "made differently on the two paths"),
+    (F.norm_frozen_passed_on, (X4, 0.1), 1, "only its methods with a rule can be called"),
     (F.norm_logpdf_frozen_twice, (X4, 0.1, 1.2), 1, "given both to the distribution"),
     (F.norm_sf, (X4, 0.1), 0, "norm.sf"),
 ]
@@ -356,8 +360,39 @@ def test_refused_at_the_users_line(f, args, wrt, message, mode):
     text = str(caught.value)
     assert message in text
     assert re.search(r'stats_funcs\.py", line \d+, column \d+', text)
-    assert "norm(mu, sigma)" in text if f is F.norm_logpdf_frozen_assigned else \
-        "return np.sum(" in text
+    line = next(k for k, text in enumerate(inspect.getsourcelines(f)[0]) if "# ERR" in text) \
+        if "# ERR" in inspect.getsource(f) else None
+    if line is not None:
+        assert f'line {f.__code__.co_firstlineno + line},' in text
+    else:
+        assert "return np.sum(" in text
+
+
+def test_frozen_distributions_kept_in_variables():
+    """A mixture whose components are frozen distributions in variables: the gradient in
+    the weight and both locations against central differences, forward against reverse,
+    and the Hessian in the locations against differences of the gradient."""
+    x, weight, mu = X4, 0.3, np.array([0.2, -0.4])
+    value, (g_weight, g_mu) = adc.value_and_grad(F.mixture_nll_frozen, wrt=(1, 2))(x, weight, mu)
+    assert value == F.mixture_nll_frozen(x, weight, mu)
+    assert g_weight == pytest.approx(numeric_grad(F.mixture_nll_frozen, [x, weight, mu], 1),
+                                     rel=1e-7)
+    np.testing.assert_allclose(g_mu, numeric_grad(F.mixture_nll_frozen, [x, weight, mu], 2),
+                               rtol=1e-7)
+    forward = adc.grad(F.mixture_nll_frozen, wrt=(1, 2), mode="forward")(x, weight, mu)
+    assert forward[0] == pytest.approx(g_weight, rel=1e-12)
+    np.testing.assert_allclose(forward[1], g_mu, rtol=1e-12)
+    hessian = adc.hessian(F.mixture_nll_frozen, wrt=2)(x, weight, mu)
+    h = 1e-5
+    by_differences = np.stack([
+        (adc.grad(F.mixture_nll_frozen, wrt=2)(x, weight, mu + h * e)
+         - adc.grad(F.mixture_nll_frozen, wrt=2)(x, weight, mu - h * e)) / (2 * h)
+        for e in np.eye(2)])
+    np.testing.assert_allclose(hessian, by_differences, rtol=1e-6, atol=1e-8)
+    # one frozen distribution, two methods: d(logcdf + cdf)/dmu = -(pdf/cdf + pdf)
+    pdf, cdf = scipy.stats.norm.pdf(x, 0.25), scipy.stats.norm.cdf(x, 0.25)
+    assert adc.grad(F.norm_tail_frozen, wrt=1)(x, 0.25) == pytest.approx(
+        -np.sum(pdf / cdf + pdf), rel=1e-10)
 
 
 def test_refused_parameters_can_be_constants():

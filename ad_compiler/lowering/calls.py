@@ -25,6 +25,7 @@ from ..registry import REGISTRY
 from ..registry.emit import array_op
 from ..registry.reductions import OWN_PRIMAL
 from .values import (
+    _FrozenDistribution,
     _is_constant_object,
     _LocalFunction,
     _TupleValue,
@@ -227,16 +228,15 @@ class Calls:
             frozen = self._frozen_method_call(node)  # norm(mu, sigma).logpdf(x)
             if frozen is not None:
                 return frozen
+        if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
+                and isinstance(self.env.get(node.func.value.id), _FrozenDistribution):
+            return self._frozen_method(self.env[node.func.value.id], node)  # d.logpdf(x)
         if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
             return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
-        if is_distribution(fn):
-            raise self.error(node, f"'{spelling}(...)' makes a frozen scipy.stats "
-                                   "distribution, which differentiates only where a method "
-                                   f"with a rule is called on it at once ({spelling}(mu, "
-                                   "sigma).logpdf(x))",
-                             hint=f"call the method in the same expression, or pass the "
-                                  f"parameters to it: {spelling}.logpdf(x, loc, scale)")
+        if is_distribution(fn):  # d = norm(mu, sigma): its methods are called later
+            args, kwargs = self._arguments(node, self._static_or_value)
+            return _FrozenDistribution(spelling, root_kind, fn, args, kwargs)
         rule = array_rule_of(fn)
         if rule is not None:  # the user's rule for a function of arrays comes first
             args, kwargs = self._arguments(node, self.expr)
@@ -296,27 +296,40 @@ class Calls:
         return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
 
     def _frozen_method_call(self, node: ast.Call) -> Operand | None:
-        """``norm(mu, sigma).logpdf(x)``: a method with a rule of a distribution frozen in
-        the same expression is the distribution's method with the frozen parameters
-        (``norm.logpdf(x, mu, sigma)``, which is what SciPy's frozen method calls);
-        None for anything else."""
-        inner, method_name = node.func.value, node.func.attr
+        """``norm(mu, sigma).logpdf(x)``: a method of a distribution frozen in the same
+        expression; None for anything else."""
+        inner = node.func.value
         if not isinstance(inner.func, (ast.Name, ast.Attribute)) or \
                 self._is_value_expression(inner.func):
             return None
         spelling, root_kind, dist = self._resolve_path(inner.func)
-        method = getattr(dist, method_name, None) if is_distribution(dist) else None
-        name = lookup_array(method) if method is not None else None
-        if name is None:
+        if not is_distribution(dist):
             return None
         frozen_args, frozen_kwargs = self._arguments(inner, self._static_or_value)
+        frozen = _FrozenDistribution(spelling, root_kind, dist, frozen_args, frozen_kwargs)
+        return self._frozen_method(frozen, node)
+
+    def _frozen_method(self, frozen: _FrozenDistribution, node: ast.Call) -> Operand:
+        """A method of a frozen distribution is the distribution's method with the frozen
+        parameters after the method's own arguments (``norm.logpdf(x, mu, sigma)``,
+        which is what SciPy's frozen method calls)."""
+        method_name = node.func.attr
+        method = getattr(frozen.dist, method_name, None)
+        name = lookup_array(method) if method is not None else None
+        if name is None:
+            raise self.error(node, f"the method '{method_name}' of a frozen "
+                                   f"'{frozen.spelling}' distribution has no derivative rule",
+                             hint=f"the methods with rules are those of {frozen.spelling} "
+                                  "that the README lists (logpdf, pdf, cdf, logcdf, ...); "
+                                  "call others outside the differentiated function")
         args, kwargs = self._arguments(node, self._static_or_value)
-        for key in kwargs.keys() & frozen_kwargs.keys():
+        for key in kwargs.keys() & frozen.kwargs.keys():
             raise self.error(node, f"'{key}' is given both to the distribution and to "
                                    f"its method '{method_name}'", hint="give it once")
-        result = self._array_call(name, f"{spelling}.{method_name}", [*args, *frozen_args],
-                                  {**frozen_kwargs, **kwargs}, node)
-        self.builder.producers[result.uid].attrs.update(fn=method, callee_kind=root_kind)
+        result = self._array_call(name, f"{frozen.spelling}.{method_name}",
+                                  [*args, *frozen.args], {**frozen.kwargs, **kwargs}, node)
+        self.builder.producers[result.uid].attrs.update(fn=method,
+                                                        callee_kind=frozen.root_kind)
         return result
 
     def _static_value(self, node: ast.Attribute) -> Operand:

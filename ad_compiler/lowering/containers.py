@@ -11,6 +11,7 @@ from .. import runtime
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..registry.emit import array_op
 from .values import (
+    _FrozenDistribution,
     _LocalFunction,
     _StaticDict,
     _StaticSeq,
@@ -73,6 +74,12 @@ class Containers:
             return self.builder.emit("pack", items, attrs={"kind": "dict", "keys": keys}).result
         if isinstance(value, _TupleValue):
             return self._materialize(_StaticSeq(list(value.items), "tuple"), node)
+        if isinstance(value, _FrozenDistribution):
+            raise self.error(node, f"a frozen '{value.spelling}' distribution is not a value "
+                                   "the derivative can follow: only its methods with a rule "
+                                   "can be called on it (d.logpdf(x))",
+                             hint=f"call its methods here, or pass the parameters to the "
+                                  f"distribution's own: {value.spelling}.logpdf(x, loc, scale)")
         return value
 
     def _unpack(self, value: Any, count: int, node: ast.AST) -> list[Any]:

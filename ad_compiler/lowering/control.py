@@ -14,6 +14,7 @@ from ..registry import get
 from .values import (
     _assigned_names,
     _Branch,
+    _FrozenDistribution,
     _index_name,
     _Loop,
     _Returned,
@@ -77,6 +78,12 @@ class ControlFlow:
         changed = [n for n in dict.fromkeys([*then.env, *orelse.env])
                    if n in then.env and n in orelse.env
                    and not (then.env[n] is self.env.get(n) and orelse.env[n] is self.env.get(n))]
+        for n in changed:
+            if any(isinstance(b.env[n], _FrozenDistribution) for b in (then, orelse)):
+                raise self.error(stmt, f"'{n}' is a frozen scipy.stats distribution made "
+                                       "differently on the two paths of this 'if'",
+                                 hint="make it once after the 'if' from parameters the "
+                                      "branches choose: d = stats.norm(mu, sigma)")
         then.block.yields = [then.env[n] for n in changed]
         orelse.block.yields = [orelse.env[n] for n in changed]
         results = self._emit_structured(IfOp, [cond], [then.block, orelse.block], changed, stmt)

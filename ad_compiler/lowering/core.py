@@ -294,7 +294,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             if isinstance(result, _TupleValue):
                 raise self.error(node, "this call returns several values",
                                  hint="unpack them first: 'a, b = f(x)'")
-            return result
+            return self._materialize(result, node)
         if isinstance(node, ast.Attribute):
             if self._is_value_expression(node.value):
                 return self._array_attribute(node)  # x.T, x.shape

@@ -176,6 +176,19 @@ class _LocalFunction:
 
 
 @dataclass
+class _FrozenDistribution:
+    """``d = stats.norm(mu, sigma)``: a frozen scipy.stats distribution, known while
+    compiling; its methods with a rule are the distribution's own methods given the
+    frozen parameters (``d.logpdf(x)`` is ``stats.norm.logpdf(x, mu, sigma)``)."""
+
+    spelling: str
+    root_kind: str
+    dist: Any
+    args: list[Any]
+    kwargs: dict[str, Any]
+
+
+@dataclass
 class _TupleValue:
     """What a call to a function returning a tuple gives: one operand per item."""
 
