@@ -313,7 +313,12 @@ class _Emitter(Naming):
         if prim == "tuple":
             return ast.Tuple(args, ast.Load())
         if op.attrs.get("subscript"):  # np.r_[a, b]: the object indexed by what it joins
-            return ast.Subscript(args[0], _index_part(op.args[1], args[1]), ast.Load())
+            index = _index_part(op.args[1], args[1])
+            made = self.producer.get(op.args[1].uid) if isinstance(op.args[1], Value) else None
+            if prim != "call" and not isinstance(index, ast.Tuple) and not (
+                    made is not None and made.prim == "pack" and made.attrs.get("kind") == "tuple"):
+                index = ast.Call(ast.Name("tuple", ast.Load()), [index], [])  # pieces in a list
+            return ast.Subscript(args[0], index, ast.Load())
         if "fn" not in op.attrs:
             raise ValueError(f"cannot print primitive {prim!r}")
         return self._call(op, args)

@@ -590,6 +590,11 @@ def unstack(g: Any, axis: int = 0) -> Adjoints:
     return Adjoints(np.moveaxis(np.asarray(g), axis, 0))
 
 
+def unstack_t(c: Any, g: Any, axis: int = 0) -> Any:
+    """The transpose of `unstack`: the slices' cotangents stacked back on `axis`."""
+    return np.stack(list(densify(c, list(np.moveaxis(np.asarray(g), axis, 0)))), axis)
+
+
 def hstack_adjoint(g: Any, xs: Any) -> Adjoints:
     """The adjoint of ``np.hstack(xs)``: 1-d pieces join on axis 0, others on axis 1."""
     pieces = split_like(g, [np.atleast_1d(x) for x in xs], 0 if np.ndim(g) == 1 else 1)

@@ -22,10 +22,16 @@ def _items_of_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
     return e.helper("items_of_dot", tangents[0], op.args[0])
 
 
-helper("index_update", runtime.index_update, (2,), opaque_kind=True)
-helper("accumulate", runtime.add, (0, 1), joint=True, opaque_kind=True)
+# zero but `value` at `index`: its transpose reads the cotangent there
+helper("index_update", runtime.index_update, (2,), lambda e, g, a: [
+    None, None, e.b.emit("getitem", [e.helper("dense", g, a[0]), a[1]]).result],
+    opaque_kind=True)
+# a sum of adjoints: each gets the cotangent
+helper("accumulate", runtime.add, (0, 1), lambda e, g, a: [g, g], joint=True,
+       opaque_kind=True)
 helper("densify", runtime.densify, (0,), opaque_kind=True)
-helper("dense", runtime.dense, (0,), opaque_kind=True)
+# the same adjoint, only filled in: its transpose passes the cotangent on
+helper("dense", runtime.dense, (0,), lambda e, g, a: [g, None], opaque_kind=True)
 helper("list_head", runtime.list_head, (0,), lambda e, g, a: [
     e.helper("list_head_t", g, a[1], a[2])], opaque_kind=True)
 helper("list_tail", runtime.list_tail, (0,), lambda e, g, a: [

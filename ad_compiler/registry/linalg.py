@@ -214,7 +214,8 @@ helper("matmul_adjoint_b", runtime.matmul_adjoint_b, (0, 1), lambda e, g, a: [
     vmapped=True, specializable=True)
 helper("inner_adjoint_a", runtime.inner_adjoint_a, (0, 2), vmapped=True)
 helper("inner_adjoint_b", runtime.inner_adjoint_b, (0, 1), vmapped=True)
-helper("trace_adjoint", runtime.trace_adjoint, (0,), vmapped=True)
+helper("trace_adjoint", runtime.trace_adjoint, (0,), lambda e, g, a: [
+    e.array("trace", g, *a[2:]), None, None, None, None], vmapped=True)
 helper("einsum_adjoint", runtime.einsum_adjoint, (), _einsum_adjoint_vjp,
        linear_of=_einsum_linear, vmapped=True)
 helper("tuple_item", runtime.tuple_item, (0,), opaque_kind=True)

@@ -79,10 +79,20 @@ helper("unbroadcast", runtime.unbroadcast, (0,),
 helper("broadcast_like", runtime.broadcast_like, (0,),
        lambda e, g, a: [e.helper("unbroadcast", g, a[0])],
        vmapped=True, shaped_like=1, specializable=True)
-helper("split_like", runtime.split_like, (0,), container_result=True)
-helper("unstack", runtime.unstack, (0,), container_result=True)
-helper("hstack_adjoint", runtime.hstack_adjoint, (0,), container_result=True)
-helper("index_join_adjoint", runtime.index_join_adjoint, (0,), container_result=True)
-helper("vstack_adjoint", runtime.vstack_adjoint, (0,), container_result=True)
-helper("tile_adjoint", runtime.tile_adjoint, (0,), vmapped=True)
+# the adjoints of joins cut the cotangent into pieces; their transposes join the pieces
+helper("split_like", runtime.split_like, (0,), lambda e, g, a: [
+    e.array("concatenate", e.helper("dense", g, a[1]), *a[2:]), None, None],
+    container_result=True)
+helper("unstack", runtime.unstack, (0,), lambda e, g, a: [
+    e.helper("unstack_t", g, *a), None], container_result=True)
+helper("unstack_t", runtime.unstack_t, (0,))
+helper("hstack_adjoint", runtime.hstack_adjoint, (0,), lambda e, g, a: [
+    e.array("hstack", e.helper("dense", g, a[1])), None], container_result=True)
+helper("index_join_adjoint", runtime.index_join_adjoint, (0,), lambda e, g, a: [
+    e.array("index_join", a[1], e.helper("dense", g, a[2])), None, None],
+    container_result=True)
+helper("vstack_adjoint", runtime.vstack_adjoint, (0,), lambda e, g, a: [
+    e.array("vstack", e.helper("dense", g, a[1])), None], container_result=True)
+helper("tile_adjoint", runtime.tile_adjoint, (0,), lambda e, g, a: [
+    e.array("tile", g, a[2]), None, None], vmapped=True)
 helper("repeat_adjoint", runtime.repeat_adjoint, (0,), vmapped=True)

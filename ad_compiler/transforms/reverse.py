@@ -214,8 +214,11 @@ class _Sweep:
     def total(self, uid: int, builder: Builder, terms: list[Operand],
               start: Operand | None = None) -> Operand:
         """The sum of partial adjoints (``start`` first): ``+`` for numbers and arrays,
-        the runtime's item-wise ``add`` for lists and tuples."""
-        if not self.is_container(uid):
+        the runtime's item-wise ``add`` for lists and tuples (also where no code indexes
+        them: ``+`` of two adjoint lists would read as joining them when this code is
+        differentiated again)."""
+        if not self.is_container(uid) and not (
+                uid in self.values and self.kinds.container(self.values[uid])):
             sparse = any(isinstance(t, Value) and getattr(builder.producers.get(t.uid), "prim",
                                                           None) in ("index_update", "accumulate")
                          for t in terms)
