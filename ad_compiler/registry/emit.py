@@ -149,6 +149,10 @@ def array_op(builder: Builder, name: str, given: dict[str, Any],
             continue
         value = given[pname]
         value = value if isinstance(value, (Value, Const, FreeName)) else Const(value)
+        if k < spec.positional and pname in spec.defaults and isinstance(value, Const) and \
+                _equal(value.value, spec.defaults[pname]) and not any(
+                    p in given for p in spec.params[k + 1:spec.positional]):
+            continue  # a positional-only default left out: np.gradient(f), not (f, None)
         if (pname not in spec.defaults or k < spec.positional) and not kwnames:
             args.append(value)
         elif not (isinstance(value, Const) and _equal(value.value, spec.defaults.get(pname))):
