@@ -1118,3 +1118,43 @@ def sinc_curve(x: Any) -> Any:
     near = -(np.pi ** 2) / 3 + np.pi ** 4 * x ** 2 / 10
     out = np.where(small, near, far).astype(np.result_type(x, np.float16), copy=False)
     return out[()] if out.ndim == 0 else out
+
+
+# ------------------------------------------------------------------ comprehensions
+
+def check_nonempty(empty: bool, what: str) -> None:
+    """Raise as ``max()``, ``min()`` and ``functools.reduce`` raise for no items."""
+    if not empty:
+        return
+    if what == "reduce":
+        raise TypeError("reduce() of empty iterable with no initial value")
+    raise ValueError(f"{what}() arg is an empty sequence")
+
+
+def set_order(items: Any) -> list[int]:
+    """The positions of the distinct items of `items` (the first of equal ones) in the
+    order a set of them visits its items (``sum({f(x) for x in xs})``)."""
+    first: dict[Any, int] = {}
+    for k, v in enumerate(items):
+        first.setdefault(v, k)
+    return [first[v] for v in set(items)]
+
+
+def dict_key(key: Any) -> Any:
+    """A dict comprehension's key, which carries no derivative (the dict is looked up by
+    its value): the key itself."""
+    return key
+
+
+def dict_of(keys: Any, values: Any) -> dict:
+    """The dict a dict comprehension makes from its keys and values, in order."""
+    return dict(zip(keys, values))
+
+
+def dict_of_t(g: Any, keys: Any, values: Any) -> Any:
+    """The adjoint of the values in ``dict_of(keys, values)``: each key's adjoint goes
+    to its last value (the one the dict keeps), zeros to the values it overwrote."""
+    g = densify(g, dict_of(keys, values))
+    last = {k: i for i, k in enumerate(keys)}
+    return Adjoints(g[k] if last[k] == i else zeros_of(v)
+                    for i, (k, v) in enumerate(zip(keys, values)))

@@ -23,6 +23,7 @@ from ..primitives import (
 )
 from ..registry import REGISTRY
 from ..registry.reductions import OWN_PRIMAL
+from .comprehensions import is_fold
 from .values import (
     _is_constant_object,
     _LocalFunction,
@@ -229,6 +230,10 @@ class Calls:
         if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
             return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
+        if is_fold(fn):  # sum(...), max(...), map(...): a loop over the items
+            folded = self._fold_call(node, fn, spelling)
+            if folded is not None:
+                return folded
         if is_distribution(fn):
             raise self.error(node, f"'{spelling}(...)' makes a frozen scipy.stats "
                                    "distribution, which differentiates only where a method "

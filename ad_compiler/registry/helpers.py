@@ -50,3 +50,7 @@ helper("items_of_dot", runtime.items_of_dot, (0,))
 helper("items_of_t", runtime.items_of_t, (0,))
 helper("field_update", runtime.field_update, (2,), opaque_kind=True)
 helper("zeros_of", runtime.zeros_of, (), nondiff=True, shaped_like=1, opaque_kind=True)
+helper("dict_of", runtime.dict_of, (1,), lambda e, g, a: [
+    None, e.helper("dict_of_t", g, a[0], a[1])], opaque_kind=True)
+helper("dict_of_t", runtime.dict_of_t, (0,), lambda e, g, a: [
+    e.helper("dict_of", a[1], g), None, None])
