@@ -81,6 +81,20 @@ class Comprehensions:
                                   "straight to the function that consumes it")
         return self._fold("list", node, node.generators, node.elt)
 
+    def _check_not_kept(self, node: ast.expr | None) -> None:
+        """A generator expression, ``map(...)`` or ``filter(...)`` is an iterator, used up
+        by the first loop over it: kept in a variable or returned, it is refused (a list
+        in its place would give a second loop items Python's iterator no longer has)."""
+        if isinstance(node, ast.GeneratorExp) or isinstance(node, ast.Call) and \
+                self._fold_kind(node) in ("map", "filter"):
+            what = "a generator expression" if isinstance(node, ast.GeneratorExp) else \
+                f"{self._fold_kind(node)}(...)"
+            raise self.error(node, f"{what} kept in a variable or returned is not supported "
+                                   "(an iterator, used up by its first loop)",
+                             hint="pass it straight to what consumes it (sum(...), max(...), "
+                                  "a for loop), or make a list: [f(x) for x in xs], "
+                                  "list(map(f, xs))")
+
     def _consumed(self, node: ast.expr) -> Operand:
         """A comprehension passed straight to a consumer: a set comprehension is a list
         of its distinct items in the order the set visits them."""

@@ -181,6 +181,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
         self.statements[stmt.lineno] = " ".join(lines)
 
     def _return_value(self, value: ast.expr) -> tuple[list[Operand], bool]:
+        self._check_not_kept(value)
         result = self._rvalue(value)
         if isinstance(result, _TupleValue) or (isinstance(result, _StaticSeq)
                                                and result.kind == "tuple"):
@@ -190,6 +191,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
 
     def _statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
+            self._check_not_kept(stmt.value)
             value = self._rvalue(stmt.value)
             for target in stmt.targets:
                 self._assign(target, value)
