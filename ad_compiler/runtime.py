@@ -308,6 +308,8 @@ def add(a: Any, b: Any) -> Any:
     if _is_zero(b):
         return a
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if _floats(a) and _floats(b):  # numbers only: added at C speed
+            return AdjointList(map(float.__add__, a, b))
         return AdjointList(add(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
         out = AdjointDict(a)
