@@ -24,12 +24,14 @@ import ast
 import builtins
 import functools
 import math
+import types
 from collections.abc import Callable
 from typing import Any
 
 from .. import runtime
 from ..ir import Const, Operand, Value
 from ..primitives import lookup_callable
+from .values import _LocalFunction
 
 COMPREHENSIONS = (ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)
 
@@ -216,7 +218,11 @@ class Comprehensions:
         return name
 
     def _clause(self, node: ast.expr, iterable: ast.expr) -> ast.comprehension:
-        """``for v in iterable``, with a fresh `v`, kept as the last target."""
+        """``for v in iterable``, with a fresh `v`, kept as the last target.  A call of
+        the user's own function (``sum(helper(xs))``) is lowered first, so the loop
+        goes over the list it returns item by item."""
+        if self._calls_user_function(iterable):
+            iterable = _operand(self._materialize(self._rvalue(iterable), iterable), iterable)
         self._last_target = self._fresh("item", [iterable])
         target = ast.copy_location(ast.Name(self._last_target, ast.Store()), node)
         return ast.comprehension(target, iterable, [], 0)
@@ -427,6 +433,25 @@ class Comprehensions:
                 return True
             return fn is not builtins.range
         return True
+
+    def _calls_user_function(self, node: ast.expr) -> bool:
+        """Whether `node` calls a Python function the compiler inlines (a nested def,
+        a lambda, or a function of the user's modules)."""
+        if not isinstance(node, ast.Call):
+            return False
+        func = node.func
+        if isinstance(func, ast.Lambda) or isinstance(func, ast.Name) and isinstance(
+                self.env.get(func.id), _LocalFunction):
+            return True
+        if not isinstance(func, (ast.Name, ast.Attribute)) or _root(func) in self.env:
+            return False
+        resolved = self.src.resolve(_root(func))
+        obj = resolved.obj if resolved is not None else None
+        for attr in _attributes(func):
+            obj = getattr(obj, attr, None)
+        from .calls import is_library_function  # (calls.py imports this module)
+        return isinstance(obj, types.FunctionType) and not is_library_function(obj) and \
+            not is_fold(obj)
 
     def _fold_kind(self, node: ast.Call) -> str | None:
         """What loop the builtin called in `node` makes, if it is one of those."""
