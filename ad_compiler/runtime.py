@@ -9,6 +9,9 @@ derivative can carry a copy of it.
 """
 from __future__ import annotations
 
+import math
+import struct
+import sys
 from typing import Any
 
 import numpy as np
@@ -1160,3 +1163,63 @@ def dict_of_t(g: Any, keys: Any, values: Any) -> Any:
     last = {k: i for i, k in enumerate(keys)}
     return Adjoints(g[k] if last[k] == i else zeros_of(v)
                     for i, (k, v) in enumerate(zip(keys, values)))
+
+
+# ------------------------------------------------------------------ builtins.sum's value
+
+# From Python 3.12 on, builtins.sum compensates the rounding of a sum of floats
+# (Neumaier's algorithm): its value is not that of adding the items in turn.  A
+# generated running total ``total = total + item`` carries the derivative, and these
+# helpers follow sum's own steps beside it, so the value is sum's to the last bit.
+COMPENSATED_SUM = sys.version_info >= (3, 12)
+_LONG_MAX = 2 ** (8 * struct.calcsize("l") - 1) - 1  # sum's fast paths use C longs
+_LONG_MIN = -_LONG_MAX - 1
+
+
+def sum_start(start: Any) -> tuple:
+    """builtins.sum's state after its start value: (path, running value, compensation)
+    with path 0 adding ints, 1 adding floats, 2 adding anything with ``+``."""
+    if type(start) is int and _LONG_MIN <= start <= _LONG_MAX:
+        return (0, start, 0.0)
+    return (1 if type(start) is float else 2, start, 0.0)
+
+
+def sum_step(state: tuple, item: Any) -> tuple:
+    """builtins.sum's state after one more item (CPython's Python/bltinmodule.c)."""
+    path, value, c = state
+    if path == 0:
+        if type(item) in (int, bool) and _LONG_MIN <= item <= _LONG_MAX \
+                and _LONG_MIN <= value + item <= _LONG_MAX:
+            return (0, value + item, 0.0)
+        value = value + item
+        return (1 if type(value) is float else 2, value, 0.0)
+    if path == 1:
+        if type(item) is float and not COMPENSATED_SUM:
+            return (1, value + item, c)
+        if type(item) is float:
+            t = value + item
+            if abs(value) >= abs(item):
+                c += (value - t) + item
+            else:
+                c += (item - t) + value
+            return (1, t, c)
+        if isinstance(item, int) and _LONG_MIN <= item <= _LONG_MAX:
+            return (1, value + float(item), c)
+        if c and math.isfinite(c):
+            value += c
+        return (2, value + item, 0.0)
+    return (2, value + item, 0.0)
+
+
+def sum_end(state: tuple) -> Any:
+    """builtins.sum's value from its state."""
+    path, value, c = state
+    if path == 1 and c and math.isfinite(c):
+        return value + c
+    return value
+
+
+def sum_value(total: Any, exact: Any) -> Any:
+    """``exact`` (builtins.sum's value) as the value of the running total `total`, whose
+    derivative it has."""
+    return exact

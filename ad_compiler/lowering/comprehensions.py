@@ -177,6 +177,8 @@ class Comprehensions:
                 ast.Tuple([element], ast.Load())
             setup = [_assign(acc, empty, node)]
             inner = [_assign(acc, ast.BinOp(item, ast.Add(), one), node)]
+        elif kind == "sum" and runtime.COMPENSATED_SUM:
+            return self._compensated_sum(node, clauses, element, start, acc)
         elif kind in ("sum", "prod"):
             first = start if start is not None else ast.Constant(0 if kind == "sum" else 1)
             setup = [_assign(acc, first, node)]
@@ -193,6 +195,37 @@ class Comprehensions:
             "any", "all") else None)]
         value = self._run(node, statements, [acc])[0]
         return value
+
+    def _compensated_sum(self, node: ast.expr, clauses: list[ast.comprehension],
+                         element: ast.expr, start: ast.expr | None, acc: str) -> Operand:
+        """``sum(...)`` where Python compensates the rounding of float sums (3.12 on): the
+        running total carries the derivative, and ``sum_step`` follows sum's own steps
+        beside it, so the value is sum's (``sum_value(total, sum_end(exact))``)."""
+        names = [element, *clauses, ast.Name(acc, ast.Load())]
+        exact = self._fresh("exact", names)
+        names.append(ast.Name(exact, ast.Load()))
+        if isinstance(element, ast.Name):
+            item, inner = element.id, []
+        else:
+            item = self._fresh("item", names)
+            inner = [_assign(item, element, node)]
+
+        def call(fn: Callable, *args: str) -> _Lowered:
+            return _Lowered(lambda lw: lw.builder.emit("call", [lw.name(a, node) for a in args],
+                                                       attrs={"fn": fn, "kwnames": (),
+                                                              "nondiff": True}).result, node)
+
+        total = ast.Name(acc, ast.Load())
+        inner += [_assign(acc, ast.BinOp(total, ast.Add(), ast.Name(item, ast.Load())), node),
+                  _assign(exact, call(runtime.sum_step, exact, item), node)]
+        setup = [_assign(acc, start if start is not None else ast.Constant(0), node),
+                 _assign(exact, call(runtime.sum_start, acc), node)]
+        value, state = self._run(node, [*setup, *self._nest(node, clauses, inner, None)],
+                                 [acc, exact])
+        end = self.builder.emit("call", [state], attrs={
+            "fn": runtime.sum_end, "kwnames": (), "nondiff": True}).result
+        return self.builder.emit("sum_value", [value, end], attrs={
+            "fn": runtime.sum_value, "kwnames": ()}).result
 
     def _accumulator(self, kind: str, node: ast.expr, clauses: list[ast.comprehension],
                      element: ast.expr, start: ast.expr | None) -> str:

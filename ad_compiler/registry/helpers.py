@@ -54,3 +54,7 @@ helper("dict_of", runtime.dict_of, (1,), lambda e, g, a: [
     None, e.helper("dict_of_t", g, a[0], a[1])], opaque_kind=True)
 helper("dict_of_t", runtime.dict_of_t, (0,), lambda e, g, a: [
     e.helper("dict_of", a[1], g), None, None])
+# builtins.sum's own value (rounding compensated from Python 3.12 on) for the running
+# total of a generated loop, whose derivative it has
+helper("sum_value", runtime.sum_value, (), nonlinear=(0,), jvp=lambda e, op, t: t[0],
+       vjp=lambda e, g, a: [g, None], shaped_like=0, kind_like=0)
