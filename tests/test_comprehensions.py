@@ -52,6 +52,7 @@ CASES = {
     "empty_max_with_default": (([0.5, 12.0, 11.0],), (0,)),
     "sum_of_a_helpers_list": (([0.5, -0.3, 2.0],), (0,)),
     "power_iterations": (([0.5, -0.3, 2.0], 4), (0,)),
+    "set_consumers": (([0.7, 1.2, -0.3, 2.6],), (0,)),
 }
 
 # the other side of every branch: an item fails the all(), no outlier, an active hinge

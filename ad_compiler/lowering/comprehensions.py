@@ -76,17 +76,21 @@ class Comprehensions:
         if isinstance(node, ast.DictComp):
             return self._dict_comprehension(node)
         if isinstance(node, ast.SetComp):
-            raise self.error(node, "set comprehensions are supported only where they are "
-                                   "consumed at once (sum({...}), len({...}), sorted({...}), "
-                                   "a for loop over them)",
-                             hint="use a list comprehension, or pass the set comprehension "
-                                  "straight to the function that consumes it")
+            return self._consumed(node)
         return self._fold("list", node, node.generators, node.elt)
 
     def _check_not_kept(self, node: ast.expr | None) -> None:
         """A generator expression, ``map(...)`` or ``filter(...)`` is an iterator, used up
         by the first loop over it: kept in a variable or returned, it is refused (a list
-        in its place would give a second loop items Python's iterator no longer has)."""
+        in its place would give a second loop items Python's iterator no longer has).  A
+        set comprehension is lowered as the list of its distinct items in the set's order,
+        which is a set's value only where it is consumed at once."""
+        if isinstance(node, ast.SetComp):
+            raise self.error(node, "set comprehensions are supported only where they are "
+                                   "consumed at once (sum({...}), len({...}), sorted({...}), "
+                                   "a for loop over them), not kept in a variable or returned",
+                             hint="use a list comprehension, or pass the set comprehension "
+                                  "straight to the function that consumes it")
         if isinstance(node, ast.GeneratorExp) or isinstance(node, ast.Call) and \
                 self._fold_kind(node) in ("map", "filter"):
             what = "a generator expression" if isinstance(node, ast.GeneratorExp) else \
@@ -98,8 +102,8 @@ class Comprehensions:
                                   "list(map(f, xs))")
 
     def _consumed(self, node: ast.expr) -> Operand:
-        """A comprehension passed straight to a consumer: a set comprehension is a list
-        of its distinct items in the order the set visits them."""
+        """A comprehension consumed where it is made: a set comprehension is the list of
+        its distinct items in the order the set visits them."""
         if isinstance(node, ast.SetComp):
             items = self._fold("list", node, node.generators, node.elt)
             order = self.builder.emit("call", [items], attrs={
