@@ -142,7 +142,7 @@ class _Emitter(Naming):
                 self.share[y.uid] = param.uid
         # but not the name of a value read after the statement recomputing it (the
         # function's result, or a list a later adjoint reads), which would see the copy
-        read_last = self._last_reads()
+        read_last = self._last_reads() if recomputed else {}
         aliases = getattr(self.fn, "aliases", {})
         for uid in recomputed:
             if self.share.get(uid) == aliases[uid].uid and \
