@@ -213,3 +213,16 @@ def test_sum_has_pythons_value_to_the_last_bit():
             assert value == sum((x * 1.0 for x in xs), 0.5)
             assert grad == [1.0] * len(xs)
     assert adc.jvp(C.exact_sum, (xs,), ([1.0] * len(xs),))[0] == C.exact_sum(xs)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_containers_that_look_alike_stay_apart(mode):
+    # x * 1 + x * 2 = 3x: {"a": x} and {"bb": x} are two dicts
+    assert adc.value_and_grad(C.two_dicts)(0.5) == (1.5, 3.0)
+    assert adc.grad(C.two_dicts, mode=mode)(0.5) == 3.0
+    # ys[1] * zs[1] = x * (x + 1): [] and () are two values
+    assert adc.value_and_grad(C.list_and_tuple_inits)(0.5) == (0.75, 2.0)
+    assert adc.grad(C.list_and_tuple_inits, mode=mode)(0.5) == 2.0
+    # ys[0] * zs[1] = xs0 * 2 xs1: the reverse sweep's recomputed list does not take
+    # the name of the list read after it
+    assert adc.grad(C.two_lists, mode=mode)([0.5, -3.0, 1.0]) == [-6.0, 1.0, 0.0]
