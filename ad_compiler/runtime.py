@@ -150,6 +150,8 @@ def densify(a: Any, like: Any) -> Any:
     if isinstance(a, (list, tuple)) and isinstance(like, (list, tuple)):
         if type(a) is AdjointList:
             return a
+        if len(a) == len(like) and _floats(a):  # numbers are dense already: copied at C speed
+            return AdjointList(a)
         return AdjointList(densify(v, w) for v, w in zip(a, like))
     if isinstance(a, dict) and type(a) is not AdjointDict:
         return AdjointDict({k: densify(v, _part(like, k)) for k, v in a.items()})
@@ -192,6 +194,10 @@ def list_head(g: Any, a: Any, whole: Any) -> Any:
     """The part of the adjoint `g` of ``whole = a + b`` that belongs to `a`: its first
     items where `+` joined lists or tuples, else `g` summed to `a`'s shape."""
     if isinstance(whole, (list, tuple)):
+        if type(g) in (AdjointList, Adjoints) and len(g) == len(whole):
+            head = g[:len(a)]  # (a list's slice is a copy made at C speed)
+            if type(g) is AdjointList or _floats(head):
+                return AdjointList(head)
         return AdjointList(densify(g, whole)[:len(a)])
     return unbroadcast(g, a)
 
@@ -199,6 +205,10 @@ def list_head(g: Any, a: Any, whole: Any) -> Any:
 def list_tail(g: Any, a: Any, whole: Any, b: Any = None) -> Any:
     """The part of the adjoint `g` of ``whole = a + b`` that belongs to `b`."""
     if isinstance(whole, (list, tuple)):
+        if type(g) in (AdjointList, Adjoints) and len(g) == len(whole):
+            tail = g[len(a):]  # ys + [v]: one item, whatever the length of ys
+            if type(g) is AdjointList or _floats(tail):
+                return AdjointList(tail)
         return AdjointList(densify(g, whole)[len(a):])
     return g if b is None else unbroadcast(g, b)
 
