@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from .. import runtime
+from .. import runtime_items
 from ..ir import Const, Operand, Value
 from ..primitives import lookup_callable
 from .values import _LocalFunction
@@ -107,7 +107,7 @@ class Comprehensions:
         if isinstance(node, ast.SetComp):
             items = self._fold("list", node, node.generators, node.elt)
             order = self.builder.emit("call", [items], attrs={
-                "fn": runtime.set_order, "kwnames": (), "nondiff": True}).result
+                "fn": runtime_items.set_order, "kwnames": (), "nondiff": True}).result
             order.name = "order"
             clause = self._clause(node, _operand(order, node))
             position = clause.target.id
@@ -181,7 +181,7 @@ class Comprehensions:
                 ast.Tuple([element], ast.Load())
             setup = [_assign(acc, empty, node)]
             inner = [_assign(acc, ast.BinOp(item, ast.Add(), one), node)]
-        elif kind == "sum" and runtime.COMPENSATED_SUM:
+        elif kind == "sum" and runtime_items.COMPENSATED_SUM:
             return self._compensated_sum(node, clauses, element, start, acc)
         elif kind in ("sum", "prod"):
             first = start if start is not None else ast.Constant(0 if kind == "sum" else 1)
@@ -221,15 +221,15 @@ class Comprehensions:
 
         total = ast.Name(acc, ast.Load())
         inner += [_assign(acc, ast.BinOp(total, ast.Add(), ast.Name(item, ast.Load())), node),
-                  _assign(exact, call(runtime.sum_step, exact, item), node)]
+                  _assign(exact, call(runtime_items.sum_step, exact, item), node)]
         setup = [_assign(acc, start if start is not None else ast.Constant(0), node),
-                 _assign(exact, call(runtime.sum_start, acc), node)]
+                 _assign(exact, call(runtime_items.sum_start, acc), node)]
         value, state = self._run(node, [*setup, *self._nest(node, clauses, inner, None)],
                                  [acc, exact])
         end = self.builder.emit("call", [state], attrs={
-            "fn": runtime.sum_end, "kwnames": (), "nondiff": True}).result
+            "fn": runtime_items.sum_end, "kwnames": (), "nondiff": True}).result
         return self.builder.emit("sum_value", [value, end], attrs={
-            "fn": runtime.sum_value, "kwnames": ()}).result
+            "fn": runtime_items.sum_value, "kwnames": ()}).result
 
     def _accumulator(self, kind: str, node: ast.expr, clauses: list[ast.comprehension],
                      element: ast.expr, start: ast.expr | None) -> str:
@@ -367,7 +367,7 @@ class Comprehensions:
                                  [acc, first])
         if default is None:
             check = self.builder.emit("call", [empty, Const(kind)], attrs={
-                "fn": runtime.check_nonempty, "kwnames": (), "nondiff": True})
+                "fn": runtime_items.check_nonempty, "kwnames": (), "nondiff": True})
             check.attrs["effect"] = True
         return value
 
@@ -434,7 +434,7 @@ class Comprehensions:
         keys = self._fresh("keys", [node])
         values = self._fresh("values", [node, ast.Name(keys, ast.Load())])
         key = _Lowered(lambda lw: lw.builder.emit("call", [lw.expr(node.key)], attrs={
-            "fn": runtime.dict_key, "kwnames": (), "nondiff": True}).result, node.key)
+            "fn": runtime_items.dict_key, "kwnames": (), "nondiff": True}).result, node.key)
         inner = [_assign(keys, ast.BinOp(ast.Name(keys, ast.Load()), ast.Add(),
                                          ast.List([key], ast.Load())), node),
                  _assign(values, ast.BinOp(ast.Name(values, ast.Load()), ast.Add(),
@@ -444,7 +444,7 @@ class Comprehensions:
         key_list, value_list = self._run(
             node, [*setup, *self._nest(node, node.generators, inner, None)], [keys, values])
         return self.builder.emit("dict_of", [key_list, value_list], attrs={
-            "fn": runtime.dict_of, "kwnames": ()}).result
+            "fn": runtime_items.dict_of, "kwnames": ()}).result
 
     # ------------------------------------------------------------------ what is iterated
 
