@@ -226,3 +226,16 @@ def test_containers_that_look_alike_stay_apart(mode):
     # ys[0] * zs[1] = xs0 * 2 xs1: the reverse sweep's recomputed list does not take
     # the name of the list read after it
     assert adc.grad(C.two_lists, mode=mode)([0.5, -3.0, 1.0]) == [-6.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("name", ["log_sum_exp", "set_consumers", "dict_features",
+                                  "largest_square"])
+def test_exported_derivatives_run_without_the_package(name):
+    from ad_compiler.export import export
+
+    fn = getattr(C, name)
+    args = CASES[name][0] if name in CASES else ([1.0, -3.0],)
+    grad = adc.grad(fn)
+    namespace: dict = {}
+    exec(compile(export(fn, [grad]), "exported", "exec"), namespace)
+    assert namespace[grad.__name__](*args) == grad(*args)
