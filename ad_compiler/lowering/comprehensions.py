@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import runtime_items
-from ..ir import Const, Operand, Value
+from ..ir import Const, Operand
 from ..primitives import lookup_callable
 from .values import _LocalFunction
 
@@ -45,7 +45,7 @@ _FOLDS = {id(builtins.sum): "sum", id(builtins.min): "min", id(builtins.max): "m
 # the accumulator's name where the statement does not give one
 _ACCUMULATORS = {"sum": "total", "prod": "product", "min": "smallest", "max": "largest",
                  "any": "found", "all": "holds", "list": "items", "tuple": "items",
-                 "reduce": "acc", "dict": "entries"}
+                 "reduce": "acc"}
 
 
 class _Lowered(ast.expr):
@@ -62,7 +62,7 @@ class _Lowered(ast.expr):
 
 def is_fold(fn: Any) -> bool:
     """Whether `fn` is a builtin this module lowers as a loop over its argument."""
-    return id(fn) in _FOLDS and _FOLDS[id(fn)] is not None
+    return id(fn) in _FOLDS
 
 
 class Comprehensions:
@@ -529,5 +529,3 @@ def _attributes(node: ast.expr) -> list[str]:
         node = node.value
     return list(reversed(parts))
 
-
-__all__ = ["COMPREHENSIONS", "Comprehensions", "is_fold", "Value"]
