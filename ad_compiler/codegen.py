@@ -140,11 +140,45 @@ class _Emitter(Naming):
         for body, y, param in updates:
             if y.uid not in self.share and self._unused_after(body, y, param):
                 self.share[y.uid] = param.uid
-        # but not the name of a value the function returns, which is read at its end
-        returned = {self._root(y.uid) for y in self.fn.body.yields if isinstance(y, Value)}
+        # but not the name of a value read after the statement recomputing it (the
+        # function's result, or a list a later adjoint reads), which would see the copy
+        read_last = self._last_reads() if recomputed else {}
+        aliases = getattr(self.fn, "aliases", {})
         for uid in recomputed:
-            if self._root(self.share[uid]) in returned:
+            if self.share.get(uid) == aliases[uid].uid and \
+                    read_last.get(self._root(uid), -1) > self._statement_of(uid):
                 del self.share[uid]
+
+    def _last_reads(self) -> dict[int, int]:
+        """For each printed name (its root value), the last top-level op reading it
+        (the function's outputs are read after every op)."""
+        last: dict[int, int] = {}
+        tops = self.fn.body.ops
+        top_of_op = {id(op): k for k, top in enumerate(tops) for op in walk_ops(Block(ops=[top]))}
+        for k, top in enumerate(tops):
+            for op in walk_ops(Block(ops=[top])):
+                at, printer = k, op
+                while printer is not None and len(printer.results) == 1 and \
+                        printer.results[0].uid in self.inlined:  # printed inside its user
+                    printer = self.user.get(printer.results[0].uid, (None, None))[1]
+                    at = top_of_op.get(id(printer), len(tops)) if printer is not None else \
+                        len(tops)
+                read = [*op.args, *(y for b in op.blocks for y in b.yields)]
+                for a in read:
+                    if isinstance(a, Value):
+                        root = self._root(a.uid)
+                        last[root] = max(last.get(root, -1), at)
+        for y in self.fn.body.yields:
+            if isinstance(y, Value):
+                last[self._root(y.uid)] = len(tops)
+        return last
+
+    def _statement_of(self, uid: int) -> int:
+        """The index of the top-level op that computes the value `uid`."""
+        if not hasattr(self, "_top_of"):
+            self._top_of = {r.uid: k for k, top in enumerate(self.fn.body.ops)
+                            for op in walk_ops(Block(ops=[top])) for r in op.results}
+        return self._top_of.get(uid, len(self.fn.body.ops))
 
     def _root(self, uid: int) -> int:
         """The value whose name `uid` is printed under."""

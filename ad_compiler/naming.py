@@ -25,7 +25,8 @@ _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
                    "ad_compiler.runtime": "adc_runtime", "scipy.special": "special",
                    "numpy.linalg": "linalg"}
 HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runtime_npmath",
-                  "ad_compiler.runtime_linalg", "ad_compiler.runtime_stats")
+                  "ad_compiler.runtime_linalg", "ad_compiler.runtime_stats",
+                  "ad_compiler.runtime_items")
 
 
 def _path_in(module: types.ModuleType, obj: object) -> list[str] | None:

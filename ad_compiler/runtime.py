@@ -147,6 +147,8 @@ def densify(a: Any, like: Any) -> Any:
     if isinstance(a, (list, tuple)) and isinstance(like, (list, tuple)):
         if type(a) is AdjointList:
             return a
+        if len(a) == len(like) and _floats(a):  # numbers are dense already: copied at C speed
+            return AdjointList(a)
         return AdjointList(densify(v, w) for v, w in zip(a, like))
     if isinstance(a, dict) and type(a) is not AdjointDict:
         return AdjointDict({k: densify(v, _part(like, k)) for k, v in a.items()})
@@ -189,6 +191,10 @@ def list_head(g: Any, a: Any, whole: Any) -> Any:
     """The part of the adjoint `g` of ``whole = a + b`` that belongs to `a`: its first
     items where `+` joined lists or tuples, else `g` summed to `a`'s shape."""
     if isinstance(whole, (list, tuple)):
+        if type(g) in (AdjointList, Adjoints) and len(g) == len(whole):
+            head = g[:len(a)]  # (a list's slice is a copy made at C speed)
+            if type(g) is AdjointList or _floats(head):
+                return AdjointList(head)
         return AdjointList(densify(g, whole)[:len(a)])
     return unbroadcast(g, a)
 
@@ -196,6 +202,10 @@ def list_head(g: Any, a: Any, whole: Any) -> Any:
 def list_tail(g: Any, a: Any, whole: Any, b: Any = None) -> Any:
     """The part of the adjoint `g` of ``whole = a + b`` that belongs to `b`."""
     if isinstance(whole, (list, tuple)):
+        if type(g) in (AdjointList, Adjoints) and len(g) == len(whole):
+            tail = g[len(a):]  # ys + [v]: one item, whatever the length of ys
+            if type(g) is AdjointList or _floats(tail):
+                return AdjointList(tail)
         return AdjointList(densify(g, whole)[len(a):])
     return g if b is None else unbroadcast(g, b)
 
@@ -308,6 +318,8 @@ def add(a: Any, b: Any) -> Any:
     if _is_zero(b):
         return a
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if _floats(a) and _floats(b):  # numbers only: added at C speed
+            return AdjointList(map(float.__add__, a, b))
         return AdjointList(add(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
         out = AdjointDict(a)
@@ -1142,3 +1154,4 @@ def sinc_curve(x: Any) -> Any:
     near = -(np.pi ** 2) / 3 + np.pi ** 4 * x ** 2 / 10
     out = np.where(small, near, far).astype(np.result_type(x, np.float16), copy=False)
     return out[()] if out.ndim == 0 else out
+

@@ -73,7 +73,7 @@ CASES = {
     "raise": (U.f_raise, "raise"),
     "del": (U.f_del, "del y"),
     "import": (U.f_import, "import os"),
-    "list comprehension": (U.f_listcomp, "[x * i"),
+    "generator kept": (U.f_kept_generator, "(x * i"),
     "assert": (U.f_assert, "assert"),
     "*args": (U.f_varargs, "args"),
     "**kwargs": (U.f_kwargs, "kwargs"),
@@ -82,18 +82,18 @@ CASES = {
     "method call": (U.f_method, "x.tolist()"),
     "opaque C function": (U.f_opaque, "some_c_function(x, 1.5)"),
     "undefined name": (U.f_undefined, "undefined_name"),
-    "second lambda on a line": (U.bad_lambda, "[x * i"),
+    "second lambda on a line": (U.bad_lambda, "(x * i"),
 }
 
 # a word the message must contain, so the user knows what was rejected
 KEYWORDS = {
     "try": "try", "with": "with", "global": "global", "nonlocal": "nonlocal",
     "yield": "yield", "raise": "raise", "del": "del", "import": "import",
-    "list comprehension": "comprehension",
+    "generator kept": "generator expression",
     "assert": "assert", "*args": "*args", "**kwargs": "**kwargs", "keyword-only": "keyword",
 "subscript": "assigning", "method call": "method",
 "opaque C function": "some_c_function",
-    "undefined name": "undefined_name", "second lambda on a line": "comprehension",
+    "undefined name": "undefined_name", "second lambda on a line": "generator expression",
 }
 
 

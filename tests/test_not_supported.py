@@ -65,8 +65,6 @@ CASES = {
     # expressions
     "yield": Refused(("yield",), N.with_yield, grad_at(N.with_yield, 0.5), "'yield'"),
     "async": Refused(("async def",), N.with_async, grad_at(N.with_async, 0.5), "async"),
-    "comprehension": Refused(("[v * v for v in xs]",), N.with_comprehension,
-                             grad_at(N.with_comprehension, XS), "comprehensions"),
     "walrus": Refused((":=",), N.with_walrus, grad_at(N.with_walrus, 0.5), "':='"),
     "f-string": Refused(('f"{x}"',), N.with_fstring, grad_at(N.with_fstring, 0.5),
                         "f-strings"),
@@ -126,19 +124,8 @@ CASES = {
     # calls without a rule whose arguments depend on the inputs
     "np.ediff1d": Refused(("np.ediff1d(x)",), N.with_np_ediff1d,
                           grad_at(N.with_np_ediff1d, V3), "np.ediff1d(x) has no derivative rule"),
-    "sum": Refused(("sum(xs)",), N.with_sum, grad_at(N.with_sum, XS), "sum(xs)"),
-    "min": Refused(("min(xs)",), N.with_min, grad_at(N.with_min, XS), "min(xs)"),
-    "max": Refused(("max(xs)",), N.with_max, grad_at(N.with_max, XS), "max(xs)"),
-    "max of three": Refused(("max(a, b, c)",), N.with_max_of_three,
-                            grad_at(N.with_max_of_three, 0.5, 2.0), "max(a, b, 1.0)"),
-    "fsum": Refused(("math.fsum(xs)",), N.with_fsum, grad_at(N.with_fsum, XS),
-                    "math.fsum(xs)"),
     "divmod": Refused(("divmod(x, y)",), N.with_divmod, grad_at(N.with_divmod, 2.5),
                       "divmod(x, 1.0)"),
-    "list": Refused(("list(xs)",), N.with_list_call, grad_at(N.with_list_call, XS),
-                    "list(xs)"),
-    "tuple": Refused(("tuple(xs)",), N.with_tuple_call, grad_at(N.with_tuple_call, XS),
-                     "tuple(xs)"),
     "str": Refused(("str(x)",), N.with_str, grad_at(N.with_str, 0.5), "str(x)"),
     "repr": Refused(("repr(x)",), N.with_repr, grad_at(N.with_repr, 0.5), "repr(x)"),
     "call of a call": Refused(("np.vectorize(g)(x)",), N.with_call_of_a_call,
@@ -155,7 +142,13 @@ CASES = {
     # loops
     "iter": Refused(("for c in iter(xs)",), N.with_iter, grad_at(N.with_iter, XS),
                     "iterates over"),
-    "map": Refused(("map(...)",), N.with_map, grad_at(N.with_map, XS), "'abs'"),
+    "kept generator": Refused(("g = (v * v for v in xs)", "map(...)", "filter(...)"),
+                              N.with_kept_generator,
+                              grad_at(N.with_kept_generator, XS), "kept in a variable"),
+    "kept set": Refused(("s = {v * v for v in xs}",), N.with_kept_set,
+                        grad_at(N.with_kept_set, XS), "set comprehensions"),
+    "max key": Refused(("max(xs, key=f)",), N.with_max_key, grad_at(N.with_max_key, XS),
+                       "key function"),
     "sorted key": Refused(("sorted(..., key=...)",), N.with_sorted_key,
                           grad_at(N.with_sorted_key, XS), "key function"),
     # NumPy functions
@@ -270,6 +263,23 @@ def test_print_random_numbers_and_calls_on_constants(capsys):
     assert "x = 1.5" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_builtins_over_items(mode):
+    xs = [1.0, 2.0]
+    assert adc.grad(N.with_comprehension, mode=mode)(xs) == [2.0, 4.0]  # sum of v**2
+    assert adc.grad(N.with_sum, mode=mode)(xs) == [1.0, 1.0]
+    assert adc.grad(N.with_fsum, mode=mode)(xs) == [1.0, 1.0]
+    assert adc.grad(N.with_min, mode=mode)(xs) == [1.0, 0.0]
+    assert adc.grad(N.with_max, mode=mode)(xs) == [0.0, 1.0]
+    assert adc.grad(N.with_list_call, mode=mode)(xs) == [2.0, 0.0]
+    assert adc.grad(N.with_tuple_call, mode=mode)(xs) == [2.0, 0.0]
+    assert adc.grad(N.with_map, mode=mode)([-1.0, 2.0]) == [-1.0, 1.0]  # sum of |x|
+    # max(a, b, 1.0): the first of the largest
+    assert adc.grad(N.with_max_of_three, wrt=(0, 1), mode=mode)(0.5, 2.0) == (0.0, 1.0)
+    assert adc.grad(N.with_max_of_three, wrt=(0, 1), mode=mode)(3.0, 2.0) == (1.0, 0.0)
+    assert adc.grad(N.with_max_of_three, wrt=(0, 1), mode=mode)(0.5, 0.25) == (0.0, 0.0)
+
+
 # ------------------------------------------------------------------ the ways out the hints give
 
 
@@ -348,7 +358,8 @@ WAYS_OUT = {
     "adc.ADCompileError", "ValueError", "TypeError", "np.logical_and", ".copy()", ".items()",
     ".values()", ".keys()", "for", "ys = ys + [v]", "np.random.normal()", "adc.defpartials", "adc.defvjp",
     "adc.stop_gradient", "np.sum", "np.min", "np.max", 'grad(grad(f, mode="forward"))',
-    "y = y + v", "y = x.copy()", "y = np.sort(x)",
+    "y = y + v", "y = x.copy()", "y = np.sort(x)", "sum", "max", "min",
+    "sum({v * v for v in xs})",
 }
 
 

@@ -1,7 +1,8 @@
 """Random straight-line programs: AD against central differences, forward against reverse.
 
 Hypothesis writes programs of 1-40 statements over 1-4 float inputs: assignments
-(reassignments included), augmented assignments, nested arithmetic, powers with
+(reassignments included), augmented assignments, comprehensions and generators
+(summed or indexed, their variable shadowing the function's), nested arithmetic, powers with
 constant exponents, unary minus and calls of math/NumPy functions, arranged to
 stay inside each function's domain.  For each program:
 
@@ -137,7 +138,8 @@ def statements(draw, defined: list[str]) -> tuple[str, list[str]]:
         return draw(st.sampled_from(LOCALS + names))
 
     form = draw(st.sampled_from(["assign", "assign", "assign", "augment", "augment",
-                                 "divide", "power", "unpack", "swap", "chain", "annotated"]))
+                                 "divide", "power", "unpack", "swap", "chain", "annotated",
+                                 "comprehension"]))
     if form == "augment":
         target = draw(st.sampled_from(names))
         op = draw(st.sampled_from(["+=", "-=", "*="]))
@@ -158,6 +160,16 @@ def statements(draw, defined: list[str]) -> tuple[str, list[str]]:
     if form == "chain":
         p, q = new_target(), new_target()
         return f"{p} = {q} = {value()}", [p, q]
+    if form == "comprehension":  # its variable may shadow one of the function's
+        p, v = new_target(), draw(st.sampled_from(("q", "a", "y")))
+        items = ", ".join(value() for _ in range(draw(st.integers(1, 3))))
+        element = draw(expressions(tuple(dict.fromkeys(names + (v,))), draw(st.integers(0, 2))))
+        shape = draw(st.integers(0, 2))
+        if shape == 0:
+            return f"{p} = sum({element} for {v} in ({items},))", [p]
+        if shape == 1:
+            return f"{p} = [{element} for {v} in ({items},)][-1]", [p]
+        return f"{p} = sum([{element} for {v} in ({items},)], {value()})", [p]
     if form == "annotated":
         p = new_target()
         return f"{p}: float = {value()}", [p]
@@ -209,8 +221,10 @@ def instrumented(source: str) -> Callable:
                                   "else (_result,))\nreturn _values").body)
             continue
         body.append(stmt)
-        targets = {n.id for n in ast.walk(stmt)
-                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        scoped = {id(n) for c in ast.walk(stmt) if isinstance(c, (ast.GeneratorExp, ast.ListComp))
+                  for n in ast.walk(c)}  # a comprehension's variables are its own
+        targets = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)
+                   and isinstance(n.ctx, ast.Store) and id(n) not in scoped}
         for name in sorted(targets):
             body.append(ast.parse(f"_values.append({name})").body[0])
     fn.body = body

@@ -55,7 +55,7 @@ def dot(x, y):
 
 
 def listed(x):
-    return sum([x, 2 * x])
+    return np.sum([x, 2 * x])
 
 
 def pair(x):

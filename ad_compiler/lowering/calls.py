@@ -24,6 +24,7 @@ from ..primitives import (
 from ..registry import REGISTRY
 from ..registry.emit import array_op
 from ..registry.reductions import OWN_PRIMAL
+from .comprehensions import is_fold
 from .values import (
     _FrozenDistribution,
     _is_constant_object,
@@ -234,6 +235,10 @@ class Calls:
         if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
             return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
+        if is_fold(fn):  # sum(...), max(...), map(...): a loop over the items
+            folded = self._fold_call(node, fn, spelling)
+            if folded is not None:
+                return folded
         if is_distribution(fn):  # d = norm(mu, sigma): its methods are called later
             args, kwargs = self._arguments(node, self._static_or_value)
             return _FrozenDistribution(spelling, root_kind, fn, args, kwargs)

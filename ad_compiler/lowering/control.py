@@ -228,6 +228,8 @@ class ControlFlow:
             return False
         if isinstance(node.func, ast.Name) and node.func.id in self.env:
             return False
+        if self._fold_kind(node) in ("map", "filter"):
+            return True  # map(f, xs): a list made item by item
         _, _, fn = self._resolve_path(node.func)
         record = get(lookup_array(fn) or "")
         return record is not None and record.container_result

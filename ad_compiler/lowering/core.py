@@ -20,6 +20,7 @@ from ..registry.emit import array_op
 from . import inplace
 from .arrays import Arrays
 from .calls import Calls
+from .comprehensions import COMPREHENSIONS, Comprehensions, _Lowered
 from .containers import Containers
 from .control import ControlFlow
 from .values import (
@@ -60,7 +61,7 @@ def lower(func: Any) -> Function:
         return _Lowerer(src).run()
 
 
-class _Lowerer(ControlFlow, Calls, Containers, Arrays):
+class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
     def __init__(self, src: FunctionSource) -> None:
         self.src = src
         self.block = Block()
@@ -180,6 +181,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         self.statements[stmt.lineno] = " ".join(lines)
 
     def _return_value(self, value: ast.expr) -> tuple[list[Operand], bool]:
+        self._check_not_kept(value)
         result = self._rvalue(value)
         if isinstance(result, _TupleValue) or (isinstance(result, _StaticSeq)
                                                and result.kind == "tuple"):
@@ -189,6 +191,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
 
     def _statement(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.Assign):
+            self._check_not_kept(stmt.value)
             value = self._rvalue(stmt.value)
             for target in stmt.targets:
                 self._assign(target, value)
@@ -252,6 +255,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         self.env[name] = value
 
     def expr(self, node: ast.expr) -> Operand:
+        if isinstance(node, _Lowered):
+            return node.make(self)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (int, float, bool, str, type(None))):
@@ -301,6 +306,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             return self._static_value(node)
         if isinstance(node, (ast.Tuple, ast.List, ast.Subscript, ast.Dict)):
             return self._materialize(self._rvalue(node), node)
+        if isinstance(node, COMPREHENSIONS):
+            return self._comprehension(node)
         for kind, (what, hint) in _UNSUPPORTED_EXPRESSIONS.items():
             if isinstance(node, kind):
                 raise self.error(node, what, hint)

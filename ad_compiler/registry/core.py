@@ -126,6 +126,7 @@ class Primitive:
     # a function of the op saying whether it does: svd's compute_uv)
     float_items: bool = False  # that tuple holds float arrays (w, V = eigh(a): arrays)
     opaque_kind: bool = False  # what its result holds (number, array, list) is not known
+    kind_like: int | None = None  # the argument whose kind (number, list) its result has
     says_nothing_of_arrays: bool = False  # user code of plain lists may lower to it
     specializable: bool = False  # has a cheaper form once shapes are known (dispatch)
     effects: bool = False  # writes to something (never shared, never dropped)
@@ -238,7 +239,8 @@ def helper(name: str, fn: Any, linear: tuple[int, ...] = (), vjp: Callable | Non
            shaped_like: int | None = None, container_result: bool = False,
            opaque_kind: bool = False, linear_of: Callable | None = None,
            specializable: bool = False, says_nothing_of_arrays: bool = False,
-           elementwise: bool = False, view: bool = False) -> Primitive:
+           elementwise: bool = False, view: bool = False,
+           kind_like: int | None = None) -> Primitive:
     """A runtime function that derivative code calls, linear in the arguments at `linear`."""
     return _add(Primitive(name, _module_of_caller(), fn=fn, is_helper=True,
                           linear_args=linear, vjp=vjp, joint=joint, nonlinear=nonlinear,
@@ -246,7 +248,8 @@ def helper(name: str, fn: Any, linear: tuple[int, ...] = (), vjp: Callable | Non
                           shaped_like=shaped_like, container_result=container_result,
                           opaque_kind=opaque_kind, linear_of=linear_of,
                           specializable=specializable, elementwise=elementwise, view=view,
-                          says_nothing_of_arrays=says_nothing_of_arrays))
+                          says_nothing_of_arrays=says_nothing_of_arrays,
+                          kind_like=kind_like))
 
 
 # ------------------------------------------------------------------ lookups

@@ -6,7 +6,7 @@ sum_tangent and product_tangent.
 """
 from __future__ import annotations
 
-from .. import runtime
+from .. import runtime, runtime_items
 from ..ir import Op, Operand
 from .core import helper
 from .emit import Emit
@@ -56,3 +56,11 @@ helper("items_of_dot", runtime.items_of_dot, (0,))
 helper("items_of_t", runtime.items_of_t, (0,))
 helper("field_update", runtime.field_update, (2,), opaque_kind=True)
 helper("zeros_of", runtime.zeros_of, (), nondiff=True, shaped_like=1, opaque_kind=True)
+helper("dict_of", runtime_items.dict_of, (1,), lambda e, g, a: [
+    None, e.helper("dict_of_t", g, a[0], a[1])], opaque_kind=True, says_nothing_of_arrays=True)
+helper("dict_of_t", runtime_items.dict_of_t, (0,), lambda e, g, a: [
+    e.helper("dict_of", a[1], g), None, None])
+# builtins.sum's own value (rounding compensated from Python 3.12 on) for the running
+# total of a generated loop, whose derivative it has
+helper("sum_value", runtime_items.sum_value, (), nonlinear=(0,), jvp=lambda e, op, t: t[0],
+       vjp=lambda e, g, a: [g, None], shaped_like=0, kind_like=0, says_nothing_of_arrays=True)

@@ -48,7 +48,7 @@ def _variance_vjp(e: Emit, op: Op, g: Operand, std: bool) -> list[Operand]:
     return [e.truediv(e.mul(e.mul(Const(2.0), sum_back(e, op, g)), centred), dof)]
 
 
-array("sum", np.sum, _REDUCE, methods=("sum",), linear=True, reduction=True,
+array("sum", np.sum, _REDUCE, math.fsum, methods=("sum",), linear=True, reduction=True,
       vjp=lambda e, op, g: [sum_back(e, op, g)],
       batched=(batched.batched_sum, ("a", "axis", "keepdims")))
 array("mean", np.mean, _REDUCE, methods=("mean",), linear=True, reduction=True,
@@ -129,7 +129,7 @@ def _prod_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | N
 array("prod", np.prod, _REDUCE, math.prod, methods=("prod",), reduction=True, jvp=_prod_jvp,
       vjp=_prod_vjp)
 # aliases that compute the primal themselves (lowering keeps the user's callable)
-OWN_PRIMAL = frozenset({id(math.prod)})
+OWN_PRIMAL = frozenset({id(math.prod), id(math.fsum)})
 # y = prod(x) is passed to save computing it again; as a function of x it carries no
 # derivative of its own (the rules take all of it through x)
 helper("prod_others", runtime.prod_others, (), nonlinear=(0,), jvp=lambda e, op, t: (

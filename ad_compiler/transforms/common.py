@@ -111,13 +111,9 @@ def no_rule_error(fn: Function, op: Op) -> ADCompileError:
     nargs = len(op.args) - len(op.attrs.get("kwnames", ()))
     what, rewrite = f"{call} has no derivative rule", ""
     known = lookup_callable(callee)
-    if nargs == 1 and label in _LIST_REDUCTIONS and op.attrs.get("callee_kind") == "builtin":
-        rewrite = f", such as {_LIST_REDUCTIONS[label]}({args[0]})"  # sum(xs), max(xs)
-    elif known is not None and not op.attrs.get("kwnames"):  # max(a, b, c)
+    if known is not None and not op.attrs.get("kwnames"):  # pow(a, b, m)
         arity = PRIMITIVES[known[0]].arity
         what += f" with {nargs} argument{'s' * (nargs != 1)} (it has one with {arity})"
-        if arity == 2 and nargs == 3 and len(args) == 3:
-            rewrite = f", such as {label}({label}({args[0]}, {args[1]}), {args[2]})"
     return located_error(
         fn, op, f"{what}, and its arguments depend on the inputs being differentiated",
         hint=no_rule_hint(label, nargs, example, rewrite, arrays=_of_arrays(callee, label)))
@@ -134,9 +130,6 @@ def _of_arrays(callee: Any, label: str) -> bool:
 
 
 # builtins over a list that NumPy has with rules
-_LIST_REDUCTIONS = {"sum": "np.sum", "max": "np.max", "min": "np.min"}
-
-
 def _written_call(fn: Function, op: Op) -> tuple[str, list[str]] | None:
     """The source text of the call an op is located at, and of its positional
     arguments, where it is written on one line and is short enough to quote."""

@@ -230,6 +230,10 @@ class Kinds:
             return "int"
         if prim == "custom":
             return "float"
+        record = get(prim)
+        if record is not None and record.kind_like is not None and \
+                record.kind_like < len(kinds):  # its value stands for that argument's
+            return kinds[record.kind_like]
         if _has(prim, "opaque_kind") or prim in ("stack", "pop", "push", "getattr"):
             return None
         if prim == "call":

@@ -167,7 +167,8 @@ def _cse_block(block: Block, seen: dict[tuple, Op], replace: dict[int, Operand],
         if op.prim == "mul" or op.prim == "add" and joins.commutes(op):
             operand_keys.sort()  # (but xs + ys joins lists in order)
         key = (op.prim, id(op.attrs.get("fn")), tuple(operand_keys),
-               op.attrs.get("kwnames", ()))  # svd(a, compute_uv=False) is not svd(a, False)
+               op.attrs.get("kwnames", ()),  # svd(a, compute_uv=False) is not svd(a, False)
+               op.attrs.get("kind"), op.attrs.get("keys"))  # [] is not (), {"a": x} not {"b": x}
         earlier = seen.get(key)
         if earlier is not None:
             for old, new in zip(op.results, earlier.results):

@@ -305,10 +305,15 @@ class _Sweep:
     def _numeric(self, operand: Operand) -> bool:
         """Whether a value (or the value it recomputes) is certainly a number or array."""
         seen: set[int] = set()
-        while isinstance(operand, Value) and operand.uid in self.out.aliases \
-                and operand.uid not in seen and operand.uid not in self.kinds.kinds:
+        while isinstance(operand, Value) and operand.uid not in seen \
+                and operand.uid not in self.kinds.kinds:
             seen.add(operand.uid)
-            operand = self.out.aliases[operand.uid]
+            # a recomputation, or a new state carried back (named apart, the same value)
+            original = self.out.aliases.get(operand.uid) or \
+                self.facts.same_as.get(operand.uid)
+            if not isinstance(original, Value):
+                break
+            operand = original
         return self.kinds.numeric(operand)
 
     def _adjoint_sequence_op(self, op: Op, adjoint: Operand, builder: Builder,

@@ -59,7 +59,7 @@ _TRUSTED_CALLS = frozenset(id(f) for f in (
     np.arange, np.linspace, np.indices, np.tril_indices, np.triu_indices, np.diag_indices,
     range, reversed, zip, enumerate, int, float, bool, round, abs, slice, tuple, list))
 _OWN_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runtime_npmath",
-                "ad_compiler.runtime_stats")
+                "ad_compiler.runtime_stats", "ad_compiler.runtime_items")
 _RANGE_ITERATOR = type(reversed(range(0)))
 _INDEXING = {"getitem": 1, "index_update": 1}  # prim -> first index position
 

@@ -1,0 +1,109 @@
+"""Run-time helpers of the loops comprehensions and the builtins consuming an iterable
+are lowered to (lowering/comprehensions.py): the checks and orders ``max``, sets and
+dicts need, and the steps of ``builtins.sum``, followed beside a generated running
+total so that its value is sum's to the last bit."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .runtime import Adjoints, densify, zeros_of
+
+
+def check_nonempty(empty: bool, what: str) -> None:
+    """Raise as ``max()``, ``min()`` and ``functools.reduce`` raise for no items."""
+    if not empty:
+        return
+    if what == "reduce":
+        raise TypeError("reduce() of empty iterable with no initial value")
+    raise ValueError(f"{what}() arg is an empty sequence")
+
+
+def set_order(items: Any) -> list[int]:
+    """The positions of the distinct items of `items` (the first of equal ones) in the
+    order a set of them visits its items (``sum({f(x) for x in xs})``)."""
+    first: dict[Any, int] = {}
+    for k, v in enumerate(items):
+        first.setdefault(v, k)
+    return [first[v] for v in set(items)]
+
+
+def dict_key(key: Any) -> Any:
+    """A dict comprehension's key, which carries no derivative (the dict is looked up by
+    its value): the key itself."""
+    return key
+
+
+def dict_of(keys: Any, values: Any) -> dict:
+    """The dict a dict comprehension makes from its keys and values, in order."""
+    return dict(zip(keys, values))
+
+
+def dict_of_t(g: Any, keys: Any, values: Any) -> Any:
+    """The adjoint of the values in ``dict_of(keys, values)``: each key's adjoint goes
+    to its last value (the one the dict keeps), zeros to the values it overwrote."""
+    g = densify(g, dict_of(keys, values))
+    last = {k: i for i, k in enumerate(keys)}
+    return Adjoints(g[k] if last[k] == i else zeros_of(v)
+                    for i, (k, v) in enumerate(zip(keys, values)))
+
+
+# ------------------------------------------------------------------ builtins.sum's value
+
+# From Python 3.12 on, builtins.sum compensates the rounding of a sum of floats
+# (Neumaier's algorithm): its value is not that of adding the items in turn.  A
+# generated running total ``total = total + item`` carries the derivative, and these
+# helpers follow sum's own steps beside it, so the value is sum's to the last bit.
+COMPENSATED_SUM = sum([0.1] * 10) == 1.0  # (adding in turn gives 0.9999999999999999)
+_LONG_MAX = int(np.iinfo(np.dtype("l")).max)  # sum's fast paths use C longs
+_LONG_MIN = -_LONG_MAX - 1
+
+
+def sum_start(start: Any) -> tuple:
+    """builtins.sum's state after its start value: (path, running value, compensation)
+    with path 0 adding ints, 1 adding floats, 2 adding anything with ``+``."""
+    if type(start) is int and _LONG_MIN <= start <= _LONG_MAX:
+        return (0, start, 0.0)
+    return (1 if type(start) is float else 2, start, 0.0)
+
+
+def sum_step(state: tuple, item: Any) -> tuple:
+    """builtins.sum's state after one more item (CPython's Python/bltinmodule.c)."""
+    path, value, c = state
+    if path == 0:
+        if type(item) in (int, bool) and _LONG_MIN <= item <= _LONG_MAX \
+                and _LONG_MIN <= value + item <= _LONG_MAX:
+            return (0, value + item, 0.0)
+        value = value + item
+        return (1 if type(value) is float else 2, value, 0.0)
+    if path == 1:
+        if type(item) is float and not COMPENSATED_SUM:
+            return (1, value + item, c)
+        if type(item) is float:
+            t = value + item
+            if abs(value) >= abs(item):
+                c += (value - t) + item
+            else:
+                c += (item - t) + value
+            return (1, t, c)
+        if isinstance(item, int) and _LONG_MIN <= item <= _LONG_MAX:
+            return (1, value + float(item), c)
+        if c and c - c == 0.0:  # (finite)
+            value += c
+        return (2, value + item, 0.0)
+    return (2, value + item, 0.0)
+
+
+def sum_end(state: tuple) -> Any:
+    """builtins.sum's value from its state."""
+    path, value, c = state
+    if path == 1 and c and c - c == 0.0:  # (finite)
+        return value + c
+    return value
+
+
+def sum_value(total: Any, exact: Any) -> Any:
+    """``exact`` (builtins.sum's value) as the value of the running total `total`, whose
+    derivative it has."""
+    return exact

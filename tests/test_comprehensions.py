@@ -1,0 +1,241 @@
+"""Comprehensions, generator expressions, map, filter and functools.reduce, and the
+builtins consuming them, as realistic functions (tests/fixtures/comprehensions.py):
+the compiled value is Python's, both modes agree with central differences and with
+each other, and second derivatives agree with differences of the gradient."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from support import assert_same_tree, load_fixture, tree_numeric_grad
+
+import ad_compiler as adc
+
+C = load_fixture("comprehensions")
+RNG = np.random.default_rng(7)
+LAYERS = [(RNG.normal(size=(2, 3)), RNG.normal(size=2)), (RNG.normal(size=(2, 3)),
+                                                        RNG.normal(size=2))]
+
+# name -> (arguments, arguments differentiated)
+CASES = {
+    "mixture_log_likelihood": (({"a": 0.3, "b": 0.7}, {"a": -1.0, "b": 1.5},
+                                np.array([0.2, -0.5, 1.1])), (0, 1)),
+    "polynomial": (([1.0, -2.0, 0.5], 1.3), (0, 1)),
+    "horner": (([1.0, -2.0, 0.5], 1.3), (0, 1)),
+    "pairwise_energy": ((RNG.normal(size=(4, 2)),), (0,)),
+    "softmax_cross_entropy": (([0.5, -1.0, 2.0], 1), (0,)),
+    "log_sum_exp": (([0.5, -1.0, 2.0],), (0,)),
+    "expert_outputs": ((LAYERS, RNG.normal(size=3)), (0, 1)),
+    "chebyshev_residual": (([0.1, 0.5], [0.5, 1.0, 2.0], [0.3, 0.2, 1.4]), (0,)),
+    "hinge_loss": ((np.array([0.5, -0.3]), [np.array([1.0, 2.0]), np.array([-1.0, 0.5]),
+                                           np.array([0.3, 0.3])], [1, 0, -1]), (0,)),
+    "batch_mse": ((RNG.normal(size=(2, 3)), RNG.normal(size=(4, 3)), RNG.normal(size=(4, 2))),
+                  (0, 1)),
+    "gram_total": (([[1.0, 2.0], [0.5, -1.0], [2.0, 0.1]],), (0,)),
+    "trimmed_mean": (([3.0, 1.0, 4.0, 1.5, 9.0],), (0,)),
+    "none_happens": (([0.1, 0.4, 0.25],), (0,)),
+    "guarded_log": (([0.5, 2.0],), (0,)),
+    "any_outlier": (([0.5, -3.0, 1.0], 2.0), (0,)),
+    "sine_energy": (([0.5, -3.0, 1.0],), (0,)),
+    "exact_sum": (([0.5, -3.0, 1.0],), (0,)),
+    "weighted_total": (([0.5, -3.0, 1.0], [2.0, 1.0, 0.5]), (0, 1)),
+    "distinct_squares": (([0.5, -3.0, 1.0],), (0,)),
+    "reversed_weights": ((np.array([0.5, -3.0, 1.0]),), (0,)),
+    "dict_features": (({"a": 1.5, "skip": 3.0, "b": -2.0},), (0,)),
+    "blocks": ((np.array([0.5, -3.0, 1.0, 2.0, 0.7]),), (0,)),
+    "clipped_max": ((0.3, 0.9, 0.6), (0, 1, 2)),
+    "row_norms": ((RNG.normal(size=(3, 2)),), (0,)),
+    "list_and_tuple": (([0.5, -3.0, 1.0],), (0,)),
+    "shadowing": ((0.7,), (0,)),
+    "scoped": ((0.7, [1.0, 2.0]), (0, 1)),
+    "empty_max_with_default": (([0.5, 12.0, 11.0],), (0,)),
+    "sum_of_a_helpers_list": (([0.5, -0.3, 2.0],), (0,)),
+    "power_iterations": (([0.5, -0.3, 2.0], 4), (0,)),
+    "set_consumers": (([0.7, 1.2, -0.3, 2.6],), (0,)),
+}
+
+# the other side of every branch: an item fails the all(), no outlier, an active hinge
+# for the unlabelled point is skipped, a tie of the largest squares, the default used
+OTHER_SIDE = {
+    "guarded_log": (([0.5, -2.0],), (0,)),
+    "any_outlier": (([0.5, -1.5, 1.0], 2.0), (0,)),
+    "hinge_loss": ((np.array([2.0, 1.0]), [np.array([1.0, 2.0]), np.array([-1.0, 0.5]),
+                                          np.array([0.3, 0.3])], [1, 0, -1]), (0,)),
+    "clipped_max": ((0.3, 0.2, 0.1), (0, 1, 2)),
+    "empty_max_with_default": (([0.5, 2.0],), (0,)),
+    "largest_square": (([0.5, -3.0, 1.0],), (0,)),
+}
+ALL = {**{k: (k, v) for k, v in CASES.items()}, **{f"{k}-other": (k, v)
+                                                   for k, v in OTHER_SIDE.items()}}
+
+
+def _grads(name, mode):
+    args, wrt = ALL[name][1]
+    if len(wrt) == 1:
+        return (adc.grad(getattr(C, ALL[name][0]), wrt=wrt[0], mode=mode)(*args),)
+    return adc.grad(getattr(C, ALL[name][0]), wrt=wrt, mode=mode)(*args)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_the_value_is_pythons(name):
+    fn_name, (args, wrt) = ALL[name]
+    fn = getattr(C, fn_name)
+    value, _ = adc.value_and_grad(fn, wrt=wrt)(*args)
+    assert value == fn(*args)  # to the last bit (sum() of floats compensates from 3.12 on)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("name", list(ALL))
+def test_against_central_differences(name, mode):
+    fn_name, (args, wrt) = ALL[name]
+    fn = getattr(C, fn_name)
+    for k, g in zip(wrt, _grads(name, mode)):
+        assert_same_tree(g, tree_numeric_grad(fn, args, k), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(ALL))
+def test_forward_equals_reverse(name):
+    for a, b in zip(_grads(name, "forward"), _grads(name, "reverse")):
+        assert_same_tree(a, b, rtol=1e-12, atol=1e-12)
+
+
+# second derivatives: of numbers and of arrays used whole
+SECOND = {"polynomial": 1, "horner": 1, "batch_mse": 0, "shadowing": 0, "clipped_max": 1,
+          "scoped": 0, "expert_outputs": 1}
+# a loop over the items of a differentiated array or list: refused as the README says
+SECOND_REFUSED = {"pairwise_energy": 0, "row_norms": 0, "blocks": 0, "reversed_weights": 0}
+
+
+def _hessian_by_differences(fn, args, k, h=1e-5):
+    """d/dx_j of the gradient, by central differences, gradient axes first."""
+    grad = adc.grad(fn, wrt=k)
+    x = args[k]
+
+    def at(step, j):
+        moved = list(args)
+        if np.ndim(x) == 0:
+            moved[k] = x + step
+        else:
+            moved[k] = np.array(x, dtype=float)
+            moved[k][j] += step
+        return np.asarray(grad(*moved), dtype=float)
+
+    if np.ndim(x) == 0:
+        return (at(h, None) - at(-h, None)) / (2 * h)
+    out = np.zeros(np.shape(x) + np.shape(x))
+    for j in np.ndindex(np.shape(x)):
+        out[(slice(None),) * np.ndim(x) + j] = (at(h, j) - at(-h, j)) / (2 * h)
+    return out
+
+
+@pytest.mark.parametrize("name", list(SECOND))
+def test_second_derivatives_against_differences_of_the_gradient(name):
+    args, _ = CASES[name]
+    k = SECOND[name]
+    fn = getattr(C, name)
+    hess = np.asarray(adc.hessian(fn, wrt=k)(*args), dtype=float)
+    np.testing.assert_allclose(hess, _hessian_by_differences(fn, args, k), rtol=1e-5,
+                               atol=1e-6)
+    if np.ndim(args[k]) == 0:  # reverse over reverse
+        again = adc.grad(adc.grad(fn, wrt=k), wrt=k)(*args)
+        assert again == pytest.approx(float(hess), rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", list(SECOND_REFUSED))
+def test_second_derivatives_through_a_loop_over_items_are_refused(name):
+    args, _ = CASES[name]
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.hessian(getattr(C, name), wrt=SECOND_REFUSED[name])(*args)
+    assert "in-place list updates" in info.value.what
+
+
+def test_a_tie_of_the_largest_items_goes_to_the_first():
+    # 3**2 == (-3)**2: max() keeps the first, and so does its derivative (2 * 3)
+    for mode in ("reverse", "forward"):
+        assert adc.grad(C.largest_square, mode=mode)([3.0, -3.0, 1.0]) == [6.0, 0.0, 0.0]
+        assert adc.grad(C.clipped_max, wrt=(0, 1, 2), mode=mode)(1.0, 1.0, 1.0) == (
+            1.0 + 1.0, 0.0, 0.0)  # max(a, b*b, c, 0.5): a first; min(a, b, c): a first
+
+
+def test_no_items_raise_as_python_does():
+    with pytest.raises(ValueError, match="max\\(\\) arg is an empty sequence"):
+        adc.grad(C.empty_max)([0.5, 2.0])
+    with pytest.raises(TypeError, match="reduce\\(\\) of empty iterable"):
+        adc.grad(C.empty_reduce)([0.5, 2.0])
+
+
+def test_comprehension_variables_do_not_leak():
+    # ys = [x * x for x in xs] leaves the parameter x alone: x * sum(ys)
+    x, xs = 0.7, [1.0, 2.0]
+    assert adc.grad(C.scoped, wrt=(0, 1))(x, xs) == (5.0, [2 * x * 1.0, 2 * x * 2.0])
+
+
+def test_the_generated_loops_keep_the_users_names():
+    forward = adc.source(C.polynomial, wrt=1, mode="forward")
+    assert "for k in range(len(coeffs_items)):" in forward
+    reverse = adc.source(C.scoped, wrt=(0, 1))
+    assert "ys = ys + [x_1 * x_1]" in reverse and "total = total + item" in reverse
+    source = adc.source(C.log_sum_exp)
+    assert "m, first = None, True" in source and "m = max(m, item)" in source
+    assert "total = total + " in adc.source(C.log_sum_exp, mode="forward")
+
+
+@pytest.mark.parametrize("fn,word", [
+    ("kept_generator", "generator expression kept"),
+    ("kept_set", "set comprehensions"),
+    ("max_with_key", "key function"),
+    ("sorted_with_key", "key function"),
+])
+def test_refusals_are_located(fn, word):
+    refusals = load_fixture("comprehension_refusals")
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(getattr(refusals, fn))([1.0, 2.0])
+    assert word in info.value.what
+    assert info.value.hint
+
+
+def test_math_fsum_keeps_its_exact_rounding():
+    xs = [1e16, 1.0, -1e16, 1.0]
+    value, grad = adc.value_and_grad(C.exact_sum)(xs)
+    assert value == C.exact_sum(xs) == math.fsum(x * x for x in xs) + 2.0
+    assert grad == [2 * x + 1.0 for x in xs]
+
+
+def test_sum_has_pythons_value_to_the_last_bit():
+    # from Python 3.12 on sum() compensates the rounding: here 2.0, where adding the
+    # items in turn gives 0.0; before 3.12 both give 0.0
+    xs = [0.1] * 10 + [1e16, 1.0, -1e16]
+    for mode in ("reverse", "forward"):
+        value, grad = adc.value_and_grad(C.weighted_total, wrt=0)(xs, [1.0] * len(xs)) \
+            if mode == "reverse" else (None, None)
+        if value is not None:
+            assert value == sum((x * 1.0 for x in xs), 0.5)
+            assert grad == [1.0] * len(xs)
+    assert adc.jvp(C.exact_sum, (xs,), ([1.0] * len(xs),))[0] == C.exact_sum(xs)
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_containers_that_look_alike_stay_apart(mode):
+    # x * 1 + x * 2 = 3x: {"a": x} and {"bb": x} are two dicts
+    assert adc.value_and_grad(C.two_dicts)(0.5) == (1.5, 3.0)
+    assert adc.grad(C.two_dicts, mode=mode)(0.5) == 3.0
+    # ys[1] * zs[1] = x * (x + 1): [] and () are two values
+    assert adc.value_and_grad(C.list_and_tuple_inits)(0.5) == (0.75, 2.0)
+    assert adc.grad(C.list_and_tuple_inits, mode=mode)(0.5) == 2.0
+    # ys[0] * zs[1] = xs0 * 2 xs1: the reverse sweep's recomputed list does not take
+    # the name of the list read after it
+    assert adc.grad(C.two_lists, mode=mode)([0.5, -3.0, 1.0]) == [-6.0, 1.0, 0.0]
+
+
+@pytest.mark.parametrize("name", ["log_sum_exp", "set_consumers", "dict_features",
+                                  "largest_square"])
+def test_exported_derivatives_run_without_the_package(name):
+    from ad_compiler.export import export
+
+    fn = getattr(C, name)
+    args = CASES[name][0] if name in CASES else ([1.0, -3.0],)
+    grad = adc.grad(fn)
+    namespace: dict = {}
+    exec(compile(export(fn, [grad]), "exported", "exec"), namespace)
+    assert namespace[grad.__name__](*args) == grad(*args)
