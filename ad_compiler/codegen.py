@@ -314,6 +314,16 @@ class _Emitter(Naming):
             return ast.Tuple(args, ast.Load())
         if "fn" not in op.attrs:
             raise ValueError(f"cannot print primitive {prim!r}")
+        if "template" in op.attrs:  # an f-string
+            return _fstring(op.attrs["template"], args[1:])
+        if op.attrs.get("method"):  # "{:.3f}".format(y)
+            kwnames = op.attrs.get("kwnames", ())
+            positional = args[1: len(args) - len(kwnames)]
+            keywords = [ast.keyword(k, v) for k, v in zip(kwnames, args[len(args) - len(kwnames):])]
+            return ast.Call(ast.Attribute(args[0], op.attrs["method"], ast.Load()), positional,
+                            keywords)
+        if op.attrs.get("operator") == "%":  # "%.3f" % y
+            return ast.BinOp(args[0], ast.Mod(), args[1])
         return self._call(op, args)
 
     def _call(self, op: Op, args: list[ast.expr]) -> ast.expr:
@@ -389,6 +399,12 @@ class _Emitter(Naming):
             item = items[0] if len(items) == 1 else ast.Tuple(items, ast.Load())
             call = ast.Call(ast.Attribute(self.expr(op.args[0]), "append", ast.Load()), [item], [])
             return ast.Expr(call)
+        if op.attrs.get("raise"):  # raise E(...) [from cause]
+            exc, *cause = [self.expr(a) for a in op.args]
+            return ast.Raise(exc, cause[0] if cause else None)
+        if op.attrs.get("assert"):
+            test, *message = [self.expr(a) for a in op.args]
+            return ast.Assert(test, message[0] if message else None)
         value = self.op_expr(op)
         used = any(self.uses.get(r.uid) for r in op.results) or not op.attrs.get("effect")
         if not used:
@@ -403,8 +419,12 @@ class _Emitter(Naming):
             target = ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())
         return ast.Assign([target], value, lineno=0)
 
-    def _yield_assignment(self, names: list[str], yields: list[Operand], indent: str) -> list[str]:
-        """Assign a block's yields to the variables that carry them, simultaneously."""
+    def _yield_assignment(self, names: list[str], yields: list[Operand], indent: str,
+                          raises: bool = False) -> list[str]:
+        """Assign a block's yields to the variables that carry them, simultaneously
+        (nothing after a 'raise')."""
+        if raises:
+            return []
         pairs = [(n, y) for n, y in zip(names, yields)
                  if not (isinstance(y, Value) and self.names.get(y.uid) == n and y.uid not in self.inlined)]
         if not pairs:
@@ -428,8 +448,9 @@ class _Emitter(Naming):
                 test_expr = ast.NamedExpr(ast.Name(self.names[condition.result.uid], ast.Store()),
                                           self.op_expr(condition))
             test = print_stmt(ast.Expr(test_expr))
-            then_lines = self.body_lines(then, inner) + self._yield_assignment(names, then.yields, inner)
-            else_assign = self._yield_assignment(names, orelse.yields, inner)
+            then_lines = self.body_lines(then, inner) + self._yield_assignment(
+                names, then.yields, inner, _raises(then))
+            else_assign = self._yield_assignment(names, orelse.yields, inner, _raises(orelse))
             chained = self._elif(orelse, indent) if then_lines and not else_assign else None
             else_lines = [] if chained else self.body_lines(orelse, inner) + else_assign
             if not then_lines and else_lines:  # nothing to do when true: `if not c:`
@@ -521,6 +542,25 @@ def _dotted(spelling: str) -> ast.expr:
     for attr in path:
         node = ast.Attribute(node, attr, ast.Load())
     return node
+
+
+def _raises(block: Block) -> bool:
+    """Whether a block ends in a 'raise' (what it yields is never assigned)."""
+    return bool(block.ops) and bool(block.ops[-1].attrs.get("raise"))
+
+
+def _fstring(template: tuple, values: list[ast.expr]) -> ast.JoinedStr:
+    """The f-string of a template of `runtime.formatted` and the values it formats."""
+    parts: list[ast.expr] = []
+    given = iter(values)
+    for part in template:
+        if isinstance(part, str):
+            parts.append(ast.Constant(part))
+            continue
+        conversion, spec = part
+        parts.append(ast.FormattedValue(next(given), ord(conversion) if conversion else -1,
+                                        ast.JoinedStr([ast.Constant(spec)]) if spec else None))
+    return ast.JoinedStr(parts)
 
 
 def generate(fn: Function, name: str, *, user_globals: dict[str, Any],

@@ -1118,3 +1118,35 @@ def sinc_curve(x: Any) -> Any:
     near = -(np.pi ** 2) / 3 + np.pi ** 4 * x ** 2 / 10
     out = np.where(small, near, far).astype(np.result_type(x, np.float16), copy=False)
     return out[()] if out.ndim == 0 else out
+
+
+# ------------------------------------------------------------------ statements run as written
+
+
+def formatted(template: tuple, *values: Any) -> str:
+    """An f-string: `template` holds its literal parts (str) and, for each replacement
+    field, (conversion, format spec); generated code prints it back as the f-string."""
+    parts, given = [], iter(values)
+    for part in template:
+        if isinstance(part, str):
+            parts.append(part)
+            continue
+        conversion, spec = part
+        value = next(given)
+        if conversion:
+            value = {"r": repr, "s": str, "a": ascii}[conversion](value)
+        parts.append(format(value, spec))
+    return "".join(parts)
+
+
+def raise_error(exc: Any, cause: Any = None) -> None:
+    """``raise exc`` (``raise exc from cause``); generated code prints the statement."""
+    if cause is not None:
+        raise exc from cause
+    raise exc
+
+
+def assert_true(test: Any, message: Any = None) -> None:
+    """``assert test, message``; generated code prints the statement."""
+    if not test:
+        raise AssertionError(message) if message is not None else AssertionError

@@ -3,6 +3,7 @@ functions inlined, names resolved to globals, closures and builtins."""
 from __future__ import annotations
 
 import ast
+import builtins
 import types
 from collections.abc import Callable
 from typing import Any
@@ -17,12 +18,14 @@ from ..primitives import (
     NONDIFF_BUILTINS,
     NONDIFF_NUMPY,
     PRIMITIVES,
+    builtin_call_attrs,
     callable_to_emit,
     lookup_array,
     lookup_callable,
 )
 from ..registry import REGISTRY
 from ..registry.reductions import OWN_PRIMAL
+from .statements import is_sink, makes_text
 from .values import (
     _is_constant_object,
     _LocalFunction,
@@ -33,6 +36,15 @@ from .values import (
 # without a rule is a call, refused at the user's line where its arguments vary (their
 # source is written for arrays of any namespace, not for differentiating through)
 LIBRARIES = ("numpy", "scipy")
+
+
+# builtins that ask what something is; their arguments may be classes and functions
+_PREDICATES = (builtins.isinstance, builtins.issubclass, builtins.callable)
+
+
+class _Callable:
+    """The argument of ``callable(f)`` where `f` is a function or module of the
+    user's code: the answer is known when compiling."""
 
 
 def is_library_function(fn: types.FunctionType) -> bool:
@@ -113,18 +125,67 @@ class Calls:
         if node.id in self.env:
             raise self.error(node, "attributes and methods of values are not supported yet",
                              hint="use the NumPy or math function instead of the method")
-        resolved = self.src.resolve(node.id)
-        if resolved is None:
-            raise self.error(node, f"the name '{node.id}' is not defined")
-        obj = resolved.obj
+        if node.id in self.local_imports:  # import numpy as onp, inside the function
+            obj, kind = self.local_imports[node.id], "import"
+        else:
+            resolved = self.src.resolve(node.id)
+            if resolved is None:
+                raise self.error(node, f"the name '{node.id}' is not defined")
+            obj, kind = resolved.obj, resolved.kind
         for attr in reversed(parts):
             if not hasattr(obj, attr):
                 raise self.error(node, f"'{node.id}' has no attribute '{attr}'")
             obj = getattr(obj, attr)
         spelling = ".".join([node.id, *reversed(parts)])
+        if kind == "import":  # fixed by the import statement: nothing to check again
+            return spelling, kind, obj
         owner = None if self.root is self else self.src.func
         self.root.resolutions.append((owner, spelling, obj))
-        return spelling, resolved.kind, obj
+        return spelling, kind, obj
+
+    def _sink_target(self, func: ast.expr) -> tuple[str, str, Any] | None:
+        """(spelling, kind, callable) where `func` names a sink through a module-level
+        object (``log.info`` of ``log = logging.getLogger(...)``); None otherwise."""
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(func, ast.Attribute) or not isinstance(root, ast.Name) or \
+                root.id in self.env or root.id in self.branch_only:
+            return None
+        if root.id not in self.local_imports and self.src.resolve(root.id) is None:
+            return None
+        try:
+            found = self._resolve_path(func)
+        except ADCompileError:
+            return None
+        return found if is_sink(found[2]) else None
+
+    def _predicate_call(self, node: ast.Call, spelling: str, fn: Any) -> Operand:
+        """isinstance(x, float), issubclass(t, np.floating), callable(f): called as
+        written; their arguments may be classes and functions, and they have no
+        derivative."""
+        if node.keywords:
+            raise self.error(node, f"{spelling}() takes no keyword arguments")
+        if fn is builtins.callable and len(node.args) == 1 and isinstance(
+                node.args[0], (ast.Name, ast.Lambda)) and (isinstance(node.args[0], ast.Lambda)
+                                                          or isinstance(self.env.get(
+                                                              node.args[0].id), _LocalFunction)):
+            return Const(True)  # a function defined here
+
+        def argument(arg: ast.expr) -> Any:
+            if isinstance(arg, ast.Tuple):
+                return self._pack_static([argument(e) for e in arg.elts], arg)
+            if isinstance(arg, (ast.Name, ast.Attribute)) and not self._is_value_expression(arg):
+                spelling_, kind, obj = self._resolve_path(arg)
+                if fn is builtins.callable and not isinstance(obj, type):
+                    return _Callable()  # a function or a module: asked of the object
+                return self._class_operand(spelling_, kind, obj, arg)
+            return self._static_or_value(arg)
+        args = [argument(a) for a in node.args]
+        if fn is builtins.callable and len(args) == 1 and isinstance(args[0], _Callable):
+            return Const(callable(self._resolve_path(node.args[0])[2]))
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        return self.builder.emit("call", args, attrs=builtin_call_attrs(fn)).result
 
     def _inline(self, fn: types.FunctionType, spelling: str, args: list[Operand],
                 kwargs: dict[str, Operand], node: ast.Call) -> Operand | _TupleValue:
@@ -226,9 +287,21 @@ class Calls:
             frozen = self._frozen_method_call(node)  # norm(mu, sigma).logpdf(x)
             if frozen is not None:
                 return frozen
+        formatted = self._format_method(node)  # "{:.3f}".format(y)
+        if formatted is not None:
+            return formatted
+        sink = self._sink_target(node.func)
+        if sink is not None:  # log.info(...) on a module's logger
+            return self._sink_call(node, *sink)
         if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
             return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
+        if is_sink(fn):
+            return self._sink_call(node, spelling, root_kind, fn)
+        if makes_text(fn):
+            return self._text_call(node, spelling, root_kind, fn)
+        if any(fn is p for p in _PREDICATES):
+            return self._predicate_call(node, spelling, fn)
         if is_distribution(fn):
             raise self.error(node, f"'{spelling}(...)' makes a frozen scipy.stats "
                                    "distribution, which differentiates only where a method "
@@ -318,6 +391,13 @@ class Calls:
     def _static_value(self, node: ast.Attribute) -> Operand:
         """`module.CONSTANT` (math.pi, np.e): read when the code runs."""
         spelling, root_kind, obj = self._resolve_path(node)
+        if isinstance(obj, type):  # np.ndarray, np.float64 as a value
+            return self._class_operand(spelling, root_kind, obj, node)
+        if root_kind == "import" and isinstance(obj, (int, float)) and not isinstance(obj, bool):
+            return Const(obj)  # onp.pi of an import inside the function
+        if root_kind == "import":
+            raise self.error(node, f"'{spelling}' comes from an import inside the function "
+                                   "and is not a number", hint="import it at module level")
         if _is_constant_object(obj):
             if self.root is not self and isinstance(obj, (int, float)):
                 return Const(obj)  # a module constant (math.pi) read by an inlined function

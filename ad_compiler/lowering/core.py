@@ -22,6 +22,7 @@ from .arrays import Arrays
 from .calls import Calls
 from .containers import Containers
 from .control import ControlFlow
+from .statements import Statements, contain_text
 from .values import (
     _BINOPS,
     _COMPARES,
@@ -60,7 +61,7 @@ def lower(func: Any) -> Function:
         return _Lowerer(src).run()
 
 
-class _Lowerer(ControlFlow, Calls, Containers, Arrays):
+class _Lowerer(ControlFlow, Calls, Containers, Arrays, Statements):
     def __init__(self, src: FunctionSource) -> None:
         self.src = src
         self.block = Block()
@@ -82,6 +83,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         self.updates: list[inplace.Update] = []  # augmented assignments of possible arrays
         self.free_numbers: set[str] = set()  # globals and closure variables holding numbers
         self._liveness: dict[int, inplace.Liveness] = {}
+        self.local_imports: dict[str, Any] = {}  # names imported inside the function
+        self.statement_block = self.block  # the block the current statement is lowered in
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)
@@ -108,6 +111,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
                       defaults=tuple(self.src.func.__defaults__ or ()), source=self.src,
                       extra_cells=dict(self.extra_cells), resolutions=list(self.resolutions),
                       none_returns=[(n.lineno, n.col_offset) for n in self.none_returns])
+        contain_text(fn)
         fn.updates_inputs = inplace.check_updates(fn, self.updates, self.free_numbers)
         return fn
 
@@ -136,6 +140,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
     def _body(self, body: list[ast.stmt]) -> tuple[list[Operand], bool]:
         stmts = body[1:] if body and _is_docstring(body[0]) else body
         returned = self._stmts(stmts)
+        if returned is not None and returned.raises:  # every path raises
+            return [Const(None)], False
         if returned is None:
             self.root.none_returns.append(stmts[-1] if stmts else self.src.node)
             return [Const(None)], False
@@ -157,24 +163,32 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
                     return self._return_outcome([Const(None)], False, stmt)
                 outputs, is_tuple = self._return_value(stmt.value)
                 return self._return_outcome(outputs, is_tuple, stmt)
-            if isinstance(stmt, ast.If):
+            if isinstance(stmt, ast.Raise):
+                returned = self._raise(stmt)
+                if returned is not None:
+                    return returned
+            elif isinstance(stmt, ast.If):
                 returned = self._if_statement(stmt, stmts[index + 1:])
                 if returned is not None:
                     return returned
             elif isinstance(stmt, (ast.For, ast.While)):
                 exit_ = self._for(stmt) if isinstance(stmt, ast.For) else self._while(stmt)
+                rest = self._loop_else(stmt) + stmts[index + 1:]
                 if exit_ is not None:  # the loop may return: `if returned: return ...`
                     flag, values, is_tuple = exit_
                     then = _Branch(Block(), self.env,
                                    self._return_outcome(values, is_tuple, stmt))
-                    orelse = self._branch(stmts[index + 1:], must_return=True)
+                    orelse = self._branch(rest, must_return=True)
                     return self._merge_returns(stmt, flag, then, orelse)
+                if stmt.orelse:  # the rest of the function follows the else clause
+                    return self._stmts(rest)
             else:
                 self._statement(stmt)
         return None
 
     def _begin(self, stmt: ast.AST) -> None:
         self.stmt = stmt
+        self.statement_block = self.builder.block
         last = stmt.lineno if isinstance(stmt, _COMPOUND) else (stmt.end_lineno or stmt.lineno)
         lines = [self.src.line(n).strip() for n in range(stmt.lineno, last + 1)]
         self.statements[stmt.lineno] = " ".join(lines)
@@ -230,6 +244,15 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
                 self.expr(stmt.value)  # reject what cannot be lowered; no effect otherwise
             return
         if isinstance(stmt, ast.Pass):
+            return
+        if isinstance(stmt, ast.Assert):
+            self._assert(stmt)
+            return
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            self._import(stmt)
+            return
+        if isinstance(stmt, ast.Global):
+            self._global(stmt)
             return
         if isinstance(stmt, ast.FunctionDef):
             if stmt.decorator_list:
@@ -289,6 +312,10 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             return value
         if isinstance(node, ast.BoolOp):
             return self._boolop(node)
+        if isinstance(node, ast.JoinedStr):
+            return self._fstring(node)
+        if isinstance(node, ast.NamedExpr):
+            return self._walrus(node)
         if isinstance(node, ast.Call):
             result = self._call(node)
             if isinstance(result, _TupleValue):
@@ -380,6 +407,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
     def _binop(self, prim: str, left: Operand, right: Operand, node: ast.AST) -> Operand:
         if prim == "matmul":
             return array_op(self.builder, "matmul", {"x1": left, "x2": right})
+        if prim == "mod" and isinstance(left, Const) and isinstance(left.value, str):
+            return self._percent_format(left, right)  # "%.3f" % y
         if isinstance(left, Const) and isinstance(right, Const):
             try:
                 return Const(OPERATOR_FUNCTIONS[prim](left.value, right.value))
@@ -390,6 +419,10 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
     def name(self, name: str, node: ast.AST) -> Operand:
         if name in self.env:
             return self._materialize(self.env[name], node)
+        if name in self.local_imports:
+            raise self.error(node, f"'{name}' is imported inside the function and can only "
+                                   "be called (or its attributes read) here",
+                             hint="import it at module level to use it as a value")
         resolved = self.src.resolve(name)
         if resolved is None and name in self.branch_only:
             where = self.branch_only[name].lineno
@@ -399,6 +432,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         if resolved is None:
             raise self.error(node, f"the name '{name}' is not defined",
                              hint="assign it before use, or define it at module level")
+        if isinstance(resolved.obj, type):  # a class as a value: float, np.ndarray
+            return self._class_operand(name, resolved.kind, resolved.obj, node)
         if _is_constant_object(resolved.obj):
             free = self._free_name(name, resolved.kind, node)
             if inplace.is_number(resolved.obj):

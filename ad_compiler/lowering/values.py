@@ -26,23 +26,13 @@ _UNSUPPORTED_STATEMENTS = {
               "move the try/except outside the function you differentiate"),
     ast.With: ("'with' blocks cannot be differentiated",
                "move the 'with' block outside the function you differentiate"),
-    ast.Global: ("'global' declarations cannot be differentiated",
-                 "pass the value as an argument and return the new value"),
     ast.Nonlocal: ("'nonlocal' declarations cannot be differentiated",
                    "pass the value as an argument and return the new value"),
-    ast.Raise: ("'raise' cannot be differentiated",
-                "check inputs before calling the differentiated function"),
     ast.Delete: ("'del' cannot be differentiated", "remove the 'del' statement"),
-    ast.Import: ("imports inside a differentiated function are not supported",
-                 "import at module level"),
-    ast.ImportFrom: ("imports inside a differentiated function are not supported",
-                     "import at module level"),
     ast.ClassDef: ("class definitions inside a differentiated function are not supported",
                    "define the class at module level"),
     ast.AsyncFunctionDef: ("async functions cannot be differentiated",
                            "use a plain 'def' function"),
-    ast.Assert: ("'assert' cannot be differentiated",
-                 "check inputs before calling the differentiated function"),
     ast.Match: ("'match' statements cannot be differentiated yet",
                 "write it with if/elif/else"),
 }
@@ -60,10 +50,7 @@ _UNSUPPORTED_EXPRESSIONS = {
     ast.GeneratorExp: ("generator expressions are not supported yet", "write the terms out"),
     ast.DictComp: ("dict comprehensions are not supported", "write the entries out"),
     ast.SetComp: ("set comprehensions are not supported", "use a tuple"),
-    ast.NamedExpr: ("assignment expressions (':=') are not supported",
-                    "assign in a statement of its own"),
     ast.Starred: ("starred arguments are not supported", "pass arguments one by one"),
-    ast.JoinedStr: ("f-strings cannot be differentiated", "format outside the function"),
 }
 
 
@@ -77,6 +64,7 @@ class _Returned:
     outputs: list[Operand]
     is_tuple: bool
     node: ast.AST | None
+    raises: bool = False  # every path raises: no value, the other paths' shape
 
 
 @dataclass

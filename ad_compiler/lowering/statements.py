@@ -1,0 +1,268 @@
+"""Lowering the statements that carry no derivative: ``assert``, ``raise``, ``print``,
+logging and ``warnings.warn`` calls, f-strings and ``str.format``, imports and
+``global`` declarations inside the function, and ``:=``.
+
+They run in the derivative code as written, on the primal values.  Text made from a
+differentiated value (an f-string, ``str(x)``, an exception) is a *text* op: it has no
+derivative, so it may only flow into a *sink* (a print, a log record, a warning, a
+raised exception); `contain_text()` checks that once the trace is built, and text that
+flows anywhere else is refused where it is made."""
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib
+import logging
+import operator
+import types
+import warnings
+from typing import Any
+
+from .. import runtime
+from ..ir import Block, Const, FreeName, Function, IfOp, Operand, SourceLoc, Value, walk_ops
+from .values import _Returned
+
+# logging's functions and a logger's methods that write a record
+_LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "critical",
+                          "exception", "log"})
+_SINK_FUNCTIONS = frozenset(id(f) for f in (
+    builtins.print, warnings.warn, *(getattr(logging, m) for m in _LOG_METHODS)))
+# builtins whose result is text
+_TEXT_BUILTINS = frozenset(id(f) for f in (builtins.str, builtins.repr, builtins.ascii,
+                                           builtins.format))
+def is_sink(fn: Any) -> bool:
+    """Whether calling `fn` only writes something out (print, a log record, a warning):
+    it runs on the primal values and carries no derivative."""
+    if id(fn) in _SINK_FUNCTIONS:
+        return True
+    owner = getattr(fn, "__self__", None)
+    return (isinstance(owner, (logging.Logger, logging.LoggerAdapter))
+            and getattr(fn, "__name__", "") in _LOG_METHODS)
+
+
+def makes_text(fn: Any) -> bool:
+    """Whether `fn`'s result is text or an exception (which carry no derivative)."""
+    return id(fn) in _TEXT_BUILTINS or (isinstance(fn, type) and issubclass(fn, BaseException))
+
+
+def contain_text(fn: Function) -> None:
+    """Mark text ops whose results reach only sinks (directly or through other text)
+    as having no derivative; the others are refused where their input varies
+    (`check_supported()`)."""
+    uses: dict[int, list[Any]] = {}
+    for op in walk_ops(fn.body):
+        for a in op.args:
+            if isinstance(a, Value):
+                uses.setdefault(a.uid, []).append(op)
+        for block in op.blocks:
+            for y in block.yields:
+                if isinstance(y, Value):
+                    uses.setdefault(y.uid, []).append(None)
+    for y in fn.body.yields:
+        if isinstance(y, Value):
+            uses.setdefault(y.uid, []).append(None)
+    texts = {id(op): op for op in walk_ops(fn.body) if op.attrs.get("text")}
+    contained = set(texts)
+    changed = True
+    while changed:
+        changed = False
+        for key in list(contained):
+            for r in texts[key].results:
+                if any(u is None or not (u.attrs.get("sink") or id(u) in contained)
+                       for u in uses.get(r.uid, [])):
+                    contained.discard(key)
+                    changed = True
+                    break
+    for key, op in texts.items():
+        if key in contained:
+            op.attrs["nondiff"] = True
+
+
+class Statements:
+    """Methods of the lowerer (see core.py), grouped by what they lower."""
+
+    # ------------------------------------------------------------ writing out
+    def _sink_call(self, node: ast.Call, spelling: str, kind: str, fn: Any) -> Operand:
+        """print(...), logging.info(...), log.info(...), warnings.warn(...): called as
+        written with the primal values; the call has no derivative."""
+        args, kwargs = self._arguments(node, self._text_operand)
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        attrs = {"fn": fn, "callee": spelling, "callee_kind": kind, "nondiff": True,
+                 "sink": True, "effect": True, "kwnames": tuple(kwargs)}
+        return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
+
+    def _text_operand(self, node: ast.expr) -> Operand:
+        """An argument of a sink or of text: any value, a list of them, or a class
+        (an exception's, a warning's category)."""
+        if isinstance(node, (ast.Name, ast.Attribute)) and not self._is_value_expression(node):
+            spelling, kind, obj = self._resolve_path(node)
+            if isinstance(obj, type):
+                return self._class_operand(spelling, kind, obj, node)
+        return self._materialize(self._rvalue(node), node)
+
+    def _class_operand(self, spelling: str, kind: str, obj: type, node: ast.AST) -> Operand:
+        if kind == "import":
+            raise self.error(node, f"'{spelling}' is imported inside the function, and the "
+                                   "derivative code cannot name it as a value",
+                             hint="import it at module level")
+        if kind == "builtin":
+            return FreeName(spelling, kind)
+        return self._free_name(spelling, kind, node)
+
+    def _text_call(self, node: ast.Call, spelling: str, kind: str, fn: Any) -> Operand:
+        """str(x), repr(x), ValueError(...): text with no derivative (see contain_text)."""
+        args, kwargs = self._arguments(node, self._text_operand)
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        attrs = {"fn": fn, "callee": spelling, "callee_kind": kind, "text": True,
+                 "kwnames": tuple(kwargs)}
+        return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
+
+    def _fstring(self, node: ast.JoinedStr) -> Operand:
+        """An f-string: `runtime.formatted` with the literal parts and format specs as a
+        template; code generation prints it back as an f-string."""
+        template: list[Any] = []
+        values: list[Operand] = []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                template.append(part.value)
+                continue
+            spec = ""
+            if part.format_spec is not None:
+                pieces = part.format_spec.values
+                if not all(isinstance(p, ast.Constant) for p in pieces):
+                    raise self.error(part.format_spec, "a format spec with a replacement "
+                                                       "field ({x:{width}}) is not supported",
+                                     hint="write the width into the spec ({x:8.3f})")
+                spec = "".join(p.value for p in pieces)
+            conversion = chr(part.conversion) if part.conversion != -1 else ""
+            template.append((conversion, spec))
+            values.append(self._text_operand(part.value))
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        attrs = {"fn": runtime.formatted, "template": tuple(template), "text": True,
+                 "kwnames": ()}
+        return self.builder.emit("call", [Const(tuple(template)), *values], attrs=attrs).result
+
+    def _format_method(self, node: ast.Call) -> Operand | None:
+        """``"{:.3f}".format(y)`` (on a literal or a name holding one); None otherwise."""
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "format"):
+            return None
+        receiver = func.value
+        if isinstance(receiver, ast.Name) and receiver.id in self.env:
+            text = self.env[receiver.id]
+        elif isinstance(receiver, ast.Constant):
+            text = Const(receiver.value)
+        else:
+            return None
+        if not (isinstance(text, Const) and isinstance(text.value, str)):
+            return None
+        args, kwargs = self._arguments(node, self._text_operand)
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        attrs = {"fn": str.format, "method": "format", "text": True, "kwnames": tuple(kwargs)}
+        return self.builder.emit("call", [text, *args, *kwargs.values()], attrs=attrs).result
+
+    def _percent_format(self, left: Operand, right: Operand) -> Operand:
+        """``"%.3f" % y``: text, not a remainder."""
+        attrs = {"fn": operator.mod, "operator": "%", "text": True, "kwnames": ()}
+        return self.builder.emit("call", [left, right], attrs=attrs).result
+
+    # ------------------------------------------------------------ raise, assert
+    def _raise(self, stmt: ast.Raise) -> _Returned | None:
+        """``raise E(...)``: raised as written; a path that raises returns nothing."""
+        if stmt.exc is None:
+            raise self.error(stmt, "a bare 'raise' (re-raising) is not supported here",
+                             hint="raise the exception by name: raise ValueError(...)")
+        args = [self._text_operand(stmt.exc)]
+        if stmt.cause is not None:
+            args.append(self._text_operand(stmt.cause))
+        self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
+        attrs = {"fn": runtime.raise_error, "raise": True, "sink": True, "nondiff": True,
+                 "effect": True, "kwnames": ()}
+        self.builder.emit("call", args, attrs=attrs, n_results=0)
+        if self.loops:
+            return None
+        return _Returned([], False, stmt, raises=True)
+
+    def _assert(self, stmt: ast.Assert) -> None:
+        """``assert test, "message"`` is printed back as written; a message computed
+        from values is computed only when the test fails, as Python does:
+        ``if not test: raise AssertionError(message)``."""
+        cond = self.expr(stmt.test)
+        self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
+        if stmt.msg is None or isinstance(stmt.msg, ast.Constant):
+            args = [cond] if stmt.msg is None else [cond, Const(stmt.msg.value)]
+            attrs = {"fn": runtime.assert_true, "assert": True, "sink": True,
+                     "nondiff": True, "effect": True, "kwnames": ()}
+            self.builder.emit("call", args, attrs=attrs, n_results=0)
+            return
+        failed = self.builder.emit("not", [cond]).result
+        saved = self.builder.block
+        raising = Block()
+        self.builder.block = raising
+        try:
+            message = self._text_operand(stmt.msg)
+            self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
+            attrs = {"fn": AssertionError, "callee": "AssertionError", "callee_kind": "builtin",
+                     "text": True, "kwnames": ()}
+            error = self.builder.emit("call", [message], attrs=attrs).result
+            attrs = {"fn": runtime.raise_error, "raise": True, "sink": True, "nondiff": True,
+                     "effect": True, "kwnames": ()}
+            self.builder.emit("call", [error], attrs=attrs, n_results=0)
+        finally:
+            self.builder.block = saved
+        self._emit_structured(IfOp, [failed], [raising, Block()], [], stmt)
+
+    # ------------------------------------------------------------ names
+    def _import(self, stmt: ast.Import | ast.ImportFrom) -> None:
+        """``import numpy as onp``, ``from math import sin``: names of the function,
+        resolved when compiling (the derivative code calls what they denote)."""
+        if isinstance(stmt, ast.ImportFrom) and stmt.level:
+            raise self.error(stmt, "relative imports inside the function are not supported",
+                             hint="import at module level")
+        for alias in stmt.names:
+            if alias.name == "*":
+                raise self.error(stmt, "'import *' is not allowed inside a function")
+            try:
+                if isinstance(stmt, ast.Import):
+                    module = importlib.import_module(alias.name)
+                    name = alias.asname or alias.name.split(".")[0]
+                    obj: Any = module if alias.asname else importlib.import_module(name)
+                else:
+                    module = importlib.import_module(stmt.module or "")
+                    if hasattr(module, alias.name):
+                        obj = getattr(module, alias.name)
+                    else:
+                        obj = importlib.import_module(f"{stmt.module}.{alias.name}")
+                    name = alias.asname or alias.name
+            except ImportError as exc:
+                raise self.error(stmt, f"cannot import: {exc}") from None
+            if not isinstance(obj, (types.ModuleType, type)) and not callable(obj):
+                if isinstance(obj, (int, float)) and not isinstance(obj, bool):
+                    self.env[name] = Const(obj)  # from math import pi
+                    continue
+                raise self.error(stmt, f"'{name}' is imported inside the function and is "
+                                       "not a module, a function or a number",
+                                 hint="import it at module level")
+            self.local_imports[name] = obj
+            self.env.pop(name, None)
+
+    def _global(self, stmt: ast.Global) -> None:
+        """``global G`` used to read G: the module's G, read when the code runs."""
+        node = self.frame_node
+        for name in stmt.names:
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Name) and inner.id == name and \
+                        isinstance(inner.ctx, (ast.Store, ast.Del)):
+                    raise self.error(inner, f"assigning the global '{name}' is not supported "
+                                            "in a differentiated function",
+                                     hint="return the new value and assign it outside")
+
+    def _walrus(self, node: ast.NamedExpr) -> Operand:
+        """``(y := expr)``: bind y and give its value."""
+        if self.builder.block is not self.statement_block:
+            raise self.error(node, "':=' inside a conditional part of an expression (an "
+                                   "'and', 'or', 'if ... else' or a while test) is not "
+                                   "supported", hint="assign in a statement of its own")
+        value = self.expr(node.value)
+        self._bind(node.target.id, value)
+        return value
