@@ -348,6 +348,12 @@ def scale(a: Any, factor: Any) -> Any:
     return a * factor
 
 
+def item(a: Any) -> Any:
+    """``a.item()``: the one element of an array (or NumPy scalar) as a Python number;
+    a Python number is itself (its tangents and adjoints may be plain floats)."""
+    return a.item() if hasattr(a, "item") else a
+
+
 def real_sign(x: Any) -> Any:
     """The sign of a real number or array (the slope of ``abs``); complex numbers have
     no such derivative, so they are refused rather than given ``z / abs(z)``."""

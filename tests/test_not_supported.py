@@ -73,10 +73,11 @@ CASES = {
     "complex literal": Refused(("2j",), N.with_complex_literal,
                                grad_at(N.with_complex_literal, 0.5), "complex"),
     # parameters and calls of Python functions
-    "keyword-only": Refused((), N.with_keyword_only, grad_at(N.with_keyword_only, 0.5),
+    "keyword-only": Refused(("adc.jvp", "adc.jacobian"), N.with_keyword_only,
+                            lambda: adc.jvp(N.with_keyword_only, (0.5,), (1.0,)),
                             "keyword-only"),
-    "*args": Refused(("*args", "**kwargs"), N.with_varargs, grad_at(N.with_varargs, 0.5),
-                     "*args"),
+    "*args": Refused(("*args", "**kwargs", "adc.vjp", "adc.hessian"), N.with_varargs,
+                     lambda: adc.hessian(N.with_varargs)(0.5), "*args"),
     "decorated nested": Refused((), N.with_decorated_nested,
                                 grad_at(N.with_decorated_nested, 0.5), "decorated"),
     "recursion": Refused((), N.with_recursion, grad_at(N.with_recursion, 0.5), "recursive"),
@@ -341,7 +342,7 @@ WAYS_OUT = {
     "adc.ADCompileError", "ValueError", "TypeError", "np.logical_and", ".copy()", ".items()",
     ".values()", ".keys()", "for", "ys = ys + [v]", "np.random.normal()", "adc.defpartials", "adc.defvjp",
     "adc.stop_gradient", "np.sum", "np.min", "np.max", 'grad(grad(f, mode="forward"))',
-    "y = y + v", "y = x.copy()", "y = np.sort(x)",
+    "y = y + v", "y = x.copy()", "y = np.sort(x)", "adc.grad", "adc.value_and_grad", "lambda",
 }
 
 

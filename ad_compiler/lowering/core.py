@@ -7,6 +7,7 @@ primitive, a global or closure *value* becomes a `FreeName` read at call time.""
 from __future__ import annotations
 
 import ast
+import inspect
 import types
 from typing import Any
 
@@ -43,6 +44,15 @@ from .values import (
 _OPERATOR_HINT = ("for boolean arrays use np.logical_and, np.logical_or, np.logical_xor or "
                   "np.logical_not (and, or, not for single conditions); do bit operations "
                   "on integers outside the function you differentiate")
+
+
+def has_packed_signature(func: Any) -> bool:
+    """Whether `func` has ``*args``, keyword-only parameters or ``**kwargs``: its
+    derivative code takes every parameter by position (``*args`` as one tuple,
+    ``**kwargs`` as one dict), and the public functions bind a call to them."""
+    code = getattr(func, "__code__", None)
+    return code is not None and bool(code.co_kwonlyargcount or code.co_flags & (
+        inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
 
 
 def lower(func: Any) -> Function:
@@ -108,7 +118,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Statements):
         self.block.yields = outputs
         fn = Function(self.src.name, params, self.block, returns_tuple,
                       self.statements, self.src.filename,
-                      defaults=tuple(self.src.func.__defaults__ or ()), source=self.src,
+                      defaults=() if has_packed_signature(self.src.func) else
+                      tuple(self.src.func.__defaults__ or ()), source=self.src,
                       extra_cells=dict(self.extra_cells), resolutions=list(self.resolutions),
                       none_returns=[(n.lineno, n.col_offset) for n in self.none_returns])
         contain_text(fn)
@@ -116,21 +127,20 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Statements):
         return fn
 
     def _params(self, args: ast.arguments) -> list[Value]:
-        if args.vararg or args.kwarg:
-            extra = args.vararg or args.kwarg
-            wrapped = getattr(self.src.func, "__wrapped__", None)
-            hint = "name each parameter"
-            if self.root is self and callable(wrapped):  # a decorator's wrapper
-                hint = (f"this is the wrapper a decorator made around "
-                        f"{getattr(wrapped, '__name__', 'a function')}: differentiate the "
-                        f"function it wraps, adc.grad({self.src.func.__name__}.__wrapped__)")
-            raise self.error(extra, "*args and **kwargs parameters are not supported",
-                             hint=hint)
-        if args.kwonlyargs:
-            raise self.error(args.kwonlyargs[0], "keyword-only parameters are not supported yet",
-                             hint="make them positional parameters")
+        """The parameters in the order of the signature: ``*args`` is one parameter (a
+        tuple), keyword-only ones follow it, ``**kwargs`` (a dict) comes last."""
+        wrapped = getattr(self.src.func, "__wrapped__", None)
+        if (args.vararg or args.kwarg) and callable(wrapped):  # a decorator's wrapper
+            raise self.error(args.vararg or args.kwarg, "the *args and **kwargs parameters "
+                                                        "of a decorator's wrapper are not "
+                                                        "supported",
+                             hint=f"this is the wrapper a decorator made around "
+                                  f"{getattr(wrapped, '__name__', 'a function')}: "
+                                  f"differentiate the function it wraps, "
+                                  f"adc.grad({self.src.func.__name__}.__wrapped__)")
         params = []
-        for arg in [*args.posonlyargs, *args.args]:
+        for arg in [*args.posonlyargs, *args.args, *([args.vararg] if args.vararg else []),
+                    *args.kwonlyargs, *([args.kwarg] if args.kwarg else [])]:
             value = Value(arg.arg)
             self.env[arg.arg] = value
             params.append(value)

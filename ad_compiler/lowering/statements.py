@@ -253,8 +253,10 @@ class Statements:
             for inner in ast.walk(node):
                 if isinstance(inner, ast.Name) and inner.id == name and \
                         isinstance(inner.ctx, (ast.Store, ast.Del)):
-                    raise self.error(inner, f"assigning the global '{name}' is not supported "
-                                            "in a differentiated function",
+                    raise self.error(stmt, f"'global {name}' is assigned at line "
+                                           f"{inner.lineno}: changing a module's variable is "
+                                           "not supported in a differentiated function (a "
+                                           "'global' statement only to read it is)",
                                      hint="return the new value and assign it outside")
 
     def _walrus(self, node: ast.NamedExpr) -> Operand:

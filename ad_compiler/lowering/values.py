@@ -161,6 +161,23 @@ class _LocalFunction:
 
     node: ast.FunctionDef | ast.Lambda
     defaults: list[Operand]
+    kw_defaults: list[Operand | None] = field(default_factory=list)  # keyword-only's
+
+
+@dataclass
+class _Spread:
+    """``*xs`` in a call, where `xs` is a sequence whose length is known only when the
+    code runs: it can only become a called function's ``*args`` as a whole."""
+
+    value: Operand
+
+
+@dataclass
+class _Partial:
+    """``functools.partial(g, a, k=v)`` made in the function: `call` is a call of `g`
+    with the frozen arguments (names bound to their values), to complete when called."""
+
+    call: ast.Call
 
 
 @dataclass
