@@ -441,6 +441,11 @@ class _Emitter(Naming):
         the test itself: ``elif (w3_2 := x < 0.01):``."""
         inner = indent + "    "
         names = [self.names[r.uid] for r in op.results]
+        if isinstance(op, IfOp) and op.attrs.get("with"):  # the other branch never runs
+            manager = print_stmt(ast.Expr(self.expr(op.cond)))
+            body = self.body_lines(op.then_block, inner) + self._yield_assignment(
+                names, op.then_block.yields, inner, _raises(op.then_block))
+            return [f"{indent}with {manager}:", *(body or [inner + "pass"])]
         if isinstance(op, IfOp):
             then, orelse = op.then_block, op.else_block
             test_expr = self.expr(op.cond)

@@ -48,7 +48,10 @@ V3 = np.array([0.5, -1.0, 3.0])
 CASES = {
     # statements
     "try": Refused(("try",), N.with_try, grad_at(N.with_try, 0.5), "'try'"),
-    "with": Refused(("with",), N.with_with, grad_at(N.with_with, 0.5), "'with'"),
+    "with": Refused(("with ... as name",), N.with_with, grad_at(N.with_with, 0.5),
+                    "'with ... as name'"),
+    "suppress": Refused(("contextlib.suppress",), N.with_suppress,
+                        grad_at(N.with_suppress, 0.5), "contextlib.suppress"),
     "del": Refused(("del",), N.with_del, grad_at(N.with_del, 0.5), "'del'"),
     "nonlocal": Refused(("nonlocal",), N.make_with_nonlocal(),
                         grad_at(N.make_with_nonlocal(), 0.5), "'nonlocal'"),
@@ -343,6 +346,7 @@ WAYS_OUT = {
     ".values()", ".keys()", "for", "ys = ys + [v]", "np.random.normal()", "adc.defpartials", "adc.defvjp",
     "adc.stop_gradient", "np.sum", "np.min", "np.max", 'grad(grad(f, mode="forward"))',
     "y = y + v", "y = x.copy()", "y = np.sort(x)", "adc.grad", "adc.value_and_grad", "lambda",
+    "with",
 }
 
 

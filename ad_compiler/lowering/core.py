@@ -177,6 +177,10 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Statements):
                 returned = self._raise(stmt)
                 if returned is not None:
                     return returned
+            elif isinstance(stmt, ast.With):
+                returned = self._with(stmt)
+                if returned is not None:
+                    return returned
             elif isinstance(stmt, ast.If):
                 returned = self._if_statement(stmt, stmts[index + 1:])
                 if returned is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import importlib
 import logging
 import operator
@@ -20,7 +21,7 @@ from typing import Any
 
 from .. import runtime
 from ..ir import Block, Const, FreeName, Function, IfOp, Operand, SourceLoc, Value, walk_ops
-from .values import _Returned
+from .values import _Branch, _Returned
 
 # logging's functions and a logger's methods that write a record
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "critical",
@@ -35,6 +36,8 @@ def is_sink(fn: Any) -> bool:
     it runs on the primal values and carries no derivative."""
     if id(fn) in _SINK_FUNCTIONS:
         return True
+    if isinstance(fn, types.FunctionType) and fn.__module__ in ("warnings", "logging"):
+        return True  # warnings.simplefilter(...), logging.basicConfig(...)
     owner = getattr(fn, "__self__", None)
     return (isinstance(owner, (logging.Logger, logging.LoggerAdapter))
             and getattr(fn, "__name__", "") in _LOG_METHODS)
@@ -268,3 +271,83 @@ class Statements:
         value = self.expr(node.value)
         self._bind(node.target.id, value)
         return value
+
+    # ------------------------------------------------------------ with
+    def _with(self, stmt: ast.With) -> _Returned | None:
+        """``with manager: body``: an if op marked ``with`` whose one branch is the body
+        (the other never runs); code generation prints it back as the with statement,
+        and the derivative code of the body goes inside it."""
+        for item in stmt.items:
+            if item.optional_vars is not None:
+                raise self.error(stmt, "'with ... as name' is not supported in a "
+                                       "differentiated function",
+                                 hint="drop 'as name', or move the 'with' block out of the "
+                                      "function you differentiate")
+        _check_with_body(self, stmt)
+        manager = self._manager(stmt.items[0].context_expr)
+        body = stmt.body
+        if len(stmt.items) > 1:  # with a, b: is with a: with b:
+            inner = ast.With(items=stmt.items[1:], body=stmt.body)
+            body = [ast.copy_location(inner, stmt.items[1].context_expr)]
+            inner.end_lineno = stmt.end_lineno
+        then = self._branch(body)
+        if then.returned is not None:  # the body ends in 'return': nothing after it runs
+            never = _Branch(Block(), self.env, _Returned([], False, None, raises=True))
+            returned = self._merge_returns(stmt, manager, then, never)
+            self.builder.block.ops[-1].attrs["with"] = True
+            return returned
+        changed = [n for n in then.env if then.env[n] is not self.env.get(n)]
+        then.block.yields = [then.env[n] for n in changed]
+        never = Block(yields=[self.env.get(n, Const(None)) for n in changed])
+        results = self._emit_structured(IfOp, [manager], [then.block, never], changed, stmt)
+        self.builder.block.ops[-1].attrs["with"] = True
+        self.env.update(zip(changed, results))
+        return None
+
+    def _manager(self, node: ast.expr) -> Operand:
+        """The context manager: made as written; it carries no derivative."""
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, (ast.Name, ast.Attribute)) and \
+                    not self._is_value_expression(func):
+                spelling, kind, fn = self._resolve_path(func)
+                if fn is contextlib.suppress:
+                    raise self.error(node, "contextlib.suppress is not supported in a "
+                                           "differentiated function: the derivative cannot "
+                                           "follow a block that stops half way",
+                                     hint="test for the condition with 'if' instead")
+                args, kwargs = self._arguments(node, self._text_operand)
+                self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+                attrs = {"fn": fn, "callee": spelling, "callee_kind": kind, "nondiff": True,
+                         "manager": True, "kwnames": tuple(kwargs)}
+                return self.builder.emit("call", [*args, *kwargs.values()],
+                                         attrs=attrs).result
+        value = self.expr(node)
+        if isinstance(value, Value) and value.uid in getattr(self.root, "param_uids", ()):
+            raise self.error(node, "a context manager passed as an argument is not supported",
+                             hint="make it inside the function, or use it outside")
+        return value
+
+
+def _check_with_body(lowerer: Any, stmt: ast.With) -> None:
+    """A 'return' in a with block must end it; 'break' and 'continue' may not leave it."""
+    def visit(stmts: list[ast.stmt], in_loop: bool) -> None:
+        for inner in stmts:
+            if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(inner, (ast.Break, ast.Continue)) and not in_loop:
+                raise lowerer.error(inner, f"'{type(inner).__name__.lower()}' out of a "
+                                           "'with' block is not supported",
+                                    hint="set a flag in the block and test it after it")
+            if isinstance(inner, ast.Return) and not (stmts is stmt.body
+                                                      and inner is stmt.body[-1]):
+                raise lowerer.error(inner, "a 'return' inside a 'with' block is supported "
+                                           "only as its last statement",
+                                    hint="assign the result and return it after the block")
+            loop = isinstance(inner, (ast.For, ast.While))
+            for field in ("body", "orelse", "handlers", "finalbody"):
+                children = getattr(inner, field, None)
+                if isinstance(children, list) and children and \
+                        isinstance(children[0], ast.stmt):
+                    visit(children, in_loop or loop)
+    visit(stmt.body, False)
