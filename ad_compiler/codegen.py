@@ -446,6 +446,22 @@ class _Emitter(Naming):
             body = self.body_lines(op.then_block, inner) + self._yield_assignment(
                 names, op.then_block.yields, inner, _raises(op.then_block))
             return [f"{indent}with {manager}:", *(body or [inner + "pass"])]
+        if isinstance(op, IfOp) and op.attrs.get("try"):  # the last result: which ran
+            caught = ""
+            if not (isinstance(op.cond, Const) and op.cond.value is None):
+                types_expr = self.expr(op.cond)
+                caught = print_stmt(ast.Expr(types_expr))
+                if isinstance(types_expr, ast.Tuple) and not caught.startswith("("):
+                    caught = f"({caught})"
+                caught = " " + caught
+            lines = [f"{indent}try:"]
+            for header, block in (("", op.then_block), (f"except{caught}:", op.else_block)):
+                if header:
+                    lines.append(indent + header)
+                body = self.body_lines(block, inner) + self._yield_assignment(
+                    names, block.yields, inner, _raises(block))
+                lines += body or [inner + "pass"]
+            return lines
         if isinstance(op, IfOp):
             then, orelse = op.then_block, op.else_block
             test_expr = self.expr(op.cond)

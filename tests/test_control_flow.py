@@ -437,11 +437,11 @@ SUPPORTED_FLOW = {
     "nested def in loop": (U.f_nested_def_in_loop, [(0.7,)]),
     "for else": (U.f_for_else, [(0.7,)]),
     "while else": (U.f_while_else, [(0.7,), (20.0,)]),
+    "try": (U.f_try, [(0.7,), (-0.5,)]),
 }
 # name -> function: refused today, with a located ADCompileError at the line marked
 # `# ERR` (a construct that becomes supported moves to the table above, with points).
 REFUSED_FLOW = {
-    "try": U.f_try,
     "generator": U.f_generator,
     "async": U.f_async,
     "global write": U.f_global_write,

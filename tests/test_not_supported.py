@@ -47,7 +47,9 @@ V3 = np.array([0.5, -1.0, 3.0])
 
 CASES = {
     # statements
-    "try": Refused(("try",), N.with_try, grad_at(N.with_try, 0.5), "'try'"),
+    "try": Refused(("try",), N.with_try, grad_at(N.with_try, 0.5), "'return' inside a 'try'"),
+    "except as": Refused(("except ... as name",), N.with_except_as,
+                         grad_at(N.with_except_as, 0.5), "'except ... as name'"),
     "with": Refused(("with ... as name",), N.with_with, grad_at(N.with_with, 0.5),
                     "'with ... as name'"),
     "suppress": Refused(("contextlib.suppress",), N.with_suppress,

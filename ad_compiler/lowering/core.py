@@ -95,6 +95,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Statements):
         self._liveness: dict[int, inplace.Liveness] = {}
         self.local_imports: dict[str, Any] = {}  # names imported inside the function
         self.statement_block = self.block  # the block the current statement is lowered in
+        self.enclosed = 0  # with and try statements being lowered (a raise does not end a path)
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)
@@ -177,6 +178,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Statements):
                 returned = self._raise(stmt)
                 if returned is not None:
                     return returned
+            elif isinstance(stmt, ast.Try):
+                return self._stmts(self._try(stmt) + stmts[index + 1:])
             elif isinstance(stmt, ast.With):
                 returned = self._with(stmt)
                 if returned is not None:

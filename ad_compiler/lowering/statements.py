@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import runtime
 from ..ir import Block, Const, FreeName, Function, IfOp, Operand, SourceLoc, Value, walk_ops
-from .values import _Branch, _Returned
+from .values import _assigned_names, _Branch, _Returned
 
 # logging's functions and a logger's methods that write a record
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "critical",
@@ -182,7 +182,7 @@ class Statements:
         attrs = {"fn": runtime.raise_error, "raise": True, "sink": True, "nondiff": True,
                  "effect": True, "kwnames": ()}
         self.builder.emit("call", args, attrs=attrs, n_results=0)
-        if self.loops:
+        if self.loops or self.enclosed:  # a statement like any other there
             return None
         return _Returned([], False, stmt, raises=True)
 
@@ -290,7 +290,11 @@ class Statements:
             inner = ast.With(items=stmt.items[1:], body=stmt.body)
             body = [ast.copy_location(inner, stmt.items[1].context_expr)]
             inner.end_lineno = stmt.end_lineno
-        then = self._branch(body)
+        self.enclosed += 1
+        try:
+            then = self._branch(body)
+        finally:
+            self.enclosed -= 1
         if then.returned is not None:  # the body ends in 'return': nothing after it runs
             never = _Branch(Block(), self.env, _Returned([], False, None, raises=True))
             returned = self._merge_returns(stmt, manager, then, never)
@@ -329,20 +333,86 @@ class Statements:
         return value
 
 
-def _check_with_body(lowerer: Any, stmt: ast.With) -> None:
-    """A 'return' in a with block must end it; 'break' and 'continue' may not leave it."""
+    # ------------------------------------------------------------ try
+    def _try(self, stmt: ast.Try) -> list[ast.stmt]:
+        """``try: body except E: handler``: an if op marked ``try`` whose branches are
+        the body and the handler, and whose last result says which ran (the
+        derivative follows the path taken, as for an if).  What the else clause and
+        the finally clause hold runs after it; returns those statements."""
+        if len(stmt.handlers) != 1:
+            raise self.error(stmt, "a 'try' with more than one 'except' clause (or none) is "
+                                   "not supported in a differentiated function",
+                             hint="catch the exception classes in one clause: "
+                                  "except (ValueError, ZeroDivisionError):")
+        handler = stmt.handlers[0]
+        if handler.name is not None:
+            raise self.error(handler, "'except ... as name' is not supported in a "
+                                      "differentiated function",
+                             hint="drop 'as name' (print or log a message of your own)")
+        for part in (stmt.body, handler.body, stmt.orelse, stmt.finalbody):
+            _check_with_body(self, ast.With(items=[], body=part), "try")
+        assigned = set(_assigned_names(stmt.body))
+        for node in ast.walk(ast.Module(body=[*handler.body, *stmt.finalbody],
+                                        type_ignores=[])):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and \
+                    node.id in assigned and node.id in self.env:
+                raise self.error(node, f"the except or finally clause reads '{node.id}', "
+                                       "which the try clause assigns: its value there "
+                                       "depends on where the exception was raised",
+                                 hint=f"give '{node.id}' its value in each clause, or "
+                                      "assign it after the try statement")
+        if handler.type is None:
+            caught: Operand = Const(None)  # a bare except
+        else:
+            caught = self._text_operand(handler.type)
+        self.enclosed += 1
+        try:
+            then = self._branch(stmt.body)
+            other = self._branch(handler.body)
+        finally:
+            self.enclosed -= 1
+        for branch in (then, other):
+            if branch.returned is not None:
+                raise self.error(stmt, "a 'return' inside a 'try' statement is not supported",
+                                 hint="assign the result and return it after the statement")
+        changed = [n for n in dict.fromkeys([*then.env, *other.env])
+                   if n in then.env and n in other.env
+                   and not (then.env[n] is self.env.get(n) and other.env[n] is self.env.get(n))]
+        then.block.yields = [then.env[n] for n in changed] + [Const(True)]
+        other.block.yields = [other.env[n] for n in changed] + [Const(False)]
+        results = self._emit_structured(IfOp, [caught], [then.block, other.block],
+                                        [*changed, "succeeded"], stmt)
+        self.builder.block.ops[-1].attrs["try"] = True
+        for name in [n for n in then.env if n not in other.env] + \
+                [n for n in other.env if n not in then.env]:
+            self.branch_only[name] = stmt
+        self.env.update(zip(changed, results))
+        after: list[ast.stmt] = []
+        if stmt.orelse:  # runs when the try clause raised nothing
+            hidden = f"__succeeded_{stmt.lineno}_{stmt.col_offset}"
+            self.env[hidden] = results[-1]
+            first = stmt.orelse[0]
+            test = ast.copy_location(ast.Name(hidden, ast.Load()), first)
+            after.append(ast.copy_location(ast.If(test, list(stmt.orelse), []), first))
+        return after + list(stmt.finalbody)
+
+
+def _check_with_body(lowerer: Any, stmt: ast.With, what: str = "with") -> None:
+    """A 'return' in a with block must end it; 'break' and 'continue' may not leave it
+    (nor a try statement, which may not return at all)."""
     def visit(stmts: list[ast.stmt], in_loop: bool) -> None:
         for inner in stmts:
             if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 continue
             if isinstance(inner, (ast.Break, ast.Continue)) and not in_loop:
                 raise lowerer.error(inner, f"'{type(inner).__name__.lower()}' out of a "
-                                           "'with' block is not supported",
+                                           f"'{what}' statement is not supported",
                                     hint="set a flag in the block and test it after it")
-            if isinstance(inner, ast.Return) and not (stmts is stmt.body
-                                                      and inner is stmt.body[-1]):
-                raise lowerer.error(inner, "a 'return' inside a 'with' block is supported "
-                                           "only as its last statement",
+            if isinstance(inner, ast.Return) and (what != "with" or not (
+                    stmts is stmt.body and inner is stmt.body[-1])):
+                raise lowerer.error(inner, f"a 'return' inside a '{what}' statement is "
+                                           "not supported" + (" but as its last statement"
+                                                              if what == "with" else ""),
                                     hint="assign the result and return it after the block")
             loop = isinstance(inner, (ast.For, ast.While))
             for field in ("body", "orelse", "handlers", "finalbody"):

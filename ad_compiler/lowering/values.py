@@ -22,8 +22,6 @@ _COMPARES = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "
 
 
 _UNSUPPORTED_STATEMENTS = {
-    ast.Try: ("'try' cannot be differentiated",
-              "move the try/except outside the function you differentiate"),
     ast.Nonlocal: ("'nonlocal' declarations cannot be differentiated",
                    "pass the value as an argument and return the new value"),
     ast.Delete: ("'del' cannot be differentiated", "remove the 'del' statement"),

@@ -364,7 +364,8 @@ class _Sweep:
                 partials.setdefault(u, []).append(y)
             return
         results = [self._adjoint_value(u) for u in outer]
-        builder.block.ops.append(IfOp(list(op.args), results, {}, blocks, op.loc))
+        taken = [op.results[-1]] if op.attrs.get("try") else list(op.args)  # (which ran)
+        builder.block.ops.append(IfOp(taken, results, {}, blocks, op.loc))
         for u, r in zip(outer, results):
             partials.setdefault(u, []).append(r)
 

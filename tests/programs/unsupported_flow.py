@@ -105,7 +105,7 @@ def f_iterate_param(xs):
 
 def f_try(x):
     y = x
-    try:  # ERR
+    try:
         y = math.sqrt(x)
     except ValueError:
         y = 0.0
