@@ -71,15 +71,19 @@ class ControlFlow:
     def _if_statement(self, stmt: ast.If, rest: list[ast.stmt]) -> _Returned | None:
         cond = self.expr(stmt.test)
         then = self._branch(stmt.body)
-        if then.returned is not None:  # the rest of the function runs only on the else path
-            other = self._branch(stmt.orelse + rest, must_return=True)
-            return self._merge_returns(stmt, cond, then, other)
+        if then.returned is not None and not then.returned.raises:  # the rest of the
+            other = self._branch(stmt.orelse + rest, must_return=True)  # function runs
+            return self._merge_returns(stmt, cond, then, other)  # only on the else path
         orelse = self._branch(stmt.orelse)
-        if orelse.returned is not None:
+        if orelse.returned is not None and not orelse.returned.raises:
             then = self._branch(stmt.body + rest, must_return=True)
             return self._merge_returns(stmt, cond, then, orelse)
-        for raising, other in ((then, orelse), (orelse, then)):  # (in a loop) a branch
-            if _ends_in_raise(stmt.body if raising is then else stmt.orelse):  # that raises
+        if then.returned is not None and orelse.returned is not None:  # both raise
+            self._emit_structured(IfOp, [cond], [then.block, orelse.block], [], stmt)
+            return _Returned([], False, stmt, raises=True)
+        for raising, other in ((then, orelse), (orelse, then)):  # a branch that raises
+            if raising.returned is not None or _ends_in_raise(  # (in a loop, a with or a
+                    stmt.body if raising is then else stmt.orelse):  # try, by its last line)
                 raising.env = {n: self.env.get(n, Const(None)) for n in other.env}
         changed = [n for n in dict.fromkeys([*then.env, *orelse.env])
                    if n in then.env and n in orelse.env

@@ -378,6 +378,8 @@ class Statements:
         changed = [n for n in dict.fromkeys([*then.env, *other.env])
                    if n in then.env and n in other.env
                    and not (then.env[n] is self.env.get(n) and other.env[n] is self.env.get(n))]
+        for op in walk_ops(then.block):  # whether one raises says which clause runs:
+            op.attrs["effect"] = True     # none is dropped, even where its value is not read
         then.block.yields = [then.env[n] for n in changed] + [Const(True)]
         other.block.yields = [other.env[n] for n in changed] + [Const(False)]
         results = self._emit_structured(IfOp, [caught], [then.block, other.block],
