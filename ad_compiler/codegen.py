@@ -400,7 +400,7 @@ class _Emitter(Naming):
             call = ast.Call(ast.Attribute(self.expr(op.args[0]), "append", ast.Load()), [item], [])
             return ast.Expr(call)
         if op.attrs.get("raise"):  # raise E(...) [from cause]
-            exc, *cause = [self.expr(a) for a in op.args]
+            exc, *cause = [self.expr(a) for a in op.args] or [None]
             return ast.Raise(exc, cause[0] if cause else None)
         if op.attrs.get("assert"):
             test, *message = [self.expr(a) for a in op.args]

@@ -1145,8 +1145,11 @@ def formatted(template: tuple, *values: Any) -> str:
     return "".join(parts)
 
 
-def raise_error(exc: Any, cause: Any = None) -> None:
-    """``raise exc`` (``raise exc from cause``); generated code prints the statement."""
+def raise_error(exc: Any = None, cause: Any = None) -> None:
+    """``raise exc`` (``raise exc from cause``, a bare ``raise``); generated code prints
+    the statement."""
+    if exc is None:
+        raise  # noqa: PLE0704 - re-raises the exception being handled
     if cause is not None:
         raise exc from cause
     raise exc

@@ -35,6 +35,7 @@ CASES = {
     "staged_energy": (S.staged_energy, (np.array([0.5, 2.0]),), {}, (0,)),
     "safe_log_ratio": (S.safe_log_ratio, (2.0, 3.0), {}, (0, 1)),
     "safe_log_ratio, except": (S.safe_log_ratio, (-2.0, 3.0), {}, (0, 1)),
+    "checked_inverse": (S.checked_inverse, (-1.5,), {}, (0,)),
     "ridge_loss": (S.ridge_loss, (np.array([0.5, -0.3]), W2, np.array([1.0, 2.0])),
                    {"l2": 0.2}, (0, 1)),
     "ridge_loss, robust": (S.ridge_loss, (np.array([0.5, -0.3]), W2, np.array([1.0, 0.2])),
@@ -187,6 +188,7 @@ BAD_INPUT = {
     "degrees of freedom": (S.student_t_loss, (X3, -1.0, 0.8)),
     "scale without a message": (S.student_t_loss, (X3, 3.0, 0.0)),
     "not a number": (S.kinds_of, ([0.7],)),
+    "raised again": (S.checked_inverse, (0.0,)),
 }
 
 

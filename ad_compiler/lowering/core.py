@@ -96,6 +96,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Statements):
         self.local_imports: dict[str, Any] = {}  # names imported inside the function
         self.statement_block = self.block  # the block the current statement is lowered in
         self.enclosed = 0  # with and try statements being lowered (a raise does not end a path)
+        self.handling = 0  # except clauses being lowered (where a bare 'raise' re-raises)
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)

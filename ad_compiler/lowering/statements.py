@@ -172,10 +172,10 @@ class Statements:
     # ------------------------------------------------------------ raise, assert
     def _raise(self, stmt: ast.Raise) -> _Returned | None:
         """``raise E(...)``: raised as written; a path that raises returns nothing."""
-        if stmt.exc is None:
-            raise self.error(stmt, "a bare 'raise' (re-raising) is not supported here",
+        if stmt.exc is None and not self.handling:
+            raise self.error(stmt, "a bare 'raise' outside an except clause is not supported",
                              hint="raise the exception by name: raise ValueError(...)")
-        args = [self._text_operand(stmt.exc)]
+        args = [] if stmt.exc is None else [self._text_operand(stmt.exc)]
         if stmt.cause is not None:
             args.append(self._text_operand(stmt.cause))
         self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
@@ -368,13 +368,17 @@ class Statements:
         self.enclosed += 1
         try:
             then = self._branch(stmt.body)
+            self.handling += 1
             other = self._branch(handler.body)
         finally:
             self.enclosed -= 1
+            self.handling = max(0, self.handling - 1)
         for branch in (then, other):
             if branch.returned is not None:
                 raise self.error(stmt, "a 'return' inside a 'try' statement is not supported",
                                  hint="assign the result and return it after the statement")
+        if handler.body and isinstance(handler.body[-1], ast.Raise):  # raised again:
+            other.env = {n: self.env.get(n, Const(None)) for n in then.env}  # no values
         changed = [n for n in dict.fromkeys([*then.env, *other.env])
                    if n in then.env and n in other.env
                    and not (then.env[n] is self.env.get(n) and other.env[n] is self.env.get(n))]
