@@ -19,6 +19,8 @@ import types
 import warnings
 from typing import Any
 
+import numpy as np
+
 from .. import runtime
 from ..ir import Block, Const, FreeName, Function, IfOp, Operand, SourceLoc, Value, walk_ops
 from .values import _assigned_names, _Branch, _Returned
@@ -298,15 +300,23 @@ class Statements:
         if then.returned is not None:  # the body ends in 'return': nothing after it runs
             never = _Branch(Block(), self.env, _Returned([], False, None, raises=True))
             returned = self._merge_returns(stmt, manager, then, never)
-            self.builder.block.ops[-1].attrs["with"] = True
+            self._mark_with(self.builder.block.ops[-1], manager)
             return returned
         changed = [n for n in then.env if then.env[n] is not self.env.get(n)]
         then.block.yields = [then.env[n] for n in changed]
         never = Block(yields=[self.env.get(n, Const(None)) for n in changed])
         results = self._emit_structured(IfOp, [manager], [then.block, never], changed, stmt)
-        self.builder.block.ops[-1].attrs["with"] = True
+        self._mark_with(self.builder.block.ops[-1], manager)
         self.env.update(zip(changed, results))
         return None
+
+    def _mark_with(self, op: IfOp, manager: Operand) -> None:
+        """Mark an if op as a with block; under ``np.errstate``, which derivative code
+        enters again for the adjoint (and a recomputation), as ``errstate``."""
+        op.attrs["with"] = True
+        made = self.builder.producers.get(manager.uid) if isinstance(manager, Value) else None
+        if made is not None and made.attrs.get("fn") is np.errstate:
+            op.attrs["errstate"] = True
 
     def _manager(self, node: ast.expr) -> Operand:
         """The context manager: made as written; it carries no derivative."""

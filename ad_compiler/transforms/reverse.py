@@ -376,7 +376,7 @@ class _Sweep:
         handling its primal had; for other context managers, which may do anything on
         entry and exit, outside (the primal statements alone are in the block)."""
         made = builder.producers.get(op.cond.uid) if isinstance(op.cond, Value) else None
-        if made is not None and made.attrs.get("fn") is np.errstate:
+        if made is not None and op.attrs.get("errstate"):
             again = builder.emit("call", list(made.args), attrs=dict(made.attrs)).result
             results = [self._adjoint_value(u) for u in outer]
             never = Block(yields=[Const(0.0) for _ in outer])
@@ -612,7 +612,14 @@ def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
     # stacks made in the recomputed region, this block or one around it, are refilled
     made_here = made_outside | {op.result.uid for op in ops if op.prim == "stack"}
     for op in ops:
-        if op.prim == "call" and op.attrs.get("effect"):
+        if op.prim == "call" and (op.attrs.get("effect") or op.attrs.get("manager")
+                                  and op.attrs.get("fn") is not np.errstate):
+            continue
+        if isinstance(op, IfOp) and op.attrs.get("with") and not op.attrs.get("errstate"):
+            # a context manager is not entered again: its block is recomputed bare
+            clones += _clone_ops(op.then_block.ops, remap, varied, out, pop_saves, made_here)
+            for r, y in zip(op.results, op.then_block.yields):
+                remap[r.uid] = _remapped(y, remap)
             continue
         blocks = []
         for block in op.blocks:
