@@ -33,6 +33,7 @@ CASES = {
     "physics_step": (S.physics_step, (np.array([1.0, 0.5]), np.array([0.1, -0.2]), 0.01),
                      {}, (0, 1, 2)),
     "staged_energy": (S.staged_energy, (np.array([0.5, 2.0]),), {}, (0,)),
+    "annealed": (S.annealed, (0.7,), {}, (0,)),
     "safe_log_ratio": (S.safe_log_ratio, (2.0, 3.0), {}, (0, 1)),
     "safe_log_ratio, except": (S.safe_log_ratio, (-2.0, 3.0), {}, (0, 1)),
     "checked_inverse": (S.checked_inverse, (-1.5,), {}, (0,)),
@@ -87,7 +88,7 @@ def test_forward_mode_agrees_with_reverse_mode(case, capsys):
     reverse = adc.grad(fn, wrt=wrt)(*args, **kwargs)
     forward = adc.grad(fn, wrt=wrt, mode="forward")(*args, **kwargs)
     for r, f in zip(reverse, forward):
-        assert_same_tree(f, r, rtol=1e-10, atol=1e-12)
+        assert_same_tree(f, r, rtol=1e-10, atol=1e-12, plain=not isinstance(r, float))
 
 
 def _hessian_by_differences(fn, x, rest, eps=1e-5):
@@ -115,6 +116,7 @@ SECOND = {
     "safe_log_ratio, except": (S.safe_log_ratio, (-2.0, 3.0)),
     "safe_log_ratio, division by zero": (S.safe_log_ratio, (2.0, 0.0)),
     "partial_sum": (S.partial_sum, (0.7,)),
+    "annealed": (S.annealed, (0.7,)),
 }
 
 
@@ -144,7 +146,7 @@ def test_grad_of_grad_with_keyword_only_options():
 # ------------------------------------------------------------------ output and exceptions
 
 
-@pytest.mark.parametrize("case", ["fixed_point", "staged_energy", "safe_log_ratio",
+@pytest.mark.parametrize("case", ["fixed_point", "staged_energy", "annealed", "safe_log_ratio",
                                   "safe_log_ratio, except"])
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 def test_printed_output_is_python_s(case, mode, capsys):
