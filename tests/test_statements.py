@@ -47,6 +47,7 @@ CASES = {
                        {"activation": "relu"}, (0, 1)),
     "two_layers": (S.two_layers, (np.array([0.5, -0.3]), W2, V1), {}, (0, 1, 2)),
     "partial_sum": (S.partial_sum, (0.7,), {}, (0,)),
+    "row_energy": (S.row_energy, (W2,), {}, (0,)),
     "numbers_of": (S.numbers_of, (0.7, 5), {}, (0,)),
     "kinds_of": (S.kinds_of, (0.7,), {}, (0,)),
     "kinds_of an array": (S.kinds_of, (np.array([0.2, 0.3]),), {}, (0,)),

@@ -392,7 +392,7 @@ class Calls:
             return result
         if fn is functools.partial:
             return self._make_partial(node)
-        if isinstance(fn, functools.partial):  # a module's partial(g, ...)
+        if isinstance(fn, functools.partial) and partials_of(fn) is None:  # (a rule first)
             return self._call(self._module_partial(node, fn))
         inlinable = (isinstance(fn, types.FunctionType) and id(fn) not in NONDIFF_BUILTINS
                      and not is_library_function(fn) and partials_of(fn) is None
