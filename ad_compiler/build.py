@@ -339,12 +339,19 @@ def bound_as_called(f: Callable, kind: str, compiled: Callable) -> Callable:
             return compiled
         signature = inspect.signature(f)
 
-    def call(*args: Any, **kwargs: Any) -> Any:
+    def positional(args: tuple, kwargs: dict) -> tuple:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        return compiled(*bound.arguments.values())
+        return tuple(bound.arguments.values())
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return compiled(*positional(args, kwargs))
 
     call.__dict__.update(compiled.__dict__)
+    for name in ("source_for", "version_for"):  # a dispatcher's, asked with a call's arguments
+        method = getattr(compiled, name, None)
+        if method is not None:
+            setattr(call, name, lambda *a, _m=method, **k: _m(*positional(a, k)))
     call._adc_signature = signature
     call.__name__ = getattr(compiled, "__name__", "derivative")
     call.__doc__ = compiled.__doc__

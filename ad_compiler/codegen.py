@@ -349,15 +349,23 @@ class _Emitter(Naming):
         return ast.IfExp(test, self.expr(then.yields[0]), self.expr(orelse.yields[0]))
 
     # --------------------------------------------------------------- statements
-    def body_lines(self, block: Block, indent: str) -> list[str]:
+    def body_lines(self, block: Block, indent: str, in_finally: bool = False) -> list[str]:
         lines: list[str] = self._probes(block.params, indent)
         group = None
         for op in block.ops:
             if op.results and all(r.uid in self.inlined for r in op.results):
                 continue
+            if op.attrs.get("finally") and not op.attrs.get("try") and not in_finally:
+                continue  # printed in the finally clause of its try statement
             if op.blocks:
                 group = None
                 lines += self._structured(op, indent) + self._probes(op.results, indent)
+                if op.attrs.get("try") and op.attrs.get("finally"):
+                    key = op.attrs["finally"]
+                    clause = Block(ops=[o for o in block.ops if o is not op
+                                        and o.attrs.get("finally") == key])
+                    lines += [f"{indent}finally:", *(self.body_lines(clause, indent + "    ", True)
+                                                      or [indent + "    pass"])]
                 continue
             if op.loc is not None:
                 derivative = op.prim == "index_add" or not all(

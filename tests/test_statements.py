@@ -35,6 +35,8 @@ CASES = {
     "staged_energy": (S.staged_energy, (np.array([0.5, 2.0]),), {}, (0,)),
     "annealed": (S.annealed, (0.7,), {}, (0,)),
     "safe_log_ratio": (S.safe_log_ratio, (2.0, 3.0), {}, (0, 1)),
+    "damped_root": (S.damped_root, (2.0,), {}, (0,)),
+    "damped_root, except": (S.damped_root, (-2.0,), {}, (0,)),
     "safe_log_ratio, except": (S.safe_log_ratio, (-2.0, 3.0), {}, (0, 1)),
     "checked_inverse": (S.checked_inverse, (-1.5,), {}, (0,)),
     "ridge_loss": (S.ridge_loss, (np.array([0.5, -0.3]), W2, np.array([1.0, 2.0])),
@@ -118,6 +120,7 @@ SECOND = {
     "safe_log_ratio, division by zero": (S.safe_log_ratio, (2.0, 0.0)),
     "partial_sum": (S.partial_sum, (0.7,)),
     "annealed": (S.annealed, (0.7,)),
+    "damped_root": (S.damped_root, (2.0,)),
 }
 
 
@@ -147,7 +150,8 @@ def test_grad_of_grad_with_keyword_only_options():
 # ------------------------------------------------------------------ output and exceptions
 
 
-@pytest.mark.parametrize("case", ["fixed_point", "staged_energy", "annealed", "safe_log_ratio",
+@pytest.mark.parametrize("case", ["fixed_point", "staged_energy", "annealed", "damped_root",
+                                  "safe_log_ratio",
                                   "safe_log_ratio, except"])
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 def test_printed_output_is_python_s(case, mode, capsys):
@@ -212,6 +216,22 @@ def test_a_try_statement_follows_the_clause_that_ran(capsys):
     # a / b > 0: log(a / b) a, whose derivatives are log(a / b) + 1 and -a / b
     da, db = grad(2.0, 3.0)
     assert (da, db) == pytest.approx((math.log(2.0 / 3.0) + 1.0, -2.0 / 3.0))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_finally_clause_runs_before_an_exception_leaves(mode, capsys):
+    expected = _raised(lambda: S.safe_log_ratio(2.0, "3"))  # a TypeError nobody catches
+    printed = capsys.readouterr().out
+    assert printed == "ratio computed\n"
+    assert _raised(lambda: adc.grad(S.safe_log_ratio, mode=mode)(2.0, "3")) == expected
+    assert capsys.readouterr().out == printed
+
+
+def test_else_and_finally_together_are_refused_at_the_else_clause():
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(S.else_and_finally)
+    assert "both an else and a finally clause" in info.value.what
+    assert info.value.hint
 
 
 # ------------------------------------------------------------------ parameters

@@ -180,7 +180,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Statements):
                 if returned is not None:
                     return returned
             elif isinstance(stmt, ast.Try):
-                return self._stmts(self._try(stmt) + stmts[index + 1:])
+                self._try(stmt)
             elif isinstance(stmt, ast.With):
                 returned = self._with(stmt)
                 if returned is not None:

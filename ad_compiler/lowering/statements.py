@@ -13,6 +13,7 @@ import ast
 import builtins
 import contextlib
 import importlib
+import itertools
 import logging
 import operator
 import types
@@ -33,6 +34,9 @@ _SINK_FUNCTIONS = frozenset(id(f) for f in (
 # builtins whose result is text
 _TEXT_BUILTINS = frozenset(id(f) for f in (builtins.str, builtins.repr, builtins.ascii,
                                            builtins.format))
+_FINALLY_KEYS = itertools.count()  # which try statement a finally clause's ops belong to
+
+
 def is_sink(fn: Any) -> bool:
     """Whether calling `fn` only writes something out (print, a log record, a warning):
     it runs on the primal values and carries no derivative."""
@@ -344,16 +348,22 @@ class Statements:
 
 
     # ------------------------------------------------------------ try
-    def _try(self, stmt: ast.Try) -> list[ast.stmt]:
+    def _try(self, stmt: ast.Try) -> None:
         """``try: body except E: handler``: an if op marked ``try`` whose branches are
         the body and the handler, and whose last result says which ran (the
-        derivative follows the path taken, as for an if).  What the else clause and
-        the finally clause hold runs after it; returns those statements."""
+        derivative follows the path taken, as for an if).  The else clause is an if
+        on that result after it; the ops of the finally clause follow it, marked with
+        the statement's key, and code generation prints them in its finally clause."""
         if len(stmt.handlers) != 1:
             raise self.error(stmt, "a 'try' with more than one 'except' clause (or none) is "
                                    "not supported in a differentiated function",
                              hint="catch the exception classes in one clause: "
                                   "except (ValueError, ZeroDivisionError):")
+        if stmt.orelse and stmt.finalbody:
+            raise self.error(stmt, "a 'try' statement with both an else and a finally clause "
+                                   "is not supported in a differentiated function",
+                             hint="move the else clause's statements after the try statement "
+                                  "where they may raise, or drop the finally clause")
         handler = stmt.handlers[0]
         if handler.name is not None:
             raise self.error(handler, "'except ... as name' is not supported in a "
@@ -403,14 +413,21 @@ class Statements:
                 [n for n in other.env if n not in then.env]:
             self.branch_only[name] = stmt
         self.env.update(zip(changed, results))
-        after: list[ast.stmt] = []
+        try_op = self.builder.block.ops[-1]
         if stmt.orelse:  # runs when the try clause raised nothing
             hidden = f"__succeeded_{stmt.lineno}_{stmt.col_offset}"
             self.env[hidden] = results[-1]
             first = stmt.orelse[0]
             test = ast.copy_location(ast.Name(hidden, ast.Load()), first)
-            after.append(ast.copy_location(ast.If(test, list(stmt.orelse), []), first))
-        return after + list(stmt.finalbody)
+            self._stmts([ast.copy_location(ast.If(test, list(stmt.orelse), []), first)])
+        if stmt.finalbody:  # its ops are printed in the statement's finally clause
+            key = (stmt.lineno, stmt.col_offset, next(_FINALLY_KEYS))
+            block, start = self.builder.block, len(self.builder.block.ops)
+            self._stmts(list(stmt.finalbody))
+            try_op.attrs["finally"] = key
+            for op in block.ops[start:]:
+                op.attrs["finally"] = key
+        return []
 
 
 def _check_with_body(lowerer: Any, stmt: ast.With, what: str = "with") -> None:
