@@ -36,6 +36,7 @@ CASES = {
     "annealed": (S.annealed, (0.7,), {}, (0,)),
     "safe_log_ratio": (S.safe_log_ratio, (2.0, 3.0), {}, (0, 1)),
     "damped_root": (S.damped_root, (2.0,), {}, (0,)),
+    "halving": (S.halving, (1.5,), {}, (0,)),
     "damped_root, except": (S.damped_root, (-2.0,), {}, (0,)),
     "safe_log_ratio, except": (S.safe_log_ratio, (-2.0, 3.0), {}, (0, 1)),
     "checked_inverse": (S.checked_inverse, (-1.5,), {}, (0,)),
@@ -227,11 +228,15 @@ def test_a_finally_clause_runs_before_an_exception_leaves(mode, capsys):
     assert capsys.readouterr().out == printed
 
 
-def test_else_and_finally_together_are_refused_at_the_else_clause():
+@pytest.mark.parametrize("fn,what", [
+    (S.else_and_finally, "both an else and a finally clause"),
+    (S.finally_reads, "the finally clause reads 'y'"),
+])
+def test_try_statements_whose_state_is_unknown_are_refused(fn, what):
     with pytest.raises(adc.ADCompileError) as info:
-        adc.grad(S.else_and_finally)
-    assert "both an else and a finally clause" in info.value.what
-    assert info.value.hint
+        adc.grad(fn)
+    assert what in info.value.what
+    assert info.value.hint and info.value.lineno is not None
 
 
 # ------------------------------------------------------------------ parameters

@@ -371,14 +371,26 @@ class Statements:
                              hint="drop 'as name' (print or log a message of your own)")
         for part in (stmt.body, handler.body, stmt.orelse, stmt.finalbody):
             _check_with_body(self, ast.With(items=[], body=part), "try")
-        assigned = set(_assigned_names(stmt.body))
-        for node in ast.walk(ast.Module(body=[*handler.body, *stmt.finalbody],
-                                        type_ignores=[])):
+        # a name the last statement alone assigns is unchanged if an exception is raised
+        last = stmt.body[-1]
+        only_last = set(_assigned_names([last])) - set(_assigned_names(stmt.body[:-1])) \
+            if isinstance(last, (ast.Assign, ast.AugAssign, ast.AnnAssign)) else set()
+        changing = set(_assigned_names([*stmt.body, *handler.body]))
+        for node in ast.walk(ast.Module(body=stmt.finalbody, type_ignores=[])):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and \
+                    node.id in changing:
+                raise self.error(node, f"the finally clause reads '{node.id}', which the "
+                                       "try statement assigns: where an exception leaves "
+                                       "it, its value depends on where it was raised",
+                                 hint=f"read '{node.id}' after the try statement")
+        assigned = set(_assigned_names(stmt.body)) - only_last
+        for node in ast.walk(ast.Module(body=[*handler.body], type_ignores=[])):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and \
                     node.id in assigned and node.id in self.env:
-                raise self.error(node, f"the except or finally clause reads '{node.id}', "
-                                       "which the try clause assigns: its value there "
-                                       "depends on where the exception was raised",
+                raise self.error(node, f"the except clause reads '{node.id}', which the "
+                                       "try clause assigns before its last statement: its "
+                                       "value there depends on where the exception was "
+                                       "raised",
                                  hint=f"give '{node.id}' its value in each clause, or "
                                       "assign it after the try statement")
         if handler.type is None:
