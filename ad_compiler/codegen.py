@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import runtime
+from .codegen_statements import ends_in_raise, finally_lines, fstring, try_lines, with_lines
 from .ir import (
     BINARY_SYMBOLS,
     COMPARE_SYMBOLS,
@@ -315,7 +316,7 @@ class _Emitter(Naming):
         if "fn" not in op.attrs:
             raise ValueError(f"cannot print primitive {prim!r}")
         if "template" in op.attrs:  # an f-string
-            return _fstring(op.attrs["template"], args[1:])
+            return fstring(op.attrs["template"], args[1:])
         if op.attrs.get("method"):  # "{:.3f}".format(y)
             kwnames = op.attrs.get("kwnames", ())
             positional = args[1: len(args) - len(kwnames)]
@@ -361,11 +362,7 @@ class _Emitter(Naming):
                 group = None
                 lines += self._structured(op, indent) + self._probes(op.results, indent)
                 if op.attrs.get("try") and op.attrs.get("finally"):
-                    key = op.attrs["finally"]
-                    clause = Block(ops=[o for o in block.ops if o is not op
-                                        and o.attrs.get("finally") == key])
-                    lines += [f"{indent}finally:", *(self.body_lines(clause, indent + "    ", True)
-                                                      or [indent + "    pass"])]
+                    lines += finally_lines(self, op, block.ops, indent)
                 continue
             if op.loc is not None:
                 derivative = op.prim == "index_add" or not all(
@@ -449,27 +446,10 @@ class _Emitter(Naming):
         the test itself: ``elif (w3_2 := x < 0.01):``."""
         inner = indent + "    "
         names = [self.names[r.uid] for r in op.results]
-        if isinstance(op, IfOp) and op.attrs.get("with"):  # the other branch never runs
-            manager = print_stmt(ast.Expr(self.expr(op.cond)))
-            body = self.body_lines(op.then_block, inner) + self._yield_assignment(
-                names, op.then_block.yields, inner, _raises(op.then_block))
-            return [f"{indent}with {manager}:", *(body or [inner + "pass"])]
-        if isinstance(op, IfOp) and op.attrs.get("try"):  # the last result: which ran
-            caught = ""
-            if not (isinstance(op.cond, Const) and op.cond.value is None):
-                types_expr = self.expr(op.cond)
-                caught = print_stmt(ast.Expr(types_expr))
-                if isinstance(types_expr, ast.Tuple) and not caught.startswith("("):
-                    caught = f"({caught})"
-                caught = " " + caught
-            lines = [f"{indent}try:"]
-            for header, block in (("", op.then_block), (f"except{caught}:", op.else_block)):
-                if header:
-                    lines.append(indent + header)
-                body = self.body_lines(block, inner) + self._yield_assignment(
-                    names, block.yields, inner, _raises(block))
-                lines += body or [inner + "pass"]
-            return lines
+        if isinstance(op, IfOp) and op.attrs.get("with"):
+            return with_lines(self, op, indent, names)
+        if isinstance(op, IfOp) and op.attrs.get("try"):
+            return try_lines(self, op, indent, names)
         if isinstance(op, IfOp):
             then, orelse = op.then_block, op.else_block
             test_expr = self.expr(op.cond)
@@ -478,8 +458,8 @@ class _Emitter(Naming):
                                           self.op_expr(condition))
             test = print_stmt(ast.Expr(test_expr))
             then_lines = self.body_lines(then, inner) + self._yield_assignment(
-                names, then.yields, inner, _raises(then))
-            else_assign = self._yield_assignment(names, orelse.yields, inner, _raises(orelse))
+                names, then.yields, inner, ends_in_raise(then))
+            else_assign = self._yield_assignment(names, orelse.yields, inner, ends_in_raise(orelse))
             chained = self._elif(orelse, indent) if then_lines and not else_assign else None
             else_lines = [] if chained else self.body_lines(orelse, inner) + else_assign
             if not then_lines and else_lines:  # nothing to do when true: `if not c:`
@@ -571,25 +551,6 @@ def _dotted(spelling: str) -> ast.expr:
     for attr in path:
         node = ast.Attribute(node, attr, ast.Load())
     return node
-
-
-def _raises(block: Block) -> bool:
-    """Whether a block ends in a 'raise' (what it yields is never assigned)."""
-    return bool(block.ops) and bool(block.ops[-1].attrs.get("raise"))
-
-
-def _fstring(template: tuple, values: list[ast.expr]) -> ast.JoinedStr:
-    """The f-string of a template of `runtime.formatted` and the values it formats."""
-    parts: list[ast.expr] = []
-    given = iter(values)
-    for part in template:
-        if isinstance(part, str):
-            parts.append(ast.Constant(part))
-            continue
-        conversion, spec = part
-        parts.append(ast.FormattedValue(next(given), ord(conversion) if conversion else -1,
-                                        ast.JoinedStr([ast.Constant(spec)]) if spec else None))
-    return ast.JoinedStr(parts)
 
 
 def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
