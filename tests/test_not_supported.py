@@ -68,7 +68,7 @@ CASES = {
     "async": Refused(("async def",), N.with_async, grad_at(N.with_async, 0.5), "async"),
     "comprehension": Refused(("[v * v for v in xs]",), N.with_comprehension,
                              grad_at(N.with_comprehension, XS), "comprehensions"),
-    "walrus in while": Refused((":=", "while", "and", "or", "if ... else"),
+    "walrus in while": Refused((":=", "while", "continue", "and", "or", "if ... else"),
                                N.with_walrus_in_while,
                                grad_at(N.with_walrus_in_while, 0.5), "':='"),
     "text": Refused(('f"{x}"',), N.with_text_as_value, grad_at(N.with_text_as_value, 0.5),

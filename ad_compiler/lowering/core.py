@@ -189,6 +189,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Statements):
                 returned = self._if_statement(stmt, stmts[index + 1:])
                 if returned is not None:
                     return returned
+            elif isinstance(stmt, ast.While) and self._while_walrus(stmt) is not None:
+                return self._stmts(self._while_walrus(stmt) + stmts[index + 1:])
             elif isinstance(stmt, (ast.For, ast.While)):
                 exit_ = self._for(stmt) if isinstance(stmt, ast.For) else self._while(stmt)
                 rest = self._loop_else(stmt) + stmts[index + 1:]

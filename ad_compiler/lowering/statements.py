@@ -268,6 +268,26 @@ class Statements:
                                            "'global' statement only to read it is)",
                                      hint="return the new value and assign it outside")
 
+    def _while_walrus(self, stmt: ast.While) -> list[ast.stmt] | None:
+        """``while (r := f(x)) > tol: body`` as ``r = f(x)`` then ``while r > tol:``
+        with ``r = f(x)`` again at the end of the body (where no 'continue' skips it);
+        None for a while loop whose test assigns nothing."""
+        test = stmt.test
+        named = test if isinstance(test, ast.NamedExpr) else \
+            test.left if isinstance(test, ast.Compare) and isinstance(test.left,
+                                                                   ast.NamedExpr) else None
+        if named is None or _continues(stmt.body):
+            return None
+        name = ast.copy_location(ast.Name(named.target.id, ast.Load()), named)
+        new_test = name if test is named else ast.copy_location(
+            ast.Compare(name, test.ops, test.comparators), test)
+        again = ast.copy_location(ast.Assign([ast.copy_location(
+            ast.Name(named.target.id, ast.Store()), named)], named.value), named)
+        again.end_lineno = named.end_lineno
+        loop = ast.copy_location(ast.While(new_test, [*stmt.body, again], stmt.orelse), stmt)
+        loop.end_lineno = stmt.end_lineno
+        return [again, loop]
+
     def _walrus(self, node: ast.NamedExpr) -> Operand:
         """``(y := expr)``: bind y and give its value."""
         if self.builder.block is not self.statement_block:
@@ -466,3 +486,17 @@ def _check_with_body(lowerer: Any, stmt: ast.With, what: str = "with") -> None:
                         isinstance(children[0], ast.stmt):
                     visit(children, in_loop or loop)
     visit(stmt.body, False)
+
+
+def _continues(stmts: list[ast.stmt]) -> bool:
+    """Whether a loop body has a 'continue' of its own (not one of a nested loop)."""
+    for stmt in stmts:
+        if isinstance(stmt, ast.Continue):
+            return True
+        if isinstance(stmt, (ast.If, ast.With, ast.Try)):
+            inner = [*stmt.body, *getattr(stmt, "orelse", []), *getattr(stmt, "finalbody", [])]
+            for handler in getattr(stmt, "handlers", []):
+                inner += handler.body
+            if _continues(inner):
+                return True
+    return False
