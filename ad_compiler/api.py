@@ -15,9 +15,20 @@ from typing import Any
 
 from . import assemble
 from .arguments import argument_tuple, carries_tangent, check_cotangent, check_tangents
-from .build import Wrt, derivative, method_parts, unshared, with_defaults, wrt_indices
+from .build import (
+    Wrt,
+    bound_as_called,
+    derivative,
+    method_parts,
+    unshared,
+    with_defaults,
+    wrt_indices,
+)
 from .differences import relative_error
+from .errors import ADCompileError
+from .frontend import load
 from .lowering import lower
+from .lowering.core import has_packed_signature
 
 
 def grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse", *,
@@ -37,7 +48,8 @@ def grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse", *,
     wrt = _argnums(wrt, argnums)
     if f is None:
         return functools.partial(grad, wrt=wrt, mode=mode, has_aux=has_aux)
-    return derivative(f, "grad_aux" if has_aux else "grad", wrt, mode)
+    kind = "grad_aux" if has_aux else "grad"
+    return bound_as_called(f, kind, derivative(f, kind, wrt, mode))
 
 
 def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse", *,
@@ -47,7 +59,8 @@ def value_and_grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse
     wrt = _argnums(wrt, argnums)
     if f is None:
         return functools.partial(value_and_grad, wrt=wrt, mode=mode, has_aux=has_aux)
-    return derivative(f, "value_and_grad_aux" if has_aux else "value_and_grad", wrt, mode)
+    kind = "value_and_grad_aux" if has_aux else "value_and_grad"
+    return bound_as_called(f, kind, derivative(f, kind, wrt, mode))
 
 
 def _argnums(wrt: Wrt, argnums: Wrt | None) -> Wrt:
@@ -62,6 +75,7 @@ def _argnums(wrt: Wrt, argnums: Wrt | None) -> Wrt:
 def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """Forward mode: ``(f(*primals), J @ tangents)``, one tangent per positional input."""
     primals, tangents = argument_tuple(primals, "primals"), argument_tuple(tangents, "tangents")
+    _takes_positional(f, "jvp")
     func, instance, _ = method_parts(f, 0)
     if instance is not None:  # a bound method: `self` carries no tangent
         check_tangents(f, primals, tangents)
@@ -81,6 +95,7 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     The pullback returns a tuple with one cotangent per input.  For a function
     returning a tuple, `ybar` is a tuple of the same length.
     """
+    _takes_positional(f, "vjp")
     func, instance, _ = method_parts(f, 0)
     if instance is not None:  # a bound method: no cotangent for `self`
         value, pullback_all = vjp(func, instance, *primals)
@@ -173,6 +188,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     where it can), ``"reverse"`` one VJP sweep per output element; ``"auto"`` picks
     forward when the input has fewer elements than the output.
     """
+    _takes_positional(f, "jacobian")
     return assemble.jacobian_of(f, wrt, mode)
 
 
@@ -180,4 +196,21 @@ def hessian(f: Callable, wrt: int | str = 0) -> Callable:
     """The Hessian of `f` with respect to one input, by forward mode over reverse mode:
     shaped ``x.shape + x.shape`` for a scalar output, ``y.shape + x.shape + x.shape``
     for an array output `y` (one reverse sweep per element of `y`)."""
+    _takes_positional(f, "hessian")
     return assemble.hessian_of(f, wrt)
+
+
+def _takes_positional(f: Callable, api_name: str) -> None:
+    """jvp, vjp, jacobian and hessian pass the inputs by position: a function with
+    ``*args``, keyword-only parameters or ``**kwargs`` is refused, with a way out."""
+    if has_packed_signature(f) or getattr(f, "_adc_signature", None) is not None:
+        name = getattr(f, "__name__", "f")
+        what = (f"adc.{api_name} passes inputs by position, and {name} has *args, "
+                "keyword-only parameters or **kwargs")
+        hint = (f"adc.grad and adc.value_and_grad take them as {name} does; for "
+                f"adc.{api_name}, differentiate a function of named positional parameters, "
+                f"for example lambda x, w: {name}(x, w, scale=2.0)")
+        if has_packed_signature(f):
+            src = load(getattr(f, "__func__", f))
+            raise src.error(src.node, what, hint)
+        raise ADCompileError(what, hint=hint)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import copy
 import dataclasses
+import inspect
 import os
 import types
 import weakref
@@ -25,6 +26,7 @@ from .errors import ADCompileError
 from .frontend import resolve_path
 from .ir import Block, Const, Function, Value, walk_ops
 from .lowering import lower
+from .lowering.core import has_packed_signature
 from .registry.core import same_callable
 from .shapes import uses_arrays
 from .transforms import forward, optimize, reverse
@@ -306,6 +308,9 @@ def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     if instance is not None:  # differentiated as its function, `self` a constant
         return types.MethodType(derivative(func, kind, func_wrt, mode), instance)
     key = (kind, _wrt_key(wrt), mode)
+    if getattr(f, "_adc_signature", None) is not None:  # a gradient bound as called: its
+        with depth.room(depth.nesting_of(f)):           # code is shared, its IR its own
+            return _build(f, kind, wrt, mode)
     candidates = cache.candidates(f, key)
     for built_for, compiled in reversed(candidates):  # the newest first
         if built_for() is f and _still_valid(compiled, f):
@@ -322,6 +327,39 @@ def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     compiled._adc_inlined = _inlined_functions(compiled)
     _remember(f, key, compiled)
     return compiled
+
+
+def bound_as_called(f: Callable, kind: str, compiled: Callable) -> Callable:
+    """A gradient of a function with ``*args``, keyword-only parameters or ``**kwargs``
+    takes its arguments as the function does: they are bound to its parameters (``*args``
+    to one tuple, ``**kwargs`` to one dict, defaults applied) and passed by position."""
+    signature = getattr(f, "_adc_signature", None)
+    if signature is None:
+        if not has_packed_signature(f) or kind not in _CALLED_AS_WRITTEN:
+            return compiled
+        signature = inspect.signature(f)
+
+    def positional(args: tuple, kwargs: dict) -> tuple:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return tuple(bound.arguments.values())
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return compiled(*positional(args, kwargs))
+
+    call.__dict__.update(compiled.__dict__)
+    for name in ("source_for", "version_for"):  # a dispatcher's, asked with a call's arguments
+        method = getattr(compiled, name, None)
+        if method is not None:
+            setattr(call, name, lambda *a, _m=method, **k: _m(*positional(a, k)))
+    call._adc_signature = signature
+    call.__name__ = getattr(compiled, "__name__", "derivative")
+    call.__doc__ = compiled.__doc__
+    return call
+
+
+# the derivatives called with the arguments of the function itself
+_CALLED_AS_WRITTEN = ("grad", "value_and_grad", "grad_aux", "value_and_grad_aux")
 
 
 def _inlined_functions(compiled: Callable) -> tuple:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import runtime
+from .codegen_statements import ends_in_raise, finally_lines, fstring, try_lines, with_lines
 from .ir import (
     BINARY_SYMBOLS,
     COMPARE_SYMBOLS,
@@ -355,6 +356,16 @@ class _Emitter(Naming):
             return ast.Subscript(args[0], index, ast.Load())
         if "fn" not in op.attrs:
             raise ValueError(f"cannot print primitive {prim!r}")
+        if "template" in op.attrs:  # an f-string
+            return fstring(op.attrs["template"], args[1:])
+        if op.attrs.get("method"):  # "{:.3f}".format(y)
+            kwnames = op.attrs.get("kwnames", ())
+            positional = args[1: len(args) - len(kwnames)]
+            keywords = [ast.keyword(k, v) for k, v in zip(kwnames, args[len(args) - len(kwnames):])]
+            return ast.Call(ast.Attribute(args[0], op.attrs["method"], ast.Load()), positional,
+                            keywords)
+        if op.attrs.get("operator") == "%":  # "%.3f" % y
+            return ast.BinOp(args[0], ast.Mod(), args[1])
         return self._call(op, args)
 
     def _call(self, op: Op, args: list[ast.expr]) -> ast.expr:
@@ -380,15 +391,19 @@ class _Emitter(Naming):
         return ast.IfExp(test, self.expr(then.yields[0]), self.expr(orelse.yields[0]))
 
     # --------------------------------------------------------------- statements
-    def body_lines(self, block: Block, indent: str) -> list[str]:
+    def body_lines(self, block: Block, indent: str, in_finally: bool = False) -> list[str]:
         lines: list[str] = self._probes(block.params, indent)
         group = None
         for op in block.ops:
             if op.results and all(r.uid in self.inlined for r in op.results):
                 continue
+            if op.attrs.get("finally") and not op.attrs.get("try") and not in_finally:
+                continue  # printed in the finally clause of its try statement
             if op.blocks:
                 group = None
                 lines += self._structured(op, indent) + self._probes(op.results, indent)
+                if op.attrs.get("try") and op.attrs.get("finally"):
+                    lines += finally_lines(self, op, block.ops, indent)
                 continue
             if op.loc is not None:
                 derivative = op.prim == "index_add" or not all(
@@ -430,6 +445,12 @@ class _Emitter(Naming):
             item = items[0] if len(items) == 1 else ast.Tuple(items, ast.Load())
             call = ast.Call(ast.Attribute(self.expr(op.args[0]), "append", ast.Load()), [item], [])
             return ast.Expr(call)
+        if op.attrs.get("raise"):  # raise E(...) [from cause]
+            exc, *cause = [self.expr(a) for a in op.args] or [None]
+            return ast.Raise(exc, cause[0] if cause else None)
+        if op.attrs.get("assert"):
+            test, *message = [self.expr(a) for a in op.args]
+            return ast.Assert(test, message[0] if message else None)
         value = self.op_expr(op)
         used = any(self.uses.get(r.uid) for r in op.results) or not op.attrs.get("effect")
         if not used:
@@ -444,8 +465,12 @@ class _Emitter(Naming):
             target = ast.Tuple([ast.Name(n, ast.Store()) for n in names], ast.Store())
         return ast.Assign([target], value, lineno=0)
 
-    def _yield_assignment(self, names: list[str], yields: list[Operand], indent: str) -> list[str]:
-        """Assign a block's yields to the variables that carry them, simultaneously."""
+    def _yield_assignment(self, names: list[str], yields: list[Operand], indent: str,
+                          raises: bool = False) -> list[str]:
+        """Assign a block's yields to the variables that carry them, simultaneously
+        (nothing after a 'raise')."""
+        if raises:
+            return []
         pairs = [(n, y) for n, y in zip(names, yields)
                  if not (isinstance(y, Value) and self.names.get(y.uid) == n and y.uid not in self.inlined)]
         if not pairs:
@@ -462,6 +487,10 @@ class _Emitter(Naming):
         the test itself: ``elif (w3_2 := x < 0.01):``."""
         inner = indent + "    "
         names = [self.names[r.uid] for r in op.results]
+        if isinstance(op, IfOp) and op.attrs.get("with"):
+            return with_lines(self, op, indent, names)
+        if isinstance(op, IfOp) and op.attrs.get("try"):
+            return try_lines(self, op, indent, names)
         if isinstance(op, IfOp):
             then, orelse = op.then_block, op.else_block
             test_expr = self.expr(op.cond)
@@ -469,8 +498,9 @@ class _Emitter(Naming):
                 test_expr = ast.NamedExpr(ast.Name(self.names[condition.result.uid], ast.Store()),
                                           self.op_expr(condition))
             test = print_stmt(ast.Expr(test_expr))
-            then_lines = self.body_lines(then, inner) + self._yield_assignment(names, then.yields, inner)
-            else_assign = self._yield_assignment(names, orelse.yields, inner)
+            then_lines = self.body_lines(then, inner) + self._yield_assignment(
+                names, then.yields, inner, ends_in_raise(then))
+            else_assign = self._yield_assignment(names, orelse.yields, inner, ends_in_raise(orelse))
             chained = self._elif(orelse, indent) if then_lines and not else_assign else None
             else_lines = [] if chained else self.body_lines(orelse, inner) + else_assign
             if not then_lines and else_lines:  # nothing to do when true: `if not c:`

@@ -58,7 +58,10 @@ def _key(value: Any) -> Any:
 def worth_specializing(fn: Function) -> bool:
     """Whether `fn` calls array helpers that specialisation turns into plain NumPy (code
     over lists and numbers, whose helpers it leaves alone, runs without a dispatcher)."""
-    return any(_flag(op.prim) for op in walk_ops(fn.body))
+    ops = list(walk_ops(fn.body))
+    if any(op.attrs.get("sink") or op.attrs.get("manager") for op in ops):
+        return False  # a first call runs probe code too: output would be written twice
+    return any(_flag(op.prim) for op in ops)
 
 
 def _flag(prim: str) -> bool:

@@ -43,7 +43,8 @@ def evaluate(fn: Function, args: list[Any]) -> dict[int, Any]:
                 positional = values[: len(values) - len(kwnames)]
                 kwargs = dict(zip(kwnames, values[len(positional):]))
                 result = op.attrs["fn"](*positional, **kwargs)
-            env[op.result.uid] = result
+            if op.results:  # (an assert or a raise makes none)
+                env[op.result.uid] = result
 
     run(fn.body)
     for i, y in enumerate(fn.outputs):

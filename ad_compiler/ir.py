@@ -169,6 +169,12 @@ class IfOp(Op):
             self.attrs["boolop"] = kind
 
     @property
+    def taken_blocks(self) -> list[Block]:
+        """The branches that may run: a ``with`` block (attrs ``with``) is an if whose
+        else branch never runs (it yields placeholders)."""
+        return self.blocks[:1] if self.attrs.get("with") else self.blocks
+
+    @property
     def is_expression(self) -> bool:
         """An ``and``/``or`` or a conditional expression, not a statement."""
         return self.kind != "statement"

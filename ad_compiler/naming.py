@@ -44,6 +44,13 @@ def _path_in(module: types.ModuleType, obj: object) -> list[str] | None:
     return None
 
 
+
+def printed_as_syntax(op: Op) -> bool:
+    """Ops printed as the statement or expression the user wrote (raise, assert, an
+    f-string, ``"...".format(y)``, ``"%.3f" % y``), not as a call of their `fn`."""
+    return "template" in op.attrs or any(op.attrs.get(k) for k in (
+        "raise", "assert", "method", "operator"))
+
 class Naming:
     """The naming half of the code emitter (codegen._Emitter): it fills `names`,
     `taken`, `free` and `refs` for the values and callees of `fn`."""
@@ -70,7 +77,8 @@ class Naming:
             callee = op.attrs.get("callee")
             if callee and self._spelling_still_means(op):
                 self._reserve_free(callee, op.attrs.get("callee_kind", "global"))
-            elif "fn" in op.attrs and op.prim != "copy" and not op.attrs.get("subscript"):
+            elif "fn" in op.attrs and op.prim != "copy" and not op.attrs.get("subscript") \
+                    and not printed_as_syntax(op):
                 self.refs[id(op.attrs["fn"])] = self._reference(op.attrs["fn"],
                                                                 op.attrs.get("label"))
         for o in self.fn.outputs:

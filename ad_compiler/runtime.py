@@ -360,6 +360,12 @@ def scale(a: Any, factor: Any) -> Any:
     return a * factor
 
 
+def item(a: Any) -> Any:
+    """``a.item()``: the one element of an array (or NumPy scalar) as a Python number;
+    a Python number is itself (its tangents and adjoints may be plain floats)."""
+    return a.item() if hasattr(a, "item") else a
+
+
 def real_sign(x: Any) -> Any:
     """The sign of a real number or array (the slope of ``abs``); complex numbers have
     no such derivative, so they are refused rather than given ``z / abs(z)``."""
@@ -1155,3 +1161,37 @@ def sinc_curve(x: Any) -> Any:
     out = np.where(small, near, far).astype(np.result_type(x, np.float16), copy=False)
     return out[()] if out.ndim == 0 else out
 
+
+# ------------------------------------------------------------------ statements run as written
+
+
+def formatted(template: tuple, *values: Any) -> str:
+    """An f-string: `template` holds its literal parts (str) and, for each replacement
+    field, (conversion, format spec); generated code prints it back as the f-string."""
+    parts, given = [], iter(values)
+    for part in template:
+        if isinstance(part, str):
+            parts.append(part)
+            continue
+        conversion, spec = part
+        value = next(given)
+        if conversion:
+            value = {"r": repr, "s": str, "a": ascii}[conversion](value)
+        parts.append(format(value, spec))
+    return "".join(parts)
+
+
+def raise_error(exc: Any = None, cause: Any = None) -> None:
+    """``raise exc`` (``raise exc from cause``, a bare ``raise``); generated code prints
+    the statement."""
+    if exc is None:
+        raise  # noqa: PLE0704 - re-raises the exception being handled
+    if cause is not None:
+        raise exc from cause
+    raise exc
+
+
+def assert_true(test: Any, message: Any = None) -> None:
+    """``assert test, message``; generated code prints the statement."""
+    if not test:
+        raise AssertionError(message) if message is not None else AssertionError

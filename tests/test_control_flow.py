@@ -435,13 +435,13 @@ SUPPORTED_FLOW = {
     "dict value": (U.f_dict_value, [(0.7,)]),
     "nested def": (U.f_nested_def, [(0.7,)]),
     "nested def in loop": (U.f_nested_def_in_loop, [(0.7,)]),
+    "for else": (U.f_for_else, [(0.7,)]),
+    "while else": (U.f_while_else, [(0.7,), (20.0,)]),
+    "try": (U.f_try, [(0.7,), (-0.5,)]),
 }
 # name -> function: refused today, with a located ADCompileError at the line marked
 # `# ERR` (a construct that becomes supported moves to the table above, with points).
 REFUSED_FLOW = {
-    "for else": U.f_for_else,
-    "while else": U.f_while_else,
-    "try": U.f_try,
     "generator": U.f_generator,
     "async": U.f_async,
     "global write": U.f_global_write,

@@ -24,7 +24,7 @@ ARRAY_SHAPES = {
     "var": (4, 2), "std": (2, 4), "matmul": (2, 3), "dot": (2, 3), "outer": (3,),
     "inner": (2, 3), "einsum": (2, 3), "transpose": (2, 3), "trace": (3, 3),
     "solve": (3, 3), "inv": (3, 3), "det": (3, 3), "slogdet": (3, 3), "norm": (3, 2),
-    "reshape": (2, 3), "ravel": (2, 3), "squeeze": (1, 3), "expand_dims": (3,),
+    "reshape": (2, 3), "ravel": (2, 3), "squeeze": (1, 3), "item": (1,), "expand_dims": (3,),
     "swapaxes": (2, 3), "broadcast_to": (3,), "concatenate": (2, 3), "stack_arrays": (2, 3),
     "hstack": (2, 3), "index_join": (2, 3), "hypot_n": (3,), "vstack": (2, 3), "tile": (2, 3), "repeat": (2, 3), "array": (2, 3),
     "where": (2, 3), "full": (2,), "full_like": (2,), "clip": (2, 3), "linspace": (2,),

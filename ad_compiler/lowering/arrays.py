@@ -180,6 +180,8 @@ class Arrays:
         if isinstance(node, ast.Name):
             if node.id in self.env or node.id in self.branch_only:
                 return True  # (a name bound on some paths only: its own error says so)
+            if node.id in self.local_imports:
+                return False
             resolved = self.src.resolve(node.id)
             return resolved is not None and _is_constant_object(resolved.obj)
         if isinstance(node, ast.Attribute):

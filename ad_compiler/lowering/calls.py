@@ -3,6 +3,8 @@ functions inlined, names resolved to globals, closures and builtins."""
 from __future__ import annotations
 
 import ast
+import builtins
+import functools
 import types
 from collections.abc import Callable
 from typing import Any
@@ -12,11 +14,12 @@ import numpy as np
 from ..custom import array_rule_of, partials_of
 from ..errors import ADCompileError
 from ..frontend import FunctionSource, load
-from ..ir import Block, Const, FreeName, Operand, SourceLoc, walk_ops
+from ..ir import Block, Const, FreeName, Operand, SourceLoc, Value, walk_ops
 from ..primitives import (
     NONDIFF_BUILTINS,
     NONDIFF_NUMPY,
     PRIMITIVES,
+    builtin_call_attrs,
     callable_to_emit,
     lookup_array,
     lookup_callable,
@@ -25,10 +28,15 @@ from ..registry import REGISTRY
 from ..registry.emit import array_op
 from ..registry.reductions import OWN_PRIMAL
 from .comprehensions import is_fold
+from .statements import is_sink, makes_text
 from .values import (
     _FrozenDistribution,
     _is_constant_object,
     _LocalFunction,
+    _Partial,
+    _Spread,
+    _StaticDict,
+    _StaticSeq,
     _TupleValue,
 )
 
@@ -36,6 +44,15 @@ from .values import (
 # without a rule is a call, refused at the user's line where its arguments vary (their
 # source is written for arrays of any namespace, not for differentiating through)
 LIBRARIES = ("numpy", "scipy")
+
+
+# builtins that ask what something is; their arguments may be classes and functions
+_PREDICATES = (builtins.isinstance, builtins.issubclass, builtins.callable)
+
+
+class _Callable:
+    """The argument of ``callable(f)`` where `f` is a function or module of the
+    user's code: the answer is known when compiling."""
 
 
 def is_library_function(fn: types.FunctionType) -> bool:
@@ -57,12 +74,9 @@ class Calls:
 
     def _local_function(self, node: ast.FunctionDef | ast.Lambda) -> _LocalFunction:
         args = node.args
-        if args.vararg or args.kwarg or args.kwonlyargs:
-            raise self.error(node, "nested functions with *args, **kwargs or keyword-only "
-                                   "parameters are not supported",
-                             hint="give it plain positional parameters")
         defaults = [self.expr(d) for d in args.defaults]  # evaluated where it is defined
-        return _LocalFunction(node, defaults)
+        kw_defaults = [None if d is None else self.expr(d) for d in args.kw_defaults]
+        return _LocalFunction(node, defaults, kw_defaults)
 
     def _inline_local(self, local: _LocalFunction, args: list[Operand],
                       kwargs: dict[str, Operand], node: ast.Call) -> Any:
@@ -76,8 +90,9 @@ class Calls:
         child.local_stack = self.local_stack | {id(local.node)}
         child.caller, child.frame_node = (self, node), local.node
         child.env = dict(self.env)
+        kw_defaults = dict(zip((a.arg for a in local.node.args.kwonlyargs), local.kw_defaults))
         child.env.update(self._bind_parameters(local.node.args, local.defaults, "this function",
-                                    args, kwargs, node))
+                                               args, kwargs, node, kw_defaults))
         if isinstance(local.node, ast.Lambda):
             child._begin(local.node.body)
             outputs, is_tuple = child._return_value(local.node.body)
@@ -116,18 +131,67 @@ class Calls:
         if node.id in self.env:
             raise self.error(node, "attributes and methods of values are not supported yet",
                              hint="use the NumPy or math function instead of the method")
-        resolved = self.src.resolve(node.id)
-        if resolved is None:
-            raise self.error(node, f"the name '{node.id}' is not defined")
-        obj = resolved.obj
+        if node.id in self.local_imports:  # import numpy as onp, inside the function
+            obj, kind = self.local_imports[node.id], "import"
+        else:
+            resolved = self.src.resolve(node.id)
+            if resolved is None:
+                raise self.error(node, f"the name '{node.id}' is not defined")
+            obj, kind = resolved.obj, resolved.kind
         for attr in reversed(parts):
             if not hasattr(obj, attr):
                 raise self.error(node, f"'{node.id}' has no attribute '{attr}'")
             obj = getattr(obj, attr)
         spelling = ".".join([node.id, *reversed(parts)])
+        if kind == "import":  # fixed by the import statement: nothing to check again
+            return spelling, kind, obj
         owner = None if self.root is self else self.src.func
         self.root.resolutions.append((owner, spelling, obj))
-        return spelling, resolved.kind, obj
+        return spelling, kind, obj
+
+    def _sink_target(self, func: ast.expr) -> tuple[str, str, Any] | None:
+        """(spelling, kind, callable) where `func` names a sink through a module-level
+        object (``log.info`` of ``log = logging.getLogger(...)``); None otherwise."""
+        root = func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not isinstance(func, ast.Attribute) or not isinstance(root, ast.Name) or \
+                root.id in self.env or root.id in self.branch_only:
+            return None
+        if root.id not in self.local_imports and self.src.resolve(root.id) is None:
+            return None
+        try:
+            found = self._resolve_path(func)
+        except ADCompileError:
+            return None
+        return found if is_sink(found[2]) else None
+
+    def _predicate_call(self, node: ast.Call, spelling: str, fn: Any) -> Operand:
+        """isinstance(x, float), issubclass(t, np.floating), callable(f): called as
+        written; their arguments may be classes and functions, and they have no
+        derivative."""
+        if node.keywords:
+            raise self.error(node, f"{spelling}() takes no keyword arguments")
+        if fn is builtins.callable and len(node.args) == 1 and isinstance(
+                node.args[0], (ast.Name, ast.Lambda)) and (isinstance(node.args[0], ast.Lambda)
+                                                          or isinstance(self.env.get(
+                                                              node.args[0].id), _LocalFunction)):
+            return Const(True)  # a function defined here
+
+        def argument(arg: ast.expr) -> Any:
+            if isinstance(arg, ast.Tuple):
+                return self._pack_static([argument(e) for e in arg.elts], arg)
+            if isinstance(arg, (ast.Name, ast.Attribute)) and not self._is_value_expression(arg):
+                spelling_, kind, obj = self._resolve_path(arg)
+                if fn is builtins.callable and not isinstance(obj, type):
+                    return _Callable()  # a function or a module: asked of the object
+                return self._class_operand(spelling_, kind, obj, arg)
+            return self._static_or_value(arg)
+        args = [argument(a) for a in node.args]
+        if fn is builtins.callable and len(args) == 1 and isinstance(args[0], _Callable):
+            return Const(callable(self._resolve_path(node.args[0])[2]))
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        return self.builder.emit("call", args, attrs=builtin_call_attrs(fn)).result
 
     def _inline(self, fn: types.FunctionType, spelling: str, args: list[Operand],
                 kwargs: dict[str, Operand], node: ast.Call) -> Operand | _TupleValue:
@@ -165,33 +229,48 @@ class Calls:
     def _bind_arguments(self, callee: FunctionSource, args: list[Operand],
                         kwargs: dict[str, Operand], node: ast.Call) -> dict[str, Operand]:
         spec = callee.node.args
-        if spec.vararg or spec.kwarg or spec.kwonlyargs:
-            raise self.error(node, f"'{callee.name}' has *args, **kwargs or keyword-only "
-                                   "parameters, which inlining does not support yet (Python "
-                                   "functions a differentiated function calls are inlined)",
-                             hint="give it plain positional parameters if it is yours; call a "
-                                  "library function such as logging's outside the function "
-                                  "you differentiate, or register its derivative with "
-                                  "adc.defpartials")
-        defaults = []
-        for value in callee.func.__defaults__ or ():
-            defaults.append(Const(value) if isinstance(value, (int, float, bool, type(None)))
-                            else None)
-        return self._bind_parameters(spec, defaults, f"'{callee.name}'", args, kwargs, node)
+
+        def usable(value: Any) -> Operand | None:
+            return Const(value) if isinstance(value, (int, float, bool, str, type(None))) \
+                else None
+        defaults = [usable(value) for value in callee.func.__defaults__ or ()]
+        kw_defaults = {k: usable(v) for k, v in (callee.func.__kwdefaults__ or {}).items()}
+        return self._bind_parameters(spec, defaults, f"'{callee.name}'", args, kwargs, node,
+                                     kw_defaults)
 
     def _bind_parameters(self, spec: ast.arguments, defaults: list[Operand | None], label: str,
-              args: list[Operand], kwargs: dict[str, Operand],
-              node: ast.Call) -> dict[str, Operand]:
-        """Parameter names to argument values, as a call binds them (None: no usable default)."""
+                         args: list[Any], kwargs: dict[str, Any], node: ast.Call,
+                         kw_defaults: dict[str, Operand | None] | None = None) -> dict[str, Any]:
+        """Parameter names to argument values, as a call binds them (None: no usable
+        default): ``*args`` to a tuple of the extra positional arguments (or to the
+        sequence a ``*xs`` passes on whole), ``**kwargs`` to a dict of the extra keywords."""
         names = [a.arg for a in [*spec.posonlyargs, *spec.args]]
-        if len(args) > len(names):
+        spread = args[-1] if args and isinstance(args[-1], _Spread) else None
+        args = args[:-1] if spread is not None else args
+        if any(isinstance(a, _Spread) for a in args) or spread is not None and (
+                spec.vararg is None or len(args) != len(names)):
+            raise self.error(node, f"a starred argument whose length is known only when the "
+                                   f"code runs can only fill {label}'s *args parameter whole",
+                             hint="pass the items one by one, or give every other parameter "
+                                  "its value before the starred argument")
+        if len(args) > len(names) and spec.vararg is None:
             raise self.error(node, f"{label} takes {len(names)} arguments, {len(args)} given")
-        bound = dict(zip(names, args))
+        bound: dict[str, Any] = dict(zip(names, args))
+        if spec.vararg is not None:
+            bound[spec.vararg.arg] = spread.value if spread is not None else \
+                _StaticSeq(list(args[len(names):]), "tuple")
+        kwonly = [a.arg for a in spec.kwonlyargs]
+        extra: dict[str, Any] = {}
         for key, value in kwargs.items():
-            if key not in names or key in bound:
+            if key in bound or key not in names and key not in kwonly and spec.kwarg is None:
                 raise self.error(node, f"{label} got an unexpected or repeated argument "
                                        f"'{key}'")
-            bound[key] = value
+            if key in names or key in kwonly:
+                bound[key] = value
+            else:
+                extra[key] = value
+        if spec.kwarg is not None:
+            bound[spec.kwarg.arg] = _StaticDict(extra)
         first_default = len(names) - len(defaults)
         for index, name in enumerate(names):
             if name in bound:
@@ -201,19 +280,55 @@ class Calls:
                 raise self.error(node, f"no value for the parameter '{name}' of {label}",
                                  hint="pass it explicitly")
             bound[name] = default
+        for name in kwonly:
+            if name not in bound:
+                default = (kw_defaults or {}).get(name)
+                if default is None:
+                    raise self.error(node, f"no value for the keyword-only parameter "
+                                           f"'{name}' of {label}", hint="pass it explicitly")
+                bound[name] = default
         return bound
 
-    def _arguments(self, node: ast.Call,
-                   lower: Callable[[ast.expr], Any]) -> tuple[list[Any], dict[str, Any]]:
-        """A call's positional and keyword arguments, each lowered with `lower`."""
+    def _arguments(self, node: ast.Call, lower: Callable[[ast.expr], Any],
+                   spread: bool = False) -> tuple[list[Any], dict[str, Any]]:
+        """A call's positional and keyword arguments, each lowered with `lower`.
+
+        ``f(*xs)`` and ``f(**kw)`` pass the items of a list, tuple or dict whose items
+        are known when compiling (a display, or a function's ``*args``/``**kwargs``);
+        with `spread`, a sequence known only when the code runs is passed on whole
+        (a `_Spread`) for the callee's ``*args``."""
+        args: list[Any] = []
         for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                raise self.error(arg, "starred arguments are not supported",
+            if not isinstance(arg, ast.Starred):
+                args.append(lower(arg))
+                continue
+            value = self._item(self._rvalue(arg.value))
+            if isinstance(value, _TupleValue):
+                value = _StaticSeq(list(value.items), "tuple")
+            if isinstance(value, _StaticSeq):
+                args.extend(self._materialize(v, arg) for v in value.items)
+            elif spread and isinstance(value, Value):
+                args.append(_Spread(value))
+            else:
+                raise self.error(arg, "starred arguments are supported where the items are "
+                                      "known when compiling (a list or tuple display, or the "
+                                      "*args of the function)",
                                  hint="pass the arguments one by one")
-        if any(k.arg is None for k in node.keywords):
-            raise self.error(node, "'**' arguments are not supported",
-                             hint="pass keyword arguments by name")
-        return [lower(a) for a in node.args], {k.arg: lower(k.value) for k in node.keywords}
+        kwargs: dict[str, Any] = {}
+        for keyword in node.keywords:
+            if keyword.arg is not None:
+                kwargs[keyword.arg] = lower(keyword.value)
+                continue
+            value = self._item(self._rvalue(keyword.value))
+            if not isinstance(value, _StaticDict) or not all(
+                    isinstance(k, str) for k in value.items):
+                raise self.error(keyword.value, "'**' arguments are supported where the "
+                                                "dict's keys are known when compiling (a dict "
+                                                "display, or the **kwargs of the function)",
+                                 hint="pass keyword arguments by name")
+            kwargs.update((k, self._materialize(v, keyword.value))
+                          for k, v in value.items.items())
+        return args, kwargs
 
     def _call(self, node: ast.Call) -> Operand | _TupleValue:
         local = None
@@ -223,8 +338,15 @@ class Calls:
         elif isinstance(node.func, ast.Lambda):
             local = self._local_function(node.func)
         if local is not None:
-            args, kwargs = self._arguments(node, self.expr)
+            args, kwargs = self._arguments(node, self.expr, spread=True)
             return self._inline_local(local, args, kwargs, node)
+        if isinstance(node.func, ast.Name) and isinstance(self.env.get(node.func.id), _Partial):
+            return self._call(self._completed(self.env[node.func.id], node))
+        if isinstance(node.func, ast.Call) and isinstance(node.func.func, (ast.Name,
+                                                                          ast.Attribute)) \
+                and not self._is_value_expression(node.func.func) \
+                and self._resolve_path(node.func.func)[2] is functools.partial:
+            return self._call(self._completed(self._make_partial(node.func), node))
         if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Call):
             frozen = self._frozen_method_call(node)  # norm(mu, sigma).logpdf(x)
             if frozen is not None:
@@ -232,9 +354,21 @@ class Calls:
         if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
                 and isinstance(self.env.get(node.func.value.id), _FrozenDistribution):
             return self._frozen_method(self.env[node.func.value.id], node)  # d.logpdf(x)
+        formatted = self._format_method(node)  # "{:.3f}".format(y)
+        if formatted is not None:
+            return formatted
+        sink = self._sink_target(node.func)
+        if sink is not None:  # log.info(...) on a module's logger
+            return self._sink_call(node, *sink)
         if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
             return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
+        if is_sink(fn):
+            return self._sink_call(node, spelling, root_kind, fn)
+        if makes_text(fn):
+            return self._text_call(node, spelling, root_kind, fn)
+        if any(fn is p for p in _PREDICATES):
+            return self._predicate_call(node, spelling, fn)
         if is_fold(fn):  # sum(...), max(...), map(...): a loop over the items
             folded = self._fold_call(node, fn, spelling)
             if folded is not None:
@@ -262,7 +396,14 @@ class Calls:
                 # user's bound method
                 self.builder.producers[result.uid].attrs["fn"] = fn
             return result
-        args, kwargs = self._arguments(node, self.expr)
+        if fn is functools.partial:
+            return self._make_partial(node)
+        if isinstance(fn, functools.partial) and partials_of(fn) is None:  # (a rule first)
+            return self._call(self._module_partial(node, fn))
+        inlinable = (isinstance(fn, types.FunctionType) and id(fn) not in NONDIFF_BUILTINS
+                     and not is_library_function(fn) and partials_of(fn) is None
+                     and lookup_callable(fn) is None)
+        args, kwargs = self._arguments(node, self.expr, spread=inlinable)  # (its *args)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         attrs = {"fn": callable_to_emit(fn), "callee": spelling, "callee_kind": root_kind}
         partials = partials_of(fn)
@@ -299,6 +440,49 @@ class Calls:
             attrs["nondiff"] = True
         attrs["kwnames"] = tuple(kwargs)
         return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
+
+    def _make_partial(self, node: ast.Call) -> _Partial:
+        """``functools.partial(g, a, k=v)``: the arguments are evaluated now, as Python
+        does, and bound to names the completed call reads."""
+        if not node.args or isinstance(node.args[0], ast.Starred):
+            raise self.error(node, "functools.partial needs the function first")
+
+        def frozen(arg: ast.expr) -> ast.expr:
+            if isinstance(arg, ast.Starred):
+                return arg
+            hidden = f"__partial_{arg.lineno}_{arg.col_offset}"
+            self.env[hidden] = self._rvalue(arg)
+            return ast.copy_location(ast.Name(hidden, ast.Load()), arg)
+        call = ast.Call(node.args[0], [frozen(a) for a in node.args[1:]],
+                        [ast.keyword(k.arg, frozen(k.value)) for k in node.keywords])
+        return _Partial(ast.copy_location(call, node))
+
+    def _completed(self, partial: _Partial, node: ast.Call) -> ast.Call:
+        """The call of a partial's function with its frozen arguments, then those of
+        this call (whose keywords replace the frozen ones, as functools does)."""
+        given = {k.arg for k in node.keywords}
+        keywords = [k for k in partial.call.keywords if k.arg not in given or k.arg is None]
+        call = ast.Call(partial.call.func, [*partial.call.args, *node.args],
+                        [*keywords, *node.keywords])
+        return ast.copy_location(call, node)
+
+    def _module_partial(self, node: ast.Call, fn: functools.partial) -> ast.Call:
+        """A call of a module-level ``functools.partial`` object: a call of its function
+        (``scaled.func``) with its frozen arguments, which must be constants."""
+        def constant(value: Any) -> ast.expr:
+            if not isinstance(value, (int, float, bool, str, type(None))):
+                raise self.error(node, f"the arguments frozen in this functools.partial "
+                                       f"object must be numbers or strings, not "
+                                       f"{type(value).__name__}",
+                                 hint="make the partial inside the function, or pass the "
+                                      "value as an argument")
+            return ast.copy_location(ast.Constant(value), node)
+        given = {k.arg for k in node.keywords}
+        func = ast.copy_location(ast.Attribute(node.func, "func", ast.Load()), node)
+        call = ast.Call(func, [*(constant(a) for a in fn.args), *node.args],
+                        [*(ast.keyword(k, constant(v)) for k, v in fn.keywords.items()
+                           if k not in given), *node.keywords])
+        return ast.copy_location(call, node)
 
     def _frozen_method_call(self, node: ast.Call) -> Operand | None:
         """``norm(mu, sigma).logpdf(x)``: a method of a distribution frozen in the same
@@ -340,6 +524,13 @@ class Calls:
     def _static_value(self, node: ast.Attribute) -> Operand:
         """`module.CONSTANT` (math.pi, np.e): read when the code runs."""
         spelling, root_kind, obj = self._resolve_path(node)
+        if isinstance(obj, type):  # np.ndarray, np.float64 as a value
+            return self._class_operand(spelling, root_kind, obj, node)
+        if root_kind == "import" and isinstance(obj, (int, float)) and not isinstance(obj, bool):
+            return Const(obj)  # onp.pi of an import inside the function
+        if root_kind == "import":
+            raise self.error(node, f"'{spelling}' comes from an import inside the function "
+                                   "and is not a number", hint="import it at module level")
         if _is_constant_object(obj):
             if self.root is not self and isinstance(obj, (int, float)):
                 return Const(obj)  # a module constant (math.pi) read by an inlined function

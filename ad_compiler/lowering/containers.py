@@ -13,6 +13,8 @@ from ..registry.emit import array_op
 from .values import (
     _FrozenDistribution,
     _LocalFunction,
+    _Partial,
+    _Spread,
     _StaticDict,
     _StaticSeq,
     _TupleValue,
@@ -62,9 +64,12 @@ class Containers:
 
     def _materialize(self, value: Any, node: ast.AST) -> Operand:
         """A container as a runtime list or tuple, for uses that need one value."""
-        if isinstance(value, _LocalFunction):
-            raise self.error(node, "a nested function can only be called here",
-                             hint="call it where it is needed")
+        if isinstance(value, (_LocalFunction, _Partial)):
+            raise self.error(node, "a nested function or functools.partial can only be "
+                                   "called here", hint="call it where it is needed")
+        if isinstance(value, _Spread):
+            raise self.error(node, "starred arguments are supported where the items are "
+                                   "known when compiling", hint="pass the items one by one")
         if isinstance(value, _StaticSeq):
             items = [self._materialize(v, node) for v in value.items]
             return self.builder.emit("pack", items, attrs={"kind": value.kind}).result

@@ -22,6 +22,10 @@ from .values import (
 )
 
 
+def _ends_in_raise(stmts: list[ast.stmt]) -> bool:
+    return bool(stmts) and isinstance(stmts[-1], ast.Raise)
+
+
 class ControlFlow:
     """Methods of the lowerer (see core.py), grouped by what they lower."""
 
@@ -68,13 +72,20 @@ class ControlFlow:
     def _if_statement(self, stmt: ast.If, rest: list[ast.stmt]) -> _Returned | None:
         cond = self.expr(stmt.test)
         then = self._branch(stmt.body)
-        if then.returned is not None:  # the rest of the function runs only on the else path
-            other = self._branch(stmt.orelse + rest, must_return=True)
-            return self._merge_returns(stmt, cond, then, other)
+        if then.returned is not None and not then.returned.raises:  # the rest of the
+            other = self._branch(stmt.orelse + rest, must_return=True)  # function runs
+            return self._merge_returns(stmt, cond, then, other)  # only on the else path
         orelse = self._branch(stmt.orelse)
-        if orelse.returned is not None:
+        if orelse.returned is not None and not orelse.returned.raises:
             then = self._branch(stmt.body + rest, must_return=True)
             return self._merge_returns(stmt, cond, then, orelse)
+        if then.returned is not None and orelse.returned is not None:  # both raise
+            self._emit_structured(IfOp, [cond], [then.block, orelse.block], [], stmt)
+            return _Returned([], False, stmt, raises=True)
+        for raising, other in ((then, orelse), (orelse, then)):  # a branch that raises
+            if raising.returned is not None or _ends_in_raise(  # (in a loop, a with or a
+                    stmt.body if raising is then else stmt.orelse):  # try, by its last line)
+                raising.env = {n: self.env.get(n, Const(None)) for n in other.env}
         changed = [n for n in dict.fromkeys([*then.env, *orelse.env])
                    if n in then.env and n in orelse.env
                    and not (then.env[n] is self.env.get(n) and orelse.env[n] is self.env.get(n))]
@@ -96,6 +107,14 @@ class ControlFlow:
     def _merge_returns(self, stmt: ast.If, cond: Operand, then: _Branch,
                        orelse: _Branch) -> _Returned:
         a, b = then.returned, orelse.returned
+        if a.raises and b.raises:
+            then.block.yields, orelse.block.yields = [], []
+            self._emit_structured(IfOp, [cond], [then.block, orelse.block], [], stmt)
+            return _Returned([], False, stmt, raises=True)
+        if a.raises or b.raises:  # the path that raises yields placeholders
+            shape = b if a.raises else a
+            placeholder = _Returned([Const(None)] * len(shape.outputs), shape.is_tuple, None)
+            a, b = (placeholder, b) if a.raises else (a, placeholder)
         if a.is_tuple != b.is_tuple or len(a.outputs) != len(b.outputs):
             raise self.error(b.node or stmt, "the 'return' statements of this function return "
                                              "different numbers of values",
@@ -105,10 +124,22 @@ class ControlFlow:
                                         [None] * len(a.outputs), stmt)
         return _Returned(list(results), a.is_tuple, stmt)
 
+    def _loop_else(self, stmt: ast.For | ast.While) -> list[ast.stmt]:
+        """A loop's else clause, as the statements to lower after it: as written if the
+        loop has no 'break', else in an ``if not done:`` on the loop's flag."""
+        if not stmt.orelse:
+            return []
+        done = self.last_loop_done
+        if done is None:
+            return list(stmt.orelse)
+        hidden = f"__done_{stmt.lineno}_{stmt.col_offset}"
+        self.env[hidden] = done
+        first = stmt.orelse[0]
+        test = ast.copy_location(ast.UnaryOp(ast.Not(), ast.copy_location(
+            ast.Name(hidden, ast.Load()), first)), first)
+        return [ast.copy_location(ast.If(test, list(stmt.orelse), []), first)]
+
     def _for(self, stmt: ast.For) -> tuple | None:
-        if stmt.orelse:
-            raise self.error(stmt, "'for ... else' is not supported",
-                             hint="use a flag variable instead of the else clause")
         iterable, bind = self._iteration(stmt)
         targets = [n.id for n in ast.walk(stmt.target)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
@@ -149,6 +180,7 @@ class ControlFlow:
         inits = [*(self._carried_value(n) for n in carried), *loop.extra_inits()]
         results = self._emit_structured(ForOp, [iterable, *inits], [body],
                                         [*carried, *loop.extra_names()], stmt)
+        self.last_loop_done = results[len(carried)] if loop.done is not None else None
         self.env.update(zip(carried, results))
         return loop.exit(results)
 
@@ -296,9 +328,6 @@ class ControlFlow:
         return self.builder.emit("call", args, attrs=builtin_call_attrs(fn)).result
 
     def _while(self, stmt: ast.While) -> tuple | None:
-        if stmt.orelse:
-            raise self.error(stmt, "'while ... else' is not supported",
-                             hint="use a flag variable instead of the else clause")
         carried = [n for n in _assigned_names(stmt.body) if n in self.env]
         loop = _Loop.for_body(carried, stmt, self)
         names = [*carried, *loop.extra_names()]
@@ -327,6 +356,7 @@ class ControlFlow:
         self._note_loop_locals(inside, stmt)
         inits = [*(self._carried_value(n) for n in carried), *loop.extra_inits()]
         results = self._emit_structured(WhileOp, inits, [cond_block, body], names, stmt)
+        self.last_loop_done = results[len(carried)] if loop.done is not None else None
         self.env.update(zip(carried, results))
         return loop.exit(results)
 

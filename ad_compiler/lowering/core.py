@@ -7,6 +7,7 @@ primitive, a global or closure *value* becomes a `FreeName` read at call time.""
 from __future__ import annotations
 
 import ast
+import inspect
 import types
 from typing import Any
 
@@ -23,6 +24,7 @@ from .calls import Calls
 from .comprehensions import COMPREHENSIONS, Comprehensions, _Lowered
 from .containers import Containers
 from .control import ControlFlow
+from .statements import Statements, contain_text
 from .values import (
     _BINOPS,
     _COMPARES,
@@ -45,6 +47,15 @@ _OPERATOR_HINT = ("for boolean arrays use np.logical_and, np.logical_or, np.logi
                   "on integers outside the function you differentiate")
 
 
+def has_packed_signature(func: Any) -> bool:
+    """Whether `func` has ``*args``, keyword-only parameters or ``**kwargs``: its
+    derivative code takes every parameter by position (``*args`` as one tuple,
+    ``**kwargs`` as one dict), and the public functions bind a call to them."""
+    code = getattr(func, "__code__", None)
+    return code is not None and bool(code.co_kwonlyargcount or code.co_flags & (
+        inspect.CO_VARARGS | inspect.CO_VARKEYWORDS))
+
+
 def lower(func: Any) -> Function:
     """The SSA evaluation trace of a Python function."""
     if getattr(func, "_adc_wrapper", False):
@@ -61,7 +72,7 @@ def lower(func: Any) -> Function:
         return _Lowerer(src).run()
 
 
-class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
+class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statements):
     def __init__(self, src: FunctionSource) -> None:
         self.src = src
         self.block = Block()
@@ -83,6 +94,10 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
         self.updates: list[inplace.Update] = []  # augmented assignments of possible arrays
         self.free_numbers: set[str] = set()  # globals and closure variables holding numbers
         self._liveness: dict[int, inplace.Liveness] = {}
+        self.local_imports: dict[str, Any] = {}  # names imported inside the function
+        self.statement_block = self.block  # the block the current statement is lowered in
+        self.enclosed = 0  # with and try statements being lowered (a raise does not end a path)
+        self.handling = 0  # except clauses being lowered (where a bare 'raise' re-raises)
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)
@@ -106,28 +121,29 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
         self.block.yields = outputs
         fn = Function(self.src.name, params, self.block, returns_tuple,
                       self.statements, self.src.filename,
-                      defaults=tuple(self.src.func.__defaults__ or ()), source=self.src,
+                      defaults=() if has_packed_signature(self.src.func) else
+                      tuple(self.src.func.__defaults__ or ()), source=self.src,
                       extra_cells=dict(self.extra_cells), resolutions=list(self.resolutions),
                       none_returns=[(n.lineno, n.col_offset) for n in self.none_returns])
+        contain_text(fn)
         fn.updates_inputs = inplace.check_updates(fn, self.updates, self.free_numbers)
         return fn
 
     def _params(self, args: ast.arguments) -> list[Value]:
-        if args.vararg or args.kwarg:
-            extra = args.vararg or args.kwarg
-            wrapped = getattr(self.src.func, "__wrapped__", None)
-            hint = "name each parameter"
-            if self.root is self and callable(wrapped):  # a decorator's wrapper
-                hint = (f"this is the wrapper a decorator made around "
-                        f"{getattr(wrapped, '__name__', 'a function')}: differentiate the "
-                        f"function it wraps, adc.grad({self.src.func.__name__}.__wrapped__)")
-            raise self.error(extra, "*args and **kwargs parameters are not supported",
-                             hint=hint)
-        if args.kwonlyargs:
-            raise self.error(args.kwonlyargs[0], "keyword-only parameters are not supported yet",
-                             hint="make them positional parameters")
+        """The parameters in the order of the signature: ``*args`` is one parameter (a
+        tuple), keyword-only ones follow it, ``**kwargs`` (a dict) comes last."""
+        wrapped = getattr(self.src.func, "__wrapped__", None)
+        if (args.vararg or args.kwarg) and callable(wrapped):  # a decorator's wrapper
+            raise self.error(args.vararg or args.kwarg, "the *args and **kwargs parameters "
+                                                        "of a decorator's wrapper are not "
+                                                        "supported",
+                             hint=f"this is the wrapper a decorator made around "
+                                  f"{getattr(wrapped, '__name__', 'a function')}: "
+                                  f"differentiate the function it wraps, "
+                                  f"adc.grad({self.src.func.__name__}.__wrapped__)")
         params = []
-        for arg in [*args.posonlyargs, *args.args]:
+        for arg in [*args.posonlyargs, *args.args, *([args.vararg] if args.vararg else []),
+                    *args.kwonlyargs, *([args.kwarg] if args.kwarg else [])]:
             value = Value(arg.arg)
             self.env[arg.arg] = value
             params.append(value)
@@ -137,6 +153,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
     def _body(self, body: list[ast.stmt]) -> tuple[list[Operand], bool]:
         stmts = body[1:] if body and _is_docstring(body[0]) else body
         returned = self._stmts(stmts)
+        if returned is not None and returned.raises:  # every path raises
+            return [Const(None)], False
         if returned is None:
             self.root.none_returns.append(stmts[-1] if stmts else self.src.node)
             return [Const(None)], False
@@ -158,24 +176,40 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
                     return self._return_outcome([Const(None)], False, stmt)
                 outputs, is_tuple = self._return_value(stmt.value)
                 return self._return_outcome(outputs, is_tuple, stmt)
-            if isinstance(stmt, ast.If):
+            if isinstance(stmt, ast.Raise):
+                returned = self._raise(stmt)
+                if returned is not None:
+                    return returned
+            elif isinstance(stmt, ast.Try):
+                self._try(stmt)
+            elif isinstance(stmt, ast.With):
+                returned = self._with(stmt)
+                if returned is not None:
+                    return returned
+            elif isinstance(stmt, ast.If):
                 returned = self._if_statement(stmt, stmts[index + 1:])
                 if returned is not None:
                     return returned
+            elif isinstance(stmt, ast.While) and self._while_walrus(stmt) is not None:
+                return self._stmts(self._while_walrus(stmt) + stmts[index + 1:])
             elif isinstance(stmt, (ast.For, ast.While)):
                 exit_ = self._for(stmt) if isinstance(stmt, ast.For) else self._while(stmt)
+                rest = self._loop_else(stmt) + stmts[index + 1:]
                 if exit_ is not None:  # the loop may return: `if returned: return ...`
                     flag, values, is_tuple = exit_
                     then = _Branch(Block(), self.env,
                                    self._return_outcome(values, is_tuple, stmt))
-                    orelse = self._branch(stmts[index + 1:], must_return=True)
+                    orelse = self._branch(rest, must_return=True)
                     return self._merge_returns(stmt, flag, then, orelse)
+                if stmt.orelse:  # the rest of the function follows the else clause
+                    return self._stmts(rest)
             else:
                 self._statement(stmt)
         return None
 
     def _begin(self, stmt: ast.AST) -> None:
         self.stmt = stmt
+        self.statement_block = self.builder.block
         last = stmt.lineno if isinstance(stmt, _COMPOUND) else (stmt.end_lineno or stmt.lineno)
         lines = [self.src.line(n).strip() for n in range(stmt.lineno, last + 1)]
         self.statements[stmt.lineno] = " ".join(lines)
@@ -233,6 +267,15 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
                 self.expr(stmt.value)  # reject what cannot be lowered; no effect otherwise
             return
         if isinstance(stmt, ast.Pass):
+            return
+        if isinstance(stmt, ast.Assert):
+            self._assert(stmt)
+            return
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            self._import(stmt)
+            return
+        if isinstance(stmt, ast.Global):
+            self._global(stmt)
             return
         if isinstance(stmt, ast.FunctionDef):
             if stmt.decorator_list:
@@ -294,6 +337,10 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
             return value
         if isinstance(node, ast.BoolOp):
             return self._boolop(node)
+        if isinstance(node, ast.JoinedStr):
+            return self._fstring(node)
+        if isinstance(node, ast.NamedExpr):
+            return self._walrus(node)
         if isinstance(node, ast.Call):
             result = self._call(node)
             if isinstance(result, _TupleValue):
@@ -387,6 +434,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
     def _binop(self, prim: str, left: Operand, right: Operand, node: ast.AST) -> Operand:
         if prim == "matmul":
             return array_op(self.builder, "matmul", {"x1": left, "x2": right})
+        if prim == "mod" and isinstance(left, Const) and isinstance(left.value, str):
+            return self._percent_format(left, right)  # "%.3f" % y
         if isinstance(left, Const) and isinstance(right, Const):
             try:
                 return Const(OPERATOR_FUNCTIONS[prim](left.value, right.value))
@@ -397,6 +446,10 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
     def name(self, name: str, node: ast.AST) -> Operand:
         if name in self.env:
             return self._materialize(self.env[name], node)
+        if name in self.local_imports:
+            raise self.error(node, f"'{name}' is imported inside the function and can only "
+                                   "be called (or its attributes read) here",
+                             hint="import it at module level to use it as a value")
         resolved = self.src.resolve(name)
         if resolved is None and name in self.branch_only:
             where = self.branch_only[name].lineno
@@ -406,6 +459,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions):
         if resolved is None:
             raise self.error(node, f"the name '{name}' is not defined",
                              hint="assign it before use, or define it at module level")
+        if isinstance(resolved.obj, type):  # a class as a value: float, np.ndarray
+            return self._class_operand(name, resolved.kind, resolved.obj, node)
         if _is_constant_object(resolved.obj):
             free = self._free_name(name, resolved.kind, node)
             if inplace.is_number(resolved.obj):

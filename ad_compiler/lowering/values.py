@@ -22,27 +22,13 @@ _COMPARES = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "
 
 
 _UNSUPPORTED_STATEMENTS = {
-    ast.Try: ("'try' cannot be differentiated",
-              "move the try/except outside the function you differentiate"),
-    ast.With: ("'with' blocks cannot be differentiated",
-               "move the 'with' block outside the function you differentiate"),
-    ast.Global: ("'global' declarations cannot be differentiated",
-                 "pass the value as an argument and return the new value"),
     ast.Nonlocal: ("'nonlocal' declarations cannot be differentiated",
                    "pass the value as an argument and return the new value"),
-    ast.Raise: ("'raise' cannot be differentiated",
-                "check inputs before calling the differentiated function"),
     ast.Delete: ("'del' cannot be differentiated", "remove the 'del' statement"),
-    ast.Import: ("imports inside a differentiated function are not supported",
-                 "import at module level"),
-    ast.ImportFrom: ("imports inside a differentiated function are not supported",
-                     "import at module level"),
     ast.ClassDef: ("class definitions inside a differentiated function are not supported",
                    "define the class at module level"),
     ast.AsyncFunctionDef: ("async functions cannot be differentiated",
                            "use a plain 'def' function"),
-    ast.Assert: ("'assert' cannot be differentiated",
-                 "check inputs before calling the differentiated function"),
     ast.Match: ("'match' statements cannot be differentiated yet",
                 "write it with if/elif/else"),
 }
@@ -56,10 +42,7 @@ _UNSUPPORTED_EXPRESSIONS = {
     ast.Await: ("'await' cannot be differentiated", "use a plain 'def' function"),
     ast.Lambda: ("a lambda can only be called or assigned to a name here",
                  "assign it to a name and call it"),
-    ast.NamedExpr: ("assignment expressions (':=') are not supported",
-                    "assign in a statement of its own"),
     ast.Starred: ("starred arguments are not supported", "pass arguments one by one"),
-    ast.JoinedStr: ("f-strings cannot be differentiated", "format outside the function"),
 }
 
 
@@ -73,6 +56,7 @@ class _Returned:
     outputs: list[Operand]
     is_tuple: bool
     node: ast.AST | None
+    raises: bool = False  # every path raises: no value, the other paths' shape
 
 
 @dataclass
@@ -169,6 +153,23 @@ class _LocalFunction:
 
     node: ast.FunctionDef | ast.Lambda
     defaults: list[Operand]
+    kw_defaults: list[Operand | None] = field(default_factory=list)  # keyword-only's
+
+
+@dataclass
+class _Spread:
+    """``*xs`` in a call, where `xs` is a sequence whose length is known only when the
+    code runs: it can only become a called function's ``*args`` as a whole."""
+
+    value: Operand
+
+
+@dataclass
+class _Partial:
+    """``functools.partial(g, a, k=v)`` made in the function: `call` is a call of `g`
+    with the frozen arguments (names bound to their values), to complete when called."""
+
+    call: ast.Call
 
 
 @dataclass

@@ -38,6 +38,8 @@ array("reshape", np.reshape, "a*, shape", methods=("reshape",), linear=True, vie
 array("ravel", np.ravel, "a*", methods=("ravel", "flatten"), linear=True, view=True, vjp=_shape_back, batched=_batched_ravel)
 array("squeeze", np.squeeze, "a*, axis=None", methods=("squeeze",), linear=True, view=True, vjp=_shape_back,
       batched=(batched.batched_squeeze, ("a", "axis")))
+# x.item(): the number in a one-element array; its adjoint is put back in x's shape
+array("item", runtime.item, "a*", methods=("item",), linear=True, vjp=_shape_back)
 array("expand_dims", np.expand_dims, "a*, axis", linear=True, view=True, vjp=_shape_back,
       batched=(batched.batched_expand_dims, ("a", "axis")))
 array("swapaxes", np.swapaxes, "a*, axis1, axis2", methods=("swapaxes",), linear=True, view=True,

@@ -75,8 +75,8 @@ def check_supported(fn: Function, op: Op) -> None:
     """Raise a located error for an op that has varied inputs but no rule."""
     if op.blocks:
         return
-    if op.attrs.get("index_trick"):  # np.r_[a, b]
-        raise no_rule_error(fn, op)
+    if op.attrs.get("index_trick") or op.attrs.get("text") and not is_nondiff(op):
+        raise no_rule_error(fn, op)  # np.r_[a, b]; text that reaches more than a print
     if op.prim in ("push", "pop", "stack", "index_add") or (
             op.prim == "call" and not op.attrs.get("nondiff")
             and getattr(op.attrs.get("fn"), "__module__", None) == "ad_compiler.runtime"):
@@ -94,6 +94,15 @@ def no_rule_error(fn: Function, op: Op) -> ADCompileError:
                     "computed bounds has no derivative rule, and what it joins depends on the inputs being differentiated",
             hint="join the arrays with np.concatenate([a, b]) or np.stack([a, b], axis=...), "
                  "which have rules")
+    if op.attrs.get("text"):  # str(x), f"{x}" used as a value
+        written = _written_call(fn, op)
+        label = written[0] if written else ("this f-string" if "template" in op.attrs
+                                            else "this text")
+        return located_error(
+            fn, op, f"{label} makes text of a differentiated value, which has no "
+                    "derivative: such text may only be printed, logged, warned or raised",
+            hint="compute with the number itself; format it only for print(), logging, "
+                 "warnings.warn() or an exception's message")
     if op.attrs.get("refusal"):  # a NumPy function with arguments its rule does not take
         what, hint = op.attrs["refusal"]
         return located_error(fn, op, f"{what}, and its arguments depend on the inputs being "

@@ -229,9 +229,30 @@ class _Sweep:
                 self._tangent_or_zero(d, branch.yields[k], inner_builder) for d, k, _ in made]
             blocks.append(inner)
         clone = op.rebuilt(results=list(op.results) + [t for _, _, t in made], blocks=blocks)
+        if op.attrs.get("try"):
+            clone = self._split_try(clone, len(op.results), builder)
         builder.block.ops.append(clone)
         for d, k, t in made:
             d.tangents[op.results[k].uid] = t
+
+    def _split_try(self, clone: IfOp, n_primal: int, builder: Builder) -> IfOp:
+        """A try statement computes the primal values only; their tangents follow it,
+        in an if on which clause ran, so that an exception in tangent code is never
+        taken for one of the try clause."""
+        primal = self.out.primal
+        tangent_blocks = []
+        for block in clone.blocks:
+            keep = [o for o in block.ops if not o.results or any(r.uid in primal
+                                                                 for r in o.results)]
+            moved = [o for o in block.ops if o not in keep]
+            tangent_blocks.append(Block(ops=moved, yields=block.yields[n_primal:]))
+            block.ops, block.yields = keep, block.yields[:n_primal]
+        primal_results, tangent_results = clone.results[:n_primal], clone.results[n_primal:]
+        clone.results = primal_results
+        if tangent_results:
+            builder.block.ops.append(clone)
+            return IfOp([primal_results[-1]], tangent_results, {}, tangent_blocks, clone.loc)
+        return clone
 
     def _loop(self, op: LoopOp, builder: Builder) -> None:
         check_iterable(self.fn, op, self.varied)

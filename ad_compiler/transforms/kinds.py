@@ -136,7 +136,8 @@ class Kinds:
                 for branch in op.blocks:
                     self._forward(branch)
                 for k, r in enumerate(op.results):
-                    kinds = [self.of(b.yields[k]) for b in op.blocks if k < len(b.yields)]
+                    kinds = [self.of(b.yields[k]) for b in op.taken_blocks
+                             if k < len(b.yields)]
                     self._set(r, _fold(kinds))
             elif isinstance(op, LoopOp):
                 self._loop(op)
@@ -258,7 +259,7 @@ class Kinds:
         if made is not None and made.blocks:
             k = made.results.index(operand)
             if isinstance(made, IfOp):
-                for branch in made.blocks:
+                for branch in made.taken_blocks:
                     if k < len(branch.yields):
                         self._prove(branch.yields[k])
             elif isinstance(made, LoopOp) and k < len(made.body.yields):

@@ -22,6 +22,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable
 
+import numpy as np
+
 from .. import runtime
 from ..builder import Builder, is_const
 from ..ir import Block, Const, ForOp, Function, IfOp, LoopOp, Op, Operand, Value, WhileOp, walk_ops
@@ -339,7 +341,7 @@ class _Sweep:
         builder.loc = op.loc
         adjoints = [self._result_adjoint(r, builder, partials) for r in op.results]
         branch_blocks, branch_partials = [], []
-        for branch in op.blocks:
+        for branch in op.blocks[:1] if op.attrs.get("with") else op.blocks:
             block = Block()
             # code read after the branch may use values made inside it (as reverse-mode
             # code does); their partial adjoints flow back into the branch that made them
@@ -362,14 +364,38 @@ class _Sweep:
             block.yields = [self.total(u, inner_builder, inner_partials.get(u, []))
                             for u in outer]
         blocks = [b for b, _ in branch_blocks]
+        if op.attrs.get("with"):
+            self._adjoint_with(op, blocks[0], outer, builder, partials)
+            return
         if all(not b.ops and b.yields == blocks[0].yields for b in blocks):
             for u, y in zip(outer, blocks[0].yields):  # the same either way: no branch needed
                 partials.setdefault(u, []).append(y)
             return
         results = [self._adjoint_value(u) for u in outer]
-        builder.block.ops.append(IfOp(list(op.args), results, {}, blocks, op.loc))
+        taken = [op.results[-1]] if op.attrs.get("try") else list(op.args)  # (which ran)
+        builder.block.ops.append(IfOp(taken, results, {}, blocks, op.loc))
         for u, r in zip(outer, results):
             partials.setdefault(u, []).append(r)
+
+    def _adjoint_with(self, op: IfOp, block: Block, outer: list[int], builder: Builder,
+                      partials: Partials) -> None:
+        """The adjoint of a with block: under ``np.errstate`` again (a new one, with the
+        same arguments), so that the adjoint computes under the floating-point error
+        handling its primal had; for other context managers, which may do anything on
+        entry and exit, outside (the primal statements alone are in the block)."""
+        made = builder.producers.get(op.cond.uid) if isinstance(op.cond, Value) else None
+        if made is not None and op.attrs.get("errstate"):
+            again = builder.emit("call", list(made.args), attrs=dict(made.attrs)).result
+            results = [self._adjoint_value(u) for u in outer]
+            never = Block(yields=[Const(0.0) for _ in outer])
+            builder.block.ops.append(IfOp([again], results, {"with": True}, [block, never],
+                                          op.loc))
+            yields = results
+        else:
+            builder.block.ops.extend(block.ops)
+            yields = block.yields
+        for u, y in zip(outer, yields):
+            partials.setdefault(u, []).append(y)
 
     def _made_inside(self, branch: Block) -> Callable[[int], bool]:
         """Whether a value is made in `branch` or a block nested in it: by the blocks'
@@ -594,7 +620,14 @@ def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
     # stacks made in the recomputed region, this block or one around it, are refilled
     made_here = made_outside | {op.result.uid for op in ops if op.prim == "stack"}
     for op in ops:
-        if op.prim == "call" and op.attrs.get("effect"):
+        if op.prim == "call" and (op.attrs.get("effect") or op.attrs.get("manager")
+                                  and op.attrs.get("fn") is not np.errstate):
+            continue
+        if isinstance(op, IfOp) and op.attrs.get("with") and not op.attrs.get("errstate"):
+            # a context manager is not entered again: its block is recomputed bare
+            clones += _clone_ops(op.then_block.ops, remap, varied, out, pop_saves, made_here)
+            for r, y in zip(op.results, op.then_block.yields):
+                remap[r.uid] = _remapped(y, remap)
             continue
         blocks = []
         for block in op.blocks:

@@ -267,7 +267,7 @@ def _if(facts: Facts, op: IfOp) -> None:
         _block(facts, inner)
     for k, r in enumerate(op.results):
         seen = facts._seen(r)
-        yields = [b.yields[k] for b in op.blocks]
+        yields = [b.yields[k] for b in op.taken_blocks]
         good = seen is not None and all(facts.of(y) == seen for y in yields)
         facts._set(r, seen if good else None,
                    fixed=good and facts.is_fixed(op.cond)

@@ -65,7 +65,7 @@ def f_return_in_while(x):
 
 def f_for_else(x):
     y = x
-    for _i in range(3):  # ERR
+    for _i in range(3):
         y = y * 2.0
     else:
         y = y + 1.0
@@ -74,7 +74,7 @@ def f_for_else(x):
 
 def f_while_else(x):
     y = x
-    while y < 10.0:  # ERR
+    while y < 10.0:
         y = y * 2.0
     else:
         y = y + 1.0
@@ -105,7 +105,7 @@ def f_iterate_param(xs):
 
 def f_try(x):
     y = x
-    try:  # ERR
+    try:
         y = math.sqrt(x)
     except ValueError:
         y = 0.0
