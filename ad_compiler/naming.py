@@ -25,7 +25,8 @@ _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
                    "ad_compiler.runtime": "adc_runtime", "scipy.special": "special",
                    "numpy.linalg": "linalg"}
 HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runtime_npmath",
-                  "ad_compiler.runtime_linalg", "ad_compiler.runtime_stats")
+                  "ad_compiler.runtime_linalg", "ad_compiler.runtime_stats",
+                  "ad_compiler.runtime_writes")
 
 
 def _path_in(module: types.ModuleType, obj: object) -> list[str] | None:
@@ -69,7 +70,7 @@ class Naming:
             callee = op.attrs.get("callee")
             if callee and self._spelling_still_means(op):
                 self._reserve_free(callee, op.attrs.get("callee_kind", "global"))
-            elif "fn" in op.attrs and op.prim != "copy":
+            elif "fn" in op.attrs and op.prim not in ("copy", "setitem"):  # printed as syntax
                 self.refs[id(op.attrs["fn"])] = self._reference(op.attrs["fn"],
                                                                 op.attrs.get("label"))
         for o in self.fn.outputs:

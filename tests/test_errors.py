@@ -78,7 +78,7 @@ CASES = {
     "*args": (U.f_varargs, "args"),
     "**kwargs": (U.f_kwargs, "kwargs"),
     "keyword-only": (U.f_kwonly, "y)"),
-    "subscript": (U.f_subscript, "y[0]"),
+    "subscript": (U.f_subscript, "y.T[0]"),
     "method call": (U.f_method, "x.tolist()"),
     "opaque C function": (U.f_opaque, "some_c_function(x, 1.5)"),
     "undefined name": (U.f_undefined, "undefined_name"),

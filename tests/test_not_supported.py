@@ -92,10 +92,6 @@ CASES = {
                                 grad_at(N.with_decorated_nested, 0.5), "decorated"),
     "recursion": Refused((), N.with_recursion, grad_at(N.with_recursion, 0.5), "recursive"),
     # assignment into things
-    "item assignment": Refused(("out[i] = ...",), N.with_item_assignment,
-                               grad_at(N.with_item_assignment, 0.5), "assigning into"),
-    "item update": Refused(("xs[i] += v",), N.with_item_update,
-                           grad_at(N.with_item_update, XS), "augmented assignment"),
     "field assignment": Refused(("p.w = ...",), N.with_field_assignment,
                                 grad_at(N.with_field_assignment, N.Point(1.0, 2.0)),
                                 "assignment to this kind of target"),
@@ -289,6 +285,12 @@ def test_print_random_numbers_and_calls_on_constants(capsys):
 
 def test_np_logical_and_instead_of_the_operator():
     assert list(adc.grad(N.logical_and)(np.array([-1.0, 1.0, 3.0]))) == [0.0, 2.0, 0.0]
+
+
+def test_items_written_and_updated():
+    assert adc.grad(N.item_assigned)(0.5) == pytest.approx(3.0)  # d (x + 2x) / dx
+    for mode in ("reverse", "forward"):  # (xs0 + 1) xs1
+        assert adc.grad(N.item_updated, mode=mode)([1.0, 2.0]) == [2.0, 2.0]
 
 
 def test_a_new_list_instead_of_append():

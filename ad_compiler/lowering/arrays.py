@@ -57,6 +57,9 @@ class Arrays:
         loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         if name == "einsum":
             return self._einsum(spelling, args, kwargs, node)
+        if name == "array" and isinstance(kwargs.get("copy"), Const) and \
+                kwargs["copy"].value is True:  # np.array copies anyway
+            kwargs = {k: v for k, v in kwargs.items() if k != "copy"}
         if name == "where" and len(args) + len(kwargs) == 1:  # indices: no derivative
             return self._nondiff_call(np.where, spelling, args, node)
         if name == "arange" and "start" not in kwargs and (

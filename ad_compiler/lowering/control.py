@@ -106,12 +106,18 @@ class ControlFlow:
         targets = [n.id for n in ast.walk(stmt.target)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
         carried = [n for n in _assigned_names(stmt.body) if n in self.env and n not in targets]
+        carried = self._carried_with_views(carried)
         loop = _Loop.for_body(carried, stmt, self)
+        loop.entry_names = frozenset(self.env)
         if bind is not None:
             item = Value(_index_name(stmt))
         else:
             item = Value(targets[0] if isinstance(stmt.target, ast.Name) else None)
+        made = self.builder.producers.get(iterable.uid) if isinstance(iterable, Value) else None
+        if bind is not None or (made is not None and made.attrs.get("fn") is builtins.range):
+            self.root.integral.add(item.uid)  # an index: writes with it select one place
         params = [Value(n) for n in carried]
+        self._note_carried_arrays([self.env[n] for n in carried], params)
         saved_block, saved_env = self.builder.block, self.env
         body = Block(params=[item, *params, *loop.extra_params()])
         self.builder.block, self.env = body, dict(saved_env)
@@ -142,6 +148,7 @@ class ControlFlow:
         inits = [*(self._carried_value(n) for n in carried), *loop.extra_inits()]
         results = self._emit_structured(ForOp, [iterable, *inits], [body],
                                         [*carried, *loop.extra_names()], stmt)
+        self._note_carried_arrays(inits, results)
         self.env.update(zip(carried, results))
         return loop.exit(results)
 
@@ -290,8 +297,10 @@ class ControlFlow:
         if stmt.orelse:
             raise self.error(stmt, "'while ... else' is not supported",
                              hint="use a flag variable instead of the else clause")
-        carried = [n for n in _assigned_names(stmt.body) if n in self.env]
+        carried = self._carried_with_views(
+            [n for n in _assigned_names(stmt.body) if n in self.env])
         loop = _Loop.for_body(carried, stmt, self)
+        loop.entry_names = frozenset(self.env)
         names = [*carried, *loop.extra_names()]
         saved_block, saved_env = self.builder.block, self.env
         cond_params = [Value(n) for n in names]
@@ -309,6 +318,7 @@ class ControlFlow:
         else:
             cond_block.yields = [self.expr(stmt.test)]
         params = [Value(n) for n in carried]
+        self._note_carried_arrays([self.env[n] for n in carried], params)
         body = Block(params=[*params, *loop.extra_params()])
         self.builder.block, self.env = body, dict(saved_env)
         self.env.update(zip(carried, params))
@@ -318,6 +328,7 @@ class ControlFlow:
         self._note_loop_locals(inside, stmt)
         inits = [*(self._carried_value(n) for n in carried), *loop.extra_inits()]
         results = self._emit_structured(WhileOp, inits, [cond_block, body], names, stmt)
+        self._note_carried_arrays(inits, results, cond_params)
         self.env.update(zip(carried, results))
         return loop.exit(results)
 

@@ -150,7 +150,7 @@ class Update:
     it updates, and the values other names hold that may be read after it."""
 
     lowerer: Any  # the lowerer of the function holding it, for a located error
-    node: ast.AugAssign
+    node: ast.stmt  # an augmented assignment, or an assignment into an item
     value: Operand
     result: Value | None = None  # the new value ``value op ...``
     result_op: Op | None = None  # the op making it, which a guard goes before
@@ -162,22 +162,33 @@ def record(lowerer: Any, node: ast.AugAssign, value: Operand) -> Update:
     """Note an augmented assignment of `value`, with the names of this function and of
     the functions it is inlined into that may read something afterwards."""
     update = Update(lowerer, node, value)
+    collect_readers(update)
+    lowerer.root.updates.append(update)
+    return update
+
+
+def collect_readers(update: Update, skip: set[int] | frozenset = frozenset()) -> None:
+    """The names that may be read after the update's statement, with what they hold
+    (but the updated name itself, and names holding the values in `skip`: the new
+    values a write into an array rebinds them to)."""
+    lowerer, node = update.lowerer, update.node
+    target = node.target.id if isinstance(node, ast.AugAssign) and \
+        isinstance(node.target, ast.Name) else None
     frame, stmt, call = lowerer, node, None
     while frame is not None:
         liveness = frame.root.liveness_of(frame.frame_node)
         names = liveness.names_after(stmt, call)
         where = "" if frame is lowerer else f" in {frame.src.name} (the caller)"
         for name in sorted(names):
-            if frame is lowerer and name == node.target.id:
+            if frame is lowerer and name == target:
                 continue
-            if name in frame.env:
-                update.readers.append((where, name, frame.env[name]))
+            held = frame.env.get(name)
+            if name in frame.env and not (isinstance(held, Value) and held.uid in skip):
+                update.readers.append((where, name, held))
         if frame.caller is None:
             break
         frame, call = frame.caller
         stmt = frame.stmt
-    lowerer.root.updates.append(update)
-    return update
 
 
 # ------------------------------------------------------------------ which values share
@@ -288,6 +299,8 @@ class _Sharing:
         args = [self.of(a) for a in op.args]
         fresh = frozenset({("new", op.results[0].uid)}) if op.results else frozenset()
         fn = op.attrs.get("fn")
+        if op.prim == "setitem":  # the same object, holding (a list) the value written
+            return _Facts(args[0].obj, args[0].inner | args[1].reach, False)
         if op.prim == "pack":
             reach = frozenset().union(*(a.reach for a in args))
             return _Facts(fresh, reach, op.attrs.get("kind") == "tuple")

@@ -89,6 +89,7 @@ class _Loop:
     returned: Value | None = None
     slots: list[Value] = field(default_factory=list)
     slots_tuple: bool = False
+    entry_names: frozenset = frozenset()  # the names bound where the loop starts
 
     @classmethod
     def for_body(cls, carried: list[str], stmt: ast.For | ast.While, lowerer: Any) -> _Loop:
@@ -200,11 +201,18 @@ def _index_name(stmt: ast.For) -> str:
 
 
 def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
-    """Names a loop body assigns, in order of first assignment."""
+    """Names a loop body assigns, in order of first assignment: ``out`` of
+    ``out[i] = v`` too (a write makes a new value of it)."""
     names: dict[str, None] = {}
     for node in ast.walk(ast.Module(body=stmts, type_ignores=[])):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names[node.id] = None
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            root = node.value
+            while isinstance(root, ast.Subscript):
+                root = root.value
+            if isinstance(root, ast.Name):
+                names[root.id] = None
     return list(names)
 
 

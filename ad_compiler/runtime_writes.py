@@ -1,0 +1,57 @@
+"""Run-time helpers of writes into arrays: ``out[i] = v`` as a value, and what its
+derivatives need (which written places the last write of a repeated index keeps).
+
+The IR treats ``out[i] = v`` as a new value, `setitem`; the generated code writes in
+place where nothing reads the old contents afterwards, and calls `setitem` (a copy, then
+the write) only where something does.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _key(index: tuple) -> Any:
+    return index[0] if len(index) == 1 else index
+
+
+def setitem(target: Any, value: Any, *index: Any) -> Any:
+    """`target` with ``target[index] = value``, as a new object: an array, list or dict."""
+    if isinstance(target, np.ndarray):
+        new = target.copy()
+    elif isinstance(target, dict):
+        new = dict(target)
+    elif isinstance(target, list):
+        new = list(target)
+    else:
+        raise TypeError(f"'{type(target).__name__}' object does not support item assignment")
+    new[_key(index)] = value
+    return new
+
+
+def _is_basic(part: Any) -> bool:
+    """An index part that selects each place at most once: an integer, a slice, None,
+    Ellipsis, or a boolean mask."""
+    if part is None or part is Ellipsis or isinstance(part, (int, np.integer, slice)):
+        return True
+    return isinstance(part, np.ndarray) and part.dtype == bool
+
+
+def last_writes(selected: Any, target: Any, *index: Any) -> Any:
+    """`selected` (shaped like ``target[index]``) with zeros where a later position of a
+    repeated integer index wrote the same place again: ``a[[0, 0]] = v`` keeps ``v[1]``
+    only, as NumPy does, so only ``v[1]`` reaches the result."""
+    if all(_is_basic(p) for p in index):
+        return selected
+    key = _key(index)
+    shape = np.shape(target[key]) if isinstance(target, np.ndarray) else np.shape(selected)
+    order = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
+    marks = np.full(np.shape(target), -1, dtype=np.intp)
+    marks[key] = order
+    return np.where(marks[key] == order, selected, 0.0)
+
+
+def zeros_with_directions(target: Any, tangent: Any) -> np.ndarray:
+    """A zero tangent of `target` for each direction of a batched `tangent` (vector mode)."""
+    return np.zeros(np.shape(target) + np.shape(tangent)[-1:])
