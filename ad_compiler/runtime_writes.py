@@ -42,10 +42,10 @@ def last_writes(selected: Any, target: Any, *index: Any) -> Any:
     """`selected` (shaped like ``target[index]``) with zeros where a later position of a
     repeated integer index wrote the same place again: ``a[[0, 0]] = v`` keeps ``v[1]``
     only, as NumPy does, so only ``v[1]`` reaches the result."""
-    if all(_is_basic(p) for p in index):
-        return selected
+    if not isinstance(target, np.ndarray) or all(_is_basic(p) for p in index):
+        return selected  # (a list's or dict's item is one place)
     key = _key(index)
-    shape = np.shape(target[key]) if isinstance(target, np.ndarray) else np.shape(selected)
+    shape = np.shape(target[key])
     order = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
     marks = np.full(np.shape(target), -1, dtype=np.intp)
     marks[key] = order
@@ -55,3 +55,11 @@ def last_writes(selected: Any, target: Any, *index: Any) -> Any:
 def zeros_with_directions(target: Any, tangent: Any) -> np.ndarray:
     """A zero tangent of `target` for each direction of a batched `tangent` (vector mode)."""
     return np.zeros(np.shape(target) + np.shape(tangent)[-1:])
+
+
+def check_list(items: Any, where: str) -> None:
+    """``xs.extend(ys)`` is compiled as ``xs + ys``: `ys` must be a list."""
+    if not isinstance(items, list):
+        raise TypeError(f"{where}\nxs.extend(ys) is compiled as xs + ys, so ys must be a "
+                        f"list here, not a {type(items).__name__} (write xs.extend(list(ys)) "
+                        "outside the differentiated function, or append its items in a loop)")

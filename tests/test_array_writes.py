@@ -185,3 +185,42 @@ def test_dict_filled(x):
 def test_a_view_kept_in_a_list_is_refused_when_shared():
     with pytest.raises(ValueError, match="keep"):
         adc.grad(F.shared_then_read)(RNG.normal(size=3))
+
+
+# ------------------------------------------------------------------ growing lists
+
+
+@pytest.mark.parametrize("k", [1.0, 3.0])
+def test_trajectory_appending_states(k):
+    y0 = np.array([1.0, 0.2])
+    check(F.trajectory, (y0, k, 0.1))
+    check(F.trajectory, (y0, k, 0.1), wrt=1)
+
+
+def test_trajectory_second_derivative():
+    check_hessian(F.trajectory, (np.array([1.0, 0.2]), 2.0, 0.1))
+
+
+@pytest.mark.parametrize("x", [0.3, 0.9, -0.7])  # items on both sides of v > 0.5
+def test_pop_insert_extend(x):
+    check(F.gathered, (x,))
+
+
+def test_an_append_shows_through_every_name():
+    for x in (0.4, -1.3):
+        assert check(F.aliased_list, (x,)) == pytest.approx(4 * x, rel=1e-12)
+
+
+@pytest.mark.parametrize("x", [0.7, -0.2])
+def test_dict_filled_by_key(x):
+    g = check(F.dict_by_key, (x,))
+    a, b = 2 * x + x ** 2, 3 * x + x ** 2
+    assert g == pytest.approx((2 + 2 * x) * b + a * (3 + 2 * x), rel=1e-12)
+
+
+def test_list_filled_item_by_item():
+    xs = [0.5, -1.0, 2.0]
+    g = check(F.squares_in_place, (xs,))
+    # x0^2 (x2^2 + x0^2) + x1^2
+    assert g == pytest.approx([2 * xs[0] * (xs[2] ** 2 + xs[0] ** 2) + 2 * xs[0] ** 3,
+                               2 * xs[1], 2 * xs[2] * xs[0] ** 2], rel=1e-12)

@@ -192,6 +192,9 @@ class Arrays:
     def _method_call(self, node: ast.Call) -> Operand:
         func = node.func
         method = func.attr
+        if method in ("append", "extend", "insert", "pop") and isinstance(
+                func.value, (ast.Name, ast.Subscript)):
+            return self._list_method(node)
         receiver = self.expr(func.value)
         args, kwargs = self._arguments(node, self._static_or_value)
         if method == "copy" and not args and not kwargs:

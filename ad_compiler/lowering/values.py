@@ -213,6 +213,13 @@ def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
                 root = root.value
             if isinstance(root, ast.Name):
                 names[root.id] = None
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr in ("append", "extend", "insert", "pop"):
+            root = node.func.value
+            while isinstance(root, ast.Subscript):
+                root = root.value
+            if isinstance(root, ast.Name):
+                names[root.id] = None
     return list(names)
 
 
