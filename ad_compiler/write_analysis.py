@@ -22,10 +22,13 @@ from .ir import Block, ForOp, Function, IfOp, LoopOp, Op, Value, WhileOp
 from .lowering.inplace import _FRESH_CALLS, _IMMUTABLE_CALLS
 from .registry import get, has_expr, is_array, is_view
 
+# helpers that may return an argument at these positions (or a new array)
+_PASSES_ON = {"dense": (0,), "accumulate": (0, 1), "densify": (0,)}
 # run-time helpers returning a new array nothing else holds
 _FRESH_HELPERS = (batched.batch_zeros, runtime.zeros_of)
 
-_FRESH_PRIMS = frozenset({"setitem", "zeros_of", "zeros_with_directions"})
+_FRESH_PRIMS = frozenset({"setitem", "zeros_of", "zeros_with_directions",
+                          "index_update", "field_update"})
 _READS_ONLY = frozenset({"unbroadcast_shape"})  # prims that read without keeping
 # helpers that read only the shape (and dtype) of the operands at these positions, which
 # a write does not change
@@ -50,7 +53,7 @@ def in_place_writes(fn: Function) -> dict[int, tuple[Op, set[int]]]:
     analysis = _Analysis(fn)
     found = {}
     for op in analysis.writes:
-        if analysis.in_place(op):
+        if op.attrs.get("in_place") or analysis.in_place(op):
             found[id(op)] = (op, analysis.sharing_set(op.args[0], op))
     return found
 
@@ -146,6 +149,10 @@ class _Analysis:
                        for b in op.blocks)
         if isinstance(op, LoopOp):
             return False
+        if op.prim in _PASSES_ON:  # owned if what it may return is owned and read no more
+            return all(self.owned(a) and not self._read_after(a, self.position[id(op)], op)
+                       for k, a in enumerate(op.args)
+                       if k in _PASSES_ON[op.prim] and isinstance(a, Value))
         return _makes_new(op)
 
     def _owned_carried(self, loop: ForOp, k: int, param: Value) -> bool:
@@ -268,6 +275,8 @@ def _reads_only(op: Op) -> bool:
 
 def _makes_new(op: Op) -> bool:
     """An op whose result is a new object, held by nothing else."""
+    if op.prim == "setitem" and op.attrs.get("in_place"):
+        return False  # written in place by reverse mode's loops (overwrites.py)
     if op.prim in _FRESH_PRIMS:
         return True
     if op.prim == "copy":

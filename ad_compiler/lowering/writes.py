@@ -277,9 +277,10 @@ class Writes:
                                  attrs=attrs).result
 
     # ------------------------------------------------------------ rebinding
-    def _rebind(self, old: Any, new: Any, produced: set[int]) -> None:
+    def _rebind(self, old: Any, new: Any, produced: set[int], write_back: bool = True) -> None:
         """Every name holding `old` now holds `new` (here and in the callers of an inlined
-        function); views of `old` are taken again; a view is written back."""
+        function); views of `old` are taken again; a view written into is written back
+        into the array it views (`write_back`; not for a view taken again)."""
         frame: Any = self
         while frame is not None:
             for name, held in list(frame.env.items()):
@@ -299,8 +300,8 @@ class Writes:
                 again.name = name
                 views[again.uid] = (new, parts)
                 produced.add(again.uid)
-                self._rebind(held, again, produced)
-        if old.uid in views and isinstance(new, Value):  # y = x[1:]; y[0] = v changes x
+                self._rebind(held, again, produced, write_back=False)
+        if write_back and old.uid in views and isinstance(new, Value):  # y = x[1:]; y[0] = v changes x
             base, parts = views[old.uid]
             if isinstance(base, Value):
                 written = self._setitem(base, new, parts)
