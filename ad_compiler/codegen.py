@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import runtime
+from . import runtime, runtime_writes
 from .ir import (
     BINARY_SYMBOLS,
     COMPARE_SYMBOLS,
@@ -42,7 +42,12 @@ from .ir import (
 )
 from .naming import HELPER_MODULES, Naming
 from .printing import print_stmt
-from .write_analysis import in_place_writes, positions, runs_after
+from .write_analysis import (
+    accumulations_in_place,
+    in_place_writes,
+    positions,
+    runs_after,
+)
 
 _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.Div,
                "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "matmul": ast.MatMult}
@@ -87,6 +92,8 @@ class _Emitter(Naming):
         self.taken: set[str] = set()
         self.free: dict[str, Any] = {}  # free variable name -> object (helpers) or cell
         self.refs: dict[int, ast.expr] = {}
+        self.in_place: dict = {}  # setitem ops written in place (write_analysis.py)
+        self.adds_into: set[int] = set()  # accumulate ops adding into their operand
 
     # ---------------------------------------------------------------- analysis
     def analyse(self) -> None:
@@ -186,6 +193,7 @@ class _Emitter(Naming):
         result takes `out`'s name); what reads `out` is not folded into a statement
         printed after the write."""
         self.in_place = {} if self.probe else in_place_writes(self.fn)
+        self.adds_into = set() if self.probe else accumulations_in_place(self.fn)
         if not self.in_place:
             return
         where = positions(self.fn)
@@ -346,6 +354,8 @@ class _Emitter(Naming):
         callee = op.attrs.get("callee")
         if callee and self._spelling_still_means(op):
             func = _dotted(callee)
+        elif id(op) in self.adds_into:  # into an adjoint array nothing else holds
+            func = self._reference(runtime_writes.add_into)
         else:
             func = self.refs.get(id(op.attrs["fn"])) or self._reference(op.attrs["fn"])
         kwnames = op.attrs.get("kwnames", ())

@@ -30,6 +30,28 @@ def setitem(target: Any, value: Any, *index: Any) -> Any:
     return new
 
 
+def cleared(adjoint: Any, target: Any, kind: int, *index: Any) -> Any:
+    """The adjoint of what ``target[index] = v`` overwrote: `adjoint` (shaped like the
+    result) with zeros at `index`, and without a dict's key the write added."""
+    key = _key(index)
+    if isinstance(adjoint, np.ndarray):
+        new = adjoint.copy()
+        new[key] = 0.0
+        return new
+    if isinstance(adjoint, dict):
+        new = type(adjoint)(adjoint)
+        if isinstance(target, dict) and key not in target:
+            new.pop(key, None)
+        else:
+            new[key] = 0.0
+        return new
+    if isinstance(adjoint, list):
+        new = type(adjoint)(adjoint)
+        new[key] = 0.0
+        return new
+    return adjoint  # a zero
+
+
 def _is_basic(part: Any) -> bool:
     """An index part that selects each place at most once: an integer, a slice, None,
     Ellipsis, or a boolean mask."""
@@ -55,6 +77,21 @@ def last_writes(selected: Any, target: Any, *index: Any) -> Any:
 def zeros_with_directions(target: Any, tangent: Any) -> np.ndarray:
     """A zero tangent of `target` for each direction of a batched `tangent` (vector mode)."""
     return np.zeros(np.shape(target) + np.shape(tangent)[-1:])
+
+
+def add_into(a: Any, b: Any) -> Any:
+    """``add(a, b)`` where an array operand is the code's own and read no more: a sparse
+    adjoint (``x[i]``'s) is added into it in place instead of into a copy."""
+    from . import runtime
+
+    if type(a) is runtime.IndexUpdate and type(b) is np.ndarray:
+        a, b = b, a
+    if type(a) is np.ndarray and type(b) is runtime.IndexUpdate and \
+            type(b.base) is np.ndarray and a.shape == b.base.shape and \
+            a.dtype.kind == "f" and a.flags.writeable:
+        runtime._scatter(a, b)
+        return a
+    return runtime.add(a, b)
 
 
 def check_list(items: Any, where: str) -> None:

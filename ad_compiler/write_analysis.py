@@ -28,7 +28,7 @@ _PASSES_ON = {"dense": (0,), "accumulate": (0, 1), "densify": (0,)}
 _FRESH_HELPERS = (batched.batch_zeros, runtime.zeros_of)
 
 _FRESH_PRIMS = frozenset({"setitem", "zeros_of", "zeros_with_directions",
-                          "index_update", "field_update"})
+                          "index_update", "field_update", "cleared"})
 _READS_ONLY = frozenset({"unbroadcast_shape"})  # prims that read without keeping
 # helpers that read only the shape (and dtype) of the operands at these positions, which
 # a write does not change
@@ -58,6 +58,19 @@ def in_place_writes(fn: Function) -> dict[int, tuple[Op, set[int]]]:
     return found
 
 
+def accumulations_in_place(fn: Function) -> set[int]:
+    """The ids of the `accumulate` ops (a sum of adjoints) one of whose array operands
+    is the code's own and read no more, so that the sum may go into it."""
+    analysis = _Analysis(fn)
+    found = set()
+    for op in analysis.accumulations:
+        if any(isinstance(a, Value) and analysis.owned(a)
+               and not analysis._read_after(a, analysis.position[id(op)], op)
+               for a in op.args[:2]):
+            found.add(id(op))
+    return found
+
+
 def runs_after(fn_positions: dict, a: Op, b: Op) -> bool:
     """Whether op `a` runs after op `b` (positions from `positions()`)."""
     return _after(fn_positions[id(a)], fn_positions[id(b)])
@@ -75,6 +88,7 @@ class _Analysis:
         self.defined_at: dict[int, _Position] = {}  # value -> position of its definition
         self.uses: dict[int, list[tuple[_Position, Op | None, Block]]] = {}
         self.writes: list[Op] = []
+        self.accumulations: list[Op] = []
         self.block_holder: dict[int, Op] = {}  # id(block) -> the op holding it
         self._owned: dict[int, bool] = {}
         for p in fn.params:
@@ -99,6 +113,8 @@ class _Analysis:
                         self.uses.setdefault(a.uid, []).append((here, op, block))
                 if op.prim == "setitem":
                     self.writes.append(op)
+                elif op.prim == "accumulate":
+                    self.accumulations.append(op)
                 for inner in op.blocks:
                     self.block_holder[id(inner)] = op
                     for k, p in enumerate(inner.params):

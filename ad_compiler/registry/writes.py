@@ -14,7 +14,7 @@ result's before that is zeroed in place.
 from __future__ import annotations
 
 from .. import runtime_writes
-from ..ir import Const, Op, Operand
+from ..ir import Const, Op, Operand, Value
 from .core import helper
 from .emit import Emit
 
@@ -39,6 +39,8 @@ def _setitem_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
             t_dot = e._mark(e.helper("zeros_with_directions", target, v_dot), [v_dot])
         else:
             t_dot = e.helper("zeros_of", target)
+        if isinstance(target, Value) and target.name and isinstance(t_dot, Value):
+            t_dot.name = f"{target.name}_dot"  # written into next, under this name
     if v_dot is None:
         v_dot = Const(0.0)
     out = e.helper("setitem", t_dot, v_dot, basic, *_index_for(e, t_dot, index))
@@ -54,12 +56,17 @@ def _setitem_vjp(e: Emit, g: Operand, args: list) -> list:
     elif kind == MAY_REPEAT:
         selected = e.helper("last_writes", selected, target, *index)
     value_bar = e.helper("unbroadcast", selected, value)
-    kept = e.helper("setitem", g, Const(0.0), basic, *index)
+    if kind == BASIC_ARRAY:  # out_bar[i] = 0.0
+        kept = e.helper("setitem", g, Const(0.0), basic, *index)
+    else:  # a list's or dict's adjoint (a key the write added is dropped), or an array's
+        kept = e.helper("cleared", g, target, basic, *index)
     return [kept, value_bar] + [None] * (len(args) - 2)
 
 
 helper("setitem", runtime_writes.setitem, (0, 1), _setitem_vjp, joint=True, jvp=_setitem_jvp,
        shaped_like=0)
+helper("cleared", runtime_writes.cleared, (0,), lambda e, g, a: [
+    e.helper("setitem", g, Const(0.0), *a[2:])], opaque_kind=True)
 helper("last_writes", runtime_writes.last_writes, (0,), lambda e, g, a: [
     e.helper("last_writes", g, *a[1:])], shaped_like=0)
 helper("zeros_with_directions", runtime_writes.zeros_with_directions, (), nondiff=True)
