@@ -74,9 +74,15 @@ def last_writes(selected: Any, target: Any, *index: Any) -> Any:
     return np.where(marks[key] == order, selected, 0.0)
 
 
-def zeros_with_directions(target: Any, tangent: Any) -> np.ndarray:
-    """A zero tangent of `target` for each direction of a batched `tangent` (vector mode)."""
-    return np.zeros(np.shape(target) + np.shape(tangent)[-1:])
+def zeros_with_directions(target: Any, tangent: Any) -> Any:
+    """A zero tangent of `target` for each direction of a batched `tangent` (vector mode):
+    of a list or dict, the same container of them."""
+    directions = np.shape(tangent)[-1:]
+    if isinstance(target, dict):
+        return {k: zeros_with_directions(v, tangent) for k, v in target.items()}
+    if isinstance(target, list):
+        return [zeros_with_directions(v, tangent) for v in target]
+    return np.zeros(np.shape(target) + directions)
 
 
 def add_into(a: Any, b: Any) -> Any:

@@ -77,6 +77,9 @@ def test_rnn_code_writes_as_a_person_would():
     assert ".copy()" not in forward
     reverse = adc.source(F.rnn_loss, wrt=1)
     assert "h_1_bar[" in reverse and "] = 0.0" in reverse
+    # the tape holds what each write overwrote, not a copy of the states per step
+    assert "overwritten.append((old, " in reverse and "h_1.copy()" not in reverse
+    assert "h_1_bar.copy()" not in reverse
 
 
 @pytest.mark.parametrize("dx", [0.5, 0.1])
