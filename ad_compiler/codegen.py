@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from . import runtime, runtime_writes
 from .ir import (
     BINARY_SYMBOLS,
@@ -53,7 +55,7 @@ _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.D
                "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "matmul": ast.MatMult}
 _AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
                  "ne": ast.NotEq}
-_NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add", "setitem"}
+_NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add", "setitem", "add_at"}
 # Folding stops where an expression would nest deeper than this: a line stays readable,
 # and printing and compiling it never recurse deeper than Python allows.
 MAX_FOLD_DEPTH = 12
@@ -355,7 +357,10 @@ class _Emitter(Naming):
         if callee and self._spelling_still_means(op):
             func = _dotted(callee)
         elif id(op) in self.adds_into:  # into an adjoint array nothing else holds
-            func = self._reference(runtime_writes.add_into)
+            key = id(runtime_writes.add_into)
+            if key not in self.refs:
+                self.refs[key] = self._reference(runtime_writes.add_into)
+            func = self.refs[key]
         else:
             func = self.refs.get(id(op.attrs["fn"])) or self._reference(op.attrs["fn"])
         kwnames = op.attrs.get("kwnames", ())
@@ -395,7 +400,7 @@ class _Emitter(Naming):
                         prefix = "adjoint of: " if key[1] else ""
                         lines.append(f"{indent}# {prefix}{text}")
                     group = key
-            if op.prim == "setitem":
+            if op.prim in ("setitem", "add_at"):
                 lines += [indent + print_stmt(s) for s in self._write_statements(op)]
             else:
                 lines.append(indent + print_stmt(self._statement(op)))
@@ -435,8 +440,11 @@ class _Emitter(Naming):
         return self._assign([self.names[r.uid] for r in op.results], value)
 
     def _write_statements(self, op: Op) -> list[ast.stmt]:
-        """``out[i] = v``: in place, or into a copy where the old `out` is read later."""
-        target, value, _, *index = op.args
+        """``out[i] = v`` (``np.add.at(out, i, v)``): in place, or into a copy where the
+        old `out` is read later."""
+        target, value, *index = op.args
+        if op.prim == "setitem":
+            index = index[1:]  # (after the kind of index)
         parts = [_index_part(a, self.expr(a)) for a in index]
         key = parts[0] if len(parts) == 1 else ast.Tuple(parts, ast.Load())
         statements: list[ast.stmt] = []
@@ -447,6 +455,10 @@ class _Emitter(Naming):
             name = ast.Name(self.names[op.result.uid], ast.Load())
             copy = ast.Call(ast.Attribute(self.expr(target), "copy", ast.Load()), [], [])
             statements.append(self._assign([self.names[op.result.uid]], copy))
+        if op.prim == "add_at":
+            add = ast.Attribute(self._reference(np.add), "at", ast.Load())
+            call = ast.Call(add, [name, key, self.expr(value)], [])
+            return [*statements, ast.Expr(call)]
         store = ast.Subscript(name, key, ast.Store())
         statements.append(ast.Assign([store], self.expr(value), lineno=0))
         return statements

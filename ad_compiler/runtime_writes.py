@@ -52,6 +52,13 @@ def cleared(adjoint: Any, target: Any, kind: int, *index: Any) -> Any:
     return adjoint  # a zero
 
 
+def add_at(target: Any, value: Any, *index: Any) -> np.ndarray:
+    """``np.add.at(target, index, value)`` on a copy of `target`."""
+    new = np.array(target, dtype=np.result_type(target, value))
+    np.add.at(new, _key(index), value)
+    return new
+
+
 def _is_basic(part: Any) -> bool:
     """An index part that selects each place at most once: an integer, a slice, None,
     Ellipsis, or a boolean mask."""

@@ -27,14 +27,16 @@ _PASSES_ON = {"dense": (0,), "accumulate": (0, 1), "densify": (0,)}
 # run-time helpers returning a new array nothing else holds
 _FRESH_HELPERS = (batched.batch_zeros, runtime.zeros_of)
 
-_FRESH_PRIMS = frozenset({"setitem", "zeros_of", "zeros_with_directions",
+_WRITES = ("setitem", "add_at")
+_FRESH_PRIMS = frozenset({"setitem", "add_at", "zeros_of", "zeros_with_directions",
                           "index_update", "field_update", "cleared"})
 _READS_ONLY = frozenset({"unbroadcast_shape"})  # prims that read without keeping
 # helpers that read only the shape (and dtype) of the operands at these positions, which
 # a write does not change
 _SHAPE_ONLY = {"zeros_of": (0,), "zeros_with_directions": (0, 1), "unbroadcast": (1,),
                "gradient_like": (1,), "index_update": (0,), "last_writes": (1,),
-               "sum_adjoint": (1,), "field_update": (0,), "as_gradient": (1,)}
+               "sum_adjoint": (1,), "field_update": (0,), "as_gradient": (1,),
+               "cleared": (1,), "dense": (1,), "densify": (1,)}
 
 
 class _Position:
@@ -111,7 +113,7 @@ class _Analysis:
                 for a in op.args:
                     if isinstance(a, Value):
                         self.uses.setdefault(a.uid, []).append((here, op, block))
-                if op.prim == "setitem":
+                if op.prim in _WRITES:
                     self.writes.append(op)
                 elif op.prim == "accumulate":
                     self.accumulations.append(op)
@@ -279,7 +281,7 @@ def _reads_only(op: Op) -> bool:
     if op.prim in ("call", "custom"):
         fn = op.attrs.get("fn")
         return id(fn) in _IMMUTABLE_CALLS or id(fn) in _FRESH_CALLS
-    if op.prim == "setitem":
+    if op.prim in _WRITES:
         return False
     if has_expr(op.prim) or op.prim in _READS_ONLY:
         return True
@@ -291,7 +293,7 @@ def _reads_only(op: Op) -> bool:
 
 def _makes_new(op: Op) -> bool:
     """An op whose result is a new object, held by nothing else."""
-    if op.prim == "setitem" and op.attrs.get("in_place"):
+    if op.prim in _WRITES and op.attrs.get("in_place"):
         return False  # written in place by reverse mode's loops (overwrites.py)
     if op.prim in _FRESH_PRIMS:
         return True

@@ -227,3 +227,15 @@ def test_list_filled_item_by_item():
     # x0^2 (x2^2 + x0^2) + x1^2
     assert g == pytest.approx([2 * xs[0] * (xs[2] ** 2 + xs[0] ** 2) + 2 * xs[0] ** 3,
                                2 * xs[1], 2 * xs[2] * xs[0] ** 2], rel=1e-12)
+
+
+# ------------------------------------------------------------------ np.add.at
+
+
+def test_histogram_accumulated_with_add_at():
+    values, weights = RNG.normal(size=5), np.array([1.0, 2.0, 0.5, 1.5, 1.0])
+    bins = np.array([0, 2, 0, 3, 2])  # bins 0 and 2 repeat: each adds
+    check(F.histogram_loss, (values, bins, weights))
+    check(F.histogram_loss, (values, bins, weights), wrt=2)
+    check_hessian(F.histogram_loss, (values, bins, weights))
+    assert "np.add.at(counts, bins, " in adc.source(F.histogram_loss)

@@ -229,6 +229,8 @@ class Calls:
         if isinstance(node.func, ast.Attribute) and self._is_value_expression(node.func.value):
             return self._method_call(node)  # x.sum(axis=0)
         spelling, root_kind, fn = self._resolve_path(node.func)
+        if getattr(fn, "__self__", None) is np.add and getattr(fn, "__name__", "") == "at":
+            return self._add_at(node)  # np.add.at(a, idx, v): a write into a
         if is_distribution(fn):
             raise self.error(node, f"'{spelling}(...)' makes a frozen scipy.stats "
                                    "distribution, which differentiates only where a method "

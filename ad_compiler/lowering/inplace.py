@@ -299,7 +299,7 @@ class _Sharing:
         args = [self.of(a) for a in op.args]
         fresh = frozenset({("new", op.results[0].uid)}) if op.results else frozenset()
         fn = op.attrs.get("fn")
-        if op.prim == "setitem":  # the same object, holding (a list) the value written
+        if op.prim in ("setitem", "add_at"):  # the same object (a list holds the value)
             return _Facts(args[0].obj, args[0].inner | args[1].reach, False)
         if op.prim == "pack":
             reach = frozenset().union(*(a.reach for a in args))

@@ -54,6 +54,39 @@ class Writes:
             inplace.collect_readers(update, skip=produced)
             self.root.updates.append(update)
 
+    # ------------------------------------------------------------ np.add.at
+    def _add_at(self, node: ast.Call) -> Operand:
+        """``np.add.at(a, idx, v)``: `a` with `v` added at `idx`, a repeated index adding
+        each time; a new value every name holding `a` is rebound to."""
+        if node.keywords or len(node.args) != 3 or any(isinstance(a, ast.Starred)
+                                                      for a in node.args):
+            raise self.error(node, "np.add.at is supported with three positional arguments",
+                             hint="np.add.at(a, indices, values)")
+        base_node, index_node, value_node = node.args
+        if not isinstance(base_node, (ast.Name, ast.Subscript)):
+            raise self.error(base_node, "np.add.at into this kind of expression is not "
+                                        "supported", hint="give the array a name first")
+        old = self._receiver(base_node)
+        parts = self._index_parts(index_node) if isinstance(index_node, ast.Tuple) \
+            else [self._materialize(self._rvalue(index_node), index_node)]
+        value = self._materialize(self._rvalue(value_node), value_node)
+        base = self._materialize(old, base_node)
+        if isinstance(base, (Const, FreeName)):
+            raise self.error(base_node, "np.add.at into a constant or a module's array is "
+                                        "not supported", hint="copy it first: a = a.copy()")
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        attrs = {"fn": runtime_writes.add_at, "kwnames": ()}
+        new = self.builder.emit("add_at", [base, value, *parts], attrs=attrs).result
+        produced = {new.uid}
+        update = inplace.Update(self, self.stmt, base, new, self.builder.producers[new.uid])
+        if isinstance(base_node, ast.Subscript):
+            produced |= self._write(base_node, new)
+        else:
+            self._rebind(old, new, produced)
+        inplace.collect_readers(update, skip=produced)
+        self.root.updates.append(update)
+        return Const(None)
+
     # ------------------------------------------------------------ list methods
     def _list_method(self, node: ast.Call) -> Any:
         """``xs.append(v)``, ``xs.extend(ys)``, ``xs.insert(i, v)``, ``xs.pop()``: a new
@@ -374,7 +407,7 @@ class Writes:
             op = self.builder.producers.get(value.uid)
             if op is None:
                 return False
-            if op.prim in ("setitem", "getitem") or (op.prim == "copy"):
+            if op.prim in ("setitem", "getitem", "add_at", "copy"):
                 value = op.args[0]
                 continue
             if is_array(op.prim):

@@ -65,6 +65,30 @@ def _setitem_vjp(e: Emit, g: Operand, args: list) -> list:
 
 helper("setitem", runtime_writes.setitem, (0, 1), _setitem_vjp, joint=True, jvp=_setitem_jvp,
        shaped_like=0)
+def _add_at_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
+    target, value, *index = op.args
+    t_dot = tangents[0] if tangents else None
+    v_dot = tangents[1] if len(tangents) > 1 else None
+    if v_dot is None:
+        return t_dot
+    if t_dot is None:
+        t_dot = e.helper("zeros_with_directions", target, v_dot) if e.batched is not None \
+            else e.helper("zeros_of", target)
+        if isinstance(target, Value) and target.name and isinstance(t_dot, Value):
+            t_dot.name = f"{target.name}_dot"
+    out = e.helper("add_at", t_dot, v_dot, *_index_for(e, t_dot, index))
+    return e._mark(out, [t_dot, v_dot])
+
+
+def _add_at_vjp(e: Emit, g: Operand, args: list) -> list:
+    """Each place `v` was added at passes its adjoint back (a repeated index as often)."""
+    target, value, *index = args
+    selected = e.b.emit("getitem", [g, *index]).result
+    return [g, e.helper("unbroadcast", selected, value)] + [None] * len(index)
+
+
+helper("add_at", runtime_writes.add_at, (0, 1), _add_at_vjp, joint=True, jvp=_add_at_jvp,
+       shaped_like=0)
 helper("cleared", runtime_writes.cleared, (0,), lambda e, g, a: [
     e.helper("setitem", g, Const(0.0), *a[2:])], opaque_kind=True)
 helper("last_writes", runtime_writes.last_writes, (0,), lambda e, g, a: [
