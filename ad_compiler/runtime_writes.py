@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from .runtime import IndexUpdate, _scatter, add
+
 
 def _key(index: tuple) -> Any:
     return index[0] if len(index) == 1 else index
@@ -95,16 +97,17 @@ def zeros_with_directions(target: Any, tangent: Any) -> Any:
 def add_into(a: Any, b: Any) -> Any:
     """``add(a, b)`` where an array operand is the code's own and read no more: a sparse
     adjoint (``x[i]``'s) is added into it in place instead of into a copy."""
-    from . import runtime
-
-    if type(a) is runtime.IndexUpdate and type(b) is np.ndarray:
+    if type(a) is IndexUpdate and type(b) is np.ndarray:
         a, b = b, a
-    if type(a) is np.ndarray and type(b) is runtime.IndexUpdate and \
-            type(b.base) is np.ndarray and a.shape == b.base.shape and \
-            a.dtype.kind == "f" and a.flags.writeable:
-        runtime._scatter(a, b)
+    if type(a) is np.ndarray and type(b) is IndexUpdate and type(b.base) is np.ndarray \
+            and a.shape == b.base.shape and a.dtype.kind == "f" and a.flags.writeable:
+        index = b.index
+        if type(index) is int or type(index) is slice:  # the common case, made cheap
+            a[index] += b.value
+        else:
+            _scatter(a, b)
         return a
-    return runtime.add(a, b)
+    return add(a, b)
 
 
 def check_list(items: Any, where: str) -> None:
