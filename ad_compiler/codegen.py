@@ -95,7 +95,7 @@ class _Emitter(Naming):
         self.free: dict[str, Any] = {}  # free variable name -> object (helpers) or cell
         self.refs: dict[int, ast.expr] = {}
         self.in_place: dict = {}  # setitem ops written in place (write_analysis.py)
-        self.adds_into: set[int] = set()  # accumulate ops adding into their operand
+        self.adds_into: dict[int, int] = {}  # accumulate op -> the operand it adds into
 
     # ---------------------------------------------------------------- analysis
     def analyse(self) -> None:
@@ -195,7 +195,7 @@ class _Emitter(Naming):
         result takes `out`'s name); what reads `out` is not folded into a statement
         printed after the write."""
         self.in_place = {} if self.probe else in_place_writes(self.fn)
-        self.adds_into = set() if self.probe else accumulations_in_place(self.fn)
+        self.adds_into = {} if self.probe else accumulations_in_place(self.fn)
         if not self.in_place:
             return
         where = positions(self.fn)
@@ -361,6 +361,8 @@ class _Emitter(Naming):
             if key not in self.refs:
                 self.refs[key] = self._reference(runtime_writes.add_into)
             func = self.refs[key]
+            if self.adds_into[id(op)] == 1:
+                args = args[::-1]  # the operand added into first
         else:
             func = self.refs.get(id(op.attrs["fn"])) or self._reference(op.attrs["fn"])
         kwnames = op.attrs.get("kwnames", ())

@@ -95,10 +95,8 @@ def zeros_with_directions(target: Any, tangent: Any) -> Any:
 
 
 def add_into(a: Any, b: Any) -> Any:
-    """``add(a, b)`` where an array operand is the code's own and read no more: a sparse
-    adjoint (``x[i]``'s) is added into it in place instead of into a copy."""
-    if type(a) is IndexUpdate and type(b) is np.ndarray:
-        a, b = b, a
+    """``add(a, b)`` where `a` is an array the code owns and reads no more: a sparse
+    adjoint `b` (``x[i]``'s) is added into it in place instead of into a copy."""
     if type(a) is np.ndarray and type(b) is IndexUpdate and type(b.base) is np.ndarray \
             and a.shape == b.base.shape and a.dtype.kind == "f" and a.flags.writeable:
         index = b.index

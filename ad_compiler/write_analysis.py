@@ -60,16 +60,19 @@ def in_place_writes(fn: Function) -> dict[int, tuple[Op, set[int]]]:
     return found
 
 
-def accumulations_in_place(fn: Function) -> set[int]:
-    """The ids of the `accumulate` ops (a sum of adjoints) one of whose array operands
-    is the code's own and read no more, so that the sum may go into it."""
+def accumulations_in_place(fn: Function) -> dict[int, int]:
+    """The `accumulate` ops (a sum of adjoints) one of whose dense operands is the code's
+    own and read no more, by id, with that operand's position: the sum may go into it."""
     analysis = _Analysis(fn)
-    found = set()
+    found = {}
     for op in analysis.accumulations:
-        if any(isinstance(a, Value) and analysis.owned(a)
-               and not analysis._read_after(a, analysis.position[id(op)], op)
-               for a in op.args[:2]):
-            found.add(id(op))
+        for k, a in enumerate(op.args[:2]):
+            made = analysis.producer.get(a.uid) if isinstance(a, Value) else None
+            if made is None or made.prim in ("index_update", "field_update"):
+                continue  # a sparse adjoint is never added into
+            if analysis.owned(a) and not analysis._read_after(a, analysis.position[id(op)], op):
+                found[id(op)] = k
+                break
     return found
 
 

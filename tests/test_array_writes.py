@@ -239,3 +239,8 @@ def test_histogram_accumulated_with_add_at():
     check(F.histogram_loss, (values, bins, weights), wrt=2)
     check_hessian(F.histogram_loss, (values, bins, weights))
     assert "np.add.at(counts, bins, " in adc.source(F.histogram_loss)
+
+
+def test_rows_written_through_views_in_a_loop():
+    x = np.array([0.3, -0.8, 1.1])
+    check(F.rows_through_views, (x,))

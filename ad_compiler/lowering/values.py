@@ -202,25 +202,42 @@ def _index_name(stmt: ast.For) -> str:
 
 def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
     """Names a loop body assigns, in order of first assignment: ``out`` of
-    ``out[i] = v`` too (a write makes a new value of it)."""
+    ``out[i] = v`` too (a write makes a new value of it), and of ``row = out[i];
+    row[0] = v`` (a write into a view of it)."""
     names: dict[str, None] = {}
+    written: list[str] = []
+    sources: dict[str, set[str]] = {}  # name -> the names it was indexed from
     for node in ast.walk(ast.Module(body=stmts, type_ignores=[])):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names[node.id] = None
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            root = node.value
-            while isinstance(root, ast.Subscript):
-                root = root.value
-            if isinstance(root, ast.Name):
-                names[root.id] = None
+            written.append(_root_name(node))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                 node.func.attr in ("append", "extend", "insert", "pop"):
-            root = node.func.value
-            while isinstance(root, ast.Subscript):
-                root = root.value
-            if isinstance(root, ast.Name):
-                names[root.id] = None
+            written.append(_root_name(node.func.value))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr == "at" and node.args:  # np.add.at(a, ...)
+            written.append(_root_name(node.args[0]))
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript):
+            root = _root_name(node.value)
+            for target in node.targets:
+                if isinstance(target, ast.Name) and root:
+                    sources.setdefault(target.id, set()).add(root)
+    pending = [w for w in written if w]
+    while pending:
+        name = pending.pop()
+        if name in names and name not in written:
+            continue
+        names[name] = None
+        pending += [s for s in sources.pop(name, ()) if s not in names]
     return list(names)
+
+
+def _root_name(node: ast.AST) -> str:
+    while isinstance(node, (ast.Subscript, ast.Attribute)) and not (
+            isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:
