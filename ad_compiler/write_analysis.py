@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from . import batched, runtime
 from .ir import Block, ForOp, Function, IfOp, LoopOp, Op, Value, WhileOp
-from .lowering.inplace import _FRESH_CALLS, _IMMUTABLE_CALLS
+from .lowering.inplace import _FRESH_CALLS, _IMMUTABLE_CALLS, VIEWS_TOO
 from .registry import get, has_expr, is_array, is_view
 
 # helpers that may return an argument at these positions (or a new array)
@@ -36,7 +36,9 @@ _READS_ONLY = frozenset({"unbroadcast_shape"})  # prims that read without keepin
 _SHAPE_ONLY = {"zeros_of": (0,), "zeros_with_directions": (0, 1), "unbroadcast": (1,),
                "gradient_like": (1,), "index_update": (0,), "last_writes": (1,),
                "sum_adjoint": (1,), "field_update": (0,), "as_gradient": (1,),
-               "cleared": (1,), "dense": (1,), "densify": (1,)}
+               "dense": (1,), "densify": (1,)}
+# elementwise primitives whose result may be their operand itself (np.real of a real array)
+_MAY_RETURN_OPERAND = VIEWS_TOO | {"copy"}
 
 
 class _Position:
@@ -286,10 +288,13 @@ def _reads_only(op: Op) -> bool:
         return id(fn) in _IMMUTABLE_CALLS or id(fn) in _FRESH_CALLS
     if op.prim in _WRITES:
         return False
+    if op.prim in _MAY_RETURN_OPERAND:
+        return False
     if has_expr(op.prim) or op.prim in _READS_ONLY:
         return True
     if is_array(op.prim):
-        return not is_view(op.prim) and not op.attrs.get("same_object")
+        return not is_view(op.prim) and not op.attrs.get("same_object") \
+            and op.prim not in VIEWS_TOO
     record = get(op.prim)
     return record is not None and bool(record.nondiff)
 
@@ -306,7 +311,8 @@ def _makes_new(op: Op) -> bool:
         fn = op.attrs.get("fn")
         return id(fn) in _FRESH_CALLS or any(fn is f for f in _FRESH_HELPERS)
     if has_expr(op.prim):
-        return True
+        return op.prim not in _MAY_RETURN_OPERAND
     if is_array(op.prim):
-        return not is_view(op.prim) and not op.attrs.get("same_object")
+        return not is_view(op.prim) and not op.attrs.get("same_object") \
+            and op.prim not in VIEWS_TOO
     return False

@@ -244,3 +244,10 @@ def test_histogram_accumulated_with_add_at():
 def test_rows_written_through_views_in_a_loop():
     x = np.array([0.3, -0.8, 1.1])
     check(F.rows_through_views, (x,))
+
+
+def test_a_view_from_a_numpy_function_is_guarded():
+    """Where a write goes through a view the compiled code does not follow (np.flip's),
+    it refuses when it runs rather than compute another value."""
+    with pytest.raises(ValueError, match="a, read afterwards, shares it"):
+        adc.grad(F.written_through_flip)(np.array([0.3, -0.8, 1.1]))

@@ -431,6 +431,12 @@ def is_number(obj: Any) -> bool:
     return obj is None or isinstance(obj, (int, float, complex, str, np.number, np.bool_))
 
 
+# NumPy functions that return a view of their argument besides those the registry marks
+# as views (np.flip(x)[0] = 1.0 changes x)
+VIEWS_TOO = frozenset({"diagonal", "diag", "atleast_1d", "atleast_2d", "atleast_3d",
+                       "moveaxis", "rollaxis", "flip", "fliplr", "flipud", "rot90", "real"})
+
+
 def _is_view(prim: str) -> bool:
     """A result that may share memory with its first argument (x.T, x[1:], x.reshape)."""
-    return prim in ("getitem", "getattr") or is_view(prim)
+    return prim in ("getitem", "getattr") or is_view(prim) or prim in VIEWS_TOO
