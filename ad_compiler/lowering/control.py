@@ -106,7 +106,7 @@ class ControlFlow:
         targets = [n.id for n in ast.walk(stmt.target)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
         carried = [n for n in _assigned_names(stmt.body) if n in self.env and n not in targets]
-        carried = self._carried_with_views(carried)
+        carried = self._carried_with_views(carried, stmt.body)
         loop = _Loop.for_body(carried, stmt, self)
         loop.entry_names = frozenset(self.env)
         if bind is not None:
@@ -298,7 +298,7 @@ class ControlFlow:
             raise self.error(stmt, "'while ... else' is not supported",
                              hint="use a flag variable instead of the else clause")
         carried = self._carried_with_views(
-            [n for n in _assigned_names(stmt.body) if n in self.env])
+            [n for n in _assigned_names(stmt.body) if n in self.env], stmt.body)
         loop = _Loop.for_body(carried, stmt, self)
         loop.entry_names = frozenset(self.env)
         names = [*carried, *loop.extra_names()]

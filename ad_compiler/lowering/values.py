@@ -205,12 +205,33 @@ def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
     ``out[i] = v`` too (a write makes a new value of it), and of ``row = out[i];
     row[0] = v`` (a write into a view of it)."""
     names: dict[str, None] = {}
-    written: list[str] = []
     sources: dict[str, set[str]] = {}  # name -> the names it was indexed from
     for node in ast.walk(ast.Module(body=stmts, type_ignores=[])):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names[node.id] = None
-        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript):
+            root = _root_name(node.value)
+            for target in node.targets:
+                if isinstance(target, ast.Name) and root:
+                    sources.setdefault(target.id, set()).add(root)
+    pending = written_names(stmts)
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        names[name] = None
+        pending += sorted(sources.get(name, ()))
+    return list(names)
+
+
+def written_names(stmts: list[ast.stmt]) -> list[str]:
+    """The names a body writes into: ``out[i] = v``, ``xs.append(v)``,
+    ``np.add.at(a, i, v)``."""
+    written = []
+    for node in ast.walk(ast.Module(body=stmts, type_ignores=[])):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
             written.append(_root_name(node))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                 node.func.attr in ("append", "extend", "insert", "pop"):
@@ -218,19 +239,7 @@ def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                 node.func.attr == "at" and node.args:  # np.add.at(a, ...)
             written.append(_root_name(node.args[0]))
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript):
-            root = _root_name(node.value)
-            for target in node.targets:
-                if isinstance(target, ast.Name) and root:
-                    sources.setdefault(target.id, set()).add(root)
-    pending = [w for w in written if w]
-    while pending:
-        name = pending.pop()
-        if name in names and name not in written:
-            continue
-        names[name] = None
-        pending += [s for s in sources.pop(name, ()) if s not in names]
-    return list(names)
+    return [w for w in written if w]
 
 
 def _root_name(node: ast.AST) -> str:

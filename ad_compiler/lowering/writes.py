@@ -24,7 +24,7 @@ from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..registry import has_expr, is_array
 from ..registry.writes import BASIC, BASIC_ARRAY, MAY_REPEAT
 from . import inplace
-from .values import _StaticDict, _StaticSeq
+from .values import _StaticDict, _StaticSeq, written_names
 
 _INTEGER_OPS = ("add", "sub", "mul", "floordiv", "mod", "neg")
 _INTEGER_CALLS = (builtins.len, builtins.int)
@@ -354,24 +354,27 @@ class Writes:
                 return False
         return True
 
-    def _carried_with_views(self, carried: list[str]) -> list[str]:
-        """Names a loop must carry besides those it assigns: names holding the same
-        value as a carried one, or a view of it, or the array it views."""
+    def _carried_with_views(self, carried: list[str], body: list[ast.stmt]) -> list[str]:
+        """Names a loop must carry besides those it assigns: where it writes into a
+        name, names holding the same value, or a view of it, or the array it views."""
         names = list(carried)
         views = self.root.view_of
-        while True:
-            held = {id(self.env[n]) for n in names if n in self.env}
+        written = [n for n in written_names(body) if n in self.env]
+        while written:
+            held = {id(self.env[n]) for n in written if n in self.env}
             related = set(held)
-            for n in names:
+            for n in written:
                 value = self.env.get(n)
                 if isinstance(value, Value) and value.uid in views:
                     related.add(id(views[value.uid][0]))
-            more = [n for n, v in self.env.items() if n not in names and (
+            more = [n for n, v in self.env.items() if n not in written and (
                 id(v) in related or (isinstance(v, Value) and v.uid in views
                                      and id(views[v.uid][0]) in held))]
             if not more:
-                return names
-            names += more
+                break
+            written += more
+            names += [n for n in more if n not in names]
+        return names
 
     def _note_carried_arrays(self, inits: list[Operand], *values: list[Value]) -> None:
         """A loop's carried values (its params, its results) whose initial value is an
