@@ -148,11 +148,24 @@ def batched_solve(a: Any, t: Any) -> Any:
 
 def batch_zeros(x: Any, seed: Any) -> Any:
     """A zero batched tangent for `x`, with as many directions as `seed` has (for a
-    list or tuple, a list of its items' zero tangents)."""
+    list or tuple, a list of its items' zero tangents; for a dict, a dict of them)."""
     if isinstance(x, (list, tuple)):
         return [batch_zeros(v, seed) for v in x]
+    if isinstance(x, dict):
+        return {k: batch_zeros(v, seed) for k, v in x.items()}
     dtype = x.dtype if isinstance(x, np.ndarray) and x.dtype.kind in "fc" else np.float64
-    return np.zeros(np.shape(x) + np.shape(seed)[-1:], dtype)
+    return np.zeros(np.shape(x) + _directions_of(seed), dtype)
+
+
+def _directions_of(seed: Any) -> tuple[int, ...]:
+    """The trailing axis of directions of a batched tangent (of any structure)."""
+    if isinstance(seed, dict):
+        seed = list(seed.values())
+    elif not isinstance(seed, (list, tuple, np.ndarray)) and hasattr(seed, "__dict__"):
+        seed = list(vars(seed).values())  # a dataclass's fields
+    if isinstance(seed, (list, tuple)):
+        return next((d for d in map(_directions_of, seed) if d), ())
+    return np.shape(seed)[-1:]
 
 
 def vmap_last(fn: Any, positions: tuple[int, ...], *args: Any) -> Any:

@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import runtime
+import numpy as np
+
+from . import runtime, runtime_writes
 from .codegen_statements import ends_in_raise, finally_lines, fstring, try_lines, with_lines
 from .ir import (
     BINARY_SYMBOLS,
@@ -43,12 +45,18 @@ from .ir import (
 )
 from .naming import HELPER_MODULES, Naming
 from .printing import print_stmt
+from .write_analysis import (
+    accumulations_in_place,
+    in_place_writes,
+    positions,
+    runs_after,
+)
 
 _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.Div,
                "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "matmul": ast.MatMult}
 _AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
                  "ne": ast.NotEq}
-_NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add"}
+_NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add", "setitem", "add_at"}
 # Folding stops where an expression would nest deeper than this: a line stays readable,
 # and printing and compiling it never recurse deeper than Python allows.
 MAX_FOLD_DEPTH = 12
@@ -87,6 +95,8 @@ class _Emitter(Naming):
         self.taken: set[str] = set()
         self.free: dict[str, Any] = {}  # free variable name -> object (helpers) or cell
         self.refs: dict[int, ast.expr] = {}
+        self.in_place: dict = {}  # setitem ops written in place (write_analysis.py)
+        self.adds_into: dict[int, int] = {}  # accumulate op -> the operand it adds into
 
     # ---------------------------------------------------------------- analysis
     def analyse(self) -> None:
@@ -96,6 +106,7 @@ class _Emitter(Naming):
         for op in ops:
             if not op.blocks:
                 self._try_inline(op)
+        self._writes_in_place(ops)
         for op in reversed(ops):  # innermost first: `a and b`, `x if c else y` as expressions
             if self._is_expression_if(op):
                 self.expression_ifs.add(id(op))
@@ -213,6 +224,31 @@ class _Emitter(Naming):
             return  # named, so that expressions using it start again from a name
         self.fold_depth[v.uid] = depth
         self.inlined.add(v.uid)
+
+    def _writes_in_place(self, ops: list[Op]) -> None:
+        """``out[i] = v`` in place where nothing reads the old `out` afterwards (the
+        result takes `out`'s name); what reads `out` is not folded into a statement
+        printed after the write."""
+        self.in_place = {} if self.probe else in_place_writes(self.fn)
+        self.adds_into = {} if self.probe else accumulations_in_place(self.fn)
+        if not self.in_place:
+            return
+        where = positions(self.fn)
+        for write, shared in self.in_place.values():
+            self.share[write.result.uid] = write.args[0].uid
+            self.inlined.discard(write.args[0].uid)  # written into: a name of its own
+            for op in ops:
+                if op is write or not op.results or op.results[0].uid not in self.inlined \
+                        or not any(isinstance(a, Value) and a.uid in shared for a in op.args):
+                    continue
+                anchor = op
+                while anchor.results and anchor.results[0].uid in self.inlined:
+                    anchor = self.user[anchor.results[0].uid][1]
+                    if anchor is None:
+                        break
+                if anchor is None or (anchor is not write and id(anchor) in where
+                                      and runs_after(where, anchor, write)):
+                    self.inlined.discard(op.results[0].uid)
 
     def _is_expression_if(self, op: Op) -> bool:
         if not isinstance(op, IfOp) or len(op.results) != 1 or not op.is_expression:
@@ -372,6 +408,13 @@ class _Emitter(Naming):
         callee = op.attrs.get("callee")
         if callee and self._spelling_still_means(op):
             func = _dotted(callee)
+        elif id(op) in self.adds_into:  # into an adjoint array nothing else holds
+            key = id(runtime_writes.add_into)
+            if key not in self.refs:
+                self.refs[key] = self._reference(runtime_writes.add_into)
+            func = self.refs[key]
+            if self.adds_into[id(op)] == 1:
+                args = args[::-1]  # the operand added into first
         else:
             func = self.refs.get(id(op.attrs["fn"])) or self._reference(op.attrs["fn"])
         kwnames = op.attrs.get("kwnames", ())
@@ -415,7 +458,10 @@ class _Emitter(Naming):
                         prefix = "adjoint of: " if key[1] else ""
                         lines.append(f"{indent}# {prefix}{text}")
                     group = key
-            lines.append(indent + print_stmt(self._statement(op)))
+            if op.prim in ("setitem", "add_at"):
+                lines += [indent + print_stmt(s) for s in self._write_statements(op)]
+            else:
+                lines.append(indent + print_stmt(self._statement(op)))
             if any(self.uses.get(r.uid) for r in op.results) or not op.attrs.get("effect"):
                 lines += self._probes(op.results, indent)
         return lines
@@ -456,6 +502,30 @@ class _Emitter(Naming):
         if not used:
             return ast.Expr(value)
         return self._assign([self.names[r.uid] for r in op.results], value)
+
+    def _write_statements(self, op: Op) -> list[ast.stmt]:
+        """``out[i] = v`` (``np.add.at(out, i, v)``): in place, or into a copy where the
+        old `out` is read later."""
+        target, value, *index = op.args
+        if op.prim == "setitem":
+            index = index[1:]  # (after the kind of index)
+        parts = [_index_part(a, self.expr(a)) for a in index]
+        key = parts[0] if len(parts) == 1 else ast.Tuple(parts, ast.Load())
+        statements: list[ast.stmt] = []
+        if id(op) in self.in_place:
+            name = ast.Name(self.names[target.uid], ast.Load()) if isinstance(target, Value) \
+                else self.expr(target)
+        else:
+            name = ast.Name(self.names[op.result.uid], ast.Load())
+            copy = ast.Call(ast.Attribute(self.expr(target), "copy", ast.Load()), [], [])
+            statements.append(self._assign([self.names[op.result.uid]], copy))
+        if op.prim == "add_at":
+            add = ast.Attribute(self._reference(np.add), "at", ast.Load())
+            call = ast.Call(add, [name, key, self.expr(value)], [])
+            return [*statements, ast.Expr(call)]
+        store = ast.Subscript(name, key, ast.Store())
+        statements.append(ast.Assign([store], self.expr(value), lineno=0))
+        return statements
 
     @staticmethod
     def _assign(names: list[str], value: ast.expr) -> ast.stmt:

@@ -26,7 +26,7 @@ _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
                    "numpy.linalg": "linalg"}
 HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runtime_npmath",
                   "ad_compiler.runtime_linalg", "ad_compiler.runtime_stats",
-                  "ad_compiler.runtime_items")
+                  "ad_compiler.runtime_items", "ad_compiler.runtime_writes")
 
 
 def _path_in(module: types.ModuleType, obj: object) -> list[str] | None:
@@ -77,8 +77,9 @@ class Naming:
             callee = op.attrs.get("callee")
             if callee and self._spelling_still_means(op):
                 self._reserve_free(callee, op.attrs.get("callee_kind", "global"))
-            elif "fn" in op.attrs and op.prim != "copy" and not op.attrs.get("subscript") \
-                    and not printed_as_syntax(op):
+            elif "fn" in op.attrs and op.prim not in ("copy", "setitem", "add_at") \
+                    and not op.attrs.get("subscript") and not printed_as_syntax(op) \
+                    and id(op) not in getattr(self, "adds_into", ()):  # printed otherwise
                 self.refs[id(op.attrs["fn"])] = self._reference(op.attrs["fn"],
                                                                 op.attrs.get("label"))
         for o in self.fn.outputs:

@@ -924,7 +924,7 @@ def check_unshared(value: Any, *readers: Any, names: str, where: str) -> None:
         return  # a number or a tuple: `+=` rebinds the name, as the compiled code does
     if any(_shares(value, r, 0) for r in readers):
         raise ValueError(
-            f"{where}\nthis augmented assignment changes an array (or list) in place, and "
+            f"{where}\nthis statement changes an array (or list) in place, and "
             f"{names}, read afterwards, shares it: NumPy changes it too, which the compiled "
             "code cannot follow.  Make a new array instead ('a = a + b' for 'a += b'), or "
             "give each name an array of its own where they are assigned ('b = a.copy()')")

@@ -71,7 +71,7 @@ CASES = {
     "yield": (U.f_yield, "yield"),
     "del": (U.f_del, "del y"),
     "generator kept": (U.f_kept_generator, "(x * i"),
-    "subscript": (U.f_subscript, "y[0]"),
+    "subscript": (U.f_subscript, "y.T[0]"),
     "method call": (U.f_method, "x.tolist()"),
     "opaque C function": (U.f_opaque, "some_c_function(x, 1.5)"),
     "undefined name": (U.f_undefined, "undefined_name"),

@@ -92,10 +92,10 @@ CASES = {
                                 grad_at(N.with_decorated_nested, 0.5), "decorated"),
     "recursion": Refused((), N.with_recursion, grad_at(N.with_recursion, 0.5), "recursive"),
     # assignment into things
-    "item assignment": Refused(("out[i] = ...",), N.with_item_assignment,
-                               grad_at(N.with_item_assignment, 0.5), "assigning into"),
-    "item update": Refused(("xs[i] += v",), N.with_item_update,
-                           grad_at(N.with_item_update, XS), "augmented assignment"),
+    "attribute items": Refused(("x.T[0] = v",), N.with_attribute_items,
+                               grad_at(N.with_attribute_items, V3), "attribute's items"),
+    "module array write": Refused(("G[0] = v",), N.with_module_array_write,
+                                  grad_at(N.with_module_array_write, 0.5), "not a variable"),
     "field assignment": Refused(("p.w = ...",), N.with_field_assignment,
                                 grad_at(N.with_field_assignment, N.Point(1.0, 2.0)),
                                 "assignment to this kind of target"),
@@ -109,8 +109,10 @@ CASES = {
     "in": Refused(("in", "not in"), N.with_in, grad_at(N.with_in, 0.5, XS), "'in'"),
     "is": Refused(("is", "is not"), N.with_is, grad_at(N.with_is, 0.5, None), "'is'"),
     # methods
-    "append": Refused(("ys.append(v)",), N.with_append, grad_at(N.with_append, 0.5),
-                      "ys.append(x) is a method call"),
+    "computed pop": Refused(("xs.pop(i)",), N.with_computed_pop,
+                            grad_at(N.with_computed_pop, XS, 1), "computed when the code runs"),
+    "remove": Refused(("ys.remove(v)",), N.with_remove, grad_at(N.with_remove, 0.5),
+                      "ys.remove(2.0) is a method call"),
     "dict get": Refused(("d.get(k)",), N.with_dict_get, grad_at(N.with_dict_get, {"a": 1.0}),
                         'd.get("a", 0.0)'),
     "conj method": Refused(("x.conj()",), N.with_conj_method,
@@ -184,6 +186,9 @@ CASES = {
         (), N.cubes_of_two, lambda: adc.hessian(N.cubes_of_two)(1.0, 2.0),
         "in-place list updates"),
     # when the code runs
+    "extend by an array": Refused(("xs.extend(ys)",), N.with_extend_by_array,
+                                  grad_at(N.with_extend_by_array, 0.5), "must be a list",
+                                  error=TypeError),
     "shared update": Refused(("+=",), N.with_shared_update,
                              grad_at(N.with_shared_update, V3), "z, read afterwards, shares",
                              error=ValueError),
@@ -285,6 +290,12 @@ def test_np_logical_and_instead_of_the_operator():
     assert list(adc.grad(N.logical_and)(np.array([-1.0, 1.0, 3.0]))) == [0.0, 2.0, 0.0]
 
 
+def test_items_written_and_updated():
+    assert adc.grad(N.item_assigned)(0.5) == pytest.approx(3.0)  # d (x + 2x) / dx
+    for mode in ("reverse", "forward"):  # (xs0 + 1) xs1
+        assert adc.grad(N.item_updated, mode=mode)([1.0, 2.0]) == [2.0, 2.0]
+
+
 def test_a_new_list_instead_of_append():
     assert adc.grad(N.appended)(2.0) == pytest.approx(12.0)  # d x**3 = 3 x**2
 
@@ -354,7 +365,7 @@ def test_abs_of_real_and_imaginary_parts():
 # constructs that work (and are named to mark the edge of what is refused), ways out
 WAYS_OUT = {
     "adc.ADCompileError", "ValueError", "TypeError", "np.logical_and", ".copy()", ".items()",
-    ".values()", ".keys()", "for", "ys = ys + [v]", "np.random.normal()", "adc.defpartials", "adc.defvjp",
+    ".values()", ".keys()", "for", ".append()", ".extend()", ".insert()", ".pop()", "ys = ys + [v]", "np.random.normal()", "adc.defpartials", "adc.defvjp",
     "adc.stop_gradient", "np.sum", "np.min", "np.max", 'grad(grad(f, mode="forward"))',
     "y = y + v", "y = x.copy()", "y = np.sort(x)", "sum", "max", "min",
     "sum({v * v for v in xs})", "adc.grad", "adc.value_and_grad", "lambda", "with",

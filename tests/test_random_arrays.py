@@ -6,7 +6,9 @@ elementwise functions (sin, cos, tanh, exp of a bounded argument, log(1 + v*v),
 sqrt(1 + v*v), v**2, unary minus, scaling), ``+ - * /`` with broadcasting (dividing
 only by ``1.5 + v*v``), reductions (np.sum / np.mean / np.max, function or method,
 any axis, keepdims or not), ``@``, ``.T``, reshapes, slices and integer indices,
-``np.where(c > 0, a, b)``, ``np.concatenate`` and ``np.stack``.  The generator
+``np.where(c > 0, a, b)``, ``np.concatenate`` and ``np.stack``, and writes into a copy
+(``a = np.array(v); a[1:] = e``, ``a[:, 0] += e``, through a view of it: ``b = a[1:];
+b[0] = e``).  The generator
 tracks the shape of every value and only writes operations whose shapes fit, so
 every program is valid NumPy.  Targets are fresh names or earlier ones reused
 (also names the compiler likes to generate: ``w1_1``, ``x_bar``).
@@ -272,9 +274,52 @@ class Program:
     def render(self, result: str, checked: bool = False) -> str:
         out = ["def f(x, y):"]
         for target, text, check in self.lines:
+            if not target:  # a write into an array: a statement of its own
+                out.append(f"    {check if checked else text}")
+                continue
             out.append(f"    {target} = {'_seen(' + check + ')' if checked else text}")
         out.append(f"    return {result}")
         return "\n".join(out) + "\n"
+
+
+def write_indices(shape: tuple[int, ...]) -> list[str]:
+    """Places to write into an array of `shape` (basic indices, a step, an index array)."""
+    forms = []
+    if shape and shape[0] >= 2:
+        forms += ["[0]", "[1:]", "[::2]", "[-1]", "[[0, 1]]"]
+    if len(shape) >= 2 and shape[1] >= 2:
+        forms += ["[:, 0]", "[0, 1:]", "[..., -1]"]
+    return forms
+
+
+@st.composite
+def writes(draw, env: dict[str, E], lines: list, fresh: list[str]) -> str | None:
+    """``a = np.array(v)`` and a write into it (or into a view of it), appended to
+    `lines`; the name written into, or None where nothing fits."""
+    source = draw(operand(env, lambda s: bool(write_indices(s))))
+    if source is None or len(fresh) < 2:
+        return None
+    owner, view = fresh[0], fresh[1]
+    lines.append((owner, f"np.array({source.text})", f"np.array({source.checked})"))
+    env[owner] = E(owner, owner, source.shape)
+    written, shape = owner, source.shape
+    if draw(st.booleans()) and shape[0] >= 2:  # through a view: the owner changes too
+        lines.append((view, f"{owner}[1:]", f"{owner}[1:]"))
+        shape = (shape[0] - 1,) + shape[1:]
+        env[view] = E(view, view, shape)
+        written = view
+    forms = write_indices(shape)
+    if not forms:
+        return written
+    index = draw(st.sampled_from(forms))
+    region = np.empty(shape)[eval(f"np.s_{index}")].shape
+    value = draw(operand(env, lambda s: broadcast(s, region) == region))
+    if value is None:
+        value = E("0.5", "0.5", ())
+    op = "+=" if draw(st.booleans()) and "[0, 1]" not in index else "="
+    lines.append(("", f"{written}{index} {op} {value.text}",
+                  f"{written}{index} {op} {value.checked}"))
+    return written
 
 
 @st.composite
@@ -284,6 +329,11 @@ def programs(draw) -> Program:
     lines = []
     target = "x"
     for _ in range(draw(st.integers(1, 7))):
+        if draw(st.integers(0, 4)) == 0:
+            written = draw(writes(env, lines, sorted(set(LOCALS) - set(env))))
+            if written is not None:
+                target = written
+                continue
         e = draw(expressions(env))
         fresh = sorted(set(LOCALS) - set(env))
         used = sorted(n for n in env if n not in ("x", "y"))
@@ -493,6 +543,8 @@ def _program(shapes, body: str, last: str, out_shape) -> Program:
     lines = []
     for line in body.strip().splitlines():
         target, _, text = line.strip().partition(" = ")
+        if not target.isidentifier():  # a write: the statement as it is
+            target, text = "", line.strip()
         lines.append((target, text, text))
     return Program(shapes, tuple(lines), last, out_shape)
 
@@ -505,6 +557,12 @@ def test_the_generator_writes_every_construct():
         c = np.stack([b.T, np.exp(np.tanh(b)).T], axis=1)
         d = np.reshape(c, (-1, 3)) @ np.log(1.0 + y * y).T
         w1_1 = np.mean(d ** 2, axis=0) + np.sum(x[1:] * y[..., 1:], axis=-1)
+        t1 = np.array(y)
+        y_1 = t1[1:]
+        y_1[0, ::2] = np.sin(w1_1)
+        t1[:, 0] += x[1:]
+        t1[[0, 1]] = t1 * a
+        w1_1 = np.sum(t1 * y_1, axis=1)
     """, "w1_1", (2,))
     source = program.render(program.last)
     f = compile_program(source, {"np": np})

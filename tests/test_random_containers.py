@@ -6,7 +6,8 @@ that reads it the ways people do: constant keys and fields, unpacking, loops ove
 lists (with enumerate, reversed, sorted), over pairs and over a dict's items,
 comprehensions and generators (nested, filtered, consumed by sum, max, min, math.prod),
 branches on values, augmented assignment, small array expressions, containers built
-and indexed.  For each program and point:
+and indexed, lists grown (``append``, ``insert``, ``pop``) and filled by index, dicts
+filled by key.  For each program and point:
 
 (i)   the reverse-mode gradient has the structure of the parameters and equals
       central differences;
@@ -125,7 +126,8 @@ def cases(draw):
     for _ in range(draw(st.integers(1, 7))):
         kind = draw(st.sampled_from(["assign", "aug", "branch", "loop", "loop", "array",
                                      "pairs", "dict", "keys", "built", "unpack", "joined",
-                                     "slice", "points", "comprehension", "comprehension"]))
+                                     "slice", "points", "comprehension", "comprehension",
+                                     "grow", "filled", "items"]))
         if kind == "assign":
             lines.append(f"    t = {expression()}")
         elif kind == "aug":
@@ -199,6 +201,21 @@ def cases(draw):
         elif kind == "comprehension" and cat.pair_lists:
             lines.append(f"    acc = acc + sum(u * v for u, v in "
                          f"{draw(st.sampled_from(cat.pair_lists))})")
+        elif kind == "grow" and cat.float_lists:
+            seq = draw(st.sampled_from(cat.float_lists))
+            lines += ["    grown = []", f"    for q in {seq}:",
+                      f"        grown.append(q * {scalar()})", "    grown.insert(0, t)",
+                      "    last = grown.pop()",
+                      "    acc = acc + np.sum(np.array(grown) ** 2) + grown[-1] * last"]
+        elif kind == "filled":
+            lines += ["    box = {'a': t, 'b': s}", "    for k in ('a', 'b'):",
+                      f"        box[k] = box[k] * {scalar()} + 0.5",
+                      "    box['c'] = box['a'] - box['b']", "    acc = acc + box['c'] * box['a']"]
+        elif kind == "items" and cat.float_lists:
+            seq = draw(st.sampled_from(cat.float_lists))
+            lines += [f"    ys = [0.0] * len({seq})", f"    for i in range(len({seq})):",
+                      f"        ys[i] = {seq}[i] * {scalar()}", "    ys[0] += t",
+                      "    acc = acc + ys[0] * ys[-1]"]
         elif kind == "built":
             lines += [f"    pair = [{scalar()}, {expression()}]", "    t = pair[0] * pair[1]"]
         elif kind == "unpack" and cat.pair_lists:

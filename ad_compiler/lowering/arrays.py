@@ -57,6 +57,9 @@ class Arrays:
         loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         if name == "einsum":
             return self._einsum(spelling, args, kwargs, node)
+        if name == "array" and isinstance(kwargs.get("copy"), Const) and \
+                kwargs["copy"].value is True:  # np.array copies anyway
+            kwargs = {k: v for k, v in kwargs.items() if k != "copy"}
         if name == "where" and len(args) + len(kwargs) == 1:  # indices: no derivative
             return self._nondiff_call(np.where, spelling, args, node)
         if name == "arange" and "start" not in kwargs and (
@@ -191,6 +194,9 @@ class Arrays:
     def _method_call(self, node: ast.Call) -> Operand:
         func = node.func
         method = func.attr
+        if method in ("append", "extend", "insert", "pop") and isinstance(
+                func.value, (ast.Name, ast.Subscript)):
+            return self._list_method(node)
         receiver = self.expr(func.value)
         args, kwargs = self._arguments(node, self._static_or_value)
         if method == "copy" and not args and not kwargs:

@@ -373,6 +373,8 @@ class Calls:
             folded = self._fold_call(node, fn, spelling)
             if folded is not None:
                 return folded
+        if getattr(fn, "__self__", None) is np.add and getattr(fn, "__name__", "") == "at":
+            return self._add_at(node)  # np.add.at(a, idx, v): a write into a
         if is_distribution(fn):  # d = norm(mu, sigma): its methods are called later
             args, kwargs = self._arguments(node, self._static_or_value)
             return _FrozenDistribution(spelling, root_kind, fn, args, kwargs)

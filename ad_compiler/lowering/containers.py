@@ -113,12 +113,7 @@ class Containers:
             for elt, item in zip(target.elts, self._unpack(value, len(target.elts), target)):
                 self._assign(elt, item)
         elif isinstance(target, ast.Subscript):
-            raise self.error(target, "assigning into a list, array or dict is not supported "
-                                     "(an in-place write would need its overwritten value kept "
-                                     "for reverse mode)",
-                             hint="collect the items in a list and build the array once "
-                                  "(np.stack(rows), np.array(items)), or use np.where / "
-                                  "np.concatenate to make a new array")
+            self._assign_item(target, value)
         else:
             raise self.error(target, "assignment to this kind of target is not supported",
                              hint="assign to a plain name (for a field, give the new value a "
@@ -136,7 +131,10 @@ class Containers:
             if isinstance(base, _StaticSeq) and len(parts) == 1 and isinstance(parts[0], Const):
                 return _StaticSeq(base.items[parts[0].value], base.kind)
             self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-            return self.builder.emit("getitem", [self._materialize(base, node), *parts]).result
+            materialized = self._materialize(base, node)
+            result = self.builder.emit("getitem", [materialized, *parts]).result
+            self._note_view(result, materialized, parts)
+            return result
         index = self.expr(node.slice)
         if isinstance(base, (_StaticSeq, _StaticDict)) and isinstance(index, Const):
             try:
@@ -144,7 +142,10 @@ class Containers:
             except (IndexError, KeyError, TypeError):
                 raise self.error(node, f"index {index.value!r} is out of range") from None
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-        return self.builder.emit("getitem", [self._materialize(base, node), index]).result
+        materialized = self._materialize(base, node)
+        result = self.builder.emit("getitem", [materialized, index]).result
+        self._note_view(result, materialized, [index])
+        return result
 
     def _index_trick(self, node: ast.Subscript, trick: FreeName) -> Operand:
         """``np.r_[a, b]`` and ``np.c_[a, b]``: a join of numbers and arrays, with a rule.

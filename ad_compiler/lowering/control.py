@@ -144,12 +144,18 @@ class ControlFlow:
         targets = [n.id for n in ast.walk(stmt.target)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
         carried = [n for n in _assigned_names(stmt.body) if n in self.env and n not in targets]
+        carried = self._carried_with_views(carried, stmt.body)
         loop = _Loop.for_body(carried, stmt, self)
+        loop.entry_names = frozenset(self.env)
         if bind is not None:
             item = Value(_index_name(stmt))
         else:
             item = Value(targets[0] if isinstance(stmt.target, ast.Name) else None)
+        made = self.builder.producers.get(iterable.uid) if isinstance(iterable, Value) else None
+        if bind is not None or (made is not None and made.attrs.get("fn") is builtins.range):
+            self.root.integral.add(item.uid)  # an index: writes with it select one place
         params = [Value(n) for n in carried]
+        self._note_carried_arrays([self.env[n] for n in carried], params)
         saved_block, saved_env = self.builder.block, self.env
         body = Block(params=[item, *params, *loop.extra_params()])
         self.builder.block, self.env = body, dict(saved_env)
@@ -181,6 +187,7 @@ class ControlFlow:
         results = self._emit_structured(ForOp, [iterable, *inits], [body],
                                         [*carried, *loop.extra_names()], stmt)
         self.last_loop_done = results[len(carried)] if loop.done is not None else None
+        self._note_carried_arrays(inits, results)
         self.env.update(zip(carried, results))
         return loop.exit(results)
 
@@ -328,8 +335,10 @@ class ControlFlow:
         return self.builder.emit("call", args, attrs=builtin_call_attrs(fn)).result
 
     def _while(self, stmt: ast.While) -> tuple | None:
-        carried = [n for n in _assigned_names(stmt.body) if n in self.env]
+        carried = self._carried_with_views(
+            [n for n in _assigned_names(stmt.body) if n in self.env], stmt.body)
         loop = _Loop.for_body(carried, stmt, self)
+        loop.entry_names = frozenset(self.env)
         names = [*carried, *loop.extra_names()]
         saved_block, saved_env = self.builder.block, self.env
         cond_params = [Value(n) for n in names]
@@ -347,6 +356,7 @@ class ControlFlow:
         else:
             cond_block.yields = [self.expr(stmt.test)]
         params = [Value(n) for n in carried]
+        self._note_carried_arrays([self.env[n] for n in carried], params)
         body = Block(params=[*params, *loop.extra_params()])
         self.builder.block, self.env = body, dict(saved_env)
         self.env.update(zip(carried, params))
@@ -357,6 +367,7 @@ class ControlFlow:
         inits = [*(self._carried_value(n) for n in carried), *loop.extra_inits()]
         results = self._emit_structured(WhileOp, inits, [cond_block, body], names, stmt)
         self.last_loop_done = results[len(carried)] if loop.done is not None else None
+        self._note_carried_arrays(inits, results, cond_params)
         self.env.update(zip(carried, results))
         return loop.exit(results)
 

@@ -41,6 +41,7 @@ from .values import (
     _StaticSeq,
     _TupleValue,
 )
+from .writes import Writes
 
 _OPERATOR_HINT = ("for boolean arrays use np.logical_and, np.logical_or, np.logical_xor or "
                   "np.logical_not (and, or, not for single conditions); do bit operations "
@@ -72,7 +73,8 @@ def lower(func: Any) -> Function:
         return _Lowerer(src).run()
 
 
-class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statements):
+class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statements,
+               Writes):
     def __init__(self, src: FunctionSource) -> None:
         self.src = src
         self.block = Block()
@@ -98,6 +100,11 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         self.statement_block = self.block  # the block the current statement is lowered in
         self.enclosed = 0  # with and try statements being lowered (a raise does not end a path)
         self.handling = 0  # except clauses being lowered (where a bare 'raise' re-raises)
+        # what writes into arrays follow: views by basic indexing (value -> (base, index))
+        # and values known to be Python integers (loop counters), which index basically
+        self.view_of: dict[int, tuple[Value, list[Operand]]] = {}
+        self.integral: set[int] = set()
+        self.arrays: set[int] = set()  # loop-carried values known to stay arrays
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)
@@ -231,12 +238,14 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
                 self._assign(target, value)
             return
         if isinstance(stmt, ast.AugAssign):
+            if isinstance(stmt.target, ast.Subscript):
+                self._augassign_item(stmt)
+                return
             if not isinstance(stmt.target, ast.Name):
                 raise self.error(stmt.target, "augmented assignment to this kind of target "
                                               "is not supported yet",
-                                 hint="assign to a plain name; for an item, build a new list "
-                                      "or array (xs[:i] + [xs[i] + v] + xs[i + 1:], "
-                                      "np.where(mask, x + v, x))")
+                                 hint="give the value a name of its own, update it and "
+                                      "return it")
             prim = self._binop_prim(stmt.op, stmt)
             if isinstance(self.env.get(stmt.target.id), (_StaticSeq, _StaticDict)):
                 raise self.error(stmt, "changing a list, tuple or dict in place is not "

@@ -150,7 +150,7 @@ class Update:
     it updates, and the values other names hold that may be read after it."""
 
     lowerer: Any  # the lowerer of the function holding it, for a located error
-    node: ast.AugAssign
+    node: ast.stmt  # an augmented assignment, or an assignment into an item
     value: Operand
     result: Value | None = None  # the new value ``value op ...``
     result_op: Op | None = None  # the op making it, which a guard goes before
@@ -162,22 +162,33 @@ def record(lowerer: Any, node: ast.AugAssign, value: Operand) -> Update:
     """Note an augmented assignment of `value`, with the names of this function and of
     the functions it is inlined into that may read something afterwards."""
     update = Update(lowerer, node, value)
+    collect_readers(update)
+    lowerer.root.updates.append(update)
+    return update
+
+
+def collect_readers(update: Update, skip: set[int] | frozenset = frozenset()) -> None:
+    """The names that may be read after the update's statement, with what they hold
+    (but the updated name itself, and names holding the values in `skip`: the new
+    values a write into an array rebinds them to)."""
+    lowerer, node = update.lowerer, update.node
+    target = node.target.id if isinstance(node, ast.AugAssign) and \
+        isinstance(node.target, ast.Name) else None
     frame, stmt, call = lowerer, node, None
     while frame is not None:
         liveness = frame.root.liveness_of(frame.frame_node)
         names = liveness.names_after(stmt, call)
         where = "" if frame is lowerer else f" in {frame.src.name} (the caller)"
         for name in sorted(names):
-            if frame is lowerer and name == node.target.id:
+            if frame is lowerer and name == target:
                 continue
-            if name in frame.env:
-                update.readers.append((where, name, frame.env[name]))
+            held = frame.env.get(name)
+            if name in frame.env and not (isinstance(held, Value) and held.uid in skip):
+                update.readers.append((where, name, held))
         if frame.caller is None:
             break
         frame, call = frame.caller
         stmt = frame.stmt
-    lowerer.root.updates.append(update)
-    return update
 
 
 # ------------------------------------------------------------------ which values share
@@ -288,6 +299,8 @@ class _Sharing:
         args = [self.of(a) for a in op.args]
         fresh = frozenset({("new", op.results[0].uid)}) if op.results else frozenset()
         fn = op.attrs.get("fn")
+        if op.prim in ("setitem", "add_at"):  # the same object (a list holds the value)
+            return _Facts(args[0].obj, args[0].inner | args[1].reach, False)
         if op.prim == "pack":
             reach = frozenset().union(*(a.reach for a in args))
             return _Facts(fresh, reach, op.attrs.get("kind") == "tuple")
@@ -418,6 +431,12 @@ def is_number(obj: Any) -> bool:
     return obj is None or isinstance(obj, (int, float, complex, str, np.number, np.bool_))
 
 
+# NumPy functions that return a view of their argument besides those the registry marks
+# as views (np.flip(x)[0] = 1.0 changes x)
+VIEWS_TOO = frozenset({"diagonal", "diag", "atleast_1d", "atleast_2d", "atleast_3d",
+                       "moveaxis", "rollaxis", "flip", "fliplr", "flipud", "rot90", "real"})
+
+
 def _is_view(prim: str) -> bool:
     """A result that may share memory with its first argument (x.T, x[1:], x.reshape)."""
-    return prim in ("getitem", "getattr") or is_view(prim)
+    return prim in ("getitem", "getattr") or is_view(prim) or prim in VIEWS_TOO

@@ -69,6 +69,7 @@ class _Loop:
     returned: Value | None = None
     slots: list[Value] = field(default_factory=list)
     slots_tuple: bool = False
+    entry_names: frozenset = frozenset()  # the names bound where the loop starts
 
     @classmethod
     def for_body(cls, carried: list[str], stmt: ast.For | ast.While, lowerer: Any) -> _Loop:
@@ -210,12 +211,52 @@ def _index_name(stmt: ast.For) -> str:
 
 
 def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
-    """Names a loop body assigns, in order of first assignment."""
+    """Names a loop body assigns, in order of first assignment: ``out`` of
+    ``out[i] = v`` too (a write makes a new value of it), and of ``row = out[i];
+    row[0] = v`` (a write into a view of it)."""
     names: dict[str, None] = {}
+    sources: dict[str, set[str]] = {}  # name -> the names it was indexed from
     for node in ast.walk(ast.Module(body=stmts, type_ignores=[])):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names[node.id] = None
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript):
+            root = _root_name(node.value)
+            for target in node.targets:
+                if isinstance(target, ast.Name) and root:
+                    sources.setdefault(target.id, set()).add(root)
+    pending = written_names(stmts)
+    seen: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        names[name] = None
+        pending += sorted(sources.get(name, ()))
     return list(names)
+
+
+def written_names(stmts: list[ast.stmt]) -> list[str]:
+    """The names a body writes into: ``out[i] = v``, ``xs.append(v)``,
+    ``np.add.at(a, i, v)``."""
+    written = []
+    for node in ast.walk(ast.Module(body=stmts, type_ignores=[])):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            written.append(_root_name(node))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr in ("append", "extend", "insert", "pop"):
+            written.append(_root_name(node.func.value))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr == "at" and node.args:  # np.add.at(a, ...)
+            written.append(_root_name(node.args[0]))
+    return [w for w in written if w]
+
+
+def _root_name(node: ast.AST) -> str:
+    while isinstance(node, (ast.Subscript, ast.Attribute)) and not (
+            isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def _is_docstring(stmt: ast.stmt) -> bool:

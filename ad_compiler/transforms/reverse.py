@@ -30,6 +30,7 @@ from ..ir import Block, Const, ForOp, Function, IfOp, LoopOp, Op, Operand, Value
 from ..primitives import builtin_call_attrs
 from ..rules import active_operands, is_nondiff, vjp, zero_like
 from ..shapes import SCALAR, ShapeFacts
+from . import overwrites
 from .common import (
     DerivativeFunction,
     check_iterable,
@@ -124,6 +125,14 @@ class _Sweep:
         # and a pop inside a taped loop saves what it popped for the recomputation
         self.adjoint_stacks: dict[int, Value] = {}
         self.pop_saves: dict[int, Value] = {}  # id(pop op) -> stack of its results
+        # id(loop) -> (carried arrays written in place, the stack of what they overwrote)
+        self.overwrites: dict[int, tuple[overwrites.Chains, Value]] = {}
+        self._analysis = None
+
+    def _primal_analysis(self):  # noqa: ANN202 - built once, where a loop is taped
+        if self._analysis is None:
+            self._analysis = overwrites.primal_analysis(self.fn)
+        return self._analysis
 
     def is_varied(self, operand: Operand) -> bool:
         return isinstance(operand, Value) and operand.uid in self.varied
@@ -165,6 +174,12 @@ class _Sweep:
         stack_op = builder.block.ops[-1]
         stack_op.loc = None
         self.stacks[id(op)] = stack
+        chains = overwrites.written_chains(self._primal_analysis(), op)
+        if chains:  # arrays written in place: what the writes overwrite, kept apart
+            saved = builder.emit("stack", []).result
+            saved.name = "overwritten"
+            builder.block.ops[-1].loc = None
+            self.overwrites[id(op)] = (chains, saved)
         body_stacks = {o.result.uid for o in body.ops if o.prim == "stack"}
         for inner_op in body.ops:  # pops of an outer stack: saved for the recomputation
             if inner_op.prim == "pop" and inner_op.args[0].uid not in body_stacks:
@@ -183,7 +198,13 @@ class _Sweep:
         inner_builder.loc = None
         # the whole iteration state: a for loop's item too
         inner_builder.emit("push", [stack, *body.params], attrs={"effect": True}, n_results=0)
-        self.forward(body.ops, inner_builder, tape=False)
+        writes = {id(w) for chain in chains.values() for w in chain}
+        for body_op in body.ops:
+            if id(body_op) in writes:
+                inner_builder.loc = body_op.loc
+                overwrites.save_overwritten(inner_builder, body_op, saved, self.out.primal)
+            else:
+                self.forward([body_op], inner_builder, tape=False)
         blocks.append(inner)
         builder.block.ops.append(op.rebuilt(blocks=blocks))
 
@@ -447,6 +468,15 @@ class _Sweep:
             remap[old.uid] = new
             if old.uid in self.varied:
                 self.varied.add(new.uid)
+        if id(op) in self.overwrites:  # arrays written in place: as the iteration found them
+            chains, overwritten = self.overwrites[id(op)]
+            for k, chain in chains.items():
+                restored = overwrites.restore_overwritten(inner, chain, overwritten,
+                                                          remap[params[k].uid])
+                restored.name = params[k].name
+                remap[params[k].uid] = restored
+                if params[k].uid in self.varied:
+                    self.varied.add(restored.uid)
         recomputed = _clone_ops(body.ops, remap, self.varied, self.out, self.pop_saves)
         replayed, nexts = self._reuse_next_states(recomputed, body, params, remap)
         self.forward(replayed, inner, tape=True)

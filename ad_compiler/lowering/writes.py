@@ -1,0 +1,449 @@
+"""Lowering writes into arrays, lists and dicts: ``out[i] = v``, ``out[i, :] += v``.
+
+A write makes a new value, ``out_1 = setitem(out, v, basic, i)`` (the generated code
+writes in place where nothing reads the old contents again), and every name that holds
+the same object is rebound to it, as NumPy would show them the change:
+
+* names bound to the same value (``y = x``);
+* a view made by basic indexing (``y = x[1:]``): a write into it is written back into
+  the array it views, and views of a written array are taken again;
+* the caller's names, for a function the differentiated one calls (inlined).
+
+What this cannot follow (a view kept in a list, an array read through a name the write
+does not rebind) is guarded as augmented assignments are (`inplace.check_updates`):
+the compiled code raises a located `ValueError` where an array it writes is shared.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+from typing import Any
+
+from .. import runtime_writes
+from ..ir import Const, FreeName, Operand, SourceLoc, Value
+from ..registry import has_expr, is_array
+from ..registry.writes import BASIC, BASIC_ARRAY, MAY_REPEAT
+from . import inplace
+from .values import _StaticDict, _StaticSeq, written_names
+
+_INTEGER_OPS = ("add", "sub", "mul", "floordiv", "mod", "neg")
+_INTEGER_CALLS = (builtins.len, builtins.int)
+
+
+class Writes:
+    """Methods of the lowerer (see core.py), grouped by what they lower."""
+
+    # ------------------------------------------------------------ statements
+    def _assign_item(self, target: ast.Subscript, value: Any) -> None:
+        """``base[index] = value``."""
+        self._write(target, value)
+
+    def _augassign_item(self, stmt: ast.AugAssign) -> None:
+        """``base[index] op= value`` is ``base[index] = base[index] op value``: NumPy's
+        meaning, a repeated integer index included (``a[[0, 0]] += 1`` adds once)."""
+        prim = self._binop_prim(stmt.op, stmt)
+        current = self.expr(stmt.target)
+        result = self._binop(prim, current, self.expr(stmt.value), stmt)
+        update = None
+        if isinstance(current, Value) and isinstance(result, Value):
+            # an array held in a list is changed in place by `+=`: names sharing it see it
+            update = inplace.Update(self, stmt, current, result,
+                                    self.builder.producers[result.uid])
+        produced = self._write(stmt.target, result)
+        if update is not None:
+            inplace.collect_readers(update, skip=produced)
+            self.root.updates.append(update)
+
+    # ------------------------------------------------------------ np.add.at
+    def _add_at(self, node: ast.Call) -> Operand:
+        """``np.add.at(a, idx, v)``: `a` with `v` added at `idx`, a repeated index adding
+        each time; a new value every name holding `a` is rebound to."""
+        if node.keywords or len(node.args) != 3 or any(isinstance(a, ast.Starred)
+                                                      for a in node.args):
+            raise self.error(node, "np.add.at is supported with three positional arguments",
+                             hint="np.add.at(a, indices, values)")
+        base_node, index_node, value_node = node.args
+        if not isinstance(base_node, (ast.Name, ast.Subscript)):
+            raise self.error(base_node, "np.add.at into this kind of expression is not "
+                                        "supported", hint="give the array a name first")
+        old = self._receiver(base_node)
+        parts = self._index_parts(index_node) if isinstance(index_node, ast.Tuple) \
+            else [self._materialize(self._rvalue(index_node), index_node)]
+        value = self._materialize(self._rvalue(value_node), value_node)
+        base = self._materialize(old, base_node)
+        if isinstance(base, (Const, FreeName)):
+            raise self.error(base_node, "np.add.at into a constant or a module's array is "
+                                        "not supported", hint="copy it first: a = a.copy()")
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        attrs = {"fn": runtime_writes.add_at, "kwnames": ()}
+        new = self.builder.emit("add_at", [base, value, *parts], attrs=attrs).result
+        produced = {new.uid}
+        update = inplace.Update(self, self.stmt, base, new, self.builder.producers[new.uid])
+        if isinstance(base_node, ast.Subscript):
+            produced |= self._write(base_node, new)
+        else:
+            self._rebind(old, new, produced)
+        inplace.collect_readers(update, skip=produced)
+        self.root.updates.append(update)
+        return Const(None)
+
+    # ------------------------------------------------------------ list methods
+    def _list_method(self, node: ast.Call) -> Any:
+        """``xs.append(v)``, ``xs.extend(ys)``, ``xs.insert(i, v)``, ``xs.pop()``: a new
+        list, ``xs + [v]`` and the like, which every name holding `xs` is rebound to."""
+        func = node.func
+        method = func.attr
+        base_node = func.value
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.error(node, f"'.{method}()' with keyword or starred arguments is not "
+                                   "supported", hint="pass its arguments one by one")
+        arity = {"append": (1,), "extend": (1,), "insert": (2,), "pop": (0, 1)}[method]
+        if len(node.args) not in arity:
+            raise self.error(node, f"'.{method}()' takes {' or '.join(map(str, arity))} "
+                                   "arguments")
+        old = self._receiver(base_node)
+        if isinstance(old, _StaticSeq) and old.kind == "tuple":
+            raise self.error(func, f"a tuple has no '.{method}()'", hint="use a list")
+        self._check_not_held(old, node)
+        args = [self._rvalue(a) for a in node.args]
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        result: Any = Const(None)
+        if method == "append":
+            new = self._joined(old, _StaticSeq([self._item(args[0])], "list"), node)
+        elif method == "extend":
+            new = self._joined(old, self._as_list(args[0], node.args[0]), node)
+        elif method == "insert":
+            index = self._materialize(args[0], node.args[0])
+            head = self._sliced(old, slice(None, None), Const(None), index, node)
+            tail = self._sliced(old, slice(None, None), index, Const(None), node)
+            new = self._joined(self._joined(head, _StaticSeq([self._item(args[1])], "list"),
+                                            node), tail, node)
+        else:
+            index = self._materialize(args[0], node.args[0]) if args else Const(-1)
+            if not (isinstance(index, Const) and isinstance(index.value, int)):
+                raise self.error(node.args[0], "'.pop(i)' at an index computed when the code "
+                                               "runs is not supported",
+                                 hint="pop at a constant index (xs.pop(), xs.pop(0)), or "
+                                      "index and slice: v = xs[i]; xs = xs[:i] + xs[i + 1:]")
+            i = index.value
+            result = self._item_at(old, i, node)
+            head = self._sliced(old, None, Const(None), Const(i), node)
+            new = head if i == -1 else self._joined(
+                head, self._sliced(old, None, Const(i + 1), Const(None), node), node)
+        produced: set[int] = set()
+        update = None
+        if isinstance(new, Value):
+            produced.add(new.uid)
+            base = self._materialize(old, base_node)
+            update = inplace.Update(self, self.stmt, base, new, self._first_op_of(new))
+        if isinstance(base_node, ast.Subscript):
+            produced |= self._write(base_node, new)
+        else:
+            self._rebind(old, new, produced)
+        if update is not None and update.result_op is not None:
+            inplace.collect_readers(update, skip=produced)
+            self.root.updates.append(update)
+        return result
+
+    def _receiver(self, base_node: ast.expr) -> Any:
+        if isinstance(base_node, ast.Name):
+            if base_node.id not in self.env:
+                self.name(base_node.id, base_node)
+                raise self.error(base_node, f"changing '{base_node.id}', which is not a "
+                                            "variable of this function, is not supported",
+                                 hint=f"copy it first: {base_node.id} = list({base_node.id})"
+                                      " is not differentiated; pass it as an argument")
+            return self.env[base_node.id]
+        if isinstance(base_node, ast.Subscript):
+            return self._rvalue(base_node)
+        raise self.error(base_node, "changing a list held in an attribute is not supported",
+                         hint="give the list a name of its own, change it and return it")
+
+    def _first_op_of(self, new: Value) -> Any:
+        """The first op a list method emitted (the guard goes before it)."""
+        op = self.builder.producers.get(new.uid)
+        while op is not None and op.prim == "add" and isinstance(op.args[0], Value) \
+                and op.args[0].uid in self.builder.producers and \
+                self.builder.producers[op.args[0].uid].loc == op.loc:
+            op = self.builder.producers[op.args[0].uid]
+        return op
+
+    def _joined(self, a: Any, b: Any, node: ast.AST) -> Any:
+        if isinstance(a, _StaticSeq) and isinstance(b, _StaticSeq):
+            return _StaticSeq([*a.items, *b.items], "list")
+        return self.builder.emit("add", [self._materialize(a, node),
+                                         self._materialize(b, node)]).result
+
+    def _as_list(self, value: Any, node: ast.AST) -> Any:
+        """What ``xs.extend(ys)`` adds: a display's items, or a list checked to be one
+        when the code runs (``xs + ys`` would add an array to it)."""
+        if isinstance(value, _StaticSeq):
+            return _StaticSeq(list(value.items), "list")
+        operand = self._materialize(value, node)
+        where = f"{self.src.filename}, line {node.lineno}: {self.src.line(node.lineno).strip()}"
+        self.builder.emit("call", [operand, Const(where)], n_results=0, attrs={
+            "fn": runtime_writes.check_list, "kwnames": ("where",), "nondiff": True,
+            "effect": True, "guard": True})
+        return operand
+
+    def _sliced(self, seq: Any, _: Any, lo: Operand, hi: Operand, node: ast.AST) -> Any:
+        if isinstance(seq, _StaticSeq) and isinstance(lo, Const) and isinstance(hi, Const):
+            return _StaticSeq(seq.items[lo.value:hi.value], "list")
+        if isinstance(lo, Const) and isinstance(hi, Const):
+            part: Operand = Const(slice(lo.value, hi.value))
+        else:
+            part = self._nondiff_call(slice, None, [lo, hi], node)
+        return self.builder.emit("getitem", [self._materialize(seq, node), part]).result
+
+    def _item_at(self, seq: Any, i: int, node: ast.AST) -> Any:
+        if isinstance(seq, _StaticSeq):
+            try:
+                return seq.items[i]
+            except IndexError:
+                raise self.error(node, "pop from an empty list" if not seq.items else
+                                 f"pop index {i} out of range") from None
+        return self.builder.emit("getitem", [self._materialize(seq, node), Const(i)]).result
+
+    def _check_not_held(self, old: Any, node: ast.AST) -> None:
+        """A list or dict display held in another one cannot be rebound there."""
+        if not isinstance(old, (_StaticSeq, _StaticDict)):
+            return
+        pending = [v for v in self.env.values() if isinstance(v, (_StaticSeq, _StaticDict))
+                   and v is not old]
+        while pending:
+            holder = pending.pop()
+            items = holder.items.values() if isinstance(holder, _StaticDict) else holder.items
+            for item in items:
+                if item is old:
+                    raise self.error(node, "this changes a list or dict that another list or "
+                                           "dict holds, which is not supported",
+                                     hint="build the outer one after changing it")
+                if isinstance(item, (_StaticSeq, _StaticDict)):
+                    pending.append(item)
+
+    # ------------------------------------------------------------ the write
+    def _write(self, target: ast.Subscript, value: Any) -> set[int]:
+        """Write `value` into the container `target` indexes; the values made."""
+        base_node = target.value
+        if isinstance(base_node, ast.Name):
+            if base_node.id not in self.env:
+                self.name(base_node.id, base_node)  # not defined: its error
+                raise self.error(base_node, f"writing into '{base_node.id}', which is not a "
+                                            "variable of this function, is not supported",
+                                 hint=f"copy it first: {base_node.id} = "
+                                      f"{base_node.id}.copy(), or pass it as an argument")
+            old = self.env[base_node.id]
+        elif isinstance(base_node, ast.Subscript):
+            old = self._rvalue(base_node)
+            made = self.builder.producers.get(old.uid) if isinstance(old, Value) else None
+            if made is not None and made.prim == "getitem" and not all(
+                    self._is_basic_part(p) for p in made.args[1:]):
+                raise self.error(base_node, "writing into an item of an item selected with "
+                                            "an index array is not supported",
+                                 hint="write into the array with one index: x[i, j] = v")
+        else:
+            raise self.error(target, "assigning into an attribute's items is not supported",
+                             hint="give the value a name of its own, write into it and "
+                                  "return it")
+        parts = self._index_parts(target.slice) if isinstance(target.slice, (ast.Slice,
+                                                                             ast.Tuple)) \
+            else [self._materialize(self._rvalue(target.slice), target.slice)]
+        self.builder.loc = SourceLoc(target.lineno, target.col_offset, self.stmt.lineno)
+        produced: set[int] = set()
+        self._check_not_held(old, target)
+        static = self._static_write(old, value, parts, target)
+        if static is not None:
+            new: Any = static
+        else:
+            base = self._materialize(old, base_node)
+            if isinstance(base, Const):
+                raise self.error(target, f"a {type(base.value).__name__} does not support item "
+                                         "assignment")
+            if isinstance(base, FreeName):
+                raise self.error(target, f"writing into '{base.name}', which is not a variable "
+                                         "of this function, is not supported",
+                                 hint="copy it first (y = x.copy()) and write into the copy")
+            new = self._setitem(base, self._materialize(value, target), parts)
+            produced.add(new.uid)
+            first = self.builder.producers[new.uid]
+            update = inplace.Update(self, self.stmt, base, new, first)
+        if isinstance(base_node, ast.Subscript):  # x[i][j] = v: x[i] is written back
+            produced |= self._write(base_node, new)
+        else:
+            self._rebind(old, new, produced)
+        if static is None:
+            inplace.collect_readers(update, skip=produced)
+            self.root.updates.append(update)
+        return produced
+
+    def _static_write(self, old: Any, value: Any, parts: list[Operand],
+                      node: ast.AST) -> Any:
+        """A list or dict display known at compile time, written at a constant index: a
+        new display (None where the write needs a runtime container)."""
+        if not isinstance(old, (_StaticSeq, _StaticDict)):
+            return None
+        if len(parts) != 1 or not isinstance(parts[0], Const):
+            return None
+        key = parts[0].value
+        if isinstance(old, _StaticDict):
+            if not isinstance(key, (str, int)) or isinstance(key, bool):
+                return None
+            return _StaticDict({**old.items, key: self._item(value)})
+        if old.kind == "tuple":
+            raise self.error(node, "a tuple does not support item assignment",
+                             hint="build a new tuple, or use a list")
+        if not isinstance(key, int) or isinstance(key, bool):
+            return None
+        items = list(old.items)
+        try:
+            items[key] = self._item(value)
+        except IndexError:
+            raise self.error(node, f"index {key} is out of range") from None
+        return _StaticSeq(items, old.kind)
+
+    def _setitem(self, base: Operand, value: Operand, parts: list[Operand]) -> Value:
+        kind = MAY_REPEAT
+        if all(self._is_basic_part(p) for p in parts):
+            kind = BASIC_ARRAY if self._is_array(base) else BASIC
+        attrs = {"fn": runtime_writes.setitem, "kwnames": ()}
+        return self.builder.emit("setitem", [base, value, Const(kind), *parts],
+                                 attrs=attrs).result
+
+    # ------------------------------------------------------------ rebinding
+    def _rebind(self, old: Any, new: Any, produced: set[int], write_back: bool = True) -> None:
+        """Every name holding `old` now holds `new` (here and in the callers of an inlined
+        function); views of `old` are taken again; a view written into is written back
+        into the array it views (`write_back`; not for a view taken again)."""
+        frame: Any = self
+        while frame is not None:
+            for name, held in list(frame.env.items()):
+                if held is old and frame._may_rebind(name, strict=frame is self):
+                    frame.env[name] = new
+                    if isinstance(new, Value) and new.name is None:
+                        new.name = name
+            frame = frame.caller[0] if frame.caller is not None else None
+        if not isinstance(old, Value):
+            return
+        views = self.root.view_of
+        for name, held in list(self.env.items()):  # y = x[1:] read after x[2] = v
+            if isinstance(held, Value) and held is not new and held.uid in views \
+                    and views[held.uid][0] is old and self._may_rebind(name, strict=False):
+                _, parts = views[held.uid]
+                again = self.builder.emit("getitem", [new, *parts]).result
+                again.name = name
+                views[again.uid] = (new, parts)
+                produced.add(again.uid)
+                self._rebind(held, again, produced, write_back=False)
+        if write_back and old.uid in views and isinstance(new, Value):  # y = x[1:]; y[0] = v changes x
+            base, parts = views[old.uid]
+            if isinstance(base, Value):
+                written = self._setitem(base, new, parts)
+                produced.add(written.uid)
+                views[new.uid] = (written, parts)
+                self._rebind(base, written, produced)
+
+    def _may_rebind(self, name: str, strict: bool) -> bool:
+        """Whether a loop being lowered carries `name` out (or it is the loop's own)."""
+        for loop in self.loops:
+            if name not in loop.carried and name in loop.entry_names:
+                if strict:
+                    raise self.error(self.stmt, f"this write changes '{name}', which the "
+                                                "loop around it does not assign",
+                                     hint=f"assign '{name}' in the loop, or write into it "
+                                          "directly")
+                return False
+        return True
+
+    def _carried_with_views(self, carried: list[str], body: list[ast.stmt]) -> list[str]:
+        """Names a loop must carry besides those it assigns: where it writes into a
+        name, names holding the same value, or a view of it, or the array it views."""
+        names = list(carried)
+        views = self.root.view_of
+        written = [n for n in written_names(body) if n in self.env]
+        while written:
+            held = {id(self.env[n]) for n in written if n in self.env}
+            related = set(held)
+            for n in written:
+                value = self.env.get(n)
+                if isinstance(value, Value) and value.uid in views:
+                    related.add(id(views[value.uid][0]))
+            more = [n for n, v in self.env.items() if n not in written and (
+                id(v) in related or (isinstance(v, Value) and v.uid in views
+                                     and id(views[v.uid][0]) in held))]
+            if not more:
+                break
+            written += more
+            names += [n for n in more if n not in names]
+        return names
+
+    def _note_carried_arrays(self, inits: list[Operand], *values: list[Value]) -> None:
+        """A loop's carried values (its params, its results) whose initial value is an
+        array are arrays: loops rebind them only by writes into them."""
+        for k, init in enumerate(inits):
+            if self._is_array(init):
+                self.root.arrays.update(v[k].uid for v in values if k < len(v))
+
+    # ------------------------------------------------------------ indices
+    def _note_view(self, result: Operand, base: Operand, parts: list[Operand]) -> None:
+        """`result` is ``base[parts]``: the object held at an integer index (an array's
+        row, a list's item), or a view of an array made by slicing (a list's slice is a
+        copy: where `base` may be a list, its slices are not followed)."""
+        if not (isinstance(result, Value) and isinstance(base, Value)
+                and all(self._is_basic_part(p) for p in parts)):
+            return
+        integers = all(not (isinstance(p, Const) and isinstance(p.value, slice))
+                       and not self._is_slice_call(p) for p in parts)
+        if integers or self._is_array(base):
+            self.root.view_of[result.uid] = (base, list(parts))
+
+    def _is_slice_call(self, part: Operand) -> bool:
+        op = self.builder.producers.get(part.uid) if isinstance(part, Value) else None
+        return op is not None and op.attrs.get("fn") is builtins.slice
+
+    def _is_array(self, value: Operand) -> bool:
+        """Whether a value is certainly a NumPy array (made by NumPy, or from one)."""
+        seen = 0
+        while isinstance(value, Value) and seen < 1000:
+            seen += 1
+            if value.uid in self.root.arrays:
+                return True
+            op = self.builder.producers.get(value.uid)
+            if op is None:
+                return False
+            if op.prim in ("setitem", "getitem", "add_at", "copy"):
+                value = op.args[0]
+                continue
+            if is_array(op.prim):
+                return True
+            if has_expr(op.prim) and any(self._is_array(a) for a in op.args):
+                return True  # arithmetic with an array
+            fn = op.attrs.get("fn")
+            return op.prim == "call" and getattr(fn, "__module__", None) is not None \
+                and str(fn.__module__).startswith("numpy")
+        return False
+
+    def _is_basic_part(self, part: Operand) -> bool:
+        """An index part known to select each place at most once, and to make a view:
+        an integer, a slice, None or Ellipsis (an index array may repeat a place)."""
+        if isinstance(part, Const):
+            value = part.value
+            return value is None or value is Ellipsis or isinstance(value, slice) or (
+                isinstance(value, int) and not isinstance(value, bool))
+        if not isinstance(part, Value):
+            return False
+        if part.uid in self.root.integral:
+            return True
+        op = self.builder.producers.get(part.uid)
+        if op is None:
+            return False
+        if op.prim == "call" and (op.attrs.get("fn") is builtins.slice
+                                  or op.attrs.get("fn") in _INTEGER_CALLS):
+            return True
+        if op.prim in _INTEGER_OPS and all(
+                (isinstance(a, Const) and isinstance(a.value, int)
+                 and not isinstance(a.value, bool)) or
+                (isinstance(a, Value) and a.uid in self.root.integral) for a in op.args):
+            self.root.integral.add(part.uid)
+            return True
+        return False
+

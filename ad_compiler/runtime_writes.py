@@ -1,0 +1,116 @@
+"""Run-time helpers of writes into arrays: ``out[i] = v`` as a value, and what its
+derivatives need (which written places the last write of a repeated index keeps).
+
+The IR treats ``out[i] = v`` as a new value, `setitem`; the generated code writes in
+place where nothing reads the old contents afterwards, and calls `setitem` (a copy, then
+the write) only where something does.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .runtime import IndexUpdate, _scatter, add
+
+
+def _key(index: tuple) -> Any:
+    return index[0] if len(index) == 1 else index
+
+
+def setitem(target: Any, value: Any, *index: Any) -> Any:
+    """`target` with ``target[index] = value``, as a new object: an array, list or dict."""
+    if isinstance(target, np.ndarray):
+        new = target.copy()
+    elif isinstance(target, dict):
+        new = dict(target)
+    elif isinstance(target, list):
+        new = list(target)
+    else:
+        raise TypeError(f"'{type(target).__name__}' object does not support item assignment")
+    new[_key(index)] = value
+    return new
+
+
+def cleared(adjoint: Any, target: Any, kind: int, *index: Any) -> Any:
+    """The adjoint of what ``target[index] = v`` overwrote: `adjoint` (shaped like the
+    result) with zeros at `index`, and without a dict's key the write added."""
+    key = _key(index)
+    if isinstance(adjoint, np.ndarray):
+        new = adjoint.copy()
+        new[key] = 0.0
+        return new
+    if isinstance(adjoint, dict):
+        new = type(adjoint)(adjoint)
+        if isinstance(target, dict) and key not in target:
+            new.pop(key, None)
+        else:
+            new[key] = 0.0
+        return new
+    if isinstance(adjoint, list):
+        new = type(adjoint)(adjoint)
+        new[key] = 0.0
+        return new
+    return adjoint  # a zero
+
+
+def add_at(target: Any, value: Any, *index: Any) -> np.ndarray:
+    """``np.add.at(target, index, value)`` on a copy of `target`."""
+    new = np.array(target, dtype=np.result_type(target, value))
+    np.add.at(new, _key(index), value)
+    return new
+
+
+def _is_basic(part: Any) -> bool:
+    """An index part that selects each place at most once: an integer, a slice, None,
+    Ellipsis, or a boolean mask."""
+    if part is None or part is Ellipsis or isinstance(part, (int, np.integer, slice)):
+        return True
+    return isinstance(part, np.ndarray) and part.dtype == bool
+
+
+def last_writes(selected: Any, target: Any, *index: Any) -> Any:
+    """`selected` (shaped like ``target[index]``) with zeros where a later position of a
+    repeated integer index wrote the same place again: ``a[[0, 0]] = v`` keeps ``v[1]``
+    only, as NumPy does, so only ``v[1]`` reaches the result."""
+    if not isinstance(target, np.ndarray) or all(_is_basic(p) for p in index):
+        return selected  # (a list's or dict's item is one place)
+    key = _key(index)
+    shape = np.shape(target[key])
+    order = np.arange(int(np.prod(shape)), dtype=np.intp).reshape(shape)
+    marks = np.full(np.shape(target), -1, dtype=np.intp)
+    marks[key] = order
+    return np.where(marks[key] == order, selected, 0.0)
+
+
+def zeros_with_directions(target: Any, tangent: Any) -> Any:
+    """A zero tangent of `target` for each direction of a batched `tangent` (vector mode):
+    of a list or dict, the same container of them."""
+    directions = np.shape(tangent)[-1:]
+    if isinstance(target, dict):
+        return {k: zeros_with_directions(v, tangent) for k, v in target.items()}
+    if isinstance(target, list):
+        return [zeros_with_directions(v, tangent) for v in target]
+    return np.zeros(np.shape(target) + directions)
+
+
+def add_into(a: Any, b: Any) -> Any:
+    """``add(a, b)`` where `a` is an array the code owns and reads no more: a sparse
+    adjoint `b` (``x[i]``'s) is added into it in place instead of into a copy."""
+    if type(a) is np.ndarray and type(b) is IndexUpdate and type(b.base) is np.ndarray \
+            and a.shape == b.base.shape and a.dtype.kind == "f" and a.flags.writeable:
+        index = b.index
+        if type(index) is int or type(index) is slice:  # the common case, made cheap
+            a[index] += b.value
+        else:
+            _scatter(a, b)
+        return a
+    return add(a, b)
+
+
+def check_list(items: Any, where: str) -> None:
+    """``xs.extend(ys)`` is compiled as ``xs + ys``: `ys` must be a list."""
+    if not isinstance(items, list):
+        raise TypeError(f"{where}\nxs.extend(ys) is compiled as xs + ys, so ys must be a "
+                        f"list here, not a {type(items).__name__} (write xs.extend(list(ys)) "
+                        "outside the differentiated function, or append its items in a loop)")
