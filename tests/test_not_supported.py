@@ -90,7 +90,10 @@ CASES = {
                        "'info' has *args"),
     "decorated nested": Refused((), N.with_decorated_nested,
                                 grad_at(N.with_decorated_nested, 0.5), "decorated"),
-    "recursion": Refused((), N.with_recursion, grad_at(N.with_recursion, 0.5), "recursive"),
+    "recursion": Refused((), N.with_recursion, grad_at(N.with_recursion, 0.5),
+                         "depends on data"),
+    "deep recursion": Refused((), N.power, grad_at(N.with_deep_recursion, 0.5),
+                              "100 levels deep"),
     # assignment into things
     "item assignment": Refused(("out[i] = ...",), N.with_item_assignment,
                                grad_at(N.with_item_assignment, 0.5), "assigning into"),
@@ -287,6 +290,12 @@ def test_print_random_numbers_and_calls_on_constants(capsys):
 # ------------------------------------------------------------------ the ways out the hints give
 
 
+def test_recursion_with_its_depth_written_in_the_call():
+    for mode in ("reverse", "forward"):
+        assert adc.grad(N.with_shallow_recursion, mode=mode)(1.5) == \
+            pytest.approx(5 * 1.5 ** 4)
+
+
 def test_np_logical_and_instead_of_the_operator():
     assert list(adc.grad(N.logical_and)(np.array([-1.0, 1.0, 3.0]))) == [0.0, 2.0, 0.0]
 
@@ -356,7 +365,7 @@ WAYS_OUT = {
     "adc.ADCompileError", "ValueError", "TypeError", "np.logical_and", ".copy()", ".items()",
     ".values()", ".keys()", "for", "ys = ys + [v]", "np.random.normal()", "adc.defpartials", "adc.defvjp",
     "adc.stop_gradient", "np.sum", "np.min", "np.max", 'grad(grad(f, mode="forward"))',
-    "y = y + v", "y = x.copy()", "y = np.sort(x)",
+    "y = y + v", "y = x.copy()", "y = np.sort(x)", "return horner(cs, x, 3)",
 }
 
 

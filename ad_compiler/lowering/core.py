@@ -17,7 +17,7 @@ from ..frontend import FunctionSource, load
 from ..ir import Block, Const, Function, IfOp, Operand, SourceLoc, Value
 from ..primitives import OPERATOR_FUNCTIONS
 from ..registry.emit import array_op
-from . import inplace
+from . import inplace, recursion
 from .arrays import Arrays
 from .calls import Calls
 from .containers import Containers
@@ -71,12 +71,14 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         self.loops: list[_Loop] = []  # loops being lowered, innermost last
         self.branch_only: dict[str, ast.AST] = {}  # names bound on some paths only
         self.root = self  # the lowerer of the function being differentiated
-        self.inlining = frozenset({src.func.__code__})  # functions being inlined, for recursion
+        # the activation this lowers (a function inlined may be recursive), and the
+        # recursive calls unrolled into the function being differentiated (see recursion.py)
+        self.frame = recursion.Frame(src.func.__code__, src.name, {})
+        self.unrolled: list[tuple[Any, ast.Call, str]] = []
         self.extra_cells: dict[str, types.CellType] = {}  # closure cells of inlined functions
         # (function or None for this one, spelling, object): what the compiled code assumes
         self.resolutions: list[tuple[Any, str, Any]] = []
         self.none_returns: list[ast.AST] = []  # where a path ends without a value
-        self.local_stack: frozenset[int] = frozenset()  # nested functions being inlined
         self.caller: tuple[_Lowerer, ast.Call] | None = None  # for an inlined function
         self.frame_node: ast.AST = src.node  # the def or lambda whose body this lowers
         self.updates: list[inplace.Update] = []  # augmented assignments of possible arrays
@@ -103,6 +105,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         else:
             outputs, returns_tuple = self._body(node.body)
         self.block.yields = outputs
+        recursion.check_nesting(self, self.block)
         fn = Function(self.src.name, params, self.block, returns_tuple,
                       self.statements, self.src.filename,
                       defaults=tuple(self.src.func.__defaults__ or ()), source=self.src,
@@ -269,6 +272,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             if isinstance(node.op, ast.UAdd):
                 return operand
             if isinstance(node.op, ast.Not):
+                if isinstance(operand, Const):
+                    return Const(not operand.value)
                 return self.builder.emit("not", [operand]).result
             if isinstance(node.op, ast.USub):
                 if isinstance(operand, Const) and isinstance(operand.value, (int, float)):
@@ -281,6 +286,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
             return self._compare(node)
         if isinstance(node, ast.IfExp):
             cond = self.expr(node.test)
+            if isinstance(cond, Const):  # known when compiling: only the branch taken
+                return self.expr(node.body if cond.value else node.orelse)
             then_block, then_value = self._expr_block(node.body)
             else_block, else_value = self._expr_block(node.orelse)
             then_block.yields, else_block.yields = [then_value], [else_value]
@@ -320,6 +327,11 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
         """``a and b`` is ``b if a else a``; ``a or b`` is ``a if a else b`` (short-circuit)."""
         value = self.expr(node.values[0])
         for operand in node.values[1:]:
+            if isinstance(value, Const):  # known when compiling: short-circuit now
+                if bool(value.value) == isinstance(node.op, ast.Or):
+                    return value
+                value = self.expr(operand)
+                continue
             block, other = self._expr_block(operand)
             block.yields = [other]
             keep = Block(yields=[value])
@@ -339,10 +351,14 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
                                  hint="compare with ==, !=, <, <=, > or >=; test membership "
                                       "or identity (x in xs, x is None) before calling the "
                                       "differentiated function")
-            if result is None:
+            if isinstance(result, Const) and not result.value:
+                return result  # known false when compiling: the rest is not evaluated
+            if result is None or isinstance(result, Const):
                 right = self.expr(comparator)
                 self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-                result = self.builder.emit(prim, [left, right]).result
+                result = _folded(prim, left, right)
+                if result is None:
+                    result = self.builder.emit(prim, [left, right]).result
             else:
                 saved = self.builder.block
                 block = Block()
@@ -409,3 +425,13 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
                          hint="call it where its value is needed (to apply it to every item, "
                               "loop over the items and call it); test types before calling "
                               "the differentiated function")
+
+
+def _folded(prim: str, left: Operand, right: Operand) -> Const | None:
+    """A comparison of two numbers known when compiling (an unrolled recursion's
+    ``n == 0``), or None."""
+    numbers = (int, float)
+    if not (isinstance(left, Const) and isinstance(right, Const)
+            and isinstance(left.value, numbers) and isinstance(right.value, numbers)):
+        return None
+    return Const(bool(OPERATOR_FUNCTIONS[prim](left.value, right.value)))
