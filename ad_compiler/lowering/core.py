@@ -56,8 +56,8 @@ def lower(func: Any) -> Function:
     if isinstance(ir, Function):
         return ir
     src = load(func)
-    with depth.room(depth.statement_nesting(src.node)):  # a chain of a thousand elifs
-        return _Lowerer(src).run()
+    with depth.collector_paused(), depth.room(depth.statement_nesting(src.node)):
+        return _Lowerer(src).run()  # (a chain of a thousand elifs nests deeply)
 
 
 class _Lowerer(ControlFlow, Calls, Containers, Arrays):
