@@ -197,7 +197,8 @@ def test_the_function_differentiated_recursing_on_its_own_parameter():
 def test_a_condition_on_a_number_known_when_compiling(mode):
     """What unrolling relies on: a branch on numbers written in the code is decided
     when compiling, in statements, conditional expressions, `and`, `or` and `not`."""
-    for fn, expected in ((R.exact_sine, math.cos), (R.series_sine, lambda x: 1 - x * x / 2)):
+    for fn, expected in ((R.exact_sine, math.cos), (R.series_sine, lambda x: 1 - x * x / 2),
+                         (R.named_sine, math.cos)):
         for x in (-0.4, 0.9):
             assert adc.grad(fn, mode=mode)(x) == pytest.approx(expected(x), rel=1e-14)
         assert " if " not in adc.source(fn, mode=mode).replace("# ", "#")

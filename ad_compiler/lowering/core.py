@@ -429,9 +429,12 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays):
 
 def _folded(prim: str, left: Operand, right: Operand) -> Const | None:
     """A comparison of two numbers known when compiling (an unrolled recursion's
-    ``n == 0``), or None."""
-    numbers = (int, float)
-    if not (isinstance(left, Const) and isinstance(right, Const)
-            and isinstance(left.value, numbers) and isinstance(right.value, numbers)):
+    ``n == 0``), or of two strings for equality (``mode == "exact"``), or None."""
+    if not (isinstance(left, Const) and isinstance(right, Const)):
         return None
-    return Const(bool(OPERATOR_FUNCTIONS[prim](left.value, right.value)))
+    kinds = (int, float, str) if prim in ("eq", "ne") else (int, float)
+    a, b = left.value, right.value
+    if not (isinstance(a, kinds) and isinstance(b, kinds)) or \
+            isinstance(a, str) != isinstance(b, str):
+        return None
+    return Const(bool(OPERATOR_FUNCTIONS[prim](a, b)))
