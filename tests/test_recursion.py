@@ -157,6 +157,7 @@ REFUSED = [
     (R.halve_below_one, R.halve_below_one, (3.0,), "halve_below_one -> halve_below_one",
      "depends on data"),
     (R.ping, R.pong, (3.0,), "ping -> pong -> ping", "depends on data"),
+    (R.halving_inside, R.halving_inside, (3.0,), "halve -> halve", "depends on data"),
     (R.count_from_zero, R.count_halvings, (3.0,), "count_halvings -> count_halvings",
      f"{recursion.MAX_DEPTH} levels deep"),
     (R.power_one_thousand, R.huge_power, (1.01,), "huge_power -> huge_power",
