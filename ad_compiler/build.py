@@ -129,7 +129,7 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     n_out, n_in = len(fn.outputs), len(indices)
 
     if mode == "forward" and kind in ("grad", "value_and_grad"):
-        if uses_arrays(fn) or any(_may_be_container(fn, i) for i in indices):
+        if uses_arrays(fn) or _may_be_container(fn, indices):
             from .assemble import forward_gradient  # it builds JVPs itself
 
             return forward_gradient(f, fn, kind, indices, single, aux)
@@ -256,23 +256,28 @@ def _float_gradients(d: Function, positions: list[int]) -> None:
             d.body.yields[k] = Builder(d.body).emit("mul", [Const(1.0), y]).result
 
 
-def _may_be_container(fn: Function, index: int) -> bool:
-    """Whether input `index` may be a container (so forward mode seeds it item by item):
-    it is indexed or iterated, joined or repeated, or nothing reads it (its gradient is
-    zeros shaped like whatever comes in)."""
-    param = fn.params[index]
-    if param.uid in container_values(fn):
+def _may_be_container(fn: Function, indices: list[int]) -> bool:
+    """Whether one of the inputs `indices` may be a container (so forward mode seeds it
+    item by item): it is indexed or iterated, joined or repeated, or nothing reads it
+    (its gradient is zeros shaped like whatever comes in).  One walk over the function
+    for all of them: it may be long."""
+    params = {fn.params[i].uid for i in indices}
+    if params & container_values(fn):
         return True
-    kinds = Kinds(fn, numeric_outputs=True, outputs=1)
-    read = False
+    kinds: Kinds | None = None  # made when first needed
+    read: set[int] = set()
     for op in walk_ops(fn.body):
-        if param in op.args:
-            read = True
-            if op.prim in ("add", "mul") and not kinds.numeric(op.result):
-                return True
-        if any(param in block.yields for block in op.blocks):
-            read = True
-    return not read and param not in fn.outputs
+        args = {a.uid for a in op.args if isinstance(a, Value)} & params
+        if args:
+            read |= args
+            if op.prim in ("add", "mul"):
+                kinds = kinds or Kinds(fn, numeric_outputs=True, outputs=1)
+                if not kinds.numeric(op.result):
+                    return True
+        for block in op.blocks:
+            read |= {y.uid for y in block.yields if isinstance(y, Value)} & params
+    outputs = {y.uid for y in fn.outputs if isinstance(y, Value)}
+    return any(uid not in read and uid not in outputs for uid in params)
 
 
 def _value_part(fn: Function) -> Function:
@@ -322,7 +327,7 @@ def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
             if isinstance(rebound, Dispatcher):  # its specialisations are kept for `f`
                 _remember(f, key, rebound)
             return rebound
-    with depth.room(depth.nesting_of(f)):  # deeply nested code: see depth.py
+    with depth.collector_paused(), depth.room(depth.nesting_of(f)):  # see depth.py
         compiled = _build(f, kind, wrt, mode)
     compiled._adc_inlined = _inlined_functions(compiled)
     _remember(f, key, compiled)

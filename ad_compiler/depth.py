@@ -1,4 +1,5 @@
-"""Room on Python's stack for deeply nested functions.
+"""Room on Python's stack for deeply nested functions, and a build without pauses
+for Python's garbage collector.
 
 Long functions are handled without deep recursion: a chain of statements or of
 operators is walked in loops, and codegen folds expressions only so deep.  What
@@ -10,11 +11,20 @@ levels of indentation, but a chain of ``elif``s is nested one level per ``elif``
 and a thousand of them compile fine.  For such functions, and only while building
 their derivative, the recursion limit is raised in proportion to their nesting
 (Python frames cost no C stack since Python 3.11); it is restored afterwards.
+
+A build of a long function makes millions of small objects (IR values and ops, the
+derivative's, syntax trees) that live until it ends.  Python's cyclic garbage
+collector runs every few hundred allocations and, ever more often as the heap grows,
+walks all of them: for 10,000 statements that took most of the build, and made its
+time grow faster than the function.  So the collector is off while building
+(`collector_paused()`); objects are freed by reference counting as ever, and cycles
+wait for the collector's first pass after the build.
 """
 from __future__ import annotations
 
 import ast
 import contextlib
+import gc
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -51,6 +61,25 @@ def room(nesting: int) -> Iterator[None]:
             sys.setrecursionlimit(max([_saved[0], *_active]))
 
 
+_pauses: list[bool] = []  # one per build now running; the first, whether it was on
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while inside (builds may overlap, in threads
+    too: it is turned back on when the last ends, if it was on before the first)."""
+    with _lock:
+        _pauses.append(_pauses[0] if _pauses else gc.isenabled())
+        gc.disable()
+    try:
+        yield
+    finally:
+        with _lock:
+            was_on = _pauses.pop()
+            if not _pauses and was_on:
+                gc.enable()
+
+
 def nesting_of(f: Callable) -> int:
     """How deeply `f`'s code nests blocks: from its IR if it is generated code, else
     from its source (0 where it has none: building it fails with its own error)."""
@@ -74,15 +103,23 @@ def statement_nesting(node: ast.AST) -> int:
         return known
     deepest = 0
     stack: list[tuple[Any, int]] = [(node, 0)]
-    while stack:
+    while stack:  # a loop written for speed: a function may have 10,000 statements
         current, depth = stack.pop()
-        deepest = max(deepest, depth)
-        for child in ast.iter_child_nodes(current):
-            nested = isinstance(child, (ast.If, ast.For, ast.While, ast.FunctionDef,
-                                        ast.Lambda, ast.IfExp, ast.BoolOp))
-            stack.append((child, depth + 1 if nested else depth))
+        if depth > deepest:
+            deepest = depth
+        for field in current._fields:
+            child = getattr(current, field, None)
+            for item in child if isinstance(child, list) else (child,):
+                if isinstance(item, ast.AST) and not isinstance(item, _LEAVES):
+                    stack.append((item, depth + 1 if isinstance(item, _NESTS) else depth))
     node._adc_nesting = deepest
     return deepest
+
+
+_NESTS = (ast.If, ast.For, ast.While, ast.FunctionDef, ast.Lambda, ast.IfExp, ast.BoolOp)
+# nodes with nothing nested in them (a name's context, an operator), not visited
+_LEAVES = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.Constant,
+           ast.Name)
 
 
 def block_nesting(block: Block) -> int:

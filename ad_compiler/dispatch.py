@@ -141,7 +141,8 @@ class Dispatcher:
         with self._lock:
             if key in self._table:  # another thread got here first
                 return self._table[key](*args)
-            with depth.room(depth.block_nesting(self._adc_context[0].body)):
+            with depth.collector_paused(), \
+                    depth.room(depth.block_nesting(self._adc_context[0].body)):
                 return self._specialise(key, args)
 
     def _specialise(self, key: Any, args: tuple) -> Any:

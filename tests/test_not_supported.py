@@ -90,7 +90,10 @@ CASES = {
                      lambda: adc.hessian(N.with_varargs)(0.5), "*args"),
     "decorated nested": Refused((), N.with_decorated_nested,
                                 grad_at(N.with_decorated_nested, 0.5), "decorated"),
-    "recursion": Refused((), N.with_recursion, grad_at(N.with_recursion, 0.5), "recursive"),
+    "recursion": Refused((), N.with_recursion, grad_at(N.with_recursion, 0.5),
+                         "depends on data"),
+    "deep recursion": Refused((), N.power, grad_at(N.with_deep_recursion, 0.5),
+                              "100 levels deep"),
     # assignment into things
     "attribute items": Refused(("x.T[0] = v",), N.with_attribute_items,
                                grad_at(N.with_attribute_items, V3), "attribute's items"),
@@ -286,6 +289,12 @@ def test_builtins_over_items(mode):
 # ------------------------------------------------------------------ the ways out the hints give
 
 
+def test_recursion_with_its_depth_written_in_the_call():
+    for mode in ("reverse", "forward"):
+        assert adc.grad(N.with_shallow_recursion, mode=mode)(1.5) == \
+            pytest.approx(5 * 1.5 ** 4)
+
+
 def test_np_logical_and_instead_of_the_operator():
     assert list(adc.grad(N.logical_and)(np.array([-1.0, 1.0, 3.0]))) == [0.0, 2.0, 0.0]
 
@@ -369,6 +378,7 @@ WAYS_OUT = {
     "adc.stop_gradient", "np.sum", "np.min", "np.max", 'grad(grad(f, mode="forward"))',
     "y = y + v", "y = x.copy()", "y = np.sort(x)", "sum", "max", "min",
     "sum({v * v for v in xs})", "adc.grad", "adc.value_and_grad", "lambda", "with",
+    "return horner(cs, x, 3)",
 }
 
 

@@ -27,6 +27,7 @@ from ..primitives import (
 from ..registry import REGISTRY
 from ..registry.emit import array_op
 from ..registry.reductions import OWN_PRIMAL
+from . import recursion
 from .comprehensions import is_fold
 from .statements import is_sink, makes_text
 from .values import (
@@ -81,23 +82,23 @@ class Calls:
     def _inline_local(self, local: _LocalFunction, args: list[Operand],
                       kwargs: dict[str, Operand], node: ast.Call) -> Any:
         """Inline a nested function; it reads the enclosing variables as they are now."""
-        if id(local.node) in self.local_stack:
-            raise self.error(node, "this nested function is recursive, which cannot be "
-                                   "differentiated", hint="write the recursion as a loop")
+        kw_defaults = dict(zip((a.arg for a in local.node.args.kwonlyargs), local.kw_defaults))
+        bound = self._bind_parameters(local.node.args, local.defaults, "this function",
+                                      args, kwargs, node, kw_defaults)
+        name = getattr(local.node, "name", "lambda")
+        frame = recursion.Frame(id(local.node), name, bound)
         child = type(self)(self.src)  # a lowerer like this one
-        child.root, child.builder, child.inlining = self.root, self.builder, self.inlining
+        child.root, child.builder, child.frame = self.root, self.builder, frame
         child.statements = self.statements
-        child.local_stack = self.local_stack | {id(local.node)}
         child.caller, child.frame_node = (self, node), local.node
         child.env = dict(self.env)
-        kw_defaults = dict(zip((a.arg for a in local.node.args.kwonlyargs), local.kw_defaults))
-        child.env.update(self._bind_parameters(local.node.args, local.defaults, "this function",
-                                               args, kwargs, node, kw_defaults))
-        if isinstance(local.node, ast.Lambda):
-            child._begin(local.node.body)
-            outputs, is_tuple = child._return_value(local.node.body)
-        else:
-            outputs, is_tuple = child._body(local.node.body)
+        child.env.update(bound)
+        with recursion.activation(self, frame, node):
+            if isinstance(local.node, ast.Lambda):
+                child._begin(local.node.body)
+                outputs, is_tuple = child._return_value(local.node.body)
+            else:
+                outputs, is_tuple = child._body(local.node.body)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         return _TupleValue(outputs) if is_tuple else outputs[0]
 
@@ -200,26 +201,25 @@ class Calls:
         Inlining differentiates helpers with their caller in one generated function:
         no call overhead, and the optimiser sees across the call.
         """
-        if fn.__code__ in self.inlining:
-            raise self.error(node, f"'{spelling}' is recursive, which cannot be "
-                                   "differentiated", hint="write the recursion as a loop")
         try:
             source = load(fn)
         except ADCompileError as exc:
             raise self.error(node, f"'{spelling}' has no source to differentiate ({exc.what})",
                              hint=f"register its derivative with adc.defpartials({spelling}, "
                                   "lambda y, *args: ...)") from None
+        bound = self._bind_arguments(source, args, kwargs, node)
+        frame = recursion.Frame(fn.__code__, source.name, bound)
         child = type(self)(source)
-        child.root, child.builder = self.root, self.builder
-        child.inlining = self.inlining | {fn.__code__}
+        child.root, child.builder, child.frame = self.root, self.builder, frame
         child.caller = (self, node)
-        child.env = self._bind_arguments(child.src, args, kwargs, node)
+        child.env = bound
         block, mark = self.builder.block, len(self.builder.block.ops)
-        if isinstance(child.src.node, ast.Lambda):
-            child._begin(child.src.node.body)
-            outputs, is_tuple = child._return_value(child.src.node.body)
-        else:
-            outputs, is_tuple = child._body(child.src.node.body)
+        with recursion.activation(self, frame, node):
+            if isinstance(child.src.node, ast.Lambda):
+                child._begin(child.src.node.body)
+                outputs, is_tuple = child._return_value(child.src.node.body)
+            else:
+                outputs, is_tuple = child._body(child.src.node.body)
         here = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         for op in walk_ops(Block(ops=block.ops[mark:])):
             op.loc = here  # inlined code is commented with the statement calling it

@@ -71,6 +71,8 @@ class ControlFlow:
 
     def _if_statement(self, stmt: ast.If, rest: list[ast.stmt]) -> _Returned | None:
         cond = self.expr(stmt.test)
+        if isinstance(cond, Const):  # known when compiling (unrolled recursion's base case)
+            return self._stmts(stmt.body if cond.value else stmt.orelse)
         then = self._branch(stmt.body)
         if then.returned is not None and not then.returned.raises:  # the rest of the
             other = self._branch(stmt.orelse + rest, must_return=True)  # function runs

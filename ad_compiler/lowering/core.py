@@ -18,7 +18,7 @@ from ..frontend import FunctionSource, load
 from ..ir import Block, Const, Function, IfOp, Operand, SourceLoc, Value
 from ..primitives import OPERATOR_FUNCTIONS
 from ..registry.emit import array_op
-from . import inplace
+from . import inplace, recursion
 from .arrays import Arrays
 from .calls import Calls
 from .comprehensions import COMPREHENSIONS, Comprehensions, _Lowered
@@ -69,8 +69,8 @@ def lower(func: Any) -> Function:
     if isinstance(ir, Function):
         return ir
     src = load(func)
-    with depth.room(depth.statement_nesting(src.node)):  # a chain of a thousand elifs
-        return _Lowerer(src).run()
+    with depth.collector_paused(), depth.room(depth.statement_nesting(src.node)):
+        return _Lowerer(src).run()  # (a chain of a thousand elifs nests deeply)
 
 
 class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statements,
@@ -85,12 +85,14 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         self.loops: list[_Loop] = []  # loops being lowered, innermost last
         self.branch_only: dict[str, ast.AST] = {}  # names bound on some paths only
         self.root = self  # the lowerer of the function being differentiated
-        self.inlining = frozenset({src.func.__code__})  # functions being inlined, for recursion
+        # the activation this lowers (a function inlined may be recursive), and the
+        # recursive calls unrolled into the function being differentiated (see recursion.py)
+        self.frame = recursion.Frame(src.func.__code__, src.name, {})
+        self.unrolled: list[tuple[Any, ast.Call, str]] = []
         self.extra_cells: dict[str, types.CellType] = {}  # closure cells of inlined functions
         # (function or None for this one, spelling, object): what the compiled code assumes
         self.resolutions: list[tuple[Any, str, Any]] = []
         self.none_returns: list[ast.AST] = []  # where a path ends without a value
-        self.local_stack: frozenset[int] = frozenset()  # nested functions being inlined
         self.caller: tuple[_Lowerer, ast.Call] | None = None  # for an inlined function
         self.frame_node: ast.AST = src.node  # the def or lambda whose body this lowers
         self.updates: list[inplace.Update] = []  # augmented assignments of possible arrays
@@ -126,6 +128,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         else:
             outputs, returns_tuple = self._body(node.body)
         self.block.yields = outputs
+        recursion.check_nesting(self, self.block)
         fn = Function(self.src.name, params, self.block, returns_tuple,
                       self.statements, self.src.filename,
                       defaults=() if has_packed_signature(self.src.func) else
@@ -326,6 +329,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
             if isinstance(node.op, ast.UAdd):
                 return operand
             if isinstance(node.op, ast.Not):
+                if isinstance(operand, Const):
+                    return Const(not operand.value)
                 return self.builder.emit("not", [operand]).result
             if isinstance(node.op, ast.USub):
                 if isinstance(operand, Const) and isinstance(operand.value, (int, float)):
@@ -338,6 +343,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
             return self._compare(node)
         if isinstance(node, ast.IfExp):
             cond = self.expr(node.test)
+            if isinstance(cond, Const):  # known when compiling: only the branch taken
+                return self.expr(node.body if cond.value else node.orelse)
             then_block, then_value = self._expr_block(node.body)
             else_block, else_value = self._expr_block(node.orelse)
             then_block.yields, else_block.yields = [then_value], [else_value]
@@ -383,6 +390,11 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         """``a and b`` is ``b if a else a``; ``a or b`` is ``a if a else b`` (short-circuit)."""
         value = self.expr(node.values[0])
         for operand in node.values[1:]:
+            if isinstance(value, Const):  # known when compiling: short-circuit now
+                if bool(value.value) == isinstance(node.op, ast.Or):
+                    return value
+                value = self.expr(operand)
+                continue
             block, other = self._expr_block(operand)
             block.yields = [other]
             keep = Block(yields=[value])
@@ -402,10 +414,14 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
                                  hint="compare with ==, !=, <, <=, > or >=; test membership "
                                       "or identity (x in xs, x is None) before calling the "
                                       "differentiated function")
-            if result is None:
+            if isinstance(result, Const) and not result.value:
+                return result  # known false when compiling: the rest is not evaluated
+            if result is None or isinstance(result, Const):
                 right = self.expr(comparator)
                 self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-                result = self.builder.emit(prim, [left, right]).result
+                result = _folded(prim, left, right)
+                if result is None:
+                    result = self.builder.emit(prim, [left, right]).result
             else:
                 saved = self.builder.block
                 block = Block()
@@ -480,3 +496,16 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
                          hint="call it where its value is needed (to apply it to every item, "
                               "loop over the items and call it); test types before calling "
                               "the differentiated function")
+
+
+def _folded(prim: str, left: Operand, right: Operand) -> Const | None:
+    """A comparison of two numbers known when compiling (an unrolled recursion's
+    ``n == 0``), or of two strings for equality (``mode == "exact"``), or None."""
+    if not (isinstance(left, Const) and isinstance(right, Const)):
+        return None
+    kinds = (int, float, str) if prim in ("eq", "ne") else (int, float)
+    a, b = left.value, right.value
+    if not (isinstance(a, kinds) and isinstance(b, kinds)) or \
+            isinstance(a, str) != isinstance(b, str):
+        return None
+    return Const(bool(OPERATOR_FUNCTIONS[prim](a, b)))
