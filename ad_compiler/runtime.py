@@ -1135,6 +1135,23 @@ def real_one(x: Any) -> float:
 
 # sinc'(x) = (cos(pi x) - sinc(x)) / x loses all its digits to cancellation near 0,
 # where these series (exact to double precision below _SINC_SERIES) take over
+def power_slope(x: Any, y: Any) -> Any:
+    """``y * x ** (y - 1)``, the slope of ``x ** y`` in x, with 0 where y == 0: x ** 0
+    is constant, also at x == 0, where ``x ** -1`` would raise or be inf."""
+    if np.ndim(y) == 0:
+        return y * x ** (y - 1 if y != 0 else 1)
+    return y * x ** np.where(np.equal(y, 0), 1, np.subtract(y, 1))
+
+
+def power_curve(x: Any, y: Any) -> Any:
+    """``y * (y - 1) * x ** (y - 2)``, the curvature of ``x ** y`` in x, with 0 where
+    y is 0 or 1 (x ** y is linear there, also at x == 0)."""
+    if np.ndim(y) == 0:
+        return y * (y - 1) * x ** (y - 2 if y not in (0, 1) else 2)
+    flat = np.equal(y, 0) | np.equal(y, 1)
+    return y * (np.subtract(y, 1)) * x ** np.where(flat, 2, np.subtract(y, 2))
+
+
 _SINC_SERIES = 1e-3
 
 

@@ -77,6 +77,9 @@ EXEMPT = {
     **{name: "np.sinc's derivatives, called only by derivative code: checked through the "
              "Hessian of sinc (and tests/test_coverage_special_more.py at 0)"
        for name in ("sinc_slope", "sinc_curve")},
+    **{name: "x ** y's slope and curvature in x, called only by derivative code: checked "
+             "through the Hessians of pow and power, and at x = 0 in tests/test_rules.py"
+       for name in ("power_slope", "power_curve")},
     **{name: "piecewise constant: zero derivative (tests/test_trust_rules.py)"
        for name, p in REGISTRY.items() if p.nondiff and not p.is_helper},
     **{name: "a runtime helper: checked through the rules that emit it (reverse over "

@@ -54,6 +54,8 @@ REFERENCE: dict[str, Callable] = {
     "truediv": lambda x, y: x / y,
     "pow": lambda x, y: x**y,
     "power": lambda x, y: x**y,
+    "power_slope": lambda x, y: y * x**(y - 1),
+    "power_curve": lambda x, y: y * (y - 1) * x**(y - 2),
     "mod": lambda x, y: x - y * Step(x / y),
     "floordiv": lambda x, y: Step(x / y),
     "neg": lambda x: -x,
@@ -503,9 +505,13 @@ UNARY_DOMAINS.update({"neg": WIDE, "pos": WIDE, "copy": WIDE, "float": WIDE})
 BINARY_DOMAINS = {"add": PAIRS, "sub": PAIRS, "mul": PAIRS, "truediv": PAIRS,
                   "pow": POSITIVE_PAIRS, "power": POSITIVE_PAIRS, "mod": MOD_PAIRS,
                   "atan2": PAIRS, "hypot": PAIRS, "logaddexp": PAIRS, "logaddexp2": PAIRS, "maximum": PAIRS, "minimum": PAIRS,
-                  "xlogy": POSITIVE_PAIRS}
+                  "xlogy": POSITIVE_PAIRS, "power_slope": POSITIVE_PAIRS,
+                  "power_curve": POSITIVE_PAIRS}
 DIFFERENTIABLE = sorted(p for p, spec in PRIMITIVES.items()
                         if spec.expr is not None and p not in SPECIAL_PRIMITIVES)
+
+
+_POWERS = ("pow", "power", "power_slope", "power_curve")
 
 
 def _template_cases():
@@ -521,7 +527,7 @@ def _template_cases():
         for c in consts:
             if not (prim == "xlogy" and c[0] < 0):  # log(-1.5) is not real
                 out.append((prim, 0, (None, c)))
-            if not (prim in ("pow", "power") and c[0] < 0):  # (-1.5)**y is not real
+            if not (prim in _POWERS and c[0] < 0):  # (-1.5)**y is not real
                 out.append((prim, 1, (c, None)))
         same = (prim, 0, (None, ("same", 0)))
         out.append(same)
@@ -532,7 +538,7 @@ def _template_points(prim, pattern):
     if PRIMITIVES[prim].arity == 1:
         return [(p,) for p in UNARY_DOMAINS[prim]]
     points = list(BINARY_DOMAINS[prim])
-    if prim in ("pow", "power"):
+    if prim in _POWERS:
         points = [(abs(a) + 0.1, b) for a, b in points]
     if pattern[1] == ("same", 0):
         points = [(abs(a) + 0.1, abs(a) + 0.1) for a, _ in points]
@@ -626,3 +632,49 @@ def test_math_family_derivative_stays_in_math(case):
     for line in src.splitlines():
         if "np." in line:
             assert "np.sign(" in line and line.count("np.") == line.count("np.sign("), src
+
+
+# ------------------------------------------------------------------ x ** k with k computed
+
+def taylor_exp(x, n=6):
+    """exp(x) by its Taylor series, the power's exponent a loop counter."""
+    total, factorial = 0.0, 1.0
+    for k in range(n):
+        if k > 0:
+            factorial = factorial * k
+        total = total + x ** k / factorial
+    return total
+
+
+def polynomial(x, coefficients):
+    return sum(c * x ** k for k, c in enumerate(coefficients))
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_a_power_with_a_computed_exponent_at_zero(mode):
+    """d(x**0)/dx is 0, also at x = 0, where k * x**(k - 1) would divide by zero: the
+    gradient of a polynomial at 0 is its linear coefficient."""
+    assert adc.grad(taylor_exp, mode=mode)(0.0) == pytest.approx(1.0, rel=1e-15)
+    assert adc.grad(polynomial, mode=mode)(0.0, [1.0, 2.0, 3.0]) == pytest.approx(2.0)
+    x = np.array([0.0, 0.5, -1.25])
+    by_hand = sum(x ** j / math.factorial(j) for j in range(5))  # the series one shorter
+    np.testing.assert_allclose(adc.grad(lambda v: np.sum(taylor_exp(v)), mode=mode)(x),
+                               by_hand, rtol=1e-13)
+    expected = 2.0 + 6.0 * 0.4  # d(1 + 2x + 3x**2)/dx at 0.4
+    assert adc.grad(polynomial, mode=mode)(0.4, [1.0, 2.0, 3.0]) == pytest.approx(expected)
+
+
+def test_second_derivative_of_a_power_with_a_computed_exponent_at_zero():
+    """d2(x**0)/dx2 and d2(x**1)/dx2 are 0 at x = 0 too: the Taylor series' curvature at
+    0 is 1 (its quadratic term)."""
+    assert adc.hessian(taylor_exp)(0.0) == pytest.approx(1.0, rel=1e-15)
+    assert adc.grad(adc.grad(taylor_exp))(0.0) == pytest.approx(1.0, rel=1e-15)
+
+
+def test_a_constant_exponent_still_folds():
+    text = adc.source(lambda_free_square)
+    assert "2.0 * x" in text and "power_slope" not in text
+
+
+def lambda_free_square(x):
+    return x ** 2 + x ** 3

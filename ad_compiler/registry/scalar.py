@@ -18,9 +18,17 @@ elementwise("sub", 2, "x - y", operator=op.sub, numpy_aliases=("subtract",))
 elementwise("mul", 2, "x * y", operator=op.mul, numpy_aliases=("multiply",))
 elementwise("truediv", 2, "x / y", operator=op.truediv,
             numpy_aliases=("divide", "true_divide"))
-# sympy would write d(x**y)/dx as x**y*y/x, which is nan at x = 0
-_POWER_PARTIALS = ("y * x**(y - 1)", "log(x) * x**y")
+# sympy would write d(x**y)/dx as x**y*y/x, which is nan at x = 0; y * x**(y - 1) is
+# nan or raises at x = 0 for y = 0 (a polynomial's constant term), so the slope and the
+# curvature are functions of their own, 0 where x ** y is constant or linear (a whole
+# number y folds them to y * x**(y - 1), special.py's TEMPLATE_REWRITES)
+_POWER_PARTIALS = ("power_slope(x, y)", "log(x) * x**y")
 elementwise("pow", 2, "x ** y", partials=_POWER_PARTIALS, operator=op.pow)
+elementwise("power_slope", 2, "y * x**(y - 1)", fn=runtime.power_slope,
+            partials=("power_curve(x, y)", "x**(y - 1) + log(x) * power_slope(x, y)"))
+elementwise("power_curve", 2, "y * (y - 1) * x**(y - 2)", fn=runtime.power_curve,
+            partials=("y * (y - 1) * (y - 2) * x**(y - 3)",
+                      "(2*y - 1) * x**(y - 2) + log(x) * power_curve(x, y)"))
 elementwise("mod", 2, "Mod(x, y)", partials=("1", "-floor(x/y)"), operator=op.mod)  # x - y*floor(x/y)
 elementwise("neg", 1, "-x", operator=op.neg, numpy_aliases=("negative",))
 elementwise("copy", 1, "x")  # a named alias: `x2_bar = x1`

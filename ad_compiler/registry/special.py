@@ -132,6 +132,7 @@ SYMPY_NAMES = {
     "zeta": "zeta", "i0e": "i0e", "i1e": "i1e", "ive": "ive", "xlogy": "xlogy",
     "truncated": "ftrunc", "copysign": "copysign", "sinc_slope": "sinc_slope",
     "sinc_curve": "sinc_curve", "real_one": "real_one", "digamma": "digamma",
+    "power_slope": "power_slope", "power_curve": "power_curve",
 }
 
 
@@ -165,10 +166,23 @@ def _bessel(kind: str, parity: bool) -> Callable:
     return rewrite
 
 
+def _power_factor(order: int) -> Callable:
+    """power_slope(x, k) (order 1) and power_curve(x, k) (order 2) of a number k: the
+    product itself, k * x**(k - 1) (0 where it is 0), as the derivative of x**k reads."""
+    def rewrite(expr: Any, sub: Callable) -> tuple | None:
+        x, k = expr.args
+        if not k.is_Number:
+            return None
+        factor = k * (k - 1) if order == 2 else k
+        return sub(factor * x ** (k - order) if factor != 0 else factor)
+    return rewrite
+
+
 # sympy function name -> its template, given a function that makes subtemplates
 TEMPLATE_REWRITES: dict[str, Callable[[Any, Callable], tuple | None]] = {
     "polygamma": _polygamma, "besseli": _bessel("iv", False),
     "besselj": _bessel("jv", True), "bessely": _bessel("yv", True), "ive": _bessel("ive", False),
+    "power_slope": _power_factor(1), "power_curve": _power_factor(2),
 }
 
 
