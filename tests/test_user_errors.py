@@ -94,7 +94,10 @@ def test_a_lambda_passed_to_exec_has_no_source():
         adc.grad(namespace["f"])
     err = info.value
     assert err.filename == "<string>" and err.lineno == 1
-    assert "the source of the lambda is not available" in err.what
+    # (where the process itself ran from a string, as a pytest-xdist worker does on
+    # Python 3.13, linecache holds that text under "<string>", which is not the lambda's)
+    assert ("the source of the lambda is not available" in err.what
+            or "is not the code that defined it" in err.what), err.what
     assert "<string>" in err.what
     for where in (".py file", "Jupyter", "IPython", "exec()", "'python -c'", "3.13"):
         assert where in err.hint
