@@ -669,6 +669,15 @@ def test_second_derivative_of_a_power_with_a_computed_exponent_at_zero():
     0 is 1 (its quadratic term)."""
     assert adc.hessian(taylor_exp)(0.0) == pytest.approx(1.0, rel=1e-15)
     assert adc.grad(adc.grad(taylor_exp))(0.0) == pytest.approx(1.0, rel=1e-15)
+    # of arrays: forward over the reverse sweep, whose tape holds the loop counter (a
+    # whole number, without a tangent: a tangent of it met the inf of d(x**k)/dk at 0)
+    x = np.array([0.0, 0.5, -1.25])
+    by_hand = np.diag(sum(x ** j / math.factorial(j) for j in range(4)))
+    np.testing.assert_allclose(adc.hessian(summed_taylor_exp)(x), by_hand, rtol=1e-13)
+
+
+def summed_taylor_exp(x):
+    return np.sum(taylor_exp(x))
 
 
 def test_a_constant_exponent_still_folds():

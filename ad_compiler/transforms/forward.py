@@ -21,6 +21,7 @@ from ..ir import (
     Value,
     WhileOp,
     is_numpy_operator_call,
+    walk_ops,
 )
 from ..registry.emit import Emit
 from ..rules import is_nondiff, jvp, zero_like
@@ -101,6 +102,21 @@ class _Sweep:
                  varied: set[int], facts: ShapeFacts, kinds: Kinds) -> None:
         self.fn, self.out, self.directions, self.varied = fn, out, directions, varied
         self.facts, self.kinds = facts, kinds
+        self._whole_slots: dict[int, frozenset[int]] | None = None
+
+    def whole_number_slots(self, stack: Operand) -> frozenset[int]:
+        """The places of a stack's entries that every push fills with a whole number (a
+        loop counter): they carry no tangent, at the push and at the pop alike."""
+        if self._whole_slots is None:
+            slots: dict[int, set[int]] = {}
+            for op in walk_ops(self.fn.body):
+                if op.prim == "push" and isinstance(op.args[0], Value):
+                    ints = {k for k, a in enumerate(op.args[1:]) if self.kinds.of(a) == "int"}
+                    uid = op.args[0].uid
+                    slots[uid] = ints if uid not in slots else slots[uid] & ints
+            self._whole_slots = {uid: frozenset(v) for uid, v in slots.items()}
+        return self._whole_slots.get(stack.uid, frozenset()) if isinstance(stack, Value) \
+            else frozenset()
 
     def tangent(self, d: _Direction, operand: Operand) -> Operand | None:
         return d.tangents.get(operand.uid) if isinstance(operand, Value) else None
@@ -170,8 +186,9 @@ class _Sweep:
     def _stack_op(self, op: Op, builder: Builder) -> None:
         """Differentiated reverse-mode code: a stack of varying values also holds their
         tangents, pushed after the values and popped with them."""
+        whole = self.whole_number_slots(op.args[0])  # loop counters have no tangent
         if op.prim == "push":
-            items = op.args[1:]
+            items = [a for k, a in enumerate(op.args[1:]) if k not in whole]
             # in vector mode a zero tangent needs its axis of directions too
             zeros_from = builder if self.facts.batched is not None else None
             tangents = [self._tangent_or_zero(d, a, zeros_from)
@@ -181,7 +198,9 @@ class _Sweep:
             return
         made = []
         for d in self.directions:
-            for r in op.results:
+            for k, r in enumerate(op.results):
+                if k in whole:
+                    continue
                 t = Value()
                 self.out.derived[t.uid] = (r, d.fmt)
                 made.append((d, r, t))
@@ -193,6 +212,7 @@ class _Sweep:
         for d, r, t in made:
             d.tangents[r.uid] = t
             self.varied.add(r.uid)
+        self.varied.update(r.uid for k, r in enumerate(op.results) if k not in whole)
 
     def _new_tangents(self, values: list[Value]) -> list[tuple[_Direction, int, Value]]:
         """Fresh values for the tangents of the varied ones among `values`."""
