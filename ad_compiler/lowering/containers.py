@@ -200,5 +200,5 @@ def _is_literal(node: ast.expr | None) -> bool:
     """A slice bound written as a number (``-1``, ``5j``) or left out."""
     try:
         return node is None or isinstance(ast.literal_eval(node), (int, float, complex))
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, RecursionError):  # not a literal
         return False
