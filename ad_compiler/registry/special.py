@@ -201,13 +201,16 @@ array("nan_to_num", np.nan_to_num, "x*, copy=True, nan=0.0, posinf=None, neginf=
 
 # ------------------------------------------------------------------ math.dist
 
+def _norm_or_one(e: Emit, op: Op) -> Operand:
+    """A norm's result (math.dist, math.hypot) where it is not 0, else 1: where it is 0
+    (and has no derivative) the rules give 0, the subgradient there that is smallest."""
+    return e.where(e.call(np.equal, op.result, Const(0.0)), Const(1.0), op.result)
+
+
 def _dist_parts(e: Emit, op: Op) -> tuple[Operand, Operand]:
-    """``p - q`` as an array, and the distance where it is not 0, else 1: at p == q
-    (where the distance has no derivative) the rules give 0, the subgradient there
-    that is smallest."""
+    """``p - q`` as an array, and the distance where it is not 0, else 1."""
     p, q = (e.array("array", a) for a in op.args)
-    zero = e.call(np.equal, op.result, Const(0.0))
-    return e.sub(p, q), e.where(zero, Const(1.0), op.result)
+    return e.sub(p, q), _norm_or_one(e, op)
 
 
 def _dist_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
@@ -224,12 +227,6 @@ def _dist_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
 
 
 array("dist", math.dist, "p*, q*", jvp=_dist_jvp, vjp=_dist_vjp)
-
-
-def _norm_or_one(e: Emit, op: Op) -> Operand:
-    """math.hypot(*coordinates) where it is not 0, else 1: at the origin (where it has
-    no derivative) the rules give 0, as for math.dist."""
-    return e.where(e.call(np.equal, op.result, Const(0.0)), Const(1.0), op.result)
 
 
 def _hypot_n_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:

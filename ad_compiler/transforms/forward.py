@@ -211,7 +211,6 @@ class _Sweep:
         builder.block.ops.append(clone)
         for d, r, t in made:
             d.tangents[r.uid] = t
-            self.varied.add(r.uid)
         self.varied.update(r.uid for k, r in enumerate(op.results) if k not in whole)
 
     def _new_tangents(self, values: list[Value]) -> list[tuple[_Direction, int, Value]]:
