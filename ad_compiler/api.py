@@ -24,7 +24,7 @@ from .build import (
     with_defaults,
     wrt_indices,
 )
-from .differences import relative_error
+from .differences import by_parameter, relative_error
 from .errors import ADCompileError
 from .frontend import load
 from .lowering import lower
@@ -172,12 +172,17 @@ def check_grad(f: Callable, *args: Any, wrt: Wrt | None = None, eps: float = 1e-
         return check_grad(func, instance, *args, eps=eps, mode=mode,
                           wrt=shift if wrt is not None else tuple(range(1, len(args) + 1)))
     fn = lower(f)
+    call, values = f, args
+    if has_packed_signature(f):  # one value per parameter, *args as one tuple
+        call, values, given = by_parameter(f, args)
+    else:
+        given = tuple(range(min(len(args), len(fn.params))))
     if wrt is None:  # every argument passed; parameters left to their defaults stay fixed
-        wrt = tuple(range(min(len(args), len(fn.params))))
+        wrt = given
     indices, _ = wrt_indices(fn, wrt)
     ad = grad(f, wrt=tuple(indices), mode=mode)(*args)
-    return max((relative_error(f, args, i, ad[k], step=eps) for k, i in enumerate(indices)),
-               default=0.0)
+    return max((relative_error(call, values, i, ad[k], step=eps)
+                for k, i in enumerate(indices)), default=0.0)
 
 
 def jacobian(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:

@@ -95,6 +95,11 @@ def check_scalar_output(fn: Function, api_name: str) -> None:
             f"a {packed[0].attrs.get('kind', 'tuple')}",
             hint="use adc.vjp for functions with several outputs, or differentiate one "
                  "item at a time", **located)
+    if isinstance(out, Const) and out.value is None and fn.raises_always:
+        raise ADCompileError(f"{api_name} needs a function that returns a value; every path "
+                             f"through {fn.name} raises an exception",
+                             hint="differentiate a function that returns on some path; "
+                                  "raise only where its inputs are out of range", **located)
     if isinstance(out, Const) and out.value is None and fn.none_returns and fn.source:
         lineno, col = fn.none_returns[0]
         located.update(lineno=lineno, col=col, source_line=fn.source.line(lineno))

@@ -3,6 +3,7 @@ number is moved where it sits, so a list stays a list and a dict a dict (what
 `adc.check_grad` and `adc check` compare the AD gradient with)."""
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -64,3 +65,30 @@ def _replaced(value: Any, path: tuple, new: Any) -> Any:
     if isinstance(value, list):
         return items
     return type(value)(*items) if hasattr(type(value), "_fields") else tuple(items)
+
+
+def by_parameter(f: Callable, args: tuple) -> tuple[Callable, tuple, tuple[int, ...]]:
+    """`f` as a function of one value per parameter (``*args`` as one tuple, keyword-only
+    parameters and ``**kwargs`` after it, as the derivative code takes them), the values
+    a call with `args` binds, and the positions of the parameters that call gave."""
+    signature = inspect.signature(f)
+    bound = signature.bind(*args)
+    given = tuple(k for k, name in enumerate(signature.parameters)
+                  if name in bound.arguments)
+    bound.apply_defaults()
+    kinds = [p.kind for p in signature.parameters.values()]
+
+    def call(*values: Any) -> Any:
+        positional, keywords = [], {}
+        for (name, kind), value in zip(zip(signature.parameters, kinds), values):
+            if kind is inspect.Parameter.VAR_POSITIONAL:
+                positional.extend(value)
+            elif kind is inspect.Parameter.VAR_KEYWORD:
+                keywords.update(value)
+            elif kind is inspect.Parameter.KEYWORD_ONLY:
+                keywords[name] = value
+            else:
+                positional.append(value)
+        return f(*positional, **keywords)
+
+    return call, tuple(bound.arguments.values()), given

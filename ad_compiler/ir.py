@@ -293,6 +293,7 @@ class Function:
     extra_cells: dict[str, Any] = field(default_factory=dict)  # closures of inlined functions
     resolutions: list = field(default_factory=list)  # names resolved at compile time
     none_returns: list = field(default_factory=list)  # (line, col) of paths returning None
+    raises_always: bool = False  # every path raises: there is no value to differentiate
     # parameters whose arrays `x += ...` changes in place in Python (not in compiled code)
     updates_inputs: list = field(default_factory=list)
 

@@ -551,6 +551,24 @@ def test_check_grad_is_small_for_correct_functions(fn, args):
     assert adc.check_grad(fn, *args, mode="forward") < 1e-6
 
 
+def weighted_energy(x, *springs, scale=1.0):
+    """A sum of spring energies with the stiffnesses passed as extra arguments."""
+    energy = 0.5 * x * x
+    for k in springs:
+        energy = energy + 0.5 * k * (x - k) ** 2
+    return energy * scale
+
+
+@pytest.mark.parametrize("wrt", [None, 0, (0, 1), "scale", (0, 1, 2)])
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_check_grad_moves_star_args_and_keyword_only_values_where_they_bind(wrt, mode):
+    # *springs is one parameter (a tuple) and scale keyword-only: each number is moved
+    # in its own place, not by its position in the call
+    assert adc.check_grad(weighted_energy, 1.5, 2.0, 3.0, wrt=wrt, mode=mode) < 1e-6
+    assert adc.check_grad(weighted_energy, -0.7, wrt=wrt if wrt != (0, 1) else 0,
+                          mode=mode) < 1e-6
+
+
 def test_source_function_matches_the_derivative_source():
     assert adc.source(F.f) == adc.grad(F.f).source
     assert adc.source(F.f, mode="forward", wrt=("x1", "x2")) == \

@@ -194,6 +194,19 @@ def test_returning_none_is_located(fn):
     assert _caret_offset(str(err)) is not None
 
 
+def test_a_function_that_raises_on_every_path_is_not_said_to_return_none():
+    def reject(x):
+        if x > 0.0:
+            raise ValueError("the model is defined for x <= 0")
+        raise NotImplementedError("x <= 0 is not written yet")
+
+    for entry in (adc.grad, adc.value_and_grad):
+        with pytest.raises(adc.ADCompileError) as info:
+            entry(reject)
+        assert "raises" in info.value.what and "None" not in info.value.what
+        assert info.value.lineno == inspect.getsourcelines(reject)[1]
+
+
 def test_random_not_depending_on_inputs_is_fine():
     d = adc.grad(U.f_random_ok)
     random.seed(1234)

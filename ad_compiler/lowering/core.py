@@ -93,6 +93,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         # (function or None for this one, spelling, object): what the compiled code assumes
         self.resolutions: list[tuple[Any, str, Any]] = []
         self.none_returns: list[ast.AST] = []  # where a path ends without a value
+        self.raises_always = False
         self.caller: tuple[_Lowerer, ast.Call] | None = None  # for an inlined function
         self.frame_node: ast.AST = src.node  # the def or lambda whose body this lowers
         self.updates: list[inplace.Update] = []  # augmented assignments of possible arrays
@@ -134,7 +135,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
                       defaults=() if has_packed_signature(self.src.func) else
                       tuple(self.src.func.__defaults__ or ()), source=self.src,
                       extra_cells=dict(self.extra_cells), resolutions=list(self.resolutions),
-                      none_returns=[(n.lineno, n.col_offset) for n in self.none_returns])
+                      none_returns=[(n.lineno, n.col_offset) for n in self.none_returns],
+                      raises_always=self.raises_always)
         contain_text(fn)
         fn.updates_inputs = inplace.check_updates(fn, self.updates, self.free_numbers)
         return fn
@@ -164,6 +166,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         stmts = body[1:] if body and _is_docstring(body[0]) else body
         returned = self._stmts(stmts)
         if returned is not None and returned.raises:  # every path raises
+            self.raises_always = True
             return [Const(None)], False
         if returned is None:
             self.root.none_returns.append(stmts[-1] if stmts else self.src.node)
