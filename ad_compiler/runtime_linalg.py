@@ -110,21 +110,55 @@ def tall_one(a: Any, what: str) -> float:
     return 1.0
 
 
-def not_differentiated(x: Any) -> Any:
+def not_differentiated(x: Any, directions: Any = None) -> Any:
     """NaN shaped like `x`: the tangent of a result no rule differentiates (the
-    residuals and singular values of ``np.linalg.lstsq``), visible rather than zero."""
-    return np.full(np.shape(x), np.nan)
+    singular values of ``np.linalg.lstsq``), visible rather than zero; with the
+    directions' count on a last axis in vector mode (`directions`, a batched tangent)."""
+    return np.full(_tangent_shape(x, directions), np.nan)
+
+
+def constant_tangent(x: Any, directions: Any = None) -> Any:
+    """Zeros shaped like `x` (as `not_differentiated`): the tangent of a whole number
+    a rule returns beside its result, lstsq's rank."""
+    return np.zeros(_tangent_shape(x, directions))
+
+
+def _tangent_shape(x: Any, directions: Any) -> tuple:
+    return np.shape(x) + (() if directions is None else np.shape(directions)[-1:])
 
 
 def solution_adjoint(g: Any, like: Any) -> Any:
     """The adjoint of the solution of ``np.linalg.lstsq`` (item 0 of `g`), after
-    refusing adjoints of the residuals and singular values, which have no rule."""
-    for k in (1, 3):
-        item = result_item(g, k, like)
-        if np.any(item != 0):
-            raise ValueError("np.linalg.lstsq is differentiated in its solution only; "
-                             "compute the residuals as np.sum((b - a @ x) ** 2, axis=0)")
+    refusing an adjoint of the singular values, which have no rule."""
+    if np.any(result_item(g, 3, like) != 0):
+        raise ValueError("np.linalg.lstsq is differentiated in its solution and residuals, "
+                         "not its singular values; take them from "
+                         "np.linalg.svd(a, compute_uv=False)")
     return result_item(g, 0, like)
+
+
+def residuals_tangent(slope: Any, residuals: Any) -> Any:
+    """The tangent of lstsq's residuals, shaped as NumPy gives them: one number per
+    column of b ((1,) for a vector b), none where the fit is exact or A lacks rank."""
+    if np.size(residuals) == 0:
+        return np.zeros(np.shape(residuals))
+    return np.reshape(slope, np.shape(residuals))
+
+
+def residuals_tangent_batched(slope: Any, residuals: Any) -> Any:
+    """`residuals_tangent` of directions on a last axis (vector mode)."""
+    shape = np.shape(residuals) + np.shape(slope)[-1:]
+    if np.size(residuals) == 0:
+        return np.zeros(shape)
+    return np.reshape(slope, shape)
+
+
+def residuals_weight(residuals_bar: Any, r: Any) -> Any:
+    """The residuals' share of b's adjoint, 2 r res_bar (each column's r by its
+    residual's adjoint); nothing where NumPy gave no residuals."""
+    if np.size(residuals_bar) == 0:
+        return np.zeros(np.shape(r))
+    return 2.0 * r * residuals_bar
 
 
 # ---------------------------------------------------------------- np.linalg.solve

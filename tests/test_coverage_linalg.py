@@ -102,6 +102,10 @@ CASES = [
     Case("lstsq_solution", F.lstsq_solution, (normal(3, 2), normal(3)), wrt=(0, 1)),
     Case("lstsq_matrix", F.lstsq_matrix, (normal(3, 2),)),
     Case("lstsq_vector", F.lstsq_vector, (normal(3, 2),), vector=True),
+    Case("lstsq_residuals", F.lstsq_residuals, (normal(4, 2), normal(4)), wrt=(0, 1)),
+    Case("lstsq_chi2_per_dof", F.lstsq_chi2_per_dof, (normal(5, 2), normal(5)), wrt=(0, 1)),
+    Case("lstsq_residual_columns", F.lstsq_residual_columns, (normal(3, 2),), vector=True),
+    Case("lstsq_exact_fit", F.lstsq_exact_fit, (normal(3, 3), normal(3)), wrt=(0, 1)),
     Case("solve_batched_vectors", F.solve_batched_vectors, (normal(2, 3, 3), normal(2, 3, 1)),
          wrt=(0, 1)),
     Case("solve_broadcast_vector", F.solve_broadcast_vector, (normal(2, 3, 3), normal(3)),
@@ -296,11 +300,22 @@ def test_parameters_without_a_rule_are_refused_where_they_are_written(fn, messag
     assert "coverage_linalg.py" in str(info.value)
 
 
-def test_lstsq_residuals_are_refused_in_reverse_mode() -> None:
+def test_lstsq_singular_values_are_refused_in_reverse_mode_and_nan_forward() -> None:
     a, b = _rng("lstsq").normal(size=(4, 2)), _rng("lstsq b").normal(size=4)
-    with pytest.raises(ValueError, match="in its solution only"):
-        adc.grad(F.lstsq_residuals)(a, b)
-    assert np.all(np.isnan(adc.grad(F.lstsq_residuals, mode="forward")(a, b)))
+    with pytest.raises(ValueError, match="not its singular values"):
+        adc.grad(F.lstsq_singular_values)(a, b)
+    assert np.all(np.isnan(adc.grad(F.lstsq_singular_values, mode="forward")(a, b)))
+
+
+def test_lstsq_residuals_against_the_residual_written_out() -> None:
+    # the residuals' gradient equals that of np.sum((b - A x) ** 2) with x the fit,
+    # which differentiates through the solution alone
+    a, b = _rng("lstsq written").normal(size=(6, 3)), _rng("lstsq written b").normal(size=6)
+    for mode in ("reverse", "forward"):
+        ours = adc.grad(F.lstsq_residuals, wrt=(0, 1), mode=mode)(a, b)
+        written = adc.grad(F.lstsq_residuals_written_out, wrt=(0, 1), mode=mode)(a, b)
+        for got, want in zip(ours, written):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 def test_complex_matrices_are_refused() -> None:

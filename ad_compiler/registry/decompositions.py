@@ -25,11 +25,15 @@ import numpy as np
 
 from ..ir import Const, Op, Operand
 from ..runtime_linalg import (
+    constant_tangent,
     half_lower_mask,
     identity_like,
     not_differentiated,
     off_diagonal_mask,
     qr_strict_lower,
+    residuals_tangent,
+    residuals_tangent_batched,
+    residuals_weight,
     result_item,
     result_item_batched,
     result_like,
@@ -322,16 +326,29 @@ def _lstsq_jvp(e: Emit, op: Op, t: list) -> Operand:
     if t[1] is not None:
         terms.append(e.matmul(_t(e, a), t[1]))
     dx = e.solve(gram, e.sum_terms(terms))
-    rest = [_item(e, op.result, k) for k in (1, 2, 3)]
-    return tuple_tangent(e, op, [dx, *(constant(e, not_differentiated, v) for v in rest)])
+    # residuals ||b - A x||^2 per column: d = 2 r.(db - dA x - A dx), where A^T r = 0
+    moved = [e.neg(e.matmul(t[0], x))] if t[0] is not None else []
+    moved += [t[1]] if t[1] is not None else []
+    residuals = _item(e, op.result, 1)
+    slope = e.mul(Const(2.0), e.sum(e.mul(r, e.sum_terms(moved)), axis=0))
+    batched = e.is_batched(slope)
+    fit = "residuals_tangent_batched" if batched else "residuals_tangent"
+    directions = (dx,) if batched else ()  # NaN and zeros get the directions' axis
+    rank, values = _item(e, op.result, 2), _item(e, op.result, 3)
+    return tuple_tangent(e, op, [dx, e._mark(e.helper(fit, slope, residuals), [slope]),
+                                 constant(e, constant_tangent, rank, *directions),
+                                 constant(e, not_differentiated, values, *directions)])
 
 
 def _lstsq_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
     a, x, r, gram = _lstsq_parts(e, op)
     y = e.solve(gram, e.helper("solution_adjoint", g, op.result))
-    ay = e.matmul(a, y)
-    a_bar = e.sub(e.helper("matmul_adjoint_a", r, a, y), e.helper("matmul_adjoint_a", ay, a, x))
-    return [a_bar, ay]
+    # b_bar = A y + 2 r res_bar (the residuals' share); A_bar = r y^T - b_bar x^T
+    b_bar = e.add(e.matmul(a, y), e.helper("residuals_weight", e.helper(
+        "result_item", g, 1, op.result), r))
+    a_bar = e.sub(e.helper("matmul_adjoint_a", r, a, y),
+                  e.helper("matmul_adjoint_a", b_bar, a, x))
+    return [a_bar, b_bar]
 
 
 def _returns_vectors(op: Op) -> bool:
@@ -363,3 +380,6 @@ helper("result_item", result_item, (0,), lambda e, g, a: [
         [t[0]])))
 helper("result_item_batched", result_item_batched, (0,))
 helper("solution_adjoint", solution_adjoint, (0,))
+helper("residuals_tangent", residuals_tangent, (0,), vmapped=True)
+helper("residuals_tangent_batched", residuals_tangent_batched, (0,))
+helper("residuals_weight", residuals_weight, (0, 1), vmapped=True)
