@@ -82,6 +82,22 @@ def test_rnn_code_writes_as_a_person_would():
     assert "h_1_bar.copy()" not in reverse
 
 
+def test_rnn_code_specialised_to_shapes_adds_into_the_states_adjoint():
+    """For one input signature the backward loop needs no shape questions: the step's
+    adjoint is added into the states' adjoint in place (``h_bar[t] += W @ a_bar``)."""
+    x, W, h0 = RNG.normal(size=(5, 3)), 0.6 * RNG.normal(size=(3, 3)), RNG.normal(size=3)
+    grad = adc.grad(F.rnn_loss, wrt=1)
+    expected = numeric_grad(F.rnn_loss, [x, W, h0], 1)
+    assert grad(x, W, h0) == pytest.approx(expected, rel=1e-6, abs=1e-8)
+    assert list(grad.specializations.values()) == ["specialised"]
+    special = grad.source_for(x, W, h0)
+    backward = special[special.index("for _ in range("):]
+    for helper in ("dense(", "index_update(", "add_into(", "unbroadcast(", "matmul_adjoint"):
+        assert helper not in backward
+    assert "] += W @ " in backward and "np.outer(" in backward
+    assert grad(x, W, h0) == pytest.approx(expected, rel=1e-6, abs=1e-8)  # the special code
+
+
 @pytest.mark.parametrize("dx", [0.5, 0.1])
 def test_laplacian_filled_by_slices(dx):
     u = RNG.normal(size=7)
