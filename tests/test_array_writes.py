@@ -267,3 +267,40 @@ def test_a_view_from_a_numpy_function_is_guarded():
     it refuses when it runs rather than compute another value."""
     with pytest.raises(ValueError, match="a, read afterwards, shares it"):
         adc.grad(F.written_through_flip)(np.array([0.3, -0.8, 1.1]))
+
+
+# ------------------------------------------------------------------ writes through views
+
+
+@pytest.mark.parametrize("f", [F.clamped_copy, F.clamped_argument])
+def test_a_write_into_a_slice_changes_the_array(f):
+    """``y = x[1:]; y[0] = 5.0`` sets x[1]: the gradient of sum(x**2) is 2x but there."""
+    x = RNG.normal(size=5)
+    g = check(f, (x,))
+    expected = 2.0 * x
+    expected[1] = 0.0
+    assert g == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    check_hessian(f, (x,))
+    H = adc.hessian(f)(x)
+    assert np.diag(H) == pytest.approx([2.0, 0.0, 2.0, 2.0, 2.0], abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", [list, np.array])
+def test_a_slice_written_into_follows_the_kind_of_its_argument(kind):
+    """Of a list the slice is a copy (x keeps its items), of an array a view."""
+    x = kind([0.3, -1.2, 0.8, 1.5])
+    check(F.slice_of_any_kind, (x,))
+
+
+def test_a_row_scaled_in_place_through_its_name():
+    A, c = RNG.normal(size=(3, 4)), 0.7
+    check(F.scaled_rows, (A, c), wrt=0)
+    check(F.scaled_rows, (A, c), wrt=1)
+    check_hessian(F.scaled_rows, (A, c))
+
+
+def test_a_chained_write_through_a_strided_view():
+    x = RNG.normal(size=6)
+    g = check(F.every_other_cleared, (x,))
+    assert g[2] == 0.0  # x[::2][1] is x[2]
+    check_hessian(F.every_other_cleared, (x,))
