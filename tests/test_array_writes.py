@@ -77,8 +77,9 @@ def test_rnn_code_writes_as_a_person_would():
     assert ".copy()" not in forward
     reverse = adc.source(F.rnn_loss, wrt=1)
     assert "h_1_bar[" in reverse and "] = 0.0" in reverse
-    # the tape holds what each write overwrote, not a copy of the states per step
-    assert "overwritten.append((old, " in reverse and "h_1.copy()" not in reverse
+    # no step reads a row a later step writes: the tape holds nothing of the states
+    # (no copy per step, no overwritten rows), and the backward loop reads them as left
+    assert "overwritten" not in reverse and "h_1.copy()" not in reverse
     assert "h_1_bar.copy()" not in reverse
 
 
@@ -304,3 +305,24 @@ def test_a_chained_write_through_a_strided_view():
     g = check(F.every_other_cleared, (x,))
     assert g[2] == 0.0  # x[::2][1] is x[2]
     check_hessian(F.every_other_cleared, (x,))
+
+
+# ------------------------------------------------------------------ what the tape keeps
+
+
+@pytest.mark.parametrize("a", [0.3, 0.8])
+def test_a_filter_filled_step_by_step_keeps_no_overwritten_values(a):
+    """y[t] = a y[t - 1] + ...: no step reads a place a later one writes, so the forward
+    sweep saves nothing of y and the backward loop reads y as the last step left it."""
+    x = RNG.normal(size=6)
+    check(F.smoothed, (x, a))
+    check(F.smoothed, (x, a), wrt=1)
+    check_hessian(F.smoothed, (x, a), wrt=1)
+    assert "overwritten" not in adc.source(F.smoothed)
+
+
+@pytest.mark.parametrize("f", [F.relaxed, F.wrapped])
+def test_a_step_reading_a_later_steps_place_keeps_what_it_overwrote(f):
+    x = RNG.normal(size=5)
+    check(f, (x,))
+    assert "overwritten.append(" in adc.source(f)

@@ -178,6 +178,9 @@ class _Sweep:
         stack_op.loc = None
         self.stacks[id(op)] = stack
         chains = overwrites.written_chains(self._primal_analysis(), op)
+        unsaved = {id(chain[0]) for chain in chains.values()
+                   if overwrites.never_reread(self._primal_analysis(), op, chain)}
+        chains = {k: chain for k, chain in chains.items() if id(chain[0]) not in unsaved}
         if chains:  # arrays written in place: what the writes overwrite, kept apart
             saved = builder.emit("stack", []).result
             saved.name = "overwritten"
@@ -210,6 +213,8 @@ class _Sweep:
             if id(body_op) in writes:
                 inner_builder.loc = body_op.loc
                 overwrites.save_overwritten(inner_builder, body_op, saved, self.out.primal)
+            elif id(body_op) in unsaved:
+                overwrites.write_in_place(inner_builder, body_op)
             elif id(body_op) in appended:
                 appends.append_in_place(inner_builder, body_op)
             else:
