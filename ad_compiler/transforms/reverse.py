@@ -130,6 +130,9 @@ class _Sweep:
         # id(loop) -> lists it only appends to, in place; the recomputed appends' results
         self.appends: dict[int, appends.Appends] = {}
         self.append_results: set[int] = set()
+        # id(loop) -> carried arrays it fills in place saving nothing (never_reread): the
+        # backward loop reads the loop's result, the same array, instead of the tape
+        self.left_as_is: dict[int, set[int]] = {}
         self._analysis = None
 
     def _primal_analysis(self):  # noqa: ANN202 - built once, where a loop is taped
@@ -180,6 +183,7 @@ class _Sweep:
         chains = overwrites.written_chains(self._primal_analysis(), op)
         unsaved = {id(chain[0]) for chain in chains.values()
                    if overwrites.never_reread(self._primal_analysis(), op, chain)}
+        self.left_as_is[id(op)] = {k for k, chain in chains.items() if id(chain[0]) in unsaved}
         chains = {k: chain for k, chain in chains.items() if id(chain[0]) not in unsaved}
         if chains:  # arrays written in place: what the writes overwrite, kept apart
             saved = builder.emit("stack", []).result
@@ -498,6 +502,8 @@ class _Sweep:
             remap[old.uid] = new
             if old.uid in self.varied:
                 self.varied.add(new.uid)
+        for k in self.left_as_is.get(id(op), ()):
+            remap[params[k].uid] = op.results[k]
         if id(op) in self.overwrites:  # arrays written in place: as the iteration found them
             chains, overwritten = self.overwrites[id(op)]
             for k, chain in chains.items():
