@@ -45,6 +45,7 @@ from .ir import (
 )
 from .naming import HELPER_MODULES, Naming
 from .printing import print_stmt
+from .registry.writes import IF_ARRAY
 from .write_analysis import (
     accumulations_in_place,
     in_place_writes,
@@ -56,7 +57,8 @@ _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.D
                "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "matmul": ast.MatMult}
 _AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
                  "ne": ast.NotEq}
-_NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add", "setitem", "add_at"}
+_NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add", "setitem", "add_at",
+                  "appended", "pop_last"}
 # Folding stops where an expression would nest deeper than this: a line stays readable,
 # and printing and compiling it never recurse deeper than Python allows.
 MAX_FOLD_DEPTH = 12
@@ -458,7 +460,8 @@ class _Emitter(Naming):
                         prefix = "adjoint of: " if key[1] else ""
                         lines.append(f"{indent}# {prefix}{text}")
                     group = key
-            if op.prim in ("setitem", "add_at"):
+            if op.prim in ("setitem", "add_at") or (op.prim == "appended"
+                                                     and id(op) in self.in_place):
                 lines += [indent + print_stmt(s) for s in self._write_statements(op)]
             else:
                 lines.append(indent + print_stmt(self._statement(op)))
@@ -507,6 +510,15 @@ class _Emitter(Naming):
         """``out[i] = v`` (``np.add.at(out, i, v)``): in place, or into a copy where the
         old `out` is read later."""
         target, value, *index = op.args
+        if op.prim == "appended":  # xs.append(v), in place (transforms/appends.py)
+            items = ast.Name(self.names[target.uid], ast.Load())
+            call = ast.Call(ast.Attribute(items, "append", ast.Load()), [self.expr(value)], [])
+            return [ast.Expr(call)]
+        if op.prim == "setitem" and _kind(op) == IF_ARRAY:  # a view of what may be a list
+            call = ast.Call(self._reference(runtime_writes.written_through),
+                            [self.expr(target), self.expr(value),
+                             *(self.expr(a) for a in index[1:])], [])
+            return [self._assign([self.names[op.result.uid]], call)]
         if op.prim == "setitem":
             index = index[1:]  # (after the kind of index)
         parts = [_index_part(a, self.expr(a)) for a in index]
@@ -643,6 +655,11 @@ def _constant(value: Any) -> ast.expr:
     if isinstance(value, tuple):
         return ast.Tuple([_constant(v) for v in value], ast.Load())
     return ast.Constant(value)
+
+
+def _kind(write: Op) -> int | None:
+    kind = write.args[2]
+    return kind.value if isinstance(kind, Const) else None
 
 
 def _index_part(operand: Operand, printed: ast.expr) -> ast.expr:

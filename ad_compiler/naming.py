@@ -77,7 +77,7 @@ class Naming:
             callee = op.attrs.get("callee")
             if callee and self._spelling_still_means(op):
                 self._reserve_free(callee, op.attrs.get("callee_kind", "global"))
-            elif "fn" in op.attrs and op.prim not in ("copy", "setitem", "add_at") \
+            elif "fn" in op.attrs and op.prim not in ("copy", "setitem", "add_at", "appended") \
                     and not op.attrs.get("subscript") and not printed_as_syntax(op) \
                     and id(op) not in getattr(self, "adds_into", ()):  # printed otherwise
                 self.refs[id(op.attrs["fn"])] = self._reference(op.attrs["fn"],

@@ -13,7 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from . import batched, runtime, runtime_items, runtime_linalg, runtime_npmath, runtime_stats
+from . import (
+    batched,
+    runtime,
+    runtime_items,
+    runtime_linalg,
+    runtime_npmath,
+    runtime_stats,
+    runtime_writes,
+)
 from .custom import stop_gradient
 from .registry import REGISTRY, array_primitive, implementation  # noqa: F401  (re-exported)
 from .registry.core import array_methods, callable_primitive, loaded_family_modules
@@ -70,6 +78,7 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
                                 ("ad_compiler.runtime_linalg", runtime_linalg),
                                 ("ad_compiler.runtime_stats", runtime_stats),
                                 ("ad_compiler.runtime_items", runtime_items),
+                                ("ad_compiler.runtime_writes", runtime_writes),
                                 *loaded_family_modules()):  # scipy.special, once imported
         name = getattr(obj, "__name__", None)
         if name and getattr(module, name, None) is obj:

@@ -244,9 +244,9 @@ def repeat_count_t(c: Any, g: Any, n: Any, whole: Any) -> Any:
 def sum_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any) -> Any:
     """The tangent of ``whole = a + b`` (None: no tangent): the tangents joined where
     `+` joined lists or tuples, else added and spread over `whole`'s shape."""
-    if isinstance(whole, (list, tuple)):
-        return (zeros_of(a) if a_dot is None else a_dot) + (zeros_of(b) if b_dot is None
-                                                           else b_dot)
+    if isinstance(whole, (list, tuple)):  # (a zero number: a list's zero tangent too)
+        return (zeros_of(a) if _is_zero(a_dot) else a_dot) + (zeros_of(b) if _is_zero(b_dot)
+                                                              else b_dot)
     total = a_dot if b_dot is None else b_dot if a_dot is None else \
         _as_array(a_dot) + _as_array(b_dot)  # lists that np.add added item by item
     return broadcast_like(total, whole)

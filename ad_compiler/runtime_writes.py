@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .runtime import IndexUpdate, _scatter, add
+from .runtime import AdjointList, IndexUpdate, _is_zero, _scatter, add, zeros_of
 
 
 def _key(index: tuple) -> Any:
@@ -30,6 +30,39 @@ def setitem(target: Any, value: Any, *index: Any) -> Any:
         raise TypeError(f"'{type(target).__name__}' object does not support item assignment")
     new[_key(index)] = value
     return new
+
+
+def written_through(target: Any, value: Any, *index: Any) -> Any:
+    """``y = target[index]; y[...] = ...`` seen from `target`: an array with the view's
+    new `value` at `index` (NumPy's slice is a view), or a list as it was (its slice was
+    a copy)."""
+    if isinstance(target, np.ndarray):
+        return setitem(target, value, *index)
+    return target
+
+
+def tangent_written_through(target_dot: Any, value_dot: Any, target: Any, *index: Any) -> Any:
+    """The tangent of `written_through`: the value's tangent written into the target's
+    where the target (not its tangent) is an array."""
+    if isinstance(target, np.ndarray):
+        return setitem(target_dot, value_dot, *index)
+    return target_dot
+
+
+def view_part(adjoint: Any, target: Any, *index: Any) -> Any:
+    """The adjoint of the value `written_through` wrote: `adjoint` at `index` where
+    `target` is an array, else zero (nothing was written)."""
+    if _is_zero(adjoint) or not isinstance(target, np.ndarray):
+        return 0.0
+    return np.array(adjoint[_key(index)])
+
+
+def view_cleared(adjoint: Any, target: Any, *index: Any) -> Any:
+    """The adjoint of `written_through`'s target: zeros at `index` where it is an array
+    (what was there did not reach the result), else `adjoint` itself."""
+    if _is_zero(adjoint) or not isinstance(target, np.ndarray):
+        return adjoint
+    return cleared(adjoint, target, 0, *index)
 
 
 def cleared(adjoint: Any, target: Any, kind: int, *index: Any) -> Any:
@@ -114,3 +147,36 @@ def check_list(items: Any, where: str) -> None:
         raise TypeError(f"{where}\nxs.extend(ys) is compiled as xs + ys, so ys must be a "
                         f"list here, not a {type(items).__name__} (write xs.extend(list(ys)) "
                         "outside the differentiated function, or append its items in a loop)")
+
+
+# ---------------------------------------------------------------- lists grown by append
+# A loop that only appends to a list it carries appends in place in reverse mode's
+# forward sweep (transforms/appends.py); the backward loop takes the items' adjoints off
+# the end of the list's adjoint, in place too, so both sweeps are linear in the length.
+
+
+def appended(items: Any, value: Any) -> list:
+    """``items + [value]`` as a new list (``items.append(value)`` where the code owns
+    `items`: the forward sweep of reverse mode)."""
+    return [*items, value]
+
+
+def appended_tangent(items_dot: Any, value_dot: Any, new: Any) -> Any:
+    """The tangent of ``new = items + [value]``; `new` is the longer list (which may be
+    `items` itself, appended to in place), so a zero `items_dot` is zeros of its head."""
+    if _is_zero(items_dot):
+        items_dot = zeros_of(new[:-1])
+    return [*items_dot, zeros_of(new[-1]) if _is_zero(value_dot) else value_dot]
+
+
+def pop_last(g: Any) -> tuple:
+    """The adjoints of `items` and `value` in ``items.append(value)``, from the adjoint
+    `g` of the longer list: `g` without its last item, and that item.  A list this code
+    accumulates into (`AdjointList`) loses its last item in place; another is copied
+    once (the next iteration's is then this code's own)."""
+    if _is_zero(g):
+        return g, g
+    if type(g) is not AdjointList:
+        g = AdjointList(g)
+    last = g.pop()
+    return g, last

@@ -18,16 +18,17 @@ list or a stack still holds), and no value that may share it is read after the w
 from __future__ import annotations
 
 from . import batched, runtime
-from .ir import Block, ForOp, Function, IfOp, LoopOp, Op, Value, WhileOp
+from .ir import Block, Const, ForOp, Function, IfOp, LoopOp, Op, Value, WhileOp
 from .lowering.inplace import _FRESH_CALLS, _IMMUTABLE_CALLS, VIEWS_TOO
 from .registry import get, has_expr, is_array, is_view
+from .registry.writes import IF_ARRAY
 
 # helpers that may return an argument at these positions (or a new array)
 _PASSES_ON = {"dense": (0,), "accumulate": (0, 1), "densify": (0,)}
 # run-time helpers returning a new array nothing else holds
 _FRESH_HELPERS = (batched.batch_zeros, runtime.zeros_of)
 
-_WRITES = ("setitem", "add_at")
+_WRITES = ("setitem", "add_at", "appended")
 _FRESH_PRIMS = frozenset({"setitem", "add_at", "zeros_of", "zeros_with_directions",
                           "index_update", "field_update", "cleared"})
 _READS_ONLY = frozenset({"unbroadcast_shape"})  # prims that read without keeping
@@ -135,6 +136,9 @@ class _Analysis:
     # ------------------------------------------------------------ the decision
     def in_place(self, write: Op) -> bool:
         target = write.args[0]
+        if write.prim == "setitem" and isinstance(write.args[2], Const) and \
+                write.args[2].value == IF_ARRAY:
+            return False  # into an array only, decided when the code runs
         if not isinstance(target, Value) or not self.owned(target):
             return False
         if self._repeats(target, write):

@@ -77,9 +77,27 @@ def test_rnn_code_writes_as_a_person_would():
     assert ".copy()" not in forward
     reverse = adc.source(F.rnn_loss, wrt=1)
     assert "h_1_bar[" in reverse and "] = 0.0" in reverse
-    # the tape holds what each write overwrote, not a copy of the states per step
-    assert "overwritten.append((old, " in reverse and "h_1.copy()" not in reverse
+    # no step reads a row a later step writes: the tape holds nothing of the states
+    # (no copy per step, no overwritten rows), and the backward loop reads them as left
+    assert "overwritten" not in reverse and "h_1.copy()" not in reverse
+    assert "stack" not in reverse and "for t_1 in reversed(" in reverse
     assert "h_1_bar.copy()" not in reverse
+
+
+def test_rnn_code_specialised_to_shapes_adds_into_the_states_adjoint():
+    """For one input signature the backward loop needs no shape questions: the step's
+    adjoint is added into the states' adjoint in place (``h_bar[t] += W @ a_bar``)."""
+    x, W, h0 = RNG.normal(size=(5, 3)), 0.6 * RNG.normal(size=(3, 3)), RNG.normal(size=3)
+    grad = adc.grad(F.rnn_loss, wrt=1)
+    expected = numeric_grad(F.rnn_loss, [x, W, h0], 1)
+    assert grad(x, W, h0) == pytest.approx(expected, rel=1e-6, abs=1e-8)
+    assert list(grad.specializations.values()) == ["specialised"]
+    special = grad.source_for(x, W, h0)
+    backward = special[special.index("for t_1 in reversed("):]  # no tape: the counter
+    for helper in ("dense(", "index_update(", "add_into(", "unbroadcast(", "matmul_adjoint"):
+        assert helper not in backward
+    assert "] += W @ " in backward and "np.outer(" in backward
+    assert grad(x, W, h0) == pytest.approx(expected, rel=1e-6, abs=1e-8)  # the special code
 
 
 @pytest.mark.parametrize("dx", [0.5, 0.1])
@@ -251,3 +269,61 @@ def test_a_view_from_a_numpy_function_is_guarded():
     it refuses when it runs rather than compute another value."""
     with pytest.raises(ValueError, match="a, read afterwards, shares it"):
         adc.grad(F.written_through_flip)(np.array([0.3, -0.8, 1.1]))
+
+
+# ------------------------------------------------------------------ writes through views
+
+
+@pytest.mark.parametrize("f", [F.clamped_copy, F.clamped_argument])
+def test_a_write_into_a_slice_changes_the_array(f):
+    """``y = x[1:]; y[0] = 5.0`` sets x[1]: the gradient of sum(x**2) is 2x but there."""
+    x = RNG.normal(size=5)
+    g = check(f, (x,))
+    expected = 2.0 * x
+    expected[1] = 0.0
+    assert g == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    check_hessian(f, (x,))
+    H = adc.hessian(f)(x)
+    assert np.diag(H) == pytest.approx([2.0, 0.0, 2.0, 2.0, 2.0], abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", [list, np.array])
+def test_a_slice_written_into_follows_the_kind_of_its_argument(kind):
+    """Of a list the slice is a copy (x keeps its items), of an array a view."""
+    x = kind([0.3, -1.2, 0.8, 1.5])
+    check(F.slice_of_any_kind, (x,))
+
+
+def test_a_row_scaled_in_place_through_its_name():
+    A, c = RNG.normal(size=(3, 4)), 0.7
+    check(F.scaled_rows, (A, c), wrt=0)
+    check(F.scaled_rows, (A, c), wrt=1)
+    check_hessian(F.scaled_rows, (A, c))
+
+
+def test_a_chained_write_through_a_strided_view():
+    x = RNG.normal(size=6)
+    g = check(F.every_other_cleared, (x,))
+    assert g[2] == 0.0  # x[::2][1] is x[2]
+    check_hessian(F.every_other_cleared, (x,))
+
+
+# ------------------------------------------------------------------ what the tape keeps
+
+
+@pytest.mark.parametrize("a", [0.3, 0.8])
+def test_a_filter_filled_step_by_step_keeps_no_overwritten_values(a):
+    """y[t] = a y[t - 1] + ...: no step reads a place a later one writes, so the forward
+    sweep saves nothing of y and the backward loop reads y as the last step left it."""
+    x = RNG.normal(size=6)
+    check(F.smoothed, (x, a))
+    check(F.smoothed, (x, a), wrt=1)
+    check_hessian(F.smoothed, (x, a), wrt=1)
+    assert "overwritten" not in adc.source(F.smoothed)
+
+
+@pytest.mark.parametrize("f", [F.relaxed, F.wrapped])
+def test_a_step_reading_a_later_steps_place_keeps_what_it_overwrote(f):
+    x = RNG.normal(size=5)
+    check(f, (x,))
+    assert "overwritten.append(" in adc.source(f)

@@ -175,7 +175,7 @@ def test_the_generated_loops_keep_the_users_names():
     forward = adc.source(C.polynomial, wrt=1, mode="forward")
     assert "for k in range(len(coeffs_items)):" in forward
     reverse = adc.source(C.scoped, wrt=(0, 1))
-    assert "ys = ys + [x_1 * x_1]" in reverse and "total = total + item" in reverse
+    assert "ys.append(x_1 * x_1)" in reverse and "total = total + item" in reverse
     source = adc.source(C.log_sum_exp)
     assert "m, first = None, True" in source and "m = max(m, item)" in source
     assert "total = total + " in adc.source(C.log_sum_exp, mode="forward")

@@ -180,7 +180,12 @@ class Comprehensions:
             one = ast.List([element], ast.Load()) if kind == "list" else \
                 ast.Tuple([element], ast.Load())
             setup = [_assign(acc, empty, node)]
-            inner = [_assign(acc, ast.BinOp(item, ast.Add(), one), node)]
+            if kind == "list":  # items.append(v), as the user's own lists are built
+                append = ast.Attribute(ast.Name(acc, ast.Load()), "append", ast.Load())
+                inner = [ast.copy_location(ast.Expr(ast.copy_location(
+                    ast.Call(append, [element], []), node)), node)]
+            else:
+                inner = [_assign(acc, ast.BinOp(item, ast.Add(), one), node)]
         elif kind == "sum" and runtime_items.COMPENSATED_SUM:
             return self._compensated_sum(node, clauses, element, start, acc)
         elif kind in ("sum", "prod"):

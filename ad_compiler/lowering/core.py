@@ -106,6 +106,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         # what writes into arrays follow: views by basic indexing (value -> (base, index))
         # and values known to be Python integers (loop counters), which index basically
         self.view_of: dict[int, tuple[Value, list[Operand]]] = {}
+        self.maybe_views: set[int] = set()  # slices of a value that may be a list (a copy)
         self.integral: set[int] = set()
         self.arrays: set[int] = set()  # loop-carried values known to stay arrays
 
@@ -257,6 +258,9 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
                 raise self.error(stmt, "changing a list, tuple or dict in place is not "
                                        "supported", hint="build a new one instead")
             current = self.name(stmt.target.id, stmt.target)
+            if isinstance(current, Value) and current.uid in self.root.view_of:
+                self._augassign_view(stmt, prim, current)  # row = A[i]; row *= 2
+                return
             update = None
             if not isinstance(current, Const):  # a number is rebound; an array may change
                 update = inplace.record(self, stmt, current)

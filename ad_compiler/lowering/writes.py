@@ -21,8 +21,8 @@ from typing import Any
 
 from .. import runtime_writes
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
-from ..registry import has_expr, is_array
-from ..registry.writes import BASIC, BASIC_ARRAY, MAY_REPEAT
+from ..registry import has_expr, is_array, is_view
+from ..registry.writes import BASIC, BASIC_ARRAY, IF_ARRAY, MAY_REPEAT
 from . import inplace
 from .values import _StaticDict, _StaticSeq, written_names
 
@@ -55,6 +55,19 @@ class Writes:
             self.root.updates.append(update)
 
     # ------------------------------------------------------------ np.add.at
+    def _augassign_view(self, stmt: ast.AugAssign, prim: str, current: Value) -> None:
+        """``row = A[i]; row *= 2``: the view changes in place, and the array it views
+        (or the list holding it) with it: the new value is written back."""
+        result = self._binop(prim, current, self.expr(stmt.value), stmt)
+        if not isinstance(result, Value):
+            self._bind(stmt.target.id, result)
+            return
+        produced = {result.uid}
+        update = inplace.Update(self, stmt, current, result, self.builder.producers[result.uid])
+        self._rebind(current, result, produced)
+        inplace.collect_readers(update, skip=produced)
+        self.root.updates.append(update)
+
     def _add_at(self, node: ast.Call) -> Operand:
         """``np.add.at(a, idx, v)``: `a` with `v` added at `idx`, a repeated index adding
         each time; a new value every name holding `a` is rebound to."""
@@ -110,6 +123,8 @@ class Writes:
         result: Any = Const(None)
         if method == "append":
             new = self._joined(old, _StaticSeq([self._item(args[0])], "list"), node)
+            if isinstance(new, Value):  # reverse mode may append in place (appends.py)
+                self.builder.producers[new.uid].attrs["append"] = True
         elif method == "extend":
             new = self._joined(old, self._as_list(args[0], node.args[0]), node)
         elif method == "insert":
@@ -251,6 +266,7 @@ class Writes:
         self.builder.loc = SourceLoc(target.lineno, target.col_offset, self.stmt.lineno)
         produced: set[int] = set()
         self._check_not_held(old, target)
+        self._check_view_followed(old, base_node)
         static = self._static_write(old, value, parts, target)
         if static is not None:
             new: Any = static
@@ -275,6 +291,43 @@ class Writes:
             inplace.collect_readers(update, skip=produced)
             self.root.updates.append(update)
         return produced
+
+    def _check_view_followed(self, old: Any, base_node: ast.expr) -> None:
+        """A write into ``v = x.reshape(...)`` (``x.T``, ``np.ravel(x)``, ...) changes `x`
+        where NumPy made a view and not where it made a copy, which depends on memory
+        layout: refused where `x` is read after the write."""
+        made = self.builder.producers.get(old.uid) if isinstance(old, Value) else None
+        if made is None or not (is_view(made.prim) or made.attrs.get("same_object")) \
+                or not made.args or not isinstance(made.args[0], Value):
+            return
+        viewed = made.args[0]
+        later = self.root.liveness_of(self.frame_node).names_after(self.stmt)
+        readers = sorted(n for n in later if self._shares(self.env.get(n), viewed)
+                         and self.env.get(n) is not old)
+        if not readers:
+            return
+        written = self.src.line(base_node.lineno)[base_node.col_offset:base_node.end_col_offset] \
+            if base_node.end_lineno == base_node.lineno else "it"
+        raise self.error(base_node, f"this writes into {written}, which may share memory with "
+                                    f"'{readers[0]}' (NumPy returns a view or a copy here, "
+                                    f"depending on memory layout), and '{readers[0]}' is read "
+                                    "afterwards: the compiler cannot tell which changes",
+                         hint=f"write into '{readers[0]}' with an index of its own, or make "
+                              f"{written} a copy where it is made (.copy())")
+
+    def _shares(self, value: Any, viewed: Value) -> bool:
+        """Whether `value` is `viewed` or is made from it by indexing or reshaping."""
+        seen = 0
+        while isinstance(value, Value) and seen < 1000:
+            if value is viewed:
+                return True
+            seen += 1
+            op = self.builder.producers.get(value.uid)
+            if op is None or not op.args or not (op.prim in ("getitem", "setitem") or is_view(
+                    op.prim) or op.attrs.get("same_object")):
+                return False
+            value = op.args[0]
+        return False
 
     def _static_write(self, old: Any, value: Any, parts: list[Operand],
                       node: ast.AST) -> Any:
@@ -301,9 +354,12 @@ class Writes:
             raise self.error(node, f"index {key} is out of range") from None
         return _StaticSeq(items, old.kind)
 
-    def _setitem(self, base: Operand, value: Operand, parts: list[Operand]) -> Value:
+    def _setitem(self, base: Operand, value: Operand, parts: list[Operand],
+                 if_array: bool = False) -> Value:
         kind = MAY_REPEAT
-        if all(self._is_basic_part(p) for p in parts):
+        if if_array:  # a view written back: NumPy changes the array, not a list's copy
+            kind = IF_ARRAY
+        elif all(self._is_basic_part(p) for p in parts):
             kind = BASIC_ARRAY if self._is_array(base) else BASIC
         attrs = {"fn": runtime_writes.setitem, "kwnames": ()}
         return self.builder.emit("setitem", [base, value, Const(kind), *parts],
@@ -328,6 +384,8 @@ class Writes:
         for name, held in list(self.env.items()):  # y = x[1:] read after x[2] = v
             if isinstance(held, Value) and held is not new and held.uid in views \
                     and views[held.uid][0] is old and self._may_rebind(name, strict=False):
+                if held.uid in self.root.maybe_views:
+                    raise self._unknown_view_error(name)
                 _, parts = views[held.uid]
                 again = self.builder.emit("getitem", [new, *parts]).result
                 again.name = name
@@ -336,11 +394,22 @@ class Writes:
                 self._rebind(held, again, produced, write_back=False)
         if write_back and old.uid in views and isinstance(new, Value):  # y = x[1:]; y[0] = v changes x
             base, parts = views[old.uid]
-            if isinstance(base, Value):
-                written = self._setitem(base, new, parts)
+            if isinstance(base, Value):  # (into an array only, where base may be a list)
+                written = self._setitem(base, new, parts, old.uid in self.root.maybe_views)
                 produced.add(written.uid)
                 views[new.uid] = (written, parts)
                 self._rebind(base, written, produced)
+
+    def _unknown_view_error(self, name: str) -> Exception:
+        """``y = x[1:]`` of an `x` that may be a list or an array, read after `x` is
+        written: a copy that keeps the old items, or a view that shows the new ones."""
+        return self.error(self.stmt, f"this write changes an object of which '{name}' is "
+                                     "a slice, and whether that slice sees the change (a "
+                                     "view of an array) or not (a copy of a list) depends on "
+                                     "what kind of object it is, which is not known here",
+                          hint=f"make the kind known before slicing (x = np.asarray(x) for an "
+                               f"array, x = list(x) for a list), or take '{name}' again after "
+                               "the write")
 
     def _may_rebind(self, name: str, strict: bool) -> bool:
         """Whether a loop being lowered carries `name` out (or it is the loop's own)."""
@@ -359,7 +428,18 @@ class Writes:
         name, names holding the same value, or a view of it, or the array it views."""
         names = list(carried)
         views = self.root.view_of
-        written = [n for n in written_names(body) if n in self.env]
+        all_written = written_names(body)
+        written = [n for n in all_written if n in self.env]
+        nodes = [n for stmt in body for n in ast.walk(stmt)]
+        changed = set(all_written) | {n.target.id for n in nodes if isinstance(
+            n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+        for node in nodes:  # row = A[i]; row *= 2 (or row[0] = v) in the loop changes A
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Subscript) and \
+                    isinstance(node.value.value, ast.Name) and node.value.value.id in self.env \
+                    and any(isinstance(t, ast.Name) and t.id in changed for t in node.targets) \
+                    and node.value.value.id not in written:
+                written.append(node.value.value.id)
+                names += [node.value.value.id] if node.value.value.id not in names else []
         while written:
             held = {id(self.env[n]) for n in written if n in self.env}
             related = set(held)
@@ -395,6 +475,25 @@ class Writes:
                        and not self._is_slice_call(p) for p in parts)
         if integers or self._is_array(base):
             self.root.view_of[result.uid] = (base, list(parts))
+        elif self._may_be_array(base):  # a view if base is an array, a copy if a list
+            self.root.view_of[result.uid] = (base, list(parts))
+            self.root.maybe_views.add(result.uid)
+
+    def _may_be_array(self, value: Operand) -> bool:
+        """Whether a value of unknown kind may be an array (it is not made as a list)."""
+        seen = 0
+        while isinstance(value, Value) and seen < 1000:
+            seen += 1
+            op = self.builder.producers.get(value.uid)
+            if op is None:
+                return True
+            if op.prim in ("setitem", "copy"):
+                value = op.args[0]
+                continue
+            if op.prim == "pack" or (op.prim == "add" and op.attrs.get("append")):
+                return False
+            return not (op.prim == "call" and op.attrs.get("fn") in (list, sorted))
+        return False
 
     def _is_slice_call(self, part: Operand) -> bool:
         op = self.builder.producers.get(part.uid) if isinstance(part, Value) else None

@@ -9,7 +9,11 @@ there before did not reach the result).  `kind` says what the lowering knows of 
 index: `MAY_REPEAT`, an index array may write a place twice (`last_writes` keeps only
 the place NumPy wrote last); `BASIC`, each place once; `BASIC_ARRAY`, each place once
 into an array, whose selection is a view: the value's adjoint is copied out of the
-result's before that is zeroed in place.
+result's before that is zeroed in place; `IF_ARRAY`, a slice of a value that may be a
+list written back into it (``y = x[1:]; y[0] = v``): NumPy's slice is a view, so the
+write changes `x` where it is an array, and a list's slice is a copy, so it does not
+(`written_through`, and `view_part`, `view_cleared` for the adjoint, decide when the
+code runs).
 """
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ from .. import runtime_writes
 from ..ir import Const, Op, Operand, Value
 from .core import helper
 from .emit import Emit
+from .multilinear import linear_jvp
 
-MAY_REPEAT, BASIC, BASIC_ARRAY = 0, 1, 2
+MAY_REPEAT, BASIC, BASIC_ARRAY, IF_ARRAY = 0, 1, 2, 3
 
 
 def _index_for(e: Emit, tangent: Operand, index: list[Operand]) -> list[Operand]:
@@ -43,6 +48,10 @@ def _setitem_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
             t_dot.name = f"{target.name}_dot"  # written into next, under this name
     if v_dot is None:
         v_dot = Const(0.0)
+    if isinstance(basic, Const) and basic.value == IF_ARRAY:  # written where target is an array
+        out = e.helper("tangent_written_through", t_dot, v_dot, target,
+                       *_index_for(e, t_dot, index))
+        return e._mark(out, [t_dot, v_dot])
     out = e.helper("setitem", t_dot, v_dot, basic, *_index_for(e, t_dot, index))
     return e._mark(out, [t_dot, v_dot])
 
@@ -50,6 +59,9 @@ def _setitem_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
 def _setitem_vjp(e: Emit, g: Operand, args: list) -> list:
     target, value, basic, *index = args
     kind = basic.value if isinstance(basic, Const) else MAY_REPEAT
+    if kind == IF_ARRAY:  # nothing was written where the target is a list
+        return [e.helper("view_cleared", g, target, *index),
+                e.helper("view_part", g, target, *index)] + [None] * (len(args) - 2)
     selected = e.b.emit("getitem", [g, *index]).result
     if kind == BASIC_ARRAY:  # a view of g, which is zeroed next
         selected = e.b.emit("copy", [selected], attrs={"method_copy": True}).result
@@ -94,3 +106,34 @@ helper("cleared", runtime_writes.cleared, (0,), lambda e, g, a: [
 helper("last_writes", runtime_writes.last_writes, (0,), lambda e, g, a: [
     e.helper("last_writes", g, *a[1:])], shaped_like=0)
 helper("zeros_with_directions", runtime_writes.zeros_with_directions, (), nondiff=True)
+
+
+def _appended_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
+    items_dot = tangents[0] if tangents else None
+    value_dot = tangents[1] if len(tangents) > 1 else None
+    if items_dot is None and value_dot is None:
+        return None
+    out = e.helper("appended_tangent", items_dot or Const(0.0), value_dot or Const(0.0),
+                   op.result)
+    return e._mark(out, [t for t in (items_dot, value_dot) if t is not None])
+
+
+def _pop_last_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
+    if not tangents or tangents[0] is None:
+        return None
+    return e._mark(e.helper("pop_last", tangents[0]), tangents[:1])
+
+
+# items.append(value) in a loop's forward sweep (printed in place), and what the
+# backward loop does with the list's adjoint: reverse-mode code, whose own reverse mode
+# is refused as that of the stacks beside it is
+helper("appended", runtime_writes.appended, (0, 1), None, joint=True, jvp=_appended_jvp,
+       container_result=True)
+helper("appended_tangent", runtime_writes.appended_tangent, (0, 1), None, joint=True,
+       container_result=True)
+helper("pop_last", runtime_writes.pop_last, (0,), None, jvp=_pop_last_jvp,
+       container_result=True)
+helper("view_part", runtime_writes.view_part, (0,), None, jvp=linear_jvp)
+helper("view_cleared", runtime_writes.view_cleared, (0,), None, jvp=linear_jvp, shaped_like=0)
+helper("tangent_written_through", runtime_writes.tangent_written_through, (0, 1), None,
+       joint=True, jvp=linear_jvp, shaped_like=0)

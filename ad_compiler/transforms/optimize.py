@@ -158,7 +158,9 @@ def _cse_block(block: Block, seen: dict[tuple, Op], replace: dict[int, Operand],
         op.args = [_substitute(a, replace) for a in op.args]
         for inner in op.blocks:
             _cse_block(inner, dict(seen), replace, joins)
-        if op.prim in _NEVER_SHARED or op.blocks or op.attrs.get("effect"):
+        if op.prim in _NEVER_SHARED or op.blocks or op.attrs.get("effect") or (
+                op.prim == "pack" and op.attrs.get("kind") in ("list", "dict")):
+            # (two list displays are two lists: reverse mode may append to one in place)
             kept.append(op)
             continue
         if op.prim == "add" and isinstance(op.args[0], Value) and op.args[0] is op.args[1]:

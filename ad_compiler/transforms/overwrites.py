@@ -12,11 +12,19 @@ overwritten places, not a copy of the array per iteration.
 The recomputed iteration does not write again: its last write's result is the state
 the backward loop carries back (`_reuse_next_states`), and earlier writes of the chain
 are copies where something reads them.
+
+Nothing need be saved where no iteration reads a place a later one writes
+(`never_reread`): ``for t in range(T): h[t + 1] = f(h[t])`` writes row t + 1 once, and
+iterations read rows at or below their own counter, all written earlier.  The array's
+final contents are then what every iteration read, and the backward loop recomputes
+from them as they are.
 """
 from __future__ import annotations
 
+import builtins
+
 from ..builder import Builder
-from ..ir import Const, ForOp, Function, LoopOp, Op, Value
+from ..ir import Const, ForOp, Function, LoopOp, Op, Operand, Value
 from ..registry.writes import BASIC_ARRAY
 from ..write_analysis import _Analysis
 
@@ -119,3 +127,75 @@ def restore_overwritten(builder: Builder, chain: list[Op], saved: Value,
         attrs = {**write.attrs, "in_place": True}
         state = builder.emit("setitem", [state, popped[0], kind, *parts], attrs=attrs).result
     return state
+
+
+def never_reread(analysis: _Analysis, loop: ForOp, chain: list[Op]) -> bool:
+    """Whether the forward sweep need not save what the chain overwrites: one write, at
+    ``counter + c`` on the first axis of a top-level loop over ``range(n)`` (or
+    ``range(start, n)``, start >= 0), whose body reads the array only at ``counter + d``
+    with d < c, or at a constant place below c + start (no place counted from the end:
+    c + start >= 0 and d + start >= 0); the array the loop starts from used by the loop
+    only."""
+    if len(chain) != 1 or analysis.position[id(loop)].holders:
+        return False
+    start = _range_start(analysis, loop.iterable)
+    write = chain[0]
+    param = write.args[0]
+    init = loop.inits[loop.carried_params.index(param)]
+    if start is None or not isinstance(init, Value) or any(
+            user is not loop for _, user, _ in analysis.uses.get(init.uid, ())):
+        return False
+    step = _offset(analysis, write.args[3], loop.item) if len(write.args) > 3 else None
+    if step is None or step + start < 0:
+        return False
+    for _, user, _ in analysis.uses.get(param.uid, ()):
+        if user is write:
+            continue
+        if user is None or user.prim != "getitem" or len(user.args) < 2:
+            return False
+        first = user.args[1]
+        if isinstance(first, Const) and type(first.value) is int:
+            if not 0 <= first.value < step + start:
+                return False
+            continue
+        offset = _offset(analysis, first, loop.item)
+        if offset is None or offset >= step or offset + start < 0:
+            return False
+    return True
+
+
+def _range_start(analysis: _Analysis, iterable: Operand) -> int | None:
+    made = analysis.producer.get(iterable.uid) if isinstance(iterable, Value) else None
+    if made is None or made.prim != "call" or made.attrs.get("fn") is not builtins.range:
+        return None
+    if len(made.args) == 1:
+        return 0
+    first = made.args[0]
+    if len(made.args) == 2 and isinstance(first, Const) and type(first.value) is int \
+            and first.value >= 0:
+        return first.value
+    return None
+
+
+def _offset(analysis: _Analysis, index: Operand, counter: Value) -> int | None:
+    """c where `index` is ``counter + c`` (or the counter itself: 0), else None."""
+    if index is counter:
+        return 0
+    made = analysis.producer.get(index.uid) if isinstance(index, Value) else None
+    if made is None or made.prim not in ("add", "sub") or len(made.args) != 2:
+        return None
+    a, b = made.args
+    if a is counter and isinstance(b, Const) and type(b.value) is int:
+        return b.value if made.prim == "add" else -b.value
+    if b is counter and isinstance(a, Const) and type(a.value) is int and made.prim == "add":
+        return a.value
+    return None
+
+
+def write_in_place(builder: Builder, write: Op) -> Op:
+    """The write itself, in place, with nothing saved (`never_reread`)."""
+    clone = write.rebuilt(attrs={**write.attrs, "in_place": True})
+    builder.block.ops.append(clone)
+    for r in write.results:
+        builder.producers[r.uid] = clone
+    return clone

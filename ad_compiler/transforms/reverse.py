@@ -30,7 +30,7 @@ from ..ir import Block, Const, ForOp, Function, IfOp, LoopOp, Op, Operand, Value
 from ..primitives import builtin_call_attrs
 from ..rules import active_operands, is_nondiff, vjp, zero_like
 from ..shapes import SCALAR, ShapeFacts
-from . import overwrites
+from . import appends, overwrites
 from .common import (
     DerivativeFunction,
     check_iterable,
@@ -127,6 +127,12 @@ class _Sweep:
         self.pop_saves: dict[int, Value] = {}  # id(pop op) -> stack of its results
         # id(loop) -> (carried arrays written in place, the stack of what they overwrote)
         self.overwrites: dict[int, tuple[overwrites.Chains, Value]] = {}
+        # id(loop) -> lists it only appends to, in place; the recomputed appends' results
+        self.appends: dict[int, appends.Appends] = {}
+        self.append_results: set[int] = set()
+        # id(loop) -> carried arrays it fills in place saving nothing (never_reread): the
+        # backward loop reads the loop's result, the same array, instead of the tape
+        self.left_as_is: dict[int, set[int]] = {}
         self._analysis = None
 
     def _primal_analysis(self):  # noqa: ANN202 - built once, where a loop is taped
@@ -175,6 +181,10 @@ class _Sweep:
         stack_op.loc = None
         self.stacks[id(op)] = stack
         chains = overwrites.written_chains(self._primal_analysis(), op)
+        unsaved = {id(chain[0]) for chain in chains.values()
+                   if overwrites.never_reread(self._primal_analysis(), op, chain)}
+        self.left_as_is[id(op)] = {k for k, chain in chains.items() if id(chain[0]) in unsaved}
+        chains = {k: chain for k, chain in chains.items() if id(chain[0]) not in unsaved}
         if chains:  # arrays written in place: what the writes overwrite, kept apart
             saved = builder.emit("stack", []).result
             saved.name = "overwritten"
@@ -199,10 +209,18 @@ class _Sweep:
         # the whole iteration state: a for loop's item too
         inner_builder.emit("push", [stack, *body.params], attrs={"effect": True}, n_results=0)
         writes = {id(w) for chain in chains.values() for w in chain}
+        grown = appends.appended_lists(self._primal_analysis(), op)
+        if grown:
+            self.appends[id(op)] = grown
+        appended = {id(a) for chain in grown.values() for a in chain}
         for body_op in body.ops:
             if id(body_op) in writes:
                 inner_builder.loc = body_op.loc
                 overwrites.save_overwritten(inner_builder, body_op, saved, self.out.primal)
+            elif id(body_op) in unsaved:
+                overwrites.write_in_place(inner_builder, body_op)
+            elif id(body_op) in appended:
+                appends.append_in_place(inner_builder, body_op)
             else:
                 self.forward([body_op], inner_builder, tape=False)
         blocks.append(inner)
@@ -310,6 +328,9 @@ class _Sweep:
         adjoint = self._result_adjoint(result, builder, partials)
         if is_nondiff(op) or adjoint is None or is_const(adjoint, 0):
             return  # (an adjoint folded to zero, as of a - a, passes nothing back)
+        if result.uid in self.append_results:  # xs.append(v) in a loop (appends.py)
+            self._adjoint_append(op, adjoint, builder, partials)
+            return
         if self.is_container(result.uid) and op.prim not in ("index_update", "accumulate",
                                                              "items_of"):
             # indexed somewhere: its adjoint may be sparse, and the rules need it dense
@@ -324,6 +345,19 @@ class _Sweep:
                                                 indices, self.facts)):
             self.values[op.args[i].uid] = op.args[i]
             partials.setdefault(op.args[i].uid, []).append(partial)
+
+    def _adjoint_append(self, op: Op, adjoint: Operand, builder: Builder,
+                        partials: Partials) -> None:
+        """``xs_1 = xs + [v]``, appended in place: v's adjoint is taken off the end of
+        xs_1's, which is then xs's."""
+        items, display = op.args
+        rest, last = appends.take_last(builder, adjoint)
+        self.values[items.uid] = items
+        partials.setdefault(items.uid, []).append(rest)
+        value = builder.producers[display.uid].args[0]  # the recomputed [v]'s item
+        if self.is_varied(value):
+            self.values[value.uid] = value
+            partials.setdefault(value.uid, []).append(last)
 
     def _numeric(self, operand: Operand) -> bool:
         """Whether a value (or the value it recomputes) is certainly a number or array."""
@@ -468,6 +502,8 @@ class _Sweep:
             remap[old.uid] = new
             if old.uid in self.varied:
                 self.varied.add(new.uid)
+        for k in self.left_as_is.get(id(op), ()):
+            remap[params[k].uid] = op.results[k]
         if id(op) in self.overwrites:  # arrays written in place: as the iteration found them
             chains, overwritten = self.overwrites[id(op)]
             for k, chain in chains.items():
@@ -478,6 +514,9 @@ class _Sweep:
                 if params[k].uid in self.varied:
                     self.varied.add(restored.uid)
         recomputed = _clone_ops(body.ops, remap, self.varied, self.out, self.pop_saves)
+        grown = self.appends.get(id(op), {})
+        self.append_results.update(remap[a.result.uid].uid for chain in grown.values()
+                                   for a in chain)
         replayed, nexts = self._reuse_next_states(recomputed, body, params, remap)
         self.forward(replayed, inner, tape=True)
 
@@ -494,7 +533,7 @@ class _Sweep:
         for k in carried:
             terms = inner_partials.pop(remap[params[k].uid].uid, [])
             total = self.total(params[k].uid, inner, terms)
-            if self.is_container(params[k].uid) and not is_const(total, 0):
+            if self.is_container(params[k].uid) and not is_const(total, 0) and k not in grown:
                 total = _densified(inner, total, remap[params[k].uid])  # carried: dense
             next_bars.append(total)
         for p in popped:

@@ -32,6 +32,7 @@ from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
 from ..primitives import OPERATOR_FUNCTIONS
 from ..registry import REGISTRY, has_expr
 from ..registry.emit import array_op
+from ..write_analysis import accumulations_in_place
 from .optimize import eliminate_dead_code
 from .static_shapes import Facts, is_array
 
@@ -147,6 +148,7 @@ class _Rewriter:
         self.primal: set = getattr(fn, "primal", set()) or set()
         self.replace: dict[int, Operand] = {}
         self.gradients: list[Op] = []  # gradient_like ops that may turn out unneeded
+        self.adds_into = accumulations_in_place(fn)  # accumulate op -> operand owned
         self.producer: dict[int, Op] = {}
         self.changed = False
 
@@ -349,7 +351,33 @@ class _Rewriter:
         if is_array(sigs[0]) and sigs[0] == sigs[1]:
             e = _Emitting(op)
             return e.done(e.op("add", *op.args))
-        return None
+        into = self.adds_into.get(id(op))  # an adjoint array read no more: added into
+        if into is None or not (is_array(sigs[into]) and sigs[into][3].kind == "f"):
+            return None
+        updates = self._scatters(op.args[1 - into], sigs[into])
+        if not updates:
+            return None
+        acc = op.args[into]  # acc[i] += v for each x[i]'s adjoint v
+        e = _Emitting(op)
+        for index, value in updates:
+            e.effect("index_add", [acc, index, value])
+        self.replace[op.result.uid] = acc
+        return e.b.block.ops
+
+    def _dense(self, op: Op, sigs: list) -> list[Op] | None:
+        g, like = op.args
+        if is_array(sigs[0]) and sigs[0] == sigs[1]:
+            return self.same(op, g)  # dense already, and a plain array
+        if not (is_array(sigs[1]) and sigs[1][3].kind == "f"):
+            return None
+        updates = self._scatters(g, sigs[1])
+        if not updates:
+            return None
+        e = _Emitting(op)  # x[1:]'s adjoint: zeros, and the slice added in
+        acc = e.call(np.zeros_like, like)
+        for index, value in updates:
+            e.effect("index_add", [acc, index, value])
+        return e.done(acc)
 
     # ------------------------------------------------ adjoints of full reductions
     def drop_broadcasts(self, fn: Function) -> None:

@@ -62,6 +62,7 @@ _OWN_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runti
                 "ad_compiler.runtime_stats", "ad_compiler.runtime_items")
 _RANGE_ITERATOR = type(reversed(range(0)))
 _INDEXING = {"getitem": 1, "index_update": 1}  # prim -> first index position
+_SPARSE = ("other", runtime.IndexUpdate)  # x[i]'s adjoint, before it is filled in
 
 
 def signature(value: Any) -> tuple:
@@ -105,6 +106,13 @@ def _keyed(sig: tuple) -> bool:
 
 def is_array(sig: tuple | None) -> bool:
     return sig is not None and sig[0] == "array" and sig[1] is np.ndarray
+
+
+def _same_array(sig: tuple | None, other: tuple | None) -> bool:
+    """Two array signatures of one shape and dtype (an adjoint's own array subclass or
+    a plain array)."""
+    return sig is not None and other is not None and sig[0] == other[0] == "array" \
+        and sig[2:] == other[2:]
 
 
 def _int_index(sig: tuple) -> bool:
@@ -195,6 +203,23 @@ def _op(facts: Facts, op: Op) -> None:
         facts.seen_pushes.add(id(op))
         return
     sigs = [facts.of(a) for a in op.args]
+    if op.prim == "setitem" and is_array(sigs[0]):
+        # out[i] = v keeps out's shape and dtype whatever i and v are (a list's may not)
+        seen = facts._seen(op.results[0])
+        facts._set(op.results[0], seen if seen == sigs[0] else None)
+        return
+    if op.prim == "dense" and is_array(sigs[1]) and (
+            sigs[0] == _SPARSE or _same_array(sigs[0], sigs[1])):
+        # an adjoint made dense is shaped like its value (a sparse one is filled in)
+        seen = facts._seen(op.results[0])
+        facts._set(op.results[0], seen if seen == sigs[1] else None)
+        return
+    if op.prim == "accumulate" and _SPARSE in sigs:
+        # a dense adjoint plus x[i]'s is the dense one, added into
+        dense = sigs[1] if sigs[0] == _SPARSE else sigs[0]
+        seen = facts._seen(op.results[0])
+        facts._set(op.results[0], seen if _same_array(seen, dense) else None)
+        return
     fn = op.attrs.get("fn")
     ok = op.prim not in ("stack", "custom") and fn not in (max, min) and (
         op.prim != "call" or _trusted_call(fn)) and all(s is not None for s in sigs)
