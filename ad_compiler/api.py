@@ -89,15 +89,19 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     return compiled(*full, *(tangents[i] for i in active))
 
 
-def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+def vjp(f: Callable, *primals: Any, wrt: Wrt | None = None) -> tuple[Any, Callable]:
     """Reverse mode: ``(f(*primals), pullback)``; ``pullback(ybar)`` gives ``ybar @ J``.
 
-    The pullback returns a tuple with one cotangent per input.  For a function
-    returning a tuple, `ybar` is a tuple of the same length.
+    The pullback returns a tuple with one cotangent per input, or, with `wrt` (an index,
+    a name, or a tuple of them), per input named there, in that order: then only values
+    that depend on those inputs get adjoints.  For a function returning a tuple, `ybar`
+    is a tuple of the same length.
     """
     _takes_positional(f, "vjp")
-    func, instance, _ = method_parts(f, 0)
+    func, instance, func_wrt = method_parts(f, 0 if wrt is None else wrt)
     if instance is not None:  # a bound method: no cotangent for `self`
+        if wrt is not None:
+            return vjp(func, instance, *primals, wrt=func_wrt)
         value, pullback_all = vjp(func, instance, *primals)
 
         def pullback_method(ybar: Any) -> tuple[Any, ...]:
@@ -105,15 +109,17 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 
         pullback_method.source = pullback_all.source
         return value, pullback_method
-    compiled = derivative(f, "vjp", 0, "reverse")
+    wanted = 0 if wrt is None else tuple(wrt_indices(lower(f), wrt)[0])
+    compiled = derivative(f, "vjp", wanted, "reverse")
     value = f(*unshared(compiled._adc_function, primals))
     several = compiled._adc_function.returns_tuple_in
     full = with_defaults(f, tuple(primals))
+    count = len(primals) if wrt is None else len(wanted)
 
     def pullback(ybar: Any) -> tuple[Any, ...]:
         check_cotangent(f, value, ybar, several)
         seeds = tuple(ybar) if several else (ybar,)
-        return compiled(*full, *seeds)[: len(primals)]
+        return compiled(*full, *seeds)[:count]
 
     pullback.source = compiled.source
     return value, pullback
@@ -122,6 +128,9 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 def source(f: Callable, mode: str = "reverse", wrt: Wrt = 0, kind: str = "grad",
            at: Sequence[Any] | None = None) -> str:
     """The generated source of a compiled of `f` (`kind`: grad, value_and_grad, jvp, vjp).
+
+    For jvp and vjp, a tuple `wrt` names the inputs that carry tangents or cotangents
+    (only values that depend on them get derivatives); a single `wrt` means every input.
 
     With `at` (arguments of `f`), the source of array code specialised to their shapes
     and dtypes, which is what runs for such arguments."""

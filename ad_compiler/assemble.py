@@ -35,13 +35,15 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
     """Forward-mode gradient of a function of arrays or containers: one vector-mode
     sweep carrying every input element's direction (one sweep per element as the
     fallback).  With `aux`, `f` returns ``(value, aux)`` and only value is differentiated."""
-    jvp_fn = derivative(f, "jvp", 0, "forward")
+    carriers = tuple(indices)  # the inputs that carry tangents: the others carry none
+    jvp_fn = derivative(f, "jvp", carriers, "forward")
 
     def gradient(*args: Any) -> Any:
         full = with_defaults(f, args)
         value, grads = None, []
         for i in indices:
-            value, g = _directions(f, full, i, 0.0, output=0 if aux else None)
+            value, g = _directions(f, full, i, 0.0, output=0 if aux else None,
+                                   carriers=carriers)
             grads.append(g)
         out = grads[0] if single else tuple(grads)
         if aux:
@@ -80,7 +82,7 @@ def _forward_gradient_source(f: Callable, fn: Function, kind: str, indices: list
             f"{x}'s shape.",
             batched.source]))
     if per_direction:
-        tangents = ", ".join(f"{p}_dot" for p in params)
+        tangents = ", ".join(f"{params[i]}_dot" for i in indices)
         parts.append("\n".join([
             f"# {name} (forward mode) calls this JVP once per number of "
             f"{' and '.join(per_direction)}",
@@ -141,14 +143,19 @@ def _float_dtype(x: Any) -> Any:
 
 
 def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
-                output: int | None = None) -> tuple[Any, Any]:
+                output: int | None = None, carriers: tuple[int, ...] | None = None
+                ) -> tuple[Any, Any]:
     """f(args) and d f / d args[i]: for each leaf of the output, shaped leaf.shape +
     x_leaf.shape for each leaf of args[i]; by one vector-mode sweep where every
     primitive has a batched rule, else one sweep per element.  With `output`, of that
-    item of the outputs `f` returns as a tuple."""
+    item of the outputs `f` returns as a tuple.  One sweep per element takes the JVP
+    whose tangents are those of the inputs `carriers` (args[i] alone by default), a unit
+    tangent for args[i] and zeros for the others."""
     batched = _vector_jvp(f, i)
     if batched is None:
-        value, columns = _columns(derivative(f, "jvp", 0, "forward"), args, i)
+        carriers = carriers or (i,)
+        value, columns = _columns(derivative(f, "jvp", carriers, "forward"), args, i,
+                                  carriers)
         if output is not None:
             columns = [c[output] for c in columns]
         return value, _assemble(columns, args[i], value if y_like is None else y_like)
@@ -192,13 +199,14 @@ def _transposed(columns: list[Any], like: Any) -> list[list[Any]]:
         [[] for _ in pytree.leaves(like)]
 
 
-def _columns(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, list[Any]]:
-    """f(args) and the tangents of its output along each unit tangent of args[i]."""
-    zeros = [runtime.zeros_of(a) for a in args]
+def _columns(jvp_fn: Callable, args: tuple, i: int,
+             carriers: tuple[int, ...]) -> tuple[Any, list[Any]]:
+    """f(args) and the tangents of its output along each unit tangent of args[i], by a
+    JVP whose tangents are those of the inputs `carriers` (zeros but for args[i])."""
+    zeros = {k: runtime.zeros_of(args[k]) for k in carriers if k != i}
     value, columns = None, []
     for unit in _basis(args[i]):
-        tangents = zeros[:i] + [unit] + zeros[i + 1:]
-        value, column = jvp_fn(*args, *tangents)
+        value, column = jvp_fn(*args, *(unit if k == i else zeros[k] for k in carriers))
         columns.append(column)
     return value, columns
 
@@ -271,8 +279,9 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
 
 
 def _rows(f: Callable, args: tuple, i: int, y: Any) -> Any:
-    """The Jacobian d y / d args[i] from one VJP sweep per element of y."""
-    compiled = derivative(f, "vjp", 0, "reverse")
+    """The Jacobian d y / d args[i] from one VJP sweep per element of y, by the VJP that
+    returns the cotangent of args[i] alone."""
+    compiled = derivative(f, "vjp", (i,), "reverse")
     x = args[i]
     for leaf in pytree.leaves(x):
         if isinstance(leaf, np.ndarray):
@@ -289,7 +298,7 @@ def _rows(f: Callable, args: tuple, i: int, y: Any) -> Any:
             seeds[m] = unit
             seed = pytree.rebuild(y, [s if np.ndim(s) or isinstance(v, np.ndarray)
                                       else float(s) for s, v in zip(seeds, y_leaves)])
-            cotangent = compiled(*args, seed)[i]
+            cotangent = compiled(*args, seed)[0]
             rows.append(np.concatenate([np.ravel(np.asarray(c, dtype=float))
                                         for c in pytree.leaves(cotangent)] or [np.zeros(0)]))
         block = np.stack(rows) if rows else np.zeros((0, pytree.size(x)))
@@ -372,7 +381,7 @@ def _vector_output_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
     if isinstance(x, (list, tuple)):
         raise TypeError("the Hessian of a function with an array output is taken with "
                         f"respect to a number or an array, not a {type(x).__name__}")
-    pullback = derivative(f, "vjp", 0, "reverse")
+    pullback = derivative(f, "vjp", (index,), "reverse")  # the cotangent of x alone
     y_array = np.asarray(y)
     seed_dtype = y_array.dtype if y_array.dtype.kind == "f" else np.float64
     rows = []
@@ -386,9 +395,10 @@ def _vector_output_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
 
 
 def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarray:
-    """d pullback(*args)[index] / d args[index], shaped x.shape + x.shape: one vector-mode
-    sweep (over the version specialised to these shapes where there is one), else one
-    forward sweep per element of x."""
+    """d pullback(*args)[0] / d args[index], for a pullback returning the cotangent of
+    x = args[index] alone, shaped x.shape + x.shape: one vector-mode sweep (over the
+    version specialised to these shapes where there is one), else one forward sweep per
+    element of x."""
     x = args[index]
     candidates = [pullback]
     if hasattr(pullback, "version_for"):
@@ -400,12 +410,8 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
         if batched is not None:
             n = pytree.size(x)
             _, tangents = batched(*args, _batch_seed(x))
-            tangent = np.broadcast_to(tangents[index], np.shape(x) + (n,))
+            tangent = np.broadcast_to(tangents[0], np.shape(x) + (n,))
             return _split([tangent], x, x)
-    jvp_fn = derivative(pullback, "jvp", 0, "forward")
-    zeros = [runtime.zeros_of(a) for a in args]
-    columns = []
-    for unit in _basis(x):
-        _, tangents = jvp_fn(*args, *zeros[:index], unit, *zeros[index + 1:])
-        columns.append(tangents[index])
+    jvp_fn = derivative(pullback, "jvp", (index,), "forward")
+    columns = [jvp_fn(*args, unit)[1][0] for unit in _basis(x)]
     return _assemble(columns, x, x)

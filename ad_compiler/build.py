@@ -118,8 +118,8 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     fn = lower(f)
     aux = kind.endswith("_aux")  # f returns (value, aux): only the value is differentiated
     kind = kind.removesuffix("_aux")
-    if kind == "jvp" and isinstance(wrt, tuple):  # the parameters that carry tangents
-        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False
+    if kind in ("jvp", "vjp") and isinstance(wrt, tuple):  # the parameters that carry
+        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False  # derivatives
     elif kind in ("jvp", "vjp", "jvp_batched"):
         indices, single = list(range(len(fn.params))), False
     else:
@@ -307,8 +307,10 @@ def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     """The compiled derivative of `f`, built once and cached.
 
     For ``kind="jvp"`` a tuple `wrt` lists the parameters that take a tangent (the
-    generated function takes the primals, then those tangents); any other `wrt`
-    means every parameter.  For ``"vjp"`` every parameter is differentiated."""
+    generated function takes the primals, then those tangents); for ``"vjp"``, the
+    parameters whose cotangents it returns.  Only values that depend on those
+    parameters get tangents or adjoints (activity).  Any other `wrt` means every
+    parameter."""
     func, instance, func_wrt = method_parts(f, wrt)
     if instance is not None:  # differentiated as its function, `self` a constant
         return types.MethodType(derivative(func, kind, func_wrt, mode), instance)

@@ -38,10 +38,11 @@ from .common import (
     container_values,
     copy_op,
     derive,
+    makes_active,
     name_fresh,
     name_output,
     start,
-    uses_varied,
+    useful_values,
     varied_values,
 )
 from .kinds import Kinds
@@ -62,7 +63,8 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
     out, builder = start(fn, f"{fn.name}_vjp", "reverse")
     facts = ShapeFacts.of(fn, scalar_output=not seed_params)
     facts.aliases = out.aliases
-    sweep = _Sweep(fn, out, varied_values(fn, wrt), facts,
+    active = varied_values(fn, wrt) & useful_values(fn, fn.outputs[:seeded])
+    sweep = _Sweep(fn, out, active, facts,
                    Kinds(fn, numeric_outputs=not seed_params, outputs=seeded))
     out.kinds = sweep.kinds
     sweep.forward(fn.body.ops, builder, tape=True)
@@ -148,7 +150,7 @@ class _Sweep:
                     self.forward(branch.ops, Builder(inner, builder.producers), tape)
                     blocks.append(inner)
                 builder.block.ops.append(op.rebuilt(blocks=blocks))
-            elif isinstance(op, LoopOp) and tape and uses_varied(op, self.varied):
+            elif isinstance(op, LoopOp) and tape and makes_active(op, self.varied):
                 self._taped_loop(op, builder)
             elif isinstance(op, LoopOp):
                 blocks = []
