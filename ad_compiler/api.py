@@ -95,7 +95,10 @@ def vjp(f: Callable, *primals: Any, wrt: Wrt | None = None) -> tuple[Any, Callab
     The pullback returns a tuple with one cotangent per input, or, with `wrt` (an index,
     a name, or a tuple of them), per input named there, in that order: then only values
     that depend on those inputs get adjoints.  For a function returning a tuple, `ybar`
-    is a tuple of the same length.
+    is a tuple of the same length.  ``pullback(ybars, batched=True)`` takes a stack of
+    cotangents on a leading axis (shaped ``(k, *y.shape)``) and returns each input's
+    stack of k cotangents (for a container input, each of its leaves with that leading
+    axis), from one batched sweep (batched reverse mode).
     """
     _takes_positional(f, "vjp")
     func, instance, func_wrt = method_parts(f, 0 if wrt is None else wrt)
@@ -104,8 +107,8 @@ def vjp(f: Callable, *primals: Any, wrt: Wrt | None = None) -> tuple[Any, Callab
             return vjp(func, instance, *primals, wrt=func_wrt)
         value, pullback_all = vjp(func, instance, *primals)
 
-        def pullback_method(ybar: Any) -> tuple[Any, ...]:
-            return pullback_all(ybar)[1:]
+        def pullback_method(ybar: Any, batched: bool = False) -> tuple[Any, ...]:
+            return pullback_all(ybar, batched=batched)[1:]
 
         pullback_method.source = pullback_all.source
         return value, pullback_method
@@ -114,12 +117,15 @@ def vjp(f: Callable, *primals: Any, wrt: Wrt | None = None) -> tuple[Any, Callab
     value = f(*unshared(compiled._adc_function, primals))
     several = compiled._adc_function.returns_tuple_in
     full = with_defaults(f, tuple(primals))
-    count = len(primals) if wrt is None else len(wanted)
+    positions = list(range(len(primals))) if wrt is None else list(wanted)
 
-    def pullback(ybar: Any) -> tuple[Any, ...]:
+    def pullback(ybar: Any, batched: bool = False) -> tuple[Any, ...]:
+        if batched:  # ybar: a stack of cotangents on a leading axis
+            return assemble.batched_pullback(f, pullback, value, ybar, several, full,
+                                             wanted, positions)
         check_cotangent(f, value, ybar, several)
         seeds = tuple(ybar) if several else (ybar,)
-        return compiled(*full, *seeds)[:count]
+        return compiled(*full, *seeds)[:len(positions)]
 
     pullback.source = compiled.source
     return value, pullback
@@ -127,18 +133,20 @@ def vjp(f: Callable, *primals: Any, wrt: Wrt | None = None) -> tuple[Any, Callab
 
 def source(f: Callable, mode: str = "reverse", wrt: Wrt = 0, kind: str = "grad",
            at: Sequence[Any] | None = None) -> str:
-    """The generated source of a compiled of `f` (`kind`: grad, value_and_grad, jvp, vjp).
+    """The generated source of a compiled of `f` (`kind`: grad, value_and_grad, jvp, vjp,
+    or vjp_batched: the pullback of many cotangents on a last axis, which batched
+    reverse mode runs).
 
     For jvp and vjp, a tuple `wrt` names the inputs that carry tangents or cotangents
     (only values that depend on them get derivatives); a single `wrt` means every input.
 
     With `at` (arguments of `f`), the source of array code specialised to their shapes
     and dtypes, which is what runs for such arguments."""
-    if kind not in ("grad", "value_and_grad", "jvp", "vjp"):
+    if kind not in ("grad", "value_and_grad", "jvp", "vjp", "vjp_batched"):
         raise ValueError(f"unknown kind {kind!r}")
     if kind == "jvp":
         mode = "forward"
-    elif kind == "vjp":
+    elif kind in ("vjp", "vjp_batched"):
         mode = "reverse"
     compiled = derivative(f, kind, wrt, mode)
     if at is not None:
@@ -193,9 +201,10 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     """The Jacobian of `f` with respect to the input(s) `wrt`, shaped
     ``np.shape(f(...)) + np.shape(x)``.
 
-    ``mode="forward"`` takes one JVP sweep per input element (one vector-mode sweep
-    where it can), ``"reverse"`` one VJP sweep per output element; ``"auto"`` picks
-    forward when the input has fewer elements than the output.
+    ``mode="forward"`` takes one vector-mode JVP sweep (one per input element where a
+    rule has no vector-mode form), ``"reverse"`` one batched VJP sweep (one per output
+    element where a rule has no batched adjoint); ``"auto"`` picks forward when the
+    input has fewer elements than the output.
     """
     _takes_positional(f, "jacobian")
     return assemble.jacobian_of(f, wrt, mode)

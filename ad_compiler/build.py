@@ -118,9 +118,9 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     fn = lower(f)
     aux = kind.endswith("_aux")  # f returns (value, aux): only the value is differentiated
     kind = kind.removesuffix("_aux")
-    if kind in ("jvp", "vjp") and isinstance(wrt, tuple):  # the parameters that carry
-        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False  # derivatives
-    elif kind in ("jvp", "vjp", "jvp_batched"):
+    if kind in ("jvp", "vjp", "vjp_batched") and isinstance(wrt, tuple):  # the parameters
+        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False  # that carry them
+    elif kind in ("jvp", "vjp", "jvp_batched", "vjp_batched"):
         indices, single = list(range(len(fn.params))), False
     else:
         indices, single = wrt_indices(fn, wrt)
@@ -146,11 +146,11 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         tangents = tuple(range(n_out, 2 * n_out)) if fn.returns_tuple else n_out
         tree: Any = (values, tangents)
         suffix = "jvp"
-    elif kind == "vjp":
-        d = reverse(fn, indices, seed_params=True)
+    elif kind in ("vjp", "vjp_batched"):  # batched: many cotangents on a last axis
+        d = reverse(fn, indices, seed_params=True, batched=kind == "vjp_batched")
         d.body.yields = d.body.yields[n_out:]
         tree = tuple(range(n_in))
-        suffix = "vjp"
+        suffix = kind  # vjp, or vjp_batched
     else:
         differentiated = 1 if aux else None
         if mode == "reverse":
