@@ -89,31 +89,43 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[A
     return compiled(*full, *(tangents[i] for i in active))
 
 
-def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+def vjp(f: Callable, *primals: Any, wrt: Wrt | None = None) -> tuple[Any, Callable]:
     """Reverse mode: ``(f(*primals), pullback)``; ``pullback(ybar)`` gives ``ybar @ J``.
 
-    The pullback returns a tuple with one cotangent per input.  For a function
-    returning a tuple, `ybar` is a tuple of the same length.
+    The pullback returns a tuple with one cotangent per input, or, with `wrt` (an index,
+    a name, or a tuple of them), per input named there, in that order: then only values
+    that depend on those inputs get adjoints.  For a function returning a tuple, `ybar`
+    is a tuple of the same length.  ``pullback(ybars, batched=True)`` takes a stack of
+    cotangents on a leading axis (shaped ``(k, *y.shape)``) and returns each input's
+    stack of k cotangents (for a container input, each of its leaves with that leading
+    axis), from one batched sweep (batched reverse mode).
     """
     _takes_positional(f, "vjp")
-    func, instance, _ = method_parts(f, 0)
+    func, instance, func_wrt = method_parts(f, 0 if wrt is None else wrt)
     if instance is not None:  # a bound method: no cotangent for `self`
+        if wrt is not None:
+            return vjp(func, instance, *primals, wrt=func_wrt)
         value, pullback_all = vjp(func, instance, *primals)
 
-        def pullback_method(ybar: Any) -> tuple[Any, ...]:
-            return pullback_all(ybar)[1:]
+        def pullback_method(ybar: Any, batched: bool = False) -> tuple[Any, ...]:
+            return pullback_all(ybar, batched=batched)[1:]
 
         pullback_method.source = pullback_all.source
         return value, pullback_method
-    compiled = derivative(f, "vjp", 0, "reverse")
+    wanted = 0 if wrt is None else tuple(wrt_indices(lower(f), wrt)[0])
+    compiled = derivative(f, "vjp", wanted, "reverse")
     value = f(*unshared(compiled._adc_function, primals))
     several = compiled._adc_function.returns_tuple_in
     full = with_defaults(f, tuple(primals))
+    positions = list(range(len(primals))) if wrt is None else list(wanted)
 
-    def pullback(ybar: Any) -> tuple[Any, ...]:
+    def pullback(ybar: Any, batched: bool = False) -> tuple[Any, ...]:
+        if batched:  # ybar: a stack of cotangents on a leading axis
+            return assemble.batched_pullback(f, pullback, value, ybar, several, full,
+                                             wanted, positions)
         check_cotangent(f, value, ybar, several)
         seeds = tuple(ybar) if several else (ybar,)
-        return compiled(*full, *seeds)[: len(primals)]
+        return compiled(*full, *seeds)[:len(positions)]
 
     pullback.source = compiled.source
     return value, pullback
@@ -121,15 +133,20 @@ def vjp(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 
 def source(f: Callable, mode: str = "reverse", wrt: Wrt = 0, kind: str = "grad",
            at: Sequence[Any] | None = None) -> str:
-    """The generated source of a compiled of `f` (`kind`: grad, value_and_grad, jvp, vjp).
+    """The generated source of a compiled of `f` (`kind`: grad, value_and_grad, jvp, vjp,
+    or vjp_batched: the pullback of many cotangents on a last axis, which batched
+    reverse mode runs).
+
+    For jvp and vjp, a tuple `wrt` names the inputs that carry tangents or cotangents
+    (only values that depend on them get derivatives); a single `wrt` means every input.
 
     With `at` (arguments of `f`), the source of array code specialised to their shapes
     and dtypes, which is what runs for such arguments."""
-    if kind not in ("grad", "value_and_grad", "jvp", "vjp"):
+    if kind not in ("grad", "value_and_grad", "jvp", "vjp", "vjp_batched"):
         raise ValueError(f"unknown kind {kind!r}")
     if kind == "jvp":
         mode = "forward"
-    elif kind == "vjp":
+    elif kind in ("vjp", "vjp_batched"):
         mode = "reverse"
     compiled = derivative(f, kind, wrt, mode)
     if at is not None:
@@ -189,9 +206,10 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     """The Jacobian of `f` with respect to the input(s) `wrt`, shaped
     ``np.shape(f(...)) + np.shape(x)``.
 
-    ``mode="forward"`` takes one JVP sweep per input element (one vector-mode sweep
-    where it can), ``"reverse"`` one VJP sweep per output element; ``"auto"`` picks
-    forward when the input has fewer elements than the output.
+    ``mode="forward"`` takes one vector-mode JVP sweep (one per input element where a
+    rule has no vector-mode form), ``"reverse"`` one batched VJP sweep (one per output
+    element where a rule has no batched adjoint); ``"auto"`` picks forward when the
+    input has fewer elements than the output.
     """
     _takes_positional(f, "jacobian")
     return assemble.jacobian_of(f, wrt, mode)

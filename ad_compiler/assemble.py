@@ -2,7 +2,9 @@
 
 Forward mode carries every input direction at once where each primitive has a
 vector-mode rule (a last, extra axis on the tangents), one sweep per element
-otherwise; reverse mode takes one VJP sweep per output element.  A Hessian is the
+otherwise; reverse mode carries every output's unit cotangent at once (batched
+reverse mode, the same last axis on the adjoints), one VJP sweep per output element
+where a rule has no batched adjoint.  A Hessian is the
 forward-mode Jacobian of the reverse-mode gradient; for an array output, of the
 pullback of each output element's unit cotangent.
 """
@@ -35,13 +37,15 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
     """Forward-mode gradient of a function of arrays or containers: one vector-mode
     sweep carrying every input element's direction (one sweep per element as the
     fallback).  With `aux`, `f` returns ``(value, aux)`` and only value is differentiated."""
-    jvp_fn = derivative(f, "jvp", 0, "forward")
+    carriers = tuple(indices)  # the inputs that carry tangents: the others carry none
+    jvp_fn = derivative(f, "jvp", carriers, "forward")
 
     def gradient(*args: Any) -> Any:
         full = with_defaults(f, args)
         value, grads = None, []
         for i in indices:
-            value, g = _directions(f, full, i, 0.0, output=0 if aux else None)
+            value, g = _directions(f, full, i, 0.0, output=0 if aux else None,
+                                   carriers=carriers)
             grads.append(g)
         out = grads[0] if single else tuple(grads)
         if aux:
@@ -80,7 +84,7 @@ def _forward_gradient_source(f: Callable, fn: Function, kind: str, indices: list
             f"{x}'s shape.",
             batched.source]))
     if per_direction:
-        tangents = ", ".join(f"{p}_dot" for p in params)
+        tangents = ", ".join(f"{params[i]}_dot" for i in indices)
         parts.append("\n".join([
             f"# {name} (forward mode) calls this JVP once per number of "
             f"{' and '.join(per_direction)}",
@@ -141,18 +145,38 @@ def _float_dtype(x: Any) -> Any:
 
 
 def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
-                output: int | None = None) -> tuple[Any, Any]:
+                output: int | None = None, carriers: tuple[int, ...] | None = None
+                ) -> tuple[Any, Any]:
     """f(args) and d f / d args[i]: for each leaf of the output, shaped leaf.shape +
     x_leaf.shape for each leaf of args[i]; by one vector-mode sweep where every
     primitive has a batched rule, else one sweep per element.  With `output`, of that
-    item of the outputs `f` returns as a tuple."""
+    item of the outputs `f` returns as a tuple.  One sweep per element takes the JVP
+    whose tangents are those of the inputs `carriers` (args[i] alone by default), a unit
+    tangent for args[i] and zeros for the others."""
     batched = _vector_jvp(f, i)
     if batched is None:
-        value, columns = _columns(derivative(f, "jvp", 0, "forward"), args, i)
+        carriers = carriers or (i,)
+        value, columns = _columns(derivative(f, "jvp", carriers, "forward"), args, i,
+                                  carriers)
         if output is not None:
             columns = [c[output] for c in columns]
         return value, _assemble(columns, args[i], value if y_like is None else y_like)
-    value, tangent = batched(*args, _batch_seed(args[i]))
+    x = args[i]
+    if output is None and _plain(x) and (y_like is None or _plain(y_like)):
+        n = int(np.size(x))  # the common case, without the walks over containers
+        value, tangent = batched(*args, np.eye(n, dtype=_float_dtype(x)).reshape(
+            np.shape(x) + (n,)))
+        like = value if y_like is None else y_like
+        if _plain(like):
+            shape = np.shape(like) + (n,)
+            if type(tangent) is not np.ndarray or tangent.shape != shape \
+                    or tangent.dtype != _float_dtype(x) or not tangent.flags.writeable:
+                # (a broadcast or another dtype: a plain array of the caller's own)
+                tangent = np.array(np.broadcast_to(tangent, shape), dtype=_float_dtype(x))
+            jac = tangent.reshape(np.shape(like) + np.shape(x))
+            return value, jac if jac.ndim else float(jac)
+    else:
+        value, tangent = batched(*args, _batch_seed(x))
     if output is not None:
         tangent = tangent[output]
     like = value if y_like is None else y_like
@@ -192,13 +216,14 @@ def _transposed(columns: list[Any], like: Any) -> list[list[Any]]:
         [[] for _ in pytree.leaves(like)]
 
 
-def _columns(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, list[Any]]:
-    """f(args) and the tangents of its output along each unit tangent of args[i]."""
-    zeros = [runtime.zeros_of(a) for a in args]
+def _columns(jvp_fn: Callable, args: tuple, i: int,
+             carriers: tuple[int, ...]) -> tuple[Any, list[Any]]:
+    """f(args) and the tangents of its output along each unit tangent of args[i], by a
+    JVP whose tangents are those of the inputs `carriers` (zeros but for args[i])."""
+    zeros = {k: runtime.zeros_of(args[k]) for k in carriers if k != i}
     value, columns = None, []
     for unit in _basis(args[i]):
-        tangents = zeros[:i] + [unit] + zeros[i + 1:]
-        value, column = jvp_fn(*args, *tangents)
+        value, column = jvp_fn(*args, *(unit if k == i else zeros[k] for k in carriers))
         columns.append(column)
     return value, columns
 
@@ -237,9 +262,10 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     ``np.shape(f(...)) + np.shape(x)``; for containers, the output's structure holding
     the input's, each leaf shaped ``y_leaf.shape + x_leaf.shape`` (as ``jax.jacobian``).
 
-    ``mode="forward"`` takes one JVP sweep per input element, ``"reverse"`` one VJP
-    sweep per output element; ``"auto"`` picks forward when the input has fewer
-    elements than the output.
+    ``mode="forward"`` takes one vector-mode JVP sweep (one per input element where a
+    rule has no vector-mode form), ``"reverse"`` one batched VJP sweep (one per output
+    element where a rule has no batched adjoint); ``"auto"`` picks forward when the
+    input has fewer elements than the output.
     """
     if mode not in ("auto", "forward", "reverse"):
         raise ADCompileError(f"mode must be 'auto', 'forward' or 'reverse', not {mode!r}")
@@ -270,10 +296,38 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     return jac
 
 
+def _batched_vjp(f: Callable, wrt: Wrt) -> Callable | None:
+    """The batched VJP of `f` (cotangents on a last axis) returning the cotangents of the
+    inputs `wrt`, or None where some rule has no batched adjoint yet (one sweep per
+    cotangent is the fallback)."""
+    try:
+        return derivative(f, "vjp_batched", wrt, "reverse")
+    except ADCompileError:
+        return None
+
+
+def _plain(value: Any) -> bool:
+    """A float or a float array: what batched reverse mode takes and gives (a container
+    goes one sweep per cotangent)."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "f"
+    return isinstance(value, (float, np.floating))
+
+
 def _rows(f: Callable, args: tuple, i: int, y: Any) -> Any:
-    """The Jacobian d y / d args[i] from one VJP sweep per element of y."""
-    compiled = derivative(f, "vjp", 0, "reverse")
+    """The Jacobian d y / d args[i]: one batched VJP sweep of every unit cotangent, or,
+    where a rule has no batched adjoint, one sweep per element of y (by the VJP that
+    returns the cotangent of args[i] alone)."""
     x = args[i]
+    batched = _batched_vjp(f, (i,)) if _plain(x) and _plain(y) and np.size(y) else None
+    if batched is not None:
+        m = int(np.size(y))
+        seed = np.eye(m, dtype=_float_dtype(y)).reshape(np.shape(y) + (m,))
+        x_bar = batched(*args, seed)[0]  # x.shape + (m,), an array of its own in x's dtype
+        rows = x_bar.transpose((x_bar.ndim - 1, *range(x_bar.ndim - 1)))  # (m,) + x.shape
+        return rows.reshape(np.shape(y) + np.shape(x)) if np.ndim(y) or np.ndim(x) \
+            else float(rows[0])
+    compiled = derivative(f, "vjp", (i,), "reverse")
     for leaf in pytree.leaves(x):
         if isinstance(leaf, np.ndarray):
             runtime.require_float(leaf)
@@ -289,12 +343,47 @@ def _rows(f: Callable, args: tuple, i: int, y: Any) -> Any:
             seeds[m] = unit
             seed = pytree.rebuild(y, [s if np.ndim(s) or isinstance(v, np.ndarray)
                                       else float(s) for s, v in zip(seeds, y_leaves)])
-            cotangent = compiled(*args, seed)[i]
+            cotangent = compiled(*args, seed)[0]
             rows.append(np.concatenate([np.ravel(np.asarray(c, dtype=float))
                                         for c in pytree.leaves(cotangent)] or [np.zeros(0)]))
         block = np.stack(rows) if rows else np.zeros((0, pytree.size(x)))
         stacked.append(block.reshape(np.shape(leaf) + (pytree.size(x),)))
     return _split(stacked, x, y)
+
+
+def batched_pullback(f: Callable, pullback: Callable, value: Any, ybar: Any, several: bool,
+                     args: tuple, wrt: Wrt, positions: list[int]) -> tuple[Any, ...]:
+    """`pullback` applied to a stack of cotangents on a leading axis (a tuple of such
+    stacks for a function returning a tuple): each cotangent it returns has that axis
+    first.  One batched sweep where the inputs `positions` and the outputs are floats or
+    float arrays and every rule has a batched adjoint, else one sweep per cotangent."""
+    outputs = list(value) if several else [value]
+    stacks = list(ybar) if several and isinstance(ybar, (tuple, list)) else [ybar]
+    if len(stacks) != len(outputs):
+        raise ValueError(f"the batched pullback of {getattr(f, '__name__', 'f')} takes a "
+                         f"tuple of {len(outputs)} stacks of cotangents")
+    stacks = [np.asarray(s) for s in stacks]
+    counts = {s.shape[0] if s.ndim else None for s in stacks}
+    for out, s in zip(outputs, stacks):
+        if s.ndim == 0 or s.shape[1:] != np.shape(out):
+            raise ValueError(f"a stack of cotangents for an output of shape {np.shape(out)} "
+                             f"has shape (k, *{np.shape(out)}), not {s.shape}")
+    if len(counts) != 1:
+        raise ValueError("every output's stack must hold the same number of cotangents")
+    k = counts.pop()
+    stacks = [s if s.dtype.kind in "fc" else s.astype(np.float64) for s in stacks]
+    if k and all(_plain(o) for o in outputs) and all(_plain(args[p]) for p in positions):
+        compiled = _batched_vjp(f, wrt)
+        if compiled is not None:
+            bars = compiled(*args, *(np.moveaxis(s, 0, -1) for s in stacks))
+            return tuple(np.moveaxis(np.asarray(b), -1, 0) for b in bars[:len(positions)])
+    if k == 0:
+        return tuple(pytree.rebuild(args[p], [np.zeros((0,) + np.shape(leaf)) for leaf in
+                                              pytree.leaves(args[p])]) for p in positions)
+    rows = [pullback(tuple(s[j] for s in stacks) if several else stacks[0][j])
+            for j in range(k)]
+    return tuple(pytree.rebuild(rows[0][n], [np.stack(leaves) for leaves in zip(
+        *(pytree.leaves(r[n]) for r in rows))]) for n in range(len(positions)))
 
 
 def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
@@ -372,7 +461,7 @@ def _vector_output_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
     if isinstance(x, (list, tuple)):
         raise TypeError("the Hessian of a function with an array output is taken with "
                         f"respect to a number or an array, not a {type(x).__name__}")
-    pullback = derivative(f, "vjp", 0, "reverse")
+    pullback = derivative(f, "vjp", (index,), "reverse")  # the cotangent of x alone
     y_array = np.asarray(y)
     seed_dtype = y_array.dtype if y_array.dtype.kind == "f" else np.float64
     rows = []
@@ -386,9 +475,10 @@ def _vector_output_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
 
 
 def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarray:
-    """d pullback(*args)[index] / d args[index], shaped x.shape + x.shape: one vector-mode
-    sweep (over the version specialised to these shapes where there is one), else one
-    forward sweep per element of x."""
+    """d pullback(*args)[0] / d args[index], for a pullback returning the cotangent of
+    x = args[index] alone, shaped x.shape + x.shape: one vector-mode sweep (over the
+    version specialised to these shapes where there is one), else one forward sweep per
+    element of x."""
     x = args[index]
     candidates = [pullback]
     if hasattr(pullback, "version_for"):
@@ -400,12 +490,8 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
         if batched is not None:
             n = pytree.size(x)
             _, tangents = batched(*args, _batch_seed(x))
-            tangent = np.broadcast_to(tangents[index], np.shape(x) + (n,))
+            tangent = np.broadcast_to(tangents[0], np.shape(x) + (n,))
             return _split([tangent], x, x)
-    jvp_fn = derivative(pullback, "jvp", 0, "forward")
-    zeros = [runtime.zeros_of(a) for a in args]
-    columns = []
-    for unit in _basis(x):
-        _, tangents = jvp_fn(*args, *zeros[:index], unit, *zeros[index + 1:])
-        columns.append(tangents[index])
+    jvp_fn = derivative(pullback, "jvp", (index,), "forward")
+    columns = [jvp_fn(*args, unit)[1][0] for unit in _basis(x)]
     return _assemble(columns, x, x)

@@ -116,6 +116,10 @@ def batched_matmul(t: Any, b: Any) -> Any:
         return t * np.expand_dims(b, -1)
     if primal_ndim == 1 and np.ndim(b) > 2:
         return vmap_last(np.matmul, (0,), t, b)
+    if primal_ndim == 1 and np.ndim(b) == 2:
+        d = diagonal_directions(t, b)
+        if d is not None:  # diag(d) @ b, directions last
+            return np.transpose(np.expand_dims(d, -1) * b)
     return np.moveaxis(np.matmul(np.moveaxis(t, -1, 0), b), 0, -1)
 
 
@@ -125,8 +129,26 @@ def batched_rmatmul(a: Any, t: Any) -> Any:
     if np.ndim(a) == 0 or primal_ndim == 0:
         return np.expand_dims(a, -1) * t
     if primal_ndim == 1:
+        d = diagonal_directions(t, a)
+        if d is not None:  # a @ diag(d): each column scaled
+            return a * d
         return np.matmul(a, t)  # (..., k) @ (k, n): the directions are columns
     return np.moveaxis(np.matmul(a, np.moveaxis(t, -1, 0)), 0, -1)
+
+
+def diagonal_directions(t: Any, other: Any) -> Any:
+    """The diagonal of a batched vector `t` whose k-th direction is zero but at its k-th
+    number (the unit directions of a Jacobian, and what elementwise factors make of
+    them), else None.  A product of such `t` with a matrix is a scaling: O(n^2), not
+    O(n^3); it is exact, which needs the matrix `other` finite (inf * 0 is nan)."""
+    if type(t) is not np.ndarray or t.ndim != 2 or t.shape[0] != t.shape[1] \
+            or t.shape[0] < 8:
+        return None
+    n = t.shape[0]
+    off = t.reshape(-1)[1:].reshape(n - 1, n + 1)[:, :n]  # every number off the diagonal
+    if off.any() or not np.isfinite(other).all():
+        return None
+    return np.diagonal(t)
 
 
 def batched_einsum(spec: str, k: int, *operands: Any) -> Any:
@@ -246,3 +268,125 @@ def batched_pad(t: Any, pad_width: Any, mode: str = "constant") -> Any:
     axis is not padded."""
     widths = np.broadcast_to(np.asarray(pad_width), (np.ndim(t) - 1, 2))
     return np.pad(t, [*map(tuple, widths.tolist()), (0, 0)], mode)
+
+
+# ------------------------------------------------- batched reverse mode (adjoints)
+# A batched adjoint carries its cotangents on the same last axis as a batched tangent,
+# so the rules' vector-mode forms apply to adjoints unchanged; the functions below are
+# the batched forms of the runtime helpers that adjoint rules call.
+
+def batched_unbroadcast(g: Any, x: Any) -> Any:
+    """`runtime.unbroadcast` of a batched adjoint: `g` summed to the shape of `x` over
+    the axes along which `x` was broadcast; the directions' axis stays last."""
+    shape = np.shape(x)
+    g = np.asarray(g)
+    if g.shape[:-1] == shape:
+        return g
+    lead = g.ndim - 1 - len(shape)
+    if lead < 0:  # a batched adjoint that is itself broadcast
+        return np.broadcast_to(np.expand_dims(g, tuple(range(-lead))), shape + g.shape[-1:])
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def batched_matmul_adjoint_a(g: Any, a: Any, b: Any) -> Any:
+    """`runtime.matmul_adjoint_a` of a batched adjoint `g` of ``a @ b``."""
+    na, nb = np.ndim(a), np.ndim(b)
+    if na == 2 and nb == 2:  # g: (m, n, k) -> (m, p, k)
+        return np.einsum("mnk,pn->mpk", g, b)
+    if na == 2 and nb == 1:  # g: (m, k) -> (m, p, k)
+        return np.expand_dims(g, 1) * np.expand_dims(b, -1)
+    if na == 1 and nb == 2:  # g: (n, k) -> (p, k)
+        return b @ g
+    return vmap_last(_matmul_adjoint("a"), (0,), g, a, b)
+
+
+def batched_matmul_adjoint_b(g: Any, a: Any, b: Any) -> Any:
+    """`runtime.matmul_adjoint_b` of a batched adjoint `g` of ``a @ b``."""
+    na, nb = np.ndim(a), np.ndim(b)
+    if na == 2 and nb == 2:  # g: (m, n, k) -> (p, n, k)
+        return np.einsum("mp,mnk->pnk", a, g)
+    if na == 2 and nb == 1:  # g: (m, k) -> (p, k)
+        d = diagonal_directions(g, a)
+        return a.T * d if d is not None else a.T @ g
+    if na == 1 and nb == 2:  # g: (n, k) -> (p, n, k)
+        return np.expand_dims(a, (1, 2)) * np.expand_dims(g, 0)
+    return vmap_last(_matmul_adjoint("b"), (0,), g, a, b)
+
+
+def _matmul_adjoint(which: str) -> Any:
+    from . import runtime
+
+    return runtime.matmul_adjoint_a if which == "a" else runtime.matmul_adjoint_b
+
+
+def batched_index_update(x: Any, index: Any, g: Any) -> Any:
+    """The batched adjoint of ``x[index]`` as a dense array: zeros shaped like `x` (and
+    the directions), with `g` added at `index` (repeated indices add up)."""
+    g = np.asarray(g)
+    out = np.zeros(np.shape(x) + g.shape[-1:], dtype=np.result_type(g.dtype, np.float64))
+    if not isinstance(index, tuple):
+        index = (index,)
+    if any(i is Ellipsis for i in index):
+        index = (*index, slice(None))  # `...` must stop before the directions
+    np.add.at(out, index, g)
+    return out
+
+
+def batched_gradient_like(g: Any, x: Any, seed: Any) -> Any:
+    """`runtime.gradient_like` of a batched adjoint: shaped like `x` and the directions
+    of `seed` (zeros where nothing flowed), in `x`'s float dtype, the caller's own."""
+    from .runtime import require_float
+
+    if isinstance(x, np.ndarray):
+        require_float(x)
+        dtype = x.dtype
+    elif isinstance(x, (float, int, np.number)) and not isinstance(x, bool):
+        dtype = np.result_type(np.asarray(x).dtype, np.float64)
+    else:
+        raise TypeError(f"a batched cotangent of a {type(x).__name__} input is not supported")
+    shape = np.shape(x) + _directions_of(seed)
+    g = np.asarray(g)
+    return np.array(g if g.shape == shape else np.broadcast_to(g, shape), dtype=dtype)
+
+
+def batched_einsum_adjoint(spec: str, k: int, g: Any, *operands: Any) -> Any:
+    """`runtime.einsum_adjoint` of a batched adjoint `g` (linear in it): one direction
+    at a time."""
+    from .runtime import einsum_adjoint
+
+    return vmap_last(einsum_adjoint, (2,), spec, k, g, *operands)
+
+
+def vmap_last_items(fn: Any, positions: tuple[int, ...], *args: Any) -> list:
+    """`vmap_last` of a function linear in the arguments at `positions` that returns a
+    list of arrays (the adjoint of a join cut into its pieces): each piece stacked on
+    its own last axis."""
+    n = next(_count(args[p]) for p in positions if _count(args[p]))
+    results = [list(fn(*(_direction(a, k) if p in positions else a
+                         for p, a in enumerate(args)))) for k in range(n)]
+    return [np.stack([np.asarray(r[i]) for r in results], axis=-1)
+            for i in range(len(results[0]))]
+
+
+def batched_sum_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """`runtime.sum_adjoint` of a batched adjoint: `g` spread back over `x`, the
+    directions' axis last."""
+    g = np.asarray(g)
+    if axis is not None and not keepdims:
+        ndim = np.ndim(x)
+        axes = axis if isinstance(axis, tuple) else (axis,)
+        g = np.expand_dims(g, tuple(a % ndim for a in axes))
+    elif axis is None and not keepdims:
+        g = np.reshape(g, (1,) * np.ndim(x) + g.shape[-1:])
+    return np.broadcast_to(g, np.shape(x) + g.shape[-1:])
+
+
+def batched_mean_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """`runtime.mean_adjoint` of a batched adjoint."""
+    if np.size(x) == 0:
+        return np.zeros(np.shape(x) + np.shape(g)[-1:])
+    count = (np.size(g) // np.shape(g)[-1]) if np.ndim(g) else 1
+    return batched_sum_adjoint(np.asarray(g) * (count / np.size(x)), x, axis, keepdims)

@@ -123,9 +123,9 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     fn = lower(f)
     aux = kind.endswith("_aux")  # f returns (value, aux): only the value is differentiated
     kind = kind.removesuffix("_aux")
-    if kind == "jvp" and isinstance(wrt, tuple):  # the parameters that carry tangents
-        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False
-    elif kind in ("jvp", "vjp", "jvp_batched"):
+    if kind in ("jvp", "vjp", "vjp_batched") and isinstance(wrt, tuple):  # the parameters
+        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False  # that carry them
+    elif kind in ("jvp", "vjp", "jvp_batched", "vjp_batched"):
         indices, single = list(range(len(fn.params))), False
     else:
         indices, single = wrt_indices(fn, wrt)
@@ -151,11 +151,11 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         tangents = tuple(range(n_out, 2 * n_out)) if fn.returns_tuple else n_out
         tree: Any = (values, tangents)
         suffix = "jvp"
-    elif kind == "vjp":
-        d = reverse(fn, indices, seed_params=True)
+    elif kind in ("vjp", "vjp_batched"):  # batched: many cotangents on a last axis
+        d = reverse(fn, indices, seed_params=True, batched=kind == "vjp_batched")
         d.body.yields = d.body.yields[n_out:]
         tree = tuple(range(n_in))
-        suffix = "vjp"
+        suffix = kind  # vjp, or vjp_batched
     else:
         differentiated = 1 if aux else None
         if mode == "reverse":
@@ -312,8 +312,10 @@ def derivative(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     """The compiled derivative of `f`, built once and cached.
 
     For ``kind="jvp"`` a tuple `wrt` lists the parameters that take a tangent (the
-    generated function takes the primals, then those tangents); any other `wrt`
-    means every parameter.  For ``"vjp"`` every parameter is differentiated."""
+    generated function takes the primals, then those tangents); for ``"vjp"``, the
+    parameters whose cotangents it returns.  Only values that depend on those
+    parameters get tangents or adjoints (activity).  Any other `wrt` means every
+    parameter."""
     func, instance, func_wrt = method_parts(f, wrt)
     if instance is not None:  # differentiated as its function, `self` a constant
         return types.MethodType(derivative(func, kind, func_wrt, mode), instance)

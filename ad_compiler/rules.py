@@ -383,7 +383,10 @@ def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
     """Partial adjoints ``ybar * d op.result / d op.args[i]`` (seed 002), one per index.
 
     Where broadcasting may have widened an operand, its partial adjoint is summed back
-    to the operand's shape (``unbroadcast``)."""
+    to the operand's shape (``unbroadcast``).  In batched reverse mode
+    (`facts.batched_adjoints`) the cotangent carries many on a last axis."""
+    if facts.batched_adjoints:
+        return _batched_vjp(builder, op, cotangent, indices, facts)
     if op.prim == "pack":  # each item's adjoint is its place in the list's adjoint
         keys = op.attrs.get("keys") or range(len(op.args))
         return [builder.emit("getitem", [cotangent, Const(list(keys)[i])]).result
@@ -414,11 +417,45 @@ def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
             for i, part in zip(indices, parts)]
 
 
+def _batched_vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
+                 facts: ShapeFacts) -> list[Operand]:
+    """`vjp` of many cotangents on a last axis: the rules applied through `Emit`, which
+    puts every operation in its batched form.  Containers and users' array rules have
+    none yet (the caller falls back to one sweep per cotangent)."""
+    e = Emit(builder, facts)
+    if op.prim == "pack" and not op.attrs.get("keys"):  # a list or tuple display
+        return [e._mark(builder.emit("getitem", [cotangent, Const(i)]).result, [cotangent])
+                for i in indices]
+    if op.prim in ("pack", "getattr") or op.prim == "custom" and "rule" in op.attrs:
+        raise NotImplementedError("batched reverse mode does not take dicts, records or "
+                                  "users' array rules yet")
+    if op.prim == "getitem":  # dense: zeros but at the index
+        index = op.args[1] if len(op.args) == 2 else builder.emit(
+            "pack", op.args[1:], attrs={"kind": "tuple"}).result
+        return [e.batched_call(batched.batched_index_update, op.args[0], index, cotangent)
+                if i == 0 else Const(0.0) for i in indices]
+    if is_array_prim(op.prim):
+        parts = array_vjp(builder, op, cotangent, indices, facts)
+        if op.prim != "where":
+            return parts
+    else:
+        exponent = _exponent_position(op, indices)
+        plain = [i for i in indices if i != exponent]
+        products = iter(e.mul(cotangent, p) for p in local_partials(builder, op, plain))
+        parts = [_exponent_term(builder, e, op, cotangent) if i == exponent
+                 else next(products) for i in indices]
+    return [unbroadcast(builder, part, op.args[i], op.result, facts)
+            for i, part in zip(indices, parts)]
+
+
 def unbroadcast(builder: Builder, part: Operand, operand: Operand, result: Value,
                 facts: ShapeFacts) -> Operand:
     """`part`, summed to the shape of `operand` unless it certainly has it already."""
     if facts.same_shape(operand, result) or isinstance(part, Const):
         return part
+    if facts.batched_adjoints and facts.batched is not None and isinstance(part, Value) \
+            and part.uid in facts.batched:
+        return Emit(builder, facts).batched_call(batched.batched_unbroadcast, part, operand)
     return builder.emit("unbroadcast", [part, operand],
                         attrs={"fn": runtime.unbroadcast, "kwnames": ()}).result
 

@@ -36,6 +36,9 @@ class ShapeFacts:
         # that tells how many there are (None outside vector mode)
         self.batched: set[int] | None = None
         self.batch_seed: Value | None = None
+        # batched reverse mode: the batched values are adjoints, and the runtime helpers
+        # adjoint rules call take their batched forms (registry/emit.py)
+        self.batched_adjoints = False
         self._fresh = itertools.count()
         if fn is not None and not scalar_code:
             for op in walk_ops(fn.body):

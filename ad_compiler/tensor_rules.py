@@ -113,9 +113,11 @@ def _is_const_none(operand: Operand) -> bool:
     return isinstance(operand, Const) and operand.value is None
 
 
-def array_vjp(builder: Builder, op: Op, g: Operand, indices: list[int]) -> list[Operand]:
-    """Partial adjoints of the operands at `indices`."""
-    e = Emit(builder)
+def array_vjp(builder: Builder, op: Op, g: Operand, indices: list[int],
+              facts: ShapeFacts | None = None) -> list[Operand]:
+    """Partial adjoints of the operands at `indices` (in batched reverse mode, where
+    `facts` says which values are batched adjoints, of many cotangents at once)."""
+    e = Emit(builder, facts if facts is not None and facts.batched_adjoints else None)
     record = REGISTRY[op.prim]
     if record.is_helper:
         if record.vjp is None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import batched, runtime
+from .. import batched, runtime, runtime_linalg
 from ..ir import Const, FreeName, Op, Operand, Value
 from .core import REGISTRY, is_array
 
@@ -34,6 +34,7 @@ class Emit:
     def __init__(self, builder: Builder, facts: ShapeFacts | None = None) -> None:
         self.b = builder
         self.batched = facts.batched if facts is not None else None
+        self.adjoints = facts is not None and facts.batched_adjoints
 
     def is_batched(self, x: Any) -> bool:
         return self.batched is not None and isinstance(x, Value) and x.uid in self.batched
@@ -87,12 +88,29 @@ class Emit:
 
     def helper(self, name: str, *args: Any) -> Operand:
         args = [a if isinstance(a, (Value, Const, FreeName)) else Const(a) for a in args]
+        if self.adjoints and any(self.is_batched(a) for a in args) \
+                and not name.endswith("_batched"):  # (a batched form already)
+            return self._batched_helper(name, args)
         defaults = _defaults(REGISTRY[name].fn)
         while args and isinstance(args[-1], Const) and len(args) - 1 in defaults \
                 and _equal(args[-1].value, defaults[len(args) - 1]):
             args.pop()  # trailing arguments equal to the helper's defaults are left out
         attrs = {"fn": REGISTRY[name].fn, "kwnames": ()}
         return self.b.emit(name, list(args), attrs=attrs).result
+
+    def _batched_helper(self, name: str, args: list[Operand]) -> Operand:
+        """A runtime helper of batched adjoints (batched reverse mode): its batched form,
+        else, where it is linear in every batched argument, the helper one direction at a
+        time (``vmap_last``); a helper nonlinear in a batched argument is refused."""
+        if name in BATCHED_HELPERS:
+            return self.batched_call(BATCHED_HELPERS[name], *args)
+        record = REGISTRY[name]
+        positions = tuple(k for k, a in enumerate(args) if self.is_batched(a))
+        if not set(positions) <= set(record.linear_args):
+            raise NotImplementedError(f"no batched adjoint for the runtime helper '{name}'")
+        one_at_a_time = batched.vmap_last_items if record.container_result is True \
+            else batched.vmap_last  # (a list of pieces, each stacked)
+        return self.batched_call(one_at_a_time, Const(record.fn), Const(positions), *args)
 
     def call(self, fn: Any, *args: Operand) -> Operand:
         """A NumPy call whose result carries no derivative (a shape, a count)."""
@@ -130,6 +148,20 @@ class Emit:
 
     def expand_last(self, x: Operand) -> Operand:
         return self.array("expand_dims", x, axis=(-2, -1))
+
+
+# the batched forms of the runtime helpers adjoint rules call most (batched reverse mode)
+BATCHED_HELPERS: dict[str, Callable] = {
+    "unbroadcast": batched.batched_unbroadcast,
+    "matmul_adjoint_a": batched.batched_matmul_adjoint_a,
+    "matmul_adjoint_b": batched.batched_matmul_adjoint_b,
+    "zero_if_integral": runtime.zero_if_integral,  # whatever the shape of its derivative
+    "einsum_adjoint": batched.batched_einsum_adjoint,
+    "sum_adjoint": batched.batched_sum_adjoint,
+    "mean_adjoint": batched.batched_mean_adjoint,
+    "as_column": runtime_linalg.as_column_batched,
+    "from_column": runtime_linalg.from_column_batched,
+}
 
 
 def array_op(builder: Builder, name: str, given: dict[str, Any],

@@ -232,6 +232,45 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
     return varied
 
 
+def useful_values(fn: Function, outputs: list[Operand]) -> set[int]:
+    """Values whose derivative can reach `outputs` (backward activity): an op's operands
+    are useful where one of its results is; an ``if`` result's, through the yields of
+    its branches; a loop's carried value, through its initial and next values, found
+    by iterating to a fixed point.  An op with no result (a push, an update in place)
+    makes all its operands useful once one is.  A value that is varied but not useful
+    needs no adjoint: the reverse transform neither tapes it nor propagates through it.
+    """
+    useful = {o.uid for o in outputs if isinstance(o, Value)}
+
+    def mark(operands: list[Operand]) -> None:
+        useful.update(a.uid for a in operands if isinstance(a, Value))
+
+    def visit(block: Block) -> None:
+        for op in reversed(block.ops):
+            if isinstance(op, IfOp):
+                for k, r in enumerate(op.results):
+                    if r.uid in useful:
+                        mark([branch.yields[k] for branch in op.blocks])
+            elif isinstance(op, LoopOp):
+                for k in range(len(op.carried_params)):
+                    places = [op.results[k], *(ps[k] for ps in op.carrier_params)]
+                    if any(v.uid in useful for v in places):
+                        mark([*places, op.inits[k], op.body.yields[k]])
+                if isinstance(op, ForOp) and op.item.uid in useful:
+                    mark([op.iterable])
+            elif any(r.uid in useful for r in op.results) or not op.results and any(
+                    isinstance(a, Value) and a.uid in useful for a in op.args):
+                mark([*op.args, op.attrs.get("replays")])
+            for inner in op.blocks:
+                visit(inner)
+
+    size = -1
+    while size != len(useful):
+        size = len(useful)
+        visit(fn.body)
+    return useful
+
+
 def container_values(fn: Function) -> set[int]:
     """Values that are containers or arrays (built, indexed, iterated, or read a field
     of), whose adjoints add item by item."""
@@ -253,14 +292,16 @@ def container_values(fn: Function) -> set[int]:
     return containers
 
 
-def uses_varied(op: Op, varied: set[int]) -> bool:
-    """Whether an op or anything nested in it reads or makes a varying value."""
+def makes_active(op: Op, active: set[int]) -> bool:
+    """Whether an op or anything nested in it makes an active value (one with an
+    adjoint), or pushes one on a stack: a loop that only reads active values, for a
+    result that never reaches the output, needs no tape."""
     for inner in walk_ops(Block(ops=[op])):
-        if any(isinstance(a, Value) and a.uid in varied for a in inner.args):
+        if any(r.uid in active for r in inner.results) or not inner.results and any(
+                isinstance(a, Value) and a.uid in active for a in inner.args):
             return True
-        for block in inner.blocks:
-            if any(isinstance(y, Value) and y.uid in varied for y in block.yields):
-                return True
+        if any(p.uid in active for block in inner.blocks for p in block.params):
+            return True
     return False
 
 

@@ -87,8 +87,10 @@ class Kinds:
     """The kind of every value of a function (see the module docstring)."""
 
     def __init__(self, fn: Function, numeric_outputs: bool = False,
-                 outputs: int | None = None) -> None:
-        self.kinds: dict[int, str | None] = {}
+                 outputs: int | None = None, float_inputs: tuple[int, ...] = ()) -> None:
+        """`float_inputs`: parameters known to be floats or float arrays (batched
+        reverse mode is called with nothing else)."""
+        self.kinds: dict[int, str | None] = {fn.params[i].uid: "float" for i in float_inputs}
         self.fn = fn
         self._top_params = {p.uid for p in fn.params}
         self._producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}

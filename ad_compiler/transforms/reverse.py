@@ -25,12 +25,14 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import runtime
+from ..batched import batched_gradient_like
 from ..builder import Builder, is_const
 from ..ir import Block, Const, ForOp, Function, IfOp, LoopOp, Op, Operand, Value, WhileOp, walk_ops
 from ..primitives import builtin_call_attrs
 from ..rules import active_operands, is_nondiff, vjp, zero_like
 from ..shapes import SCALAR, ShapeFacts
 from . import appends, overwrites
+from .batched_reverse import BatchedAdjoints
 from .common import (
     DerivativeFunction,
     check_iterable,
@@ -38,10 +40,11 @@ from .common import (
     container_values,
     copy_op,
     derive,
+    makes_active,
     name_fresh,
     name_output,
     start,
-    uses_varied,
+    useful_values,
     varied_values,
 )
 from .kinds import Kinds
@@ -50,20 +53,28 @@ Partials = dict[int, list[Operand]]
 
 
 def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
-            seeded: int | None = None) -> DerivativeFunction:
+            seeded: int | None = None, batched: bool = False) -> DerivativeFunction:
     """Adjoints of the inputs in `wrt`.
 
     With `seed_params`, the function takes one cotangent argument per output
-    (``y_bar``); otherwise every output is seeded with 1.0 (a gradient).  Only the
-    first `seeded` outputs are differentiated, where given (the others are auxiliary
-    results passed through).  Outputs: the primal outputs, then the adjoints of the
-    inputs in `wrt`.
+    (``y_bar``); otherwise every output is seeded with 1.0 (a gradient).  With
+    `batched` (batched reverse mode), each cotangent argument carries many cotangents
+    on a last, extra axis, as vector mode carries tangents, and so does every adjoint.
+    Only the first `seeded` outputs are differentiated, where given (the others are
+    auxiliary results passed through).  Outputs: the primal outputs, then the adjoints
+    of the inputs in `wrt`.
     """
     out, builder = start(fn, f"{fn.name}_vjp", "reverse")
     facts = ShapeFacts.of(fn, scalar_output=not seed_params)
     facts.aliases = out.aliases
-    sweep = _Sweep(fn, out, varied_values(fn, wrt), facts,
-                   Kinds(fn, numeric_outputs=not seed_params, outputs=seeded))
+    if batched:
+        facts.scalar_code, facts.batched, facts.batched_adjoints = False, set(), True
+    active = varied_values(fn, wrt) & useful_values(fn, fn.outputs[:seeded])
+    # batched reverse mode is called with floats or float arrays for the inputs in `wrt`
+    # (assemble.py checks), so `+` and `*` of them are arithmetic
+    sweep = _Sweep(fn, out, active, facts,
+                   Kinds(fn, numeric_outputs=not seed_params, outputs=seeded,
+                         float_inputs=tuple(wrt) if batched else ()))
     out.kinds = sweep.kinds
     sweep.forward(fn.body.ops, builder, tape=True)
 
@@ -76,6 +87,9 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
             else:
                 seed.name = "out_bar"
             out.params.append(seed)
+            if batched:
+                facts.batched.add(seed.uid)
+                facts.batch_seed = facts.batch_seed or seed
         elif facts.scalar_code or not isinstance(primal_out, Value) or \
                 facts.shape_class(primal_out) == SCALAR:  # a full reduction, say
             seed = Const(1.0)
@@ -94,7 +108,11 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
         param = fn.params[i]
         terms = partials.get(param.uid)
         total = sweep.total(param.uid, builder, terms) if terms else None
-        if not facts.scalar_code:  # shape, dtype and type of the input, checked float
+        if batched:  # shape and dtype of the input, and the cotangents' axis
+            attrs = {"fn": batched_gradient_like, "kwnames": ()}
+            total = builder.emit("call", [total or Const(0.0), param, facts.batch_seed],
+                                 attrs=attrs).result
+        elif not facts.scalar_code:  # shape, dtype and type of the input, checked float
             attrs = {"fn": runtime.gradient_like, "kwnames": ()}
             total = builder.emit("gradient_like", [total or Const(0.0), param],
                                  attrs=attrs).result
@@ -111,7 +129,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
     return out
 
 
-class _Sweep:
+class _Sweep(BatchedAdjoints):
     def __init__(self, fn: Function, out: DerivativeFunction, varied: set[int],
                  facts: ShapeFacts, kinds: Kinds) -> None:
         self.fn, self.out, self.varied, self.facts, self.kinds = fn, out, varied, facts, kinds
@@ -154,7 +172,7 @@ class _Sweep:
                     self.forward(branch.ops, Builder(inner, builder.producers), tape)
                     blocks.append(inner)
                 builder.block.ops.append(op.rebuilt(blocks=blocks))
-            elif isinstance(op, LoopOp) and tape and uses_varied(op, self.varied):
+            elif isinstance(op, LoopOp) and tape and makes_active(op, self.varied):
                 self._taped_loop(op, builder)
             elif isinstance(op, LoopOp):
                 blocks = []
@@ -258,6 +276,12 @@ class _Sweep:
         the runtime's item-wise ``add`` for lists and tuples (also where no code indexes
         them: ``+`` of two adjoint lists would read as joining them when this code is
         differentiated again)."""
+        if self.facts.batched_adjoints:  # dense arrays, cotangents on a last axis
+            if len(terms) > 1 and uid in self.values and not self._numeric(self.values[uid]):
+                self.refuse_batched(self.fn_producers.get(uid) or Op("", [], []),
+                                    "a list or tuple used twice")
+            total = builder.sum(terms[::-1]) if terms else Const(0.0)
+            return self.batched(total if start is None else builder.add(start, total))
         if not self.is_container(uid) and not (
                 uid in self.values and self.kinds.container(self.values[uid])):
             sparse = any(isinstance(t, Value) and getattr(builder.producers.get(t.uid), "prim",
@@ -301,6 +325,7 @@ class _Sweep:
         adjoint_stack = self._adjoint_stack(op)
         if adjoint_stack is None:
             return
+        self.refuse_batched(op, "the stacks of reverse-mode code")
         builder.loc = op.loc
         if op.prim == "pop":
             bars = [self._result_adjoint(r, builder, partials) for r in op.results]
@@ -331,18 +356,24 @@ class _Sweep:
         if result.uid in self.append_results:  # xs.append(v) in a loop (appends.py)
             self._adjoint_append(op, adjoint, builder, partials)
             return
-        if self.is_container(result.uid) and op.prim not in ("index_update", "accumulate",
-                                                             "items_of"):
+        if self.is_container(result.uid) and op.prim not in (
+                "index_update", "accumulate", "items_of") and not self.facts.batched_adjoints:
             # indexed somewhere: its adjoint may be sparse, and the rules need it dense
             adjoint = _densified(builder, adjoint, result)
         if op.prim in ("add", "mul") and not self._numeric(op.result):
             # `+` may join lists and `*` repeat one: where the kind is not known, the
             # adjoint's split is decided when the code runs
+            self.refuse_batched(op, "'+' or '*' that may join or repeat lists")
             self._adjoint_sequence_op(op, adjoint, builder, partials)
             return
+        if op.prim == "getitem" and not self._numeric(op.args[0]):
+            self.refuse_batched(op, "an item of a list or tuple")
         indices = active_operands(op, self.varied)
-        for i, partial in zip(indices, derive(self.fn, op, vjp, builder, op, adjoint,
-                                                indices, self.facts)):
+        emitted = len(builder.block.ops)
+        parts = derive(self.fn, op, vjp, builder, op, adjoint, indices, self.facts)
+        if self.facts.batched_adjoints:
+            self.check_batched(op, builder.block.ops[emitted:], builder)
+        for i, partial in zip(indices, parts):
             self.values[op.args[i].uid] = op.args[i]
             partials.setdefault(op.args[i].uid, []).append(partial)
 
@@ -416,7 +447,9 @@ class _Sweep:
             return
         for (block, inner_builder), inner_partials in zip(branch_blocks, branch_partials):
             inner_builder.loc = op.loc
-            block.yields = [self.total(u, inner_builder, inner_partials.get(u, []))
+            block.yields = [self.batched_zero(self.total(u, inner_builder,
+                                                         inner_partials.get(u, [])),
+                                              inner_builder, self._like(u, op))
                             for u in outer]
         blocks = [b for b, _ in branch_blocks]
         if op.attrs.get("with"):
@@ -427,6 +460,8 @@ class _Sweep:
                 partials.setdefault(u, []).append(y)
             return
         results = [self._adjoint_value(u) for u in outer]
+        if self.facts.batched_adjoints:
+            self.facts.batched.update(r.uid for r in results)
         taken = [op.results[-1]] if op.attrs.get("try") else list(op.args)  # (which ran)
         builder.block.ops.append(IfOp(taken, results, {}, blocks, op.loc))
         for u, r in zip(outer, results):
@@ -442,6 +477,8 @@ class _Sweep:
         if made is not None and op.attrs.get("errstate"):
             again = builder.emit("call", list(made.args), attrs=dict(made.attrs)).result
             results = [self._adjoint_value(u) for u in outer]
+            if self.facts.batched_adjoints:
+                self.refuse_batched(op, "np.errstate blocks")
             never = Block(yields=[Const(0.0) for _ in outer])
             builder.block.ops.append(IfOp([again], results, {"with": True}, [block, never],
                                           op.loc))
@@ -477,7 +514,8 @@ class _Sweep:
         carried_inits = []
         for k in carried:
             adjoint = self._result_adjoint(op.results[k], builder, partials)
-            if adjoint is not None and self.is_container(op.results[k].uid):
+            if adjoint is not None and self.is_container(op.results[k].uid) \
+                    and not self.facts.batched_adjoints:
                 adjoint = _densified(builder, adjoint, op.results[k])  # carried: dense
             carried_inits.append(zero_like(builder, op.results[k], self.facts)
                                  if adjoint is None else adjoint)
@@ -489,7 +527,8 @@ class _Sweep:
         inner = Builder(block, builder.producers)
         inner.loc = op.loc
         step = Value("_")
-        carried_bars = [Value() for _ in carried]
+        carried_bars = [self.batched(Value()) if self.facts.batched_adjoints else Value()
+                        for _ in carried]
         for k, bar in zip(carried, carried_bars):
             self.out.derived[bar.uid] = (params[k], "{}_bar")
         saved = body.params  # the whole iteration state, as the forward sweep pushed it
@@ -533,21 +572,28 @@ class _Sweep:
         for k in carried:
             terms = inner_partials.pop(remap[params[k].uid].uid, [])
             total = self.total(params[k].uid, inner, terms)
-            if self.is_container(params[k].uid) and not is_const(total, 0) and k not in grown:
+            if self.is_container(params[k].uid) and not is_const(total, 0) \
+                    and k not in grown and not self.facts.batched_adjoints:
                 total = _densified(inner, total, remap[params[k].uid])  # carried: dense
-            next_bars.append(total)
+            next_bars.append(self.batched_zero(total, inner, remap[params[k].uid]))
         for p in popped:
             inner_partials.pop(p.uid, None)  # the loop item and inactive state
         dense = self._dense_accumulators(inner_partials, builder, inner)
         outer = list(inner_partials)  # partial adjoints of values from outside the loop
         accumulators = [self._adjoint_value(u) for u in outer]
+        starts: list[Operand] = [Const(0.0) for _ in outer]
+        if self.facts.batched_adjoints:  # zeros with the cotangents' axis
+            self.facts.batched.update(a.uid for a in accumulators)
+            starts = [zero_like(builder, self._like(u, op), self.facts) for u in outer]
         accumulated = []
         for u, acc in zip(outer, accumulators):
             accumulated.append(self.total(u, inner, inner_partials[u], start=acc))
         block.params = [step, *carried_bars, *accumulators, *(state for _, state in nexts)]
         block.yields = [*next_bars, *accumulated, *(remap[params[k].uid] for k, _ in nexts)]
         results = [Value() for _ in carried] + [self._adjoint_value(u) for u in outer]
-        builder.block.ops.append(ForOp([trips, *carried_inits, *(Const(0.0) for _ in outer),
+        if self.facts.batched_adjoints:
+            self.facts.batched.update(r.uid for r in results)
+        builder.block.ops.append(ForOp([trips, *carried_inits, *starts,
                                         *(op.results[k] for k, _ in nexts)],
                                        results + [Value() for _ in nexts], {}, [block], op.loc))
         for k, r in zip(carried, results):
