@@ -42,9 +42,9 @@ def _single_rows(f, x):
     return np.stack(rows).reshape(np.shape(y) + np.shape(x))
 
 
-def _builds_batched(f):
+def _builds_batched(f, wrt=(0,)):
     try:
-        derivative(f, "vjp_batched", (0,), "reverse")
+        derivative(f, "vjp_batched", wrt, "reverse")
     except ADCompileError:
         return False
     return True
@@ -126,7 +126,10 @@ def test_batched_pullback_on_each_side_of_a_branch(stretched):
 
 def test_a_list_falls_back_to_one_sweep_per_cotangent():
     rates = [0.3, 1.1, 0.05]
-    assert not _builds_batched(m.decay_chain)  # the list `out` has no batched adjoint
+    # the items of `rates` have no batched adjoint; the list `out`, grown by append,
+    # has one (its adjoint's last row is popped, the cotangents on the last axis)
+    assert not _builds_batched(m.decay_chain, (1,))
+    assert _builds_batched(m.decay_chain, (0,))
     y, pullback = adc.vjp(m.decay_chain, 2.0, rates, 0.8)
     stack = np.random.default_rng(2).normal(size=(4, 3))
     n0_bars, rates_bars, t_bars = pullback(stack, batched=True)
