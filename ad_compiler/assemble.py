@@ -8,12 +8,14 @@ pullback of each output element's unit cotangent.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from . import pytree, runtime
+from .batched import register_unit_seed, release_unit_seed
 from .build import (
     Wrt,
     derivative,
@@ -24,6 +26,7 @@ from .build import (
     with_defaults,
     wrt_indices,
 )
+from .dispatch import signature_key
 from .errors import ADCompileError
 from .ir import Function
 from .lowering import lower
@@ -136,6 +139,30 @@ def _batch_seed(x: Any) -> Any:
     return pytree.rebuild(x, seeds)
 
 
+@contextmanager
+def _unit_seeds(x: Any, seed: Any) -> Iterator[None]:
+    """While a vector-mode sweep runs, the seeds of `x`'s vector leaves are known to be
+    unit directions: a product with one is its other factor placed, not a product."""
+    marked, start = [], 0
+    for leaf, leaf_seed in zip(pytree.leaves(x), pytree.leaves(seed)):
+        if np.ndim(leaf) == 1 and type(leaf_seed) is np.ndarray:
+            register_unit_seed(leaf_seed, start)
+            marked.append(leaf_seed)
+        start += int(np.size(leaf))
+    try:
+        yield
+    finally:
+        for leaf_seed in marked:
+            release_unit_seed(leaf_seed)
+
+
+def _seeded(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, Any]:
+    """jvp_fn(*args, seed) with the seed of every unit direction of args[i]."""
+    seed = _batch_seed(args[i])
+    with _unit_seeds(args[i], seed):
+        return jvp_fn(*args, seed)
+
+
 def _float_dtype(x: Any) -> Any:
     return x.dtype if isinstance(x, np.ndarray) and x.dtype.kind == "f" else np.float64
 
@@ -152,7 +179,7 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
         if output is not None:
             columns = [c[output] for c in columns]
         return value, _assemble(columns, args[i], value if y_like is None else y_like)
-    value, tangent = batched(*args, _batch_seed(args[i]))
+    value, tangent = _seeded(batched, args, i)
     if output is not None:
         tangent = tangent[output]
     like = value if y_like is None else y_like
@@ -312,29 +339,44 @@ def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
     _require_one_output(fn)
     gradient = derivative(f, "grad", wrt, "reverse")
     index = wrt_indices(fn, wrt)[0][0]
-    jac = jacobian_of(gradient, wrt=index, mode="forward")
     numbers_only = not uses_arrays(fn)
+    scalar_output: set[Any] = set()  # input signatures for which f returned a number
 
     def hess(*args: Any) -> Any:
         full = with_defaults(f, args)
-        if not (numbers_only and all(_is_number(a) for a in full)):
-            y = f(*full)  # scalar code given numbers returns a number; others may not
-            if isinstance(y, (list, tuple)) or np.ndim(y) != 0:
-                return _vector_output_hessian(f, full, index, y)
-        # the gradient specialised to these shapes is mostly plain NumPy, which vector
-        # mode differentiates in one sweep (the generic code's shape helpers take one
-        # sweep per element)
-        version = gradient.version_for(*full) if hasattr(gradient, "version_for") else None
-        if version is not None and not getattr(version, "_adc_no_forward", False) \
-                and version is not getattr(gradient, "_adc_generic", None):
-            try:
-                return jacobian_of(version, wrt=index, mode="forward")(*full)
-            except ADCompileError:  # in-place updates of a slice adjoint: generic code
-                version._adc_no_forward = True
-        return jac(*full)
+        if numbers_only and all(_is_number(a) for a in full):
+            return _gradient_jacobian(gradient, full, index)  # scalar code: a number out
+        key = None if numbers_only else signature_key(full)  # (scalar code checks nothing)
+        if key is not None and key in scalar_output:
+            try:  # f is not evaluated again: the gradient checks its output is a number
+                return _gradient_jacobian(gradient, full, index)
+            except ValueError:  # an array output this time (it depends on the values)
+                pass
+        y = f(*full)
+        if isinstance(y, (list, tuple)) or np.ndim(y) != 0:
+            return _vector_output_hessian(f, full, index, y)
+        if key is not None:
+            scalar_output.add(key)
+        return _gradient_jacobian(gradient, full, index)
 
     hess.__name__ = safe_name(fn.name, "hessian")
     return hess
+
+
+def _gradient_jacobian(gradient: Callable, args: tuple, index: int) -> Any:
+    """The forward-mode Jacobian of `gradient` with respect to args[index], from the JVP
+    sweep (whose value is the gradient: it is not evaluated once more)."""
+    # the gradient specialised to these shapes is mostly plain NumPy, which vector mode
+    # differentiates in one sweep (the generic code's shape helpers take one sweep per
+    # element)
+    version = gradient.version_for(*args) if hasattr(gradient, "version_for") else None
+    if version is not None and not getattr(version, "_adc_no_forward", False) \
+            and version is not getattr(gradient, "_adc_generic", None):
+        try:
+            return _directions(version, args, index)[1]
+        except ADCompileError:  # in-place updates of a slice adjoint: generic code
+            version._adc_no_forward = True
+    return _directions(gradient, args, index)[1]
 
 
 def _bound(function: Callable, instance: Any) -> Callable:
@@ -399,7 +441,7 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
         batched = _vector_jvp(compiled, index)
         if batched is not None:
             n = pytree.size(x)
-            _, tangents = batched(*args, _batch_seed(x))
+            _, tangents = _seeded(batched, args, index)
             tangent = np.broadcast_to(tangents[index], np.shape(x) + (n,))
             return _split([tangent], x, x)
     jvp_fn = derivative(pullback, "jvp", 0, "forward")
