@@ -282,7 +282,8 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
 
     def jac(*args: Any) -> Any:
         full = with_defaults(f, args)
-        y = f(*unshared(fn, full))
+        # forward mode takes the output's structure from the JVP's value
+        y = None if mode == "forward" else f(*unshared(fn, full))
         results = []
         for i in indices:
             use_forward = mode == "forward" or (
