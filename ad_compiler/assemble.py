@@ -128,6 +128,9 @@ def _vector_jvp(f: Callable, i: int) -> Callable | None:
 def _batch_seed(x: Any) -> Any:
     """Every unit direction of `x` at once: each leaf's shape plus a last axis, one per
     element of `x`."""
+    if type(x) is np.ndarray:  # the common case, without walking a tree
+        runtime.require_float(x)
+        return np.eye(x.size, dtype=_float_dtype(x)).reshape(x.shape + (x.size,))
     n, start, seeds = pytree.size(x), 0, []
     for leaf in pytree.leaves(x):
         if isinstance(leaf, np.ndarray):
@@ -144,7 +147,8 @@ def _unit_seeds(x: Any, seed: Any) -> Iterator[None]:
     """While a vector-mode sweep runs, the seeds of `x`'s vector leaves are known to be
     unit directions: a product with one is its other factor placed, not a product."""
     marked, start = [], 0
-    for leaf, leaf_seed in zip(pytree.leaves(x), pytree.leaves(seed)):
+    pairs = [(x, seed)] if type(x) is np.ndarray else zip(pytree.leaves(x), pytree.leaves(seed))
+    for leaf, leaf_seed in pairs:
         if np.ndim(leaf) == 1 and type(leaf_seed) is np.ndarray:
             register_unit_seed(leaf_seed, start)
             marked.append(leaf_seed)
@@ -183,7 +187,12 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
     if output is not None:
         tangent = tangent[output]
     like = value if y_like is None else y_like
-    n = pytree.size(args[i])
+    x = args[i]
+    if type(x) is np.ndarray and not pytree.is_tree(like):  # one array in, one leaf out
+        block = np.broadcast_to(tangent, np.shape(like) + (x.size,))
+        piece = np.array(block.reshape(np.shape(like) + x.shape), dtype=_float_dtype(x))
+        return value, piece if piece.ndim else float(piece)
+    n = pytree.size(x)
     stacked = [np.broadcast_to(t, np.shape(y) + (n,))
                for y, t in zip(pytree.leaves(like), _tangent_leaves(tangent, like))]
     return value, _split(stacked, args[i], like)
