@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..builder import Builder
-from ..ir import Block, Const, Function, Op, Operand, Value
+from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
 
 _ARITHMETIC = {"add", "sub", "mul", "truediv", "neg", "pow"}
 _SHAPING = {"expand_dims", "reshape", "broadcast_to"}
@@ -48,6 +48,10 @@ def factor_tangents(fn: Function, batched: set[int]) -> None:
     uses: dict[int, list[tuple[Op | None, int]]] = {}
     blocks: list[Block] = []
     _collect(fn.body, uses, blocks)
+    for op in walk_ops(fn.body):  # what the builder made of a marked value, marked too
+        if op.prim in _ARITHMETIC and len(op.results) == 1 and any(
+                isinstance(a, Value) and a.uid in batched for a in op.args):
+            batched.add(op.results[0].uid)
     for block in blocks:
         producers = {r.uid: op for op in block.ops for r in op.results}
         info = _Block(block, producers)
