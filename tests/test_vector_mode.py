@@ -53,6 +53,14 @@ def depends_on_sign(w, X):
     return np.tanh(z) ** 2
 
 
+def rnn_loss(Wh, b, xs, h0, target):
+    """An Elman RNN over the rows of xs, squared error of the last state."""
+    h = h0
+    for x in xs:
+        h = np.tanh(x + h @ Wh + b)
+    return np.sum((h - target) ** 2)
+
+
 def jacobian_differences(f, args, k, h=1e-6):
     """d f / d args[k] by central differences, shaped f.shape + x.shape."""
     x = np.asarray(args[k], dtype=float)
@@ -198,3 +206,16 @@ def test_hessian_of_an_output_whose_shape_depends_on_the_values():
         else:
             expected = jacobian_differences(gradient_like, (point, X), 0)
         np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-8)
+
+
+def test_hessian_through_a_loop_of_factored_tangents():
+    rng = np.random.default_rng(10)
+    Wh, b = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3) * 0.2
+    xs, h0, target = rng.normal(size=(4, 3)), np.zeros(3), rng.normal(size=3)
+    for wrt in (0, 1):
+        H = adc.hessian(rnn_loss, wrt=wrt)(Wh, b, xs, h0, target)
+        gradient = adc.grad(rnn_loss, wrt=wrt)
+        expected = jacobian_differences(gradient, (Wh, b, xs, h0, target), wrt)
+        np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-8)
+    code = _vector_jvp(adc.grad(rnn_loss, wrt=1).version_for(Wh, b, xs, h0, target), 1).source
+    assert "for " in code  # the loops stay loops, with their tangents beside them
