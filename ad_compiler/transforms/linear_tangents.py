@@ -23,6 +23,7 @@ from ..ir import Block, Const, Function, Op, Operand, Value, walk_ops
 
 _ARITHMETIC = {"add", "sub", "mul", "truediv", "neg", "pow"}
 _SHAPING = {"expand_dims", "reshape", "broadcast_to"}
+_DEEPEST = 48  # ops of one chain expanded into a coefficient
 
 
 @dataclass
@@ -40,6 +41,8 @@ class _Block:
     block: Block
     producers: dict[int, Op]
     roots: set[int] = field(default_factory=set)
+    shared: set[int] = field(default_factory=set)  # roots read twice, by linear ops only
+    single: dict[int, tuple[_Term, set[int]] | None] = field(default_factory=dict)
 
 
 def factor_tangents(fn: Function, batched: set[int]) -> None:
@@ -55,13 +58,24 @@ def factor_tangents(fn: Function, batched: set[int]) -> None:
     for block in blocks:
         producers = {r.uid: op for op in block.ops for r in op.results}
         info = _Block(block, producers)
-        for op in block.ops:
-            if _linear(op, batched) is not None and any(
-                    consumer is None or owner != id(block) or _linear(consumer, batched) is None
-                    for consumer, owner in uses.get(op.results[0].uid, [])):
+        for op in block.ops:  # the tangents computed once: read twice, or not linearly
+            used = uses.get(op.results[0].uid, []) if op.results else []
+            if _linear(op, batched) is None:
+                continue
+            if any(consumer is None or owner != id(block) or _linear(consumer, batched) is None
+                   for consumer, owner in used):
                 info.roots.add(op.results[0].uid)
-        for uid in sorted(info.roots, key=lambda u: _position(block, producers[u])):
-            _rewrite(info, producers[uid], batched)
+            elif len(used) > 1:
+                info.roots.add(op.results[0].uid)
+                info.shared.add(op.results[0].uid)
+        replaced = {}
+        for op in block.ops:
+            if op.results and op.results[0].uid in info.roots:
+                made = _rewrite(info, op, batched)
+                if made is not None:
+                    replaced[id(op)] = made
+        if replaced:
+            block.ops = [new for op in block.ops for new in replaced.get(id(op), [op])]
 
 
 def _collect(block: Block, uses: dict[int, list[tuple[Op | None, int]]],
@@ -76,10 +90,6 @@ def _collect(block: Block, uses: dict[int, list[tuple[Op | None, int]]],
     for y in block.yields:
         if isinstance(y, Value):
             uses.setdefault(y.uid, []).append((None, id(block)))
-
-
-def _position(block: Block, op: Op) -> int:
-    return next(k for k, o in enumerate(block.ops) if o is op)
 
 
 def _linear(op: Op, batched: set[int]) -> str | None:
@@ -99,21 +109,27 @@ def _linear(op: Op, batched: set[int]) -> str | None:
     return None
 
 
-def _form(info: _Block, value: Value, batched: set[int], root: int,
-          counted: set[int]) -> list[_Term]:
-    """`value` as a sum of terms, expanding linear ops of this block (not other roots);
-    `counted` collects the ops expanded (the passes the original code makes)."""
+def _form(info: _Block, value: Value, batched: set[int], root: int, counted: set[int],
+          depth: int = 0) -> list[_Term]:
+    """`value` as a sum of terms, expanding the linear ops of this block whose results
+    are read once (the others are roots, computed once); `counted` collects the ops
+    expanded (the passes the original code makes).  A long chain is cut: its far end
+    stays a tangent computed as it was."""
     op = info.producers.get(value.uid)
     kind = _linear(op, batched) if op is not None else None
-    if kind is None or (value.uid in info.roots and value.uid != root):
+    if kind is None or depth > _DEEPEST:
         return [_Term(1, None, value)]
+    if value.uid in info.roots and value.uid != root:
+        simple = _simple_form(info, value, batched, counted, depth)
+        return [simple if simple is not None else _Term(1, None, value)]
     counted.add(id(op))
+    depth += 1
     if kind == "neg":
         return [_Term(-t.sign, t.coef, t.base)
-                for t in _form(info, op.args[0], batched, root, counted)]
+                for t in _form(info, op.args[0], batched, root, counted, depth)]
     if kind in ("add", "sub"):
-        first = _form(info, op.args[0], batched, root, counted)
-        second = _form(info, op.args[1], batched, root, counted)
+        first = _form(info, op.args[0], batched, root, counted, depth)
+        second = _form(info, op.args[1], batched, root, counted, depth)
         if kind == "sub":
             second = [_Term(-t.sign, t.coef, t.base) for t in second]
         return _merged(info, first + second)
@@ -122,10 +138,35 @@ def _form(info: _Block, value: Value, batched: set[int], root: int,
         factor = op.args[1 - k]
         return [_Term(t.sign, ("leaf", factor) if t.coef is None else ("mul", t.coef,
                                                                         ("leaf", factor)),
-                      t.base) for t in _form(info, op.args[k], batched, root, counted)]
+                      t.base) for t in _form(info, op.args[k], batched, root, counted, depth)]
     divisor = op.args[1]
     return [_Term(t.sign, ("div", t.coef, ("leaf", divisor)), t.base)
-            for t in _form(info, op.args[0], batched, root, counted)]
+            for t in _form(info, op.args[0], batched, root, counted, depth)]
+
+
+def _simple_form(info: _Block, value: Value, batched: set[int], counted: set[int],
+                 depth: int) -> _Term | None:
+    """A tangent read by several linear ops, as one coefficient times one tangent where
+    that coefficient is small: each reader takes it into its own coefficient (and
+    when all of them do, it is no longer computed)."""
+    if value.uid not in info.shared:
+        return None
+    if value.uid not in info.single:
+        own: set[int] = set()
+        terms = _form(info, value, batched, value.uid, own, depth)
+        simple = len(terms) == 1 and terms[0].coef is not None and _size(terms[0].coef) <= 6
+        info.single[value.uid] = (terms[0], own) if simple else None
+    found = info.single[value.uid]
+    if found is None:
+        return None
+    counted.update(found[1])
+    return found[0]
+
+
+def _size(coef: tuple | None) -> int:
+    if coef is None or coef[0] in ("one", "leaf"):
+        return 1
+    return 1 + sum(_size(part) for part in coef[1:] if isinstance(part, tuple))
 
 
 def _merged(info: _Block, terms: list[_Term]) -> list[_Term]:
@@ -174,16 +215,19 @@ def _numeric_operand(info: _Block, operand: Operand, depth: int) -> bool:
                        "log1p", "sum_adjoint")
 
 
-def _rewrite(info: _Block, op: Op, batched: set[int]) -> None:
+def _rewrite(info: _Block, op: Op, batched: set[int]) -> list[Op] | None:
+    """The ops that compute `op`'s result as coefficients times tangents, or None
+    where that takes as many passes as the ops that compute it now."""
     counted: set[int] = set()
     result = op.results[0]
     terms = _form(info, result, batched, result.uid, counted)
     cost = sum(t.coef is not None for t in terms) + len(terms) - 1
-    negative = all(t.sign < 0 for t in terms)
+    negative = all(t.sign < 0 for t in terms) and not (
+        terms[0].coef is not None and _numeric(info, terms[0].coef))
     if cost + negative >= len(counted):
-        return
+        return None
     new = Block()
-    builder = Builder(new, dict(info.producers))
+    builder = Builder(new, info.producers)
     builder.loc = op.loc
     total: Operand | None = None
     for term in sorted(terms, key=lambda t: -t.sign):  # positive terms first
@@ -201,13 +245,10 @@ def _rewrite(info: _Block, op: Op, batched: set[int]) -> None:
         if isinstance(total, Value):
             batched.add(total.uid)
     if not new.ops or new.ops[-1].results != [total]:
-        return  # the sum simplified to a value computed before: nothing to replace
+        return None  # the sum simplified to a value computed before: nothing to replace
     new.ops[-1].results = [result]
-    k = _position(info.block, op)
-    info.block.ops[k:k + 1] = new.ops
-    for o in new.ops:
-        for r in o.results:
-            info.producers[r.uid] = o
+    info.producers[result.uid] = new.ops[-1]
+    return new.ops
 
 
 def _emit(builder: Builder, coef: tuple | None) -> Operand | None:
