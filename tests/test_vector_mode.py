@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import load_module
 
 import ad_compiler as adc
 from ad_compiler import batched
@@ -219,3 +220,19 @@ def test_hessian_through_a_loop_of_factored_tangents():
         np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-8)
     code = _vector_jvp(adc.grad(rnn_loss, wrt=1).version_for(Wh, b, xs, h0, target), 1).source
     assert "for " in code  # the loops stay loops, with their tangents beside them
+
+
+def test_long_chains_and_shared_tangents(tmp_path):
+    """A long chain of statements whose tangents are shared by the backward sweep: the
+    rewrite is cut, not exponential, and the Hessian is right."""
+    lines = ["import numpy as np", "", "", "def chain(x, c):"]
+    for k in range(120):
+        lines.append(f"    x = np.sin(x) * 0.9 + c * {1 + k % 3}.0 + x * 0.05")
+    lines.append("    return np.sum(x * x)")
+    path = tmp_path / "long_chain.py"
+    path.write_text("\n".join(lines) + "\n")
+    module = load_module(path, "adc_test_long_chain")
+    x, c = np.array([0.3, -0.2, 0.5]), np.array([0.01, 0.02, -0.01])
+    H = adc.hessian(module.chain)(x, c)
+    expected = jacobian_differences(adc.grad(module.chain), (x, c), 0)
+    np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-7)
