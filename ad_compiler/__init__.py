@@ -10,6 +10,7 @@ from .api import (  # noqa: E402
     check_grad,
     grad,
     hessian,
+    hvp,
     jacobian,
     jvp,
     source,
@@ -22,5 +23,5 @@ from .tracing import trace  # noqa: E402
 
 __all__ = [
     "ADCompileError", "check_grad", "defjvp", "deflinear", "defpartials", "defvjp", "grad",
-    "hessian", "jacobian", "jvp", "source", "stop_gradient", "trace", "value_and_grad", "vjp",
+    "hessian", "hvp", "jacobian", "jvp", "source", "stop_gradient", "trace", "value_and_grad", "vjp",
 ]

@@ -27,6 +27,7 @@ from .build import (
 from .differences import by_parameter, relative_error
 from .errors import ADCompileError
 from .frontend import load
+from .hvp import hvp_of
 from .lowering import lower
 from .lowering.core import has_packed_signature
 
@@ -221,6 +222,14 @@ def hessian(f: Callable, wrt: int | str = 0) -> Callable:
     for an array output `y` (one reverse sweep per element of `y`)."""
     _takes_positional(f, "hessian")
     return assemble.hessian_of(f, wrt)
+
+
+def hvp(f: Callable, wrt: int | str = 0) -> Callable:
+    """Hessian-vector products of a scalar `f` with respect to one input, by forward mode
+    over reverse mode: a function ``(*args, v) -> H v``, taking the arguments of `f`
+    and then `v` (shaped like the input), with no Hessian formed."""
+    _takes_positional(f, "hvp")
+    return hvp_of(f, wrt)
 
 
 def _takes_positional(f: Callable, api_name: str) -> None:

@@ -89,6 +89,19 @@ def check_cotangent(f: Callable, value: Any, ybar: Any, several: bool) -> None:
                               "of the value vjp returned (zeros for an output that has none)")
 
 
+def check_direction(f: Callable, primal: Any, v: Any, name: str) -> None:
+    """Refuse a vector of a Hessian-vector product that cannot go with the input
+    `primal` (parameter `name` of `f`): it has the input's structure and shapes."""
+    if _plainly_fits(primal, v):
+        return
+    problem = ("type", "", _expected(primal), v) if v is None else _pair_problem(primal, v, "")
+    if problem is not None:
+        raise _pair_error(TypeError if problem[0] == "type" else ValueError,
+                          f"hvp: the vector v for parameter {name!r} of {_name(f)}", problem,
+                          "v has the shape and structure of the input the Hessian is "
+                          "taken with respect to")
+
+
 def _plainly_fits(primal: Any, given: Any) -> bool:
     """The common cases, decided without NumPy calls: a float with a float, an array
     with a real array of its shape (the check runs on every call)."""

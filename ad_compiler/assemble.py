@@ -10,12 +10,14 @@ pullback of each output element's unit cotangent.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from . import pytree, runtime
+from .batched import register_unit_seed, release_unit_seed
 from .build import (
     Wrt,
     derivative,
@@ -26,6 +28,7 @@ from .build import (
     with_defaults,
     wrt_indices,
 )
+from .dispatch import signature_key
 from .errors import ADCompileError
 from .ir import Function
 from .lowering import lower
@@ -129,6 +132,9 @@ def _vector_jvp(f: Callable, i: int) -> Callable | None:
 def _batch_seed(x: Any) -> Any:
     """Every unit direction of `x` at once: each leaf's shape plus a last axis, one per
     element of `x`."""
+    if type(x) is np.ndarray:  # the common case, without walking a tree
+        runtime.require_float(x)
+        return np.eye(x.size, dtype=_float_dtype(x)).reshape(x.shape + (x.size,))
     n, start, seeds = pytree.size(x), 0, []
     for leaf in pytree.leaves(x):
         if isinstance(leaf, np.ndarray):
@@ -138,6 +144,31 @@ def _batch_seed(x: Any) -> Any:
         seeds.append(eye.reshape(np.shape(leaf) + (n,)))
         start += k
     return pytree.rebuild(x, seeds)
+
+
+@contextmanager
+def _unit_seeds(x: Any, seed: Any) -> Iterator[None]:
+    """While a vector-mode sweep runs, the seeds of `x`'s vector leaves are known to be
+    unit directions: a product with one is its other factor placed, not a product."""
+    marked, start = [], 0
+    pairs = [(x, seed)] if type(x) is np.ndarray else zip(pytree.leaves(x), pytree.leaves(seed))
+    for leaf, leaf_seed in pairs:
+        if np.ndim(leaf) == 1 and type(leaf_seed) is np.ndarray:
+            register_unit_seed(leaf_seed, start)
+            marked.append(leaf_seed)
+        start += int(np.size(leaf))
+    try:
+        yield
+    finally:
+        for leaf_seed in marked:
+            release_unit_seed(leaf_seed)
+
+
+def _seeded(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, Any]:
+    """jvp_fn(*args, seed) with the seed of every unit direction of args[i]."""
+    seed = _batch_seed(args[i])
+    with _unit_seeds(args[i], seed):
+        return jvp_fn(*args, seed)
 
 
 def _float_dtype(x: Any) -> Any:
@@ -162,12 +193,11 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
             columns = [c[output] for c in columns]
         return value, _assemble(columns, args[i], value if y_like is None else y_like)
     x = args[i]
+    value, tangent = _seeded(batched, args, i)
     if output is None and _plain(x) and (y_like is None or _plain(y_like)):
-        n = int(np.size(x))  # the common case, without the walks over containers
-        value, tangent = batched(*args, np.eye(n, dtype=_float_dtype(x)).reshape(
-            np.shape(x) + (n,)))
-        like = value if y_like is None else y_like
-        if _plain(like):
+        like = value if y_like is None else y_like  # the common case, without the walks
+        if _plain(like):  # over containers
+            n = int(np.size(x))
             shape = np.shape(like) + (n,)
             if type(tangent) is not np.ndarray or tangent.shape != shape \
                     or tangent.dtype != _float_dtype(x) or not tangent.flags.writeable:
@@ -175,12 +205,14 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
                 tangent = np.array(np.broadcast_to(tangent, shape), dtype=_float_dtype(x))
             jac = tangent.reshape(np.shape(like) + np.shape(x))
             return value, jac if jac.ndim else float(jac)
-    else:
-        value, tangent = batched(*args, _batch_seed(x))
     if output is not None:
         tangent = tangent[output]
     like = value if y_like is None else y_like
-    n = pytree.size(args[i])
+    if type(x) is np.ndarray and not pytree.is_tree(like):  # one array in, one leaf out
+        block = np.broadcast_to(tangent, np.shape(like) + (x.size,))
+        piece = np.array(block.reshape(np.shape(like) + x.shape), dtype=_float_dtype(x))
+        return value, piece if piece.ndim else float(piece)
+    n = pytree.size(x)
     stacked = [np.broadcast_to(t, np.shape(y) + (n,))
                for y, t in zip(pytree.leaves(like), _tangent_leaves(tangent, like))]
     return value, _split(stacked, args[i], like)
@@ -281,7 +313,8 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
 
     def jac(*args: Any) -> Any:
         full = with_defaults(f, args)
-        y = f(*unshared(fn, full))
+        # forward mode takes the output's structure from the JVP's value
+        y = None if mode == "forward" else f(*unshared(fn, full))
         results = []
         for i in indices:
             use_forward = mode == "forward" or (
@@ -401,29 +434,44 @@ def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
     _require_one_output(fn)
     gradient = derivative(f, "grad", wrt, "reverse")
     index = wrt_indices(fn, wrt)[0][0]
-    jac = jacobian_of(gradient, wrt=index, mode="forward")
     numbers_only = not uses_arrays(fn)
+    scalar_output: set[Any] = set()  # input signatures for which f returned a number
 
     def hess(*args: Any) -> Any:
         full = with_defaults(f, args)
-        if not (numbers_only and all(_is_number(a) for a in full)):
-            y = f(*full)  # scalar code given numbers returns a number; others may not
-            if isinstance(y, (list, tuple)) or np.ndim(y) != 0:
-                return _vector_output_hessian(f, full, index, y)
-        # the gradient specialised to these shapes is mostly plain NumPy, which vector
-        # mode differentiates in one sweep (the generic code's shape helpers take one
-        # sweep per element)
-        version = gradient.version_for(*full) if hasattr(gradient, "version_for") else None
-        if version is not None and not getattr(version, "_adc_no_forward", False) \
-                and version is not getattr(gradient, "_adc_generic", None):
-            try:
-                return jacobian_of(version, wrt=index, mode="forward")(*full)
-            except ADCompileError:  # in-place updates of a slice adjoint: generic code
-                version._adc_no_forward = True
-        return jac(*full)
+        if numbers_only and all(_is_number(a) for a in full):
+            return _gradient_jacobian(gradient, full, index)  # scalar code: a number out
+        key = None if numbers_only else signature_key(full)  # (scalar code checks nothing)
+        if key is not None and key in scalar_output:
+            try:  # f is not evaluated again: the gradient checks its output is a number
+                return _gradient_jacobian(gradient, full, index)
+            except ValueError:  # an array output this time (it depends on the values)
+                pass
+        y = f(*full)
+        if isinstance(y, (list, tuple)) or np.ndim(y) != 0:
+            return _vector_output_hessian(f, full, index, y)
+        if key is not None:
+            scalar_output.add(key)
+        return _gradient_jacobian(gradient, full, index)
 
     hess.__name__ = safe_name(fn.name, "hessian")
     return hess
+
+
+def _gradient_jacobian(gradient: Callable, args: tuple, index: int) -> Any:
+    """The forward-mode Jacobian of `gradient` with respect to args[index], from the JVP
+    sweep (whose value is the gradient: it is not evaluated once more)."""
+    # the gradient specialised to these shapes is mostly plain NumPy, which vector mode
+    # differentiates in one sweep (the generic code's shape helpers take one sweep per
+    # element)
+    version = gradient.version_for(*args) if hasattr(gradient, "version_for") else None
+    if version is not None and not getattr(version, "_adc_no_forward", False) \
+            and version is not getattr(gradient, "_adc_generic", None):
+        try:
+            return _directions(version, args, index)[1]
+        except ADCompileError:  # in-place updates of a slice adjoint: generic code
+            version._adc_no_forward = True
+    return _directions(gradient, args, index)[1]
 
 
 def _bound(function: Callable, instance: Any) -> Callable:
@@ -489,7 +537,7 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
         batched = _vector_jvp(compiled, index)
         if batched is not None:
             n = pytree.size(x)
-            _, tangents = batched(*args, _batch_seed(x))
+            _, tangents = _seeded(batched, args, index)
             tangent = np.broadcast_to(tangents[0], np.shape(x) + (n,))
             return _split([tangent], x, x)
     jvp_fn = derivative(pullback, "jvp", (index,), "forward")

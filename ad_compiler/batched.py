@@ -109,11 +109,49 @@ def batched_where(condition: Any, t1: Any, t2: Any) -> Any:
     return np.where(np.expand_dims(condition, -1), t1, t2)
 
 
+# Seeds of unit directions while a vector-mode sweep runs: id -> (the seed, start).
+# A seed registered here is an array of shape (k, n) whose row j is the unit vector
+# e_{start + j}: the directions of the k numbers of a vector input, among n in all.
+_UNIT_SEEDS: dict[int, tuple[Any, int]] = {}
+
+
+def register_unit_seed(seed: Any, start: int) -> None:
+    """Mark `seed` as unit directions starting at `start` (until released)."""
+    _UNIT_SEEDS[id(seed)] = (seed, start)
+
+
+def release_unit_seed(seed: Any) -> None:
+    if unit_seed_start(seed) is not None:
+        del _UNIT_SEEDS[id(seed)]
+
+
+def unit_seed_start(t: Any) -> int | None:
+    """Where the unit directions of `t` start, if `t` is a registered unit seed."""
+    entry = _UNIT_SEEDS.get(id(t))
+    return entry[1] if entry is not None and entry[0] is t else None
+
+
+def _placed(a: Any, t: Any, start: int) -> Any:
+    """``a @ t`` for a unit seed `t` of shape (k, n) starting at `start`: the columns of
+    `a` placed at directions start .. start + k, zeros elsewhere (no product)."""
+    k, n = np.shape(t)
+    dtype = np.result_type(a, t)
+    if k == n:
+        return np.array(a, dtype=dtype)  # a copy: the caller may own what it is given
+    out = np.zeros(np.shape(a)[:-1] + (n,), dtype=dtype)
+    out[..., start:start + k] = a
+    return out
+
+
 def batched_matmul(t: Any, b: Any) -> Any:
     """``t @ b`` (or ``np.dot``) for a batched left operand `t`."""
     primal_ndim = np.ndim(t) - 1
     if primal_ndim == 0 or np.ndim(b) == 0:
         return t * np.expand_dims(b, -1)
+    if primal_ndim == 1 and np.ndim(b) <= 2:
+        start = unit_seed_start(t)
+        if start is not None:  # x @ B along unit directions of x: the rows of B
+            return _placed(np.transpose(b), t, start)
     if primal_ndim == 1 and np.ndim(b) > 2:
         return vmap_last(np.matmul, (0,), t, b)
     if primal_ndim == 1 and np.ndim(b) == 2:
@@ -129,6 +167,9 @@ def batched_rmatmul(a: Any, t: Any) -> Any:
     if np.ndim(a) == 0 or primal_ndim == 0:
         return np.expand_dims(a, -1) * t
     if primal_ndim == 1:
+        start = unit_seed_start(t)
+        if start is not None:  # A @ x along unit directions of x: the columns of A
+            return _placed(a, t, start)
         d = diagonal_directions(t, a)
         if d is not None:  # a @ diag(d): each column scaled
             return a * d

@@ -55,6 +55,15 @@ def _key(value: Any) -> Any:
     raise _Unkeyed
 
 
+def signature_key(args: tuple) -> Any:
+    """What a call with `args` is dispatched on (shapes, dtypes, values of ints and
+    tuples), or None for arguments the dispatcher does not key on."""
+    try:
+        return tuple(map(_key, args))
+    except (_Unkeyed, TypeError):
+        return None
+
+
 def worth_specializing(fn: Function) -> bool:
     """Whether `fn` calls array helpers that specialisation turns into plain NumPy (code
     over lists and numbers, whose helpers it leaves alone, runs without a dispatcher)."""

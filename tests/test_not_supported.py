@@ -88,6 +88,8 @@ CASES = {
                             "keyword-only"),
     "*args": Refused(("*args", "**kwargs", "adc.vjp", "adc.hessian"), N.with_varargs,
                      lambda: adc.hessian(N.with_varargs)(0.5), "*args"),
+    "hvp of *args": Refused(("adc.hvp",), N.with_varargs,
+                            lambda: adc.hvp(N.with_varargs)(0.5, 1.0), "*args"),
     "decorated nested": Refused((), N.with_decorated_nested,
                                 grad_at(N.with_decorated_nested, 0.5), "decorated"),
     "recursion": Refused((), N.with_recursion, grad_at(N.with_recursion, 0.5),

@@ -69,6 +69,27 @@ def test_adjoint_of_slices_is_one_array_added_into():
     assert len(g.specializations) == 2
 
 
+def pair_potential(R):
+    """A soft pair potential over broadcast pairwise differences."""
+    d = R[:, None, :] - R[None, :, :]
+    r2 = np.sum(d ** 2, axis=-1)
+    return np.sum(np.exp(-r2)) / 2.0
+
+
+def test_adjoint_of_broadcast_views_is_one_array_added_into():
+    g = adc.grad(pair_potential)
+    R = rng.standard_normal((5, 2))
+    source = g.source_for(R)
+    assert "R_bar = np.zeros_like(R)" in source
+    assert "R_bar[:, None, :] +=" in source and "R_bar[None, :, :] +=" in source
+    assert "index_update" not in source
+    agree_at_other_points(g, pair_potential, lambda: (rng.standard_normal((5, 2)),))
+    d = R[:, None, :] - R[None, :, :]  # by hand: -2 sum_j exp(-r_ij^2) d_ij, both halves
+    np.testing.assert_allclose(g(R), -2.0 * np.einsum("ij,ijk->ik",
+                                                      np.exp(-np.sum(d ** 2, -1)), d),
+                               rtol=1e-12)
+
+
 def test_gradient_is_a_fresh_writable_array_not_an_input():
     def dot(x, y):
         return np.sum(x * y)

@@ -39,6 +39,7 @@ from .common import (
     varied_values,
 )
 from .kinds import Kinds
+from .linear_tangents import factor_tangents
 
 
 @dataclass
@@ -94,6 +95,8 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
     out.body.yields = outputs
     if directions:
         out.tangents = dict(directions[0].tangents)
+    if batched:
+        factor_tangents(out, facts.batched)
     return out
 
 

@@ -278,13 +278,23 @@ class _Rewriter:
             return None
         index = made.args[1]
         parts = index.value if isinstance(index, Const) and isinstance(index.value, tuple) \
-            else (index.value,) if isinstance(index, Const) else None
+            else (index.value,) if isinstance(index, Const) else self._packed_constants(index)
+        if parts is not None and not isinstance(index, Const):
+            index = Const(parts)  # printed as written, x_bar[:, None, :] += g
         if parts is None or not all(isinstance(p, (int, slice)) or p is None or p is Ellipsis
                                     for p in parts):
             sig = self.facts.of(index)
             if sig is None or sig[0] not in ("int", "scalar"):
                 return None
         return [(index, made.args[2])]
+
+    def _packed_constants(self, index: Operand) -> tuple | None:
+        """The parts of an index written as a tuple of constants (``x[:, None, :]``)."""
+        made = self.producer.get(index.uid) if isinstance(index, Value) else None
+        if made is None or made.prim != "pack" or made.attrs.get("kind", "tuple") != "tuple" \
+                or not all(isinstance(a, Const) for a in made.args):
+            return None
+        return tuple(a.value for a in made.args)
 
     def _fresh(self, g: Operand) -> bool:
         """Whether `g` is an array this code made (so returning it aliases nothing)."""
