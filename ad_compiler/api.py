@@ -19,6 +19,7 @@ from .build import (
     Wrt,
     bound_as_called,
     derivative,
+    lowered,
     method_parts,
     unshared,
     with_defaults,
@@ -27,7 +28,6 @@ from .build import (
 from .differences import relative_error
 from .errors import ADCompileError
 from .frontend import load
-from .lowering import lower
 from .lowering.core import has_packed_signature
 
 
@@ -171,7 +171,7 @@ def check_grad(f: Callable, *args: Any, wrt: Wrt | None = None, eps: float = 1e-
         shift = None if wrt is None else method_parts(f, wrt)[2]
         return check_grad(func, instance, *args, eps=eps, mode=mode,
                           wrt=shift if wrt is not None else tuple(range(1, len(args) + 1)))
-    fn = lower(f)
+    fn = lowered(f)
     if wrt is None:  # every argument passed; parameters left to their defaults stay fixed
         wrt = tuple(range(min(len(args), len(fn.params))))
     indices, _ = wrt_indices(fn, wrt)

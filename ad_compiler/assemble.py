@@ -17,6 +17,7 @@ from . import pytree, runtime
 from .build import (
     Wrt,
     derivative,
+    lowered,
     method_parts,
     safe_name,
     unshared,
@@ -26,7 +27,6 @@ from .build import (
 )
 from .errors import ADCompileError
 from .ir import Function
-from .lowering import lower
 from .shapes import uses_arrays
 
 
@@ -35,7 +35,10 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
     """Forward-mode gradient of a function of arrays or containers: one vector-mode
     sweep carrying every input element's direction (one sweep per element as the
     fallback).  With `aux`, `f` returns ``(value, aux)`` and only value is differentiated."""
-    jvp_fn = derivative(f, "jvp", 0, "forward")
+    batched = {i: _vector_jvp(f, i) for i in indices}
+    # the JVP of one direction per sweep is built only where vector mode is not
+    jvp_fn = derivative(f, "jvp", 0, "forward") if None in batched.values() else None
+    some = jvp_fn or batched[indices[0]] if indices else derivative(f, "jvp", 0, "forward")
 
     def gradient(*args: Any) -> Any:
         full = with_defaults(f, args)
@@ -48,25 +51,24 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
             return (out, value[1]) if kind == "grad" else (tuple(value), out)
         return out if kind == "grad" else (value, out)
 
-    gradient.source = _forward_gradient_source(f, fn, kind, indices, jvp_fn, aux)
-    gradient._adc_function = jvp_fn._adc_function
-    gradient._adc_rules_version = jvp_fn._adc_rules_version
+    gradient.source = _forward_gradient_source(fn, kind, batched, jvp_fn, aux)
+    gradient._adc_function = some._adc_function
+    gradient._adc_rules_version = some._adc_rules_version
     gradient._adc_wrapper = True  # closes over `f`: never rebound to another function
     gradient.__name__ = safe_name(fn.name, kind)
     gradient.__doc__ = f"{kind} of {fn.name} (forward mode, vector-mode JVP)"
     return gradient
 
 
-def _forward_gradient_source(f: Callable, fn: Function, kind: str, indices: list[int],
-                             jvp_fn: Callable, aux: bool) -> str:
+def _forward_gradient_source(fn: Function, kind: str, batches: dict[int, Callable | None],
+                             jvp_fn: Callable | None, aux: bool) -> str:
     """The JVP code a forward-mode gradient runs, each with a header that says so and how
     it is called: the gradient itself is a small wrapper, not generated code."""
     name, params = safe_name(fn.name, kind), [p.name for p in fn.params]
     of_value = " of the value (not the aux)" if aux else ""
     parts, per_direction = [], []
-    for i in indices:
+    for i, batched in batches.items():
         x = params[i]
-        batched = _vector_jvp(f, i)
         if batched is None:
             per_direction.append(x)
             continue
@@ -79,7 +81,7 @@ def _forward_gradient_source(f: Callable, fn: Function, kind: str, indices: list
             f"# the gradient is tangent[..., k]{of_value} for the k-th number of {x}, in "
             f"{x}'s shape.",
             batched.source]))
-    if per_direction:
+    if per_direction and jvp_fn is not None:
         tangents = ", ".join(f"{p}_dot" for p in params)
         parts.append("\n".join([
             f"# {name} (forward mode) calls this JVP once per number of "
@@ -246,7 +248,7 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     func, instance, func_wrt = method_parts(f, wrt)
     if instance is not None:  # a bound method: its function, `self` held constant
         return _bound(jacobian_of(func, func_wrt, mode), instance)
-    fn = lower(f)
+    fn = lowered(f)
     indices, single = wrt_indices(fn, wrt)
     if fn.returns_tuple:
         raise ADCompileError(f"jacobian needs a function with one output, but {fn.name} "
@@ -308,7 +310,7 @@ def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
     func, instance, func_wrt = method_parts(f, wrt)
     if instance is not None:  # a bound method: its function, `self` held constant
         return _bound(hessian_of(func, func_wrt), instance)
-    fn = lower(f)
+    fn = lowered(f)
     _require_one_output(fn)
     gradient = derivative(f, "grad", wrt, "reverse")
     index = wrt_indices(fn, wrt)[0][0]
