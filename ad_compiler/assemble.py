@@ -33,25 +33,32 @@ from .shapes import uses_arrays
 def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
                      single: bool, aux: bool = False) -> Callable:
     """Forward-mode gradient of a function of arrays or containers: one vector-mode
-    sweep carrying every input element's direction (one sweep per element as the
-    fallback).  With `aux`, `f` returns ``(value, aux)`` and only value is differentiated."""
-    batched = {i: _vector_jvp(f, i) for i in indices}
+    sweep carrying every input element's direction, of all the inputs `indices` at once
+    (one sweep per input, or per element, as the fallbacks).  With `aux`, `f` returns
+    ``(value, aux)`` and only value is differentiated."""
+    joint = _vector_jvp(f, tuple(indices)) if len(indices) > 1 else None
+    batched = {} if joint is not None else {i: _vector_jvp(f, i) for i in indices}
     # the JVP of one direction per sweep is built only where vector mode is not
-    jvp_fn = derivative(f, "jvp", 0, "forward") if None in batched.values() else None
-    some = jvp_fn or batched[indices[0]] if indices else derivative(f, "jvp", 0, "forward")
+    jvp_fn = derivative(f, "jvp", 0, "forward") if joint is None and (
+        not indices or None in batched.values()) else None
+    some = joint or jvp_fn or batched[indices[0]]
+    output = 0 if aux else None
 
     def gradient(*args: Any) -> Any:
         full = with_defaults(f, args)
-        value, grads = None, []
-        for i in indices:
-            value, g = _directions(f, full, i, 0.0, output=0 if aux else None)
-            grads.append(g)
+        if joint is not None:
+            value, grads = _joint_directions(joint, full, indices, output)
+        else:
+            value, grads = None, []
+            for i in indices:
+                value, g = _directions(f, full, i, 0.0, output=output)
+                grads.append(g)
         out = grads[0] if single else tuple(grads)
         if aux:
             return (out, value[1]) if kind == "grad" else (tuple(value), out)
         return out if kind == "grad" else (value, out)
 
-    gradient.source = _forward_gradient_source(fn, kind, batched, jvp_fn, aux)
+    gradient.source = _forward_gradient_source(fn, kind, batched, jvp_fn, aux, joint, indices)
     gradient._adc_function = some._adc_function
     gradient._adc_rules_version = some._adc_rules_version
     gradient._adc_wrapper = True  # closes over `f`: never rebound to another function
@@ -60,13 +67,45 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
     return gradient
 
 
+def _joint_directions(joint: Callable, args: tuple, indices: list[int],
+                      output: int | None) -> tuple[Any, list[Any]]:
+    """f(args) and the gradients of its scalar output with respect to each input in
+    `indices`, from one vector-mode sweep carrying the directions of all of them."""
+    xs = [args[i] for i in indices]
+    value, tangent = joint(*args, *_batch_seeds(xs))
+    if output is not None:
+        tangent = tangent[output]
+    n = sum(pytree.size(x) for x in xs)
+    stacked = [np.broadcast_to(t, (n,)) for t in _tangent_leaves(tangent, 0.0)]
+    grads, start = [], 0
+    for x in xs:
+        k = pytree.size(x)
+        grads.append(_split([block[..., start:start + k] for block in stacked], x, 0.0))
+        start += k
+    return value, grads
+
+
 def _forward_gradient_source(fn: Function, kind: str, batches: dict[int, Callable | None],
-                             jvp_fn: Callable | None, aux: bool) -> str:
+                             jvp_fn: Callable | None, aux: bool, joint: Callable | None,
+                             indices: list[int]) -> str:
     """The JVP code a forward-mode gradient runs, each with a header that says so and how
     it is called: the gradient itself is a small wrapper, not generated code."""
     name, params = safe_name(fn.name, kind), [p.name for p in fn.params]
     of_value = " of the value (not the aux)" if aux else ""
     parts, per_direction = [], []
+    if joint is not None:
+        xs = [params[i] for i in indices]
+        together = " and ".join(xs)
+        parts.append("\n".join([
+            f"# {name} (forward mode) calls this vector-mode JVP, one sweep for all of "
+            f"{together}:",
+            f"#     value, tangent = {joint.__name__}({', '.join(params)}, "
+            f"{', '.join(x + '_dot' for x in xs)})",
+            f"# {', '.join(x + '_dot' for x in xs)} hold every unit direction of "
+            f"{together} on a last axis of length n, the count of numbers in them all",
+            f"# ({xs[0]}'s first); the gradient is tangent[..., k]{of_value} for the k-th "
+            "of those numbers, in its input's shape.",
+            joint.source]))
     for i, batched in batches.items():
         x = params[i]
         if batched is None:
@@ -136,15 +175,24 @@ def _one_direction_jvp(f: Callable, i: int) -> Callable | None:
 def _batch_seed(x: Any) -> Any:
     """Every unit direction of `x` at once: each leaf's shape plus a last axis, one per
     element of `x`."""
-    n, start, seeds = pytree.size(x), 0, []
-    for leaf in pytree.leaves(x):
-        if isinstance(leaf, np.ndarray):
-            runtime.require_float(leaf)
-        k = int(np.size(leaf))
-        eye = np.eye(n, dtype=_float_dtype(leaf))[start:start + k]
-        seeds.append(eye.reshape(np.shape(leaf) + (n,)))
-        start += k
-    return pytree.rebuild(x, seeds)
+    return _batch_seeds([x])[0]
+
+
+def _batch_seeds(xs: list[Any]) -> list[Any]:
+    """Every unit direction of the inputs `xs` at once, on one last axis: each leaf's
+    shape plus that axis, one place per element of them all (in their order)."""
+    n, start, out = sum(pytree.size(x) for x in xs), 0, []
+    for x in xs:
+        seeds = []
+        for leaf in pytree.leaves(x):
+            if isinstance(leaf, np.ndarray):
+                runtime.require_float(leaf)
+            k = int(np.size(leaf))
+            eye = np.eye(n, dtype=_float_dtype(leaf))[start:start + k]
+            seeds.append(eye.reshape(np.shape(leaf) + (n,)))
+            start += k
+        out.append(pytree.rebuild(x, seeds))
+    return out
 
 
 def _float_dtype(x: Any) -> Any:

@@ -155,12 +155,37 @@ def chain(x, c):
     return np.sum(x * x)
 
 
-def test_a_forward_gradient_of_arrays_needs_vector_sweeps_only():
+def test_a_forward_gradient_of_arrays_takes_one_vector_sweep_for_all_inputs():
     x, c = rng.standard_normal(4), rng.standard_normal(4)
     forward = adc.grad(chain, wrt=(0, 1), mode="forward")
     reverse = adc.grad(chain, wrt=(0, 1))(x, c)
     for got, expected, k in zip(forward(x, c), reverse, (0, 1)):
         np.testing.assert_allclose(got, expected, rtol=1e-12)
         np.testing.assert_allclose(got, numeric_grad(chain, [x, c], k), rtol=1e-6)
-    assert forward.source.count("calls this vector-mode JVP") == 2
+    assert forward.source.count("calls this vector-mode JVP, one sweep for all of x and c") == 1
     assert "once per number" not in forward.source
+    value, (gx, gc) = adc.value_and_grad(chain, wrt=(1, 0), mode="forward")(x, c)
+    assert value == pytest.approx(chain(x, c), rel=1e-14)
+    np.testing.assert_allclose(gx, reverse[1], rtol=1e-12)
+    np.testing.assert_allclose(gc, reverse[0], rtol=1e-12)
+
+
+def model_with_aux(params, data):
+    """A container input, an array input and an auxiliary result."""
+    w, b = params["w"], params["b"]
+    residual = data @ w + b - 1.0
+    return np.sum(residual ** 2), {"largest": np.max(np.abs(residual))}
+
+
+def test_a_joint_forward_sweep_over_a_container_and_an_array_with_aux():
+    params = {"w": rng.standard_normal(3), "b": 0.4}
+    data = rng.standard_normal((5, 3))
+    (gp, gd), aux = adc.grad(model_with_aux, wrt=(0, 1), mode="forward", has_aux=True)(
+        params, data)
+    (rp, rd), raux = adc.grad(model_with_aux, wrt=(0, 1), has_aux=True)(params, data)
+    np.testing.assert_allclose(gp["w"], rp["w"], rtol=1e-12)
+    assert isinstance(gp["b"], float) and gp["b"] == pytest.approx(rp["b"], rel=1e-12)
+    np.testing.assert_allclose(gd, rd, rtol=1e-12)
+    assert aux == raux
+    loss = lambda d: model_with_aux(params, d)[0]  # noqa: E731
+    np.testing.assert_allclose(gd, numeric_grad(loss, [data], 0), rtol=1e-6)

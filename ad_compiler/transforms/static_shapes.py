@@ -260,8 +260,9 @@ def derived(op: Op, sigs: list[tuple | None]) -> tuple | None:
         if any(s[1] is not np.ndarray or s[3].kind not in "biuf" or s[3].itemsize > 8
                for s in arrays) or all(s[3] != _FLOAT64 for s in arrays):
             return None  # (with a float64 array, bools, ints and floats make float64)
+        shapes = {s[2] for s in arrays}
         try:
-            shape = np.broadcast_shapes(*(s[2] for s in arrays))
+            shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*shapes)
         except ValueError:
             return None
         return ("array", np.ndarray, shape, _FLOAT64) if shape else None
