@@ -443,14 +443,15 @@ class _Emitter(Naming):
         lines: list[str] = self._probes(block.params, indent)
         group = None
         pending: list[Value] = []  # probe code: values assigned, to report in one call
+        pending_names: set[str] = set()
         for op in block.ops:
             if op.results and all(r.uid in self.inlined for r in op.results):
                 continue
             if op.attrs.get("finally") and not op.attrs.get("try") and not in_finally:
                 continue  # printed in the finally clause of its try statement
-            if pending and not self._reported_later(op, pending):
+            if pending and not self._reported_later(op, pending_names):
                 lines += self._probes(pending, indent)
-                pending = []
+                pending, pending_names = [], set()
             if op.blocks:
                 group = None
                 lines += self._structured(op, indent) + self._probes(op.results, indent)
@@ -465,7 +466,7 @@ class _Emitter(Naming):
                     text = self.fn.statements.get(op.loc.stmt_lineno)
                     if pending and text:
                         lines += self._probes(pending, indent)
-                        pending = []
+                        pending, pending_names = [], set()
                     if text:
                         prefix = "adjoint of: " if key[1] else ""
                         lines.append(f"{indent}# {prefix}{text}")
@@ -477,17 +478,17 @@ class _Emitter(Naming):
             if self.probe and (any(self.uses.get(r.uid) for r in op.results)
                                or not op.attrs.get("effect")):
                 pending += op.results
+                pending_names.update(self.names.get(r.uid) for r in op.results)
         return lines + self._probes(pending, indent)
 
-    def _reported_later(self, op: Op, pending: list[Value]) -> bool:
-        """Whether probe code may report the values `pending` after `op` runs: it
-        changes no object (an operator or an elementwise function) and rebinds none of
-        their names.  (One call for a statement's values compiles much faster than a
-        call for each: probe code names every value.)"""
+    def _reported_later(self, op: Op, names: set[str]) -> bool:
+        """Whether probe code may report values waiting to be reported, under `names`,
+        after `op` runs: it changes no object (an operator or an elementwise function)
+        and rebinds none of their names.  (One call for a statement's values compiles
+        much faster than a call for each.)"""
         if op.blocks or op.attrs.get("effect") or not (
                 op.prim in _PURE_PRIMS or has_expr(op.prim)):
             return False
-        names = {self.names.get(v.uid) for v in pending}
         return not any(self.names.get(r.uid) in names for r in op.results)
 
     def _probes(self, values: list[Value], indent: str) -> list[str]:
