@@ -95,16 +95,16 @@ def _forward_gradient_source(fn: Function, kind: str, batches: dict[int, Callabl
     parts, per_direction = [], []
     if joint is not None:
         xs = [params[i] for i in indices]
-        together = " and ".join(xs)
+        together, dots = _spoken(xs), [x + "_dot" for x in xs]
         parts.append("\n".join([
             f"# {name} (forward mode) calls this vector-mode JVP, one sweep for all of "
             f"{together}:",
-            f"#     value, tangent = {joint.__name__}({', '.join(params)}, "
-            f"{', '.join(x + '_dot' for x in xs)})",
-            f"# {', '.join(x + '_dot' for x in xs)} hold every unit direction of "
-            f"{together} on a last axis of length n, the count of numbers in them all",
-            f"# ({xs[0]}'s first); the gradient is tangent[..., k]{of_value} for the k-th "
-            "of those numbers, in its input's shape.",
+            f"#     value, tangent = {joint.__name__}({', '.join(params)}, {', '.join(dots)})",
+            f"# {_spoken(dots)} hold every unit direction of {together} on a last axis of",
+            f"# length n, the count of numbers in them together ({xs[0]}'s first); the "
+            "gradient is",
+            f"# tangent[..., k]{of_value} for the k-th of those numbers, in its input's "
+            "shape.",
             joint.source]))
     for i, batched in batches.items():
         x = params[i]
@@ -131,6 +131,11 @@ def _forward_gradient_source(fn: Function, kind: str, batches: dict[int, Callabl
             f"{of_value} is one number of the gradient.",
             jvp_fn.source]))
     return "\n\n".join(parts)
+
+
+def _spoken(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _basis(x: Any) -> list[Any]:
