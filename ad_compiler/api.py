@@ -19,6 +19,7 @@ from .build import (
     Wrt,
     bound_as_called,
     derivative,
+    lowered,
     method_parts,
     unshared,
     with_defaults,
@@ -28,7 +29,6 @@ from .differences import by_parameter, relative_error
 from .errors import ADCompileError
 from .frontend import load
 from .hvp import hvp_of
-from .lowering import lower
 from .lowering.core import has_packed_signature
 
 
@@ -113,7 +113,7 @@ def vjp(f: Callable, *primals: Any, wrt: Wrt | None = None) -> tuple[Any, Callab
 
         pullback_method.source = pullback_all.source
         return value, pullback_method
-    wanted = 0 if wrt is None else tuple(wrt_indices(lower(f), wrt)[0])
+    wanted = 0 if wrt is None else tuple(wrt_indices(lowered(f), wrt)[0])
     compiled = derivative(f, "vjp", wanted, "reverse")
     value = f(*unshared(compiled._adc_function, primals))
     several = compiled._adc_function.returns_tuple_in
@@ -189,7 +189,7 @@ def check_grad(f: Callable, *args: Any, wrt: Wrt | None = None, eps: float = 1e-
         shift = None if wrt is None else method_parts(f, wrt)[2]
         return check_grad(func, instance, *args, eps=eps, mode=mode,
                           wrt=shift if wrt is not None else tuple(range(1, len(args) + 1)))
-    fn = lower(f)
+    fn = lowered(f)
     call, values = f, args
     if has_packed_signature(f):  # one value per parameter, *args as one tuple
         call, values, given = by_parameter(f, args)

@@ -21,6 +21,7 @@ from .batched import register_unit_seed, release_unit_seed
 from .build import (
     Wrt,
     derivative,
+    lowered,
     method_parts,
     safe_name,
     unshared,
@@ -31,49 +32,88 @@ from .build import (
 from .dispatch import signature_key
 from .errors import ADCompileError
 from .ir import Function
-from .lowering import lower
 from .shapes import uses_arrays
 
 
 def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
                      single: bool, aux: bool = False) -> Callable:
     """Forward-mode gradient of a function of arrays or containers: one vector-mode
-    sweep carrying every input element's direction (one sweep per element as the
-    fallback).  With `aux`, `f` returns ``(value, aux)`` and only value is differentiated."""
+    sweep carrying every input element's direction, of all the inputs `indices` at once
+    (one sweep per input, or per element, as the fallbacks).  With `aux`, `f` returns
+    ``(value, aux)`` and only value is differentiated."""
+    joint = _vector_jvp(f, tuple(indices)) if len(indices) > 1 else None
+    batched = {} if joint is not None else {i: _vector_jvp(f, i) for i in indices}
     carriers = tuple(indices)  # the inputs that carry tangents: the others carry none
-    jvp_fn = derivative(f, "jvp", carriers, "forward")
+    # the JVP of one direction per sweep is built only where vector mode is not
+    jvp_fn = derivative(f, "jvp", carriers, "forward") if joint is None and (
+        not indices or None in batched.values()) else None
+    some = joint or jvp_fn or batched[indices[0]]
+    output = 0 if aux else None
 
     def gradient(*args: Any) -> Any:
         full = with_defaults(f, args)
-        value, grads = None, []
-        for i in indices:
-            value, g = _directions(f, full, i, 0.0, output=0 if aux else None,
-                                   carriers=carriers)
-            grads.append(g)
+        if joint is not None:
+            value, grads = _joint_directions(joint, full, indices, output)
+        else:
+            value, grads = None, []
+            for i in indices:
+                value, g = _directions(f, full, i, 0.0, output=output, carriers=carriers)
+                grads.append(g)
         out = grads[0] if single else tuple(grads)
         if aux:
             return (out, value[1]) if kind == "grad" else (tuple(value), out)
         return out if kind == "grad" else (value, out)
 
-    gradient.source = _forward_gradient_source(f, fn, kind, indices, jvp_fn, aux)
-    gradient._adc_function = jvp_fn._adc_function
-    gradient._adc_rules_version = jvp_fn._adc_rules_version
+    gradient.source = _forward_gradient_source(fn, kind, batched, jvp_fn, aux, joint, indices)
+    gradient._adc_function = some._adc_function
+    gradient._adc_rules_version = some._adc_rules_version
     gradient._adc_wrapper = True  # closes over `f`: never rebound to another function
     gradient.__name__ = safe_name(fn.name, kind)
     gradient.__doc__ = f"{kind} of {fn.name} (forward mode, vector-mode JVP)"
     return gradient
 
 
-def _forward_gradient_source(f: Callable, fn: Function, kind: str, indices: list[int],
-                             jvp_fn: Callable, aux: bool) -> str:
+def _joint_directions(joint: Callable, args: tuple, indices: list[int],
+                      output: int | None) -> tuple[Any, list[Any]]:
+    """f(args) and the gradients of its scalar output with respect to each input in
+    `indices`, from one vector-mode sweep carrying the directions of all of them."""
+    xs = [args[i] for i in indices]
+    value, tangent = joint(*args, *_batch_seeds(xs))
+    if output is not None:
+        tangent = tangent[output]
+    n = sum(pytree.size(x) for x in xs)
+    stacked = [np.broadcast_to(t, (n,)) for t in _tangent_leaves(tangent, 0.0)]
+    grads, start = [], 0
+    for x in xs:
+        k = pytree.size(x)
+        grads.append(_split([block[..., start:start + k] for block in stacked], x, 0.0))
+        start += k
+    return value, grads
+
+
+def _forward_gradient_source(fn: Function, kind: str, batches: dict[int, Callable | None],
+                             jvp_fn: Callable | None, aux: bool, joint: Callable | None,
+                             indices: list[int]) -> str:
     """The JVP code a forward-mode gradient runs, each with a header that says so and how
     it is called: the gradient itself is a small wrapper, not generated code."""
     name, params = safe_name(fn.name, kind), [p.name for p in fn.params]
     of_value = " of the value (not the aux)" if aux else ""
     parts, per_direction = [], []
-    for i in indices:
+    if joint is not None:
+        xs = [params[i] for i in indices]
+        together, dots = _spoken(xs), [x + "_dot" for x in xs]
+        parts.append("\n".join([
+            f"# {name} (forward mode) calls this vector-mode JVP, one sweep for all of "
+            f"{together}:",
+            f"#     value, tangent = {joint.__name__}({', '.join(params)}, {', '.join(dots)})",
+            f"# {_spoken(dots)} hold every unit direction of {together} on a last axis of",
+            f"# length n, the count of numbers in them together ({xs[0]}'s first); the "
+            "gradient is",
+            f"# tangent[..., k]{of_value} for the k-th of those numbers, in its input's "
+            "shape.",
+            joint.source]))
+    for i, batched in batches.items():
         x = params[i]
-        batched = _vector_jvp(f, i)
         if batched is None:
             per_direction.append(x)
             continue
@@ -86,7 +126,7 @@ def _forward_gradient_source(f: Callable, fn: Function, kind: str, indices: list
             f"# the gradient is tangent[..., k]{of_value} for the k-th number of {x}, in "
             f"{x}'s shape.",
             batched.source]))
-    if per_direction:
+    if per_direction and jvp_fn is not None:
         tangents = ", ".join(f"{params[i]}_dot" for i in indices)
         parts.append("\n".join([
             f"# {name} (forward mode) calls this JVP once per number of "
@@ -97,6 +137,11 @@ def _forward_gradient_source(f: Callable, fn: Function, kind: str, indices: list
             f"{of_value} is one number of the gradient.",
             jvp_fn.source]))
     return "\n\n".join(parts)
+
+
+def _spoken(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _basis(x: Any) -> list[Any]:
@@ -129,21 +174,39 @@ def _vector_jvp(f: Callable, i: int) -> Callable | None:
         return None
 
 
+def _one_direction_jvp(f: Callable, i: int) -> Callable | None:
+    """The JVP of `f` along input `i` alone (its code is plainer and builds faster than
+    vector mode's, where the input is one number), or None where it is refused."""
+    try:
+        return derivative(f, "jvp", (i,), "forward")
+    except ADCompileError:
+        return None
+
+
 def _batch_seed(x: Any) -> Any:
     """Every unit direction of `x` at once: each leaf's shape plus a last axis, one per
     element of `x`."""
     if type(x) is np.ndarray:  # the common case, without walking a tree
         runtime.require_float(x)
         return np.eye(x.size, dtype=_float_dtype(x)).reshape(x.shape + (x.size,))
-    n, start, seeds = pytree.size(x), 0, []
-    for leaf in pytree.leaves(x):
-        if isinstance(leaf, np.ndarray):
-            runtime.require_float(leaf)
-        k = int(np.size(leaf))
-        eye = np.eye(n, dtype=_float_dtype(leaf))[start:start + k]
-        seeds.append(eye.reshape(np.shape(leaf) + (n,)))
-        start += k
-    return pytree.rebuild(x, seeds)
+    return _batch_seeds([x])[0]
+
+
+def _batch_seeds(xs: list[Any]) -> list[Any]:
+    """Every unit direction of the inputs `xs` at once, on one last axis: each leaf's
+    shape plus that axis, one place per element of them all (in their order)."""
+    n, start, out = sum(pytree.size(x) for x in xs), 0, []
+    for x in xs:
+        seeds = []
+        for leaf in pytree.leaves(x):
+            if isinstance(leaf, np.ndarray):
+                runtime.require_float(leaf)
+            k = int(np.size(leaf))
+            eye = np.eye(n, dtype=_float_dtype(leaf))[start:start + k]
+            seeds.append(eye.reshape(np.shape(leaf) + (n,)))
+            start += k
+        out.append(pytree.rebuild(x, seeds))
+    return out
 
 
 @contextmanager
@@ -184,6 +247,13 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
     item of the outputs `f` returns as a tuple.  One sweep per element takes the JVP
     whose tangents are those of the inputs `carriers` (args[i] alone by default), a unit
     tangent for args[i] and zeros for the others."""
+    if _is_number(args[i]) and not isinstance(args[i], bool) and carriers in (None, (i,)):
+        single = _one_direction_jvp(f, i)  # one direction: no axis of directions needed
+        if single is not None:
+            value, column = single(*args, 1.0)
+            if output is not None:
+                column = column[output]
+            return value, _assemble([column], args[i], value if y_like is None else y_like)
     batched = _vector_jvp(f, i)
     if batched is None:
         carriers = carriers or (i,)
@@ -304,7 +374,7 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     func, instance, func_wrt = method_parts(f, wrt)
     if instance is not None:  # a bound method: its function, `self` held constant
         return _bound(jacobian_of(func, func_wrt, mode), instance)
-    fn = lower(f)
+    fn = lowered(f)
     indices, single = wrt_indices(fn, wrt)
     if fn.returns_tuple:
         raise ADCompileError(f"jacobian needs a function with one output, but {fn.name} "
@@ -430,7 +500,7 @@ def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
     func, instance, func_wrt = method_parts(f, wrt)
     if instance is not None:  # a bound method: its function, `self` held constant
         return _bound(hessian_of(func, func_wrt), instance)
-    fn = lower(f)
+    fn = lowered(f)
     _require_one_output(fn)
     gradient = derivative(f, "grad", wrt, "reverse")
     index = wrt_indices(fn, wrt)[0][0]

@@ -120,7 +120,7 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         raise ADCompileError(f"mode must be 'reverse' or 'forward', not {mode!r}",
                              hint="write mode='reverse' (the default) or mode='forward'")
     rules_version = custom.version
-    fn = lower(f)
+    fn = lowered(f)
     aux = kind.endswith("_aux")  # f returns (value, aux): only the value is differentiated
     kind = kind.removesuffix("_aux")
     if kind in ("jvp", "vjp", "vjp_batched") and isinstance(wrt, tuple):  # the parameters
@@ -407,11 +407,39 @@ def _still_valid(compiled: Callable, f: Callable) -> bool:
     defaults it was built with, and no rule was registered since it was compiled."""
     if compiled._adc_rules_version != custom.version or not _same_defaults(compiled, f):
         return False
-    for owner, spelling, obj in compiled._adc_function.resolutions:
+    return _assumptions_hold(compiled._adc_function, getattr(compiled, "_adc_inlined", ()), f)
+
+
+def _assumptions_hold(fn: Function, inlined: tuple, f: Callable) -> bool:
+    """Whether every name `fn` resolved still denotes the same object for `f`, and every
+    function it inlined still has the code and defaults it inlined."""
+    for owner, spelling, obj in fn.resolutions:
         if not same_callable(resolve_path(owner or f, spelling), obj):
             return False
-    return all(fn.__code__ is code and fn.__defaults__ is defaults
-               for fn, code, defaults in getattr(compiled, "_adc_inlined", ()))
+    return all(g.__code__ is code and g.__defaults__ is defaults
+               for g, code, defaults in inlined)
+
+
+def lowered(f: Callable) -> Function:
+    """The IR of `f`, lowered once for the builds asked of it in a row (a Hessian
+    builds a gradient and its JVP, a forward-mode gradient one sweep per input, each
+    of them starting from `f`'s IR): the last few are kept while `f` has the same code
+    and defaults, no rule was registered, and what the IR assumed still holds."""
+    if not isinstance(f, types.FunctionType) or isinstance(getattr(f, "_adc_function", None),
+                                                          Function):
+        return lower(f)
+    kept = cache.lowered(f)
+    if kept is not None:
+        fn, code, defaults, version, inlined = kept
+        if f.__code__ is code and f.__defaults__ is defaults and version == custom.version \
+                and _assumptions_hold(fn, inlined, f):
+            return fn
+    version, code, defaults = custom.version, f.__code__, f.__defaults__
+    fn = lower(f)
+    inlined = tuple((g, g.__code__, g.__defaults__) for _, _, g in fn.resolutions
+                    if isinstance(g, types.FunctionType))
+    cache.keep_lowered(f, (fn, code, defaults, version, inlined))
+    return fn
 
 
 def _same_defaults(compiled: Callable, f: Callable) -> bool:

@@ -9,6 +9,7 @@ resolved at compile time still denote the same objects.
 """
 from __future__ import annotations
 
+import threading
 import types
 import weakref
 from collections.abc import Callable
@@ -36,8 +37,36 @@ def store(func: Callable, key: tuple, entry: Any) -> None:
         entries.append(entry)
 
 
+# the IR of the last few functions lowered: the builds asked of one function in a row
+# (a Hessian's gradient and its JVP, a forward-mode gradient's sweeps) lower it once
+_LOWERED_KEPT = 4
+_lowered: dict[int, tuple[weakref.ref, Any]] = {}  # id(function) -> (its ref, entry)
+_lowered_lock = threading.Lock()
+
+
+def lowered(func: Callable) -> Any:
+    """The entry kept by `keep_lowered` for `func`, or None."""
+    kept = _lowered.get(id(func))
+    return kept[1] if kept is not None and kept[0]() is func else None
+
+
+def keep_lowered(func: Callable, entry: Any) -> None:
+    """Keep `entry` (the IR of `func` and what it assumed) for the newest functions."""
+    try:
+        ref = weakref.ref(func)
+    except TypeError:
+        return
+    with _lowered_lock:
+        _lowered.pop(id(func), None)
+        _lowered[id(func)] = (ref, entry)
+        while len(_lowered) > _LOWERED_KEPT:
+            del _lowered[next(iter(_lowered))]
+
+
 def clear() -> None:
     _entries.clear()
+    with _lowered_lock:
+        _lowered.clear()
 
 
 def size() -> int:

@@ -30,6 +30,7 @@ from .codegen_statements import ends_in_raise, finally_lines, fstring, try_lines
 from .ir import (
     BINARY_SYMBOLS,
     COMPARE_SYMBOLS,
+    UNARY_SYMBOLS,
     Block,
     Const,
     ForOp,
@@ -45,7 +46,9 @@ from .ir import (
 )
 from .naming import HELPER_MODULES, Naming
 from .printing import print_stmt
+from .registry import has_expr
 from .registry.writes import IF_ARRAY
+from .transforms.static_shapes import derivable
 from .write_analysis import (
     accumulations_in_place,
     in_place_writes,
@@ -57,6 +60,8 @@ _AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.D
                "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "matmul": ast.MatMult}
 _AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
                  "ne": ast.NotEq}
+# operations that change no object (probe code may report values after them)
+_PURE_PRIMS = frozenset({*BINARY_SYMBOLS, *UNARY_SYMBOLS, *COMPARE_SYMBOLS, "unbroadcast"})
 _NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add", "setitem", "add_at",
                   "appended", "pop_last"}
 # Folding stops where an expression would nest deeper than this: a line stays readable,
@@ -203,7 +208,7 @@ class _Emitter(Naming):
         return uid
 
     def _try_inline(self, op: Op) -> None:
-        if self.probe or (len(op.results) != 1 or op.attrs.get("effect") or op.prim in _NEVER_INLINED
+        if (self.probe and not derivable(op)) or (len(op.results) != 1 or op.attrs.get("effect") or op.prim in _NEVER_INLINED
                 or (op.blocks and id(op) not in self.expression_ifs)):
             return
         v = op.result
@@ -439,11 +444,16 @@ class _Emitter(Naming):
     def body_lines(self, block: Block, indent: str, in_finally: bool = False) -> list[str]:
         lines: list[str] = self._probes(block.params, indent)
         group = None
+        pending: list[Value] = []  # probe code: values assigned, to report in one call
+        pending_names: set[str] = set()
         for op in block.ops:
             if op.results and all(r.uid in self.inlined for r in op.results):
                 continue
             if op.attrs.get("finally") and not op.attrs.get("try") and not in_finally:
                 continue  # printed in the finally clause of its try statement
+            if pending and not self._reported_later(op, pending_names):
+                lines += self._probes(pending, indent)
+                pending, pending_names = [], set()
             if op.blocks:
                 group = None
                 lines += self._structured(op, indent) + self._probes(op.results, indent)
@@ -456,6 +466,9 @@ class _Emitter(Naming):
                 key = (op.loc.stmt_lineno, derivative and self.fn_kind == "reverse")
                 if key != group:
                     text = self.fn.statements.get(op.loc.stmt_lineno)
+                    if pending and text:
+                        lines += self._probes(pending, indent)
+                        pending, pending_names = [], set()
                     if text:
                         prefix = "adjoint of: " if key[1] else ""
                         lines.append(f"{indent}# {prefix}{text}")
@@ -465,16 +478,29 @@ class _Emitter(Naming):
                 lines += [indent + print_stmt(s) for s in self._write_statements(op)]
             else:
                 lines.append(indent + print_stmt(self._statement(op)))
-            if any(self.uses.get(r.uid) for r in op.results) or not op.attrs.get("effect"):
-                lines += self._probes(op.results, indent)
-        return lines
+            if self.probe and (any(self.uses.get(r.uid) for r in op.results)
+                               or not op.attrs.get("effect")):
+                pending += op.results
+                pending_names.update(self.names.get(r.uid) for r in op.results)
+        return lines + self._probes(pending, indent)
+
+    def _reported_later(self, op: Op, names: set[str]) -> bool:
+        """Whether probe code may report values waiting to be reported, under `names`,
+        after `op` runs: it changes no object (an operator or an elementwise function)
+        and rebinds none of their names.  (One call for a statement's values compiles
+        much faster than a call for each.)"""
+        if op.blocks or op.attrs.get("effect") or not (
+                op.prim in _PURE_PRIMS or has_expr(op.prim)):
+            return False
+        return not any(self.names.get(r.uid) in names for r in op.results)
 
     def _probes(self, values: list[Value], indent: str) -> list[str]:
-        """Probe code reports each value as it is assigned: ``__adc_probe__(uid, name)``."""
+        """Probe code reports values as they are assigned, in one call for a run of
+        operations: ``__adc_probe__(uid, name, uid, name, ...)``."""
         if not self.probe:
             return []
-        return [f"{indent}__adc_probe__({v.uid}, {self.names[v.uid]})" for v in values
-                if v.uid in self.names]
+        reported = [f"{v.uid}, {self.names[v.uid]}" for v in values if v.uid in self.names]
+        return [f"{indent}__adc_probe__({', '.join(reported)})"] if reported else []
 
     def _statement(self, op: Op) -> ast.stmt:
         if op.prim == "index_add":  # an adjoint list updated in place: xs_bar[i] += g

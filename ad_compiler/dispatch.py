@@ -136,10 +136,12 @@ class Dispatcher:
         """The code that runs for arguments like these (specialised to their shapes)."""
         return self.version_for(*args).source
 
-    def _record(self, uid: int, value: Any) -> None:
-        sig = signature(value)
-        if self._observed.setdefault(uid, sig) != sig:
-            self._observed[uid] = VARIED
+    def _record(self, *reported: Any) -> None:
+        """What probe code calls with values it has seen: uid, value, uid, value, ..."""
+        for uid, value in zip(reported[::2], reported[1::2]):
+            sig = signature(value)
+            if self._observed.setdefault(uid, sig) != sig:
+                self._observed[uid] = VARIED
 
     def _build(self, ir: Function, probe: Callable | None = None) -> Generated:
         _, user_globals, cells = self._adc_context

@@ -15,6 +15,7 @@ import numpy as np
 from .arguments import check_direction
 from .build import (
     derivative,
+    lowered,
     method_parts,
     safe_name,
     unshared,
@@ -23,7 +24,6 @@ from .build import (
 )
 from .dispatch import signature_key
 from .errors import ADCompileError
-from .lowering import lower
 from .shapes import uses_arrays
 
 
@@ -45,7 +45,7 @@ def hvp_of(f: Callable, wrt: int | str = 0) -> Callable:
 
         bound.__name__, bound.source = unbound.__name__, unbound.source
         return bound
-    fn = lower(f)
+    fn = lowered(f)
     gradient = derivative(f, "grad", wrt, "reverse")
     index = wrt_indices(fn, wrt)[0][0]
     names = [p.name for p in fn.params]

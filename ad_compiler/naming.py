@@ -77,9 +77,11 @@ class Naming:
             callee = op.attrs.get("callee")
             if callee and self._spelling_still_means(op):
                 self._reserve_free(callee, op.attrs.get("callee_kind", "global"))
-            elif "fn" in op.attrs and op.prim not in ("copy", "setitem", "add_at", "appended") \
+            elif "fn" in op.attrs and id(op.attrs["fn"]) not in self.refs \
+                    and op.prim not in ("copy", "setitem", "add_at", "appended") \
                     and not op.attrs.get("subscript") and not printed_as_syntax(op) \
                     and id(op) not in getattr(self, "adds_into", ()):  # printed otherwise
+                # (one reference per callable: each call of it is printed alike)
                 self.refs[id(op.attrs["fn"])] = self._reference(op.attrs["fn"],
                                                                 op.attrs.get("label"))
         for o in self.fn.outputs:

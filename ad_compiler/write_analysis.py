@@ -18,7 +18,7 @@ list or a stack still holds), and no value that may share it is read after the w
 from __future__ import annotations
 
 from . import batched, runtime
-from .ir import Block, Const, ForOp, Function, IfOp, LoopOp, Op, Value, WhileOp
+from .ir import Block, Const, ForOp, Function, IfOp, LoopOp, Op, Value, WhileOp, walk_ops
 from .lowering.inplace import _FRESH_CALLS, _IMMUTABLE_CALLS, VIEWS_TOO
 from .registry import get, has_expr, is_array, is_view
 from .registry.writes import IF_ARRAY
@@ -55,6 +55,8 @@ class _Position:
 def in_place_writes(fn: Function) -> dict[int, tuple[Op, set[int]]]:
     """The `setitem` ops that may write into their target in place, by id: each with
     the values that may share the target's memory (which must be read before it)."""
+    if not _has_prim(fn.body, _WRITES):
+        return {}  # (the analysis walks the whole function: it may be long)
     analysis = _Analysis(fn)
     found = {}
     for op in analysis.writes:
@@ -66,6 +68,8 @@ def in_place_writes(fn: Function) -> dict[int, tuple[Op, set[int]]]:
 def accumulations_in_place(fn: Function) -> dict[int, int]:
     """The `accumulate` ops (a sum of adjoints) one of whose dense operands is the code's
     own and read no more, by id, with that operand's position: the sum may go into it."""
+    if not _has_prim(fn.body, ("accumulate",)):
+        return {}
     analysis = _Analysis(fn)
     found = {}
     for op in analysis.accumulations:
@@ -77,6 +81,10 @@ def accumulations_in_place(fn: Function) -> dict[int, int]:
                 found[id(op)] = k
                 break
     return found
+
+
+def _has_prim(block: Block, prims: tuple[str, ...]) -> bool:
+    return any(op.prim in prims for op in walk_ops(block))
 
 
 def runs_after(fn_positions: dict, a: Op, b: Op) -> bool:

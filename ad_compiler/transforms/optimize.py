@@ -95,8 +95,10 @@ def prune_stacks(fn: Function) -> bool:
     which parts the backward loop still uses, and the matching pushes drop the rest
     (one item stays, the stack's length being the trip count).
     """
-    used: set[int] = set()
     ops = list(walk_ops(fn.body))
+    if not any(op.prim == "pop" for op in ops):
+        return False  # nothing taped (most long functions: straight-line code)
+    used: set[int] = set()
     for op in ops:
         used.update(a.uid for a in op.args if isinstance(a, Value))
         for block in op.blocks:

@@ -242,7 +242,62 @@ def _op(facts: Facts, op: Op) -> None:
     fixed = ok and (all(facts.is_fixed(a) for a in op.args)
                     or id(fn) in _SHAPE_QUERIES)
     for r in op.results:
+        if ok and r.uid not in facts.observed and derivable(op):
+            facts._set(r, derived(op, sigs), fixed=fixed)  # folded in probe code
+            continue
         facts._set(r, facts._seen(r) if ok else None, fixed=fixed)
+
+
+# operators whose result's signature follows from their operands' (see `derived()`)
+_ARITHMETIC = {"add": 2, "sub": 2, "mul": 2, "truediv": 2, "floordiv": 2, "mod": 2, "pow": 2,
+               "neg": 1, "pos": 1}
+_SCALAR_ARITHMETIC = frozenset({"add", "sub", "mul", "truediv", "neg", "pos"})
+_FLOAT64 = np.dtype(np.float64)
+_SCALAR64 = ("scalar", np.float64)
+
+
+def derivable(op: Op) -> bool:
+    """Whether `op` is arithmetic or a NumPy ufunc applied to its operands alone, whose
+    result's signature `derived()` may tell from theirs: probe code need not report it
+    (and may fold it into the expression using it, as other code does)."""
+    if op.blocks or len(op.results) != 1 or op.attrs.get("kwnames") or op.attrs.get("effect"):
+        return False
+    if op.prim in _ARITHMETIC:
+        return len(op.args) == _ARITHMETIC[op.prim] and "operator" not in op.attrs
+    fn = op.attrs.get("fn")
+    return isinstance(fn, np.ufunc) and fn.nout == 1 and fn.nin == len(op.args) and \
+        has_expr(op.prim)
+
+
+def derived(op: Op, sigs: list[tuple | None]) -> tuple | None:
+    """The signature of the result of a `derivable` op with operands of signatures
+    `sigs`, where it is certain: a float64 array with other real arrays and Python
+    numbers gives a float64 array of their broadcast shape (not a 0-d one: NumPy may
+    return a scalar), a float64 scalar with Python numbers a float64 scalar; Python
+    ints and floats under + - * / give an int or a float.  None where it is not
+    certain (the value then counts as unknown, as one probe code did not see)."""
+    if any(s is None for s in sigs):
+        return None
+    arrays = [s for s in sigs if s[0] == "array"]
+    if any(s[0] not in ("array", "float", "int") and s != _SCALAR64 for s in sigs):
+        return None
+    if arrays:
+        if any(s[1] is not np.ndarray or s[3].kind not in "biuf" or s[3].itemsize > 8
+               for s in arrays) or all(s[3] != _FLOAT64 for s in arrays):
+            return None  # (with a float64 array, bools, ints and floats make float64)
+        shapes = {s[2] for s in arrays}
+        try:
+            shape = shapes.pop() if len(shapes) == 1 else np.broadcast_shapes(*shapes)
+        except ValueError:
+            return None
+        return ("array", np.ndarray, shape, _FLOAT64) if shape else None
+    if _SCALAR64 in sigs:  # NumPy's float64 scalars with Python numbers
+        return _SCALAR64
+    if op.prim not in _SCALAR_ARITHMETIC or any(s[0] not in ("float", "int") for s in sigs):
+        return None
+    if op.prim == "truediv" or any(s[0] == "float" for s in sigs):
+        return ("float",)
+    return ("int",)
 
 
 def _pop(facts: Facts, op: Op) -> None:
