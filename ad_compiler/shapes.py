@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from .ir import Const, FreeName, Function, Op, Operand, Value, walk_ops
+from .ir import Const, FreeName, Function, IfOp, LoopOp, Op, Operand, Value, walk_ops
 from .registry import get, has_expr, is_array, is_helper
 from .registry.emit import param
 
@@ -38,8 +38,46 @@ class ShapeFacts:
         self.batch_seed: Value | None = None
         self._fresh = itertools.count()
         if fn is not None and not scalar_code:
+            self._classify(fn)
+
+    def _classify(self, fn: Function) -> None:
+        """Classes of every value.  A loop's carried value that starts as a number
+        (``total = 0`` before ``total = total + np.sum(r ** 2)``) and an ``if``'s result
+        are assumed scalars, then checked: a carried value whose next value, or a result
+        one of whose branches yields, is not certainly a scalar loses the assumption and
+        the pass runs again (each run assumes less, so this ends)."""
+        doubted: set[int] = set()
+        while True:
+            self.classes.clear()
+            assumed: list[tuple[Value, list[Operand]]] = []
             for op in walk_ops(fn.body):
                 self._visit(op)
+                assumed.extend(self._assume_scalars(op, doubted))
+            wrong = {v.uid for v, sources in assumed
+                     if any(self.shape_class(s) != SCALAR for s in sources)}
+            if not wrong:
+                return
+            doubted |= wrong
+
+    def _assume_scalars(self, op: Op, doubted: set[int]) -> list[tuple[Value, list[Operand]]]:
+        """The results (and carried parameters) of a loop or ``if`` taken to be scalars,
+        each with the operands that must then be scalars too."""
+        assumed = []
+        if isinstance(op, LoopOp):
+            for k, init in enumerate(op.inits):
+                result = op.results[k]
+                if result.uid in doubted or self.shape_class(init) != SCALAR:
+                    continue
+                for params in op.carrier_params:
+                    self.classes[params[k].uid] = SCALAR
+                self.classes[result.uid] = SCALAR
+                assumed.append((result, [op.body.yields[k]]))
+        elif isinstance(op, IfOp):
+            for k, result in enumerate(op.results):
+                if result.uid not in doubted:
+                    self.classes[result.uid] = SCALAR
+                    assumed.append((result, [b.yields[k] for b in op.blocks]))
+        return assumed
 
     @classmethod
     def of(cls, fn: Function, *, scalar_output: bool) -> ShapeFacts:

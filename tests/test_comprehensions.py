@@ -53,6 +53,10 @@ CASES = {
     "sum_of_a_helpers_list": (([0.5, -0.3, 2.0],), (0,)),
     "power_iterations": (([0.5, -0.3, 2.0], 4), (0,)),
     "set_consumers": (([0.7, 1.2, -0.3, 2.6],), (0,)),
+    "batch_squared_error": ((RNG.normal(size=(2, 3)), RNG.normal(size=(5, 3)),
+                             RNG.normal(size=(5, 2))), (0, 1, 2)),
+    "weighted_column_totals": ((RNG.normal(size=(4, 3)), RNG.normal(size=3)), (0, 1)),
+    "energy_of_rising_rows": ((np.array([[1.0, -0.5], [-2.0, 0.3], [0.4, 0.2]]),), (0,)),
 }
 
 # the other side of every branch: an item fails the all(), no outlier, an active hinge
@@ -179,6 +183,24 @@ def test_the_generated_loops_keep_the_users_names():
     source = adc.source(C.log_sum_exp)
     assert "m, first = None, True" in source and "m = max(m, item)" in source
     assert "total = total + " in adc.source(C.log_sum_exp, mode="forward")
+
+
+def test_a_total_that_starts_as_zero_is_specialised_to_its_shapes():
+    # sum() starts from the int 0: the total is still a scalar on every iteration, so
+    # the code for these shapes needs no run-time shape questions
+    args, _ = CASES["batch_squared_error"]
+    grad = adc.grad(C.batch_squared_error)
+    source = grad.source_for(*args)
+    for helper in ("unbroadcast", "sum_adjoint", "matmul_adjoint_a", "scalar_seed"):
+        assert helper not in source
+    assert "np.outer(" in source
+    expected = sum(2.0 * np.outer(args[0] @ x - y, x) for x, y in zip(args[1], args[2]))
+    np.testing.assert_allclose(grad(*args), expected, rtol=1e-13)
+    # a total that becomes a vector keeps summing its adjoint back over the rows
+    A, w = CASES["weighted_column_totals"][0]
+    A_bar = adc.grad(C.weighted_column_totals)(A, w)
+    np.testing.assert_allclose(A_bar, np.broadcast_to(2.0 * w * A.sum(axis=0), A.shape),
+                               rtol=1e-13)
 
 
 @pytest.mark.parametrize("fn,word", [

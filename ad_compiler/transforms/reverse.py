@@ -466,6 +466,7 @@ class _Sweep:
         for old, new in zip(saved, popped):
             new.name = old.name
             remap[old.uid] = new
+            self.facts.same_as[new.uid] = old  # the very value the iteration started from
             if old.uid in self.varied:
                 self.varied.add(new.uid)
         if id(op) in self.overwrites:  # arrays written in place: as the iteration found them
