@@ -14,6 +14,7 @@ original's own cells.  Helpers that the user's module does not import
 from __future__ import annotations
 
 import ast
+import builtins
 import itertools
 import linecache
 import math
@@ -442,7 +443,8 @@ class _Emitter(Naming):
                 continue
             if op.attrs.get("finally") and not op.attrs.get("try") and not in_finally:
                 continue  # printed in the finally clause of its try statement
-            if op.blocks:
+            summed = self._summed_items(op)
+            if op.blocks and summed is None:
                 group = None
                 lines += self._structured(op, indent) + self._probes(op.results, indent)
                 if op.attrs.get("try") and op.attrs.get("finally"):
@@ -458,7 +460,9 @@ class _Emitter(Naming):
                         prefix = "adjoint of: " if key[1] else ""
                         lines.append(f"{indent}# {prefix}{text}")
                     group = key
-            if op.prim in ("setitem", "add_at"):
+            if summed is not None:
+                lines.append(indent + print_stmt(summed))
+            elif op.prim in ("setitem", "add_at"):
                 lines += [indent + print_stmt(s) for s in self._write_statements(op)]
             else:
                 lines.append(indent + print_stmt(self._statement(op)))
@@ -472,6 +476,39 @@ class _Emitter(Naming):
             return []
         return [f"{indent}__adc_probe__({v.uid}, {self.names[v.uid]})" for v in values
                 if v.uid in self.names]
+
+    def _summed_items(self, op: Op) -> ast.stmt | None:
+        """``total = sum(xs)`` for the loop that ``sum(xs)`` was lowered to, where it is
+        still nothing but ``total = total + xs[index]`` over every index: builtins.sum
+        adds the items in that order (before Python 3.12, where it compensates rounding,
+        the loop also steps ``sum_step`` and is printed as it is)."""
+        if not (isinstance(op, ForOp) and op.attrs.get("fold") == "sum" and not self.probe
+                and len(op.results) == 1 and len(op.body.ops) == 2):
+            return None
+        index, total = op.body.params
+        get, add = op.body.ops
+        items = get.args[0] if get.prim == "getitem" and len(get.args) == 2 else None
+        if not (items is not None and get.args[1] is index and add.prim == "add"
+                and add.args == [total, get.result] and op.body.yields == [add.result]
+                and self.uses.get(get.result.uid) == 1
+                and self._calls(op.iterable, builtins.range, builtins.len) == [items]):
+            return None
+        args = [self.expr(items)]
+        init = op.inits[0]
+        if not (isinstance(init, Const) and type(init.value) is int and init.value == 0):
+            args.append(self.expr(init))
+        call = ast.Call(self._reference(builtins.sum), args, [])
+        return ast.Assign([ast.Name(self.names[op.results[0].uid], ast.Store())], call)
+
+    def _calls(self, operand: Operand, *fns: Any) -> list[Operand] | None:
+        """The arguments `x` where `operand` is ``fns[0](fns[1](...(x)))``."""
+        for fn in fns:
+            op = self.producer.get(operand.uid) if isinstance(operand, Value) else None
+            if op is None or op.prim != "call" or op.attrs.get("fn") is not fn \
+                    or len(op.args) != 1 or op.attrs.get("kwnames"):
+                return None
+            operand = op.args[0]
+        return [operand]
 
     def _statement(self, op: Op) -> ast.stmt:
         if op.prim == "index_add":  # an adjoint list updated in place: xs_bar[i] += g

@@ -127,6 +127,7 @@ class _Sweep:
         self.pop_saves: dict[int, Value] = {}  # id(pop op) -> stack of its results
         # id(loop) -> (carried arrays written in place, the stack of what they overwrote)
         self.overwrites: dict[int, tuple[overwrites.Chains, Value]] = {}
+        self.accumulators: set[int] = set()  # lists of adjoints a backward loop updates
         self._analysis = None
 
     def _primal_analysis(self):  # noqa: ANN202 - built once, where a loop is taped
@@ -500,7 +501,7 @@ class _Sweep:
             next_bars.append(total)
         for p in popped:
             inner_partials.pop(p.uid, None)  # the loop item and inactive state
-        dense = self._dense_accumulators(inner_partials, builder, inner)
+        dense = self._dense_accumulators(inner_partials, builder, inner, partials)
         outer = list(inner_partials)  # partial adjoints of values from outside the loop
         accumulators = [self._adjoint_value(u) for u in outer]
         accumulated = []
@@ -555,9 +556,11 @@ class _Sweep:
         return replayed, nexts
 
     def _dense_accumulators(self, inner_partials: Partials, outer: Builder,
-                            inner: Builder) -> dict[int, Value]:
+                            inner: Builder, partials: Partials) -> dict[int, Value]:
         """Lists whose items the loop body reads: their adjoint is one list, made
-        before the loop and updated in place (``xs_bar[i] += g``), not carried."""
+        before the loop and updated in place (``xs_bar[i] += g``), not carried.  A list
+        a later backward loop (the one of an earlier loop over the same items) already
+        made for them is updated again, rather than a second one made and added to it."""
         dense = {}
         made_inside = {p.uid for p in inner.block.params} | {
             r.uid for o in walk_ops(inner.block) for r in o.results}
@@ -571,9 +574,16 @@ class _Sweep:
             base = updates[0].args[0]
             if isinstance(base, Value) and base.uid in made_inside:
                 continue  # indexed where the loop body makes it: accumulated as it goes
-            acc = outer.emit("call", [base], attrs={"fn": runtime.zeros_like,
-                                                    "kwnames": ()}).result
-            self.out.derived[acc.uid] = (base, "{}_bar")
+            acc = self._reusable_accumulator(partials.get(u, []), outer)
+            if acc is not None:
+                partials[u].remove(acc)
+                if not partials[u]:
+                    del partials[u]
+            else:
+                acc = outer.emit("call", [base], attrs={"fn": runtime.zeros_like,
+                                                        "kwnames": ()}).result
+                self.out.derived[acc.uid] = (base, "{}_bar")
+                self.accumulators.add(acc.uid)
             nested = any(o.prim == "getitem" and o.args[0] is base
                          and o.result.uid in self.containers for o in inner.block.ops)
             by_index: dict[tuple, list] = {}  # updates of one index are summed first
@@ -595,6 +605,17 @@ class _Sweep:
             del inner_partials[u]
             dense[u] = acc
         return dense
+
+
+    def _reusable_accumulator(self, terms: list[Operand], outer: Builder) -> Value | None:
+        """A list of adjoints made by another backward loop in the block this one goes
+        into, and read by nothing yet (it waits, a partial adjoint, to be summed)."""
+        for term in terms:
+            if isinstance(term, Value) and term.uid in self.accumulators:
+                maker = outer.producers.get(term.uid)
+                if maker is not None and any(op is maker for op in outer.block.ops):
+                    return term
+        return None
 
 
 def _block_tour(body: Block) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
