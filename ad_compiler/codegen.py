@@ -98,14 +98,18 @@ class _Emitter(Naming):
         self.refs: dict[int, ast.expr] = {}
         self.in_place: dict = {}  # setitem ops written in place (write_analysis.py)
         self.adds_into: dict[int, int] = {}  # accumulate op -> the operand it adds into
+        # id(for op) -> the op taking its item (``for x in xs`` rather than by index)
+        self.visiting: dict[int, Op] = {}
 
     # ---------------------------------------------------------------- analysis
     def analyse(self) -> None:
         """Decide which values fold into the expression using them, and which share names."""
         self._visit(self.fn.body, top=True)
         ops = list(walk_ops(self.fn.body))
+        self._direct_iterations(ops)
+        taken_items = {id(o) for o in self.visiting.values()}
         for op in ops:
-            if not op.blocks:
+            if not op.blocks and id(op) not in taken_items:
                 self._try_inline(op)
         self._writes_in_place(ops)
         for op in reversed(ops):  # innermost first: `a and b`, `x if c else y` as expressions
@@ -161,6 +165,22 @@ class _Emitter(Naming):
             if self.share.get(uid) == aliases[uid].uid and \
                     read_last.get(self._root(uid), -1) > self._statement_of(uid):
                 del self.share[uid]
+
+    def _direct_iterations(self, ops: list[Op]) -> None:
+        """Loops ``for index in range(len(xs))`` whose body starts by taking
+        ``x = xs[index]`` and reads the index nowhere else are printed ``for x in xs:``,
+        as the user wrote them (the same items, fetched at the same point)."""
+        if self.probe:
+            return
+        for op in ops:
+            if not isinstance(op, ForOp) or not op.body.ops:
+                continue
+            first, index = op.body.ops[0], op.body.params[0]
+            if (first.prim == "getitem" and len(first.args) == 2 and first.args[1] is index
+                    and len(first.results) == 1 and self.uses.get(index.uid) == 1
+                    and self._calls(op.iterable, builtins.range, builtins.len) == first.args[:1]
+                    and isinstance(first.args[0], Value)):
+                self.visiting[id(op)] = first
 
     def _last_reads(self) -> dict[int, int]:
         """For each printed name (its root value), the last top-level op reading it
@@ -441,10 +461,13 @@ class _Emitter(Naming):
         for op in block.ops:
             if op.results and all(r.uid in self.inlined for r in op.results):
                 continue
+            if block.ops[0] is op and any(o is op for o in self.visiting.values()):
+                continue  # the item a `for x in xs` loop takes
             if op.attrs.get("finally") and not op.attrs.get("try") and not in_finally:
                 continue  # printed in the finally clause of its try statement
             summed = self._summed_items(op)
             if op.blocks and summed is None:
+                lines += self._loop_comment(op, indent, group)
                 group = None
                 lines += self._structured(op, indent) + self._probes(op.results, indent)
                 if op.attrs.get("try") and op.attrs.get("finally"):
@@ -476,6 +499,19 @@ class _Emitter(Naming):
             return []
         return [f"{indent}__adc_probe__({v.uid}, {self.names[v.uid]})" for v in values
                 if v.uid in self.names]
+
+    def _loop_comment(self, op: Op, indent: str, group: tuple | None) -> list[str]:
+        """The comment over a backward loop whose adjoints start from values computed
+        for it (``total_bar = mu_bar / n`` before the loop), as over any statement."""
+        if not (isinstance(op, LoopOp) and op.loc is not None and self.fn_kind == "reverse"
+                and not all(r.uid in self.primal for r in op.results)
+                and group != (op.loc.stmt_lineno, True)):
+            return []
+        names = [self.names[p.uid] for p in op.carried_params]
+        text = self.fn.statements.get(op.loc.stmt_lineno)
+        if not text or not self._yield_assignment(names, list(op.inits), indent):
+            return []
+        return [f"{indent}# adjoint of: {text}"]
 
     def _summed_items(self, op: Op) -> ast.stmt | None:
         """``total = sum(xs)`` for the loop that ``sum(xs)`` was lowered to, where it is
@@ -626,6 +662,10 @@ class _Emitter(Naming):
         if isinstance(op, ForOp):
             item = self.names[op.item.uid]
             iterable = print_stmt(ast.Expr(self.expr(op.iterable)))
+            taken = self.visiting.get(id(op))
+            if taken is not None:
+                item = self.names[taken.result.uid]
+                iterable = print_stmt(ast.Expr(self.expr(taken.args[0])))
             return lines + [f"{indent}for {item} in {iterable}:", *(body_lines or [inner + "pass"])]
         cond = op.cond_block
         cond_lines = self.body_lines(cond, inner)

@@ -57,6 +57,7 @@ CASES = {
     "batch_squared_error": ((RNG.normal(size=(2, 3)), RNG.normal(size=(5, 3)),
                              RNG.normal(size=(5, 2))), (0, 1, 2)),
     "weighted_column_totals": ((RNG.normal(size=(4, 3)), RNG.normal(size=3)), (0, 1)),
+    "gaussian_log_likelihood": (([0.3, -1.2, 2.5, 0.7], 1.3), (0, 1)),
     "energy_of_rising_rows": ((np.array([[1.0, -0.5], [-2.0, 0.3], [0.4, 0.2]]),), (0,)),
 }
 
@@ -188,6 +189,21 @@ def test_the_generated_loops_keep_the_users_names():
     source = adc.source(C.log_sum_exp)
     assert "m, first = None, True" in source and "m = max(m, item)" in source
     assert "total = total + " in adc.source(C.log_sum_exp, mode="forward")
+
+
+def test_loops_over_one_list_share_its_items_and_its_adjoint():
+    source = adc.source(C.gaussian_log_likelihood, wrt=(0, 1))
+    assert "for x in xs_items:" in source  # the item taken as the user wrote it
+    assert source.count("items_of(") == 1 and source.count("zero_items(") == 1
+    assert "add(" not in source  # both backward loops add into the one adjoint list
+    if not COMPENSATED_SUM:
+        assert "total = sum(xs_items)" in source
+    xs, sigma = CASES["gaussian_log_likelihood"][0]
+    mu = sum(xs) / len(xs)
+    # d/dx_i: -(x_i - mu) / sigma**2 (the mean's own terms add up to zero)
+    expected = [-(x - mu) / sigma ** 2 for x in xs]
+    assert_same_tree(adc.grad(C.gaussian_log_likelihood)(xs, sigma), expected,
+                     rtol=1e-13, atol=1e-15)
 
 
 def test_a_total_that_starts_as_zero_is_specialised_to_its_shapes():

@@ -580,8 +580,8 @@ class _Sweep:
                 if not partials[u]:
                     del partials[u]
             else:
-                acc = outer.emit("call", [base], attrs={"fn": runtime.zeros_like,
-                                                        "kwnames": ()}).result
+                acc = outer.emit("zero_items", [base], attrs={"fn": runtime.zero_items,
+                                                              "kwnames": ()}).result
                 self.out.derived[acc.uid] = (base, "{}_bar")
                 self.accumulators.add(acc.uid)
             nested = any(o.prim == "getitem" and o.args[0] is base
