@@ -128,6 +128,9 @@ class _Sweep:
         # id(loop) -> (carried arrays written in place, the stack of what they overwrote)
         self.overwrites: dict[int, tuple[overwrites.Chains, Value]] = {}
         self.accumulators: set[int] = set()  # lists of adjoints a backward loop updates
+        # differentiating reverse-mode code: the adjoints of the lists of adjoints it adds
+        # into in place (``xs_bar[i] += g``), dense, made before their first update is met
+        self.accumulated: dict[int, Operand | None] = {}
         self._analysis = None
 
     def _primal_analysis(self):  # noqa: ANN202 - built once, where a loop is taped
@@ -219,6 +222,8 @@ class _Sweep:
                 self.out.derived[adjoint_stack.uid] = (op.result, "{}_bar")
                 self.adjoint_stacks[op.result.uid] = adjoint_stack
         for op in reversed(ops):
+            if op.blocks:
+                self._adjoints_of_accumulated(op, builder, partials)
             if isinstance(op, IfOp):
                 self._adjoint_if(op, builder, partials)
             elif isinstance(op, LoopOp):
@@ -299,9 +304,54 @@ class _Sweep:
                 self.values[item.uid] = item
                 partials.setdefault(item.uid, []).append(bar)
 
+    def _adjoints_of_accumulated(self, op: Op, builder: Builder, partials: Partials) -> None:
+        """Before the adjoint of a loop or ``if`` whose blocks add into a list of
+        adjoints made outside them: that list's adjoint, which every update reads."""
+        nested = list(walk_ops(Block(ops=[op])))
+        made = {r.uid for o in nested for r in o.results} | {
+            p.uid for o in nested for b in o.blocks for p in b.params}
+        for inner in nested:
+            if inner.prim == "index_add" and self.is_varied(inner.args[2]) \
+                    and inner.args[0].uid not in made:
+                self._accumulated_adjoint(inner.args[0], builder, partials)
+
+    def _accumulated_adjoint(self, acc: Value, builder: Builder,
+                             partials: Partials) -> Operand | None:
+        """The adjoint of a list that code adds into item by item, read only after its
+        last update: each update's value gets that adjoint's item."""
+        if acc.uid not in self.accumulated:
+            terms = partials.pop(acc.uid, None)
+            total = None
+            if terms:
+                total = self._accumulated(builder, terms, None)
+                partials[acc.uid] = [total]
+                total = builder.emit("dense", [total, acc],
+                                     attrs={"fn": runtime.dense, "kwnames": ()}).result
+                self.out.derived[total.uid] = (acc, "{}_bar")
+            self.accumulated[acc.uid] = total
+        return self.accumulated[acc.uid]
+
+    def _adjoint_index_add(self, op: Op, builder: Builder, partials: Partials) -> None:
+        """``acc[i] += v``: `v`'s adjoint is item `i` of `acc`'s (``-=``: its negative)."""
+        acc, index, value = op.args
+        if not self.is_varied(value):
+            return
+        builder.loc = op.loc
+        acc_bar = self._accumulated_adjoint(acc, builder, partials)
+        if acc_bar is None:
+            return
+        part = builder.emit("getitem", [acc_bar, index]).result
+        if op.attrs.get("subtract"):
+            part = builder.neg(part)
+        self.values[value.uid] = value
+        partials.setdefault(value.uid, []).append(part)
+
     def _adjoint_op(self, op: Op, builder: Builder, partials: Partials) -> None:
         if op.prim in ("push", "pop"):
             self._adjoint_stack_op(op, builder, partials)
+            return
+        if op.prim == "index_add":
+            self._adjoint_index_add(op, builder, partials)
             return
         result = op.results[0] if op.results else None
         if result is None or result.uid not in partials:
@@ -693,6 +743,8 @@ def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
             args = [pop_saves[id(op)]]
         elif op.prim == "push" and op.args[0].uid not in made_here:
             attrs["replay_only"] = True
+        elif op.prim == "index_add" and op.args[0].uid not in remap:
+            attrs["replay_only"] = True  # a list made outside is added into once, forward
         results = [_fresh(r, remap, varied, out) for r in op.results]
         clones.append(op.rebuilt(args=args, results=results, attrs=attrs, blocks=blocks))
     return clones
