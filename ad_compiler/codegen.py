@@ -14,7 +14,6 @@ original's own cells.  Helpers that the user's module does not import
 from __future__ import annotations
 
 import ast
-import builtins
 import itertools
 import linecache
 import math
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime, runtime_writes
+from .codegen_loops import direct_iterations, loop_comment, summed_items
 from .codegen_statements import ends_in_raise, finally_lines, fstring, try_lines, with_lines
 from .ir import (
     BINARY_SYMBOLS,
@@ -106,7 +106,7 @@ class _Emitter(Naming):
         """Decide which values fold into the expression using them, and which share names."""
         self._visit(self.fn.body, top=True)
         ops = list(walk_ops(self.fn.body))
-        self._direct_iterations(ops)
+        direct_iterations(self, ops)
         taken_items = {id(o) for o in self.visiting.values()}
         for op in ops:
             if not op.blocks and id(op) not in taken_items:
@@ -165,22 +165,6 @@ class _Emitter(Naming):
             if self.share.get(uid) == aliases[uid].uid and \
                     read_last.get(self._root(uid), -1) > self._statement_of(uid):
                 del self.share[uid]
-
-    def _direct_iterations(self, ops: list[Op]) -> None:
-        """Loops ``for index in range(len(xs))`` whose body starts by taking
-        ``x = xs[index]`` and reads the index nowhere else are printed ``for x in xs:``,
-        as the user wrote them (the same items, fetched at the same point)."""
-        if self.probe:
-            return
-        for op in ops:
-            if not isinstance(op, ForOp) or not op.body.ops:
-                continue
-            first, index = op.body.ops[0], op.body.params[0]
-            if (first.prim == "getitem" and len(first.args) == 2 and first.args[1] is index
-                    and len(first.results) == 1 and self.uses.get(index.uid) == 1
-                    and self._calls(op.iterable, builtins.range, builtins.len) == first.args[:1]
-                    and isinstance(first.args[0], Value)):
-                self.visiting[id(op)] = first
 
     def _last_reads(self) -> dict[int, int]:
         """For each printed name (its root value), the last top-level op reading it
@@ -465,9 +449,9 @@ class _Emitter(Naming):
                 continue  # the item a `for x in xs` loop takes
             if op.attrs.get("finally") and not op.attrs.get("try") and not in_finally:
                 continue  # printed in the finally clause of its try statement
-            summed = self._summed_items(op)
+            summed = summed_items(self, op)
             if op.blocks and summed is None:
-                lines += self._loop_comment(op, indent, group)
+                lines += loop_comment(self, op, indent, group)
                 group = None
                 lines += self._structured(op, indent) + self._probes(op.results, indent)
                 if op.attrs.get("try") and op.attrs.get("finally"):
@@ -499,52 +483,6 @@ class _Emitter(Naming):
             return []
         return [f"{indent}__adc_probe__({v.uid}, {self.names[v.uid]})" for v in values
                 if v.uid in self.names]
-
-    def _loop_comment(self, op: Op, indent: str, group: tuple | None) -> list[str]:
-        """The comment over a backward loop whose adjoints start from values computed
-        for it (``total_bar = mu_bar / n`` before the loop), as over any statement."""
-        if not (isinstance(op, LoopOp) and op.loc is not None and self.fn_kind == "reverse"
-                and not all(r.uid in self.primal for r in op.results)
-                and group != (op.loc.stmt_lineno, True)):
-            return []
-        names = [self.names[p.uid] for p in op.carried_params]
-        text = self.fn.statements.get(op.loc.stmt_lineno)
-        if not text or not self._yield_assignment(names, list(op.inits), indent):
-            return []
-        return [f"{indent}# adjoint of: {text}"]
-
-    def _summed_items(self, op: Op) -> ast.stmt | None:
-        """``total = sum(xs)`` for the loop that ``sum(xs)`` was lowered to, where it is
-        still nothing but ``total = total + xs[index]`` over every index: builtins.sum
-        adds the items in that order (before Python 3.12, where it compensates rounding,
-        the loop also steps ``sum_step`` and is printed as it is)."""
-        if not (isinstance(op, ForOp) and op.attrs.get("fold") == "sum" and not self.probe
-                and len(op.results) == 1 and len(op.body.ops) == 2):
-            return None
-        index, total = op.body.params
-        get, add = op.body.ops
-        items = get.args[0] if get.prim == "getitem" and len(get.args) == 2 else None
-        if not (items is not None and get.args[1] is index and add.prim == "add"
-                and add.args == [total, get.result] and op.body.yields == [add.result]
-                and self.uses.get(get.result.uid) == 1
-                and self._calls(op.iterable, builtins.range, builtins.len) == [items]):
-            return None
-        args = [self.expr(items)]
-        init = op.inits[0]
-        if not (isinstance(init, Const) and type(init.value) is int and init.value == 0):
-            args.append(self.expr(init))
-        call = ast.Call(self._reference(builtins.sum), args, [])
-        return ast.Assign([ast.Name(self.names[op.results[0].uid], ast.Store())], call)
-
-    def _calls(self, operand: Operand, *fns: Any) -> list[Operand] | None:
-        """The arguments `x` where `operand` is ``fns[0](fns[1](...(x)))``."""
-        for fn in fns:
-            op = self.producer.get(operand.uid) if isinstance(operand, Value) else None
-            if op is None or op.prim != "call" or op.attrs.get("fn") is not fn \
-                    or len(op.args) != 1 or op.attrs.get("kwnames"):
-                return None
-            operand = op.args[0]
-        return [operand]
 
     def _statement(self, op: Op) -> ast.stmt:
         if op.prim == "index_add":  # an adjoint list updated in place: xs_bar[i] += g

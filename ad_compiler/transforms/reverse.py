@@ -31,6 +31,7 @@ from ..primitives import builtin_call_attrs
 from ..rules import active_operands, is_nondiff, vjp, zero_like
 from ..shapes import SCALAR, ShapeFacts
 from . import overwrites
+from .accumulators import Accumulations, Partials
 from .common import (
     DerivativeFunction,
     check_iterable,
@@ -45,8 +46,6 @@ from .common import (
     varied_values,
 )
 from .kinds import Kinds
-
-Partials = dict[int, list[Operand]]
 
 
 def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
@@ -111,13 +110,14 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
     return out
 
 
-class _Sweep:
+class _Sweep(Accumulations):
     def __init__(self, fn: Function, out: DerivativeFunction, varied: set[int],
                  facts: ShapeFacts, kinds: Kinds) -> None:
         self.fn, self.out, self.varied, self.facts, self.kinds = fn, out, varied, facts, kinds
         self.containers = container_values(fn)
         self.fn_producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}
         self._has_stacks = any(op.prim == "stack" for op in walk_ops(fn.body))
+        self._has_accumulations = any(op.prim == "index_add" for op in walk_ops(fn.body))
         self._tour = _block_tour(fn.body)  # block -> (enter, leave), value -> its block
         self.stacks: dict[int, Value] = {}  # id(loop op) -> its stack in this scope
         self.values: dict[int, Value] = {}  # uid -> value, for naming partial adjoints
@@ -222,7 +222,7 @@ class _Sweep:
                 self.out.derived[adjoint_stack.uid] = (op.result, "{}_bar")
                 self.adjoint_stacks[op.result.uid] = adjoint_stack
         for op in reversed(ops):
-            if op.blocks:
+            if op.blocks and self._has_accumulations:
                 self._adjoints_of_accumulated(op, builder, partials)
             if isinstance(op, IfOp):
                 self._adjoint_if(op, builder, partials)
@@ -303,48 +303,6 @@ class _Sweep:
                 self.out.derived[bar.uid] = (item, "{}_bar")
                 self.values[item.uid] = item
                 partials.setdefault(item.uid, []).append(bar)
-
-    def _adjoints_of_accumulated(self, op: Op, builder: Builder, partials: Partials) -> None:
-        """Before the adjoint of a loop or ``if`` whose blocks add into a list of
-        adjoints made outside them: that list's adjoint, which every update reads."""
-        nested = list(walk_ops(Block(ops=[op])))
-        made = {r.uid for o in nested for r in o.results} | {
-            p.uid for o in nested for b in o.blocks for p in b.params}
-        for inner in nested:
-            if inner.prim == "index_add" and self.is_varied(inner.args[2]) \
-                    and inner.args[0].uid not in made:
-                self._accumulated_adjoint(inner.args[0], builder, partials)
-
-    def _accumulated_adjoint(self, acc: Value, builder: Builder,
-                             partials: Partials) -> Operand | None:
-        """The adjoint of a list that code adds into item by item, read only after its
-        last update: each update's value gets that adjoint's item."""
-        if acc.uid not in self.accumulated:
-            terms = partials.pop(acc.uid, None)
-            total = None
-            if terms:
-                total = self._accumulated(builder, terms, None)
-                partials[acc.uid] = [total]
-                total = builder.emit("dense", [total, acc],
-                                     attrs={"fn": runtime.dense, "kwnames": ()}).result
-                self.out.derived[total.uid] = (acc, "{}_bar")
-            self.accumulated[acc.uid] = total
-        return self.accumulated[acc.uid]
-
-    def _adjoint_index_add(self, op: Op, builder: Builder, partials: Partials) -> None:
-        """``acc[i] += v``: `v`'s adjoint is item `i` of `acc`'s (``-=``: its negative)."""
-        acc, index, value = op.args
-        if not self.is_varied(value):
-            return
-        builder.loc = op.loc
-        acc_bar = self._accumulated_adjoint(acc, builder, partials)
-        if acc_bar is None:
-            return
-        part = builder.emit("getitem", [acc_bar, index]).result
-        if op.attrs.get("subtract"):
-            part = builder.neg(part)
-        self.values[value.uid] = value
-        partials.setdefault(value.uid, []).append(part)
 
     def _adjoint_op(self, op: Op, builder: Builder, partials: Partials) -> None:
         if op.prim in ("push", "pop"):
@@ -604,69 +562,6 @@ class _Sweep:
                 self.facts.same_as[new_state.uid] = original
             nexts.append((k, state))
         return replayed, nexts
-
-    def _dense_accumulators(self, inner_partials: Partials, outer: Builder,
-                            inner: Builder, partials: Partials) -> dict[int, Value]:
-        """Lists whose items the loop body reads: their adjoint is one list, made
-        before the loop and updated in place (``xs_bar[i] += g``), not carried.  A list
-        a later backward loop (the one of an earlier loop over the same items) already
-        made for them is updated again, rather than a second one made and added to it."""
-        dense = {}
-        made_inside = {p.uid for p in inner.block.params} | {
-            r.uid for o in walk_ops(inner.block) for r in o.results}
-        for u, terms in list(inner_partials.items()):
-            updates = [inner.producers.get(t.uid) if isinstance(t, Value) else None
-                       for t in terms]
-            if u not in self.containers or not all(
-                    op is not None and op.attrs.get("fn") is runtime.index_update
-                    for op in updates):
-                continue
-            base = updates[0].args[0]
-            if isinstance(base, Value) and base.uid in made_inside:
-                continue  # indexed where the loop body makes it: accumulated as it goes
-            acc = self._reusable_accumulator(partials.get(u, []), outer)
-            if acc is not None:
-                partials[u].remove(acc)
-                if not partials[u]:
-                    del partials[u]
-            else:
-                acc = outer.emit("zero_items", [base], attrs={"fn": runtime.zero_items,
-                                                              "kwnames": ()}).result
-                self.out.derived[acc.uid] = (base, "{}_bar")
-                self.accumulators.add(acc.uid)
-            nested = any(o.prim == "getitem" and o.args[0] is base
-                         and o.result.uid in self.containers for o in inner.block.ops)
-            by_index: dict[tuple, list] = {}  # updates of one index are summed first
-            for update in updates:
-                _, index, value = update.args
-                key = ("v", index.uid) if isinstance(index, Value) else ("c", repr(index))
-                by_index.setdefault(key, [index, []])[1].append(value)
-            for index, values in by_index.values():
-                if nested:
-                    for value in values:
-                        inner.emit("index_add", [acc, index, value],
-                                   attrs={"effect": True, "nested": True}, n_results=0)
-                    continue
-                negated = [inner.negated(v) for v in values]
-                subtract = all(n is not None for n in negated)  # xs_bar[i] -= a + b
-                total = inner.sum((negated if subtract else values)[::-1])
-                inner.emit("index_add", [acc, index, total],
-                           attrs={"effect": True, "subtract": subtract}, n_results=0)
-            del inner_partials[u]
-            dense[u] = acc
-        return dense
-
-
-    def _reusable_accumulator(self, terms: list[Operand], outer: Builder) -> Value | None:
-        """A list of adjoints made by another backward loop in the block this one goes
-        into, and read by nothing yet (it waits, a partial adjoint, to be summed)."""
-        for term in terms:
-            if isinstance(term, Value) and term.uid in self.accumulators:
-                maker = outer.producers.get(term.uid)
-                if maker is not None and any(op is maker for op in outer.block.ops):
-                    return term
-        return None
-
 
 def _block_tour(body: Block) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
     """Number the blocks in depth-first order: each block's number and the last number
