@@ -187,7 +187,7 @@ def dense(a: Any, like: Any) -> Any:
 def _shared(a: Any) -> Any:
     if type(a) is AdjointArray:
         return a.view(np.ndarray)
-    if type(a) is AdjointList:
+    if type(a) is AdjointList or type(a) is list:  # (a plain list: of zero_items, say)
         if _floats(a):  # numbers are never updated in place
             return Adjoints(a)
         return Adjoints(_shared(v) for v in a)

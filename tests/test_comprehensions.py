@@ -57,6 +57,7 @@ CASES = {
     "batch_squared_error": ((RNG.normal(size=(2, 3)), RNG.normal(size=(5, 3)),
                              RNG.normal(size=(5, 2))), (0, 1, 2)),
     "weighted_column_totals": ((RNG.normal(size=(4, 3)), RNG.normal(size=3)), (0, 1)),
+    "spread_of_a_field": (({"q": [1.0, -0.5, 0.25]}, 0.3), (0, 1)),
     "gaussian_log_likelihood": (([0.3, -1.2, 2.5, 0.7], 1.3), (0, 1)),
     "list_of_vectors_energy": (([np.array([0.5, -1.0]), np.array([1.5, 0.3]),
                                  np.array([-0.2, 0.8])], np.array([1.0, 2.0])), (0, 1)),
