@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from . import runtime, runtime_writes
+from .codegen_loops import direct_iterations, loop_comment, summed_items
 from .codegen_statements import ends_in_raise, finally_lines, fstring, try_lines, with_lines
 from .ir import (
     BINARY_SYMBOLS,
@@ -104,14 +105,18 @@ class _Emitter(Naming):
         self.refs: dict[int, ast.expr] = {}
         self.in_place: dict = {}  # setitem ops written in place (write_analysis.py)
         self.adds_into: dict[int, int] = {}  # accumulate op -> the operand it adds into
+        # id(for op) -> the op taking its item (``for x in xs`` rather than by index)
+        self.visiting: dict[int, Op] = {}
 
     # ---------------------------------------------------------------- analysis
     def analyse(self) -> None:
         """Decide which values fold into the expression using them, and which share names."""
         self._visit(self.fn.body, top=True)
         ops = list(walk_ops(self.fn.body))
+        direct_iterations(self, ops)
+        taken_items = {id(o) for o in self.visiting.values()}
         for op in ops:
-            if not op.blocks:
+            if not op.blocks and id(op) not in taken_items:
                 self._try_inline(op)
         self._writes_in_place(ops)
         for op in reversed(ops):  # innermost first: `a and b`, `x if c else y` as expressions
@@ -449,12 +454,16 @@ class _Emitter(Naming):
         for op in block.ops:
             if op.results and all(r.uid in self.inlined for r in op.results):
                 continue
+            if block.ops[0] is op and any(o is op for o in self.visiting.values()):
+                continue  # the item a `for x in xs` loop takes
             if op.attrs.get("finally") and not op.attrs.get("try") and not in_finally:
                 continue  # printed in the finally clause of its try statement
             if pending and not self._reported_later(op, pending_names):
                 lines += self._probes(pending, indent)
                 pending, pending_names = [], set()
-            if op.blocks:
+            summed = summed_items(self, op)
+            if op.blocks and summed is None:
+                lines += loop_comment(self, op, indent, group)
                 group = None
                 lines += self._structured(op, indent) + self._probes(op.results, indent)
                 if op.attrs.get("try") and op.attrs.get("finally"):
@@ -473,8 +482,10 @@ class _Emitter(Naming):
                         prefix = "adjoint of: " if key[1] else ""
                         lines.append(f"{indent}# {prefix}{text}")
                     group = key
-            if op.prim in ("setitem", "add_at") or (op.prim == "appended"
-                                                     and id(op) in self.in_place):
+            if summed is not None:
+                lines.append(indent + print_stmt(summed))
+            elif op.prim in ("setitem", "add_at") or (op.prim == "appended"
+                                                       and id(op) in self.in_place):
                 lines += [indent + print_stmt(s) for s in self._write_statements(op)]
             else:
                 lines.append(indent + print_stmt(self._statement(op)))
@@ -627,6 +638,10 @@ class _Emitter(Naming):
         if isinstance(op, ForOp):
             item = self.names[op.item.uid]
             iterable = print_stmt(ast.Expr(self.expr(op.iterable)))
+            taken = self.visiting.get(id(op))
+            if taken is not None:
+                item = self.names[taken.result.uid]
+                iterable = print_stmt(ast.Expr(self.expr(taken.args[0])))
             return lines + [f"{indent}for {item} in {iterable}:", *(body_lines or [inner + "pass"])]
         cond = op.cond_block
         cond_lines = self.body_lines(cond, inner)

@@ -134,6 +134,15 @@ def zeros_like(x: Any) -> Any:
     return 0.0
 
 
+def zero_items(x: Any) -> Any:
+    """The zero adjoint of the items of `x` that a backward loop adds into, item by
+    item (``xs_bar[i] += g``): for a list or tuple of floats a plain list, which Python
+    indexes faster than a subclass; else `zeros_like`."""
+    if isinstance(x, (list, tuple)) and _floats(x):
+        return [0.0] * len(x)
+    return zeros_like(x)
+
+
 def _is_container(x: Any) -> bool:
     return isinstance(x, (list, tuple, dict)) or fields_of(x) is not None
 
@@ -178,7 +187,7 @@ def dense(a: Any, like: Any) -> Any:
 def _shared(a: Any) -> Any:
     if type(a) is AdjointArray:
         return a.view(np.ndarray)
-    if type(a) is AdjointList:
+    if type(a) is AdjointList or type(a) is list:  # (a plain list: of zero_items, say)
         if _floats(a):  # numbers are never updated in place
             return Adjoints(a)
         return Adjoints(_shared(v) for v in a)

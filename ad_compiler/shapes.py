@@ -15,9 +15,10 @@ as before, with no shape bookkeeping.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
-from .ir import Const, FreeName, Function, Op, Operand, Value, walk_ops
+from .ir import Block, Const, FreeName, Function, IfOp, LoopOp, Op, Operand, Value, walk_ops
 from .registry import get, has_expr, is_array, is_helper
 from .registry.emit import param
 
@@ -41,8 +42,47 @@ class ShapeFacts:
         self.batched_adjoints = False
         self._fresh = itertools.count()
         if fn is not None and not scalar_code:
-            for op in walk_ops(fn.body):
+            self._classify(fn)
+
+    def _classify(self, fn: Function) -> None:
+        """Classes of every value.  An ``if``'s result is a scalar where every branch
+        yields one (its branches are classified first).  A loop's carried value that
+        starts as a number (``total = 0`` before ``total = total + np.sum(r ** 2)``) is
+        assumed a scalar, then checked: one whose next value is not certainly a scalar
+        loses the assumption and the pass runs again (each run assumes less)."""
+        doubted: set[int] = set()
+        while True:
+            self.classes.clear()
+            assumed: list[tuple[Value, Operand]] = []
+            for op in _branches_first(fn.body):
                 self._visit(op)
+                if isinstance(op, IfOp):
+                    for k, result in enumerate(op.results):
+                        if all(len(b.yields) > k and self.shape_class(b.yields[k]) == SCALAR
+                               for b in op.blocks):
+                            self.classes[result.uid] = SCALAR
+                elif isinstance(op, LoopOp):
+                    assumed.extend(self._assume_scalars(op, doubted))
+            wrong = {v.uid for v, nxt in assumed if self.shape_class(nxt) != SCALAR}
+            if not wrong:
+                return
+            doubted |= wrong
+
+    def _assume_scalars(self, op: LoopOp, doubted: set[int]) -> list[tuple[Value, Operand]]:
+        """The results (and carried parameters) of a loop taken to be scalars, each with
+        the next value that must then be a scalar too."""
+        assumed = []
+        for k, init in enumerate(op.inits):
+            if k >= len(op.results) or k >= len(op.body.yields):
+                break
+            result = op.results[k]
+            if result.uid in doubted or self.shape_class(init) != SCALAR:
+                continue
+            for params in op.carrier_params:
+                self.classes[params[k].uid] = SCALAR
+            self.classes[result.uid] = SCALAR
+            assumed.append((result, op.body.yields[k]))
+        return assumed
 
     @classmethod
     def of(cls, fn: Function, *, scalar_output: bool) -> ShapeFacts:
@@ -93,6 +133,26 @@ class ShapeFacts:
         if len(shaped) == 1:
             return shaped.pop()
         return next(self._fresh)
+
+
+def _branches_first(block: Block) -> Iterator[Op]:
+    """The ops of `block` and of the blocks nested in it, in program order, except that
+    an ``if`` comes after its branches (a loop still comes before its body)."""
+    stack: list[tuple[Iterator[Op], Op | None]] = [(iter(block.ops), None)]
+    while stack:
+        ops, pending = stack[-1]
+        op = next(ops, None)
+        if op is None:
+            stack.pop()
+            if pending is not None:
+                yield pending
+            continue
+        if isinstance(op, IfOp):
+            stack.append((itertools.chain.from_iterable(b.ops for b in op.blocks), op))
+            continue
+        yield op
+        if op.blocks:
+            stack.append((itertools.chain.from_iterable(b.ops for b in op.blocks), None))
 
 
 def _const(op: Op, name: str) -> Any:

@@ -11,6 +11,7 @@ import pytest
 from support import assert_same_tree, load_fixture, tree_numeric_grad
 
 import ad_compiler as adc
+from ad_compiler.runtime_items import COMPENSATED_SUM
 
 C = load_fixture("comprehensions")
 RNG = np.random.default_rng(7)
@@ -53,6 +54,14 @@ CASES = {
     "sum_of_a_helpers_list": (([0.5, -0.3, 2.0],), (0,)),
     "power_iterations": (([0.5, -0.3, 2.0], 4), (0,)),
     "set_consumers": (([0.7, 1.2, -0.3, 2.6],), (0,)),
+    "batch_squared_error": ((RNG.normal(size=(2, 3)), RNG.normal(size=(5, 3)),
+                             RNG.normal(size=(5, 2))), (0, 1, 2)),
+    "weighted_column_totals": ((RNG.normal(size=(4, 3)), RNG.normal(size=3)), (0, 1)),
+    "spread_of_a_field": (({"q": [1.0, -0.5, 0.25]}, 0.3), (0, 1)),
+    "gaussian_log_likelihood": (([0.3, -1.2, 2.5, 0.7], 1.3), (0, 1)),
+    "list_of_vectors_energy": (([np.array([0.5, -1.0]), np.array([1.5, 0.3]),
+                                 np.array([-0.2, 0.8])], np.array([1.0, 2.0])), (0, 1)),
+    "energy_of_rising_rows": ((np.array([[1.0, -0.5], [-2.0, 0.3], [0.4, 0.2]]),), (0,)),
 }
 
 # the other side of every branch: an item fails the all(), no outlier, an active hinge
@@ -65,6 +74,12 @@ OTHER_SIDE = {
     "clipped_max": ((0.3, 0.2, 0.1), (0, 1, 2)),
     "empty_max_with_default": (([0.5, 2.0],), (0,)),
     "largest_square": (([0.5, -3.0, 1.0],), (0,)),
+}
+# other arguments differentiated twice: a polynomial's coefficients, a list of items
+# beside a number
+SECOND_ONLY = {
+    "polynomial-coefficients": ("polynomial", CASES["polynomial"]),
+    "scoped-items": ("scoped", CASES["scoped"]),
 }
 ALL = {**{k: (k, v) for k, v in CASES.items()}, **{f"{k}-other": (k, v)
                                                    for k, v in OTHER_SIDE.items()}}
@@ -100,11 +115,38 @@ def test_forward_equals_reverse(name):
         assert_same_tree(a, b, rtol=1e-12, atol=1e-12)
 
 
-# second derivatives: of numbers and of arrays used whole
+# second derivatives: of numbers, of arrays used whole, and of lists and arrays whose
+# items a comprehension reads (name -> the argument differentiated twice)
 SECOND = {"polynomial": 1, "horner": 1, "batch_mse": 0, "shadowing": 0, "clipped_max": 1,
-          "scoped": 0, "expert_outputs": 1}
-# a loop over the items of a differentiated array or list: refused as the README says
-SECOND_REFUSED = {"pairwise_energy": 0, "row_norms": 0, "blocks": 0, "reversed_weights": 0}
+          "scoped": 0, "expert_outputs": 1, "pairwise_energy": 0, "row_norms": 0,
+          "blocks": 0, "reversed_weights": 0, "gaussian_log_likelihood": 0,
+          "log_sum_exp": 0, "softmax_cross_entropy": 0, "polynomial-coefficients": 0,
+          "weighted_total": 0, "hinge_loss": 0, "energy_of_rising_rows": 0,
+          "weighted_column_totals": 0, "guarded_log": 0, "guarded_log-other": 0,
+          "any_outlier": 0, "any_outlier-other": 0, "scoped-items": 1,
+          "gram_total": 0, "sine_energy": 0,
+          "list_of_vectors_energy": 0}
+
+
+def _moved(x, j, step):
+    """`x` with its item (or element) `j` moved by `step`, of the same type."""
+    if isinstance(x, list) and isinstance(x[0], np.ndarray):
+        items = [np.array(v, dtype=float) for v in x]
+        items[j[0]][j[1:]] += step
+        return items
+    if isinstance(x, list):  # of numbers, or of lists of numbers
+        moved = np.array(x, dtype=float)
+        moved[j] += step
+        return moved.tolist()
+    moved = np.array(x, dtype=float)
+    moved[j] += step
+    return moved
+
+
+def _shape(x):
+    if isinstance(x, list) and isinstance(x[0], np.ndarray):
+        return (len(x), *np.shape(x[0]))
+    return np.shape(x)
 
 
 def _hessian_by_differences(fn, args, k, h=1e-5):
@@ -114,40 +156,41 @@ def _hessian_by_differences(fn, args, k, h=1e-5):
 
     def at(step, j):
         moved = list(args)
-        if np.ndim(x) == 0:
-            moved[k] = x + step
-        else:
-            moved[k] = np.array(x, dtype=float)
-            moved[k][j] += step
+        moved[k] = x + step if np.ndim(x) == 0 else _moved(x, j, step)
         return np.asarray(grad(*moved), dtype=float)
 
     if np.ndim(x) == 0:
         return (at(h, None) - at(-h, None)) / (2 * h)
-    out = np.zeros(np.shape(x) + np.shape(x))
-    for j in np.ndindex(np.shape(x)):
-        out[(slice(None),) * np.ndim(x) + j] = (at(h, j) - at(-h, j)) / (2 * h)
+    out = np.zeros(_shape(x) + _shape(x))
+    for j in np.ndindex(_shape(x)):
+        out[(slice(None),) * len(_shape(x)) + j] = (at(h, j) - at(-h, j)) / (2 * h)
     return out
 
 
 @pytest.mark.parametrize("name", list(SECOND))
 def test_second_derivatives_against_differences_of_the_gradient(name):
-    args, _ = CASES[name]
+    fn_name, (args, _) = ALL.get(name) or SECOND_ONLY[name]
     k = SECOND[name]
-    fn = getattr(C, name)
-    hess = np.asarray(adc.hessian(fn, wrt=k)(*args), dtype=float)
+    fn = getattr(C, fn_name)
+    hess = _as_array(adc.hessian(fn, wrt=k)(*args))  # forward over reverse
     np.testing.assert_allclose(hess, _hessian_by_differences(fn, args, k), rtol=1e-5,
                                atol=1e-6)
     if np.ndim(args[k]) == 0:  # reverse over reverse
         again = adc.grad(adc.grad(fn, wrt=k), wrt=k)(*args)
         assert again == pytest.approx(float(hess), rel=1e-10, abs=1e-12)
+    else:
+        again = adc.jacobian(adc.grad(fn, wrt=k), wrt=k, mode="reverse")(*args)
+        np.testing.assert_allclose(_as_array(again), hess, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", list(SECOND_REFUSED))
-def test_second_derivatives_through_a_loop_over_items_are_refused(name):
-    args, _ = CASES[name]
-    with pytest.raises(adc.ADCompileError) as info:
-        adc.hessian(getattr(C, name), wrt=SECOND_REFUSED[name])(*args)
-    assert "in-place list updates" in info.value.what
+def _as_array(hess):
+    """A Hessian as one array, gradient axes first: a list of arrays' Hessian is nested
+    item by item (``H[i][j]`` shaped ``x[i].shape + x[j].shape``)."""
+    out = np.asarray(hess, dtype=float)
+    if isinstance(hess, list) and isinstance(hess[0], list) and \
+            isinstance(hess[0][0], np.ndarray) and hess[0][0].ndim == 2:
+        return out.transpose(0, 2, 1, 3)
+    return out
 
 
 def test_a_tie_of_the_largest_items_goes_to_the_first():
@@ -175,10 +218,47 @@ def test_the_generated_loops_keep_the_users_names():
     forward = adc.source(C.polynomial, wrt=1, mode="forward")
     assert "for k in range(len(coeffs_items)):" in forward
     reverse = adc.source(C.scoped, wrt=(0, 1))
-    assert "ys.append(x_1 * x_1)" in reverse and "total = total + item" in reverse
+    assert "ys.append(x_1 * x_1)" in reverse
+    # sum(ys) adds the items in turn, as builtins.sum does before Python 3.12 (which
+    # compensates rounding, so the loop follows its steps there)
+    summed = "total = total + item" if COMPENSATED_SUM else "total = sum(ys)"
+    assert summed in reverse
     source = adc.source(C.log_sum_exp)
     assert "m, first = None, True" in source and "m = max(m, item)" in source
     assert "total = total + " in adc.source(C.log_sum_exp, mode="forward")
+
+
+def test_loops_over_one_list_share_its_items_and_its_adjoint():
+    source = adc.source(C.gaussian_log_likelihood, wrt=(0, 1))
+    assert "for x in xs_items:" in source  # the item taken as the user wrote it
+    assert source.count("items_of(") == 1 and source.count("zero_items(") == 1
+    assert "add(" not in source  # both backward loops add into the one adjoint list
+    if not COMPENSATED_SUM:
+        assert "total = sum(xs_items)" in source
+    xs, sigma = CASES["gaussian_log_likelihood"][0]
+    mu = sum(xs) / len(xs)
+    # d/dx_i: -(x_i - mu) / sigma**2 (the mean's own terms add up to zero)
+    expected = [-(x - mu) / sigma ** 2 for x in xs]
+    assert_same_tree(adc.grad(C.gaussian_log_likelihood)(xs, sigma), expected,
+                     rtol=1e-13, atol=1e-15)
+
+
+def test_a_total_that_starts_as_zero_is_specialised_to_its_shapes():
+    # sum() starts from the int 0: the total is still a scalar on every iteration, so
+    # the code for these shapes needs no run-time shape questions
+    args, _ = CASES["batch_squared_error"]
+    grad = adc.grad(C.batch_squared_error)
+    source = grad.source_for(*args)
+    for helper in ("unbroadcast", "sum_adjoint", "matmul_adjoint_a", "scalar_seed"):
+        assert helper not in source
+    assert "np.outer(" in source
+    expected = sum(2.0 * np.outer(args[0] @ x - y, x) for x, y in zip(args[1], args[2]))
+    np.testing.assert_allclose(grad(*args), expected, rtol=1e-13)
+    # a total that becomes a vector keeps summing its adjoint back over the rows
+    A, w = CASES["weighted_column_totals"][0]
+    A_bar = adc.grad(C.weighted_column_totals)(A, w)
+    np.testing.assert_allclose(A_bar, np.broadcast_to(2.0 * w * A.sum(axis=0), A.shape),
+                               rtol=1e-13)
 
 
 @pytest.mark.parametrize("fn,word", [

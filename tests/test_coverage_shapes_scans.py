@@ -152,17 +152,9 @@ def test_jacobian_forward_against_reverse(name):
         np.testing.assert_allclose(reverse[(...,) + j], column, rtol=1e-6, atol=1e-7)
 
 
-# second derivatives through a loop over a list's items are not supported yet
-LOOPS_OVER_ITEMS = {"split in a loop"}
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_hessian_against_differences_of_the_gradient(name):
     fn, x, _ = CASES[name]
-    if name in LOOPS_OVER_ITEMS:
-        with pytest.raises(adc.ADCompileError, match="not supported yet"):
-            adc.hessian(fn)(x)
-        return
     hessian = adc.hessian(fn)(x)
     gradient = adc.grad(fn)
     assert hessian.shape == x.shape + x.shape
@@ -173,19 +165,9 @@ def test_hessian_against_differences_of_the_gradient(name):
         np.testing.assert_allclose(hessian[(...,) + j], column, rtol=1e-5, atol=1e-6)
 
 
-# the adjoints of lists (a sparse one of an item, np.concatenate's of its operands) are
-# made by helpers without adjoint rules yet: reverse over reverse is refused
-# loops over the items of a differentiated list: reverse over reverse is refused (README)
-LIST_LOOPS = {"split in a loop"}
-
-
 @pytest.mark.parametrize("name", CASES)
 def test_reverse_over_reverse_against_the_hessian(name):
     fn, x, _ = CASES[name]
-    if name in LIST_LOOPS:
-        with pytest.raises(adc.ADCompileError, match="not supported yet"):
-            adc.jacobian(adc.grad(fn), mode="reverse")(x)
-        return
     twice = adc.jacobian(adc.grad(fn), mode="reverse")(x)
     np.testing.assert_allclose(twice, adc.hessian(fn)(x), rtol=1e-10, atol=1e-10)
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import runtime_items
-from ..ir import Const, Operand
+from ..ir import Const, ForOp, Operand, Value
 from ..primitives import lookup_callable
 from .values import _LocalFunction
 
@@ -203,6 +203,9 @@ class Comprehensions:
         statements = [*setup, *self._nest(node, clauses, inner, acc if kind in (
             "any", "all") else None)]
         value = self._run(node, statements, [acc])[0]
+        loop = self.builder.producers.get(value.uid) if isinstance(value, Value) else None
+        if kind == "sum" and isinstance(loop, ForOp):
+            loop.attrs["fold"] = "sum"  # Python's sum, step by step (see codegen)
         return value
 
     def _compensated_sum(self, node: ast.expr, clauses: list[ast.comprehension],

@@ -258,9 +258,13 @@ class ControlFlow:
         if made is None and value.uid not in self.root.param_uids or \
                 made is not None and made.prim not in sources:
             return value  # a list, tuple or array the function made
+        seen = self.root.visited_items.get(value.uid)
+        if seen is not None and seen[0] is self.builder.block:
+            return seen[1]  # loops of one block over one value visit the same items
         items = self.builder.emit("items_of", [value], attrs={
             "fn": runtime.items_of, "kwnames": ()}).result
         items.name = f"{value.name}_items" if value.name else "items"
+        self.root.visited_items[value.uid] = (self.builder.block, items)
         return items
 
     def _makes_list(self, node: ast.Call) -> bool:

@@ -109,6 +109,8 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         self.maybe_views: set[int] = set()  # slices of a value that may be a list (a copy)
         self.integral: set[int] = set()
         self.arrays: set[int] = set()  # loop-carried values known to stay arrays
+        # value -> (block, what iterating it visits), for the loops of one block
+        self.visited_items: dict[int, tuple[Block, Value]] = {}
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)

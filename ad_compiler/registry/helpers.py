@@ -52,9 +52,13 @@ helper("gradient_like", runtime.gradient_like, (0,), lambda e, g, a: [g], vmappe
        shaped_like=1, opaque_kind=True, specializable=True)
 helper("items_of", runtime.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])],
        jvp=_items_of_jvp, says_nothing_of_arrays=True, view=True)
-helper("items_of_dot", runtime.items_of_dot, (0,))
-helper("items_of_t", runtime.items_of_t, (0,))
+# for a list, both pass their first argument on; for a dict's keys, both give zeros
+helper("items_of_dot", runtime.items_of_dot, (0,), lambda e, g, a: [
+    e.helper("items_of_t", g, a[1]), None])
+helper("items_of_t", runtime.items_of_t, (0,), lambda e, g, a: [
+    e.helper("items_of_t", g, a[1]), None])
 helper("field_update", runtime.field_update, (2,), opaque_kind=True)
+helper("zero_items", runtime.zero_items, (), nondiff=True, opaque_kind=True)
 helper("zeros_of", runtime.zeros_of, (), nondiff=True, shaped_like=1, opaque_kind=True)
 helper("dict_of", runtime_items.dict_of, (1,), lambda e, g, a: [
     None, e.helper("dict_of_t", g, a[0], a[1])], opaque_kind=True, says_nothing_of_arrays=True)

@@ -173,11 +173,10 @@ def reverse_code_error(fn: Function, op: Op) -> ADCompileError:
     """Reverse-mode code that cannot be differentiated again: its list updates."""
     return located_error(
         fn, op, "differentiating the in-place list updates of reverse-mode code (the "
-                "gradient of a loop over a differentiated list) is not supported yet",
+                "gradient of a loop over a differentiated list) is not supported here",
         hint="where the differentiated arguments are numbers, take the inner derivative in "
              "forward mode: adc.grad(adc.grad(f, mode='forward')), or adc.jvp of "
-             "adc.grad(f, mode='forward'); second derivatives with respect to a list or array "
-             "whose items such a loop reads are not supported yet")
+             "adc.grad(f, mode='forward')")
 
 
 def located_error(fn: Function, op: Op, what: str, hint: str = "") -> ADCompileError:
@@ -218,6 +217,9 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
                         varied.update(params[k].uid for params in op.carrier_params)
             elif op.prim == "push":  # a stack holding varying values varies
                 if any(is_varied(a) for a in op.args[1:]):
+                    varied.add(op.args[0].uid)
+            elif op.prim == "index_add":  # an adjoint list a varying value is added into
+                if is_varied(op.args[2]):
                     varied.add(op.args[0].uid)
             elif op.prim == "pop":  # and so does all it gives back
                 if is_varied(op.args[0]) or is_varied(op.attrs.get("replays", op.args[0])):

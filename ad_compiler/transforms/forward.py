@@ -35,6 +35,7 @@ from .common import (
     located_error,
     name_fresh,
     name_output,
+    reverse_code_error,
     start,
     varied_values,
 )
@@ -140,6 +141,9 @@ class _Sweep:
         if op.prim in ("push", "pop") and self.is_varied(op.args[0]):
             self._stack_op(op, builder)
             return
+        if op.prim == "index_add" or op.prim == "zero_items" and self.is_varied(op.result):
+            self._accumulation(op, builder)
+            return
         copy_op(builder, op)
         if not any(self.is_varied(a) for a in op.args):
             return
@@ -215,6 +219,32 @@ class _Sweep:
         for d, r, t in made:
             d.tangents[r.uid] = t
         self.varied.update(r.uid for k, r in enumerate(op.results) if k not in whole)
+
+    def _accumulation(self, op: Op, builder: Builder) -> None:
+        """Differentiated reverse-mode code: a list of adjoints that a backward loop adds
+        varying values into, item by item, has a tangent list beside it, made as it is
+        and added into at the same items (``xs_bar_dot[i] += g_dot``)."""
+        copy_op(builder, op)
+        if not self.is_varied(op.result if op.results else op.args[2]):
+            return
+        if self.facts.batched is not None:
+            raise reverse_code_error(self.fn, op)  # (one sweep per direction)
+        builder.loc = op.loc
+        for d in self.directions:
+            if op.prim == "zero_items":
+                t = builder.emit("zero_items", list(op.args), attrs=dict(op.attrs)).result
+                d.tangents[op.result.uid] = t
+                self.out.derived[t.uid] = (op.result, d.fmt)
+                continue
+            acc, index, value = op.args
+            value_dot = self.tangent(d, value)
+            if value_dot is None:
+                continue
+            acc_dot = self.tangent(d, acc)
+            if acc_dot is None:
+                raise reverse_code_error(self.fn, op)
+            builder.block.ops.append(Op("index_add", [acc_dot, index, value_dot], [],
+                                        dict(op.attrs), [], op.loc))
 
     def _new_tangents(self, values: list[Value]) -> list[tuple[_Direction, int, Value]]:
         """Fresh values for the tangents of the varied ones among `values`."""

@@ -25,7 +25,7 @@ from ..ir import (
 from ..primitives import builtin_call_attrs
 from .kinds import Kinds
 
-_NEVER_SHARED = {"copy", "call", "stack", "pop", "push", "index_add"}
+_NEVER_SHARED = {"copy", "call", "stack", "pop", "push", "index_add", "zero_items"}  # fresh lists
 
 
 def optimize(fn: Function) -> Function:

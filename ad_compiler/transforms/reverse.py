@@ -32,6 +32,7 @@ from ..primitives import builtin_call_attrs
 from ..rules import active_operands, is_nondiff, vjp, zero_like
 from ..shapes import SCALAR, ShapeFacts
 from . import appends, overwrites
+from .accumulators import Accumulations, Partials
 from .batched_reverse import BatchedAdjoints
 from .common import (
     DerivativeFunction,
@@ -48,8 +49,6 @@ from .common import (
     varied_values,
 )
 from .kinds import Kinds
-
-Partials = dict[int, list[Operand]]
 
 
 def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
@@ -129,13 +128,14 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
     return out
 
 
-class _Sweep(BatchedAdjoints):
+class _Sweep(BatchedAdjoints, Accumulations):
     def __init__(self, fn: Function, out: DerivativeFunction, varied: set[int],
                  facts: ShapeFacts, kinds: Kinds) -> None:
         self.fn, self.out, self.varied, self.facts, self.kinds = fn, out, varied, facts, kinds
         self.containers = container_values(fn)
         self.fn_producers = {r.uid: o for o in walk_ops(fn.body) for r in o.results}
         self._has_stacks = any(op.prim == "stack" for op in walk_ops(fn.body))
+        self._has_accumulations = any(op.prim == "index_add" for op in walk_ops(fn.body))
         self._tour = _block_tour(fn.body)  # block -> (enter, leave), value -> its block
         self.stacks: dict[int, Value] = {}  # id(loop op) -> its stack in this scope
         self.values: dict[int, Value] = {}  # uid -> value, for naming partial adjoints
@@ -151,6 +151,10 @@ class _Sweep(BatchedAdjoints):
         # id(loop) -> carried arrays it fills in place saving nothing (never_reread): the
         # backward loop reads the loop's result, the same array, instead of the tape
         self.left_as_is: dict[int, set[int]] = {}
+        self.accumulators: set[int] = set()  # lists of adjoints a backward loop updates
+        # differentiating reverse-mode code: the adjoints of the lists of adjoints it adds
+        # into in place (``xs_bar[i] += g``), dense, made before their first update is met
+        self.accumulated: dict[int, Operand | None] = {}
         self._analysis = None
 
     def _primal_analysis(self):  # noqa: ANN202 - built once, where a loop is taped
@@ -254,6 +258,8 @@ class _Sweep(BatchedAdjoints):
                 self.out.derived[adjoint_stack.uid] = (op.result, "{}_bar")
                 self.adjoint_stacks[op.result.uid] = adjoint_stack
         for op in reversed(ops):
+            if op.blocks and self._has_accumulations:
+                self._adjoints_of_accumulated(op, builder, partials)
             if isinstance(op, IfOp):
                 self._adjoint_if(op, builder, partials)
             elif isinstance(op, LoopOp):
@@ -344,6 +350,9 @@ class _Sweep(BatchedAdjoints):
     def _adjoint_op(self, op: Op, builder: Builder, partials: Partials) -> None:
         if op.prim in ("push", "pop"):
             self._adjoint_stack_op(op, builder, partials)
+            return
+        if op.prim == "index_add":
+            self._adjoint_index_add(op, builder, partials)
             return
         result = op.results[0] if op.results else None
         if result is None or result.uid not in partials:
@@ -539,6 +548,7 @@ class _Sweep(BatchedAdjoints):
         for old, new in zip(saved, popped):
             new.name = old.name
             remap[old.uid] = new
+            self.facts.same_as[new.uid] = old  # the very value the iteration started from
             if old.uid in self.varied:
                 self.varied.add(new.uid)
         for k in self.left_as_is.get(id(op), ()):
@@ -578,7 +588,7 @@ class _Sweep(BatchedAdjoints):
             next_bars.append(self.batched_zero(total, inner, remap[params[k].uid]))
         for p in popped:
             inner_partials.pop(p.uid, None)  # the loop item and inactive state
-        dense = self._dense_accumulators(inner_partials, builder, inner)
+        dense = self._dense_accumulators(inner_partials, builder, inner, partials)
         outer = list(inner_partials)  # partial adjoints of values from outside the loop
         accumulators = [self._adjoint_value(u) for u in outer]
         starts: list[Operand] = [Const(0.0) for _ in outer]
@@ -637,49 +647,6 @@ class _Sweep(BatchedAdjoints):
                 self.facts.same_as[new_state.uid] = original
             nexts.append((k, state))
         return replayed, nexts
-
-    def _dense_accumulators(self, inner_partials: Partials, outer: Builder,
-                            inner: Builder) -> dict[int, Value]:
-        """Lists whose items the loop body reads: their adjoint is one list, made
-        before the loop and updated in place (``xs_bar[i] += g``), not carried."""
-        dense = {}
-        made_inside = {p.uid for p in inner.block.params} | {
-            r.uid for o in walk_ops(inner.block) for r in o.results}
-        for u, terms in list(inner_partials.items()):
-            updates = [inner.producers.get(t.uid) if isinstance(t, Value) else None
-                       for t in terms]
-            if u not in self.containers or not all(
-                    op is not None and op.attrs.get("fn") is runtime.index_update
-                    for op in updates):
-                continue
-            base = updates[0].args[0]
-            if isinstance(base, Value) and base.uid in made_inside:
-                continue  # indexed where the loop body makes it: accumulated as it goes
-            acc = outer.emit("call", [base], attrs={"fn": runtime.zeros_like,
-                                                    "kwnames": ()}).result
-            self.out.derived[acc.uid] = (base, "{}_bar")
-            nested = any(o.prim == "getitem" and o.args[0] is base
-                         and o.result.uid in self.containers for o in inner.block.ops)
-            by_index: dict[tuple, list] = {}  # updates of one index are summed first
-            for update in updates:
-                _, index, value = update.args
-                key = ("v", index.uid) if isinstance(index, Value) else ("c", repr(index))
-                by_index.setdefault(key, [index, []])[1].append(value)
-            for index, values in by_index.values():
-                if nested:
-                    for value in values:
-                        inner.emit("index_add", [acc, index, value],
-                                   attrs={"effect": True, "nested": True}, n_results=0)
-                    continue
-                negated = [inner.negated(v) for v in values]
-                subtract = all(n is not None for n in negated)  # xs_bar[i] -= a + b
-                total = inner.sum((negated if subtract else values)[::-1])
-                inner.emit("index_add", [acc, index, total],
-                           attrs={"effect": True, "subtract": subtract}, n_results=0)
-            del inner_partials[u]
-            dense[u] = acc
-        return dense
-
 
 def _block_tour(body: Block) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
     """Number the blocks in depth-first order: each block's number and the last number
@@ -756,6 +723,8 @@ def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
             args = [pop_saves[id(op)]]
         elif op.prim == "push" and op.args[0].uid not in made_here:
             attrs["replay_only"] = True
+        elif op.prim == "index_add" and op.args[0].uid not in remap:
+            attrs["replay_only"] = True  # a list made outside is added into once, forward
         results = [_fresh(r, remap, varied, out) for r in op.results]
         clones.append(op.rebuilt(args=args, results=results, attrs=attrs, blocks=blocks))
     return clones
