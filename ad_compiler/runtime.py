@@ -360,6 +360,10 @@ def scale(a: Any, factor: Any) -> Any:
     """``factor * a`` for an adjoint of any structure (`factor` a number)."""
     if isinstance(a, IndexUpdate):
         return IndexUpdate(a.base, a.index, scale(a.value, factor))
+    if isinstance(a, (list, tuple)) and isinstance(factor, np.ndarray) and factor.ndim:
+        # the adjoint of a list that stands for an array (np.array(xs)'s adjoint, met
+        # again in reverse over reverse): NumPy's product takes it as that array
+        return np.asarray(a, dtype=np.result_type(factor, np.float64)) * factor
     if isinstance(a, (list, tuple)):
         return Adjoints(scale(v, factor) for v in a)
     if isinstance(a, dict):

@@ -333,3 +333,27 @@ def test_exported_derivatives_run_without_the_package(name):
     namespace: dict = {}
     exec(compile(export(fn, [grad]), "exported", "exec"), namespace)
     assert namespace[grad.__name__](*args) == grad(*args)
+
+
+def _damped_orbit(k, x0, combine):
+    xs = []
+    x = x0
+    for _ in range(6):
+        x = x + 0.1 * np.sin(k * x)
+        xs = xs + [x * x]
+    if combine:
+        return sum(xs) + np.sum(np.array(xs) ** 2)
+    return np.sum(np.array(xs) ** 2)
+
+
+@pytest.mark.parametrize("combine", [True, False], ids=["sum-and-array", "array"])
+def test_reverse_over_reverse_of_a_list_read_as_an_array(combine):
+    # np.array(xs)'s adjoint is an array; in reverse over reverse, the list adjoint of
+    # the loop's carried list meets it and stands for that array (it was once an
+    # outer product: a second derivative 4000 times too large)
+    k, x0, h = 0.7, 0.3, 1e-5
+    gradient = adc.grad(_damped_orbit)
+    by_differences = (gradient(k + h, x0, combine) - gradient(k - h, x0, combine)) / (2 * h)
+    assert adc.grad(gradient)(k, x0, combine) == pytest.approx(by_differences, rel=1e-6)
+    assert float(adc.hessian(_damped_orbit)(k, x0, combine)) == pytest.approx(
+        by_differences, rel=1e-6)
