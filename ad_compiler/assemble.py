@@ -78,7 +78,9 @@ def _joint_directions(joint: Callable, args: tuple, indices: list[int],
     """f(args) and the gradients of its scalar output with respect to each input in
     `indices`, from one vector-mode sweep carrying the directions of all of them."""
     xs = [args[i] for i in indices]
-    value, tangent = joint(*args, *_batch_seeds(xs))
+    seeds = _batch_seeds(xs)
+    with _unit_seeds(xs, seeds):
+        value, tangent = joint(*args, *seeds)
     if output is not None:
         tangent = tangent[output]
     n = sum(pytree.size(x) for x in xs)
@@ -210,16 +212,19 @@ def _batch_seeds(xs: list[Any]) -> list[Any]:
 
 
 @contextmanager
-def _unit_seeds(x: Any, seed: Any) -> Iterator[None]:
-    """While a vector-mode sweep runs, the seeds of `x`'s vector leaves are known to be
-    unit directions: a product with one is its other factor placed, not a product."""
+def _unit_seeds(xs: list[Any], seeds: list[Any]) -> Iterator[None]:
+    """While a vector-mode sweep runs, the seeds of the inputs' vector leaves are known
+    to be unit directions (the inputs' numbers in turn, on one axis): a product with
+    one is its other factor placed, not a product."""
     marked, start = [], 0
-    pairs = [(x, seed)] if type(x) is np.ndarray else zip(pytree.leaves(x), pytree.leaves(seed))
-    for leaf, leaf_seed in pairs:
-        if np.ndim(leaf) == 1 and type(leaf_seed) is np.ndarray:
-            register_unit_seed(leaf_seed, start)
-            marked.append(leaf_seed)
-        start += int(np.size(leaf))
+    for x, seed in zip(xs, seeds):
+        pairs = [(x, seed)] if type(x) is np.ndarray else zip(pytree.leaves(x),
+                                                              pytree.leaves(seed))
+        for leaf, leaf_seed in pairs:
+            if np.ndim(leaf) == 1 and type(leaf_seed) is np.ndarray:
+                register_unit_seed(leaf_seed, start)
+                marked.append(leaf_seed)
+            start += int(np.size(leaf))
     try:
         yield
     finally:
@@ -230,7 +235,7 @@ def _unit_seeds(x: Any, seed: Any) -> Iterator[None]:
 def _seeded(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, Any]:
     """jvp_fn(*args, seed) with the seed of every unit direction of args[i]."""
     seed = _batch_seed(args[i])
-    with _unit_seeds(args[i], seed):
+    with _unit_seeds([args[i]], [seed]):
         return jvp_fn(*args, seed)
 
 

@@ -236,3 +236,20 @@ def test_long_chains_and_shared_tangents(tmp_path):
     H = adc.hessian(module.chain)(x, c)
     expected = jacobian_differences(adc.grad(module.chain), (x, c), 0)
     np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-7)
+
+
+def _two_layer_readout(w, b, v, X):
+    return np.sum(np.tanh(X @ w + b) * (X @ v)) + np.sum(w @ v) + np.sum(v @ X.T)
+
+
+def test_a_joint_sweep_over_several_vectors_places_each_seed_at_its_own_directions():
+    # w takes directions 0-3, b 4-10, v 11-14: X @ v and v @ X.T place X's columns there
+    rng = np.random.default_rng(11)
+    X, w, b, v = rng.normal(size=(7, 4)), rng.normal(size=4), rng.normal(size=7), \
+        rng.normal(size=4)
+    forward = adc.grad(_two_layer_readout, wrt=(0, 1, 2), mode="forward")(w, b, v, X)
+    reverse = adc.grad(_two_layer_readout, wrt=(0, 1, 2))(w, b, v, X)
+    for got, want in zip(forward, reverse):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert adc.check_grad(_two_layer_readout, w, b, v, X, wrt=(0, 1, 2),
+                          mode="forward") < 1e-6
