@@ -397,21 +397,33 @@ def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
                              attrs=attrs).result]
     if op.prim == "getitem":  # zero but at the index: kept sparse until it is added
         attrs = {"fn": runtime.index_update, "kwnames": ()}
-        index = op.args[1] if len(op.args) == 2 else builder.emit(
-            "pack", op.args[1:], attrs={"kind": "tuple"}).result
+        index = _index_operand(builder, op)
         return [builder.emit("index_update", [op.args[0], index, cotangent], attrs=attrs).result
                 if i == 0 else Const(0.0) for i in indices]
     if op.prim == "custom" and "rule" in op.attrs:  # cotangents shaped like the arguments
         return user_rules.rule_vjp(builder, op, cotangent, indices)
+    return _rule_adjoints(builder, Emit(builder), op, cotangent, indices, facts)
+
+
+def _index_operand(builder: Builder, op: Op) -> Operand:
+    """The index of a getitem op as one operand (a tuple of its parts where it has several)."""
+    return op.args[1] if len(op.args) == 2 else builder.emit(
+        "pack", op.args[1:], attrs={"kind": "tuple"}).result
+
+
+def _rule_adjoints(builder: Builder, e: Emit, op: Op, cotangent: Operand, indices: list[int],
+                   facts: ShapeFacts) -> list[Operand]:
+    """The partial adjoints an array rule or the elementwise partials give, summed back
+    to the operands' shapes; `e` emits in batched form in batched reverse mode."""
     if is_array_prim(op.prim):
-        parts = array_vjp(builder, op, cotangent, indices)
+        parts = array_vjp(builder, op, cotangent, indices, facts)
         if op.prim != "where":
             return parts
     else:
         exponent = _exponent_position(op, indices)
         plain = [i for i in indices if i != exponent]
-        products = iter(builder.mul(cotangent, p) for p in local_partials(builder, op, plain))
-        parts = [_exponent_term(builder, Emit(builder), op, cotangent) if i == exponent
+        products = iter(e.mul(cotangent, p) for p in local_partials(builder, op, plain))
+        parts = [_exponent_term(builder, e, op, cotangent) if i == exponent
                  else next(products) for i in indices]
     return [unbroadcast(builder, part, op.args[i], op.result, facts)
             for i, part in zip(indices, parts)]
@@ -430,22 +442,10 @@ def _batched_vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int
         raise NotImplementedError("batched reverse mode does not take dicts, records or "
                                   "users' array rules yet")
     if op.prim == "getitem":  # dense: zeros but at the index
-        index = op.args[1] if len(op.args) == 2 else builder.emit(
-            "pack", op.args[1:], attrs={"kind": "tuple"}).result
+        index = _index_operand(builder, op)
         return [e.batched_call(batched.batched_index_update, op.args[0], index, cotangent)
                 if i == 0 else Const(0.0) for i in indices]
-    if is_array_prim(op.prim):
-        parts = array_vjp(builder, op, cotangent, indices, facts)
-        if op.prim != "where":
-            return parts
-    else:
-        exponent = _exponent_position(op, indices)
-        plain = [i for i in indices if i != exponent]
-        products = iter(e.mul(cotangent, p) for p in local_partials(builder, op, plain))
-        parts = [_exponent_term(builder, e, op, cotangent) if i == exponent
-                 else next(products) for i in indices]
-    return [unbroadcast(builder, part, op.args[i], op.result, facts)
-            for i, part in zip(indices, parts)]
+    return _rule_adjoints(builder, e, op, cotangent, indices, facts)
 
 
 def unbroadcast(builder: Builder, part: Operand, operand: Operand, result: Value,
