@@ -70,6 +70,20 @@ def numeric_grad(f, args, k, eps=1e-6):
     return out
 
 
+def jacobian_by_differences(f, args, k, eps=1e-6):
+    """d f / d args[k] column by column, by central differences, shaped
+    f.shape + args[k].shape."""
+    x = np.asarray(args[k], dtype=float)
+    columns = []
+    for j in range(x.size):
+        step = np.zeros(x.size)
+        step[j] = eps
+        hi, lo = list(args), list(args)
+        hi[k], lo[k] = x + step.reshape(x.shape), x - step.reshape(x.shape)
+        columns.append((np.asarray(f(*hi)) - np.asarray(f(*lo))) / (2 * eps))
+    return np.stack(columns, axis=-1).reshape(np.shape(f(*args)) + x.shape)
+
+
 def tree_numeric_grad(f, args, k, eps=1e-6):
     """d f / d args[k] by central differences for an argument that is any nesting of
     lists, tuples, namedtuples, dicts and dataclasses around floats and arrays: the

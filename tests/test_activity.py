@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 from fixtures import activity as m
-from support import numeric_grad
+from support import jacobian_by_differences, numeric_grad
 
 import ad_compiler as adc
 
@@ -24,19 +24,6 @@ C = RNG.normal(size=N)
 def _names(text):
     """The identifiers the generated code uses."""
     return set(re.findall(r"[A-Za-z_]\w*", text))
-
-
-def _jacobian_by_differences(f, args, k, eps=1e-6):
-    """d f / d args[k] column by column, by central differences."""
-    x = np.asarray(args[k], dtype=float)
-    columns = []
-    for j in range(x.size):
-        step = np.zeros(x.size)
-        step[j] = eps
-        hi, lo = list(args), list(args)
-        hi[k], lo[k] = x + step.reshape(x.shape), x - step.reshape(x.shape)
-        columns.append((np.asarray(f(*hi)) - np.asarray(f(*lo))) / (2 * eps))
-    return np.stack(columns, axis=-1).reshape(np.shape(f(*args)) + x.shape)
 
 
 def test_vjp_with_respect_to_x_computes_no_adjoint_of_A_or_c():
@@ -57,7 +44,7 @@ def test_vjp_with_respect_to_some_inputs_gives_their_cotangents_in_order():
     np.testing.assert_allclose(x_bar, x_all, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(c_bar, c_all, rtol=1e-13, atol=1e-15)
     # ybar @ J against differences
-    np.testing.assert_allclose(x_bar, ybar @ _jacobian_by_differences(m.layer, (X, A, C), 0),
+    np.testing.assert_allclose(x_bar, ybar @ jacobian_by_differences(m.layer, (X, A, C), 0),
                                rtol=1e-7, atol=1e-9)
     (only_x,) = adc.vjp(m.layer, X, A, C, wrt=0)[1](ybar)
     np.testing.assert_allclose(only_x, x_all, rtol=1e-13, atol=1e-15)
@@ -69,7 +56,7 @@ def test_jvp_with_respect_to_x_carries_no_tangent_of_A_or_c():
     assert not {"A_dot", "c_dot"} & _names(text), text
     v = RNG.normal(size=N)
     y, ydot = adc.jvp(m.layer, (X, A, C), (v, None, None))
-    expected = _jacobian_by_differences(m.layer, (X, A, C), 0) @ v
+    expected = jacobian_by_differences(m.layer, (X, A, C), 0) @ v
     np.testing.assert_allclose(ydot, expected, rtol=1e-7, atol=1e-9)
 
 
@@ -87,7 +74,7 @@ def test_jacobian_with_respect_to_x_of_an_integer_matrix(mode):
 @pytest.mark.parametrize("wrt", [0, 1, 2])
 def test_jacobians_of_each_input_against_differences(mode, wrt):
     jac = adc.jacobian(m.layer, wrt=wrt, mode=mode)(X, A, C)
-    np.testing.assert_allclose(jac, _jacobian_by_differences(m.layer, (X, A, C), wrt),
+    np.testing.assert_allclose(jac, jacobian_by_differences(m.layer, (X, A, C), wrt),
                                rtol=1e-6, atol=1e-8)
 
 
@@ -102,7 +89,7 @@ def test_gradient_with_respect_to_x_has_no_adjoint_of_A_or_c():
 def test_hessian_with_respect_to_x_against_differences_of_the_gradient():
     h = adc.hessian(m.layer_energy)(X, A, C)
     gradient = adc.grad(m.layer_energy)
-    expected = _jacobian_by_differences(gradient, (X, A, C), 0)
+    expected = jacobian_by_differences(gradient, (X, A, C), 0)
     np.testing.assert_allclose(h, expected, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(h, h.T, rtol=1e-12, atol=1e-14)
 
@@ -112,7 +99,7 @@ def test_hessian_of_an_array_output_with_respect_to_x():
     for i in range(N):
         def y_i_gradient(x, A, c, i=i):
             return adc.vjp(m.layer, x, A, c, wrt=0)[1](np.eye(N)[i])[0]
-        expected = _jacobian_by_differences(y_i_gradient, (X, A, C), 0)
+        expected = jacobian_by_differences(y_i_gradient, (X, A, C), 0)
         np.testing.assert_allclose(h[i], expected, rtol=1e-6, atol=1e-8)
 
 
@@ -123,7 +110,7 @@ def test_loop_jacobian_in_the_initial_state_only():
     text = adc.source(m.rollout, kind="vjp", wrt=(0,))
     assert not {"W_bar", "b_bar", "matmul_adjoint_a"} & _names(text), text
     assert not {"W_dot", "b_dot"} & _names(adc.source(m.rollout, kind="jvp", wrt=(0,)))
-    expected = _jacobian_by_differences(m.rollout, (h0, W, b), 0)
+    expected = jacobian_by_differences(m.rollout, (h0, W, b), 0)
     for mode in ("forward", "reverse"):
         np.testing.assert_allclose(adc.jacobian(m.rollout, mode=mode)(h0, W, b), expected,
                                    rtol=1e-6, atol=1e-8)
@@ -136,7 +123,7 @@ def test_a_loop_whose_result_never_reaches_the_output_is_not_taped():
     assert "roughness" not in _names(adc.source(m.smoothed, kind="jvp", wrt=(0,)))
     ybar = RNG.normal(size=5)
     (x_bar,) = adc.vjp(m.smoothed, x, 0.7, wrt=0)[1](ybar)
-    expected = ybar @ _jacobian_by_differences(m.smoothed, (x, 0.7), 0)
+    expected = ybar @ jacobian_by_differences(m.smoothed, (x, 0.7), 0)
     np.testing.assert_allclose(x_bar, expected, rtol=1e-7, atol=1e-9)
 
 
@@ -147,7 +134,7 @@ def test_branches_with_respect_to_the_position_only(stretched):
     assert (np.linalg.norm(x) > rest) == stretched  # a point on each side of the branch
     text = adc.source(m.spring_force, kind="vjp", wrt=(0,))
     assert not {"k_bar", "rest_bar"} & _names(text), text
-    expected = _jacobian_by_differences(m.spring_force, (x, 2.5, rest), 0)
+    expected = jacobian_by_differences(m.spring_force, (x, 2.5, rest), 0)
     for mode in ("forward", "reverse"):
         jac = adc.jacobian(m.spring_force, mode=mode)(x, 2.5, rest)
         np.testing.assert_allclose(jac, expected, rtol=1e-6, atol=1e-8)

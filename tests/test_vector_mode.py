@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from support import load_module
+from support import jacobian_by_differences, load_module
 
 import ad_compiler as adc
 from ad_compiler import batched
@@ -62,19 +62,6 @@ def rnn_loss(Wh, b, xs, h0, target):
     return np.sum((h - target) ** 2)
 
 
-def jacobian_differences(f, args, k, h=1e-6):
-    """d f / d args[k] by central differences, shaped f.shape + x.shape."""
-    x = np.asarray(args[k], dtype=float)
-    columns = []
-    for j in range(x.size):
-        step = np.zeros(x.size)
-        step[j] = h
-        hi, lo = list(args), list(args)
-        hi[k], lo[k] = x + step.reshape(x.shape), x - step.reshape(x.shape)
-        columns.append((np.asarray(f(*hi)) - np.asarray(f(*lo))) / (2 * h))
-    return np.stack(columns, axis=-1).reshape(np.shape(f(*args)) + x.shape)
-
-
 RNG = np.random.default_rng(7)
 A = RNG.normal(size=(5, 4))
 B = RNG.normal(size=(4, 3))
@@ -88,7 +75,7 @@ def test_gated_layer_jacobian(mode):
     t = np.tanh(square @ x + c[:4])
     by_hand = (1.0 - t ** 2)[:, None] * square * x[:, None] + np.diag(t)
     np.testing.assert_allclose(J, by_hand, rtol=1e-12)
-    np.testing.assert_allclose(J, jacobian_differences(gated_layer, (x, square, c[:4]), 0),
+    np.testing.assert_allclose(J, jacobian_by_differences(gated_layer, (x, square, c[:4]), 0),
                                rtol=1e-6, atol=1e-8)
 
 
@@ -97,14 +84,14 @@ def test_vector_times_matrix_and_dot():
     forward = adc.jacobian(row_times_matrix, mode="forward")(x, B)
     np.testing.assert_allclose(forward, adc.jacobian(row_times_matrix, mode="reverse")(x, B),
                                rtol=1e-12)
-    np.testing.assert_allclose(forward, jacobian_differences(row_times_matrix, (x, B), 0),
+    np.testing.assert_allclose(forward, jacobian_by_differences(row_times_matrix, (x, B), 0),
                                rtol=1e-6, atol=1e-8)
 
 
 def test_matrix_with_respect_to_the_matrix_is_not_a_unit_seed():
     x = RNG.normal(size=4)
     forward = adc.jacobian(row_times_matrix, wrt=1, mode="forward")(x, B)
-    np.testing.assert_allclose(forward, jacobian_differences(row_times_matrix, (x, B), 1),
+    np.testing.assert_allclose(forward, jacobian_by_differences(row_times_matrix, (x, B), 1),
                                rtol=1e-6, atol=1e-8)
 
 
@@ -119,7 +106,7 @@ def test_unit_seeds_of_a_dict_of_vectors():
         def along(vec, key=key):
             return two_blocks({**p, key: vec}, A, Bv)
 
-        np.testing.assert_allclose(J[key], jacobian_differences(along, (p[key],), 0),
+        np.testing.assert_allclose(J[key], jacobian_by_differences(along, (p[key],), 0),
                                    rtol=1e-6, atol=1e-8)
 
 
@@ -172,7 +159,7 @@ def test_hessian_through_masks_either_side_of_the_wall():
     by_hand = np.where(inside, 2.0 * x, 2.0) + 6.0 * np.maximum(x, 0.0)
     np.testing.assert_allclose(H, np.diag(by_hand), rtol=1e-12)
     gradient = adc.grad(clipped_energy)
-    np.testing.assert_allclose(H, jacobian_differences(gradient, (x,), 0), rtol=1e-6,
+    np.testing.assert_allclose(H, jacobian_by_differences(gradient, (x,), 0), rtol=1e-6,
                                atol=1e-7)
 
 
@@ -187,7 +174,7 @@ def test_logistic_hessian_and_its_code():
     for _ in range(2):  # the second call reuses what the first one found out
         np.testing.assert_allclose(hessian(w, X, y), by_hand, rtol=1e-10)
     gradient = adc.grad(logistic_loss)
-    np.testing.assert_allclose(hessian(w, X, y), jacobian_differences(gradient, (w, X, y), 0),
+    np.testing.assert_allclose(hessian(w, X, y), jacobian_by_differences(gradient, (w, X, y), 0),
                                rtol=1e-6, atol=1e-8)
     code = _vector_jvp(gradient.version_for(w, X, y), 0).source
     # the tangent of the gradient is one coefficient (of the rows) times X @ w_dot
@@ -203,9 +190,9 @@ def test_hessian_of_an_output_whose_shape_depends_on_the_values():
         H = hessian(point, X)
         gradient_like = adc.jacobian(depends_on_sign, mode="reverse")
         if point[0] > 0:
-            expected = jacobian_differences(adc.grad(depends_on_sign), (point, X), 0)
+            expected = jacobian_by_differences(adc.grad(depends_on_sign), (point, X), 0)
         else:
-            expected = jacobian_differences(gradient_like, (point, X), 0)
+            expected = jacobian_by_differences(gradient_like, (point, X), 0)
         np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-8)
 
 
@@ -216,7 +203,7 @@ def test_hessian_through_a_loop_of_factored_tangents():
     for wrt in (0, 1):
         H = adc.hessian(rnn_loss, wrt=wrt)(Wh, b, xs, h0, target)
         gradient = adc.grad(rnn_loss, wrt=wrt)
-        expected = jacobian_differences(gradient, (Wh, b, xs, h0, target), wrt)
+        expected = jacobian_by_differences(gradient, (Wh, b, xs, h0, target), wrt)
         np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-8)
     code = _vector_jvp(adc.grad(rnn_loss, wrt=1).version_for(Wh, b, xs, h0, target), 1).source
     assert "for " in code  # the loops stay loops, with their tangents beside them
@@ -234,7 +221,7 @@ def test_long_chains_and_shared_tangents(tmp_path):
     module = load_module(path, "adc_test_long_chain")
     x, c = np.array([0.3, -0.2, 0.5]), np.array([0.01, 0.02, -0.01])
     H = adc.hessian(module.chain)(x, c)
-    expected = jacobian_differences(adc.grad(module.chain), (x, c), 0)
+    expected = jacobian_by_differences(adc.grad(module.chain), (x, c), 0)
     np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-7)
 
 
