@@ -81,10 +81,74 @@ def cleared(adjoint: Any, target: Any, kind: int, *index: Any) -> Any:
             new[key] = 0.0
         return new
     if isinstance(adjoint, list):
+        span = _list_span(adjoint, target, key)
+        if span is not None:  # xs[a:b] = v, which may change the list's length
+            start, removed, added = span
+            return type(adjoint)(adjoint[:start] + [0.0] * removed + adjoint[start + added:])
         new = type(adjoint)(adjoint)
-        new[key] = 0.0
+        if isinstance(key, slice):  # an extended slice: as many items as it replaced
+            for k in range(*key.indices(len(new))):
+                new[k] = 0.0
+        else:
+            new[key] = 0.0
         return new
     return adjoint  # a zero
+
+
+def _list_span(adjoint: Any, target: Any, key: Any) -> tuple[int, int, int] | None:
+    """Where ``target[key] = v`` put `v` into a list, for a slice of step 1: the start,
+    how many items it replaced, and how many it put there (`adjoint` is shaped like the
+    list after the write)."""
+    if not (isinstance(key, slice) and isinstance(target, list) and key.step in (None, 1)):
+        return None
+    start, stop, _ = key.indices(len(target))
+    removed = max(stop - start, 0)
+    return start, removed, len(adjoint) - len(target) + removed
+
+
+def written_part(adjoint: Any, target: Any, *index: Any) -> Any:
+    """The part of `adjoint` (shaped like ``target`` after ``target[index] = v``) at the
+    places `v` went: ``adjoint[index]``, except that a list's slice write may have put
+    more or fewer items there than it replaced."""
+    if _is_zero(adjoint):
+        return adjoint
+    key = _key(index)
+    span = _list_span(adjoint, target, key) if isinstance(adjoint, list) else None
+    if span is not None:
+        start, _, added = span
+        return list(adjoint[start:start + added])
+    return adjoint[key]
+
+
+def written_part_t(part: Any, adjoint: Any, target: Any, *index: Any) -> Any:
+    """The transpose of `written_part`: `part` placed where the write put `v`, zeros
+    elsewhere, shaped like `adjoint`."""
+    if _is_zero(part):
+        return 0.0
+    key = _key(index)
+    if isinstance(adjoint, list):
+        span = _list_span(adjoint, target, key)
+        if span is not None:
+            start, _, added = span
+            return [0.0] * start + list(part) + [0.0] * (len(adjoint) - start - added)
+        new: list = [0.0] * len(adjoint)
+        new[key] = part
+        return new
+    new_array = np.zeros(np.shape(adjoint), dtype=np.result_type(adjoint, part))
+    new_array[key] = part
+    return new_array
+
+
+def uncleared(cotangent: Any, adjoint: Any, target: Any, kind: int, *index: Any) -> Any:
+    """The transpose of `cleared` (in `adjoint`): `cotangent`, shaped like `target`,
+    with zeros at the places the write put `v`, shaped like `adjoint`."""
+    key = _key(index)
+    if isinstance(cotangent, list) and isinstance(adjoint, list):
+        span = _list_span(adjoint, target, key)
+        if span is not None:
+            start, removed, added = span
+            return cotangent[:start] + [0.0] * added + cotangent[start + removed:]
+    return cleared(cotangent, target, kind, *index)
 
 
 def add_at(target: Any, value: Any, *index: Any) -> np.ndarray:

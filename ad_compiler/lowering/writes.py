@@ -22,7 +22,7 @@ from typing import Any
 from .. import runtime_writes
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..registry import has_expr, is_array, is_view
-from ..registry.writes import BASIC, BASIC_ARRAY, IF_ARRAY, MAY_REPEAT
+from ..registry.writes import BASIC, BASIC_ARRAY, IF_ARRAY, LIST_SLICE, MAY_REPEAT
 from . import inplace
 from .values import _StaticDict, _StaticSeq, written_names
 
@@ -361,6 +361,10 @@ class Writes:
             kind = IF_ARRAY
         elif all(self._is_basic_part(p) for p in parts):
             kind = BASIC_ARRAY if self._is_array(base) else BASIC
+            part = parts[0]
+            if kind == BASIC and len(parts) == 1 and (self._is_slice_call(part) or (
+                    isinstance(part, Const) and isinstance(part.value, slice))):
+                kind = LIST_SLICE  # into a list, this may change its length
         attrs = {"fn": runtime_writes.setitem, "kwnames": ()}
         return self.builder.emit("setitem", [base, value, Const(kind), *parts],
                                  attrs=attrs).result

@@ -13,7 +13,8 @@ result's before that is zeroed in place; `IF_ARRAY`, a slice of a value that may
 list written back into it (``y = x[1:]; y[0] = v``): NumPy's slice is a view, so the
 write changes `x` where it is an array, and a list's slice is a copy, so it does not
 (`written_through`, and `view_part`, `view_cleared` for the adjoint, decide when the
-code runs).
+code runs); `LIST_SLICE`, a slice of what may be a list: ``xs[1:3] = [a, b, c]`` may
+change a list's length, so the adjoint finds the written items with `written_part`.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from .core import helper
 from .emit import Emit
 from .multilinear import linear_jvp
 
-MAY_REPEAT, BASIC, BASIC_ARRAY, IF_ARRAY = 0, 1, 2, 3
+MAY_REPEAT, BASIC, BASIC_ARRAY, IF_ARRAY, LIST_SLICE = 0, 1, 2, 3, 4
 
 
 def _index_for(e: Emit, tangent: Operand, index: list[Operand]) -> list[Operand]:
@@ -46,6 +47,9 @@ def _setitem_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
             t_dot = e.helper("zeros_of", target)
         if isinstance(target, Value) and target.name and isinstance(t_dot, Value):
             t_dot.name = f"{target.name}_dot"  # written into next, under this name
+    if v_dot is None and isinstance(basic, Const) and basic.value == LIST_SLICE:
+        v_dot = e._mark(e.helper("zeros_with_directions", value, t_dot), [t_dot]) \
+            if e.batched is not None else e.helper("zeros_of", value)  # as many items as v
     if v_dot is None:
         v_dot = Const(0.0)
     if isinstance(basic, Const) and basic.value == IF_ARRAY:  # written where target is an array
@@ -62,7 +66,10 @@ def _setitem_vjp(e: Emit, g: Operand, args: list) -> list:
     if kind == IF_ARRAY:  # nothing was written where the target is a list
         return [e.helper("view_cleared", g, target, *index),
                 e.helper("view_part", g, target, *index)] + [None] * (len(args) - 2)
-    selected = e.b.emit("getitem", [g, *index]).result
+    if kind == LIST_SLICE:
+        selected = e.helper("written_part", g, target, *index)
+    else:
+        selected = e.b.emit("getitem", [g, *index]).result
     if kind == BASIC_ARRAY:  # a view of g, which is zeroed next
         selected = e.b.emit("copy", [selected], attrs={"method_copy": True}).result
     elif kind == MAY_REPEAT:
@@ -102,7 +109,14 @@ def _add_at_vjp(e: Emit, g: Operand, args: list) -> list:
 helper("add_at", runtime_writes.add_at, (0, 1), _add_at_vjp, joint=True, jvp=_add_at_jvp,
        shaped_like=0)
 helper("cleared", runtime_writes.cleared, (0,), lambda e, g, a: [
-    e.helper("setitem", g, Const(0.0), *a[2:])], opaque_kind=True)
+    e.helper("uncleared", g, *a) if isinstance(a[2], Const) and a[2].value == LIST_SLICE
+    else e.helper("setitem", g, Const(0.0), *a[2:])], opaque_kind=True)
+helper("uncleared", runtime_writes.uncleared, (0,), lambda e, g, a: [
+    e.helper("cleared", g, *a[1:])], opaque_kind=True, reads_items=True)
+helper("written_part", runtime_writes.written_part, (0,), lambda e, g, a: [
+    e.helper("written_part_t", g, *a)], opaque_kind=True, reads_items=True)
+helper("written_part_t", runtime_writes.written_part_t, (0,), lambda e, g, a: [
+    e.helper("written_part", g, *a[1:])], opaque_kind=True, reads_items=True)
 helper("last_writes", runtime_writes.last_writes, (0,), lambda e, g, a: [
     e.helper("last_writes", g, *a[1:])], shaped_like=0)
 helper("zeros_with_directions", runtime_writes.zeros_with_directions, (), nondiff=True)

@@ -22,6 +22,7 @@ from ..ir import (
     walk_ops,
 )
 from ..primitives import PRIMITIVES, lookup_callable
+from ..registry import get
 from ..rules import is_differentiable, is_nondiff
 
 
@@ -280,7 +281,8 @@ def container_values(fn: Function) -> set[int]:
     for op in walk_ops(fn.body):
         if op.prim == "pack":
             containers.add(op.result.uid)
-        elif op.prim in ("getitem", "getattr", "items_of") and isinstance(op.args[0], Value):
+        elif isinstance(op.args[0] if op.args else None, Value) and (
+                op.prim in ("getitem", "getattr", "items_of") or _reads_items(op.prim)):
             containers.add(op.args[0].uid)
     size = -1
     while size != len(containers):  # through branches and loops
@@ -292,6 +294,11 @@ def container_values(fn: Function) -> set[int]:
                                                  or op.results[k].uid in containers):
                         containers.update((y.uid, op.results[k].uid))
     return containers
+
+
+def _reads_items(prim: str) -> bool:
+    record = get(prim)
+    return record is not None and record.reads_items
 
 
 def makes_active(op: Op, active: set[int]) -> bool:
