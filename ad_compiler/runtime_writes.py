@@ -11,7 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from .batched import vmap_last
 from .runtime import AdjointList, IndexUpdate, _is_zero, _scatter, add, zeros_of
+
+# what the lowering knows of a write's index (registry/writes.py says what each means)
+MAY_REPEAT, BASIC, BASIC_ARRAY, IF_ARRAY, LIST_SLICE = 0, 1, 2, 3, 4
 
 
 def _key(index: tuple) -> Any:
@@ -93,6 +97,15 @@ def cleared(adjoint: Any, target: Any, kind: int, *index: Any) -> Any:
             new[key] = 0.0
         return new
     return adjoint  # a zero
+
+
+def cleared_batched(adjoint: Any, target: Any, kind: int, *index: Any) -> Any:
+    """`cleared` of a batched adjoint (its directions on a last axis): a slice of a list,
+    or of an array's first axis, is cleared as it is; other indices one direction at a
+    time."""
+    if kind == LIST_SLICE:
+        return cleared(adjoint, target, kind, *index)
+    return vmap_last(cleared, (0,), adjoint, target, kind, *index)
 
 
 def _list_span(adjoint: Any, target: Any, key: Any) -> tuple[int, int, int] | None:

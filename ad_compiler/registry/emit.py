@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import batched, runtime, runtime_linalg
+from .. import batched, runtime, runtime_linalg, runtime_writes
 from ..ir import Const, FreeName, Op, Operand, Value
 from .core import REGISTRY, is_array
 
@@ -161,6 +161,11 @@ BATCHED_HELPERS: dict[str, Callable] = {
     "mean_adjoint": batched.batched_mean_adjoint,
     "as_column": runtime_linalg.as_column_batched,
     "from_column": runtime_linalg.from_column_batched,
+    # a slice written into a list or an array's first axis: the directions' axis is last
+    "written_part": runtime_writes.written_part,
+    "written_part_t": runtime_writes.written_part_t,
+    "uncleared": runtime_writes.uncleared,
+    "cleared": runtime_writes.cleared_batched,
 }
 
 

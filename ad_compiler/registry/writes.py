@@ -20,11 +20,10 @@ from __future__ import annotations
 
 from .. import runtime_writes
 from ..ir import Const, Op, Operand, Value
+from ..runtime_writes import BASIC, BASIC_ARRAY, IF_ARRAY, LIST_SLICE, MAY_REPEAT  # noqa: F401
 from .core import helper
 from .emit import Emit
 from .multilinear import linear_jvp
-
-MAY_REPEAT, BASIC, BASIC_ARRAY, IF_ARRAY, LIST_SLICE = 0, 1, 2, 3, 4
 
 
 def _index_for(e: Emit, tangent: Operand, index: list[Operand]) -> list[Operand]:
