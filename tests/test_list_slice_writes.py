@@ -4,7 +4,7 @@ statement into an array never changes its length; where the compiler cannot tell
 it has, the derivative decides when the code runs."""
 import numpy as np
 import pytest
-from support import numeric_grad
+from support import jacobian_by_differences, numeric_grad
 
 import ad_compiler as adc
 
@@ -142,3 +142,26 @@ def test_a_slice_write_into_what_may_be_a_list_or_an_array(kind, mode):
     want = numeric_grad(copied_argument, [x], 0)
     np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float),
                                rtol=1e-6, atol=1e-9)
+
+
+def spliced_rows(x):
+    """A list of rows whose head is replaced by three rows, then stacked: a Jacobian."""
+    rows = [x, 2.0 * x]
+    rows[:1] = [np.sin(x), np.cos(x) * x[::-1], x ** 2]
+    return np.stack(rows).sum(axis=0)
+
+
+def refined_items(x):
+    """Scalar items of an array, a tail spliced in, then made an array again."""
+    parts = [x[0], x[1], x[2]]
+    parts[1:] = [x[1] * x[2], np.sin(x[0]), x[2] ** 2]
+    return np.array(parts) * 2.0
+
+
+@pytest.mark.parametrize("f", [spliced_rows, refined_items])
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_jacobians_through_a_list_slice_write(f, mode):
+    """Vector mode forward and batched reverse mode, against differences."""
+    x = np.array([0.3, -0.5, 1.1])
+    np.testing.assert_allclose(adc.jacobian(f, mode=mode)(x),
+                               jacobian_by_differences(f, [x], 0), rtol=1e-6, atol=1e-8)
