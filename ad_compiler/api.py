@@ -132,14 +132,15 @@ def vjp(f: Callable, *primals: Any, wrt: Wrt | None = None) -> tuple[Any, Callab
     return value, pullback
 
 
-def source(f: Callable, mode: str = "reverse", wrt: Wrt = 0, kind: str = "grad",
+def source(f: Callable, mode: str = "reverse", wrt: Wrt | None = None, kind: str = "grad",
            at: Sequence[Any] | None = None) -> str:
     """The generated source of a compiled of `f` (`kind`: grad, value_and_grad, jvp, vjp,
     or vjp_batched: the pullback of many cotangents on a last axis, which batched
     reverse mode runs).
 
-    For jvp and vjp, a tuple `wrt` names the inputs that carry tangents or cotangents
-    (only values that depend on them get derivatives); a single `wrt` means every input.
+    `wrt` is as for `grad` (the first input when not given).  For jvp and vjp it names
+    the inputs that carry tangents or cotangents, as `adc.vjp`'s does (only values that
+    depend on them get derivatives); not given, every input.
 
     With `at` (arguments of `f`), the source of array code specialised to their shapes
     and dtypes, which is what runs for such arguments."""
@@ -149,7 +150,9 @@ def source(f: Callable, mode: str = "reverse", wrt: Wrt = 0, kind: str = "grad",
         mode = "forward"
     elif kind in ("vjp", "vjp_batched"):
         mode = "reverse"
-    compiled = derivative(f, kind, wrt, mode)
+    if kind in ("jvp", "vjp", "vjp_batched"):  # 0 stands for every input there
+        wrt = 0 if wrt is None else tuple(wrt_indices(lowered(f), wrt)[0])
+    compiled = derivative(f, kind, 0 if wrt is None else wrt, mode)
     if at is not None:
         if kind not in ("grad", "value_and_grad"):
             raise ValueError("at= is for kind='grad' or 'value_and_grad'")

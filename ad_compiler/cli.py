@@ -112,7 +112,7 @@ def _cmd_source(args: argparse.Namespace) -> int:
 
     fn = load_target(args.target)
     at = bind(fn, shapes=args.shapes).args if args.shapes else None
-    text = source(fn, mode=args.mode, wrt=_wrt(args.wrt), kind=args.kind, at=at)
+    text = source(fn, mode=args.mode, wrt=_wrt(args.wrt) if args.wrt else None, kind=args.kind, at=at)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     print(highlight(text) if color else text, end="")
     return 0

@@ -32,6 +32,8 @@ def test_vjp_with_respect_to_x_computes_no_adjoint_of_A_or_c():
     assert not {"A_bar", "c_bar", "matmul_adjoint_a"} & _names(text), text
     full = adc.source(m.layer, kind="vjp")  # every input: all three adjoints
     assert "A_bar" in full and "c_bar" in full
+    assert adc.source(m.layer, kind="vjp", wrt=0) == text  # as adc.vjp's wrt=0
+    assert adc.source(m.layer, kind="vjp", wrt="x") == text
 
 
 def test_vjp_with_respect_to_some_inputs_gives_their_cotangents_in_order():
