@@ -205,3 +205,26 @@ def test_jacobian_of_vector_outputs_in_both_modes(name: str) -> None:
     for mode in ("forward", "reverse"):
         np.testing.assert_allclose(adc.jacobian(fn, wrt=k, mode=mode)(*args), expected,
                                    rtol=1e-5, atol=1e-7)
+
+
+CASES.update({
+    "unpack_pair": Case(C.unpack_pair, [([0.3, -1.2],), (np.array([0.8, 2.0]),), ((1.5, 0.5),)],
+                        ),
+    "unpack_halves": Case(C.unpack_halves, [(normal(4),)], hessian=True),
+})
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+@pytest.mark.parametrize("fn, args", [
+    ("unpack_pair", ([0.3, -1.2, 0.5],)), ("unpack_pair", (np.array([0.3, -1.2, 0.5]),)),
+    ("unpack_pair", ([0.3],)), ("unpack_halves", (np.arange(6.0), 3))])
+def test_unpacking_the_wrong_number_of_items_raises_as_python_does(fn: str, args: tuple,
+                                                                    mode: str) -> None:
+    """``a, b = x`` takes the items one by one; with three (or one) items it must raise
+    Python's ValueError, not run on the first two."""
+    function = getattr(C, fn)
+    with pytest.raises(ValueError) as python:
+        function(*args)
+    with pytest.raises(ValueError, match="values to unpack") as compiled:
+        adc.grad(function, mode=mode)(*args)
+    assert str(compiled.value) == str(python.value)

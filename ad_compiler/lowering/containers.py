@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime, runtime_items
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..registry.emit import array_op
 from .values import (
@@ -103,6 +103,10 @@ class Containers:
             callee = self.builder.producers[value.uid].attrs.get("callee")
         else:  # a parameter may be a dict, whose unpacking gives its keys
             value = self._visited(value, ("getattr",))
+        if callee is None or "split" in callee:  # other library results have a fixed arity
+            check = self.builder.emit("call", [value, Const(count)], attrs={
+                "fn": runtime_items.check_unpacked, "kwnames": (), "nondiff": True})
+            check.attrs["effect"] = True
         return [self.builder.emit("getitem", [value, Const(k)], attrs={"callee": callee}).result
                 for k in range(count)]
 
