@@ -211,13 +211,20 @@ CASES.update({
     "unpack_pair": Case(C.unpack_pair, [([0.3, -1.2],), (np.array([0.8, 2.0]),), ((1.5, 0.5),)],
                         ),
     "unpack_halves": Case(C.unpack_halves, [(normal(4),)], hessian=True),
+    "first_last": Case(C.first_last, [([0.5, 2.0, 3.0, -1.0],), (np.array([0.5, 2.0]),),
+                                      ((0.5, -2.0, 1.5),)]),
+    "lstsq_fit": Case(C.lstsq_fit, [(normal(5, 2), normal(5))], wrt=(0, 1)),
+    "weighted_tail": Case(C.weighted_tail, [(np.array([1.0, -2.0, 3.0]),), ([2.0],)],
+                          hessian=True),
+    "literal_star": Case(C.literal_star, [(0.3, 1.4)], wrt=(0, 1), hessian=True),
 })
 
 
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
 @pytest.mark.parametrize("fn, args", [
     ("unpack_pair", ([0.3, -1.2, 0.5],)), ("unpack_pair", (np.array([0.3, -1.2, 0.5]),)),
-    ("unpack_pair", ([0.3],)), ("unpack_halves", (np.arange(6.0), 3))])
+    ("unpack_pair", ([0.3],)), ("unpack_halves", (np.arange(6.0), 3)),
+    ("first_last", ([0.3],))])
 def test_unpacking_the_wrong_number_of_items_raises_as_python_does(fn: str, args: tuple,
                                                                     mode: str) -> None:
     """``a, b = x`` takes the items one by one; with three (or one) items it must raise
