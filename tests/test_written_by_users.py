@@ -142,6 +142,7 @@ CASES = {
     "math_prod_fsum": Case(L.math_prod_fsum, [([0.3, -1.2, 0.7],)]),
     "pinv_fit": Case(L.pinv_fit, [(normal(5, 2), normal(5))], wrt=(0, 1)),
     "qr_fit": Case(L.qr_fit, [(normal(4, 3),)]),
+    "integer_buffers": Case(L.integer_buffers, [(0.83,), (1.37,), (-0.63,)], hessian=True),
 }
 # users_lists: NumPy functions given plain lists of numbers beside a differentiated array
 CASES.update({name: Case(getattr(P, name), [(X3 if name in ("l_interp", "l_polyval") else X2,)],

@@ -362,6 +362,9 @@ class Writes:
         elif all(self._is_basic_part(p) for p in parts):
             kind = BASIC_ARRAY if self._is_array(base) else BASIC
         attrs = {"fn": runtime_writes.setitem, "kwnames": ()}
+        dtype_kind = self._known_kind(base)
+        if dtype_kind is not None and dtype_kind in "biu":  # NumPy truncates what it writes
+            attrs["nondiff"] = True
         return self.builder.emit("setitem", [base, value, Const(kind), *parts],
                                  attrs=attrs).result
 
