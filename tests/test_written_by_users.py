@@ -142,6 +142,9 @@ CASES = {
     "math_prod_fsum": Case(L.math_prod_fsum, [([0.3, -1.2, 0.7],)]),
     "pinv_fit": Case(L.pinv_fit, [(normal(5, 2), normal(5))], wrt=(0, 1)),
     "qr_fit": Case(L.qr_fit, [(normal(4, 3),)]),
+    "picks": Case(L.picks, [(np.array([0.31, -1.23, 0.77]), np.array([[0.1, 2.0], [3.0, -1.0]])),
+                            (np.array([-0.31, 1.23, 0.0]), np.array([[2.1, 0.0], [-3.0, 1.0]]))],
+                  wrt=(0, 1), hessian=True),
     "integer_buffers": Case(L.integer_buffers, [(0.83,), (1.37,), (-0.63,)], hessian=True),
 }
 # users_lists: NumPy functions given plain lists of numbers beside a differentiated array

@@ -52,6 +52,10 @@ _MADE_FROM_CONSTANTS = (np.zeros, np.ones, np.empty, np.full, np.arange, np.eye,
                         np.array, np.asarray, np.zeros_like, np.ones_like, np.empty_like,
                         np.full_like)
 _COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
+# ndarray methods whose results are piecewise constant: NumPy's function of the same name
+_PIECEWISE_CONSTANT_METHODS = {"argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort,
+                               "nonzero": np.nonzero, "all": np.all, "any": np.any,
+                               "round": np.round}
 
 
 class Arrays:
@@ -242,6 +246,9 @@ class Arrays:
         if method in ("reshape", "transpose") and len(args) > 1:  # x.reshape(2, 3)
             args = [self._pack_static(args, node)]
         name = ARRAY_METHODS.get(method)
+        if name is None and method in _PIECEWISE_CONSTANT_METHODS:  # x.argmax(): indices
+            return self._nondiff_call(_PIECEWISE_CONSTANT_METHODS[method], f"np.{method}",
+                                      [receiver, *args], node, kwargs)
         if name is None:
             raise self._method_without_rule(node, method)
         if method == "astype":
