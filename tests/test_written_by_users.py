@@ -23,6 +23,7 @@ M = load_fixture("users_models")
 C = load_fixture("users_code")
 L = load_fixture("users_linalg")
 P = load_fixture("users_lists")
+U = load_fixture("users_more")
 
 RNG = np.random.default_rng(20261203)
 
@@ -147,6 +148,29 @@ CASES = {
                   wrt=(0, 1), hessian=True),
     "integer_buffers": Case(L.integer_buffers, [(0.83,), (1.37,), (-0.63,)], hessian=True),
 }
+CASES.update({
+    "repeated_index_update": Case(U.repeated_index_update, [(normal(4),)], hessian=True),
+    "global_target": Case(U.global_target, [(normal(3),), (normal(3), np.array([1.0, 2.0, 3.0]))],
+                          hessian=True),
+    "norms_axes": Case(U.norms_axes, [(normal(2, 3),)]),
+    "lse_axis": Case(U.lse_axis, [(normal(2, 3), np.array([0.5, 1.0, 2.0]))], wrt=(0, 1)),
+    "more_stats": Case(U.more_stats, [(0.3, normal(3)), (-0.4, normal(3))], wrt=(0, 1)),
+    "gaussian_density": Case(U.gaussian_density, [(normal(2), normal(2, 2))], wrt=(0, 1),
+                             hessian=True),
+    "leaky": Case(U.leaky, [(np.array([-1.0, 0.5, 2.0]),)], hessian=True),
+    "peaks": Case(U.peaks, [(np.array([0.3, 0.5, -0.2, 0.4]),)], hessian=True),
+    "filtered_gen": Case(U.filtered_gen, [([0.3, -0.5, 1.2],), ([0.3, -0.5, 0.2],)]),
+    "elementwise_zoo": Case(U.elementwise_zoo, [(np.array([0.3, -1.2]), np.array([0.5, 0.7])),
+                                                (np.array([1.3, 0.2]), np.array([-0.5, 0.1]))],
+                            wrt=(0, 1)),
+    "weighted_ls": Case(U.weighted_ls, [(normal(4, 2), np.array([1.0, 2.0, 0.5, 1.5]), normal(2))],
+                        wrt=(0, 1, 2)),
+    "spread": Case(U.spread, [(np.array([0.3, -1.2, 0.7, 2.0, 0.1]),)]),
+    "running_min": Case(U.running_min, [([0.3, -1.2, 0.7],), ([-0.3, 1.2, 0.7],)]),
+    "string_keys": Case(U.string_keys, [({"alpha": 0.3, "beta": -1.2, "gamma": 2.0},)]),
+    "tuple_layers": Case(U.tuple_layers, [([(0.5, 0.1), (-1.2, 0.3)], np.array([0.2, 0.9]))],
+                         wrt=(0, 1)),
+})
 # users_lists: NumPy functions given plain lists of numbers beside a differentiated array
 CASES.update({name: Case(getattr(P, name), [(X3 if name in ("l_interp", "l_polyval") else X2,)],
                          hessian=True)
@@ -239,3 +263,15 @@ def test_unpacking_the_wrong_number_of_items_raises_as_python_does(fn: str, args
     with pytest.raises(ValueError, match="values to unpack") as compiled:
         adc.grad(function, mode=mode)(*args)
     assert str(compiled.value) == str(python.value)
+
+
+def test_a_refusal_inside_the_standard_library_is_said_at_the_users_call() -> None:
+    """statistics.stdev's own code cannot be differentiated: the error points at the
+    line of the user's function that calls it, and names the way out."""
+    with pytest.raises(adc.ADCompileError) as refused:
+        adc.grad(U.statistics_spread)([0.3, 1.2, 0.7])
+    error = refused.value
+    assert error.filename == U.__file__
+    assert U.__file__ and "statistics.stdev(xs)" in error.source_line
+    assert "'statistics.stdev' comes from Python's standard library" in error.what
+    assert "adc.stop_gradient" in error.hint
