@@ -244,6 +244,7 @@ CASES.update({
     "lstsq_fit": Case(C.lstsq_fit, [(normal(5, 2), normal(5))], wrt=(0, 1)),
     "weighted_tail": Case(C.weighted_tail, [(np.array([1.0, -2.0, 3.0]),), ([2.0],)],
                           hessian=True),
+    "shape_unpack": Case(C.shape_unpack, [(normal(2, 3),)], hessian=True),
     "literal_star": Case(C.literal_star, [(0.3, 1.4)], wrt=(0, 1), hessian=True),
 })
 
@@ -252,7 +253,7 @@ CASES.update({
 @pytest.mark.parametrize("fn, args", [
     ("unpack_pair", ([0.3, -1.2, 0.5],)), ("unpack_pair", (np.array([0.3, -1.2, 0.5]),)),
     ("unpack_pair", ([0.3],)), ("unpack_halves", (np.arange(6.0), 3)),
-    ("first_last", ([0.3],))])
+    ("first_last", ([0.3],)), ("shape_unpack", (np.ones((2, 3, 1)),))])
 def test_unpacking_the_wrong_number_of_items_raises_as_python_does(fn: str, args: tuple,
                                                                     mode: str) -> None:
     """``a, b = x`` takes the items one by one; with three (or one) items it must raise

@@ -104,7 +104,8 @@ class Containers:
             callee = self.builder.producers[value.uid].attrs.get("callee")
         else:  # a parameter may be a dict, whose unpacking gives its keys
             value = self._visited(value, ("getattr",))
-        if callee is None or "split" in callee:  # other library results have a fixed arity
+        if callee is None or "split" in callee or callee.endswith("shape"):
+            # (other library results, eigh's (w, V), have a fixed count of items)
             check = self.builder.emit("call", [value, Const(count)], attrs={
                 "fn": runtime_items.check_unpacked, "kwnames": (), "nondiff": True})
             check.attrs["effect"] = True
