@@ -131,12 +131,14 @@ class Containers:
         else:
             if isinstance(value, (_StaticDict, Const)):
                 self._unpack(value, before + after, target)  # refused with its message
-            value = self._visited(value, ("getattr",)) if not (
-                isinstance(value, Value) and value.uid in self.builder.producers) else value
-            check = self.builder.emit("call", [value, Const(before + after), Const(True)],
-                                      attrs={"fn": runtime_items.check_unpacked,
-                                             "kwnames": (), "nondiff": True})
-            check.attrs["effect"] = True
+            produced = isinstance(value, Value) and value.uid in self.builder.producers
+            callee = self.builder.producers[value.uid].attrs.get("callee") if produced else None
+            value = value if produced else self._visited(value, ("getattr",))
+            if callee is None or "split" in callee or callee.endswith("shape"):
+                check = self.builder.emit("call", [value, Const(before + after), Const(True)],
+                                          attrs={"fn": runtime_items.check_unpacked,
+                                                 "kwnames": (), "nondiff": True})
+                check.attrs["effect"] = True
             heads = [self.builder.emit("getitem", [value, Const(k)]).result
                      for k in range(before)]
             tails = [self.builder.emit("getitem", [value, Const(k - after)]).result
