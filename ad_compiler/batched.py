@@ -133,8 +133,10 @@ def unit_seed_start(t: Any) -> int | None:
 
 def _placed(a: Any, t: Any, start: int) -> Any:
     """``a @ t`` for a unit seed `t` of shape (k, n) starting at `start`: the columns of
-    `a` placed at directions start .. start + k, zeros elsewhere (no product)."""
+    `a` placed at directions start .. start + k, zeros elsewhere (no product).  `a` may
+    be a nested list or tuple of numbers, as NumPy's `a @ x` takes it."""
     k, n = np.shape(t)
+    a = np.asarray(a)
     dtype = np.result_type(a, t)
     if k == n:
         return np.array(a, dtype=dtype)  # a copy: the caller may own what it is given

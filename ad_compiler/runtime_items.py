@@ -20,6 +20,21 @@ def check_nonempty(empty: bool, what: str) -> None:
     raise ValueError(f"{what}() arg is an empty sequence")
 
 
+def check_unpacked(items: Any, count: int, starred: bool = False) -> None:
+    """Raise as ``a, b = items`` raises when `items` has not `count` items (at least
+    `count` with a starred name, ``a, *rest = items``): the names are then taken item
+    by item, which would otherwise run with too many."""
+    n = len(items)
+    if starred and n < count:
+        raise ValueError(f"not enough values to unpack (expected at least {count}, got {n})")
+    if starred:
+        return
+    if n > count:
+        raise ValueError(f"too many values to unpack (expected {count})")
+    if n < count:
+        raise ValueError(f"not enough values to unpack (expected {count}, got {n})")
+
+
 def set_order(items: Any) -> list[int]:
     """The positions of the distinct items of `items` (the first of equal ones) in the
     order a set of them visits its items (``sum({f(x) for x in xs})``)."""

@@ -110,6 +110,32 @@ def tall_one(a: Any, what: str) -> float:
     return 1.0
 
 
+def full_rank_one(a: Any, rank: Any, what: str) -> float:
+    """1.0, after refusing (as `tall_one`) a matrix lstsq found of lower rank than its
+    count of columns: rcond cut singular values, and the rule is that of full rank."""
+    _require_tall(a, what)
+    if np.any(np.asarray(rank) < np.shape(a)[-1]):
+        raise ValueError(f"{what} is differentiated for matrices of full column rank, but "
+                         f"this one has rank {rank} of {np.shape(a)[-1]} columns at this "
+                         "rcond (singular values below rcond times the largest were "
+                         "dropped); pass a smaller rcond, or regularise the problem "
+                         "(ridge: np.linalg.solve(A.T @ A + lam * np.eye(n), A.T @ b))")
+    return 1.0
+
+
+def untruncated_one(a: Any, pseudo_inverse: Any, what: str) -> float:
+    """1.0, after refusing a pseudo-inverse that dropped nonzero singular values of `a`
+    (rcond): the rule is that of the exact pseudo-inverse, for which A A+ A = A."""
+    a = np.asarray(a)
+    size = np.max(np.abs(a)) if a.size else 0.0
+    tolerance = np.sqrt(np.finfo(np.result_type(a, np.float16)).eps) * size  # (roundoff)
+    if size and np.max(np.abs(a @ pseudo_inverse @ a - a)) > tolerance:
+        raise ValueError(f"{what} is differentiated where rcond drops no singular value "
+                         "but exact zeros, and here it dropped some (A @ pinv(A) @ A != A); "
+                         "pass a smaller rcond, or regularise the problem")
+    return 1.0
+
+
 def not_differentiated(x: Any, directions: Any = None) -> Any:
     """NaN shaped like `x`: the tangent of a result no rule differentiates (the
     singular values of ``np.linalg.lstsq``), visible rather than zero; with the

@@ -44,6 +44,7 @@ def grad_at(fn: Callable, *args: object, **options: object) -> Callable[[], obje
 
 XS = [1.0, 2.0]
 V3 = np.array([0.5, -1.0, 3.0])
+NEARLY_RANK_ONE = np.array([[1.0, 1.1], [1.0, 0.9], [1.0, 1.05]])  # singular values 2.47, 0.10
 
 CASES = {
     # statements
@@ -199,6 +200,12 @@ CASES = {
     "complex abs": Refused(("abs()",), N.with_complex_abs,
                            grad_at(N.with_complex_abs, 1.0 + 2.0j), "abs() of a complex",
                            error=TypeError),
+    "truncating lstsq": Refused(("np.linalg.lstsq(A, b, rcond=0.5)",), N.with_truncating_lstsq,
+                                grad_at(N.with_truncating_lstsq, NEARLY_RANK_ONE, V3),
+                                "full column rank", error=ValueError),
+    "truncating pinv": Refused(("np.linalg.pinv(A, rcond=0.5)",), N.with_truncating_pinv,
+                               grad_at(N.with_truncating_pinv, NEARLY_RANK_ONE, V3),
+                               "dropped some", error=ValueError),
     "complex array": Refused((), N.with_complex_array,
                              grad_at(N.with_complex_array, np.array([1.0 + 1.0j])), "complex",
                              error=TypeError),

@@ -47,6 +47,17 @@ _METHOD_HINTS = {
 _KEYWORD_ALIASES = {"min": "a_min", "max": "a_max", "newshape": "shape"}
 
 
+# makers of arrays whose dtype follows from constant arguments (np.zeros(n, dtype=int))
+_MADE_FROM_CONSTANTS = (np.zeros, np.ones, np.empty, np.full, np.arange, np.eye, np.identity,
+                        np.array, np.asarray, np.zeros_like, np.ones_like, np.empty_like,
+                        np.full_like)
+_COMPARISONS = ("lt", "le", "gt", "ge", "eq", "ne")
+# ndarray methods whose results are piecewise constant: NumPy's function of the same name
+_PIECEWISE_CONSTANT_METHODS = {"argmax": np.argmax, "argmin": np.argmin, "argsort": np.argsort,
+                               "nonzero": np.nonzero, "all": np.all, "any": np.any,
+                               "round": np.round}
+
+
 class Arrays:
     """Methods of the lowerer (see core.py), grouped by what they lower."""
 
@@ -108,6 +119,37 @@ class Arrays:
         try:
             return np.dtype(obj).kind
         except TypeError:
+            return None
+
+    def _known_kind(self, value: Operand) -> str | None:
+        """The dtype kind of an array made where it is known when compiling
+        (``np.zeros(n, dtype=int)`` is ``'i'``, ``np.array([0, 0])`` too, ``x > 0`` is
+        ``'b'``, ``np.zeros(n)`` is ``'f'``); None where it is not known."""
+        op = self.builder.producers.get(value.uid) if isinstance(value, Value) else None
+        if op is None:
+            return None
+        if op.prim == "setitem":  # a write keeps its target's dtype
+            return self._known_kind(op.args[0])
+        if op.prim in _COMPARISONS:
+            return "b"
+        kwnames = op.attrs.get("kwnames", ())
+        positional = op.args[:len(op.args) - len(kwnames)]
+        keywords = dict(zip(kwnames, op.args[len(positional):]))
+        fn = op.attrs.get("fn")
+        if op.prim not in ("array", "asarray") and fn not in _MADE_FROM_CONSTANTS:
+            return None
+        if "dtype" in keywords:
+            return self._dtype_kind(keywords["dtype"])
+        if not all(isinstance(a, Const) for a in positional):
+            return None
+        if fn in (np.zeros, np.ones, np.empty, np.eye, np.identity):
+            return "f"
+        data = positional[-1].value if fn is np.full else [a.value for a in positional]
+        if fn not in (np.full, np.arange):  # np.array(data): data itself
+            data = positional[0].value if positional else None
+        try:
+            return np.asarray(data).dtype.kind if np.size(data) <= 1024 else None
+        except (TypeError, ValueError):
             return None
 
     @staticmethod
@@ -204,6 +246,9 @@ class Arrays:
         if method in ("reshape", "transpose") and len(args) > 1:  # x.reshape(2, 3)
             args = [self._pack_static(args, node)]
         name = ARRAY_METHODS.get(method)
+        if name is None and method in _PIECEWISE_CONSTANT_METHODS:  # x.argmax(): indices
+            return self._nondiff_call(_PIECEWISE_CONSTANT_METHODS[method], f"np.{method}",
+                                      [receiver, *args], node, kwargs)
         if name is None:
             raise self._method_without_rule(node, method)
         if method == "astype":

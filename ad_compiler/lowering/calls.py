@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import sys
 import types
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..custom import array_rule_of, partials_of
-from ..errors import ADCompileError
+from ..errors import ADCompileError, no_rule_hint
 from ..frontend import FunctionSource, load
 from ..ir import Block, Const, FreeName, Operand, SourceLoc, Value, walk_ops
 from ..primitives import (
@@ -60,6 +61,13 @@ def is_library_function(fn: types.FunctionType) -> bool:
     """Whether `fn` belongs to NumPy or SciPy (by the module it says it comes from)."""
     module = getattr(fn, "__module__", None) or ""
     return module.partition(".")[0] in LIBRARIES
+
+
+def is_standard_library_function(fn: types.FunctionType) -> bool:
+    """Whether `fn` is Python code of the standard library (statistics.mean,
+    copy.copy), whose refusals are said where the user's code calls it."""
+    module = getattr(fn, "__module__", None) or ""
+    return module.partition(".")[0] in getattr(sys, "stdlib_module_names", ())
 
 
 def is_distribution(obj: object) -> bool:
@@ -437,7 +445,20 @@ class Calls:
                                  hint="drop the extra arguments")
         elif (isinstance(fn, types.FunctionType) and id(fn) not in NONDIFF_BUILTINS
               and not is_library_function(fn)):
-            return self._inline(fn, spelling, args, kwargs, node)
+            caller_module = str(self.src.globals.get("__name__", ""))
+            if not is_standard_library_function(fn) or \
+                    caller_module.partition(".")[0] in getattr(sys, "stdlib_module_names", ()):
+                return self._inline(fn, spelling, args, kwargs, node)
+            try:
+                return self._inline(fn, spelling, args, kwargs, node)
+            except ADCompileError as inner:  # said at the user's call, not inside Python's
+                where = f" ({inner.filename}, line {inner.lineno})" if inner.filename else ""
+                raise self.error(node, f"'{spelling}' comes from Python's standard library, "
+                                       f"whose code cannot be differentiated here: "
+                                       f"{inner.what}{where}",
+                                 hint=no_rule_hint(spelling, len(args),
+                                                   f"{spelling}(adc.stop_gradient(...))",
+                                                   " (NumPy's or math's)")) from None
         if (hit is not None and PRIMITIVES[hit[0]].nondiff) or id(fn) in NONDIFF_BUILTINS:
             attrs["nondiff"] = True
         attrs["kwnames"] = tuple(kwargs)

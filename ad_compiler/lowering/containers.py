@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime, runtime_items
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..registry.emit import array_op
+from .comprehensions import _operand
 from .values import (
     _FrozenDistribution,
     _LocalFunction,
@@ -103,12 +104,60 @@ class Containers:
             callee = self.builder.producers[value.uid].attrs.get("callee")
         else:  # a parameter may be a dict, whose unpacking gives its keys
             value = self._visited(value, ("getattr",))
+        if callee is None or "split" in callee or callee.endswith("shape"):
+            # (other library results, eigh's (w, V), have a fixed count of items)
+            check = self.builder.emit("call", [value, Const(count)], attrs={
+                "fn": runtime_items.check_unpacked, "kwnames": (), "nondiff": True})
+            check.attrs["effect"] = True
         return [self.builder.emit("getitem", [value, Const(k)], attrs={"callee": callee}).result
                 for k in range(count)]
+
+    def _assign_starred(self, target: ast.Tuple | ast.List, value: Any) -> None:
+        """``first, *rest, last = value``: the names around the starred one take items
+        from each end, the starred one a new list of those between, as Python makes."""
+        at = next(k for k, elt in enumerate(target.elts) if isinstance(elt, ast.Starred))
+        starred = target.elts[at].value
+        before, after = at, len(target.elts) - at - 1
+        value = self._item(value)
+        if isinstance(value, _StaticSeq):
+            n = len(value.items)
+            if n < before + after:
+                raise self.error(target, f"{n} values cannot be unpacked into "
+                                         f"{before + after} names and a starred one",
+                                 hint="unpack as many names as values")
+            items = list(value.items)
+            heads, rest, tails = items[:before], _StaticSeq(items[before:n - after], "list"), \
+                items[n - after:]
+        else:
+            if isinstance(value, (_StaticDict, Const)):
+                self._unpack(value, before + after, target)  # refused with its message
+            produced = isinstance(value, Value) and value.uid in self.builder.producers
+            callee = self.builder.producers[value.uid].attrs.get("callee") if produced else None
+            value = value if produced else self._visited(value, ("getattr",))
+            if callee is None or "split" in callee or callee.endswith("shape"):
+                check = self.builder.emit("call", [value, Const(before + after), Const(True)],
+                                          attrs={"fn": runtime_items.check_unpacked,
+                                                 "kwnames": (), "nondiff": True})
+                check.attrs["effect"] = True
+            heads = [self.builder.emit("getitem", [value, Const(k)]).result
+                     for k in range(before)]
+            tails = [self.builder.emit("getitem", [value, Const(k - after)]).result
+                     for k in range(after)]
+            between = self.builder.emit("getitem", [value, Const(slice(
+                before, -after if after else None))]).result
+            rest = self._fold("list", target, [self._clause(target, _operand(between, target))],
+                              None)
+            if isinstance(starred, ast.Name) and isinstance(rest, Value):
+                rest.name = starred.id
+        for elt, item in zip(target.elts, [*heads, rest, *tails]):
+            self._assign(starred if isinstance(elt, ast.Starred) else elt, item)
 
     def _assign(self, target: ast.expr, value: Any) -> None:
         if isinstance(target, ast.Name):
             self._bind(target.id, self._item(value))
+        elif isinstance(target, (ast.Tuple, ast.List)) and \
+                any(isinstance(elt, ast.Starred) for elt in target.elts):
+            self._assign_starred(target, value)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for elt, item in zip(target.elts, self._unpack(value, len(target.elts), target)):
                 self._assign(elt, item)

@@ -366,6 +366,9 @@ class Writes:
                     isinstance(part, Const) and isinstance(part.value, slice))):
                 kind = LIST_SLICE  # into a list, this may change its length
         attrs = {"fn": runtime_writes.setitem, "kwnames": ()}
+        dtype_kind = self._known_kind(base)
+        if dtype_kind is not None and dtype_kind in "biu":  # NumPy truncates what it writes
+            attrs["nondiff"] = True
         return self.builder.emit("setitem", [base, value, Const(kind), *parts],
                                  attrs=attrs).result
 

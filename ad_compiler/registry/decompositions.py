@@ -26,6 +26,7 @@ import numpy as np
 from ..ir import Const, Op, Operand
 from ..runtime_linalg import (
     constant_tangent,
+    full_rank_one,
     half_lower_mask,
     identity_like,
     not_differentiated,
@@ -41,6 +42,7 @@ from ..runtime_linalg import (
     svd_identity,
     tall_one,
     triangle_mask,
+    untruncated_one,
 )
 from .core import array, helper
 from .emit import Emit, param, static
@@ -291,8 +293,15 @@ def _qr_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
 # ------------------------------------------------------------------ pinv, lstsq
 
 
+def _exact_pinv(e: Emit, op: Op) -> Operand:
+    """pinv(A), after refusing one that rcond truncated (the rule's formula is that of
+    the exact pseudo-inverse)."""
+    return e.mul(op.result, constant(e, untruncated_one, op.args[0], op.result,
+                                     "np.linalg.pinv"))
+
+
 def _pinv_jvp(e: Emit, op: Op, t: list) -> Operand:
-    a, x, da = op.args[0], op.result, t[0]
+    a, x, da = op.args[0], _exact_pinv(e, op), t[0]
     dat = _t(e, da)
     first = e.neg(_mm(e, x, da, x))
     second = _mm(e, x, _t(e, x), e.sub(dat, _mm(e, dat, a, x)))
@@ -301,7 +310,7 @@ def _pinv_jvp(e: Emit, op: Op, t: list) -> Operand:
 
 
 def _pinv_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
-    a, x = op.args[0], op.result
+    a, x = op.args[0], _exact_pinv(e, op)
     xt, gt = _t(e, x), _t(e, g)
     first = e.neg(_mm(e, xt, g, xt))
     second = _mm(e, e.sub(gt, _mm(e, a, x, gt)), x, xt)
@@ -314,7 +323,8 @@ def _lstsq_parts(e: Emit, op: Op) -> tuple[Operand, Operand, Operand, Operand]:
     that of a matrix of full column rank, refused at run time for a wide one)."""
     a, b = op.args[0], op.args[1]
     x = _item(e, op.result, 0)
-    gram = e.mul(e.matmul(_t(e, a), a), constant(e, tall_one, a, "np.linalg.lstsq"))
+    gram = e.mul(e.matmul(_t(e, a), a), constant(e, full_rank_one, a, _item(e, op.result, 2),
+                                                 "np.linalg.lstsq"))
     return a, x, e.sub(b, e.matmul(a, x)), gram
 
 
