@@ -11,7 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from .runtime import AdjointList, IndexUpdate, _is_zero, _scatter, add, zeros_of
+from .runtime import (
+    AdjointList,
+    Adjoints,
+    IndexUpdate,
+    _is_zero,
+    _scatter,
+    add,
+    dense,
+    tuple_item,
+    zeros_of,
+)
 
 
 def _key(index: tuple) -> Any:
@@ -180,3 +190,38 @@ def pop_last(g: Any) -> tuple:
         g = AdjointList(g)
     last = g.pop()
     return g, last
+
+
+# Differentiating reverse-mode code again: the backward loop's ``pop_last`` is run as
+# `split_last`, which leaves its list as it was (a taped loop reads each version again),
+# and the two are each other's transposes.
+
+
+def split_last(g: Any) -> tuple:
+    """`g` without its last item, and that item, leaving `g` as it is (an array's head
+    is a view of it)."""
+    if _is_zero(g):
+        return g, g
+    if isinstance(g, np.ndarray):
+        return g[:-1], g[-1]
+    return Adjoints(g[:-1]), g[-1]
+
+
+def unsplit_last(pair: Any, like: Any) -> Any:
+    """The transpose of `split_last`: the adjoints of the head and the last item of
+    `like` (a `split_last` result's adjoint, sparse or with zeros) put together again,
+    an array where `like` is one."""
+    head, last = tuple_item(pair, 0), tuple_item(pair, 1)
+    if _is_zero(like):  # (a zero adjoint split: its parts are zeros too)
+        if _is_zero(head) and _is_zero(last):
+            return 0.0
+        like = [*zeros_of(list(head)), zeros_of(last)]
+    if isinstance(like, np.ndarray):
+        out = np.zeros(np.shape(like), dtype=np.result_type(like, np.float64))
+        if not _is_zero(head):
+            out[:-1] = dense(head, like[:-1])
+        if not _is_zero(last):
+            out[-1] = last
+        return out
+    head = zeros_of(list(like[:-1])) if _is_zero(head) else dense(head, list(like[:-1]))
+    return Adjoints([*head, zeros_of(like[-1]) if _is_zero(last) else last])

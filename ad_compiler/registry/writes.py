@@ -124,15 +124,31 @@ def _pop_last_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
     return e._mark(e.helper("pop_last", tangents[0]), tangents[:1])
 
 
+def _appended_vjp(e: Emit, g: Operand, args: list) -> list:
+    """``items + [value]``: the adjoint's head for `items`, its last item for `value`."""
+    pair = e.helper("split_last", g)
+    return [e.b.emit("getitem", [pair, Const(0)]).result,
+            e.b.emit("getitem", [pair, Const(1)]).result]
+
+
+def _split_last_vjp(e: Emit, g: Operand, args: list) -> list:
+    return [e.helper("unsplit_last", g, args[0])]
+
+
 # items.append(value) in a loop's forward sweep (printed in place), and what the
-# backward loop does with the list's adjoint: reverse-mode code, whose own reverse mode
-# is refused as that of the stacks beside it is
-helper("appended", runtime_writes.appended, (0, 1), None, joint=True, jvp=_appended_jvp,
-       container_result=True)
+# backward loop does with the list's adjoint.  Differentiated again in reverse mode,
+# `pop_last` runs as `split_last`, which leaves the list as it was (transforms/appends.py),
+# and `split_last` and `unsplit_last` are each other's transposes
+helper("appended", runtime_writes.appended, (0, 1), _appended_vjp, joint=True,
+       jvp=_appended_jvp, container_result=True)
 helper("appended_tangent", runtime_writes.appended_tangent, (0, 1), None, joint=True,
        container_result=True)
-helper("pop_last", runtime_writes.pop_last, (0,), None, jvp=_pop_last_jvp,
+helper("pop_last", runtime_writes.pop_last, (0,), _split_last_vjp, jvp=_pop_last_jvp,
        container_result=True)
+helper("split_last", runtime_writes.split_last, (0,), _split_last_vjp, jvp=linear_jvp,
+       container_result=True, view=True)
+helper("unsplit_last", runtime_writes.unsplit_last, (0,), lambda e, g, a: [
+    e.helper("split_last", g), None], jvp=linear_jvp)
 helper("view_part", runtime_writes.view_part, (0,), None, jvp=linear_jvp)
 helper("view_cleared", runtime_writes.view_cleared, (0,), None, jvp=linear_jvp, shaped_like=0)
 helper("tangent_written_through", runtime_writes.tangent_written_through, (0, 1), None,
