@@ -19,7 +19,6 @@ from .runtime import (
     _scatter,
     add,
     dense,
-    tuple_item,
     zeros_of,
 )
 
@@ -207,11 +206,10 @@ def split_last(g: Any) -> tuple:
     return Adjoints(g[:-1]), g[-1]
 
 
-def unsplit_last(pair: Any, like: Any) -> Any:
+def unsplit_last(head: Any, last: Any, like: Any) -> Any:
     """The transpose of `split_last`: the adjoints of the head and the last item of
-    `like` (a `split_last` result's adjoint, sparse or with zeros) put together again,
-    an array where `like` is one."""
-    head, last = tuple_item(pair, 0), tuple_item(pair, 1)
+    `like` (either may be zero or sparse) put together again, an array where `like`
+    is one."""
     if _is_zero(like):  # (a zero adjoint split: its parts are zeros too)
         if _is_zero(head) and _is_zero(last):
             return 0.0
