@@ -6,7 +6,8 @@ Differentiated again in reverse mode, that backward loop runs as `split_last`, w
 leaves each version of the list of adjoints as it was, and `split_last` and
 `unsplit_last` are each other's transposes.  Every second derivative here is checked
 against forward over reverse (`adc.hessian`) and against central differences of the
-gradient, at points on both sides of the branches.
+gradient, at points on both sides of the branches.  Reverse mode over a forward-mode
+gradient goes through the tangents of lists joined and repeated.
 """
 from __future__ import annotations
 
@@ -119,6 +120,27 @@ def test_a_gradient_differentiated_twice_gives_the_third_derivative():
     third = adc.grad(second)(0.4, 1.3)
     assert third == pytest.approx(central(second, (0.4, 1.3), 0), rel=1e-6)
     assert third == pytest.approx(float(adc.hessian(gradient)(0.4, 1.3)), rel=1e-10)
+
+
+# forward-mode gradients join and repeat the tangents of lists (sum_tangent,
+# product_tangent), and reverse mode over them splits the cotangents again
+REVERSE_OVER_FORWARD = {
+    "two appends a step": (A.twice_per_step, (0.4, 1.3), 0),
+    "appends under an if, taken": (A.appended_when_positive, (0.9,), 0),
+    "appends under an if, not at first": (A.appended_when_positive, (-0.4,), 0),
+    "lists repeated": (A.repeated_terms, (0.7,), 0),
+    "lists joined, a": (A.joined_terms, (0.3, 1.2), 0),
+    "lists joined, b": (A.joined_terms, (0.3, 1.2), 1),
+}
+
+
+@_cases(REVERSE_OVER_FORWARD)
+def test_reverse_over_a_forward_mode_gradient(case):
+    fn, args, k = REVERSE_OVER_FORWARD[case]
+    forward_gradient = adc.grad(fn, wrt=k, mode="forward")
+    again = adc.grad(forward_gradient, wrt=k)(*args)
+    assert again == pytest.approx(central(forward_gradient, args, k), rel=1e-6, abs=1e-8)
+    assert again == pytest.approx(float(adc.hessian(fn, wrt=k)(*args)), rel=1e-10, abs=1e-12)
 
 
 def test_pullback_of_the_gradient_against_a_direction():
