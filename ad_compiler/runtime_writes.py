@@ -200,13 +200,15 @@ def pop_last(g: Any) -> tuple:
 def split_last(g: Any) -> tuple:
     """`g` without its last item, and that item, leaving `g` as it is.  The head is a
     view: a list of floats is made an array first (once: the heads split next are
-    arrays), so a loop that splits and keeps every version holds one copy of them."""
+    arrays), so a loop that splits and keeps every version holds one copy of them; its
+    items are given back as floats."""
     if _is_zero(g):
         return g, g
     if type(g) is not np.ndarray and isinstance(g, list) and _floats(g):
         g = np.array(g, dtype=np.float64)
     if isinstance(g, np.ndarray):
-        return g[:-1], g[-1]
+        last = g[-1]
+        return g[:-1], float(last) if g.ndim == 1 and g.dtype == np.float64 else last
     return Adjoints(g[:-1]), g[-1]
 
 

@@ -74,6 +74,7 @@ def test_grad_of_grad_of_numbers(case):
     fn, args, k = SCALAR_CASES[case]
     gradient = adc.grad(fn, wrt=k)
     again = adc.grad(gradient, wrt=k)(*args)
+    assert isinstance(again, float)
     by_differences = central(gradient, args, k)
     assert again == pytest.approx(by_differences, rel=1e-6, abs=1e-8)
     assert again == pytest.approx(float(adc.hessian(fn, wrt=k)(*args)), rel=1e-10, abs=1e-12)
