@@ -12,7 +12,17 @@ from typing import Any
 import numpy as np
 
 from .batched import vmap_last
-from .runtime import AdjointList, IndexUpdate, _is_zero, _scatter, add, zeros_of
+from .runtime import (
+    AdjointList,
+    Adjoints,
+    IndexUpdate,
+    _floats,
+    _is_zero,
+    _scatter,
+    add,
+    dense,
+    zeros_of,
+)
 
 # what the lowering knows of a write's index (registry/writes.py says what each means)
 MAY_REPEAT, BASIC, BASIC_ARRAY, IF_ARRAY, LIST_SLICE = 0, 1, 2, 3, 4
@@ -257,3 +267,42 @@ def pop_last(g: Any) -> tuple:
         g = AdjointList(g)
     last = g.pop()
     return g, last
+
+
+# Differentiating reverse-mode code again: the backward loop's ``pop_last`` is run as
+# `split_last`, which leaves its list as it was (a taped loop reads each version again),
+# and the two are each other's transposes.
+
+
+def split_last(g: Any) -> tuple:
+    """`g` without its last item, and that item, leaving `g` as it is.  The head is a
+    view: a list of floats is made an array first (once: the heads split next are
+    arrays), so a loop that splits and keeps every version holds one copy of them; its
+    items are given back as floats."""
+    if _is_zero(g):
+        return g, g
+    if type(g) is not np.ndarray and isinstance(g, list) and _floats(g):
+        g = np.array(g, dtype=np.float64)
+    if isinstance(g, np.ndarray):
+        last = g[-1]
+        return g[:-1], float(last) if g.ndim == 1 and g.dtype == np.float64 else last
+    return Adjoints(g[:-1]), g[-1]
+
+
+def unsplit_last(head: Any, last: Any, like: Any) -> Any:
+    """The transpose of `split_last`: the adjoints of the head and the last item of
+    `like` (either may be zero or sparse) put together again, an array where `like`
+    is one."""
+    if _is_zero(like):  # (a zero adjoint split: its parts are zeros too)
+        if _is_zero(head) and _is_zero(last):
+            return 0.0
+        like = [*zeros_of(list(head)), zeros_of(last)]
+    if isinstance(like, np.ndarray):
+        out = np.zeros(np.shape(like), dtype=np.result_type(like, np.float64))
+        if not _is_zero(head):
+            out[:-1] = dense(head, like[:-1])
+        if not _is_zero(last):
+            out[-1] = last
+        return out
+    head = zeros_of(list(like[:-1])) if _is_zero(head) else dense(head, list(like[:-1]))
+    return Adjoints([*head, zeros_of(like[-1]) if _is_zero(last) else last])

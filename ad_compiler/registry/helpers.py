@@ -44,8 +44,14 @@ helper("list_head_t", runtime.list_head_t, (0,), lambda e, g, a: [
 helper("list_tail_t", runtime.list_tail_t, (0,), lambda e, g, a: [
     e.helper("list_tail", g, *a[1:])])
 helper("repeat_adjoint_t", runtime.repeat_adjoint_t, (0, 2))
-helper("sum_tangent", runtime.sum_tangent, (2, 3), joint=True)
-helper("product_tangent", runtime.product_tangent, (2, 3), joint=True)
+# the tangents of `+` and `*` of what may be lists: transposed as the adjoints of `+` and
+# `*` are split (reverse mode over forward-mode code)
+helper("sum_tangent", runtime.sum_tangent, (2, 3), lambda e, g, a: [
+    None, None, e.helper("list_head", g, a[0], a[4]), e.helper("list_tail", g, a[0], a[4], a[1]),
+    None], joint=True)
+helper("product_tangent", runtime.product_tangent, (2, 3), lambda e, g, a: [
+    None, None, e.helper("repeat_adjoint_of", g, a[0], a[1], a[4]),
+    e.helper("repeat_adjoint_of", g, a[1], a[0], a[4]), None], joint=True)
 helper("repeat_count_t", runtime.repeat_count_t, (0, 1))
 helper("as_gradient", runtime.as_gradient, (0,), lambda e, g, a: [g], opaque_kind=True)
 helper("gradient_like", runtime.gradient_like, (0,), lambda e, g, a: [g], vmapped=True,

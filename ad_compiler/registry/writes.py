@@ -137,15 +137,57 @@ def _pop_last_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
     return e._mark(e.helper("pop_last", tangents[0]), tangents[:1])
 
 
+def _appended_vjp(e: Emit, g: Operand, args: list) -> list:
+    """``items + [value]``: the adjoint's head for `items`, its last item for `value`."""
+    return _unsplit_last_vjp(e, g, args)[:2]
+
+
+def _split_last_vjp(e: Emit, g: Operand, args: list) -> list:
+    head, last = _head_and_last(e, g)
+    return [e.helper("unsplit_last", head, last, args[0])]
+
+
+def _head_and_last(e: Emit, g: Operand) -> tuple[Operand, Operand]:
+    """The adjoints of a `split_last` result's two items: where `g` is the sum of their
+    partial adjoints (``pair[0]``'s and ``pair[1]``'s), those, else `g`'s items."""
+    parts: dict[int, list[Operand]] = {0: [], 1: []}
+    made = e.b.producers.get(g.uid) if isinstance(g, Value) else None
+    pending = [made.args[0]] if made is not None and made.prim == "dense" else [g]
+    while pending:
+        term = pending.pop()
+        op = e.b.producers.get(term.uid) if isinstance(term, Value) else None
+        if op is not None and op.prim == "accumulate":
+            pending += op.args[::-1]
+        elif op is not None and op.prim == "index_update" and isinstance(op.args[1], Const) \
+                and op.args[1].value in (0, 1):
+            parts[op.args[1].value].append(op.args[2])
+        else:
+            return (e.b.emit("getitem", [g, Const(0)]).result,
+                    e.b.emit("getitem", [g, Const(1)]).result)
+    head, last = (e.sum_terms(parts[k]) or Const(0.0) for k in (0, 1))
+    return head, last
+
+
+def _unsplit_last_vjp(e: Emit, g: Operand, args: list) -> list:
+    pair = e.helper("split_last", g)
+    return [e.b.emit("getitem", [pair, Const(0)]).result,
+            e.b.emit("getitem", [pair, Const(1)]).result, None]
+
+
 # items.append(value) in a loop's forward sweep (printed in place), and what the
-# backward loop does with the list's adjoint: reverse-mode code, whose own reverse mode
-# is refused as that of the stacks beside it is
-helper("appended", runtime_writes.appended, (0, 1), None, joint=True, jvp=_appended_jvp,
-       container_result=True)
+# backward loop does with the list's adjoint.  Differentiated again in reverse mode,
+# `pop_last` runs as `split_last`, which leaves the list as it was (transforms/appends.py),
+# and `split_last` and `unsplit_last` are each other's transposes
+helper("appended", runtime_writes.appended, (0, 1), _appended_vjp, joint=True,
+       jvp=_appended_jvp, container_result=True)
 helper("appended_tangent", runtime_writes.appended_tangent, (0, 1), None, joint=True,
        container_result=True)
-helper("pop_last", runtime_writes.pop_last, (0,), None, jvp=_pop_last_jvp,
+helper("pop_last", runtime_writes.pop_last, (0,), _split_last_vjp, jvp=_pop_last_jvp,
        container_result=True)
+helper("split_last", runtime_writes.split_last, (0,), _split_last_vjp, jvp=linear_jvp,
+       container_result=True, view=True)
+helper("unsplit_last", runtime_writes.unsplit_last, (0, 1), _unsplit_last_vjp, joint=True,
+       jvp=linear_jvp)
 helper("view_part", runtime_writes.view_part, (0,), None, jvp=linear_jvp)
 helper("view_cleared", runtime_writes.view_cleared, (0,), None, jvp=linear_jvp, shaped_like=0)
 helper("tangent_written_through", runtime_writes.tangent_written_through, (0, 1), None,

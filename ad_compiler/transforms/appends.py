@@ -17,14 +17,17 @@ from __future__ import annotations
 
 from ..builder import Builder
 from ..ir import Const, ForOp, IfOp, LoopOp, Op, Operand, Value
-from ..runtime_writes import appended, pop_last
+from ..runtime_writes import appended, pop_last, split_last
 from ..write_analysis import _Analysis
 
 Appends = dict[int, list[Op]]  # carried position -> the appends into that list, in order
 
 
 def _is_append(op: Op | None, items: Value) -> bool:
-    return op is not None and op.prim == "add" and bool(op.attrs.get("append")) \
+    """``items + [v]`` as the user's code appends, or ``items.append(v)`` as a gradient
+    appends (differentiated again)."""
+    return op is not None and (op.prim == "add" and bool(op.attrs.get("append"))
+                               or op.prim == "appended") \
         and op.args[0] is items and len(op.results) == 1
 
 
@@ -62,6 +65,8 @@ def appended_lists(analysis: _Analysis, loop: LoopOp) -> Appends:
 
 def _one_item(analysis: _Analysis, append: Op) -> bool:
     """Whether the append adds the one item of a list display used by nothing else."""
+    if append.prim == "appended":
+        return True  # (the item itself)
     item = analysis.producer.get(append.args[1].uid) \
         if isinstance(append.args[1], Value) else None
     return item is not None and item.prim == "pack" and len(item.args) == 1 and \
@@ -95,13 +100,34 @@ def _only_read_after(analysis: _Analysis, result: Value) -> bool:
 def append_in_place(builder: Builder, append: Op) -> Op:
     """The forward sweep's ``xs.append(v)``: the value the list display held, appended
     into the list in place (the display itself is then dead code)."""
-    items, display = append.args
-    value = builder.producers[display.uid].args[0]
+    value = appended_item(builder, append)
     attrs = {"fn": appended, "kwnames": (), "in_place": True}
-    op = Op("appended", [items, value], list(append.results), attrs, [], append.loc)
+    op = Op("appended", [append.args[0], value], list(append.results), attrs, [], append.loc)
     builder.block.ops.append(op)
     for r in op.results:
         builder.producers[r.uid] = op
+    return op
+
+
+def appended_item(builder: Builder, append: Op) -> Operand:
+    """The item an append adds: the one item of the display ``[v]`` of ``xs + [v]``."""
+    items, display = append.args
+    if append.prim == "appended":
+        return display
+    return builder.producers[display.uid].args[0]
+
+
+def copied_as_pure(op: Op) -> Op:
+    """An op of reverse-mode code as the forward sweep of its own reverse mode copies
+    it: the backward loop's ``pop_last`` as `split_last`, which leaves the list of
+    adjoints as it was (the taped loop reads each version again), and an append in
+    place as a new list, unless `appended_lists()` finds it in place again."""
+    if op.prim == "pop_last":
+        return op.rebuilt(prim="split_last", attrs={**op.attrs, "fn": split_last})
+    if op.prim == "appended" and op.attrs.get("in_place"):
+        attrs = dict(op.attrs)
+        del attrs["in_place"]
+        return op.rebuilt(attrs=attrs)
     return op
 
 

@@ -188,7 +188,7 @@ class _Sweep(BatchedAdjoints, Accumulations):
             elif op.attrs.get("replay_only"):
                 continue  # a push recomputed for its adjoint only: the stack is not refilled
             else:
-                copy_op(builder, op)
+                copy_op(builder, appends.copied_as_pure(op))
                 if op.prim == "pop" and id(op) in self.pop_saves:
                     builder.emit("push", [self.pop_saves[id(op)], *op.results],
                                  attrs={"effect": True}, n_results=0)
@@ -390,11 +390,11 @@ class _Sweep(BatchedAdjoints, Accumulations):
                         partials: Partials) -> None:
         """``xs_1 = xs + [v]``, appended in place: v's adjoint is taken off the end of
         xs_1's, which is then xs's."""
-        items, display = op.args
+        items = op.args[0]
         rest, last = appends.take_last(builder, adjoint)
         self.values[items.uid] = items
         partials.setdefault(items.uid, []).append(rest)
-        value = builder.producers[display.uid].args[0]  # the recomputed [v]'s item
+        value = appends.appended_item(builder, op)  # the recomputed [v]'s item
         if self.is_varied(value):
             self.values[value.uid] = value
             partials.setdefault(value.uid, []).append(last)
@@ -717,7 +717,8 @@ def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
             inner_ops = _clone_ops(block.ops, remap, varied, out, pop_saves, made_here)
             blocks.append(Block(params, inner_ops, [_remapped(y, remap) for y in block.yields]))
         args = [_remapped(a, remap) for a in op.args]
-        attrs = dict(op.attrs)
+        pure = appends.copied_as_pure(op)
+        attrs = dict(pure.attrs)
         if op.prim == "pop" and id(op) in pop_saves:
             attrs["replays"] = op.args[0]
             args = [pop_saves[id(op)]]
@@ -726,7 +727,7 @@ def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
         elif op.prim == "index_add" and op.args[0].uid not in remap:
             attrs["replay_only"] = True  # a list made outside is added into once, forward
         results = [_fresh(r, remap, varied, out) for r in op.results]
-        clones.append(op.rebuilt(args=args, results=results, attrs=attrs, blocks=blocks))
+        clones.append(pure.rebuilt(args=args, results=results, attrs=attrs, blocks=blocks))
     return clones
 
 
