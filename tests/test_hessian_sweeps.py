@@ -25,8 +25,6 @@ ONE_SWEEP_PER_DIRECTION = {
     **{name: "the adjoint of a join has no vector-mode form" for name in (
         "concatenate", "hstack", "vstack", "stack_arrays", "index_join")},
     "inner": "a product whose operands may be lists",
-    "qr": "a product whose operands may be lists",
-    "qr_diagonal": "a product whose operands may be lists",
     "lstsq": "the adjoint of lstsq's solution has no vector-mode form",
     "slogdet": "an item of slogdet's tuple result",
     "slogdet_value": "an item of slogdet's tuple result",
