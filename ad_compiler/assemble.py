@@ -167,13 +167,19 @@ def _zero(leaf: Any) -> Any:
     return runtime.zeros_of(leaf)
 
 
-def _vector_jvp(f: Callable, i: int) -> Callable | None:
+def _vector_jvp(f: Callable, i: Any, floats: bool = False) -> Callable | None:
     """The vector-mode JVP of `f` along input `i`, or None where some primitive has no
-    vector-mode rule yet (one sweep per direction is the fallback)."""
+    vector-mode rule yet (one sweep per direction is the fallback).  With `floats`, it
+    is called with a float array for input `i` (so `+` and `*` of it are arithmetic)."""
     try:
-        return derivative(f, "jvp_batched", i, "forward")
+        return derivative(f, "jvp_batched_floats" if floats else "jvp_batched", i,
+                          "forward")
     except ADCompileError:
         return None
+
+
+def _float_array(x: Any) -> bool:
+    return type(x) is np.ndarray and x.dtype.kind == "f"
 
 
 def _one_direction_jvp(f: Callable, i: int) -> Callable | None:
@@ -259,7 +265,7 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
             if output is not None:
                 column = column[output]
             return value, _assemble([column], args[i], value if y_like is None else y_like)
-    batched = _vector_jvp(f, i)
+    batched = _vector_jvp(f, i, _float_array(args[i]))
     if batched is None:
         carriers = carriers or (i,)
         value, columns = _columns(derivative(f, "jvp", carriers, "forward"), args, i,
@@ -609,7 +615,7 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
         if version is not getattr(pullback, "_adc_generic", None):
             candidates.insert(0, version)
     for compiled in candidates:
-        batched = _vector_jvp(compiled, index)
+        batched = _vector_jvp(compiled, index, _float_array(x))
         if batched is not None:
             n = pytree.size(x)
             _, tangents = _seeded(batched, args, index)

@@ -241,16 +241,37 @@ def vmap_last(fn: Any, positions: tuple[int, ...], *args: Any) -> Any:
     for k in range(n):
         one = [_direction(a, k) if p in positions else a for p, a in enumerate(args)]
         results.append(fn(*one))
+    return _stacked(results)
+
+
+def _stacked(results: list) -> Any:
+    """Results of one direction each, stacked on a last axis (a dict's, such as the
+    gradient of a dict input, value by value)."""
+    first = results[0]
+    if isinstance(first, dict):
+        return type(first)({k: _stacked([r[k] for r in results]) for k in first})
     return np.stack([np.asarray(r) for r in results], axis=-1)
 
 
 def _count(t: Any) -> int:
+    from .runtime import IndexUpdate
+
+    if isinstance(t, IndexUpdate):
+        return _count(t.value)
+    if isinstance(t, dict):
+        t = list(t.values())
     if isinstance(t, (list, tuple)):
         return next((_count(v) for v in t if _count(v)), 0)
     return np.shape(t)[-1] if np.ndim(t) else 0
 
 
 def _direction(t: Any, k: int) -> Any:
+    from .runtime import IndexUpdate
+
+    if isinstance(t, IndexUpdate):
+        return IndexUpdate(t.base, t.index, _direction(t.value, k))
+    if isinstance(t, dict):
+        return type(t)({key: _direction(v, k) for key, v in t.items()})
     if isinstance(t, (list, tuple)):
         return [_direction(v, k) for v in t]
     return t[..., k] if np.ndim(t) else t
@@ -433,3 +454,4 @@ def batched_mean_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = Fals
         return np.zeros(np.shape(x) + np.shape(g)[-1:])
     count = (np.size(g) // np.shape(g)[-1]) if np.ndim(g) else 1
     return batched_sum_adjoint(np.asarray(g) * (count / np.size(x)), x, axis, keepdims)
+

@@ -125,7 +125,7 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     kind = kind.removesuffix("_aux")
     if kind in ("jvp", "vjp", "vjp_batched") and isinstance(wrt, tuple):  # the parameters
         indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False  # that carry them
-    elif kind in ("jvp", "vjp", "jvp_batched", "vjp_batched"):
+    elif kind in ("jvp", "vjp", "jvp_batched", "jvp_batched_floats", "vjp_batched"):
         indices, single = list(range(len(fn.params))), False
     else:
         indices, single = wrt_indices(fn, wrt)
@@ -138,9 +138,11 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
             from .assemble import forward_gradient  # it builds JVPs itself
 
             return forward_gradient(f, fn, kind, indices, single, aux)
-    if kind == "jvp_batched":  # vector mode: the directions of input `wrt` in one sweep
-        indices, _ = wrt_indices(fn, wrt)
-        d = forward(fn, indices, unit_seeds=False, batched=True)
+    if kind in ("jvp_batched", "jvp_batched_floats"):  # vector mode: the directions of
+        indices, _ = wrt_indices(fn, wrt)                # input `wrt` in one sweep
+        # (_floats: called with float arrays there, so `+` and `*` of them are arithmetic)
+        d = forward(fn, indices, unit_seeds=False, batched=True,
+                    float_inputs=kind == "jvp_batched_floats")
         values = tuple(range(n_out)) if fn.returns_tuple else 0
         tangents = tuple(range(n_out, 2 * n_out)) if fn.returns_tuple else n_out
         tree = (values, tangents)

@@ -49,6 +49,7 @@ from .naming import HELPER_MODULES, Naming
 from .printing import print_stmt
 from .registry import has_expr
 from .registry.writes import IF_ARRAY
+from .transforms.optimize import printed_sums
 from .transforms.static_shapes import derivable
 from .write_analysis import (
     accumulations_in_place,
@@ -130,9 +131,10 @@ class _Emitter(Naming):
                         self._try_inline(self.producer[cond.uid])
                 self._try_inline(op)
         recomputed = []
-        for uid, original in getattr(self.fn, "aliases", {}).items():
+        written = {write.result.uid for write, _ in self.in_place.values()}  # (named as
+        for uid, original in getattr(self.fn, "aliases", {}).items():   # what they write)
             if original.uid in self.producer and original.uid not in self.inlined \
-                    and uid not in self.inlined:
+                    and uid not in self.inlined and uid not in written:
                 self.share[uid] = original.uid  # a recomputation reuses the original's name
                 recomputed.append(uid)
         updates = []  # (body, y, param): a loop body's new state may overwrite the old
@@ -730,6 +732,8 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
     """Print `fn` as a Python function called `name` and compile it.  With `probe`, the
     code folds nothing into expressions and calls ``probe(uid, value)`` for every value."""
     number_levels_if_primal(fn)
+    if probe is None:
+        fn = printed_sums(fn)
     emitter = _Emitter(fn, user_globals, closure_cells or {}, probe=probe is not None)
     emitter.analyse()
     emitter.name_everything()

@@ -44,8 +44,8 @@ def loop_comment(emitter: Any, op: Op, indent: str, group: tuple | None) -> list
 def summed_items(emitter: Any, op: Op) -> ast.stmt | None:
     """``total = sum(xs)`` for the loop that ``sum(xs)`` was lowered to, where it is
     still nothing but ``total = total + xs[index]`` over every index: builtins.sum
-    adds the items in that order (before Python 3.12, where it compensates rounding,
-    the loop also steps ``sum_step`` and is printed as it is)."""
+    adds the items in that order (before Python 3.12, from which on it compensates
+    rounding and the value is the call's: `printed_sums()`)."""
     if not (isinstance(op, ForOp) and op.attrs.get("fold") == "sum" and not emitter.probe
             and len(op.results) == 1 and len(op.body.ops) == 2):
         return None

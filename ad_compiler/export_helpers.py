@@ -20,7 +20,12 @@ import sys
 from dataclasses import dataclass, field
 from functools import cache
 
-from . import batched, input_checks, runtime  # noqa: F401  (the modules copied from)
+from . import (  # noqa: F401  (the modules copied from)
+    batched,
+    batched_adjoints,
+    input_checks,
+    runtime,
+)
 from .errors import ADCompileError
 from .naming import HELPER_MODULES
 

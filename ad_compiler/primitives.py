@@ -15,6 +15,7 @@ import numpy as np
 
 from . import (
     batched,
+    batched_adjoints,
     runtime,
     runtime_items,
     runtime_linalg,
@@ -74,6 +75,7 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
                                 ("builtins", builtins),
                                 ("ad_compiler.runtime", runtime),
                                 ("ad_compiler.batched", batched),
+                                ("ad_compiler.batched_adjoints", batched_adjoints),
                                 ("ad_compiler.runtime_npmath", runtime_npmath),
                                 ("ad_compiler.runtime_linalg", runtime_linalg),
                                 ("ad_compiler.runtime_stats", runtime_stats),

@@ -1,12 +1,9 @@
 """Run-time helpers of the loops comprehensions and the builtins consuming an iterable
 are lowered to (lowering/comprehensions.py): the checks and orders ``max``, sets and
-dicts need, and the steps of ``builtins.sum``, followed beside a generated running
-total so that its value is sum's to the last bit."""
+dicts need, and ``builtins.sum``'s value beside a generated running total."""
 from __future__ import annotations
 
 from typing import Any
-
-import numpy as np
 
 from .runtime import Adjoints, densify, zeros_of
 
@@ -68,54 +65,9 @@ def dict_of_t(g: Any, keys: Any, values: Any) -> Any:
 
 # From Python 3.12 on, builtins.sum compensates the rounding of a sum of floats
 # (Neumaier's algorithm): its value is not that of adding the items in turn.  A
-# generated running total ``total = total + item`` carries the derivative, and these
-# helpers follow sum's own steps beside it, so the value is sum's to the last bit.
+# generated running total ``total = total + item`` carries the derivative, and the
+# value is builtins.sum's own, of the items the loop adds (lowering/comprehensions.py).
 COMPENSATED_SUM = sum([0.1] * 10) == 1.0  # (adding in turn gives 0.9999999999999999)
-_LONG_MAX = int(np.iinfo(np.dtype("l")).max)  # sum's fast paths use C longs
-_LONG_MIN = -_LONG_MAX - 1
-
-
-def sum_start(start: Any) -> tuple:
-    """builtins.sum's state after its start value: (path, running value, compensation)
-    with path 0 adding ints, 1 adding floats, 2 adding anything with ``+``."""
-    if type(start) is int and _LONG_MIN <= start <= _LONG_MAX:
-        return (0, start, 0.0)
-    return (1 if type(start) is float else 2, start, 0.0)
-
-
-def sum_step(state: tuple, item: Any) -> tuple:
-    """builtins.sum's state after one more item (CPython's Python/bltinmodule.c)."""
-    path, value, c = state
-    if path == 0:
-        if type(item) in (int, bool) and _LONG_MIN <= item <= _LONG_MAX \
-                and _LONG_MIN <= value + item <= _LONG_MAX:
-            return (0, value + item, 0.0)
-        value = value + item
-        return (1 if type(value) is float else 2, value, 0.0)
-    if path == 1:
-        if type(item) is float and not COMPENSATED_SUM:
-            return (1, value + item, c)
-        if type(item) is float:
-            t = value + item
-            if abs(value) >= abs(item):
-                c += (value - t) + item
-            else:
-                c += (item - t) + value
-            return (1, t, c)
-        if isinstance(item, int) and _LONG_MIN <= item <= _LONG_MAX:
-            return (1, value + float(item), c)
-        if c and c - c == 0.0:  # (finite)
-            value += c
-        return (2, value + item, 0.0)
-    return (2, value + item, 0.0)
-
-
-def sum_end(state: tuple) -> Any:
-    """builtins.sum's value from its state."""
-    path, value, c = state
-    if path == 1 and c and c - c == 0.0:  # (finite)
-        return value + c
-    return value
 
 
 def sum_value(total: Any, exact: Any) -> Any:

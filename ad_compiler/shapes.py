@@ -166,7 +166,8 @@ def uses_arrays(fn: Function) -> bool:
     made = {r.uid: op for op in walk_ops(fn.body) for r in op.results}
     for op in walk_ops(fn.body):
         record = get(op.prim)
-        if is_array(op.prim) or (is_helper(op.prim) and not record.says_nothing_of_arrays):
+        if is_array(op.prim) or (is_helper(op.prim) and not record.says_nothing_of_arrays
+                                 and not op.attrs.get("nondiff")):  # (sum's terms)
             return True
         if op.prim == "custom" and "rule" in op.attrs:  # a user's rule for arrays
             return True

@@ -29,7 +29,7 @@ _PASSES_ON = {"dense": (0,), "accumulate": (0, 1), "densify": (0,)}
 _FRESH_HELPERS = (batched.batch_zeros, runtime.zeros_of)
 
 _WRITES = ("setitem", "add_at", "appended")
-_FRESH_PRIMS = frozenset({"setitem", "add_at", "zeros_of", "zeros_with_directions",
+_FRESH_PRIMS = frozenset({"setitem", "add_at", "appended", "zeros_of", "zeros_with_directions",
                           "index_update", "field_update", "cleared"})
 _READS_ONLY = frozenset({"unbroadcast_shape"})  # prims that read without keeping
 # helpers that read only the shape (and dtype) of the operands at these positions, which
@@ -317,6 +317,8 @@ def _makes_new(op: Op) -> bool:
         return False  # written in place by reverse mode's loops (overwrites.py)
     if op.prim in _FRESH_PRIMS:
         return True
+    if op.prim == "pack" and op.attrs.get("kind") == "list" and not op.args:
+        return True  # [] (lists only appends write into: sum's terms)
     if op.prim == "copy":
         return bool(op.attrs.get("method_copy"))
     if op.prim in ("call", "custom"):

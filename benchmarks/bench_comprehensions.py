@@ -23,9 +23,10 @@ backward loop is the hand-written one, ``W_bar = W_bar + np.outer(2.0 * (W @ x -
 (the value is not needed, so no primal loop runs).  In case 3 both backward loops add
 into one adjoint list (a plain list of floats), the forward loop reads ``for x in xs``,
 and ``sum(xs)`` is printed as itself.  From Python 3.12 on ``sum`` compensates the
-rounding of floats, and the generated loops follow its steps (``sum_step``) to give
-its value to the last bit, which costs case 3 about three times the hand-written
-adjoint's time there (benchmarks/README.md).
+rounding of floats: the generated code takes the value from ``sum`` itself, of the
+list (``mu = sum(xs) / n``) or of the terms the loop appends to a list
+(``terms.append((x - mu) ** 2)``, then ``sum(terms)``), so it is sum's to the last bit
+at C speed (benchmarks/README.md).
 
 The timing and table helpers come from bench_core.py.
 """

@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from .. import runtime_items
+from .. import runtime_items, runtime_writes
 from ..ir import Const, ForOp, Operand, Value
 from ..primitives import lookup_callable
 from .values import _LocalFunction
@@ -187,7 +187,7 @@ class Comprehensions:
             else:
                 inner = [_assign(acc, ast.BinOp(item, ast.Add(), one), node)]
         elif kind == "sum" and runtime_items.COMPENSATED_SUM:
-            return self._compensated_sum(node, clauses, element, start, acc)
+            return self._exact_sum(node, clauses, element, start, acc)
         elif kind in ("sum", "prod"):
             first = start if start is not None else ast.Constant(0 if kind == "sum" else 1)
             setup = [_assign(acc, first, node)]
@@ -208,35 +208,46 @@ class Comprehensions:
             loop.attrs["fold"] = "sum"  # Python's sum, step by step (see codegen)
         return value
 
-    def _compensated_sum(self, node: ast.expr, clauses: list[ast.comprehension],
-                         element: ast.expr, start: ast.expr | None, acc: str) -> Operand:
-        """``sum(...)`` where Python compensates the rounding of float sums (3.12 on): the
-        running total carries the derivative, and ``sum_step`` follows sum's own steps
-        beside it, so the value is sum's (``sum_value(total, sum_end(exact))``)."""
+    def _exact_sum(self, node: ast.expr, clauses: list[ast.comprehension],
+                   element: ast.expr, start: ast.expr | None, acc: str) -> Operand:
+        """``sum(...)`` where Python compensates the rounding of float sums (3.12 on):
+        the running total carries the derivative, and builtins.sum gives the value
+        (``sum_value(total, sum(terms))``), of the items themselves where ``sum(xs)``
+        adds the items of a list, else of the terms the loop collects.  Code generation
+        prints only the list and the call where the total is not needed for anything
+        else (`printed_sums()`)."""
         names = [element, *clauses, ast.Name(acc, ast.Load())]
-        exact = self._fresh("exact", names)
-        names.append(ast.Name(exact, ast.Load()))
-        if isinstance(element, ast.Name):
-            item, inner = element.id, []
-        else:
-            item = self._fresh("item", names)
-            inner = [_assign(item, element, node)]
+        clause = clauses[0]
+        whole = len(clauses) == 1 and not clause.ifs and isinstance(clause.iter, ast.Name) \
+            and isinstance(clause.target, ast.Name) and isinstance(element, ast.Name) \
+            and element.id == clause.target.id
+        made: dict[int, Operand] = {}
 
-        def call(fn: Callable, *args: str) -> _Lowered:
-            return _Lowered(lambda lw: lw.builder.emit("call", [lw.name(a, node) for a in args],
-                                                       attrs={"fn": fn, "kwnames": (),
-                                                              "nondiff": True}).result, node)
+        def item(lw: Any) -> Operand:  # the element, lowered once per loop body
+            block = id(lw.builder.block)
+            if block not in made:
+                made[block] = lw.expr(element)
+            return made[block]
 
         total = ast.Name(acc, ast.Load())
-        inner += [_assign(acc, ast.BinOp(total, ast.Add(), ast.Name(item, ast.Load())), node),
-                  _assign(exact, call(runtime_items.sum_step, exact, item), node)]
-        setup = [_assign(acc, start if start is not None else ast.Constant(0), node),
-                 _assign(exact, call(runtime_items.sum_start, acc), node)]
-        value, state = self._run(node, [*setup, *self._nest(node, clauses, inner, None)],
-                                 [acc, exact])
-        end = self.builder.emit("call", [state], attrs={
-            "fn": runtime_items.sum_end, "kwnames": (), "nondiff": True}).result
-        return self.builder.emit("sum_value", [value, end], attrs={
+        inner = [_assign(acc, ast.BinOp(total, ast.Add(), _Lowered(item, element)), node)]
+        first = self.expr(start) if start is not None else Const(0)  # (evaluated once)
+        setup = [_assign(acc, _operand(first, node), node)]
+        if whole:  # sum(xs): the items are the list's own
+            value = self._run(node, [*setup, *self._nest(node, clauses, inner, None)], [acc])[0]
+            items = self.expr(clause.iter)
+        else:  # the terms, collected as the loop makes them (they carry no derivative:
+            terms = self._fresh("terms", names)  # the running total carries it)
+            inner.append(_assign(terms, _Lowered(lambda lw: lw.builder.emit(
+                "appended", [lw.name(terms, node), item(lw)], attrs={
+                    "fn": runtime_writes.appended, "kwnames": (), "nondiff": True}).result,
+                node), node))
+            setup.append(_assign(terms, ast.List([], ast.Load()), node))
+            value, items = self._run(node, [*setup, *self._nest(node, clauses, inner, None)],
+                                     [acc, terms])
+        exact = self.builder.emit("call", [items] if start is None else [items, first], attrs={
+            "fn": builtins.sum, "kwnames": (), "nondiff": True}).result
+        return self.builder.emit("sum_value", [value, exact], attrs={
             "fn": runtime_items.sum_value, "kwnames": ()}).result
 
     def _accumulator(self, kind: str, node: ast.expr, clauses: list[ast.comprehension],

@@ -127,6 +127,7 @@ class Primitive:
     float_items: bool = False  # that tuple holds float arrays (w, V = eigh(a): arrays)
     opaque_kind: bool = False  # what its result holds (number, array, list) is not known
     kind_like: int | None = None  # the argument whose kind (number, list) its result has
+    float_result: bool = False  # its result is a float or float array (a helper's)
     says_nothing_of_arrays: bool = False  # user code of plain lists may lower to it
     reads_items: bool = False  # reads its first argument's items, as indexing does
     specializable: bool = False  # has a cheaper form once shapes are known (dispatch)
@@ -241,7 +242,8 @@ def helper(name: str, fn: Any, linear: tuple[int, ...] = (), vjp: Callable | Non
            opaque_kind: bool = False, linear_of: Callable | None = None,
            specializable: bool = False, says_nothing_of_arrays: bool = False,
            elementwise: bool = False, view: bool = False,
-           kind_like: int | None = None, reads_items: bool = False) -> Primitive:
+           kind_like: int | None = None, reads_items: bool = False,
+           float_result: bool = False) -> Primitive:
     """A runtime function that derivative code calls, linear in the arguments at `linear`."""
     return _add(Primitive(name, _module_of_caller(), fn=fn, is_helper=True,
                           linear_args=linear, vjp=vjp, joint=joint, nonlinear=nonlinear,
@@ -250,7 +252,8 @@ def helper(name: str, fn: Any, linear: tuple[int, ...] = (), vjp: Callable | Non
                           opaque_kind=opaque_kind, linear_of=linear_of,
                           specializable=specializable, elementwise=elementwise, view=view,
                           says_nothing_of_arrays=says_nothing_of_arrays,
-                          kind_like=kind_like, reads_items=reads_items))
+                          kind_like=kind_like, reads_items=reads_items,
+                          float_result=float_result))
 
 
 # ------------------------------------------------------------------ lookups

@@ -387,7 +387,7 @@ helper("result_item", result_item, (0,), lambda e, g, a: [
     e.helper("index_update", a[2], a[1], g), None, None], jvp=lambda e, op, t: (
     None if t[0] is None else e._mark(e.helper(
         "result_item_batched" if e.is_batched(t[0]) else "result_item", t[0], *op.args[1:]),
-        [t[0]])))
+        [t[0]])), float_result=True)  # (an item's adjoint: zeros where none flowed back)
 helper("result_item_batched", result_item_batched, (0,))
 helper("solution_adjoint", solution_adjoint, (0,))
 helper("residuals_tangent", residuals_tangent, (0,), vmapped=True)

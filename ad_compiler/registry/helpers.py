@@ -6,10 +6,12 @@ sum_tangent and product_tangent.
 """
 from __future__ import annotations
 
-from .. import runtime, runtime_items
-from ..ir import Op, Operand
+from typing import Any
+
+from .. import batched_adjoints, runtime, runtime_items
+from ..ir import Const, Op, Operand
 from .core import helper
-from .emit import Emit
+from .emit import Emit, replaced
 
 
 def _items_of_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
@@ -22,23 +24,63 @@ def _items_of_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
     return e.helper("items_of_dot", tangents[0], op.args[0])
 
 
+def _adjoint_builder_jvp(batched_form: Any = None, joint: bool = False) -> Any:
+    """The tangent rule of a helper that builds adjoints, linear in the arguments it
+    is declared linear in: the helper again on each tangent (on both at once for a
+    `joint` one).  In vector mode (a Hessian: reverse-mode code differentiated by
+    forward mode), `batched_form` of batched.py, or the helper itself where it applies
+    to tangents with an axis of directions as it is; its ``directions_in=k`` says which
+    argument carries them where several may."""
+
+    def jvp(e: Emit, op: Op, t: list) -> Operand | None:
+        from .core import REGISTRY
+
+        linear = [k for k in REGISTRY[op.prim].linear_args if k < len(t) and t[k] is not None]
+        if not linear:
+            return None
+        if e.batched is None:
+            if joint:
+                return replaced(e.b, op, {k: t[k] if t[k] is not None else Const(0.0)
+                                          for k in REGISTRY[op.prim].linear_args})
+            return e.b.sum([replaced(e.b, op, {k: t[k]}) for k in linear])
+        fn = batched_form or op.attrs["fn"]
+        if joint:  # the sum of adjoints: of the tangents there are
+            terms = [t[k] for k in linear]
+            return terms[0] if len(terms) == 1 else e.batched_call(fn, *terms)
+        terms = []
+        for k in linear:
+            args = [t[k] if j == k else a for j, a in enumerate(op.args)]
+            if len(REGISTRY[op.prim].linear_args) > 1:
+                args.append(Const(k))
+            terms.append(e.batched_call(fn, *args))
+        return e.sum_terms(terms)
+
+    return jvp
+
+
 # zero but `value` at `index`: its transpose reads the cotangent there
 helper("index_update", runtime.index_update, (2,), lambda e, g, a: [
     None, None, e.b.emit("getitem", [e.helper("dense", g, a[0]), a[1]]).result],
-    opaque_kind=True)
+    jvp=_adjoint_builder_jvp(batched_adjoints.batched_index_update_dot), opaque_kind=True)
 # a sum of adjoints: each gets the cotangent
 helper("accumulate", runtime.add, (0, 1), lambda e, g, a: [g, g], joint=True,
+       jvp=_adjoint_builder_jvp(batched_adjoints.batched_add, joint=True), opaque_kind=True)
+helper("densify", runtime.densify, (0,), jvp=_adjoint_builder_jvp(batched_adjoints.batched_densify),
        opaque_kind=True)
-helper("densify", runtime.densify, (0,), opaque_kind=True)
 # the same adjoint, only filled in: its transpose passes the cotangent on
-helper("dense", runtime.dense, (0,), lambda e, g, a: [g, None], opaque_kind=True)
+helper("dense", runtime.dense, (0,), lambda e, g, a: [g, None],
+       jvp=_adjoint_builder_jvp(batched_adjoints.batched_dense), opaque_kind=True)
 helper("list_head", runtime.list_head, (0,), lambda e, g, a: [
-    e.helper("list_head_t", g, a[1], a[2])], opaque_kind=True)
+    e.helper("list_head_t", g, a[1], a[2])],
+    jvp=_adjoint_builder_jvp(batched_adjoints.batched_list_head), opaque_kind=True, kind_like=1)
 helper("list_tail", runtime.list_tail, (0,), lambda e, g, a: [
-    e.helper("list_tail_t", g, *a[1:])], opaque_kind=True)
+    e.helper("list_tail_t", g, *a[1:])],
+    jvp=_adjoint_builder_jvp(batched_adjoints.batched_list_tail), opaque_kind=True)
 helper("repeat_adjoint_of", runtime.repeat_adjoint_of, (0, 2), lambda e, g, a: [
     e.helper("repeat_adjoint_t", g, a[1], a[2], a[3]), None,
-    e.helper("repeat_count_t", g, a[0], a[2], a[3])], opaque_kind=True)
+    e.helper("repeat_count_t", g, a[0], a[2], a[3])],
+    jvp=_adjoint_builder_jvp(batched_adjoints.batched_repeat_adjoint_of), opaque_kind=True,
+    kind_like=1)
 helper("list_head_t", runtime.list_head_t, (0,), lambda e, g, a: [
     e.helper("list_head", g, a[1], a[2])])
 helper("list_tail_t", runtime.list_tail_t, (0,), lambda e, g, a: [
@@ -53,7 +95,18 @@ helper("product_tangent", runtime.product_tangent, (2, 3), lambda e, g, a: [
     None, None, e.helper("repeat_adjoint_of", g, a[0], a[1], a[4]),
     e.helper("repeat_adjoint_of", g, a[1], a[0], a[4]), None], joint=True)
 helper("repeat_count_t", runtime.repeat_count_t, (0, 1))
-helper("as_gradient", runtime.as_gradient, (0,), lambda e, g, a: [g], opaque_kind=True)
+def _as_gradient_jvp(e: Emit, op: Op, t: list) -> Operand | None:
+    """The gradient in the input's structure; in vector mode each leaf with the
+    directions on a last axis."""
+    if t[0] is None:
+        return None
+    if e.batched is None:
+        return replaced(e.b, op, {0: t[0]})
+    return e.batched_call(batched_adjoints.batched_as_gradient, t[0], op.args[1])
+
+
+helper("as_gradient", runtime.as_gradient, (0,), lambda e, g, a: [g], jvp=_as_gradient_jvp,
+       opaque_kind=True)
 helper("gradient_like", runtime.gradient_like, (0,), lambda e, g, a: [g], vmapped=True,
        shaped_like=1, opaque_kind=True, specializable=True)
 helper("items_of", runtime.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])],
@@ -63,7 +116,8 @@ helper("items_of_dot", runtime.items_of_dot, (0,), lambda e, g, a: [
     e.helper("items_of_t", g, a[1]), None])
 helper("items_of_t", runtime.items_of_t, (0,), lambda e, g, a: [
     e.helper("items_of_t", g, a[1]), None])
-helper("field_update", runtime.field_update, (2,), opaque_kind=True)
+helper("field_update", runtime.field_update, (2,),
+       jvp=_adjoint_builder_jvp(batched_adjoints.batched_field_update_dot), opaque_kind=True)
 helper("zero_items", runtime.zero_items, (), nondiff=True, opaque_kind=True)
 helper("zeros_of", runtime.zeros_of, (), nondiff=True, shaped_like=1, opaque_kind=True)
 helper("dict_of", runtime_items.dict_of, (1,), lambda e, g, a: [

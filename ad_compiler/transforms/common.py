@@ -261,6 +261,8 @@ def useful_values(fn: Function, outputs: list[Operand]) -> set[int]:
                         mark([*places, op.inits[k], op.body.yields[k]])
                 if isinstance(op, ForOp) and op.item.uid in useful:
                     mark([op.iterable])
+            elif op.attrs.get("nondiff") and op.results:
+                pass  # (its result carries no derivative: nor do its operands through it)
             elif any(r.uid in useful for r in op.results) or not op.results and any(
                     isinstance(a, Value) and a.uid in useful for a in op.args):
                 mark([*op.args, op.attrs.get("replays")])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import batched as batched_runtime
 from .. import runtime
 from ..builder import Builder, is_const
 from ..ir import (
@@ -50,7 +51,8 @@ class _Direction:
 
 
 def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
-            batched: bool = False, differentiated: int | None = None) -> DerivativeFunction:
+            batched: bool = False, differentiated: int | None = None,
+            float_inputs: bool = False) -> DerivativeFunction:
     """Interleave a tangent sweep with the primal one.
 
     With `unit_seeds`, one sweep runs per input in `wrt`, seeded with 1 for that
@@ -58,7 +60,8 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
     function takes one tangent argument per input in `wrt` (``x_dot``); with `batched`
     (vector mode) each tangent argument carries many directions on a last, extra axis.
     Outputs: the primal outputs, then each direction's tangents of them (of the first
-    `differentiated` of them, where given: the others are auxiliary results).
+    `differentiated` of them, where given: the others are auxiliary results).  With
+    `float_inputs`, the caller passes floats or float arrays for the inputs in `wrt`.
     """
     out, builder = start(fn, f"{fn.name}_jvp", "forward")
     directions: list[_Direction] = []
@@ -81,7 +84,8 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
         facts.batched = {t.uid for t in out.params[len(fn.params):]}
         facts.batch_seed = out.params[len(fn.params)]
     sweep = _Sweep(fn, out, directions, varied_values(fn, wrt), facts,
-                   Kinds(fn, numeric_outputs=unit_seeds, outputs=differentiated))
+                   Kinds(fn, numeric_outputs=unit_seeds, outputs=differentiated,
+                         float_inputs=tuple(wrt) if float_inputs else ()))
     out.kinds = sweep.kinds
     sweep.ops(fn.body.ops, builder)
 
@@ -227,10 +231,20 @@ class _Sweep:
         copy_op(builder, op)
         if not self.is_varied(op.result if op.results else op.args[2]):
             return
-        if self.facts.batched is not None:
+        batched = self.facts.batched is not None
+        if batched and (op.attrs.get("nested") or op.prim == "index_add" and isinstance(
+                op.args[1], Const) and Ellipsis in (op.args[1].value if isinstance(
+                    op.args[1].value, tuple) else (op.args[1].value,))):
             raise reverse_code_error(self.fn, op)  # (one sweep per direction)
         builder.loc = op.loc
         for d in self.directions:
+            if op.prim == "zero_items" and batched:  # each item with its directions
+                t = builder.emit("call", [op.args[0], self.facts.batch_seed], attrs={
+                    "fn": batched_runtime.batch_zeros, "kwnames": ()}).result
+                self.facts.batched.add(t.uid)
+                d.tangents[op.result.uid] = t
+                self.out.derived[t.uid] = (op.result, d.fmt)
+                continue
             if op.prim == "zero_items":
                 t = builder.emit("zero_items", list(op.args), attrs=dict(op.attrs)).result
                 d.tangents[op.result.uid] = t
@@ -241,6 +255,16 @@ class _Sweep:
             if value_dot is None:
                 continue
             acc_dot = self.tangent(d, acc)
+            made = builder.producers.get(acc.uid) if isinstance(acc, Value) else None
+            if acc_dot is None and batched and made is not None and made.attrs.get(
+                    "nondiff") and any(o is made for o in builder.block.ops):
+                # zeros made here (np.zeros_like(x) in code specialised to its shapes):
+                # zeros with the directions beside them, added into at the same places
+                acc_dot = builder.emit("call", [acc, self.facts.batch_seed], attrs={
+                    "fn": batched_runtime.batch_zeros, "kwnames": ()}).result
+                self.facts.batched.add(acc_dot.uid)
+                d.tangents[acc.uid] = acc_dot
+                self.out.derived[acc_dot.uid] = (acc, d.fmt)
             if acc_dot is None:
                 raise reverse_code_error(self.fn, op)
             builder.block.ops.append(Op("index_add", [acc_dot, index, value_dot], [],

@@ -237,6 +237,8 @@ class Kinds:
         if record is not None and record.kind_like is not None and \
                 record.kind_like < len(kinds):  # its value stands for that argument's
             return kinds[record.kind_like]
+        if record is not None and record.float_result:
+            return "float"
         if _has(prim, "opaque_kind") or prim in ("stack", "pop", "push", "getattr"):
             return None
         if prim == "call":

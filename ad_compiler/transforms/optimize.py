@@ -7,6 +7,8 @@ output needs (for a gradient, usually most of the forward sweep).
 """
 from __future__ import annotations
 
+import dataclasses
+
 from ..builder import Builder, is_const
 from ..ir import (
     Block,
@@ -313,3 +315,23 @@ def _identity(op: Op) -> Operand | None:
         if op.prim in ("mul", "truediv") and is_const(b, 1):
             return a
     return None
+
+
+def printed_sums(fn: Function) -> Function:
+    """The function as printed: ``sum_value(total, exact)`` is builtins.sum's value
+    `exact`, and the running total beside it, which carries the derivative in the IR,
+    is left out where nothing else reads it (``mu = sum(xs) / n``, a loop that collects
+    the terms).  `fn` itself keeps it: a second derivative differentiates through it."""
+    sums = [op for op in walk_ops(fn.body) if op.prim == "sum_value"]
+    if not sums:
+        return fn
+    printed = dataclasses.replace(fn, body=_copied(fn.body))
+    _simplify_block(printed.body, {op.result.uid: op.args[1] for op in sums})
+    eliminate_dead_code(printed)
+    return printed
+
+
+def _copied(block: Block) -> Block:
+    """A copy of `block` that passes may change alone (the values are shared)."""
+    return Block(list(block.params), [op.rebuilt(blocks=[_copied(b) for b in op.blocks])
+                                      for op in block.ops], list(block.yields))

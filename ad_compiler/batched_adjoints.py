@@ -1,0 +1,151 @@
+"""Vector mode of reverse-mode code (a Hessian is a vector-mode JVP of the gradient):
+the run-time helpers that build adjoints, applied to tangents that carry every
+direction on a last axis.  An array's sparse update becomes a dense array with the
+directions beside it; a container's stays sparse, and where it is filled in, the
+zeros of its other items carry the directions too.  Their rules are in
+registry/helpers.py."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from .batched import batched_index_update, batched_unbroadcast
+from .runtime import (
+    AdjointDict,
+    AdjointList,
+    IndexUpdate,
+    _is_zero,
+    add,
+    dense,
+    densify,
+    field_update,
+    fields_of,
+    list_head,
+    list_tail,
+    repeat_adjoint_of,
+)
+
+
+def batched_index_update_dot(base: Any, index: Any, value: Any) -> Any:
+    """The tangent of ``runtime.index_update(base, index, value)`` for a batched tangent
+    `value`: for an array, the dense array (zeros with `value` added at `index`); for a
+    list, dict or record, the sparse update, whose item carries the directions."""
+    if isinstance(base, np.ndarray):
+        return batched_index_update(base, index, value)
+    return IndexUpdate(base, index, value)
+
+
+def batched_repeat_adjoint_of(g: Any, a: Any, n: Any, whole: Any, directions_in: int = 0
+                              ) -> Any:
+    """`runtime.repeat_adjoint_of` (the adjoint of `a` in ``whole = a * n``) where its
+    argument at `directions_in` (0: `g`, 2: `n`) is batched."""
+    if isinstance(whole, (list, tuple)):  # the copies' adjoints added, item by item
+        if directions_in == 2 or not isinstance(a, (list, tuple)):
+            return 0.0  # the count of a repetition carries no derivative
+        return repeat_adjoint_of(g, a, n, whole)
+    if directions_in == 0:
+        return batched_unbroadcast(np.asarray(g) * np.expand_dims(n, -1), a)
+    return batched_unbroadcast(np.expand_dims(g, -1) * np.asarray(n), a)
+
+
+def batched_list_head(g: Any, a: Any, whole: Any) -> Any:
+    """`runtime.list_head` of a batched `g`: the head of a joined list, or `g` summed
+    to `a`'s shape (the directions' axis kept)."""
+    if isinstance(whole, (list, tuple)):
+        return list_head(g, a, whole)
+    return batched_unbroadcast(g, a)
+
+
+def batched_list_tail(g: Any, a: Any, whole: Any, b: Any = None) -> Any:
+    """`runtime.list_tail` of a batched `g`."""
+    if isinstance(whole, (list, tuple)):
+        return list_tail(g, a, whole, b)
+    return g if b is None else batched_unbroadcast(g, b)
+
+
+def batched_densify(a: Any, like: Any) -> Any:
+    """`runtime.densify` of a batched tangent: where a sparse update of a container is
+    filled in, the zeros of the other items carry the directions' axis too."""
+    if isinstance(a, IndexUpdate) and not isinstance(a.base, np.ndarray):
+        zeros = _zeros_with_directions(like, _count_of_directions(a.value))
+        if isinstance(zeros, list):
+            zeros = AdjointList(zeros)
+        return add(zeros, a)
+    return densify(a, like)
+
+
+def batched_dense(a: Any, like: Any) -> Any:
+    """`runtime.dense` of a batched tangent (see `batched_densify`)."""
+    if isinstance(a, IndexUpdate) and not isinstance(a.base, np.ndarray):
+        a = batched_densify(a, like)
+    return dense(a, like)
+
+
+def _count_of_directions(t: Any) -> int:
+    """The length of the directions' axis of a batched tangent of any structure."""
+    if isinstance(t, IndexUpdate):
+        return _count_of_directions(t.value)
+    if isinstance(t, dict):
+        return _count_of_directions(next(iter(t.values())))
+    if isinstance(t, (list, tuple)):
+        return _count_of_directions(t[0])
+    return np.shape(t)[-1]
+
+
+def _zeros_with_directions(like: Any, n: int) -> Any:
+    """Zeros shaped like `like` (numbers and arrays, in lists, tuples and dicts), each
+    leaf with a last axis of `n` directions."""
+    if isinstance(like, (list, tuple)):
+        return [_zeros_with_directions(v, n) for v in like]
+    if isinstance(like, dict):
+        return AdjointDict({k: _zeros_with_directions(v, n) for k, v in like.items()})
+    names = fields_of(like)
+    if names is not None:
+        return AdjointDict({k: _zeros_with_directions(getattr(like, k), n) for k in names})
+    return np.zeros(np.shape(like) + (n,))
+
+
+def batched_add(a: Any, b: Any) -> Any:
+    """`runtime.add` (a sum of adjoints) of batched tangents: a sparse update of a
+    container is filled in with zeros that carry the directions (`batched_densify`)."""
+    if isinstance(a, IndexUpdate) and not isinstance(a.base, np.ndarray):
+        a = batched_densify(a, a.base)
+    return add(a, b)
+
+
+def batched_as_gradient(g: Any, x: Any, n: int | None = None) -> Any:
+    """`runtime.as_gradient` of a batched tangent: the structure of `x` in plain types,
+    each number or array leaf with the `n` directions on a last axis."""
+    if n is None:
+        n = _count_of_directions(g)
+    if isinstance(g, IndexUpdate):
+        g = batched_densify(g, x)
+    zero = _is_zero(g)
+    if isinstance(x, (list, tuple)):
+        items = [batched_as_gradient(None if zero else g[k], v, n) for k, v in enumerate(x)]
+        if isinstance(x, list):
+            return items
+        return type(x)(*items) if hasattr(type(x), "_fields") else tuple(items)
+    if isinstance(x, dict):
+        return {k: batched_as_gradient(None if zero else g.get(k), v, n) for k, v in x.items()}
+    names = fields_of(x)
+    if names is not None:
+        out = copy.copy(x)
+        for name in names:
+            part = None if zero else (g.get(name) if isinstance(g, dict) else getattr(g, name))
+            object.__setattr__(out, name, batched_as_gradient(part, getattr(x, name), n))
+        return out
+    if not isinstance(x, (int, float, np.integer, np.floating, np.ndarray)) or \
+            isinstance(x, (bool, np.bool_)):
+        return None
+    shape = np.shape(x) + (n,)
+    if zero:
+        return np.zeros(shape)
+    return np.array(np.broadcast_to(g, shape), dtype=np.result_type(np.asarray(g), np.float64))
+
+
+def batched_field_update_dot(base: Any, name: str, value: Any) -> Any:
+    """The tangent of ``runtime.field_update(base, name, value)`` for a batched `value`."""
+    return field_update(base, name, value)
