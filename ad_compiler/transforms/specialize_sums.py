@@ -34,11 +34,18 @@ def simplify_sums(fn: Function, facts: Facts) -> bool:
     """Rewrite the sums of `fn` (specialised code) in place; whether any changed."""
     uses = use_counts(fn.body, {})
     primal = getattr(fn, "primal", None) or set()
+    users = _users(fn.body)
     changed = False
     for block in blocks_of(fn.body):
         made = {r.uid: op for op in block.ops for r in op.results}
         ops: list[Op] = []
         for op in block.ops:
+            if op.prim == "sum_adjoint":
+                spread = _spread_by_broadcasting(op, users, facts)
+                if spread is not None:
+                    ops += spread
+                    changed = True
+                    continue
             if op.prim == "sum" and len(op.results) == 1:
                 replacement = _fused(op, made, uses, facts) or _negation_last(op, made, uses) \
                     or _short_axis(op, facts) or (None if op.result.uid in primal
@@ -179,6 +186,53 @@ def view_adjoint(op: Op, parts: tuple | None, sigs: list,
         return same(op, op.args[2])
     facts.sig[op.result.uid] = ("array", np.ndarray, base, value[3])
     return _sum(op, op.args[2], axes, False)
+
+
+def _spread_by_broadcasting(op: Op, users: dict[int, list[Op | None]],
+                            facts: Facts) -> list[Op] | None:
+    """``sum_adjoint(g, x, -1) * (2.0 * d)``, where every use of the spread adjoint is
+    arithmetic with an array of x's shape, is ``np.expand_dims(g, -1) * (2.0 * d)``:
+    broadcasting spreads `g` as it multiplies, and no array of x's shape is filled."""
+    if len(op.args) not in (3, 4) or op.result.uid in facts.sig and not is_array(
+            facts.of(op.result)):
+        return None
+    g, x, axis = op.args[:3]
+    keepdims = op.args[3] if len(op.args) == 4 else Const(False)
+    sig = facts.of(x)
+    if not (isinstance(axis, Const) and isinstance(keepdims, Const) and keepdims.value is False
+            and is_array(sig) and sig[3].kind == "f" and is_array(facts.of(g))):
+        return None
+    axes = axis.value if isinstance(axis.value, tuple) else (axis.value,)
+    if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+        return None
+    for user in users.get(op.result.uid, [None]):
+        if user is None or user.prim not in ("mul", "add", "sub", "truediv") \
+                or len(user.args) != 2 or user.args[0] is user.args[1]:
+            return None
+        other = user.args[1] if user.args[0] is op.result else user.args[0]
+        if not (facts.of(other) == sig and facts.of(user.result) == sig):
+            return None
+    b = Builder(Block())
+    b.loc = op.loc
+    array_op(b, "expand_dims", {"a": g, "axis": axis})
+    b.block.ops[-1].results = [op.result]
+    return b.block.ops
+
+
+def _users(block: Block, users: dict[int, list[Op | None]] | None = None
+           ) -> dict[int, list[Op | None]]:
+    """The ops reading each value (None for a block's yield)."""
+    users = {} if users is None else users
+    for op in block.ops:
+        for a in op.args:
+            if isinstance(a, Value):
+                users.setdefault(a.uid, []).append(op)
+        for inner in op.blocks:
+            _users(inner, users)
+    for y in block.yields:
+        if isinstance(y, Value):
+            users.setdefault(y.uid, []).append(None)
+    return users
 
 
 def _sum(op: Op, g: Operand, axes: tuple[int, ...], keepdims: bool) -> list[Op]:
