@@ -74,6 +74,29 @@ def forces(R):
     return 2.0 * np.sum(w[..., None] * d, axis=1)
 
 
+def scaled_copies(x):
+    """A 0-d input given new axes: its adjoint sums them back to a number."""
+    return np.sum(np.exp(x)[None] * np.arange(1.0, 4.0))
+
+
+def whole_views(x):
+    return np.sum(x[...] ** 2) + np.sum(x[:] * 3.0) + np.sum(x[:, :] ** 3) + np.sum(x[::1, None])
+
+
+def stacked_new_axes(x):
+    return np.sum(np.sin(x[None, None]) * np.ones((2, 3, 1, 1))) + np.sum(
+        np.cos(x[..., None, None]) * np.arange(1.0, 3.0))
+
+
+def outer_weights(x, w):
+    return np.sum(np.tanh(x[:, None, :] * w[None, :, None]) ** 2)
+
+
+def keyed_by_none(d):
+    """A dict with the key None: d[None] is an item, not a new axis."""
+    return d[None] ** 2 * d["a"]
+
+
 def lattice(n_side, spacing=1.12, jitter=0.05):
     grid = np.stack(np.meshgrid(*[np.arange(float(n_side))] * 3, indexing="ij"), -1)
     grid = grid.reshape(-1, 3)
@@ -151,6 +174,35 @@ def test_jacobian_of_forces_reverse_forward_and_differences():
                                rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(reverse, jacobian_by_differences(forces, [R], 0), rtol=1e-6,
                                atol=1e-8)
+
+
+@pytest.mark.parametrize("f, args", [
+    (scaled_copies, (np.float64(0.3),)),
+    (scaled_copies, (np.array(-0.4),)),
+    (whole_views, (rng.normal(size=(3, 2)),)),
+    (stacked_new_axes, (rng.normal(size=(3, 2)),)),
+    (outer_weights, (rng.normal(size=(3, 2)), rng.normal(size=4))),
+])
+def test_every_form_of_view_in_both_modes(f, args):
+    for k in range(len(args)):
+        want = numeric_grad(f, list(args), k)
+        reverse = adc.grad(f, wrt=k)
+        for _ in range(2):  # the generic code, then the code specialised to the shapes
+            np.testing.assert_allclose(reverse(*args), want, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(adc.grad(f, wrt=k, mode="forward")(*args), want,
+                                   rtol=1e-6, atol=1e-8)
+        if np.ndim(args[k]):
+            np.testing.assert_allclose(
+                adc.hessian(f, wrt=k)(*args),
+                jacobian_by_differences(adc.grad(f, wrt=k), list(args), k), rtol=1e-5,
+                atol=1e-7)
+
+
+def test_an_item_keyed_by_none_is_not_a_new_axis():
+    d = {None: 1.5, "a": 2.0}
+    g = adc.grad(keyed_by_none)(d)
+    assert set(g) == {None, "a"}
+    np.testing.assert_allclose([g[None], g["a"]], [2 * 1.5 * 2.0, 1.5 ** 2], rtol=1e-12)
 
 
 # ------------------------------------------------------------------ second derivatives
