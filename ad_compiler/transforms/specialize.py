@@ -35,7 +35,13 @@ from ..registry import REGISTRY, has_expr
 from ..registry.emit import array_op
 from ..write_analysis import accumulations_in_place
 from .optimize import eliminate_dead_code
-from .specialize_sums import blocks_of, simplify_sums, use_counts, view_adjoint
+from .specialize_sums import (
+    blocks_of,
+    negation_folded,
+    simplify_sums,
+    use_counts,
+    view_adjoint,
+)
 from .static_shapes import Facts, is_array
 
 # ------------------------------------------------------------------ rewriting
@@ -97,6 +103,8 @@ def _tidy(fn: Function, facts: Facts) -> None:
                                           or _power_of_two(inner.args[j].value)):
                         op.args = [Const(c.value * inner.args[j].value), inner.args[1 - j]]
                         break
+            elif op.prim == "neg" and negation_folded(fn, op, only_use):
+                replace[op.result.uid] = op.args[0]  # -(a * (3.0 * b)) is a * (-3.0 * b)
             elif op.prim == "add":
                 for k in (0, 1):
                     negated = only_use(op.args[k], "neg")

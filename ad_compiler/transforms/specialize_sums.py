@@ -216,6 +216,9 @@ def _spread_by_broadcasting(op: Op, users: dict[int, list[Op | None]],
     b.loc = op.loc
     array_op(b, "expand_dims", {"a": g, "axis": axis})
     b.block.ops[-1].results = [op.result]
+    ndim = len(sig[2])
+    shape = tuple(1 if k in {a % ndim for a in axes} else n for k, n in enumerate(sig[2]))
+    facts.sig[op.result.uid] = ("array", np.ndarray, shape, facts.of(g)[3])
     return b.block.ops
 
 
@@ -233,6 +236,39 @@ def _users(block: Block, users: dict[int, list[Op | None]] | None = None
         if isinstance(y, Value):
             users.setdefault(y.uid, []).append(None)
     return users
+
+
+def negation_folded(fn: Function, op: Op,
+                    only_use: Callable[[Operand, str], Op | None]) -> bool:
+    """``-(a * (3.0 * b))`` as ``a * (-3.0 * b)``: negate a number the negated value is a
+    multiple of, through temporaries that are products read once (`only_use` finds a
+    value's product), so that the negation needs no pass of its own; the product then
+    takes the negation's name (``z_bar``).  False, changing nothing, where there is none."""
+    derived, primal = getattr(fn, "derived", {}), getattr(fn, "primal", None) or set()
+
+    def temporary(operand: Operand) -> Op | None:
+        made = only_use(operand, "mul")
+        if made is None or made.result.name is not None or made.result.uid in derived \
+                or made.result.uid in primal:
+            return None  # (a value with a name of its own keeps its meaning)
+        return made
+
+    pending = [temporary(op.args[0])]
+    while pending:
+        product = pending.pop()
+        if product is None:
+            continue
+        for k, a in enumerate(product.args):
+            if isinstance(a, Const) and type(a.value) is float:
+                product.args = [Const(-a.value) if j == k else b
+                                for j, b in enumerate(product.args)]
+                kept = op.args[0]
+                kept.name = op.result.name
+                if op.result.uid in derived:
+                    derived[kept.uid] = derived[op.result.uid]
+                return True
+        pending += [temporary(a) for a in product.args]
+    return False
 
 
 def _sum(op: Op, g: Operand, axes: tuple[int, ...], keepdims: bool) -> list[Op]:
