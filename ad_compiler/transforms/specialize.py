@@ -37,7 +37,7 @@ from ..write_analysis import accumulations_in_place
 from .optimize import eliminate_dead_code
 from .specialize_sums import (
     blocks_of,
-    negation_folded,
+    factor_folded,
     simplify_sums,
     use_counts,
     view_adjoint,
@@ -103,7 +103,11 @@ def _tidy(fn: Function, facts: Facts) -> None:
                                           or _power_of_two(inner.args[j].value)):
                         op.args = [Const(c.value * inner.args[j].value), inner.args[1 - j]]
                         break
-            elif op.prim == "neg" and negation_folded(fn, op, only_use):
+                    if _power_of_two(c.value) and factor_folded(fn, op.args[1 - k], op,
+                                                                c.value, only_use):
+                        replace[op.result.uid] = op.args[1 - k]  # 2.0 * (a * (3.0 * b))
+                        break                                     # is a * (6.0 * b)
+            elif op.prim == "neg" and factor_folded(fn, op.args[0], op, -1.0, only_use):
                 replace[op.result.uid] = op.args[0]  # -(a * (3.0 * b)) is a * (-3.0 * b)
             elif op.prim == "add":
                 for k in (0, 1):

@@ -14,6 +14,7 @@ Once the shapes are known (``specialize.py``), these are written as a person wou
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +42,7 @@ def simplify_sums(fn: Function, facts: Facts) -> bool:
         ops: list[Op] = []
         for op in block.ops:
             if op.prim == "sum_adjoint":
-                spread = _spread_by_broadcasting(op, users, facts)
+                spread = _spread_by_broadcasting(op, users, facts, made, uses)
                 if spread is not None:
                     ops += spread
                     changed = True
@@ -188,11 +189,12 @@ def view_adjoint(op: Op, parts: tuple | None, sigs: list,
     return _sum(op, op.args[2], axes, False)
 
 
-def _spread_by_broadcasting(op: Op, users: dict[int, list[Op | None]],
-                            facts: Facts) -> list[Op] | None:
+def _spread_by_broadcasting(op: Op, users: dict[int, list[Op | None]], facts: Facts,
+                            made: dict[int, Op], uses: dict[int, int]) -> list[Op] | None:
     """``sum_adjoint(g, x, -1) * (2.0 * d)``, where every use of the spread adjoint is
-    arithmetic with an array of x's shape, is ``np.expand_dims(g, -1) * (2.0 * d)``:
-    broadcasting spreads `g` as it multiplies, and no array of x's shape is filled."""
+    arithmetic with an array of x's shape, is ``np.expand_dims(2.0 * g, -1) * d``:
+    broadcasting spreads `g` as it multiplies, no array of x's shape is filled, and a
+    power of two scaling the other factor scales the smaller one (exactly the same)."""
     if len(op.args) not in (3, 4) or op.result.uid in facts.sig and not is_array(
             facts.of(op.result)):
         return None
@@ -212,14 +214,38 @@ def _spread_by_broadcasting(op: Op, users: dict[int, list[Op | None]],
         other = user.args[1] if user.args[0] is op.result else user.args[0]
         if not (facts.of(other) == sig and facts.of(user.result) == sig):
             return None
+    dtype = facts.of(g)[3]
     b = Builder(Block())
     b.loc = op.loc
+    scaled = _scaled_by_power_of_two(users[op.result.uid], op.result, made, uses)
+    if scaled is not None:
+        user, factor, rest = scaled
+        g = b.emit("mul", [factor, g]).result
+        user.args = [op.result if a is op.result else rest for a in user.args]
     array_op(b, "expand_dims", {"a": g, "axis": axis})
     b.block.ops[-1].results = [op.result]
     ndim = len(sig[2])
     shape = tuple(1 if k in {a % ndim for a in axes} else n for k, n in enumerate(sig[2]))
-    facts.sig[op.result.uid] = ("array", np.ndarray, shape, facts.of(g)[3])
+    facts.sig[op.result.uid] = ("array", np.ndarray, shape, dtype)
     return b.block.ops
+
+
+def _scaled_by_power_of_two(users: list[Op | None], spread: Value, made: dict[int, Op],
+                            uses: dict[int, int]) -> tuple[Op, Const, Operand] | None:
+    """``spread * (2.0 * d)``, the one use of `spread`, with ``2.0 * d`` read only there:
+    (that product, the factor 2.0, d)."""
+    if len(users) != 1 or users[0] is None or users[0].prim != "mul":
+        return None
+    user = users[0]
+    other = user.args[1] if user.args[0] is spread else user.args[0]
+    inner = _only_use(other, made, uses)
+    if inner is None or inner.prim != "mul":
+        return None
+    for k, a in enumerate(inner.args):
+        if isinstance(a, Const) and type(a.value) is float and a.value != 0 and \
+                math.isfinite(a.value) and math.frexp(abs(a.value))[0] == 0.5:
+            return user, a, inner.args[1 - k]
+    return None
 
 
 def _users(block: Block, users: dict[int, list[Op | None]] | None = None
@@ -238,36 +264,41 @@ def _users(block: Block, users: dict[int, list[Op | None]] | None = None
     return users
 
 
-def negation_folded(fn: Function, op: Op,
-                    only_use: Callable[[Operand, str], Op | None]) -> bool:
-    """``-(a * (3.0 * b))`` as ``a * (-3.0 * b)``: negate a number the negated value is a
-    multiple of, through temporaries that are products read once (`only_use` finds a
-    value's product), so that the negation needs no pass of its own; the product then
-    takes the negation's name (``z_bar``).  False, changing nothing, where there is none."""
+def factor_folded(fn: Function, product: Operand, op: Op, factor: float,
+                  only_use: Callable[[Operand, str], Op | None]) -> bool:
+    """``-(a * (3.0 * b))`` as ``a * (-3.0 * b)``, ``2.0 * (a * (3.0 * b))`` as ``a * (6.0
+    * b)``: `op` (the negation, or the product by a power of two `factor`, which scale
+    exactly) folded into a number `product` is a multiple of, through temporaries that
+    are products read once (`only_use` finds a value's product), so that it needs no
+    pass of its own; `product` then takes op's name (``z_bar``).  False, changing
+    nothing, where there is no such number."""
     derived, primal = getattr(fn, "derived", {}), getattr(fn, "primal", None) or set()
 
-    def temporary(operand: Operand) -> Op | None:
+    def temporary(operand: Operand, renamed: bool = False) -> Op | None:
         made = only_use(operand, "mul")
-        if made is None or made.result.name is not None or made.result.uid in derived \
-                or made.result.uid in primal:
+        if made is None or made.result.uid in primal or not renamed and (
+                made.result.name is not None or made.result.uid in derived):
             return None  # (a value with a name of its own keeps its meaning)
         return made
 
-    pending = [temporary(op.args[0])]
+    if not isinstance(product, Value):
+        return False
+    pending = [temporary(product, renamed=True)]  # (it takes op's name)
     while pending:
-        product = pending.pop()
-        if product is None:
+        found = pending.pop()
+        if found is None:
             continue
-        for k, a in enumerate(product.args):
+        for k, a in enumerate(found.args):
             if isinstance(a, Const) and type(a.value) is float:
-                product.args = [Const(-a.value) if j == k else b
-                                for j, b in enumerate(product.args)]
-                kept = op.args[0]
-                kept.name = op.result.name
+                found.args = [Const(factor * a.value) if j == k else b
+                              for j, b in enumerate(found.args)]
+                product.name = op.result.name
                 if op.result.uid in derived:
-                    derived[kept.uid] = derived[op.result.uid]
+                    derived[product.uid] = derived[op.result.uid]
+                else:
+                    derived.pop(product.uid, None)
                 return True
-        pending += [temporary(a) for a in product.args]
+        pending += [temporary(a) for a in found.args]
     return False
 
 
