@@ -1,16 +1,23 @@
-"""Sums in specialised code, made with fewer passes over the data.
+"""Sums and products in specialised code, made with fewer passes over the data.
 
-Adjoint rules sum by parts: ``unbroadcast(g, x[:, None])`` sums the broadcast axis
+Adjoint rules work by parts: ``unbroadcast(g, x[:, None])`` sums the broadcast axis
 keeping it, and the adjoint of ``x[:, None]`` then sums that axis of length one away;
-the adjoint of ``a - b`` negates a whole array before ``b``'s part of it is summed.
+the adjoint of ``a - b`` negates a whole array before ``b``'s part of it is summed;
+``sum_adjoint(g, x, -1) * (2.0 * d)`` fills an array of x's shape to multiply it.
 Once the shapes are known (``specialize.py``), these are written as a person would:
 
 * ``np.sum(np.sum(g, axis=1, keepdims=True), axis=1)`` is ``np.sum(g, axis=1)``;
 * ``np.sum(-g, axis=0)`` is ``-np.sum(g, axis=0)`` (the negation on the smaller array);
 * a sum over a last axis of a few elements (``np.sum(d ** 2, axis=-1)`` of vectors in
   3-d) is ``w[..., 0] + w[..., 1] + w[..., 2]``: NumPy adds such an axis in that order
-  too, so the value is the same, but its reduction loop costs far more per element
-  than whole-array additions.
+  too, so the value is the same (NumPy starts from 0.0, so where every term is -0.0
+  its sum is 0.0 and this one -0.0, which compares equal), but its reduction loop
+  costs far more per element than whole-array additions; an adjoint's sum over inner
+  axes is an ``np.einsum``;
+* a reduction's adjoint spread only to meet arrays of the operand's shape is
+  ``np.expand_dims(2.0 * g, -1) * d``, broadcast as it multiplies;
+* a negation or a power of two scaling a product of temporaries scales a number in it
+  (``a * (-6.0 * b)``), exactly.
 """
 from __future__ import annotations
 
@@ -66,8 +73,7 @@ def simplify_sums(fn: Function, facts: Facts) -> bool:
 def _static_axes(op: Op) -> tuple[tuple[int, ...], bool] | None:
     """The axes (as a tuple) and keepdims of a sum, where both are constants."""
     axis, keepdims = param(op, "axis"), param(op, "keepdims")
-    extra = {"dtype", "out", "initial", "where"} & set(op.attrs.get("kwnames", ()))
-    if extra or not (isinstance(axis, Const) and isinstance(keepdims, Const)):
+    if not (isinstance(axis, Const) and isinstance(keepdims, Const)):
         return None
     value = axis.value
     if value is None:
