@@ -83,6 +83,12 @@ def _tidy(fn: Function, facts: Facts) -> None:
         return None
 
     replace: dict[int, Operand] = {}
+
+    def stand_in(op: Op, value: Operand) -> None:
+        """`value` is op's result from now on, read wherever that was."""
+        replace[op.result.uid] = value
+        uses[value.uid] = uses.get(value.uid, 0) - 1 + uses.get(op.result.uid, 0)
+
     for block in blocks:
         for op in block.ops:
             op.args = [replace.get(a.uid, a) if isinstance(a, Value) else a for a in op.args]
@@ -105,10 +111,10 @@ def _tidy(fn: Function, facts: Facts) -> None:
                         break
                     if _power_of_two(c.value) and factor_folded(fn, op.args[1 - k], op,
                                                                 c.value, only_use):
-                        replace[op.result.uid] = op.args[1 - k]  # 2.0 * (a * (3.0 * b))
-                        break                                     # is a * (6.0 * b)
+                        stand_in(op, op.args[1 - k])  # 2.0 * (a * (3.0 * b)) is a * (6.0 * b)
+                        break
             elif op.prim == "neg" and factor_folded(fn, op.args[0], op, -1.0, only_use):
-                replace[op.result.uid] = op.args[0]  # -(a * (3.0 * b)) is a * (-3.0 * b)
+                stand_in(op, op.args[0])  # -(a * (3.0 * b)) is a * (-3.0 * b)
             elif op.prim == "add":
                 for k in (0, 1):
                     negated = only_use(op.args[k], "neg")
