@@ -379,12 +379,16 @@ def zero_like(builder: Builder, operand: Operand, facts: ShapeFacts) -> Operand:
 
 
 def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
-        facts: ShapeFacts = SCALAR_CODE) -> list[Operand]:
+        facts: ShapeFacts = SCALAR_CODE, array_base: bool = False) -> list[Operand]:
     """Partial adjoints ``ybar * d op.result / d op.args[i]`` (seed 002), one per index.
 
     Where broadcasting may have widened an operand, its partial adjoint is summed back
     to the operand's shape (``unbroadcast``).  In batched reverse mode
-    (`facts.batched_adjoints`) the cotangent carries many on a last axis."""
+    (`facts.batched_adjoints`) the cotangent carries many on a last axis.  `array_base`:
+    the indexed value of a getitem is certainly a number or an array (not a dict)."""
+    if op.prim == "getitem" and array_base and new_axes(op) is not None:
+        return [_view_adjoint(builder, op, cotangent, facts) if i == 0 else Const(0.0)
+                for i in indices]
     if facts.batched_adjoints:
         return _batched_vjp(builder, op, cotangent, indices, facts)
     if op.prim == "pack":  # each item's adjoint is its place in the list's adjoint
@@ -403,6 +407,44 @@ def vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],
     if op.prim == "custom" and "rule" in op.attrs:  # cotangents shaped like the arguments
         return user_rules.rule_vjp(builder, op, cotangent, indices)
     return _rule_adjoints(builder, Emit(builder), op, cotangent, indices, facts)
+
+
+def new_axes(op: Op) -> tuple[int, ...] | None:
+    """Where ``x[i]`` puts new axes when its index is made only of full slices, None
+    and at most one ``...``: such an index takes a view of all of `x` with axes of
+    length one inserted, so its adjoint sums them away (no scatter into zeros).
+    Positions count from the front before the ``...`` and from the back after it
+    (``x[:, None]`` gives (1,), ``x[..., None]`` (-1,)).  None for any other index."""
+    if not all(isinstance(operand, Const) for operand in op.args[1:]):
+        return None
+    return new_axes_of([operand.value for operand in op.args[1:]])
+
+
+def new_axes_of(parts: list[Any]) -> tuple[int, ...] | None:
+    """`new_axes` of an index given as its parts."""
+    for value in parts:
+        if not (value is None or value is Ellipsis or isinstance(value, slice) and (
+                value.start is None and value.stop is None and value.step in (None, 1))):
+            return None
+    if not parts or parts.count(Ellipsis) > 1:
+        return None
+    if Ellipsis in parts:
+        cut = parts.index(Ellipsis)
+        after = parts[cut + 1:]
+        return tuple(k for k, p in enumerate(parts[:cut]) if p is None) + tuple(
+            k - len(after) for k, p in enumerate(after) if p is None)
+    return tuple(k for k, p in enumerate(parts) if p is None)
+
+
+def _view_adjoint(builder: Builder, op: Op, cotangent: Operand, facts: ShapeFacts) -> Operand:
+    """The adjoint of ``x[:, None]`` and the like: the cotangent (which has the view's
+    shape) summed over the new axes, ``np.sum(y_bar, axis=1)``; that of ``x[:]`` or
+    ``x[...]`` is the cotangent itself."""
+    axes = new_axes(op)
+    if not axes:
+        return cotangent
+    e = Emit(builder, facts)
+    return e.sum(cotangent, axis=axes if len(axes) > 1 else axes[0])
 
 
 def _index_operand(builder: Builder, op: Op) -> Operand:

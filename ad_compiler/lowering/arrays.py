@@ -325,6 +325,14 @@ class Arrays:
             return Const(tuple(i.value for i in value.items))
         return self._materialize(value, node)
 
+    def _is_newaxis(self, node: ast.expr) -> bool:
+        """``np.newaxis`` in an index: None, known when compiling (so the index is seen
+        to insert an axis, whose adjoint is a sum), and checked again before reuse."""
+        if not (isinstance(node, ast.Attribute) and node.attr == "newaxis") \
+                or self._is_value_expression(node):
+            return False
+        return self._resolve_path(node)[2] is None
+
     def _infinity(self, node: ast.expr) -> float | None:
         """``np.inf``, ``math.inf`` or their negation, which never change: their value."""
         sign = 1.0
@@ -355,6 +363,8 @@ class Arrays:
                     parts.append(self._nondiff_call(slice, None, bounds, element))
             elif isinstance(element, ast.Constant) and element.value is Ellipsis:
                 parts.append(Const(Ellipsis))
+            elif self._is_newaxis(element):
+                parts.append(Const(None))
             else:
                 parts.append(self._materialize(self._rvalue(element), element))
         return parts

@@ -175,9 +175,11 @@ class Containers:
             if any(obj is trick for trick in INDEX_TRICKS):  # np.r_[a, b], np.c_[a, b]
                 return self._index_trick(node, self._free_name(spelling, kind, node.value))
         base = self._rvalue(node.value)
-        if isinstance(node.slice, (ast.Slice, ast.Tuple)):  # x[1:], x[i, j], x[..., None]
-            parts = self._index_parts(node.slice)
-            if isinstance(base, _StaticSeq) and len(parts) == 1 and isinstance(parts[0], Const):
+        if isinstance(node.slice, (ast.Slice, ast.Tuple)) or self._is_newaxis(node.slice) or (
+                isinstance(node.slice, ast.Constant) and node.slice.value is Ellipsis):
+            parts = self._index_parts(node.slice)  # x[1:], x[i, j], x[..., None], x[...]
+            if isinstance(base, _StaticSeq) and len(parts) == 1 and isinstance(parts[0], Const) \
+                    and isinstance(parts[0].value, slice):
                 return _StaticSeq(base.items[parts[0].value], base.kind)
             self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
             materialized = self._materialize(base, node)

@@ -40,7 +40,10 @@ array("squeeze", np.squeeze, "a*, axis=None", methods=("squeeze",), linear=True,
       batched=(batched.batched_squeeze, ("a", "axis")))
 # x.item(): the number in a one-element array; its adjoint is put back in x's shape
 array("item", runtime.item, "a*", methods=("item",), linear=True, vjp=_shape_back)
-array("expand_dims", np.expand_dims, "a*, axis", linear=True, view=True, vjp=_shape_back,
+# the adjoint (shaped like the result) summed over the new axes of length one, as that
+# of x[:, None] is (rules.new_axes): a sum the next one over the same axes absorbs
+array("expand_dims", np.expand_dims, "a*, axis", linear=True, view=True,
+      vjp=lambda e, op, g: [e.sum(g, axis=param(op, "axis"))],
       batched=(batched.batched_expand_dims, ("a", "axis")))
 array("swapaxes", np.swapaxes, "a*, axis1, axis2", methods=("swapaxes",), linear=True, view=True,
       vjp=lambda e, op, g: [e.swapaxes(g, param(op, "axis1"), param(op, "axis2"))],

@@ -299,6 +299,10 @@ class Kinds:
             return []  # np.add(xs, 1.0) takes lists
         if prim in ("neg", "pos"):
             return list(op.args)
+        if prim == "getitem" and len(op.args) > 2 and any(
+                isinstance(a, Const) and (isinstance(a.value, slice) or a.value is Ellipsis)
+                for a in op.args[1:]):  # x[:, 0], x[..., None]: a list or tuple refuses
+            return op.args[:1]           # these, a dict has no such keys
         if prim in ("lt", "le", "gt", "ge") and len(op.args) == 2:  # [1.0] < 2.0 fails
             a, b = op.args
             return [this for this, other in ((a, b), (b, a))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from ..builder import Builder, is_const
 from ..ir import (
     Block,
@@ -28,6 +30,11 @@ from ..primitives import builtin_call_attrs
 from .kinds import Kinds
 
 _NEVER_SHARED = {"copy", "call", "stack", "pop", "push", "index_add", "zero_items"}  # fresh lists
+# calls that give equal results for equal arguments and change nothing: computed once
+# (``np.eye(n)`` in a function and again in its adjoint), unless the code writes into
+# the array one of them makes (``b = np.zeros(n)`` is not ``a.copy()``)
+_PURE_CALLS = frozenset({np.shape, np.ndim, np.size, len, np.eye, np.identity, np.tri,
+                         np.zeros, np.ones, np.full, np.arange, np.linspace})
 
 
 def optimize(fn: Function) -> Function:
@@ -130,7 +137,9 @@ def _key(operand: Operand) -> tuple:
 
 def eliminate_common_subexpressions(fn: Function) -> None:
     replace: dict[int, Operand] = {}
-    _cse_block(fn.body, {}, replace, _Joins(fn))
+    written = {op.args[0].uid for op in walk_ops(fn.body)
+               if op.prim in ("setitem", "add_at") and isinstance(op.args[0], Value)}
+    _cse_block(fn.body, {}, replace, _Joins(fn, written))
 
 
 class _Joins:
@@ -138,8 +147,9 @@ class _Joins:
     sum the user's code makes; derivative code adds numbers, arrays and adjoints, whose
     sums commute.  The transforms leave their kinds of the user's values on `fn`."""
 
-    def __init__(self, fn: Function) -> None:
+    def __init__(self, fn: Function, written: set[int]) -> None:
         self.fn = fn
+        self.written = written  # arrays written into (setitem, add_at)
         self.primal = getattr(fn, "primal", None)
         self.aliases = getattr(fn, "aliases", {})
         self.kinds = getattr(fn, "kinds", None)
@@ -162,7 +172,8 @@ def _cse_block(block: Block, seen: dict[tuple, Op], replace: dict[int, Operand],
         op.args = [_substitute(a, replace) for a in op.args]
         for inner in op.blocks:
             _cse_block(inner, dict(seen), replace, joins)
-        if op.prim in _NEVER_SHARED or op.blocks or op.attrs.get("effect") or (
+        if op.prim in _NEVER_SHARED and not _pure_call(op, joins.written) or op.blocks or \
+                op.attrs.get("effect") or (
                 op.prim == "pack" and op.attrs.get("kind") in ("list", "dict")):
             # (two list displays are two lists: reverse mode may append to one in place)
             kept.append(op)
@@ -184,6 +195,12 @@ def _cse_block(block: Block, seen: dict[tuple, Op], replace: dict[int, Operand],
         kept.append(op)
     block.ops = kept
     block.yields = [_substitute(y, replace) for y in block.yields]
+
+
+def _pure_call(op: Op, written: set[int]) -> bool:
+    fn = op.attrs.get("fn")
+    return op.prim == "call" and any(fn is pure for pure in _PURE_CALLS) and \
+        all(r.uid not in written for r in op.results)
 
 
 def _substitute(operand: Operand, replace: dict[int, Operand]) -> Operand:

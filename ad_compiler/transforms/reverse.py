@@ -379,7 +379,9 @@ class _Sweep(BatchedAdjoints, Accumulations):
             self.refuse_batched(op, "an item of a list or tuple")
         indices = active_operands(op, self.varied)
         emitted = len(builder.block.ops)
-        parts = derive(self.fn, op, vjp, builder, op, adjoint, indices, self.facts)
+        array_base = op.prim == "getitem" and self._numeric(op.args[0])
+        parts = derive(self.fn, op, vjp, builder, op, adjoint, indices, self.facts,
+                       array_base)
         if self.facts.batched_adjoints:
             self.check_batched(op, builder.block.ops[emitted:], builder)
         for i, partial in zip(indices, parts):

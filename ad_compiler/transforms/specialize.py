@@ -14,8 +14,9 @@ turns that report into facts and the facts into plainer code:
   ``unbroadcast(g, x)`` becomes ``g`` or ``np.sum(g, axis=0)``, matrix-product
   adjoints become ``g @ W.T``, a full reduction's adjoint stays the scalar it is
   (``200.0 * d`` rather than ``ones * 200.0 * d``), the adjoint of two slices is
-  ``x_bar[1:] += ...`` into one ``np.zeros_like(x)``, and ``gradient_like`` of an
-  array this code just made is that array.  Dead shape bookkeeping then drops out
+  ``x_bar[1:] += ...`` into one ``np.zeros_like(x)``, that of ``x[:, None]`` a sum over
+  the new axis, and ``gradient_like`` of an array this code just made is that array;
+  sums then take fewer passes (``specialize_sums.py``).  Dead shape bookkeeping then drops out
   (a backward loop no longer recomputes ``h @ Wh`` to learn its shape).
 """
 from __future__ import annotations
@@ -34,6 +35,13 @@ from ..registry import REGISTRY, has_expr
 from ..registry.emit import array_op
 from ..write_analysis import accumulations_in_place
 from .optimize import eliminate_dead_code
+from .specialize_sums import (
+    blocks_of,
+    factor_folded,
+    simplify_sums,
+    use_counts,
+    view_adjoint,
+)
 from .static_shapes import Facts, is_array
 
 # ------------------------------------------------------------------ rewriting
@@ -53,14 +61,18 @@ def specialize(fn: Function, facts: Facts) -> Function | None:
     eliminate_dead_code(clone)
     _tidy(clone, facts)
     eliminate_dead_code(clone)
+    while simplify_sums(clone, facts):  # a negation moved out of a sum lets it join the
+        eliminate_dead_code(clone)       # next; each round makes fewer sums or negations
+        _tidy(clone, facts)
+        eliminate_dead_code(clone)
     return clone
 
 
 def _tidy(fn: Function, facts: Facts) -> None:
     """Arithmetic the rewrites leave behind, simplified exactly: ``100.0 * (2.0 * d)``
     is ``200.0 * d`` (a power of two scales exactly), ``-a + b`` is ``b - a``."""
-    uses = _use_counts(fn)
-    blocks = _blocks(fn.body)
+    uses = use_counts(fn.body)
+    blocks = blocks_of(fn.body)
     made = {r.uid: op for block in blocks for op in block.ops for r in op.results}
 
     def only_use(operand: Operand, prim: str) -> Op | None:
@@ -71,6 +83,12 @@ def _tidy(fn: Function, facts: Facts) -> None:
         return None
 
     replace: dict[int, Operand] = {}
+
+    def stand_in(op: Op, value: Operand) -> None:
+        """`value` is op's result from now on, read wherever that was."""
+        replace[op.result.uid] = value
+        uses[value.uid] = uses.get(value.uid, 0) - 1 + uses.get(op.result.uid, 0)
+
     for block in blocks:
         for op in block.ops:
             op.args = [replace.get(a.uid, a) if isinstance(a, Value) else a for a in op.args]
@@ -91,6 +109,12 @@ def _tidy(fn: Function, facts: Facts) -> None:
                                           or _power_of_two(inner.args[j].value)):
                         op.args = [Const(c.value * inner.args[j].value), inner.args[1 - j]]
                         break
+                    if _power_of_two(c.value) and factor_folded(fn, op.args[1 - k], op,
+                                                                c.value, only_use):
+                        stand_in(op, op.args[1 - k])  # 2.0 * (a * (3.0 * b)) is a * (6.0 * b)
+                        break
+            elif op.prim == "neg" and factor_folded(fn, op.args[0], op, -1.0, only_use):
+                stand_in(op, op.args[0])  # -(a * (3.0 * b)) is a * (-3.0 * b)
             elif op.prim == "add":
                 for k in (0, 1):
                     negated = only_use(op.args[k], "neg")
@@ -99,16 +123,6 @@ def _tidy(fn: Function, facts: Facts) -> None:
                         break
         block.yields = [replace.get(y.uid, y) if isinstance(y, Value) else y
                         for y in block.yields]
-
-
-def _use_counts(fn: Function) -> dict[int, int]:
-    """How often each value is read: by ops, and by the yields of blocks and the function."""
-    uses: dict[int, int] = {}
-    for block in _blocks(fn.body):
-        for operand in [a for op in block.ops for a in op.args] + block.yields:
-            if isinstance(operand, Value):
-                uses[operand.uid] = uses.get(operand.uid, 0) + 1
-    return uses
 
 
 def _count(shape: tuple, axis: Any) -> int:
@@ -256,7 +270,7 @@ class _Rewriter:
     def finish_gradients(self, fn: Function) -> None:
         """``gradient_like(g, x)`` is `g` where `g` is an array this code made, of x's
         shape and dtype, that nothing else uses (so no two outputs are one array)."""
-        uses = _use_counts(fn)
+        uses = use_counts(fn.body)
         for op in self.gradients:
             g = op.args[0]
             if isinstance(g, Value) and uses.get(g.uid) == 1 and self._fresh(g) \
@@ -277,8 +291,7 @@ class _Rewriter:
         if made.prim != "index_update" or self.facts.of(made.args[0]) != like:
             return None
         index = made.args[1]
-        parts = index.value if isinstance(index, Const) and isinstance(index.value, tuple) \
-            else (index.value,) if isinstance(index, Const) else self._packed_constants(index)
+        parts = self._index_parts(index)
         if parts is not None and not isinstance(index, Const):
             index = Const(parts)  # printed as written, x_bar[:, None, :] += g
         if parts is None or not all(isinstance(p, (int, slice)) or p is None or p is Ellipsis
@@ -288,8 +301,11 @@ class _Rewriter:
                 return None
         return [(index, made.args[2])]
 
-    def _packed_constants(self, index: Operand) -> tuple | None:
-        """The parts of an index written as a tuple of constants (``x[:, None, :]``)."""
+    def _index_parts(self, index: Operand) -> tuple | None:
+        """The parts of an index that is a constant or a tuple of constants (``x[:, None,
+        :]``), None for any other."""
+        if isinstance(index, Const):
+            return index.value if isinstance(index.value, tuple) else (index.value,)
         made = self.producer.get(index.uid) if isinstance(index, Value) else None
         if made is None or made.prim != "pack" or made.attrs.get("kind", "tuple") != "tuple" \
                 or not all(isinstance(a, Const) for a in made.args):
@@ -374,6 +390,10 @@ class _Rewriter:
         self.replace[op.result.uid] = acc
         return e.b.block.ops
 
+    def _index_update(self, op: Op, sigs: list) -> list[Op] | None:
+        """The adjoint of ``x[:, None]`` of an array `x`: a sum over the new axes."""
+        return view_adjoint(op, self._index_parts(op.args[1]), sigs, self.same, self.facts)
+
     def _dense(self, op: Op, sigs: list) -> list[Op] | None:
         g, like = op.args
         if is_array(sigs[0]) and sigs[0] == sigs[1]:
@@ -396,8 +416,8 @@ class _Rewriter:
         it, stay scalars wherever broadcasting would widen them anyway."""
         users: dict[int, list[Op | None]] = {}
         spread: dict[int, float] = {}  # value -> the scalar it is, spread over its shape
-        self.uses = _use_counts(fn)
-        for block in _blocks(fn.body):
+        self.uses = use_counts(fn.body)
+        for block in blocks_of(fn.body):
             for y in block.yields:
                 if isinstance(y, Value):
                     users.setdefault(y.uid, []).append(None)
@@ -419,7 +439,7 @@ class _Rewriter:
                         or self._widens(user, uid)) for user in users[uid])
             return memo[uid]
 
-        for block in _blocks(fn.body):  # sum_adjoint(g, x, 1, True) * x: g broadcasts itself
+        for block in blocks_of(fn.body):  # sum_adjoint(g, x, 1, True) * x: g broadcasts itself
             for op in block.ops:
                 g = self._broadcasts_itself(op)
                 if g is not None and op.result.uid not in spread and users.get(op.result.uid) \
@@ -534,14 +554,6 @@ class _Rewriter:
 
 class _Keep(Exception):
     """A rule that leaves its op as it is."""
-
-
-def _blocks(block: Block) -> list[Block]:
-    out = [block]
-    for op in block.ops:
-        for inner in op.blocks:
-            out += _blocks(inner)
-    return out
 
 
 def _shape(sig: tuple | None) -> tuple | None:
