@@ -342,7 +342,7 @@ class _Rewriter:
 
     def _summed_matmul_adjoint_b(self, op: Op, sigs: list) -> list[Op] | None:
         e = _Emitting(op)  # a sum over a loop's steps (stacked_adjoints.py)
-        out = stacked_product(op, self.facts, self.producer, e, self.stacked)
+        out = stacked_product(op, self, e)
         return None if out is None else e.done(out)
 
     _summed_unbroadcast = _summed_matmul_adjoint_b

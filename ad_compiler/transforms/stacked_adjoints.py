@@ -153,8 +153,7 @@ def _summed_term(param: Value, init: Operand, y: Operand, uses: dict[int, int],
     return made
 
 
-def stacked_product(op: Op, facts: Any, producer: dict[int, Op], emit: Any,
-                    stacked: dict[int, Operand]) -> Operand | None:
+def stacked_product(op: Op, rewriter: Any, emit: Any) -> Operand | None:
     """Specialised code for a sum over steps (`op`, a `summed_*` call) where every step's
     factors have one static shape: the stacked lists (``np.array(g_steps)``, one per
     list of the same values) and plain NumPy, ``A.T @ G``, ``G @ A`` or
@@ -163,6 +162,7 @@ def stacked_product(op: Op, facts: Any, producer: dict[int, Op], emit: Any,
 
     ``np.array`` of no steps is an empty vector, which each of these forms takes to
     zeros, or to the 0.0 the loop's sum starts from."""
+    facts = rewriter.facts
     sigs = [facts.of(v) for v in op.attrs.get("steps", ())]
     if not sigs or not all(_static_float(s) for s in sigs):
         return None
@@ -175,14 +175,14 @@ def stacked_product(op: Op, facts: Any, producer: dict[int, Op], emit: Any,
         g_shape = shapes[0]
         if len(g_shape) < len(ws) or g_shape[len(g_shape) - len(ws):] != ws:
             return None  # axes of length 1 broadcast: the general helper
-        g = _stacked(op.args[0], producer, emit, stacked)
+        g = _stacked(op.args[0], rewriter, emit)
         if g_shape != ws:
             g = emit.array("reshape", g, shape=(-1, *ws))
         return emit.array("sum", g, axis=0)
     (g_shape, a_shape), nb = shapes, len(ws)
     if not (a_shape and nb in (1, 2) and len(g_shape) == len(a_shape) + nb - 2):
         return None
-    g, a = (_stacked(v, producer, emit, stacked) for v in op.args[:2])
+    g, a = (_stacked(v, rewriter, emit) for v in op.args[:2])
     if len(a_shape) > 1:  # a stack of matrices: their rows are rows of the product
         a = emit.array("reshape", a, shape=(-1, ws[0]))
         g = emit.array("reshape", g, shape=(-1, *ws[1:]))
@@ -199,16 +199,19 @@ def _static_float(sig: tuple | None) -> bool:
     return sig == ("scalar", np.float64)
 
 
-def _stacked(steps: Operand, producer: dict[int, Op], emit: Any,
-             stacked: dict[int, Operand]) -> Operand:
-    """``np.array(steps)``, made once for lists of the same values."""
+def _stacked(steps: Operand, rewriter: Any, emit: Any) -> Operand:
+    """``np.array(steps)``, made once for lists of the same values (``g_rows``)."""
     key = steps.uid if isinstance(steps, Value) else id(steps)
-    loop = producer.get(key)
+    item = None
+    loop = rewriter.producer.get(key)
     if isinstance(loop, ForOp) and steps in loop.results:
         grown = loop.body.yields[loop.results.index(steps)]
         append = next((o for o in loop.body.ops if grown in o.results), None)
         if append is not None and append.prim == "appended" and isinstance(append.args[1], Value):
-            key = append.args[1].uid
-    if key not in stacked:
-        stacked[key] = emit.call(np.array, steps)
-    return stacked[key]
+            item = append.args[1]
+            key = item.uid
+    if key not in rewriter.stacked:
+        rows = rewriter.stacked[key] = emit.call(np.array, steps)
+        if item is not None:
+            rewriter.derived[rows.uid] = (item, "{}_rows")
+    return rewriter.stacked[key]
