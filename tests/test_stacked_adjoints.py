@@ -67,6 +67,27 @@ def ragged_loss(W, blocks):
     return s
 
 
+def overwritten_row_loss(W, xs, h0):
+    """The state is one row of an array, overwritten at every step: the backward loop
+    writes back what each step overwrote, in place."""
+    h = np.zeros((2, h0.shape[0]))
+    h[0] = h0
+    for t in range(xs.shape[0]):
+        h[0] = np.tanh(h[0] @ W + xs[t])
+        h[1] = h[1] + h[0]
+    return np.sum(h[1] ** 2)
+
+
+def states_in_rows_loss(W, xs, h0):
+    """The states kept in the rows of a preallocated array."""
+    T = xs.shape[0]
+    h = np.zeros((T + 1, h0.shape[0]))
+    h[0] = h0
+    for t in range(T):
+        h[t + 1] = np.tanh(h[t] @ W + xs[t])
+    return np.sum(h[1:] ** 2) / T
+
+
 def rnn_point(steps=6, inputs=3, hidden=4):
     return (rng.normal(size=(inputs, hidden)) * 0.5, rng.normal(size=(hidden, hidden)) * 0.4,
             rng.normal(size=hidden) * 0.2, rng.normal(size=(steps, inputs)),
@@ -127,6 +148,19 @@ def test_steps_of_different_shapes_are_summed_one_by_one():
                                    rtol=1e-6, atol=1e-8)
     same = [rng.normal(size=(2, 3)) for _ in range(3)]  # and of one shape: stacked
     np.testing.assert_allclose(g(W, same), numeric_grad(ragged_loss, [W, same], 0), rtol=1e-6)
+
+
+def test_states_written_into_arrays():
+    W, xs, h0 = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=(5, 3)), rng.normal(size=3)
+    for f in (overwritten_row_loss, states_in_rows_loss):
+        check_against_differences(f, (W, xs, h0), (0, 2))
+        g = adc.grad(f)
+        for _ in range(2):  # the specialised version, at other data
+            W, xs, h0 = rng.normal(size=(3, 3)) * 0.5, rng.normal(size=(5, 3)), rng.normal(size=3)
+            np.testing.assert_allclose(g(W, xs, h0), numeric_grad(f, [W, xs, h0], 0),
+                                       rtol=1e-6, atol=1e-8)
+    special = adc.grad(states_in_rows_loss).source_for(W, xs, h0)
+    assert "np.outer" not in special and ".T @ np.array(" in special
 
 
 def test_no_steps_give_zero_adjoints():

@@ -25,6 +25,7 @@ import numpy as np
 
 from .. import runtime_writes
 from ..ir import Block, Const, ForOp, Function, Op, Operand, Value, walk_ops
+from ..write_analysis import _makes_new
 
 # the adjoint helpers whose sum over steps is one call on the stacked steps: the
 # operand positions of the per-step factors, and of the value made outside the loop
@@ -81,10 +82,19 @@ def _rewrite_loop(loop: ForOp, fn: Function) -> list[Op] | None:
         if isinstance(y, Value):
             uses[y.uid] = uses.get(y.uid, 0) + 1
     producer = {r.uid: op for op in body.ops for r in op.results}
+    # writes reverse mode makes in place whatever else reads the array (restoring what
+    # a loop overwrote, adding into a list of adjoints): a step's factor that may be a
+    # view of such an array would change under the list holding it, so there only new
+    # arrays are kept (the writes code generation chooses see the list's reads)
+    forced = any(o.attrs.get("in_place") or o.prim == "index_add" for o in walk_ops(body))
 
     summed: dict[int, Op] = {}  # carried position -> the helper term added at each step
     for k, (param, init, y) in enumerate(zip(loop.carried_params, loop.inits, body.yields)):
         term = _summed_term(param, init, y, uses, producer, inside)
+        if term is not None and forced and not all(
+                term.args[i].uid in producer and _makes_new(producer[term.args[i].uid])
+                for i in _SUMMED[term.prim][1]):
+            continue
         if term is not None:
             summed[k] = term
     if not summed:
