@@ -40,6 +40,9 @@ def stacked_adjoints(fn: Function) -> Function | None:
     loop; None where no loop does.  The copy's `per_step` is `fn`."""
     from .specialize import _clone  # new blocks and ops, sharing the values
 
+    if not any(isinstance(op, ForOp) and any(o.prim in _SUMMED for o in op.body.ops)
+               for op in walk_ops(fn.body)):
+        return None  # (most code: nothing to copy)
     clone = _clone(fn)
     if not _rewrite_block(clone.body, clone):
         return None
