@@ -218,11 +218,15 @@ def _stacked(steps: Operand, rewriter: Any, emit: Any) -> Operand:
     item = None
     loop = rewriter.producer.get(key)
     if isinstance(loop, ForOp) and steps in loop.results:
-        grown = loop.body.yields[loop.results.index(steps)]
+        k = loop.results.index(steps)
+        grown = loop.body.yields[k]
         append = next((o for o in loop.body.ops if grown in o.results), None)
         if append is not None and append.prim == "appended" and isinstance(append.args[1], Value):
-            item = append.args[1]
+            item = append.args[1]  # (specialised: the value the step's factor became)
             key = item.uid
+            for v in (loop.inits[k], append.args[0], grown, steps):
+                if isinstance(v, Value):
+                    rewriter.derived[v.uid] = (item, "{}_steps")
     if key not in rewriter.stacked:
         rows = rewriter.stacked[key] = emit.call(np.array, steps)
         if item is not None:
