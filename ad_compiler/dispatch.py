@@ -183,12 +183,17 @@ class Dispatcher:
             return result
         chosen, note = generic, "generic: no shape question has a static answer"
         try:
-            special = specialize(fn, analyse(fn, self._observed))
+            facts = analyse(fn, self._observed)
+            special = specialize(fn, facts)
             if special is not None:
                 generated = self._build(special)
                 candidate = generated.fn
                 candidate.source = generated.source
-                candidate._adc_function = special  # what a second derivative differentiates
+                # what a second derivative differentiates: the specialised code, or
+                # that of the per-step form of adjoints it sums after a loop
+                per_step = getattr(fn, "per_step", None)
+                candidate._adc_function = special if per_step is None else (
+                    specialize(per_step, facts) or per_step)
                 candidate._adc_rules_version = self._adc_rules_version
                 if _same(candidate(*args), result):
                     chosen, note = candidate, "specialised"

@@ -21,6 +21,8 @@ from .runtime import (
     _scatter,
     add,
     dense,
+    matmul_adjoint_b,
+    unbroadcast,
     zeros_of,
 )
 
@@ -306,3 +308,47 @@ def unsplit_last(head: Any, last: Any, like: Any) -> Any:
         return out
     head = zeros_of(list(like[:-1])) if _is_zero(head) else dense(head, list(like[:-1]))
     return Adjoints([*head, zeros_of(like[-1]) if _is_zero(last) else last])
+
+
+# ---------------------------------------------------------------- sums over a loop's steps
+# A backward loop that adds ``outer(a_t, g_t)`` into an adjoint at every step keeps the
+# steps' factors in two lists instead (transforms/stacked_adjoints.py); the sum is then
+# one product of the stacked lists, ``A.T @ G``, taken once after the loop.
+
+
+def _stackable(items: list) -> bool:
+    """Whether the items are arrays (or numbers) of one shape, which np.stack stacks."""
+    first = np.shape(items[0])
+    return all(isinstance(v, (np.ndarray, float, np.floating)) and np.shape(v) == first
+               for v in items)
+
+
+def summed_matmul_adjoint_b(gs: list, factors: list, b: Any) -> Any:
+    """The sum over steps t of ``matmul_adjoint_b(gs[t], factors[t], b)`` (the adjoint of
+    `b` in ``factors[t] @ b``): one product of the stacked steps, where every step has
+    the same shapes and the stacking axis is a batch axis of the product (a matrix or
+    vector `b`, and factors of at least one dimension); else step by step."""
+    if not gs:
+        return 0.0
+    na, nb = np.ndim(factors[0]), np.ndim(b)
+    if nb in (1, 2) and na >= 1 and np.ndim(gs[0]) == na + nb - 2 and _stackable(gs) \
+            and _stackable(factors):
+        return matmul_adjoint_b(np.stack(gs), np.stack(factors), b)
+    total = 0.0
+    for g, a in zip(gs, factors):
+        total = total + matmul_adjoint_b(g, a, b)
+    return total
+
+
+def summed_unbroadcast(gs: list, x: Any) -> Any:
+    """The sum over steps t of ``unbroadcast(gs[t], x)``: of the stacked steps at once,
+    where they stack and each has at least x's dimensions (the stacking axis is then
+    one more axis that was broadcast); else step by step."""
+    if not gs:
+        return 0.0
+    if np.ndim(gs[0]) >= np.ndim(x) and _stackable(gs):
+        return unbroadcast(np.stack(gs), x)
+    total = 0.0
+    for g in gs:
+        total = total + unbroadcast(g, x)
+    return total

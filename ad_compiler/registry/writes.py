@@ -192,3 +192,10 @@ helper("view_part", runtime_writes.view_part, (0,), None, jvp=linear_jvp)
 helper("view_cleared", runtime_writes.view_cleared, (0,), None, jvp=linear_jvp, shaped_like=0)
 helper("tangent_written_through", runtime_writes.tangent_written_through, (0, 1), None,
        joint=True, jvp=linear_jvp, shaped_like=0)
+# sums over a loop's steps of matrix-product and broadcast adjoints, one product of the
+# stacked steps after the backward loop (transforms/stacked_adjoints.py): code whose
+# second derivatives differentiate its per-step form instead
+helper("summed_matmul_adjoint_b", runtime_writes.summed_matmul_adjoint_b, (), None,
+       specializable=True, unsupported="the derivative of a sum over stacked steps")
+helper("summed_unbroadcast", runtime_writes.summed_unbroadcast, (), None,
+       specializable=True, unsupported="the derivative of a sum over stacked steps")

@@ -42,6 +42,7 @@ from .specialize_sums import (
     use_counts,
     view_adjoint,
 )
+from .stacked_adjoints import stacked_product
 from .static_shapes import Facts, is_array
 
 # ------------------------------------------------------------------ rewriting
@@ -164,6 +165,7 @@ class _Rewriter:
         self.gradients: list[Op] = []  # gradient_like ops that may turn out unneeded
         self.adds_into = accumulations_in_place(fn)  # accumulate op -> operand owned
         self.producer: dict[int, Op] = {}
+        self.stacked: dict[int, Operand] = {}  # steps of a loop -> np.array of them
         self.changed = False
 
     def sub(self, operand: Operand) -> Operand:
@@ -353,6 +355,13 @@ class _Rewriter:
         if na == 1 and nb == 1:
             return e.done(e.op("mul", g, a))
         return None
+
+    def _summed_matmul_adjoint_b(self, op: Op, sigs: list) -> list[Op] | None:
+        e = _Emitting(op)  # a sum over a loop's steps (stacked_adjoints.py)
+        out = stacked_product(op, self, e)
+        return None if out is None else e.done(out)
+
+    _summed_unbroadcast = _summed_matmul_adjoint_b
 
     def _transpose(self, op: Op, sigs: list) -> list[Op] | None:
         if len(op.args) == 1 and is_array(sigs[0]) and not op.attrs.get("attribute"):
