@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import pytree, runtime
+from . import custom, pytree, runtime
 from .batched import register_unit_seed, release_unit_seed
 from .build import (
     Wrt,
@@ -29,7 +29,7 @@ from .build import (
     with_defaults,
     wrt_indices,
 )
-from .dispatch import signature_key
+from .dispatch import signature_key, unit_seeded
 from .errors import ADCompileError
 from .ir import Function
 from .shapes import uses_arrays
@@ -234,9 +234,28 @@ def _unit_seeds(xs: list[Any], seeds: list[Any]) -> Iterator[None]:
 
 def _seeded(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, Any]:
     """jvp_fn(*args, seed) with the seed of every unit direction of args[i]."""
-    seed = _batch_seed(args[i])
-    with _unit_seeds([args[i]], [seed]):
+    x = args[i]
+    if type(x) is np.ndarray and x.ndim == 1 and x.dtype == np.float64 and x.size:
+        return _unit_sweep(jvp_fn, args, x.size)
+    seed = _batch_seed(x)
+    with _unit_seeds([x], [seed]):
         return jvp_fn(*args, seed)
+
+
+def _unit_sweep(compiled: Callable, args: tuple, n: int) -> Any:
+    """compiled(*args, np.eye(n)): a batched sweep of every unit direction of a vector
+    of n numbers (the input's, or the output's cotangents), by code specialised to that
+    seed, which it then neither builds nor reads (`UnitSeedDispatcher`)."""
+    sweep = unit_seeded(compiled)
+    version = sweep.seedless(args, n)
+    if version is not None:
+        return version(*args, None)
+    seed = np.eye(n)
+    register_unit_seed(seed, 0)
+    try:
+        return sweep(*args, seed)
+    finally:
+        release_unit_seed(seed)
 
 
 def _float_dtype(x: Any) -> Any:
@@ -244,14 +263,15 @@ def _float_dtype(x: Any) -> Any:
 
 
 def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
-                output: int | None = None, carriers: tuple[int, ...] | None = None
-                ) -> tuple[Any, Any]:
+                output: int | None = None, carriers: tuple[int, ...] | None = None,
+                sweeps: dict | None = None) -> tuple[Any, Any]:
     """f(args) and d f / d args[i]: for each leaf of the output, shaped leaf.shape +
     x_leaf.shape for each leaf of args[i]; by one vector-mode sweep where every
     primitive has a batched rule, else one sweep per element.  With `output`, of that
     item of the outputs `f` returns as a tuple.  One sweep per element takes the JVP
     whose tangents are those of the inputs `carriers` (args[i] alone by default), a unit
-    tangent for args[i] and zeros for the others."""
+    tangent for args[i] and zeros for the others.  `sweeps` keeps the compiled sweeps
+    of one Jacobian between its calls (`_kept()`)."""
     if _is_number(args[i]) and not isinstance(args[i], bool) and carriers in (None, (i,)):
         single = _one_direction_jvp(f, i)  # one direction: no axis of directions needed
         if single is not None:
@@ -259,7 +279,7 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
             if output is not None:
                 column = column[output]
             return value, _assemble([column], args[i], value if y_like is None else y_like)
-    batched = _vector_jvp(f, i)
+    batched = _kept(sweeps, f, "jvp_batched", i, _vector_jvp)
     if batched is None:
         carriers = carriers or (i,)
         value, columns = _columns(derivative(f, "jvp", carriers, "forward"), args, i,
@@ -386,6 +406,8 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
                              "returns a tuple", hint="take the Jacobian of one output at a "
                              "time, or return a list or dict of them", **where(fn))
 
+    sweeps: dict = {}  # the compiled sweeps, kept between calls
+
     def jac(*args: Any) -> Any:
         full = with_defaults(f, args)
         # forward mode takes the output's structure from the JVP's value
@@ -395,13 +417,30 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
             use_forward = mode == "forward" or (
                 mode == "auto" and pytree.size(full[i]) < pytree.size(y))
             if use_forward:
-                results.append(_directions(f, full, i, y)[1])
+                results.append(_directions(f, full, i, y, sweeps=sweeps)[1])
             else:
-                results.append(_rows(f, full, i, y))
+                results.append(_rows(f, full, i, y, sweeps=sweeps))
         return results[0] if single else tuple(results)
 
     jac.__name__ = safe_name(fn.name, "jacobian")
     return jac
+
+
+def _kept(sweeps: dict | None, f: Callable, kind: str, wrt: Wrt,
+          build: Callable[[Callable, Wrt], Callable | None]) -> Callable | None:
+    """build(f, wrt), kept in `sweeps` (a Jacobian's) while `f` keeps its code and
+    defaults and no rule is registered: like a gradient, a Jacobian keeps the functions
+    it inlined (the cache's look-up, which checks them, costs as much as the sweep of a
+    small function)."""
+    if sweeps is None:
+        return build(f, wrt)
+    stamp = (getattr(f, "__code__", None), getattr(f, "__defaults__", None), custom.version)
+    kept = sweeps.get((kind, wrt))
+    if kept is not None and all(a is b for a, b in zip(kept[0], stamp)):
+        return kept[1]
+    compiled = build(f, wrt)
+    sweeps[(kind, wrt)] = (stamp, compiled)
+    return compiled
 
 
 def _batched_vjp(f: Callable, wrt: Wrt) -> Callable | None:
@@ -422,16 +461,20 @@ def _plain(value: Any) -> bool:
     return isinstance(value, (float, np.floating))
 
 
-def _rows(f: Callable, args: tuple, i: int, y: Any) -> Any:
+def _rows(f: Callable, args: tuple, i: int, y: Any, sweeps: dict | None = None) -> Any:
     """The Jacobian d y / d args[i]: one batched VJP sweep of every unit cotangent, or,
     where a rule has no batched adjoint, one sweep per element of y (by the VJP that
     returns the cotangent of args[i] alone)."""
     x = args[i]
-    batched = _batched_vjp(f, (i,)) if _plain(x) and _plain(y) and np.size(y) else None
+    batched = _kept(sweeps, f, "vjp_batched", (i,), _batched_vjp) \
+        if _plain(x) and _plain(y) and np.size(y) else None
     if batched is not None:
         m = int(np.size(y))
-        seed = np.eye(m, dtype=_float_dtype(y)).reshape(np.shape(y) + (m,))
-        x_bar = batched(*args, seed)[0]  # x.shape + (m,), an array of its own in x's dtype
+        if type(y) is np.ndarray and y.ndim == 1 and y.dtype == np.float64:
+            x_bar = _unit_sweep(batched, args, m)[0]
+        else:
+            seed = np.eye(m, dtype=_float_dtype(y)).reshape(np.shape(y) + (m,))
+            x_bar = batched(*args, seed)[0]  # x.shape + (m,), an array of its own
         rows = x_bar.transpose((x_bar.ndim - 1, *range(x_bar.ndim - 1)))  # (m,) + x.shape
         return rows.reshape(np.shape(y) + np.shape(x)) if np.ndim(y) or np.ndim(x) \
             else float(rows[0])

@@ -24,10 +24,12 @@ from .codegen import Generated, generate
 from .ir import Function, walk_ops
 from .registry import get
 from .transforms.specialize import specialize
-from .transforms.static_shapes import VARIED, analyse, signature
+from .transforms.static_shapes import VARIED, Facts, analyse, signature
+from .transforms.unit_seeds import unit_seed_sweep
 
 _MAX_SIGNATURES = 32  # beyond this many input signatures, calls run the generic code
 _MAX_ITEMS = 64
+_FLOAT64 = np.dtype(np.float64)
 
 
 class _Unkeyed(Exception):
@@ -183,7 +185,7 @@ class Dispatcher:
             return result
         chosen, note = generic, "generic: no shape question has a static answer"
         try:
-            special = specialize(fn, analyse(fn, self._observed))
+            special = self._specialized(fn, analyse(fn, self._observed))
             if special is not None:
                 generated = self._build(special)
                 candidate = generated.fn
@@ -205,6 +207,57 @@ class Dispatcher:
         self._table[key] = chosen
         self.specializations[key] = note
         return result
+
+
+    def _specialized(self, fn: Function, facts: Facts) -> Function | None:
+        """`fn` rewritten for inputs with these facts, or None where nothing changes."""
+        return specialize(fn, facts)
+
+
+class UnitSeedDispatcher(Dispatcher):
+    """A batched sweep (vector-mode JVP or batched pullback) that is only ever called
+    with the identity as its last argument, the seed of every unit direction of a
+    vector (a Jacobian's): its versions carry that seed as a diagonal, never built
+    (`unit_seed_sweep()`), and those that no longer read it are marked
+    ``_adc_seed_unused``, so the caller may pass None for it."""
+
+    def _specialized(self, fn: Function, facts: Facts) -> Function | None:
+        swept = unit_seed_sweep(fn, facts, fn.params[-1])
+        return specialize(swept or fn, facts) or swept
+
+    def seedless(self, args: tuple, n: int) -> Callable | None:
+        """The version for `args` and the identity of n directions if it reads no seed
+        (called with None for it), else None: the caller builds the seed and calls."""
+        try:
+            key = (*map(_key, args), ((n, n), _FLOAT64))
+        except (_Unkeyed, TypeError):
+            return None
+        version = self._table.get(key)
+        return version if getattr(version, "_adc_seed_unused", False) else None
+
+    def _specialise(self, key: Any, args: tuple) -> Any:
+        result = super()._specialise(key, args)
+        version = self._table.get(key)
+        if version is not None and version is not self._adc_generic:
+            seed = version._adc_function.params[-1]
+            version._adc_seed_unused = not any(
+                a is seed for op in walk_ops(version._adc_function.body) for a in op.args)
+        return result
+
+
+def unit_seeded(compiled: Callable) -> UnitSeedDispatcher:
+    """The `UnitSeedDispatcher` of a compiled batched sweep, made once and kept on it."""
+    made = getattr(compiled, "_adc_unit_seeded", None)
+    if made is None:
+        if isinstance(compiled, Dispatcher):
+            fn, user_globals, cells = compiled._adc_context
+            generic = compiled._adc_generic
+        else:
+            fn, user_globals, generic = compiled._adc_function, compiled.__globals__, compiled
+            cells = dict(zip(generic.__code__.co_freevars, generic.__closure__ or ()))
+        made = UnitSeedDispatcher(generic, fn, user_globals, cells)
+        compiled._adc_unit_seeded = made
+    return made
 
 
 def _strict() -> bool:
