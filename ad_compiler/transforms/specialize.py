@@ -345,6 +345,8 @@ class _Rewriter:
             return e.done(e.op("matmul", b, g))
         if na == 2 and nb == 1 and _ndim(sigs[0]) == 1:
             return e.done(e.array("outer", g, b))
+        if na == 1 and nb == 1 and _ndim(sigs[0]) == 0 and is_array(sigs[2]):
+            return e.done(e.op("mul", g, b))  # of an inner product
         return None
 
     def _matmul_adjoint_b(self, op: Op, sigs: list) -> list[Op] | None:

@@ -33,7 +33,7 @@ from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
 from ..registry import REGISTRY
 from ..registry.emit import array_op
 from .optimize import eliminate_dead_code
-from .specialize import _clone, _shape, _use_counts
+from .specialize import _clone, _power_of_two, _shape, _use_counts
 from .static_shapes import Facts, is_array
 
 IDENTITY = Const(1.0)  # the diagonal of the seed itself
@@ -177,8 +177,10 @@ class _Diagonals:
 
     # ------------------------------------------------------------ the rules
     def rule(self, op: Op, b: Builder) -> bool:
-        if len(op.results) != 1 or not any(self.diagonal(a) is not None for a in op.args):
+        if len(op.results) != 1:
             return False
+        if not any(self.diagonal(a) is not None for a in op.args):
+            return op.prim in ("add", "sub") and self.common_factor(op, b, *op.args)
         if op.prim == "call":
             helper = op.attrs.get("fn")
             name = getattr(helper, "__name__", "")
@@ -241,6 +243,29 @@ class _Diagonals:
 
     def _sub(self, op: Op, b: Builder, x: Operand, y: Operand) -> bool:
         return self._add(op, b, x, y, sign="sub")
+
+    def common_factor(self, op: Op, b: Builder, x: Operand, y: Operand) -> bool:
+        """``c * M + N * c`` is ``(M + N) * c`` for c a power of two (which scales
+        exactly): one dense temporary instead of two (``0.5 * K + K.T * 0.5``, the
+        Hessian of ``0.5 * x @ K @ x``)."""
+        factors = [self.scaled(v) for v in (x, y)]
+        if None in factors or factors[0][0] != factors[1][0]:
+            return False
+        total = b.emit(op.prim, [factors[0][1], factors[1][1]]).result
+        return self.becomes(op, b, b.emit("mul", [total, Const(factors[0][0])]).result)
+
+    def scaled(self, operand: Operand) -> tuple[float, Operand] | None:
+        """(c, M) for a dense (n, n) value ``c * M`` read only once, c a power of two."""
+        made = self.producer.get(operand.uid) if isinstance(operand, Value) else None
+        if made is None or made.prim != "mul" or self.uses.get(operand.uid) != 1 \
+                or not self.vector(operand, (self.n, self.n)):
+            return None
+        for k in (0, 1):
+            c, m = made.args[k], made.args[1 - k]
+            if isinstance(c, Const) and type(c.value) is float and _power_of_two(c.value) \
+                    and isinstance(m, Value) and self.diagonal(m) is None:
+                return c.value, m
+        return None
 
     def product(self, op: Op, b: Builder, matrix: Operand, d: Operand,
                 transposed: bool = False) -> bool:
