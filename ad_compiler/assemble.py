@@ -49,6 +49,7 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
         not indices or None in batched.values()) else None
     some = joint or jvp_fn or batched[indices[0]]
     output = 0 if aux else None
+    sweeps: dict = {}  # the compiled sweeps, kept between calls
 
     def gradient(*args: Any) -> Any:
         full = with_defaults(f, args)
@@ -57,7 +58,8 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
         else:
             value, grads = None, []
             for i in indices:
-                value, g = _directions(f, full, i, 0.0, output=output, carriers=carriers)
+                value, g = _directions(f, full, i, 0.0, output=output, carriers=carriers,
+                                       sweeps=sweeps)
                 grads.append(g)
         out = grads[0] if single else tuple(grads)
         if aux:
@@ -586,10 +588,20 @@ def _gradient_jacobian(gradient: Callable, args: tuple, index: int) -> Any:
     if version is not None and not getattr(version, "_adc_no_forward", False) \
             and version is not getattr(gradient, "_adc_generic", None):
         try:
-            return _directions(version, args, index)[1]
+            return _directions(version, args, index, sweeps=_sweeps_of(version))[1]
         except ADCompileError:  # in-place updates of a slice adjoint: generic code
             version._adc_no_forward = True
-    return _directions(gradient, args, index)[1]
+    return _directions(gradient, args, index, sweeps=_sweeps_of(gradient))[1]
+
+
+def _sweeps_of(compiled: Callable) -> dict:
+    """The sweeps of `compiled` kept on it (a Hessian's gradient, or its version for
+    some input shapes): another version with equal code may have been differentiated
+    first, and the cache then rebinds the sweep to this one on every look-up."""
+    try:
+        return compiled.__dict__.setdefault("_adc_sweeps", {})
+    except AttributeError:
+        return {}
 
 
 def _bound(function: Callable, instance: Any) -> Callable:
@@ -652,7 +664,7 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
         if version is not getattr(pullback, "_adc_generic", None):
             candidates.insert(0, version)
     for compiled in candidates:
-        batched = _vector_jvp(compiled, index)
+        batched = _kept(_sweeps_of(compiled), compiled, "jvp_batched", index, _vector_jvp)
         if batched is not None:
             n = pytree.size(x)
             _, tangents = _seeded(batched, args, index)

@@ -467,7 +467,8 @@ def _rebind(compiled: Callable, f: Callable) -> Callable:
     out = types.FunctionType(compiled.__code__, f.__globals__, compiled.__name__,
                              compiled.__defaults__, closure)
     out.__dict__.update(compiled.__dict__)
-    out.__dict__.pop("_adc_unit_seeded", None)  # made for the other function's globals
+    for made_for_it in ("_adc_unit_seeded", "_adc_sweeps"):  # the other function's
+        out.__dict__.pop(made_for_it, None)
     if "version_for" in compiled.__dict__:  # it answers for itself, not for `compiled`
         _generic_only(out)
     return out

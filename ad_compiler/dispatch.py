@@ -239,9 +239,12 @@ class UnitSeedDispatcher(Dispatcher):
         result = super()._specialise(key, args)
         version = self._table.get(key)
         if version is not None and version is not self._adc_generic:
-            seed = version._adc_function.params[-1]
+            special = version._adc_function
+            seed = special.params[-1]
+            blocks = [special.body, *(b for op in walk_ops(special.body) for b in op.blocks)]
             version._adc_seed_unused = not any(
-                a is seed for op in walk_ops(version._adc_function.body) for a in op.args)
+                a is seed for op in walk_ops(special.body) for a in op.args) and not any(
+                y is seed for block in blocks for y in block.yields)
         return result
 
 

@@ -37,6 +37,7 @@ from .specialize import _clone, _power_of_two, _shape, _use_counts
 from .static_shapes import Facts, is_array
 
 IDENTITY = Const(1.0)  # the diagonal of the seed itself
+_ROW_ARITHMETIC = {"add": 2, "sub": 2, "mul": 2, "truediv": 2, "neg": 1}  # prim -> arity
 
 
 def unit_seed_sweep(fn: Function, facts: Facts, seed: Value) -> Function | None:
@@ -70,7 +71,8 @@ class _Diagonals:
     """One pass over the top-level ops, carrying diagonal values as their diagonals."""
 
     def __init__(self, facts: Facts, fn: Function, seed: Value, n: int) -> None:
-        self.facts, self.fn, self.n = facts, fn, n
+        self.facts, self.fn, self.n, self.seed = facts, fn, n, seed
+        self.rows: dict[int, Operand | None] = {}  # p[:, None]-like value -> p
         self.diag: dict[int, Operand] = {seed.uid: IDENTITY}  # value -> d: it is d * I
         self.vectors: set[int] = set()  # the diagonals d that are vectors (not numbers)
         self.dense: dict[int, Operand] = {}  # diagonal value -> its dense form, once made
@@ -99,10 +101,13 @@ class _Diagonals:
             out += b.block.ops
         b = Builder(Block())
         yields = []
-        for y in body.yields:
-            y = self.densified(self.sub(y), b)
+        derived = getattr(self.fn, "derived", {})
+        for written in body.yields:
+            y = self.densified(self.sub(written), b)
             if isinstance(y, Value) and y.uid in self.borrowed:  # never the caller's array
                 y = b.emit("copy", [y], attrs={"method_copy": True}).result
+                if isinstance(written, Value) and written.uid in derived:
+                    derived[y.uid] = derived[written.uid]  # x_dot's name, kept
             yields.append(y)
         body.ops = out + b.block.ops
         body.yields = yields
@@ -130,6 +135,8 @@ class _Diagonals:
         d = self.diagonal(operand)
         if d is None:
             return operand
+        if isinstance(d, Const) and d.value == 1.0:
+            return self.seed  # the identity is the seed (the caller's, marked as unit)
         if operand.uid not in self.dense:
             if self.is_vector(d):
                 made = array_op(b, "diag", {REGISTRY["diag"].params[0]: d})
@@ -191,18 +198,35 @@ class _Diagonals:
         method = getattr(self, "_" + op.prim, None)
         return bool(method and len(op.args) in (1, 2) and method(op, b, *op.args))
 
-    def scale(self, operand: Operand) -> Operand | None:
-        """`operand` as a factor of each row (``p[:, None]`` of a vector p of n numbers,
-        or a number): that vector, or None."""
-        made = self.producer.get(operand.uid) if isinstance(operand, Value) else None
-        if made is not None and made.prim == "expand_dims" and len(made.args) == 2 \
+    def scale(self, operand: Operand, b: Builder) -> Operand | None:
+        """`operand` as a factor of each row: p for ``p[:, None]`` (p a vector of n
+        numbers, or a number), for a number, and for arithmetic of such factors (vector
+        mode writes ``(a[:, None] + b[:, None] * c[:, None]) * x_dot``, which is the
+        diagonal ``a + b * c``); None for anything else."""
+        if isinstance(operand, Const):
+            return operand if type(operand.value) is float else None
+        if operand.uid in self.rows:
+            return self.rows[operand.uid]
+        self.rows[operand.uid] = None  # (values only read earlier ones: no cycle)
+        made = self.producer.get(operand.uid)
+        sig = self.of(operand)
+        row: Operand | None = None
+        if _shape(sig) == () and _float64(sig):
+            row = operand
+        elif made is None or self.diagonal(operand) is not None or len(made.results) != 1:
+            row = None
+        elif made.prim == "expand_dims" and len(made.args) == 2 \
                 and isinstance(made.args[1], Const) and made.args[1].value == -1:
             p = made.args[0]
-            if _shape(self.of(p)) in ((self.n,), ()) and _float64(self.of(p)):
-                return p
-            return None
-        sig = self.of(operand)
-        return operand if _shape(sig) == () and _float64(sig) else None
+            row = p if _shape(self.of(p)) in ((self.n,), ()) and _float64(self.of(p)) else None
+        elif made.prim in _ROW_ARITHMETIC and len(made.args) == _ROW_ARITHMETIC[made.prim]:
+            parts = [self.scale(a, b) for a in made.args]
+            if None not in parts:
+                row = b.apply(made.prim, parts)
+                if isinstance(row, Value) and any(self.is_vector(p) for p in parts):
+                    self.vectors.add(row.uid)
+        self.rows[operand.uid] = row
+        return row
 
     def vector(self, operand: Operand, shape: tuple) -> bool:
         sig = self.of(operand)
@@ -214,10 +238,10 @@ class _Diagonals:
             vector = self.is_vector(dx) or self.is_vector(dy)
             return self.is_diagonal(op, b.mul(dx, dy), vector)
         d, other = (dx, y) if dx is not None else (dy, x)
-        factor = self.scale(other)
+        factor = self.scale(other, b)
         if factor is None:
             return False
-        vector = self.is_vector(d) or _shape(self.of(factor)) == (self.n,)
+        vector = self.is_vector(d) or self.is_vector(factor)
         return self.is_diagonal(op, b.mul(factor, d), vector)
 
     def _neg(self, op: Op, b: Builder, x: Operand) -> bool:
@@ -229,16 +253,20 @@ class _Diagonals:
         if dx is not None and dy is not None:
             vector = self.is_vector(dx) or self.is_vector(dy)
             return self.is_diagonal(op, (b.add if sign == "add" else b.sub)(dx, dy), vector)
-        if dx is not None:  # diag - D: not a scaling of D in place
-            if sign == "sub":
-                return False
-            x, y, dy = y, x, dx
+        dense, d = (y, dx) if dx is not None else (x, dy)
         # a dense matrix this code made and reads nowhere else, plus a diagonal
-        if not (isinstance(x, Value) and x.uid in self.fresh and self.uses.get(x.uid) == 1
-                and self.vector(x, (self.n, self.n))):
+        if not (isinstance(dense, Value) and dense.uid in self.fresh
+                and self.uses.get(dense.uid) == 1 and self.vector(dense, (self.n, self.n))):
             return False
-        d = b.neg(dy) if sign == "sub" else dy
-        made = b.emit("call", [x, d], attrs={"fn": batched.add_to_diagonal, "kwnames": ()})
+        if sign == "sub" and dx is not None:  # d - D
+            scaled = self.scaled(dense)
+            if scaled is not None:  # d - c * M: -c * M, one pass as before
+                dense = b.emit("mul", [scaled[1], Const(-scaled[0])]).result
+            else:
+                dense = b.emit("neg", [dense]).result
+        elif sign == "sub":  # D - d
+            d = b.neg(d)
+        made = b.emit("call", [dense, d], attrs={"fn": batched.add_to_diagonal, "kwnames": ()})
         return self.becomes(op, b, made.result)
 
     def _sub(self, op: Op, b: Builder, x: Operand, y: Operand) -> bool:
@@ -328,6 +356,9 @@ class _Diagonals:
             if sx[2] != (self.n,):
                 return False
             return self.becomes(op, b, self.densified(g, b))
+        if isinstance(g, Value) and g.uid in self.borrowed \
+                and self.vector(g, sx[2] + (self.n,)):  # an input's array: a copy of it
+            return self.becomes(op, b, b.emit("copy", [g], attrs={"method_copy": True}).result)
         # a dense adjoint this code made, of x's shape and the directions: as it is
         if isinstance(g, Value) and g.uid in self.fresh and self.uses.get(g.uid) == 1 \
                 and self.vector(g, sx[2] + (self.n,)):
