@@ -409,11 +409,18 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
                              "time, or return a list or dict of them", **where(fn))
 
     sweeps: dict = {}  # the compiled sweeps, kept between calls
+    sizes: dict = {}  # input signature -> the size of the output, a float vector
 
     def jac(*args: Any) -> Any:
         full = with_defaults(f, args)
+        if mode == "reverse" and single:
+            known = _known_rows(f, full, indices[0], sweeps, sizes)
+            if known is not None:
+                return known
         # forward mode takes the output's structure from the JVP's value
         y = None if mode == "forward" else f(*unshared(fn, full))
+        if type(y) is np.ndarray and y.ndim == 1 and y.dtype == np.float64:
+            sizes[signature_key(full)] = y.size
         results = []
         for i in indices:
             use_forward = mode == "forward" or (
@@ -445,14 +452,48 @@ def _kept(sweeps: dict | None, f: Callable, kind: str, wrt: Wrt,
     return compiled
 
 
-def _batched_vjp(f: Callable, wrt: Wrt) -> Callable | None:
+def _batched_vjp(f: Callable, wrt: Wrt, kind: str = "vjp_batched") -> Callable | None:
     """The batched VJP of `f` (cotangents on a last axis) returning the cotangents of the
-    inputs `wrt`, or None where some rule has no batched adjoint yet (one sweep per
-    cotangent is the fallback)."""
+    inputs `wrt` (after the value, for `kind` ``"vjp_batched_value"``), or None where
+    some rule has no batched adjoint yet (one sweep per cotangent is the fallback)."""
     try:
-        return derivative(f, "vjp_batched", wrt, "reverse")
+        return derivative(f, kind, wrt, "reverse")
     except ADCompileError:
         return None
+
+
+def _batched_vjp_value(f: Callable, wrt: Wrt) -> Callable | None:
+    return _batched_vjp(f, wrt, "vjp_batched_value")
+
+
+def _known_rows(f: Callable, args: tuple, i: int, sweeps: dict, sizes: dict) -> Any:
+    """The Jacobian d f / d args[i] from the batched pullback of every unit cotangent
+    alone, without evaluating `f` first to learn its output's shape: where an earlier
+    call with inputs of this signature gave a float vector of m numbers, and the code
+    specialised to those inputs and m unit cotangents reads no seed.  The pullback
+    returns the value, whose shape is checked; None (evaluate `f`) otherwise."""
+    key = signature_key(args)
+    m = sizes.get(key) if key is not None else None
+    if m is None or not _plain(args[i]):
+        return None
+    batched = _kept(sweeps, f, "vjp_batched_value", (i,), _batched_vjp_value)
+    version = unit_seeded(batched).seedless(args, m) if batched is not None else None
+    if version is None:
+        return None
+    try:
+        value, x_bars = version(*args, None)
+    except Exception:  # noqa: BLE001 - an output of another size: evaluated again below,
+        return None    # where an error of the function itself is raised as it is
+    if type(value) is not np.ndarray or value.shape != (m,) or value.dtype != np.float64:
+        return None
+    return _as_rows(x_bars[0], args[i], value)
+
+
+def _as_rows(x_bar: np.ndarray, x: Any, y: Any) -> Any:
+    """A batched cotangent of x, shaped x.shape + (m,), as the Jacobian's rows."""
+    rows = x_bar.transpose((x_bar.ndim - 1, *range(x_bar.ndim - 1)))  # (m,) + x.shape
+    return rows.reshape(np.shape(y) + np.shape(x)) if np.ndim(y) or np.ndim(x) \
+        else float(rows[0])
 
 
 def _plain(value: Any) -> bool:
@@ -468,18 +509,16 @@ def _rows(f: Callable, args: tuple, i: int, y: Any, sweeps: dict | None = None) 
     where a rule has no batched adjoint, one sweep per element of y (by the VJP that
     returns the cotangent of args[i] alone)."""
     x = args[i]
-    batched = _kept(sweeps, f, "vjp_batched", (i,), _batched_vjp) \
+    batched = _kept(sweeps, f, "vjp_batched_value", (i,), _batched_vjp_value) \
         if _plain(x) and _plain(y) and np.size(y) else None
     if batched is not None:
         m = int(np.size(y))
         if type(y) is np.ndarray and y.ndim == 1 and y.dtype == np.float64:
-            x_bar = _unit_sweep(batched, args, m)[0]
+            x_bar = _unit_sweep(batched, args, m)[1][0]
         else:
             seed = np.eye(m, dtype=_float_dtype(y)).reshape(np.shape(y) + (m,))
-            x_bar = batched(*args, seed)[0]  # x.shape + (m,), an array of its own
-        rows = x_bar.transpose((x_bar.ndim - 1, *range(x_bar.ndim - 1)))  # (m,) + x.shape
-        return rows.reshape(np.shape(y) + np.shape(x)) if np.ndim(y) or np.ndim(x) \
-            else float(rows[0])
+            x_bar = batched(*args, seed)[1][0]  # x.shape + (m,), an array of its own
+        return _as_rows(x_bar, x, y)
     compiled = derivative(f, "vjp", (i,), "reverse")
     for leaf in pytree.leaves(x):
         if isinstance(leaf, np.ndarray):

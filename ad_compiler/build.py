@@ -123,9 +123,10 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     fn = lowered(f)
     aux = kind.endswith("_aux")  # f returns (value, aux): only the value is differentiated
     kind = kind.removesuffix("_aux")
-    if kind in ("jvp", "vjp", "vjp_batched") and isinstance(wrt, tuple):  # the parameters
-        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False  # that carry them
-    elif kind in ("jvp", "vjp", "jvp_batched", "vjp_batched"):
+    if kind in ("jvp", "vjp", "vjp_batched", "vjp_batched_value") and isinstance(wrt, tuple):
+        # the parameters that carry them
+        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False
+    elif kind in ("jvp", "vjp", "jvp_batched", "vjp_batched", "vjp_batched_value"):
         indices, single = list(range(len(fn.params))), False
     else:
         indices, single = wrt_indices(fn, wrt)
@@ -151,11 +152,15 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         tangents = tuple(range(n_out, 2 * n_out)) if fn.returns_tuple else n_out
         tree: Any = (values, tangents)
         suffix = "jvp"
-    elif kind in ("vjp", "vjp_batched"):  # batched: many cotangents on a last axis
-        d = reverse(fn, indices, seed_params=True, batched=kind == "vjp_batched")
-        d.body.yields = d.body.yields[n_out:]
-        tree = tuple(range(n_in))
-        suffix = kind  # vjp, or vjp_batched
+    elif kind in ("vjp", "vjp_batched", "vjp_batched_value"):  # batched: many cotangents
+        d = reverse(fn, indices, seed_params=True, batched=kind != "vjp")  # on a last axis
+        if kind == "vjp_batched_value":  # (value, cotangents): a Jacobian's sweep, which
+            values = tuple(range(n_out)) if fn.returns_tuple else 0  # checks the output
+            tree = (values, tuple(range(n_out, n_out + n_in)))
+        else:
+            d.body.yields = d.body.yields[n_out:]
+            tree = tuple(range(n_in))
+        suffix = "vjp" if kind == "vjp" else "vjp_batched"
     else:
         differentiated = 1 if aux else None
         if mode == "reverse":

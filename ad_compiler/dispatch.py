@@ -30,6 +30,7 @@ from .transforms.unit_seeds import unit_seed_sweep
 _MAX_SIGNATURES = 32  # beyond this many input signatures, calls run the generic code
 _MAX_ITEMS = 64
 _FLOAT64 = np.dtype(np.float64)
+_NDARRAY = np.ndarray
 
 
 class _Unkeyed(Exception):
@@ -57,11 +58,16 @@ def _key(value: Any) -> Any:
     raise _Unkeyed
 
 
+def _keys(args: tuple) -> tuple:
+    """The key of each argument (arrays, the common case, without a call each)."""
+    return tuple([(a.shape, a.dtype) if type(a) is np.ndarray else _key(a) for a in args])
+
+
 def signature_key(args: tuple) -> Any:
     """What a call with `args` is dispatched on (shapes, dtypes, values of ints and
     tuples), or None for arguments the dispatcher does not key on."""
     try:
-        return tuple(map(_key, args))
+        return _keys(args)
     except (_Unkeyed, TypeError):
         return None
 
@@ -110,8 +116,9 @@ class Dispatcher:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._n_params:
             return self._adc_generic(*args, **kwargs)
-        try:
-            key = tuple(map(_key, args))
+        try:  # _keys(args), written out: this runs on every call
+            key = tuple([(a.shape, a.dtype) if type(a) is _NDARRAY else _key(a)
+                         for a in args])
             version = self._table[key]
         except KeyError:
             return self._first_call(key, args)
@@ -127,7 +134,7 @@ class Dispatcher:
         """The function that runs for arguments like these: specialised to their shapes
         where it could be, else the generic code."""
         try:
-            key = tuple(map(_key, args))
+            key = _keys(args)
         except (_Unkeyed, TypeError):
             return self._adc_generic
         if key not in self._table:
@@ -229,7 +236,7 @@ class UnitSeedDispatcher(Dispatcher):
         """The version for `args` and the identity of n directions if it reads no seed
         (called with None for it), else None: the caller builds the seed and calls."""
         try:
-            key = (*map(_key, args), ((n, n), _FLOAT64))
+            key = (*_keys(args), ((n, n), _FLOAT64))
         except (_Unkeyed, TypeError):
             return None
         version = self._table.get(key)

@@ -84,13 +84,19 @@ def point() -> tuple:
 def test_jacobians_against_differences_and_each_other(f):
     args = point()
     forward = adc.jacobian(f, mode="forward")(*args)
-    reverse = adc.jacobian(f, mode="reverse")(*args)
+    reverse_jacobian = adc.jacobian(f, mode="reverse")
+    reverse = reverse_jacobian(*args)
     assert forward.shape == reverse.shape == (N, N)
     np.testing.assert_allclose(forward, jacobian_by_differences(f, args, 0), rtol=1e-6,
                                atol=1e-8)
     np.testing.assert_allclose(reverse, forward, rtol=1e-12, atol=1e-14)
     again = adc.jacobian(f, mode="forward")(*args)  # the kept, specialised sweep
     np.testing.assert_array_equal(again, forward)
+    # the output's size known from the first call: f is not evaluated before the sweep
+    np.testing.assert_array_equal(reverse_jacobian(*args), reverse)
+    moved = (args[0] + 0.1, *args[1:])
+    np.testing.assert_allclose(reverse_jacobian(*moved), jacobian_by_differences(f, moved, 0),
+                               rtol=1e-6, atol=1e-8)
 
 
 def _sweeps(f, args):
@@ -240,3 +246,19 @@ def test_memory_is_at_most_twice_the_output_plus_the_working_set(case):
     peak, out = _peak(lambda: d(*args))
     assert out.shape == (n, n)
     assert peak <= 2 * out.nbytes + working, (peak, out.nbytes, working)
+
+
+def positive_responses(x, A, c):
+    """The responses of the units that fire: as many outputs as positive inputs."""
+    return (np.tanh(A @ x) * x)[x > 0.0]
+
+
+def test_a_reverse_jacobian_whose_output_size_depends_on_the_values():
+    _, A, c = point()
+    jac = adc.jacobian(positive_responses, mode="reverse")
+    for signs in ([1, 1, -1, -1, -1, -1], [1, 1, 1, 1, -1, 1], [1, 1, -1, -1, -1, -1]):
+        x = np.abs(RNG.normal(size=N)) * signs
+        J = jac(x, A, c)
+        assert J.shape == (sum(s > 0 for s in signs), N)
+        np.testing.assert_allclose(J, jacobian_by_differences(positive_responses, (x, A, c), 0),
+                                   rtol=1e-6, atol=1e-8)
