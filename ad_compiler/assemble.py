@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import custom, pytree, runtime
+from . import pytree, runtime
 from .batched import register_unit_seed, release_unit_seed
 from .build import (
     Wrt,
@@ -29,10 +29,20 @@ from .build import (
     with_defaults,
     wrt_indices,
 )
-from .dispatch import signature_key, unit_seeded
+from .dispatch import signature_key
 from .errors import ADCompileError
 from .ir import Function
 from .shapes import uses_arrays
+from .sweeps import (
+    as_rows,
+    batched_vjp,
+    batched_vjp_value,
+    kept,
+    known_rows,
+    plain,
+    sweeps_of,
+    unit_sweep,
+)
 
 
 def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
@@ -238,26 +248,10 @@ def _seeded(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, Any]:
     """jvp_fn(*args, seed) with the seed of every unit direction of args[i]."""
     x = args[i]
     if type(x) is np.ndarray and x.ndim == 1 and x.dtype == np.float64 and x.size:
-        return _unit_sweep(jvp_fn, args, x.size)
+        return unit_sweep(jvp_fn, args, x.size)
     seed = _batch_seed(x)
     with _unit_seeds([x], [seed]):
         return jvp_fn(*args, seed)
-
-
-def _unit_sweep(compiled: Callable, args: tuple, n: int) -> Any:
-    """compiled(*args, np.eye(n)): a batched sweep of every unit direction of a vector
-    of n numbers (the input's, or the output's cotangents), by code specialised to that
-    seed, which it then neither builds nor reads (`UnitSeedDispatcher`)."""
-    sweep = unit_seeded(compiled)
-    version = sweep.seedless(args, n)
-    if version is not None:
-        return version(*args, None)
-    seed = np.eye(n)
-    register_unit_seed(seed, 0)
-    try:
-        return sweep(*args, seed)
-    finally:
-        release_unit_seed(seed)
 
 
 def _float_dtype(x: Any) -> Any:
@@ -273,7 +267,7 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
     item of the outputs `f` returns as a tuple.  One sweep per element takes the JVP
     whose tangents are those of the inputs `carriers` (args[i] alone by default), a unit
     tangent for args[i] and zeros for the others.  `sweeps` keeps the compiled sweeps
-    of one Jacobian between its calls (`_kept()`)."""
+    of one Jacobian between its calls (`kept()`)."""
     if _is_number(args[i]) and not isinstance(args[i], bool) and carriers in (None, (i,)):
         single = _one_direction_jvp(f, i)  # one direction: no axis of directions needed
         if single is not None:
@@ -281,7 +275,7 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
             if output is not None:
                 column = column[output]
             return value, _assemble([column], args[i], value if y_like is None else y_like)
-    batched = _kept(sweeps, f, "jvp_batched", i, _vector_jvp)
+    batched = kept(sweeps, f, "jvp_batched", i, _vector_jvp)
     if batched is None:
         carriers = carriers or (i,)
         value, columns = _columns(derivative(f, "jvp", carriers, "forward"), args, i,
@@ -291,9 +285,9 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
         return value, _assemble(columns, args[i], value if y_like is None else y_like)
     x = args[i]
     value, tangent = _seeded(batched, args, i)
-    if output is None and _plain(x) and (y_like is None or _plain(y_like)):
+    if output is None and plain(x) and (y_like is None or plain(y_like)):
         like = value if y_like is None else y_like  # the common case, without the walks
-        if _plain(like):  # over containers
+        if plain(like):  # over containers
             n = int(np.size(x))
             shape = np.shape(like) + (n,)
             if type(tangent) is not np.ndarray or tangent.shape != shape \
@@ -414,7 +408,7 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     def jac(*args: Any) -> Any:
         full = with_defaults(f, args)
         if mode == "reverse" and single:
-            known = _known_rows(f, full, indices[0], sweeps, sizes)
+            known = known_rows(f, full, indices[0], sweeps, sizes)
             if known is not None:
                 return known
         # forward mode takes the output's structure from the JVP's value
@@ -435,90 +429,21 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     return jac
 
 
-def _kept(sweeps: dict | None, f: Callable, kind: str, wrt: Wrt,
-          build: Callable[[Callable, Wrt], Callable | None]) -> Callable | None:
-    """build(f, wrt), kept in `sweeps` (a Jacobian's) while `f` keeps its code and
-    defaults and no rule is registered: like a gradient, a Jacobian keeps the functions
-    it inlined (the cache's look-up, which checks them, costs as much as the sweep of a
-    small function)."""
-    if sweeps is None:
-        return build(f, wrt)
-    stamp = (getattr(f, "__code__", None), getattr(f, "__defaults__", None), custom.version)
-    kept = sweeps.get((kind, wrt))
-    if kept is not None and all(a is b for a, b in zip(kept[0], stamp)):
-        return kept[1]
-    compiled = build(f, wrt)
-    sweeps[(kind, wrt)] = (stamp, compiled)
-    return compiled
-
-
-def _batched_vjp(f: Callable, wrt: Wrt, kind: str = "vjp_batched") -> Callable | None:
-    """The batched VJP of `f` (cotangents on a last axis) returning the cotangents of the
-    inputs `wrt` (after the value, for `kind` ``"vjp_batched_value"``), or None where
-    some rule has no batched adjoint yet (one sweep per cotangent is the fallback)."""
-    try:
-        return derivative(f, kind, wrt, "reverse")
-    except ADCompileError:
-        return None
-
-
-def _batched_vjp_value(f: Callable, wrt: Wrt) -> Callable | None:
-    return _batched_vjp(f, wrt, "vjp_batched_value")
-
-
-def _known_rows(f: Callable, args: tuple, i: int, sweeps: dict, sizes: dict) -> Any:
-    """The Jacobian d f / d args[i] from the batched pullback of every unit cotangent
-    alone, without evaluating `f` first to learn its output's shape: where an earlier
-    call with inputs of this signature gave a float vector of m numbers, and the code
-    specialised to those inputs and m unit cotangents reads no seed.  The pullback
-    returns the value, whose shape is checked; None (evaluate `f`) otherwise."""
-    key = signature_key(args)
-    m = sizes.get(key) if key is not None else None
-    if m is None or not _plain(args[i]):
-        return None
-    batched = _kept(sweeps, f, "vjp_batched_value", (i,), _batched_vjp_value)
-    version = unit_seeded(batched).seedless(args, m) if batched is not None else None
-    if version is None:
-        return None
-    try:
-        value, x_bars = version(*args, None)
-    except Exception:  # noqa: BLE001 - an output of another size: evaluated again below,
-        return None    # where an error of the function itself is raised as it is
-    if type(value) is not np.ndarray or value.shape != (m,) or value.dtype != np.float64:
-        return None
-    return _as_rows(x_bars[0], args[i], value)
-
-
-def _as_rows(x_bar: np.ndarray, x: Any, y: Any) -> Any:
-    """A batched cotangent of x, shaped x.shape + (m,), as the Jacobian's rows."""
-    rows = x_bar.transpose((x_bar.ndim - 1, *range(x_bar.ndim - 1)))  # (m,) + x.shape
-    return rows.reshape(np.shape(y) + np.shape(x)) if np.ndim(y) or np.ndim(x) \
-        else float(rows[0])
-
-
-def _plain(value: Any) -> bool:
-    """A float or a float array: what batched reverse mode takes and gives (a container
-    goes one sweep per cotangent)."""
-    if isinstance(value, np.ndarray):
-        return value.dtype.kind == "f"
-    return isinstance(value, (float, np.floating))
-
-
 def _rows(f: Callable, args: tuple, i: int, y: Any, sweeps: dict | None = None) -> Any:
     """The Jacobian d y / d args[i]: one batched VJP sweep of every unit cotangent, or,
     where a rule has no batched adjoint, one sweep per element of y (by the VJP that
     returns the cotangent of args[i] alone)."""
     x = args[i]
-    batched = _kept(sweeps, f, "vjp_batched_value", (i,), _batched_vjp_value) \
-        if _plain(x) and _plain(y) and np.size(y) else None
+    batched = kept(sweeps, f, "vjp_batched_value", (i,), batched_vjp_value) \
+        if plain(x) and plain(y) and np.size(y) else None
     if batched is not None:
         m = int(np.size(y))
         if type(y) is np.ndarray and y.ndim == 1 and y.dtype == np.float64:
-            x_bar = _unit_sweep(batched, args, m)[1][0]
+            x_bar = unit_sweep(batched, args, m)[1][0]
         else:
             seed = np.eye(m, dtype=_float_dtype(y)).reshape(np.shape(y) + (m,))
             x_bar = batched(*args, seed)[1][0]  # x.shape + (m,), an array of its own
-        return _as_rows(x_bar, x, y)
+        return as_rows(x_bar, x, y)
     compiled = derivative(f, "vjp", (i,), "reverse")
     for leaf in pytree.leaves(x):
         if isinstance(leaf, np.ndarray):
@@ -564,8 +489,8 @@ def batched_pullback(f: Callable, pullback: Callable, value: Any, ybar: Any, sev
         raise ValueError("every output's stack must hold the same number of cotangents")
     k = counts.pop()
     stacks = [s if s.dtype.kind in "fc" else s.astype(np.float64) for s in stacks]
-    if k and all(_plain(o) for o in outputs) and all(_plain(args[p]) for p in positions):
-        compiled = _batched_vjp(f, wrt)
+    if k and all(plain(o) for o in outputs) and all(plain(args[p]) for p in positions):
+        compiled = batched_vjp(f, wrt)
         if compiled is not None:
             bars = compiled(*args, *(np.moveaxis(s, 0, -1) for s in stacks))
             return tuple(np.moveaxis(np.asarray(b), -1, 0) for b in bars[:len(positions)])
@@ -627,20 +552,10 @@ def _gradient_jacobian(gradient: Callable, args: tuple, index: int) -> Any:
     if version is not None and not getattr(version, "_adc_no_forward", False) \
             and version is not getattr(gradient, "_adc_generic", None):
         try:
-            return _directions(version, args, index, sweeps=_sweeps_of(version))[1]
+            return _directions(version, args, index, sweeps=sweeps_of(version))[1]
         except ADCompileError:  # in-place updates of a slice adjoint: generic code
             version._adc_no_forward = True
-    return _directions(gradient, args, index, sweeps=_sweeps_of(gradient))[1]
-
-
-def _sweeps_of(compiled: Callable) -> dict:
-    """The sweeps of `compiled` kept on it (a Hessian's gradient, or its version for
-    some input shapes): another version with equal code may have been differentiated
-    first, and the cache then rebinds the sweep to this one on every look-up."""
-    try:
-        return compiled.__dict__.setdefault("_adc_sweeps", {})
-    except AttributeError:
-        return {}
+    return _directions(gradient, args, index, sweeps=sweeps_of(gradient))[1]
 
 
 def _bound(function: Callable, instance: Any) -> Callable:
@@ -703,7 +618,7 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
         if version is not getattr(pullback, "_adc_generic", None):
             candidates.insert(0, version)
     for compiled in candidates:
-        batched = _kept(_sweeps_of(compiled), compiled, "jvp_batched", index, _vector_jvp)
+        batched = kept(sweeps_of(compiled), compiled, "jvp_batched", index, _vector_jvp)
         if batched is not None:
             n = pytree.size(x)
             _, tangents = _seeded(batched, args, index)
