@@ -285,6 +285,11 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
         return value, _assemble(columns, args[i], value if y_like is None else y_like)
     x = args[i]
     value, tangent = _seeded(batched, args, i)
+    if output is None and y_like is None and type(x) is np.ndarray and x.ndim == 1 \
+            and type(value) is np.ndarray and type(tangent) is np.ndarray \
+            and tangent.dtype == x.dtype and x.dtype.kind == "f" \
+            and tangent.shape == value.shape + x.shape and tangent.flags.writeable:
+        return value, tangent  # a vector's Jacobian, as the sweep made it
     if output is None and plain(x) and (y_like is None or plain(y_like)):
         like = value if y_like is None else y_like  # the common case, without the walks
         if plain(like):  # over containers

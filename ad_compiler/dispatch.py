@@ -232,11 +232,12 @@ class UnitSeedDispatcher(Dispatcher):
         swept = unit_seed_sweep(fn, facts, fn.params[-1])
         return specialize(swept or fn, facts) or swept
 
-    def seedless(self, args: tuple, n: int) -> Callable | None:
-        """The version for `args` and the identity of n directions if it reads no seed
-        (called with None for it), else None: the caller builds the seed and calls."""
+    def seedless(self, args: tuple, n: int, key: tuple | None = None) -> Callable | None:
+        """The version for `args` (whose `signature_key()` is `key`, where known) and the
+        identity of n directions if it reads no seed (called with None for it), else
+        None: the caller builds the seed and calls."""
         try:
-            key = (*_keys(args), ((n, n), _FLOAT64))
+            key = (*(_keys(args) if key is None else key), ((n, n), _FLOAT64))
         except (_Unkeyed, TypeError):
             return None
         version = self._table.get(key)

@@ -81,7 +81,7 @@ def known_rows(f: Callable, args: tuple, i: int, sweeps: dict, sizes: dict) -> A
     if m is None or not plain(args[i]):
         return None
     batched = kept(sweeps, f, "vjp_batched_value", (i,), batched_vjp_value)
-    version = unit_seeded(batched).seedless(args, m) if batched is not None else None
+    version = unit_seeded(batched).seedless(args, m, key) if batched is not None else None
     if version is None:
         return None
     try:
@@ -95,6 +95,8 @@ def known_rows(f: Callable, args: tuple, i: int, sweeps: dict, sizes: dict) -> A
 
 def as_rows(x_bar: np.ndarray, x: Any, y: Any) -> Any:
     """A batched cotangent of x, shaped x.shape + (m,), as the Jacobian's rows."""
+    if x_bar.ndim == 2 and type(y) is np.ndarray and y.ndim == 1 and np.ndim(x) == 1:
+        return x_bar.T  # a vector's Jacobian
     rows = x_bar.transpose((x_bar.ndim - 1, *range(x_bar.ndim - 1)))  # (m,) + x.shape
     return rows.reshape(np.shape(y) + np.shape(x)) if np.ndim(y) or np.ndim(x) \
         else float(rows[0])
