@@ -33,6 +33,16 @@ from .dispatch import signature_key
 from .errors import ADCompileError
 from .ir import Function
 from .shapes import uses_arrays
+from .sweeps import (
+    as_rows,
+    batched_vjp,
+    batched_vjp_value,
+    kept,
+    known_rows,
+    plain,
+    sweeps_of,
+    unit_sweep,
+)
 
 
 def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
@@ -49,6 +59,7 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
         not indices or None in batched.values()) else None
     some = joint or jvp_fn or batched[indices[0]]
     output = 0 if aux else None
+    sweeps: dict = {}  # the compiled sweeps, kept between calls
 
     def gradient(*args: Any) -> Any:
         full = with_defaults(f, args)
@@ -57,7 +68,8 @@ def forward_gradient(f: Callable, fn: Function, kind: str, indices: list[int],
         else:
             value, grads = None, []
             for i in indices:
-                value, g = _directions(f, full, i, 0.0, output=output, carriers=carriers)
+                value, g = _directions(f, full, i, 0.0, output=output, carriers=carriers,
+                                       sweeps=sweeps)
                 grads.append(g)
         out = grads[0] if single else tuple(grads)
         if aux:
@@ -240,8 +252,11 @@ def _unit_seeds(xs: list[Any], seeds: list[Any]) -> Iterator[None]:
 
 def _seeded(jvp_fn: Callable, args: tuple, i: int) -> tuple[Any, Any]:
     """jvp_fn(*args, seed) with the seed of every unit direction of args[i]."""
-    seed = _batch_seed(args[i])
-    with _unit_seeds([args[i]], [seed]):
+    x = args[i]
+    if type(x) is np.ndarray and x.ndim == 1 and x.dtype == np.float64 and x.size:
+        return unit_sweep(jvp_fn, args, x.size)
+    seed = _batch_seed(x)
+    with _unit_seeds([x], [seed]):
         return jvp_fn(*args, seed)
 
 
@@ -250,14 +265,15 @@ def _float_dtype(x: Any) -> Any:
 
 
 def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
-                output: int | None = None, carriers: tuple[int, ...] | None = None
-                ) -> tuple[Any, Any]:
+                output: int | None = None, carriers: tuple[int, ...] | None = None,
+                sweeps: dict | None = None) -> tuple[Any, Any]:
     """f(args) and d f / d args[i]: for each leaf of the output, shaped leaf.shape +
     x_leaf.shape for each leaf of args[i]; by one vector-mode sweep where every
     primitive has a batched rule, else one sweep per element.  With `output`, of that
     item of the outputs `f` returns as a tuple.  One sweep per element takes the JVP
     whose tangents are those of the inputs `carriers` (args[i] alone by default), a unit
-    tangent for args[i] and zeros for the others."""
+    tangent for args[i] and zeros for the others.  `sweeps` keeps the compiled sweeps
+    of one Jacobian between its calls (`kept()`)."""
     if _is_number(args[i]) and not isinstance(args[i], bool) and carriers in (None, (i,)):
         single = _one_direction_jvp(f, i)  # one direction: no axis of directions needed
         if single is not None:
@@ -265,7 +281,9 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
             if output is not None:
                 column = column[output]
             return value, _assemble([column], args[i], value if y_like is None else y_like)
-    batched = _vector_jvp(f, i, _float_array(args[i]))
+    floats = _float_array(args[i])
+    batched = kept(sweeps, f, "jvp_batched_floats" if floats else "jvp_batched", i,
+                   lambda g, w: _vector_jvp(g, w, floats))
     if batched is None:
         carriers = carriers or (i,)
         value, columns = _columns(derivative(f, "jvp", carriers, "forward"), args, i,
@@ -275,9 +293,14 @@ def _directions(f: Callable, args: tuple, i: int, y_like: Any = None,
         return value, _assemble(columns, args[i], value if y_like is None else y_like)
     x = args[i]
     value, tangent = _seeded(batched, args, i)
-    if output is None and _plain(x) and (y_like is None or _plain(y_like)):
+    if output is None and y_like is None and type(x) is np.ndarray and x.ndim == 1 \
+            and type(value) is np.ndarray and type(tangent) is np.ndarray \
+            and tangent.dtype == x.dtype and x.dtype.kind == "f" \
+            and tangent.shape == value.shape + x.shape and tangent.flags.writeable:
+        return value, tangent  # a vector's Jacobian, as the sweep made it
+    if output is None and plain(x) and (y_like is None or plain(y_like)):
         like = value if y_like is None else y_like  # the common case, without the walks
-        if _plain(like):  # over containers
+        if plain(like):  # over containers
             n = int(np.size(x))
             shape = np.shape(like) + (n,)
             if type(tangent) is not np.ndarray or tangent.shape != shape \
@@ -392,55 +415,48 @@ def jacobian_of(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
                              "returns a tuple", hint="take the Jacobian of one output at a "
                              "time, or return a list or dict of them", **where(fn))
 
+    sweeps: dict = {}  # the compiled sweeps, kept between calls
+    sizes: dict = {}  # input signature -> the size of the output, a float vector
+
     def jac(*args: Any) -> Any:
         full = with_defaults(f, args)
+        if mode == "reverse" and single:
+            known = known_rows(f, full, indices[0], sweeps, sizes)
+            if known is not None:
+                return known
         # forward mode takes the output's structure from the JVP's value
         y = None if mode == "forward" else f(*unshared(fn, full))
+        if type(y) is np.ndarray and y.ndim == 1 and y.dtype == np.float64:
+            sizes[signature_key(full)] = y.size
         results = []
         for i in indices:
             use_forward = mode == "forward" or (
                 mode == "auto" and pytree.size(full[i]) < pytree.size(y))
             if use_forward:
-                results.append(_directions(f, full, i, y)[1])
+                results.append(_directions(f, full, i, y, sweeps=sweeps)[1])
             else:
-                results.append(_rows(f, full, i, y))
+                results.append(_rows(f, full, i, y, sweeps=sweeps))
         return results[0] if single else tuple(results)
 
     jac.__name__ = safe_name(fn.name, "jacobian")
     return jac
 
 
-def _batched_vjp(f: Callable, wrt: Wrt) -> Callable | None:
-    """The batched VJP of `f` (cotangents on a last axis) returning the cotangents of the
-    inputs `wrt`, or None where some rule has no batched adjoint yet (one sweep per
-    cotangent is the fallback)."""
-    try:
-        return derivative(f, "vjp_batched", wrt, "reverse")
-    except ADCompileError:
-        return None
-
-
-def _plain(value: Any) -> bool:
-    """A float or a float array: what batched reverse mode takes and gives (a container
-    goes one sweep per cotangent)."""
-    if isinstance(value, np.ndarray):
-        return value.dtype.kind == "f"
-    return isinstance(value, (float, np.floating))
-
-
-def _rows(f: Callable, args: tuple, i: int, y: Any) -> Any:
+def _rows(f: Callable, args: tuple, i: int, y: Any, sweeps: dict | None = None) -> Any:
     """The Jacobian d y / d args[i]: one batched VJP sweep of every unit cotangent, or,
     where a rule has no batched adjoint, one sweep per element of y (by the VJP that
     returns the cotangent of args[i] alone)."""
     x = args[i]
-    batched = _batched_vjp(f, (i,)) if _plain(x) and _plain(y) and np.size(y) else None
+    batched = kept(sweeps, f, "vjp_batched_value", (i,), batched_vjp_value) \
+        if plain(x) and plain(y) and np.size(y) else None
     if batched is not None:
         m = int(np.size(y))
-        seed = np.eye(m, dtype=_float_dtype(y)).reshape(np.shape(y) + (m,))
-        x_bar = batched(*args, seed)[0]  # x.shape + (m,), an array of its own in x's dtype
-        rows = x_bar.transpose((x_bar.ndim - 1, *range(x_bar.ndim - 1)))  # (m,) + x.shape
-        return rows.reshape(np.shape(y) + np.shape(x)) if np.ndim(y) or np.ndim(x) \
-            else float(rows[0])
+        if type(y) is np.ndarray and y.ndim == 1 and y.dtype == np.float64:
+            x_bar = unit_sweep(batched, args, m)[1][0]
+        else:
+            seed = np.eye(m, dtype=_float_dtype(y)).reshape(np.shape(y) + (m,))
+            x_bar = batched(*args, seed)[1][0]  # x.shape + (m,), an array of its own
+        return as_rows(x_bar, x, y)
     compiled = derivative(f, "vjp", (i,), "reverse")
     for leaf in pytree.leaves(x):
         if isinstance(leaf, np.ndarray):
@@ -486,8 +502,8 @@ def batched_pullback(f: Callable, pullback: Callable, value: Any, ybar: Any, sev
         raise ValueError("every output's stack must hold the same number of cotangents")
     k = counts.pop()
     stacks = [s if s.dtype.kind in "fc" else s.astype(np.float64) for s in stacks]
-    if k and all(_plain(o) for o in outputs) and all(_plain(args[p]) for p in positions):
-        compiled = _batched_vjp(f, wrt)
+    if k and all(plain(o) for o in outputs) and all(plain(args[p]) for p in positions):
+        compiled = batched_vjp(f, wrt)
         if compiled is not None:
             bars = compiled(*args, *(np.moveaxis(s, 0, -1) for s in stacks))
             return tuple(np.moveaxis(np.asarray(b), -1, 0) for b in bars[:len(positions)])
@@ -549,10 +565,10 @@ def _gradient_jacobian(gradient: Callable, args: tuple, index: int) -> Any:
     if version is not None and not getattr(version, "_adc_no_forward", False) \
             and version is not getattr(gradient, "_adc_generic", None):
         try:
-            return _directions(version, args, index)[1]
+            return _directions(version, args, index, sweeps=sweeps_of(version))[1]
         except ADCompileError:  # in-place updates of a slice adjoint: generic code
             version._adc_no_forward = True
-    return _directions(gradient, args, index)[1]
+    return _directions(gradient, args, index, sweeps=sweeps_of(gradient))[1]
 
 
 def _bound(function: Callable, instance: Any) -> Callable:
@@ -615,7 +631,10 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
         if version is not getattr(pullback, "_adc_generic", None):
             candidates.insert(0, version)
     for compiled in candidates:
-        batched = _vector_jvp(compiled, index, _float_array(x))
+        floats = _float_array(x)
+        batched = kept(sweeps_of(compiled), compiled,
+                       "jvp_batched_floats" if floats else "jvp_batched", index,
+                       lambda g, w, floats=floats: _vector_jvp(g, w, floats))
         if batched is not None:
             n = pytree.size(x)
             _, tangents = _seeded(batched, args, index)

@@ -179,6 +179,13 @@ def batched_rmatmul(a: Any, t: Any) -> Any:
     return np.moveaxis(np.matmul(a, np.moveaxis(t, -1, 0)), 0, -1)
 
 
+def add_to_diagonal(a: Any, d: Any) -> Any:
+    """`a` with `d` added to its diagonal, in place: `a` is a square array the calling
+    code made and reads nowhere else (a Jacobian's dense part; `d` its diagonal part)."""
+    a.flat[:: a.shape[1] + 1] += d
+    return a
+
+
 def diagonal_directions(t: Any, other: Any) -> Any:
     """The diagonal of a batched vector `t` whose k-th direction is zero but at its k-th
     number (the unit directions of a Jacobian, and what elementwise factors make of

@@ -124,9 +124,11 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
     fn = lowered(f)
     aux = kind.endswith("_aux")  # f returns (value, aux): only the value is differentiated
     kind = kind.removesuffix("_aux")
-    if kind in ("jvp", "vjp", "vjp_batched") and isinstance(wrt, tuple):  # the parameters
-        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False  # that carry them
-    elif kind in ("jvp", "vjp", "jvp_batched", "jvp_batched_floats", "vjp_batched"):
+    if kind in ("jvp", "vjp", "vjp_batched", "vjp_batched_value") and isinstance(wrt, tuple):
+        # the parameters that carry them
+        indices, single = (wrt_indices(fn, wrt)[0] if wrt else []), False
+    elif kind in ("jvp", "vjp", "jvp_batched", "jvp_batched_floats", "vjp_batched",
+                  "vjp_batched_value"):
         indices, single = list(range(len(fn.params))), False
     else:
         indices, single = wrt_indices(fn, wrt)
@@ -154,11 +156,15 @@ def _build(f: Callable, kind: str, wrt: Wrt, mode: str) -> Callable:
         tangents = tuple(range(n_out, 2 * n_out)) if fn.returns_tuple else n_out
         tree: Any = (values, tangents)
         suffix = "jvp"
-    elif kind in ("vjp", "vjp_batched"):  # batched: many cotangents on a last axis
-        d = reverse(fn, indices, seed_params=True, batched=kind == "vjp_batched")
-        d.body.yields = d.body.yields[n_out:]
-        tree = tuple(range(n_in))
-        suffix = kind  # vjp, or vjp_batched
+    elif kind in ("vjp", "vjp_batched", "vjp_batched_value"):  # batched: many cotangents
+        d = reverse(fn, indices, seed_params=True, batched=kind != "vjp")  # on a last axis
+        if kind == "vjp_batched_value":  # (value, cotangents): a Jacobian's sweep, which
+            values = tuple(range(n_out)) if fn.returns_tuple else 0  # checks the output
+            tree = (values, tuple(range(n_out, n_out + n_in)))
+        else:
+            d.body.yields = d.body.yields[n_out:]
+            tree = tuple(range(n_in))
+        suffix = "vjp" if kind == "vjp" else "vjp_batched"
     else:
         differentiated = 1 if aux else None
         if mode == "reverse":
@@ -473,6 +479,8 @@ def _rebind(compiled: Callable, f: Callable) -> Callable:
     out = types.FunctionType(compiled.__code__, f.__globals__, compiled.__name__,
                              compiled.__defaults__, closure)
     out.__dict__.update(compiled.__dict__)
+    for made_for_it in ("_adc_unit_seeded", "_adc_sweeps"):  # the other function's
+        out.__dict__.pop(made_for_it, None)
     if "version_for" in compiled.__dict__:  # it answers for itself, not for `compiled`
         _generic_only(out)
     return out

@@ -24,10 +24,13 @@ from .codegen import Generated, generate
 from .ir import Function, walk_ops
 from .registry import get
 from .transforms.specialize import specialize
-from .transforms.static_shapes import VARIED, analyse, signature
+from .transforms.static_shapes import VARIED, Facts, analyse, signature
+from .transforms.unit_seeds import unit_seed_sweep
 
 _MAX_SIGNATURES = 32  # beyond this many input signatures, calls run the generic code
 _MAX_ITEMS = 64
+_FLOAT64 = np.dtype(np.float64)
+_NDARRAY = np.ndarray
 
 
 class _Unkeyed(Exception):
@@ -55,11 +58,16 @@ def _key(value: Any) -> Any:
     raise _Unkeyed
 
 
+def _keys(args: tuple) -> tuple:
+    """The key of each argument (arrays, the common case, without a call each)."""
+    return tuple([(a.shape, a.dtype) if type(a) is np.ndarray else _key(a) for a in args])
+
+
 def signature_key(args: tuple) -> Any:
     """What a call with `args` is dispatched on (shapes, dtypes, values of ints and
     tuples), or None for arguments the dispatcher does not key on."""
     try:
-        return tuple(map(_key, args))
+        return _keys(args)
     except (_Unkeyed, TypeError):
         return None
 
@@ -108,8 +116,9 @@ class Dispatcher:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._n_params:
             return self._adc_generic(*args, **kwargs)
-        try:
-            key = tuple(map(_key, args))
+        try:  # _keys(args), written out: this runs on every call
+            key = tuple([(a.shape, a.dtype) if type(a) is _NDARRAY else _key(a)
+                         for a in args])
             version = self._table[key]
         except KeyError:
             return self._first_call(key, args)
@@ -125,7 +134,7 @@ class Dispatcher:
         """The function that runs for arguments like these: specialised to their shapes
         where it could be, else the generic code."""
         try:
-            key = tuple(map(_key, args))
+            key = _keys(args)
         except (_Unkeyed, TypeError):
             return self._adc_generic
         if key not in self._table:
@@ -184,7 +193,7 @@ class Dispatcher:
         chosen, note = generic, "generic: no shape question has a static answer"
         try:
             facts = analyse(fn, self._observed)
-            special = specialize(fn, facts)
+            special = self._specialized(fn, facts)
             if special is not None:
                 generated = self._build(special)
                 candidate = generated.fn
@@ -210,6 +219,61 @@ class Dispatcher:
         self._table[key] = chosen
         self.specializations[key] = note
         return result
+
+
+    def _specialized(self, fn: Function, facts: Facts) -> Function | None:
+        """`fn` rewritten for inputs with these facts, or None where nothing changes."""
+        return specialize(fn, facts)
+
+
+class UnitSeedDispatcher(Dispatcher):
+    """A batched sweep (vector-mode JVP or batched pullback) that is only ever called
+    with the identity as its last argument, the seed of every unit direction of a
+    vector (a Jacobian's): its versions carry that seed as a diagonal, never built
+    (`unit_seed_sweep()`), and those that no longer read it are marked
+    ``_adc_seed_unused``, so the caller may pass None for it."""
+
+    def _specialized(self, fn: Function, facts: Facts) -> Function | None:
+        swept = unit_seed_sweep(fn, facts, fn.params[-1])
+        return specialize(swept or fn, facts) or swept
+
+    def seedless(self, args: tuple, n: int, key: tuple | None = None) -> Callable | None:
+        """The version for `args` (whose `signature_key()` is `key`, where known) and the
+        identity of n directions if it reads no seed (called with None for it), else
+        None: the caller builds the seed and calls."""
+        try:
+            key = (*(_keys(args) if key is None else key), ((n, n), _FLOAT64))
+        except (_Unkeyed, TypeError):
+            return None
+        version = self._table.get(key)
+        return version if getattr(version, "_adc_seed_unused", False) else None
+
+    def _specialise(self, key: Any, args: tuple) -> Any:
+        result = super()._specialise(key, args)
+        version = self._table.get(key)
+        if version is not None and version is not self._adc_generic:
+            special = version._adc_function
+            seed = special.params[-1]
+            blocks = [special.body, *(b for op in walk_ops(special.body) for b in op.blocks)]
+            version._adc_seed_unused = not any(
+                a is seed for op in walk_ops(special.body) for a in op.args) and not any(
+                y is seed for block in blocks for y in block.yields)
+        return result
+
+
+def unit_seeded(compiled: Callable) -> UnitSeedDispatcher:
+    """The `UnitSeedDispatcher` of a compiled batched sweep, made once and kept on it."""
+    made = getattr(compiled, "_adc_unit_seeded", None)
+    if made is None:
+        if isinstance(compiled, Dispatcher):
+            fn, user_globals, cells = compiled._adc_context
+            generic = compiled._adc_generic
+        else:
+            fn, user_globals, generic = compiled._adc_function, compiled.__globals__, compiled
+            cells = dict(zip(generic.__code__.co_freevars, generic.__closure__ or ()))
+        made = UnitSeedDispatcher(generic, fn, user_globals, cells)
+        compiled._adc_unit_seeded = made
+    return made
 
 
 def _strict() -> bool:

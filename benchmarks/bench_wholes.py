@@ -6,7 +6,7 @@ Run from the repository root::
     python benchmarks/bench_wholes.py             # full run, about a minute
     python benchmarks/bench_wholes.py --quick     # smoke run, noisy figures
     python benchmarks/bench_wholes.py --no-peers  # skip autograd / JAX / PyTorch
-    python benchmarks/bench_wholes.py --only lennard-jones   # one workload
+    python benchmarks/bench_wholes.py --only jacobian-fwd --only mlp   # some rows
 
 Six workloads, each written as a user writes it with ``import numpy as np``:
 
@@ -413,9 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run, noisy figures")
     parser.add_argument("--no-peers", action="store_true", help="skip autograd, JAX, PyTorch")
-    parser.add_argument("--only", metavar="KEY", action="append", default=[],
+    parser.add_argument("--only", action="append", metavar="ROW",
                         choices=[w.key for w in WORKLOADS],
-                        help="run this workload only (repeat for several)")
+                        help="run this row only (repeat for several): "
+                             + ", ".join(w.key for w in WORKLOADS))
     opts = parser.parse_args(argv)
     budget, repeats, directions = (0.02, 3, 2) if opts.quick else (0.2, 7, 4)
     print(header(opts.quick))

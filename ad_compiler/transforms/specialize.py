@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime
+from .. import batched, runtime
 from ..builder import Builder
 from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
 from ..primitives import OPERATOR_FUNCTIONS
@@ -46,6 +46,8 @@ from .stacked_adjoints import stacked_product
 from .static_shapes import Facts, is_array
 
 # ------------------------------------------------------------------ rewriting
+
+_BATCHED_AS_IS = (batched.batched_broadcast_like, batched.batched_unbroadcast)
 
 
 def specialize(fn: Function, facts: Facts) -> Function | None:
@@ -196,6 +198,8 @@ class _Rewriter:
         rule = getattr(self, "_" + op.prim, None)
         if op.prim == "call" and op.attrs.get("fn") is runtime.scalar_seed:
             rule = self._scalar_seed
+        elif op.prim == "call" and op.attrs.get("fn") in _BATCHED_AS_IS:
+            rule = self._batched_as_is
         if rule is None or op.blocks:
             return None
         try:
@@ -240,6 +244,25 @@ class _Rewriter:
         if _shape(sigs[0]) is not None and _shape(sigs[0]) == _shape(sigs[1]):
             return self.same(op, op.args[0])
         return None
+
+    def _batched_as_is(self, op: Op, sigs: list) -> list[Op] | None:
+        """A batched tangent or adjoint that already has the primal's shape (and its
+        directions) is what ``batched_broadcast_like`` and ``batched_unbroadcast`` give."""
+        t, like = _shape(sigs[0]), _shape(sigs[1])
+        if is_array(sigs[0]) and like is not None and t[:-1] == like:
+            return self.same(op, op.args[0])
+        return None
+
+    def _expand_dims(self, op: Op, sigs: list) -> list[Op] | None:
+        """``np.expand_dims(p, -1)`` of an array is ``p[:, None]`` (vector mode's
+        factor of every direction), without the call's checks."""
+        axis = op.args[1] if len(op.args) == 2 else None
+        if not (is_array(sigs[0]) and isinstance(axis, Const) and axis.value == -1):
+            return None
+        e = _Emitting(op)
+        index = [Const(slice(None))] * len(sigs[0][2]) if len(sigs[0][2]) <= 2 \
+            else [Const(Ellipsis)]
+        return e.done(e.op("getitem", op.args[0], *index, Const(None)))
 
     def _zero_if_integral(self, op: Op, sigs: list) -> list[Op] | None:
         """A derivative through a cast is zeroed only where the result holds integers."""
@@ -340,6 +363,8 @@ class _Rewriter:
             return e.done(e.op("matmul", b, g))
         if na == 2 and nb == 1 and _ndim(sigs[0]) == 1:
             return e.done(e.array("outer", g, b))
+        if na == 1 and nb == 1 and _ndim(sigs[0]) == 0 and is_array(sigs[2]):
+            return e.done(e.op("mul", g, b))  # of an inner product
         return None
 
     def _matmul_adjoint_b(self, op: Op, sigs: list) -> list[Op] | None:
