@@ -30,7 +30,7 @@ from .build import (
     with_defaults,
     wrt_indices,
 )
-from .dispatch import signature_key
+from .dispatch import is_generic, signature_key
 from .errors import ADCompileError
 from .ir import Function
 from .shapes import uses_arrays
@@ -554,7 +554,7 @@ def _gradient_jacobian(gradient: Callable, args: tuple, index: int) -> Any:
     # element)
     version = gradient.version_for(*args) if hasattr(gradient, "version_for") else None
     if version is not None and not getattr(version, "_adc_no_forward", False) \
-            and version is not getattr(gradient, "_adc_generic", None):
+            and not is_generic(gradient, version):
         try:
             return _directions(version, args, index)[1]
         except ADCompileError:  # in-place updates of a slice adjoint: generic code
@@ -619,7 +619,7 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
     candidates = [pullback]
     if hasattr(pullback, "version_for"):
         version = pullback.version_for(*args)
-        if version is not getattr(pullback, "_adc_generic", None):
+        if not is_generic(pullback, version):
             candidates.insert(0, version)
     for compiled in candidates:
         batched = _vector_jvp(compiled, index)

@@ -172,7 +172,8 @@ class Dispatcher:
             return self._adc_generic
         if key not in self._table:
             self._first_call(key, args)
-        return self._table.get(key, self._adc_generic)
+        version = self._table.get(key)
+        return version if version is not None else self._adc_generic
 
     def source_for(self, *args: Any) -> str:
         """The code that runs for arguments like these (specialised to their shapes)."""
@@ -248,6 +249,14 @@ class Dispatcher:
         self._table[key] = chosen
         self.specializations[key] = note
         return result
+
+
+def is_generic(f: Callable, version: Callable) -> bool:
+    """Whether `version`, which ``f.version_for`` chose, is `f`'s generic code (asked
+    without compiling a dispatcher's generic code: until it is, no version is it)."""
+    if isinstance(f, Dispatcher):
+        return version is f._generic
+    return version is getattr(f, "_adc_generic", None)
 
 
 def _strict() -> bool:

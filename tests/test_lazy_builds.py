@@ -177,3 +177,20 @@ def test_the_gradient_is_compiled_when_a_hessian_needs_it():
     np.testing.assert_allclose(H, expected, rtol=1e-6, atol=1e-6)
     # in k the energy is linear: a zero second derivative, through the JVP sweep
     assert adc.hessian(spring_chain, wrt=1)(xs, k) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_hessian_of_array_code_needs_no_generic_gradient(compiled):
+    """The Jacobian of the gradient specialised to the shapes: the generic gradient is
+    not compiled for it."""
+    w, X, y = _data(10, 3)
+    H = adc.hessian(logistic_loss)(w, X, y, 0.05)
+    assert "logistic_loss_grad" in compiled  # the specialised version, after its probe
+    assert compiled.count("logistic_loss_grad") == 1
+    g = adc.grad(logistic_loss)
+    by_differences = np.array([numeric_grad(lambda *a, k=k: g(*a)[k], [w, X, y, 0.05], 0)
+                               for k in range(3)])
+    np.testing.assert_allclose(H, by_differences, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(H, H.T, rtol=1e-12, atol=1e-14)
+    v = rng.standard_normal(3)
+    np.testing.assert_allclose(adc.hvp(logistic_loss)(w, X, y, 0.05, v), H @ v,
+                               rtol=1e-10, atol=1e-12)
