@@ -21,6 +21,7 @@ from .batched import register_unit_seed, release_unit_seed
 from .build import (
     Wrt,
     derivative,
+    gradient_jvp,
     lowered,
     method_parts,
     safe_name,
@@ -29,7 +30,7 @@ from .build import (
     with_defaults,
     wrt_indices,
 )
-from .dispatch import signature_key
+from .dispatch import is_generic, signature_key
 from .errors import ADCompileError
 from .ir import Function
 from .shapes import uses_arrays
@@ -529,19 +530,31 @@ def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
         return _bound(hessian_of(func, func_wrt), instance)
     fn = lowered(f)
     _require_one_output(fn)
-    gradient = derivative(f, "grad", wrt, "reverse")
     index = wrt_indices(fn, wrt)[0][0]
     numbers_only = not uses_arrays(fn)
+    # number code: the JVP of the gradient is built from the gradient's IR, which is
+    # compiled only if some call needs the gradient itself (numbers in containers)
+    sweep = gradient_jvp(f, wrt) if numbers_only else None
+    built: list[Callable] = [] if sweep is not None else [derivative(f, "grad", wrt, "reverse")]
     scalar_output: set[Any] = set()  # input signatures for which f returned a number
+
+    def gradient() -> Callable:
+        if not built:
+            built.append(derivative(f, "grad", wrt, "reverse"))
+        return built[0]
 
     def hess(*args: Any) -> Any:
         full = with_defaults(f, args)
-        if numbers_only and all(_is_number(a) for a in full):
-            return _gradient_jacobian(gradient, full, index)  # scalar code: a number out
+        if numbers_only and all(_is_number(a) for a in full):  # scalar code: a number out
+            x = full[index]
+            if sweep is not None and not isinstance(x, bool):
+                value, column = sweep(*full, 1.0)
+                return _assemble([column], x, value)
+            return _gradient_jacobian(gradient(), full, index)
         key = None if numbers_only else signature_key(full)  # (scalar code checks nothing)
         if key is not None and key in scalar_output:
             try:  # f is not evaluated again: the gradient checks its output is a number
-                return _gradient_jacobian(gradient, full, index)
+                return _gradient_jacobian(gradient(), full, index)
             except ValueError:  # an array output this time (it depends on the values)
                 pass
         y = f(*full)
@@ -549,7 +562,7 @@ def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
             return _vector_output_hessian(f, full, index, y)
         if key is not None:
             scalar_output.add(key)
-        return _gradient_jacobian(gradient, full, index)
+        return _gradient_jacobian(gradient(), full, index)
 
     hess.__name__ = safe_name(fn.name, "hessian")
     return hess
@@ -563,7 +576,7 @@ def _gradient_jacobian(gradient: Callable, args: tuple, index: int) -> Any:
     # element)
     version = gradient.version_for(*args) if hasattr(gradient, "version_for") else None
     if version is not None and not getattr(version, "_adc_no_forward", False) \
-            and version is not getattr(gradient, "_adc_generic", None):
+            and not is_generic(gradient, version):
         try:
             return _directions(version, args, index, sweeps=sweeps_of(version))[1]
         except ADCompileError:  # in-place updates of a slice adjoint: generic code
@@ -628,7 +641,7 @@ def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarra
     candidates = [pullback]
     if hasattr(pullback, "version_for"):
         version = pullback.version_for(*args)
-        if version is not getattr(pullback, "_adc_generic", None):
+        if not is_generic(pullback, version):
             candidates.insert(0, version)
     for compiled in candidates:
         floats = _float_array(x)

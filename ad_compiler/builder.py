@@ -27,6 +27,10 @@ def is_const(operand: Operand, value: float | None = None) -> bool:
     return value is None or operand.value == value
 
 
+# the primitives `Builder._simplify` has identities for (others fold constants alone)
+_SIMPLIFIED = frozenset({"add", "sub", "mul", "truediv", "neg", "pos", "pow"})
+
+
 class Builder:
     """Appends ops to `block`; `loc` tags them with the source statement in progress."""
 
@@ -104,6 +108,8 @@ class Builder:
         return None
 
     def _simplify(self, prim: str, args: list[Operand], family: str) -> Operand | None:
+        if prim not in _SIMPLIFIED and not all(type(a) is Const for a in args):
+            return None  # (the common case, decided without a call per operand)
         if all(is_const(a) for a in args):
             folded = self._fold(prim, [a.value for a in args], family)
             if folded is not None:
@@ -130,16 +136,17 @@ class Builder:
                 return self.apply("add", [a, negated])
         elif prim == "mul":
             a, b = args
-            for x, y in ((a, b), (b, a)):
-                if is_const(x, 1) and not self._is_comparison(y):  # 1.0 * (x >= y) is a float
+            constants = [(x, y) for x, y in ((a, b), (b, a)) if is_const(x)]
+            for x, y in constants:
+                if x.value == 1 and not self._is_comparison(y):  # 1.0 * (x >= y) is a float
                     return y
-                if is_const(x, 0):
+                if x.value == 0:
                     return Const(0.0)
-                if is_const(x, -1):
+                if x.value == -1:
                     return self.apply("neg", [y])
-            for x, y in ((a, b), (b, a)):  # c1 * (c2 * v) -> (c1 c2) * v, when exact
+            for x, y in constants:  # c1 * (c2 * v) -> (c1 c2) * v, when exact
                 inner = self.producers.get(y.uid) if isinstance(y, Value) else None
-                if is_const(x) and inner is not None and inner.prim == "mul" \
+                if inner is not None and inner.prim == "mul" \
                         and is_const(inner.args[0]) and (_power_of_two(x.value)
                                                          or _power_of_two(inner.args[0].value)):
                     return self.apply("mul", [Const(x.value * inner.args[0].value),

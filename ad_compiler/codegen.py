@@ -724,6 +724,13 @@ def _dotted(spelling: str) -> ast.expr:
     return node
 
 
+def generated_name(name: str, user_globals: dict[str, Any]) -> str:
+    """The name a function generated as `name` takes: not one of the user's data."""
+    while name in user_globals and not callable(user_globals[name]):
+        name += "_"
+    return name
+
+
 def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
              closure_cells: dict[str, types.CellType] | None = None,
              signature_defaults: list[str] | None = None,
@@ -739,9 +746,7 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
     emitter.name_everything()
     if probe is not None:
         emitter.free["__adc_probe__"] = probe
-    fn_name = name
-    while fn_name in user_globals and not callable(user_globals[fn_name]):
-        fn_name += "_"
+    fn_name = generated_name(name, user_globals)
 
     params = [emitter.names[p.uid] for p in fn.params]
     if signature_defaults:

@@ -18,7 +18,11 @@ collector runs every few hundred allocations and, ever more often as the heap gr
 walks all of them: for 10,000 statements that took most of the build, and made its
 time grow faster than the function.  So the collector is off while building
 (`collector_paused()`); objects are freed by reference counting as ever, and cycles
-wait for the collector's first pass after the build.
+wait for the collector's first pass after the build.  That first pass would walk every
+object the build left alive (a long function's IR, its derivative's, a million
+objects): after a large build they are moved to the oldest generation instead
+(`gc.freeze()` then `gc.unfreeze()`), where the collector examines them, and frees
+the cycles among them, at its next full collection, as it does long-lived objects.
 """
 from __future__ import annotations
 
@@ -77,7 +81,14 @@ def collector_paused() -> Iterator[None]:
         with _lock:
             was_on = _pauses.pop()
             if not _pauses and was_on:
+                if gc.get_count()[0] > _MANY_OBJECTS:
+                    gc.freeze()  # what the build made, to the oldest generation: see above
+                    gc.unfreeze()
                 gc.enable()
+
+
+# objects made while the collector was off past which they go to its oldest generation
+_MANY_OBJECTS = 200_000
 
 
 def nesting_of(f: Callable) -> int:

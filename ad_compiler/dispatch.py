@@ -15,6 +15,7 @@ import os
 import threading
 import types
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,20 @@ _NDARRAY = np.ndarray
 
 class _Unkeyed(Exception):
     """An argument the dispatcher does not key on."""
+
+
+@dataclass
+class Lazy:
+    """How to make a dispatcher's generic code when it is first needed, with what the
+    dispatcher answers before then: the function's name, defaults and attributes."""
+
+    make: Callable[[], Callable]
+    name: str
+    defaults: tuple | None
+    attributes: dict[str, Any]
+
+    def __call__(self) -> Callable:
+        return self.make()
 
 
 def _key(value: Any) -> Any:
@@ -91,27 +106,54 @@ class Dispatcher:
 
     It passes for the generic function where the package looks at one: the code
     object (the cache's key, and what a second derivative differentiates), the
-    defaults, globals and closure are the generic code's."""
+    defaults, globals and closure are the generic code's.  The generic code may be
+    given as a function that makes it (`Lazy`): a long derivative is then compiled
+    once for its first input signature instead of twice, and the generic code only
+    when something needs it (a call the table cannot key, a signature that does not
+    specialise, its source, its code object)."""
 
-    def __init__(self, generic: Callable, fn: Function, user_globals: dict[str, Any],
+    def __init__(self, generic: Callable | Lazy, fn: Function, user_globals: dict[str, Any],
                  cells: dict[str, types.CellType]) -> None:
-        self.__dict__.update(generic.__dict__)
-        self.__name__ = self.__qualname__ = generic.__name__
-        self.__doc__ = generic.__doc__
-        self.__module__ = generic.__module__
-        self.__wrapped__ = generic  # inspect.signature shows the generic signature
-        self.__code__ = generic.__code__
-        self.__defaults__ = generic.__defaults__
-        self.__globals__ = generic.__globals__
-        self.__closure__ = generic.__closure__
-        self._adc_generic = generic
+        self._generic: Callable | None = None
+        self._make_generic: Lazy | None = None
+        if isinstance(generic, Lazy):
+            self._make_generic = generic
+            self.__dict__.update(generic.attributes)
+            self.__name__ = self.__qualname__ = generic.name
+            self.__module__ = user_globals.get("__name__")
+            self.__defaults__ = generic.defaults
+        else:
+            self._generic = generic
+            self.__dict__.update(generic.__dict__)
+            self.__name__ = self.__qualname__ = generic.__name__
+            self.__module__ = generic.__module__
+            self.__defaults__ = generic.__defaults__
+        self.__doc__ = generic.attributes.get("__doc__") if isinstance(generic, Lazy) \
+            else generic.__doc__
+        self.__globals__ = user_globals
         self._adc_context = (fn, user_globals, cells)
         self._n_params = len(fn.params)
         self._table: dict[Any, Callable] = {}
         self.specializations: dict[Any, str] = {}  # input key -> what runs for it
         self._observed: dict[int, tuple] = {}
         self._probe: Callable | str | None = None  # str: why there is none
-        self._lock = threading.Lock()  # one probe run at a time: it fills _observed
+        self._lock = threading.RLock()  # one probe run at a time: it fills _observed
+
+    @property
+    def _adc_generic(self) -> Callable:
+        """The generic code, compiled when first asked for."""
+        if self._generic is None:
+            with self._lock, depth.collector_paused(), \
+                    depth.room(depth.block_nesting(self._adc_context[0].body)):
+                if self._generic is None:
+                    self._generic = self._make_generic()
+        return self._generic
+
+    # what the package reads of the function it stands for: the generic code's
+    __code__ = property(lambda self: self._adc_generic.__code__)
+    __closure__ = property(lambda self: self._adc_generic.__closure__)
+    __wrapped__ = property(lambda self: self._adc_generic)  # inspect.signature shows it
+    source = property(lambda self: self._adc_generic.source)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._n_params:
@@ -139,7 +181,8 @@ class Dispatcher:
             return self._adc_generic
         if key not in self._table:
             self._first_call(key, args)
-        return self._table.get(key, self._adc_generic)
+        version = self._table.get(key)
+        return version if version is not None else self._adc_generic
 
     def source_for(self, *args: Any) -> str:
         """The code that runs for arguments like these (specialised to their shapes)."""
@@ -166,9 +209,8 @@ class Dispatcher:
                 return self._specialise(key, args)
 
     def _specialise(self, key: Any, args: tuple) -> Any:
-        generic = self._adc_generic
         if len(self._table) >= _MAX_SIGNATURES:
-            return generic(*args)
+            return self._adc_generic(*args)
         fn = self._adc_context[0]
         if self._probe is None:
             try:
@@ -178,19 +220,19 @@ class Dispatcher:
                 # hundred elifs nests a hundred levels deep, more than Python allows
                 self._probe = f"generic: too deeply nested to probe ({error})"
         if isinstance(self._probe, str):
-            self._table[key] = generic
+            self._table[key] = self._adc_generic
             self.specializations[key] = self._probe
-            return generic(*args)
+            return self._adc_generic(*args)
         self._observed.clear()
         try:
             result = self._probe(*args)
         except Exception as error:
-            result = generic(*args)  # raises the error as the generic code reports it
+            result = self._adc_generic(*args)  # raises the error as the generic code does
             if _strict():
                 raise AssertionError("the probe code failed where the generic code "
                                      "did not") from error
             return result
-        chosen, note = generic, "generic: no shape question has a static answer"
+        chosen, note = None, "generic: no shape question has a static answer"
         try:
             facts = analyse(fn, self._observed)
             special = self._specialized(fn, facts)
@@ -214,12 +256,13 @@ class Dispatcher:
             if _strict():
                 raise
             note = f"generic: specialisation failed ({type(error).__name__}: {error})"
-        if _strict() and chosen is generic and not _same(generic(*args), result):
-            raise AssertionError("the probe code disagreed with the generic code")
+        if chosen is None:
+            chosen = self._adc_generic
+            if _strict() and not _same(chosen(*args), result):
+                raise AssertionError("the probe code disagreed with the generic code")
         self._table[key] = chosen
         self.specializations[key] = note
         return result
-
 
     def _specialized(self, fn: Function, facts: Facts) -> Function | None:
         """`fn` rewritten for inputs with these facts, or None where nothing changes."""
@@ -251,7 +294,7 @@ class UnitSeedDispatcher(Dispatcher):
     def _specialise(self, key: Any, args: tuple) -> Any:
         result = super()._specialise(key, args)
         version = self._table.get(key)
-        if version is not None and version is not self._adc_generic:
+        if version is not None and not is_generic(self, version):
             special = version._adc_function
             seed = special.params[-1]
             blocks = [special.body, *(b for op in walk_ops(special.body) for b in op.blocks)]
@@ -274,6 +317,14 @@ def unit_seeded(compiled: Callable) -> UnitSeedDispatcher:
         made = UnitSeedDispatcher(generic, fn, user_globals, cells)
         compiled._adc_unit_seeded = made
     return made
+
+
+def is_generic(f: Callable, version: Callable) -> bool:
+    """Whether `version`, which ``f.version_for`` chose, is `f`'s generic code (asked
+    without compiling a dispatcher's generic code: until it is, no version is it)."""
+    if isinstance(f, Dispatcher):
+        return version is f._generic
+    return version is getattr(f, "_adc_generic", None)
 
 
 def _strict() -> bool:

@@ -220,19 +220,33 @@ def _parse(filename: str, text: str) -> ast.Module:
                              col=(exc.offset or 1) - 1, source_line=exc.text) from None
 
 
+@functools.lru_cache(maxsize=64)
+def _functions(filename: str, text: str) -> dict[str, list[FunctionNode]]:
+    """The file's functions by name, and its lambdas by line (``"<lambda>", 3``), in the
+    order `ast.walk` meets them: one walk per text, however often functions of a long
+    file are loaded (a build loads its function twice, a Hessian's builds more)."""
+    found: dict[Any, list[FunctionNode]] = {}
+    for node in ast.walk(_parse(filename, text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found.setdefault(node.name, []).append(node)
+        elif isinstance(node, ast.Lambda):
+            found.setdefault(("<lambda>", node.lineno), []).append(node)
+    return found
+
+
 def _find_node(filename: str, text: str, code: types.CodeType) -> FunctionNode | None:
-    tree = _parse(filename, text)
+    functions = _functions(filename, text)
     first = code.co_firstlineno
     if code.co_name == "<lambda>":
-        lambdas = [n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == first]
+        lambdas = functions.get(("<lambda>", first), [])
         if len(lambdas) <= 1:
             return lambdas[0] if lambdas else None
+        tree = _parse(filename, text)
         return _lambda_at(lambdas, code) or _lambda_compiled_as(filename, tree, lambdas, code)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == code.co_name:
-            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            if start == first or node.lineno == first:
-                return node
+    for node in functions.get(code.co_name, ()):
+        start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        if start == first or node.lineno == first:
+            return node
     return None
 
 

@@ -22,7 +22,7 @@ from .build import (
     with_defaults,
     wrt_indices,
 )
-from .dispatch import signature_key
+from .dispatch import is_generic, signature_key
 from .errors import ADCompileError
 from .shapes import uses_arrays
 
@@ -90,7 +90,7 @@ def _jvp_of_gradient(gradient: Callable, args: tuple, index: int, v: Any) -> Any
     specialised to these shapes where there is one (plain NumPy), else the generic one."""
     version = gradient.version_for(*args) if hasattr(gradient, "version_for") else None
     if version is not None and not getattr(version, "_adc_no_forward", False) \
-            and version is not getattr(gradient, "_adc_generic", None):
+            and not is_generic(gradient, version):
         try:
             return derivative(version, "jvp", (index,), "forward")(*args, v)[1]
         except ADCompileError:  # in-place updates of a slice adjoint: the generic code

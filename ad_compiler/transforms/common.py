@@ -228,11 +228,22 @@ def varied_values(fn: Function, wrt: list[int]) -> set[int]:
             elif not is_nondiff(op) and any(is_varied(a) for a in op.args):
                 varied.update(r.uid for r in op.results)
 
-    size = -1
-    while size != len(varied):
-        size = len(varied)
-        visit(fn.body)
+    visit(fn.body)
+    if not _straight_line(fn.body):  # a loop or a stack can vary what came before
+        size = -1
+        while size != len(varied):
+            size = len(varied)
+            visit(fn.body)
     return varied
+
+
+def _straight_line(block: Block) -> bool:
+    """Whether `block` is straight-line code of ops that each make results from
+    operands defined before them: then one pass of the activity analyses, in order or
+    in reverse, finds their fixed point (loops, branches, stacks and ops that update
+    an operand or make no result take passes until nothing changes)."""
+    return all(not op.blocks and op.results and "replays" not in op.attrs
+               and op.prim not in ("push", "pop", "index_add") for op in block.ops)
 
 
 def useful_values(fn: Function, outputs: list[Operand]) -> set[int]:
@@ -269,10 +280,12 @@ def useful_values(fn: Function, outputs: list[Operand]) -> set[int]:
             for inner in op.blocks:
                 visit(inner)
 
-    size = -1
-    while size != len(useful):
-        size = len(useful)
-        visit(fn.body)
+    visit(fn.body)
+    if not _straight_line(fn.body):
+        size = -1
+        while size != len(useful):
+            size = len(useful)
+            visit(fn.body)
     return useful
 
 
