@@ -33,7 +33,8 @@ from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
 from ..registry import REGISTRY
 from ..registry.emit import array_op
 from .optimize import eliminate_dead_code
-from .specialize import _clone, _power_of_two, _shape, _use_counts
+from .specialize import _clone, _power_of_two, _shape
+from .specialize_sums import use_counts
 from .static_shapes import Facts, is_array
 
 IDENTITY = Const(1.0)  # the diagonal of the seed itself
@@ -79,7 +80,7 @@ class _Diagonals:
         self.replace: dict[int, Operand] = {}
         self.fresh: set[int] = set()  # arrays this code made (binary ops, the rules here)
         self.borrowed: set[int] = set()  # values that are an input's array (A @ I is A)
-        self.uses = _use_counts(fn)
+        self.uses = use_counts(fn.body)
         self.producer: dict[int, Op] = {}
         self.changed = False
 
