@@ -263,7 +263,9 @@ def test_unpacking_the_wrong_number_of_items_raises_as_python_does(fn: str, args
         function(*args)
     with pytest.raises(ValueError, match="values to unpack") as compiled:
         adc.grad(function, mode=mode)(*args)
-    assert str(compiled.value) == str(python.value)
+    # (before 3.11, which has no exception notes, the message's next lines say where
+    # in the generated code it was raised)
+    assert str(compiled.value).splitlines()[0] == str(python.value)
 
 
 def test_a_refusal_inside_the_standard_library_is_said_at_the_users_call() -> None:
