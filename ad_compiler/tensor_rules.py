@@ -129,6 +129,8 @@ def array_vjp(builder: Builder, op: Op, g: Operand, indices: list[int],
                 "adc.grad(adc.grad(f, mode='forward'))")
         _refuse_unsupported(record, [i for i in indices if i in record.nonlinear])
         parts = record.vjp(e, g, op.args)
+        if op.attrs.get("may_truncate") and parts[1] is not None:  # (setitem's value)
+            parts[1] = e.helper("zero_if_integral", parts[1], op.args[0])
     else:
         parts = record.vjp(e, op, _zero_if_integral(e, op, g))
     return [Const(0.0) if parts[i] is None else parts[i] for i in indices]

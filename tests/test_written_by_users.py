@@ -147,6 +147,15 @@ CASES = {
                             (np.array([-0.31, 1.23, 0.0]), np.array([[2.1, 0.0], [-3.0, 1.0]]))],
                   wrt=(0, 1), hessian=True),
     "integer_buffers": Case(L.integer_buffers, [(0.83,), (1.37,), (-0.63,)], hessian=True),
+    "tally_int_counts": Case(L.tally_from_counts, [(0.7, np.array([1, 2, 3])),
+                                                   (1.3, np.array([4, 0, 1]))]),
+    "tally_float_counts": Case(L.tally_from_counts, [(0.7, np.array([1.0, 2.0, 3.0]))],
+                               hessian=True),
+    "quantised_in_the_loop": Case(L.quantised_in_the_loop, [(np.array([0.7, 1.3, -0.9]),)]),
+    "refill_int_weights": Case(L.refill_weights, [(normal(3), np.array([1, 2, 3]))],
+                               hessian=True),
+    "refill_float_weights": Case(L.refill_weights, [(normal(3), np.array([1.0, 2.0, 3.0]))],
+                                 hessian=True),
 }
 CASES.update({
     "repeated_index_update": Case(U.repeated_index_update, [(normal(4),)], hessian=True),

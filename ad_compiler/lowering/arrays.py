@@ -125,6 +125,9 @@ class Arrays:
         """The dtype kind of an array made where it is known when compiling
         (``np.zeros(n, dtype=int)`` is ``'i'``, ``np.array([0, 0])`` too, ``x > 0`` is
         ``'b'``, ``np.zeros(n)`` is ``'f'``); None where it is not known."""
+        if isinstance(value, Value) and (value.uid in self.root.dtype_kinds
+                                         or value.uid in self.root.assumed_float):
+            return self.root.dtype_kinds.get(value.uid, "f")
         op = self.builder.producers.get(value.uid) if isinstance(value, Value) else None
         if op is None:
             return None
@@ -140,10 +143,12 @@ class Arrays:
             return None
         if "dtype" in keywords:
             return self._dtype_kind(keywords["dtype"])
+        if fn in (np.zeros, np.ones, np.empty, np.identity) and positional:
+            return "f" if len(positional) == 1 else self._dtype_kind(positional[1])
+        if fn is np.eye and len(positional) <= 3:  # (np.eye(N, M, k, dtype))
+            return "f"
         if not all(isinstance(a, Const) for a in positional):
             return None
-        if fn in (np.zeros, np.ones, np.empty, np.eye, np.identity):
-            return "f"
         data = positional[-1].value if fn is np.full else [a.value for a in positional]
         if fn not in (np.full, np.arange):  # np.array(data): data itself
             data = positional[0].value if positional else None

@@ -158,6 +158,7 @@ class ControlFlow:
             self.root.integral.add(item.uid)  # an index: writes with it select one place
         params = [Value(n) for n in carried]
         self._note_carried_arrays([self.env[n] for n in carried], params)
+        self._assume_float_params([self.env[n] for n in carried], params)
         saved_block, saved_env = self.builder.block, self.env
         body = Block(params=[item, *params, *loop.extra_params()])
         self.builder.block, self.env = body, dict(saved_env)
@@ -190,6 +191,7 @@ class ControlFlow:
                                         [*carried, *loop.extra_names()], stmt)
         self.last_loop_done = results[len(carried)] if loop.done is not None else None
         self._note_carried_arrays(inits, results)
+        self._check_float_params(params, body.yields[:len(params)], results)
         self.env.update(zip(carried, results))
         return loop.exit(results)
 
@@ -363,6 +365,7 @@ class ControlFlow:
             cond_block.yields = [self.expr(stmt.test)]
         params = [Value(n) for n in carried]
         self._note_carried_arrays([self.env[n] for n in carried], params)
+        self._assume_float_params([self.env[n] for n in carried], params)
         body = Block(params=[*params, *loop.extra_params()])
         self.builder.block, self.env = body, dict(saved_env)
         self.env.update(zip(carried, params))
@@ -374,6 +377,7 @@ class ControlFlow:
         results = self._emit_structured(WhileOp, inits, [cond_block, body], names, stmt)
         self.last_loop_done = results[len(carried)] if loop.done is not None else None
         self._note_carried_arrays(inits, results, cond_params)
+        self._check_float_params(params, body.yields[:len(params)], results)
         self.env.update(zip(carried, results))
         return loop.exit(results)
 

@@ -109,6 +109,12 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         self.maybe_views: set[int] = set()  # slices of a value that may be a list (a copy)
         self.integral: set[int] = set()
         self.arrays: set[int] = set()  # loop-carried values known to stay arrays
+        # dtype kinds of loop-carried arrays: known ('f' of a loop's results whose every
+        # iteration keeps a float array), or assumed while the body is lowered (a param
+        # whose initial value is a float array -> the writes that relied on it, and the
+        # params assumed from it), checked against the body's yields after it
+        self.dtype_kinds: dict[int, str] = {}
+        self.assumed_float: dict[int, tuple[list, list]] = {}
         # value -> (block, what iterating it visits), for the loops of one block
         self.visited_items: dict[int, tuple[Block, Value]] = {}
 

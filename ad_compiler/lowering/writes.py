@@ -369,8 +369,14 @@ class Writes:
         dtype_kind = self._known_kind(base)
         if dtype_kind is not None and dtype_kind in "biu":  # NumPy truncates what it writes
             attrs["nondiff"] = True
-        return self.builder.emit("setitem", [base, value, Const(kind), *parts],
-                                 attrs=attrs).result
+        elif dtype_kind is None and kind != IF_ARRAY:  # an integer array only when it runs
+            attrs["may_truncate"] = True
+        written = self.builder.emit("setitem", [base, value, Const(kind), *parts],
+                                    attrs=attrs).result
+        assumed = self._assumed_from(base) if dtype_kind == "f" else None
+        if assumed is not None:  # float only if the loop keeps it so: checked after it
+            self.root.assumed_float[assumed][0].append(self.builder.producers[written.uid])
+        return written
 
     # ------------------------------------------------------------ rebinding
     def _rebind(self, old: Any, new: Any, produced: set[int], write_back: bool = True) -> None:
@@ -462,6 +468,64 @@ class Writes:
             written += more
             names += [n for n in more if n not in names]
         return names
+
+    def _assumed_from(self, value: Operand) -> int | None:
+        """The loop param assumed a float array (`_assume_float_params`) that `value` is
+        made from by writes, if any."""
+        while isinstance(value, Value):
+            if value.uid in self.root.assumed_float:
+                return value.uid
+            op = self.builder.producers.get(value.uid)
+            if op is None or op.prim != "setitem":
+                return None
+            value = op.args[0]
+        return None
+
+    def _assume_float_params(self, inits: list[Operand], params: list[Value]) -> None:
+        """A loop param whose initial value is a float array is taken for one while the
+        body is lowered (a write into it keeps its derivative); `_check_float_params`
+        then checks that every iteration passes one on."""
+        for init, param in zip(inits, params):
+            if self._known_kind(init) == "f":
+                self.root.assumed_float[param.uid] = ([], [])
+                outer = self._assumed_from(init)
+                if outer is not None:  # (that holds only if the outer one does)
+                    self.root.assumed_float[outer][1].append(param.uid)
+
+    def _check_float_params(self, params: list[Value], yields: list[Operand],
+                            results: list[Value]) -> None:
+        """The assumptions of `_assume_float_params` against what the body passes on: a
+        param the body may pass something else for (``h = h.astype(int)``) was not a
+        float array, and the writes that took it for one carry a run-time check."""
+        pending = [k for k, p in enumerate(params) if p.uid in self.root.assumed_float]
+        changed = True
+        while changed:
+            changed = False
+            for k in list(pending):
+                if k >= len(yields) or self._known_kind(yields[k]) != "f":
+                    self._drop_float_assumption(params[k].uid)
+                    pending.remove(k)
+                    changed = True
+        for k in pending:
+            writes, inner = self.root.assumed_float.pop(params[k].uid)
+            outer = next((o for o, (_, kids) in self.root.assumed_float.items()
+                          if params[k].uid in kids), None)
+            self.root.dtype_kinds[params[k].uid] = "f"
+            if k < len(results):
+                self.root.dtype_kinds[results[k].uid] = "f"
+            if outer is not None:  # still only as sure as the loop around it
+                kept_writes, kids = self.root.assumed_float[outer]
+                kept_writes.extend(writes)
+                kids.extend([params[k].uid, *inner,
+                             *((results[k].uid,) if k < len(results) else ())])
+
+    def _drop_float_assumption(self, uid: int) -> None:
+        writes, inner = self.root.assumed_float.pop(uid, ([], []))
+        self.root.dtype_kinds.pop(uid, None)
+        for op in writes:
+            op.attrs["may_truncate"] = True
+        for kid in inner:
+            self._drop_float_assumption(kid)
 
     def _note_carried_arrays(self, inits: list[Operand], *values: list[Value]) -> None:
         """A loop's carried values (its params, its results) whose initial value is an

@@ -51,6 +51,8 @@ def _setitem_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
             if e.batched is not None else e.helper("zeros_of", value)  # as many items as v
     if v_dot is None:
         v_dot = Const(0.0)
+    elif op.attrs.get("may_truncate"):  # written into integers, NumPy truncates it
+        v_dot = e._mark(e.helper("zero_if_integral", v_dot, target), [v_dot])
     if isinstance(basic, Const) and basic.value == IF_ARRAY:  # written where target is an array
         out = e.helper("tangent_written_through", t_dot, v_dot, target,
                        *_index_for(e, t_dot, index))
