@@ -152,6 +152,8 @@ CASES = {
     "tally_float_counts": Case(L.tally_from_counts, [(0.7, np.array([1.0, 2.0, 3.0]))],
                                hessian=True),
     "quantised_in_the_loop": Case(L.quantised_in_the_loop, [(np.array([0.7, 1.3, -0.9]),)]),
+    "quantised_after_an_inner_loop": Case(L.quantised_after_an_inner_loop,
+                                          [(np.array([0.7, 1.3]),), (np.array([1.9, -0.7]),)]),
     "refill_int_weights": Case(L.refill_weights, [(normal(3), np.array([1, 2, 3]))],
                                hessian=True),
     "refill_float_weights": Case(L.refill_weights, [(normal(3), np.array([1.0, 2.0, 3.0]))],

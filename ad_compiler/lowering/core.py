@@ -115,6 +115,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         # params assumed from it), checked against the body's yields after it
         self.dtype_kinds: dict[int, str] = {}
         self.assumed_float: dict[int, tuple[list, list]] = {}
+        self.float_owner: dict[int, int] = {}  # checked under the assumption of an outer loop
         # value -> (block, what iterating it visits), for the loops of one block
         self.visited_items: dict[int, tuple[Block, Value]] = {}
 

@@ -473,8 +473,11 @@ class Writes:
         """The loop param assumed a float array (`_assume_float_params`) that `value` is
         made from by writes, if any."""
         while isinstance(value, Value):
-            if value.uid in self.root.assumed_float:
-                return value.uid
+            uid = value.uid
+            while uid not in self.root.assumed_float and uid in self.root.float_owner:
+                uid = self.root.float_owner[uid]  # an inner loop's, as sure as this one
+            if uid in self.root.assumed_float:
+                return uid
             op = self.builder.producers.get(value.uid)
             if op is None or op.prim != "setitem":
                 return None
@@ -514,6 +517,9 @@ class Writes:
             if k < len(results):
                 self.root.dtype_kinds[results[k].uid] = "f"
             if outer is not None:  # still only as sure as the loop around it
+                self.root.float_owner[params[k].uid] = outer
+                if k < len(results):
+                    self.root.float_owner[results[k].uid] = outer
                 kept_writes, kids = self.root.assumed_float[outer]
                 kept_writes.extend(writes)
                 kids.extend([params[k].uid, *inner,
