@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import tracemalloc
 import types
 from pathlib import Path
 
@@ -79,9 +80,22 @@ def jacobian_by_differences(f, args, k, eps=1e-6):
         step = np.zeros(x.size)
         step[j] = eps
         hi, lo = list(args), list(args)
-        hi[k], lo[k] = x + step.reshape(x.shape), x - step.reshape(x.shape)
+        hi[k] = x + step.reshape(x.shape) if x.ndim else float(x + step[0])
+        lo[k] = x - step.reshape(x.shape) if x.ndim else float(x - step[0])
         columns.append((np.asarray(f(*hi)) - np.asarray(f(*lo))) / (2 * eps))
     return np.stack(columns, axis=-1).reshape(np.shape(f(*args)) + x.shape)
+
+
+def peak_memory(fn, *args) -> int:
+    """The peak memory (tracemalloc) of a second call of fn(*args): the first compiles
+    and specialises."""
+    fn(*args)
+    tracemalloc.start()
+    try:
+        fn(*args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def tree_numeric_grad(f, args, k, eps=1e-6):

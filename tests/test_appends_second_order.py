@@ -11,11 +11,9 @@ gradient goes through the tangents of lists joined and repeated.
 """
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
-from support import central, jacobian_by_differences, load_fixture
+from support import central, jacobian_by_differences, load_fixture, peak_memory
 
 import ad_compiler as adc
 
@@ -155,22 +153,12 @@ def test_pullback_of_the_gradient_against_a_direction():
     np.testing.assert_allclose(value, gradient(theta, _X, _LABELS), rtol=1e-14)
 
 
-def _peak_memory(fn, *args) -> int:
-    fn(*args)  # compiled first
-    tracemalloc.start()
-    try:
-        fn(*args)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_memory_of_a_second_derivative_grows_linearly_with_the_list():
     """The second derivative's tape holds the list of adjoints as one array and views of
     it, not a copy per iteration: four times the items take about four times the
     memory (sixteen times with a copy per iteration)."""
     second = adc.grad(adc.grad(A.decay_fit))
-    small, large = _peak_memory(second, 0.8, 500), _peak_memory(second, 0.8, 2000)
+    small, large = peak_memory(second, 0.8, 500), peak_memory(second, 0.8, 2000)
     assert large < 6 * small, (small, large)
     h = 1e-5
     gradient = adc.grad(A.decay_fit)

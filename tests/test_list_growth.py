@@ -8,11 +8,10 @@ gradient call against the length of the list.
 from __future__ import annotations
 
 import copy
-import tracemalloc
 
 import numpy as np
 import pytest
-from support import load_fixture, numeric_grad
+from support import load_fixture, numeric_grad, peak_memory
 
 import ad_compiler as adc
 
@@ -100,16 +99,6 @@ def test_generated_code_appends_in_place_and_pops_the_adjoints():
     assert " + [" in adc.source(F.appended_and_read)
 
 
-def _peak_memory(fn, *args) -> int:
-    fn(*args)  # compiled (and specialised) first
-    tracemalloc.start()
-    try:
-        fn(*args)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("f,args", [
     (F.decay_curve, lambda n: (0.8, n)),
     (F.oscillator_energy, lambda n: (np.array([1.0, 0.0]), 1.0, n)),
@@ -119,7 +108,7 @@ def test_memory_of_a_gradient_grows_linearly_with_the_list(f, args):
     """Four times the items take about four times the memory (sixteen times where each
     iteration keeps a copy of the list, as ``xs = xs + [v]`` on the tape does)."""
     grad = adc.grad(f)
-    small, large = _peak_memory(grad, *args(500)), _peak_memory(grad, *args(2000))
+    small, large = peak_memory(grad, *args(500)), peak_memory(grad, *args(2000))
     assert large < 6 * small, (small, large)
 
 
