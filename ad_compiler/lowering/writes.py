@@ -494,6 +494,7 @@ class Writes:
                 outer = self._assumed_from(init)
                 if outer is not None:  # (that holds only if the outer one does)
                     self.root.assumed_float[outer][1].append(param.uid)
+                    self.root.float_owner[param.uid] = outer
 
     def _check_float_params(self, params: list[Value], yields: list[Operand],
                             results: list[Value]) -> None:
@@ -511,13 +512,11 @@ class Writes:
                     changed = True
         for k in pending:
             writes, inner = self.root.assumed_float.pop(params[k].uid)
-            outer = next((o for o, (_, kids) in self.root.assumed_float.items()
-                          if params[k].uid in kids), None)
+            outer = self.root.float_owner.get(params[k].uid)
             self.root.dtype_kinds[params[k].uid] = "f"
             if k < len(results):
                 self.root.dtype_kinds[results[k].uid] = "f"
             if outer is not None:  # still only as sure as the loop around it
-                self.root.float_owner[params[k].uid] = outer
                 if k < len(results):
                     self.root.float_owner[results[k].uid] = outer
                 kept_writes, kids = self.root.assumed_float[outer]
