@@ -503,6 +503,20 @@ def test_no_rule_error_names_the_call_and_the_ways_out(f, call, callee, stopped,
     assert "^" in str(error)  # the source line, with a caret under the call
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("f,call", [
+    (F.norule_copyto, "np.copyto(y, x)"), (F.norule_put, "np.put(y, [0, 2], [5.0, 6.0])"),
+    (F.norule_unused_result, "np.random.shuffle(y)")])
+def test_a_call_without_a_rule_is_refused_where_its_result_is_unused(f, call, mode):
+    """Such a call may write into its arguments: reverse mode, which needs no adjoint of
+    an unused result, refused it no more and returned a zero or a wrong gradient
+    (np.copyto(y, x) gave 0 for d sum(y**2)/dx = 2 x)."""
+    with pytest.raises(adc.ADCompileError) as info:
+        adc.grad(f, mode=mode)(np.array([0.3, -0.2, 0.5]))
+    assert info.value.lineno == _marked_line(f)
+    assert info.value.what.startswith(f"{call} has no derivative rule")
+
+
 def test_no_rule_error_of_a_method():
     for mode in MODES:
         with pytest.raises(adc.ADCompileError) as info:

@@ -86,6 +86,18 @@ def check_supported(fn: Function, op: Op) -> None:
         raise no_rule_error(fn, op)
 
 
+def refuse_calls_without_rules(fn: Function, varied: set[int]) -> None:
+    """Refuse every call without a rule that receives a varied value, as forward mode
+    does, even where reverse mode needs no adjoint of its result: it may write into its
+    arguments (``np.copyto(y, x)``, ``np.put(y, ...)``), which no adjoint would follow."""
+    for op in walk_ops(fn.body):
+        if op.blocks or op.prim in ("push", "pop", "stack", "index_add"):
+            continue
+        if any(isinstance(a, Value) and a.uid in varied for a in op.args) and not (
+                is_differentiable(op.prim) or is_nondiff(op)):
+            raise no_rule_error(fn, op)
+
+
 def no_rule_error(fn: Function, op: Op) -> ADCompileError:
     """A call without a derivative rule whose arguments vary: named as the user wrote
     it, with the three ways out."""

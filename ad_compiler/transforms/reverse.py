@@ -38,6 +38,7 @@ from .common import (
     DerivativeFunction,
     check_iterable,
     check_supported,
+    refuse_calls_without_rules,
     container_values,
     copy_op,
     derive,
@@ -68,7 +69,8 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
     facts.aliases = out.aliases
     if batched:
         facts.scalar_code, facts.batched, facts.batched_adjoints = False, set(), True
-    active = varied_values(fn, wrt) & useful_values(fn, fn.outputs[:seeded])
+    varied = varied_values(fn, wrt)
+    active = varied & useful_values(fn, fn.outputs[:seeded])
     # batched reverse mode is called with floats or float arrays for the inputs in `wrt`
     # (assemble.py checks), so `+` and `*` of them are arithmetic
     sweep = _Sweep(fn, out, active, facts,
@@ -100,6 +102,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
             partials.setdefault(primal_out.uid, []).append(seed)
 
     sweep.backward(fn.body.ops, builder, partials)
+    refuse_calls_without_rules(fn, varied)  # after the sweep's own, more specific refusals
 
     # the inputs' adjoints close the sweep: they stay under the last comment it made
     outputs: list[Operand] = list(fn.outputs)
