@@ -49,7 +49,7 @@ from .naming import HELPER_MODULES, Naming
 from .printing import print_stmt
 from .registry import has_expr
 from .registry.writes import IF_ARRAY
-from .transforms.optimize import printed_sums
+from .transforms.optimize import printed_gradients, printed_sums
 from .transforms.static_shapes import derivable
 from .write_analysis import (
     accumulations_in_place,
@@ -740,7 +740,7 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
     code folds nothing into expressions and calls ``probe(uid, value)`` for every value."""
     number_levels_if_primal(fn)
     if probe is None:
-        fn = printed_sums(fn)
+        fn = printed_gradients(printed_sums(fn))
     emitter = _Emitter(fn, user_globals, closure_cells or {}, probe=probe is not None)
     emitter.analyse()
     emitter.name_everything()

@@ -1,11 +1,12 @@
 """Run-time helpers of the loops comprehensions and the builtins consuming an iterable
 are lowered to (lowering/comprehensions.py): the checks and orders ``max``, sets and
-dicts need, and ``builtins.sum``'s value beside a generated running total."""
+dicts need, the gradient of a list from the adjoints of its items, and
+``builtins.sum``'s value beside a generated running total."""
 from __future__ import annotations
 
 from typing import Any
 
-from .runtime import Adjoints, densify, zeros_of
+from .runtime import Adjoints, as_gradient, densify, items_of_t, zeros_of
 
 
 def check_nonempty(empty: bool, what: str) -> None:
@@ -59,6 +60,27 @@ def dict_of_t(g: Any, keys: Any, values: Any) -> Any:
     last = {k: i for i, k in enumerate(keys)}
     return Adjoints(g[k] if last[k] == i else zeros_of(v)
                     for i, (k, v) in enumerate(zip(keys, values)))
+
+
+def items_gradient(acc: Any, x: Any) -> Any:
+    """``as_gradient(items_of_t(acc, x), x)`` where `acc`, the adjoints of the items of
+    `x` that backward loops added into, was made by ``zero_items(items_of(x))``.  That
+    makes a plain list only for a list or tuple of floats, so for a list `x` only the
+    adjoints need a look: each must still be a float (not an array or NumPy scalar)."""
+    if type(acc) is list and type(x) is list and len(acc) == len(x) and _still_floats(acc):
+        return acc[:]
+    return as_gradient(items_of_t(acc, x), x)
+
+
+def _still_floats(acc: list) -> bool:
+    """Whether the items of `acc`, floats that code added numbers into (``acc[i] += g``),
+    are all still floats, asked of builtins.sum at the speed of its float loop: adding a
+    NumPy scalar, an array or a complex number into a float gives that type instead, and
+    the sum of the items then has it too."""
+    try:
+        return type(sum(acc)) is float
+    except Exception:  # arrays of shapes that do not broadcast together
+        return False
 
 
 # ------------------------------------------------------------------ builtins.sum's value

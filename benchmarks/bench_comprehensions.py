@@ -22,8 +22,10 @@ total stays a scalar, so case 2 is specialised to the shapes of its inputs and i
 backward loop is the hand-written one, ``W_bar = W_bar + np.outer(2.0 * (W @ x - y), x)``
 (the value is not needed, so no primal loop runs).  In case 3 both backward loops add
 into one adjoint list (a plain list of floats), the forward loop reads ``for x in xs``,
-and ``sum(xs)`` is printed as itself.  From Python 3.12 on ``sum`` compensates the
-rounding of floats: the generated code takes the value from ``sum`` itself, of the
+and ``sum(xs)`` is printed as itself; the gradient is a copy of that list
+(``items_gradient``: ``zero_items`` found the items of ``xs`` floats, so only the
+adjoints are checked again, through ``sum``).  From Python 3.12 on ``sum`` compensates
+the rounding of floats: the generated code takes the value from ``sum`` itself, of the
 list (``mu = sum(xs) / n``) or of the terms the loop appends to a list
 (``terms.append((x - mu) ** 2)``, then ``sum(terms)``), so it is sum's to the last bit
 at C speed (benchmarks/README.md).

@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 
+from .. import runtime_items
 from ..builder import Builder, is_const
 from ..ir import (
     Block,
@@ -344,6 +345,41 @@ def printed_sums(fn: Function) -> Function:
         return fn
     printed = dataclasses.replace(fn, body=_copied(fn.body))
     _simplify_block(printed.body, {op.result.uid: op.args[1] for op in sums})
+    eliminate_dead_code(printed)
+    return printed
+
+
+def printed_gradients(fn: Function) -> Function:
+    """The function as printed: the gradient of a list from the list of its items'
+    adjoints that ``zero_items`` made, ``as_gradient(items_of_t(acc, xs), xs)``, is
+    ``items_gradient(acc, xs)``, which takes the float check ``zero_items`` made of the
+    items of `xs` instead of making it again.  `fn` itself keeps the first form, which
+    forward mode differentiates."""
+    producers = {r.uid: op for op in walk_ops(fn.body) for r in op.results}
+
+    def made_by(operand: Operand, prim: str) -> Op | None:
+        op = producers.get(operand.uid) if isinstance(operand, Value) else None
+        return op if op is not None and op.prim == prim else None
+
+    accumulators = {}  # the gradient's uid -> the list of adjoints it is made from
+    for op in walk_ops(fn.body):
+        if op.prim != "as_gradient" or not isinstance(op.args[1], Value):
+            continue
+        adjoint, x = op.args
+        items_t = made_by(adjoint, "items_of_t")
+        acc = made_by(items_t.args[0], "zero_items") if items_t is not None else None
+        items = made_by(acc.args[0], "items_of") if acc is not None else None
+        if items is not None and all(isinstance(a, Value) and a.uid == x.uid
+                                     for a in (items_t.args[1], items.args[0])):
+            accumulators[op.result.uid] = acc.result
+    if not accumulators:
+        return fn
+    printed = dataclasses.replace(fn, body=_copied(fn.body))
+    for op in walk_ops(printed.body):
+        if op.prim == "as_gradient" and op.result.uid in accumulators:
+            op.prim = "call"
+            op.args = [accumulators[op.result.uid], op.args[1]]
+            op.attrs = {"fn": runtime_items.items_gradient, "kwnames": ()}
     eliminate_dead_code(printed)
     return printed
 
