@@ -73,11 +73,15 @@ class Containers:
                                    "known when compiling", hint="pass the items one by one")
         if isinstance(value, _StaticSeq):
             items = [self._materialize(v, node) for v in value.items]
-            return self.builder.emit("pack", items, attrs={"kind": value.kind}).result
+            made = self.builder.emit("pack", items, attrs={"kind": value.kind}).result
+            self.root.materialized_from[made.uid] = value
+            return made
         if isinstance(value, _StaticDict):  # a runtime dict, for uses that need one value
             keys = tuple(value.items)
             items = [self._materialize(v, node) for v in value.items.values()]
-            return self.builder.emit("pack", items, attrs={"kind": "dict", "keys": keys}).result
+            made = self.builder.emit("pack", items, attrs={"kind": "dict", "keys": keys}).result
+            self.root.materialized_from[made.uid] = value
+            return made
         if isinstance(value, _TupleValue):
             return self._materialize(_StaticSeq(list(value.items), "tuple"), node)
         if isinstance(value, _FrozenDistribution):

@@ -107,6 +107,9 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         # and values known to be Python integers (loop counters), which index basically
         self.view_of: dict[int, tuple[Value, list[Operand]]] = {}
         self.maybe_views: set[int] = set()  # slices of a value that may be a list (a copy)
+        # a list or dict display made one runtime value (to pass it to an inlined
+        # function, say): value -> the display, which a change of the value rebinds
+        self.materialized_from: dict[int, Any] = {}
         self.integral: set[int] = set()
         self.arrays: set[int] = set()  # loop-carried values known to stay arrays
         # dtype kinds of loop-carried arrays: known ('f' of a loop's results whose every

@@ -130,15 +130,21 @@ def _names(target: ast.AST) -> frozenset[str]:
     return frozenset(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
 
 
+def _targets(stmt: ast.stmt) -> list[ast.expr]:
+    """What a statement assigns to: none for an expression statement (a helper's call
+    that writes into an array it is passed)."""
+    if isinstance(stmt, ast.Assign):
+        return stmt.targets
+    return [stmt.target] if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) else []
+
+
 def _stores(stmt: ast.stmt) -> frozenset[str]:
-    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-    return frozenset(n.id for t in targets for n in ast.walk(t)
+    return frozenset(n.id for t in _targets(stmt) for n in ast.walk(t)
                      if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
 
 
 def _loads_in_targets(stmt: ast.stmt) -> frozenset[str]:
-    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-    return frozenset().union(*(_loads(t) for t in targets))
+    return frozenset().union(*(_loads(t) for t in _targets(stmt)))
 
 
 # ------------------------------------------------------------------ what is recorded

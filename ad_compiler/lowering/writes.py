@@ -219,6 +219,25 @@ class Writes:
                                  f"pop index {i} out of range") from None
         return self.builder.emit("getitem", [self._materialize(seq, node), Const(i)]).result
 
+    def _check_display_rebound(self, display: Any) -> None:
+        """A list or dict display an inlined function changed becomes a runtime value
+        here: refused where another display holds it, or where a name holds one of its
+        items, which would keep the items from before the change."""
+        self._check_not_held(display, self.stmt)
+        pending = list(display.items.values() if isinstance(display, _StaticDict)
+                       else display.items)
+        while pending:
+            item = pending.pop()
+            if not isinstance(item, (_StaticSeq, _StaticDict)):
+                continue
+            if any(held is item for held in self.env.values()):
+                raise self.error(self.stmt, "this call changes a list or dict one of whose "
+                                            "items another name holds, which is not "
+                                            "supported",
+                                 hint="build the outer list or dict after the call")
+            pending.extend(item.items.values() if isinstance(item, _StaticDict)
+                           else item.items)
+
     def _check_not_held(self, old: Any, node: ast.AST) -> None:
         """A list or dict display held in another one cannot be rebound there."""
         if not isinstance(old, (_StaticSeq, _StaticDict)):
@@ -384,12 +403,22 @@ class Writes:
         function); views of `old` are taken again; a view written into is written back
         into the array it views (`write_back`; not for a view taken again)."""
         frame: Any = self
+        display = self.root.materialized_from.get(old.uid) if isinstance(old, Value) else None
         while frame is not None:
             for name, held in list(frame.env.items()):
-                if held is old and frame._may_rebind(name, strict=frame is self):
+                if held is not old and (display is None or held is not display):
+                    continue
+                if held is display:  # a display the caller passed to an inlined function
+                    frame._check_display_rebound(display)
+                if frame._may_rebind(name, strict=frame is self):
                     frame.env[name] = new
                     if isinstance(new, Value) and new.name is None:
                         new.name = name
+                else:  # (a caller's name: the error is said at the call)
+                    raise frame.error(frame.stmt, f"this call changes '{name}', which the "
+                                                  "loop around it does not assign",
+                                      hint=f"return '{name}' from the function and assign "
+                                           f"it in the loop: {name} = ...")
             frame = frame.caller[0] if frame.caller is not None else None
         if not isinstance(old, Value):
             return
