@@ -25,6 +25,7 @@ from .codegen import Generated, generate
 from .ir import Function, walk_ops
 from .registry import get
 from .transforms.specialize import specialize
+from .transforms.tape_factors import tape_factors
 from .transforms.static_shapes import VARIED, Facts, analyse, signature
 from .transforms.unit_seeds import unit_seed_sweep
 
@@ -236,8 +237,13 @@ class Dispatcher:
         try:
             facts = analyse(fn, self._observed)
             special = self._specialized(fn, facts)
+            # factors a backward loop reads off its tape, made for every step at once:
+            # in the code that runs, never in the code a derivative differentiates
+            runs = tape_factors(special or fn, facts)
+            if runs is not None and special is None:
+                special = fn
             if special is not None:
-                generated = self._build(special)
+                generated = self._build(runs or special)
                 candidate = generated.fn
                 candidate.source = generated.source
                 # what a second derivative differentiates: the specialised code, or

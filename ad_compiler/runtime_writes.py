@@ -352,3 +352,17 @@ def summed_unbroadcast(gs: list, x: Any) -> Any:
     for g in gs:
         total = total + unbroadcast(g, x)
     return total
+
+
+_NO_FIRST = object()
+
+
+def tape_rows(stack: list, position: int | None, first: Any = _NO_FIRST) -> np.ndarray:
+    """The items a backward loop pops off `stack`, as one array whose row k is what its
+    k-th pop gives (`position` picks the item of a tuple entry; None: the entry itself).
+    With `first`, row 0 is `first` and row k the (k-1)-th pop's: the value the loop
+    carries from its step before (transforms/tape_factors.py)."""
+    items = [entry if position is None else entry[position] for entry in reversed(stack)]
+    if first is not _NO_FIRST:
+        items = [first, *items[:-1]]
+    return np.array(items)
