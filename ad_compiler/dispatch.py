@@ -24,9 +24,10 @@ from . import depth
 from .codegen import Generated, generate
 from .ir import Function, walk_ops
 from .registry import get
+from .transforms.row_products import row_products
 from .transforms.specialize import specialize
-from .transforms.tape_factors import tape_factors
 from .transforms.static_shapes import VARIED, Facts, analyse, signature
+from .transforms.tape_factors import tape_factors
 from .transforms.unit_seeds import unit_seed_sweep
 
 _MAX_SIGNATURES = 32  # beyond this many input signatures, calls run the generic code
@@ -237,9 +238,10 @@ class Dispatcher:
         try:
             facts = analyse(fn, self._observed)
             special = self._specialized(fn, facts)
-            # factors a backward loop reads off its tape, made for every step at once:
-            # in the code that runs, never in the code a derivative differentiates
-            runs = tape_factors(special or fn, facts)
+            # factors a backward loop reads off its tape, and products of a loop's rows
+            # with one matrix, made for every step at once: in the code that runs,
+            # never in the code a derivative differentiates
+            runs = _made_once(special or fn, facts)
             if runs is not None and special is None:
                 special = fn
             if special is not None:
@@ -337,6 +339,13 @@ def _strict() -> bool:
     """AD_COMPILER_STRICT_SPECIALIZE=1 (the test suite) makes a failed specialisation
     an error instead of a quiet fallback to the generic code."""
     return os.environ.get("AD_COMPILER_STRICT_SPECIALIZE", "") not in ("", "0")
+
+
+def _made_once(fn: Function, facts: Facts) -> Function | None:
+    """`fn` with what its loops compute step by step made once before the loop, where
+    that gives the same values (`tape_factors()`, `row_products()`); None where not."""
+    factored = tape_factors(fn, facts)
+    return row_products(factored or fn, facts) or factored
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -366,3 +366,11 @@ def tape_rows(stack: list, position: int | None, first: Any = _NO_FIRST) -> np.n
     if first is not _NO_FIRST:
         items = [first, *items[:-1]]
     return np.array(items)
+
+
+def row_products(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``a[i] @ w`` for every row i of matrix `a`, as one array.  NumPy's matmul runs
+    its loop over the stacked ``a[:, None, :]`` with the call it makes for one row
+    alone (a matrix-vector product per row), so each row has the very values
+    ``a[i] @ w`` gives; ``a @ w`` is one matrix product, which rounds otherwise."""
+    return np.matmul(a[:, None, :], w)[:, 0, :]

@@ -205,3 +205,5 @@ helper("summed_unbroadcast", runtime_writes.summed_unbroadcast, (), None,
 # at once (transforms/tape_factors.py): only in code that runs, never differentiated
 helper("tape_rows", runtime_writes.tape_rows, (), None,
        unsupported="the derivative of a tape's stacked items")
+helper("row_products", runtime_writes.row_products, (), None,
+       unsupported="the derivative of products hoisted out of a loop")
