@@ -29,6 +29,7 @@ from .transforms.specialize import specialize
 from .transforms.static_shapes import VARIED, Facts, analyse, signature
 from .transforms.tape_factors import tape_factors
 from .transforms.unit_seeds import unit_seed_sweep
+from .transforms.written_rows import written_rows
 
 _MAX_SIGNATURES = 32  # beyond this many input signatures, calls run the generic code
 _MAX_ITEMS = 64
@@ -342,10 +343,13 @@ def _strict() -> bool:
 
 
 def _made_once(fn: Function, facts: Facts) -> Function | None:
-    """`fn` with what its loops compute step by step made once before the loop, where
-    that gives the same values (`tape_factors()`, `row_products()`); None where not."""
-    factored = tape_factors(fn, facts)
-    return row_products(factored or fn, facts) or factored
+    """`fn` with what its loops compute step by step made once before the loop or read
+    where a loop wrote it, where that gives the same values (`written_rows()`,
+    `tape_factors()`, `row_products()`); None where not."""
+    made = None
+    for rewrite in (written_rows, tape_factors, row_products):
+        made = rewrite(made or fn, facts) or made
+    return made
 
 
 def _same(a: Any, b: Any) -> bool:

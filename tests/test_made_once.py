@@ -220,3 +220,82 @@ def test_second_derivatives_differentiate_the_code_before_the_rewrite(f):
     np.testing.assert_allclose(hv, (moved(eps) - moved(-eps)) / (2 * eps), rtol=1e-5, atol=1e-7)
     H = adc.hessian(f, wrt=1)(*args)
     np.testing.assert_allclose(np.tensordot(H, V, axes=2), hv, rtol=1e-9, atol=1e-11)
+
+
+# ---------------------------------------------------------------- rows a loop wrote
+
+
+def filled(x, W, h0):
+    """Each step writes row t + 1 once: the backward loop reads it."""
+    h = np.zeros((x.shape[0] + 1, h0.shape[0]))
+    h[0] = h0
+    for t in range(x.shape[0]):
+        h[t + 1] = np.tanh(h[t] @ W + x[t])
+    return np.sum(h[1:] ** 2)
+
+
+def filled_at_item(x, W, h0):
+    """Row t written (the item itself as the index), read by nothing in the loop."""
+    h = np.zeros((x.shape[0], h0.shape[0]))
+    for t in range(x.shape[0]):
+        h[t] = np.tanh(x[t] @ W + h0)
+    return np.sum(h * h)
+
+
+def filled_twice(x, W, h0):
+    """Two steps write each of two rows: the last write is the one a row keeps."""
+    h = np.zeros((2, h0.shape[0]))
+    h[0] = h0
+    for t in range(x.shape[0]):
+        h[(t + 1) % 2] = np.tanh(h[t % 2] @ W + x[t])
+    return np.sum(h ** 2)
+
+
+def filled_single(x, W, h0):
+    """float32 rows: the write rounds the value, so the backward loop may not read it."""
+    h = np.zeros((x.shape[0] + 1, h0.shape[0]), dtype=np.float32)
+    h[0] = h0
+    for t in range(x.shape[0]):
+        h[t + 1] = np.tanh(h[t] @ W + x[t])
+    return np.sum(h[1:] ** 2)
+
+
+def filled_broadcast(x, W, h0):
+    """A number written into a whole row: the row is not the value written."""
+    h = np.zeros((x.shape[0] + 1, h0.shape[0]))
+    h[0] = h0
+    for t in range(x.shape[0]):
+        h[t + 1] = np.tanh(np.sum(h[t] @ W) + x[t, 0])
+    return np.sum(h[1:] ** 2)
+
+
+FILLED = [filled, filled_at_item, filled_twice, filled_single, filled_broadcast]
+
+
+@pytest.mark.parametrize("f", FILLED, ids=lambda f: f.__name__)
+def test_rows_a_loop_wrote(f, monkeypatch):
+    for steps in (5, 1):
+        x, W, h0 = rng.normal(size=(steps, 4)), rng.normal(size=(4, 4)) * 0.5, rng.normal(size=4)
+        args = (x, W, h0)
+        g = adc.grad(f, wrt=(1, 2))
+        got = g(*args)
+        forward = adc.grad(f, wrt=(1, 2), mode="forward")(*args)
+        tol = 1e-4 if f is filled_single else 1e-6
+        for k, value, tangent in zip((1, 2), got, forward):
+            if f is not filled_single:
+                np.testing.assert_allclose(value, numeric_grad(f, list(args), k), rtol=tol,
+                                           atol=1e-8)
+            # (float32 rows: the two modes round differently)
+            single = f is filled_single
+            np.testing.assert_allclose(value, tangent, rtol=1e-5 if single else 1e-12,
+                                       atol=1e-6 if single else 1e-14)
+        plain = dispatch.Dispatcher(g.__wrapped__, *g._adc_context)
+        with monkeypatch.context() as m:
+            m.setattr(dispatch, "_made_once", lambda fn, facts: None)
+            for value, expected in zip(got, plain(*args)):
+                assert np.array_equal(value, expected)
+        source = g.source_for(*args)
+        backward = "".join(line.split("#")[0]
+                           for line in source.split("# adjoint of:", 1)[1].splitlines())
+        recomputes = "np.tanh(" in backward or "np.sin(" in backward
+        assert recomputes == (f in (filled_twice, filled_single, filled_broadcast)), source
