@@ -26,6 +26,8 @@ def row_products(fn: Function, facts: Facts) -> Function | None:
     from .optimize import eliminate_dead_code
     from .specialize import _clone
 
+    if not any(isinstance(op, ForOp) for op in walk_ops(fn.body)):
+        return None  # (most code: nothing to copy)
     clone = _clone(fn)
     changed = False
     for block in _blocks(clone.body):

@@ -141,7 +141,7 @@ def _rewrite(loop: ForOp, block: Block, fn: Function, facts: Facts,
             rows[item.uid], shape[item.uid] = ("pop", i), sig
     popped = {r.uid: i for i, r in enumerate(pop.results)}
     for param, init, y in zip(loop.carried_params, loop.inits, body.yields):
-        if isinstance(y, Value) and y.uid in rows and isinstance(init, Value) \
+        if isinstance(y, Value) and y.uid in popped and y.uid in rows and isinstance(init, Value) \
                 and _float_array(facts, param) == shape[y.uid] \
                 and _float_array(facts, init) == shape[y.uid]:
             rows[param.uid], shape[param.uid] = ("carried", popped[y.uid], init), shape[y.uid]
@@ -175,11 +175,12 @@ def _rewrite(loop: ForOp, block: Block, fn: Function, facts: Facts,
     for y in body.yields:
         if isinstance(y, Value):
             readers_in_loop.setdefault(y.uid, []).append(None)
-    factors = [op for op in body.ops if rows.get(op.results[0].uid if op.results else -1,
-                                                   ("",))[0] == "op"
-               and _arithmetic(op, rows)
-               and any(r is None or rows.get(r.results[0].uid if r.results else -1, ("",))[0]
-                       != "op" for r in readers_in_loop.get(op.result.uid, []))]
+    def on_tape(op: Op | None) -> bool:  # an operation on the tape alone
+        return op is not None and len(op.results) == 1 \
+            and rows.get(op.result.uid, ("",))[0] == "op"
+
+    factors = [op for op in body.ops if on_tape(op) and _arithmetic(op, rows)
+               and not all(on_tape(r) for r in readers_in_loop.get(op.result.uid, []))]
     if not factors or any(r is not None and (r.attrs.get("in_place") or r.attrs.get("effect"))
                           for op in factors for r in readers_in_loop[op.result.uid]):
         return []

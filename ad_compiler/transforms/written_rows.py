@@ -29,7 +29,7 @@ def written_rows(fn: Function, facts: Facts) -> Function | None:
     from .specialize import _clone
 
     aliases = getattr(fn, "aliases", None)
-    if not aliases:
+    if not aliases or not any(isinstance(op, ForOp) for op in walk_ops(fn.body)):
         return None
     clone = _clone(fn)
     changed = False
