@@ -241,8 +241,8 @@ def _number(value: object) -> bool:
 
 def _row_op(op: Op) -> bool:
     """An elementwise operation whose row of a whole array is the row computed alone."""
-    if not is_elementwise(op.prim):
-        return False
+    if not is_elementwise(op.prim) or op.attrs.get("kwnames"):
+        return False  # (np.multiply(a, b, dtype=...) among them)
     if op.prim == "pow":  # NumPy squares for ``x ** 2``: x * x, rounded once
         return isinstance(op.args[1], Const) and type(op.args[1].value) in (int, float) \
             and op.args[1].value == 2
