@@ -24,9 +24,12 @@ from . import depth
 from .codegen import Generated, generate
 from .ir import Function, walk_ops
 from .registry import get
+from .transforms.row_products import row_products
 from .transforms.specialize import specialize
 from .transforms.static_shapes import VARIED, Facts, analyse, signature
+from .transforms.tape_factors import tape_factors
 from .transforms.unit_seeds import unit_seed_sweep
+from .transforms.written_rows import written_rows
 
 _MAX_SIGNATURES = 32  # beyond this many input signatures, calls run the generic code
 _MAX_ITEMS = 64
@@ -236,8 +239,14 @@ class Dispatcher:
         try:
             facts = analyse(fn, self._observed)
             special = self._specialized(fn, facts)
+            # factors a backward loop reads off its tape, and products of a loop's rows
+            # with one matrix, made for every step at once: in the code that runs,
+            # never in the code a derivative differentiates
+            runs = _made_once(special or fn, facts)
+            if runs is not None and special is None:
+                special = fn
             if special is not None:
-                generated = self._build(special)
+                generated = self._build(runs or special)
                 candidate = generated.fn
                 candidate.source = generated.source
                 # what a second derivative differentiates: the specialised code, or
@@ -331,6 +340,16 @@ def _strict() -> bool:
     """AD_COMPILER_STRICT_SPECIALIZE=1 (the test suite) makes a failed specialisation
     an error instead of a quiet fallback to the generic code."""
     return os.environ.get("AD_COMPILER_STRICT_SPECIALIZE", "") not in ("", "0")
+
+
+def _made_once(fn: Function, facts: Facts) -> Function | None:
+    """`fn` with what its loops compute step by step made once before the loop or read
+    where a loop wrote it, where that gives the same values (`written_rows()`,
+    `tape_factors()`, `row_products()`); None where not."""
+    made = None
+    for rewrite in (written_rows, tape_factors, row_products):
+        made = rewrite(made or fn, facts) or made
+    return made
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -352,3 +352,25 @@ def summed_unbroadcast(gs: list, x: Any) -> Any:
     for g in gs:
         total = total + unbroadcast(g, x)
     return total
+
+
+_NO_FIRST = object()
+
+
+def tape_rows(stack: list, position: int | None, first: Any = _NO_FIRST) -> np.ndarray:
+    """The items a backward loop pops off `stack`, as one array whose row k is what its
+    k-th pop gives (`position` picks the item of a tuple entry; None: the entry itself).
+    With `first`, row 0 is `first` and row k the (k-1)-th pop's: the value the loop
+    carries from its step before (transforms/tape_factors.py)."""
+    items = [entry if position is None else entry[position] for entry in reversed(stack)]
+    if first is not _NO_FIRST:
+        items = [first, *items[:-1]]
+    return np.array(items)
+
+
+def row_products(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``a[i] @ w`` for every row i of matrix `a`, as one array.  NumPy's matmul runs
+    its loop over the stacked ``a[:, None, :]`` with the call it makes for one row
+    alone (a matrix-vector product per row), so each row has the very values
+    ``a[i] @ w`` gives; ``a @ w`` is one matrix product, which rounds otherwise."""
+    return np.matmul(a[:, None, :], w)[:, 0, :]

@@ -21,6 +21,7 @@ from .core import (  # noqa: F401
     is_multilinear,
     is_nondiff,
     is_reduction,
+    is_rounded_alike,
     is_scalar,
     is_view,
 )

@@ -95,6 +95,9 @@ class Primitive:
     builtin: Any = None  # the Python builtin that denotes it (abs, round, max)
     nondiff: bool = False  # derivative is zero wherever it exists
     other_arity: str | None = None  # the primitive a call with another count of arguments is
+    # one correctly rounded IEEE operation per element (+, -, *, /, sqrt): the same value
+    # on a row alone as on the row of a whole array (transforms/tape_factors.py)
+    rounded_alike: bool = False
     # -- array primitives (NumPy functions that are not elementwise)
     fn: Any = None  # the callable, for every family (array primitives, helpers, xlogy)
     params: tuple[str, ...] = ()  # NumPy's parameter order
@@ -327,6 +330,10 @@ def is_array(name: str) -> bool:
 
 def is_helper(name: str) -> bool:
     return _flag(name, "is_helper")
+
+
+def is_rounded_alike(name: str) -> bool:
+    return _flag(name, "rounded_alike")
 
 
 def is_elementwise(name: str) -> bool:

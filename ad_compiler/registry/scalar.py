@@ -10,7 +10,7 @@ import builtins
 import operator as op
 
 from .. import runtime
-from .core import elementwise, piecewise_constant
+from .core import REGISTRY, elementwise, piecewise_constant
 
 # Operators: printed as Python syntax, no callable of their own.
 elementwise("add", 2, "x + y", operator=op.add, numpy_aliases=("add",))
@@ -95,3 +95,7 @@ piecewise_constant("trunc", 1, "trunc", "trunc", numpy_aliases=("fix",))
 piecewise_constant("sign", 1, None, "sign")
 piecewise_constant("round", 1, None, "round", numpy_aliases=("rint",), builtin=builtins.round)
 piecewise_constant("int", 1, builtin=builtins.int)
+
+# each element one correctly rounded operation, whatever the array's shape and layout
+for _name in ("add", "sub", "mul", "truediv", "neg", "pos", "copy", "sqrt", "square", "abs"):
+    REGISTRY[_name].rounded_alike = True

@@ -201,3 +201,9 @@ helper("summed_matmul_adjoint_b", runtime_writes.summed_matmul_adjoint_b, (), No
        specializable=True, unsupported="the derivative of a sum over stacked steps")
 helper("summed_unbroadcast", runtime_writes.summed_unbroadcast, (), None,
        specializable=True, unsupported="the derivative of a sum over stacked steps")
+# the stacked items of a tape, for factors of a backward loop computed for all its steps
+# at once (transforms/tape_factors.py): only in code that runs, never differentiated
+helper("tape_rows", runtime_writes.tape_rows, (), None,
+       unsupported="the derivative of a tape's stacked items")
+helper("row_products", runtime_writes.row_products, (), None,
+       unsupported="the derivative of products hoisted out of a loop")

@@ -1,0 +1,301 @@
+"""What a loop computes step by step, made once before it in the code that runs
+(transforms/tape_factors.py: factors read off the tape; transforms/row_products.py:
+products of a loop's rows with one matrix).  Loops that qualify and loops that do not,
+checked against central differences and forward mode; the rewritten code against the
+code without the rewrite, value for value; and the generated code read."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from support import numeric_grad
+
+import ad_compiler as adc
+from ad_compiler import dispatch, runtime_writes
+
+rng = np.random.default_rng(41)
+
+
+def rnn_rows(Wx, Wh, b, xs, h0):
+    """Wx read inside the loop only: both rewrites apply."""
+    h = h0
+    for x in xs:
+        h = np.tanh(x @ Wx + h @ Wh + b)
+    return np.sum(h ** 2)
+
+
+def rnn_indexed(Wx, Wh, b, xs, h0):
+    """Wx also read after the loop; the rows taken by index."""
+    h = h0
+    for t in range(len(xs)):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+    return np.sum((h @ Wx.T) ** 2) + np.sum(h)
+
+
+def rnn_decaying(Wx, Wh, b, xs, h0):
+    """Wx changes from step to step: its products cannot be made before the loop."""
+    h = h0
+    for x in xs:
+        h = np.tanh(x @ Wx + h @ Wh + b)
+        Wx = 0.9 * Wx + 0.01 * np.outer(x, h)
+    return np.sum(h ** 2)
+
+
+def rnn_until(Wx, Wh, b, xs, h0):
+    """A trip count the data decide: a while loop that stops when h grows."""
+    h = h0
+    t = 0
+    while t < len(xs) and np.sum(h ** 2) < 6.0:
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+        t += 1
+    return np.sum(h ** 2) * t
+
+
+def rnn_break(Wx, Wh, b, xs, h0):
+    """A for loop left early where the state's first entry turns positive."""
+    h = h0
+    for x in xs:
+        h = np.tanh(x @ Wx + h @ Wh + b)
+        if h[0] > 0.5:
+            break
+    return np.sum(h ** 3)
+
+
+def rnn_branches(Wx, Wh, b, xs, h0):
+    """An if in the body: the tanh step or a sine step, by the row's sign."""
+    h = h0
+    for x in xs:
+        if x[0] > 0:
+            h = np.tanh(x @ Wx + h @ Wh + b)
+        else:
+            h = np.sin(h @ Wh) * 0.5 + x @ Wx
+    return np.sum((1.0 - h) ** 2)
+
+
+def rnn_epochs(Wx, Wh, b, xs, h0):
+    """Nested loops: the sequence run three times, the state carried on."""
+    h = h0
+    total = 0.0
+    for _ in range(3):
+        for x in xs:
+            h = np.tanh(x @ Wx + h @ Wh + b)
+        total = total + np.sum(h * h)
+    return total
+
+
+def rnn_growing(Wx, Wh, b, xs, h0):
+    """The state takes another shape at each step: nothing stacks."""
+    h = h0
+    for x in xs:
+        h = np.concatenate([np.tanh(x @ Wx + h[:Wx.shape[1]] @ Wh + b), h[-1:] * 0.5])
+    return np.sum(h ** 2)
+
+
+def rnn_factors(Wx, Wh, b, xs, h0):
+    """More tape arithmetic: a quotient and a square root of the state and the one
+    before it, and a factor that reads an adjoint (not made before the loop)."""
+    h = h0
+    for x in xs:
+        h = h * 0.5 + np.sqrt(1.0 + (x @ Wx + h @ Wh + b) ** 2) / (2.0 + h * h)
+    return np.sum(h ** 2)
+
+
+def point(hidden: int = 5, inputs: int = 3, steps: int = 6) -> tuple:
+    return (rng.normal(size=(inputs, hidden)) * 0.5, rng.normal(size=(hidden, hidden)) * 0.4,
+            rng.normal(size=hidden) * 0.1, rng.normal(size=(steps, inputs)),
+            rng.normal(size=hidden) * 0.3)
+
+
+def growing_point() -> tuple:
+    Wx, Wh, b, xs, _ = point()
+    return Wx, Wh, b, xs, rng.normal(size=5) * 0.3
+
+
+CASES = [rnn_rows, rnn_indexed, rnn_decaying, rnn_until, rnn_break, rnn_branches,
+         rnn_epochs, rnn_growing, rnn_factors]
+WRT = (0, 1, 2, 4)
+
+
+def unrewritten(monkeypatch: pytest.MonkeyPatch, g, args: tuple) -> tuple:
+    """What gradient `g` gives with code specialised without these rewrites (a table of
+    versions of its own: `g` keeps its own)."""
+    with monkeypatch.context() as m:
+        m.setattr(dispatch, "_made_once", lambda fn, facts: None)
+        plain = dispatch.Dispatcher(g.__wrapped__, *g._adc_context)
+        return plain(*args)
+
+
+@pytest.mark.parametrize("f", CASES, ids=lambda f: f.__name__)
+def test_gradients_against_differences_and_forward_mode(f, monkeypatch):
+    for steps in (6, 1, 0):
+        args = growing_point() if f is rnn_growing else point(steps=steps)
+        if f is rnn_growing:
+            args = (*args[:3], args[3][:steps], args[4])
+        g = adc.grad(f, wrt=WRT)
+        got = g(*args)
+        forward = adc.grad(f, wrt=WRT, mode="forward")(*args)
+        for k, value, tangent in zip(WRT, got, forward):
+            np.testing.assert_allclose(value, numeric_grad(f, list(args), k), rtol=1e-6,
+                                       atol=1e-8)
+            np.testing.assert_allclose(value, tangent, rtol=1e-12, atol=1e-14)
+        if steps > 1:  # (no step: no shape seen to specialise to)
+            assert g.specializations[next(reversed(g.specializations))] == "specialised"
+        # the same numbers as the code without the rewrite, to the last bit
+        for value, plain in zip(got, unrewritten(monkeypatch, g, args)):
+            assert np.array_equal(value, plain)
+        value, _ = adc.value_and_grad(f, wrt=WRT)(*args)
+        assert value == f(*args)  # the primal's own value, not a rounding of it
+
+
+def test_where_the_rewrites_apply():
+    args = point()
+    applied = {}
+    for f in CASES:
+        g = adc.grad(f, wrt=WRT)
+        g(*(growing_point() if f is rnn_growing else args))
+        source = g.source_for(*(growing_point() if f is rnn_growing else args))
+        applied[f.__name__] = ("tape_rows(" in source, "row_products(" in source)
+        assert "tape_rows(" not in g.source and "row_products(" not in g.source
+    assert applied == {
+        "rnn_rows": (True, True),
+        "rnn_indexed": (True, True),  # xs[t] over range(len(xs)): a row as well
+        "rnn_decaying": (True, False),  # Wx changes in the loop
+        "rnn_until": (True, False),  # a while loop's trip count is not a count of rows
+        "rnn_break": (False, False),  # after a break flag, the step runs inside an if
+        "rnn_branches": (False, False),  # and so does each branch's
+        "rnn_epochs": (True, True),  # the inner loop's, replayed in the outer backward loop
+        "rnn_growing": (False, True),  # h changes shape: no static shape to stack
+        "rnn_factors": (True, True),
+    }
+
+
+def test_generated_backward_loop_reads_its_row():
+    args = point()
+    g = adc.grad(rnn_rows, wrt=WRT)
+    g(*args)
+    source = g.source_for(*args)
+    forward, backward = source.split("stack.pop()")
+    # the forward loop reads the products made before it: no product with Wx inside
+    assert re.search(r"(\w+) = row_products\(xs_items, Wx\)", forward)
+    assert "x @ Wx" not in forward.split("for index")[1].split("#")[0]
+    # the factor 1 - h**2 is made once over the stacked states, each step reads a row
+    assert re.search(r"(\w+) = 1\.0 - tape_rows\(stack, 1, h\) \*\* 2", forward)
+    loop = backward.split("# adjoint of: for")[0]
+    assert "** 2" not in loop and re.search(r"\w+_factors\[step\]", loop)
+    assert "for step in range(len(stack)):" in forward
+
+
+def test_helpers_give_the_values_of_each_step():
+    for shape in [(7, 3, 5), (1, 1, 1), (40, 16, 32), (5, 33, 2)]:
+        n, m, p = shape
+        a, w = rng.normal(size=(n, m)), rng.normal(size=(m, p))
+        for a_, w_ in ((a, w), (np.asfortranarray(a), w.T.copy().T),
+                       (rng.normal(size=(m, n)).T, w)):
+            rows = runtime_writes.row_products(a_, w_)
+            assert rows.shape == (n, p)
+            for i in range(n):
+                assert np.array_equal(rows[i], a_[i] @ w_)
+    stack = [(0, np.ones(3)), (1, 2 * np.ones(3)), (2, 3 * np.ones(3))]
+    assert np.array_equal(runtime_writes.tape_rows(stack, 1), [[3.0] * 3, [2.0] * 3, [1.0] * 3])
+    assert np.array_equal(runtime_writes.tape_rows(stack, 1, np.zeros(3)), [[0.0] * 3, [3.0] * 3, [2.0] * 3])
+    assert np.array_equal(runtime_writes.tape_rows([np.ones(2)], None), [[1.0, 1.0]])
+    assert runtime_writes.tape_rows([], 1, np.ones(2)).shape == (1, 2)
+
+
+@pytest.mark.parametrize("f", [rnn_rows, rnn_factors], ids=lambda f: f.__name__)
+def test_second_derivatives_differentiate_the_code_before_the_rewrite(f):
+    args = point(hidden=3, inputs=2, steps=4)
+    g = adc.grad(f, wrt=1)
+    g(*args)
+    assert "tape_rows(" in g.source_for(*args) and "row_products(" in g.source_for(*args)
+    V = rng.normal(size=args[1].shape)
+    tangents = tuple(V if k == 1 else np.zeros_like(a) for k, a in enumerate(args))
+    _, hv = adc.jvp(g, args, tangents)  # forward over the (specialised) reverse
+
+    def moved(s: float) -> np.ndarray:
+        return g(*(a + s * V if k == 1 else a for k, a in enumerate(args)))
+
+    eps = 1e-6
+    np.testing.assert_allclose(hv, (moved(eps) - moved(-eps)) / (2 * eps), rtol=1e-5, atol=1e-7)
+    H = adc.hessian(f, wrt=1)(*args)
+    np.testing.assert_allclose(np.tensordot(H, V, axes=2), hv, rtol=1e-9, atol=1e-11)
+
+
+# ---------------------------------------------------------------- rows a loop wrote
+
+
+def filled(x, W, h0):
+    """Each step writes row t + 1 once: the backward loop reads it."""
+    h = np.zeros((x.shape[0] + 1, h0.shape[0]))
+    h[0] = h0
+    for t in range(x.shape[0]):
+        h[t + 1] = np.tanh(h[t] @ W + x[t])
+    return np.sum(h[1:] ** 2)
+
+
+def filled_at_item(x, W, h0):
+    """Row t written (the item itself as the index), read by nothing in the loop."""
+    h = np.zeros((x.shape[0], h0.shape[0]))
+    for t in range(x.shape[0]):
+        h[t] = np.tanh(x[t] @ W + h0)
+    return np.sum(h * h)
+
+
+def filled_twice(x, W, h0):
+    """Two steps write each of two rows: the last write is the one a row keeps."""
+    h = np.zeros((2, h0.shape[0]))
+    h[0] = h0
+    for t in range(x.shape[0]):
+        h[(t + 1) % 2] = np.tanh(h[t % 2] @ W + x[t])
+    return np.sum(h ** 2)
+
+
+def filled_single(x, W, h0):
+    """float32 rows: the write rounds the value, so the backward loop may not read it."""
+    h = np.zeros((x.shape[0] + 1, h0.shape[0]), dtype=np.float32)
+    h[0] = h0
+    for t in range(x.shape[0]):
+        h[t + 1] = np.tanh(h[t] @ W + x[t])
+    return np.sum(h[1:] ** 2)
+
+
+def filled_broadcast(x, W, h0):
+    """A number written into a whole row: the row is not the value written."""
+    h = np.zeros((x.shape[0] + 1, h0.shape[0]))
+    h[0] = h0
+    for t in range(x.shape[0]):
+        h[t + 1] = np.tanh(np.sum(h[t] @ W) + x[t, 0])
+    return np.sum(h[1:] ** 2)
+
+
+FILLED = [filled, filled_at_item, filled_twice, filled_single, filled_broadcast]
+
+
+@pytest.mark.parametrize("f", FILLED, ids=lambda f: f.__name__)
+def test_rows_a_loop_wrote(f, monkeypatch):
+    for steps in (5, 1):
+        x, W, h0 = rng.normal(size=(steps, 4)), rng.normal(size=(4, 4)) * 0.5, rng.normal(size=4)
+        args = (x, W, h0)
+        g = adc.grad(f, wrt=(1, 2))
+        got = g(*args)
+        forward = adc.grad(f, wrt=(1, 2), mode="forward")(*args)
+        tol = 1e-4 if f is filled_single else 1e-6
+        for k, value, tangent in zip((1, 2), got, forward):
+            if f is not filled_single:
+                np.testing.assert_allclose(value, numeric_grad(f, list(args), k), rtol=tol,
+                                           atol=1e-8)
+            # (float32 rows: the two modes round differently)
+            single = f is filled_single
+            np.testing.assert_allclose(value, tangent, rtol=1e-5 if single else 1e-12,
+                                       atol=1e-6 if single else 1e-14)
+        plain = dispatch.Dispatcher(g.__wrapped__, *g._adc_context)
+        with monkeypatch.context() as m:
+            m.setattr(dispatch, "_made_once", lambda fn, facts: None)
+            for value, expected in zip(got, plain(*args)):
+                assert np.array_equal(value, expected)
+        source = g.source_for(*args)
+        backward = "".join(line.split("#")[0]
+                           for line in source.split("# adjoint of:", 1)[1].splitlines())
+        recomputes = "np.tanh(" in backward or "np.sin(" in backward
+        assert recomputes == (f in (filled_twice, filled_single, filled_broadcast)), source
