@@ -211,6 +211,18 @@ def batched_einsum(spec: str, k: int, *operands: Any) -> Any:
     return np.einsum(f"{','.join(inputs)}->{out}{batch}", *operands)
 
 
+def batched_inner(a: Any, b: Any, directions_in: int = 0) -> Any:
+    """``np.inner(a, b)`` where operand `directions_in` (0: `a`, 1: `b`) is batched: a sum
+    over the primal last axes, the directions' axis moved last."""
+    a, b = np.asarray(a), np.asarray(b)
+    t, other = (a, b) if directions_in == 0 else (b, a)
+    if t.ndim == 1 or other.ndim == 0:  # a number times an array
+        return np.expand_dims(other, -1) * t if t.ndim == 1 else t * other
+    if directions_in == 0:
+        return np.moveaxis(np.inner(np.moveaxis(t, -1, 0), other), 0, -1)
+    return np.moveaxis(np.inner(other, np.moveaxis(t, -1, 0)), other.ndim - 1, -1)
+
+
 def batched_solve(a: Any, t: Any) -> Any:
     """``np.linalg.solve(a, t)`` for a batched right-hand side `t`."""
     if np.ndim(t) == 2 and np.ndim(a) == 2:

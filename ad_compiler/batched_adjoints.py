@@ -15,6 +15,7 @@ from .batched import batched_index_update, batched_unbroadcast
 from .runtime import (
     AdjointDict,
     AdjointList,
+    Adjoints,
     IndexUpdate,
     _is_zero,
     add,
@@ -22,6 +23,7 @@ from .runtime import (
     densify,
     field_update,
     fields_of,
+    index_join_layout,
     list_head,
     list_tail,
     repeat_adjoint_of,
@@ -149,3 +151,82 @@ def batched_as_gradient(g: Any, x: Any, n: int | None = None) -> Any:
 def batched_field_update_dot(base: Any, name: str, value: Any) -> Any:
     """The tangent of ``runtime.field_update(base, name, value)`` for a batched `value`."""
     return field_update(base, name, value)
+
+
+# ------------------------------------------------------------------ the adjoints of joins
+# Each cuts a batched adjoint into pieces shaped like the joined items, the directions'
+# axis kept last on every piece: the primal axis is counted from the front.
+
+
+def _pieces(g: Any, sizes: list[int], axis: int) -> list:
+    """`g` cut along primal `axis` (negative: from the last primal axis) into pieces of
+    `sizes`, where `g` carries the directions on a last axis."""
+    return np.split(g, np.cumsum(sizes)[:-1], axis=axis % (np.ndim(g) - 1))
+
+
+def batched_split_like(g: Any, xs: Any, axis: int = 0) -> Adjoints:
+    """`runtime.split_like` (the adjoint of ``np.concatenate(xs, axis)``) of a batched `g`."""
+    return Adjoints(_pieces(g, [np.shape(x)[axis] for x in xs], axis))
+
+
+def batched_unstack(g: Any, axis: int = 0) -> Adjoints:
+    """`runtime.unstack` (the adjoint of ``np.stack(xs, axis)``) of a batched `g`."""
+    g = np.asarray(g)
+    return Adjoints(np.moveaxis(g, axis % (g.ndim - 1), 0))
+
+
+def batched_hstack_adjoint(g: Any, xs: Any) -> Adjoints:
+    """`runtime.hstack_adjoint` of a batched `g`: 1-d pieces join on axis 0, others on 1."""
+    axis = 0 if np.ndim(g) == 2 else 1
+    pieces = _pieces(g, [np.shape(np.atleast_1d(x))[axis] for x in xs], axis)
+    return Adjoints(np.reshape(p, np.shape(x) + p.shape[-1:]) for p, x in zip(pieces, xs))
+
+
+def batched_vstack_adjoint(g: Any, xs: Any) -> Adjoints:
+    """`runtime.vstack_adjoint` of a batched `g`: pieces of rows, shaped like `xs`."""
+    pieces = _pieces(g, [np.shape(np.atleast_2d(x))[0] for x in xs], 0)
+    return Adjoints(np.reshape(p, np.shape(x) + p.shape[-1:]) for p, x in zip(pieces, xs))
+
+
+def batched_index_join_adjoint(g: Any, trick: Any, items: Any) -> Adjoints:
+    """`runtime.index_join_adjoint` (of ``np.r_[items]``, ``np.c_[items]``) of a batched `g`."""
+    shapes = [np.shape(x) for x in items]
+    promoted, axis = index_join_layout(trick, shapes)
+    pieces = _pieces(g, [s[axis] for s in promoted], axis)
+    return Adjoints(np.reshape(p, s + p.shape[-1:]) for p, s in zip(pieces, shapes))
+
+
+# ------------------------------------------------------------------ np.inner's adjoints
+
+
+def batched_inner_adjoint_a(g: Any, a: Any, b: Any, directions_in: int = 0) -> Any:
+    """`runtime.inner_adjoint_a` (the adjoint of `a` in ``np.inner(a, b)``) where its
+    argument at `directions_in` (0: `g`, 2: `b`) carries the directions on a last axis."""
+    g, a, b = np.asarray(g), np.asarray(a), np.asarray(b)
+    if directions_in == 2:
+        b_primal_ndim = b.ndim - 1
+        if a.ndim == 0 or b_primal_ndim == 0:
+            return batched_unbroadcast(np.expand_dims(g, -1) * b, a)
+        return np.tensordot(g, b, axes=(list(range(a.ndim - 1, g.ndim)),
+                                        list(range(b_primal_ndim - 1))))
+    if a.ndim == 0 or b.ndim == 0:
+        return batched_unbroadcast(g * np.expand_dims(b, -1), a)
+    na = a.ndim - 1  # g: a.shape[:-1] + b.shape[:-1] + (n,); the product puts n before a[-1]
+    summed = np.tensordot(g, b, axes=(list(range(na, g.ndim - 1)), list(range(b.ndim - 1))))
+    return np.moveaxis(summed, -2, -1)
+
+
+def batched_inner_adjoint_b(g: Any, a: Any, b: Any, directions_in: int = 0) -> Any:
+    """`runtime.inner_adjoint_b` (the adjoint of `b` in ``np.inner(a, b)``) where its
+    argument at `directions_in` (0: `g`, 1: `a`) carries the directions on a last axis."""
+    g, a, b = np.asarray(g), np.asarray(a), np.asarray(b)
+    if directions_in == 1:
+        a_primal_ndim = a.ndim - 1
+        if a_primal_ndim == 0 or b.ndim == 0:
+            return batched_unbroadcast(np.expand_dims(g, -1) * a, b)
+        na = a_primal_ndim - 1
+        return np.tensordot(g, a, axes=(list(range(na)), list(range(na))))
+    if a.ndim == 0 or b.ndim == 0:
+        return batched_unbroadcast(g * np.expand_dims(a, -1), b)
+    na = a.ndim - 1
+    return np.moveaxis(np.tensordot(g, a, axes=(list(range(na)), list(range(na)))), -2, -1)

@@ -108,9 +108,21 @@ class Emit:
         positions = tuple(k for k, a in enumerate(args) if self.is_batched(a))
         if not set(positions) <= set(record.linear_args):
             raise NotImplementedError(f"no batched adjoint for the runtime helper '{name}'")
+        if record.batched is not None and len(positions) == 1:
+            return self.batched_helper(name, positions[0], args)
         one_at_a_time = batched.vmap_last_items if record.container_result is True \
             else batched.vmap_last  # (a list of pieces, each stacked)
         return self.batched_call(one_at_a_time, Const(record.fn), Const(positions), *args)
+
+    def batched_helper(self, name: str, k: int, args: list[Operand]) -> Operand:
+        """The batched form of helper `name` (its registry entry's `batched`), where its
+        argument `k` carries the directions."""
+        record = REGISTRY[name]
+        if len(record.linear_args) > 1:  # the arguments left out, then which is batched
+            defaults = _defaults(record.fn)
+            count = len(inspect.signature(record.fn).parameters)
+            args = [*args, *(Const(defaults[j]) for j in range(len(args), count)), Const(k)]
+        return self.batched_call(record.batched, *args)
 
     def call(self, fn: Any, *args: Operand) -> Operand:
         """A NumPy call whose result carries no derivative (a shape, a count)."""

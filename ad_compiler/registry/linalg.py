@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import batched, runtime, runtime_linalg
+from .. import batched, batched_adjoints, runtime, runtime_linalg
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, array, helper
 from .emit import Emit, batched_call, batched_operand, einsum_parts_or_refuse, param, static
@@ -89,7 +89,10 @@ array("outer", np.outer, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
     e.reshape(e.matmul(g, e.ravel(op.args[1])), e.shape(op.args[0])),
     e.reshape(e.matmul(e.ravel(op.args[0]), g), e.shape(op.args[1]))])
 array("inner", np.inner, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
-    e.helper("inner_adjoint_a", g, *op.args[:2]), e.helper("inner_adjoint_b", g, *op.args[:2])])
+    e.helper("inner_adjoint_a", g, *op.args[:2]), e.helper("inner_adjoint_b", g, *op.args[:2])],
+    batched=lambda e, given, variadic: batched_call(e, batched.batched_inner, [
+        batched_operand("inner", given, "a"), batched_operand("inner", given, "b"),
+        Const(0 if e.is_batched(given.get("a")) else 1)]))
 array("einsum", np.einsum, "subscripts, operands*", multilinear=True, variadic=True, vjp=_einsum_vjp,
       batched=_batched_einsum)
 array("trace", np.trace, "a*, offset=0, axis1=0, axis2=1", methods=("trace",), linear=True,
@@ -153,7 +156,7 @@ array("det", np.linalg.det, "a*",
                                                   axis=(-2, -1))),
       vjp=lambda e, op, g: [e.mul(e.expand_last(e.mul(g, op.result)), _inv_t(e, op.args[0]))])
 array("slogdet", np.linalg.slogdet, "a*", container_result=True, jvp=_slogdet_jvp,
-      vjp=lambda e, op, g: [e.mul(e.expand_last(e.helper("tuple_item", g, 1)),
+      vjp=lambda e, op, g: [e.mul(e.expand_last(e.helper("result_item", g, 1, op.result)),
                                   _inv_t(e, op.args[0]))])
 
 
@@ -212,13 +215,14 @@ helper("matmul_adjoint_a", runtime.matmul_adjoint_a, (0, 2), lambda e, g, a: [
 helper("matmul_adjoint_b", runtime.matmul_adjoint_b, (0, 1), lambda e, g, a: [
     e.matmul(a[1], g), e.helper("matmul_adjoint_a", a[0], a[1], g), None],
     vmapped=True, specializable=True)
-helper("inner_adjoint_a", runtime.inner_adjoint_a, (0, 2), vmapped=True)
-helper("inner_adjoint_b", runtime.inner_adjoint_b, (0, 1), vmapped=True)
+helper("inner_adjoint_a", runtime.inner_adjoint_a, (0, 2), float_result=True,
+       batched=batched_adjoints.batched_inner_adjoint_a)
+helper("inner_adjoint_b", runtime.inner_adjoint_b, (0, 1), float_result=True,
+       batched=batched_adjoints.batched_inner_adjoint_b)
 helper("trace_adjoint", runtime.trace_adjoint, (0,), lambda e, g, a: [
     e.array("trace", g, *a[2:]), None, None, None, None], vmapped=True)
 helper("einsum_adjoint", runtime.einsum_adjoint, (), _einsum_adjoint_vjp,
        linear_of=_einsum_linear, vmapped=True)
-helper("tuple_item", runtime.tuple_item, (0,), opaque_kind=True)
 
 # np.linalg.solve on columns (a vector b, even beside a stack of matrices, is one column)
 helper("as_column", runtime_linalg.as_column, (0,), lambda e, g, a: [

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import batched as batched_runtime
-from .. import runtime
+from .. import batched_lists, runtime
 from ..builder import Builder, is_const
 from ..ir import (
     Block,
@@ -33,7 +33,6 @@ from .common import (
     check_supported,
     copy_op,
     derive,
-    located_error,
     name_fresh,
     name_output,
     reverse_code_error,
@@ -186,11 +185,14 @@ class _Sweep:
                           builder: Builder) -> Operand:
         """The tangent of ``a + b`` or ``a * n`` that may join or repeat lists: decided
         when the code runs (``sum_tangent``, ``product_tangent``)."""
-        if self.facts.batched is not None:
-            raise located_error(self.fn, op, "vector mode cannot tell whether this joins or "
-                                             "repeats lists")  # (one sweep per direction)
         helper = "sum_tangent" if op.prim == "add" else "product_tangent"
         args = [*op.args, *(Const(None) if t is None else t for t in tangents), op.result]
+        if self.facts.batched is not None:  # the directions on a last axis: zeros need them
+            fn = getattr(batched_lists, f"batched_{helper}")
+            made = builder.emit("call", [*args, self.facts.batch_seed],
+                                attrs={"fn": fn, "kwnames": ()}).result
+            self.facts.batched.add(made.uid)
+            return made
         return builder.emit(helper, args, attrs={"fn": getattr(runtime, helper),
                                                  "kwnames": ()}).result
 
