@@ -89,8 +89,10 @@ def batched_stack(ts: Any, axis: int = 0) -> Any:
 
 
 def batched_hstack(ts: Any) -> Any:
-    ndim = np.ndim(ts[0]) - 1  # of the primal items
-    return np.stack(ts) if ndim == 0 else np.concatenate(ts, axis=0 if ndim == 1 else 1)
+    """``np.hstack`` of batched tangents: each item at least 1-d (numbers become one
+    element), joined on axis 0 where the first is 1-d, else 1."""
+    ts = [np.reshape(t, (1,) + np.shape(t)) if np.ndim(t) == 1 else t for t in ts]
+    return np.concatenate(ts, axis=0 if np.ndim(ts[0]) == 2 else 1)
 
 
 def batched_index_join(trick: Any, ts: Any) -> Any:
@@ -101,8 +103,19 @@ def batched_index_join(trick: Any, ts: Any) -> Any:
 
 
 def batched_vstack(ts: Any) -> Any:
-    ndim = np.ndim(ts[0]) - 1
-    return np.stack(ts) if ndim <= 1 else np.concatenate(ts, axis=0)
+    """``np.vstack`` of batched tangents: each item at least 2-d (a number a 1x1 block,
+    a vector a row), joined on axis 0."""
+    ts = [np.reshape(t, (1,) * (3 - np.ndim(t)) + np.shape(t)) if np.ndim(t) < 3 else t
+          for t in ts]
+    return np.concatenate(ts, axis=0)
+
+
+def directions_kept(index: Any) -> Any:
+    """An index of a primal array applied to its batched tangent: the same, but a ``...``
+    in it stops before the directions' last axis (``t[..., :1]`` would index them)."""
+    if index is Ellipsis or isinstance(index, tuple) and any(i is Ellipsis for i in index):
+        return (*(index if isinstance(index, tuple) else (index,)), slice(None))
+    return index
 
 
 def batched_where(condition: Any, t1: Any, t2: Any) -> Any:
@@ -410,11 +423,7 @@ def batched_index_update(x: Any, index: Any, g: Any) -> Any:
     the directions), with `g` added at `index` (repeated indices add up)."""
     g = np.asarray(g)
     out = np.zeros(np.shape(x) + g.shape[-1:], dtype=np.result_type(g.dtype, np.float64))
-    if not isinstance(index, tuple):
-        index = (index,)
-    if any(i is Ellipsis for i in index):
-        index = (*index, slice(None))  # `...` must stop before the directions
-    np.add.at(out, index, g)
+    np.add.at(out, directions_kept(index), g)
     return out
 
 

@@ -234,9 +234,7 @@ class _Sweep:
         if not self.is_varied(op.result if op.results else op.args[2]):
             return
         batched = self.facts.batched is not None
-        if batched and (op.attrs.get("nested") or op.prim == "index_add" and isinstance(
-                op.args[1], Const) and Ellipsis in (op.args[1].value if isinstance(
-                    op.args[1].value, tuple) else (op.args[1].value,))):
+        if batched and op.attrs.get("nested"):
             raise reverse_code_error(self.fn, op)  # (one sweep per direction)
         builder.loc = op.loc
         for d in self.directions:
@@ -269,8 +267,21 @@ class _Sweep:
                 self.out.derived[acc_dot.uid] = (acc, d.fmt)
             if acc_dot is None:
                 raise reverse_code_error(self.fn, op)
+            if batched:  # x_bar_dot[..., :1, :] += g_dot: `...` stops before the directions
+                index = self._before_directions(index, builder)
             builder.block.ops.append(Op("index_add", [acc_dot, index, value_dot], [],
                                         dict(op.attrs), [], op.loc))
+
+    def _before_directions(self, index: Operand, builder: Builder) -> Operand:
+        """An index of a primal array, for its batched tangent: the same, but where it
+        has ``...``, which must stop before the directions' last axis (decided when the
+        code runs for an index it computes, unless that is a whole number)."""
+        if isinstance(index, Const):
+            return Const(batched_runtime.directions_kept(index.value))
+        if self.kinds.of(index) == "int":
+            return index
+        return builder.emit("call", [index], attrs={
+            "fn": batched_runtime.directions_kept, "kwnames": ()}).result
 
     def _new_tangents(self, values: list[Value]) -> list[tuple[_Direction, int, Value]]:
         """Fresh values for the tangents of the varied ones among `values`."""
