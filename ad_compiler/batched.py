@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .runtime import _einsum_parts, explicit_einsum, index_join_layout
+from .runtime import _einsum_parts, explicit_einsum, index_join_layout, unbroadcast
 
 
 def _axes(axis: Any, ndim: int) -> Any:
@@ -224,6 +224,16 @@ def batched_einsum(spec: str, k: int, *operands: Any) -> Any:
     return np.einsum(f"{','.join(inputs)}->{out}{batch}", *operands)
 
 
+def batched_outer(a: Any, b: Any, directions_in: int = 0) -> Any:
+    """``np.outer(a, b)`` where operand `directions_in` (0: `a`, 1: `b`) is batched: each
+    operand flattened, but for the directions' axis."""
+    if directions_in == 0:
+        t = np.asarray(a)
+        return np.reshape(t, (-1, 1, t.shape[-1])) * np.reshape(b, (1, -1, 1))
+    t = np.asarray(b)
+    return np.reshape(a, (-1, 1, 1)) * np.reshape(t, (1, -1, t.shape[-1]))
+
+
 def batched_inner(a: Any, b: Any, directions_in: int = 0) -> Any:
     """``np.inner(a, b)`` where operand `directions_in` (0: `a`, 1: `b`) is batched: a sum
     over the primal last axes, the directions' axis moved last."""
@@ -374,6 +384,8 @@ def batched_pad(t: Any, pad_width: Any, mode: str = "constant") -> Any:
 def batched_unbroadcast(g: Any, x: Any) -> Any:
     """`runtime.unbroadcast` of a batched adjoint: `g` summed to the shape of `x` over
     the axes along which `x` was broadcast; the directions' axis stays last."""
+    if not isinstance(g, (np.ndarray, float, int, np.number)):  # a container's adjoint
+        return vmap_last(unbroadcast, (0,), g, x)
     shape = np.shape(x)
     g = np.asarray(g)
     if g.shape[:-1] == shape:

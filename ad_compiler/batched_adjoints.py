@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .batched import batched_index_update, batched_unbroadcast
+from .batched import batch_zeros, batched_index_update, batched_unbroadcast
 from .runtime import (
     AdjointDict,
     AdjointList,
@@ -27,6 +27,7 @@ from .runtime import (
     list_head,
     list_tail,
     repeat_adjoint_of,
+    require_float,
 )
 
 
@@ -230,3 +231,33 @@ def batched_inner_adjoint_b(g: Any, a: Any, b: Any, directions_in: int = 0) -> A
         return batched_unbroadcast(g * np.expand_dims(a, -1), b)
     na = a.ndim - 1
     return np.moveaxis(np.tensordot(g, a, axes=(list(range(na)), list(range(na)))), -2, -1)
+
+
+# ------------------------------------------------------------------ gradients' shapes
+
+
+def batched_gradient_like_dot(t: Any, x: Any) -> Any:
+    """The tangent of ``runtime.gradient_like(g, x)`` for a batched tangent `t` of `g`:
+    shaped like `x` and the directions, in `x`'s dtype, the caller's own (a container
+    input's leaves each with the directions, as `batched_as_gradient` gives them)."""
+    if isinstance(t, IndexUpdate) and isinstance(t.base, np.ndarray):
+        t = batched_index_update(t.base, t.index, t.value)
+    if isinstance(x, np.ndarray):
+        require_float(x)
+        t = np.asarray(t)
+        shape = x.shape + t.shape[-1:]
+        return np.array(t if t.shape == shape else np.broadcast_to(t, shape), dtype=x.dtype)
+    if isinstance(x, (list, tuple, dict)) or fields_of(x) is not None:
+        return batched_as_gradient(t, x)
+    return t
+
+
+def batched_split_adjoint(g: Any, pieces: Any, axis: int = 0) -> Any:
+    """`runtime.split_adjoint` (the adjoint of ``np.split`` and its kin) of a batched
+    `g`: the pieces' adjoints joined on the primal `axis`, zeros with the directions
+    for the pieces nothing read."""
+    g = batched_dense(g, pieces)
+    seed = next(d for d, p in zip(g, pieces) if np.ndim(d) == np.ndim(p) + 1)
+    parts = [batch_zeros(p, seed) if np.ndim(d) == np.ndim(p) and not np.any(d) else d
+             for d, p in zip(g, pieces)]  # (zeros that came without the directions)
+    return np.concatenate(parts, axis=axis % np.ndim(pieces[0]))

@@ -254,3 +254,67 @@ def test_forward_jacobians_of_hstack_and_vstack_of_numbers_vectors_and_matrices(
                                for j in range(4)], -1)
     np.testing.assert_allclose(np.reshape(forward, by_differences.shape), by_differences,
                                rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((3,), (2,)), ((2, 2), (3,)), ((), (2, 1))])
+def test_batched_outer_equals_outer_one_direction_at_a_time(a_shape, b_shape):
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(size=a_shape), rng.normal(size=b_shape)
+    ta, tb = _directions(rng, a_shape), _directions(rng, b_shape)
+    np.testing.assert_allclose(batched.batched_outer(ta, b, 0),
+                               _one_at_a_time(np.outer, ta, b), rtol=1e-13)
+    np.testing.assert_allclose(batched.batched_outer(a, tb, 1),
+                               _one_at_a_time(np.outer, tb, a, first=False), rtol=1e-13)
+
+
+def test_batched_split_adjoint_joins_pieces_and_zeros_for_those_not_read():
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(2, 6))
+    pieces = np.split(x, 3, axis=-1)
+    read = _directions(rng, pieces[1].shape)
+    sparse = runtime.index_update(pieces, 1, read)  # only the middle piece was read
+    got = batched_adjoints.batched_split_adjoint(sparse, pieces, -1)
+    expected = _one_at_a_time(
+        lambda t: runtime.split_adjoint(runtime.index_update(pieces, 1, t), pieces, -1), read)
+    np.testing.assert_allclose(got, expected, rtol=1e-13)
+    assert got.shape == (2, 6, 3) and not np.any(got[:, :2]) and not np.any(got[:, 4:])
+
+
+def test_batched_gradient_like_dot_is_a_plain_array_of_the_inputs_dtype():
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(2, 3)).astype(np.float32)
+    t = np.broadcast_to(_directions(rng, (3,)), (2, 3, 3))  # a broadcast view
+    got = batched_adjoints.batched_gradient_like_dot(t, x)
+    assert got.dtype == np.float32 and got.flags.writeable and got.shape == (2, 3, 3)
+    np.testing.assert_allclose(got, t, rtol=1e-6)
+    items = batched_adjoints.batched_gradient_like_dot([t[0, 0], t[1]], [1.0, x[1]])
+    assert isinstance(items, list) and items[1].shape == (3, 3)
+    sparse = runtime.index_update(x, (1, slice(0, 2)), t[1, :2])
+    np.testing.assert_allclose(batched_adjoints.batched_gradient_like_dot(sparse, x),
+                               _one_at_a_time(lambda v: runtime.gradient_like(
+                                   runtime.index_update(x, (1, slice(0, 2)), v), x),
+                                   np.asarray(t[1, :2])), rtol=1e-6)
+
+
+def test_batched_unbroadcast_of_a_lists_adjoint_sums_each_direction():
+    rng = np.random.default_rng(12)
+    x = [0.5, 1.5]
+    g = [_directions(rng, ()), _directions(rng, ())]
+    np.testing.assert_allclose(batched.batched_unbroadcast(g, x),
+                               _one_at_a_time(runtime.unbroadcast, np.stack(g), x),
+                               rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", [
+    "concatenate_last_axis", "hstack_numbers_and_vectors", "vstack_rows", "r_and_c_joins",
+    "inner_of_matrices", "split_pieces_in_a_loop", "split_columns", "list_grown_by_joining",
+    "list_repeated_by_a_count", "slogdet_of_a_gram_matrix"])
+def test_the_sweep_takes_every_direction_at_once_in_each_helper(name):
+    # no helper of these sweeps runs one direction at a time (vmap_last)
+    from ad_compiler.build import derivative
+
+    fn, x = CASES[name]
+    gradient = derivative(fn, "grad", 0, "reverse")
+    version = gradient.version_for(x) if hasattr(gradient, "version_for") else gradient
+    sweep = derivative(version, "jvp_batched_floats", 0, "forward")
+    assert "vmap_last" not in sweep.source, sweep.source

@@ -162,15 +162,14 @@ class Emit:
         return self.array("expand_dims", x, axis=(-2, -1))
 
 
-# the batched forms of the runtime helpers adjoint rules call most (batched reverse mode)
+# the batched forms of runtime helpers in batched reverse mode only, for an adjoint that
+# carries the cotangents (a helper's registry entry may declare a `batched` form, which
+# vector mode and batched reverse mode share: unbroadcast's, sum_adjoint's, the joins')
 BATCHED_HELPERS: dict[str, Callable] = {
-    "unbroadcast": batched.batched_unbroadcast,
     "matmul_adjoint_a": batched.batched_matmul_adjoint_a,
     "matmul_adjoint_b": batched.batched_matmul_adjoint_b,
     "zero_if_integral": runtime.zero_if_integral,  # whatever the shape of its derivative
     "einsum_adjoint": batched.batched_einsum_adjoint,
-    "sum_adjoint": batched.batched_sum_adjoint,
-    "mean_adjoint": batched.batched_mean_adjoint,
     "as_column": runtime_linalg.as_column_batched,
     "from_column": runtime_linalg.from_column_batched,
     # a slice written into a list or an array's first axis: the directions' axis is last

@@ -106,8 +106,9 @@ def _as_gradient_jvp(e: Emit, op: Op, t: list) -> Operand | None:
 
 helper("as_gradient", runtime.as_gradient, (0,), lambda e, g, a: [g], jvp=_as_gradient_jvp,
        opaque_kind=True)
-helper("gradient_like", runtime.gradient_like, (0,), lambda e, g, a: [g], vmapped=True,
-       shaped_like=1, opaque_kind=True, specializable=True)
+helper("gradient_like", runtime.gradient_like, (0,), lambda e, g, a: [g],
+       batched=batched_adjoints.batched_gradient_like_dot, shaped_like=1, opaque_kind=True,
+       specializable=True)
 helper("items_of", runtime.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])],
        jvp=_items_of_jvp, says_nothing_of_arrays=True, view=True)
 # for a list, both pass their first argument on; for a dict's keys, both give zeros

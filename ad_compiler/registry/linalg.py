@@ -85,14 +85,22 @@ array("matmul", np.matmul, "x1*, x2*", operator=operator.matmul, multilinear=Tru
       batched=_batched_product("matmul"))
 array("dot", np.dot, "a*, b*", methods=("dot",), multilinear=True, vjp=_matmul_vjp,
       batched=_batched_product("dot"))
+def _batched_pair(name: str, fn: Any) -> Any:
+    """Vector mode of a product of operands `a` and `b`, one of which is batched: `fn`
+    told which (its ``directions_in``)."""
+    def rule(e: Emit, given: dict, variadic: list) -> Operand:
+        a, b = batched_operand(name, given, "a"), batched_operand(name, given, "b")
+        return batched_call(e, fn, [a, b, Const(0 if e.is_batched(a) else 1)])
+    return rule
+
+
 array("outer", np.outer, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
     e.reshape(e.matmul(g, e.ravel(op.args[1])), e.shape(op.args[0])),
-    e.reshape(e.matmul(e.ravel(op.args[0]), g), e.shape(op.args[1]))])
+    e.reshape(e.matmul(e.ravel(op.args[0]), g), e.shape(op.args[1]))],
+    batched=_batched_pair("outer", batched.batched_outer))
 array("inner", np.inner, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
     e.helper("inner_adjoint_a", g, *op.args[:2]), e.helper("inner_adjoint_b", g, *op.args[:2])],
-    batched=lambda e, given, variadic: batched_call(e, batched.batched_inner, [
-        batched_operand("inner", given, "a"), batched_operand("inner", given, "b"),
-        Const(0 if e.is_batched(given.get("a")) else 1)]))
+    batched=_batched_pair("inner", batched.batched_inner))
 array("einsum", np.einsum, "subscripts, operands*", multilinear=True, variadic=True, vjp=_einsum_vjp,
       batched=_batched_einsum)
 array("trace", np.trace, "a*, offset=0, axis1=0, axis2=1", methods=("trace",), linear=True,

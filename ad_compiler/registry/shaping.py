@@ -80,10 +80,10 @@ array("clip", np.clip, "a*, a_min=None, a_max=None", methods=("clip",), elementw
 
 helper("unbroadcast", runtime.unbroadcast, (0,),
        lambda e, g, a: [e.helper("broadcast_like", g, a[0])],
-       vmapped=True, shaped_like=1, specializable=True)
+       batched=batched.batched_unbroadcast, shaped_like=1, specializable=True)
 helper("broadcast_like", runtime.broadcast_like, (0,),
        lambda e, g, a: [e.helper("unbroadcast", g, a[0])],
-       vmapped=True, shaped_like=1, specializable=True)
+       batched=batched.batched_broadcast_like, shaped_like=1, specializable=True)
 # the adjoints of joins cut the cotangent into pieces; their transposes join the pieces
 # (each cuts a batched adjoint at once, in vector mode and batched reverse mode alike)
 helper("split_like", runtime.split_like, (0,), lambda e, g, a: [
