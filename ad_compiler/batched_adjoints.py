@@ -200,6 +200,12 @@ def batched_index_join_adjoint(g: Any, trick: Any, items: Any) -> Adjoints:
 # ------------------------------------------------------------------ np.inner's adjoints
 
 
+def _tensordot(a: Any, b: Any, axes: tuple[list[int], list[int]]) -> Any:
+    """``np.tensordot(a, b, axes)``; over no axes, the outer product, which tensordot
+    takes a slow path for (milliseconds for a number times a 120x120 array)."""
+    return np.tensordot(a, b, axes=axes) if axes[0] else np.multiply.outer(a, b)
+
+
 def batched_inner_adjoint_a(g: Any, a: Any, b: Any, directions_in: int = 0) -> Any:
     """`runtime.inner_adjoint_a` (the adjoint of `a` in ``np.inner(a, b)``) where its
     argument at `directions_in` (0: `g`, 2: `b`) carries the directions on a last axis."""
@@ -208,12 +214,12 @@ def batched_inner_adjoint_a(g: Any, a: Any, b: Any, directions_in: int = 0) -> A
         b_primal_ndim = b.ndim - 1
         if a.ndim == 0 or b_primal_ndim == 0:
             return batched_unbroadcast(np.expand_dims(g, -1) * b, a)
-        return np.tensordot(g, b, axes=(list(range(a.ndim - 1, g.ndim)),
-                                        list(range(b_primal_ndim - 1))))
+        return _tensordot(g, b, (list(range(a.ndim - 1, g.ndim)),
+                                 list(range(b_primal_ndim - 1))))
     if a.ndim == 0 or b.ndim == 0:
         return batched_unbroadcast(g * np.expand_dims(b, -1), a)
     na = a.ndim - 1  # g: a.shape[:-1] + b.shape[:-1] + (n,); the product puts n before a[-1]
-    summed = np.tensordot(g, b, axes=(list(range(na, g.ndim - 1)), list(range(b.ndim - 1))))
+    summed = _tensordot(g, b, (list(range(na, g.ndim - 1)), list(range(b.ndim - 1))))
     return np.moveaxis(summed, -2, -1)
 
 
@@ -226,11 +232,11 @@ def batched_inner_adjoint_b(g: Any, a: Any, b: Any, directions_in: int = 0) -> A
         if a_primal_ndim == 0 or b.ndim == 0:
             return batched_unbroadcast(np.expand_dims(g, -1) * a, b)
         na = a_primal_ndim - 1
-        return np.tensordot(g, a, axes=(list(range(na)), list(range(na))))
+        return _tensordot(g, a, (list(range(na)), list(range(na))))
     if a.ndim == 0 or b.ndim == 0:
         return batched_unbroadcast(g * np.expand_dims(a, -1), b)
     na = a.ndim - 1
-    return np.moveaxis(np.tensordot(g, a, axes=(list(range(na)), list(range(na)))), -2, -1)
+    return np.moveaxis(_tensordot(g, a, (list(range(na)), list(range(na)))), -2, -1)
 
 
 # ------------------------------------------------------------------ gradients' shapes
