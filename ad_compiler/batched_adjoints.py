@@ -11,13 +11,21 @@ from typing import Any
 
 import numpy as np
 
-from .batched import batch_zeros, batched_index_update, batched_unbroadcast
+from .batched import (
+    batch_zeros,
+    batched_index_update,
+    batched_matmul_adjoint_a,
+    batched_matmul_adjoint_b,
+    batched_unbroadcast,
+    vmap_last,
+)
 from .runtime import (
     AdjointDict,
     AdjointList,
     Adjoints,
     IndexUpdate,
     _is_zero,
+    _sequences_as_arrays,
     add,
     dense,
     densify,
@@ -26,6 +34,8 @@ from .runtime import (
     index_join_layout,
     list_head,
     list_tail,
+    matmul_adjoint_a,
+    matmul_adjoint_b,
     repeat_adjoint_of,
     require_float,
 )
@@ -237,6 +247,45 @@ def batched_inner_adjoint_b(g: Any, a: Any, b: Any, directions_in: int = 0) -> A
         return batched_unbroadcast(g * np.expand_dims(a, -1), b)
     na = a.ndim - 1
     return np.moveaxis(_tensordot(g, a, (list(range(na)), list(range(na)))), -2, -1)
+
+
+# ------------------------------------------------------------------ a @ b's adjoints
+# (the adjoint `g` batched: batched.py's forms, which batched reverse mode calls; a
+# factor batched, in vector mode: the product with each direction, as one einsum)
+
+
+def matmul_adjoint_a_directions(g: Any, a: Any, b: Any, directions_in: int = 0) -> Any:
+    """`runtime.matmul_adjoint_a` (``g @ b.T``) where its argument at `directions_in`
+    (0: `g`, 2: `b`) carries the directions on a last axis."""
+    a, b = _sequences_as_arrays(a, b)  # (np.dot and np.matmul take lists)
+    if directions_in == 0:
+        return batched_matmul_adjoint_a(g, a, b)
+    na, nb = np.ndim(a), np.ndim(b) - 1
+    if na == 2 and nb == 2:  # g: (m, n), b: (p, n, k) -> (m, p, k)
+        return np.einsum("mn,pnk->mpk", g, b)
+    if nb == 1:  # g: (..., m), b: (p, k) -> (..., m, p, k), summed to a's shape
+        return batched_unbroadcast(np.multiply.outer(np.asarray(g), np.asarray(b)), a)
+    if na == 1 and nb == 2:  # g: (n,), b: (p, n, k) -> (p, k)
+        return np.einsum("pnk,n->pk", b, g)
+    return vmap_last(matmul_adjoint_a, (2,), g, a, b)
+
+
+def matmul_adjoint_b_directions(g: Any, a: Any, b: Any, directions_in: int = 0) -> Any:
+    """`runtime.matmul_adjoint_b` (``a.T @ g``) where its argument at `directions_in`
+    (0: `g`, 1: `a`) carries the directions on a last axis."""
+    a, b = _sequences_as_arrays(a, b)  # (np.dot and np.matmul take lists)
+    if directions_in == 0:
+        return batched_matmul_adjoint_b(g, a, b)
+    na, nb = np.ndim(a) - 1, np.ndim(b)
+    if na == 2 and nb == 2:  # a: (m, p, k), g: (m, n) -> (p, n, k)
+        return np.einsum("mpk,mn->pnk", a, g)
+    if na == 2 and nb == 1:  # a: (m, p, k), g: (m,) -> (p, k)
+        return np.einsum("mpk,m->pk", a, g)
+    if na == 1 and nb == 2:  # a: (m, k), g: (n,) -> (m, n, k)
+        return np.expand_dims(a, 1) * np.expand_dims(g, (0, 2))
+    if na == 1 and nb == 1:  # a: (m, k), g a number
+        return np.asarray(g) * np.asarray(a)
+    return vmap_last(matmul_adjoint_b, (1,), g, a, b)
 
 
 # ------------------------------------------------------------------ gradients' shapes

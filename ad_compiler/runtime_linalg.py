@@ -196,6 +196,18 @@ def residuals_weight(residuals_bar: Any, r: Any) -> Any:
     return 2.0 * r * residuals_bar
 
 
+def residuals_weight_batched(residuals_bar: Any, r: Any, directions_in: int = 0) -> Any:
+    """`residuals_weight` where its argument at `directions_in` (0: `residuals_bar`, 1:
+    `r`) carries the directions on a last axis."""
+    if directions_in == 1:
+        if np.size(residuals_bar) == 0:
+            return np.zeros(np.shape(r))
+        return 2.0 * r * np.expand_dims(residuals_bar, -1)
+    if np.size(residuals_bar) == 0:
+        return np.zeros(np.shape(r) + np.shape(residuals_bar)[-1:])
+    return 2.0 * np.expand_dims(r, -1) * residuals_bar
+
+
 # ---------------------------------------------------------------- np.linalg.solve
 # NumPy's solve takes b as a vector only when it is 1-d (even beside a stack of
 # matrices); its rules work on columns, these helpers make and unmake them.

@@ -308,7 +308,8 @@ def test_batched_unbroadcast_of_a_lists_adjoint_sums_each_direction():
 @pytest.mark.parametrize("name", [
     "concatenate_last_axis", "hstack_numbers_and_vectors", "vstack_rows", "r_and_c_joins",
     "inner_of_matrices", "split_pieces_in_a_loop", "split_columns", "list_grown_by_joining",
-    "list_repeated_by_a_count", "slogdet_of_a_gram_matrix"])
+    "list_repeated_by_a_count", "slogdet_of_a_gram_matrix", "matrix_products",
+    "weights_of_a_layer", "lstsq_fit"])
 def test_the_sweep_takes_every_direction_at_once_in_each_helper(name):
     # no helper of these sweeps runs one direction at a time (vmap_last)
     from ad_compiler.build import derivative
@@ -318,3 +319,43 @@ def test_the_sweep_takes_every_direction_at_once_in_each_helper(name):
     version = gradient.version_for(x) if hasattr(gradient, "version_for") else gradient
     sweep = derivative(version, "jvp_batched_floats", 0, "forward")
     assert "vmap_last" not in sweep.source, sweep.source
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [
+    ((2, 3), (3, 4)), ((2, 3), (3,)), ((3,), (3, 4)), ((3,), (3,)), ((2, 2, 3), (3, 4)),
+    ((2, 3), (2, 3, 4))])
+def test_matmul_adjoints_with_a_batched_factor_equal_them_one_direction_at_a_time(
+        a_shape, b_shape):
+    rng = np.random.default_rng(13)
+    a, b = rng.normal(size=a_shape), rng.normal(size=b_shape)
+    g = rng.normal(size=np.shape(a @ b))
+    ta, tb, tg = (_directions(rng, s) for s in (a_shape, b_shape, np.shape(g)))
+    np.testing.assert_allclose(
+        batched_adjoints.matmul_adjoint_a_directions(g, a, tb, 2),
+        _one_at_a_time(lambda t: runtime.matmul_adjoint_a(g, a, t), tb), rtol=1e-12)
+    np.testing.assert_allclose(
+        batched_adjoints.matmul_adjoint_b_directions(g, ta, b, 1),
+        _one_at_a_time(lambda t: runtime.matmul_adjoint_b(g, t, b), ta), rtol=1e-12)
+    np.testing.assert_allclose(batched_adjoints.matmul_adjoint_a_directions(tg, a, b),
+                               _one_at_a_time(runtime.matmul_adjoint_a, tg, a, b), rtol=1e-12)
+    np.testing.assert_allclose(batched_adjoints.matmul_adjoint_b_directions(tg, a, b),
+                               _one_at_a_time(runtime.matmul_adjoint_b, tg, a, b), rtol=1e-12)
+
+
+@pytest.mark.parametrize("b_shape", [(3,), (3, 2)])
+def test_batched_residuals_weight_equals_it_one_direction_at_a_time(b_shape):
+    from ad_compiler.runtime_linalg import residuals_weight, residuals_weight_batched
+
+    rng = np.random.default_rng(14)
+    a, b = rng.normal(size=(3, 2)), rng.normal(size=b_shape)
+    solution, residuals, _, _ = np.linalg.lstsq(a, b, rcond=None)
+    r = b - a @ solution
+    t_res, t_r = _directions(rng, residuals.shape), _directions(rng, r.shape)
+    np.testing.assert_allclose(residuals_weight_batched(t_res, r),
+                               _one_at_a_time(residuals_weight, t_res, r), rtol=1e-13)
+    np.testing.assert_allclose(residuals_weight_batched(residuals, t_r, 1),
+                               _one_at_a_time(residuals_weight, t_r, residuals, first=False),
+                               rtol=1e-13)
+    empty = np.zeros((0,))  # no residuals: an exact fit
+    assert residuals_weight_batched(np.zeros((0, 3)), r).shape == r.shape + (3,)
+    assert not np.any(residuals_weight_batched(empty, t_r, 1))

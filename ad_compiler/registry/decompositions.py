@@ -35,6 +35,7 @@ from ..runtime_linalg import (
     residuals_tangent,
     residuals_tangent_batched,
     residuals_weight,
+    residuals_weight_batched,
     result_item,
     result_item_batched,
     result_like,
@@ -393,4 +394,4 @@ helper("result_item_batched", result_item_batched, (0,))
 helper("solution_adjoint", solution_adjoint, (0,), batched=solution_adjoint_batched)
 helper("residuals_tangent", residuals_tangent, (0,), vmapped=True)
 helper("residuals_tangent_batched", residuals_tangent_batched, (0,))
-helper("residuals_weight", residuals_weight, (0, 1), vmapped=True)
+helper("residuals_weight", residuals_weight, (0, 1), batched=residuals_weight_batched)

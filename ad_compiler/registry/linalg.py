@@ -145,9 +145,11 @@ def _column_jvp(name: str) -> Any:
 
 def _slogdet_jvp(e: Emit, op: Op, t: list) -> Operand:
     """(0, tr(A^-1 dA)): the sign is piecewise constant; in vector mode the pair carries
-    directions because its second item does."""
+    directions because its second item does, and the sign's zeros carry them too."""
     logdet_dot = e.sum(e.mul(_inv_t(e, op.args[0]), t[0]), axis=(-2, -1))
-    pair = e._mark(e.b.emit("pack", [Const(0.0), logdet_dot], attrs={"kind": "tuple"}).result,
+    sign_dot = e._mark(e.call(np.zeros_like, logdet_dot), [logdet_dot]) \
+        if e.is_batched(logdet_dot) else Const(0.0)
+    pair = e._mark(e.b.emit("pack", [sign_dot, logdet_dot], attrs={"kind": "tuple"}).result,
                    [logdet_dot])
     # in a SlogdetResult, so that ``res.logabsdet`` reads it
     return e._mark(e.helper("result_like", pair, op.result), [pair])
@@ -219,10 +221,10 @@ array("norm", np.linalg.norm, "x*, ord=None, axis=None, keepdims=False", reducti
 
 helper("matmul_adjoint_a", runtime.matmul_adjoint_a, (0, 2), lambda e, g, a: [
     e.matmul(g, a[2]), None, e.helper("matmul_adjoint_b", a[0], g, a[2])],
-    vmapped=True, specializable=True)
+    batched=batched_adjoints.matmul_adjoint_a_directions, specializable=True)
 helper("matmul_adjoint_b", runtime.matmul_adjoint_b, (0, 1), lambda e, g, a: [
     e.matmul(a[1], g), e.helper("matmul_adjoint_a", a[0], a[1], g), None],
-    vmapped=True, specializable=True)
+    batched=batched_adjoints.matmul_adjoint_b_directions, specializable=True)
 helper("inner_adjoint_a", runtime.inner_adjoint_a, (0, 2), float_result=True,
        batched=batched_adjoints.batched_inner_adjoint_a)
 helper("inner_adjoint_b", runtime.inner_adjoint_b, (0, 1), float_result=True,
