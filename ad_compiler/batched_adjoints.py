@@ -82,7 +82,10 @@ def batched_densify(a: Any, like: Any) -> Any:
     """`runtime.densify` of a batched tangent: where a sparse update of a container is
     filled in, the zeros of the other items carry the directions' axis too."""
     if isinstance(a, IndexUpdate) and not isinstance(a.base, np.ndarray):
-        zeros = _zeros_with_directions(like, _count_of_directions(a.value))
+        n = _count_of_directions(a.value)
+        if not n:  # a zero without the directions: a zero of any structure
+            return densify(a, like)
+        zeros = _zeros_with_directions(like, n)
         if isinstance(zeros, list):
             zeros = AdjointList(zeros)
         return add(zeros, a)
@@ -97,14 +100,15 @@ def batched_dense(a: Any, like: Any) -> Any:
 
 
 def _count_of_directions(t: Any) -> int:
-    """The length of the directions' axis of a batched tangent of any structure."""
+    """The length of the directions' axis of a batched tangent of any structure (0 where
+    only zeros without it are found: ``0.0`` stands for a zero of any structure)."""
     if isinstance(t, IndexUpdate):
         return _count_of_directions(t.value)
     if isinstance(t, dict):
-        return _count_of_directions(next(iter(t.values())))
+        t = list(t.values())
     if isinstance(t, (list, tuple)):
-        return _count_of_directions(t[0])
-    return np.shape(t)[-1]
+        return next((n for n in map(_count_of_directions, t) if n), 0)
+    return np.shape(t)[-1] if np.ndim(t) else 0
 
 
 def _zeros_with_directions(like: Any, n: int) -> Any:

@@ -253,8 +253,8 @@ def _before_directions(builder: Builder, index: list[Operand],
     is asked then, unless it is a number."""
     if any(isinstance(i, Const) and i.value is Ellipsis for i in index):
         return [*index, Const(slice(None))]
-    if len(index) == 1 and isinstance(index[0], Value) and \
-            facts.shape_class(index[0]) != SCALAR:
+    if len(index) == 1 and isinstance(index[0], Value) and index[0].uid not in \
+            facts.integers and facts.shape_class(index[0]) != SCALAR:
         return [builder.emit("call", [index[0]], attrs={
             "fn": batched.directions_kept, "kwnames": ()}).result]
     return index

@@ -86,6 +86,7 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
                    Kinds(fn, numeric_outputs=unit_seeds, outputs=differentiated,
                          float_inputs=tuple(wrt) if float_inputs else ()))
     out.kinds = sweep.kinds
+    facts.integers = {uid for uid, kind in sweep.kinds.kinds.items() if kind == "int"}
     sweep.ops(fn.body.ops, builder)
 
     builder.loc = None
@@ -303,6 +304,18 @@ class _Sweep:
             return Const(0.0) if builder is None else zero_like(builder, operand, self.facts)
         return t
 
+    def _carried_tangent(self, d: _Direction, init: Operand, following: Operand | None,
+                         builder: Builder) -> Operand:
+        """The tangent a loop's carried value starts with.  In vector mode zeros carry
+        the directions, but the zero adjoint ``0.0`` of what may be a container (a
+        list's adjoint accumulated item by item, as the value an iteration passes on,
+        `following`, may be) stays a number: a zero of any structure, which the
+        runtime's adjoint helpers add as one."""
+        if self.facts.batched is not None and self.tangent(d, init) is None and \
+                is_const(init, 0) and not self.kinds.numeric(following):
+            return Const(0.0)
+        return self._tangent_or_zero(d, init, builder)
+
     def _block(self, block: Block, builder: Builder, params: list[Value]) -> tuple[Block, Builder]:
         inner = Block(params=params)
         inner_builder = Builder(inner, builder.producers)
@@ -350,7 +363,8 @@ class _Sweep:
         for d, k, t in made_params:
             d.tangents[params[k].uid] = t
         tangent_params = [t for _, _, t in made_params]
-        tangent_inits = [self._tangent_or_zero(d, inits[k], builder) for d, k, _ in made_params]
+        tangent_inits = [self._carried_tangent(d, inits[k], body.yields[k] if k < len(
+            body.yields) else None, builder) for d, k, _ in made_params]
         blocks = []
         if isinstance(op, WhileOp):
             cond_params = list(op.cond_block.params) + [Value() for _ in tangent_params]
