@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .runtime import _einsum_parts, explicit_einsum, index_join_layout
+from .runtime import _einsum_parts, explicit_einsum, index_join_layout, unbroadcast
 
 
 def _axes(axis: Any, ndim: int) -> Any:
@@ -89,8 +89,10 @@ def batched_stack(ts: Any, axis: int = 0) -> Any:
 
 
 def batched_hstack(ts: Any) -> Any:
-    ndim = np.ndim(ts[0]) - 1  # of the primal items
-    return np.stack(ts) if ndim == 0 else np.concatenate(ts, axis=0 if ndim == 1 else 1)
+    """``np.hstack`` of batched tangents: each item at least 1-d (numbers become one
+    element), joined on axis 0 where the first is 1-d, else 1."""
+    ts = [np.reshape(t, (1,) + np.shape(t)) if np.ndim(t) == 1 else t for t in ts]
+    return np.concatenate(ts, axis=0 if np.ndim(ts[0]) == 2 else 1)
 
 
 def batched_index_join(trick: Any, ts: Any) -> Any:
@@ -101,8 +103,19 @@ def batched_index_join(trick: Any, ts: Any) -> Any:
 
 
 def batched_vstack(ts: Any) -> Any:
-    ndim = np.ndim(ts[0]) - 1
-    return np.stack(ts) if ndim <= 1 else np.concatenate(ts, axis=0)
+    """``np.vstack`` of batched tangents: each item at least 2-d (a number a 1x1 block,
+    a vector a row), joined on axis 0."""
+    ts = [np.reshape(t, (1,) * (3 - np.ndim(t)) + np.shape(t)) if np.ndim(t) < 3 else t
+          for t in ts]
+    return np.concatenate(ts, axis=0)
+
+
+def directions_kept(index: Any) -> Any:
+    """An index of a primal array applied to its batched tangent: the same, but a ``...``
+    in it stops before the directions' last axis (``t[..., :1]`` would index them)."""
+    if index is Ellipsis or isinstance(index, tuple) and any(i is Ellipsis for i in index):
+        return (*(index if isinstance(index, tuple) else (index,)), slice(None))
+    return index
 
 
 def batched_where(condition: Any, t1: Any, t2: Any) -> Any:
@@ -209,6 +222,28 @@ def batched_einsum(spec: str, k: int, *operands: Any) -> Any:
     batch = next(c for c in "zyxwvutsrqponmlkjihgfedcbaZYX" if c not in letters)
     inputs[k] += batch
     return np.einsum(f"{','.join(inputs)}->{out}{batch}", *operands)
+
+
+def batched_outer(a: Any, b: Any, directions_in: int = 0) -> Any:
+    """``np.outer(a, b)`` where operand `directions_in` (0: `a`, 1: `b`) is batched: each
+    operand flattened, but for the directions' axis."""
+    if directions_in == 0:
+        t = np.asarray(a)
+        return np.reshape(t, (-1, 1, t.shape[-1])) * np.reshape(b, (1, -1, 1))
+    t = np.asarray(b)
+    return np.reshape(a, (-1, 1, 1)) * np.reshape(t, (1, -1, t.shape[-1]))
+
+
+def batched_inner(a: Any, b: Any, directions_in: int = 0) -> Any:
+    """``np.inner(a, b)`` where operand `directions_in` (0: `a`, 1: `b`) is batched: a sum
+    over the primal last axes, the directions' axis moved last."""
+    a, b = np.asarray(a), np.asarray(b)
+    t, other = (a, b) if directions_in == 0 else (b, a)
+    if t.ndim == 1 or other.ndim == 0:  # a number times an array
+        return np.expand_dims(other, -1) * t if t.ndim == 1 else t * other
+    if directions_in == 0:
+        return np.moveaxis(np.inner(np.moveaxis(t, -1, 0), other), 0, -1)
+    return np.moveaxis(np.inner(other, np.moveaxis(t, -1, 0)), other.ndim - 1, -1)
 
 
 def batched_solve(a: Any, t: Any) -> Any:
@@ -349,6 +384,8 @@ def batched_pad(t: Any, pad_width: Any, mode: str = "constant") -> Any:
 def batched_unbroadcast(g: Any, x: Any) -> Any:
     """`runtime.unbroadcast` of a batched adjoint: `g` summed to the shape of `x` over
     the axes along which `x` was broadcast; the directions' axis stays last."""
+    if not isinstance(g, (np.ndarray, float, int, np.number)):  # a container's adjoint
+        return vmap_last(unbroadcast, (0,), g, x)
     shape = np.shape(x)
     g = np.asarray(g)
     if g.shape[:-1] == shape:
@@ -398,11 +435,7 @@ def batched_index_update(x: Any, index: Any, g: Any) -> Any:
     the directions), with `g` added at `index` (repeated indices add up)."""
     g = np.asarray(g)
     out = np.zeros(np.shape(x) + g.shape[-1:], dtype=np.result_type(g.dtype, np.float64))
-    if not isinstance(index, tuple):
-        index = (index,)
-    if any(i is Ellipsis for i in index):
-        index = (*index, slice(None))  # `...` must stop before the directions
-    np.add.at(out, index, g)
+    np.add.at(out, directions_kept(index), g)
     return out
 
 

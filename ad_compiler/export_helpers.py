@@ -23,6 +23,7 @@ from functools import cache
 from . import (  # noqa: F401  (the modules copied from)
     batched,
     batched_adjoints,
+    batched_lists,
     input_checks,
     runtime,
 )

@@ -246,6 +246,20 @@ def local_partials(builder: Builder, op: Op, indices: list[int]) -> list[Operand
             for i in indices]
 
 
+def _before_directions(builder: Builder, index: list[Operand],
+                       facts: ShapeFacts) -> list[Operand]:
+    """The index of a primal array, for its batched tangent: a ``...`` in it stops before
+    the directions' last axis; an index computed when the code runs (a tuple passed in)
+    is asked then, unless it is a number."""
+    if any(isinstance(i, Const) and i.value is Ellipsis for i in index):
+        return [*index, Const(slice(None))]
+    if len(index) == 1 and isinstance(index[0], Value) and index[0].uid not in \
+            facts.integers and facts.shape_class(index[0]) != SCALAR:
+        return [builder.emit("call", [index[0]], attrs={
+            "fn": batched.directions_kept, "kwnames": ()}).result]
+    return index
+
+
 def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
         facts: ShapeFacts = SCALAR_CODE) -> Operand | None:
     """Tangent of an op's result; None tangents are symbolic zeros."""
@@ -264,9 +278,8 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
         if tangents[0] is None:
             return None
         index = list(op.args[1:])
-        if e.is_batched(tangents[0]) and any(
-                isinstance(i, Const) and i.value is Ellipsis for i in index):
-            index.append(Const(slice(None)))  # `...` must stop before the directions
+        if e.is_batched(tangents[0]):  # `...` must stop before the directions
+            index = _before_directions(builder, index, facts)
         return e._mark(builder.emit("getitem", [tangents[0], *index]).result, tangents[:1])
     if op.prim == "custom" and "rule" in op.attrs:  # the user's rule for an array function
         return user_rules.rule_jvp(builder, op, tangents, e.batched is not None)

@@ -789,15 +789,6 @@ def zeros_of(x: Any) -> Any:
     return None
 
 
-def tuple_item(g: Any, k: int) -> Any:
-    """Item `k` of the adjoint of a tuple result (``np.linalg.slogdet``), sparse or not."""
-    if isinstance(g, IndexUpdate):
-        return g.value if g.index == k else 0.0
-    if _is_zero(g):
-        return 0.0
-    return g[k]
-
-
 def scalar_seed(y: Any) -> float:
     """The seed 1.0 of a gradient, after checking that the output `y` is a scalar."""
     if np.ndim(y) != 0:

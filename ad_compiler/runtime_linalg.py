@@ -153,14 +153,23 @@ def _tangent_shape(x: Any, directions: Any) -> tuple:
     return np.shape(x) + (() if directions is None else np.shape(directions)[-1:])
 
 
+_LSTSQ_VALUES = ("np.linalg.lstsq is differentiated in its solution and residuals, not its "
+                 "singular values; take them from np.linalg.svd(a, compute_uv=False)")
+
+
 def solution_adjoint(g: Any, like: Any) -> Any:
     """The adjoint of the solution of ``np.linalg.lstsq`` (item 0 of `g`), after
     refusing an adjoint of the singular values, which have no rule."""
     if np.any(result_item(g, 3, like) != 0):
-        raise ValueError("np.linalg.lstsq is differentiated in its solution and residuals, "
-                         "not its singular values; take them from "
-                         "np.linalg.svd(a, compute_uv=False)")
+        raise ValueError(_LSTSQ_VALUES)
     return result_item(g, 0, like)
+
+
+def solution_adjoint_batched(g: Any, like: Any) -> Any:
+    """`solution_adjoint` of a `g` whose items carry directions on a last axis."""
+    if np.any(result_item_batched(g, 3, like) != 0):
+        raise ValueError(_LSTSQ_VALUES)
+    return result_item_batched(g, 0, like)
 
 
 def residuals_tangent(slope: Any, residuals: Any) -> Any:
@@ -185,6 +194,18 @@ def residuals_weight(residuals_bar: Any, r: Any) -> Any:
     if np.size(residuals_bar) == 0:
         return np.zeros(np.shape(r))
     return 2.0 * r * residuals_bar
+
+
+def residuals_weight_batched(residuals_bar: Any, r: Any, directions_in: int = 0) -> Any:
+    """`residuals_weight` where its argument at `directions_in` (0: `residuals_bar`, 1:
+    `r`) carries the directions on a last axis."""
+    if directions_in == 1:
+        if np.size(residuals_bar) == 0:
+            return np.zeros(np.shape(r))
+        return 2.0 * r * np.expand_dims(residuals_bar, -1)
+    if np.size(residuals_bar) == 0:
+        return np.zeros(np.shape(r) + np.shape(residuals_bar)[-1:])
+    return 2.0 * np.expand_dims(r, -1) * residuals_bar
 
 
 # ---------------------------------------------------------------- np.linalg.solve

@@ -37,6 +37,9 @@ class ShapeFacts:
         # that tells how many there are (None outside vector mode)
         self.batched: set[int] | None = None
         self.batch_seed: Value | None = None
+        # values known to be whole numbers or arrays of them (`Kinds`' "int"): an index
+        # that is one never holds a ``...`` the directions' axis must be kept from
+        self.integers: set[int] = set()
         # batched reverse mode: the batched values are adjoints, and the runtime helpers
         # adjoint rules call take their batched forms (registry/emit.py)
         self.batched_adjoints = False

@@ -77,9 +77,14 @@ def _array_jvp(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | Non
 
 
 def _helper_batched(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | None:
-    """Vector mode through a runtime helper: the helper again, on each direction of its
-    batched tangent operands in turn (``vmap_last``), the results stacked."""
+    """Vector mode through a runtime helper: its batched form, else the helper again, on
+    each direction of its batched tangent operands in turn (``vmap_last``), the results
+    stacked."""
     record = REGISTRY[op.prim]
+    if record.batched is not None:
+        return e.sum_terms([e.batched_helper(op.prim, k, [
+            tangents[k] if j == k else a for j, a in enumerate(op.args)])
+            for k in record.linear_args if k < len(tangents) and tangents[k] is not None])
     if not record.vmapped:
         raise NotImplementedError(f"no vector-mode rule for '{op.prim}'")
     terms = [replay(e, op, {k: tangents[k]}) for k in _linear_args(record, op)

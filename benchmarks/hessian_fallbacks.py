@@ -12,6 +12,11 @@ input).  This script takes the Hessian of the scalar summary ``s_<name>`` of eve
 function of the registry catalogue (tests/fixtures/registry_cases.py), and of the
 functions of tests/fixtures/hessian_cases.py (containers, ``with np.errstate`` blocks,
 list arithmetic, items of tuple results), and lists those that take the per-direction sweeps, with the refusal that sent them there.
+
+    python benchmarks/hessian_fallbacks.py --loops    # and helpers run per direction
+
+With ``--loops`` it also lists the cases whose one sweep still applies some helper or
+primitive one direction at a time (``vmap_last``: no batched form yet), and which.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import warnings
 import numpy as np
 
 import ad_compiler as adc
-from ad_compiler import assemble
+from ad_compiler import assemble, batched
 from ad_compiler.build import derivative
 from ad_compiler.errors import ADCompileError
 
@@ -39,8 +44,9 @@ def _point(name: str, shape: tuple) -> np.ndarray:
     return rng.uniform(0.2, 0.8, shape)
 
 
-def survey(names: list[str]) -> list[tuple[str, str]]:
-    """(name, reason) for each case whose Hessian takes one sweep per direction."""
+def survey(names: list[str], current: list[str] | None = None) -> list[tuple[str, str]]:
+    """(name, reason) for each case whose Hessian takes one sweep per direction (the
+    case's name put in `current` while it runs)."""
     taken: list[str] = []
     original = assemble._vector_jvp
 
@@ -59,6 +65,8 @@ def survey(names: list[str]) -> list[tuple[str, str]]:
             else:
                 fn, args = getattr(cases, f"s_{name}"), (_point(name, CASES[name]),)
             taken.clear()
+            if current is not None:
+                current[0] = name
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
@@ -86,12 +94,34 @@ def _reason(fn, args: tuple) -> str:  # noqa: ANN001
     return "(vector mode builds for the specialised gradient; the generic one refused)"
 
 
+def _count_loops(looped: dict[str, set[str]], current: list[str]) -> None:
+    """Record, per case, what ``vmap_last`` applies one direction at a time (patched
+    before any sweep is compiled, as generated code imports it when it is compiled)."""
+    original = batched.vmap_last
+
+    def recording(fn, positions, *args):  # noqa: ANN001, ANN202
+        looped.setdefault(current[0], set()).add(getattr(fn, "__name__", "?"))
+        return original(fn, positions, *args)
+
+    batched.vmap_last = recording
+
+
 def main() -> None:
-    names = sys.argv[1:] or [*sorted(CASES), *EXTRA]
-    found = survey(names)
+    args = [a for a in sys.argv[1:] if a != "--loops"]
+    names = args or [*sorted(CASES), *EXTRA]
+    looped: dict[str, set[str]] = {}
+    current = [""]
+    if "--loops" in sys.argv:
+        _count_loops(looped, current)
+    found = survey(names, current)
     for name, reason in found:
         print(f"{name:32s} {reason}")
     print(f"{len(found)} of {len(names)} Hessians take one sweep per direction")
+    if "--loops" in sys.argv:
+        for name in sorted(looped):
+            print(f"{name:32s} one direction at a time: {', '.join(sorted(looped[name]))}")
+        print(f"{len(looped)} of {len(names)} Hessians apply something one direction at "
+              "a time in their sweep")
 
 
 if __name__ == "__main__":

@@ -18,20 +18,9 @@ from test_registry import CASES
 import ad_compiler as adc
 from ad_compiler import assemble
 
-# what still takes one JVP per element of the input, and why (docs/architecture.md)
-ONE_SWEEP_PER_DIRECTION = {
-    **{name: "an item of a list result (np.split's pieces)" for name in (
-        "array_split", "hsplit", "split", "vsplit")},
-    **{name: "the adjoint of a join has no vector-mode form" for name in (
-        "concatenate", "hstack", "vstack", "stack_arrays", "index_join")},
-    "inner": "a product whose operands may be lists",
-    "lstsq": "the adjoint of lstsq's solution has no vector-mode form",
-    "slogdet": "an item of slogdet's tuple result",
-    "slogdet_value": "an item of slogdet's tuple result",
-    "joined_lists": "list + list",
-    "repeated_list": "list * n",
-    "chain_of_numbers": "a list input (its items have no vector-mode rule)",
-}
+# what still takes one JVP per element of the input, and why (docs/architecture.md):
+# nothing in the catalogue today
+ONE_SWEEP_PER_DIRECTION: dict[str, str] = {}
 
 
 def _point(name):

@@ -115,6 +115,8 @@ class Primitive:
     jvp: Callable | None = None  # array: jvp(e, op, tangents); helper: the same
     vjp: Callable | None = None  # array: vjp(e, op, g); helper: vjp(e, g, args)
     batched: tuple[Callable, tuple[str, ...]] | Callable | None = None  # vector-mode form
+    # (a helper's: itself with a last axis of directions on an argument it is linear in,
+    # told which by ``directions_in=k`` where it is linear in several)
     methods: tuple[str, ...] = ()  # ndarray methods that mean it (x.sum(), x.flatten())
     # -- runtime helpers that derivative code calls
     is_helper: bool = False
@@ -246,9 +248,12 @@ def helper(name: str, fn: Any, linear: tuple[int, ...] = (), vjp: Callable | Non
            specializable: bool = False, says_nothing_of_arrays: bool = False,
            elementwise: bool = False, view: bool = False,
            kind_like: int | None = None, reads_items: bool = False,
-           float_result: bool = False) -> Primitive:
-    """A runtime function that derivative code calls, linear in the arguments at `linear`."""
-    return _add(Primitive(name, _module_of_caller(), fn=fn, is_helper=True,
+           float_result: bool = False, batched: Callable | None = None) -> Primitive:
+    """A runtime function that derivative code calls, linear in the arguments at `linear`;
+    `batched`, its form where an argument it is linear in carries a last axis of
+    directions (vector mode and batched reverse mode call it instead of the helper),
+    passed ``directions_in=k`` after the helper's arguments where there are several."""
+    return _add(Primitive(name, _module_of_caller(), fn=fn, is_helper=True, batched=batched,
                           linear_args=linear, vjp=vjp, joint=joint, nonlinear=nonlinear,
                           jvp=jvp, unsupported=unsupported, vmapped=vmapped, nondiff=nondiff,
                           shaped_like=shaped_like, container_result=container_result,

@@ -35,10 +35,12 @@ from ..runtime_linalg import (
     residuals_tangent,
     residuals_tangent_batched,
     residuals_weight,
+    residuals_weight_batched,
     result_item,
     result_item_batched,
     result_like,
     solution_adjoint,
+    solution_adjoint_batched,
     svd_identity,
     tall_one,
     triangle_mask,
@@ -389,7 +391,7 @@ helper("result_item", result_item, (0,), lambda e, g, a: [
         "result_item_batched" if e.is_batched(t[0]) else "result_item", t[0], *op.args[1:]),
         [t[0]])), float_result=True)  # (an item's adjoint: zeros where none flowed back)
 helper("result_item_batched", result_item_batched, (0,))
-helper("solution_adjoint", solution_adjoint, (0,))
+helper("solution_adjoint", solution_adjoint, (0,), batched=solution_adjoint_batched)
 helper("residuals_tangent", residuals_tangent, (0,), vmapped=True)
 helper("residuals_tangent_batched", residuals_tangent_batched, (0,))
-helper("residuals_weight", residuals_weight, (0, 1), vmapped=True)
+helper("residuals_weight", residuals_weight, (0, 1), batched=residuals_weight_batched)

@@ -108,9 +108,21 @@ class Emit:
         positions = tuple(k for k, a in enumerate(args) if self.is_batched(a))
         if not set(positions) <= set(record.linear_args):
             raise NotImplementedError(f"no batched adjoint for the runtime helper '{name}'")
+        if record.batched is not None and len(positions) == 1:
+            return self.batched_helper(name, positions[0], args)
         one_at_a_time = batched.vmap_last_items if record.container_result is True \
             else batched.vmap_last  # (a list of pieces, each stacked)
         return self.batched_call(one_at_a_time, Const(record.fn), Const(positions), *args)
+
+    def batched_helper(self, name: str, k: int, args: list[Operand]) -> Operand:
+        """The batched form of helper `name` (its registry entry's `batched`), where its
+        argument `k` carries the directions."""
+        record = REGISTRY[name]
+        if len(record.linear_args) > 1:  # the arguments left out, then which is batched
+            defaults = _defaults(record.fn)
+            count = len(inspect.signature(record.fn).parameters)
+            args = [*args, *(Const(defaults[j]) for j in range(len(args), count)), Const(k)]
+        return self.batched_call(record.batched, *args)
 
     def call(self, fn: Any, *args: Operand) -> Operand:
         """A NumPy call whose result carries no derivative (a shape, a count)."""
@@ -150,15 +162,14 @@ class Emit:
         return self.array("expand_dims", x, axis=(-2, -1))
 
 
-# the batched forms of the runtime helpers adjoint rules call most (batched reverse mode)
+# the batched forms of runtime helpers in batched reverse mode only, for an adjoint that
+# carries the cotangents (a helper's registry entry may declare a `batched` form, which
+# vector mode and batched reverse mode share: unbroadcast's, sum_adjoint's, the joins')
 BATCHED_HELPERS: dict[str, Callable] = {
-    "unbroadcast": batched.batched_unbroadcast,
     "matmul_adjoint_a": batched.batched_matmul_adjoint_a,
     "matmul_adjoint_b": batched.batched_matmul_adjoint_b,
     "zero_if_integral": runtime.zero_if_integral,  # whatever the shape of its derivative
     "einsum_adjoint": batched.batched_einsum_adjoint,
-    "sum_adjoint": batched.batched_sum_adjoint,
-    "mean_adjoint": batched.batched_mean_adjoint,
     "as_column": runtime_linalg.as_column_batched,
     "from_column": runtime_linalg.from_column_batched,
     # a slice written into a list or an array's first axis: the directions' axis is last

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import batched_adjoints, runtime, runtime_items
+from .. import batched_adjoints, batched_lists, runtime, runtime_items
 from ..ir import Const, Op, Operand
 from .core import helper
 from .emit import Emit, replaced
 
 
 def _items_of_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
-    """A loop's items: the tangent's items, none for a dict's keys (one sweep per
-    direction in vector mode, whose batched tangents of lists it does not follow)."""
+    """A loop's items: the tangent's items, none for a dict's keys."""
     if tangents[0] is None:
         return None
     if e.batched is not None:
-        raise NotImplementedError("no vector-mode rule for 'items_of'")
+        return e.batched_call(batched_lists.batched_items_of_dot, tangents[0], op.args[0])
     return e.helper("items_of_dot", tangents[0], op.args[0])
 
 
@@ -107,15 +106,16 @@ def _as_gradient_jvp(e: Emit, op: Op, t: list) -> Operand | None:
 
 helper("as_gradient", runtime.as_gradient, (0,), lambda e, g, a: [g], jvp=_as_gradient_jvp,
        opaque_kind=True)
-helper("gradient_like", runtime.gradient_like, (0,), lambda e, g, a: [g], vmapped=True,
-       shaped_like=1, opaque_kind=True, specializable=True)
+helper("gradient_like", runtime.gradient_like, (0,), lambda e, g, a: [g],
+       batched=batched_adjoints.batched_gradient_like_dot, shaped_like=1, opaque_kind=True,
+       specializable=True)
 helper("items_of", runtime.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])],
        jvp=_items_of_jvp, says_nothing_of_arrays=True, view=True)
 # for a list, both pass their first argument on; for a dict's keys, both give zeros
 helper("items_of_dot", runtime.items_of_dot, (0,), lambda e, g, a: [
     e.helper("items_of_t", g, a[1]), None])
 helper("items_of_t", runtime.items_of_t, (0,), lambda e, g, a: [
-    e.helper("items_of_t", g, a[1]), None])
+    e.helper("items_of_t", g, a[1]), None], batched=runtime.items_of_t)  # (as it is)
 helper("field_update", runtime.field_update, (2,),
        jvp=_adjoint_builder_jvp(batched_adjoints.batched_field_update_dot), opaque_kind=True)
 helper("zero_items", runtime.zero_items, (), nondiff=True, opaque_kind=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import batched, runtime, runtime_linalg
+from .. import batched, batched_adjoints, runtime, runtime_linalg
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, array, helper
 from .emit import Emit, batched_call, batched_operand, einsum_parts_or_refuse, param, static
@@ -85,11 +85,22 @@ array("matmul", np.matmul, "x1*, x2*", operator=operator.matmul, multilinear=Tru
       batched=_batched_product("matmul"))
 array("dot", np.dot, "a*, b*", methods=("dot",), multilinear=True, vjp=_matmul_vjp,
       batched=_batched_product("dot"))
+def _batched_pair(name: str, fn: Any) -> Any:
+    """Vector mode of a product of operands `a` and `b`, one of which is batched: `fn`
+    told which (its ``directions_in``)."""
+    def rule(e: Emit, given: dict, variadic: list) -> Operand:
+        a, b = batched_operand(name, given, "a"), batched_operand(name, given, "b")
+        return batched_call(e, fn, [a, b, Const(0 if e.is_batched(a) else 1)])
+    return rule
+
+
 array("outer", np.outer, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
     e.reshape(e.matmul(g, e.ravel(op.args[1])), e.shape(op.args[0])),
-    e.reshape(e.matmul(e.ravel(op.args[0]), g), e.shape(op.args[1]))])
+    e.reshape(e.matmul(e.ravel(op.args[0]), g), e.shape(op.args[1]))],
+    batched=_batched_pair("outer", batched.batched_outer))
 array("inner", np.inner, "a*, b*", multilinear=True, vjp=lambda e, op, g: [
-    e.helper("inner_adjoint_a", g, *op.args[:2]), e.helper("inner_adjoint_b", g, *op.args[:2])])
+    e.helper("inner_adjoint_a", g, *op.args[:2]), e.helper("inner_adjoint_b", g, *op.args[:2])],
+    batched=_batched_pair("inner", batched.batched_inner))
 array("einsum", np.einsum, "subscripts, operands*", multilinear=True, variadic=True, vjp=_einsum_vjp,
       batched=_batched_einsum)
 array("trace", np.trace, "a*, offset=0, axis1=0, axis2=1", methods=("trace",), linear=True,
@@ -134,9 +145,11 @@ def _column_jvp(name: str) -> Any:
 
 def _slogdet_jvp(e: Emit, op: Op, t: list) -> Operand:
     """(0, tr(A^-1 dA)): the sign is piecewise constant; in vector mode the pair carries
-    directions because its second item does."""
+    directions because its second item does, and the sign's zeros carry them too."""
     logdet_dot = e.sum(e.mul(_inv_t(e, op.args[0]), t[0]), axis=(-2, -1))
-    pair = e._mark(e.b.emit("pack", [Const(0.0), logdet_dot], attrs={"kind": "tuple"}).result,
+    sign_dot = e._mark(e.call(np.zeros_like, logdet_dot), [logdet_dot]) \
+        if e.is_batched(logdet_dot) else Const(0.0)
+    pair = e._mark(e.b.emit("pack", [sign_dot, logdet_dot], attrs={"kind": "tuple"}).result,
                    [logdet_dot])
     # in a SlogdetResult, so that ``res.logabsdet`` reads it
     return e._mark(e.helper("result_like", pair, op.result), [pair])
@@ -153,7 +166,7 @@ array("det", np.linalg.det, "a*",
                                                   axis=(-2, -1))),
       vjp=lambda e, op, g: [e.mul(e.expand_last(e.mul(g, op.result)), _inv_t(e, op.args[0]))])
 array("slogdet", np.linalg.slogdet, "a*", container_result=True, jvp=_slogdet_jvp,
-      vjp=lambda e, op, g: [e.mul(e.expand_last(e.helper("tuple_item", g, 1)),
+      vjp=lambda e, op, g: [e.mul(e.expand_last(e.helper("result_item", g, 1, op.result)),
                                   _inv_t(e, op.args[0]))])
 
 
@@ -208,17 +221,18 @@ array("norm", np.linalg.norm, "x*, ord=None, axis=None, keepdims=False", reducti
 
 helper("matmul_adjoint_a", runtime.matmul_adjoint_a, (0, 2), lambda e, g, a: [
     e.matmul(g, a[2]), None, e.helper("matmul_adjoint_b", a[0], g, a[2])],
-    vmapped=True, specializable=True)
+    batched=batched_adjoints.matmul_adjoint_a_directions, specializable=True)
 helper("matmul_adjoint_b", runtime.matmul_adjoint_b, (0, 1), lambda e, g, a: [
     e.matmul(a[1], g), e.helper("matmul_adjoint_a", a[0], a[1], g), None],
-    vmapped=True, specializable=True)
-helper("inner_adjoint_a", runtime.inner_adjoint_a, (0, 2), vmapped=True)
-helper("inner_adjoint_b", runtime.inner_adjoint_b, (0, 1), vmapped=True)
+    batched=batched_adjoints.matmul_adjoint_b_directions, specializable=True)
+helper("inner_adjoint_a", runtime.inner_adjoint_a, (0, 2), float_result=True,
+       batched=batched_adjoints.batched_inner_adjoint_a)
+helper("inner_adjoint_b", runtime.inner_adjoint_b, (0, 1), float_result=True,
+       batched=batched_adjoints.batched_inner_adjoint_b)
 helper("trace_adjoint", runtime.trace_adjoint, (0,), lambda e, g, a: [
     e.array("trace", g, *a[2:]), None, None, None, None], vmapped=True)
 helper("einsum_adjoint", runtime.einsum_adjoint, (), _einsum_adjoint_vjp,
        linear_of=_einsum_linear, vmapped=True)
-helper("tuple_item", runtime.tuple_item, (0,), opaque_kind=True)
 
 # np.linalg.solve on columns (a vector b, even beside a stack of matrices, is one column)
 helper("as_column", runtime_linalg.as_column, (0,), lambda e, g, a: [

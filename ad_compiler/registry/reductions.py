@@ -72,10 +72,10 @@ array("std", np.std, "a*, axis=None, ddof=0, keepdims=False", methods=("std",), 
 
 helper("sum_adjoint", runtime.sum_adjoint, (0,), lambda e, g, a: [
     e.sum(g, axis=nth(a, 2, None), keepdims=nth(a, 3, False))],
-    vmapped=True, shaped_like=1, specializable=True)
+    batched=batched.batched_sum_adjoint, shaped_like=1, specializable=True)
 helper("mean_adjoint", runtime.mean_adjoint, (0,), lambda e, g, a: [
     e.mean(g, axis=nth(a, 2, None), keepdims=nth(a, 3, False))],
-    vmapped=True, shaped_like=1, specializable=True)
+    batched=batched.batched_mean_adjoint, shaped_like=1, specializable=True)
 helper("reduced_count", runtime.reduced_count, (), nondiff=True)
 helper("extremum_mask", runtime.extremum_mask, (), nondiff=True, elementwise=True)
 

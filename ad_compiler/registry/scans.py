@@ -18,7 +18,7 @@ import inspect
 
 import numpy as np
 
-from .. import batched, runtime
+from .. import batched, batched_adjoints, runtime
 from ..ir import Const, Op, Operand
 from .core import array, helper
 from .emit import Emit, nth, param, position
@@ -409,4 +409,5 @@ helper("take_adjoint", runtime.take_adjoint, (0,), lambda e, h, a: [
 helper("take_along_axis_adjoint", runtime.take_along_axis_adjoint, (0,), lambda e, h, a: [
     e.take_along_axis(h, a[2], axis=nth(a, 3, -1))], vmapped=True)
 helper("split_adjoint", runtime.split_adjoint, (0,), lambda e, h, a: [
-    e.helper("split_like", h, a[1], nth(a, 2, 0))], vmapped=True)
+    e.helper("split_like", h, a[1], nth(a, 2, 0))],
+    batched=batched_adjoints.batched_split_adjoint)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import batched, runtime
+from .. import batched, batched_adjoints, runtime
 from ..ir import Const, Op, Operand
 from .core import array, helper
 from .emit import Emit, batched_call, batched_operand, param
@@ -80,24 +80,28 @@ array("clip", np.clip, "a*, a_min=None, a_max=None", methods=("clip",), elementw
 
 helper("unbroadcast", runtime.unbroadcast, (0,),
        lambda e, g, a: [e.helper("broadcast_like", g, a[0])],
-       vmapped=True, shaped_like=1, specializable=True)
+       batched=batched.batched_unbroadcast, shaped_like=1, specializable=True)
 helper("broadcast_like", runtime.broadcast_like, (0,),
        lambda e, g, a: [e.helper("unbroadcast", g, a[0])],
-       vmapped=True, shaped_like=1, specializable=True)
+       batched=batched.batched_broadcast_like, shaped_like=1, specializable=True)
 # the adjoints of joins cut the cotangent into pieces; their transposes join the pieces
+# (each cuts a batched adjoint at once, in vector mode and batched reverse mode alike)
 helper("split_like", runtime.split_like, (0,), lambda e, g, a: [
     e.array("concatenate", e.helper("dense", g, a[1]), *a[2:]), None, None],
-    container_result=True)
+    container_result=True, batched=batched_adjoints.batched_split_like)
 helper("unstack", runtime.unstack, (0,), lambda e, g, a: [
-    e.helper("unstack_t", g, *a), None], container_result=True)
+    e.helper("unstack_t", g, *a), None], container_result=True,
+    batched=batched_adjoints.batched_unstack)
 helper("unstack_t", runtime.unstack_t, (0,))
 helper("hstack_adjoint", runtime.hstack_adjoint, (0,), lambda e, g, a: [
-    e.array("hstack", e.helper("dense", g, a[1])), None], container_result=True)
+    e.array("hstack", e.helper("dense", g, a[1])), None], container_result=True,
+    batched=batched_adjoints.batched_hstack_adjoint)
 helper("index_join_adjoint", runtime.index_join_adjoint, (0,), lambda e, g, a: [
     e.array("index_join", a[1], e.helper("dense", g, a[2])), None, None],
-    container_result=True)
+    container_result=True, batched=batched_adjoints.batched_index_join_adjoint)
 helper("vstack_adjoint", runtime.vstack_adjoint, (0,), lambda e, g, a: [
-    e.array("vstack", e.helper("dense", g, a[1])), None], container_result=True)
+    e.array("vstack", e.helper("dense", g, a[1])), None], container_result=True,
+    batched=batched_adjoints.batched_vstack_adjoint)
 helper("tile_adjoint", runtime.tile_adjoint, (0,), lambda e, g, a: [
     e.array("tile", g, a[2]), None, None], vmapped=True)
 helper("repeat_adjoint", runtime.repeat_adjoint, (0,), vmapped=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import batched as batched_runtime
-from .. import runtime
+from .. import batched_lists, runtime
 from ..builder import Builder, is_const
 from ..ir import (
     Block,
@@ -33,7 +33,6 @@ from .common import (
     check_supported,
     copy_op,
     derive,
-    located_error,
     name_fresh,
     name_output,
     reverse_code_error,
@@ -87,6 +86,7 @@ def forward(fn: Function, wrt: list[int], *, unit_seeds: bool,
                    Kinds(fn, numeric_outputs=unit_seeds, outputs=differentiated,
                          float_inputs=tuple(wrt) if float_inputs else ()))
     out.kinds = sweep.kinds
+    facts.integers = {uid for uid, kind in sweep.kinds.kinds.items() if kind == "int"}
     sweep.ops(fn.body.ops, builder)
 
     builder.loc = None
@@ -186,11 +186,14 @@ class _Sweep:
                           builder: Builder) -> Operand:
         """The tangent of ``a + b`` or ``a * n`` that may join or repeat lists: decided
         when the code runs (``sum_tangent``, ``product_tangent``)."""
-        if self.facts.batched is not None:
-            raise located_error(self.fn, op, "vector mode cannot tell whether this joins or "
-                                             "repeats lists")  # (one sweep per direction)
         helper = "sum_tangent" if op.prim == "add" else "product_tangent"
         args = [*op.args, *(Const(None) if t is None else t for t in tangents), op.result]
+        if self.facts.batched is not None:  # the directions on a last axis: zeros need them
+            fn = getattr(batched_lists, f"batched_{helper}")
+            made = builder.emit("call", [*args, self.facts.batch_seed],
+                                attrs={"fn": fn, "kwnames": ()}).result
+            self.facts.batched.add(made.uid)
+            return made
         return builder.emit(helper, args, attrs={"fn": getattr(runtime, helper),
                                                  "kwnames": ()}).result
 
@@ -232,9 +235,7 @@ class _Sweep:
         if not self.is_varied(op.result if op.results else op.args[2]):
             return
         batched = self.facts.batched is not None
-        if batched and (op.attrs.get("nested") or op.prim == "index_add" and isinstance(
-                op.args[1], Const) and Ellipsis in (op.args[1].value if isinstance(
-                    op.args[1].value, tuple) else (op.args[1].value,))):
+        if batched and op.attrs.get("nested"):
             raise reverse_code_error(self.fn, op)  # (one sweep per direction)
         builder.loc = op.loc
         for d in self.directions:
@@ -267,8 +268,21 @@ class _Sweep:
                 self.out.derived[acc_dot.uid] = (acc, d.fmt)
             if acc_dot is None:
                 raise reverse_code_error(self.fn, op)
+            if batched:  # x_bar_dot[..., :1, :] += g_dot: `...` stops before the directions
+                index = self._before_directions(index, builder)
             builder.block.ops.append(Op("index_add", [acc_dot, index, value_dot], [],
                                         dict(op.attrs), [], op.loc))
+
+    def _before_directions(self, index: Operand, builder: Builder) -> Operand:
+        """An index of a primal array, for its batched tangent: the same, but where it
+        has ``...``, which must stop before the directions' last axis (decided when the
+        code runs for an index it computes, unless that is a whole number)."""
+        if isinstance(index, Const):
+            return Const(batched_runtime.directions_kept(index.value))
+        if self.kinds.of(index) == "int":
+            return index
+        return builder.emit("call", [index], attrs={
+            "fn": batched_runtime.directions_kept, "kwnames": ()}).result
 
     def _new_tangents(self, values: list[Value]) -> list[tuple[_Direction, int, Value]]:
         """Fresh values for the tangents of the varied ones among `values`."""
@@ -289,6 +303,18 @@ class _Sweep:
         if t is None:
             return Const(0.0) if builder is None else zero_like(builder, operand, self.facts)
         return t
+
+    def _carried_tangent(self, d: _Direction, init: Operand, following: Operand | None,
+                         builder: Builder) -> Operand:
+        """The tangent a loop's carried value starts with.  In vector mode zeros carry
+        the directions, but the zero adjoint ``0.0`` of what may be a container (a
+        list's adjoint accumulated item by item, as the value an iteration passes on,
+        `following`, may be) stays a number: a zero of any structure, which the
+        runtime's adjoint helpers add as one."""
+        if self.facts.batched is not None and self.tangent(d, init) is None and \
+                is_const(init, 0) and not self.kinds.numeric(following):
+            return Const(0.0)
+        return self._tangent_or_zero(d, init, builder)
 
     def _block(self, block: Block, builder: Builder, params: list[Value]) -> tuple[Block, Builder]:
         inner = Block(params=params)
@@ -337,7 +363,8 @@ class _Sweep:
         for d, k, t in made_params:
             d.tangents[params[k].uid] = t
         tangent_params = [t for _, _, t in made_params]
-        tangent_inits = [self._tangent_or_zero(d, inits[k], builder) for d, k, _ in made_params]
+        tangent_inits = [self._carried_tangent(d, inits[k], body.yields[k] if k < len(
+            body.yields) else None, builder) for d, k, _ in made_params]
         blocks = []
         if isinstance(op, WhileOp):
             cond_params = list(op.cond_block.params) + [Value() for _ in tangent_params]

@@ -69,10 +69,27 @@ def _makes_container(op: Op) -> bool:
     return bool(made(op) if callable(made) else made)
 
 
-def _items_of_floats(producers: dict[int, Op], operand: Operand) -> bool:
-    """`operand` is the tuple of float arrays of an entry with `float_items` (eigh)."""
-    op = producers.get(operand.uid) if isinstance(operand, Value) else None
-    return op is not None and _has(op.prim, "float_items") and _makes_container(op)
+def _result_item_kind(producers: dict[int, Op], op: Op) -> str | None:
+    """The kind of ``op``, a getitem or getattr, where it reads one item of the tuple or
+    list a NumPy function returned: every such item is a number or an array (np.split's
+    pieces, lstsq's rank), a float one for an entry with `float_items` (w, V = eigh(a)).
+    A slice of it (``np.split(x, 4)[1:]``) is a list, so only one item counts."""
+    if op.prim == "getitem" and not (len(op.args) == 2 and isinstance(op.args[1], Const)
+                                     and type(op.args[1].value) is int):
+        return None
+    if op.prim == "getattr" and not (isinstance(op.args[1], Const) and
+                                     op.args[1].value not in ("count", "index")):
+        return None  # (a tuple's methods)
+    return _items_of_array_result(producers, op.args[0])
+
+
+def _items_of_array_result(producers: dict[int, Op], operand: Operand) -> str | None:
+    """The kind of every item of `operand`, where a NumPy function returned it as a tuple
+    or list of numbers and arrays; else None."""
+    made = producers.get(operand.uid) if isinstance(operand, Value) else None
+    if made is None or not _has(made.prim, "is_array") or not _makes_container(made):
+        return None
+    return "float" if _has(made.prim, "float_items") else "numeric"
 
 
 def _join(a: str | None, b: str | None) -> str | None:
@@ -189,6 +206,8 @@ class Kinds:
         if made is not None and made.prim == "call" and getattr(
                 made.attrs.get("fn"), "__name__", None) == "range":
             return "int"
+        if _items_of_array_result(self._producers, iterable) is not None:
+            return _items_of_array_result(self._producers, iterable)  # np.split's pieces
         return "float" if self.of(iterable) in _FLOATING else None
 
     def _made(self, op: Op) -> str | None:
@@ -201,8 +220,8 @@ class Kinds:
             return "seq"
         if prim == "copy":
             return kinds[0] if kinds else None
-        if prim in ("getitem", "getattr") and _items_of_floats(self._producers, op.args[0]):
-            return "float"  # w of w, V = np.linalg.eigh(a): an array
+        if prim in ("getitem", "getattr") and _result_item_kind(self._producers, op) is not None:
+            return _result_item_kind(self._producers, op)  # w of w, V = np.linalg.eigh(a)
         if prim == "getitem":
             return kinds[0] if kinds and kinds[0] in ("float", "int", "numeric") else None
         if prim == "add":
