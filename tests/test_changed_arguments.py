@@ -1,5 +1,6 @@
-"""Inlined helpers that change what they are passed: the caller sees the change, as
-Python's own call does, or the compiler refuses at the call.
+"""Inlined helpers that change what they are passed, and closures that change their
+caller's names: the caller sees the change, as Python's own call does (a loop calling
+them carries what they change), or the compiler refuses at the call.
 
 A list or dict display the caller passes becomes one runtime value for the helper;
 a change the helper makes to it is the caller's too.  These used to be lost: the value
@@ -21,7 +22,9 @@ X = np.array([0.3, -0.7, 1.2])
 CHANGED = [F.appended_by_a_helper, F.appended_to_a_list_of_values,
            F.extended_and_popped_by_a_helper, F.dict_filled_by_a_helper,
            F.nested_list_grown_by_a_helper, F.array_in_a_list_written_by_a_helper,
-           F.array_written_by_a_helper, F.helper_result_used]
+           F.array_written_by_a_helper, F.helper_result_used, F.list_grown_in_a_loop,
+           F.appended_in_a_loop, F.filled_in_a_loop, F.grown_by_a_closure_in_a_loop,
+           F.counted_by_a_closure_in_a_while_loop]
 
 
 @pytest.mark.parametrize("mode", ["reverse", "forward"])
@@ -41,13 +44,17 @@ def test_second_derivatives(f):
     np.testing.assert_allclose(adc.hessian(f)(X.copy()), expected, rtol=1e-6, atol=1e-8)
 
 
-REFUSED = [(F.appended_in_a_loop, "this call changes 'terms', which the loop around it "
-                                  "does not assign"),
-           (F.written_in_a_loop, "this call changes 'out', which the loop around it does "
+REFUSED = [(F.written_in_a_loop, "this call changes 'out', which the loop around it does "
                                  "not assign"),
            (F.display_held_by_another, "changes a list or dict that another list or dict "
                                        "holds"),
-           (F.item_held_by_a_name, "one of whose items another name holds")]
+           (F.item_held_by_a_name, "one of whose items another name holds"),
+           (F.changed_in_a_loop_of_the_helper, "this call changes 'terms', a list or dict "
+                                               "display, in a loop of the function it calls"),
+           (F.item_of_a_display_passed, "changes a list or dict that another list or dict "
+                                        "holds"),
+           (F.inner_list_grown_in_a_loop, "changes a list or dict that another list or "
+                                          "dict holds")]
 
 
 @pytest.mark.parametrize("mode", ["reverse", "forward"])

@@ -159,6 +159,7 @@ class ControlFlow:
         params = [Value(n) for n in carried]
         self._note_carried_arrays([self.env[n] for n in carried], params)
         self._assume_float_params([self.env[n] for n in carried], params)
+        self.root.loop_entry.update((p.uid, self.env[n]) for n, p in zip(carried, params))
         saved_block, saved_env = self.builder.block, self.env
         body = Block(params=[item, *params, *loop.extra_params()])
         self.builder.block, self.env = body, dict(saved_env)
@@ -351,6 +352,7 @@ class ControlFlow:
         saved_block, saved_env = self.builder.block, self.env
         cond_params = [Value(n) for n in names]
         cond_block = Block(params=cond_params)
+        self.root.loop_entry.update((p.uid, self.env[n]) for n, p in zip(carried, cond_params))
         self.builder.block, self.env = cond_block, dict(saved_env)
         self.env.update(zip(carried, cond_params))
         if loop.done is not None:  # `while not done and <test>`
@@ -366,6 +368,7 @@ class ControlFlow:
         params = [Value(n) for n in carried]
         self._note_carried_arrays([self.env[n] for n in carried], params)
         self._assume_float_params([self.env[n] for n in carried], params)
+        self.root.loop_entry.update((p.uid, self.env[n]) for n, p in zip(carried, params))
         body = Block(params=[*params, *loop.extra_params()])
         self.builder.block, self.env = body, dict(saved_env)
         self.env.update(zip(carried, params))

@@ -110,6 +110,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         # a list or dict display made one runtime value (to pass it to an inlined
         # function, say): value -> the display, which a change of the value rebinds
         self.materialized_from: dict[int, Any] = {}
+        self.loop_entry: dict[int, Any] = {}  # a loop's param -> what the loop starts from
         self.integral: set[int] = set()
         self.arrays: set[int] = set()  # loop-carried values known to stay arrays
         # dtype kinds of loop-carried arrays: known ('f' of a loop's results whose every

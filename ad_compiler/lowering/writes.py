@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import ast
 import builtins
+import types
 from typing import Any
 
 from .. import runtime_writes
+from ..errors import ADCompileError
+from ..frontend import load
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..registry import has_expr, is_array, is_view
 from ..registry.writes import BASIC, BASIC_ARRAY, IF_ARRAY, LIST_SLICE, MAY_REPEAT
 from . import inplace
-from .values import _StaticDict, _StaticSeq, written_names
+from .values import _LocalFunction, _StaticDict, _StaticSeq, written_names
 
 _INTEGER_OPS = ("add", "sub", "mul", "floordiv", "mod", "neg")
 _INTEGER_CALLS = (builtins.len, builtins.int)
@@ -219,11 +222,22 @@ class Writes:
                                  f"pop index {i} out of range") from None
         return self.builder.emit("getitem", [self._materialize(seq, node), Const(i)]).result
 
+    def _display_of(self, value: Any) -> tuple[Any, bool]:
+        """The list or dict display `value` was made of, through the loops that carry it
+        (and whether one does): a change of `value` is one of the display, which the
+        names and displays holding it must see."""
+        in_loop = False
+        while isinstance(value, Value) and value.uid in self.root.loop_entry:
+            value, in_loop = self.root.loop_entry[value.uid], True
+        if isinstance(value, Value):
+            value = self.root.materialized_from.get(value.uid)
+        return (value, in_loop) if isinstance(value, (_StaticSeq, _StaticDict)) else (
+            None, in_loop)
+
     def _check_display_rebound(self, display: Any) -> None:
         """A list or dict display an inlined function changed becomes a runtime value
         here: refused where another display holds it, or where a name holds one of its
         items, which would keep the items from before the change."""
-        self._check_not_held(display, self.stmt)
         pending = list(display.items.values() if isinstance(display, _StaticDict)
                        else display.items)
         while pending:
@@ -403,20 +417,29 @@ class Writes:
         function); views of `old` are taken again; a view written into is written back
         into the array it views (`write_back`; not for a view taken again)."""
         frame: Any = self
-        display = self.root.materialized_from.get(old.uid) if isinstance(old, Value) else None
+        display, in_loop = self._display_of(old)
         while frame is not None:
+            where = self.stmt if frame is self else frame.stmt  # (a caller: at the call)
+            if display is not None:
+                frame._check_not_held(display, where)
             for name, held in list(frame.env.items()):
-                if held is not old and (display is None or held is not display):
-                    continue
-                if held is display:  # a display the caller passed to an inlined function
+                if held is display:  # a display made one value, which changed
+                    if in_loop:  # (a loop of the function called: it carries a copy)
+                        raise frame.error(where, f"this call changes '{name}', a list or "
+                                                 "dict display, in a loop of the function "
+                                                 "it calls, which is not supported",
+                                          hint=f"return '{name}' from the function and "
+                                               f"assign it here: {name} = ...")
                     frame._check_display_rebound(display)
+                elif held is not old:
+                    continue
                 if frame._may_rebind(name, strict=frame is self):
                     frame.env[name] = new
                     if isinstance(new, Value) and new.name is None:
                         new.name = name
                 else:  # (a caller's name: the error is said at the call)
-                    raise frame.error(frame.stmt, f"this call changes '{name}', which the "
-                                                  "loop around it does not assign",
+                    raise frame.error(where, f"this call changes '{name}', which the loop "
+                                             "around it does not assign",
                                       hint=f"return '{name}' from the function and assign "
                                            f"it in the loop: {name} = ...")
             frame = frame.caller[0] if frame.caller is not None else None
@@ -470,7 +493,8 @@ class Writes:
         name, names holding the same value, or a view of it, or the array it views."""
         names = list(carried)
         views = self.root.view_of
-        all_written = written_names(body)
+        all_written = written_names(body) + self._changed_by_calls(body)
+        names += [n for n in dict.fromkeys(all_written) if n in self.env and n not in names]
         written = [n for n in all_written if n in self.env]
         nodes = [n for stmt in body for n in ast.walk(stmt)]
         changed = set(all_written) | {n.target.id for n in nodes if isinstance(
@@ -497,6 +521,56 @@ class Writes:
             written += more
             names += [n for n in more if n not in names]
         return names
+
+    def _changed_by_calls(self, body: list[ast.stmt]) -> list[str]:
+        """Names of this function that a call in `body` may change in place: the names
+        passed for a parameter the called function writes into or grows
+        (``add_term(terms, v)`` with ``terms.append(v)``), and the names a nested
+        function writes into (``acc.append(v)`` in a closure).  One level deep: a change
+        made further down is refused at the call (`_rebind`)."""
+        changed: list[str] = []
+        for node in (n for stmt in body for n in ast.walk(stmt)):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            defined = self._called_definition(node.func.id)
+            if defined is None:
+                continue
+            spec = defined.args
+            params = [a.arg for a in (*spec.posonlyargs, *spec.args)]
+            inner = written_names(defined.body if isinstance(defined.body, list)
+                                  else [ast.Expr(defined.body)])
+            inner += [n.target.id for n in ast.walk(defined) if isinstance(
+                n, ast.AugAssign) and isinstance(n.target, ast.Name)]
+            for name in dict.fromkeys(inner):
+                if name in params:
+                    at = params.index(name)
+                    passed = node.args[at] if at < len(node.args) else next(
+                        (k.value for k in node.keywords if k.arg == name), None)
+                    if isinstance(passed, ast.Name):
+                        changed.append(passed.id)
+                elif isinstance(self.env.get(node.func.id), _LocalFunction):
+                    changed.append(name)  # (a closure's write into its caller's name)
+        return changed
+
+    def _called_definition(self, name: str) -> ast.FunctionDef | ast.Lambda | None:
+        """The definition a call of `name` inlines: a nested function, or a Python
+        function of a module (not a library's)."""
+        held = self.env.get(name)
+        if isinstance(held, _LocalFunction):
+            return held.node
+        if name in self.env:
+            return None
+        resolved = self.src.resolve(name)
+        fn = resolved.obj if resolved is not None else None
+        from .calls import is_library_function  # (calls.py builds on this module)
+
+        if not isinstance(fn, types.FunctionType) or is_library_function(fn):
+            return None
+        try:
+            node = load(fn).node
+        except ADCompileError:
+            return None  # (refused where it is called)
+        return node if isinstance(node, (ast.FunctionDef, ast.Lambda)) else None
 
     def _assumed_from(self, value: Operand) -> int | None:
         """The loop param assumed a float array (`_assume_float_params`) that `value` is
