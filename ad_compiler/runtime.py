@@ -915,6 +915,23 @@ def zero_if_integral(t: Any, y: Any) -> Any:
     return t
 
 
+def selected_places(condition: Any, like: Any = None, negate: bool = False) -> Any:
+    """Where an adjoint that ``np.where(condition, ...)`` passed to one branch may be
+    nonzero: `condition` (its negation for the other branch), reduced with ``any`` over
+    the axes that ``unbroadcast(g, like)`` sums, so it stays broadcastable to `like`."""
+    mask = np.logical_not(condition) if negate else np.asarray(condition, dtype=bool)
+    if like is None:
+        return mask
+    shape = np.shape(like)
+    lead = mask.ndim - len(shape)
+    if lead > 0:
+        mask = mask.any(axis=tuple(range(lead)))
+    offset = len(shape) - mask.ndim  # (aligned on the last axis, as broadcasting is)
+    axes = tuple(i - offset for i, n in enumerate(shape) if n == 1 and i >= offset
+                 and mask.shape[i - offset] != 1)
+    return mask.any(axis=axes, keepdims=True) if axes else mask
+
+
 def xlogy(a: Any, b: Any) -> Any:
     """``a * log(b)``, and 0 wherever `a` is 0 whatever `b` is.
 
