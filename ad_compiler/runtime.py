@@ -1153,6 +1153,17 @@ def index_join_adjoint(g: Any, trick: Any, items: Any) -> Adjoints:
     return Adjoints(np.reshape(p, s) for p, s in zip(pieces, shapes))
 
 
+def fmax_first(x: Any, y: Any) -> Any:
+    """1.0 where ``np.fmax(x, y)`` is `x` (x >= y, or y is nan; a tie goes to x, as
+    ``np.maximum``'s derivative does), else 0.0: the partial of fmax in x."""
+    return ((x >= y) | (y != y)) * 1.0
+
+
+def fmin_first(x: Any, y: Any) -> Any:
+    """1.0 where ``np.fmin(x, y)`` is `x` (x <= y, or y is nan), else 0.0."""
+    return ((x <= y) | (y != y)) * 1.0
+
+
 def real_one(x: Any) -> float:
     """1.0: the slope of ``np.real`` and ``np.conj`` of a real number or array.  Of
     complex input they are not complex-differentiable, so it is refused."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .runtime import Adjoints, densify, zeros_of
 
 
@@ -74,3 +76,10 @@ def sum_value(total: Any, exact: Any) -> Any:
     """``exact`` (builtins.sum's value) as the value of the running total `total`, whose
     derivative it has."""
     return exact
+
+
+def check_condition(condition: Any, k: int, where: str) -> None:
+    """``np.select`` is compiled as ``np.where``, which takes any condition; NumPy's
+    select takes boolean ones only, and so does its compiled form."""
+    if getattr(np.asarray(condition), "dtype", None) != np.bool_:
+        raise TypeError(f"{where}\ninvalid entry {k} in condlist: should be boolean ndarray")

@@ -55,6 +55,10 @@ def broadcast_condition(x, W):
     return np.sum(r ** 2) + np.sum(np.where(x > 0, np.log(x), 0.0))
 
 
+def selected_root(x):
+    return np.sum(np.select([x > 1, x > 0], [np.log(x) + 1.0, np.sqrt(x)], -x) ** 2)
+
+
 def scalar_root(x):
     return np.where(x > 0, np.sqrt(x), 0.0) * x + x
 
@@ -64,7 +68,7 @@ def vector_root(x):
 
 
 FUNCTIONS = [root_or_zero, log_or_line, sinc_like, chained_branch, other_branch,
-             nested_choice]
+             nested_choice, selected_root]
 POINTS = [np.array([-1.5, -0.3, 0.4, 2.5]), np.array([0.7, -2.0, 3.1, -0.01])]
 
 
