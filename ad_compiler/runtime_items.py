@@ -83,3 +83,12 @@ def check_condition(condition: Any, k: int, where: str) -> None:
     select takes boolean ones only, and so does its compiled form."""
     if getattr(np.asarray(condition), "dtype", None) != np.bool_:
         raise TypeError(f"{where}\ninvalid entry {k} in condlist: should be boolean ndarray")
+
+
+def check_dict(value: Any, spelling: str, where: str) -> None:
+    """``dict(d)`` and ``{**d}`` are differentiated as copies of a dict: `d` must be one
+    (``dict(pairs)`` builds a dict from a list, which is something else)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{where}\n{spelling} is differentiated as a copy of a dict, so its "
+                        f"argument must be a dict here, not a {type(value).__name__} (build "
+                        "the dict outside the differentiated function, or write a display)")

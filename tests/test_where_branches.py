@@ -145,3 +145,28 @@ def test_jacobians_in_both_modes():
     for mode in ("reverse", "forward"):
         got = _quiet(adc.jacobian(vector_root, mode=mode))(x)
         np.testing.assert_allclose(got, by_hand, rtol=1e-14)
+
+
+def select_of_a_list_made_elsewhere(x, conditions):
+    return np.sum(np.select(conditions, [x, 2.0 * x]))
+
+
+def select_of_integers(x):
+    return np.sum(np.select([x > 0, np.ones(x.shape, dtype=int)], [x, 2.0 * x]))
+
+
+def test_np_select_needs_its_lists_written_out():
+    with pytest.raises(adc.ADCompileError) as refused:
+        adc.grad(select_of_a_list_made_elsewhere)
+    assert "written out as lists" in refused.value.what
+    assert refused.value.lineno == select_of_a_list_made_elsewhere.__code__.co_firstlineno + 1
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_np_select_of_a_condition_that_is_not_boolean_raises_as_numpy_does(mode):
+    x = np.array([-1.0, 2.0])
+    with pytest.raises(TypeError) as python:
+        select_of_integers(x)
+    with pytest.raises(TypeError) as compiled:
+        adc.grad(select_of_integers, mode=mode)(x)
+    assert str(python.value) in str(compiled.value)
