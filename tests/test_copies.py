@@ -80,6 +80,18 @@ def deep_copied_params(x):
     return np.sum(snapshot["w"] * params["w"] + snapshot["layers"][0] * params["layers"][1])
 
 
+def dict_with_keywords(p, x):
+    d = dict(p, c=x ** 2)
+    e = dict(**d)
+    e["a"] = e["a"] * x
+    return d["c"] * p["a"] + e["a"] * d["a"]
+
+
+def dict_of_zipped_pairs(x):
+    d = dict(zip(["a", "b"], [x, 2.0 * x]))
+    return d["a"] * d["b"]
+
+
 def dict_of_pairs(pairs, x):
     d = dict(pairs)
     return d["a"] * x
@@ -132,6 +144,18 @@ def test_a_copy_of_a_list_of_arrays(f):
 @pytest.mark.parametrize("f", [dict_copy, spread_copy], ids=lambda f: f.__name__)
 def test_a_copy_of_a_dict_of_parameters(f):
     _check(f, ({"w": X.copy(), "b": 0.7},))
+
+
+def test_dict_with_keywords_and_double_star():
+    _check(dict_with_keywords, ({"a": 0.7, "b": -1.2}, 1.3), wrt=0)
+    _check(dict_with_keywords, ({"a": 0.7, "b": -1.2}, 1.3), wrt=1)
+
+
+def test_dict_of_pairs_made_in_the_function_is_refused_where_it_is_written():
+    with pytest.raises(adc.ADCompileError) as refused:
+        adc.grad(dict_of_zipped_pairs)
+    assert "of key-value pairs is not supported" in refused.value.what
+    assert refused.value.lineno == dict_of_zipped_pairs.__code__.co_firstlineno + 1
 
 
 def test_the_generated_code_calls_what_the_user_called():

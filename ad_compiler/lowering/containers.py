@@ -52,7 +52,7 @@ class Containers:
             return self._local_function(node)
         return self.expr(node)
 
-    def _dict_display(self, node: ast.Dict) -> Any:
+    def _dict_display(self, node: ast.Dict, spelling: str = "{**...}") -> Any:
         """``{"a": x, **d}``: constant keys, and ``**`` of a display, or of one dict known
         only when the code runs written first (``{**params, "lr": 0.1}``: a copy of
         `params`, then the writes of the other keys)."""
@@ -74,7 +74,7 @@ class Containers:
                                             "supported first in a dict display, and once",
                                      hint="{**params, 'key': value}: unpack it first, then "
                                           "write the other keys")
-                copied = self._dict_copy(unpacked, value, "{**...}")
+                copied = self._dict_copy(unpacked, value, spelling)
                 continue
             if not (isinstance(key, ast.Constant) and isinstance(key.value, (str, int))):
                 raise self.error(key, "dict keys must be constant strings or integers",
@@ -90,20 +90,18 @@ class Containers:
         """``copy.copy(x)``, ``copy.deepcopy(x)``, ``dict(d)``: a new object equal to `x`,
         whose derivative is `x`'s; writes into it do not change `x` (nor, deep, its
         items).  A display stays one (copied when compiling)."""
-        if node.keywords and fn is dict and not node.args:  # dict(a=x, b=y): a display
-            return _StaticDict({k.arg: self._item(self._rvalue(k.value))
-                                for k in node.keywords if k.arg is not None}) \
-                if all(k.arg is not None for k in node.keywords) \
-                else self._refuse_copy(node, spelling)
+        if fn is dict and len(node.args) <= 1 and not any(isinstance(a, ast.Starred)
+                                                          for a in node.args):
+            # dict(d, k=v) and dict(**d) are the display {**d, "k": v}
+            keys: list[ast.expr | None] = [None] * len(node.args)
+            keys += [None if k.arg is None else ast.Constant(k.arg) for k in node.keywords]
+            return self._dict_display(ast.Dict(keys, [*node.args, *(k.value for k in
+                                                                     node.keywords)]), spelling)
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             return self._refuse_copy(node, spelling)
         value = self._rvalue(node.args[0])
         if isinstance(value, _TupleValue):
             value = _StaticSeq(list(value.items), "tuple")
-        if fn is dict:
-            if isinstance(value, _StaticDict):
-                return _StaticDict(dict(value.items))
-            return self._dict_copy(value, node, spelling)
         if fn is not copy.deepcopy and isinstance(value, _StaticDict):
             return _StaticDict(dict(value.items))
         if fn is not copy.deepcopy and isinstance(value, _StaticSeq):
@@ -119,6 +117,12 @@ class Containers:
     def _dict_copy(self, value: Any, node: ast.AST, spelling: str) -> Operand:
         """``dict(d)`` of a dict known only when the code runs, checked to be one then
         (of pairs, ``dict(pairs)`` would be something else than a copy)."""
+        if isinstance(value, _StaticSeq) or self._not_a_dict(value) or isinstance(
+                node, (ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.List, ast.Tuple)):
+            raise self.error(node, f"{spelling} of key-value pairs is not supported (only of a "
+                                   "dict, as a copy)",
+                             hint="write a display {'a': x} or a dict comprehension "
+                                  "{k: v for k, v in pairs}")
         operand = self._materialize(value, node)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         where = f"{self.src.filename}, line {node.lineno}: {self.src.line(node.lineno).strip()}"
@@ -128,6 +132,16 @@ class Containers:
         return self.builder.emit("copy", [operand], attrs={
             "fn": dict, "callee": "dict", "callee_kind": "builtin", "kwnames": (),
             "method_copy": True}).result
+
+    def _not_a_dict(self, value: Any) -> bool:
+        """Whether a value is made as a list or tuple (a list display, a comprehension,
+        ``list(...)``, ``zip(...)``)."""
+        op = self.builder.producers.get(value.uid) if isinstance(value, Value) else None
+        if op is None:
+            return False
+        if op.prim == "pack":
+            return op.attrs.get("kind") != "dict"
+        return op.attrs.get("fn") in (list, tuple, sorted, zip) or bool(op.attrs.get("append"))
 
     def _refuse_copy(self, node: ast.Call, spelling: str) -> Exception:
         raise self.error(node, f"'{spelling}' is supported with one argument, the object "
