@@ -10,10 +10,10 @@ exact wherever the partial is finite, and zero (the contribution of a branch not
 taken) where it is not.  Forward mode needs nothing: the tangent of ``np.where``
 selects the tangents, and a nan in the other branch's is not selected.
 
-What is followed is only what keeps the zeros (a product, a quotient by something, a
-negation, a sum of two adjoints with the same selection, ``unbroadcast``, which sums
-over broadcast axes: a place is selected there if one of those it sums is,
-`selected_places()` in `ad_compiler/runtime.py`); anything else ends the search, and
+What is followed is only what keeps the zeros: a product, a quotient by something, a
+negation, a sum of two such adjoints (selected where either is), and ``unbroadcast``,
+which sums over broadcast axes (a place is selected there if one of those it sums is:
+`selected_places()` in `ad_compiler/runtime.py`).  Anything else ends the search, and
 the partial is applied as before.
 """
 from __future__ import annotations

@@ -312,6 +312,13 @@ def test_a_slice_of_an_integer_array_truncates_what_is_written(f, counts, x):
         check_hessian(f, (x, counts))
 
 
+@pytest.mark.parametrize("x", [0.7, -1.3])
+def test_a_slice_of_a_list_written_into_leaves_the_list(x):
+    """Of a list, the slice is a copy: nothing is written back, and the adjoint of what
+    would have been is zeros shaped like the slice (reverse mode indexed a 0.0)."""
+    check(F.written_through_a_slice, (x, [4.0, 0.5, -1.0, 2.0]))
+
+
 def test_a_row_scaled_in_place_through_its_name():
     A, c = RNG.normal(size=(3, 4)), 0.7
     check(F.scaled_rows, (A, c), wrt=0)

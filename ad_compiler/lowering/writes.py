@@ -421,9 +421,12 @@ class Writes:
         if write_back and old.uid in views and isinstance(new, Value):  # y = x[1:]; y[0] = v changes x
             base, parts = views[old.uid]
             if isinstance(base, Value):  # (into an array only, where base may be a list)
-                written = self._setitem(base, new, parts, old.uid in self.root.maybe_views)
+                maybe = old.uid in self.root.maybe_views
+                written = self._setitem(base, new, parts, maybe)
                 produced.add(written.uid)
                 views[new.uid] = (written, parts)
+                if maybe:  # written again, it is still a copy where base is a list
+                    self.root.maybe_views.add(new.uid)
                 self._rebind(base, written, produced)
 
     def _unknown_view_error(self, name: str) -> Exception:

@@ -66,7 +66,7 @@ def _setitem_vjp(e: Emit, g: Operand, args: list) -> list:
     kind = basic.value if isinstance(basic, Const) else MAY_REPEAT
     if kind == IF_ARRAY:  # nothing was written where the target is a list
         return [e.helper("view_cleared", g, target, *index),
-                e.helper("view_part", g, target, *index)] + [None] * (len(args) - 2)
+                e.helper("view_part", g, target, value, *index)] + [None] * (len(args) - 2)
     if kind == LIST_SLICE:
         selected = e.helper("written_part", g, target, *index)
     else:
