@@ -114,7 +114,8 @@ def _places(builder: Builder, condition: Operand, like: Operand,
 def fold_inner_selections(blocks: list[Block], uses: dict[int, int]) -> None:
     """``where(c, where(c, g, 0) * p, 0)`` is ``where(c, g * p, 0)``: once specialised
     (no ``unbroadcast`` between them), the selection of the cotangent inside a product
-    the same selection applies to is left out, where nothing else reads the product."""
+    the same selection applies to is left out, where nothing else reads the product;
+    then sums of selections by one condition are one selection (`_merged()`)."""
     made = {r.uid: op for block in blocks for op in block.ops for r in op.results}
     for block in blocks:
         for op in block.ops:
@@ -123,6 +124,50 @@ def fold_inner_selections(blocks: list[Block], uses: dict[int, int]) -> None:
                 _fold(op.args[1], key, made, uses)
                 if key[1]:  # where(not c, v, 0) is where(c, 0, v)
                     op.args = [key[0], op.args[2], op.args[1]]
+    for block in blocks:
+        block.ops = [new for op in block.ops for new in _merged(op, made, uses)]
+
+
+def _merged(op: Op, made: dict[int, Op], uses: dict[int, int]) -> list[Op]:
+    """``where(c, a, 0) + where(c, b, 0)`` as ``where(c, a + b, 0)``, and
+    ``where(c, a, 0) + where(c, 0, b)`` as ``where(c, a, b)`` (each read only there):
+    one pass over the arrays instead of three.  `op` becomes the where; the sum of
+    the parts, where there is one, comes before it."""
+    if op.prim not in ("add", "sub") or len(op.args) != 2 or len(op.results) != 1:
+        return [op]
+    parts = [made.get(a.uid) if isinstance(a, Value) and uses.get(a.uid) == 1 else None
+             for a in op.args]
+    if any(p is None or p.prim != "where" or len(p.args) != 3 for p in parts) \
+            or parts[0].args[0] is not parts[1].args[0]:
+        return [op]
+    (condition, a1, a2), (_, b1, b2) = parts[0].args, parts[1].args
+    if not all(_is_zero(x) or _is_zero(y) for x, y in ((a1, a2), (b1, b2))):
+        return [op]
+    before: list[Op] = []
+
+    def combined(x: Operand, y: Operand) -> Operand:
+        if _is_zero(y):
+            return x
+        if _is_zero(x):
+            if op.prim == "add":
+                return y
+            negated = Op("neg", [y], [Value()], {}, loc=op.loc)
+            before.append(negated)
+            return negated.results[0]
+        total = Op(op.prim, [x, y], [Value()], {}, loc=op.loc)
+        before.append(total)
+        return total.results[0]
+
+    then, other = combined(a1, b1), combined(a2, b2)
+    for new in before:
+        made[new.results[0].uid] = new
+        for a in new.args:
+            if isinstance(a, Value):
+                uses[a.uid] = uses.get(a.uid, 0) + 1
+    op.prim, op.attrs = "where", dict(parts[0].attrs)
+    op.args = [condition, then, other]
+    uses[condition.uid] = uses.get(condition.uid, 0) + 1 if isinstance(condition, Value) else 0
+    return [*before, op]
 
 
 def _key(mask: Operand, made: dict[int, Op]) -> tuple[Operand, bool]:

@@ -59,6 +59,10 @@ def selected_root(x):
     return np.sum(np.select([x > 1, x > 0], [np.log(x) + 1.0, np.sqrt(x)], -x) ** 2)
 
 
+def difference_of_branches(x):
+    return np.sum(np.where(x > 0, np.sqrt(x), 0.0) - np.where(x > 0, 0.0, x ** 3) * x)
+
+
 def scalar_root(x):
     return np.where(x > 0, np.sqrt(x), 0.0) * x + x
 
@@ -68,7 +72,7 @@ def vector_root(x):
 
 
 FUNCTIONS = [root_or_zero, log_or_line, sinc_like, chained_branch, other_branch,
-             nested_choice, selected_root]
+             nested_choice, selected_root, difference_of_branches]
 POINTS = [np.array([-1.5, -0.3, 0.4, 2.5]), np.array([0.7, -2.0, 3.1, -0.01])]
 
 
@@ -170,3 +174,14 @@ def test_np_select_of_a_condition_that_is_not_boolean_raises_as_numpy_does(mode)
     with pytest.raises(TypeError) as compiled:
         adc.grad(select_of_integers, mode=mode)(x)
     assert str(python.value) in str(compiled.value)
+
+
+def test_specialised_code_selects_each_branch_s_adjoint_once():
+    """The adjoints of both branches of chained_branch, each applied only where its
+    branch was selected, are one np.where once the shapes are known."""
+    x = POINTS[0]
+    grad = _quiet(adc.grad(chained_branch))
+    grad(x)
+    line = next(t for t in adc.grad(chained_branch).source_for(x).splitlines()
+                if t.strip().startswith("x_bar ="))
+    assert line.count("np.where(") == 1, line

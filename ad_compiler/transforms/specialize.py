@@ -64,6 +64,7 @@ def specialize(fn: Function, facts: Facts) -> Function | None:
         return None
     eliminate_dead_code(clone)
     fold_inner_selections(blocks_of(clone.body), use_counts(clone.body))
+    eliminate_dead_code(clone)
     _tidy(clone, facts)
     eliminate_dead_code(clone)
     while simplify_sums(clone, facts):  # a negation moved out of a sum lets it join the
