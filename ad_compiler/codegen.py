@@ -389,7 +389,9 @@ class _Emitter(Naming):
             return ast.List([], ast.Load())
         if prim == "pop":
             return ast.Call(ast.Attribute(args[0], "pop", ast.Load()), [], [])
-        if prim == "copy":  # an alias, or the user's own x.copy()
+        if prim == "copy":  # an alias, or the user's own x.copy() or copy.copy(x)
+            if "fn" in op.attrs:
+                return self._call(op, args)
             if op.attrs.get("method_copy"):
                 return ast.Call(ast.Attribute(args[0], "copy", ast.Load()), [], [])
             return args[0]

@@ -23,6 +23,7 @@ from .primitives import PRIMITIVES
 from .registry import has_expr
 from .registry import is_nondiff as nondiff_primitive
 from .registry.special import SYMPY_NAMES, TEMPLATE_REWRITES, no_partial
+from .selected_adjoints import zero_outside
 from .shapes import SCALAR, ShapeFacts
 from .tensor_rules import (
     Emit,
@@ -477,11 +478,27 @@ def _rule_adjoints(builder: Builder, e: Emit, op: Op, cotangent: Operand, indice
     else:
         exponent = _exponent_position(op, indices)
         plain = [i for i in indices if i != exponent]
-        products = iter(e.mul(cotangent, p) for p in local_partials(builder, op, plain))
+        products = iter(_selected_product(builder, e, cotangent, p)
+                        for p in local_partials(builder, op, plain))
         parts = [_exponent_term(builder, e, op, cotangent) if i == exponent
                  else next(products) for i in indices]
     return [unbroadcast(builder, part, op.args[i], op.result, facts)
             for i, part in zip(indices, parts)]
+
+
+def _selected_product(builder: Builder, e: Emit, cotangent: Operand,
+                      partial: Operand) -> Operand:
+    """``cotangent * partial``; where the cotangent is one branch's of ``np.where``, only
+    where that branch was selected, so that a partial that is not finite where the
+    branch was not (``np.sqrt(x)`` at ``x < 0``) does not make it nan
+    (`ad_compiler/selected_adjoints.py`)."""
+    product = e.mul(cotangent, partial)
+    if isinstance(partial, Const) or isinstance(product, Const):
+        return product
+    selected = zero_outside(builder, cotangent)
+    if selected is None:
+        return product
+    return e.where(selected, product, Const(0.0))
 
 
 def _batched_vjp(builder: Builder, op: Op, cotangent: Operand, indices: list[int],

@@ -906,6 +906,23 @@ def zero_if_integral(t: Any, y: Any) -> Any:
     return t
 
 
+def selected_places(condition: Any, like: Any = None, negate: bool = False) -> Any:
+    """Where an adjoint that ``np.where(condition, ...)`` passed to one branch may be
+    nonzero: `condition` (its negation for the other branch), reduced with ``any`` over
+    the axes that ``unbroadcast(g, like)`` sums, so it stays broadcastable to `like`."""
+    mask = np.logical_not(condition) if negate else np.asarray(condition, dtype=bool)
+    if like is None:
+        return mask
+    shape = np.shape(like)
+    lead = mask.ndim - len(shape)
+    if lead > 0:
+        mask = mask.any(axis=tuple(range(lead)))
+    offset = len(shape) - mask.ndim  # (aligned on the last axis, as broadcasting is)
+    axes = tuple(i - offset for i, n in enumerate(shape) if n == 1 and i >= offset
+                 and mask.shape[i - offset] != 1)
+    return mask.any(axis=axes, keepdims=True) if axes else mask
+
+
 def xlogy(a: Any, b: Any) -> Any:
     """``a * log(b)``, and 0 wherever `a` is 0 whatever `b` is.
 
@@ -1125,6 +1142,17 @@ def index_join_adjoint(g: Any, trick: Any, items: Any) -> Adjoints:
     promoted, axis = index_join_layout(trick, shapes)
     pieces = np.split(g, np.cumsum([s[axis] for s in promoted])[:-1], axis=axis)
     return Adjoints(np.reshape(p, s) for p, s in zip(pieces, shapes))
+
+
+def fmax_first(x: Any, y: Any) -> Any:
+    """1.0 where ``np.fmax(x, y)`` is `x` (x >= y, or y is nan; a tie goes to x, as
+    ``np.maximum``'s derivative does), else 0.0: the partial of fmax in x."""
+    return ((x >= y) | (y != y)) * 1.0
+
+
+def fmin_first(x: Any, y: Any) -> Any:
+    """1.0 where ``np.fmin(x, y)`` is `x` (x <= y, or y is nan), else 0.0."""
+    return ((x <= y) | (y != y)) * 1.0
 
 
 def real_one(x: Any) -> float:

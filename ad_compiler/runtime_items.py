@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .runtime import Adjoints, as_gradient, densify, items_of_t, zeros_of
 
 
@@ -96,3 +98,19 @@ def sum_value(total: Any, exact: Any) -> Any:
     """``exact`` (builtins.sum's value) as the value of the running total `total`, whose
     derivative it has."""
     return exact
+
+
+def check_condition(condition: Any, k: int, where: str) -> None:
+    """``np.select`` is compiled as ``np.where``, which takes any condition; NumPy's
+    select takes boolean ones only, and so does its compiled form."""
+    if getattr(np.asarray(condition), "dtype", None) != np.bool_:
+        raise TypeError(f"{where}\ninvalid entry {k} in condlist: should be boolean ndarray")
+
+
+def check_dict(value: Any, spelling: str, where: str) -> None:
+    """``dict(d)`` and ``{**d}`` are differentiated as copies of a dict: `d` must be one
+    (``dict(pairs)`` builds a dict from a list, which is something else)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{where}\n{spelling} is differentiated as a copy of a dict, so its "
+                        f"argument must be a dict here, not a {type(value).__name__} (build "
+                        "the dict outside the differentiated function, or write a display)")

@@ -65,11 +65,12 @@ def tangent_written_through(target_dot: Any, value_dot: Any, target: Any, *index
     return target_dot
 
 
-def view_part(adjoint: Any, target: Any, *index: Any) -> Any:
-    """The adjoint of the value `written_through` wrote: `adjoint` at `index` where
-    `target` is an array, else zero (nothing was written)."""
+def view_part(adjoint: Any, target: Any, value: Any, *index: Any) -> Any:
+    """The adjoint of the `value` `written_through` wrote: `adjoint` at `index` where
+    `target` is an array, else zeros shaped like `value` (nothing was written; a list's
+    slice is read item by item next)."""
     if _is_zero(adjoint) or not isinstance(target, np.ndarray):
-        return 0.0
+        return zeros_of(value)
     return np.array(adjoint[_key(index)])
 
 

@@ -296,6 +296,29 @@ def test_a_slice_written_into_follows_the_kind_of_its_argument(kind):
     check(F.slice_of_any_kind, (x,))
 
 
+@pytest.mark.parametrize("f", [F.added_through_a_slice, F.written_through_a_slice])
+@pytest.mark.parametrize("counts", [[1, 2, 3, 4], [4.0, 0.5, -1.0, 2.0]])
+@pytest.mark.parametrize("x", [0.7, -1.3])
+def test_a_slice_of_an_integer_array_truncates_what_is_written(f, counts, x):
+    """Through a slice of an argument of unknown kind, a float written into integers is
+    truncated by NumPy: its derivative is zero there, not that of the float."""
+    counts = np.array(counts)
+    g = check(f, (x, counts))
+    if counts.dtype.kind == "i":  # counts[1] * x + sum(tail) * x**2 with constant counts
+        after = counts.copy()
+        f(x, after)
+        assert g == pytest.approx(after[1] + 2.0 * x * np.sum(after[1:]), rel=1e-12)
+    else:
+        check_hessian(f, (x, counts))
+
+
+@pytest.mark.parametrize("x", [0.7, -1.3])
+def test_a_slice_of_a_list_written_into_leaves_the_list(x):
+    """Of a list, the slice is a copy: nothing is written back, and the adjoint of what
+    would have been is zeros shaped like the slice (reverse mode indexed a 0.0)."""
+    check(F.written_through_a_slice, (x, [4.0, 0.5, -1.0, 2.0]))
+
+
 def test_a_row_scaled_in_place_through_its_name():
     A, c = RNG.normal(size=(3, 4)), 0.7
     check(F.scaled_rows, (A, c), wrt=0)

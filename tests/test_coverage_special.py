@@ -136,6 +136,34 @@ def arctan2_y(x):
     return np.arctan2(0.6, x)
 
 
+def fmax_x(x):
+    return np.fmax(x, OTHER)
+
+
+def fmax_y(x):
+    return np.fmax(OTHER, x)
+
+
+def fmin_x(x):
+    return np.fmin(x, OTHER)
+
+
+def heaviside_x(x):
+    return np.heaviside(x, 0.5)
+
+
+def heaviside_h(x):
+    return np.heaviside(STEPS, x)
+
+
+def float64_x(x):
+    return np.float64(x)
+
+
+def select_x(x):
+    return np.select([x < -1, x > 1], [x ** 2, np.sin(x)], 3.0 * x)
+
+
 # ------------------------------------------------------------------ hand-written derivatives
 
 def _ratio_at_zero(num: Callable, x: np.ndarray, limit: float) -> np.ndarray:
@@ -189,6 +217,8 @@ class Case:
 WIDE = (-2.3, -0.7, 0.0, 0.4, 1.9, 3.1)
 POSITIVE = (0.15, 0.8, 1.0, 2.5, 7.0)
 SIGNS = np.array([1.0, -1.0, -0.0, 2.0, -3.0, 1.0])[:5]
+OTHER = np.array([0.5, np.nan, -1.0, 2.0, np.nan, 0.0])  # beside WIDE: nan is ignored
+STEPS = np.array([-1.0, 0.0, 2.0, 0.0, -0.0])  # beside POSITIVE: h where a step is 0
 
 CASES = [
     Case("sc.expit", sc.expit, (-30.0, -2.0, -0.3, 0.0, 0.5, 3.0, 25.0),
@@ -257,6 +287,16 @@ CASES = [
     Case("np.imag", np.imag, WIDE, lambda x: 0 * x),
     Case("np.hypot(x, 0.8)", hypot_x, WIDE, lambda x: x / np.hypot(x, 0.8)),
     Case("np.arctan2(0.6, x)", arctan2_y, WIDE, lambda x: -0.6 / (x * x + 0.36)),
+    # the operand fmax or fmin returns, a nan's other operand included
+    Case("np.fmax(x, other)", fmax_x, WIDE, lambda x: np.array([0.0, 1, 1, 0, 1, 1])),
+    Case("np.fmax(other, x)", fmax_y, WIDE, lambda x: np.array([0.0, 1, 1, 0, 1, 1])),
+    Case("np.fmin(x, other)", fmin_x, WIDE, lambda x: np.array([1.0, 1, 0, 1, 1, 0])),
+    Case("np.heaviside(x, 0.5)", heaviside_x, (-2.3, -0.7, 0.4, 1.9, 3.1), lambda x: 0 * x),
+    Case("np.heaviside(steps, h)", heaviside_h, POSITIVE,
+         lambda x: np.array([0.0, 1, 0, 1, 1])),
+    Case("np.float64", float64_x, WIDE, lambda x: 1 + 0 * x, float32=False),
+    Case("np.select", select_x, WIDE,
+         lambda x: np.array([-4.6, 3.0, 3.0, 3.0, np.cos(1.9), np.cos(3.1)])),
     # 1 where finite; here log(x) is finite wherever its own derivative is
     Case("np.nan_to_num(np.log(x), nan=0.0, neginf=-5.0)", nan_to_num_kw, POSITIVE,
          lambda x: 1 / x),

@@ -28,7 +28,7 @@ ARRAY_SHAPES = {
     "swapaxes": (2, 3), "broadcast_to": (3,), "concatenate": (2, 3), "stack_arrays": (2, 3),
     "hstack": (2, 3), "index_join": (2, 3), "hypot_n": (3,), "vstack": (2, 3), "tile": (2, 3), "repeat": (2, 3), "array": (2, 3),
     "where": (2, 3), "full": (2,), "full_like": (2,), "clip": (2, 3), "linspace": (2,),
-    "arange": (2,), "dist": (2, 3), "nan_to_num": (2, 3),
+    "arange": (2,), "dist": (2, 3), "nan_to_num": (2, 3), "select": (2, 3),
     "tensordot": (2, 3), "kron": (2, 2), "cross": (2, 3), "vdot": (2, 3),
     "matrix_power": (3, 3), "convolve": (5,), "correlate": (5,), "trapezoid": (3, 4),
     "gradient": (3, 4), "interp": (5,), "polyval": (4,), "nansum": (3, 4),
@@ -59,7 +59,7 @@ ELEMENTWISE = ["add", "sub", "mul", "truediv", "pow", "mod", "neg", "pos", "copy
                "polygamma", "zeta", "beta", "betaln", "xlog1py", "entr", "ndtr", "log_ndtr",
                "ndtri", "i0", "i1", "iv", "i0e", "i1e", "ive", "j0", "j1", "jv", "y0", "y1",
                "yv", "gammainc", "gammaincc", "remainder", "fmod", "copysign", "sinc", "real",
-               "imag", "conj"]
+               "imag", "conj", "fmax", "fmin", "heaviside", "float64"]
 # scipy.stats methods (registry/stats.py), of a (2, 3) array and its rows
 STATS = ["norm_logpdf", "norm_pdf", "norm_cdf", "norm_logcdf", "t_logpdf", "t_pdf", "t_cdf",
          "gamma_logpdf", "gamma_pdf", "gamma_cdf", "beta_logpdf", "beta_pdf", "beta_cdf",

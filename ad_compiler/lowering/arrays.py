@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import runtime_items
 from ..errors import no_rule_hint
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..primitives import ARRAY_ATTRIBUTES, ARRAY_METHODS
@@ -202,6 +203,36 @@ class Arrays:
             value = self.builder.emit(prim, [value, limit],
                                       attrs={"fn": fn, "family": "numpy"}).result
         return value
+
+    def _select(self, spelling: str, args: list[Any], kwargs: dict[str, Any],
+                node: ast.Call) -> Operand:
+        """``np.select([c1, c2], [a, b], d)`` is ``np.where(c1, a, np.where(c2, b, d))``:
+        the first choice whose condition holds, with where's rules (`args` as displays
+        or values, not yet made runtime lists)."""
+        spec = REGISTRY["select"]
+        bound = self._bind_numpy(spec.params, spec.defaults, spelling, args, kwargs, node)
+        conditions, choices = bound["condlist"], bound["choicelist"]
+        if not (isinstance(conditions, _StaticSeq) and isinstance(choices, _StaticSeq)):
+            raise self.error(node, f"'{spelling}' is supported with its conditions and "
+                                   "choices written out as lists in the call",
+                             hint=f"{spelling}([x < 0, x > 1], [a, b], default)")
+        if len(conditions.items) != len(choices.items) or not conditions.items:
+            raise self.error(node, f"'{spelling}' needs as many choices as conditions, "
+                                   "and at least one")
+        loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        where = f"{self.src.filename}, line {node.lineno}: {self.src.line(node.lineno).strip()}"
+        chosen = self._materialize(bound.get("default", Const(0)), node)
+        for k in reversed(range(len(conditions.items))):
+            condition = self._materialize(conditions.items[k], node)
+            choice = self._materialize(choices.items[k], node)
+            self.builder.loc = loc
+            if self._known_kind(condition) != "b":  # NumPy takes boolean conditions only
+                self.builder.emit("call", [condition, Const(k), Const(where)], n_results=0,
+                                  attrs={"fn": runtime_items.check_condition, "kwnames": (),
+                                         "nondiff": True, "effect": True, "guard": True})
+            chosen = array_op(self.builder, "where",
+                              {"condition": condition, "x": choice, "y": chosen})
+        return chosen
 
     def _einsum(self, spelling: str, args: list[Any], kwargs: dict[str, Any],
                 node: ast.Call) -> Operand:

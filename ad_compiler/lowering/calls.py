@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import functools
 import sys
 import types
@@ -393,6 +394,11 @@ class Calls:
             attrs = {"fn": callable_to_emit(fn), "callee": spelling, "callee_kind": root_kind,
                      "rule": rule, "kwnames": tuple(kwargs)}
             return self.builder.emit("custom", [*args, *kwargs.values()], attrs=attrs).result
+        if (fn is copy.copy or fn is copy.deepcopy or fn is dict) and partials_of(fn) is None:
+            return self._copied(node, fn, spelling, root_kind)
+        if fn is np.select and partials_of(fn) is None:  # its lists as written
+            args, kwargs = self._arguments(node, self._rvalue)
+            return self._select(spelling, args, kwargs, node)
         array_name = lookup_array(fn)
         if (array_name is not None or id(fn) in NONDIFF_NUMPY) and partials_of(fn) is None:
             args, kwargs = self._arguments(node, self._static_or_value)

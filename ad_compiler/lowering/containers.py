@@ -3,6 +3,7 @@ constant indexing folds them away; other uses become pack and getitem ops."""
 from __future__ import annotations
 
 import ast
+import copy
 from typing import Any
 
 import numpy as np
@@ -39,13 +40,7 @@ class Containers:
             items = [self._item(self._rvalue(e)) for e in node.elts]
             return _StaticSeq(items, "tuple" if isinstance(node, ast.Tuple) else "list")
         if isinstance(node, ast.Dict):
-            entries = {}
-            for key, value in zip(node.keys, node.values):
-                if not (isinstance(key, ast.Constant) and isinstance(key.value, (str, int))):
-                    raise self.error(key or node, "dict keys must be constant strings or "
-                                                  "integers", hint="use constant keys")
-                entries[key.value] = self._item(self._rvalue(value))
-            return _StaticDict(entries)
+            return self._dict_display(node)
         if isinstance(node, ast.Name) and isinstance(self.env.get(node.id),
                                                      (_StaticSeq, _StaticDict)):
             return self.env[node.id]
@@ -56,6 +51,101 @@ class Containers:
         if isinstance(node, ast.Lambda):
             return self._local_function(node)
         return self.expr(node)
+
+    def _dict_display(self, node: ast.Dict, spelling: str = "{**...}") -> Any:
+        """``{"a": x, **d}``: constant keys, and ``**`` of a display, or of one dict known
+        only when the code runs written first (``{**params, "lr": 0.1}``: a copy of
+        `params`, then the writes of the other keys)."""
+        entries: dict[Any, Any] = {}
+        copied: Operand | None = None
+        for key, value in zip(node.keys, node.values):
+            if key is None:  # **mapping
+                unpacked = self._rvalue(value)
+                if isinstance(unpacked, _StaticDict):
+                    for k, v in unpacked.items.items():
+                        if copied is None:
+                            entries[k] = v
+                        else:
+                            copied = self._setitem(copied, self._materialize(v, value),
+                                                   [Const(k)])
+                    continue
+                if copied is not None or entries:
+                    raise self.error(value, "'**' of a dict known only when the code runs is "
+                                            "supported first in a dict display, and once",
+                                     hint="{**params, 'key': value}: unpack it first, then "
+                                          "write the other keys")
+                copied = self._dict_copy(unpacked, value, spelling)
+                continue
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, (str, int))):
+                raise self.error(key, "dict keys must be constant strings or integers",
+                                 hint="use constant keys")
+            item = self._item(self._rvalue(value))
+            if copied is None:
+                entries[key.value] = item
+            else:
+                copied = self._setitem(copied, self._materialize(item, value), [Const(key.value)])
+        return _StaticDict(entries) if copied is None else copied
+
+    def _copied(self, node: ast.Call, fn: Any, spelling: str, root_kind: str) -> Any:
+        """``copy.copy(x)``, ``copy.deepcopy(x)``, ``dict(d)``: a new object equal to `x`,
+        whose derivative is `x`'s; writes into it do not change `x` (nor, deep, its
+        items).  A display stays one (copied when compiling)."""
+        if fn is dict and len(node.args) <= 1 and not any(isinstance(a, ast.Starred)
+                                                          for a in node.args):
+            # dict(d, k=v) and dict(**d) are the display {**d, "k": v}
+            keys: list[ast.expr | None] = [None] * len(node.args)
+            keys += [None if k.arg is None else ast.Constant(k.arg) for k in node.keywords]
+            return self._dict_display(ast.Dict(keys, [*node.args, *(k.value for k in
+                                                                     node.keywords)]), spelling)
+        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            return self._refuse_copy(node, spelling)
+        value = self._rvalue(node.args[0])
+        if isinstance(value, _TupleValue):
+            value = _StaticSeq(list(value.items), "tuple")
+        if fn is not copy.deepcopy and isinstance(value, _StaticDict):
+            return _StaticDict(dict(value.items))
+        if fn is not copy.deepcopy and isinstance(value, _StaticSeq):
+            return value if value.kind == "tuple" else _StaticSeq(list(value.items), "list")
+        operand = self._materialize(value, node.args[0])
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        attrs = {"fn": fn, "callee": spelling, "callee_kind": root_kind, "kwnames": (),
+                 "method_copy": True}
+        if fn is copy.deepcopy:
+            attrs["deep"] = True
+        return self.builder.emit("copy", [operand], attrs=attrs).result
+
+    def _dict_copy(self, value: Any, node: ast.AST, spelling: str) -> Operand:
+        """``dict(d)`` of a dict known only when the code runs, checked to be one then
+        (of pairs, ``dict(pairs)`` would be something else than a copy)."""
+        if isinstance(value, _StaticSeq) or self._not_a_dict(value) or isinstance(
+                node, (ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.List, ast.Tuple)):
+            raise self.error(node, f"{spelling} of key-value pairs is not supported (only of a "
+                                   "dict, as a copy)",
+                             hint="write a display {'a': x} or a dict comprehension "
+                                  "{k: v for k, v in pairs}")
+        operand = self._materialize(value, node)
+        self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
+        where = f"{self.src.filename}, line {node.lineno}: {self.src.line(node.lineno).strip()}"
+        self.builder.emit("call", [operand, Const(spelling), Const(where)], n_results=0, attrs={
+            "fn": runtime_items.check_dict, "kwnames": (), "nondiff": True, "effect": True,
+            "guard": True})
+        return self.builder.emit("copy", [operand], attrs={
+            "fn": dict, "callee": "dict", "callee_kind": "builtin", "kwnames": (),
+            "method_copy": True}).result
+
+    def _not_a_dict(self, value: Any) -> bool:
+        """Whether a value is made as a list or tuple (a list display, a comprehension,
+        ``list(...)``, ``zip(...)``)."""
+        op = self.builder.producers.get(value.uid) if isinstance(value, Value) else None
+        if op is None:
+            return False
+        if op.prim == "pack":
+            return op.attrs.get("kind") != "dict"
+        return op.attrs.get("fn") in (list, tuple, sorted, zip) or bool(op.attrs.get("append"))
+
+    def _refuse_copy(self, node: ast.Call, spelling: str) -> Exception:
+        raise self.error(node, f"'{spelling}' is supported with one argument, the object "
+                               "to copy", hint=f"{spelling}(x)")
 
     @staticmethod
     def _item(value: Any) -> Any:

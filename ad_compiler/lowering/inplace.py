@@ -319,8 +319,8 @@ class _Sharing:
                           all(a.immutable for a in parts)
                           and op.prim not in ("getitem", "getattr"))
         if op.prim == "copy":  # x.copy(): a new array; a list's copy holds the same items
-            return _Facts(fresh, args[0].inner if args else frozenset(),
-                          bool(args) and args[0].immutable)
+            inner = args[0].inner if args and not op.attrs.get("deep") else frozenset()
+            return _Facts(fresh, inner, bool(args) and args[0].immutable)
         if op.prim in ("call", "custom"):
             if id(fn) in _IMMUTABLE_CALLS and op.attrs.get("nondiff", True):
                 return _NUMBER

@@ -91,8 +91,9 @@ class Writes:
             raise self.error(base_node, "np.add.at into a constant or a module's array is "
                                         "not supported", hint="copy it first: a = a.copy()")
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-        attrs = {"fn": runtime_writes.add_at, "kwnames": ()}
+        attrs = self._truncation({"fn": runtime_writes.add_at, "kwnames": ()}, base)
         new = self.builder.emit("add_at", [base, value, *parts], attrs=attrs).result
+        self._note_float_assumed(base, new)
         produced = {new.uid}
         update = inplace.Update(self, self.stmt, base, new, self.builder.producers[new.uid])
         if isinstance(base_node, ast.Subscript):
@@ -398,18 +399,30 @@ class Writes:
             if kind == BASIC and len(parts) == 1 and (self._is_slice_call(part) or (
                     isinstance(part, Const) and isinstance(part.value, slice))):
                 kind = LIST_SLICE  # into a list, this may change its length
-        attrs = {"fn": runtime_writes.setitem, "kwnames": ()}
-        dtype_kind = self._known_kind(base)
-        if dtype_kind is not None and dtype_kind in "biu":  # NumPy truncates what it writes
-            attrs["nondiff"] = True
-        elif dtype_kind is None and kind != IF_ARRAY:  # an integer array only when it runs
-            attrs["may_truncate"] = True
+        attrs = self._truncation({"fn": runtime_writes.setitem, "kwnames": ()}, base)
         written = self.builder.emit("setitem", [base, value, Const(kind), *parts],
                                     attrs=attrs).result
-        assumed = self._assumed_from(base) if dtype_kind == "f" else None
-        if assumed is not None:  # float only if the loop keeps it so: checked after it
-            self.root.assumed_float[assumed][0].append(self.builder.producers[written.uid])
+        self._note_float_assumed(base, written)
         return written
+
+    def _truncation(self, attrs: dict, base: Operand) -> dict:
+        """What a write into `base` needs of its dtype: NumPy truncates a float written
+        into integers or booleans, so its derivative does not pass (a constant where the
+        dtype is known now, a run-time check, `may_truncate`, where it is known only when
+        the code runs: a parameter's copy, or a view of what may be a list or an array)."""
+        dtype_kind = self._known_kind(base)
+        if dtype_kind is not None and dtype_kind in "biu":
+            attrs["nondiff"] = True
+        elif dtype_kind is None:
+            attrs["may_truncate"] = True
+        return attrs
+
+    def _note_float_assumed(self, base: Operand, written: Value) -> None:
+        """A write that took `base` for a float array because a loop carries it from one:
+        checked after the loop (`_check_float_params`), given `may_truncate` if not."""
+        assumed = self._assumed_from(base) if self._known_kind(base) == "f" else None
+        if assumed is not None:
+            self.root.assumed_float[assumed][0].append(self.builder.producers[written.uid])
 
     # ------------------------------------------------------------ rebinding
     def _rebind(self, old: Any, new: Any, produced: set[int], write_back: bool = True) -> None:
@@ -460,9 +473,12 @@ class Writes:
         if write_back and old.uid in views and isinstance(new, Value):  # y = x[1:]; y[0] = v changes x
             base, parts = views[old.uid]
             if isinstance(base, Value):  # (into an array only, where base may be a list)
-                written = self._setitem(base, new, parts, old.uid in self.root.maybe_views)
+                maybe = old.uid in self.root.maybe_views
+                written = self._setitem(base, new, parts, maybe)
                 produced.add(written.uid)
                 views[new.uid] = (written, parts)
+                if maybe:  # written again, it is still a copy where base is a list
+                    self.root.maybe_views.add(new.uid)
                 self._rebind(base, written, produced)
 
     def _unknown_view_error(self, name: str) -> Exception:

@@ -128,3 +128,5 @@ helper("dict_of_t", runtime_items.dict_of_t, (0,), lambda e, g, a: [
 # total of a generated loop, whose derivative it has
 helper("sum_value", runtime_items.sum_value, (), nonlinear=(0,), jvp=lambda e, op, t: t[0],
        vjp=lambda e, g, a: [g, None], shaped_like=0, kind_like=0, says_nothing_of_arrays=True)
+# where a branch of np.where passes its adjoint on (selected_adjoints.py)
+helper("selected_places", runtime.selected_places, (), nondiff=True, opaque_kind=True)

@@ -76,6 +76,8 @@ array("where", np.where, "condition, x*, y*", linear=True, elementwise=True,
                             e.where(op.args[0], Const(0.0), g)],
       batched=(batched.batched_where, ("condition", "x", "y")))
 # lowered to np.maximum and np.minimum where it is differentiated (lowering/arrays.py)
+# lowered to nested np.where (lowering/arrays.py), whose rules it takes
+array("select", np.select, "condlist, choicelist*, default*=0", elementwise=True)
 array("clip", np.clip, "a*, a_min=None, a_max=None", methods=("clip",), elementwise=True)
 
 helper("unbroadcast", runtime.unbroadcast, (0,),

@@ -1,5 +1,6 @@
 """Elementwise functions of ``scipy.special``, the ``math`` and NumPy ones declared with
-them (fmod, copysign, sinc, real, ...), and ``np.nan_to_num`` and ``math.dist``.
+them (fmod, copysign, fmax, heaviside, sinc, real, float64, ...), and ``np.nan_to_num``
+and ``math.dist``.
 
 Each elementwise one has a sympy meaning and its partials written out: sympy leaves
 these derivatives in forms no library function computes (``polygamma(0, x)``,
@@ -99,6 +100,19 @@ elementwise("sinc_curve", 1,
 elementwise("real", 1, "x", numpy="real", partials=("real_one(x)",))
 elementwise("imag", 1, "0*x", numpy="imag", partials=("real_one(x) - 1",))  # 0, with the check
 elementwise("conj", 1, "x", numpy="conjugate", partials=("real_one(x)",))
+# NumPy's maximum and minimum that ignore a nan operand: the derivative of the operand
+# they return (fmax_first says which, a nan's other operand included)
+elementwise("fmax", 2, "Max(x, y)", numpy="fmax",
+            partials=("fmax_first(x, y)", "1 - fmax_first(x, y)"))
+elementwise("fmin", 2, "Min(x, y)", numpy="fmin",
+            partials=("fmin_first(x, y)", "1 - fmin_first(x, y)"))
+piecewise_constant("fmax_first", 2, fn=runtime.fmax_first)
+piecewise_constant("fmin_first", 2, fn=runtime.fmin_first)
+# the step 0, h, 1 for x < 0, x == 0, x > 0: flat in x, and h where x == 0
+elementwise("heaviside", 2, "Heaviside(x, y)", numpy="heaviside",
+            partials=("0", "heaviside(x, 1) - heaviside(x, 0)"))
+# np.float64(x): the number or array as float64, its derivative the identity's
+elementwise("float64", 1, "x", numpy="float64")
 # trunc as a float (math.trunc gives an int), for fmod's partial in y
 piecewise_constant("ftrunc", 1, fn=np.trunc)
 # `real_one(x)`: 1.0 for real input, a TypeError for complex; no derivative itself
@@ -133,6 +147,7 @@ SYMPY_NAMES = {
     "truncated": "ftrunc", "copysign": "copysign", "sinc_slope": "sinc_slope",
     "sinc_curve": "sinc_curve", "real_one": "real_one", "digamma": "digamma",
     "power_slope": "power_slope", "power_curve": "power_curve",
+    "fmax_first": "fmax_first", "fmin_first": "fmin_first", "heaviside": "heaviside",
 }
 
 

@@ -66,7 +66,7 @@ def _setitem_vjp(e: Emit, g: Operand, args: list) -> list:
     kind = basic.value if isinstance(basic, Const) else MAY_REPEAT
     if kind == IF_ARRAY:  # nothing was written where the target is a list
         return [e.helper("view_cleared", g, target, *index),
-                e.helper("view_part", g, target, *index)] + [None] * (len(args) - 2)
+                e.helper("view_part", g, target, value, *index)] + [None] * (len(args) - 2)
     if kind == LIST_SLICE:
         selected = e.helper("written_part", g, target, *index)
     else:
@@ -91,6 +91,8 @@ def _add_at_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
     v_dot = tangents[1] if len(tangents) > 1 else None
     if v_dot is None:
         return t_dot
+    if op.attrs.get("may_truncate"):  # added into integers, NumPy truncates the sum
+        v_dot = e._mark(e.helper("zero_if_integral", v_dot, target), [v_dot])
     if t_dot is None:
         t_dot = e.helper("zeros_with_directions", target, v_dot) if e.batched is not None \
             else e.helper("zeros_of", target)

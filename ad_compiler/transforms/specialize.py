@@ -33,6 +33,7 @@ from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
 from ..primitives import OPERATOR_FUNCTIONS
 from ..registry import REGISTRY, has_expr
 from ..registry.emit import array_op
+from ..selected_adjoints import fold_inner_selections
 from ..write_analysis import accumulations_in_place
 from .optimize import eliminate_dead_code
 from .specialize_sums import (
@@ -61,6 +62,8 @@ def specialize(fn: Function, facts: Facts) -> Function | None:
     rewriter.resubstitute(clone.body)
     if not rewriter.changed:
         return None
+    eliminate_dead_code(clone)
+    fold_inner_selections(blocks_of(clone.body), use_counts(clone.body))
     eliminate_dead_code(clone)
     _tidy(clone, facts)
     eliminate_dead_code(clone)
@@ -273,6 +276,27 @@ class _Rewriter:
             return self.same(op, op.args[0])
         return None
 
+    def _selected_places(self, op: Op, sigs: list) -> list[Op] | None:
+        """np.where's boolean condition itself (or its negation) where no axis of it
+        is summed."""
+        if not (is_array(sigs[0]) and sigs[0][3].kind == "b"):
+            return None
+        like = op.args[1] if len(op.args) > 1 else Const(None)
+        negate = op.args[2] if len(op.args) > 2 else Const(False)
+        if not isinstance(negate, Const):
+            return None
+        if not (isinstance(like, Const) and like.value is None):
+            cs, ls = _shape(sigs[0]), _shape(sigs[1])
+            if cs is None or ls is None or len(cs) > len(ls):
+                return None
+            offset = len(ls) - len(cs)
+            if any(ls[offset + i] == 1 and n != 1 for i, n in enumerate(cs)):
+                return None
+        if not negate.value:
+            return self.same(op, op.args[0])
+        e = _Emitting(op)
+        return e.done(e.call(np.logical_not, op.args[0]))
+
     def _gradient_like(self, op: Op, sigs: list) -> list[Op] | None:
         g, x = op.args
         if sigs[1] is None:
@@ -342,7 +366,7 @@ class _Rewriter:
         made = self.producer.get(g.uid) if isinstance(g, Value) else None
         if made is None:
             return False
-        if made.prim in BINARY_SYMBOLS or made.prim in ("neg", "outer", "prod_adjoint"):
+        if made.prim in BINARY_SYMBOLS or made.prim in ("neg", "outer", "prod_adjoint", "where"):
             return True
         if made.prim in ("sum_adjoint", "mean_adjoint"):  # filled, not broadcast, when
             g, x = (self.facts.of(a) for a in made.args[:2])  # spread over a float array

@@ -183,6 +183,10 @@ def _trusted_call(fn: Any) -> bool:
     return id(fn) in _TRUSTED_CALLS or getattr(fn, "__module__", None) in _OWN_MODULES
 
 
+# helpers whose result's shape and dtype follow from their operands' shapes alone
+_SHAPED_BY_SHAPES = frozenset({"selected_places"})
+
+
 def elementwise(op: Op) -> bool:
     if op.attrs.get("fn") in (max, min):  # Python's max returns one of its operands
         return False
@@ -225,7 +229,7 @@ def _op(facts: Facts, op: Op) -> None:
         op.prim != "call" or _trusted_call(fn)) and all(s is not None for s in sigs)
     if ok and id(fn) in _DATA_SHAPED:
         ok = all(facts.is_fixed(a) for a in op.args)
-    if ok and not elementwise(op):
+    if ok and not elementwise(op) and op.prim not in _SHAPED_BY_SHAPES:
         first_index = _INDEXING.get(op.prim)
         base = sigs[0] if sigs else None  # (an empty list display has no operand)
         for k, (a, s) in enumerate(zip(op.args, sigs)):
