@@ -215,11 +215,14 @@ class _Emitter(Naming):
         return uid
 
     def _try_inline(self, op: Op) -> None:
-        if (self.probe and not derivable(op)) or (len(op.results) != 1 or op.attrs.get("effect") or op.prim in _NEVER_INLINED
-                or (op.blocks and id(op) not in self.expression_ifs)):
+        if len(op.results) != 1:
             return
-        v = op.result
+        v = op.results[0]
         if self.uses.get(v.uid, 0) != 1 or v.uid not in self.user:
+            return  # (the cheapest test first: most values are used more than once)
+        if op.attrs.get("effect") or op.prim in _NEVER_INLINED or (
+                op.blocks and id(op) not in self.expression_ifs) or (
+                self.probe and not derivable(op)):
             return
         user_block, user = self.user[v.uid]
         if user_block != self.block_of[v.uid]:
@@ -271,22 +274,24 @@ class _Emitter(Naming):
                    for r in o.results)
 
     def _visit(self, block: Block, top: bool) -> None:
+        here = id(block)
+        block_of, producer, uses, user = self.block_of, self.producer, self.uses, self.user
         for p in block.params:
-            self.block_of[p.uid] = id(block)
+            block_of[p.uid] = here
         for op in block.ops:
             for r in op.results:
-                self.producer[r.uid] = op
-                self.block_of[r.uid] = id(block)
+                producer[r.uid] = op
+                block_of[r.uid] = here
             for a in op.args:
-                if isinstance(a, Value):
-                    self.uses[a.uid] = self.uses.get(a.uid, 0) + 1
-                    self.user[a.uid] = (id(block), op)
+                if type(a) is Value:
+                    uses[a.uid] = uses.get(a.uid, 0) + 1
+                    user[a.uid] = (here, op)
             for inner in op.blocks:
                 self._visit(inner, top=False)
         for y in block.yields:  # a function's outputs keep their names; a block's may fold
             if isinstance(y, Value):
-                self.uses[y.uid] = self.uses.get(y.uid, 0) + (2 if top else 1)
-                self.user[y.uid] = (id(block), None)
+                uses[y.uid] = uses.get(y.uid, 0) + (2 if top else 1)
+                user[y.uid] = (here, None)
 
     def _defined_only_for_yield(self, y: Operand, block: Block) -> bool:
         return (isinstance(y, Value) and self.block_of.get(y.uid) == id(block)

@@ -236,8 +236,11 @@ def _dce_block(block: Block, live: set[int]) -> None:
 def _is_live(op: Op, live: set[int]) -> bool:
     """Needed for a result, for an effect, or (control flow) for a value made inside it:
     the backward sweep of an ``if`` reads the values its forward branch computed."""
-    if op.attrs.get("effect") or any(r.uid in live for r in op.results):
+    if op.attrs.get("effect"):
         return True
+    for r in op.results:
+        if r.uid in live:
+            return True
     for block in op.blocks:
         if any(p.uid in live for p in block.params):
             return True
