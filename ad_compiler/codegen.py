@@ -108,6 +108,9 @@ class _Emitter(Naming):
         self.adds_into: dict[int, int] = {}  # accumulate op -> the operand it adds into
         # id(for op) -> the op taking its item (``for x in xs`` rather than by index)
         self.visiting: dict[int, Op] = {}
+        self._name_nodes: dict[str, ast.Name] = {}  # shared nodes (see `expr()`)
+        self._number_nodes: dict[tuple, ast.expr] = {}
+        self._spellings: dict[str, ast.expr] = {}
 
     # ---------------------------------------------------------------- analysis
     def analyse(self) -> None:
@@ -351,15 +354,37 @@ class _Emitter(Naming):
 
     # -------------------------------------------------------------- expressions
     def expr(self, operand: Operand) -> ast.expr:
-        if isinstance(operand, Value):
+        """The expression printed for `operand`.  Nodes for names and plain numbers are
+        made once and shared (printing never changes a node): a long function prints
+        hundreds of thousands of them."""
+        if type(operand) is Value:
             if operand.uid in self.inlined:
                 return self.op_expr(self.producer[operand.uid])
-            return ast.Name(self.names[operand.uid], ast.Load())
+            name = self.names[operand.uid]
+            node = self._name_nodes.get(name)
+            if node is None:
+                node = self._name_nodes[name] = ast.Name(name, ast.Load())
+            return node
         if isinstance(operand, Const):
-            if callable(operand.value) and not isinstance(operand.value, type):
-                return self._reference(operand.value)  # a function passed along (vmap_last)
-            return _constant(operand.value)
-        return _dotted(operand.name)
+            value = operand.value
+            if type(value) is float or type(value) is int:
+                key = (type(value), value)
+                node = self._number_nodes.get(key)
+                if node is None:
+                    node = _constant(value)
+                    if value != 0:  # (0.0 and -0.0 are equal keys)
+                        self._number_nodes[key] = node
+                return node
+            if callable(value) and not isinstance(value, type):
+                return self._reference(value)  # a function passed along (vmap_last)
+            return _constant(value)
+        return self._dotted(operand.name)
+
+    def _dotted(self, spelling: str) -> ast.expr:
+        node = self._spellings.get(spelling)
+        if node is None:
+            node = self._spellings[spelling] = _dotted(spelling)
+        return node
 
     def op_expr(self, op: Op) -> ast.expr:
         args = [self.expr(a) for a in op.args]
@@ -426,7 +451,7 @@ class _Emitter(Naming):
     def _call(self, op: Op, args: list[ast.expr]) -> ast.expr:
         callee = op.attrs.get("callee")
         if callee and self._spelling_still_means(op):
-            func = _dotted(callee)
+            func = self._dotted(callee)
         elif id(op) in self.adds_into:  # into an adjoint array nothing else holds
             key = id(runtime_writes.add_into)
             if key not in self.refs:
