@@ -69,6 +69,9 @@ _NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add", "setitem", "add_a
 # Folding stops where an expression would nest deeper than this: a line stays readable,
 # and printing and compiling it never recurse deeper than Python allows.
 MAX_FOLD_DEPTH = 12
+# Probe code reports a run of operations in one call, ended at the first statement
+# comment after this many values (fewer, longer calls compile faster)
+_REPORTS_PER_CALL = 12
 _counter = itertools.count(1)
 
 
@@ -507,7 +510,7 @@ class _Emitter(Naming):
                 key = (op.loc.stmt_lineno, derivative and self.fn_kind == "reverse")
                 if key != group:
                     text = self.fn.statements.get(op.loc.stmt_lineno)
-                    if pending and text:
+                    if len(pending) >= _REPORTS_PER_CALL and text:
                         lines += self._probes(pending, indent)
                         pending, pending_names = [], set()
                     if text:
