@@ -110,7 +110,7 @@ class Builder:
     def _simplify(self, prim: str, args: list[Operand], family: str) -> Operand | None:
         if prim not in _SIMPLIFIED and not all(type(a) is Const for a in args):
             return None  # (the common case, decided without a call per operand)
-        if all(is_const(a) for a in args):
+        if all(type(a) is Const for a in args) and all(is_const(a) for a in args):
             folded = self._fold(prim, [a.value for a in args], family)
             if folded is not None:
                 return folded

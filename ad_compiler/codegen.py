@@ -69,6 +69,9 @@ _NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add", "setitem", "add_a
 # Folding stops where an expression would nest deeper than this: a line stays readable,
 # and printing and compiling it never recurse deeper than Python allows.
 MAX_FOLD_DEPTH = 12
+# Probe code reports a run of operations in one call, ended at the first statement
+# comment after this many values (fewer, longer calls compile faster)
+_REPORTS_PER_CALL = 12
 _counter = itertools.count(1)
 
 
@@ -108,6 +111,9 @@ class _Emitter(Naming):
         self.adds_into: dict[int, int] = {}  # accumulate op -> the operand it adds into
         # id(for op) -> the op taking its item (``for x in xs`` rather than by index)
         self.visiting: dict[int, Op] = {}
+        self._name_nodes: dict[str, ast.Name] = {}  # shared nodes (see `expr()`)
+        self._number_nodes: dict[tuple, ast.expr] = {}
+        self._spellings: dict[str, ast.expr] = {}
 
     # ---------------------------------------------------------------- analysis
     def analyse(self) -> None:
@@ -215,11 +221,14 @@ class _Emitter(Naming):
         return uid
 
     def _try_inline(self, op: Op) -> None:
-        if (self.probe and not derivable(op)) or (len(op.results) != 1 or op.attrs.get("effect") or op.prim in _NEVER_INLINED
-                or (op.blocks and id(op) not in self.expression_ifs)):
+        if len(op.results) != 1:
             return
-        v = op.result
+        v = op.results[0]
         if self.uses.get(v.uid, 0) != 1 or v.uid not in self.user:
+            return  # (the cheapest test first: most values are used more than once)
+        if op.attrs.get("effect") or op.prim in _NEVER_INLINED or (
+                op.blocks and id(op) not in self.expression_ifs) or (
+                self.probe and not derivable(op)):
             return
         user_block, user = self.user[v.uid]
         if user_block != self.block_of[v.uid]:
@@ -271,22 +280,24 @@ class _Emitter(Naming):
                    for r in o.results)
 
     def _visit(self, block: Block, top: bool) -> None:
+        here = id(block)
+        block_of, producer, uses, user = self.block_of, self.producer, self.uses, self.user
         for p in block.params:
-            self.block_of[p.uid] = id(block)
+            block_of[p.uid] = here
         for op in block.ops:
             for r in op.results:
-                self.producer[r.uid] = op
-                self.block_of[r.uid] = id(block)
+                producer[r.uid] = op
+                block_of[r.uid] = here
             for a in op.args:
-                if isinstance(a, Value):
-                    self.uses[a.uid] = self.uses.get(a.uid, 0) + 1
-                    self.user[a.uid] = (id(block), op)
+                if type(a) is Value:
+                    uses[a.uid] = uses.get(a.uid, 0) + 1
+                    user[a.uid] = (here, op)
             for inner in op.blocks:
                 self._visit(inner, top=False)
         for y in block.yields:  # a function's outputs keep their names; a block's may fold
             if isinstance(y, Value):
-                self.uses[y.uid] = self.uses.get(y.uid, 0) + (2 if top else 1)
-                self.user[y.uid] = (id(block), None)
+                uses[y.uid] = uses.get(y.uid, 0) + (2 if top else 1)
+                user[y.uid] = (here, None)
 
     def _defined_only_for_yield(self, y: Operand, block: Block) -> bool:
         return (isinstance(y, Value) and self.block_of.get(y.uid) == id(block)
@@ -346,15 +357,37 @@ class _Emitter(Naming):
 
     # -------------------------------------------------------------- expressions
     def expr(self, operand: Operand) -> ast.expr:
-        if isinstance(operand, Value):
+        """The expression printed for `operand`.  Nodes for names and plain numbers are
+        made once and shared (printing never changes a node): a long function prints
+        hundreds of thousands of them."""
+        if type(operand) is Value:
             if operand.uid in self.inlined:
                 return self.op_expr(self.producer[operand.uid])
-            return ast.Name(self.names[operand.uid], ast.Load())
+            name = self.names[operand.uid]
+            node = self._name_nodes.get(name)
+            if node is None:
+                node = self._name_nodes[name] = ast.Name(name, ast.Load())
+            return node
         if isinstance(operand, Const):
-            if callable(operand.value) and not isinstance(operand.value, type):
-                return self._reference(operand.value)  # a function passed along (vmap_last)
-            return _constant(operand.value)
-        return _dotted(operand.name)
+            value = operand.value
+            if type(value) is float or type(value) is int:
+                key = (type(value), value)
+                node = self._number_nodes.get(key)
+                if node is None:
+                    node = _constant(value)
+                    if value != 0:  # (0.0 and -0.0 are equal keys)
+                        self._number_nodes[key] = node
+                return node
+            if callable(value) and not isinstance(value, type):
+                return self._reference(value)  # a function passed along (vmap_last)
+            return _constant(value)
+        return self._dotted(operand.name)
+
+    def _dotted(self, spelling: str) -> ast.expr:
+        node = self._spellings.get(spelling)
+        if node is None:
+            node = self._spellings[spelling] = _dotted(spelling)
+        return node
 
     def op_expr(self, op: Op) -> ast.expr:
         args = [self.expr(a) for a in op.args]
@@ -423,7 +456,7 @@ class _Emitter(Naming):
     def _call(self, op: Op, args: list[ast.expr]) -> ast.expr:
         callee = op.attrs.get("callee")
         if callee and self._spelling_still_means(op):
-            func = _dotted(callee)
+            func = self._dotted(callee)
         elif id(op) in self.adds_into:  # into an adjoint array nothing else holds
             key = id(runtime_writes.add_into)
             if key not in self.refs:
@@ -479,7 +512,7 @@ class _Emitter(Naming):
                 key = (op.loc.stmt_lineno, derivative and self.fn_kind == "reverse")
                 if key != group:
                     text = self.fn.statements.get(op.loc.stmt_lineno)
-                    if pending and text:
+                    if len(pending) >= _REPORTS_PER_CALL and text:
                         lines += self._probes(pending, indent)
                         pending, pending_names = [], set()
                     if text:

@@ -123,6 +123,8 @@ class Op:
         fields = {"args": list(self.args), "results": list(self.results),
                   "attrs": dict(self.attrs), "blocks": list(self.blocks), "loc": self.loc}
         fields.update(parts)
+        if type(self) is Op:  # the common case, without `dataclasses.replace`'s checks
+            return Op(fields.pop("prim", self.prim), **fields)
         return dataclasses.replace(self, **fields)
 
 

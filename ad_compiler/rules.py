@@ -223,11 +223,12 @@ def _family(op: Op) -> str:
 
 def const_pattern(op: Op) -> tuple:
     pattern: list = []
-    for i, a in enumerate(op.args):
-        if isinstance(a, Const):
+    args = op.args
+    for i, a in enumerate(args):
+        if type(a) is Const:
             pattern.append((a.value,))
-        elif isinstance(a, Value) and a in op.args[:i]:
-            pattern.append(("same", op.args.index(a)))
+        elif isinstance(a, Value) and i and any(b is a for b in args[:i]):
+            pattern.append(("same", next(k for k, b in enumerate(args) if b is a)))
         else:
             pattern.append(None)
     return tuple(pattern)

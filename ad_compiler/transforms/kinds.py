@@ -124,6 +124,8 @@ class Kinds:
 
     # ------------------------------------------------------------------ queries
     def of(self, operand: Operand | None) -> str | None:
+        if type(operand) is Value:  # (the common case first)
+            return self.kinds.get(operand.uid)
         if isinstance(operand, Const):
             value = operand.value
             if isinstance(value, bool) or isinstance(value, int):

@@ -170,23 +170,23 @@ def _cse_block(block: Block, seen: dict[tuple, Op], replace: dict[int, Operand],
                joins: _Joins) -> None:
     kept = []
     for op in block.ops:
-        op.args = [_substitute(a, replace) for a in op.args]
+        op.args = [_substitute(a, replace) if type(a) is Value else a for a in op.args]
         for inner in op.blocks:
             _cse_block(inner, dict(seen), replace, joins)
-        if op.prim in _NEVER_SHARED and not _pure_call(op, joins.written) or op.blocks or \
-                op.attrs.get("effect") or (
-                op.prim == "pack" and op.attrs.get("kind") in ("list", "dict")):
+        prim, attrs = op.prim, op.attrs
+        if prim in _NEVER_SHARED and not _pure_call(op, joins.written) or op.blocks or \
+                attrs.get("effect") or (prim == "pack" and attrs.get("kind") in ("list", "dict")):
             # (two list displays are two lists: reverse mode may append to one in place)
             kept.append(op)
             continue
-        if op.prim == "add" and isinstance(op.args[0], Value) and op.args[0] is op.args[1]:
-            op.prim, op.args = "mul", [Const(2), op.args[0]]  # a + a -> 2 * a
-        operand_keys = [_key(a) for a in op.args]
-        if op.prim == "mul" or op.prim == "add" and joins.commutes(op):
+        if prim == "add" and isinstance(op.args[0], Value) and op.args[0] is op.args[1]:
+            prim, op.prim, op.args = "mul", "mul", [Const(2), op.args[0]]  # a + a -> 2 * a
+        operand_keys = [("v", a.uid) if type(a) is Value else _key(a) for a in op.args]
+        if prim == "mul" or prim == "add" and joins.commutes(op):
             operand_keys.sort()  # (but xs + ys joins lists in order)
-        key = (op.prim, id(op.attrs.get("fn")), tuple(operand_keys),
-               op.attrs.get("kwnames", ()),  # svd(a, compute_uv=False) is not svd(a, False)
-               op.attrs.get("kind"), op.attrs.get("keys"))  # [] is not (), {"a": x} not {"b": x}
+        key = (prim, id(attrs.get("fn")), tuple(operand_keys),
+               attrs.get("kwnames", ()),  # svd(a, compute_uv=False) is not svd(a, False)
+               attrs.get("kind"), attrs.get("keys"))  # [] is not (), {"a": x} not {"b": x}
         earlier = seen.get(key)
         if earlier is not None:
             for old, new in zip(op.results, earlier.results):
@@ -217,11 +217,16 @@ def eliminate_dead_code(fn: Function) -> None:
 def _dce_block(block: Block, live: set[int]) -> None:
     live.update(y.uid for y in block.yields if isinstance(y, Value))
     kept = []
+    mark = live.add
     for op in reversed(block.ops):
         if not _is_live(op, live):
             continue
         kept.append(op)
-        live.update(a.uid for a in op.args if isinstance(a, Value))
+        for a in op.args:
+            if type(a) is Value:
+                mark(a.uid)
+        if not op.blocks and type(op) is Op:
+            continue
         if isinstance(op, LoopOp):
             _drop_dead_carried(op, live)
         if isinstance(op, IfOp):  # drop results nobody reads, with what each branch yields for them
@@ -237,8 +242,11 @@ def _dce_block(block: Block, live: set[int]) -> None:
 def _is_live(op: Op, live: set[int]) -> bool:
     """Needed for a result, for an effect, or (control flow) for a value made inside it:
     the backward sweep of an ``if`` reads the values its forward branch computed."""
-    if op.attrs.get("effect") or any(r.uid in live for r in op.results):
+    if op.attrs.get("effect"):
         return True
+    for r in op.results:
+        if r.uid in live:
+            return True
     for block in op.blocks:
         if any(p.uid in live for p in block.params):
             return True

@@ -180,8 +180,10 @@ class _Rewriter:
 
     def block(self, block: Block) -> None:
         ops: list[Op] = []
+        replace = self.replace
         for op in block.ops:
-            op.args = [self.sub(a) for a in op.args]
+            op.args = [self.sub(a) if type(a) is Value and a.uid in replace else a
+                       for a in op.args]
             for inner in op.blocks:
                 self.block(inner)
             made = self.rewrite(op)
@@ -603,8 +605,10 @@ class _Rewriter:
                 return
 
     def resubstitute(self, block: Block) -> None:
+        replace = self.replace
         for op in block.ops:
-            op.args = [self.sub(a) for a in op.args]
+            op.args = [self.sub(a) if type(a) is Value and a.uid in replace else a
+                       for a in op.args]
             for inner in op.blocks:
                 self.resubstitute(inner)
         block.yields = [self.sub(y) for y in block.yields]

@@ -326,9 +326,14 @@ def _emit_sum(b: Builder, g: Operand, axes: tuple[int, ...], keepdims: bool) -> 
 def use_counts(block: Block, uses: dict[int, int] | None = None) -> dict[int, int]:
     """How often each value is read: by ops, and by the yields of blocks."""
     uses = {} if uses is None else uses
-    for operand in [a for op in block.ops for a in op.args] + block.yields:
+    get = uses.get
+    for op in block.ops:
+        for operand in op.args:
+            if type(operand) is Value:
+                uses[operand.uid] = get(operand.uid, 0) + 1
+    for operand in block.yields:
         if isinstance(operand, Value):
-            uses[operand.uid] = uses.get(operand.uid, 0) + 1
+            uses[operand.uid] = get(operand.uid, 0) + 1
     for op in block.ops:
         for inner in op.blocks:
             use_counts(inner, uses)

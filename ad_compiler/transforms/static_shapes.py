@@ -135,6 +135,8 @@ class Facts:
         self.seen_pushes: set[int] = set()
 
     def of(self, operand: Operand) -> tuple | None:
+        if type(operand) is Value:  # (the common case first)
+            return self.sig.get(operand.uid)
         if isinstance(operand, Const):
             return signature(operand.value)
         if isinstance(operand, FreeName):
