@@ -155,6 +155,19 @@ CASES = {
                         grad_at(N.with_kept_set, XS), "set comprehensions"),
     "max key": Refused(("max(xs, key=f)",), N.with_max_key, grad_at(N.with_max_key, XS),
                        "key function"),
+    "display changed in a helper's loop": Refused(
+        ("scale_all(terms, s)", "terms[i] = terms[i] * s"),
+        N.with_display_changed_in_a_helpers_loop,
+        grad_at(N.with_display_changed_in_a_helpers_loop, 0.5, 2.0, wrt=(0, 1)),
+        "in a loop of the function it calls"),
+    "held display changed": Refused(
+        ('add_term(groups["first"], v)',), N.with_held_display_changed,
+        grad_at(N.with_held_display_changed, 0.5, 2.0, wrt=(0, 1)),
+        "that another list or dict holds"),
+    "view written by a call in a loop": Refused(
+        ("fill(out[i:], v)",), N.with_view_written_by_a_call_in_a_loop,
+        grad_at(N.with_view_written_by_a_call_in_a_loop, V3),
+        "which the loop around it does not assign"),
     "sorted key": Refused(("sorted(..., key=...)",), N.with_sorted_key,
                           grad_at(N.with_sorted_key, XS), "key function"),
     # NumPy functions
@@ -394,6 +407,7 @@ WAYS_OUT = {
     "y = y + v", "y = x.copy()", "y = np.sort(x)", "sum", "max", "min",
     "sum({v * v for v in xs})", "adc.grad", "adc.value_and_grad", "lambda", "with",
     "return horner(cs, x, 3)", "x = np.asarray(x)", "x = list(x)",
+    "terms = scale_all(terms, s)",
 }
 
 
