@@ -92,6 +92,18 @@ def dict_of_zipped_pairs(x):
     return d["a"] * d["b"]
 
 
+def deep_copied_state_written_by_key(state):
+    s = copy.deepcopy(state)
+    s["w"][0] = s["w"][0] * 3.0  # an item of the dict's item, selected by its key
+    return np.sum(s["w"] ** 2) + np.sum(state["w"]) * state["b"]
+
+
+def params_written_by_key(p):
+    q = {k: np.array(v, dtype=float) for k, v in p.items()}
+    q["w"][1:] = q["w"][1:] * p["b"]
+    return np.sum(q["w"] ** 2)
+
+
 def dict_of_pairs(pairs, x):
     d = dict(pairs)
     return d["a"] * x
@@ -143,6 +155,14 @@ def test_a_copy_of_a_list_of_arrays(f):
 
 @pytest.mark.parametrize("f", [dict_copy, spread_copy], ids=lambda f: f.__name__)
 def test_a_copy_of_a_dict_of_parameters(f):
+    _check(f, ({"w": X.copy(), "b": 0.7},))
+
+
+@pytest.mark.parametrize("f", [deep_copied_state_written_by_key, params_written_by_key],
+                         ids=lambda f: f.__name__)
+def test_a_write_into_a_dict_item_selected_by_its_key(f):
+    """``s["w"][0] = v`` writes into the array the dict holds (a key selects the item
+    itself), written back by the same key; it was refused as an index array."""
     _check(f, ({"w": X.copy(), "b": 0.7},))
 
 

@@ -29,6 +29,12 @@ from ..registry.writes import BASIC, BASIC_ARRAY, IF_ARRAY, LIST_SLICE, MAY_REPE
 from . import inplace
 from .values import _LocalFunction, _StaticDict, _StaticSeq, written_names
 
+def _is_key(part: Operand) -> bool:
+    """A string index: it selects a dict's item itself (or a structured array's field,
+    a view), so a write into what it selects is written back by the same key."""
+    return isinstance(part, Const) and isinstance(part.value, str)
+
+
 _INTEGER_OPS = ("add", "sub", "mul", "floordiv", "mod", "neg")
 _INTEGER_CALLS = (builtins.len, builtins.int)
 
@@ -286,7 +292,7 @@ class Writes:
             old = self._rvalue(base_node)
             made = self.builder.producers.get(old.uid) if isinstance(old, Value) else None
             if made is not None and made.prim == "getitem" and not all(
-                    self._is_basic_part(p) for p in made.args[1:]):
+                    self._is_basic_part(p) or _is_key(p) for p in made.args[1:]):
                 raise self.error(base_node, "writing into an item of an item selected with "
                                             "an index array is not supported",
                                  hint="write into the array with one index: x[i, j] = v")
