@@ -29,6 +29,7 @@ from ..registry.writes import BASIC, BASIC_ARRAY, IF_ARRAY, LIST_SLICE, MAY_REPE
 from . import inplace
 from .values import _LocalFunction, _StaticDict, _StaticSeq, written_names
 
+
 def _is_key(part: Operand) -> bool:
     """A string index: it selects a dict's item itself (or a structured array's field,
     a view), so a write into what it selects is written back by the same key."""
