@@ -278,6 +278,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
             if not isinstance(current, Const):  # a number is rebound; an array may change
                 update = inplace.record(self, stmt, current)
             result = self._binop(prim, current, self.expr(stmt.value), stmt)
+            inplace.check_result(self, stmt, current, result)
             if update is not None and isinstance(result, Value):
                 update.result, update.result_op = result, self.builder.producers[result.uid]
             self._bind(stmt.target.id, result)

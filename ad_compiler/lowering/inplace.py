@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime, runtime_writes
 from ..custom import stop_gradient
 from ..ir import Block, Const, ForOp, FreeName, Function, IfOp, LoopOp, Op, Operand, Value
 from ..primitives import NONDIFF_BUILTINS, NONDIFF_NUMPY
@@ -171,6 +171,19 @@ def record(lowerer: Any, node: ast.AugAssign, value: Operand) -> Update:
     collect_readers(update)
     lowerer.root.updates.append(update)
     return update
+
+
+def check_result(lowerer: Any, node: ast.AugAssign, current: Operand, result: Any) -> None:
+    """After ``result = current op value``: a run-time check (`check_inplace()`) that
+    NumPy could write `result` into `current` in place, where that may be an array (an
+    integer array cannot take a float result, nor an array a wider shape)."""
+    if isinstance(current, Const) or not isinstance(result, Value):
+        return  # a number: rebound
+    src = lowerer.src
+    where = f"{src.filename}, line {node.lineno}: {src.line(node.lineno).strip()}"
+    lowerer.builder.emit("call", [current, result, Const(where)], n_results=0, attrs={
+        "fn": runtime_writes.check_inplace, "kwnames": (), "nondiff": True, "effect": True,
+        "guard": True})
 
 
 def collect_readers(update: Update, skip: set[int] | frozenset = frozenset()) -> None:
