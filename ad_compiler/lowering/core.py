@@ -153,6 +153,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
                       raises_always=self.raises_always)
         contain_text(fn)
         fn.updates_inputs = inplace.check_updates(fn, self.updates, self.free_numbers)
+        inplace.drop_number_checks(fn, self.free_numbers)
         return fn
 
     def _params(self, args: ast.arguments) -> list[Value]:
