@@ -246,6 +246,9 @@ def check_inplace(target: Any, result: Any, where: str) -> None:
     compiled code refuses the same, as NumPy would, naming the statement."""
     if not isinstance(target, np.ndarray):
         return  # a number (or a NumPy scalar, ``c[0] += v``) is rebound, as compiled
+    if type(result) is np.ndarray and result.dtype is target.dtype and \
+            result.shape == target.shape:
+        return  # (the common case: floats into floats, first and cheaply)
     shape, dtype = np.shape(result), getattr(result, "dtype", None)
     if shape != target.shape:
         raise ValueError(f"{where}\nnon-broadcastable output operand with shape "
