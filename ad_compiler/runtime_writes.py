@@ -239,6 +239,36 @@ def check_list(items: Any, where: str) -> None:
                         "outside the differentiated function, or append its items in a loop)")
 
 
+def check_inplace(target: Any, result: Any, where: str) -> None:
+    """``a += v`` is compiled as ``a_1 = a + v``: where `a` is an array, NumPy writes the
+    result into `a` itself, which it refuses when the result's dtype does not cast to
+    `a`'s (a float added into integers) or its shape is not `a`'s (a broadcast): the
+    compiled code refuses the same, as NumPy would, naming the statement."""
+    if not isinstance(target, np.ndarray):
+        return  # a number (or a NumPy scalar, ``c[0] += v``) is rebound, as compiled
+    if type(result) is np.ndarray and result.dtype is target.dtype and \
+            result.shape == target.shape:
+        return  # (the common case: floats into floats, first and cheaply)
+    shape, dtype = np.shape(result), getattr(result, "dtype", None)
+    if shape != target.shape:
+        raise ValueError(f"{where}\nnon-broadcastable output operand with shape "
+                         f"{target.shape} doesn't match the broadcast shape {shape}: NumPy "
+                         "updates the array in place, whose shape cannot change (write "
+                         "'a = a + v' to make a new array)")
+    if dtype is None or dtype == target.dtype:
+        return
+    if not np.can_cast(dtype, target.dtype, casting="same_kind"):
+        raise InPlaceCastError(f"{where}\nCannot cast the result of this in-place update "
+                               f"from dtype('{dtype}') to dtype('{target.dtype}') with "
+                               "casting rule 'same_kind': NumPy updates the array in place, "
+                               "whose dtype cannot change (make it a float array where it "
+                               "is made, e.g. a = counts.astype(float), or write 'a = a + v')")
+
+
+class InPlaceCastError(TypeError):
+    """An in-place update whose result NumPy would not cast back (as its UFuncTypeError)."""
+
+
 # ---------------------------------------------------------------- lists grown by append
 # A loop that only appends to a list it carries appends in place in reverse mode's
 # forward sweep (transforms/appends.py); the backward loop takes the items' adjoints off

@@ -153,6 +153,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
                       raises_always=self.raises_always)
         contain_text(fn)
         fn.updates_inputs = inplace.check_updates(fn, self.updates, self.free_numbers)
+        inplace.drop_number_checks(fn, self.free_numbers)
         return fn
 
     def _params(self, args: ast.arguments) -> list[Value]:
@@ -278,6 +279,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
             if not isinstance(current, Const):  # a number is rebound; an array may change
                 update = inplace.record(self, stmt, current)
             result = self._binop(prim, current, self.expr(stmt.value), stmt)
+            inplace.check_result(self, stmt, current, result)
             if update is not None and isinstance(result, Value):
                 update.result, update.result_op = result, self.builder.producers[result.uid]
             self._bind(stmt.target.id, result)

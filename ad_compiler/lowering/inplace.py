@@ -24,11 +24,24 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime, runtime_writes
 from ..custom import stop_gradient
-from ..ir import Block, Const, ForOp, FreeName, Function, IfOp, LoopOp, Op, Operand, Value
+from ..ir import (
+    Block,
+    Const,
+    ForOp,
+    FreeName,
+    Function,
+    IfOp,
+    LoopOp,
+    Op,
+    Operand,
+    Value,
+    walk_ops,
+)
 from ..primitives import NONDIFF_BUILTINS, NONDIFF_NUMPY
 from ..registry import is_array, is_reduction, is_view
+from ..shapes import uses_arrays
 from .values import _StaticDict, _StaticSeq
 
 # ------------------------------------------------------------------ liveness
@@ -171,6 +184,56 @@ def record(lowerer: Any, node: ast.AugAssign, value: Operand) -> Update:
     collect_readers(update)
     lowerer.root.updates.append(update)
     return update
+
+
+def check_result(lowerer: Any, node: ast.AugAssign, current: Operand, result: Any) -> None:
+    """After ``result = current op value``: a run-time check (`check_inplace()`) that
+    NumPy could write `result` into `current` in place, where that may be an array (an
+    integer array cannot take a float result, nor an array a wider shape)."""
+    if isinstance(current, Const) or not isinstance(result, Value):
+        return  # a number: rebound
+    src = lowerer.src
+    where = f"{src.filename}, line {node.lineno}: {src.line(node.lineno).strip()}"
+    lowerer.builder.emit("call", [current, result, Const(where)], n_results=0, attrs={
+        "fn": runtime_writes.check_inplace, "kwnames": (), "nondiff": True, "effect": True,
+        "guard": True})
+
+
+def drop_number_checks(fn: Function, free_numbers: set[str]) -> None:
+    """The checks of `check_result` whose target is surely a number (``s = 0.0``, then
+    ``s += math.sin(x)`` in a loop): a number is rebound, so they cannot fail.  Number
+    code (no array primitive, `uses_arrays()`) keeps only those of a parameter or its
+    copy (``c = counts.copy()``), where an array may come in: it is generated for
+    numbers, and a check would keep a forward loop a gradient does not need."""
+    checks = [op for op in walk_ops(fn.body) if _is_check(op)]
+    if not checks:
+        return
+    sharing = _Sharing(fn, free_numbers)
+    numbers_only = not uses_arrays(fn)
+    params = {p.uid for p in fn.params}
+
+    def passed_in(target: Operand) -> bool:
+        made = sharing.producers.get(target.uid) if isinstance(target, Value) else None
+        if made is not None and made.prim == "copy" and made.args:
+            target = made.args[0]
+        return isinstance(target, Value) and target.uid in params
+
+    dropped = {id(op) for op in checks if sharing.of(op.args[0]).immutable
+               or (numbers_only and not passed_in(op.args[0]))}
+    if not dropped:
+        return
+
+    def keep(block: Block) -> None:
+        block.ops = [op for op in block.ops if id(op) not in dropped]
+        for op in block.ops:
+            for inner in op.blocks:
+                keep(inner)
+
+    keep(fn.body)
+
+
+def _is_check(op: Op) -> bool:
+    return op.prim == "call" and op.attrs.get("fn") is runtime_writes.check_inplace
 
 
 def collect_readers(update: Update, skip: set[int] | frozenset = frozenset()) -> None:

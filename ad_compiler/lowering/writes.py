@@ -54,6 +54,7 @@ class Writes:
         prim = self._binop_prim(stmt.op, stmt)
         current = self.expr(stmt.target)
         result = self._binop(prim, current, self.expr(stmt.value), stmt)
+        inplace.check_result(self, stmt, current, result)  # a row or a copy: in place
         update = None
         if isinstance(current, Value) and isinstance(result, Value):
             # an array held in a list is changed in place by `+=`: names sharing it see it
@@ -69,6 +70,7 @@ class Writes:
         """``row = A[i]; row *= 2``: the view changes in place, and the array it views
         (or the list holding it) with it: the new value is written back."""
         result = self._binop(prim, current, self.expr(stmt.value), stmt)
+        inplace.check_result(self, stmt, current, result)
         if not isinstance(result, Value):
             self._bind(stmt.target.id, result)
             return

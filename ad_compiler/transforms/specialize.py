@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import batched, runtime
+from .. import batched, runtime, runtime_writes
 from ..builder import Builder
 from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
 from ..primitives import OPERATOR_FUNCTIONS
@@ -203,6 +203,8 @@ class _Rewriter:
         rule = getattr(self, "_" + op.prim, None)
         if op.prim == "call" and op.attrs.get("fn") is runtime.scalar_seed:
             rule = self._scalar_seed
+        elif op.prim == "call" and op.attrs.get("fn") is runtime_writes.check_inplace:
+            rule = self._check_inplace
         elif op.prim == "call" and op.attrs.get("fn") in _BATCHED_AS_IS:
             rule = self._batched_as_is
         if rule is None or op.blocks:
@@ -431,6 +433,17 @@ class _Rewriter:
     def _scalar_seed(self, op: Op, sigs: list) -> list[Op] | None:
         if _shape(sigs[0]) == ():
             return self.same(op, Const(1.0))  # the output is a scalar for these inputs
+        return None
+
+    def _check_inplace(self, op: Op, sigs: list) -> list[Op] | None:
+        """An augmented assignment that NumPy surely could do in place: the target is a
+        number, or an array of the result's shape whose dtype the result casts to."""
+        target, result = sigs[0], sigs[1]
+        if target is None or target[0] in ("float", "int", "bool", "complex", "scalar"):
+            return None if target is None else []
+        if is_array(target) and is_array(result) and target[2] == result[2] and \
+                np.can_cast(result[3], target[3], casting="same_kind"):
+            return []
         return None
 
     def _accumulate(self, op: Op, sigs: list) -> list[Op] | None:
