@@ -34,7 +34,7 @@ ARRAY_SHAPES = {
     "gradient": (3, 4), "interp": (5,), "polyval": (4,), "nansum": (3, 4),
     "nanmean": (3, 4), "nanmax": (3, 4), "nanmin": (3, 4), "average": (3, 4),
     "median": (3, 4), "quantile": (3, 4), "percentile": (3, 4),
-    "cholesky": (3, 3), "eigh": (3, 3), "eigvalsh": (3, 3), "svd": (3, 2),
+    "cholesky": (3, 3), "eigh": (3, 3), "eigvalsh": (3, 3), "svd": (3, 2), "cond": (3, 3),
     "qr": (3, 2), "pinv": (3, 2), "lstsq": (3, 2), "solve_triangular": (3, 3),
     "cho_factor": (3, 3), "cho_solve": (3, 3), "expm": (3, 3), "sqrtm": (3, 3),
     "solve_sylvester": (3, 3), "logsumexp": (3, 2), "softmax": (3, 2), "log_softmax": (3, 2),

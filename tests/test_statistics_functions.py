@@ -2,6 +2,7 @@
 np.linalg.cond and np.linalg.matrix_rank, each against central differences in both
 modes, forward against reverse, and Hessians against differences of the gradient."""
 import numpy as np
+import pytest
 from support import numeric_grad
 
 import ad_compiler as adc
@@ -61,3 +62,32 @@ def test_matrix_rank_runs_as_written_and_is_constant():
     assert adc.grad(rank_scaled)(a).shape == a.shape
     check_gradient(rank_scaled, [a])
     np.testing.assert_allclose(adc.grad(rank_scaled)(a), 3 * 2 * a)
+
+
+# ------------------------------------------------------------------ np.linalg.cond
+
+def conditioning_penalty(w, x):
+    """Keep a design matrix scaled by weights well conditioned (a ridge-like penalty)."""
+    design = x * w[:, None]
+    return np.log(np.linalg.cond(design)) + 0.1 * np.linalg.cond(design.T @ design, -2)
+
+
+def test_cond_matches_central_differences():
+    w, x = RNG.uniform(0.5, 1.5, size=4), RNG.normal(size=(4, 3))
+    check_gradient(conditioning_penalty, [w, x], 0)
+    check_gradient(conditioning_penalty, [w, x], 1)
+
+
+def test_cond_of_a_stack_and_its_hessian():
+    def stacked(a):
+        return np.sum(np.linalg.cond(np.stack([a, a @ a.T + np.eye(3)])) ** 2)
+    a = RNG.normal(size=(3, 3))
+    check_gradient(stacked, [a])
+    check_hessian(stacked, a)
+
+
+def test_cond_of_another_norm_is_refused_where_it_is_called():
+    def frobenius(a):
+        return np.linalg.cond(a, "fro")
+    with pytest.raises(adc.ADCompileError, match=r"(?s)line \d+.*p='fro'.*np.linalg.norm"):
+        adc.grad(frobenius)(np.eye(3) + 0.1)
