@@ -104,6 +104,7 @@ NONDIFF_NUMPY = frozenset(id(f) for f in (
     np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal,
     np.result_type, np.searchsorted, np.allclose, np.isclose, np.array_equal,
     np.tril_indices, np.triu_indices, np.diag_indices, np.indices, np.ix_,
+    np.linalg.matrix_rank,  # an integer: a count of singular values, constant nearby
 ))
 
 

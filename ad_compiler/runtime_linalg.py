@@ -98,6 +98,15 @@ def svd_identity(a: Any, full_matrices: bool) -> np.ndarray:
     return np.eye(min(shape[-2:]), dtype=_float_dtype(a))
 
 
+def condition_signs(s: Any, inverse: bool) -> np.ndarray:
+    """+1 at the largest singular value and -1 at the smallest (the other way round for
+    ``p=-2``): the slope of ``log(cond)`` in ``log(s)``, zero when there is only one."""
+    signs = np.zeros_like(s)
+    signs[..., 0] += -1.0 if inverse else 1.0
+    signs[..., -1] -= -1.0 if inverse else 1.0
+    return signs
+
+
 def qr_strict_lower(a: Any) -> np.ndarray:
     """Ones below the diagonal of R's shape."""
     return triangle_mask(np.empty((np.shape(a)[-1],) * 2), True, -1)

@@ -477,3 +477,30 @@ def polyval_adjoint_p(g: Any, p: Any, x: Any) -> Any:
         out[i] = np.sum(g * power)
         power = power * x
     return out
+
+
+def cov_rows(x: Any, rowvar: bool) -> np.ndarray:
+    """The variables of ``np.cov(x, rowvar=rowvar)`` as rows of a matrix: a 1-D `x` is
+    one variable, a 2-D one is transposed when its columns are the variables."""
+    rows = np.atleast_2d(np.asarray(x, dtype=np.result_type(x, np.float64)))
+    if rows.ndim > 2:
+        raise ValueError("np.cov takes 1-D or 2-D arrays, but this one has shape "
+                         f"{np.shape(x)}")
+    return rows if rowvar or rows.shape[0] == 1 else rows.T
+
+
+def cov_rows_adjoint(g: Any, x: Any, rowvar: bool) -> np.ndarray:
+    """The transpose of `cov_rows`: rows of variables laid out as `x` is."""
+    g = np.asarray(g)
+    shape = np.shape(x)
+    if not rowvar and len(shape) == 2 and shape[0] != 1:
+        g = g.T
+    return g.reshape(shape)
+
+
+def cov_dof(rows: Any, bias: bool, ddof: Any) -> float:
+    """What ``np.cov`` divides the sums of products by: observations minus ddof (0 with
+    bias=True and 1 without when ddof is not given)."""
+    if ddof is None:
+        ddof = 0 if bias else 1
+    return float(np.shape(rows)[1] - ddof)

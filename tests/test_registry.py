@@ -21,7 +21,7 @@ declare_imported_libraries()
 # array primitives: input shape (the expression is in the fixture)
 ARRAY_SHAPES = {
     "sum": (3, 2), "mean": (3, 2), "prod": (3, 2), "max": (3, 4), "min": (3, 4),
-    "var": (4, 2), "std": (2, 4), "matmul": (2, 3), "dot": (2, 3), "outer": (3,),
+    "var": (4, 2), "std": (2, 4), "ptp": (3, 4), "cov": (3, 4), "corrcoef": (3, 4), "matmul": (2, 3), "dot": (2, 3), "outer": (3,),
     "inner": (2, 3), "einsum": (2, 3), "transpose": (2, 3), "trace": (3, 3),
     "solve": (3, 3), "inv": (3, 3), "det": (3, 3), "slogdet": (3, 3), "norm": (3, 2),
     "reshape": (2, 3), "ravel": (2, 3), "squeeze": (1, 3), "item": (1,), "expand_dims": (3,),
@@ -34,7 +34,7 @@ ARRAY_SHAPES = {
     "gradient": (3, 4), "interp": (5,), "polyval": (4,), "nansum": (3, 4),
     "nanmean": (3, 4), "nanmax": (3, 4), "nanmin": (3, 4), "average": (3, 4),
     "median": (3, 4), "quantile": (3, 4), "percentile": (3, 4),
-    "cholesky": (3, 3), "eigh": (3, 3), "eigvalsh": (3, 3), "svd": (3, 2),
+    "cholesky": (3, 3), "eigh": (3, 3), "eigvalsh": (3, 3), "svd": (3, 2), "cond": (3, 3),
     "qr": (3, 2), "pinv": (3, 2), "lstsq": (3, 2), "solve_triangular": (3, 3),
     "cho_factor": (3, 3), "cho_solve": (3, 3), "expm": (3, 3), "sqrtm": (3, 3),
     "solve_sylvester": (3, 3), "logsumexp": (3, 2), "softmax": (3, 2), "log_softmax": (3, 2),

@@ -207,6 +207,7 @@ CONSTANT_NUMPY = [
     (np.array_equal, lambda x: [x, Y_AUDIT]), (np.tril_indices, lambda x: [len(x)]),
     (np.triu_indices, lambda x: [len(x)]), (np.diag_indices, lambda x: [len(x)]),
     (np.indices, lambda x: [np.shape(x)]), (np.ix_, lambda x: [np.argsort(x)]),
+    (np.linalg.matrix_rank, lambda x: [np.vander(x)]),
 ]
 
 

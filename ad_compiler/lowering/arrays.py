@@ -15,8 +15,9 @@ from ..errors import no_rule_hint
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..primitives import ARRAY_ATTRIBUTES, ARRAY_METHODS
 from ..registry import REGISTRY, is_casting
-from ..registry.emit import array_op
+from ..registry.emit import Emit, array_op
 from ..registry.scans import IN_PLACE_METHODS
+from ..registry.statistics import lower_covariance
 from .values import _is_constant_object, _StaticSeq
 
 # what an array holds besides its methods (.T, .shape and the like have rules): read as
@@ -93,6 +94,12 @@ class Arrays:
         bound = self._bind_numpy(spec.params, spec.defaults, spelling, args, kwargs, node)
         if name == "clip":
             return self._clip(bound, loc)
+        if name in ("cov", "corrcoef"):
+            self.builder.loc = loc
+            try:
+                return lower_covariance(Emit(self.builder), name, bound)
+            except NotImplementedError as refusal:
+                raise self.error(node, str(refusal)) from None
         self.builder.loc = loc
         attrs: dict[str, Any] = {"callee": spelling} if spelling else {}
         if is_casting(name):

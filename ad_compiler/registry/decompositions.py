@@ -1,6 +1,6 @@
-"""Decompositions and least squares of ``np.linalg``: cholesky, eigh, eigvalsh, svd, qr,
-pinv and lstsq, the helpers reading their tuple results, and the building blocks the
-SciPy rules share (scipy_linalg.py).
+"""Decompositions and least squares of ``np.linalg``: cholesky, eigh, eigvalsh, svd,
+cond, qr, pinv and lstsq, the helpers reading their tuple results, and the building
+blocks the SciPy rules share (scipy_linalg.py).
 
 Every rule is written with array primitives that have rules themselves (products,
 solves, the decompositions again) and constant masks, so derivative code can be
@@ -25,6 +25,7 @@ import numpy as np
 
 from ..ir import Const, Op, Operand
 from ..runtime_linalg import (
+    condition_signs,
     constant_tangent,
     full_rank_one,
     half_lower_mask,
@@ -369,12 +370,43 @@ def _returns_vectors(op: Op) -> bool:
     return isinstance(flag, Const) and bool(flag.value)
 
 
+# ------------------------------------------------------------------ cond
+
+
+def _cond_parts(e: Emit, op: Op) -> tuple[Operand, Operand, Operand, Operand]:
+    """U, V and the identity of the reduced SVD, and d cond / d s (the 2-norm condition
+    number is the largest singular value over the smallest, or its inverse for p=-2)."""
+    p = static(op, "p")
+    if p is not None and not (isinstance(p, (int, float)) and p in (2, -2)):
+        raise NotImplementedError(
+            f"np.linalg.cond with p={p!r} has no rule (the 2-norm condition number, p=None, "
+            "2 or -2, is differentiated; write another norm's as np.linalg.norm(a, p) * "
+            "np.linalg.norm(np.linalg.inv(a), p))")
+    a = op.args[0]
+    u, s, vh = (_item(e, e.svd(a, full_matrices=False), k) for k in range(3))
+    signs = constant(e, condition_signs, s, p is not None and p == -2)
+    slope = e.mul(_col(e, op.result), e.truediv(signs, s))
+    return u, _t(e, vh), constant(e, svd_identity, a, False), slope
+
+
+def _cond_jvp(e: Emit, op: Op, t: list) -> Operand:
+    u, v, eye, slope = _cond_parts(e, op)
+    ds = _diag(e, _mm(e, _t(e, u), t[0], v), eye)
+    return e.sum(e.mul(slope, ds), axis=-1)
+
+
+def _cond_vjp(e: Emit, op: Op, g: Operand) -> list[Operand]:
+    u, v, _, slope = _cond_parts(e, op)
+    return [e.matmul(e.mul(u, _row(e, e.mul(_col(e, g), slope))), _t(e, v))]
+
+
 array("cholesky", np.linalg.cholesky, "a*, upper=False", jvp=_cholesky_jvp, vjp=_cholesky_vjp)
 array("eigh", np.linalg.eigh, "a*, UPLO='L'", container_result=True, float_items=True,
       jvp=_eigh_jvp, vjp=_eigh_vjp)
 array("eigvalsh", np.linalg.eigvalsh, "a*, UPLO='L'", jvp=_eigvalsh_jvp, vjp=_eigvalsh_vjp)
 array("svd", np.linalg.svd, "a*, full_matrices=True, compute_uv=True, hermitian=False",
       container_result=_returns_vectors, float_items=True, jvp=_svd_jvp, vjp=_svd_vjp)
+array("cond", np.linalg.cond, "x*, p=None", jvp=_cond_jvp, vjp=_cond_vjp)
 array("qr", np.linalg.qr, "a*, mode='reduced'", container_result=True, float_items=True,
       jvp=_qr_jvp, vjp=_qr_vjp)
 array("pinv", np.linalg.pinv, "a*, rcond=None, hermitian=False", jvp=_pinv_jvp, vjp=_pinv_vjp)

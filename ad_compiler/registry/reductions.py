@@ -1,4 +1,4 @@
-"""Reductions: np.sum, mean, prod, max, min, var, std, and the helpers of their rules.
+"""Reductions: np.sum, mean, prod, max, min, ptp, var, std, and the helpers of their rules.
 
 ``np.prod``'s partial with respect to an element is the product of the others, which
 ``y / x`` gives only where no element is zero: its rules call runtime helpers that
@@ -61,6 +61,19 @@ array("max", np.max, _REDUCE, np.amax, methods=("max",), reduction=True,
 array("min", np.min, _REDUCE, np.amin, methods=("min",), reduction=True,
       jvp=lambda e, op, t: reduce_like(e, op, e.mul(t[0], _mask(e, op))),
       vjp=lambda e, op, g: [e.mul(sum_back(e, op, g), _mask(e, op))])
+def _ptp_weights(e: Emit, op: Op) -> Operand:
+    """``max mask - min mask``: np.ptp is np.max minus np.min, each place of a tie
+    sharing its extremum's derivative equally, as their rules do."""
+    x, axis = op.args[0], param(op, "axis")
+    masks = [e.helper("extremum_mask", x, extremum(x, axis=axis, keepdims=True), axis, True)
+             for extremum in (e.max, e.min)]
+    return e.sub(*masks)
+
+
+array("ptp", np.ptp, "a*, axis=None, out=None, keepdims=False", reduction=True,
+      jvp=lambda e, op, t: reduce_like(e, op, e.mul(t[0], _ptp_weights(e, op))),
+      vjp=lambda e, op, g: [e.mul(sum_back(e, op, g), _ptp_weights(e, op))])
+
 array("var", np.var, "a*, axis=None, ddof=0, keepdims=False", methods=("var",), reduction=True,
       jvp=lambda e, op, t: (lambda c, n: e.truediv(e.mul(Const(2.0), reduce_like(
           e, op, e.mul(c, t[0]))), n))(*_variance_parts(e, op)),

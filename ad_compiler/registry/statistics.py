@@ -9,6 +9,7 @@ rank); their helpers (runtime_npmath.py) are each other's transposes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -170,3 +171,64 @@ helper("quantile_tangent", rt.quantile_tangent, (0,), _transposed("quantile_adjo
        jvp=linear_jvp)
 helper("quantile_adjoint", rt.quantile_adjoint, (0,), _transposed("quantile_tangent"),
        jvp=linear_jvp)
+
+
+# ------------------------------------------------------------------ np.cov, np.corrcoef
+# lowered to the products, means and square roots they compute (lower_covariance), so
+# every mode and order follows from those rules
+
+def lower_covariance(e: Emit, name: str, bound: dict[str, Operand]) -> Operand:
+    """``np.cov`` / ``np.corrcoef`` as NumPy computes them: the variables as rows,
+    centred, their products divided by the degrees of freedom (for np.cov) or by the
+    products of their standard deviations (np.corrcoef, clipped to [-1, 1])."""
+    rowvar = _static_flag(bound, "rowvar", True)
+    for weights in ("fweights", "aweights"):
+        if not _is_none(bound.get(weights, Const(None))):
+            raise NotImplementedError(
+                f"np.cov with {weights}= has no rule (weight the centred observations "
+                "and write the products out: d = x - np.average(x, axis=1, weights=w, "
+                "keepdims=True); (d * w) @ d.T / np.sum(w))")
+    first = bound["m" if name == "cov" else "x"]
+    rows = e.helper("cov_rows", first, Const(rowvar))
+    second = bound.get("y", Const(None))
+    if not _is_none(second):
+        pair = e.b.emit("pack", [rows, e.helper("cov_rows", second, Const(rowvar))],
+                        attrs={"kind": "tuple"}).result
+        rows = e.vstack(pair)
+    centred = e.sub(rows, e.mean(rows, axis=1, keepdims=True))
+    products = e.matmul(centred, e.array("transpose", centred))
+    if name == "cov":
+        dof = e.call(rt.cov_dof, rows, Const(_static_flag(bound, "bias", False)),
+                     bound.get("ddof", Const(None)))
+        return e.squeeze(e.truediv(products, dof))
+    scale = _numpy(e, np.sqrt, e.diagonal(products))
+    ratio = e.truediv(e.truediv(products, e.expand_dims(scale, axis=1)),
+                      e.expand_dims(scale, axis=0))
+    clipped = _numpy(e, np.minimum, _numpy(e, np.maximum, ratio, Const(-1.0)), Const(1.0))
+    return e.squeeze(clipped)
+
+
+def _numpy(e: Emit, fn: Any, *args: Operand) -> Operand:
+    """An elementwise NumPy function (np.sqrt, np.maximum) applied as the user's code would."""
+    return e.b.emit(fn.__name__, list(args), attrs={"fn": fn, "family": "numpy"}).result
+
+
+def _is_none(value: Operand) -> bool:
+    return isinstance(value, Const) and value.value is None
+
+
+def _static_flag(bound: dict[str, Operand], name: str, default: bool) -> bool:
+    value = bound.get(name, Const(default))
+    if not isinstance(value, Const):
+        raise NotImplementedError(f"np.cov and np.corrcoef need {name}= as a constant "
+                                  "(True or False written in the call)")
+    return bool(value.value)
+
+
+array("cov", np.cov, "m*, y*=None, rowvar=True, bias=False, ddof=None, fweights=None, "
+      "aweights=None")
+array("corrcoef", np.corrcoef, "x*, y*=None, rowvar=True")
+helper("cov_rows", rt.cov_rows, (0,), lambda e, g, a: [
+    e.helper("cov_rows_adjoint", g, *a), None], jvp=linear_jvp, vmapped=True)
+helper("cov_rows_adjoint", rt.cov_rows_adjoint, (0,), lambda e, g, a: [
+    e.helper("cov_rows", g, a[2]), None, None], jvp=linear_jvp, vmapped=True)
