@@ -54,7 +54,7 @@ def replay_ranges(fn: Function) -> bool:
     """A loop over ``range(...)`` that tapes nothing but its index needs no stack: the
     backward loop runs over ``reversed(range(...))`` instead of popping."""
     changed = False
-    for block in _all_blocks(fn.body):
+    for block in all_blocks(fn.body):
         ops = block.ops
         for forward_loop in [op for op in ops if isinstance(op, ForOp)]:
             body = forward_loop.body
@@ -83,11 +83,12 @@ def replay_ranges(fn: Function) -> bool:
     return changed
 
 
-def _all_blocks(block: Block) -> list[Block]:
+def all_blocks(block: Block) -> list[Block]:
+    """`block` and every block nested in it, outermost first."""
     blocks = [block]
     for op in block.ops:
         for inner in op.blocks:
-            blocks.extend(_all_blocks(inner))
+            blocks.extend(all_blocks(inner))
     return blocks
 
 

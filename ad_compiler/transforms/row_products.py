@@ -23,14 +23,14 @@ from .static_shapes import Facts
 def row_products(fn: Function, facts: Facts) -> Function | None:
     """A copy of specialised code `fn` whose loops read such products from an array
     made before the loop; None where no loop has one."""
-    from .optimize import eliminate_dead_code
+    from .optimize import all_blocks, eliminate_dead_code
     from .specialize import _clone
 
     if not any(isinstance(op, ForOp) for op in walk_ops(fn.body)):
         return None  # (most code: nothing to copy)
     clone = _clone(fn)
     changed = False
-    for block in _blocks(clone.body):
+    for block in all_blocks(clone.body):
         for loop in [op for op in block.ops if isinstance(op, ForOp)]:
             before = _rewrite(loop, block, clone, facts)
             if before:
@@ -41,14 +41,6 @@ def row_products(fn: Function, facts: Facts) -> Function | None:
         return None
     eliminate_dead_code(clone)
     return clone
-
-
-def _blocks(block: Block) -> list[Block]:
-    found = [block]
-    for op in block.ops:
-        for inner in op.blocks:
-            found += _blocks(inner)
-    return found
 
 
 def _rows_counted(loop: ForOp, block: Block) -> Value | None:

@@ -32,7 +32,7 @@ from .static_shapes import Facts
 def tape_factors(fn: Function, facts: Facts) -> Function | None:
     """A copy of specialised code `fn` whose backward loops read tape-only factors from
     arrays made before the loop; None where no loop has one."""
-    from .optimize import eliminate_dead_code
+    from .optimize import all_blocks, eliminate_dead_code
     from .specialize import _clone
 
     if not any(op.prim == "pop" for op in walk_ops(fn.body)):
@@ -40,7 +40,7 @@ def tape_factors(fn: Function, facts: Facts) -> Function | None:
     clone = _clone(fn)
     uses = _stack_uses(clone)
     changed = False
-    for block in _blocks(clone.body):
+    for block in all_blocks(clone.body):
         for loop in [op for op in block.ops if isinstance(op, ForOp)]:
             before = _rewrite(loop, block, clone, facts, uses)
             if before:
@@ -51,14 +51,6 @@ def tape_factors(fn: Function, facts: Facts) -> Function | None:
         return None
     eliminate_dead_code(clone)
     return clone
-
-
-def _blocks(block: Block) -> list[Block]:
-    found = [block]
-    for op in block.ops:
-        for inner in op.blocks:
-            found += _blocks(inner)
-    return found
 
 
 def _stack_uses(fn: Function) -> dict[int, list[Op]]:

@@ -25,7 +25,7 @@ from .static_shapes import Facts
 def written_rows(fn: Function, facts: Facts) -> Function | None:
     """A copy of specialised code `fn` whose backward loops read such rows; None where
     no loop recomputes one."""
-    from .optimize import eliminate_dead_code
+    from .optimize import all_blocks, eliminate_dead_code
     from .specialize import _clone
 
     aliases = getattr(fn, "aliases", None)
@@ -33,7 +33,7 @@ def written_rows(fn: Function, facts: Facts) -> Function | None:
         return None
     clone = _clone(fn)
     changed = False
-    for block in _blocks(clone.body):
+    for block in all_blocks(clone.body):
         loops = [op for op in block.ops if isinstance(op, ForOp)]
         for k, forward in enumerate(loops):
             for written, value, index in _rows_written(forward, block, facts):
@@ -44,14 +44,6 @@ def written_rows(fn: Function, facts: Facts) -> Function | None:
         return None
     eliminate_dead_code(clone)
     return clone
-
-
-def _blocks(block: Block) -> list[Block]:
-    found = [block]
-    for op in block.ops:
-        for inner in op.blocks:
-            found += _blocks(inner)
-    return found
 
 
 def _made_by(block: Block, value: object) -> Op | None:
