@@ -24,6 +24,8 @@ from . import (  # noqa: F401  (the modules copied from)
     batched,
     batched_adjoints,
     batched_lists,
+    batched_products,
+    batched_shaping,
     input_checks,
     runtime,
 )

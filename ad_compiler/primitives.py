@@ -16,6 +16,8 @@ import numpy as np
 from . import (
     batched,
     batched_adjoints,
+    batched_products,
+    batched_shaping,
     runtime,
     runtime_items,
     runtime_linalg,
@@ -76,6 +78,8 @@ def qualified_name(obj: object) -> tuple[str, str] | None:
                                 ("ad_compiler.runtime", runtime),
                                 ("ad_compiler.batched", batched),
                                 ("ad_compiler.batched_adjoints", batched_adjoints),
+                                ("ad_compiler.batched_shaping", batched_shaping),
+                                ("ad_compiler.batched_products", batched_products),
                                 ("ad_compiler.runtime_npmath", runtime_npmath),
                                 ("ad_compiler.runtime_linalg", runtime_linalg),
                                 ("ad_compiler.runtime_stats", runtime_stats),

@@ -18,7 +18,7 @@ from typing import Any
 from .. import batched
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, array, helper, parse_signature
-from .emit import Emit, apply_again, nth, param, position, replay
+from .emit import Emit, apply_again, nth, one_batched, param, position, replay
 
 
 class Refused(list):
@@ -53,11 +53,19 @@ def all_params(op: Op) -> list[Operand]:
 
 
 def linear_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
-    """Helpers linear in some arguments: the helper again on each tangent, summed
-    (one direction at a time in vector mode)."""
-    linear = REGISTRY[op.prim].linear_args
-    return e.sum_terms([replay(e, op, {k: t[k]}) for k in linear
-                        if k < len(t) and t[k] is not None])
+    """Helpers linear in some arguments: the helper again on each tangent, summed; in
+    vector mode its `batched` form, else one direction at a time."""
+    record = REGISTRY[op.prim]
+    terms = []
+    for k in record.linear_args:
+        if k >= len(t) or t[k] is None:
+            continue
+        if record.batched is not None and e.is_batched(t[k]):
+            terms.append(e.batched_helper(op.prim, k, [t[k] if j == k else a
+                                                       for j, a in enumerate(op.args)]))
+        else:
+            terms.append(replay(e, op, {k: t[k]}))
+    return e.sum_terms(terms)
 
 
 def replay_helper(e: Emit, name: str, t: Operand, *rest: Operand) -> Operand:
@@ -73,14 +81,20 @@ def replay_helper(e: Emit, name: str, t: Operand, *rest: Operand) -> Operand:
 
 def multilinear_array(name: str, fn: Any, signature: str, adjoints: dict[str, Any],
                       refused: dict[str, str] | None = None, aliases: tuple = (),
+                      vector_mode: tuple[Callable, dict[str, Callable]] | None = None,
                       **extra: Any) -> None:
     """Declare a primitive multilinear in its operands (those marked ``*``): the tangent
     is the primitive with each operand's tangent in turn, the adjoint of operand ``p``
     is ``adjoints[p](g, *arguments in NumPy's order)``, whose operand parameters have no
-    defaults (so that calls never leave out an argument the helper is linear in)."""
+    defaults (so that calls never leave out an argument the helper is linear in).
+    `vector_mode`: the batched form of the primitive (of all its parameters, then
+    ``directions_in``, the batched operand's place among `adjoints`) and of each
+    adjoint helper (batched_products.py)."""
     refused = refused or {}
     params, defaults, _ = parse_signature(signature)
     index = {p: params.index(p) for p in adjoints}
+    if vector_mode is not None:
+        extra["batched"] = one_batched(name, vector_mode[0], params, tuple(adjoints))
 
     def jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
         refuse(op, refused, t)
@@ -114,5 +128,5 @@ def multilinear_array(name: str, fn: Any, signature: str, adjoints: dict[str, An
     array(name, fn, signature, *aliases, jvp=jvp, vjp=vjp, **extra).module = module
     for p, adjoint in adjoints.items():
         linear = (0, *(1 + index[q] for q in adjoints if q != p))
-        helper(f"{name}_adjoint_{p}", adjoint, linear, helper_vjp(p),
-               jvp=linear_jvp).module = module
+        helper(f"{name}_adjoint_{p}", adjoint, linear, helper_vjp(p), jvp=linear_jvp,
+               batched=vector_mode[1][p] if vector_mode is not None else None).module = module

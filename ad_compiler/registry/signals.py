@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import batched_products as bp
 from .. import runtime_npmath as rt
 from ..ir import Const, Op, Operand
 from .core import array, helper
@@ -13,9 +14,13 @@ from .emit import Emit, nth, param, position, replay
 from .multilinear import Refused, linear_jvp, multilinear_array, refuse, replay_helper
 
 multilinear_array("convolve", np.convolve, "a*, v*, mode='full'",
-                  {"a": rt.convolve_adjoint_a, "v": rt.convolve_adjoint_v})
+                  {"a": rt.convolve_adjoint_a, "v": rt.convolve_adjoint_v},
+                  vector_mode=(bp.batched_convolve, {"a": bp.batched_convolve_adjoint_a,
+                                                     "v": bp.batched_convolve_adjoint_v}))
 multilinear_array("correlate", np.correlate, "a*, v*, mode='valid'",
-                  {"a": rt.correlate_adjoint_a, "v": rt.correlate_adjoint_v})
+                  {"a": rt.correlate_adjoint_a, "v": rt.correlate_adjoint_v},
+                  vector_mode=(bp.batched_correlate, {"a": bp.batched_correlate_adjoint_a,
+                                                      "v": bp.batched_correlate_adjoint_v}))
 # np.trapz is NumPy 1's name (NumPy 2.0 deprecates it, 2.4 removes it): derivative code
 # calls np.trapezoid where it exists
 _TRAPZ = tuple(getattr(np, name) for name in ("trapz",) if hasattr(np, name))
