@@ -1,0 +1,423 @@
+"""The vector-mode forms of batched_shaping.py and batched_products.py against the
+unbatched function applied to each direction in turn (the results stacked on a last
+axis), on random inputs of several shapes and axes; and Hessians of functions that use
+them against central differences of the gradient, swept without a loop over
+directions."""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+import ad_compiler as adc
+from ad_compiler import batched
+from ad_compiler import batched_products as bp
+from ad_compiler import batched_shaping as bs
+from ad_compiler import runtime as rt
+from ad_compiler import runtime_npmath as rn
+
+DIRECTIONS = 3
+
+
+def _random(shape: tuple, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=shape)
+
+
+def _stacked(fn, args: list, k: int) -> np.ndarray:
+    """`fn` on each direction of argument `k` in turn, the results stacked last."""
+    results = []
+    for d in range(np.shape(args[k])[-1]):
+        one = [a[..., d] if j == k else a for j, a in enumerate(args)]
+        results.append(np.asarray(fn(*one)))
+    return np.stack(results, axis=-1)
+
+
+def _check(batched_fn, fn, args: list, position: int, **kwargs) -> None:
+    """`batched_fn` with argument `position` batched equals `fn` stacked over its
+    directions."""
+    args, k = list(args), position
+    args[k] = _random(np.shape(args[k]) + (DIRECTIONS,), 7 + len(np.shape(args[k])))
+    expected = _stacked(lambda *a: fn(*a, **kwargs), args, k)
+    got = batched_fn(*args, **kwargs)
+    assert np.shape(got) == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def _x(*shape: int) -> np.ndarray:
+    return _random(shape, sum(shape) + len(shape))
+
+
+# ------------------------------------------------------------------ one operand, batched
+
+SHAPING = [  # (batched form, NumPy's, arguments, keyword arguments)
+    (bs.batched_flip, np.flip, (_x(4),), {}),
+    (bs.batched_flip, np.flip, (_x(2, 3),), {"axis": None}),
+    (bs.batched_flip, np.flip, (_x(2, 3), 0), {}),
+    (bs.batched_flip, np.flip, (_x(2, 3, 4),), {"axis": -1}),
+    (bs.batched_flip, np.flip, (_x(2, 3, 4),), {"axis": (0, -1)}),
+    (bs.batched_fliplr, np.fliplr, (_x(2, 3),), {}),
+    (bs.batched_fliplr, np.fliplr, (_x(2, 3, 4),), {}),
+    (bs.batched_flipud, np.flipud, (_x(3),), {}),
+    (bs.batched_flipud, np.flipud, (_x(2, 3),), {}),
+    (bs.batched_rot90, np.rot90, (_x(2, 3),), {}),
+    (bs.batched_rot90, np.rot90, (_x(2, 3), -1), {}),
+    (bs.batched_rot90, np.rot90, (_x(2, 3), 2), {}),
+    (bs.batched_rot90, np.rot90, (_x(2, 3, 4), 3), {"axes": (0, -1)}),
+    (bs.batched_rot90, np.rot90, (_x(2, 3, 4), 1, (-1, 1)), {}),
+    (bs.batched_roll, np.roll, (_x(5), 2), {}),
+    (bs.batched_roll, np.roll, (_x(2, 3), -1), {"axis": None}),
+    (bs.batched_roll, np.roll, (_x(2, 3), 1), {"axis": -1}),
+    (bs.batched_roll, np.roll, (_x(2, 3, 4), (1, 2)), {"axis": (0, -1)}),
+    (bs.batched_roll, np.roll, (_x(2, 3), (1, 2)), {"axis": None}),
+    (bs.batched_moveaxis, np.moveaxis, (_x(2, 3, 4), 0, -1), {}),
+    (bs.batched_moveaxis, np.moveaxis, (_x(2, 3, 4), (0, 1), (-1, 0)), {}),
+    (bs.batched_moveaxis, np.moveaxis, (_x(2, 3, 4),), {"source": -1, "destination": 0}),
+    (bs.batched_rollaxis, np.rollaxis, (_x(2, 3, 4), -1), {}),
+    (bs.batched_rollaxis, np.rollaxis, (_x(2, 3, 4), 0, 3), {}),
+    (bs.batched_rollaxis, np.rollaxis, (_x(2, 3, 4), 1), {"start": -1}),
+    (bs.batched_rollaxis, np.rollaxis, (_x(2, 3, 4), 2, -3), {}),
+    (bs.batched_tril, np.tril, (_x(4),), {}),
+    (bs.batched_tril, np.tril, (_x(4), 1), {}),
+    (bs.batched_tril, np.tril, (_x(3, 4),), {"k": -1}),
+    (bs.batched_tril, np.tril, (_x(2, 3, 3),), {}),
+    (bs.batched_triu, np.triu, (_x(4),), {"k": -1}),
+    (bs.batched_triu, np.triu, (_x(3, 4), 2), {}),
+    (bs.batched_triu, np.triu, (_x(2, 3, 3),), {}),
+    (bs.batched_diag, np.diag, (_x(3),), {}),
+    (bs.batched_diag, np.diag, (_x(3), 1), {}),
+    (bs.batched_diag, np.diag, (_x(3),), {"k": -2}),
+    (bs.batched_diag, np.diag, (_x(3, 4),), {}),
+    (bs.batched_diag, np.diag, (_x(3, 4), 1), {}),
+    (bs.batched_diag, np.diag, (_x(3, 4),), {"k": -1}),
+    (bs.batched_diagflat, np.diagflat, (_x(2, 2), 1), {}),
+    (bs.batched_diagflat, np.diagflat, (_x(3),), {"k": -1}),
+    (bs.batched_diagonal, np.diagonal, (_x(3, 4),), {}),
+    (bs.batched_diagonal, np.diagonal, (_x(2, 3, 4), 1, -1, 0), {}),
+    (bs.batched_diagonal, np.diagonal, (_x(2, 3, 4),), {"offset": -1, "axis1": 2, "axis2": 1}),
+    (bs.batched_take, np.take, (_x(5), [0, 4, 4]), {}),
+    (bs.batched_take, np.take, (_x(2, 3), [[2, 0], [1, 5]]), {"axis": None}),
+    (bs.batched_take, np.take, (_x(2, 3), [2, 0, 2], 1), {}),
+    (bs.batched_take, np.take, (_x(2, 3), [2, 0, 2]), {"axis": -1}),
+    (bs.batched_take, np.take, (_x(3, 4, 2), 1), {"axis": 0}),
+    (bs.batched_take_along_axis, np.take_along_axis,
+     (_x(3, 4), np.array([[2, 0], [1, 1], [3, 3]])), {"axis": 1}),
+    (bs.batched_take_along_axis, np.take_along_axis,
+     (_x(3, 4), np.array([[2, 0, 1, 1], [0, 0, 2, 1]])), {"axis": -2}),
+    (bs.batched_take_along_axis, np.take_along_axis,
+     (_x(3, 4), np.array([[2, 0]])), {"axis": 1}),
+    (bs.batched_take_along_axis, np.take_along_axis,
+     (_x(2, 3), np.array([5, 0, 0])), {"axis": None}),
+    (bs.batched_repeat, np.repeat, (_x(3), 2), {}),
+    (bs.batched_repeat, np.repeat, (_x(2, 3), [1, 0, 2], 1), {}),
+    (bs.batched_repeat, np.repeat, (_x(2, 3), 3), {"axis": -2}),
+    (bs.batched_repeat, np.repeat, (_x(2, 3), [1, 2, 0, 1, 1, 1]), {"axis": None}),
+    (bs.batched_tile, np.tile, (_x(3), 2), {}),
+    (bs.batched_tile, np.tile, (_x(2, 3), (2, 1, 2)), {}),
+    (bs.batched_tile, np.tile, (_x(2, 3, 2),), {"reps": (2,)}),
+    (bs.batched_tile, np.tile, (_x(), 3), {}),
+    (bs.batched_cumsum, np.cumsum, (_x(2, 3),), {}),
+    (bs.batched_cumsum, np.cumsum, (_x(2, 3), 0), {}),
+    (bs.batched_cumsum, np.cumsum, (_x(2, 3),), {"axis": -1}),
+    (bs.batched_cumsum, np.cumsum, (_x(),), {"axis": None}),
+    (bs.batched_item, rt.item, (_x(1, 1),), {}),
+    (bs.batched_item, rt.item, (_x(1),), {}),
+]
+for _fn, _ref in [(bs.batched_atleast_1d, np.atleast_1d), (bs.batched_atleast_2d, np.atleast_2d),
+                  (bs.batched_atleast_3d, np.atleast_3d)]:
+    SHAPING += [(_fn, _ref, (_x(*shape),), {}) for shape in [(), (3,), (2, 3), (2, 3, 4)]]
+
+
+@pytest.mark.parametrize("batched_fn, fn, args, kwargs", SHAPING,
+                         ids=[f"{c[1].__name__}-{k}" for k, c in enumerate(SHAPING)])
+def test_shaping_forms_equal_the_function_on_each_direction(batched_fn, fn, args, kwargs):
+    _check(batched_fn, fn, args, 0, **kwargs)
+
+
+def test_axes_out_of_range_are_refused_not_read_as_the_directions():
+    t = _random((2, 3, DIRECTIONS), 1)
+    for call in (lambda: bs.batched_flip(t, axis=2), lambda: bs.batched_cumsum(t, axis=-3),
+                 lambda: bs.batched_take(t, [0], axis=2),
+                 lambda: bs.batched_moveaxis(t, 0, 2)):
+        with pytest.raises(np.exceptions.AxisError):
+            call()
+
+
+# ------------------------------------------------------------------ run-time adjoints
+
+ADJOINTS = [  # (batched form, the helper, arguments; the first, g, batched)
+    (bs.batched_trace_adjoint, rt.trace_adjoint, (_x(), _x(3, 3))),
+    (bs.batched_trace_adjoint, rt.trace_adjoint, (_x(3), _x(2, 3, 4), 1, -1, 0)),
+    (bs.batched_trace_adjoint, rt.trace_adjoint, (_x(2), _x(3, 2, 4), -1, 2, -3)),
+    (bs.batched_diagonal_adjoint, rt.diagonal_adjoint, (_x(3), _x(3, 4), 1)),
+    (bs.batched_diagonal_adjoint, rt.diagonal_adjoint, (_x(2, 2), _x(3, 2, 4), -1, 2, -3)),
+    (bs.batched_diag_adjoint, rt.diag_adjoint, (_x(4, 4), _x(3), 1)),
+    (bs.batched_diag_adjoint, rt.diag_adjoint, (_x(2), _x(3, 4), -1)),
+    (bs.batched_take_adjoint, rt.take_adjoint, (_x(2, 3), _x(2, 3), [2, 0, 2], 1)),
+    (bs.batched_take_adjoint, rt.take_adjoint, (_x(2, 2), _x(2, 3), [[0, 5], [5, 1]])),
+    (bs.batched_take_adjoint, rt.take_adjoint, (_x(3, 3), _x(2, 3), [1, 1, 0], -2)),
+    (bs.batched_take_along_axis_adjoint, rt.take_along_axis_adjoint,
+     (_x(3, 2), _x(3, 4), np.array([[2, 0], [1, 1], [3, 3]]), 1)),
+    (bs.batched_take_along_axis_adjoint, rt.take_along_axis_adjoint,
+     (_x(3, 2), _x(3, 4), np.array([[2, 2]]), -1)),
+    (bs.batched_take_along_axis_adjoint, rt.take_along_axis_adjoint,
+     (_x(3, 4), _x(1, 4), np.array([[0], [0], [0]]), 0)),
+    (bs.batched_take_along_axis_adjoint, rt.take_along_axis_adjoint,
+     (_x(3), _x(2, 3), np.array([5, 0, 0]), None)),
+    (bs.batched_repeat_adjoint, rt.repeat_adjoint, (_x(2, 3), _x(2, 3), [1, 0, 2], 1)),
+    (bs.batched_repeat_adjoint, rt.repeat_adjoint, (_x(12), _x(2, 3), 2)),
+    (bs.batched_repeat_adjoint, rt.repeat_adjoint, (_x(6, 3), _x(2, 3), 3, -2)),
+    (bs.batched_tile_adjoint, rt.tile_adjoint, (_x(2, 2, 6), _x(2, 3), (2, 1, 2))),
+    (bs.batched_tile_adjoint, rt.tile_adjoint, (_x(6), _x(3), 2)),
+    (bs.batched_tile_adjoint, rt.tile_adjoint, (_x(4, 3, 2), _x(2, 3, 2), (2,))),
+    (bs.batched_append_adjoint, rt.append_adjoint, (_x(3, 3), _x(2, 3), _x(1, 3), 0, 0)),
+    (bs.batched_append_adjoint, rt.append_adjoint, (_x(3, 3), _x(2, 3), _x(1, 3), -2, 1)),
+    (bs.batched_append_adjoint, rt.append_adjoint, (_x(10), _x(2, 3), _x(4), None, 1)),
+    (bs.batched_append_adjoint, rt.append_adjoint, (_x(10), _x(2, 3), _x(4), None, 0)),
+]
+
+
+@pytest.mark.parametrize("batched_fn, fn, args", ADJOINTS,
+                         ids=[f"{c[1].__name__}-{k}" for k, c in enumerate(ADJOINTS)])
+def test_adjoint_forms_equal_the_helper_on_each_direction(batched_fn, fn, args):
+    _check(batched_fn, fn, args, 0)
+
+
+@pytest.mark.parametrize("arr, values, axis", [
+    (_x(2, 3), _x(1, 3), 0), (_x(2, 3), _x(2, 1), -1), (_x(2, 3), _x(4), None),
+    (_x(3), _x(), None)])
+def test_append_with_either_part_or_both_batched(arr, values, axis):
+    _check(functools.partial(bs.batched_append, directions_in=0), np.append,
+           [arr, values], 0, axis=axis)
+    _check(functools.partial(bs.batched_append, directions_in=1), np.append,
+           [arr, values], 1, axis=axis)
+    both = [_random(np.shape(x) + (DIRECTIONS,), k) for k, x in enumerate((arr, values))]
+    expected = np.stack([np.append(both[0][..., d], both[1][..., d], axis=axis)
+                         for d in range(DIRECTIONS)], axis=-1)
+    np.testing.assert_allclose(bs.batched_append(*both, axis, 2), expected, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ products
+
+
+def _both_operands(batched_fn, fn, a, b, **kwargs):
+    """A product with each operand batched in turn (``directions_in`` 0 and 1)."""
+    for k in (0, 1):
+        _check(functools.partial(batched_fn, directions_in=k), fn, [a, b], k, **kwargs)
+
+
+def _adjoint_pair(batched_a, batched_b, adjoint_a, adjoint_b, g, a, b, *rest):
+    """The adjoints of both operands, with `g` or the other operand batched."""
+    for k in (0, 2):
+        _check(functools.partial(batched_a, directions_in=k), adjoint_a, [g, a, b, *rest], k)
+    for k in (0, 1):
+        _check(functools.partial(batched_b, directions_in=k), adjoint_b, [g, a, b, *rest], k)
+
+
+@pytest.mark.parametrize("a, b, axes", [
+    (_x(2, 3), _x(3, 4), 1), (_x(2, 3, 4), _x(3, 4, 5), 2), (_x(3, 2), _x(4, 3), ((0,), (1,))),
+    (_x(2, 3, 4), _x(4, 2, 5), ([-1, 0], [0, -2])), (_x(2), _x(3), 0), (_x(2, 3), _x(2, 3), 2)])
+def test_tensordot_and_its_adjoints(a, b, axes):
+    _both_operands(bp.batched_tensordot, np.tensordot, a, b, axes=axes)
+    g = _random(np.shape(np.tensordot(a, b, axes)), 3)
+    _adjoint_pair(bp.batched_tensordot_adjoint_a, bp.batched_tensordot_adjoint_b,
+                  rn.tensordot_adjoint_a, rn.tensordot_adjoint_b, g, a, b, axes)
+
+
+@pytest.mark.parametrize("a, b", [(_x(2, 3), _x(2, 2)), (_x(3), _x(2, 2)), (_x(), _x(3)),
+                                  (_x(2, 1, 3), _x(2, 2)), (_x(2), _x(3))])
+def test_kron_and_its_adjoints(a, b):
+    _both_operands(bp.batched_kron, np.kron, a, b)
+    g = _random(np.shape(np.kron(a, b)), 4)
+    _adjoint_pair(bp.batched_kron_adjoint_a, bp.batched_kron_adjoint_b,
+                  rn.kron_adjoint_a, rn.kron_adjoint_b, g, a, b)
+
+
+@pytest.mark.parametrize("a, b", [(_x(2, 3), _x(6)), (_x(4), _x(4)), (_x(3, 2), _x(2, 3))])
+def test_vdot_and_its_adjoints(a, b):
+    _both_operands(bp.batched_vdot, np.vdot, a, b)
+    _adjoint_pair(bp.batched_vdot_adjoint_a, bp.batched_vdot_adjoint_b,
+                  rn.vdot_adjoint_a, rn.vdot_adjoint_b, _x(), a, b)
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("n, m", [(5, 3), (3, 5), (4, 4), (1, 4), (6, 1), (4, 7)])
+def test_convolve_correlate_and_their_adjoints(n, m, mode):
+    a, v = _random((n,), n), _random((m,), 10 + m)
+    _both_operands(bp.batched_convolve, np.convolve, a, v, mode=mode)
+    _both_operands(bp.batched_correlate, np.correlate, a, v, mode=mode)
+    g = _random(np.shape(np.convolve(a, v, mode)), 5)
+    _adjoint_pair(bp.batched_convolve_adjoint_a, bp.batched_convolve_adjoint_v,
+                  rn.convolve_adjoint_a, rn.convolve_adjoint_v, g, a, v, mode)
+    g = _random(np.shape(np.correlate(a, v, mode)), 6)
+    _adjoint_pair(bp.batched_correlate_adjoint_a, bp.batched_correlate_adjoint_v,
+                  rn.correlate_adjoint_a, rn.correlate_adjoint_v, g, a, v, mode)
+
+
+@pytest.mark.parametrize("spec, shapes", [
+    ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,j->i", [(2, 3), (3,)]), ("i,i->", [(4,), (4,)]),
+    ("ij->", [(2, 3)]), ("ij,jk", [(2, 3), (3, 4)]), ("ijk,jk->i", [(2, 3, 4), (3, 4)]),
+    ("...ij,jk->...ik", [(1, 2, 3), (3, 4)]), ("...ij,...jk->...ik", [(2, 2, 3), (1, 3, 4)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]), ("ij,k->ijk", [(2, 3), (2,)])])
+def test_einsum_adjoint_with_g_or_an_operand_batched(spec, shapes):
+    operands = [_random(s, k) for k, s in enumerate(shapes)]
+    g = _random(np.shape(np.einsum(spec, *operands)), 9)
+    for k in range(len(operands)):
+        args = [spec, k, g, *operands]
+        for position in [2] + [3 + j for j in range(len(operands)) if j != k]:
+            _check(functools.partial(bp.einsum_adjoint_directions, position), rt.einsum_adjoint,
+                   args, position)
+        _check(bp.batched_einsum_adjoint, rt.einsum_adjoint, args, 2)
+
+
+@pytest.mark.parametrize("shape", [(3,), (3, 2)])
+@pytest.mark.parametrize("flags", [{}, {"lower": True}, {"trans": 1}, {"trans": "T", "lower": True},
+                                   {"unit_diagonal": True}])
+def test_solve_triangular_of_a_batched_right_hand_side(shape, flags):
+    a = _x(3, 3) + 4.0 * np.eye(3)
+    _check(bp.batched_solve_triangular, scipy.linalg.solve_triangular, [a, _x(*shape)], 1,
+           **flags)
+
+
+@pytest.mark.parametrize("shape", [(3,), (3, 2)])
+@pytest.mark.parametrize("lower", [False, True])
+def test_cho_solve_of_a_batched_right_hand_side(shape, lower):
+    a = _x(3, 3)
+    factor = scipy.linalg.cho_factor(a @ a.T + 3.0 * np.eye(3), lower=lower)
+    b = _x(*shape)
+    rhs = _random(shape + (DIRECTIONS,), 2)
+    rhs_before = rhs.copy()
+    expected = np.stack([scipy.linalg.cho_solve(factor, rhs[..., d])
+                         for d in range(DIRECTIONS)], axis=-1)
+    np.testing.assert_allclose(bp.batched_cho_solve(factor, rhs, True), expected, rtol=1e-12)
+    np.testing.assert_array_equal(rhs, rhs_before)  # a tangent is never overwritten
+    _check(bp.batched_cho_solve, scipy.linalg.cho_solve, [factor, b], 1)
+
+
+def test_a_stack_of_triangular_matrices_is_solved_one_direction_at_a_time():
+    a = _x(2, 3, 3) + 4.0 * np.eye(3)
+    _check(bp.batched_solve_triangular, scipy.linalg.solve_triangular, [a, _x(2, 3, 2)], 1)
+
+
+# ------------------------------------------------------------------ Hessians
+
+C3 = np.array([0.5, -1.0, 2.0])
+
+
+def h_flip(x):
+    y = x.reshape(2, 3)
+    return np.sum(np.sin(np.flip(y * y, axis=-1)) * np.fliplr(y) + np.flipud(y) ** 3)
+
+
+def h_roll(x):
+    y = x.reshape(2, 3)
+    return np.sum(np.cos(np.roll(y * y, -1, axis=None)) + np.roll(y, (1, 2), axis=(0, -1)) * y)
+
+
+def h_rot90(x):
+    y = x.reshape(2, 3)
+    return np.sum(np.rot90(y * y, k=-1, axes=(-1, 0)) @ np.sin(y))
+
+
+def h_axes(x):
+    y = (x * x).reshape(1, 2, 3)
+    moved = np.moveaxis(y, -1, 0) * np.rollaxis(y, 2, start=-3)
+    return np.sum(np.sin(moved))
+
+
+def h_triangles(x):
+    y = x.reshape(3, 2)[:2] * x[:2]
+    square = np.outer(x[:3], x[3:])
+    return np.sum(np.tril(square, -1) ** 2 + np.sin(np.triu(square, k=1))) + np.sum(y)
+
+
+def h_diagonals(x):
+    square = np.outer(x[:3], x[3:]) + np.diag(x[:3] ** 2)
+    cube = np.reshape(x * x, (1, 2, 3))
+    return (np.sum(np.sin(np.diagonal(square, offset=-1)) * np.diag(square, k=1))
+            + np.sum(np.diagflat(x[:2] * x[4:], 1) ** 2)
+            + np.sum(np.diagonal(cube, 0, -1, 1) ** 2) + np.trace(square) ** 2)
+
+
+def h_gathers(x):
+    y = (x * x).reshape(2, 3)
+    taken = np.take(y, [2, 0, 2], axis=-1) * np.take(x, [5, 5, 1])
+    along = np.take_along_axis(y, np.array([[2, 0], [1, 1]]), axis=1)
+    return np.sum(np.sin(taken)) + np.sum(np.cos(along) * np.sort(x)[:2])
+
+
+def h_repeats(x):
+    y = x.reshape(2, 3)
+    return (np.sum(np.sin(np.repeat(y * y, [1, 0, 2], axis=-1)))
+            + np.sum(np.cos(np.repeat(x, 2)) * np.tile(x, 2))
+            + np.sum(np.tile(y, (2, 1, 2)) ** 3))
+
+
+def h_scans(x):
+    y = x.reshape(2, 3)
+    return (np.sum(np.sin(np.cumsum(y * y, axis=-1))) + np.sum(np.cumsum(x) ** 2)
+            + np.sum(np.cumprod(y, axis=0)))
+
+
+def h_atleast(x):
+    y = np.atleast_2d(x * x) * np.atleast_1d(x[0])
+    return np.sum(np.sin(y)) + np.sum(np.atleast_3d(y) ** 2) + (x[1] * x[2]).item() ** 2
+
+
+def h_append(x):
+    y = np.append((x * x).reshape(2, 3), np.reshape(x[:3], (1, 3)), axis=-2)
+    return np.sum(np.sin(y)) + np.sum(np.append(x ** 3, C3) * np.arange(9.0))
+
+
+def h_products(x):
+    a, b = x.reshape(2, 3), (x * x).reshape(3, 2)
+    return (np.sum(np.sin(np.tensordot(a, b, axes=((1,), (0,)))))
+            + np.sum(np.kron(a, b[:2]) ** 2) + np.vdot(x, np.sin(x)) ** 2
+            + np.sum(np.einsum("ij,jk->ik", a, b) ** 2))
+
+
+def h_signals(x):
+    return (np.sum(np.sin(np.convolve(x, x[:3] ** 2, mode="same")))
+            + np.sum(np.correlate(x ** 2, x[2:], mode="full") ** 2)
+            + np.sum(np.cos(np.convolve(x[:2], x, "valid"))))
+
+
+def h_solves(x):
+    a = np.triu(np.outer(x[:3], x[3:]) + 3.0 * np.eye(3))
+    b = np.reshape(x, (3, 2))
+    factor = scipy.linalg.cho_factor(a.T @ a + np.eye(3))
+    return (np.sum(np.sin(scipy.linalg.solve_triangular(a, b)))
+            + np.sum(scipy.linalg.solve_triangular(a, x[:3] ** 2, trans=1) ** 2)
+            + np.sum(np.cos(scipy.linalg.cho_solve(factor, b))))
+
+
+HESSIANS = [h_flip, h_roll, h_rot90, h_axes, h_triangles, h_diagonals, h_gathers, h_repeats,
+            h_scans, h_atleast, h_append, h_products, h_signals, h_solves]
+
+
+def _central_hessian(f, x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Central differences of the gradient, itself checked against central differences
+    of `f`."""
+    gradient = adc.grad(f)
+    numeric = np.array([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in np.eye(x.size)])
+    np.testing.assert_allclose(gradient(x), numeric, rtol=1e-6, atol=1e-7)
+    return np.array([(gradient(x + eps * e) - gradient(x - eps * e)) / (2 * eps)
+                     for e in np.eye(x.size)])
+
+
+@pytest.mark.parametrize("f", HESSIANS, ids=[f.__name__ for f in HESSIANS])
+def test_hessians_match_differences_of_the_gradient_in_one_loop_free_sweep(f, monkeypatch):
+    looped: list[str] = []
+    original = batched.vmap_last
+
+    def recording(fn, positions, *args):
+        looped.append(getattr(fn, "__name__", "?"))
+        return original(fn, positions, *args)
+
+    monkeypatch.setattr(batched, "vmap_last", recording)  # before the sweep is compiled
+    x = np.random.default_rng(len(f.__name__)).uniform(0.3, 0.9, 6)
+    hessian = adc.hessian(f)(x)
+    np.testing.assert_allclose(hessian, _central_hessian(f, x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(hessian, hessian.T, rtol=1e-10, atol=1e-12)
+    assert looped == []
