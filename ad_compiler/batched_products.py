@@ -18,8 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from .batched import batched_unbroadcast
+from .batched_shaping import primal_axis
 from .runtime import _einsum_parts, explicit_einsum
-from .runtime_npmath import _tensordot_subscripts
+from .runtime_npmath import _as_3, _tensordot_subscripts
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -126,6 +128,82 @@ def batched_kron_adjoint_b(g: Any, a: Any, b: Any, directions_in: int = 0) -> An
     """`runtime_npmath.kron_adjoint_b` with `g` (0) or `a` (1) batched."""
     a_shape = np.shape(a)[:-1] if directions_in == 1 else np.shape(a)
     return _batched_kron_adjoint(g, np.shape(b), a, a_shape, False, directions_in == 0)
+
+
+# ------------------------------------------------------------------ np.cross
+# Vectors moved to the last axis and the directions to the first, every operand given
+# as many axes between them, so that NumPy broadcasts the directions with nothing else.
+
+
+def _vectors_last(x: Any, axis: int, batched: bool) -> Any:
+    """`x` with its vectors' axis last (and, if batched, the directions first)."""
+    x = np.asarray(x)
+    if not batched:
+        return np.moveaxis(x, axis, -1)
+    return np.moveaxis(np.moveaxis(x, primal_axis(axis, x.ndim - 1), -2), -1, 0)
+
+
+def _aligned(xs: list, batched: list[bool]) -> list:
+    """Operands of `_vectors_last` with as many axes each: the directions' first (of
+    length one where not batched), then the broadcast axes, then the vectors'."""
+    rest = max(np.ndim(x) - 1 - b for x, b in zip(xs, batched))
+    out = []
+    for x, b in zip(xs, batched):
+        if b:
+            out.append(np.reshape(x, x.shape[:1] + (1,) * (rest + 2 - x.ndim) + x.shape[1:]))
+        else:
+            out.append(np.reshape(x, (1,) * (rest + 2 - x.ndim) + x.shape))
+    return out
+
+
+def batched_cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
+                  axis: Any = None, directions_in: int = 0) -> Any:
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a_last = _vectors_last(a, axisa, directions_in == 0)
+    b_last = _vectors_last(b, axisb, directions_in == 1)
+    pair = _aligned([a_last, b_last], [directions_in == 0, directions_in == 1])
+    out = np.moveaxis(np.cross(*pair), 0, -1)
+    if a_last.shape[-1] == 2 and b_last.shape[-1] == 2:  # the z components
+        return out
+    return np.moveaxis(out, -2, primal_axis(axisc, out.ndim - 1))
+
+
+def _batched_cross_adjoint(g: Any, a: Any, b: Any, axisa: int, axisb: int, axisc: int,
+                           axis: Any, which: int, directions_in: int) -> Any:
+    """``g . (a x b) = a . (b x g) = b . (g x a)`` (runtime_npmath's `_cross_adjoint`)
+    with `g` (`directions_in` 0), `a` (1) or `b` (2) batched."""
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a_last = _vectors_last(a, axisa, directions_in == 1)
+    b_last = _vectors_last(b, axisb, directions_in == 2)
+    g = np.asarray(g)
+    if a_last.shape[-1] == 2 and b_last.shape[-1] == 2:  # the result is the z component
+        g_first = np.moveaxis(g, -1, 0) if directions_in == 0 else g
+        g3 = np.stack([np.zeros_like(g_first), np.zeros_like(g_first), g_first], axis=-1)
+    else:
+        g3 = _vectors_last(g, axisc, directions_in == 0)
+    a3, b3 = _as_3(a_last), _as_3(b_last)
+    mine = a_last if which == 0 else b_last
+    if which == 0:
+        pair = _aligned([b3, g3], [directions_in == 2, directions_in == 0])
+    else:
+        pair = _aligned([g3, a3], [directions_in == 0, directions_in == 1])
+    part = np.moveaxis(np.cross(*pair)[..., :mine.shape[-1]], 0, -1)
+    part = batched_unbroadcast(part, mine)
+    return np.moveaxis(part, -2, primal_axis(axisa if which == 0 else axisb, mine.ndim))
+
+
+def batched_cross_adjoint_a(g: Any, a: Any, b: Any, axisa: int = -1, axisb: int = -1,
+                            axisc: int = -1, axis: Any = None, directions_in: int = 0) -> Any:
+    """`runtime_npmath.cross_adjoint_a` with `g` (0) or `b` (2) batched."""
+    return _batched_cross_adjoint(g, a, b, axisa, axisb, axisc, axis, 0, directions_in)
+
+
+def batched_cross_adjoint_b(g: Any, a: Any, b: Any, axisa: int = -1, axisb: int = -1,
+                            axisc: int = -1, axis: Any = None, directions_in: int = 0) -> Any:
+    """`runtime_npmath.cross_adjoint_b` with `g` (0) or `a` (1) batched."""
+    return _batched_cross_adjoint(g, a, b, axisa, axisb, axisc, axis, 1, directions_in)
 
 
 # ------------------------------------------------------------------ np.vdot

@@ -6,6 +6,7 @@ directions."""
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -374,7 +375,8 @@ def h_products(x):
     a, b = x.reshape(2, 3), (x * x).reshape(3, 2)
     return (np.sum(np.sin(np.tensordot(a, b, axes=((1,), (0,)))))
             + np.sum(np.kron(a, b[:2]) ** 2) + np.vdot(x, np.sin(x)) ** 2
-            + np.sum(np.einsum("ij,jk->ik", a, b) ** 2))
+            + np.sum(np.einsum("ij,jk->ik", a, b) ** 2)
+            + np.sum(np.sin(np.cross(a, b.T * 2.0, axisa=-1, axisb=1))))
 
 
 def h_signals(x):
@@ -421,3 +423,20 @@ def test_hessians_match_differences_of_the_gradient_in_one_loop_free_sweep(f, mo
     np.testing.assert_allclose(hessian, _central_hessian(f, x), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(hessian, hessian.T, rtol=1e-10, atol=1e-12)
     assert looped == []
+
+
+@pytest.mark.parametrize("a, b, axes", [
+    (_x(3), _x(3), {}), (_x(2, 3), _x(3), {}), (_x(3), _x(4, 3), {}), (_x(2), _x(2), {}),
+    (_x(4, 2), _x(3), {}), (_x(3, 4), _x(4, 3), {"axisa": 0}),
+    (_x(3, 2), _x(3, 2), {"axis": 0}), (_x(2, 3), _x(3), {"axisc": 0}),
+    (_x(2, 1, 3), _x(4, 3), {"axisc": -2}), (_x(3, 2, 2), _x(2, 2), {"axisa": 0, "axisb": -2}),
+    (_x(3, 4), _x(2, 4, 3), {"axisa": -2, "axisc": 1})])
+def test_cross_and_its_adjoints(a, b, axes):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # (NumPy 2 on 2-vectors)
+        _both_operands(bp.batched_cross, np.cross, a, b, **axes)
+        g = _random(np.shape(np.cross(a, b, **axes)), 8)
+        full = {"axisa": -1, "axisb": -1, "axisc": -1, "axis": None, **axes}
+        rest = [full[k] for k in ("axisa", "axisb", "axisc", "axis")]
+        _adjoint_pair(bp.batched_cross_adjoint_a, bp.batched_cross_adjoint_b,
+                      rn.cross_adjoint_a, rn.cross_adjoint_b, g, a, b, *rest)

@@ -19,7 +19,9 @@ multilinear_array("kron", np.kron, "a*, b*", {"a": rt.kron_adjoint_a, "b": rt.kr
                   vector_mode=(bp.batched_kron, {"a": bp.batched_kron_adjoint_a,
                                                  "b": bp.batched_kron_adjoint_b}))
 multilinear_array("cross", np.cross, "a*, b*, axisa=-1, axisb=-1, axisc=-1, axis=None",
-                  {"a": rt.cross_adjoint_a, "b": rt.cross_adjoint_b})
+                  {"a": rt.cross_adjoint_a, "b": rt.cross_adjoint_b},
+                  vector_mode=(bp.batched_cross, {"a": bp.batched_cross_adjoint_a,
+                                                  "b": bp.batched_cross_adjoint_b}))
 multilinear_array("vdot", np.vdot, "a*, b*", {"a": rt.vdot_adjoint_a, "b": rt.vdot_adjoint_b},
                   vector_mode=(bp.batched_vdot, {"a": bp.batched_vdot_adjoint_a,
                                                  "b": bp.batched_vdot_adjoint_b}))
