@@ -21,9 +21,7 @@ import numpy as np
 from .batched import batched_unbroadcast
 from .batched_shaping import primal_axis
 from .runtime import _einsum_parts, explicit_einsum
-from .runtime_npmath import _as_3, _tensordot_subscripts
-
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+from .runtime_npmath import _LETTERS, _as_3, _tensordot_subscripts
 
 
 def _fresh_letter(*subscripts: str) -> str:

@@ -1,5 +1,6 @@
-"""Vector mode of NumPy's reorderings, diagonals, triangles, gathers, repetitions and
-scans, and of the run-time adjoints of those that have one.
+"""Vector mode of NumPy's reorderings, diagonals, triangles, gathers, repetitions,
+scans and differences, and of the run-time adjoints of those that have one (and of
+np.pad's, np.linspace's and np.gradient's).
 
 Each function takes a batched tangent (or adjoint) `t`, whose last axis carries the
 directions, with the primitive's other arguments as NumPy takes them, and equals the
@@ -7,7 +8,8 @@ primitive applied to each direction in turn, the results stacked on a last axis.
 axis argument counts the primal axes (a negative one from the last primal axis, never
 the directions'), and where NumPy ravels (``axis=None``) only the primal axes are
 raveled.  Declared as the `batched=` forms of their registry entries (registry/scans.py,
-shaping.py, linalg.py).  Like `runtime`, this module needs nothing but NumPy.
+shaping.py, linalg.py, creation.py, signals.py).  Like `runtime`, this module needs
+nothing but NumPy.
 """
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ import operator
 from typing import Any
 
 import numpy as np
+
+from .batched import batched_unbroadcast
+from .runtime import _inner_slices
+from .runtime_npmath import gradient_adjoint_f
 
 _AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
 
@@ -359,3 +365,80 @@ def batched_append_adjoint(g: Any, arr: Any, values: Any, axis: Any, which: int)
         g, axis = _rows(g), 0
     part = np.split(g, [first], axis=primal_axis(axis, g.ndim - 1))[which]
     return np.reshape(part, np.shape(values if which else arr) + g.shape[-1:])
+
+
+# ------------------------------------------------------------------ differences, paddings
+
+
+def batched_diff(positions: tuple[int, ...], a: Any, n: int = 1, axis: int = -1,
+                 prepend: Any = None, append: Any = None) -> Any:
+    """``np.diff(a, n, axis, prepend=..., append=...)`` (None: an end not given) where
+    the arguments at `positions` (0: `a`, 3: `prepend`, 4: `append`) carry directions;
+    the others are the same in each."""
+    arguments = (a, n, axis, prepend, append)
+    count = np.shape(arguments[positions[0]])[-1]
+    a = np.asarray(a) if 0 in positions else with_directions(a, count)
+    if n == 0:
+        return a
+    axis = primal_axis(axis, a.ndim - 1)
+    pieces = []
+    for k in (3, 0, 4):
+        piece = arguments[k] if k else a
+        if piece is None:
+            continue
+        piece = np.asarray(piece) if k in positions or not k else with_directions(piece, count)
+        if piece.ndim == 1 and k:  # a number: one step along the axis, as np.diff takes it
+            shape = list(a.shape)
+            shape[axis] = 1
+            piece = np.broadcast_to(piece, tuple(shape))
+        pieces.append(piece)
+    return np.diff(np.concatenate(pieces, axis=axis) if len(pieces) > 1 else a, n, axis=axis)
+
+
+def batched_diff_adjoint(g: Any, a: Any, n: int, axis: int, prepend: Any, append: Any,
+                         which: int) -> Any:
+    """`runtime.diff_adjoint` of a batched `g`: the part of `a` (`which` 0), `prepend`
+    (1) or `append` (2), summed to one number per direction for a number."""
+    g = np.asarray(g)
+    primal = primal_axis(axis, np.ndim(a))
+    for _ in range(n):
+        g = -np.diff(g, axis=primal, prepend=0.0, append=0.0)
+    before = 0 if prepend is None else 1 if np.ndim(prepend) == 0 else np.shape(prepend)[axis]
+    middle = np.shape(a)[axis]
+    part = np.split(g, [before, before + middle], axis=primal)[(1, 0, 2)[which]]
+    end = (a, prepend, append)[which]
+    return np.sum(part, axis=tuple(range(part.ndim - 1))) if np.ndim(end) == 0 else part
+
+
+def batched_unpad(g: Any, x: Any, pad_width: Any) -> Any:
+    """`runtime.unpad` of a batched `g`: the middle of the primal axes."""
+    g = np.asarray(g)
+    inner = _inner_slices(g.shape[:-1], pad_width) + (slice(None),)
+    return g[inner].reshape(np.shape(x) + g.shape[-1:])
+
+
+def batched_linspace_adjoint(g: Any, which: int, start: Any, stop: Any, num: int,
+                             endpoint: bool = True, axis: int = 0) -> Any:
+    """`runtime.linspace_adjoint` of a batched `g`: each direction weighted by ``1 - t``
+    (or `t`) and summed along the samples' axis."""
+    shape = np.broadcast_shapes(np.shape(start), np.shape(stop))
+    t = np.linspace(np.zeros(shape), np.ones(shape), num, endpoint=endpoint, axis=axis)
+    weights = np.expand_dims(t if which else 1.0 - t, -1)
+    weighted = np.sum(np.asarray(g) * weights, axis=primal_axis(axis, t.ndim))
+    return batched_unbroadcast(weighted, stop if which else start)
+
+
+def batched_gradient_adjoint_f(g: Any, f: Any, spacing: Any = None, axis: Any = None,
+                               edge_order: int = 1) -> Any:
+    """`runtime_npmath.gradient_adjoint_f` of a batched `g`: the directions moved first,
+    where the transpose takes any leading axes."""
+    f = np.asarray(f)
+    if isinstance(g, (list, tuple)) or (axis is None and f.ndim > 1):
+        parts = [batched_gradient_adjoint_f(g_k, f, spacing, k, edge_order)
+                 for k, g_k in enumerate(g) if np.ndim(g_k) or g_k != 0]
+        return sum(parts) if parts else np.zeros(f.shape, np.result_type(f, np.float32))
+    axis = 0 if axis is None else axis % f.ndim
+    first = np.moveaxis(np.asarray(g), -1, 0)
+    out = gradient_adjoint_f(first, np.broadcast_to(f, first.shape[:1] + f.shape), spacing,
+                             axis + 1, edge_order)
+    return np.moveaxis(out, 0, -1)

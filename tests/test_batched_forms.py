@@ -16,8 +16,10 @@ import ad_compiler as adc
 from ad_compiler import batched
 from ad_compiler import batched_products as bp
 from ad_compiler import batched_shaping as bs
+from ad_compiler import batched_statistics as bst
 from ad_compiler import runtime as rt
 from ad_compiler import runtime_npmath as rn
+from ad_compiler import runtime_stats as rts
 
 DIRECTIONS = 3
 
@@ -179,10 +181,82 @@ ADJOINTS = [  # (batched form, the helper, arguments; the first, g, batched)
 ]
 
 
+ADJOINTS += [
+    (bs.batched_diff_adjoint, rt.diff_adjoint, (_x(2, 4), _x(2, 5), 1, -1, None, None, 0)),
+    (bs.batched_diff_adjoint, rt.diff_adjoint, (_x(4, 3), _x(4, 3), 2, 0, _x(1, 3), _x(), 0)),
+    (bs.batched_diff_adjoint, rt.diff_adjoint, (_x(4, 3), _x(4, 3), 2, 0, _x(1, 3), _x(), 1)),
+    (bs.batched_diff_adjoint, rt.diff_adjoint, (_x(4, 3), _x(4, 3), 2, -2, _x(1, 3), _x(), 2)),
+    (bs.batched_unpad, rt.unpad, (_x(5, 4), _x(2, 3), ((1, 2), (0, 1)))),
+    (bs.batched_unpad, rt.unpad, (_x(6), _x(2), 2)),
+    (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(5), 0, 0.5, 2.0, 5)),
+    (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(2, 4), 1, _x(2), 3.0, 4, False, -1)),
+    (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(3, 2), 0, _x(2), _x(2), 3)),
+    (bs.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(7), _x(7))),
+    (bs.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(3, 6), _x(3, 6), 0.5, -1, 2)),
+    (bs.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(4, 3), _x(4, 3), None, 0)),
+    (bst.batched_prod_adjoint, rt.prod_adjoint, (_x(), _x(2, 3), np.prod(_x(2, 3)))),
+    (bst.batched_prod_adjoint, rt.prod_adjoint,
+     (_x(3), _x(2, 3), np.prod(_x(2, 3), axis=0), 0)),
+    (bst.batched_prod_adjoint, rt.prod_adjoint,
+     (_x(2, 1), np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 3.0]]), np.zeros((2, 1)), -1, True)),
+    (bst.batched_quantile_tangent, rn.quantile_tangent, (_x(3, 4), _x(3, 4), 0.3)),
+    (bst.batched_quantile_tangent, rn.quantile_tangent, (_x(3, 4), _x(3, 4), [0.2, 0.5], -1)),
+    (bst.batched_quantile_tangent, rn.quantile_tangent,
+     (_x(2, 3, 4), _x(2, 3, 4), np.array([[0.1], [0.9]]), (0, 2), True)),
+    (bst.batched_quantile_adjoint, rn.quantile_adjoint, (_x(), _x(3, 4), 0.3)),
+    (bst.batched_quantile_adjoint, rn.quantile_adjoint, (_x(2, 3), _x(3, 4), [0.2, 0.5], -1)),
+    (bst.batched_quantile_adjoint, rn.quantile_adjoint,
+     (_x(2, 1, 3, 1), _x(2, 3, 4), np.array([[0.1], [0.9]]), (0, 2), True)),
+    (bst.batched_quantile_adjoint, rn.quantile_adjoint, (_x(3), _x(3, 4), 0.5, (1,))),
+    (bst.batched_cov_rows_adjoint, rn.cov_rows_adjoint, (_x(3, 4), _x(4, 3), False)),
+    (bst.batched_cov_rows_adjoint, rn.cov_rows_adjoint, (_x(1, 4), _x(4), True)),
+    (bst.batched_cov_rows_adjoint, rn.cov_rows_adjoint, (_x(3, 4), _x(3, 4), True)),
+    (bst.batched_covariance_adjoint, rts.covariance_adjoint, (_x(3, 3), _x())),
+    (bst.batched_covariance_adjoint, rts.covariance_adjoint, (_x(3, 3), _x(3))),
+    (bst.batched_covariance_adjoint, rts.covariance_adjoint, (_x(3, 3), _x(3, 3))),
+]
+
+
 @pytest.mark.parametrize("batched_fn, fn, args", ADJOINTS,
                          ids=[f"{c[1].__name__}-{k}" for k, c in enumerate(ADJOINTS)])
 def test_adjoint_forms_equal_the_helper_on_each_direction(batched_fn, fn, args):
     _check(batched_fn, fn, args, 0)
+
+
+@pytest.mark.parametrize("x, rowvar", [(_x(4), True), (_x(3, 4), True), (_x(3, 4), False),
+                                     (_x(1, 4), False), (_x(), True)])
+def test_cov_rows(x, rowvar):
+    _check(bst.batched_cov_rows, rn.cov_rows, [x, rowvar], 0)
+
+
+@pytest.mark.parametrize("cov", [_x(), _x(3), _x(3, 3)])
+def test_covariance_matrix(cov):
+    _check(bst.batched_covariance_matrix, rts.covariance_matrix, [cov, 3], 0)
+
+
+@pytest.mark.parametrize("shape, n, axis, ends", [
+    ((5,), 1, -1, {}), ((2, 4), 2, 0, {"prepend": _x(1, 4)}), ((2, 4), 1, -1, {"append": _x()}),
+    ((2, 4), 3, 1, {"prepend": _x(), "append": _x(2, 2)}), ((3,), 0, 0, {"prepend": _x()})])
+def test_diff_with_any_of_its_parts_batched(shape, n, axis, ends):
+    a = _x(*shape)
+    names = ["a", *ends]
+    for batched_part in names:
+        parts = {"a": a, **ends}
+        args = [parts["a"], n, axis, parts.get("prepend"), parts.get("append")]
+        k = {"a": 0, "prepend": 3, "append": 4}[batched_part]
+        _check(functools.partial(bs.batched_diff, (k,)), _diff_of, args, k)
+    both = {name: _random(np.shape(v) + (DIRECTIONS,), 3) for name, v in {"a": a, **ends}.items()}
+    args = [both["a"], n, axis, both.get("prepend"), both.get("append")]
+    positions = tuple(k for k, name in ((0, "a"), (3, "prepend"), (4, "append")) if name in both)
+    expected = np.stack([_diff_of(*[v[..., d] if isinstance(v, np.ndarray) and j in positions
+                                    else v for j, v in enumerate(args)])
+                         for d in range(DIRECTIONS)], axis=-1)
+    np.testing.assert_allclose(bs.batched_diff(positions, *args), expected, rtol=1e-12)
+
+
+def _diff_of(a, n, axis, prepend, append):
+    ends = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not None}
+    return np.diff(a, n, axis, **ends)
 
 
 @pytest.mark.parametrize("arr, values, axis", [
@@ -394,8 +468,23 @@ def h_solves(x):
             + np.sum(np.cos(scipy.linalg.cho_solve(factor, b))))
 
 
+def h_differences(x):
+    y = (x * x).reshape(2, 3)
+    return (np.sum(np.sin(np.diff(y, axis=-1, prepend=x[0], append=y[:, :1] * 2.0)))
+            + np.sum(np.diff(x ** 3, n=2) ** 2) + np.sum(np.cos(np.gradient(y, axis=1)))
+            + np.sum(np.pad(y, ((1, 0), (0, 2)), constant_values=x[1]) ** 3))
+
+
+def h_statistics(x):
+    y = (x * x).reshape(2, 3)
+    return (np.prod(np.sin(x)) + np.sum(np.prod(y, axis=-1) ** 2)
+            + np.sum(np.quantile(y, [0.3, 0.6], axis=-1) ** 2) + np.median(x) ** 2
+            + np.sum(np.sin(np.cov(y))) + np.sum(np.linspace(x[0], x[1] ** 2, 4) ** 3))
+
+
 HESSIANS = [h_flip, h_roll, h_rot90, h_axes, h_triangles, h_diagonals, h_gathers, h_repeats,
-            h_scans, h_atleast, h_append, h_products, h_signals, h_solves]
+            h_scans, h_atleast, h_append, h_products, h_signals, h_solves, h_differences,
+            h_statistics]
 
 
 def _central_hessian(f, x: np.ndarray, eps: float = 1e-5) -> np.ndarray:

@@ -70,9 +70,11 @@ def linear_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
 
 def replay_helper(e: Emit, name: str, t: Operand, *rest: Operand) -> Operand:
     """A helper linear in its first argument, applied to a tangent that may be batched
-    (then one direction at a time)."""
+    (then in its batched form, else one direction at a time)."""
     if not e.is_batched(t):
         return e.helper(name, t, *rest)
+    if REGISTRY[name].batched is not None:
+        return e.batched_helper(name, 0, [t, *rest])
     out = e.b.emit("call", [Const(REGISTRY[name].fn), Const((0,)), t, *rest],
                    attrs={"fn": batched.vmap_last, "kwnames": ()}).result
     e.batched.add(out.uid)
@@ -88,12 +90,12 @@ def multilinear_array(name: str, fn: Any, signature: str, adjoints: dict[str, An
     is ``adjoints[p](g, *arguments in NumPy's order)``, whose operand parameters have no
     defaults (so that calls never leave out an argument the helper is linear in).
     `vector_mode`: the batched form of the primitive (of all its parameters, then
-    ``directions_in``, the batched operand's place among `adjoints`) and of each
-    adjoint helper (batched_products.py)."""
+    ``directions_in``, the batched operand's place among `adjoints`; None to keep a
+    ``batched=`` given) and of each adjoint helper (batched_products.py)."""
     refused = refused or {}
     params, defaults, _ = parse_signature(signature)
     index = {p: params.index(p) for p in adjoints}
-    if vector_mode is not None:
+    if vector_mode is not None and vector_mode[0] is not None:
         extra["batched"] = one_batched(name, vector_mode[0], params, tuple(adjoints))
 
     def jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:

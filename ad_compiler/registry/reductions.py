@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import batched, runtime
+from .. import batched, batched_statistics, runtime
 from ..ir import Const, Op, Operand
 from .core import array, helper
 from .emit import Emit, nth, param, replay
@@ -119,7 +119,9 @@ def _prod_adjoint_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | Non
     g, x = op.args[:2]
     axis, keepdims = nth(op.args, 3, None), nth(op.args, 4, False)
     terms = []
-    if t[0] is not None:  # linear in g: the adjoint again, of g's tangent
+    if t[0] is not None and e.is_batched(t[0]):  # linear in g: the adjoint again, of g's tangent
+        terms.append(e.batched_helper("prod_adjoint", 0, [t[0], *op.args[1:]]))
+    elif t[0] is not None:
         terms.append(replay(e, op, {0: t[0]}))
     if t[1] is not None:
         spread = e.helper("sum_adjoint", g, x, axis, keepdims)
@@ -149,7 +151,7 @@ helper("prod_others", runtime.prod_others, (), nonlinear=(0,), jvp=lambda e, op,
     _prod_hessian(e, op.args[0], t[0], nth(op.args, 2, None))), vjp=lambda e, g, a: [
     _prod_hessian(e, a[0], g, nth(a, 2, None)), None])
 helper("prod_adjoint", runtime.prod_adjoint, (0,), nonlinear=(1,), jvp=_prod_adjoint_jvp,
-       vjp=_prod_adjoint_vjp, shaped_like=1)
+       vjp=_prod_adjoint_vjp, shaped_like=1, batched=batched_statistics.batched_prod_adjoint)
 helper("prod_others_jvp", runtime.prod_others_jvp, (1,), nonlinear=(0,),
        jvp=lambda e, op, t: _prod_hessian(e, op.args[0], t[1], nth(op.args, 2, None)),
        vjp=lambda e, g, a: [None, _prod_hessian(e, a[0], g, nth(a, 2, None))],

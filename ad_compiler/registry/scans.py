@@ -119,8 +119,7 @@ def _diff_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
     args = [a, param(op, "n"), param(op, "axis"),
             *(tangents.get(k, Const(None)) for k in ("prepend", "append"))]
     positions = tuple(k for k, v in enumerate(args) if e.is_batched(v))
-    return e.batched_call(batched.vmap_last, Const(batched.diff_by_position),
-                          Const(positions), *args)
+    return e.batched_call(batched_shaping.batched_diff, Const(positions), *args)
 
 
 def _diff_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
@@ -436,12 +435,14 @@ helper("diagonal_adjoint", runtime.diagonal_adjoint, (0,), lambda e, h, a: [
     batched=batched_shaping.batched_diagonal_adjoint)
 helper("append_adjoint", runtime.append_adjoint, (0,), _append_adjoint_vjp,
        batched=batched_shaping.batched_append_adjoint)
-helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])], vmapped=True)
+helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])],
+       batched=batched_shaping.batched_unpad)
 helper("pad_adjoint", runtime.pad_adjoint, (0,), lambda e, h, a: [
     e.pad(h, a[2], mode=a[3])], vmapped=True)
 helper("pad_fill_adjoint", runtime.pad_fill_adjoint, (0,), lambda e, h, a: [
-    e.helper("pad_fill_adjoint", h, a[1])], vmapped=True)
-helper("diff_adjoint", runtime.diff_adjoint, (0,), _diff_adjoint_vjp, vmapped=True)
+    e.helper("pad_fill_adjoint", h, a[1])], batched=runtime.pad_fill_adjoint)  # (as it is)
+helper("diff_adjoint", runtime.diff_adjoint, (0,), _diff_adjoint_vjp,
+       batched=batched_shaping.batched_diff_adjoint)
 helper("take_adjoint", runtime.take_adjoint, (0,), lambda e, h, a: [
     e.take(h, a[2], axis=nth(a, 3, None))], batched=batched_shaping.batched_take_adjoint)
 helper("take_along_axis_adjoint", runtime.take_along_axis_adjoint, (0,), lambda e, h, a: [

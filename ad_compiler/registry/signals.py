@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import batched_products as bp
+from .. import batched_shaping
 from .. import runtime_npmath as rt
 from ..ir import Const, Op, Operand
 from .core import array, helper
@@ -33,7 +34,8 @@ multilinear_array("gradient", np.gradient, "f*, varargs*=None, axis=None, edge_o
                   {"f": rt.gradient_adjoint_f}, positional=2,
                   refused={"varargs": "np.gradient has no derivative with respect to the "
                                       "spacing or the coordinates"},
-                  batched=(rt.batched_gradient, ("f", "varargs", "axis", "edge_order")))
+                  batched=(rt.batched_gradient, ("f", "varargs", "axis", "edge_order")),
+                  vector_mode=(None, {"f": batched_shaping.batched_gradient_adjoint_f}))
 
 
 # ------------------------------------------------------------------ np.interp
