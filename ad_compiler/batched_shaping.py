@@ -1,6 +1,6 @@
 """Vector mode of NumPy's reorderings, diagonals, triangles, gathers, repetitions,
 scans and differences, and of the run-time adjoints of those that have one (and of
-np.pad's, np.linspace's and np.gradient's).
+np.pad's and np.linspace's).
 
 Each function takes a batched tangent (or adjoint) `t`, whose last axis carries the
 directions, with the primitive's other arguments as NumPy takes them, and equals the
@@ -8,8 +8,8 @@ primitive applied to each direction in turn, the results stacked on a last axis.
 axis argument counts the primal axes (a negative one from the last primal axis, never
 the directions'), and where NumPy ravels (``axis=None``) only the primal axes are
 raveled.  Declared as the `batched=` forms of their registry entries (registry/scans.py,
-shaping.py, linalg.py, creation.py, signals.py).  Like `runtime`, this module needs
-nothing but NumPy.
+shaping.py, linalg.py, creation.py).  Like `runtime`, this module needs nothing but
+NumPy.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import numpy as np
 
 from .batched import batched_unbroadcast
 from .runtime import _inner_slices
-from .runtime_npmath import gradient_adjoint_f
 
 _AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
 
@@ -426,19 +425,3 @@ def batched_linspace_adjoint(g: Any, which: int, start: Any, stop: Any, num: int
     weights = np.expand_dims(t if which else 1.0 - t, -1)
     weighted = np.sum(np.asarray(g) * weights, axis=primal_axis(axis, t.ndim))
     return batched_unbroadcast(weighted, stop if which else start)
-
-
-def batched_gradient_adjoint_f(g: Any, f: Any, spacing: Any = None, axis: Any = None,
-                               edge_order: int = 1) -> Any:
-    """`runtime_npmath.gradient_adjoint_f` of a batched `g`: the directions moved first,
-    where the transpose takes any leading axes."""
-    f = np.asarray(f)
-    if isinstance(g, (list, tuple)) or (axis is None and f.ndim > 1):
-        parts = [batched_gradient_adjoint_f(g_k, f, spacing, k, edge_order)
-                 for k, g_k in enumerate(g) if np.ndim(g_k) or g_k != 0]
-        return sum(parts) if parts else np.zeros(f.shape, np.result_type(f, np.float32))
-    axis = 0 if axis is None else axis % f.ndim
-    first = np.moveaxis(np.asarray(g), -1, 0)
-    out = gradient_adjoint_f(first, np.broadcast_to(f, first.shape[:1] + f.shape), spacing,
-                             axis + 1, edge_order)
-    return np.moveaxis(out, 0, -1)

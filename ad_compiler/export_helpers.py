@@ -26,6 +26,7 @@ from . import (  # noqa: F401  (the modules copied from)
     batched_lists,
     batched_products,
     batched_shaping,
+    batched_signals,
     batched_statistics,
     input_checks,
     runtime,

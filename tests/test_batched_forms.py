@@ -16,6 +16,7 @@ import ad_compiler as adc
 from ad_compiler import batched
 from ad_compiler import batched_products as bp
 from ad_compiler import batched_shaping as bs
+from ad_compiler import batched_signals as bsig
 from ad_compiler import batched_statistics as bst
 from ad_compiler import runtime as rt
 from ad_compiler import runtime_npmath as rn
@@ -191,9 +192,9 @@ ADJOINTS += [
     (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(5), 0, 0.5, 2.0, 5)),
     (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(2, 4), 1, _x(2), 3.0, 4, False, -1)),
     (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(3, 2), 0, _x(2), _x(2), 3)),
-    (bs.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(7), _x(7))),
-    (bs.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(3, 6), _x(3, 6), 0.5, -1, 2)),
-    (bs.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(4, 3), _x(4, 3), None, 0)),
+    (bsig.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(7), _x(7))),
+    (bsig.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(3, 6), _x(3, 6), 0.5, -1, 2)),
+    (bsig.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(4, 3), _x(4, 3), None, 0)),
     (bst.batched_prod_adjoint, rt.prod_adjoint, (_x(), _x(2, 3), np.prod(_x(2, 3)))),
     (bst.batched_prod_adjoint, rt.prod_adjoint,
      (_x(3), _x(2, 3), np.prod(_x(2, 3), axis=0), 0)),
@@ -217,10 +218,45 @@ ADJOINTS += [
 ]
 
 
+XP = np.array([0.0, 1.0, 1.5, 3.0])
+XQ = np.array([-0.5, 0.0, 0.3, 1.0, 1.7, 2.0, 2.5, 3.0, 3.2])
+ADJOINTS += [
+    (bsig.batched_interp_slope_adjoint, rn.interp_slope_adjoint, (_x(9), XQ, XP, _x(4))),
+    (bsig.batched_interp_slope_adjoint, rn.interp_slope_adjoint,
+     (_x(3, 3), XQ.reshape(3, 3), XP, _x(4))),
+    (bsig.batched_interp_slope_adjoint, rn.interp_slope_adjoint, (_x(9), XQ, XP[:1], _x(1))),
+    (bsig.batched_interp_adjoint_fp, rn.interp_adjoint_fp, (_x(9), XQ, XP, _x(4))),
+    (bsig.batched_interp_adjoint_fp, rn.interp_adjoint_fp, (_x(9), XQ, XP, _x(4), 2.0, None)),
+    (bsig.batched_interp_adjoint_fp, rn.interp_adjoint_fp,
+     (_x(3, 3), XQ.reshape(3, 3), XP, _x(4), None, -1.0)),
+    (bsig.batched_interp_adjoint_fp, rn.interp_adjoint_fp, (_x(9), XQ, XP[:1], _x(1), 0.0)),
+    (bsig.batched_polyval_adjoint_p, rn.polyval_adjoint_p, (_x(2, 3), _x(4), _x(2, 3))),
+    (bsig.batched_polyval_adjoint_p, rn.polyval_adjoint_p, (_x(), _x(3), _x())),
+    (rn.polyder_t, rn.polyder_t, (_x(3), _x(4))),
+]
+
+
 @pytest.mark.parametrize("batched_fn, fn, args", ADJOINTS,
                          ids=[f"{c[1].__name__}-{k}" for k, c in enumerate(ADJOINTS)])
 def test_adjoint_forms_equal_the_helper_on_each_direction(batched_fn, fn, args):
     _check(batched_fn, fn, args, 0)
+
+
+@pytest.mark.parametrize("x, xp, ends", [
+    (XQ, XP, {}), (XQ.reshape(3, 3), XP, {"left": 0.0}), (XQ, XP, {"right": 2.0, "left": -1.0}),
+    (1.2, XP, {}), (XQ, XP[:1], {}), (XQ, XP[:1], {"left": 0.0, "right": 0.0})])
+def test_interp_and_its_slope_of_batched_values(x, xp, ends):
+    fp = _random(np.shape(xp), 4)
+    _check(bsig.batched_interp, np.interp, [x, xp, fp], 2, **ends)
+    _check(bsig.batched_interp_slope, rn.interp_slope, [x, xp, fp], 2)
+
+
+@pytest.mark.parametrize("p, x", [(_x(4), _x(2, 3)), (_x(1), _x()), (_x(3), 0.5),
+                                  (_x(3, 2), _x(2)), (_x(0), _x(3))])
+def test_polyval_and_polyder_of_batched_coefficients(p, x):
+    _check(bsig.batched_polyval, np.polyval, [p, x], 0)
+    if np.shape(p)[0]:
+        _check(rn.polyder_coefficients, rn.polyder_coefficients, [p], 0)
 
 
 @pytest.mark.parametrize("x, rowvar", [(_x(4), True), (_x(3, 4), True), (_x(3, 4), False),
@@ -482,9 +518,16 @@ def h_statistics(x):
             + np.sum(np.sin(np.cov(y))) + np.sum(np.linspace(x[0], x[1] ** 2, 4) ** 3))
 
 
+def h_samples(x):
+    knots = np.array([0.0, 0.4, 0.6, 1.0])
+    return (np.sum(np.sin(np.interp(x * 0.9, knots, x[:4] ** 2, left=0.5)))
+            + np.sum(np.interp(x[:3], knots, x[2:] * x[:4]) ** 2)
+            + np.sum(np.cos(np.polyval(x[:3] ** 2, x))) + np.polyval(x, x[0]) ** 2)
+
+
 HESSIANS = [h_flip, h_roll, h_rot90, h_axes, h_triangles, h_diagonals, h_gathers, h_repeats,
             h_scans, h_atleast, h_append, h_products, h_signals, h_solves, h_differences,
-            h_statistics]
+            h_statistics, h_samples]
 
 
 def _central_hessian(f, x: np.ndarray, eps: float = 1e-5) -> np.ndarray:

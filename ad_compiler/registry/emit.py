@@ -350,12 +350,17 @@ def apply_again(e: Emit, op: Op, replace: dict[int, Operand]) -> Operand:
 
 
 def replay(e: Emit, op: Op, replace: dict[int, Operand]) -> Operand:
-    """A helper op again with some arguments replaced by tangents; in vector mode, on
+    """A helper op again with some arguments replaced by tangents; in vector mode, its
+    batched form where one argument it is linear in carries the directions, else on
     each direction of the batched ones in turn (``vmap_last``), the results stacked."""
     args = [replace.get(k, a) for k, a in enumerate(op.args)]
     positions = tuple(k for k in replace if e.is_batched(args[k]))
     if not positions:
         return replaced(e.b, op, replace)
+    record = REGISTRY[op.prim]
+    if record.is_helper and record.batched is not None and len(positions) == 1 \
+            and positions[0] in record.linear_args:
+        return e.batched_helper(op.prim, positions[0], args)
     out = e.b.emit("call", [Const(REGISTRY[op.prim].fn), Const(positions), *args],
                    attrs={"fn": batched.vmap_last, "kwnames": ()}).result
     e.batched.add(out.uid)

@@ -55,17 +55,9 @@ def all_params(op: Op) -> list[Operand]:
 def linear_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
     """Helpers linear in some arguments: the helper again on each tangent, summed; in
     vector mode its `batched` form, else one direction at a time."""
-    record = REGISTRY[op.prim]
-    terms = []
-    for k in record.linear_args:
-        if k >= len(t) or t[k] is None:
-            continue
-        if record.batched is not None and e.is_batched(t[k]):
-            terms.append(e.batched_helper(op.prim, k, [t[k] if j == k else a
-                                                       for j, a in enumerate(op.args)]))
-        else:
-            terms.append(replay(e, op, {k: t[k]}))
-    return e.sum_terms(terms)
+    linear = REGISTRY[op.prim].linear_args
+    return e.sum_terms([replay(e, op, {k: t[k]}) for k in linear
+                        if k < len(t) and t[k] is not None])
 
 
 def replay_helper(e: Emit, name: str, t: Operand, *rest: Operand) -> Operand:

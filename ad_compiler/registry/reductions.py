@@ -119,9 +119,7 @@ def _prod_adjoint_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | Non
     g, x = op.args[:2]
     axis, keepdims = nth(op.args, 3, None), nth(op.args, 4, False)
     terms = []
-    if t[0] is not None and e.is_batched(t[0]):  # linear in g: the adjoint again, of g's tangent
-        terms.append(e.batched_helper("prod_adjoint", 0, [t[0], *op.args[1:]]))
-    elif t[0] is not None:
+    if t[0] is not None:  # linear in g: the adjoint again, of g's tangent
         terms.append(replay(e, op, {0: t[0]}))
     if t[1] is not None:
         spread = e.helper("sum_adjoint", g, x, axis, keepdims)
