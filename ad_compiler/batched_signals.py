@@ -1,6 +1,6 @@
 """Vector mode of sampled functions: np.interp and np.polyval in the values (their
-tangents in fp and p) and the run-time helpers of their derivatives, and np.gradient's
-adjoint.
+tangents in fp and p) and the run-time helpers of their derivatives, np.trapezoid and
+its adjoints, and np.gradient's adjoint.
 
 Each takes a batched tangent or adjoint (its last axis carries the directions) and
 equals the function applied to each direction in turn, the results stacked on a last
@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from .runtime_npmath import _interp_parts, gradient_adjoint_f
+from .batched_shaping import primal_axis
+from .runtime_npmath import (
+    _interp_parts,
+    gradient_adjoint_f,
+    trapezoid_adjoint_dx,
+    trapezoid_adjoint_x,
+    trapezoid_adjoint_y,
+)
 
 # ------------------------------------------------------------------ np.interp
 
@@ -124,6 +131,95 @@ def batched_polyval_adjoint_p(g: Any, p: Any, x: Any) -> Any:
         out[i] = np.sum(g * power, axis=summed)
         power = power * x
     return out
+
+
+# ------------------------------------------------------------------ np.trapezoid
+# The directions moved to a first axis, and every operand that decides a shape given
+# it (the samples y, and the adjoint's own operand, broadcast along it), the axis
+# counted from the end: NumPy and the helpers then broadcast the directions with
+# nothing else.  Coordinates x given as a vector and carrying directions are laid
+# along y's axis, as NumPy lays their differences.
+
+
+def _trapezoid_layout(g: Any, y: Any, x: Any, dx: Any, axis: int, directions_in: int,
+                      mine: int | None) -> tuple | None:
+    """(g, y, x, dx, axis) with a first axis of directions on `g`, `y`, the batched
+    argument and `mine` (the one an adjoint is shaped like: 2 x, 3 dx), the others'
+    shapes broadcast along it; None where x or dx have more axes than y (then one
+    direction at a time)."""
+    args = [g, np.asarray(y), x if x is None else np.asarray(x), np.asarray(dx)]
+    n = np.shape(args[directions_in])[-1]
+    y_ndim = args[1].ndim - (directions_in == 1)
+    if any(a is not None and k > 1 and a.ndim - (k == directions_in) > y_ndim
+           for k, a in enumerate(args)):
+        return None
+    axis = primal_axis(axis, y_ndim) - y_ndim  # from the end
+    rank = 1 + y_ndim  # the directions and y's axes
+    for k in sorted({0, 1, directions_in, mine} - {None}):
+        a = args[k]
+        if a is None:
+            continue
+        a = np.moveaxis(np.asarray(a), -1, 0) if k == directions_in else \
+            np.broadcast_to(a, (n,) + np.shape(a))
+        if k == 2 and a.ndim == 2:  # a vector of coordinates, laid along y's axis
+            shape = [1] * rank
+            shape[0], shape[axis] = n, a.shape[1]
+            a = np.reshape(a, shape)
+        elif k != 1:  # g has y's axes but the summed one; dx broadcasts against y
+            target = rank - 1 if k == 0 else rank
+            a = np.reshape(a, a.shape[:1] + (1,) * (target - a.ndim) + a.shape[1:])
+        args[k] = a
+    return (*args, axis)
+
+
+def _per_direction(fn: Any, args: list, k: int) -> Any:
+    n = np.shape(args[k])[-1]
+    return np.stack([fn(*(np.asarray(a)[..., d] if j == k else a for j, a in enumerate(args)))
+                     for d in range(n)], axis=-1)
+
+
+def batched_trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1,
+                      directions_in: int = 0) -> Any:
+    """``np.trapezoid(y, x, dx, axis)`` with `y` (0), `x` (1) or `dx` (2) batched; with
+    `x` given, `dx` is not read, and each direction's result is the same."""
+    k = directions_in + 1
+    laid = _trapezoid_layout(None, y, x, dx, axis, k, None)
+    if laid is None:
+        return _per_direction(lambda *a: np.trapezoid(*a[1:4], axis=axis), [None, y, x, dx], k)
+    _, y, x, dx, axis = laid
+    return np.moveaxis(np.asarray(np.trapezoid(y, x, dx, axis=axis)), 0, -1)
+
+
+def _trapezoid_adjoint(helper: Any, mine: int, g: Any, y: Any, x: Any, dx: Any, axis: int,
+                       directions_in: int) -> Any:
+    args = [g, y, x, dx]
+    laid = _trapezoid_layout(g, y, x, dx, axis, directions_in, mine)
+    if laid is None:
+        return _per_direction(lambda *a: helper(*a, axis), args, directions_in)
+    out = np.asarray(helper(*laid))
+    own = np.shape(args[mine])
+    return np.moveaxis(np.reshape(out, out.shape[:1] + own), 0, -1)
+
+
+def batched_trapezoid_adjoint_y(g: Any, y: Any, x: Any, dx: Any, axis: int = -1,
+                                directions_in: int = 0) -> Any:
+    """`runtime_npmath.trapezoid_adjoint_y` with `g` (0), `x` (2) or `dx` (3) batched."""
+    return _trapezoid_adjoint(trapezoid_adjoint_y, 1, g, y, x, dx, axis, directions_in)
+
+
+def batched_trapezoid_adjoint_x(g: Any, y: Any, x: Any, dx: Any, axis: int = -1,
+                                directions_in: int = 0) -> Any:
+    """`runtime_npmath.trapezoid_adjoint_x` with `g` (0), `y` (1) or `dx` (3) batched."""
+    return _trapezoid_adjoint(trapezoid_adjoint_x, 2, g, y, x, dx, axis, directions_in)
+
+
+def batched_trapezoid_adjoint_dx(g: Any, y: Any, x: Any, dx: Any, axis: int = -1,
+                                 directions_in: int = 0) -> Any:
+    """`runtime_npmath.trapezoid_adjoint_dx` with `g` (0), `y` (1) or `x` (2) batched."""
+    if x is not None:  # the widths come from x: dx is not read
+        n = np.shape((g, y, x)[directions_in])[-1]
+        return np.zeros(np.shape(dx) + (n,))
+    return _trapezoid_adjoint(trapezoid_adjoint_dx, 3, g, y, x, dx, axis, directions_in)
 
 
 # ------------------------------------------------------------------ np.gradient

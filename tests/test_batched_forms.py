@@ -366,6 +366,45 @@ def test_convolve_correlate_and_their_adjoints(n, m, mode):
                   rn.correlate_adjoint_a, rn.correlate_adjoint_v, g, a, v, mode)
 
 
+@pytest.mark.parametrize("y, x, dx, axis", [
+    (_x(5), None, 0.5, -1), (_x(2, 5), np.cumsum(_x(5) ** 2), 1.0, -1),
+    (_x(5, 2), np.cumsum(_x(5) ** 2), 1.0, 0), (_x(2, 5), _x(2, 5), 1.0, 1),
+    (_x(2, 5), _x(1, 5), 1.0, -1), (_x(3, 4), None, _x(3, 1), -1), (_x(3, 4), None, _x(), 0),
+    (_x(2, 3, 4), None, 0.3, 1), (_x(2, 3, 4), _x(3, 1), 2.0, -2), (_x(4), _x(4), _x(), 0)])
+def test_trapezoid_and_its_adjoints(y, x, dx, axis):
+    kwargs = {"axis": axis}
+    with_x = x is not None
+    for k, name in enumerate(("y", "x", "dx")):
+        if name == "x" and not with_x:
+            continue
+        _check(functools.partial(bsig.batched_trapezoid, directions_in=k),
+               lambda y, x, dx, axis: np.trapezoid(y, x, dx, axis=axis), [y, x, dx], k, **kwargs)
+    g = _random(np.shape(np.trapezoid(y, x, dx, axis=axis)), 11)
+    args = [g, y, x, dx]
+    for batched_fn, fn, mine in [(bsig.batched_trapezoid_adjoint_y, rn.trapezoid_adjoint_y, 1),
+                                 (bsig.batched_trapezoid_adjoint_x, rn.trapezoid_adjoint_x, 2),
+                                 (bsig.batched_trapezoid_adjoint_dx, rn.trapezoid_adjoint_dx, 3)]:
+        if mine == 2 and not with_x:
+            continue
+        for k in (0, 1, 2, 3):
+            if k == mine or (k == 2 and not with_x):
+                continue
+            _check(functools.partial(batched_fn, directions_in=k), fn, args, k, axis=axis)
+
+
+def test_forward_mode_of_trapezoid_with_x_reads_no_dx():
+    """np.trapezoid ignores dx where x is given: its tangent in dx is zero there."""
+    coordinates = np.array([0.0, 0.5, 1.5])
+
+    def f(y, d):
+        return np.trapezoid(y * d, coordinates, dx=d)
+
+    y, d = np.array([1.0, 2.0, 3.0]), 0.7
+    expected = (f(y, d + 1e-6) - f(y, d - 1e-6)) / 2e-6
+    for mode in ("forward", "reverse"):
+        assert abs(adc.grad(f, wrt=1, mode=mode)(y, d) - expected) < 1e-7
+
+
 @pytest.mark.parametrize("spec, shapes", [
     ("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,j->i", [(2, 3), (3,)]), ("i,i->", [(4,), (4,)]),
     ("ij->", [(2, 3)]), ("ij,jk", [(2, 3), (3, 4)]), ("ijk,jk->i", [(2, 3, 4), (3, 4)]),
@@ -491,6 +530,8 @@ def h_products(x):
 
 def h_signals(x):
     return (np.sum(np.sin(np.convolve(x, x[:3] ** 2, mode="same")))
+            + np.trapezoid(np.sin(x) * x, np.cumsum(x ** 2)) + np.trapezoid(x ** 3, dx=x[0])
+            + np.sum(np.trapezoid(np.reshape(x * x, (2, 3)), x[:3] ** 2, axis=-1) ** 2)
             + np.sum(np.correlate(x ** 2, x[2:], mode="full") ** 2)
             + np.sum(np.cos(np.convolve(x[:2], x, "valid"))))
 

@@ -76,14 +76,16 @@ def replay_helper(e: Emit, name: str, t: Operand, *rest: Operand) -> Operand:
 def multilinear_array(name: str, fn: Any, signature: str, adjoints: dict[str, Any],
                       refused: dict[str, str] | None = None, aliases: tuple = (),
                       vector_mode: tuple[Callable, dict[str, Callable]] | None = None,
-                      **extra: Any) -> None:
+                      unread_with: dict[str, str] | None = None, **extra: Any) -> None:
     """Declare a primitive multilinear in its operands (those marked ``*``): the tangent
     is the primitive with each operand's tangent in turn, the adjoint of operand ``p``
     is ``adjoints[p](g, *arguments in NumPy's order)``, whose operand parameters have no
     defaults (so that calls never leave out an argument the helper is linear in).
     `vector_mode`: the batched form of the primitive (of all its parameters, then
     ``directions_in``, the batched operand's place among `adjoints`; None to keep a
-    ``batched=`` given) and of each adjoint helper (batched_products.py)."""
+    ``batched=`` given) and of each adjoint helper (batched_products.py).
+    `unread_with`: operands the primitive does not read where another argument is given
+    (np.trapezoid's dx, where x is): their tangent terms are zero there."""
     refused = refused or {}
     params, defaults, _ = parse_signature(signature)
     index = {p: params.index(p) for p in adjoints}
@@ -92,9 +94,19 @@ def multilinear_array(name: str, fn: Any, signature: str, adjoints: dict[str, An
 
     def jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
         refuse(op, refused, t)
-        positions = [position(op, p) for p in adjoints]
-        return e.sum_terms([apply_again(e, op, {k: t[k]}) for k in positions
-                            if k is not None and t[k] is not None])
+        terms = []
+        for p in adjoints:
+            k = position(op, p)
+            if k is None or t[k] is None:
+                continue
+            given = param(op, unread_with[p]) if p in (unread_with or {}) else Const(None)
+            if isinstance(given, Const) and given.value is not None:
+                continue  # not read: no term
+            term = apply_again(e, op, {k: t[k]})
+            if not isinstance(given, Const):  # known when the code runs
+                term = e._mark(e.helper("unless_given", given, term), [term])
+            terms.append(term)
+        return e.sum_terms(terms)
 
     def vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
         parts: list[Operand | None] = [None] * len(op.args)

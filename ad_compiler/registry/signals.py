@@ -28,7 +28,13 @@ _TRAPZ = tuple(getattr(np, name) for name in ("trapz",) if hasattr(np, name))
 multilinear_array("trapezoid", getattr(np, "trapezoid", None) or _TRAPZ[0],
                   "y*, x*=None, dx*=1.0, axis=-1",
                   {"y": rt.trapezoid_adjoint_y, "x": rt.trapezoid_adjoint_x,
-                   "dx": rt.trapezoid_adjoint_dx}, aliases=_TRAPZ)
+                   "dx": rt.trapezoid_adjoint_dx}, aliases=_TRAPZ, unread_with={"dx": "x"},
+                  vector_mode=(bsig.batched_trapezoid,
+                               {"y": bsig.batched_trapezoid_adjoint_y,
+                                "x": bsig.batched_trapezoid_adjoint_x,
+                                "dx": bsig.batched_trapezoid_adjoint_dx}))
+helper("unless_given", rt.unless_given, (1,), lambda e, g, a: [
+    None, e.helper("unless_given", a[0], g)], batched=rt.unless_given)
 # np.gradient(f, *varargs): the spacing is taken by position
 multilinear_array("gradient", np.gradient, "f*, varargs*=None, axis=None, edge_order=1",
                   {"f": rt.gradient_adjoint_f}, positional=2,
