@@ -442,3 +442,28 @@ def _solved(solve: Any, matrix_ndim: int, b: Any) -> Any:
         columns = b if b.ndim == 2 else np.reshape(b, (b.shape[0], -1))
         return np.reshape(solve(columns), b.shape)
     return np.stack([solve(b[..., k]) for k in range(b.shape[-1])], axis=-1)
+
+
+def batched_solve_sylvester(a: Any, b: Any, q: Any) -> Any:
+    """``scipy.linalg.solve_sylvester(a, b, q)`` (``a x + x b = q``) of a batched
+    right-hand side `q`: both matrices brought to triangular (complex Schur) form once,
+    then one triangular solve per column of x, for every direction at once."""
+    from scipy.linalg import schur, solve_sylvester, solve_triangular
+
+    a, b, q = np.asarray(a), np.asarray(b), np.asarray(q)
+    if a.ndim != 2 or b.ndim != 2 or q.ndim != 3:
+        return np.stack([solve_sylvester(a, b, q[..., k]) for k in range(q.shape[-1])], axis=-1)
+    t, u = schur(a, output="complex")  # a = u t u^H
+    s, v = schur(b, output="complex")  # b = v s v^H
+    rows, columns, count = q.shape
+    f = np.tensordot(u.conj().T, q, axes=1)  # u^H q v, for each direction
+    f = np.einsum("mnk,nj->mjk", f, v)
+    y = np.zeros(f.shape, dtype=np.result_type(f, t, s))
+    eye = np.eye(rows)
+    for j in range(columns):  # t y_j + y s_j = f_j, s upper triangular
+        rhs = f[:, j, :] - np.einsum("mlk,l->mk", y[:, :j, :], s[:j, j])
+        y[:, j, :] = solve_triangular(t + s[j, j] * eye, rhs)
+    x = np.einsum("mnk,jn->mjk", np.tensordot(u, y, axes=1), v.conj())
+    if not any(np.iscomplexobj(z) for z in (a, b, q)):
+        x = x.real
+    return x

@@ -445,6 +445,12 @@ def test_cho_solve_of_a_batched_right_hand_side(shape, lower):
     _check(bp.batched_cho_solve, scipy.linalg.cho_solve, [factor, b], 1)
 
 
+@pytest.mark.parametrize("m, n", [(3, 3), (2, 4), (4, 1)])
+def test_solve_sylvester_of_a_batched_right_hand_side(m, n):
+    a, b = _x(m, m) + 3.0 * np.eye(m), _x(n, n) + 2.0 * np.eye(n)
+    _check(bp.batched_solve_sylvester, scipy.linalg.solve_sylvester, [a, b, _x(m, n)], 2)
+
+
 def test_a_stack_of_triangular_matrices_is_solved_one_direction_at_a_time():
     a = _x(2, 3, 3) + 4.0 * np.eye(3)
     _check(bp.batched_solve_triangular, scipy.linalg.solve_triangular, [a, _x(2, 3, 2)], 1)
@@ -542,7 +548,8 @@ def h_solves(x):
     factor = scipy.linalg.cho_factor(a.T @ a + np.eye(3))
     return (np.sum(np.sin(scipy.linalg.solve_triangular(a, b)))
             + np.sum(scipy.linalg.solve_triangular(a, x[:3] ** 2, trans=1) ** 2)
-            + np.sum(np.cos(scipy.linalg.cho_solve(factor, b))))
+            + np.sum(np.cos(scipy.linalg.cho_solve(factor, b)))
+            + np.sum(np.sin(scipy.linalg.solve_sylvester(a, a.T + np.eye(3), b @ b.T))))
 
 
 def h_differences(x):

@@ -197,4 +197,6 @@ array("sqrtm", linalg.sqrtm, "A*",
       vjp=lambda e, op, g: [e.solve_sylvester(_t(e, op.result), _t(e, op.result),
                                               _real(e, op, g))])
 array("solve_sylvester", linalg.solve_sylvester, "a*, b*, q*", jvp=_sylvester_jvp,
-      vjp=_sylvester_vjp)
+      vjp=_sylvester_vjp, batched=one_batched("solve_sylvester",
+                                              batched_products.batched_solve_sylvester,
+                                              ("a", "b", "q"), ("q",)))
