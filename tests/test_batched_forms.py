@@ -13,7 +13,7 @@ import pytest
 import scipy.linalg
 
 import ad_compiler as adc
-from ad_compiler import batched
+from ad_compiler import assemble, batched
 from ad_compiler import batched_products as bp
 from ad_compiler import batched_shaping as bs
 from ad_compiler import batched_signals as bsig
@@ -620,3 +620,35 @@ def test_cross_and_its_adjoints(a, b, axes):
         rest = [full[k] for k in ("axisa", "axisb", "axisc", "axis")]
         _adjoint_pair(bp.batched_cross_adjoint_a, bp.batched_cross_adjoint_b,
                       rn.cross_adjoint_a, rn.cross_adjoint_b, g, a, b, *rest)
+
+
+def many_outputs(x):
+    y = (x * x).reshape(2, 3)
+    square = np.outer(x[:3], x[3:])
+    knots = np.array([0.0, 0.5, 1.0])
+    return np.concatenate([
+        np.ravel(np.tril(square, -1)), np.take(y, [2, 0, 2], axis=-1).ravel(),
+        np.diag(square, k=1), [np.trace(square)], np.repeat(x, 2), np.tile(x[:2], 3),
+        np.append(x, x[:2]), np.diff(x, prepend=x[0]), np.ravel(np.tensordot(y, y.T, axes=1)),
+        np.kron(x[:2], x[2:4]), np.cross(x[:3], x[3:]), np.convolve(x, x[:3], "same"),
+        np.correlate(x, x[:2], "full"), [np.prod(x)], np.interp(x, knots, x[:3]),
+        np.polyval(x[:3], x), np.ravel(np.einsum("ij,jk->ik", y, y.T)),
+        [np.trapezoid(x, x ** 2)], np.ravel(np.cov(y)), np.quantile(y, [0.2, 0.7], axis=1).ravel(),
+        np.ravel(np.rot90(y, -1)), np.roll(x, 2), np.flip(y, axis=0).ravel()])
+
+
+def test_batched_pullback_equals_one_pullback_per_cotangent(monkeypatch):
+    """Batched reverse mode applies the same forms to a stack of cotangents."""
+    looped: list[str] = []
+    original = batched.vmap_last
+    monkeypatch.setattr(batched, "vmap_last", lambda fn, positions, *args: (
+        looped.append(fn.__name__), original(fn, positions, *args))[1])
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0.2, 0.9, 6)
+    value, pullback = adc.vjp(many_outputs, x)
+    cotangents = rng.normal(size=(4,) + np.shape(value))
+    stacked = pullback(cotangents, batched=True)[0]
+    one_by_one = np.stack([pullback(c)[0] for c in cotangents])
+    np.testing.assert_allclose(stacked, one_by_one, rtol=1e-12, atol=1e-13)
+    assert looped == []
+    assert assemble.batched_vjp(many_outputs, 0) is not None  # (one batched sweep, not k)
