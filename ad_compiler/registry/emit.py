@@ -255,6 +255,11 @@ def one_batched(name: str, fn: Callable, params: tuple[str, ...],
         args = [batched_operand(name, given, p) for p in params]
         if len(operands) > 1:
             args.append(Const(operands.index(carrying[0])))
+        else:  # trailing arguments equal to the form's defaults are left out
+            defaults = _defaults(fn)
+            while args and isinstance(args[-1], Const) and len(args) - 1 in defaults \
+                    and _equal(args[-1].value, defaults[len(args) - 1]):
+                args.pop()
         return batched_call(e, fn, args)
 
     return rule
