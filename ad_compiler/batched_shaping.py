@@ -425,3 +425,14 @@ def batched_linspace_adjoint(g: Any, which: int, start: Any, stop: Any, num: int
     weights = np.expand_dims(t if which else 1.0 - t, -1)
     weighted = np.sum(np.asarray(g) * weights, axis=primal_axis(axis, t.ndim))
     return batched_unbroadcast(weighted, stop if which else start)
+
+
+def batched_pad_adjoint(g: Any, x: Any, pad_width: Any, mode: str) -> Any:
+    """`runtime.pad_adjoint` (a mode that copies elements) of a batched `g`: each
+    element gets each direction's adjoints of all its copies."""
+    g = np.asarray(g)
+    size, shape = int(np.size(x)), np.shape(x)
+    source = np.pad(np.arange(size).reshape(shape), pad_width, mode)
+    out = np.zeros((size, g.shape[-1]), dtype=g.dtype if g.dtype.kind in "fc" else np.float64)
+    np.add.at(out, source.ravel(), g.reshape(-1, g.shape[-1]))
+    return out.reshape(shape + g.shape[-1:])

@@ -189,6 +189,11 @@ ADJOINTS += [
     (bs.batched_diff_adjoint, rt.diff_adjoint, (_x(4, 3), _x(4, 3), 2, -2, _x(1, 3), _x(), 2)),
     (bs.batched_unpad, rt.unpad, (_x(5, 4), _x(2, 3), ((1, 2), (0, 1)))),
     (bs.batched_unpad, rt.unpad, (_x(6), _x(2), 2)),
+    (bs.batched_pad_adjoint, rt.pad_adjoint, (_x(5, 4), _x(2, 3), ((1, 2), (0, 1)), "edge")),
+    (bs.batched_pad_adjoint, rt.pad_adjoint, (_x(7), _x(3), 2, "wrap")),
+    (bs.batched_pad_adjoint, rt.pad_adjoint, (_x(7, 3), _x(3, 3), ((2, 2), (0, 0)), "reflect")),
+    (rt.cast_like, rt.cast_like, (_x(2, 3), np.zeros((2, 3), np.float32))),
+    (rt.cast_like, rt.cast_like, (_x(), np.float32(1.0))),
     (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(5), 0, 0.5, 2.0, 5)),
     (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(2, 4), 1, _x(2), 3.0, 4, False, -1)),
     (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(3, 2), 0, _x(2), _x(2), 3)),
@@ -556,7 +561,8 @@ def h_differences(x):
     y = (x * x).reshape(2, 3)
     return (np.sum(np.sin(np.diff(y, axis=-1, prepend=x[0], append=y[:, :1] * 2.0)))
             + np.sum(np.diff(x ** 3, n=2) ** 2) + np.sum(np.cos(np.gradient(y, axis=1)))
-            + np.sum(np.pad(y, ((1, 0), (0, 2)), constant_values=x[1]) ** 3))
+            + np.sum(np.pad(y, ((1, 0), (0, 2)), constant_values=x[1]) ** 3)
+            + np.sum(np.sin(np.pad(y, 1, mode="edge"))) + np.sum(np.pad(x ** 2, 2, "wrap") ** 2))
 
 
 def h_statistics(x):

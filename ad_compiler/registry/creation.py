@@ -108,8 +108,9 @@ array("arange", np.arange, "start*, stop, step*=None, dtype=None",  # (a lone st
 
 helper("linspace_adjoint", runtime.linspace_adjoint, (0,),
        batched=batched_shaping.batched_linspace_adjoint)
+# (a cast of the whole batched array: each direction's, as it is)
 helper("cast_like", runtime.cast_like, (0,), lambda e, g, a: [e.helper("cast_like", g, a[0])],
-       vmapped=True, shaped_like=1)
+       batched=runtime.cast_like, shaped_like=1)
 helper("zero_if_integral", runtime.zero_if_integral, (0,), jvp=lambda e, op, t: (
     None if t[0] is None else e._mark(e.helper("zero_if_integral", t[0], op.args[1]),
                                       [t[0]])),

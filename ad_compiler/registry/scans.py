@@ -438,7 +438,7 @@ helper("append_adjoint", runtime.append_adjoint, (0,), _append_adjoint_vjp,
 helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])],
        batched=batched_shaping.batched_unpad)
 helper("pad_adjoint", runtime.pad_adjoint, (0,), lambda e, h, a: [
-    e.pad(h, a[2], mode=a[3])], vmapped=True)
+    e.pad(h, a[2], mode=a[3])], batched=batched_shaping.batched_pad_adjoint)
 helper("pad_fill_adjoint", runtime.pad_fill_adjoint, (0,), lambda e, h, a: [
     e.helper("pad_fill_adjoint", h, a[1])], batched=runtime.pad_fill_adjoint)  # (as it is)
 helper("diff_adjoint", runtime.diff_adjoint, (0,), _diff_adjoint_vjp,
