@@ -245,10 +245,12 @@ def _windows(t: Any, m: int) -> Any:
 
 
 def _full_convolution(t: Any, x: Any) -> Any:
-    """The full convolution of the batched vector `t` (rows) with the vector `x`."""
-    m = x.shape[0]
-    padded = np.pad(t, ((m - 1, m - 1), (0, 0)))
-    return _windows(padded, m) @ x[::-1]
+    """The full convolution of the batched vector `t` (rows) with the vector `x`: the
+    windows of the longer (padded) against the shorter reversed."""
+    n, m = t.shape[0], x.shape[0]
+    if n >= m:
+        return _windows(np.pad(t, ((m - 1, m - 1), (0, 0))), m) @ x[::-1]
+    return _windows(np.pad(x, n - 1), n)[:, ::-1] @ t
 
 
 def _mode_start(n: int, m: int, mode: str, correlate: bool) -> tuple[int, int]:
@@ -307,13 +309,11 @@ def _batched_full(g: Any, n: int, m: int, mode: str, correlate: bool) -> Any:
     return full
 
 
-def _valid_correlation(full: Any, x: Any, batched_x: bool) -> Any:
+def _valid_correlation(full: Any, x: Any) -> Any:
     """``np.correlate(full, x, 'valid')`` where `full` (rows) or `x` (rows) is batched."""
     m = x.shape[0]
     x = np.conj(x)
-    if batched_x:
-        return np.einsum("km,md->kd", _windows(full, m), x)
-    return _windows(full, m) @ x
+    return _windows(full, m) @ x  # (count, m) @ (m, n), or (count, n, m) @ (m,)
 
 
 def _adjoint(g: Any, a: Any, v: Any, mode: str, directions_in: int, correlate: bool,
@@ -327,10 +327,9 @@ def _adjoint(g: Any, a: Any, v: Any, mode: str, directions_in: int, correlate: b
         full, x = _batched_full(g, n, m, mode, correlate), np.ravel(other)
     else:
         full, x = _full_from_g(g, n, m, mode, correlate), _flat_rows(other)
-    batched_x = directions_in != 0
     if correlate and which == 0:  # np.convolve(full, v, 'valid'): v not conjugated
-        return _valid_correlation(full, np.conj(x[::-1]), batched_x)
-    out = _valid_correlation(full, x, batched_x)
+        return _valid_correlation(full, np.conj(x[::-1]))
+    out = _valid_correlation(full, x)
     return out[::-1] if correlate else out
 
 
