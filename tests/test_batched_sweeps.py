@@ -128,9 +128,20 @@ def h_samples(x):
             + np.sum(np.cos(np.polyval(x[:3] ** 2, x))) + np.polyval(x, x[0]) ** 2)
 
 
+def h_methods(x):
+    """The ndarray methods, with keywords."""
+    y = (x * x).reshape(2, 3)
+    square = np.outer(x[:3], x[3:])
+    return (np.sum(np.sin(y.take([2, 0, 2], axis=-1))) + np.sum(y.repeat(2, axis=0) ** 3)
+            + np.sum(square.diagonal(offset=1) ** 2) + square.trace(offset=-1) ** 2
+            + np.sum(np.cos(y.cumsum(axis=-1))) + np.prod(y, axis=0).sum()
+            + np.sum(np.moveaxis(y, source=0, destination=-1) * y.T)
+            + np.sum(np.roll(y, shift=-1, axis=1) * y) + np.sum(np.tile(y, reps=(1, 2)) ** 2))
+
+
 HESSIANS = [h_flip, h_roll, h_rot90, h_axes, h_triangles, h_diagonals, h_gathers, h_repeats,
             h_scans, h_atleast, h_append, h_products, h_signals, h_solves, h_differences,
-            h_statistics, h_samples]
+            h_statistics, h_samples, h_methods]
 
 
 def _central_hessian(f, x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
