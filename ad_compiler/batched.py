@@ -456,14 +456,6 @@ def batched_gradient_like(g: Any, x: Any, seed: Any) -> Any:
     return np.array(g if g.shape == shape else np.broadcast_to(g, shape), dtype=dtype)
 
 
-def batched_einsum_adjoint(spec: str, k: int, g: Any, *operands: Any) -> Any:
-    """`runtime.einsum_adjoint` of a batched adjoint `g` (linear in it): one direction
-    at a time."""
-    from .runtime import einsum_adjoint
-
-    return vmap_last(einsum_adjoint, (2,), spec, k, g, *operands)
-
-
 def vmap_last_items(fn: Any, positions: tuple[int, ...], *args: Any) -> list:
     """`vmap_last` of a function linear in the arguments at `positions` that returns a
     list of arrays (the adjoint of a join cut into its pieces): each piece stacked on

@@ -24,6 +24,10 @@ from . import (  # noqa: F401  (the modules copied from)
     batched,
     batched_adjoints,
     batched_lists,
+    batched_products,
+    batched_shaping,
+    batched_signals,
+    batched_statistics,
     input_checks,
     runtime,
 )

@@ -25,7 +25,9 @@ _MODULE_ALIASES = {"math": "math", "numpy": "np", "builtins": "builtins",
                    "ad_compiler.runtime": "adc_runtime", "scipy.special": "special",
                    "numpy.linalg": "linalg"}
 HELPER_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.batched_adjoints",
-                  "ad_compiler.batched_lists", "ad_compiler.runtime_npmath",
+                  "ad_compiler.batched_lists", "ad_compiler.batched_shaping",
+                  "ad_compiler.batched_products", "ad_compiler.batched_signals",
+                  "ad_compiler.batched_statistics", "ad_compiler.runtime_npmath",
                   "ad_compiler.runtime_linalg", "ad_compiler.runtime_stats",
                   "ad_compiler.runtime_items", "ad_compiler.runtime_writes")
 

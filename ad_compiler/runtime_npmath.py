@@ -204,6 +204,14 @@ def _expanded(g: Any, y: Any, widths: Any, axis: int) -> tuple[Any, int]:
     return np.expand_dims(g, k), k
 
 
+def unless_given(given: Any, term: Any) -> Any:
+    """`term` where `given` is None, else zeros like it (linear in `term`): np.trapezoid
+    reads its dx only where no x is given."""
+    if given is None:
+        return term
+    return np.zeros(np.shape(term)) if np.ndim(term) else 0.0
+
+
 def trapezoid_adjoint_y(g: Any, y: Any, x: Any, dx: Any, axis: int = -1) -> Any:
     y = np.asarray(y)
     widths = _spacing(y, x, dx, axis)

@@ -52,6 +52,8 @@ def _array_jvp(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | Non
             return record.jvp(e, op, tangents)
     if e.batched is not None and record.is_helper:
         return _helper_batched(e, op, tangents)
+    if record.is_array and record.jvp is not None:  # (a linear one's own, np.append's)
+        return record.jvp(e, op, tangents)
     if e.batched is not None and record.linear:
         return apply_again(e, op, _linear_tangents(e, op, record, tangents))
     if e.batched is not None and record.multilinear:
@@ -102,7 +104,7 @@ def _helper_batched(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand 
     if record.batched is not None:
         return e.sum_terms([e.batched_helper(op.prim, k, [
             tangents[k] if j == k else a for j, a in enumerate(op.args)])
-            for k in record.linear_args if k < len(tangents) and tangents[k] is not None])
+            for k in _linear_args(record, op) if k < len(tangents) and tangents[k] is not None])
     if not record.vmapped:
         raise NotImplementedError(f"no vector-mode rule for '{op.prim}'")
     terms = [replay(e, op, {k: tangents[k]}) for k in _linear_args(record, op)

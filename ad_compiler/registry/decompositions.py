@@ -424,6 +424,6 @@ helper("result_item", result_item, (0,), lambda e, g, a: [
         [t[0]])), float_result=True)  # (an item's adjoint: zeros where none flowed back)
 helper("result_item_batched", result_item_batched, (0,))
 helper("solution_adjoint", solution_adjoint, (0,), batched=solution_adjoint_batched)
-helper("residuals_tangent", residuals_tangent, (0,), vmapped=True)
+helper("residuals_tangent", residuals_tangent, (0,), batched=residuals_tangent_batched)
 helper("residuals_tangent_batched", residuals_tangent_batched, (0,))
 helper("residuals_weight", residuals_weight, (0, 1), batched=residuals_weight_batched)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import batched, runtime, runtime_linalg, runtime_writes
+from .. import batched, batched_products, runtime, runtime_linalg, runtime_writes
 from ..ir import Const, FreeName, Op, Operand, Value
 from .core import REGISTRY, is_array
 
@@ -169,7 +169,7 @@ BATCHED_HELPERS: dict[str, Callable] = {
     "matmul_adjoint_a": batched.batched_matmul_adjoint_a,
     "matmul_adjoint_b": batched.batched_matmul_adjoint_b,
     "zero_if_integral": runtime.zero_if_integral,  # whatever the shape of its derivative
-    "einsum_adjoint": batched.batched_einsum_adjoint,
+    "einsum_adjoint": batched_products.batched_einsum_adjoint,
     "as_column": runtime_linalg.as_column_batched,
     "from_column": runtime_linalg.from_column_batched,
     # a slice written into a list or an array's first axis: the directions' axis is last
@@ -228,9 +228,41 @@ def batched_op(e: Emit, name: str, given: dict[str, Any], variadic: list[Operand
     if spec.batched is not None:
         fn, params = spec.batched
         return batched_call(e, fn, [batched_operand(name, given, p) for p in params])
+    return one_direction_at_a_time(e, name, given)
+
+
+def one_direction_at_a_time(e: Emit, name: str, given: dict[str, Any]) -> Operand:
+    """Array primitive `name` applied to each direction of its batched operands in turn
+    (``vmap_last``), the results stacked: the fallback of vector mode."""
+    spec = REGISTRY[name]
     positions = tuple(k for k, p in enumerate(spec.params) if e.is_batched(given.get(p)))
     args = [batched_operand(name, given, p) for p in spec.params]
     return batched_call(e, batched.vmap_last, [Const(spec.fn), Const(positions), *args])
+
+
+def one_batched(name: str, fn: Callable, params: tuple[str, ...],
+                operands: tuple[str, ...]) -> Callable:
+    """The `batched=` rule of a primitive whose vector-mode form `fn` (of the parameters
+    `params`) takes the directions on one of `operands`, told which by a last argument
+    ``directions_in`` (its place among `operands`) where there are several; with the
+    directions on another argument, or on several, the primitive one direction at a
+    time."""
+
+    def rule(e: Emit, given: dict, variadic: list) -> Operand:
+        carrying = [p for p in REGISTRY[name].params if e.is_batched(given.get(p))]
+        if len(carrying) != 1 or carrying[0] not in operands:
+            return one_direction_at_a_time(e, name, given)
+        args = [batched_operand(name, given, p) for p in params]
+        if len(operands) > 1:
+            args.append(Const(operands.index(carrying[0])))
+        else:  # trailing arguments equal to the form's defaults are left out
+            defaults = _defaults(fn)
+            while args and isinstance(args[-1], Const) and len(args) - 1 in defaults \
+                    and _equal(args[-1].value, defaults[len(args) - 1]):
+                args.pop()
+        return batched_call(e, fn, args)
+
+    return rule
 
 
 def batched_operand(name: str, given: dict[str, Any], pname: str) -> Operand:
@@ -323,12 +355,17 @@ def apply_again(e: Emit, op: Op, replace: dict[int, Operand]) -> Operand:
 
 
 def replay(e: Emit, op: Op, replace: dict[int, Operand]) -> Operand:
-    """A helper op again with some arguments replaced by tangents; in vector mode, on
+    """A helper op again with some arguments replaced by tangents; in vector mode, its
+    batched form where one argument it is linear in carries the directions, else on
     each direction of the batched ones in turn (``vmap_last``), the results stacked."""
     args = [replace.get(k, a) for k, a in enumerate(op.args)]
     positions = tuple(k for k in replace if e.is_batched(args[k]))
     if not positions:
         return replaced(e.b, op, replace)
+    record = REGISTRY[op.prim]
+    if record.is_helper and record.batched is not None and len(positions) == 1 \
+            and positions[0] in record.linear_args:
+        return e.batched_helper(op.prim, positions[0], args)
     out = e.b.emit("call", [Const(REGISTRY[op.prim].fn), Const(positions), *args],
                    attrs={"fn": batched.vmap_last, "kwnames": ()}).result
     e.batched.add(out.uid)

@@ -12,10 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from .. import batched, batched_adjoints, runtime, runtime_linalg
+from .. import batched, batched_adjoints, batched_products, batched_shaping, runtime, runtime_linalg
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, array, helper
-from .emit import Emit, batched_call, batched_operand, einsum_parts_or_refuse, param, static
+from .emit import (
+    Emit,
+    batched_call,
+    batched_operand,
+    einsum_parts_or_refuse,
+    param,
+    replaced,
+    static,
+)
 from .reductions import reduce_like, sum_back
 
 
@@ -79,6 +87,18 @@ def _einsum_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand |
 def _einsum_linear(op: Op) -> list[int]:
     k = op.args[1].value
     return [2] + [3 + i for i in range(len(op.args) - 3) if i != k]
+
+
+def _einsum_adjoint_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
+    """Linear in g and every operand but x_k: the adjoint again on each tangent; in
+    vector mode told which argument carries the directions."""
+    linear = [j for j in _einsum_linear(op) if j < len(t) and t[j] is not None]
+    if e.batched is None:
+        terms = [replaced(e.b, op, {j: t[j]}) for j in linear]
+        return e.b.sum(terms) if terms else None
+    return e.sum_terms([e.batched_call(batched_products.einsum_adjoint_directions, Const(j),
+                                       *(t[j] if i == j else a for i, a in enumerate(op.args)))
+                        for j in linear])
 
 
 array("matmul", np.matmul, "x1*, x2*", operator=operator.matmul, multilinear=True, vjp=_matmul_vjp,
@@ -230,9 +250,10 @@ helper("inner_adjoint_a", runtime.inner_adjoint_a, (0, 2), float_result=True,
 helper("inner_adjoint_b", runtime.inner_adjoint_b, (0, 1), float_result=True,
        batched=batched_adjoints.batched_inner_adjoint_b)
 helper("trace_adjoint", runtime.trace_adjoint, (0,), lambda e, g, a: [
-    e.array("trace", g, *a[2:]), None, None, None, None], vmapped=True)
+    e.array("trace", g, *a[2:]), None, None, None, None],
+    batched=batched_shaping.batched_trace_adjoint)
 helper("einsum_adjoint", runtime.einsum_adjoint, (), _einsum_adjoint_vjp,
-       linear_of=_einsum_linear, vmapped=True)
+       linear_of=_einsum_linear, jvp=_einsum_adjoint_jvp)
 
 # np.linalg.solve on columns (a vector b, even beside a stack of matrices, is one column)
 helper("as_column", runtime_linalg.as_column, (0,), lambda e, g, a: [

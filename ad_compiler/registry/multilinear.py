@@ -18,7 +18,7 @@ from typing import Any
 from .. import batched
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, array, helper, parse_signature
-from .emit import Emit, apply_again, nth, param, position, replay
+from .emit import Emit, apply_again, nth, one_batched, param, position, replay
 
 
 class Refused(list):
@@ -53,8 +53,8 @@ def all_params(op: Op) -> list[Operand]:
 
 
 def linear_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
-    """Helpers linear in some arguments: the helper again on each tangent, summed
-    (one direction at a time in vector mode)."""
+    """Helpers linear in some arguments: the helper again on each tangent, summed; in
+    vector mode its `batched` form, else one direction at a time."""
     linear = REGISTRY[op.prim].linear_args
     return e.sum_terms([replay(e, op, {k: t[k]}) for k in linear
                         if k < len(t) and t[k] is not None])
@@ -62,9 +62,11 @@ def linear_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
 
 def replay_helper(e: Emit, name: str, t: Operand, *rest: Operand) -> Operand:
     """A helper linear in its first argument, applied to a tangent that may be batched
-    (then one direction at a time)."""
+    (then in its batched form, else one direction at a time)."""
     if not e.is_batched(t):
         return e.helper(name, t, *rest)
+    if REGISTRY[name].batched is not None:
+        return e.batched_helper(name, 0, [t, *rest])
     out = e.b.emit("call", [Const(REGISTRY[name].fn), Const((0,)), t, *rest],
                    attrs={"fn": batched.vmap_last, "kwnames": ()}).result
     e.batched.add(out.uid)
@@ -73,20 +75,38 @@ def replay_helper(e: Emit, name: str, t: Operand, *rest: Operand) -> Operand:
 
 def multilinear_array(name: str, fn: Any, signature: str, adjoints: dict[str, Any],
                       refused: dict[str, str] | None = None, aliases: tuple = (),
-                      **extra: Any) -> None:
+                      vector_mode: tuple[Callable, dict[str, Callable]] | None = None,
+                      unread_with: dict[str, str] | None = None, **extra: Any) -> None:
     """Declare a primitive multilinear in its operands (those marked ``*``): the tangent
     is the primitive with each operand's tangent in turn, the adjoint of operand ``p``
     is ``adjoints[p](g, *arguments in NumPy's order)``, whose operand parameters have no
-    defaults (so that calls never leave out an argument the helper is linear in)."""
+    defaults (so that calls never leave out an argument the helper is linear in).
+    `vector_mode`: the batched form of the primitive (of all its parameters, then
+    ``directions_in``, the batched operand's place among `adjoints`; None to keep a
+    ``batched=`` given) and of each adjoint helper (batched_products.py).
+    `unread_with`: operands the primitive does not read where another argument is given
+    (np.trapezoid's dx, where x is): their tangent terms are zero there."""
     refused = refused or {}
     params, defaults, _ = parse_signature(signature)
     index = {p: params.index(p) for p in adjoints}
+    if vector_mode is not None and vector_mode[0] is not None:
+        extra["batched"] = one_batched(name, vector_mode[0], params, tuple(adjoints))
 
     def jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand | None:
         refuse(op, refused, t)
-        positions = [position(op, p) for p in adjoints]
-        return e.sum_terms([apply_again(e, op, {k: t[k]}) for k in positions
-                            if k is not None and t[k] is not None])
+        terms = []
+        for p in adjoints:
+            k = position(op, p)
+            if k is None or t[k] is None:
+                continue
+            given = param(op, unread_with[p]) if p in (unread_with or {}) else Const(None)
+            if isinstance(given, Const) and given.value is not None:
+                continue  # not read: no term
+            term = apply_again(e, op, {k: t[k]})
+            if not isinstance(given, Const):  # known when the code runs
+                term = e._mark(e.helper("unless_given", given, term), [term])
+            terms.append(term)
+        return e.sum_terms(terms)
 
     def vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
         parts: list[Operand | None] = [None] * len(op.args)
@@ -114,5 +134,5 @@ def multilinear_array(name: str, fn: Any, signature: str, adjoints: dict[str, An
     array(name, fn, signature, *aliases, jvp=jvp, vjp=vjp, **extra).module = module
     for p, adjoint in adjoints.items():
         linear = (0, *(1 + index[q] for q in adjoints if q != p))
-        helper(f"{name}_adjoint_{p}", adjoint, linear, helper_vjp(p),
-               jvp=linear_jvp).module = module
+        helper(f"{name}_adjoint_{p}", adjoint, linear, helper_vjp(p), jvp=linear_jvp,
+               batched=vector_mode[1][p] if vector_mode is not None else None).module = module

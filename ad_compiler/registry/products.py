@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import batched_products as bp
 from .. import runtime_npmath as rt
 from ..ir import Op, Operand
 from .core import array
@@ -11,11 +12,19 @@ from .emit import Emit, static
 from .multilinear import multilinear_array
 
 multilinear_array("tensordot", np.tensordot, "a*, b*, axes=2",
-                  {"a": rt.tensordot_adjoint_a, "b": rt.tensordot_adjoint_b})
-multilinear_array("kron", np.kron, "a*, b*", {"a": rt.kron_adjoint_a, "b": rt.kron_adjoint_b})
+                  {"a": rt.tensordot_adjoint_a, "b": rt.tensordot_adjoint_b},
+                  vector_mode=(bp.batched_tensordot, {"a": bp.batched_tensordot_adjoint_a,
+                                                      "b": bp.batched_tensordot_adjoint_b}))
+multilinear_array("kron", np.kron, "a*, b*", {"a": rt.kron_adjoint_a, "b": rt.kron_adjoint_b},
+                  vector_mode=(bp.batched_kron, {"a": bp.batched_kron_adjoint_a,
+                                                 "b": bp.batched_kron_adjoint_b}))
 multilinear_array("cross", np.cross, "a*, b*, axisa=-1, axisb=-1, axisc=-1, axis=None",
-                  {"a": rt.cross_adjoint_a, "b": rt.cross_adjoint_b})
-multilinear_array("vdot", np.vdot, "a*, b*", {"a": rt.vdot_adjoint_a, "b": rt.vdot_adjoint_b})
+                  {"a": rt.cross_adjoint_a, "b": rt.cross_adjoint_b},
+                  vector_mode=(bp.batched_cross, {"a": bp.batched_cross_adjoint_a,
+                                                  "b": bp.batched_cross_adjoint_b}))
+multilinear_array("vdot", np.vdot, "a*, b*", {"a": rt.vdot_adjoint_a, "b": rt.vdot_adjoint_b},
+                  vector_mode=(bp.batched_vdot, {"a": bp.batched_vdot_adjoint_a,
+                                                 "b": bp.batched_vdot_adjoint_b}))
 
 
 # ------------------------------------------------------------------ np.linalg.matrix_power

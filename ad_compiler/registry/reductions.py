@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import batched, runtime
+from .. import batched, batched_statistics, runtime
 from ..ir import Const, Op, Operand
 from .core import array, helper
 from .emit import Emit, nth, param, replay
@@ -149,7 +149,7 @@ helper("prod_others", runtime.prod_others, (), nonlinear=(0,), jvp=lambda e, op,
     _prod_hessian(e, op.args[0], t[0], nth(op.args, 2, None))), vjp=lambda e, g, a: [
     _prod_hessian(e, a[0], g, nth(a, 2, None)), None])
 helper("prod_adjoint", runtime.prod_adjoint, (0,), nonlinear=(1,), jvp=_prod_adjoint_jvp,
-       vjp=_prod_adjoint_vjp, shaped_like=1)
+       vjp=_prod_adjoint_vjp, shaped_like=1, batched=batched_statistics.batched_prod_adjoint)
 helper("prod_others_jvp", runtime.prod_others_jvp, (1,), nonlinear=(0,),
        jvp=lambda e, op, t: _prod_hessian(e, op.args[0], t[1], nth(op.args, 2, None)),
        vjp=lambda e, g, a: [None, _prod_hessian(e, a[0], g, nth(a, 2, None))],

@@ -18,10 +18,10 @@ import inspect
 
 import numpy as np
 
-from .. import batched, batched_adjoints, runtime
+from .. import batched, batched_adjoints, batched_shaping, runtime
 from ..ir import Const, Op, Operand
 from .core import array, helper
-from .emit import Emit, nth, param, position
+from .emit import Emit, apply_again, batched_call, batched_operand, nth, param, position
 from .shaping import _shape_back
 
 _NO_VALUE = "np._NoValue"  # (NumPy's mark of an argument not given)
@@ -119,8 +119,7 @@ def _diff_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
     args = [a, param(op, "n"), param(op, "axis"),
             *(tangents.get(k, Const(None)) for k in ("prepend", "append"))]
     positions = tuple(k for k, v in enumerate(args) if e.is_batched(v))
-    return e.batched_call(batched.vmap_last, Const(batched.diff_by_position),
-                          Const(positions), *args)
+    return e.batched_call(batched_shaping.batched_diff, Const(positions), *args)
 
 
 def _diff_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
@@ -237,6 +236,23 @@ def _append_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
     return [e.helper("append_adjoint", g, arr, values, axis, k) for k in (0, 1)]
 
 
+def _append_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
+    """Linear in both parts jointly; a part without a tangent gets zeros of its own shape
+    (an array of constants appended is as long as it is)."""
+    parts = {k: t[k] if t[k] is not None else e.helper("zeros_of", op.args[k])
+             for k in (position(op, "arr"), position(op, "values")) if k is not None}
+    return apply_again(e, op, parts)
+
+
+def _batched_append(e: Emit, given: dict, variadic: list) -> Operand:
+    """np.append in vector mode: told which parts carry the directions (2: both)."""
+    arr, values = (batched_operand("append", given, p) for p in ("arr", "values"))
+    both = e.is_batched(arr) and e.is_batched(values)
+    which = 2 if both else 0 if e.is_batched(arr) else 1
+    return batched_call(e, batched_shaping.batched_append,
+                        [arr, values, batched_operand("append", given, "axis"), Const(which)])
+
+
 def _append_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
     """The adjoint of one part of an appended array: the part put back among zeros."""
     arr, values, axis, which = a[1], a[2], a[3], a[4].value
@@ -337,33 +353,47 @@ def _split_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
 _SPLIT = "ary*, indices_or_sections, axis=0"
 
 array("cumsum", np.cumsum, "a*, axis=None, dtype=None", methods=("cumsum",),
-      jvp=_cumsum_jvp, vjp=_cumsum_vjp)
+      jvp=_cumsum_jvp, vjp=_cumsum_vjp,
+      batched=(batched_shaping.batched_cumsum, ("a", "axis", "dtype")))
 array("cumprod", np.cumprod, "a*, axis=None, dtype=None", methods=("cumprod",),
       jvp=_cumprod_jvp, vjp=_cumprod_vjp)
 array("diff", np.diff, f"a*, n=1, axis=-1, prepend*={_NO_VALUE}, append*={_NO_VALUE}",
       jvp=_diff_jvp, vjp=_diff_vjp)
 array("flip", np.flip, "m*, axis=None", linear=True,
-      vjp=lambda e, op, g: [e.flip(g, axis=param(op, "axis"))])
-array("fliplr", np.fliplr, "m*", linear=True, vjp=lambda e, op, g: [e.fliplr(g)])
-array("flipud", np.flipud, "m*", linear=True, vjp=lambda e, op, g: [e.flipud(g)])
+      vjp=lambda e, op, g: [e.flip(g, axis=param(op, "axis"))],
+      batched=(batched_shaping.batched_flip, ("m", "axis")))
+array("fliplr", np.fliplr, "m*", linear=True, vjp=lambda e, op, g: [e.fliplr(g)],
+      batched=(batched_shaping.batched_fliplr, ("m",)))
+array("flipud", np.flipud, "m*", linear=True, vjp=lambda e, op, g: [e.flipud(g)],
+      batched=(batched_shaping.batched_flipud, ("m",)))
 _rot90 = array("rot90", np.rot90, "m*, k=1, axes", linear=True, vjp=lambda e, op, g: [
-    e.rot90(g, k=_negated(e, param(op, "k")), axes=param(op, "axes"))])
+    e.rot90(g, k=_negated(e, param(op, "k")), axes=param(op, "axes"))],
+    batched=(batched_shaping.batched_rot90, ("m", "k", "axes")))
 _rot90.defaults["axes"] = (0, 1)  # (a tuple: the signature splits at commas)
 array("roll", np.roll, "a*, shift, axis=None", linear=True, vjp=lambda e, op, g: [
-    e.roll(g, _negated(e, param(op, "shift")), axis=param(op, "axis"))])
+    e.roll(g, _negated(e, param(op, "shift")), axis=param(op, "axis"))],
+    batched=(batched_shaping.batched_roll, ("a", "shift", "axis")))
 array("moveaxis", np.moveaxis, "a*, source, destination", linear=True, vjp=lambda e, op, g: [
-    e.moveaxis(g, param(op, "destination"), param(op, "source"))])
-array("rollaxis", np.rollaxis, "a*, axis, start=0", linear=True, vjp=_rollaxis_vjp)
-array("diag", np.diag, "v*, k=0", linear=True, vjp=_diag_vjp)
+    e.moveaxis(g, param(op, "destination"), param(op, "source"))],
+    batched=(batched_shaping.batched_moveaxis, ("a", "source", "destination")))
+array("rollaxis", np.rollaxis, "a*, axis, start=0", linear=True, vjp=_rollaxis_vjp,
+      batched=(batched_shaping.batched_rollaxis, ("a", "axis", "start")))
+array("diag", np.diag, "v*, k=0", linear=True, vjp=_diag_vjp,
+      batched=(batched_shaping.batched_diag, ("v", "k")))
 array("diagonal", np.diagonal, "a*, offset=0, axis1=0, axis2=1", methods=("diagonal",),
-      linear=True, vjp=_diagonal_vjp)
+      linear=True, vjp=_diagonal_vjp,
+      batched=(batched_shaping.batched_diagonal, ("a", "offset", "axis1", "axis2")))
 array("diagflat", np.diagflat, "v*, k=0", linear=True, vjp=lambda e, op, g: [
-    e.reshape(e.diag(g, k=param(op, "k")), e.shape(op.args[0]))])
+    e.reshape(e.diag(g, k=param(op, "k")), e.shape(op.args[0]))],
+    batched=(batched_shaping.batched_diagflat, ("v", "k")))
 array("triu", np.triu, "m*, k=0", linear=True,
-      vjp=lambda e, op, g: [e.triu(g, k=param(op, "k"))])
+      vjp=lambda e, op, g: [e.triu(g, k=param(op, "k"))],
+      batched=(batched_shaping.batched_triu, ("m", "k")))
 array("tril", np.tril, "m*, k=0", linear=True,
-      vjp=lambda e, op, g: [e.tril(g, k=param(op, "k"))])
-array("append", np.append, "arr*, values*, axis=None", linear=True, vjp=_append_vjp)
+      vjp=lambda e, op, g: [e.tril(g, k=param(op, "k"))],
+      batched=(batched_shaping.batched_tril, ("m", "k")))
+array("append", np.append, "arr*, values*, axis=None", linear=True, jvp=_append_jvp,
+      vjp=_append_vjp, batched=_batched_append)
 array("pad", np.pad, "array*, pad_width, mode='constant', constant_values*=0",
       jvp=_pad_jvp, vjp=_pad_vjp,
       batched=(batched.batched_pad, ("array", "pad_width", "mode")))
@@ -374,10 +404,12 @@ _TAKE_AXIS = ("axis=-1" if inspect.signature(np.take_along_axis).parameters["axi
               is not inspect.Parameter.empty else "axis")
 array("take", np.take, "a*, indices, axis=None", methods=("take",), linear=True,
       vjp=lambda e, op, g: [e.helper("take_adjoint", g, op.args[0], param(op, "indices"),
-                                     param(op, "axis"))])
+                                     param(op, "axis"))],
+      batched=(batched_shaping.batched_take, ("a", "indices", "axis")))
 array("take_along_axis", np.take_along_axis, f"arr*, indices, {_TAKE_AXIS}", linear=True,
       vjp=lambda e, op, g: [e.helper("take_along_axis_adjoint", g, op.args[0],
-                                     param(op, "indices"), param(op, "axis"))])
+                                     param(op, "indices"), param(op, "axis"))],
+      batched=(batched_shaping.batched_take_along_axis, ("arr", "indices", "axis")))
 # np.split and its kin make lists (unpacked, indexed, iterated like a list); vector
 # mode splits a batched tangent at once
 array("split", np.split, _SPLIT, linear=True, container_result=True, vjp=_split_vjp,
@@ -389,25 +421,33 @@ array("hsplit", np.hsplit, "ary*, indices_or_sections", linear=True, container_r
       vjp=_split_vjp, batched=(batched.batched_hsplit, ("ary", "indices_or_sections")))
 array("vsplit", np.vsplit, "ary*, indices_or_sections", linear=True, container_result=True,
       vjp=_split_vjp, batched=(batched.batched_vsplit, ("ary", "indices_or_sections")))
-array("atleast_1d", np.atleast_1d, "arys*", linear=True, vjp=_shape_back)
-array("atleast_2d", np.atleast_2d, "arys*", linear=True, vjp=_shape_back)
-array("atleast_3d", np.atleast_3d, "arys*", linear=True, vjp=_shape_back)
+array("atleast_1d", np.atleast_1d, "arys*", linear=True, vjp=_shape_back,
+      batched=(batched_shaping.batched_atleast_1d, ("arys",)))
+array("atleast_2d", np.atleast_2d, "arys*", linear=True, vjp=_shape_back,
+      batched=(batched_shaping.batched_atleast_2d, ("arys",)))
+array("atleast_3d", np.atleast_3d, "arys*", linear=True, vjp=_shape_back,
+      batched=(batched_shaping.batched_atleast_3d, ("arys",)))
 
 helper("diag_adjoint", runtime.diag_adjoint, (0,), lambda e, h, a: [
-    e.diag(h, k=nth(a, 2, 0))], vmapped=True)
+    e.diag(h, k=nth(a, 2, 0))], batched=batched_shaping.batched_diag_adjoint)
 helper("diagonal_adjoint", runtime.diagonal_adjoint, (0,), lambda e, h, a: [
-    e.diagonal(h, offset=nth(a, 2, 0), axis1=nth(a, 3, 0), axis2=nth(a, 4, 1))], vmapped=True)
-helper("append_adjoint", runtime.append_adjoint, (0,), _append_adjoint_vjp, vmapped=True)
-helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])], vmapped=True)
+    e.diagonal(h, offset=nth(a, 2, 0), axis1=nth(a, 3, 0), axis2=nth(a, 4, 1))],
+    batched=batched_shaping.batched_diagonal_adjoint)
+helper("append_adjoint", runtime.append_adjoint, (0,), _append_adjoint_vjp,
+       batched=batched_shaping.batched_append_adjoint)
+helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])],
+       batched=batched_shaping.batched_unpad)
 helper("pad_adjoint", runtime.pad_adjoint, (0,), lambda e, h, a: [
-    e.pad(h, a[2], mode=a[3])], vmapped=True)
+    e.pad(h, a[2], mode=a[3])], batched=batched_shaping.batched_pad_adjoint)
 helper("pad_fill_adjoint", runtime.pad_fill_adjoint, (0,), lambda e, h, a: [
-    e.helper("pad_fill_adjoint", h, a[1])], vmapped=True)
-helper("diff_adjoint", runtime.diff_adjoint, (0,), _diff_adjoint_vjp, vmapped=True)
+    e.helper("pad_fill_adjoint", h, a[1])], batched=runtime.pad_fill_adjoint)  # (as it is)
+helper("diff_adjoint", runtime.diff_adjoint, (0,), _diff_adjoint_vjp,
+       batched=batched_shaping.batched_diff_adjoint)
 helper("take_adjoint", runtime.take_adjoint, (0,), lambda e, h, a: [
-    e.take(h, a[2], axis=nth(a, 3, None))], vmapped=True)
+    e.take(h, a[2], axis=nth(a, 3, None))], batched=batched_shaping.batched_take_adjoint)
 helper("take_along_axis_adjoint", runtime.take_along_axis_adjoint, (0,), lambda e, h, a: [
-    e.take_along_axis(h, a[2], axis=nth(a, 3, -1))], vmapped=True)
+    e.take_along_axis(h, a[2], axis=nth(a, 3, -1))],
+    batched=batched_shaping.batched_take_along_axis_adjoint)
 helper("split_adjoint", runtime.split_adjoint, (0,), lambda e, h, a: [
     e.helper("split_like", h, a[1], nth(a, 2, 0))],
     batched=batched_adjoints.batched_split_adjoint)

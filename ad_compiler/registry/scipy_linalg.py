@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from .. import batched_products
 from ..ir import Const, Op, Operand
 from ..runtime_linalg import block_basis, factor_weight, real_one, triangle_mask
-from .core import array
+from .core import array, parse_signature
 from .decompositions import (  # the transposes and products of stacks rules share
     _mm,
     _t,
@@ -24,7 +25,7 @@ from .decompositions import (  # the transposes and products of stacks rules sha
     to_triangle,
     tuple_tangent,
 )
-from .emit import Emit, apply_again, position, static
+from .emit import Emit, apply_again, one_batched, position, static
 
 # ------------------------------------------------------------------ solve_triangular
 
@@ -177,13 +178,18 @@ def _real(e: Emit, op: Op, x: Operand) -> Operand:
     return e.mul(x, constant(e, real_one, op.result, "scipy.linalg.sqrtm"))
 
 
-array("solve_triangular", linalg.solve_triangular, "a*, b*, trans=0, lower=False, "
-      "unit_diagonal=False, overwrite_b=False, check_finite=True",
-      jvp=_solve_triangular_jvp, vjp=_solve_triangular_vjp)
+_TRIANGULAR = ("a*, b*, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, "
+               "check_finite=True")
+_CHO_SOLVE = "c_and_lower*, b*, overwrite_b=False, check_finite=True"
+array("solve_triangular", linalg.solve_triangular, _TRIANGULAR,
+      jvp=_solve_triangular_jvp, vjp=_solve_triangular_vjp,
+      batched=one_batched("solve_triangular", batched_products.batched_solve_triangular,
+                          parse_signature(_TRIANGULAR)[0], ("b",)))
 array("cho_factor", linalg.cho_factor, "a*, lower=False, overwrite_a=False, check_finite=True",
       container_result=True, jvp=_cho_factor_jvp, vjp=_cho_factor_vjp)
-array("cho_solve", linalg.cho_solve, "c_and_lower*, b*, overwrite_b=False, check_finite=True",
-      jvp=_cho_solve_jvp, vjp=_cho_solve_vjp)
+array("cho_solve", linalg.cho_solve, _CHO_SOLVE, jvp=_cho_solve_jvp, vjp=_cho_solve_vjp,
+      batched=one_batched("cho_solve", batched_products.batched_cho_solve,
+                          parse_signature(_CHO_SOLVE)[0], ("b",)))
 array("expm", linalg.expm, "A*", jvp=lambda e, op, t: _frechet(e, op.args[0], t[0]),
       vjp=lambda e, op, g: [_frechet(e, _t(e, op.args[0]), g)])
 array("sqrtm", linalg.sqrtm, "A*",
@@ -191,4 +197,6 @@ array("sqrtm", linalg.sqrtm, "A*",
       vjp=lambda e, op, g: [e.solve_sylvester(_t(e, op.result), _t(e, op.result),
                                               _real(e, op, g))])
 array("solve_sylvester", linalg.solve_sylvester, "a*, b*, q*", jvp=_sylvester_jvp,
-      vjp=_sylvester_vjp)
+      vjp=_sylvester_vjp, batched=one_batched("solve_sylvester",
+                                              batched_products.batched_solve_sylvester,
+                                              ("a", "b", "q"), ("q",)))

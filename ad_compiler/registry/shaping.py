@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import batched, batched_adjoints, runtime
+from .. import batched, batched_adjoints, batched_shaping, runtime
 from ..ir import Const, Op, Operand
 from .core import array, helper
 from .emit import Emit, batched_call, batched_operand, param
@@ -39,7 +39,8 @@ array("ravel", np.ravel, "a*", methods=("ravel", "flatten"), linear=True, view=T
 array("squeeze", np.squeeze, "a*, axis=None", methods=("squeeze",), linear=True, view=True, vjp=_shape_back,
       batched=(batched.batched_squeeze, ("a", "axis")))
 # x.item(): the number in a one-element array; its adjoint is put back in x's shape
-array("item", runtime.item, "a*", methods=("item",), linear=True, vjp=_shape_back)
+array("item", runtime.item, "a*", methods=("item",), linear=True, vjp=_shape_back,
+      batched=(batched_shaping.batched_item, ("a",)))
 # the adjoint (shaped like the result) summed over the new axes of length one, as that
 # of x[:, None] is (rules.new_axes): a sum the next one over the same axes absorbs
 array("expand_dims", np.expand_dims, "a*, axis", linear=True, view=True,
@@ -67,10 +68,12 @@ array("vstack", np.vstack, "tup*", linear=True,
       vjp=lambda e, op, g: [e.helper("vstack_adjoint", g, op.args[0])],
       batched=(batched.batched_vstack, ("tup",)))
 array("tile", np.tile, "A*, reps", linear=True,
-      vjp=lambda e, op, g: [e.helper("tile_adjoint", g, op.args[0], param(op, "reps"))])
+      vjp=lambda e, op, g: [e.helper("tile_adjoint", g, op.args[0], param(op, "reps"))],
+      batched=(batched_shaping.batched_tile, ("A", "reps")))
 array("repeat", np.repeat, "a*, repeats, axis=None", methods=("repeat",), linear=True,
       vjp=lambda e, op, g: [e.helper("repeat_adjoint", g, op.args[0], param(op, "repeats"),
-                                     param(op, "axis"))])
+                                     param(op, "axis"))],
+      batched=(batched_shaping.batched_repeat, ("a", "repeats", "axis")))
 array("where", np.where, "condition, x*, y*", linear=True, elementwise=True,
       vjp=lambda e, op, g: [None, e.where(op.args[0], g, Const(0.0)),
                             e.where(op.args[0], Const(0.0), g)],
@@ -105,5 +108,6 @@ helper("vstack_adjoint", runtime.vstack_adjoint, (0,), lambda e, g, a: [
     e.array("vstack", e.helper("dense", g, a[1])), None], container_result=True,
     batched=batched_adjoints.batched_vstack_adjoint)
 helper("tile_adjoint", runtime.tile_adjoint, (0,), lambda e, g, a: [
-    e.array("tile", g, a[2]), None, None], vmapped=True)
-helper("repeat_adjoint", runtime.repeat_adjoint, (0,), vmapped=True)
+    e.array("tile", g, a[2]), None, None], batched=batched_shaping.batched_tile_adjoint)
+helper("repeat_adjoint", runtime.repeat_adjoint, (0,),
+       batched=batched_shaping.batched_repeat_adjoint)

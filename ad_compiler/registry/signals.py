@@ -6,29 +6,42 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import batched_products as bp
+from .. import batched_signals as bsig
 from .. import runtime_npmath as rt
 from ..ir import Const, Op, Operand
-from .core import array, helper
-from .emit import Emit, nth, param, position, replay
+from .core import array, helper, parse_signature
+from .emit import Emit, nth, one_batched, param, position, replay
 from .multilinear import Refused, linear_jvp, multilinear_array, refuse, replay_helper
 
 multilinear_array("convolve", np.convolve, "a*, v*, mode='full'",
-                  {"a": rt.convolve_adjoint_a, "v": rt.convolve_adjoint_v})
+                  {"a": rt.convolve_adjoint_a, "v": rt.convolve_adjoint_v},
+                  vector_mode=(bp.batched_convolve, {"a": bp.batched_convolve_adjoint_a,
+                                                     "v": bp.batched_convolve_adjoint_v}))
 multilinear_array("correlate", np.correlate, "a*, v*, mode='valid'",
-                  {"a": rt.correlate_adjoint_a, "v": rt.correlate_adjoint_v})
+                  {"a": rt.correlate_adjoint_a, "v": rt.correlate_adjoint_v},
+                  vector_mode=(bp.batched_correlate, {"a": bp.batched_correlate_adjoint_a,
+                                                      "v": bp.batched_correlate_adjoint_v}))
 # np.trapz is NumPy 1's name (NumPy 2.0 deprecates it, 2.4 removes it): derivative code
 # calls np.trapezoid where it exists
 _TRAPZ = tuple(getattr(np, name) for name in ("trapz",) if hasattr(np, name))
 multilinear_array("trapezoid", getattr(np, "trapezoid", None) or _TRAPZ[0],
                   "y*, x*=None, dx*=1.0, axis=-1",
                   {"y": rt.trapezoid_adjoint_y, "x": rt.trapezoid_adjoint_x,
-                   "dx": rt.trapezoid_adjoint_dx}, aliases=_TRAPZ)
+                   "dx": rt.trapezoid_adjoint_dx}, aliases=_TRAPZ, unread_with={"dx": "x"},
+                  vector_mode=(bsig.batched_trapezoid,
+                               {"y": bsig.batched_trapezoid_adjoint_y,
+                                "x": bsig.batched_trapezoid_adjoint_x,
+                                "dx": bsig.batched_trapezoid_adjoint_dx}))
+helper("unless_given", rt.unless_given, (1,), lambda e, g, a: [
+    None, e.helper("unless_given", a[0], g)], batched=rt.unless_given)
 # np.gradient(f, *varargs): the spacing is taken by position
 multilinear_array("gradient", np.gradient, "f*, varargs*=None, axis=None, edge_order=1",
                   {"f": rt.gradient_adjoint_f}, positional=2,
                   refused={"varargs": "np.gradient has no derivative with respect to the "
                                       "spacing or the coordinates"},
-                  batched=(rt.batched_gradient, ("f", "varargs", "axis", "edge_order")))
+                  batched=(rt.batched_gradient, ("f", "varargs", "axis", "edge_order")),
+                  vector_mode=(None, {"f": bsig.batched_gradient_adjoint_f}))
 
 
 # ------------------------------------------------------------------ np.interp
@@ -95,15 +108,18 @@ def _interp_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand |
     return [g_bar, x_bar] + [None] * (len(a) - 2)
 
 
-array("interp", np.interp, "x*, xp*, fp*, left*=None, right*=None, period=None",
-      jvp=_interp_jvp, vjp=_interp_vjp)
+_INTERP = "x*, xp*, fp*, left*=None, right*=None, period=None"
+array("interp", np.interp, _INTERP, jvp=_interp_jvp, vjp=_interp_vjp,
+      batched=one_batched("interp", bsig.batched_interp, parse_signature(_INTERP)[0], ("fp",)))
 # the slope is piecewise constant in x: its derivative is zero wherever it exists
 helper("interp_slope", rt.interp_slope, (2,), lambda e, h, a: [
-    None, None, e.helper("interp_slope_adjoint", h, *a[:3])], jvp=linear_jvp)
+    None, None, e.helper("interp_slope_adjoint", h, *a[:3])], jvp=linear_jvp,
+    batched=bsig.batched_interp_slope)
 helper("interp_slope_adjoint", rt.interp_slope_adjoint, (0,), lambda e, k, a: [
-    e.helper("interp_slope", a[1], a[2], k), None, None, None], jvp=linear_jvp)
+    e.helper("interp_slope", a[1], a[2], k), None, None, None], jvp=linear_jvp,
+    batched=bsig.batched_interp_slope_adjoint)
 helper("interp_adjoint_fp", rt.interp_adjoint_fp, (0,), _interp_adjoint_vjp, nonlinear=(1,),
-       jvp=_interp_adjoint_jvp)
+       jvp=_interp_adjoint_jvp, batched=bsig.batched_interp_adjoint_fp)
 
 
 # ------------------------------------------------------------------ np.polyval
@@ -150,10 +166,12 @@ def _polyval_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand 
     return [g_bar, None, x_bar]
 
 
-array("polyval", np.polyval, "p*, x*", jvp=_polyval_jvp, vjp=_polyval_vjp)
+array("polyval", np.polyval, "p*, x*", jvp=_polyval_jvp, vjp=_polyval_vjp,
+      batched=one_batched("polyval", bsig.batched_polyval, ("p", "x"), ("p",)))
+# both scale the coefficients along their first axis: a last axis of directions as it is
 helper("polyder_coefficients", rt.polyder_coefficients, (0,), lambda e, h, a: [
-    e.helper("polyder_t", h, a[0])], jvp=linear_jvp)
+    e.helper("polyder_t", h, a[0])], jvp=linear_jvp, batched=rt.polyder_coefficients)
 helper("polyder_t", rt.polyder_t, (0,), lambda e, h, a: [
-    e.helper("polyder_coefficients", h), None], jvp=linear_jvp)
+    e.helper("polyder_coefficients", h), None], jvp=linear_jvp, batched=rt.polyder_t)
 helper("polyval_adjoint_p", rt.polyval_adjoint_p, (0,), _polyval_adjoint_vjp, nonlinear=(2,),
-       jvp=_polyval_adjoint_jvp)
+       jvp=_polyval_adjoint_jvp, batched=bsig.batched_polyval_adjoint_p)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import batched_statistics as bs
 from .. import runtime_npmath as rt
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, array, helper
@@ -168,9 +169,9 @@ array("median", np.median, "a*, axis=None, out=None, overwrite_input=False, keep
 array("quantile", np.quantile, f"a*, {_QUANTILE}", jvp=_quantile_jvp, vjp=_quantile_vjp)
 array("percentile", np.percentile, f"a*, {_QUANTILE}", jvp=_quantile_jvp, vjp=_quantile_vjp)
 helper("quantile_tangent", rt.quantile_tangent, (0,), _transposed("quantile_adjoint"),
-       jvp=linear_jvp)
+       jvp=linear_jvp, batched=bs.batched_quantile_tangent)
 helper("quantile_adjoint", rt.quantile_adjoint, (0,), _transposed("quantile_tangent"),
-       jvp=linear_jvp)
+       jvp=linear_jvp, batched=bs.batched_quantile_adjoint)
 
 
 # ------------------------------------------------------------------ np.cov, np.corrcoef
@@ -229,6 +230,7 @@ array("cov", np.cov, "m*, y*=None, rowvar=True, bias=False, ddof=None, fweights=
       "aweights=None")
 array("corrcoef", np.corrcoef, "x*, y*=None, rowvar=True")
 helper("cov_rows", rt.cov_rows, (0,), lambda e, g, a: [
-    e.helper("cov_rows_adjoint", g, *a), None], jvp=linear_jvp, vmapped=True)
+    e.helper("cov_rows_adjoint", g, *a), None], jvp=linear_jvp, batched=bs.batched_cov_rows)
 helper("cov_rows_adjoint", rt.cov_rows_adjoint, (0,), lambda e, g, a: [
-    e.helper("cov_rows", g, a[2]), None, None], jvp=linear_jvp, vmapped=True)
+    e.helper("cov_rows", g, a[2]), None, None], jvp=linear_jvp,
+    batched=bs.batched_cov_rows_adjoint)

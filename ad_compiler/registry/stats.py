@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import batched_statistics
 from .. import runtime_stats as rts
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, helper, lazy_method
@@ -299,10 +300,11 @@ def _mvn_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
 
 
 helper("covariance_matrix", rts.covariance_matrix, (0,),
-       lambda e, h, a: [e.helper("covariance_adjoint", h, a[0]), None], jvp=linear_jvp)
+       lambda e, h, a: [e.helper("covariance_adjoint", h, a[0]), None], jvp=linear_jvp,
+       batched=batched_statistics.batched_covariance_matrix)
 helper("covariance_adjoint", rts.covariance_adjoint, (0,),
        lambda e, h, a: [e.helper("covariance_matrix", h, e.call(len, a[0])), None],
-       jvp=linear_jvp)
+       jvp=linear_jvp, batched=batched_statistics.batched_covariance_adjoint)
 for _method in ("logpdf", "pdf"):
     lazy_method(f"multivariate_normal_{_method}", ("scipy.stats", "multivariate_normal", _method),
                 "x*, mean*=None, cov*=1, allow_singular=False", jvp=_mvn_jvp, vjp=_mvn_vjp)
