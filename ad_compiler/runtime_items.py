@@ -20,6 +20,18 @@ def check_nonempty(empty: bool, what: str) -> None:
     raise ValueError(f"{what}() arg is an empty sequence")
 
 
+def extremum_position(keys: list, what: str, has_default: bool = False) -> int:
+    """Where ``max(xs, key=f)`` (``min``) finds its item, given the keys ``f(x)``: the
+    first of the largest (smallest), by the builtin's own comparisons; -1 for no items
+    where a default was given, else it raises as the builtin raises."""
+    if not keys:
+        if has_default:
+            return -1
+        raise ValueError(f"{what}() arg is an empty sequence")
+    choose = max if what == "max" else min
+    return choose(range(len(keys)), key=keys.__getitem__)
+
+
 def check_unpacked(items: Any, count: int, starred: bool = False) -> None:
     """Raise as ``a, b = items`` raises when `items` has not `count` items (at least
     `count` with a starred name, ``a, *rest = items``): the names are then taken item

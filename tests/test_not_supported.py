@@ -153,8 +153,6 @@ CASES = {
                               grad_at(N.with_kept_generator, XS), "kept in a variable"),
     "kept set": Refused(("s = {v * v for v in xs}",), N.with_kept_set,
                         grad_at(N.with_kept_set, XS), "set comprehensions"),
-    "max key": Refused(("max(xs, key=f)",), N.with_max_key, grad_at(N.with_max_key, XS),
-                       "key function"),
     "display changed in a helper's loop": Refused(
         ("scale_all(terms, s)", "terms[i] = terms[i] * s"),
         N.with_display_changed_in_a_helpers_loop,
@@ -168,8 +166,6 @@ CASES = {
         ("fill(out[i:], v)",), N.with_view_written_by_a_call_in_a_loop,
         grad_at(N.with_view_written_by_a_call_in_a_loop, V3),
         "which the loop around it does not assign"),
-    "sorted key": Refused(("sorted(..., key=...)",), N.with_sorted_key,
-                          grad_at(N.with_sorted_key, XS), "key function"),
     # NumPy functions
     "np.r_ directive": Refused(("np.r_['0,2', a, b]",), N.with_r_directive,
                                grad_at(N.with_r_directive, V3), "np.r_[...] with a directive"),

@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from .. import runtime_items, runtime_writes
+from .. import runtime, runtime_items, runtime_writes
 from ..ir import Const, ForOp, Operand, Value
 from ..primitives import lookup_callable
 from .values import _LocalFunction
@@ -142,12 +142,12 @@ class Comprehensions:
         if kind == "list" and isinstance(source, ast.Call) and self._makes_items(source):
             return self._rvalue(source)  # list(map(f, xs)): the list map makes
         if kind == "sorted":
-            if "key" in keywords:
-                raise self.error(node, "sorted() with a key function is not supported "
-                                       "where it sorts differentiated items",
-                                 hint="sort by value (sorted(xs), sorted(xs, reverse=True)), "
-                                      "or sort the positions: order = sorted(range(len(xs)), "
-                                      "key=...), then [xs[i] for i in order]")
+            key = keywords.get("key")
+            if key is not None and not _is_none(key):
+                return self._keyed(node, "sorted", source, key, keywords.get("reverse"))
+            if key is not None:  # sorted(xs, key=None): by the items themselves
+                node = ast.copy_location(ast.Call(node.func, node.args, [
+                    k for k in node.keywords if k.arg != "key"]), node)
             # [v for v in sorted(...)]: the loop over the sorted order
             return self._fold("list", node, [self._clause(node, node)], None)
         if kind in ("list", "tuple") and isinstance(source, (ast.ListComp, ast.GeneratorExp)):
@@ -163,8 +163,10 @@ class Comprehensions:
     # ------------------------------------------------------------------ the loops
 
     def _fold(self, kind: str, node: ast.expr, clauses: list[ast.comprehension],
-              element: ast.expr | None, start: ast.expr | None = None) -> Operand:
-        """The loop of `kind` over `clauses` (element None: the last clause's item)."""
+              element: ast.expr | None, start: ast.expr | None = None,
+              name: str | None = None) -> Operand:
+        """The loop of `kind` over `clauses` (element None: the last clause's item); its
+        accumulator is called `name` where given (a list made on the way to a value)."""
         for clause in clauses:
             if clause.is_async:
                 raise self.error(clause, "asynchronous comprehensions cannot be "
@@ -172,7 +174,8 @@ class Comprehensions:
         if element is None:
             element = ast.Name(self._last_target, ast.Load())
             ast.copy_location(element, node)
-        acc = self._accumulator(kind, node, clauses, element, start)
+        acc = self._accumulator(kind, node, clauses, element, start) if name is None else \
+            self._fresh(name, [element, *clauses])
         item = ast.Name(acc, ast.Load())
         setup: list[ast.stmt]
         if kind in ("list", "tuple"):
@@ -328,11 +331,13 @@ class Comprehensions:
                   keywords: dict[str, ast.expr]) -> Operand | None:
         """``max(xs)``, ``max(v for ...)``, ``max(a, b, c)``: the two-argument builtin
         folded over the items, so the derivative follows the first of tied items."""
-        if "key" in keywords:
-            raise self.error(node, f"{kind}() with a key function is not supported",
-                             hint=f"compare the items themselves: {kind}(f(x) for x in xs), "
-                                  "or find the position first: i = "
-                                  f"{kind}(range(len(xs)), key=...) outside, then xs[i]")
+        key = keywords.pop("key", None)
+        if key is not None and not _is_none(key):
+            if set(keywords) - {"default"} or not args or len(args) > 1 and keywords:
+                return None  # refused as Python refuses it
+            source = args[0] if len(args) == 1 else \
+                ast.copy_location(ast.Tuple(list(args), ast.Load()), node)
+            return self._keyed(node, kind, source, key, default=keywords.get("default"))
         if len(args) == 2 and not keywords:
             return None  # the two-argument primitive
         if len(args) > 2:
@@ -354,6 +359,51 @@ class Comprehensions:
             clauses, element = [self._clause(node, iterable)], None
         return self._fold_first(node, kind, clauses, element, keywords.get("default"),
                                 lambda lw, a, b: lw._max_min(spelling, a, b))
+
+    def _keyed(self, node: ast.Call, kind: str, source: ast.expr, key: ast.expr,
+               reverse: ast.expr | None = None, default: ast.expr | None = None) -> Operand:
+        """``max(xs, key=f)``, ``min(...)``, ``sorted(xs, key=f, reverse=...)``: the items
+        in a list and their keys in another (``f`` called once per item, in order), the
+        positions chosen by the builtin itself over the keys (`extremum_position()`,
+        `sort_order()`: the first of tied items, a stable sort), and the items taken at
+        those positions.  The keys only choose, so they carry no derivative; the items
+        chosen carry theirs, as the branch an ``if`` takes does."""
+        items = self._item_list(node, source)
+        clause = self._clause(node, _operand(items, source))
+        call = ast.copy_location(ast.Call(key, [ast.Name(self._last_target, ast.Load())], []),
+                                 key)
+        keys = self._fold("list", node, [clause], call, name="keys")
+        if kind == "sorted":
+            descending = self.expr(reverse) if reverse is not None else Const(False)
+            order = self.builder.emit("call", [keys, descending], attrs={
+                "fn": runtime.sort_order, "kwnames": (), "nondiff": True}).result
+            order.name = "order"
+            clause = self._clause(node, _operand(order, node))
+            position = clause.target.id
+            return self._fold("list", node, [clause], _Lowered(lambda lw: lw.builder.emit(
+                "getitem", [items, lw.name(position, node)]).result, node))
+        chosen = self.builder.emit("call", [keys, Const(kind), Const(default is not None)],
+                                   attrs={"fn": runtime_items.extremum_position,
+                                          "kwnames": (), "nondiff": True}).result
+        chosen.name = "position"
+        if default is None:
+            return self.builder.emit("getitem", [items, chosen]).result
+        empty = ast.Compare(_operand(chosen, node), [ast.Lt()], [ast.Constant(0)])
+        pick = ast.IfExp(empty, default, _Lowered(
+            lambda lw: lw.builder.emit("getitem", [items, chosen]).result, node))
+        return self.expr(ast.fix_missing_locations(ast.copy_location(pick, node)))
+
+    def _item_list(self, node: ast.Call, source: ast.expr) -> Operand:
+        """What a loop over `source` visits, as a value that can be indexed: a variable's
+        own list, tuple or array (a dict's keys), or the list of the items that a
+        comprehension, ``map``, ``zip`` or ``enumerate`` makes."""
+        if isinstance(source, COMPREHENSIONS):
+            return self._consumed(source)
+        if isinstance(source, ast.Call) and self._makes_items(source):
+            return self._rvalue(source)
+        if isinstance(source, (ast.Call, ast.Tuple, ast.List)):
+            return self._fold("list", node, [self._clause(node, source)], None, name="items")
+        return self._sequence(source, "")
 
     def _max_min(self, spelling: str, a: Operand, b: Operand) -> Operand:
         fn = getattr(builtins, spelling.rpartition(".")[2], None)
@@ -529,6 +579,10 @@ class Comprehensions:
 def _assign(name: str, value: ast.expr, at: ast.AST) -> ast.Assign:
     target = ast.copy_location(ast.Name(name, ast.Store()), at)
     return ast.copy_location(ast.Assign([target], value, lineno=at.lineno), at)
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _operand(value: Operand, at: ast.AST) -> _Lowered:
