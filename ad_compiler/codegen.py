@@ -148,7 +148,7 @@ class _Emitter(Naming):
             if isinstance(op, IfOp):
                 for branch in op.blocks:
                     for result, y in zip(op.results, branch.yields):
-                        if self._defined_only_for_yield(y, branch):
+                        if self._defined_only_for_yield(y, branch) and y.uid not in written:
                             self.share[y.uid] = result.uid
             elif isinstance(op, LoopOp):
                 body, params, inits = op.body, op.carried_params, op.inits

@@ -126,3 +126,21 @@ def check_dict(value: Any, spelling: str, where: str) -> None:
         raise TypeError(f"{where}\n{spelling} is differentiated as a copy of a dict, so its "
                         f"argument must be a dict here, not a {type(value).__name__} (build "
                         "the dict outside the differentiated function, or write a display)")
+
+
+def check_dict_argument(value: Any, spelling: str, where: str) -> None:
+    """``d.update(other)`` is differentiated as the writes of `other`'s items: `other`
+    must be a dict (of pairs, it would be read as something else)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{where}\n{spelling} is differentiated as the writes of a dict's "
+                        f"items, so its argument must be a dict here, not a "
+                        f"{type(value).__name__} (write a display, or pass a dict)")
+
+
+def has_key(d: Any, key: Any, spelling: str, where: str) -> bool:
+    """``key in d``, which decides what ``d.get(k, default)``, ``d.setdefault(k, v)``
+    and ``d.pop(k, default)`` read or write; they are differentiated as a dict's."""
+    if not isinstance(d, dict):
+        raise TypeError(f"{where}\n{spelling} is differentiated as a dict's method, so it "
+                        f"must be called on a dict here, not on a {type(d).__name__}")
+    return key in d

@@ -119,8 +119,6 @@ CASES = {
                             grad_at(N.with_computed_pop, XS, 1), "computed when the code runs"),
     "remove": Refused(("ys.remove(v)",), N.with_remove, grad_at(N.with_remove, 0.5),
                       "ys.remove(2.0) is a method call"),
-    "dict get": Refused(("d.get(k)",), N.with_dict_get, grad_at(N.with_dict_get, {"a": 1.0}),
-                        'd.get("a", 0.0)'),
     "conj method": Refused(("x.conj()",), N.with_conj_method,
                            grad_at(N.with_conj_method, V3), "x.conj()"),
     "sort method": Refused(("x.sort()",), N.with_sort_method, grad_at(N.with_sort_method, V3),
@@ -197,6 +195,9 @@ CASES = {
     "extend by an array": Refused(("xs.extend(ys)",), N.with_extend_by_array,
                                   grad_at(N.with_extend_by_array, 0.5), "must be a list",
                                   error=TypeError),
+    "update by pairs": Refused(("d.update(pairs)",), N.with_update_by_pairs,
+                               grad_at(N.with_update_by_pairs, 0.5, [("b", 2.0)]),
+                               "must be a dict here", error=TypeError),
     "shared update": Refused(("+=",), N.with_shared_update,
                              grad_at(N.with_shared_update, V3), "z, read afterwards, shares",
                              error=ValueError),
@@ -398,7 +399,8 @@ def test_abs_of_real_and_imaginary_parts():
 # constructs that work (and are named to mark the edge of what is refused), ways out
 WAYS_OUT = {
     "adc.ADCompileError", "ValueError", "TypeError", "np.logical_and", ".copy()", ".items()",
-    ".values()", ".keys()", "for", ".append()", ".extend()", ".insert()", ".pop()", "ys = ys + [v]", "np.random.normal()", "adc.defpartials", "adc.defvjp",
+    ".values()", ".keys()", "for", ".append()", ".extend()", ".insert()", ".pop()",
+    ".update()", ".setdefault()", ".get()", "ys = ys + [v]", "np.random.normal()", "adc.defpartials", "adc.defvjp",
     "adc.stop_gradient", "np.sum", "np.min", "np.max",
     "y = y + v", "y = x.copy()", "y = np.sort(x)", "sum", "max", "min",
     "sum({v * v for v in xs})", "adc.grad", "adc.value_and_grad", "lambda", "with",

@@ -299,10 +299,13 @@ class Comprehensions:
             body = [ast.For(clause.target, clause.iter, body, [])]
         return body
 
-    def _run(self, node: ast.expr, statements: list[ast.stmt], names: list[str]) -> list[Any]:
+    def _run(self, node: ast.expr, statements: list[ast.stmt], names: list[str],
+             keep: bool = False) -> list[Any]:
         """Lower synthesised statements in a scope of their own; the values of `names`
         after them.  They take the line of the statement they are part of, so the
-        generated code quotes that statement above them."""
+        generated code quotes that statement above them.  With `keep`, the names of the
+        scope they change stay changed (``d.update(other)``'s loop writes into `d`), and
+        what may be read after them is what may be read after that statement."""
         stmt = self.stmt
         line = stmt.lineno
         for s in statements:
@@ -311,6 +314,14 @@ class Comprehensions:
                         getattr(n, "lineno", None) is None:
                     n.lineno = n.end_lineno = line
                     n.col_offset = n.end_col_offset = node.col_offset
+        if keep:
+            liveness = self.root.liveness_of(self.frame_node)
+            later = liveness.names_after(stmt) | frozenset(
+                n.id for s in statements for n in ast.walk(s)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+            for n in (n for s in statements for n in ast.walk(s) if isinstance(n, ast.stmt)):
+                liveness.after[id(n)] = later
+            self.root.synthesized.append(statements)  # (kept alive: their ids stay theirs)
         saved_env, saved_branch = self.env, dict(self.branch_only)
         saved_text = self.statements.get(line)
         self.env = dict(saved_env)
@@ -319,6 +330,8 @@ class Comprehensions:
                 raise AssertionError("a comprehension's loop returned")
             return [self.env[n] for n in names]
         finally:
+            if keep:
+                saved_env = {n: self.env[n] for n in saved_env if n in self.env}
             self.env, self.branch_only, self.stmt = saved_env, saved_branch, stmt
             if saved_text is not None:
                 self.statements[line] = saved_text
