@@ -44,6 +44,8 @@ CASES = {
     "updated_from_a_parameter_in_a_loop": (({"w": 1.5, "b": -0.5}, [0.5, 2.0, -1.0]), (0, 1)),
     "changed_in_place": (({"w": 1.5, "b": -0.5}, 0.7), (0, 1)),
     "changed_in_place-z": (({"w": 1.5, "z": 2.5}, 0.7), (0, 1)),
+    "loop_over_keys_of_made_dicts": ((1.5, -0.5), (0, 1)),
+    "loop_over_keys_of_made_dicts-b": ((0.5, 2.5), (0, 1)),
     "written_on_one_path": (({"w": 1.5, "z": -0.5}, 0.7, 0), (0, 1)),
     "written_on_one_path-1": (({"w": 1.5, "z": -0.5}, 0.7, 1), (0, 1)),
     "written_on_one_path-2": (({"w": 1.5, "z": -0.5}, 0.7, 2), (0, 1)),
@@ -106,7 +108,8 @@ SECOND = {"merged_config": 1, "setdefault_value": 1, "setdefault_value-no-w": 1,
           "popped_with_default": 1, "popped_with_default-no-a": 1, "get_with_default": 1,
           "get_with_default-other": 1, "get_of_computed_key-absent": 2, "swapped": 0,
           "pairs_update": 1, "written_on_one_path": 1, "written_on_one_path-1": 1,
-          "written_on_one_path-2": 1, "changed_in_place": 1, "changed_in_place-z": 1}
+          "written_on_one_path-2": 1, "changed_in_place": 1, "changed_in_place-z": 1,
+          "loop_over_keys_of_made_dicts": 0}
 
 
 @pytest.mark.parametrize("name", list(SECOND))
