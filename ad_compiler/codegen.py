@@ -417,6 +417,9 @@ class _Emitter(Naming):
                 return ast.List(args, ast.Load())
             if op.attrs.get("kind") == "dict":
                 return ast.Dict([ast.Constant(k) for k in op.attrs["keys"]], args)
+            if op.attrs.get("kind") == "record":  # Params(w=w, b=b), as the user made it
+                return ast.Call(self._reference(op.attrs["cls"]), [], [
+                    ast.keyword(name, arg) for name, arg in zip(op.attrs["fields"], args)])
             return ast.Tuple(args, ast.Load())
         if prim == "stack":
             return ast.List([], ast.Load())

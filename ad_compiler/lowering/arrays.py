@@ -279,6 +279,8 @@ class Arrays:
     def _method_call(self, node: ast.Call) -> Operand:
         func = node.func
         method = func.attr
+        if method == "_replace":
+            return self._namedtuple_replace(node)  # p._replace(w=v)
         if method in DICT_METHODS and self._is_dict_method(node):
             return self._dict_method(node)  # d.update(...), d.get(k, v), d.pop("k")
         if method in ("append", "extend", "insert", "pop") and isinstance(
@@ -338,6 +340,9 @@ class Arrays:
 
     def _array_attribute(self, node: ast.Attribute) -> Operand:
         value = self.expr(node.value)
+        field = self._record_field(value, node.attr)
+        if field is not None:  # p.w of a record made here: the value it was given
+            return field
         meaning = ARRAY_ATTRIBUTES.get(node.attr)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         if meaning is None and node.attr in _ARRAY_DATA:  # x.real, x.flat
