@@ -137,15 +137,15 @@ class Comprehensions:
         source = args[0]
         if kind == "prod" and not self._makes_items(source):
             return None  # math.prod of a list or array: np.prod's rule, math.prod's value
+        if kind == "sorted" and keywords.get("key") is not None and \
+                not _is_none(keywords["key"]):  # (of a range too: the key reads the items)
+            return self._keyed(node, "sorted", source, keywords["key"], keywords.get("reverse"))
         if kind in ("list", "tuple", "sorted") and not self._iterated(source):
             return None  # list(range(n)), tuple(x.shape): no derivative, stays a call
         if kind == "list" and isinstance(source, ast.Call) and self._makes_items(source):
             return self._rvalue(source)  # list(map(f, xs)): the list map makes
         if kind == "sorted":
-            key = keywords.get("key")
-            if key is not None and not _is_none(key):
-                return self._keyed(node, "sorted", source, key, keywords.get("reverse"))
-            if key is not None:  # sorted(xs, key=None): by the items themselves
+            if "key" in keywords:  # sorted(xs, key=None): by the items themselves
                 node = ast.copy_location(ast.Call(node.func, node.args, [
                     k for k in node.keywords if k.arg != "key"]), node)
             # [v for v in sorted(...)]: the loop over the sorted order
@@ -414,6 +414,12 @@ class Comprehensions:
             return self._consumed(source)
         if isinstance(source, ast.Call) and self._makes_items(source):
             return self._rvalue(source)
+        if isinstance(source, ast.Call) and not self._iterated(source):  # range(n): numbers
+            items = self.builder.emit("call", [self.expr(source)], attrs={
+                "fn": list, "callee": "list", "callee_kind": "builtin", "kwnames": (),
+                "nondiff": True}).result
+            items.name = "items"
+            return items
         if isinstance(source, (ast.Call, ast.Tuple, ast.List)):
             return self._fold("list", node, [self._clause(node, source)], None, name="items")
         return self._sequence(source, "")
