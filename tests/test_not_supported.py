@@ -102,6 +102,13 @@ CASES = {
                                grad_at(N.with_attribute_items, V3), "attribute's items"),
     "module array write": Refused(("G[0] = v",), N.with_module_array_write,
                                   grad_at(N.with_module_array_write, 0.5), "not a variable"),
+    "record made by __post_init__": Refused(
+        ("__post_init__", "__init__"), N.with_record_made_by_post_init,
+        grad_at(N.with_record_made_by_post_init, 0.5), "has a __post_init__"),
+    "record keeping another value": Refused(
+        ("__setattr__",), N.with_record_keeping_another_value,
+        grad_at(N.with_record_keeping_another_value, 0.5), "keeps something else",
+        error=TypeError),
     "field assignment": Refused(("p.w = ...",), N.with_field_assignment,
                                 grad_at(N.with_field_assignment, N.Point(1.0, 2.0)),
                                 "assignment to this kind of target"),
