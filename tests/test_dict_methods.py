@@ -142,3 +142,18 @@ def test_refusals():
     assert "'y' is not a key" in info.value.what
     with pytest.raises(TypeError, match="must be called on a dict here, not on a list"):
         adc.grad(D.get_of_a_list, wrt=1)([1.0], 0.5)
+
+
+@pytest.mark.parametrize("given", [{}, {"w": np.array([1.0, -2.0, 0.5])},
+                                   {"c": np.array([0.5, 1.0, -1.0]), "b": 3.0}],
+                         ids=["none", "w", "c"])
+def test_the_hessian_in_an_array_moved_by_every_method(given):
+    x = np.array([0.3, -0.5, 0.8])
+    fn = D.arrays_through_every_method
+    grad = adc.grad(fn)
+    by_differences = np.array([(grad(x + 1e-5 * e, given) - grad(x - 1e-5 * e, given)) / 2e-5
+                               for e in np.eye(3)]).T
+    hess = adc.hessian(fn)(x, given)  # vector mode
+    np.testing.assert_allclose(hess, by_differences, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(adc.jacobian(grad, mode="reverse")(x, given), hess,
+                               rtol=1e-10, atol=1e-12)

@@ -163,3 +163,15 @@ def test_a_key_without_a_rule_is_refused_at_its_line():
         adc.grad(refusals.max_by_text)([1.0, 2.0])
     assert info.value.lineno == refusals.max_by_text.__code__.co_firstlineno + 1
     assert info.value.hint
+
+
+def test_the_hessian_in_an_array_whose_rows_are_chosen_by_key():
+    x = np.array([0.3, -0.5, 0.8])
+    fn = K.rows_chosen_and_sorted
+    grad = adc.grad(fn)
+    by_differences = np.array([(grad(x + 1e-5 * e) - grad(x - 1e-5 * e)) / 2e-5
+                               for e in np.eye(3)]).T
+    hess = adc.hessian(fn)(x)  # vector mode
+    np.testing.assert_allclose(hess, by_differences, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(adc.jacobian(grad, mode="reverse")(x), hess,
+                               rtol=1e-10, atol=1e-12)

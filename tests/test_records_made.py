@@ -135,3 +135,27 @@ def test_records_whose_fields_may_be_made_otherwise_are_refused(name, word):
 def test_a_class_that_keeps_something_else_is_refused_when_it_runs():
     with pytest.raises(TypeError, match="keeps something else than the value given"):
         adc.grad(R.kept_otherwise)(0.5)
+
+
+X3 = np.array([0.3, -0.5, 0.8])
+
+
+def _jacobian_by_differences(fn, x, h=1e-6):
+    return np.array([(np.asarray(fn(x + h * e)) - np.asarray(fn(x - h * e))) / (2 * h)
+                     for e in np.eye(x.size)]).T
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_the_jacobian_of_records_carried_by_a_loop(mode):
+    jacobian = adc.jacobian(R.carried_namedtuple, mode=mode)(X3)
+    np.testing.assert_allclose(jacobian, _jacobian_by_differences(R.carried_namedtuple, X3),
+                               rtol=1e-6, atol=1e-7)
+
+
+def test_the_hessian_of_records_carried_by_a_loop():
+    fn = R.carried_dataclass
+    hess = adc.hessian(fn)(X3)  # vector mode through the replaced helper
+    np.testing.assert_allclose(hess, _jacobian_by_differences(adc.grad(fn), X3, h=1e-5),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(adc.jacobian(adc.grad(fn), mode="reverse")(X3), hess,
+                               rtol=1e-10, atol=1e-12)
