@@ -108,6 +108,7 @@ def test_no_items_raise_as_python_does():
 def test_the_generated_code_sorts_the_keys_once():
     source = adc.source(K.top_weighted, wrt=0)
     assert "order = sort_order(keys, True)" in source
+    assert "keys.append(abs(" in source  # (not a new list per item)
     assert "position = extremum_position(keys, 'max', False)" in adc.source(K.best_scored)
 
 
