@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-from .. import runtime, runtime_items, runtime_writes
+from .. import runtime_items, runtime_writes
 from ..ir import Const, ForOp, Operand, Value
 from ..primitives import lookup_callable
 from .values import _LocalFunction
@@ -372,57 +372,6 @@ class Comprehensions:
             clauses, element = [self._clause(node, iterable)], None
         return self._fold_first(node, kind, clauses, element, keywords.get("default"),
                                 lambda lw, a, b: lw._max_min(spelling, a, b))
-
-    def _keyed(self, node: ast.Call, kind: str, source: ast.expr, key: ast.expr,
-               reverse: ast.expr | None = None, default: ast.expr | None = None) -> Operand:
-        """``max(xs, key=f)``, ``min(...)``, ``sorted(xs, key=f, reverse=...)``: the items
-        in a list and their keys in another (``f`` called once per item, in order), the
-        positions chosen by the builtin itself over the keys (`extremum_position()`,
-        `sort_order()`: the first of tied items, a stable sort), and the items taken at
-        those positions.  The keys only choose, so they carry no derivative; the items
-        chosen carry theirs, as the branch an ``if`` takes does."""
-        items = self._item_list(node, source)
-        clause = self._clause(node, _operand(items, source))
-        call = ast.copy_location(ast.Call(key, [ast.Name(self._last_target, ast.Load())], []),
-                                 key)
-        keys = self._fold("list", node, [clause], call, name="keys")
-        if kind == "sorted":
-            descending = self.expr(reverse) if reverse is not None else Const(False)
-            order = self.builder.emit("call", [keys, descending], attrs={
-                "fn": runtime.sort_order, "kwnames": (), "nondiff": True}).result
-            order.name = "order"
-            clause = self._clause(node, _operand(order, node))
-            position = clause.target.id
-            return self._fold("list", node, [clause], _Lowered(lambda lw: lw.builder.emit(
-                "getitem", [items, lw.name(position, node)]).result, node))
-        chosen = self.builder.emit("call", [keys, Const(kind), Const(default is not None)],
-                                   attrs={"fn": runtime_items.extremum_position,
-                                          "kwnames": (), "nondiff": True}).result
-        chosen.name = "position"
-        if default is None:
-            return self.builder.emit("getitem", [items, chosen]).result
-        empty = ast.Compare(_operand(chosen, node), [ast.Lt()], [ast.Constant(0)])
-        pick = ast.IfExp(empty, default, _Lowered(
-            lambda lw: lw.builder.emit("getitem", [items, chosen]).result, node))
-        return self.expr(ast.fix_missing_locations(ast.copy_location(pick, node)))
-
-    def _item_list(self, node: ast.Call, source: ast.expr) -> Operand:
-        """What a loop over `source` visits, as a value that can be indexed: a variable's
-        own list, tuple or array (a dict's keys), or the list of the items that a
-        comprehension, ``map``, ``zip`` or ``enumerate`` makes."""
-        if isinstance(source, COMPREHENSIONS):
-            return self._consumed(source)
-        if isinstance(source, ast.Call) and self._makes_items(source):
-            return self._rvalue(source)
-        if isinstance(source, ast.Call) and not self._iterated(source):  # range(n): numbers
-            items = self.builder.emit("call", [self.expr(source)], attrs={
-                "fn": list, "callee": "list", "callee_kind": "builtin", "kwnames": (),
-                "nondiff": True}).result
-            items.name = "items"
-            return items
-        if isinstance(source, (ast.Call, ast.Tuple, ast.List)):
-            return self._fold("list", node, [self._clause(node, source)], None, name="items")
-        return self._sequence(source, "")
 
     def _max_min(self, spelling: str, a: Operand, b: Operand) -> Operand:
         fn = getattr(builtins, spelling.rpartition(".")[2], None)

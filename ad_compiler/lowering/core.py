@@ -25,6 +25,7 @@ from .comprehensions import COMPREHENSIONS, Comprehensions, _Lowered
 from .containers import Containers
 from .control import ControlFlow
 from .dicts import Dicts
+from .keyed import KeyedChoices
 from .records import Records
 from .statements import Statements, contain_text
 from .values import (
@@ -75,8 +76,8 @@ def lower(func: Any) -> Function:
         return _Lowerer(src).run()  # (a chain of a thousand elifs nests deeply)
 
 
-class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Dicts, Records,
-               Statements, Writes):
+class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, KeyedChoices, Dicts,
+               Records, Statements, Writes):
     def __init__(self, src: FunctionSource) -> None:
         self.src = src
         self.block = Block()
