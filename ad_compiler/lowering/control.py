@@ -258,8 +258,8 @@ class ControlFlow:
         if not isinstance(value, Value):
             return value
         made = self.builder.producers.get(value.uid)
-        if (made is None and value.uid not in self.root.param_uids or
-                made is not None and made.prim not in sources) and not self._made_as_dict(value):
+        if (made is None and value.uid not in self.root.param_uids or made is not None and
+                made.prim not in sources) and not self._made_as_dict(value, unknown=True):
             return value  # a list, tuple or array the function made
         seen = self.root.visited_items.get(value.uid)
         if seen is not None and seen[0] is self.builder.block:

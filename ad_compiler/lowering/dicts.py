@@ -48,9 +48,10 @@ class Dicts:
             return self._made_as_dict(self.env[base.id])
         return False
 
-    def _made_as_dict(self, value: Any) -> bool:
+    def _made_as_dict(self, value: Any, unknown: bool = False) -> bool:
         """Whether `value` is a dict made in this function (a display, a comprehension,
-        ``dict(d)``, a copy of one, and the same after writes)."""
+        ``dict(d)``, a copy of one, and the same after writes); with `unknown`, also
+        whether it may be one: a parameter or an item of one, copied or written into."""
         seen = 0
         while seen < 1000:
             seen += 1
@@ -61,7 +62,10 @@ class Dicts:
                 continue
             op = self.builder.producers.get(value.uid) if isinstance(value, Value) else None
             if op is None:
-                return False
+                return unknown and isinstance(value, Value) and \
+                    value.uid in self.root.param_uids
+            if unknown and op.prim in ("getitem", "getattr"):
+                return True
             if op.prim == "pack":
                 return op.attrs.get("kind") == "dict"
             if op.prim in _MADE_AS_DICT or op.prim == "copy" and op.attrs.get("fn") is dict:
