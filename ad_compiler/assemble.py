@@ -32,7 +32,8 @@ from .build import (
 )
 from .dispatch import is_generic, signature_key
 from .errors import ADCompileError
-from .ir import Function
+from .ir import Function, walk_ops
+from .registry import REGISTRY
 from .shapes import uses_arrays
 from .sweeps import (
     as_rows,
@@ -611,7 +612,9 @@ def _require_one_output(fn: Function) -> None:
 def _vector_output_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
     """d^2 y / d x^2 for x = args[index] and an array `y`, shaped y.shape + x.shape * 2:
     for each element y_j, the forward-mode Jacobian of the pullback of the unit
-    cotangent e_j, which is the gradient of y_j."""
+    cotangent e_j, which is the gradient of y_j; or, where x has no more elements than
+    y (a residual vector's Hessian with respect to a few parameters), for each unit
+    direction of x the forward-mode Jacobian of the JVP in that direction."""
     if isinstance(y, (list, tuple)):
         raise ValueError("hessian needs a function returning a number or an array, not a "
                          f"{type(y).__name__}; return np.array([...]) instead")
@@ -619,6 +622,10 @@ def _vector_output_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
     if isinstance(x, (list, tuple)):
         raise TypeError("the Hessian of a function with an array output is taken with "
                         f"respect to a number or an array, not a {type(x).__name__}")
+    if np.size(x) <= np.size(y):  # fewer sweeps: one per element of x
+        found = _forward_over_forward(f, args, index, y)
+        if found is not None:
+            return found
     pullback = derivative(f, "vjp", (index,), "reverse")  # the cotangent of x alone
     y_array = np.asarray(y)
     seed_dtype = y_array.dtype if y_array.dtype.kind == "f" else np.float64
@@ -630,6 +637,51 @@ def _vector_output_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
     x_shape = np.shape(x)
     stacked = np.stack(rows).reshape(y_array.shape + x_shape + x_shape)
     return stacked.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else stacked
+
+
+def _forward_over_forward(f: Callable, args: tuple, index: int, y: Any) -> Any:
+    """d^2 y / d x^2 as the forward-mode Jacobian of the JVP ``J(x) e_b`` for each unit
+    direction e_b of x (its column b of the Hessian of every element of y): one sweep
+    per element of x, where the reverse form takes one per element of y; None where
+    the JVP's code has no forward derivative of its own."""
+    x = args[index]
+    try:
+        jvp_fn = derivative(f, "jvp", (index,), "forward")
+        if not _plain_tangent_code(jvp_fn):
+            return None
+        if isinstance(x, np.ndarray):
+            seeds = [unit.reshape(x.shape) for unit in np.eye(x.size, dtype=_float_dtype(x))]
+        else:
+            seeds = [1.0]
+        columns = [_directions(jvp_fn, (*args, seed), index, output=1, y_like=y)[1]
+                   for seed in seeds]
+    except ADCompileError:
+        return None
+    y_shape, x_shape = np.shape(y), np.shape(x)
+    stacked = np.stack([np.reshape(c, y_shape + x_shape) for c in columns], axis=-1)
+    hessian = stacked.reshape(y_shape + x_shape + x_shape)
+    return hessian.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else hessian
+
+
+# run-time helpers of JVP code whose rules follow every argument whose value they read
+# (the others are read for their shape or structure alone: a list or a number)
+_COVERED_HELPERS = frozenset({"broadcast_like", "sum_tangent", "product_tangent", "zeros_of",
+                              "unbroadcast"})
+
+
+def _plain_tangent_code(jvp_fn: Callable) -> bool:
+    """Whether forward mode differentiates `jvp_fn`'s code fully: NumPy's functions and
+    the helpers above (another helper may read values its rules do not follow)."""
+    ir = getattr(jvp_fn, "_adc_function", None)
+    if ir is None:
+        return False
+    for op in walk_ops(ir.body):
+        record = REGISTRY.get(op.prim)
+        if op.prim == "call" and not op.attrs.get("nondiff"):
+            return False
+        if record is not None and record.is_helper and op.prim not in _COVERED_HELPERS:
+            return False
+    return True
 
 
 def _pullback_jacobian(pullback: Callable, args: tuple, index: int) -> np.ndarray:

@@ -56,6 +56,23 @@ def batched_product_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any,
     return batched_broadcast_like(terms[0] if len(terms) == 1 else terms[0] + terms[1], whole)
 
 
+def batched_product_tangent_cross(a_dot: Any, b_dot: Any, a_t: Any, b_t: Any,
+                                  whole: Any, linear: Any = None) -> Any:
+    """`runtime.product_tangent_cross` where the tangents `a_t`, `b_t` and `linear`
+    carry the directions last (a Hessian taken by forward mode over forward-mode code)."""
+    if isinstance(whole, (list, tuple)):
+        return batch_zeros(whole, a_t if a_t is not None else b_t) if linear is None \
+            else linear
+    terms = [] if linear is None else [linear]
+    if a_dot is not None and b_t is not None:
+        terms.append(np.expand_dims(_array(a_dot), -1) * _array(b_t))
+    if a_t is not None and b_dot is not None:
+        terms.append(_array(a_t) * np.expand_dims(_array(b_dot), -1))
+    if not terms:
+        return batch_zeros(whole, a_t if a_t is not None else b_t)
+    return batched_broadcast_like(sum(terms[1:], terms[0]), whole)
+
+
 def batched_items_of_dot(t: Any, x: Any) -> Any:
     """`runtime.items_of_dot` of a batched tangent: what ``for item in x`` visits has
     the tangent of `x`, but a dict's keys carry none (zeros with the directions)."""

@@ -21,6 +21,7 @@ import functools
 import inspect
 import linecache
 import operator
+import threading
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -196,7 +197,41 @@ def _mismatch(func: types.FunctionType, lines: list[str], node: FunctionNode) ->
         source_line=line(code.co_firstlineno))
 
 
-@functools.lru_cache(maxsize=32)
+def _cached_by_text(func: Callable) -> Callable:
+    """Cache `func(filename, text, ...)` for recently read files, within a budget of
+    text: a parsed 10,000-line file is a million syntax nodes, which Python's garbage
+    collector walks at each full collection for as long as they are kept.  The files
+    last read stay (a build reads its function's file several times); older ones go
+    once the texts kept exceed `_TEXT_BUDGET` characters."""
+    kept: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
+    lock = threading.Lock()
+
+    @functools.wraps(func)
+    def cached(filename: str, text: str, *rest: Any) -> Any:
+        key = (filename, text, *rest)
+        with lock:
+            if key in kept:
+                kept.move_to_end(key)
+                return kept[key]
+        value = func(filename, text, *rest)
+        with lock:
+            kept[key] = value
+            size = sum(len(k[1]) for k in kept)
+            while len(kept) > 1 and (size > _TEXT_BUDGET or len(kept) > _MOST_FILES):
+                (_, dropped, *_), _ = kept.popitem(last=False)
+                size -= len(dropped)
+        return value
+
+    cached.cache_clear = kept.clear  # type: ignore[attr-defined]
+    cached.kept_texts = lambda: [key[1] for key in kept]  # type: ignore[attr-defined]
+    return cached
+
+
+_TEXT_BUDGET = 1_000_000  # characters of source kept parsed (a 10,000-line file: 400,000)
+_MOST_FILES = 64
+
+
+@_cached_by_text
 def _compile(filename: str, text: str, flags: int) -> types.CodeType:
     return compile(text, filename, "exec", flags=flags, dont_inherit=True)
 
@@ -211,7 +246,7 @@ def _code_objects(code: types.CodeType) -> list[types.CodeType]:
     return found
 
 
-@functools.lru_cache(maxsize=64)
+@_cached_by_text
 def _parse(filename: str, text: str) -> ast.Module:
     try:
         return ast.parse(text, filename)
@@ -221,7 +256,7 @@ def _parse(filename: str, text: str) -> ast.Module:
                              col=(exc.offset or 1) - 1, source_line=exc.text) from None
 
 
-@functools.lru_cache(maxsize=64)
+@_cached_by_text
 def _functions(filename: str, text: str) -> dict[str, list[FunctionNode]]:
     """The file's functions by name, and its lambdas by line (``"<lambda>", 3``), in the
     order `ast.walk` meets them: one walk per text, however often functions of a long

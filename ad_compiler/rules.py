@@ -377,9 +377,10 @@ def _broadcast_tangent(builder: Builder, e: Emit, total: Operand | None, op: Op,
     if total is None or any(tangents[i] is not None and facts.same_shape(op.args[i], op.result)
                             for i in indices):
         return total
-    fn = batched.batched_broadcast_like if e.batched is not None else runtime.broadcast_like
-    return e._mark(builder.emit("call", [total, op.result],
-                                attrs={"fn": fn, "kwnames": ()}).result, [total])
+    if e.batched is None:  # the registered helper: forward mode over this code knows it
+        return e.helper("broadcast_like", total, op.result)
+    return e._mark(builder.emit("call", [total, op.result], attrs={
+        "fn": batched.batched_broadcast_like, "kwnames": ()}).result, [total])
 
 
 def _record_tangent(builder: Builder, e: Emit, op: Op, tangents: list[Operand | None],

@@ -279,6 +279,33 @@ def product_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any) -> Any:
     return broadcast_like(total, whole)
 
 
+def product_tangent_cross(a_dot: Any, b_dot: Any, a_t: Any, b_t: Any, whole: Any,
+                          linear: Any = None) -> Any:
+    """The tangent of ``product_tangent(a, b, a_dot, b_dot, whole)``: `linear`, its part
+    through the tangents (None where absent), plus the part through the factors `a` and
+    `b` themselves (tangents `a_t`, `b_t`), ``a_dot * b_t + a_t * b_dot``; `linear`
+    alone where `*` repeated a list, whose tangent reads no factor (the two parts are
+    added here: `+` would join two lists)."""
+    if isinstance(whole, (list, tuple)):
+        return zeros_of(whole) if linear is None else linear
+    a_dot, b_dot, a_t, b_t = (_as_array(v) for v in (a_dot, b_dot, a_t, b_t))
+    terms = [x * y for x, y in ((a_dot, b_t), (a_t, b_dot)) if x is not None and y is not None]
+    if linear is not None:
+        terms.append(linear)
+    if not terms:
+        return zeros_of(whole)
+    return broadcast_like(sum(terms[1:], terms[0]), whole)
+
+
+def product_tangent_cross_t(c: Any, other_dot: Any, factor: Any, whole: Any) -> Any:
+    """The adjoint of one factor of ``product_tangent`` (or of its tangent in
+    `product_tangent_cross`): `c` times the other factor's tangent, summed to the
+    factor's shape; zeros where `*` repeated a list."""
+    if isinstance(whole, (list, tuple)) or other_dot is None:
+        return zeros_of(factor)
+    return unbroadcast(broadcast_like(c, whole) * _as_array(other_dot), factor)
+
+
 def repeat_adjoint_of(g: Any, a: Any, n: Any, whole: Any) -> Any:
     """The adjoint of `a` in ``whole = a * n``: where `*` repeated a list n times, the
     copies' adjoints added up; where it multiplied numbers, ``g * n`` summed to `a`'s shape."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import batched, runtime
 from .builder import Builder
 from .ir import Const, Op, Operand
 from .registry import REGISTRY, Primitive
@@ -52,8 +53,7 @@ def _array_jvp(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | Non
     if e.batched is not None and record.is_helper:
         return _helper_batched(e, op, tangents)
     if e.batched is not None and record.linear:
-        return apply_again(e, op, {k: tangents[k] if tangents[k] is not None else Const(0.0)
-                                   for k in operand_positions(op)})
+        return apply_again(e, op, _linear_tangents(e, op, record, tangents))
     if e.batched is not None and record.multilinear:
         return e.sum_terms([apply_again(e, op, {k: tangents[k]}) for k in operand_positions(op)
                             if tangents[k] is not None])
@@ -66,14 +66,32 @@ def _array_jvp(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | Non
                  if k < len(tangents) and tangents[k] is not None]
         return builder.sum(terms) if terms else None
     if record.linear:
-        operands = operand_positions(op)
-        replace = {k: tangents[k] if tangents[k] is not None else Const(0.0) for k in operands}
-        return replaced(builder, op, replace)
+        return replaced(builder, op, _linear_tangents(e, op, record, tangents))
     if record.multilinear:
         terms = [replaced(builder, op, {k: tangents[k]}) for k in operand_positions(op)
                  if tangents[k] is not None]
         return builder.sum(terms) if terms else None
     return record.jvp(e, op, tangents)
+
+
+def _linear_tangents(e: Emit, op: Op, record: Primitive,
+                     tangents: list[Operand | None]) -> dict[int, Operand]:
+    """The tangents a linear function is applied to again: 0.0 for an operand without
+    one where the function broadcasts (``np.where``), else zeros of its shape (in
+    ``np.append(c, x)`` a number would not be joined as `c`'s zeros would)."""
+    present = next((t for t in tangents if t is not None), None)
+    replace = {}
+    for k in operand_positions(op):
+        if tangents[k] is not None:
+            replace[k] = tangents[k]
+        elif record.elementwise:
+            replace[k] = Const(0.0)
+        elif e.batched is not None:
+            replace[k] = e.batched_call(batched.batch_zeros, op.args[k], present)
+        else:
+            replace[k] = e.b.emit("zeros_of", [op.args[k]], attrs={
+                "fn": runtime.zeros_of, "kwnames": ()}).result
+    return replace
 
 
 def _helper_batched(e: Emit, op: Op, tangents: list[Operand | None]) -> Operand | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import linecache
 import math
 import sys
 import time
@@ -260,3 +261,30 @@ def test_a_long_elif_chain_of_array_code(tmp_path, mode):
         expected = numeric_grad(f, [x, c], 0)
         assert gradient(x, c) == pytest.approx(expected, rel=1e-6)
         assert gradient(x, c) == pytest.approx(expected, rel=1e-6)  # the version kept
+
+
+
+def test_parsed_files_are_kept_within_a_budget_of_text(tmp_path, monkeypatch):
+    """Long files read earlier are not kept parsed for ever (a parsed 10,000-line file
+    is a million syntax nodes, which slow every full pass of the garbage collector over
+    later builds): past a budget of text the oldest go, the last read stays, and the
+    derivatives of every file are still right."""
+    from ad_compiler import frontend
+
+    monkeypatch.setattr(frontend, "_TEXT_BUDGET", 5_000)
+    frontend._parse.cache_clear()
+    functions = [module_from(tmp_path, chain_source(60, f"x = math.sin(x) * 0.{k + 5} + c")).f
+                 for k in range(4)]
+    x, c = 0.3, 0.2
+    for k, f in enumerate(functions):
+        dx, dc = 1.0, 0.0  # by hand: x_{j+1} = a sin(x_j) + c
+        value = x
+        for _ in range(60):
+            slope = (k + 5) / 10 * math.cos(value)
+            value, dx, dc = (k + 5) / 10 * math.sin(value) + c, slope * dx, slope * dc + 1.0
+        assert np.allclose(adc.grad(f, wrt=(0, 1))(x, c), (dx, dc), rtol=1e-12)
+    texts = frontend._parse.kept_texts()
+    assert len(texts) == 2  # each file ~1,800 characters
+    assert sum(map(len, texts)) <= 5_000
+    source_of_last = "".join(linecache.getlines(functions[-1].__code__.co_filename))
+    assert texts[-1] == source_of_last

@@ -51,6 +51,7 @@ CASES = {
                        {"activation": "relu"}, (0, 1)),
     "two_layers": (S.two_layers, (np.array([0.5, -0.3]), W2, V1), {}, (0, 1, 2)),
     "partial_sum": (S.partial_sum, (0.7,), {}, (0,)),
+    "builtin_keywords": (S.builtin_keywords, (0.7,), {}, (0,)),
     "row_energy": (S.row_energy, (W2,), {}, (0,)),
     "numbers_of": (S.numbers_of, (0.7, 5), {}, (0,)),
     "kinds_of": (S.kinds_of, (0.7,), {}, (0,)),
@@ -121,6 +122,7 @@ SECOND = {
     "safe_log_ratio, except": (S.safe_log_ratio, (-2.0, 3.0)),
     "safe_log_ratio, division by zero": (S.safe_log_ratio, (2.0, 0.0)),
     "partial_sum": (S.partial_sum, (0.7,)),
+    "builtin_keywords": (S.builtin_keywords, (0.7,)),
     "annealed": (S.annealed, (0.7,)),
     "damped_root": (S.damped_root, (2.0,)),
 }

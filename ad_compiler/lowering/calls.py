@@ -7,6 +7,7 @@ import builtins
 import copy
 import dataclasses
 import functools
+import inspect
 import sys
 import types
 from collections.abc import Callable
@@ -445,6 +446,8 @@ class Calls:
                 top = self.builder.emit("log", args[:1], attrs=dict(attrs)).result
                 bottom = self.builder.emit("log", args[1:], attrs=dict(attrs)).result
                 return self.builder.emit("truediv", [top, bottom]).result
+            if kwargs and family == "builtin":  # pow(x, exp=3): by position, as Python binds
+                args, kwargs = _bound_by_position(fn, args, kwargs)
             if len(args) == PRIMITIVES[prim].arity and not kwargs:
                 return self.builder.emit(prim, args, attrs=attrs).result
             if PRIMITIVES[prim].other_arity and not kwargs:  # math.hypot(x, y, z)
@@ -572,3 +575,13 @@ class Calls:
             return self._free_name(spelling, root_kind, node)
         raise self.error(node, f"'{spelling}' is not a number and cannot be used as a value",
                          hint="call it, or pass the value it holds as an argument")
+
+
+def _bound_by_position(fn: Any, args: list, kwargs: dict) -> tuple[list, dict]:
+    """A builtin's keyword arguments moved to their positions (``pow(x, exp=3)`` is
+    ``pow(x, 3)``), where its signature says where they go; else as they were."""
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except (TypeError, ValueError):  # no signature, or arguments Python would refuse
+        return args, kwargs
+    return list(bound.args), dict(bound.kwargs)

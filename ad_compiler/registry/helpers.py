@@ -87,12 +87,52 @@ helper("list_tail_t", runtime.list_tail_t, (0,), lambda e, g, a: [
 helper("repeat_adjoint_t", runtime.repeat_adjoint_t, (0, 2))
 # the tangents of `+` and `*` of what may be lists: transposed as the adjoints of `+` and
 # `*` are split (reverse mode over forward-mode code)
+def _sequence_tangent_jvp(batched_form: Any, cross: str = "", cross_batched: Any = None) -> Any:
+    """The tangent rule of `sum_tangent` or `product_tangent` (forward mode over
+    forward-mode code): the helper again on the tangents of its tangent arguments, plus,
+    for a product, the term through the factors themselves (`cross`), which the product
+    rule multiplies by.  In vector mode their batched forms, the directions taken from
+    a batched tangent."""
+
+    def jvp(e: Emit, op: Op, t: list) -> Operand | None:
+        a, b, a_dot, b_dot, whole = op.args
+        given = [t[k] if k < len(t) else None for k in range(4)]
+        absent = Const(None)
+        linear = None
+        if given[2] is not None or given[3] is not None:
+            dots = [absent if x is None else x for x in given[2:]]
+            if e.batched is None:
+                linear = e.helper(op.prim, a, b, *dots, whole)
+            else:
+                seed = next(x for x in given[2:] if x is not None)
+                linear = e.batched_call(batched_form, a, b, *dots, whole, seed)
+        if not cross or (given[0] is None and given[1] is None):
+            return linear
+        factors = [absent if x is None else x for x in given[:2]]
+        rest = [a_dot, b_dot, *factors, whole, absent if linear is None else linear]
+        if e.batched is None:
+            return e.helper(cross, *rest)
+        return e.batched_call(cross_batched, *rest)
+
+    return jvp
+
+
 helper("sum_tangent", runtime.sum_tangent, (2, 3), lambda e, g, a: [
     None, None, e.helper("list_head", g, a[0], a[4]), e.helper("list_tail", g, a[0], a[4], a[1]),
-    None], joint=True)
+    None], joint=True, jvp=_sequence_tangent_jvp(batched_lists.batched_sum_tangent))
 helper("product_tangent", runtime.product_tangent, (2, 3), lambda e, g, a: [
-    None, None, e.helper("repeat_adjoint_of", g, a[0], a[1], a[4]),
-    e.helper("repeat_adjoint_of", g, a[1], a[0], a[4]), None], joint=True)
+    e.helper("product_tangent_cross_t", g, a[3], a[0], a[4]),
+    e.helper("product_tangent_cross_t", g, a[2], a[1], a[4]),
+    e.helper("repeat_adjoint_of", g, a[0], a[1], a[4]),
+    e.helper("repeat_adjoint_of", g, a[1], a[0], a[4]), None], joint=True,
+    nonlinear=(0, 1), jvp=_sequence_tangent_jvp(
+        batched_lists.batched_product_tangent, "product_tangent_cross",
+        batched_lists.batched_product_tangent_cross))
+_THIRD = "derivatives of a product's tangent in the tangents it multiplies (a third derivative)"
+helper("product_tangent_cross", runtime.product_tangent_cross, (2, 3, 5), joint=True,
+       nonlinear=(0, 1), unsupported=_THIRD)
+helper("product_tangent_cross_t", runtime.product_tangent_cross_t, (0,), nonlinear=(1,),
+       unsupported=_THIRD)
 helper("repeat_count_t", runtime.repeat_count_t, (0, 1))
 def _as_gradient_jvp(e: Emit, op: Op, t: list) -> Operand | None:
     """The gradient in the input's structure; in vector mode each leaf with the

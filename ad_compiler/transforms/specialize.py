@@ -71,7 +71,23 @@ def specialize(fn: Function, facts: Facts) -> Function | None:
         eliminate_dead_code(clone)       # next; each round makes fewer sums or negations
         _tidy(clone, facts)
         eliminate_dead_code(clone)
+    _as_methods(clone, facts)
     return clone
+
+
+# NumPy functions of an array printed as its methods in specialised code
+_METHODS = frozenset({"sum", "mean", "max", "min", "prod", "reshape", "cumsum"})
+
+
+def _as_methods(fn: Function, facts: Facts) -> None:
+    """``x.sum(axis=0)`` for ``np.sum(x, axis=0)`` where x is an array: the same
+    function without NumPy's dispatch through Python (a microsecond a call, most of a
+    reduction of a small array)."""
+    for block in blocks_of(fn.body):
+        for op in block.ops:
+            if op.prim in _METHODS and op.args and op.attrs.get("fn") is REGISTRY[op.prim].fn \
+                    and not op.attrs.get("method") and is_array(facts.of(op.args[0])):
+                op.attrs["method"] = op.prim
 
 
 def _tidy(fn: Function, facts: Facts) -> None:
