@@ -69,6 +69,8 @@ CASES = {
     "insert flat": (F.insert_flat, M34, None),
     "insert a row": (F.insert_row, M34, None),
     "insert vec": (F.insert_scalar, V5, F.insert_vec),
+    "insert into a constant": (F.insert_into_a_constant, V5, None),
+    "insert constant values": (F.insert_constant_values, V5, None),
     "maximum.accumulate": (F.running_max, V5, F.running_max_vec),
     "maximum.accumulate axis": (F.running_max_axis, M34, None),
     "minimum.accumulate": (F.running_min, M34, None),
