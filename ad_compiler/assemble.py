@@ -558,7 +558,7 @@ def hessian_of(f: Callable, wrt: int | str = 0) -> Callable:
                 return _gradient_jacobian(gradient(), full, index)
             except ValueError:  # an array output this time (it depends on the values)
                 pass
-        y = f(*full)
+        y = f(*unshared(fn, full))  # (copies of what f changes in place)
         if isinstance(y, (list, tuple)) or np.ndim(y) != 0:
             return _vector_output_hessian(f, full, index, y)
         if key is not None:

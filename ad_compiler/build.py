@@ -297,7 +297,17 @@ def _may_be_container(fn: Function, indices: list[int]) -> bool:
     (its gradient is zeros shaped like whatever comes in).  One walk over the function
     for all of them: it may be long."""
     params = {fn.params[i].uid for i in indices}
-    if params & container_values(fn):
+    containers = container_values(fn)
+    if params & containers:
+        return True
+    copies = [op for op in walk_ops(fn.body) if op.prim in ("copy", "setitem")
+              and op.args and isinstance(op.args[0], Value)]
+    grown = True
+    while grown:  # a copy of an input, or the input written into, is indexed: so is it
+        more = {op.args[0].uid for op in copies if op.results[0].uid in containers}
+        grown = not more <= containers
+        containers |= more
+    if params & containers:
         return True
     kinds: Kinds | None = None  # made when first needed
     read: set[int] = set()

@@ -148,7 +148,7 @@ class _Emitter(Naming):
             if isinstance(op, IfOp):
                 for branch in op.blocks:
                     for result, y in zip(op.results, branch.yields):
-                        if self._defined_only_for_yield(y, branch):
+                        if self._defined_only_for_yield(y, branch) and y.uid not in written:
                             self.share[y.uid] = result.uid
             elif isinstance(op, LoopOp):
                 body, params, inits = op.body, op.carried_params, op.inits
@@ -417,6 +417,9 @@ class _Emitter(Naming):
                 return ast.List(args, ast.Load())
             if op.attrs.get("kind") == "dict":
                 return ast.Dict([ast.Constant(k) for k in op.attrs["keys"]], args)
+            if op.attrs.get("kind") == "record":  # Params(w=w, b=b), as the user made it
+                return ast.Call(self._reference(op.attrs["cls"]), [], [
+                    ast.keyword(name, arg) for name, arg in zip(op.attrs["fields"], args)])
             return ast.Tuple(args, ast.Load())
         if prim == "stack":
             return ast.List([], ast.Load())

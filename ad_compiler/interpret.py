@@ -32,6 +32,8 @@ def evaluate(fn: Function, args: list[Any]) -> dict[int, Any]:
                 result = values[0]
             elif op.prim == "pack" and op.attrs.get("kind") == "dict":
                 result = dict(zip(op.attrs["keys"], values))
+            elif op.prim == "pack" and op.attrs.get("kind") == "record":
+                result = op.attrs["cls"](**dict(zip(op.attrs["fields"], values)))
             elif op.prim == "pack":
                 result = list(values) if op.attrs.get("kind") == "list" else tuple(values)
             elif op.prim == "getattr":

@@ -413,6 +413,9 @@ def format_op_rhs(op: Op, naming: dict[int, str] | None = None) -> str:
         return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(op.attrs["keys"], args)) + "}"
     if op.prim == "pack" and op.attrs.get("kind") == "list":
         return "[" + ", ".join(args) + "]"
+    if op.prim == "pack" and op.attrs.get("kind") == "record":
+        fields = ", ".join(f"{n}={v}" for n, v in zip(op.attrs["fields"], args))
+        return f"{op.attrs['cls'].__name__}({fields})"
     if op.prim in ("tuple", "pack"):
         return "(" + ", ".join(args) + ("," if len(args) == 1 else "") + ")"
     if op.prim == "getitem":

@@ -16,6 +16,8 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from .ir import FreeName, Op, Value, all_values, walk_ops
 from .primitives import qualified_name
 from .registry.core import same_callable
@@ -210,6 +212,9 @@ class Naming:
             if value is obj and not name.startswith("__"):
                 self.taken.add(name)
                 return ast.Name(name, ast.Load())
+        if isinstance(obj, types.BuiltinMethodType) and isinstance(
+                getattr(obj, "__self__", None), np.ufunc):  # np.maximum.accumulate
+            return ast.Attribute(self._reference(obj.__self__), obj.__name__, ast.Load())
         where = qualified_name(obj)
         if where is None and isinstance(obj, types.MethodType):  # stats.norm.logpdf
             owner = self._owner_reference(obj.__self__)

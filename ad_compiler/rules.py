@@ -266,10 +266,12 @@ def jvp(builder: Builder, op: Op, tangents: list[Operand | None],
         facts: ShapeFacts = SCALAR_CODE) -> Operand | None:
     """Tangent of an op's result; None tangents are symbolic zeros."""
     e = Emit(builder, facts)
+    if op.prim == "pack" and op.attrs.get("kind") == "record":  # Params(w, b)'s tangent:
+        return _record_tangent(builder, e, op, tangents, facts)  # the fields' tangents
     if op.prim == "pack":  # the tangent of a list is the list of tangents
         items = [t if t is not None else zero_like(builder, a, facts)
                  for t, a in zip(tangents, op.args)]
-        attrs = {k: v for k, v in op.attrs.items() if k in ("kind", "keys")}
+        attrs = {k: v for k, v in op.attrs.items() if k in ("kind", "keys", "cls", "fields")}
         packed = builder.emit("pack", items, attrs={"kind": "tuple", **attrs})
         return e._mark(packed.result, items)
     if op.prim == "getattr":  # a field's tangent is that field of the tangent
@@ -379,6 +381,23 @@ def _broadcast_tangent(builder: Builder, e: Emit, total: Operand | None, op: Op,
         return e.helper("broadcast_like", total, op.result)
     return e._mark(builder.emit("call", [total, op.result], attrs={
         "fn": batched.batched_broadcast_like, "kwnames": ()}).result, [total])
+
+
+def _record_tangent(builder: Builder, e: Emit, op: Op, tangents: list[Operand | None],
+                    facts: ShapeFacts) -> Operand | None:
+    """The tangent of a record made here: a copy of its zeros (a field it was not given,
+    a default, has none) holding the tangents of the fields given."""
+    given = [t for t in tangents if t is not None]
+    if not given:
+        return None
+    if facts.batched is not None:
+        zeros = e._mark(e.helper("zeros_with_directions", op.result, given[0]), given[:1])
+    else:
+        zeros = e.helper("zeros_of", op.result)
+    items = [t if t is not None else zero_like(builder, a, facts)
+             for t, a in zip(tangents, op.args)]
+    out = e.helper("with_fields", zeros, Const(op.attrs["fields"]), *items)
+    return e._mark(out, [zeros, *items])
 
 
 def zero_like(builder: Builder, operand: Operand, facts: ShapeFacts) -> Operand:

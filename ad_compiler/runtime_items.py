@@ -4,11 +4,22 @@ dicts need, the gradient of a list from the adjoints of its items, and
 ``builtins.sum``'s value beside a generated running total."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 
-from .runtime import Adjoints, as_gradient, densify, items_of_t, zeros_of
+from .runtime import (
+    AdjointMap,
+    Adjoints,
+    IndexUpdate,
+    _is_zero,
+    as_gradient,
+    densify,
+    fields_of,
+    items_of_t,
+    zeros_of,
+)
 
 
 def check_nonempty(empty: bool, what: str) -> None:
@@ -18,6 +29,18 @@ def check_nonempty(empty: bool, what: str) -> None:
     if what == "reduce":
         raise TypeError("reduce() of empty iterable with no initial value")
     raise ValueError(f"{what}() arg is an empty sequence")
+
+
+def extremum_position(keys: list, what: str, has_default: bool = False) -> int:
+    """Where ``max(xs, key=f)`` (``min``) finds its item, given the keys ``f(x)``: the
+    first of the largest (smallest), by the builtin's own comparisons; -1 for no items
+    where a default was given, else it raises as the builtin raises."""
+    if not keys:
+        if has_default:
+            return -1
+        raise ValueError(f"{what}() arg is an empty sequence")
+    choose = max if what == "max" else min
+    return choose(range(len(keys)), key=keys.__getitem__)
 
 
 def check_unpacked(items: Any, count: int, starred: bool = False) -> None:
@@ -114,3 +137,102 @@ def check_dict(value: Any, spelling: str, where: str) -> None:
         raise TypeError(f"{where}\n{spelling} is differentiated as a copy of a dict, so its "
                         f"argument must be a dict here, not a {type(value).__name__} (build "
                         "the dict outside the differentiated function, or write a display)")
+
+
+def check_dict_argument(value: Any, spelling: str, where: str) -> None:
+    """``d.update(other)`` is differentiated as the writes of `other`'s items: `other`
+    must be a dict (of pairs, it would be read as something else)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"{where}\n{spelling} is differentiated as the writes of a dict's "
+                        f"items, so its argument must be a dict here, not a "
+                        f"{type(value).__name__} (write a display, or pass a dict)")
+
+
+def has_key(d: Any, key: Any, spelling: str, where: str) -> bool:
+    """``key in d``, which decides what ``d.get(k, default)``, ``d.setdefault(k, v)``
+    and ``d.pop(k, default)`` read or write; they are differentiated as a dict's."""
+    if not isinstance(d, dict):
+        raise TypeError(f"{where}\n{spelling} is differentiated as a dict's method, so it "
+                        f"must be called on a dict here, not on a {type(d).__name__}")
+    return key in d
+
+
+# ------------------------------------------------------------------ records: namedtuples, dataclasses
+
+def record_key(record: Any, name: str) -> Any:
+    """Where a record's adjoint keeps field `name`: a namedtuple's by place (its adjoint
+    is a list), a dataclass's by name (a dict)."""
+    fields = getattr(type(record), "_fields", None)
+    return fields.index(name) if isinstance(record, tuple) and fields is not None else name
+
+
+def check_fields(record: Any, names: tuple, *values: Any, where: str = "") -> None:
+    """A record made in the differentiated function holds the values it was given: its
+    fields' derivatives are theirs.  A class whose ``__init__`` or ``__new__`` changes
+    them (``self.w = np.asarray(w)``) is refused, naming the statement."""
+    for name, value in zip(names, values):
+        if getattr(record, name) is not value:
+            raise TypeError(f"{where}\n{type(record).__name__} keeps something else than "
+                            f"the value given for its field {name!r}, which the derivative "
+                            "cannot follow (build the record from values it keeps as "
+                            "they are)")
+
+
+def replaced(record: Any, how: str, names: tuple, *values: Any) -> Any:
+    """``record._replace(**changes)`` (a namedtuple's) or ``dataclasses.replace(record,
+    **changes)``, as the user called it, checked to keep the values it was given."""
+    import dataclasses
+
+    changes = dict(zip(names, values))
+    if how == "_replace":
+        new = record._replace(**changes)
+    else:
+        new = dataclasses.replace(record, **changes)
+    check_fields(new, names, *values, where=f"{type(record).__name__}: {how}()")
+    for name in _fields_of_record(record):
+        if name not in changes and getattr(new, name) is not getattr(record, name):
+            raise TypeError(f"{type(record).__name__}: {how}() makes field {name!r} anew "
+                            "(__post_init__ or a hand-written __init__), which the "
+                            "derivative cannot follow")
+    return new
+
+
+def _fields_of_record(record: Any) -> list[str]:
+    fields = getattr(type(record), "_fields", None)
+    if isinstance(record, tuple) and fields is not None:
+        return list(fields)
+    return fields_of(record) or []
+
+
+def with_fields(record: Any, names: tuple, *values: Any) -> Any:
+    """A copy of `record` holding `values` at the fields `names`, its class's
+    ``__init__`` not run again: the tangent of a record made or replaced, from a record
+    of zeros."""
+    if isinstance(record, tuple):
+        return record._replace(**dict(zip(names, values)))
+    out = copy.copy(record)
+    for name, value in zip(names, values):
+        object.__setattr__(out, name, value)
+    return out
+
+
+def replaced_t(g: Any, record: Any, names: tuple) -> Any:
+    """The adjoint of the record given to `replaced`: the new record's adjoint `g`, but
+    zero at the fields replaced (what they held did not reach the result)."""
+    if _is_zero(g):
+        return g
+    if isinstance(g, IndexUpdate):
+        g = densify(g, record)
+    keys = [record_key(record, n) for n in names]
+    if isinstance(g, dict):
+        return AdjointMap({k: 0.0 if k in keys else v for k, v in g.items()})
+    return Adjoints(0.0 if k in keys else v for k, v in enumerate(g))
+
+
+def field_of(g: Any, record: Any, name: str) -> Any:
+    """The part of a record's adjoint `g` at field `name` (zero where none flowed)."""
+    if _is_zero(g):
+        return 0.0
+    if isinstance(g, IndexUpdate):
+        g = densify(g, record)
+    return g[record_key(record, name)]

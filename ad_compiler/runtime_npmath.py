@@ -512,3 +512,45 @@ def cov_dof(rows: Any, bias: bool, ddof: Any) -> float:
     if ddof is None:
         ddof = 0 if bias else 1
     return float(np.shape(rows)[1] - ddof)
+
+
+# ------------------------------------------------------------------ np.insert
+
+
+def insert_adjoint(g: Any, arr: Any, obj: Any, values: Any, axis: Any, which: int) -> Any:
+    """The adjoint of `arr` (`which` 0) or `values` (1) in ``np.insert(arr, obj, values,
+    axis)``: where each element of the result came from is found by inserting the
+    positions of the elements (NumPy's own placement, broadcasting included), and `g`
+    is added back there (a value broadcast into several places gets their sum)."""
+    g = np.asarray(g)
+    dtype = g.dtype if g.dtype.kind in "fc" else np.float64
+    source = arr if which == 0 else values
+    size = int(np.size(source))
+    positions = np.arange(size, dtype=np.float64).reshape(np.shape(source))
+    other = np.full(np.shape(values if which == 0 else arr), -1.0)
+    placed = np.insert(positions, obj, other, axis) if which == 0 else \
+        np.insert(other, obj, positions, axis)
+    taken = placed >= 0
+    out = np.bincount(placed[taken].astype(np.intp), weights=g[taken], minlength=size)
+    return out.astype(dtype, copy=False).reshape(np.shape(source))
+
+
+# ------------------------------------------------------------------ running extremes
+
+
+def running_source(y: Any, axis: int) -> np.ndarray:
+    """For ``y = np.maximum.accumulate(x, axis)`` (or minimum), the position along
+    `axis` of the element of `x` each element of `y` is: where `y` changes, the new
+    element; where it stays, the one before it (the first of tied elements, as
+    ``np.maximum(acc, x)`` keeps `acc` at a tie)."""
+    y = np.asarray(y)
+    axis = axis % y.ndim
+    before = [slice(None)] * y.ndim
+    after = [slice(None)] * y.ndim
+    before[axis], after[axis] = slice(None, -1), slice(1, None)
+    new = np.ones(y.shape, dtype=bool)
+    new[tuple(after)] = y[tuple(after)] != y[tuple(before)]
+    shape = [1] * y.ndim
+    shape[axis] = y.shape[axis]
+    steps = np.arange(y.shape[axis]).reshape(shape)
+    return np.maximum.accumulate(np.where(new, steps, 0), axis=axis)

@@ -7,6 +7,7 @@ the write) only where something does.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from .runtime import (
     _scatter,
     add,
     dense,
+    fields_of,
     matmul_adjoint_b,
     unbroadcast,
     zeros_of,
@@ -214,6 +216,14 @@ def zeros_with_directions(target: Any, tangent: Any) -> Any:
         return {k: zeros_with_directions(v, tangent) for k, v in target.items()}
     if isinstance(target, list):
         return [zeros_with_directions(v, tangent) for v in target]
+    if isinstance(target, tuple) and hasattr(type(target), "_fields"):  # a namedtuple
+        return type(target)(*(zeros_with_directions(v, tangent) for v in target))
+    names = fields_of(target)
+    if names is not None:  # a dataclass: a copy holding them
+        out = copy.copy(target)
+        for name in names:
+            object.__setattr__(out, name, zeros_with_directions(getattr(target, name), tangent))
+        return out
     return np.zeros(np.shape(target) + directions)
 
 

@@ -273,8 +273,6 @@ def test_a_total_that_starts_as_zero_is_specialised_to_its_shapes():
 @pytest.mark.parametrize("fn,word", [
     ("kept_generator", "generator expression kept"),
     ("kept_set", "set comprehensions"),
-    ("max_with_key", "key function"),
-    ("sorted_with_key", "key function"),
 ])
 def test_refusals_are_located(fn, word):
     refusals = load_fixture("comprehension_refusals")

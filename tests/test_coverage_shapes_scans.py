@@ -64,6 +64,17 @@ CASES = {
     "tril": (F.tril, M34, F.tril_vec),
     "append": (F.append, M34, None),
     "append axis": (F.append_axis, M34, None),
+    "insert a number": (F.insert_scalar, V5, None),
+    "insert at positions": (F.insert_positions, M34, None),
+    "insert flat": (F.insert_flat, M34, None),
+    "insert a row": (F.insert_row, M34, None),
+    "insert vec": (F.insert_scalar, V5, F.insert_vec),
+    "insert into a constant": (F.insert_into_a_constant, V5, None),
+    "insert constant values": (F.insert_constant_values, V5, None),
+    "maximum.accumulate": (F.running_max, V5, F.running_max_vec),
+    "maximum.accumulate axis": (F.running_max_axis, M34, None),
+    "minimum.accumulate": (F.running_min, M34, None),
+    "minimum.accumulate last axis": (F.running_min_last_axis, T234, None),
     "pad": (F.pad, M34, None),
     "pad differentiated value": (F.pad_value, M34, None),
     "pad vec": (F.pad_value, M34[:2], F.pad_vec),
@@ -364,3 +375,32 @@ def test_a_loop_over_a_method_call_is_refused_and_a_loop_over_its_value_works():
     for mode in MODES:  # d/dx of x[2]**2 + x[0]**2
         np.testing.assert_array_equal(adc.grad(F.loop_over_a_named_take, mode=mode)(x),
                                       [2.0, 0.0, 6.0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_running_extreme_follows_the_first_of_tied_elements(mode):
+    # running max of (1, 3, 3) is (x0, x1, x1): the second 3 never takes over; weighted
+    # by RAMP3 = (0, 1, 2), x1 gets 1 + 2.  The running min of (2, 1, 1): (x0, x1, x1)
+    ramp = F.RAMP3
+    np.testing.assert_array_equal(
+        adc.grad(F.running_max_ties, mode=mode)(np.array([1.0, 3.0, 3.0])),
+        [ramp[0], ramp[1] + ramp[2], 0.0])
+    np.testing.assert_array_equal(
+        adc.grad(F.running_min_ties, mode=mode)(np.array([2.0, 1.0, 1.0])),
+        [ramp[0], ramp[1] + ramp[2], 0.0])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_running_maximum_of_a_list(mode):
+    # (x0, 2 x1, x2) with x = (0.5, 1.0, 1.5): running max (0.5, 2, 2), from x0, x1, x1
+    ramp = F.RAMP3
+    assert adc.grad(F.running_max_of_a_list, mode=mode)([0.5, 1.0, 1.5]) == \
+        [ramp[0], 2.0 * (ramp[1] + ramp[2]), 0.0]
+
+
+def test_the_generated_code_calls_the_ufunc_method_as_written():
+    source = adc.source(F.running_max)
+    assert "np.maximum.accumulate(" in source
+    gradient = adc.grad(F.running_max)
+    gradient(V5)
+    assert adc.grad(F.running_max) is gradient  # (built once: the bound method is the same)

@@ -181,3 +181,18 @@ def test_hessian_of_a_loop_with_two_inputs_by_name():
     for wrt, k in (("x", 0), ("a", 1)):
         H = adc.hessian(F.damped, wrt=wrt)(x, a)
         assert H == pytest.approx(float(second_differences(F.damped, [x, a], k, h=1e-4)), rel=1e-5)
+
+
+def scaled_in_place(x, v):
+    """Writes into its own argument: x[0] becomes x[0] v, then x[0] v is returned, so
+    d2/dv2 = 2 x[0], at the point given (not at the x the first call left)."""
+    x[0] = x[0] * v
+    return x[0] * v
+
+
+@pytest.mark.parametrize("given", [np.array([1.5, 2.0]), [1.5, 2.0], {0: 1.5, 1: 2.0}],
+                         ids=["array", "list", "dict"])
+def test_the_hessian_of_a_function_writing_into_its_argument_is_taken_where_given(given):
+    for _ in range(2):  # the first call runs f itself, to see that its output is a number
+        assert adc.hessian(scaled_in_place, wrt=1)(given, 0.7) == pytest.approx(3.0, rel=1e-12)
+    assert given[0] == 1.5  # and leaves the caller's argument as it was

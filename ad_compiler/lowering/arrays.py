@@ -18,6 +18,7 @@ from ..registry import REGISTRY, is_casting
 from ..registry.emit import Emit, array_op
 from ..registry.scans import IN_PLACE_METHODS
 from ..registry.statistics import lower_covariance
+from .dicts import DICT_METHODS
 from .values import _is_constant_object, _StaticSeq
 
 # what an array holds besides its methods (.T, .shape and the like have rules): read as
@@ -34,7 +35,6 @@ _LOG_HINT = "log outside the function you differentiate (print(...) works inside
 _METHOD_HINTS = {
     **dict.fromkeys(("append", "extend", "insert", "pop", "remove", "clear", "sort",
                      "reverse"), _LIST_HINT),
-    **dict.fromkeys(("get", "setdefault", "update"), "index the dict: d[key]"),
     "format": "format strings outside the function you differentiate (print(x) works "
               "inside it)",
     **dict.fromkeys(("debug", "info", "warning", "error", "exception", "critical", "log"),
@@ -279,6 +279,10 @@ class Arrays:
     def _method_call(self, node: ast.Call) -> Operand:
         func = node.func
         method = func.attr
+        if method == "_replace":
+            return self._namedtuple_replace(node)  # p._replace(w=v)
+        if method in DICT_METHODS and self._is_dict_method(node):
+            return self._dict_method(node)  # d.update(...), d.get(k, v), d.pop("k")
         if method in ("append", "extend", "insert", "pop") and isinstance(
                 func.value, (ast.Name, ast.Subscript)):
             return self._list_method(node)
@@ -336,6 +340,9 @@ class Arrays:
 
     def _array_attribute(self, node: ast.Attribute) -> Operand:
         value = self.expr(node.value)
+        field = self._record_field(value, node.attr)
+        if field is not None:  # p.w of a record made here: the value it was given
+            return field
         meaning = ARRAY_ATTRIBUTES.get(node.attr)
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
         if meaning is None and node.attr in _ARRAY_DATA:  # x.real, x.flat

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import dataclasses
 import functools
 import inspect
 import sys
@@ -32,6 +33,7 @@ from ..registry.emit import array_op
 from ..registry.reductions import OWN_PRIMAL
 from . import recursion
 from .comprehensions import is_fold
+from .records import record_class
 from .statements import is_sink, makes_text
 from .values import (
     _FrozenDistribution,
@@ -397,6 +399,10 @@ class Calls:
             return self.builder.emit("custom", [*args, *kwargs.values()], attrs=attrs).result
         if (fn is copy.copy or fn is copy.deepcopy or fn is dict) and partials_of(fn) is None:
             return self._copied(node, fn, spelling, root_kind)
+        if record_class(fn) is not None and partials_of(fn) is None:
+            return self._record(node, fn, spelling)  # Params(w, b), Point(x=1.0, y=v)
+        if fn is dataclasses.replace:
+            return self._dataclass_replace(node, spelling)
         if fn is np.select and partials_of(fn) is None:  # its lists as written
             args, kwargs = self._arguments(node, self._rvalue)
             return self._select(spelling, args, kwargs, node)

@@ -137,17 +137,17 @@ class Comprehensions:
         source = args[0]
         if kind == "prod" and not self._makes_items(source):
             return None  # math.prod of a list or array: np.prod's rule, math.prod's value
+        if kind == "sorted" and keywords.get("key") is not None and \
+                not _is_none(keywords["key"]):  # (of a range too: the key reads the items)
+            return self._keyed(node, "sorted", source, keywords["key"], keywords.get("reverse"))
         if kind in ("list", "tuple", "sorted") and not self._iterated(source):
             return None  # list(range(n)), tuple(x.shape): no derivative, stays a call
         if kind == "list" and isinstance(source, ast.Call) and self._makes_items(source):
             return self._rvalue(source)  # list(map(f, xs)): the list map makes
         if kind == "sorted":
-            if "key" in keywords:
-                raise self.error(node, "sorted() with a key function is not supported "
-                                       "where it sorts differentiated items",
-                                 hint="sort by value (sorted(xs), sorted(xs, reverse=True)), "
-                                      "or sort the positions: order = sorted(range(len(xs)), "
-                                      "key=...), then [xs[i] for i in order]")
+            if "key" in keywords:  # sorted(xs, key=None): by the items themselves
+                node = ast.copy_location(ast.Call(node.func, node.args, [
+                    k for k in node.keywords if k.arg != "key"]), node)
             # [v for v in sorted(...)]: the loop over the sorted order
             return self._fold("list", node, [self._clause(node, node)], None)
         if kind in ("list", "tuple") and isinstance(source, (ast.ListComp, ast.GeneratorExp)):
@@ -163,8 +163,10 @@ class Comprehensions:
     # ------------------------------------------------------------------ the loops
 
     def _fold(self, kind: str, node: ast.expr, clauses: list[ast.comprehension],
-              element: ast.expr | None, start: ast.expr | None = None) -> Operand:
-        """The loop of `kind` over `clauses` (element None: the last clause's item)."""
+              element: ast.expr | None, start: ast.expr | None = None,
+              name: str | None = None) -> Operand:
+        """The loop of `kind` over `clauses` (element None: the last clause's item); its
+        accumulator is called `name` where given (a list made on the way to a value)."""
         for clause in clauses:
             if clause.is_async:
                 raise self.error(clause, "asynchronous comprehensions cannot be "
@@ -172,7 +174,8 @@ class Comprehensions:
         if element is None:
             element = ast.Name(self._last_target, ast.Load())
             ast.copy_location(element, node)
-        acc = self._accumulator(kind, node, clauses, element, start)
+        acc = self._accumulator(kind, node, clauses, element, start) if name is None else \
+            self._fresh(name, [element, *clauses])
         item = ast.Name(acc, ast.Load())
         setup: list[ast.stmt]
         if kind in ("list", "tuple"):
@@ -296,10 +299,13 @@ class Comprehensions:
             body = [ast.For(clause.target, clause.iter, body, [])]
         return body
 
-    def _run(self, node: ast.expr, statements: list[ast.stmt], names: list[str]) -> list[Any]:
+    def _run(self, node: ast.expr, statements: list[ast.stmt], names: list[str],
+             keep: bool = False) -> list[Any]:
         """Lower synthesised statements in a scope of their own; the values of `names`
         after them.  They take the line of the statement they are part of, so the
-        generated code quotes that statement above them."""
+        generated code quotes that statement above them.  With `keep`, the names of the
+        scope they change stay changed (``d.update(other)``'s loop writes into `d`), and
+        what may be read after them is what may be read after that statement."""
         stmt = self.stmt
         line = stmt.lineno
         for s in statements:
@@ -308,6 +314,14 @@ class Comprehensions:
                         getattr(n, "lineno", None) is None:
                     n.lineno = n.end_lineno = line
                     n.col_offset = n.end_col_offset = node.col_offset
+        if keep:
+            liveness = self.root.liveness_of(self.frame_node)
+            later = liveness.names_after(stmt) | frozenset(
+                n.id for s in statements for n in ast.walk(s)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+            for n in (n for s in statements for n in ast.walk(s) if isinstance(n, ast.stmt)):
+                liveness.after[id(n)] = later
+            self.root.synthesized.append(statements)  # (kept alive: their ids stay theirs)
         saved_env, saved_branch = self.env, dict(self.branch_only)
         saved_text = self.statements.get(line)
         self.env = dict(saved_env)
@@ -316,6 +330,8 @@ class Comprehensions:
                 raise AssertionError("a comprehension's loop returned")
             return [self.env[n] for n in names]
         finally:
+            if keep:
+                saved_env = {n: self.env[n] for n in saved_env if n in self.env}
             self.env, self.branch_only, self.stmt = saved_env, saved_branch, stmt
             if saved_text is not None:
                 self.statements[line] = saved_text
@@ -328,11 +344,13 @@ class Comprehensions:
                   keywords: dict[str, ast.expr]) -> Operand | None:
         """``max(xs)``, ``max(v for ...)``, ``max(a, b, c)``: the two-argument builtin
         folded over the items, so the derivative follows the first of tied items."""
-        if "key" in keywords:
-            raise self.error(node, f"{kind}() with a key function is not supported",
-                             hint=f"compare the items themselves: {kind}(f(x) for x in xs), "
-                                  "or find the position first: i = "
-                                  f"{kind}(range(len(xs)), key=...) outside, then xs[i]")
+        key = keywords.pop("key", None)
+        if key is not None and not _is_none(key):
+            if set(keywords) - {"default"} or not args or len(args) > 1 and keywords:
+                return None  # refused as Python refuses it
+            source = args[0] if len(args) == 1 else \
+                ast.copy_location(ast.Tuple(list(args), ast.Load()), node)
+            return self._keyed(node, kind, source, key, default=keywords.get("default"))
         if len(args) == 2 and not keywords:
             return None  # the two-argument primitive
         if len(args) > 2:
@@ -529,6 +547,10 @@ class Comprehensions:
 def _assign(name: str, value: ast.expr, at: ast.AST) -> ast.Assign:
     target = ast.copy_location(ast.Name(name, ast.Store()), at)
     return ast.copy_location(ast.Assign([target], value, lineno=at.lineno), at)
+
+
+def _is_none(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _operand(value: Operand, at: ast.AST) -> _Lowered:

@@ -258,8 +258,8 @@ class ControlFlow:
         if not isinstance(value, Value):
             return value
         made = self.builder.producers.get(value.uid)
-        if made is None and value.uid not in self.root.param_uids or \
-                made is not None and made.prim not in sources:
+        if (made is None and value.uid not in self.root.param_uids or made is not None and
+                made.prim not in sources) and not self._made_as_dict(value, unknown=True):
             return value  # a list, tuple or array the function made
         seen = self.root.visited_items.get(value.uid)
         if seen is not None and seen[0] is self.builder.block:
@@ -276,8 +276,9 @@ class ControlFlow:
             return False
         if isinstance(node.func, ast.Name) and node.func.id in self.env:
             return False
-        if self._fold_kind(node) in ("map", "filter"):
-            return True  # map(f, xs): a list made item by item
+        if self._fold_kind(node) in ("map", "filter") or \
+                self._fold_kind(node) == "sorted" and _sorts_by_key(node):
+            return True  # map(f, xs), sorted(xs, key=f): a list made item by item
         _, _, fn = self._resolve_path(node.func)
         record = get(lookup_array(fn) or "")
         return record is not None and record.container_result
@@ -297,12 +298,8 @@ class ControlFlow:
                 isinstance(node.args[0], ast.Call) and self._is_range(node.args[0])):
             if fn is builtins.reversed and node.keywords:
                 return None
-            if any(k.arg != "reverse" for k in node.keywords):
-                raise self.error(node, "sorted() with a key function is not supported in a "
-                                       "loop over differentiated items",
-                                 hint="sort the items by value (sorted(xs) or "
-                                      "sorted(xs, reverse=True)), or loop over the order: "
-                                      "for i in sorted(range(len(xs)), key=...): x = xs[i]")
+            if _sorts_by_key(node):
+                return None  # the list Comprehensions._keyed() makes, iterated as a list
             return fn
         return fn if fn is builtins.zip and not node.keywords else None
 
@@ -415,3 +412,9 @@ class ControlFlow:
         for name in inside:
             if name not in self.env:
                 self.branch_only[name] = stmt
+
+
+def _sorts_by_key(node: ast.Call) -> bool:
+    """``sorted(xs, key=f)`` with a key function (``key=None`` sorts by the items)."""
+    return any(k.arg == "key" and not (isinstance(k.value, ast.Constant) and
+                                       k.value.value is None) for k in node.keywords)

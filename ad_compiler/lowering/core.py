@@ -24,6 +24,9 @@ from .calls import Calls
 from .comprehensions import COMPREHENSIONS, Comprehensions, _Lowered
 from .containers import Containers
 from .control import ControlFlow
+from .dicts import Dicts
+from .keyed import KeyedChoices
+from .records import Records
 from .statements import Statements, contain_text
 from .values import (
     _BINOPS,
@@ -73,8 +76,8 @@ def lower(func: Any) -> Function:
         return _Lowerer(src).run()  # (a chain of a thousand elifs nests deeply)
 
 
-class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statements,
-               Writes):
+class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, KeyedChoices, Dicts,
+               Records, Statements, Writes):
     def __init__(self, src: FunctionSource) -> None:
         self.src = src
         self.block = Block()
@@ -122,6 +125,7 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, Statement
         self.float_owner: dict[int, int] = {}  # checked under the assumption of an outer loop
         # value -> (block, what iterating it visits), for the loops of one block
         self.visited_items: dict[int, tuple[Block, Value]] = {}
+        self.synthesized: list[list[ast.stmt]] = []  # statements lowering made (dicts.py)
 
     def error(self, node: ast.AST, what: str, hint: str = "") -> Exception:
         return self.src.error(node, what, hint)

@@ -244,7 +244,7 @@ def written_names(stmts: list[ast.stmt]) -> list[str]:
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, (ast.Store, ast.Del)):
             written.append(_root_name(node))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                node.func.attr in ("append", "extend", "insert", "pop"):
+                node.func.attr in ("append", "extend", "insert", "pop", "update", "setdefault"):
             written.append(_root_name(node.func.value))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                 node.func.attr == "at" and node.args:  # np.add.at(a, ...)

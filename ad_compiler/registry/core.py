@@ -215,6 +215,8 @@ def parse_signature(signature: str) -> tuple[tuple[str, ...], dict[str, Any], tu
 
 
 _ARRAY_CALLABLES: dict[int, tuple[object, str]] = {}
+# a ufunc's methods are bound anew on every access: (the ufunc, the method's name) -> name
+_UFUNC_METHODS: dict[tuple[object, str], str] = {}
 
 
 def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = False,
@@ -237,6 +239,8 @@ def array(name: str, fn: Any, signature: str, *aliases: Any, linear: bool = Fals
                             operator=operator, positional=positional, subscript=subscript))
     for obj in (fn, *aliases) if looked_up else ():  # else reached through other_arity
         _ARRAY_CALLABLES[id(obj)] = (obj, name)
+        if isinstance(getattr(obj, "__self__", None), np.ufunc):  # np.maximum.accumulate
+            _UFUNC_METHODS[(obj.__self__, obj.__name__)] = name
     return record
 
 
@@ -303,6 +307,9 @@ def same_callable(a: object, b: object) -> bool:
     to the same object (``stats.norm.logpdf`` makes a new bound method on every access)."""
     if a is b:
         return True
+    if isinstance(a, types.BuiltinMethodType) and isinstance(b, types.BuiltinMethodType) \
+            and isinstance(getattr(a, "__self__", None), np.ufunc):  # np.maximum.accumulate
+        return a.__self__ is b.__self__ and a.__name__ == b.__name__
     return (isinstance(a, types.MethodType) and isinstance(b, types.MethodType)
             and a.__self__ is b.__self__ and a.__func__ is b.__func__)
 
@@ -394,6 +401,9 @@ def array_primitive(obj: object) -> str | None:
     one."""
     if isinstance(obj, types.MethodType):
         return _method_primitive(obj)
+    if isinstance(obj, types.BuiltinMethodType) and isinstance(getattr(obj, "__self__", None),
+                                                              np.ufunc):
+        return _UFUNC_METHODS.get((obj.__self__, obj.__name__))
     hit = _ARRAY_CALLABLES.get(id(obj))
     if hit is None and len(_LIBRARIES_DECLARED) < len(LIBRARY_MODULES):
         declare_imported_libraries()

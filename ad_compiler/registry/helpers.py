@@ -156,8 +156,66 @@ helper("items_of_dot", runtime.items_of_dot, (0,), lambda e, g, a: [
     e.helper("items_of_t", g, a[1]), None])
 helper("items_of_t", runtime.items_of_t, (0,), lambda e, g, a: [
     e.helper("items_of_t", g, a[1]), None], batched=runtime.items_of_t)  # (as it is)
-helper("field_update", runtime.field_update, (2,),
-       jvp=_adjoint_builder_jvp(batched_adjoints.batched_field_update_dot), opaque_kind=True)
+helper("field_update", runtime.field_update, (2,), lambda e, g, a: [
+    None, None, e.helper("field_of", g, a[0], a[1])],
+    jvp=_adjoint_builder_jvp(batched_adjoints.batched_field_update_dot), opaque_kind=True)
+
+
+# records: ``p._replace(w=v)`` and ``dataclasses.replace(p, w=v)`` of a record known only
+# when the code runs (one made in the function is rebuilt when compiling, lowering/records.py)
+def _replaced_jvp(e: Emit, op: Op, t: list) -> Operand | None:
+    record, how, names, *values = op.args
+    t = list(t) + [None] * (len(op.args) - len(t))
+    given = [x for x in t if x is not None]
+    if not given:
+        return None
+
+    def zero(of: Operand) -> Operand:
+        if e.batched is not None:
+            return e._mark(e.helper("zeros_with_directions", of, given[0]), given[:1])
+        return e.helper("zeros_of", of)
+
+    record_dot = t[0] if t[0] is not None else zero(record)
+    value_dots = [t[3 + k] if t[3 + k] is not None else zero(v) for k, v in enumerate(values)]
+    out = e.helper("with_fields", record_dot, names, *value_dots)
+    return e._mark(out, [record_dot, *value_dots])
+
+
+def _with_fields_jvp(e: Emit, op: Op, t: list) -> Operand | None:
+    record, names, *values = op.args
+    t = list(t) + [None] * (len(op.args) - len(t))
+    given = [x for x in t if x is not None]
+    if not given:
+        return None
+
+    def zero(of: Operand) -> Operand:
+        if e.batched is not None:
+            return e._mark(e.helper("zeros_with_directions", of, given[0]), given[:1])
+        return e.helper("zeros_of", of)
+
+    record_dot = t[0] if t[0] is not None else zero(record)
+    value_dots = [t[2 + k] if t[2 + k] is not None else zero(v) for k, v in enumerate(values)]
+    out = e.helper("with_fields", record_dot, names, *value_dots)
+    return e._mark(out, [record_dot, *value_dots])
+
+
+helper("replaced", runtime_items.replaced, (0,), lambda e, g, a: [
+    e.helper("replaced_t", g, a[0], a[2]), None, None,
+    *(e.helper("field_of", g, a[0], Const(name)) for name in a[2].value)],
+    jvp=_replaced_jvp, linear_of=lambda op: [0, *range(3, len(op.args))], opaque_kind=True)
+# a record's tangent: a record of zeros holding the tangents of the fields given
+helper("with_fields", runtime_items.with_fields, (0,), lambda e, g, a: [
+    e.helper("replaced_t", g, a[0], a[1]), None,
+    *(e.helper("field_of", g, a[0], Const(name)) for name in a[1].value)],
+    jvp=_with_fields_jvp, linear_of=lambda op: [0, *range(2, len(op.args))], opaque_kind=True)
+# the new record's adjoint without the fields replaced: a projection, its own transpose
+helper("replaced_t", runtime_items.replaced_t, (0,), lambda e, g, a: [
+    e.helper("replaced_t", g, a[1], a[2]), None, None],
+    jvp=_adjoint_builder_jvp(), opaque_kind=True, reads_items=True)
+# a field's part of a record's adjoint; its transpose puts a cotangent at the field
+helper("field_of", runtime_items.field_of, (0,), lambda e, g, a: [
+    e.helper("field_update", a[1], a[2], g), None, None],
+    jvp=_adjoint_builder_jvp(), reads_items=True)
 helper("zero_items", runtime.zero_items, (), nondiff=True, opaque_kind=True)
 helper("zeros_of", runtime.zeros_of, (), nondiff=True, shaped_like=1, opaque_kind=True)
 helper("dict_of", runtime_items.dict_of, (1,), lambda e, g, a: [

@@ -18,7 +18,7 @@ import inspect
 
 import numpy as np
 
-from .. import batched, batched_adjoints, batched_shaping, runtime
+from .. import batched, batched_adjoints, batched_shaping, runtime, runtime_npmath
 from ..ir import Const, Op, Operand
 from .core import array, helper
 from .emit import Emit, apply_again, batched_call, batched_operand, nth, param, position
@@ -261,6 +261,53 @@ def _append_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand |
     return [e.append(*parts, axis=axis)]
 
 
+def _insert_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    """Each of the array and the values gets the part of `g` where it went."""
+    parts: list[Operand | None] = [None] * len(op.args)
+    arr, obj, values, axis = (param(op, n) for n in ("arr", "obj", "values", "axis"))
+    for which, name in enumerate(("arr", "values")):
+        parts[position(op, name)] = e.helper("insert_adjoint", g, arr, obj, values, axis, which)
+    return parts
+
+
+def _insert_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
+    """The adjoint of one part of an array with values inserted: the part put back
+    among zeros, by np.insert again."""
+    arr, obj, values, axis, which = a[1], a[2], a[3], a[4], a[5].value
+    zeros = e.helper("zeros_of", values if which == 0 else arr)
+    parts = (h, zeros) if which == 0 else (zeros, h)
+    return [e.insert(parts[0], obj, parts[1], axis=axis)]
+
+
+# ------------------------------------------------------------------ running extremes
+# y = np.maximum.accumulate(x): each y[i] is one element of x, the first of the largest
+# up to i (np.maximum keeps its first operand at a tie), so the derivative is a gather
+# from those places (`running_source`), whose adjoint scatters back.
+
+
+def _running_axis(op: Op) -> Operand:
+    dtype, axis = param(op, "dtype"), param(op, "axis")
+    if not (isinstance(dtype, Const) and dtype.value is None):
+        raise NotImplementedError("a running maximum or minimum with dtype= has no rule "
+                                  "(cast its operand instead)")
+    if not (isinstance(axis, Const) and isinstance(axis.value, int)):
+        raise NotImplementedError("the axis of a running maximum or minimum must be a "
+                                  "constant integer to differentiate it")
+    return axis
+
+
+def _running_jvp(e: Emit, op: Op, t: list[Operand | None]) -> Operand:
+    axis = _running_axis(op)
+    source = e.call(runtime_npmath.running_source, op.result, axis)
+    return e.take_along_axis(e.array("array", t[0]), source, axis=axis)
+
+
+def _running_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
+    axis = _running_axis(op)
+    source = e.call(runtime_npmath.running_source, op.result, axis)
+    return [e.helper("take_along_axis_adjoint", g, op.args[0], source, axis)]
+
+
 # ------------------------------------------------------------------ np.pad
 
 
@@ -390,10 +437,20 @@ array("triu", np.triu, "m*, k=0", linear=True,
       vjp=lambda e, op, g: [e.triu(g, k=param(op, "k"))],
       batched=(batched_shaping.batched_triu, ("m", "k")))
 array("tril", np.tril, "m*, k=0", linear=True,
+<<<<<<< HEAD
       vjp=lambda e, op, g: [e.tril(g, k=param(op, "k"))],
       batched=(batched_shaping.batched_tril, ("m", "k")))
 array("append", np.append, "arr*, values*, axis=None", linear=True, jvp=_append_jvp,
       vjp=_append_vjp, batched=_batched_append)
+=======
+      vjp=lambda e, op, g: [e.tril(g, k=param(op, "k"))])
+array("append", np.append, "arr*, values*, axis=None", linear=True, vjp=_append_vjp)
+array("insert", np.insert, "arr*, obj, values*, axis=None", linear=True, vjp=_insert_vjp)
+array("maximum_accumulate", np.maximum.accumulate, "array*, axis=0, dtype=None",
+      jvp=_running_jvp, vjp=_running_vjp)
+array("minimum_accumulate", np.minimum.accumulate, "array*, axis=0, dtype=None",
+      jvp=_running_jvp, vjp=_running_vjp)
+>>>>>>> language
 array("pad", np.pad, "array*, pad_width, mode='constant', constant_values*=0",
       jvp=_pad_jvp, vjp=_pad_vjp,
       batched=(batched.batched_pad, ("array", "pad_width", "mode")))
@@ -431,12 +488,20 @@ array("atleast_3d", np.atleast_3d, "arys*", linear=True, vjp=_shape_back,
 helper("diag_adjoint", runtime.diag_adjoint, (0,), lambda e, h, a: [
     e.diag(h, k=nth(a, 2, 0))], batched=batched_shaping.batched_diag_adjoint)
 helper("diagonal_adjoint", runtime.diagonal_adjoint, (0,), lambda e, h, a: [
+<<<<<<< HEAD
     e.diagonal(h, offset=nth(a, 2, 0), axis1=nth(a, 3, 0), axis2=nth(a, 4, 1))],
     batched=batched_shaping.batched_diagonal_adjoint)
 helper("append_adjoint", runtime.append_adjoint, (0,), _append_adjoint_vjp,
        batched=batched_shaping.batched_append_adjoint)
 helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])],
        batched=batched_shaping.batched_unpad)
+=======
+    e.diagonal(h, offset=nth(a, 2, 0), axis1=nth(a, 3, 0), axis2=nth(a, 4, 1))], vmapped=True)
+helper("append_adjoint", runtime.append_adjoint, (0,), _append_adjoint_vjp, vmapped=True)
+helper("insert_adjoint", runtime_npmath.insert_adjoint, (0,), _insert_adjoint_vjp,
+       vmapped=True)
+helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])], vmapped=True)
+>>>>>>> language
 helper("pad_adjoint", runtime.pad_adjoint, (0,), lambda e, h, a: [
     e.pad(h, a[2], mode=a[3])], batched=batched_shaping.batched_pad_adjoint)
 helper("pad_fill_adjoint", runtime.pad_fill_adjoint, (0,), lambda e, h, a: [

@@ -111,9 +111,12 @@ def _add_at_vjp(e: Emit, g: Operand, args: list) -> list:
 
 helper("add_at", runtime_writes.add_at, (0, 1), _add_at_vjp, joint=True, jvp=_add_at_jvp,
        shaped_like=0)
+# (the transpose writes a zero into the cotangent, filled in first: a branch not taken
+# passes a zero number)
 helper("cleared", runtime_writes.cleared, (0,), lambda e, g, a: [
     e.helper("uncleared", g, *a) if isinstance(a[2], Const) and a[2].value == LIST_SLICE
-    else e.helper("setitem", g, Const(0.0), *a[2:])], opaque_kind=True)
+    else e.helper("setitem", e.helper("dense", g, a[1]), Const(0.0), *a[2:])],
+    opaque_kind=True)
 helper("uncleared", runtime_writes.uncleared, (0,), lambda e, g, a: [
     e.helper("cleared", g, *a[1:])], opaque_kind=True, reads_items=True)
 helper("written_part", runtime_writes.written_part, (0,), lambda e, g, a: [

@@ -176,7 +176,7 @@ def _cse_block(block: Block, seen: dict[tuple, Op], replace: dict[int, Operand],
             _cse_block(inner, dict(seen), replace, joins)
         prim, attrs = op.prim, op.attrs
         if prim in _NEVER_SHARED and not _pure_call(op, joins.written) or op.blocks or \
-                attrs.get("effect") or (prim == "pack" and attrs.get("kind") in ("list", "dict")):
+                attrs.get("effect") or (prim == "pack" and attrs.get("kind") in ("list", "dict", "record")):
             # (two list displays are two lists: reverse mode may append to one in place)
             kept.append(op)
             continue

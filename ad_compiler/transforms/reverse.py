@@ -182,10 +182,19 @@ class _Sweep(BatchedAdjoints, Accumulations):
             elif isinstance(op, LoopOp) and tape and makes_active(op, self.varied):
                 self._taped_loop(op, builder)
             elif isinstance(op, LoopOp):
+                # a list only appended to (the keys max(xs, key=f) compares) grows in
+                # place here too: no copy of it per iteration
+                grown = appends.appended_lists(self._primal_analysis(), op) if tape else {}
+                appended = {id(a) for chain in grown.values() for a in chain}
                 blocks = []
                 for block in op.blocks:
                     inner = Block(params=list(block.params), yields=list(block.yields))
-                    self.forward(block.ops, Builder(inner, builder.producers), tape=False)
+                    inner_builder = Builder(inner, builder.producers)
+                    for block_op in block.ops:
+                        if id(block_op) in appended:
+                            appends.append_in_place(inner_builder, block_op)
+                        else:
+                            self.forward([block_op], inner_builder, tape=False)
                     blocks.append(inner)
                 builder.block.ops.append(op.rebuilt(blocks=blocks))
             elif op.attrs.get("replay_only"):
