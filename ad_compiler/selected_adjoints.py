@@ -18,6 +18,8 @@ the partial is applied as before.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from . import batched, runtime
@@ -111,11 +113,14 @@ def _places(builder: Builder, condition: Operand, like: Operand,
         "fn": runtime.selected_places, "kwnames": ()}).result
 
 
-def fold_inner_selections(blocks: list[Block], uses: dict[int, int]) -> None:
+def fold_inner_selections(blocks: list[Block], uses: dict[int, int],
+                          shaped: Callable[[Value], bool] = lambda v: True) -> None:
     """``where(c, where(c, g, 0) * p, 0)`` is ``where(c, g * p, 0)``: once specialised
     (no ``unbroadcast`` between them), the selection of the cotangent inside a product
     the same selection applies to is left out, where nothing else reads the product;
-    then sums of selections by one condition are one selection (`_merged()`)."""
+    then sums of selections by one condition are one selection (`_merged()`), where
+    the sum is `shaped` (an array of at least one axis: NumPy's sum of two 0-d
+    selections is a scalar, one selection a 0-d array)."""
     made = {r.uid: op for block in blocks for op in block.ops for r in op.results}
     for block in blocks:
         for op in block.ops:
@@ -125,7 +130,9 @@ def fold_inner_selections(blocks: list[Block], uses: dict[int, int]) -> None:
                 if key[1]:  # where(not c, v, 0) is where(c, 0, v)
                     op.args = [key[0], op.args[2], op.args[1]]
     for block in blocks:
-        block.ops = [new for op in block.ops for new in _merged(op, made, uses)]
+        block.ops = [new for op in block.ops
+                     for new in (_merged(op, made, uses) if op.results and shaped(op.results[0])
+                                 else [op])]
 
 
 def _merged(op: Op, made: dict[int, Op], uses: dict[int, int]) -> list[Op]:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, assume, given, note, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, note, settings
 from hypothesis import strategies as st
 from test_random_programs import compile_program
 
@@ -533,6 +533,14 @@ def check(program: Program, seed: int) -> None:
 
 @SETTINGS
 @given(program=programs(), seed=st.integers(0, 2**32 - 1))
+@example(  # two selections of numbers added: NumPy's sum is a scalar, one where a 0-d array
+    program=Program(shapes=((), ()), lines=(
+        ("c", "(y / (1.5 + y * y))", "(y / (1.5 + y * y))"),
+        ("b", "np.where(c > 0, c, 0.0)", "np.where(c > 0, c, 0.0)"),
+        ("t1", "y ** 2", "y ** 2"),
+        ("b", "np.stack([b, b], axis=0)", "np.stack([b, b], axis=0)")),
+        last="b", out_shape=(2,)),
+    seed=3)
 def test_random_array_program(program, seed):
     note(program.render(program.last))
     note(f"shapes={program.shapes} seed={seed}")

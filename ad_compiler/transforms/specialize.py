@@ -63,7 +63,8 @@ def specialize(fn: Function, facts: Facts) -> Function | None:
     if not rewriter.changed:
         return None
     eliminate_dead_code(clone)
-    fold_inner_selections(blocks_of(clone.body), use_counts(clone.body))
+    fold_inner_selections(blocks_of(clone.body), use_counts(clone.body),
+                          lambda v: is_array(facts.of(v)) and len(facts.of(v)[2]) > 0)
     eliminate_dead_code(clone)
     _tidy(clone, facts)
     eliminate_dead_code(clone)
