@@ -437,20 +437,15 @@ array("triu", np.triu, "m*, k=0", linear=True,
       vjp=lambda e, op, g: [e.triu(g, k=param(op, "k"))],
       batched=(batched_shaping.batched_triu, ("m", "k")))
 array("tril", np.tril, "m*, k=0", linear=True,
-<<<<<<< HEAD
       vjp=lambda e, op, g: [e.tril(g, k=param(op, "k"))],
       batched=(batched_shaping.batched_tril, ("m", "k")))
 array("append", np.append, "arr*, values*, axis=None", linear=True, jvp=_append_jvp,
       vjp=_append_vjp, batched=_batched_append)
-=======
-      vjp=lambda e, op, g: [e.tril(g, k=param(op, "k"))])
-array("append", np.append, "arr*, values*, axis=None", linear=True, vjp=_append_vjp)
 array("insert", np.insert, "arr*, obj, values*, axis=None", linear=True, vjp=_insert_vjp)
 array("maximum_accumulate", np.maximum.accumulate, "array*, axis=0, dtype=None",
       jvp=_running_jvp, vjp=_running_vjp)
 array("minimum_accumulate", np.minimum.accumulate, "array*, axis=0, dtype=None",
       jvp=_running_jvp, vjp=_running_vjp)
->>>>>>> language
 array("pad", np.pad, "array*, pad_width, mode='constant', constant_values*=0",
       jvp=_pad_jvp, vjp=_pad_vjp,
       batched=(batched.batched_pad, ("array", "pad_width", "mode")))
@@ -488,20 +483,14 @@ array("atleast_3d", np.atleast_3d, "arys*", linear=True, vjp=_shape_back,
 helper("diag_adjoint", runtime.diag_adjoint, (0,), lambda e, h, a: [
     e.diag(h, k=nth(a, 2, 0))], batched=batched_shaping.batched_diag_adjoint)
 helper("diagonal_adjoint", runtime.diagonal_adjoint, (0,), lambda e, h, a: [
-<<<<<<< HEAD
     e.diagonal(h, offset=nth(a, 2, 0), axis1=nth(a, 3, 0), axis2=nth(a, 4, 1))],
     batched=batched_shaping.batched_diagonal_adjoint)
 helper("append_adjoint", runtime.append_adjoint, (0,), _append_adjoint_vjp,
        batched=batched_shaping.batched_append_adjoint)
-helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])],
-       batched=batched_shaping.batched_unpad)
-=======
-    e.diagonal(h, offset=nth(a, 2, 0), axis1=nth(a, 3, 0), axis2=nth(a, 4, 1))], vmapped=True)
-helper("append_adjoint", runtime.append_adjoint, (0,), _append_adjoint_vjp, vmapped=True)
 helper("insert_adjoint", runtime_npmath.insert_adjoint, (0,), _insert_adjoint_vjp,
        vmapped=True)
-helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])], vmapped=True)
->>>>>>> language
+helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])],
+       batched=batched_shaping.batched_unpad)
 helper("pad_adjoint", runtime.pad_adjoint, (0,), lambda e, h, a: [
     e.pad(h, a[2], mode=a[3])], batched=batched_shaping.batched_pad_adjoint)
 helper("pad_fill_adjoint", runtime.pad_fill_adjoint, (0,), lambda e, h, a: [
