@@ -152,6 +152,60 @@ def test_refused_in_number_code():
         adc.value_and_grad(number_code_added, wrt=0)(0.5, COUNTS.copy())
 
 
+def number_code_multiplied(x, counts):
+    c = counts * 1
+    c += 2.5 * x
+    return c[0] * x
+
+
+def number_code_unread(x, counts):
+    c = counts + 0
+    c += 2.5 * x
+    return x * len(c)
+
+
+def number_code_after_loop(x, counts):
+    s = 0
+    for row in counts:
+        s += row
+    s += 0.5 * x
+    return s[0] * x
+
+
+@pytest.mark.parametrize("f", [number_code_added, number_code_multiplied, number_code_unread],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", MODES)
+def test_refused_in_number_code_made_from_input(f, mode):
+    """Arithmetic of a parameter (``counts * 1``) may be an integer array as its copy
+    may, whether or not the result is read afterwards."""
+    kind = expected_kind(python_error(f, 0.5, COUNTS.copy()))
+    for _ in range(2):
+        with pytest.raises(kind) as caught:
+            adc.value_and_grad(f, mode=mode)(0.5, COUNTS.copy())
+        assert f"line {f.__code__.co_firstlineno + 2}" in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_refused_after_a_loop_of_integer_rows(mode):
+    """``s = 0`` summing integer rows is an integer array by the loop's end."""
+    rows = np.array([[1, 2], [3, 4]])
+    kind = expected_kind(python_error(number_code_after_loop, 0.5, rows.copy()))
+    with pytest.raises(kind):
+        adc.value_and_grad(number_code_after_loop, mode=mode)(0.5, rows.copy())
+
+
+@pytest.mark.parametrize("f", [number_code_added, number_code_multiplied, number_code_unread],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", MODES)
+def test_number_code_of_float_counts(f, mode):
+    floats = COUNTS.astype(float)
+    for x in (0.5, -1.25):
+        expected = numeric_grad(lambda *a: f(a[0], a[1].copy()), [x, floats], 0)
+        value, g = adc.value_and_grad(f, mode=mode)(x, floats.copy())
+        assert value == pytest.approx(f(x, floats.copy()), rel=1e-14)
+        assert np.shape(g) == () and g == pytest.approx(expected, rel=1e-7)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_integers_then_floats(mode):
     """One compiled function called with integer counts (refused) and float counts

@@ -202,24 +202,18 @@ def check_result(lowerer: Any, node: ast.AugAssign, current: Operand, result: An
 def drop_number_checks(fn: Function, free_numbers: set[str]) -> None:
     """The checks of `check_result` whose target is surely a number (``s = 0.0``, then
     ``s += math.sin(x)`` in a loop): a number is rebound, so they cannot fail.  Number
-    code (no array primitive, `uses_arrays()`) keeps only those of a parameter or its
-    copy (``c = counts.copy()``), where an array may come in: it is generated for
-    numbers, and a check would keep a forward loop a gradient does not need."""
+    code (no array primitive, `uses_arrays()`) keeps only those whose target may come
+    from an input (``c = counts.copy()``, ``c = counts * 1``), where an array may come
+    in: it is generated for numbers, and a check would keep a forward loop a gradient
+    does not need."""
     checks = [op for op in walk_ops(fn.body) if _is_check(op)]
     if not checks:
         return
     sharing = _Sharing(fn, free_numbers)
     numbers_only = not uses_arrays(fn)
-    params = {p.uid for p in fn.params}
-
-    def passed_in(target: Operand) -> bool:
-        made = sharing.producers.get(target.uid) if isinstance(target, Value) else None
-        if made is not None and made.prim == "copy" and made.args:
-            target = made.args[0]
-        return isinstance(target, Value) and target.uid in params
-
+    inputs = _FromInputs(fn, sharing, free_numbers) if numbers_only else None
     dropped = {id(op) for op in checks if sharing.of(op.args[0]).immutable
-               or (numbers_only and not passed_in(op.args[0]))}
+               or (inputs is not None and not inputs.may_be(op.args[0]))}
     if not dropped:
         return
 
@@ -230,6 +224,54 @@ def drop_number_checks(fn: Function, free_numbers: set[str]) -> None:
                 keep(inner)
 
     keep(fn.body)
+
+
+class _FromInputs:
+    """Which values of number code may hold an array that came in: a parameter, a
+    global, or what arithmetic, a copy or an ``if`` made of one.  A loop's carried
+    value counts by the value it starts from (``s = 0.0`` then ``s += xi * xi`` is a
+    float, whatever the items are, and the first update rebinds it)."""
+
+    def __init__(self, fn: Function, sharing: _Sharing, free_numbers: set[str]) -> None:
+        self.sharing = sharing
+        self.free_numbers = free_numbers
+        self.params = {p.uid for p in fn.params}
+        self.starts: dict[int, Operand] = {}  # a loop's carried value: where it starts
+        for op in walk_ops(fn.body):
+            if isinstance(op, LoopOp):
+                for params in op.carrier_params:
+                    for p, init in zip(params, op.inits):
+                        self.starts[p.uid] = init
+        self._known: dict[int, bool] = {}
+
+    def may_be(self, operand: Operand) -> bool:
+        if isinstance(operand, FreeName):
+            return operand.name not in self.free_numbers
+        if not isinstance(operand, Value):
+            return False
+        if operand.uid not in self._known:
+            self._known[operand.uid] = True  # (reached again through a loop: assume so)
+            self._known[operand.uid] = self._from_inputs(operand)
+        return self._known[operand.uid]
+
+    def _from_inputs(self, value: Value) -> bool:
+        if value.uid in self.params:
+            return True
+        if value.uid in self.starts:
+            return self.may_be(self.starts[value.uid])
+        op = self.sharing.producers.get(value.uid)
+        if op is None:
+            return True  # (not known: an array may be)
+        if self.sharing.of(value).immutable:
+            return False
+        if isinstance(op, IfOp):
+            k = op.results.index(value)
+            return any(k < len(b.yields) and self.may_be(b.yields[k]) for b in op.blocks)
+        if isinstance(op, LoopOp):
+            k = op.results.index(value)
+            return self.may_be(op.inits[k]) or (
+                k < len(op.body.yields) and self.may_be(op.body.yields[k]))
+        return any(self.may_be(a) for a in op.args) or op.prim in ("call", "custom")
 
 
 def _is_check(op: Op) -> bool:

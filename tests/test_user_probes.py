@@ -1,0 +1,90 @@
+"""Functions written as people write them, each once found to give a wrong derivative
+or an internal error: checked against central differences, forward mode against
+reverse mode, and the compiled value against the function itself."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support import numeric_grad
+
+import ad_compiler as adc
+
+MODES = ["reverse", "forward"]
+W = np.array([1.0, 2.0, 3.0])
+
+
+# ------------------------------------------------------------------ an item of a broadcast
+# Code with no NumPy call is compiled for numbers, where every value has one shape; an
+# item of arithmetic that broadcast a number over an array input must not be taken
+# for one of them (its adjoint is summed back to the number).
+
+def item_of_shifted(x, w):
+    return (w + 2.5 * x)[0] * x
+
+
+def item_of_shifted_copy(x, w):
+    c = w * 1
+    c = c + 2.5 * x
+    return c[0] * x
+
+
+def item_of_either(x, w):
+    c = w + x if x > 0 else w - x
+    return c[1] * x
+
+
+def float_of_item(x, w):
+    return float((w + 2.0 * x)[0]) * x
+
+
+def unpacked(x, w):
+    a, b, c = w + 2.0 * x
+    return a * b + c
+
+
+def largest(x, w):
+    return max(w + 2.0 * x) * x
+
+
+def summed(x, w):
+    return sum(w + 2.0 * x) * x
+
+
+def iterated(x, w):
+    s = 0.0
+    for v in w + 2.0 * x:
+        s += v * v
+    return s
+
+
+def item_of_sum(x, w):
+    return (w + x)[0] * x
+
+
+def item_of_update(x, w):
+    c = w + 0.0
+    c += x
+    return c[0] * x
+
+
+BROADCAST = [item_of_shifted, item_of_shifted_copy, item_of_either, float_of_item,
+             unpacked, largest, summed, iterated, item_of_sum, item_of_update]
+
+
+@pytest.mark.parametrize("f", BROADCAST, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", MODES)
+def test_item_of_broadcast(f, mode):
+    for x in (0.5, -0.7):
+        expected = numeric_grad(f, [x, W], 0)
+        for _ in range(2):
+            value, g = adc.value_and_grad(f, mode=mode)(x, W.copy())
+            assert value == pytest.approx(f(x, W.copy()), rel=1e-14)
+            assert np.shape(g) == ()
+            assert g == pytest.approx(expected, rel=1e-7)
+
+
+@pytest.mark.parametrize("f", [item_of_shifted, unpacked, iterated], ids=lambda f: f.__name__)
+def test_item_of_broadcast_hessian(f):
+    h, x = 1e-4, 0.5
+    expected = (f(x + h, W) - 2.0 * f(x, W) + f(x - h, W)) / h ** 2
+    assert adc.hessian(f)(x, W.copy()) == pytest.approx(expected, rel=1e-5)
