@@ -265,6 +265,15 @@ def check_inplace(target: Any, result: Any, where: str) -> None:
                                "is made, e.g. a = counts.astype(float), or write 'a = a + v')")
 
 
+def keep_dtype(target: Any, result: Any) -> Any:
+    """The value ``a += v`` leaves in `a`: where `a` is an array, NumPy writes the result
+    into it, cast to its dtype (float32 stays float32, after `check_inplace` said the
+    cast is allowed); a number is rebound to the result itself."""
+    if type(target) is not np.ndarray or getattr(result, "dtype", target.dtype) == target.dtype:
+        return result
+    return np.asarray(result).astype(target.dtype)
+
+
 class InPlaceCastError(TypeError):
     """An in-place update whose result NumPy would not cast back (as its UFuncTypeError)."""
 

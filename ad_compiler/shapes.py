@@ -223,6 +223,8 @@ class _Broadcast:
             k = op.results.index(value)
             return self.may_be(op.inits[k]) or (
                 k < len(op.body.yields) and self.may_be(op.body.yields[k]))
+        if op.prim == "keep_dtype":  # ``c += v``: the result, or a copy of it cast
+            return self.may_be(op.args[1])
         if op.prim == "add" or op.prim == "mul" and any(
                 isinstance(a, Const) and type(a.value) is int for a in op.args):
             return self.kinds().numeric(value)  # (else maybe list concatenation or repetition)

@@ -319,3 +319,42 @@ def test_check_folded_for_float_arrays(mode):
     for _ in range(2):
         g = adc.grad(float_update, mode=mode)(X, W)
         assert g == pytest.approx(2.0 * (1.0 - t ** 2) @ W + 2.0, rel=1e-14)
+
+
+# ------------------------------------------------------------------ the dtype kept
+
+def float32_accumulated(x):
+    a = np.zeros(3, dtype=np.float32)
+    a += x
+    a *= x
+    return np.sum(a)
+
+
+def float32_copy_updated(x, y):
+    a = y.copy()
+    a += 2.0 * x
+    return np.sum(a * a)
+
+
+def float32_item_after_update(x, y):
+    a = y.copy()
+    a -= x
+    return a[0] * x[1]
+
+
+@pytest.mark.parametrize("f", [float32_accumulated, float32_copy_updated,
+                               float32_item_after_update], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", MODES)
+def test_float32_target_stays_float32(f, mode):
+    """``a += v`` into a float32 array keeps float32, as NumPy writes into it: the
+    value is NumPy's to the last bit, the gradient that of the float64 arithmetic."""
+    x = np.array([0.3, -0.7, 1.1])
+    args = (x,) if f is float32_accumulated else (x, np.array([0.1, 0.2, 0.3], np.float32))
+    expected = f(*(a.copy() for a in args))
+    assert np.asarray(expected).dtype == np.float32 or f is float32_item_after_update
+    g_expected = numeric_grad(lambda *a: np.float64(f(*a)), list(args), 0, eps=1e-3)
+    for _ in range(2):
+        value, g = adc.value_and_grad(f, mode=mode)(*(a.copy() for a in args))
+        assert np.asarray(value).dtype == np.asarray(expected).dtype
+        assert value == expected
+        assert g == pytest.approx(g_expected, rel=1e-4, abs=1e-5)

@@ -199,6 +199,16 @@ def check_result(lowerer: Any, node: ast.AugAssign, current: Operand, result: An
         "guard": True})
 
 
+def kept_dtype(lowerer: Any, current: Operand, result: Any) -> Any:
+    """What ``current op= value`` leaves in the name, after `check_result`: the result
+    cast to the array's dtype where `current` is an array (`keep_dtype()`: a float32
+    array stays one), the result itself where it is a number."""
+    if isinstance(current, Const) or not isinstance(result, Value):
+        return result
+    return lowerer.builder.emit("keep_dtype", [current, result], attrs={
+        "fn": runtime_writes.keep_dtype, "kwnames": ()}).result
+
+
 def drop_number_checks(fn: Function, free_numbers: set[str]) -> None:
     """The checks of `check_result` whose target is surely a number (``s = 0.0``, then
     ``s += math.sin(x)`` in a loop): a number is rebound, so they cannot fail.  Number
@@ -206,7 +216,7 @@ def drop_number_checks(fn: Function, free_numbers: set[str]) -> None:
     from an input (``c = counts.copy()``, ``c = counts * 1``), where an array may come
     in: it is generated for numbers, and a check would keep a forward loop a gradient
     does not need."""
-    checks = [op for op in walk_ops(fn.body) if _is_check(op)]
+    checks = [op for op in walk_ops(fn.body) if _is_check(op) or op.prim == "keep_dtype"]
     if not checks:
         return
     sharing = _Sharing(fn, free_numbers)
@@ -216,10 +226,20 @@ def drop_number_checks(fn: Function, free_numbers: set[str]) -> None:
                or (inputs is not None and not inputs.may_be(op.args[0]))}
     if not dropped:
         return
+    # a dropped cast's value is the result it was given
+    replace = {op.results[0].uid: op.args[1] for op in checks
+               if id(op) in dropped and op.prim == "keep_dtype"}
+
+    def substitute(operand: Operand) -> Operand:
+        while isinstance(operand, Value) and operand.uid in replace:
+            operand = replace[operand.uid]
+        return operand
 
     def keep(block: Block) -> None:
         block.ops = [op for op in block.ops if id(op) not in dropped]
+        block.yields = [substitute(y) for y in block.yields]
         for op in block.ops:
+            op.args = [substitute(a) for a in op.args]
             for inner in op.blocks:
                 keep(inner)
 
@@ -410,6 +430,8 @@ class _Sharing:
         args = [self.of(a) for a in op.args]
         fresh = frozenset({("new", op.results[0].uid)}) if op.results else frozenset()
         fn = op.attrs.get("fn")
+        if op.prim == "keep_dtype":  # the result, or a copy of it cast
+            return args[1]
         if op.prim in ("setitem", "add_at"):  # the same object (a list holds the value)
             return _Facts(args[0].obj, args[0].inner | args[1].reach, False)
         if op.prim == "pack":

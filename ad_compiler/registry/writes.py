@@ -209,3 +209,9 @@ helper("tape_rows", runtime_writes.tape_rows, (), None,
        unsupported="the derivative of a tape's stacked items")
 helper("row_products", runtime_writes.row_products, (), None,
        unsupported="the derivative of products hoisted out of a loop")
+
+# ``a += v`` of an array keeps its dtype (`keep_dtype`): a cast, whose derivative is
+# the derivative of the result as it is
+helper("keep_dtype", runtime_writes.keep_dtype, (1,), lambda e, g, a: [None, g],
+       jvp=lambda e, op, t: t[1] if len(t) > 1 else None, says_nothing_of_arrays=True,
+       kind_like=1)
