@@ -88,3 +88,68 @@ def test_item_of_broadcast_hessian(f):
     h, x = 1e-4, 0.5
     expected = (f(x + h, W) - 2.0 * f(x, W) + f(x - h, W)) / h ** 2
     assert adc.hessian(f)(x, W.copy()) == pytest.approx(expected, rel=1e-5)
+
+
+SHIFTS = np.array([1.0, 2.0, 3.0])  # a module's array, read when the code runs
+ROWS = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 1.0]])
+
+
+def item_of_global_sum(x, w):
+    c = SHIFTS + x
+    return c[0] * x
+
+
+def item_of_rows_summed(x, w):
+    s = 0.0
+    for row in ROWS:
+        s += row * x
+    return s[0] * s[1]
+
+
+def item_of_input_rows_summed(x, w):
+    s = 0.0
+    for row in w:
+        s = s + row * x
+    return s[0] + s[1] * x
+
+
+def largest_and_smallest(x, w):
+    d = w * x + 1.0
+    return max(d) + min(d)
+
+
+def item_of_negated_sum(x, w):
+    y = -x + w
+    return y[0] * y[1]
+
+
+def item_of_sum_or_input(x, w):
+    y = x + w if x > 0 else w
+    return y[0] * x
+
+
+def item_of_rebound_sum(x, w):
+    y = w
+    y = y + x
+    return y[-1] * x
+
+
+def first_of_sorted(x, w):
+    return sorted(w + x)[0] * x
+
+
+MORE = [(item_of_global_sum, W), (item_of_rows_summed, W), (item_of_input_rows_summed, ROWS),
+        (largest_and_smallest, W), (item_of_negated_sum, W), (item_of_sum_or_input, W),
+        (item_of_rebound_sum, W), (first_of_sorted, W)]
+
+
+@pytest.mark.parametrize("f, w", MORE, ids=lambda a: getattr(a, "__name__", ""))
+@pytest.mark.parametrize("mode", MODES)
+def test_more_items_of_broadcasts(f, w, mode):
+    for x in (0.5, 1.25):
+        expected = numeric_grad(f, [x, w], 0)
+        for _ in range(2):
+            value, g = adc.value_and_grad(f, mode=mode)(x, w.copy())
+            assert value == pytest.approx(f(x, w.copy()), rel=1e-14)
+            assert np.shape(g) == ()
+            assert g == pytest.approx(expected, rel=1e-7)
