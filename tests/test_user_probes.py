@@ -153,3 +153,51 @@ def test_more_items_of_broadcasts(f, w, mode):
             assert value == pytest.approx(f(x, w.copy()), rel=1e-14)
             assert np.shape(g) == ()
             assert g == pytest.approx(expected, rel=1e-7)
+
+
+# ------------------------------------------------------------------ dicts a list holds
+
+LAYERS = [{"W": 0.3, "b": 0.1}, {"W": -0.5, "b": 0.2}]
+
+
+def scaled_in_a_loop(params):
+    for layer in params:
+        layer["W"] *= 2.0
+    return params[0]["W"] * params[1]["W"]
+
+
+def scaled_by_index(params):
+    for i in range(len(params)):
+        params[i]["W"] = params[i]["W"] * 2.0
+    return params[0]["W"] * params[1]["W"]
+
+
+def scaled_copies(params):
+    new = []
+    for layer in params:
+        d = dict(layer)
+        d["W"] = d["W"] * 2.0
+        new.append(d)
+    return new[0]["W"] * new[1]["W"] + params[0]["W"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dict_item_of_a_list_changed_in_a_loop_is_refused(mode):
+    """The loop's name shares each dict with the list: the compiled code cannot follow
+    the change, so it refuses when the code runs rather than differentiate the dicts
+    as they were."""
+    with pytest.raises(ValueError, match="params, read afterwards, shares"):
+        adc.grad(scaled_in_a_loop, mode=mode)([dict(d) for d in LAYERS])
+
+
+@pytest.mark.parametrize("f, expected", [
+    (scaled_by_index, [{"W": 4 * -0.5, "b": 0.0}, {"W": 4 * 0.3, "b": 0.0}]),
+    (scaled_copies, [{"W": 4 * -0.5 + 1.0, "b": 0.0}, {"W": 4 * 0.3, "b": 0.0}]),
+], ids=["by_index", "copies"])
+@pytest.mark.parametrize("mode", MODES)
+def test_dict_items_written_by_index_or_copied(f, expected, mode):
+    value, g = adc.value_and_grad(f, mode=mode)([dict(d) for d in LAYERS])
+    assert value == pytest.approx(f([dict(d) for d in LAYERS]), rel=1e-15)
+    for got, want in zip(g, expected):
+        assert got["W"] == pytest.approx(want["W"], rel=1e-14)
+        assert got["b"] == 0.0
