@@ -201,3 +201,94 @@ def test_dict_items_written_by_index_or_copied(f, expected, mode):
     for got, want in zip(g, expected):
         assert got["W"] == pytest.approx(want["W"], rel=1e-14)
         assert got["b"] == 0.0
+
+
+# ------------------------------------------------------------------ a number read at an index
+# ``t = x[0]`` is a copy where the item is a number and a view where it is a row (or a
+# list's array): a later write into `x`, or ``t += v``, changes the other only then.
+
+def kept_before_overwrite(x):
+    y = x.copy()
+    t = y[0]
+    y[0] = 5.0 * x[1]
+    return t * y[0]
+
+
+def swapped(x):
+    y = x.copy()
+    tmp = y[0]
+    y[0] = y[2]
+    y[2] = tmp
+    return y[0] * 2.0 + y[2] ** 2 + y[1]
+
+
+def item_accumulated(x):
+    t = x[0]
+    t += x[1]
+    return t * x[0]
+
+
+def item_scaled(x):
+    t = x[0]
+    t *= 2.0
+    return t + np.sum(x)
+
+
+def row_scaled(x):
+    A = np.outer(x, x)
+    row = A[0]
+    row *= 2.0
+    return np.sum(A)
+
+
+def row_kept_before_overwrite(x):
+    A = np.outer(x, x)
+    row = A[0]
+    A[0, 1] = 7.0 * x[2]
+    return np.sum(row * x)
+
+
+ITEMS = [kept_before_overwrite, swapped, item_accumulated, item_scaled, row_scaled,
+         row_kept_before_overwrite]
+
+
+@pytest.mark.parametrize("f", ITEMS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", MODES)
+def test_items_read_at_an_index(f, mode):
+    x = np.array([0.7, -1.2, 2.0])
+    expected = numeric_grad(f, [x], 0)
+    for _ in range(2):
+        value, g = adc.value_and_grad(f, mode=mode)(x.copy())
+        assert value == pytest.approx(f(x.copy()), rel=1e-14)
+        assert g == pytest.approx(expected, rel=1e-7, abs=1e-9)
+
+
+def list_item_accumulated(xs):
+    r = xs[0]
+    r += 1.0
+    return r * xs[0]
+
+
+def list_item_kept_before_overwrite(xs):
+    ys = list(xs)
+    t = ys[0]
+    ys[0] = 3.0 * xs[1]
+    return t * ys[0]
+
+
+@pytest.mark.parametrize("f, expected", [
+    (list_item_accumulated, lambda a, b: [2.0 * a + 1.0, 0.0]),
+    (list_item_kept_before_overwrite, lambda a, b: [3.0 * b, 3.0 * a]),
+], ids=["accumulated", "kept"])
+@pytest.mark.parametrize("mode", MODES)
+def test_numbers_read_from_a_list(f, expected, mode):
+    xs = [0.7, 1.5]
+    value, g = adc.value_and_grad(f, mode=mode)(list(xs))
+    assert value == pytest.approx(f(list(xs)), rel=1e-15)
+    assert g == pytest.approx(expected(*xs), rel=1e-14)
+
+
+def test_item_hessian():
+    """d2/dx0^2 of (x0 + x1) * x0 is 2, d2/dx0dx1 is 1."""
+    H = adc.hessian(item_accumulated)(np.array([0.7, -1.2, 2.0]))
+    assert H == pytest.approx(np.array([[2.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))

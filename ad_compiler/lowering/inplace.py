@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,6 +207,24 @@ def kept_dtype(lowerer: Any, current: Operand, result: Any) -> Any:
         return result
     return lowerer.builder.emit("keep_dtype", [current, result], attrs={
         "fn": runtime_writes.keep_dtype, "kwnames": ()}).result
+
+
+def if_held_in_place(lowerer: Any, item: Value, then: Callable[[], Operand],
+                     otherwise: Operand) -> Operand:
+    """``then() if held_in_place(item) else otherwise``: ``t = x[0]`` is a view of `x` (a
+    row, a list's array) only where the item is an array or a list; a number read at
+    an index is a copy, which a write into `x` (or ``t += v``) leaves apart."""
+    builder = lowerer.builder
+    held = builder.emit("call", [item], attrs={
+        "fn": runtime_writes.held_in_place, "kwnames": (), "nondiff": True}).result
+    saved, block = builder.block, Block()
+    builder.block = block
+    try:
+        block.yields = [then()]
+    finally:
+        builder.block = saved
+    return lowerer._emit_structured(IfOp, [held], [block, Block(yields=[otherwise])], [None],
+                                    lowerer.stmt, if_kind="ifexp")[0]
 
 
 def drop_number_checks(fn: Function, free_numbers: set[str]) -> None:

@@ -76,7 +76,7 @@ class Writes:
             return
         produced = {result.uid}
         update = inplace.Update(self, stmt, current, result, self.builder.producers[result.uid])
-        self._rebind(current, result, produced)
+        self._rebind(current, result, produced, item_updated=True)
         inplace.collect_readers(update, skip=produced)
         self.root.updates.append(update)
 
@@ -434,10 +434,14 @@ class Writes:
             self.root.assumed_float[assumed][0].append(self.builder.producers[written.uid])
 
     # ------------------------------------------------------------ rebinding
-    def _rebind(self, old: Any, new: Any, produced: set[int], write_back: bool = True) -> None:
+    def _rebind(self, old: Any, new: Any, produced: set[int], write_back: bool = True,
+                item_updated: bool = False) -> None:
         """Every name holding `old` now holds `new` (here and in the callers of an inlined
         function); views of `old` are taken again; a view written into is written back
-        into the array it views (`write_back`; not for a view taken again)."""
+        into the array it views (`write_back`; not for a view taken again).  An item
+        read at an integer index is a view only where it is an array or a list, which
+        is known when the code runs (`if_held_in_place()`): taken again, and written
+        back after ``item += v`` (`item_updated`), only there."""
         frame: Any = self
         display, in_loop = self._display_of(old)
         while frame is not None:
@@ -474,7 +478,11 @@ class Writes:
                 if held.uid in self.root.maybe_views:
                     raise self._unknown_view_error(name)
                 _, parts = views[held.uid]
-                again = self.builder.emit("getitem", [new, *parts]).result
+                if self._item_parts(parts):  # t = x[0] before x[0] = v: a number stays
+                    again = inplace.if_held_in_place(self, held, lambda parts=parts: (
+                        self.builder.emit("getitem", [new, *parts]).result), held)
+                else:
+                    again = self.builder.emit("getitem", [new, *parts]).result
                 again.name = name
                 views[again.uid] = (new, parts)
                 produced.add(again.uid)
@@ -483,7 +491,11 @@ class Writes:
             base, parts = views[old.uid]
             if isinstance(base, Value):  # (into an array only, where base may be a list)
                 maybe = old.uid in self.root.maybe_views
-                written = self._setitem(base, new, parts, maybe)
+                if item_updated and self._item_parts(parts):  # t = x[0]; t += v
+                    written = inplace.if_held_in_place(self, old, lambda: self._setitem(
+                        base, new, parts, maybe), base)
+                else:
+                    written = self._setitem(base, new, parts, maybe)
                 produced.add(written.uid)
                 views[new.uid] = (written, parts)
                 if maybe:  # written again, it is still a copy where base is a list
@@ -698,6 +710,13 @@ class Writes:
                 return False
             return not (op.prim == "call" and op.attrs.get("fn") in (list, sorted))
         return False
+
+    def _item_parts(self, parts: list[Operand]) -> bool:
+        """An index of integers only (``x[0]``, ``A[i, j]``): it reads an item, which is
+        a number or an object the base holds, where a slice reads a view or a copy."""
+        return not any(isinstance(p, Const) and (p.value is None or p.value is Ellipsis
+                                                 or isinstance(p.value, slice))
+                       or self._is_slice_call(p) for p in parts)
 
     def _is_slice_call(self, part: Operand) -> bool:
         op = self.builder.producers.get(part.uid) if isinstance(part, Value) else None
