@@ -178,8 +178,10 @@ def _part(x: Any, key: Any) -> Any:
 def dense(a: Any, like: Any) -> Any:
     """`a` with a slice's sparse adjoint filled in, shaped like `like`: an adjoint that
     rules may pass on to several operands, so nothing may update it in place (unlike
-    `densify`'s, which its one owner accumulates into)."""
-    if isinstance(a, IndexUpdate) or (_is_zero(a) and _is_container(like)):
+    `densify`'s, which its one owner accumulates into).  A zero adjoint of an array
+    (what a branch that did not read it passes on) is zeros, which the rules may index."""
+    if isinstance(a, IndexUpdate) or (_is_zero(a) and (_is_container(like)
+                                                       or type(like) is np.ndarray)):
         a = densify(a, like)
     return _shared(a)
 

@@ -292,3 +292,69 @@ def test_item_hessian():
     """d2/dx0^2 of (x0 + x1) * x0 is 2, d2/dx0dx1 is 1."""
     H = adc.hessian(item_accumulated)(np.array([0.7, -1.2, 2.0]))
     assert H == pytest.approx(np.array([[2.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+
+
+# ------------------------------------------------------------------ writes in branches
+
+def two_writes_in_a_branch(x):
+    y = x.copy()
+    for i in range(len(y) - 1):
+        if y[i] > y[i + 1]:
+            y[i] = y[i + 1] * 2.0
+            y[i + 1] = 5.0 * x[0]
+    return np.sum(y * np.arange(1.0, 5.0))
+
+
+def bubble_pass(x):
+    y = x.copy()
+    for i in range(len(y) - 1):
+        if y[i] > y[i + 1]:
+            tmp = y[i]
+            y[i] = y[i + 1]
+            y[i + 1] = tmp
+    return np.sum(y * np.arange(1.0, 5.0))
+
+
+def written_then_chosen(x):
+    y = x.copy()
+    if y[0] > y[1]:
+        y[0] = y[1] * 2.0
+        t = y[0] if x[0] > 0 else x[1]
+        y[1] = t
+    return np.sum(y * np.arange(1.0, 5.0))
+
+
+def written_then_unread_in_a_branch(x):
+    y = x.copy()
+    y[0] = x[1] * 2.0
+    if x[0] > 0:
+        s = np.sum(y)
+    else:
+        s = x[2] * 1.0
+    return s
+
+
+BRANCH_WRITES = [two_writes_in_a_branch, bubble_pass, written_then_chosen,
+                 written_then_unread_in_a_branch]
+
+
+@pytest.mark.parametrize("f", BRANCH_WRITES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", MODES)
+def test_writes_in_branches(f, mode):
+    """The array a branch writes is the one the code after it reads (generic code and
+    code specialised to the input's shape, so twice), and the adjoint of an array a
+    branch does not read is zeros."""
+    for x in (np.array([0.7, -1.2, 2.0, 0.4]), np.array([-0.7, -1.2, 2.0, 0.4])):
+        expected = numeric_grad(f, [x], 0)
+        for _ in range(2):
+            value, g = adc.value_and_grad(f, mode=mode)(x.copy())
+            assert value == pytest.approx(f(x.copy()), rel=1e-14)
+            assert g == pytest.approx(expected, rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize("f", BRANCH_WRITES, ids=lambda f: f.__name__)
+def test_writes_in_branches_hessian(f):
+    """Piecewise linear: the Hessian is zero (no internal error on the zero adjoint of
+    a branch)."""
+    for x in (np.array([0.7, -1.2, 2.0, 0.4]), np.array([-0.7, -1.2, 2.0, 0.4])):
+        assert np.all(adc.hessian(f)(x.copy()) == 0.0)
