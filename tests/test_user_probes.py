@@ -358,3 +358,50 @@ def test_writes_in_branches_hessian(f):
     a branch)."""
     for x in (np.array([0.7, -1.2, 2.0, 0.4]), np.array([-0.7, -1.2, 2.0, 0.4])):
         assert np.all(adc.hessian(f)(x.copy()) == 0.0)
+
+
+# ------------------------------------------------------------------ displays changed in a branch
+
+def key_added_in_a_branch(x):
+    d = {"a": x[0], "b": x[1]}
+    if x[2] > 0:
+        d["c"] = d["b"] ** 2
+    return d["a"] * d["b"]
+
+
+def key_scaled_in_a_branch(x):
+    d = {"a": x[0], "b": x[1]}
+    if x[2] > 0:
+        d["a"] = d["a"] * x[2]
+    return d["a"] * d["b"]
+
+
+def dict_made_in_each_branch(x):
+    if x[2] > 0:
+        d = {"a": x[0], "b": 2.0}
+    else:
+        d = {"a": x[1], "b": x[0]}
+    return d["a"] * d["b"]
+
+
+def list_item_scaled_in_a_branch(x):
+    xs = [x[0], x[1]]
+    if x[2] > 0:
+        xs[0] = xs[0] * x[2]
+    return xs[0] * xs[1]
+
+
+DISPLAYS = [key_added_in_a_branch, key_scaled_in_a_branch, dict_made_in_each_branch,
+            list_item_scaled_in_a_branch]
+
+
+@pytest.mark.parametrize("f", DISPLAYS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", MODES)
+def test_display_changed_in_a_branch(f, mode):
+    for x in (np.array([0.7, -1.2, 2.0]), np.array([0.7, -1.2, -2.0])):
+        expected = numeric_grad(f, [x], 0)
+        assert np.any(expected != 0.0)
+        assert adc.grad(f, mode=mode)(x) == pytest.approx(expected, rel=1e-7, abs=1e-9)
+        value, g = adc.value_and_grad(f, mode=mode)(x)
+        assert value == pytest.approx(f(x), rel=1e-15)
+        assert g == pytest.approx(expected, rel=1e-7, abs=1e-9)

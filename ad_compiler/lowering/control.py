@@ -97,14 +97,27 @@ class ControlFlow:
                                        "differently on the two paths of this 'if'",
                                  hint="make it once after the 'if' from parameters the "
                                       "branches choose: d = stats.norm(mu, sigma)")
-        then.block.yields = [then.env[n] for n in changed]
-        orelse.block.yields = [orelse.env[n] for n in changed]
+        then.block.yields = [self._yielded(then, n, stmt) for n in changed]
+        orelse.block.yields = [self._yielded(orelse, n, stmt) for n in changed]
         results = self._emit_structured(IfOp, [cond], [then.block, orelse.block], changed, stmt)
         for name in [n for n in then.env if n not in orelse.env] + \
                 [n for n in orelse.env if n not in then.env]:
             self.branch_only[name] = stmt
         self.env.update(zip(changed, results))
         return None
+
+    def _yielded(self, branch: _Branch, name: str, stmt: ast.stmt) -> Operand:
+        """What a branch passes on as `name`: a list or dict display it built or wrote
+        into (``d["a"] = v``) made one runtime value, at the end of the branch."""
+        value = branch.env[name]
+        if isinstance(value, Operand):
+            return value
+        saved = self.builder.block
+        self.builder.block = branch.block
+        try:
+            return self._materialize(value, stmt)
+        finally:
+            self.builder.block = saved
 
     def _merge_returns(self, stmt: ast.If, cond: Operand, then: _Branch,
                        orelse: _Branch) -> _Returned:
