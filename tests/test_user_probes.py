@@ -391,8 +391,24 @@ def list_item_scaled_in_a_branch(x):
     return xs[0] * xs[1]
 
 
+def key_divided_in_a_try(x):
+    d = {"a": x[0]}
+    try:
+        d["a"] = d["a"] / x[1]
+    except ZeroDivisionError:
+        d["a"] = 0.0
+    return d["a"] * x[2]
+
+
+def key_divided_in_a_with(x):
+    d = {"a": x[0]}
+    with np.errstate(divide="ignore"):
+        d["a"] = d["a"] / x[1]
+    return d["a"] * x[2]
+
+
 DISPLAYS = [key_added_in_a_branch, key_scaled_in_a_branch, dict_made_in_each_branch,
-            list_item_scaled_in_a_branch]
+            list_item_scaled_in_a_branch, key_divided_in_a_try, key_divided_in_a_with]
 
 
 @pytest.mark.parametrize("f", DISPLAYS, ids=lambda f: f.__name__)

@@ -97,8 +97,9 @@ class ControlFlow:
                                        "differently on the two paths of this 'if'",
                                  hint="make it once after the 'if' from parameters the "
                                       "branches choose: d = stats.norm(mu, sigma)")
-        then.block.yields = [self._yielded(then, n, stmt) for n in changed]
-        orelse.block.yields = [self._yielded(orelse, n, stmt) for n in changed]
+        then.block.yields = [self._yielded(then.block, then.env[n], stmt) for n in changed]
+        orelse.block.yields = [self._yielded(orelse.block, orelse.env[n], stmt)
+                               for n in changed]
         results = self._emit_structured(IfOp, [cond], [then.block, orelse.block], changed, stmt)
         for name in [n for n in then.env if n not in orelse.env] + \
                 [n for n in orelse.env if n not in then.env]:
@@ -106,14 +107,13 @@ class ControlFlow:
         self.env.update(zip(changed, results))
         return None
 
-    def _yielded(self, branch: _Branch, name: str, stmt: ast.stmt) -> Operand:
-        """What a branch passes on as `name`: a list or dict display it built or wrote
-        into (``d["a"] = v``) made one runtime value, at the end of the branch."""
-        value = branch.env[name]
+    def _yielded(self, block: Block, value: Any, stmt: ast.stmt) -> Operand:
+        """What a branch's `block` passes on: a list or dict display it built or wrote
+        into (``d["a"] = v``) made one runtime value, at the end of the block."""
         if isinstance(value, Operand):
             return value
         saved = self.builder.block
-        self.builder.block = branch.block
+        self.builder.block = block
         try:
             return self._materialize(value, stmt)
         finally:
