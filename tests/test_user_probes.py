@@ -421,3 +421,46 @@ def test_display_changed_in_a_branch(f, mode):
         value, g = adc.value_and_grad(f, mode=mode)(x)
         assert value == pytest.approx(f(x), rel=1e-15)
         assert g == pytest.approx(expected, rel=1e-7, abs=1e-9)
+
+
+# ------------------------------------------------------------------ helpers updating in place
+
+def scale_in_place(a, s):
+    a *= s
+
+
+def scaled_by_a_helper(x):
+    y = x.copy()
+    scale_in_place(y, 2.0)
+    return np.sum(y * x)
+
+
+def bump(a):
+    a += 1.0
+
+
+def number_bumped_by_a_helper(x):
+    t = x[0] * 2.0
+    bump(t)  # a number: rebound in the helper, the caller's t is as it was
+    return t * x[1]
+
+
+def updated_through_another_name(x):
+    a = np.zeros(3)
+    b = a
+    b += x
+    return np.sum(a * x)
+
+
+@pytest.mark.parametrize("f, expected", [
+    (scaled_by_a_helper, lambda x: 4.0 * x),
+    (number_bumped_by_a_helper, lambda x: np.array([2.0 * x[1], 2.0 * x[0], 0.0])),
+    (updated_through_another_name, lambda x: 2.0 * x),
+], ids=["array", "number", "another_name"])
+@pytest.mark.parametrize("mode", MODES)
+def test_updates_in_place_seen_by_other_names(f, expected, mode):
+    x = np.array([0.7, -1.2, 2.0])
+    for _ in range(2):
+        value, g = adc.value_and_grad(f, mode=mode)(x.copy())
+        assert value == pytest.approx(f(x.copy()), rel=1e-15)
+        assert g == pytest.approx(expected(x), rel=1e-14)

@@ -80,6 +80,25 @@ class Writes:
         inplace.collect_readers(update, skip=produced)
         self.root.updates.append(update)
 
+    def _update_sharers(self, update: Any, current: Value, kept: Value) -> None:
+        """``a += v`` where other names (a caller's, ``b = a``) hold the same value: where
+        it is an array, NumPy changes it for them too, so they are rebound to the new
+        value where it is one (`if_held_in_place()`), and a number is left to them."""
+        target = update.node.target.id
+        frame: Any = self
+        while frame is not None:
+            if any(held is current and (frame is not self or name != target)
+                   for name, held in frame.env.items()):
+                break
+            frame = frame.caller[0] if frame.caller is not None else None
+        if frame is None:
+            return
+        shared = inplace.if_held_in_place(self, current, lambda: kept, current)
+        produced = {shared.uid}
+        self._rebind(current, shared, produced, write_back=False)
+        update.readers.clear()
+        inplace.collect_readers(update, skip=produced)
+
     def _add_at(self, node: ast.Call) -> Operand:
         """``np.add.at(a, idx, v)``: `a` with `v` added at `idx`, a repeated index adding
         each time; a new value every name holding `a` is rebound to."""
