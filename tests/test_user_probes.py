@@ -248,8 +248,25 @@ def row_kept_before_overwrite(x):
     return np.sum(row * x)
 
 
+def item_named_twice(x):
+    t = x[0]
+    u = t
+    t += 1.0
+    t *= x[1]
+    return u * t + x[0]
+
+
+def row_named_twice(x):
+    A = np.outer(x, x)
+    row = A[1]
+    other = row
+    row += x
+    row -= 0.5
+    return np.sum(A * A) + np.sum(other)
+
+
 ITEMS = [kept_before_overwrite, swapped, item_accumulated, item_scaled, row_scaled,
-         row_kept_before_overwrite]
+         row_kept_before_overwrite, item_named_twice, row_named_twice]
 
 
 @pytest.mark.parametrize("f", ITEMS, ids=lambda f: f.__name__)

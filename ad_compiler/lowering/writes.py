@@ -76,7 +76,15 @@ class Writes:
             return
         produced = {result.uid}
         update = inplace.Update(self, stmt, current, result, self.builder.producers[result.uid])
-        self._rebind(current, result, produced, item_updated=True)
+        new: Value = result
+        if self._item_parts(self.root.view_of[current.uid][1]):  # t = x[0]: other names
+            new = inplace.if_held_in_place(self, current, lambda: result, current)  # of a
+            produced.add(new.uid)                                  # number keep its value
+        self._rebind(current, new, produced, item_updated=True)
+        if new is not result:
+            self._bind(stmt.target.id, result)
+            if new.uid in self.root.view_of:  # the next ``t += v`` writes back again
+                self.root.view_of[result.uid] = self.root.view_of[new.uid]
         inplace.collect_readers(update, skip=produced)
         self.root.updates.append(update)
 
