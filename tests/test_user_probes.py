@@ -546,3 +546,21 @@ def test_a_loop_reads_the_items_its_body_wrote(f, mode):
         value, g = adc.value_and_grad(f, mode=mode)(copy.copy(x))
         assert value == pytest.approx(f(copy.copy(x)), rel=1e-14)
         assert g == pytest.approx(expected, rel=1e-7, abs=1e-9)
+
+
+def number_named_twice_in_a_loop(x):
+    a = x * 2.0
+    s = 0.0
+    for k in range(3):
+        b = a  # a number: b += rebinds b, a is as it was
+        b += x * k
+        s += b
+    return s + a
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_name_the_loop_does_not_carry_keeps_a_number(mode):
+    """d/dx (3 * 2x + 3x + 2x) = 11."""
+    value, g = adc.value_and_grad(number_named_twice_in_a_loop, mode=mode)(0.7)
+    assert value == pytest.approx(number_named_twice_in_a_loop(0.7), rel=1e-15)
+    assert g == pytest.approx(11.0, rel=1e-15)

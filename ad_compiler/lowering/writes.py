@@ -91,21 +91,25 @@ class Writes:
     def _update_sharers(self, update: Any, current: Value, kept: Value) -> None:
         """``a += v`` where other names (a caller's, ``b = a``) hold the same value: where
         it is an array, NumPy changes it for them too, so they are rebound to the new
-        value where it is one (`if_held_in_place()`), and a number is left to them."""
+        value where it is one (`if_held_in_place()`), and a number is left to them.  A
+        name a loop around the statement does not carry is left to the run-time guard."""
         target = update.node.target.id
+        sharers: list[tuple[Any, str]] = []
         frame: Any = self
         while frame is not None:
-            if any(held is current and (frame is not self or name != target)
-                   for name, held in frame.env.items()):
-                break
+            sharers += [(frame, name) for name, held in frame.env.items()
+                        if held is current and (frame is not self or name != target)
+                        and frame._may_rebind(name, strict=False)]
             frame = frame.caller[0] if frame.caller is not None else None
-        if frame is None:
+        if not sharers:
             return
         shared = inplace.if_held_in_place(self, current, lambda: kept, current)
-        produced = {shared.uid}
-        self._rebind(current, shared, produced, write_back=False)
+        for frame, name in sharers:
+            frame.env[name] = shared
+        if shared.name is None:
+            shared.name = sharers[0][1]
         update.readers.clear()
-        inplace.collect_readers(update, skip=produced)
+        inplace.collect_readers(update, skip={shared.uid})
 
     def _add_at(self, node: ast.Call) -> Operand:
         """``np.add.at(a, idx, v)``: `a` with `v` added at `idx`, a repeated index adding
