@@ -202,7 +202,7 @@ CASES = {
                                   grad_at(N.with_extend_by_array, 0.5), "must be a list",
                                   error=TypeError),
     "shared update": Refused(("+=",), N.with_shared_update,
-                             grad_at(N.with_shared_update, V3), "zs, read afterwards, shares",
+                             grad_at(N.with_shared_update, V3), "z, read afterwards, shares",
                              error=ValueError),
     "dict item written in a loop": Refused(
         ('layer["W"] = v',), N.with_dict_item_written_in_a_loop,

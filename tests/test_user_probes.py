@@ -449,7 +449,7 @@ def scale_in_place(a, s):
 
 
 def scaled_by_a_helper(x):
-    y = x.copy()
+    y = np.array(x)
     scale_in_place(y, 2.0)
     return np.sum(y * x)
 

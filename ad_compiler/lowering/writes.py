@@ -91,8 +91,12 @@ class Writes:
     def _update_sharers(self, update: Any, current: Value, kept: Value) -> None:
         """``a += v`` where other names (a caller's, ``b = a``) hold the same value: where
         it is an array, NumPy changes it for them too, so they are rebound to the new
-        value where it is one (`if_held_in_place()`), and a number is left to them.  A
-        name a loop around the statement does not carry is left to the run-time guard."""
+        value where it is one (`if_held_in_place()`), and a number is left to them.  Only
+        for a value made by NumPy (or from one): a parameter's (``y = x``) is left to the
+        run-time guard, as is a name a loop around the statement does not carry, so code
+        of numbers is not branched."""
+        if not self._is_array(current):
+            return
         target = update.node.target.id
         sharers: list[tuple[Any, str]] = []
         frame: Any = self
