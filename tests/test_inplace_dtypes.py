@@ -342,16 +342,26 @@ def float32_item_after_update(x, y):
     return a[0] * x[1]
 
 
+def float32_row_updated(x):
+    A = np.ones((2, 3), dtype=np.float32)
+    row = A[0]
+    row += x
+    return np.sum(row * x)
+
+
 @pytest.mark.parametrize("f", [float32_accumulated, float32_copy_updated,
-                               float32_item_after_update], ids=lambda f: f.__name__)
+                               float32_item_after_update, float32_row_updated],
+                         ids=lambda f: f.__name__)
 @pytest.mark.parametrize("mode", MODES)
 def test_float32_target_stays_float32(f, mode):
     """``a += v`` into a float32 array keeps float32, as NumPy writes into it: the
     value is NumPy's to the last bit, the gradient that of the float64 arithmetic."""
     x = np.array([0.3, -0.7, 1.1])
-    args = (x,) if f is float32_accumulated else (x, np.array([0.1, 0.2, 0.3], np.float32))
+    args = (x,) if f in (float32_accumulated, float32_row_updated) else (
+        x, np.array([0.1, 0.2, 0.3], np.float32))
     expected = f(*(a.copy() for a in args))
-    assert np.asarray(expected).dtype == np.float32 or f is float32_item_after_update
+    assert np.asarray(expected).dtype == np.float32 or f in (float32_item_after_update,
+                                                             float32_row_updated)
     g_expected = numeric_grad(lambda *a: np.float64(f(*a)), list(args), 0, eps=1e-3)
     for _ in range(2):
         value, g = adc.value_and_grad(f, mode=mode)(*(a.copy() for a in args))

@@ -74,8 +74,10 @@ class Writes:
         if not isinstance(result, Value):
             self._bind(stmt.target.id, result)
             return
-        produced = {result.uid}
         update = inplace.Update(self, stmt, current, result, self.builder.producers[result.uid])
+        produced = {result.uid}
+        result = inplace.kept_dtype(self, current, result)  # a float32 row stays one
+        produced.add(result.uid)
         new: Value = result
         if self._item_parts(self.root.view_of[current.uid][1]):  # t = x[0]: other names
             new = inplace.if_held_in_place(self, current, lambda: result, current)  # of a
