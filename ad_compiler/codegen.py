@@ -611,9 +611,13 @@ class _Emitter(Naming):
         if op.prim == "add_at":
             add = ast.Attribute(self._reference(np.add), "at", ast.Load())
             call = ast.Call(add, [name, key, self.expr(value)], [])
-            return [*statements, ast.Expr(call)]
-        store = ast.Subscript(name, key, ast.Store())
-        statements.append(ast.Assign([store], self.expr(value), lineno=0))
+            statements.append(ast.Expr(call))
+        else:
+            store = ast.Subscript(name, key, ast.Store())
+            statements.append(ast.Assign([store], self.expr(value), lineno=0))
+        if id(op) in self.in_place and isinstance(target, Value) and \
+                self.names[op.result.uid] != name.id:  # (the name an if's branch yields)
+            statements.append(self._assign([self.names[op.result.uid]], name))
         return statements
 
     @staticmethod

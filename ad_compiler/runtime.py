@@ -178,8 +178,10 @@ def _part(x: Any, key: Any) -> Any:
 def dense(a: Any, like: Any) -> Any:
     """`a` with a slice's sparse adjoint filled in, shaped like `like`: an adjoint that
     rules may pass on to several operands, so nothing may update it in place (unlike
-    `densify`'s, which its one owner accumulates into)."""
-    if isinstance(a, IndexUpdate) or (_is_zero(a) and _is_container(like)):
+    `densify`'s, which its one owner accumulates into).  A zero adjoint of an array
+    (what a branch that did not read it passes on) is zeros, which the rules may index."""
+    if isinstance(a, IndexUpdate) or (_is_zero(a) and (_is_container(like)
+                                                       or type(like) is np.ndarray)):
         a = densify(a, like)
     return _shared(a)
 
@@ -966,13 +968,14 @@ def xlogy(a: Any, b: Any) -> Any:
 
 def check_unshared(value: Any, *readers: Any, names: str, where: str) -> None:
     """Refuse an augmented assignment that NumPy would do in place on an object that a
-    value read afterwards shares: the compiled code makes a new array (or list) instead,
-    which is Python's meaning only for a number or an object nothing else sees."""
+    value read afterwards shares: the compiled code makes a new array (or list, or dict:
+    ``layer["W"] = v``) instead, which is Python's meaning only for a number or an
+    object nothing else sees."""
     if not isinstance(value, (np.ndarray, list, dict)):
         return  # a number or a tuple: `+=` rebinds the name, as the compiled code does
     if any(_shares(value, r, 0) for r in readers):
         raise ValueError(
-            f"{where}\nthis statement changes an array (or list, or dict) in place, and "
+            f"{where}\nthis statement changes an array, list or dict in place, and "
             f"{names}, read afterwards, shares it: NumPy changes it too, which the compiled "
             "code cannot follow.  Make a new array instead ('a = a + b' for 'a += b'), or "
             "give each name an array of its own where they are assigned ('b = a.copy()')")

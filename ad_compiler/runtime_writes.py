@@ -275,6 +275,22 @@ def check_inplace(target: Any, result: Any, where: str) -> None:
                                "is made, e.g. a = counts.astype(float), or write 'a = a + v')")
 
 
+def held_in_place(item: Any) -> bool:
+    """Whether ``item = x[i]`` is the object `x` holds (an array's row, a list's array
+    or list), which a write into `x` changes and ``item += v`` changes in `x`; an item
+    that is a number is a copy of it."""
+    return isinstance(item, (np.ndarray, list, dict))
+
+
+def keep_dtype(target: Any, result: Any) -> Any:
+    """The value ``a += v`` leaves in `a`: where `a` is an array, NumPy writes the result
+    into it, cast to its dtype (float32 stays float32, after `check_inplace` said the
+    cast is allowed); a number is rebound to the result itself."""
+    if type(target) is not np.ndarray or getattr(result, "dtype", target.dtype) == target.dtype:
+        return result
+    return np.asarray(result).astype(target.dtype)
+
+
 class InPlaceCastError(TypeError):
     """An in-place update whose result NumPy would not cast back (as its UFuncTypeError)."""
 

@@ -167,6 +167,7 @@ def _const(op: Op, name: str) -> Any:
 def uses_arrays(fn: Function) -> bool:
     """Whether anything in `fn` makes or reshapes arrays (beyond elementwise arithmetic)."""
     made = {r.uid: op for op in walk_ops(fn.body) for r in op.results}
+    broadcast = _Broadcast(fn, made)
     for op in walk_ops(fn.body):
         record = get(op.prim)
         if is_array(op.prim) or (is_helper(op.prim) and not record.says_nothing_of_arrays
@@ -175,20 +176,66 @@ def uses_arrays(fn: Function) -> bool:
         if op.prim == "custom" and "rule" in op.attrs:  # a user's rule for arrays
             return True
         if op.prim == "getitem" and (len(op.args) > 2 or _is_array_index(op.args[1])
-                                     or _computed_elementwise(op.args[0], made)):
+                                     or broadcast.may_be(op.args[0])):
             return True
     return False
 
 
-def _computed_elementwise(base: Operand, made: dict[int, Op]) -> bool:
+class _Broadcast:
     """``(a * x)[1]``: an item of what elementwise arithmetic or a math function made is
-    an item of an array (a list is made by a display, ``+`` of lists or a call), so
-    indexing narrows a possibly broadcast shape."""
-    op = made.get(base.uid) if isinstance(base, Value) else None
-    if op is None or op.prim == "add" or op.prim == "mul" and any(
-            isinstance(a, Const) and type(a.value) is int for a in op.args):
-        return False  # (maybe list concatenation or repetition)
-    return has_expr(op.prim) and len(op.results) == 1
+    an item of an array whose shape may be broadcast (a number has no items), so
+    indexing narrows it; so is an item of what an ``if`` or a loop passed on from such
+    arithmetic (``sum(w + 2.0 * x)``, ``for v in c``, ``a, b = c`` index too).  ``+``
+    and ``*`` by an integer may join or repeat lists instead, unless the kinds of
+    their operands (`Kinds`) say they are arithmetic."""
+
+    def __init__(self, fn: Function, made: dict[int, Op]) -> None:
+        self.fn = fn
+        self.made = made
+        self.carried: dict[int, list[Operand]] = {}  # a loop's carried value: its sources
+        for op in walk_ops(fn.body):
+            if isinstance(op, LoopOp):
+                for params in op.carrier_params:
+                    for k, p in enumerate(params):
+                        self.carried[p.uid] = [op.inits[k], op.body.yields[k]] \
+                            if k < len(op.body.yields) else [op.inits[k]]
+        self._kinds: Any = None
+        self._known: dict[int, bool] = {}
+
+    def may_be(self, base: Operand) -> bool:
+        if not isinstance(base, Value):
+            return False
+        if base.uid not in self._known:
+            self._known[base.uid] = False  # (a loop's value reached again: no news)
+            self._known[base.uid] = self._made_by_arithmetic(base)
+        return self._known[base.uid]
+
+    def _made_by_arithmetic(self, value: Value) -> bool:
+        if value.uid in self.carried:
+            return any(self.may_be(v) for v in self.carried[value.uid])
+        op = self.made.get(value.uid)
+        if op is None:
+            return False
+        if isinstance(op, IfOp):
+            k = op.results.index(value)
+            return any(k < len(b.yields) and self.may_be(b.yields[k]) for b in op.blocks)
+        if isinstance(op, LoopOp):
+            k = op.results.index(value)
+            return self.may_be(op.inits[k]) or (
+                k < len(op.body.yields) and self.may_be(op.body.yields[k]))
+        if op.prim == "keep_dtype":  # ``c += v``: the result, or a copy of it cast
+            return self.may_be(op.args[1])
+        if op.prim == "add" or op.prim == "mul" and any(
+                isinstance(a, Const) and type(a.value) is int for a in op.args):
+            return self.kinds().numeric(value)  # (else maybe list concatenation or repetition)
+        return has_expr(op.prim) and len(op.results) == 1
+
+    def kinds(self) -> Any:
+        if self._kinds is None:
+            from .transforms.kinds import Kinds  # (here: the transforms import this module)
+
+            self._kinds = Kinds(self.fn, numeric_outputs=True)
+        return self._kinds
 
 
 def _is_array_index(index: Operand) -> bool:

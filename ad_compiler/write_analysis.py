@@ -194,10 +194,19 @@ class _Analysis:
         init, yielded = loop.inits[k], loop.body.yields[k]
         if not isinstance(init, Value) or not self.owned(init):
             return False
-        if self._read_after(init, self.position[id(loop)], skip=loop):
+        if self._read_after(init, self.position[id(loop)], skip=loop) or \
+                self._read_inside(init, loop):
             return False
         self._owned[param.uid] = True  # what the body yields may be the param itself
         return isinstance(yielded, Value) and (yielded is param or self.owned(yielded))
+
+    def _read_inside(self, value: Value, loop: LoopOp) -> bool:
+        """Whether the loop's body reads `value` (or what shares its memory) itself, not
+        the param carrying it: the first iteration's param is `value`, so a write into
+        the param in place would change what a later iteration reads."""
+        shared = self.sharing_set(value, loop)
+        return any(user is not loop and any(h is loop for h in where.holders)
+                   for uid in shared for where, user, _ in self.uses.get(uid, ()))
 
     def sharing_set(self, value: Value, skip: Op) -> set[int]:
         """`value` and the values made from it that may share its memory."""

@@ -152,6 +152,60 @@ def test_refused_in_number_code():
         adc.value_and_grad(number_code_added, wrt=0)(0.5, COUNTS.copy())
 
 
+def number_code_multiplied(x, counts):
+    c = counts * 1
+    c += 2.5 * x
+    return c[0] * x
+
+
+def number_code_unread(x, counts):
+    c = counts + 0
+    c += 2.5 * x
+    return x * len(c)
+
+
+def number_code_after_loop(x, counts):
+    s = 0
+    for row in counts:
+        s += row
+    s += 0.5 * x
+    return s[0] * x
+
+
+@pytest.mark.parametrize("f", [number_code_added, number_code_multiplied, number_code_unread],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", MODES)
+def test_refused_in_number_code_made_from_input(f, mode):
+    """Arithmetic of a parameter (``counts * 1``) may be an integer array as its copy
+    may, whether or not the result is read afterwards."""
+    kind = expected_kind(python_error(f, 0.5, COUNTS.copy()))
+    for _ in range(2):
+        with pytest.raises(kind) as caught:
+            adc.value_and_grad(f, mode=mode)(0.5, COUNTS.copy())
+        assert f"line {f.__code__.co_firstlineno + 2}" in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_refused_after_a_loop_of_integer_rows(mode):
+    """``s = 0`` summing integer rows is an integer array by the loop's end."""
+    rows = np.array([[1, 2], [3, 4]])
+    kind = expected_kind(python_error(number_code_after_loop, 0.5, rows.copy()))
+    with pytest.raises(kind):
+        adc.value_and_grad(number_code_after_loop, mode=mode)(0.5, rows.copy())
+
+
+@pytest.mark.parametrize("f", [number_code_added, number_code_multiplied, number_code_unread],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", MODES)
+def test_number_code_of_float_counts(f, mode):
+    floats = COUNTS.astype(float)
+    for x in (0.5, -1.25):
+        expected = numeric_grad(lambda *a: f(a[0], a[1].copy()), [x, floats], 0)
+        value, g = adc.value_and_grad(f, mode=mode)(x, floats.copy())
+        assert value == pytest.approx(f(x, floats.copy()), rel=1e-14)
+        assert np.shape(g) == () and g == pytest.approx(expected, rel=1e-7)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_integers_then_floats(mode):
     """One compiled function called with integer counts (refused) and float counts
@@ -265,3 +319,52 @@ def test_check_folded_for_float_arrays(mode):
     for _ in range(2):
         g = adc.grad(float_update, mode=mode)(X, W)
         assert g == pytest.approx(2.0 * (1.0 - t ** 2) @ W + 2.0, rel=1e-14)
+
+
+# ------------------------------------------------------------------ the dtype kept
+
+def float32_accumulated(x):
+    a = np.zeros(3, dtype=np.float32)
+    a += x
+    a *= x
+    return np.sum(a)
+
+
+def float32_copy_updated(x, y):
+    a = y.copy()
+    a += 2.0 * x
+    return np.sum(a * a)
+
+
+def float32_item_after_update(x, y):
+    a = y.copy()
+    a -= x
+    return a[0] * x[1]
+
+
+def float32_row_updated(x):
+    A = np.ones((2, 3), dtype=np.float32)
+    row = A[0]
+    row += x
+    return np.sum(row * x)
+
+
+@pytest.mark.parametrize("f", [float32_accumulated, float32_copy_updated,
+                               float32_item_after_update, float32_row_updated],
+                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("mode", MODES)
+def test_float32_target_stays_float32(f, mode):
+    """``a += v`` into a float32 array keeps float32, as NumPy writes into it: the
+    value is NumPy's to the last bit, the gradient that of the float64 arithmetic."""
+    x = np.array([0.3, -0.7, 1.1])
+    args = (x,) if f in (float32_accumulated, float32_row_updated) else (
+        x, np.array([0.1, 0.2, 0.3], np.float32))
+    expected = f(*(a.copy() for a in args))
+    assert np.asarray(expected).dtype == np.float32 or f in (float32_item_after_update,
+                                                             float32_row_updated)
+    g_expected = numeric_grad(lambda *a: np.float64(f(*a)), list(args), 0, eps=1e-3)
+    for _ in range(2):
+        value, g = adc.value_and_grad(f, mode=mode)(*(a.copy() for a in args))
+        assert np.asarray(value).dtype == np.asarray(expected).dtype
+        assert value == expected
+        assert g == pytest.approx(g_expected, rel=1e-4, abs=1e-5)

@@ -208,6 +208,10 @@ CASES = {
     "shared update": Refused(("+=",), N.with_shared_update,
                              grad_at(N.with_shared_update, V3), "z, read afterwards, shares",
                              error=ValueError),
+    "dict item written in a loop": Refused(
+        ('layer["W"] = v',), N.with_dict_item_written_in_a_loop,
+        grad_at(N.with_dict_item_written_in_a_loop, [{"W": 0.5}, {"W": 1.5}]),
+        "params, read afterwards, shares", error=ValueError),
     "pad values per side": Refused(
         ("np.pad(x, 1, constant_values=(a, b))",), N.with_pad_values_per_side,
         grad_at(N.with_pad_values_per_side, V3), "one constant value only", error=ValueError),

@@ -97,14 +97,27 @@ class ControlFlow:
                                        "differently on the two paths of this 'if'",
                                  hint="make it once after the 'if' from parameters the "
                                       "branches choose: d = stats.norm(mu, sigma)")
-        then.block.yields = [then.env[n] for n in changed]
-        orelse.block.yields = [orelse.env[n] for n in changed]
+        then.block.yields = [self._yielded(then.block, then.env[n], stmt) for n in changed]
+        orelse.block.yields = [self._yielded(orelse.block, orelse.env[n], stmt)
+                               for n in changed]
         results = self._emit_structured(IfOp, [cond], [then.block, orelse.block], changed, stmt)
         for name in [n for n in then.env if n not in orelse.env] + \
                 [n for n in orelse.env if n not in then.env]:
             self.branch_only[name] = stmt
         self.env.update(zip(changed, results))
         return None
+
+    def _yielded(self, block: Block, value: Any, stmt: ast.stmt) -> Operand:
+        """What a branch's `block` passes on: a list or dict display it built or wrote
+        into (``d["a"] = v``) made one runtime value, at the end of the block."""
+        if isinstance(value, Operand):
+            return value
+        saved = self.builder.block
+        self.builder.block = block
+        try:
+            return self._materialize(value, stmt)
+        finally:
+            self.builder.block = saved
 
     def _merge_returns(self, stmt: ast.If, cond: Operand, then: _Branch,
                        orelse: _Branch) -> _Returned:
@@ -227,9 +240,13 @@ class ControlFlow:
             elif order == "reversed":
                 orders[k] = self.builder.emit("sub", [lengths[k], Const(1)]).result
 
+        before = [self.env.get(n.id) if isinstance(n, ast.Name) else None
+                  for n, _, _ in sequences]
+
         def bind(index: Value) -> None:
             items = []
-            for k, (q, (_, order, _)) in enumerate(zip(seqs, sequences)):
+            for k, (q, (seq_node, order, _)) in enumerate(zip(seqs, sequences)):
+                q = self._iterated_now(seq_node, order, before[k], q)
                 at: Operand = index
                 if order in ("sorted", "items", "values", "keys"):
                     at = self.builder.emit("getitem", [orders[k], index]).result
@@ -243,6 +260,16 @@ class ControlFlow:
             self._assign(stmt.target, make(index, iter(items)))
 
         return iterable, bind
+
+    def _iterated_now(self, node: ast.expr, order: str, before: Any, seq: Operand) -> Operand:
+        """The sequence a loop reads its next item from: a list or an array the body
+        writes into (``for i, v in enumerate(xs): xs[i + 1] += v``) is read as it is
+        when the iteration starts, as Python's iterator reads it (a sorted copy, or a
+        dict's keys, are taken once)."""
+        if not isinstance(node, ast.Name) or order not in ("", "reversed") or \
+                self.env.get(node.id, before) is before:
+            return seq
+        return self._sequence(node, order)
 
     def _sequence(self, node: ast.expr, order: str) -> Operand:
         """The value a loop indexes: for a parameter or an item of one (which may be a

@@ -286,7 +286,10 @@ class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, KeyedChoi
             inplace.check_result(self, stmt, current, result)
             if update is not None and isinstance(result, Value):
                 update.result, update.result_op = result, self.builder.producers[result.uid]
-            self._bind(stmt.target.id, result)
+            kept = inplace.kept_dtype(self, current, result)
+            if update is not None and isinstance(kept, Value):
+                self._update_sharers(update, current, kept)
+            self._bind(stmt.target.id, kept)
             return
         if isinstance(stmt, ast.AnnAssign):
             if stmt.value is not None and isinstance(stmt.target, ast.Name):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,37 +199,117 @@ def check_result(lowerer: Any, node: ast.AugAssign, current: Operand, result: An
         "guard": True})
 
 
+def kept_dtype(lowerer: Any, current: Operand, result: Any) -> Any:
+    """What ``current op= value`` leaves in the name, after `check_result`: the result
+    cast to the array's dtype where `current` is an array (`keep_dtype()`: a float32
+    array stays one), the result itself where it is a number."""
+    if isinstance(current, Const) or not isinstance(result, Value):
+        return result
+    return lowerer.builder.emit("keep_dtype", [current, result], attrs={
+        "fn": runtime_writes.keep_dtype, "kwnames": ()}).result
+
+
+def if_held_in_place(lowerer: Any, item: Value, then: Callable[[], Operand],
+                     otherwise: Operand) -> Operand:
+    """``then() if held_in_place(item) else otherwise``: ``t = x[0]`` is a view of `x` (a
+    row, a list's array) only where the item is an array or a list; a number read at
+    an index is a copy, which a write into `x` (or ``t += v``) leaves apart."""
+    builder = lowerer.builder
+    held = builder.emit("call", [item], attrs={
+        "fn": runtime_writes.held_in_place, "kwnames": (), "nondiff": True}).result
+    saved, block = builder.block, Block()
+    builder.block = block
+    try:
+        block.yields = [then()]
+    finally:
+        builder.block = saved
+    return lowerer._emit_structured(IfOp, [held], [block, Block(yields=[otherwise])], [None],
+                                    lowerer.stmt, if_kind="ifexp")[0]
+
+
 def drop_number_checks(fn: Function, free_numbers: set[str]) -> None:
     """The checks of `check_result` whose target is surely a number (``s = 0.0``, then
     ``s += math.sin(x)`` in a loop): a number is rebound, so they cannot fail.  Number
-    code (no array primitive, `uses_arrays()`) keeps only those of a parameter or its
-    copy (``c = counts.copy()``), where an array may come in: it is generated for
-    numbers, and a check would keep a forward loop a gradient does not need."""
-    checks = [op for op in walk_ops(fn.body) if _is_check(op)]
+    code (no array primitive, `uses_arrays()`) keeps only those whose target may come
+    from an input (``c = counts.copy()``, ``c = counts * 1``), where an array may come
+    in: it is generated for numbers, and a check would keep a forward loop a gradient
+    does not need."""
+    checks = [op for op in walk_ops(fn.body) if _is_check(op) or op.prim == "keep_dtype"]
     if not checks:
         return
     sharing = _Sharing(fn, free_numbers)
     numbers_only = not uses_arrays(fn)
-    params = {p.uid for p in fn.params}
-
-    def passed_in(target: Operand) -> bool:
-        made = sharing.producers.get(target.uid) if isinstance(target, Value) else None
-        if made is not None and made.prim == "copy" and made.args:
-            target = made.args[0]
-        return isinstance(target, Value) and target.uid in params
-
+    inputs = _FromInputs(fn, sharing, free_numbers) if numbers_only else None
     dropped = {id(op) for op in checks if sharing.of(op.args[0]).immutable
-               or (numbers_only and not passed_in(op.args[0]))}
+               or (inputs is not None and not inputs.may_be(op.args[0]))}
     if not dropped:
         return
+    # a dropped cast's value is the result it was given
+    replace = {op.results[0].uid: op.args[1] for op in checks
+               if id(op) in dropped and op.prim == "keep_dtype"}
+
+    def substitute(operand: Operand) -> Operand:
+        while isinstance(operand, Value) and operand.uid in replace:
+            operand = replace[operand.uid]
+        return operand
 
     def keep(block: Block) -> None:
         block.ops = [op for op in block.ops if id(op) not in dropped]
+        block.yields = [substitute(y) for y in block.yields]
         for op in block.ops:
+            op.args = [substitute(a) for a in op.args]
             for inner in op.blocks:
                 keep(inner)
 
     keep(fn.body)
+
+
+class _FromInputs:
+    """Which values of number code may hold an array that came in: a parameter, a
+    global, or what arithmetic, a copy or an ``if`` made of one.  A loop's carried
+    value counts by the value it starts from (``s = 0.0`` then ``s += xi * xi`` is a
+    float, whatever the items are, and the first update rebinds it)."""
+
+    def __init__(self, fn: Function, sharing: _Sharing, free_numbers: set[str]) -> None:
+        self.sharing = sharing
+        self.free_numbers = free_numbers
+        self.params = {p.uid for p in fn.params}
+        self.starts: dict[int, Operand] = {}  # a loop's carried value: where it starts
+        for op in walk_ops(fn.body):
+            if isinstance(op, LoopOp):
+                for params in op.carrier_params:
+                    for p, init in zip(params, op.inits):
+                        self.starts[p.uid] = init
+        self._known: dict[int, bool] = {}
+
+    def may_be(self, operand: Operand) -> bool:
+        if isinstance(operand, FreeName):
+            return operand.name not in self.free_numbers
+        if not isinstance(operand, Value):
+            return False
+        if operand.uid not in self._known:
+            self._known[operand.uid] = True  # (reached again through a loop: assume so)
+            self._known[operand.uid] = self._from_inputs(operand)
+        return self._known[operand.uid]
+
+    def _from_inputs(self, value: Value) -> bool:
+        if value.uid in self.params:
+            return True
+        if value.uid in self.starts:
+            return self.may_be(self.starts[value.uid])
+        op = self.sharing.producers.get(value.uid)
+        if op is None:
+            return True  # (not known: an array may be)
+        if self.sharing.of(value).immutable:
+            return False
+        if isinstance(op, IfOp):
+            k = op.results.index(value)
+            return any(k < len(b.yields) and self.may_be(b.yields[k]) for b in op.blocks)
+        if isinstance(op, LoopOp):
+            k = op.results.index(value)
+            return self.may_be(op.inits[k]) or (
+                k < len(op.body.yields) and self.may_be(op.body.yields[k]))
+        return any(self.may_be(a) for a in op.args) or op.prim in ("call", "custom")
 
 
 def _is_check(op: Op) -> bool:
@@ -368,6 +448,8 @@ class _Sharing:
         args = [self.of(a) for a in op.args]
         fresh = frozenset({("new", op.results[0].uid)}) if op.results else frozenset()
         fn = op.attrs.get("fn")
+        if op.prim == "keep_dtype":  # the result, or a copy of it cast
+            return args[1]
         if op.prim in ("setitem", "add_at"):  # the same object (a list holds the value)
             return _Facts(args[0].obj, args[0].inner | args[1].reach, False)
         if op.prim == "pack":

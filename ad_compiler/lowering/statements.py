@@ -327,8 +327,10 @@ class Statements:
             self._mark_with(self.builder.block.ops[-1], manager)
             return returned
         changed = [n for n in then.env if then.env[n] is not self.env.get(n)]
-        then.block.yields = [then.env[n] for n in changed]
-        never = Block(yields=[self.env.get(n, Const(None)) for n in changed])
+        then.block.yields = [self._yielded(then.block, then.env[n], stmt) for n in changed]
+        never = Block()
+        never.yields = [self._yielded(never, self.env.get(n, Const(None)), stmt)
+                        for n in changed]
         results = self._emit_structured(IfOp, [manager], [then.block, never], changed, stmt)
         self._mark_with(self.builder.block.ops[-1], manager)
         self.env.update(zip(changed, results))
@@ -436,8 +438,10 @@ class Statements:
                    and not (then.env[n] is self.env.get(n) and other.env[n] is self.env.get(n))]
         for op in walk_ops(then.block):  # whether one raises says which clause runs:
             op.attrs["effect"] = True     # none is dropped, even where its value is not read
-        then.block.yields = [then.env[n] for n in changed] + [Const(True)]
-        other.block.yields = [other.env[n] for n in changed] + [Const(False)]
+        then.block.yields = [self._yielded(then.block, then.env[n], stmt)
+                             for n in changed] + [Const(True)]
+        other.block.yields = [self._yielded(other.block, other.env[n], stmt)
+                              for n in changed] + [Const(False)]
         results = self._emit_structured(IfOp, [caught], [then.block, other.block],
                                         [*changed, "succeeded"], stmt)
         self.builder.block.ops[-1].attrs["try"] = True

@@ -74,11 +74,48 @@ class Writes:
         if not isinstance(result, Value):
             self._bind(stmt.target.id, result)
             return
-        produced = {result.uid}
         update = inplace.Update(self, stmt, current, result, self.builder.producers[result.uid])
-        self._rebind(current, result, produced)
+        produced = {result.uid}
+        result = inplace.kept_dtype(self, current, result)  # a float32 row stays one
+        produced.add(result.uid)
+        new: Value = result
+        if self._item_parts(self.root.view_of[current.uid][1]):  # t = x[0]: other names
+            new = inplace.if_held_in_place(self, current, lambda: result, current)  # of a
+            produced.add(new.uid)                                  # number keep its value
+        self._rebind(current, new, produced, item_updated=True)
+        if new is not result:
+            self._bind(stmt.target.id, result)
+            if new.uid in self.root.view_of:  # the next ``t += v`` writes back again
+                self.root.view_of[result.uid] = self.root.view_of[new.uid]
         inplace.collect_readers(update, skip=produced)
         self.root.updates.append(update)
+
+    def _update_sharers(self, update: Any, current: Value, kept: Value) -> None:
+        """``a += v`` where other names (a caller's, ``b = a``) hold the same value: where
+        it is an array, NumPy changes it for them too, so they are rebound to the new
+        value where it is one (`if_held_in_place()`), and a number is left to them.  Only
+        for a value made by NumPy (or from one): a parameter's (``y = x``) is left to the
+        run-time guard, as is a name a loop around the statement does not carry, so code
+        of numbers is not branched."""
+        if not self._is_array(current):
+            return
+        target = update.node.target.id
+        sharers: list[tuple[Any, str]] = []
+        frame: Any = self
+        while frame is not None:
+            sharers += [(frame, name) for name, held in frame.env.items()
+                        if held is current and (frame is not self or name != target)
+                        and frame._may_rebind(name, strict=False)]
+            frame = frame.caller[0] if frame.caller is not None else None
+        if not sharers:
+            return
+        shared = inplace.if_held_in_place(self, current, lambda: kept, current)
+        for frame, name in sharers:
+            frame.env[name] = shared
+        if shared.name is None:
+            shared.name = sharers[0][1]
+        update.readers.clear()
+        inplace.collect_readers(update, skip={shared.uid})
 
     def _add_at(self, node: ast.Call) -> Operand:
         """``np.add.at(a, idx, v)``: `a` with `v` added at `idx`, a repeated index adding
@@ -434,10 +471,14 @@ class Writes:
             self.root.assumed_float[assumed][0].append(self.builder.producers[written.uid])
 
     # ------------------------------------------------------------ rebinding
-    def _rebind(self, old: Any, new: Any, produced: set[int], write_back: bool = True) -> None:
+    def _rebind(self, old: Any, new: Any, produced: set[int], write_back: bool = True,
+                item_updated: bool = False) -> None:
         """Every name holding `old` now holds `new` (here and in the callers of an inlined
         function); views of `old` are taken again; a view written into is written back
-        into the array it views (`write_back`; not for a view taken again)."""
+        into the array it views (`write_back`; not for a view taken again).  An item
+        read at an integer index is a view only where it is an array or a list, which
+        is known when the code runs (`if_held_in_place()`): taken again, and written
+        back after ``item += v`` (`item_updated`), only there."""
         frame: Any = self
         display, in_loop = self._display_of(old)
         while frame is not None:
@@ -474,7 +515,11 @@ class Writes:
                 if held.uid in self.root.maybe_views:
                     raise self._unknown_view_error(name)
                 _, parts = views[held.uid]
-                again = self.builder.emit("getitem", [new, *parts]).result
+                if self._item_parts(parts):  # t = x[0] before x[0] = v: a number stays
+                    again = inplace.if_held_in_place(self, held, lambda parts=parts: (
+                        self.builder.emit("getitem", [new, *parts]).result), held)
+                else:
+                    again = self.builder.emit("getitem", [new, *parts]).result
                 again.name = name
                 views[again.uid] = (new, parts)
                 produced.add(again.uid)
@@ -483,7 +528,11 @@ class Writes:
             base, parts = views[old.uid]
             if isinstance(base, Value):  # (into an array only, where base may be a list)
                 maybe = old.uid in self.root.maybe_views
-                written = self._setitem(base, new, parts, maybe)
+                if item_updated and self._item_parts(parts):  # t = x[0]; t += v
+                    written = inplace.if_held_in_place(self, old, lambda: self._setitem(
+                        base, new, parts, maybe), base)
+                else:
+                    written = self._setitem(base, new, parts, maybe)
                 produced.add(written.uid)
                 views[new.uid] = (written, parts)
                 if maybe:  # written again, it is still a copy where base is a list
@@ -698,6 +747,13 @@ class Writes:
                 return False
             return not (op.prim == "call" and op.attrs.get("fn") in (list, sorted))
         return False
+
+    def _item_parts(self, parts: list[Operand]) -> bool:
+        """An index of integers only (``x[0]``, ``A[i, j]``): it reads an item, which is
+        a number or an object the base holds, where a slice reads a view or a copy."""
+        return not any(isinstance(p, Const) and (p.value is None or p.value is Ellipsis
+                                                 or isinstance(p.value, slice))
+                       or self._is_slice_call(p) for p in parts)
 
     def _is_slice_call(self, part: Operand) -> bool:
         op = self.builder.producers.get(part.uid) if isinstance(part, Value) else None

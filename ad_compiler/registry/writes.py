@@ -19,7 +19,7 @@ change a list's length, so the adjoint finds the written items with `written_par
 from __future__ import annotations
 
 from .. import runtime_writes
-from ..ir import Const, Op, Operand, Value
+from ..ir import Const, IfOp, Op, Operand, Value
 from ..runtime_writes import BASIC, BASIC_ARRAY, IF_ARRAY, LIST_SLICE, MAY_REPEAT  # noqa: F401
 from .core import helper
 from .emit import Emit
@@ -61,8 +61,19 @@ def _setitem_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
     return e._mark(out, [t_dot, v_dot])
 
 
+def _indexable(e: Emit, g: Operand, target: Operand) -> Operand:
+    """The cotangent `g` of a write, as something to index: where an ``if`` passed it
+    on, a branch that did not read the array passes the zero 0.0, which `dense` makes
+    zeros of the target's shape (a loop's carried adjoint is dense already)."""
+    if isinstance(g, Value) and e.batched is None and \
+            isinstance(e.b.producers.get(g.uid), IfOp):
+        return e.helper("dense", g, target)
+    return g
+
+
 def _setitem_vjp(e: Emit, g: Operand, args: list) -> list:
     target, value, basic, *index = args
+    g = _indexable(e, g, target)
     kind = basic.value if isinstance(basic, Const) else MAY_REPEAT
     if kind == IF_ARRAY:  # nothing was written where the target is a list
         return [e.helper("view_cleared", g, target, *index),
@@ -105,6 +116,7 @@ def _add_at_jvp(e: Emit, op: Op, tangents: list) -> Operand | None:
 def _add_at_vjp(e: Emit, g: Operand, args: list) -> list:
     """Each place `v` was added at passes its adjoint back (a repeated index as often)."""
     target, value, *index = args
+    g = _indexable(e, g, target)
     selected = e.b.emit("getitem", [g, *index]).result
     return [g, e.helper("unbroadcast", selected, value)] + [None] * len(index)
 
@@ -212,3 +224,9 @@ helper("tape_rows", runtime_writes.tape_rows, (), None,
        unsupported="the derivative of a tape's stacked items")
 helper("row_products", runtime_writes.row_products, (), None,
        unsupported="the derivative of products hoisted out of a loop")
+
+# ``a += v`` of an array keeps its dtype (`keep_dtype`): a cast, whose derivative is
+# the derivative of the result as it is
+helper("keep_dtype", runtime_writes.keep_dtype, (1,), lambda e, g, a: [None, g],
+       jvp=lambda e, op, t: t[1] if len(t) > 1 else None, says_nothing_of_arrays=True,
+       kind_like=1)

@@ -486,7 +486,7 @@ class _Sweep(BatchedAdjoints, Accumulations):
         if self.facts.batched_adjoints:
             self.facts.batched.update(r.uid for r in results)
         taken = [op.results[-1]] if op.attrs.get("try") else list(op.args)  # (which ran)
-        builder.block.ops.append(IfOp(taken, results, {}, blocks, op.loc))
+        builder.append(IfOp(taken, results, {}, blocks, op.loc))
         for u, r in zip(outer, results):
             partials.setdefault(u, []).append(r)
 

@@ -463,6 +463,16 @@ class _Rewriter:
             return []
         return None
 
+    def _keep_dtype(self, op: Op, sigs: list) -> list[Op] | None:
+        """``a += v`` leaves the result itself in `a` where `a` is a number, or an array
+        of the result's dtype."""
+        target, result = sigs[0], sigs[1]
+        if target is not None and (target[0] in ("float", "int", "bool", "complex", "scalar")
+                                   or is_array(target) and is_array(result)
+                                   and target[3] == result[3]):
+            return self.same(op, op.args[1])
+        return None
+
     def _accumulate(self, op: Op, sigs: list) -> list[Op] | None:
         if is_array(sigs[0]) and sigs[0] == sigs[1]:
             e = _Emitting(op)
