@@ -218,14 +218,17 @@ def _batch_seeds(xs: list[Any]) -> list[Any]:
     """Every unit direction of the inputs `xs` at once, on one last axis: each leaf's
     shape plus that axis, one place per element of them all (in their order)."""
     n, start, out = sum(pytree.size(x) for x in xs), 0, []
+    eyes: dict[Any, np.ndarray] = {}  # one identity per dtype, its rows shared by the leaves
     for x in xs:
         seeds = []
         for leaf in pytree.leaves(x):
             if isinstance(leaf, np.ndarray):
                 runtime.require_float(leaf)
             k = int(np.size(leaf))
-            eye = np.eye(n, dtype=_float_dtype(leaf))[start:start + k]
-            seeds.append(eye.reshape(np.shape(leaf) + (n,)))
+            dtype = _float_dtype(leaf)
+            if dtype not in eyes:
+                eyes[dtype] = np.eye(n, dtype=dtype)
+            seeds.append(eyes[dtype][start:start + k].reshape(np.shape(leaf) + (n,)))
             start += k
         out.append(pytree.rebuild(x, seeds))
     return out

@@ -35,8 +35,15 @@ def leaves(x: Any) -> list[Any]:
     return out
 
 
+# leaves by exact type: a list of thousands of numbers is walked without asking each
+# whether it is a dataclass
+_PLAIN_LEAVES = frozenset({float, int, np.float64, np.float32, np.ndarray})
+
+
 def _collect(x: Any, out: list[Any]) -> None:
-    if isinstance(x, (list, tuple)):
+    if type(x) in _PLAIN_LEAVES:
+        out.append(x)
+    elif isinstance(x, (list, tuple)):
         for v in x:
             _collect(v, out)
     elif isinstance(x, dict):
