@@ -93,10 +93,15 @@ def signature_key(args: tuple) -> Any:
 def worth_specializing(fn: Function) -> bool:
     """Whether `fn` calls array helpers that specialisation turns into plain NumPy (code
     over lists and numbers, whose helpers it leaves alone, runs without a dispatcher)."""
-    ops = list(walk_ops(fn.body))
-    if any(op.attrs.get("sink") or op.attrs.get("manager") for op in ops):
-        return False  # a first call runs probe code too: output would be written twice
-    return any(_flag(op.prim) for op in ops)
+    if _has_effects(fn):
+        return False
+    return any(_flag(op.prim) for op in walk_ops(fn.body))
+
+
+def _has_effects(fn: Function) -> bool:
+    """Whether `fn` prints, logs or enters a context manager: a first call runs probe
+    code and a candidate beside the generic code, which would do it more than once."""
+    return any(op.attrs.get("sink") or op.attrs.get("manager") for op in walk_ops(fn.body))
 
 
 def _flag(prim: str) -> bool:
@@ -215,6 +220,8 @@ class Dispatcher:
         if len(self._table) >= _MAX_SIGNATURES:
             return self._adc_generic(*args)
         fn = self._adc_context[0]
+        if self._probe is None and _has_effects(fn):  # a first call runs it twice or more
+            self._probe = "generic: it prints or enters a context manager"
         if self._probe is None:
             try:
                 self._probe = self._build(fn, probe=self._record).fn
