@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .runtime import _einsum_parts, explicit_einsum, index_join_layout, unbroadcast
+from .runtime import unbroadcast
+from .runtime_arrays import _einsum_parts, explicit_einsum
+from .runtime_shapes import index_join_layout
 
 
 def _axes(axis: Any, ndim: int) -> Any:
@@ -468,7 +470,7 @@ def vmap_last_items(fn: Any, positions: tuple[int, ...], *args: Any) -> list:
 
 
 def batched_sum_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    """`runtime.sum_adjoint` of a batched adjoint: `g` spread back over `x`, the
+    """`runtime_arrays.sum_adjoint` of a batched adjoint: `g` spread back over `x`, the
     directions' axis last."""
     g = np.asarray(g)
     if axis is not None and not keepdims:
@@ -481,7 +483,7 @@ def batched_sum_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False
 
 
 def batched_mean_adjoint(g: Any, x: Any, axis: Any = None, keepdims: bool = False) -> Any:
-    """`runtime.mean_adjoint` of a batched adjoint."""
+    """`runtime_arrays.mean_adjoint` of a batched adjoint."""
     if np.size(x) == 0:
         return np.zeros(np.shape(x) + np.shape(g)[-1:])
     count = (np.size(g) // np.shape(g)[-1]) if np.ndim(g) else 1

@@ -31,14 +31,12 @@ from .runtime import (
     densify,
     field_update,
     fields_of,
-    index_join_layout,
-    list_head,
-    list_tail,
     matmul_adjoint_a,
     matmul_adjoint_b,
-    repeat_adjoint_of,
     require_float,
 )
+from .runtime_lists import list_head, list_tail, repeat_adjoint_of
+from .runtime_shapes import index_join_layout
 
 
 def batched_index_update_dot(base: Any, index: Any, value: Any) -> Any:
@@ -52,7 +50,7 @@ def batched_index_update_dot(base: Any, index: Any, value: Any) -> Any:
 
 def batched_repeat_adjoint_of(g: Any, a: Any, n: Any, whole: Any, directions_in: int = 0
                               ) -> Any:
-    """`runtime.repeat_adjoint_of` (the adjoint of `a` in ``whole = a * n``) where its
+    """`runtime_lists.repeat_adjoint_of` (the adjoint of `a` in ``whole = a * n``) where its
     argument at `directions_in` (0: `g`, 2: `n`) is batched."""
     if isinstance(whole, (list, tuple)):  # the copies' adjoints added, item by item
         if directions_in == 2 or not isinstance(a, (list, tuple)):
@@ -64,7 +62,7 @@ def batched_repeat_adjoint_of(g: Any, a: Any, n: Any, whole: Any, directions_in:
 
 
 def batched_list_head(g: Any, a: Any, whole: Any) -> Any:
-    """`runtime.list_head` of a batched `g`: the head of a joined list, or `g` summed
+    """`runtime_lists.list_head` of a batched `g`: the head of a joined list, or `g` summed
     to `a`'s shape (the directions' axis kept)."""
     if isinstance(whole, (list, tuple)):
         return list_head(g, a, whole)
@@ -72,7 +70,7 @@ def batched_list_head(g: Any, a: Any, whole: Any) -> Any:
 
 
 def batched_list_tail(g: Any, a: Any, whole: Any, b: Any = None) -> Any:
-    """`runtime.list_tail` of a batched `g`."""
+    """`runtime_lists.list_tail` of a batched `g`."""
     if isinstance(whole, (list, tuple)):
         return list_tail(g, a, whole, b)
     return g if b is None else batched_unbroadcast(g, b)
@@ -180,31 +178,31 @@ def _pieces(g: Any, sizes: list[int], axis: int) -> list:
 
 
 def batched_split_like(g: Any, xs: Any, axis: int = 0) -> Adjoints:
-    """`runtime.split_like` (the adjoint of ``np.concatenate(xs, axis)``) of a batched `g`."""
+    """`runtime_arrays.split_like` (the adjoint of ``np.concatenate(xs, axis)``) of a batched `g`."""
     return Adjoints(_pieces(g, [np.shape(x)[axis] for x in xs], axis))
 
 
 def batched_unstack(g: Any, axis: int = 0) -> Adjoints:
-    """`runtime.unstack` (the adjoint of ``np.stack(xs, axis)``) of a batched `g`."""
+    """`runtime_arrays.unstack` (the adjoint of ``np.stack(xs, axis)``) of a batched `g`."""
     g = np.asarray(g)
     return Adjoints(np.moveaxis(g, axis % (g.ndim - 1), 0))
 
 
 def batched_hstack_adjoint(g: Any, xs: Any) -> Adjoints:
-    """`runtime.hstack_adjoint` of a batched `g`: 1-d pieces join on axis 0, others on 1."""
+    """`runtime_arrays.hstack_adjoint` of a batched `g`: 1-d pieces join on axis 0, others on 1."""
     axis = 0 if np.ndim(g) == 2 else 1
     pieces = _pieces(g, [np.shape(np.atleast_1d(x))[axis] for x in xs], axis)
     return Adjoints(np.reshape(p, np.shape(x) + p.shape[-1:]) for p, x in zip(pieces, xs))
 
 
 def batched_vstack_adjoint(g: Any, xs: Any) -> Adjoints:
-    """`runtime.vstack_adjoint` of a batched `g`: pieces of rows, shaped like `xs`."""
+    """`runtime_arrays.vstack_adjoint` of a batched `g`: pieces of rows, shaped like `xs`."""
     pieces = _pieces(g, [np.shape(np.atleast_2d(x))[0] for x in xs], 0)
     return Adjoints(np.reshape(p, np.shape(x) + p.shape[-1:]) for p, x in zip(pieces, xs))
 
 
 def batched_index_join_adjoint(g: Any, trick: Any, items: Any) -> Adjoints:
-    """`runtime.index_join_adjoint` (of ``np.r_[items]``, ``np.c_[items]``) of a batched `g`."""
+    """`runtime_shapes.index_join_adjoint` (of ``np.r_[items]``, ``np.c_[items]``) of a batched `g`."""
     shapes = [np.shape(x) for x in items]
     promoted, axis = index_join_layout(trick, shapes)
     pieces = _pieces(g, [s[axis] for s in promoted], axis)
@@ -221,7 +219,7 @@ def _tensordot(a: Any, b: Any, axes: tuple[list[int], list[int]]) -> Any:
 
 
 def batched_inner_adjoint_a(g: Any, a: Any, b: Any, directions_in: int = 0) -> Any:
-    """`runtime.inner_adjoint_a` (the adjoint of `a` in ``np.inner(a, b)``) where its
+    """`runtime_arrays.inner_adjoint_a` (the adjoint of `a` in ``np.inner(a, b)``) where its
     argument at `directions_in` (0: `g`, 2: `b`) carries the directions on a last axis."""
     g, a, b = np.asarray(g), np.asarray(a), np.asarray(b)
     if directions_in == 2:
@@ -238,7 +236,7 @@ def batched_inner_adjoint_a(g: Any, a: Any, b: Any, directions_in: int = 0) -> A
 
 
 def batched_inner_adjoint_b(g: Any, a: Any, b: Any, directions_in: int = 0) -> Any:
-    """`runtime.inner_adjoint_b` (the adjoint of `b` in ``np.inner(a, b)``) where its
+    """`runtime_arrays.inner_adjoint_b` (the adjoint of `b` in ``np.inner(a, b)``) where its
     argument at `directions_in` (0: `g`, 1: `a`) carries the directions on a last axis."""
     g, a, b = np.asarray(g), np.asarray(a), np.asarray(b)
     if directions_in == 1:
@@ -312,7 +310,7 @@ def batched_gradient_like_dot(t: Any, x: Any) -> Any:
 
 
 def batched_split_adjoint(g: Any, pieces: Any, axis: int = 0) -> Any:
-    """`runtime.split_adjoint` (the adjoint of ``np.split`` and its kin) of a batched
+    """`runtime_shapes.split_adjoint` (the adjoint of ``np.split`` and its kin) of a batched
     `g`: the pieces' adjoints joined on the primal `axis`, zeros with the directions
     for the pieces nothing read."""
     g = batched_dense(g, pieces)

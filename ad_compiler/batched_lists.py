@@ -1,6 +1,6 @@
 """Vector mode of code that may join, repeat or walk lists: the tangents of ``a + b``
 and ``a * n`` where only the running code tells lists from numbers (the batched forms
-of `runtime.sum_tangent` and `runtime.product_tangent`), and of a loop's items.
+of `runtime_lists.sum_tangent` and `runtime_lists.product_tangent`), and of a loop's items.
 
 Every tangent carries the directions on a last axis; a list's tangent is the list of
 its items' tangents, so joining or repeating the list joins or repeats them, and a
@@ -58,7 +58,7 @@ def batched_product_tangent(a: Any, b: Any, a_dot: Any, b_dot: Any, whole: Any,
 
 def batched_product_tangent_cross(a_dot: Any, b_dot: Any, a_t: Any, b_t: Any,
                                   whole: Any, linear: Any = None) -> Any:
-    """`runtime.product_tangent_cross` where the tangents `a_t`, `b_t` and `linear`
+    """`runtime_lists.product_tangent_cross` where the tangents `a_t`, `b_t` and `linear`
     carry the directions last (a Hessian taken by forward mode over forward-mode code)."""
     if isinstance(whole, (list, tuple)):
         return batch_zeros(whole, a_t if a_t is not None else b_t) if linear is None \
@@ -74,6 +74,6 @@ def batched_product_tangent_cross(a_dot: Any, b_dot: Any, a_t: Any, b_t: Any,
 
 
 def batched_items_of_dot(t: Any, x: Any) -> Any:
-    """`runtime.items_of_dot` of a batched tangent: what ``for item in x`` visits has
+    """`runtime_lists.items_of_dot` of a batched tangent: what ``for item in x`` visits has
     the tangent of `x`, but a dict's keys carry none (zeros with the directions)."""
     return batch_zeros(list(x), t) if isinstance(x, dict) else t

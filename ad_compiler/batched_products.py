@@ -20,7 +20,7 @@ import numpy as np
 
 from .batched import batched_unbroadcast
 from .batched_shaping import primal_axis
-from .runtime import _einsum_parts, explicit_einsum
+from .runtime_arrays import _einsum_parts, explicit_einsum
 from .runtime_npmath import _LETTERS, _as_3, _tensordot_subscripts
 
 
@@ -372,13 +372,13 @@ def batched_correlate_adjoint_v(g: Any, a: Any, v: Any, mode: str = "valid",
 
 
 def batched_einsum_adjoint(spec: str, k: int, g: Any, *operands: Any) -> Any:
-    """`runtime.einsum_adjoint` of a batched adjoint `g` (batched reverse mode)."""
+    """`runtime_arrays.einsum_adjoint` of a batched adjoint `g` (batched reverse mode)."""
     return einsum_adjoint_directions(2, spec, k, g, *operands)
 
 
 def einsum_adjoint_directions(directions_in: int, spec: str, k: int, g: Any,
                               *operands: Any) -> Any:
-    """`runtime.einsum_adjoint(spec, k, g, *operands)` (the adjoint of operand `k`) with
+    """`runtime_arrays.einsum_adjoint(spec, k, g, *operands)` (the adjoint of operand `k`) with
     `g` (`directions_in` 2) or operand j (3 + j, j != k) batched: the same contraction,
     with one more index for the directions."""
     batched_operand = directions_in - 3

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .batched import batched_unbroadcast
-from .runtime import _inner_slices
+from .runtime_shapes import _inner_slices
 
 _AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
 
@@ -185,7 +185,7 @@ def batched_atleast_3d(t: Any) -> Any:
 
 def batched_trace_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0,
                           axis2: int = 1) -> Any:
-    """`runtime.trace_adjoint` of a batched `g`: each direction on the diagonal."""
+    """`runtime_arrays.trace_adjoint` of a batched `g`: each direction on the diagonal."""
     shape = np.shape(a)
     eye = np.eye(shape[axis1], shape[axis2], k=offset)
     placed = np.expand_dims(g, (-3, -2)) * np.expand_dims(eye, -1)
@@ -195,7 +195,7 @@ def batched_trace_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0,
 
 def batched_diagonal_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0,
                              axis2: int = 1) -> Any:
-    """`runtime.diagonal_adjoint` of a batched `g`: each direction on the diagonal of
+    """`runtime_shapes.diagonal_adjoint` of a batched `g`: each direction on the diagonal of
     zeros shaped like `a`."""
     g = np.asarray(g)
     shape = np.shape(a)
@@ -209,7 +209,7 @@ def batched_diagonal_adjoint(g: Any, a: Any, offset: int = 0, axis1: int = 0,
 
 
 def batched_diag_adjoint(g: Any, v: Any, k: int = 0) -> Any:
-    """`runtime.diag_adjoint` of a batched `g`."""
+    """`runtime_shapes.diag_adjoint` of a batched `g`."""
     if np.ndim(v) == 1:
         return np.moveaxis(np.diagonal(g, k, 0, 1), -1, 0).copy()
     return batched_diagonal_adjoint(g, v, k)
@@ -236,7 +236,7 @@ def batched_take_along_axis(t: Any, indices: Any, axis: Any = -1) -> Any:
 
 
 def batched_take_adjoint(g: Any, a: Any, indices: Any, axis: Any = None) -> Any:
-    """`runtime.take_adjoint` of a batched `g`: each direction added at the indices."""
+    """`runtime_shapes.take_adjoint` of a batched `g`: each direction added at the indices."""
     g = np.asarray(g)
     shape = np.shape(a)
     dtype = g.dtype if g.dtype.kind in "fc" else np.float64
@@ -251,7 +251,7 @@ def batched_take_adjoint(g: Any, a: Any, indices: Any, axis: Any = None) -> Any:
 
 
 def batched_take_along_axis_adjoint(g: Any, arr: Any, indices: Any, axis: Any = -1) -> Any:
-    """`runtime.take_along_axis_adjoint` of a batched `g`."""
+    """`runtime_shapes.take_along_axis_adjoint` of a batched `g`."""
     g = np.asarray(g)
     indices = np.asarray(indices)
     shape = np.shape(arr)
@@ -285,7 +285,7 @@ def batched_repeat(t: Any, repeats: Any, axis: Any = None) -> Any:
 
 
 def batched_repeat_adjoint(g: Any, x: Any, repeats: Any, axis: Any = None) -> Any:
-    """`runtime.repeat_adjoint` of a batched `g`: each run of copies added up."""
+    """`runtime_arrays.repeat_adjoint` of a batched `g`: each run of copies added up."""
     g = np.asarray(g)
     x_shape = np.shape(x)
     if axis is None:
@@ -316,7 +316,7 @@ def batched_tile(t: Any, reps: Any) -> Any:
 
 
 def batched_tile_adjoint(g: Any, x: Any, reps: Any) -> Any:
-    """`runtime.tile_adjoint` of a batched `g`: the tiles of each direction added up."""
+    """`runtime_arrays.tile_adjoint` of a batched `g`: the tiles of each direction added up."""
     g = np.asarray(g)
     shape, reps = _tile_layout(np.shape(x), reps)
     split = [n for pair in zip(reps, shape) for n in pair]
@@ -357,7 +357,7 @@ def batched_append(arr: Any, values: Any, axis: Any = None, directions_in: int =
 
 
 def batched_append_adjoint(g: Any, arr: Any, values: Any, axis: Any, which: int) -> Any:
-    """`runtime.append_adjoint` of a batched `g`: its part for `arr` or `values`."""
+    """`runtime_shapes.append_adjoint` of a batched `g`: its part for `arr` or `values`."""
     g = np.asarray(g)
     first = np.size(arr) if axis is None else np.shape(arr)[axis]
     if axis is None:
@@ -396,7 +396,7 @@ def batched_diff(positions: tuple[int, ...], a: Any, n: int = 1, axis: int = -1,
 
 def batched_diff_adjoint(g: Any, a: Any, n: int, axis: int, prepend: Any, append: Any,
                          which: int) -> Any:
-    """`runtime.diff_adjoint` of a batched `g`: the part of `a` (`which` 0), `prepend`
+    """`runtime_shapes.diff_adjoint` of a batched `g`: the part of `a` (`which` 0), `prepend`
     (1) or `append` (2), summed to one number per direction for a number."""
     g = np.asarray(g)
     primal = primal_axis(axis, np.ndim(a))
@@ -410,7 +410,7 @@ def batched_diff_adjoint(g: Any, a: Any, n: int, axis: int, prepend: Any, append
 
 
 def batched_unpad(g: Any, x: Any, pad_width: Any) -> Any:
-    """`runtime.unpad` of a batched `g`: the middle of the primal axes."""
+    """`runtime_shapes.unpad` of a batched `g`: the middle of the primal axes."""
     g = np.asarray(g)
     inner = _inner_slices(g.shape[:-1], pad_width) + (slice(None),)
     return g[inner].reshape(np.shape(x) + g.shape[-1:])
@@ -418,7 +418,7 @@ def batched_unpad(g: Any, x: Any, pad_width: Any) -> Any:
 
 def batched_linspace_adjoint(g: Any, which: int, start: Any, stop: Any, num: int,
                              endpoint: bool = True, axis: int = 0) -> Any:
-    """`runtime.linspace_adjoint` of a batched `g`: each direction weighted by ``1 - t``
+    """`runtime_products.linspace_adjoint` of a batched `g`: each direction weighted by ``1 - t``
     (or `t`) and summed along the samples' axis."""
     shape = np.broadcast_shapes(np.shape(start), np.shape(stop))
     t = np.linspace(np.zeros(shape), np.ones(shape), num, endpoint=endpoint, axis=axis)
@@ -428,7 +428,7 @@ def batched_linspace_adjoint(g: Any, which: int, start: Any, stop: Any, num: int
 
 
 def batched_pad_adjoint(g: Any, x: Any, pad_width: Any, mode: str) -> Any:
-    """`runtime.pad_adjoint` (a mode that copies elements) of a batched `g`: each
+    """`runtime_shapes.pad_adjoint` (a mode that copies elements) of a batched `g`: each
     element gets each direction's adjoints of all its copies."""
     g = np.asarray(g)
     size, shape = int(np.size(x)), np.shape(x)

@@ -15,13 +15,13 @@ import numpy as np
 
 from .batched import batched_sum_adjoint
 from .batched_shaping import batched_tril, primal_axis
-from .runtime import prod_others
 from .runtime_npmath import _kept_shape, quantile_parts
+from .runtime_products import prod_others
 
 
 def batched_prod_adjoint(g: Any, x: Any, y: Any, axis: Any = None,
                          keepdims: bool = False) -> Any:
-    """`runtime.prod_adjoint` of a batched `g`: each direction spread back over `x`,
+    """`runtime_products.prod_adjoint` of a batched `g`: each direction spread back over `x`,
     times each element's product of the others (exact at zeros)."""
     others = prod_others(x, y, axis, keepdims)
     return batched_sum_adjoint(g, x, axis, keepdims) * np.expand_dims(others, -1)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import ast
 import itertools
 import linecache
-import math
 import os
 import types
 from collections.abc import Callable
@@ -26,8 +25,11 @@ from typing import Any
 import numpy as np
 
 from . import runtime, runtime_writes
-from .codegen_loops import direct_iterations, loop_comment, summed_items
-from .codegen_statements import ends_in_raise, finally_lines, fstring, try_lines, with_lines
+from .codegen_analysis import _NEVER_INLINED, FoldAnalysis
+from .codegen_expressions import ExpressionPrinter, _constant, _index_part
+from .codegen_locating import _Locator, _with_locating
+from .codegen_loops import loop_comment, summed_items
+from .codegen_statements import ends_in_raise, finally_lines, try_lines, with_lines
 from .ir import (
     BINARY_SYMBOLS,
     COMPARE_SYMBOLS,
@@ -41,7 +43,6 @@ from .ir import (
     Op,
     Operand,
     Value,
-    is_numpy_operator_call,
     number_levels,
     walk_ops,
 )
@@ -50,25 +51,9 @@ from .printing import print_stmt
 from .registry import has_expr
 from .registry.writes import IF_ARRAY
 from .transforms.optimize import printed_gradients, printed_sums
-from .transforms.static_shapes import derivable
-from .write_analysis import (
-    accumulations_in_place,
-    in_place_writes,
-    positions,
-    runs_after,
-)
 
-_AST_BINOPS = {"add": ast.Add, "sub": ast.Sub, "mul": ast.Mult, "truediv": ast.Div,
-               "floordiv": ast.FloorDiv, "mod": ast.Mod, "pow": ast.Pow, "matmul": ast.MatMult}
-_AST_COMPARES = {"lt": ast.Lt, "le": ast.LtE, "gt": ast.Gt, "ge": ast.GtE, "eq": ast.Eq,
-                 "ne": ast.NotEq}
 # operations that change no object (probe code may report values after them)
 _PURE_PRIMS = frozenset({*BINARY_SYMBOLS, *UNARY_SYMBOLS, *COMPARE_SYMBOLS, "unbroadcast"})
-_NEVER_INLINED = {"copy", "stack", "push", "pop", "index_add", "setitem", "add_at",
-                  "appended", "pop_last"}
-# Folding stops where an expression would nest deeper than this: a line stays readable,
-# and printing and compiling it never recurse deeper than Python allows.
-MAX_FOLD_DEPTH = 12
 # Probe code reports a run of operations in one call, ended at the first statement
 # comment after this many values (fewer, longer calls compile faster)
 _REPORTS_PER_CALL = 12
@@ -85,7 +70,10 @@ class Generated:
     free_names: dict[str, Any] = field(default_factory=dict)
 
 
-class _Emitter(Naming):
+class _Emitter(FoldAnalysis, ExpressionPrinter, Naming):
+    """Prints a `Function`: what folds and which names are shared (`FoldAnalysis`),
+    expressions (`ExpressionPrinter`), names (`Naming`), and here the statements."""
+
     def __init__(self, fn: Function, user_globals: dict[str, Any],
                  closure_cells: dict[str, types.CellType], probe: bool = False) -> None:
         self.fn = fn
@@ -114,376 +102,6 @@ class _Emitter(Naming):
         self._name_nodes: dict[str, ast.Name] = {}  # shared nodes (see `expr()`)
         self._number_nodes: dict[tuple, ast.expr] = {}
         self._spellings: dict[str, ast.expr] = {}
-
-    # ---------------------------------------------------------------- analysis
-    def analyse(self) -> None:
-        """Decide which values fold into the expression using them, and which share names."""
-        self._visit(self.fn.body, top=True)
-        ops = list(walk_ops(self.fn.body))
-        direct_iterations(self, ops)
-        taken_items = {id(o) for o in self.visiting.values()}
-        for op in ops:
-            if not op.blocks and id(op) not in taken_items:
-                self._try_inline(op)
-        self._writes_in_place(ops)
-        for op in reversed(ops):  # innermost first: `a and b`, `x if c else y` as expressions
-            if self._is_expression_if(op):
-                self.expression_ifs.add(id(op))
-                cond = op.cond
-                if isinstance(cond, Value) and op.kind in ("and", "or"):
-                    self.uses[cond.uid] -= 1  # printed once, as the first operand
-                    self.user[cond.uid] = (self.block_of[op.result.uid], op)
-                    if cond.uid in self.producer:
-                        self._try_inline(self.producer[cond.uid])
-                self._try_inline(op)
-        recomputed = []
-        written = {write.result.uid for write, _ in self.in_place.values()}  # (named as
-        for uid, original in getattr(self.fn, "aliases", {}).items():   # what they write)
-            if original.uid in self.producer and original.uid not in self.inlined \
-                    and uid not in self.inlined and uid not in written:
-                self.share[uid] = original.uid  # a recomputation reuses the original's name
-                recomputed.append(uid)
-        updates = []  # (body, y, param): a loop body's new state may overwrite the old
-        for op in walk_ops(self.fn.body):
-            if isinstance(op, IfOp):
-                for branch in op.blocks:
-                    for result, y in zip(op.results, branch.yields):
-                        if self._defined_only_for_yield(y, branch) and y.uid not in written:
-                            self.share[y.uid] = result.uid
-            elif isinstance(op, LoopOp):
-                body, params, inits = op.body, op.carried_params, op.inits
-                # a while loop's condition block is named first; it carries the name
-                carriers = op.carrier_params[0]
-                for k, (param, y, init) in enumerate(zip(params, body.yields, inits)):
-                    carrier = carriers[k]
-                    self.share[op.results[k].uid] = carrier.uid
-                    if carrier is not param:
-                        self.share[param.uid] = carrier.uid
-                    if (isinstance(init, Value) and self.uses.get(init.uid) == 1
-                            and init.name == carrier.name and init.name is not None
-                            and init.uid not in self.inlined and init.uid not in self.share):
-                        self.share[carrier.uid] = init.uid  # the loop updates the variable in place
-                    others = body.yields[:k] + body.yields[k + 1:]
-                    if (self._defined_only_for_yield(y, body) and y.uid not in self.inlined
-                            and param not in others):
-                        updates.append((body, y, param))
-        # decided once every other name is shared: a value printed under param's name
-        # (an inner loop's result, say) may still be read after y is computed
-        for body, y, param in updates:
-            if y.uid not in self.share and self._unused_after(body, y, param):
-                self.share[y.uid] = param.uid
-        # but not the name of a value read after the statement recomputing it (the
-        # function's result, or a list a later adjoint reads), which would see the copy
-        read_last = self._last_reads() if recomputed else {}
-        aliases = getattr(self.fn, "aliases", {})
-        for uid in recomputed:
-            if self.share.get(uid) == aliases[uid].uid and \
-                    read_last.get(self._root(uid), -1) > self._statement_of(uid):
-                del self.share[uid]
-
-    def _last_reads(self) -> dict[int, int]:
-        """For each printed name (its root value), the last top-level op reading it
-        (the function's outputs are read after every op)."""
-        last: dict[int, int] = {}
-        tops = self.fn.body.ops
-        top_of_op = {id(op): k for k, top in enumerate(tops) for op in walk_ops(Block(ops=[top]))}
-        for k, top in enumerate(tops):
-            for op in walk_ops(Block(ops=[top])):
-                at, printer = k, op
-                while printer is not None and len(printer.results) == 1 and \
-                        printer.results[0].uid in self.inlined:  # printed inside its user
-                    printer = self.user.get(printer.results[0].uid, (None, None))[1]
-                    at = top_of_op.get(id(printer), len(tops)) if printer is not None else \
-                        len(tops)
-                read = [*op.args, *(y for b in op.blocks for y in b.yields)]
-                for a in read:
-                    if isinstance(a, Value):
-                        root = self._root(a.uid)
-                        last[root] = max(last.get(root, -1), at)
-        for y in self.fn.body.yields:
-            if isinstance(y, Value):
-                last[self._root(y.uid)] = len(tops)
-        return last
-
-    def _statement_of(self, uid: int) -> int:
-        """The index of the top-level op that computes the value `uid`."""
-        if not hasattr(self, "_top_of"):
-            self._top_of = {r.uid: k for k, top in enumerate(self.fn.body.ops)
-                            for op in walk_ops(Block(ops=[top])) for r in op.results}
-        return self._top_of.get(uid, len(self.fn.body.ops))
-
-    def _root(self, uid: int) -> int:
-        """The value whose name `uid` is printed under."""
-        seen = set()
-        while uid in self.share and uid not in seen:
-            seen.add(uid)
-            uid = self.share[uid]
-        return uid
-
-    def _try_inline(self, op: Op) -> None:
-        if len(op.results) != 1:
-            return
-        v = op.results[0]
-        if self.uses.get(v.uid, 0) != 1 or v.uid not in self.user:
-            return  # (the cheapest test first: most values are used more than once)
-        if op.attrs.get("effect") or op.prim in _NEVER_INLINED or (
-                op.blocks and id(op) not in self.expression_ifs) or (
-                self.probe and not derivable(op)):
-            return
-        user_block, user = self.user[v.uid]
-        if user_block != self.block_of[v.uid]:
-            return
-        if v.uid in self.primal:
-            if v.name is not None:
-                return
-            same_stmt = user is None or (user.loc is not None and op.loc is not None
-                                         and user.loc.stmt_lineno == op.loc.stmt_lineno)
-            if not same_stmt and not (user.results and user.results[0].uid not in self.primal):
-                return
-        operands = [*op.args, *(y for block in op.blocks for y in block.yields)]
-        depth = 1 + max((self.fold_depth[a.uid] for a in operands
-                         if isinstance(a, Value) and a.uid in self.inlined), default=0)
-        if depth > MAX_FOLD_DEPTH:
-            return  # named, so that expressions using it start again from a name
-        self.fold_depth[v.uid] = depth
-        self.inlined.add(v.uid)
-
-    def _writes_in_place(self, ops: list[Op]) -> None:
-        """``out[i] = v`` in place where nothing reads the old `out` afterwards (the
-        result takes `out`'s name); what reads `out` is not folded into a statement
-        printed after the write."""
-        self.in_place = {} if self.probe else in_place_writes(self.fn)
-        self.adds_into = {} if self.probe else accumulations_in_place(self.fn)
-        if not self.in_place:
-            return
-        where = positions(self.fn)
-        for write, shared in self.in_place.values():
-            self.share[write.result.uid] = write.args[0].uid
-            self.inlined.discard(write.args[0].uid)  # written into: a name of its own
-            for op in ops:
-                if op is write or not op.results or op.results[0].uid not in self.inlined \
-                        or not any(isinstance(a, Value) and a.uid in shared for a in op.args):
-                    continue
-                anchor = op
-                while anchor.results and anchor.results[0].uid in self.inlined:
-                    anchor = self.user[anchor.results[0].uid][1]
-                    if anchor is None:
-                        break
-                if anchor is None or (anchor is not write and id(anchor) in where
-                                      and runs_after(where, anchor, write)):
-                    self.inlined.discard(op.results[0].uid)
-
-    def _is_expression_if(self, op: Op) -> bool:
-        if not isinstance(op, IfOp) or len(op.results) != 1 or not op.is_expression:
-            return False
-        return all(r.uid in self.inlined for branch in op.blocks for o in branch.ops
-                   for r in o.results)
-
-    def _visit(self, block: Block, top: bool) -> None:
-        here = id(block)
-        block_of, producer, uses, user = self.block_of, self.producer, self.uses, self.user
-        for p in block.params:
-            block_of[p.uid] = here
-        for op in block.ops:
-            for r in op.results:
-                producer[r.uid] = op
-                block_of[r.uid] = here
-            for a in op.args:
-                if type(a) is Value:
-                    uses[a.uid] = uses.get(a.uid, 0) + 1
-                    user[a.uid] = (here, op)
-            for inner in op.blocks:
-                self._visit(inner, top=False)
-        for y in block.yields:  # a function's outputs keep their names; a block's may fold
-            if isinstance(y, Value):
-                uses[y.uid] = uses.get(y.uid, 0) + (2 if top else 1)
-                user[y.uid] = (here, None)
-
-    def _defined_only_for_yield(self, y: Operand, block: Block) -> bool:
-        return (isinstance(y, Value) and self.block_of.get(y.uid) == id(block)
-                and y.uid in self.producer
-                and (len(self.producer[y.uid].results) == 1
-                     or isinstance(self.producer[y.uid], IfOp))
-                and self.uses.get(y.uid) == 1)
-
-    def _unused_after(self, body: Block, y: Value, param: Value) -> bool:
-        """Whether `param` can be overwritten where `y` is computed, inside a loop body.
-
-        It can unless something printed after that point reads it: a later statement,
-        an expression folded into one, or, where `y` comes out of an ``if`` and its
-        branches write it in place, whatever those branches do after writing it.
-        """
-        producer = self.producer[y.uid]
-        position = body.ops.index(producer)
-        root = self._root(param.uid)  # values printed under param's name read it too
-        for op in body.ops:
-            if op is producer:
-                continue
-            reads = any(isinstance(a, Value) and self._root(a.uid) == root
-                        for inner in walk_ops(Block(ops=[op])) for a in inner.args)
-            if not reads:
-                continue
-            anchor = self._anchor(op, body)
-            if anchor is None or anchor > position:
-                return False
-        if isinstance(producer, IfOp):
-            k = producer.results.index(y)
-            for branch in producer.blocks:
-                written = branch.yields[k]
-                if not self._defined_only_for_yield(written, branch):
-                    continue  # assigned with the other results at the end of the branch
-                if any(other is param for other in branch.yields):
-                    return False
-                if not self._unused_after(branch, written, param):
-                    return False
-        return True
-
-    def _root(self, uid: int) -> int:
-        """The value whose name `uid` is printed under (through shared names)."""
-        seen = set()
-        while uid in self.share and uid not in seen:
-            seen.add(uid)
-            uid = self.share[uid]
-        return uid
-
-    def _anchor(self, op: Op, body: Block) -> int | None:
-        """Index in `body` of the statement an op is printed in; None for the yields."""
-        while op.results and op.results[0].uid in self.inlined:
-            _, user = self.user[op.results[0].uid]
-            if user is None:
-                return None
-            op = user
-        return body.ops.index(op) if op in body.ops else None
-
-    # -------------------------------------------------------------- expressions
-    def expr(self, operand: Operand) -> ast.expr:
-        """The expression printed for `operand`.  Nodes for names and plain numbers are
-        made once and shared (printing never changes a node): a long function prints
-        hundreds of thousands of them."""
-        if type(operand) is Value:
-            if operand.uid in self.inlined:
-                return self.op_expr(self.producer[operand.uid])
-            name = self.names[operand.uid]
-            node = self._name_nodes.get(name)
-            if node is None:
-                node = self._name_nodes[name] = ast.Name(name, ast.Load())
-            return node
-        if isinstance(operand, Const):
-            value = operand.value
-            if type(value) is float or type(value) is int:
-                key = (type(value), value)
-                node = self._number_nodes.get(key)
-                if node is None:
-                    node = _constant(value)
-                    if value != 0:  # (0.0 and -0.0 are equal keys)
-                        self._number_nodes[key] = node
-                return node
-            if callable(value) and not isinstance(value, type):
-                return self._reference(value)  # a function passed along (vmap_last)
-            return _constant(value)
-        return self._dotted(operand.name)
-
-    def _dotted(self, spelling: str) -> ast.expr:
-        node = self._spellings.get(spelling)
-        if node is None:
-            node = self._spellings[spelling] = _dotted(spelling)
-        return node
-
-    def op_expr(self, op: Op) -> ast.expr:
-        args = [self.expr(a) for a in op.args]
-        prim = op.prim
-        if is_numpy_operator_call(op):
-            return self._call(op, args)  # np.add(xs, ys) adds lists where `xs + ys` joins them
-        if prim in BINARY_SYMBOLS:
-            return ast.BinOp(args[0], _AST_BINOPS[prim](), args[1])
-        if prim in COMPARE_SYMBOLS:
-            return ast.Compare(args[0], [_AST_COMPARES[prim]()], [args[1]])
-        if prim == "neg":
-            return ast.UnaryOp(ast.USub(), args[0])
-        if prim == "pos":
-            return ast.UnaryOp(ast.UAdd(), args[0])
-        if prim == "not":
-            return ast.UnaryOp(ast.Not(), args[0])
-        if prim == "getitem":
-            parts = [_index_part(a, e) for a, e in zip(op.args[1:], args[1:])]
-            index = parts[0] if len(parts) == 1 else ast.Tuple(parts, ast.Load())
-            return ast.Subscript(args[0], index, ast.Load())
-        if isinstance(op, IfOp):
-            return self._if_expression(op)
-        if prim == "getattr":
-            return ast.Attribute(args[0], op.args[1].value, ast.Load())
-        if prim == "pack":
-            if op.attrs.get("kind") == "list":
-                return ast.List(args, ast.Load())
-            if op.attrs.get("kind") == "dict":
-                return ast.Dict([ast.Constant(k) for k in op.attrs["keys"]], args)
-            if op.attrs.get("kind") == "record":  # Params(w=w, b=b), as the user made it
-                return ast.Call(self._reference(op.attrs["cls"]), [], [
-                    ast.keyword(name, arg) for name, arg in zip(op.attrs["fields"], args)])
-            return ast.Tuple(args, ast.Load())
-        if prim == "stack":
-            return ast.List([], ast.Load())
-        if prim == "pop":
-            return ast.Call(ast.Attribute(args[0], "pop", ast.Load()), [], [])
-        if prim == "copy":  # an alias, or the user's own x.copy() or copy.copy(x)
-            if "fn" in op.attrs:
-                return self._call(op, args)
-            if op.attrs.get("method_copy"):
-                return ast.Call(ast.Attribute(args[0], "copy", ast.Load()), [], [])
-            return args[0]
-        if op.attrs.get("attribute"):  # x.T where x is known to be an array (specialize.py)
-            return ast.Attribute(args[0], op.attrs["attribute"], ast.Load())
-        if prim == "tuple":
-            return ast.Tuple(args, ast.Load())
-        if op.attrs.get("subscript"):  # np.r_[a, b]: the object indexed by what it joins
-            index = _index_part(op.args[1], args[1])
-            made = self.producer.get(op.args[1].uid) if isinstance(op.args[1], Value) else None
-            if prim != "call" and not isinstance(index, ast.Tuple) and not (
-                    made is not None and made.prim == "pack" and made.attrs.get("kind") == "tuple"):
-                index = ast.Call(ast.Name("tuple", ast.Load()), [index], [])  # pieces in a list
-            return ast.Subscript(args[0], index, ast.Load())
-        if "fn" not in op.attrs:
-            raise ValueError(f"cannot print primitive {prim!r}")
-        if "template" in op.attrs:  # an f-string
-            return fstring(op.attrs["template"], args[1:])
-        if op.attrs.get("method"):  # "{:.3f}".format(y)
-            kwnames = op.attrs.get("kwnames", ())
-            positional = args[1: len(args) - len(kwnames)]
-            keywords = [ast.keyword(k, v) for k, v in zip(kwnames, args[len(args) - len(kwnames):])]
-            return ast.Call(ast.Attribute(args[0], op.attrs["method"], ast.Load()), positional,
-                            keywords)
-        if op.attrs.get("operator") == "%":  # "%.3f" % y
-            return ast.BinOp(args[0], ast.Mod(), args[1])
-        return self._call(op, args)
-
-    def _call(self, op: Op, args: list[ast.expr]) -> ast.expr:
-        callee = op.attrs.get("callee")
-        if callee and self._spelling_still_means(op):
-            func = self._dotted(callee)
-        elif id(op) in self.adds_into:  # into an adjoint array nothing else holds
-            key = id(runtime_writes.add_into)
-            if key not in self.refs:
-                self.refs[key] = self._reference(runtime_writes.add_into)
-            func = self.refs[key]
-            if self.adds_into[id(op)] == 1:
-                args = args[::-1]  # the operand added into first
-        else:
-            func = self.refs.get(id(op.attrs["fn"])) or self._reference(op.attrs["fn"])
-        kwnames = op.attrs.get("kwnames", ())
-        positional = args[: len(args) - len(kwnames)]
-        keywords = [ast.keyword(k, v) for k, v in zip(kwnames, args[len(positional):])]
-        return ast.Call(func, positional, keywords)
-
-    def _if_expression(self, op: IfOp) -> ast.expr:
-        then, orelse = op.then_block, op.else_block
-        test = self.expr(op.cond)
-        kind = op.kind
-        if kind in ("and", "or"):
-            other = then.yields[0] if kind == "and" else orelse.yields[0]
-            ast_op = ast.And() if kind == "and" else ast.Or()
-            values = test.values if isinstance(test, ast.BoolOp) and type(test.op) is type(ast_op) else [test]
-            return ast.BoolOp(ast_op, [*values, self.expr(other)])
-        return ast.IfExp(test, self.expr(then.yields[0]), self.expr(orelse.yields[0]))
 
     # --------------------------------------------------------------- statements
     def body_lines(self, block: Block, indent: str, in_finally: bool = False) -> list[str]:
@@ -732,38 +350,11 @@ class _Emitter(Naming):
         return indent + print_stmt(ast.Return(value))
 
 
-def _constant(value: Any) -> ast.expr:
-    if isinstance(value, float) and not math.isfinite(value):
-        return ast.Call(ast.Name("float", ast.Load()), [ast.Constant(repr(value))], [])
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-        return ast.UnaryOp(ast.USub(), ast.Constant(-value))
-    if isinstance(value, tuple):
-        return ast.Tuple([_constant(v) for v in value], ast.Load())
-    return ast.Constant(value)
-
 
 def _kind(write: Op) -> int | None:
     kind = write.args[2]
     return kind.value if isinstance(kind, Const) else None
 
-
-def _index_part(operand: Operand, printed: ast.expr) -> ast.expr:
-    """A constant slice prints as ``1::2``, Ellipsis as ``...``."""
-    if isinstance(operand, Const) and isinstance(operand.value, slice):
-        bounds = [None if v is None else _constant(v)
-                  for v in (operand.value.start, operand.value.stop, operand.value.step)]
-        return ast.Slice(*bounds)
-    if isinstance(operand, Const) and operand.value is Ellipsis:
-        return ast.Constant(Ellipsis)
-    return printed
-
-
-def _dotted(spelling: str) -> ast.expr:
-    root, *path = spelling.split(".")
-    node: ast.expr = ast.Name(root, ast.Load())
-    for attr in path:
-        node = ast.Attribute(node, attr, ast.Load())
-    return node
 
 
 def generated_name(name: str, user_globals: dict[str, Any]) -> str:
@@ -846,69 +437,6 @@ def generate(fn: Function, name: str, *, user_globals: dict[str, Any],
     source = "\n".join(header + ([""] if header else []) + inner) + "\n"
     return Generated(compiled, source, filename, dict(free))
 
-
-def _with_locating(inner: list[str]) -> list[str]:
-    """The function's lines with its body in ``try``: an exception gets a note naming
-    the user's source line before it goes on (no cost unless something is raised)."""
-    head = 2 if len(inner) > 1 and inner[1].lstrip().startswith('"""') else 1
-    body = ["    " + line if line else line for line in inner[head:]]
-    return [*inner[:head], "    try:", *body, "    except BaseException as __adc_error__:",
-            "        __adc_locate__(__adc_error__)", "        raise"]
-
-
-class _Locator:
-    """Maps lines of generated code to the user's statements they came from."""
-
-    def __init__(self, filename: str, fn: Function) -> None:
-        self.filename = filename
-        self.user_file = fn.filename
-        self.by_text = {text: lineno for lineno, text in fn.statements.items()}
-        self.lines: dict[int, tuple[int, str]] = {}
-
-    def index(self, text: str) -> None:
-        current = None
-        for number, line in enumerate(text.splitlines(), 1):
-            stripped = line.strip()
-            if stripped.startswith("# "):
-                statement = stripped[2:].removeprefix("adjoint of: ")
-                if statement in self.by_text:
-                    current = (self.by_text[statement], statement)
-            elif current is not None:
-                self.lines[number] = current
-
-    def __call__(self, error: BaseException) -> None:
-        tb, lineno = error.__traceback__, None
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == self.filename:
-                lineno = tb.tb_lineno
-            tb = tb.tb_next
-        where = self.lines.get(lineno) if lineno is not None else None
-        if where is None:
-            return
-        add_note(error, f"in generated code {self.filename}, line {lineno}, which comes "
-                        f"from {self.user_file}, line {where[0]}: {where[1]}")
-
-
-def add_note(error: BaseException, note: str) -> None:
-    """`error.add_note(note)`, once.  Python 3.10 has no notes and its tracebacks show
-    none: there, where the message is the exception's one string argument, the note goes
-    on a line of its own after it, where later Pythons print notes.  Other exceptions
-    (KeyError, whose argument is the key) keep their arguments and get `__notes__`,
-    which 3.10 shows only where the exceptiongroup backport is loaded (under pytest)."""
-    if hasattr(error, "add_note"):
-        if note not in getattr(error, "__notes__", ()):
-            error.add_note(note)
-        return
-    if (len(error.args) == 1 and isinstance(error.args[0], str)
-            and type(error).__str__ is BaseException.__str__):
-        if note not in error.args[0].splitlines():
-            error.args = (f"{error.args[0]}\n{note}",)
-        return
-    notes = getattr(error, "__notes__", None)
-    if not isinstance(notes, list):
-        notes = error.__notes__ = []
-    if note not in notes:
-        notes.append(note)
 
 
 def number_levels_if_primal(fn: Function) -> None:

@@ -15,7 +15,7 @@ def ends_in_raise(block: Block) -> bool:
 
 
 def fstring(template: tuple, values: list[ast.expr]) -> ast.JoinedStr:
-    """The f-string of a template of `runtime.formatted` and the values it formats."""
+    """The f-string of a template of `runtime_statements.formatted` and the values it formats."""
     parts: list[ast.expr] = []
     given = iter(values)
     for part in template:

@@ -30,6 +30,12 @@ from . import (  # noqa: F401  (the modules copied from)
     batched_statistics,
     input_checks,
     runtime,
+    runtime_arrays,
+    runtime_lists,
+    runtime_products,
+    runtime_shapes,
+    runtime_slopes,
+    runtime_statements,
 )
 from .errors import ADCompileError
 from .naming import HELPER_MODULES

@@ -16,7 +16,7 @@ import functools
 import math
 from typing import Any
 
-from . import batched, runtime, user_rules
+from . import batched, runtime, runtime_slopes, user_rules
 from .builder import Builder
 from .ir import Const, Op, Operand, Value
 from .primitives import PRIMITIVES
@@ -212,7 +212,7 @@ def instantiate(builder: Builder, tree: Template, op: Op) -> Operand:
         return Const(tree[1])
     children = [instantiate(builder, child, op) for child in tree[1:]]
     if kind == "sign":  # the slope of abs: refuses a complex number, fast on a float
-        return builder.emit("sign", children, attrs={"fn": runtime.real_sign,
+        return builder.emit("sign", children, attrs={"fn": runtime_slopes.real_sign,
                                                      "family": _family(op)}).result
     return builder.apply(kind, children, _family(op))
 

@@ -17,9 +17,9 @@ from .runtime import (
     as_gradient,
     densify,
     fields_of,
-    items_of_t,
     zeros_of,
 )
+from .runtime_lists import items_of_t
 
 
 def check_nonempty(empty: bool, what: str) -> None:

@@ -13,7 +13,7 @@ selects the tangents, and a nan in the other branch's is not selected.
 What is followed is only what keeps the zeros: a product, a quotient by something, a
 negation, a sum of two such adjoints (selected where either is), and ``unbroadcast``,
 which sums over broadcast axes (a place is selected there if one of those it sums is:
-`selected_places()` in `ad_compiler/runtime.py`).  Anything else ends the search, and
+`selected_places()` in `ad_compiler/runtime_products.py`).  Anything else ends the search, and
 the partial is applied as before.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import batched, runtime
+from . import batched, runtime_products
 from .builder import Builder
 from .ir import Block, Const, Op, Operand, Value
 
@@ -110,7 +110,7 @@ def _places(builder: Builder, condition: Operand, like: Operand,
             negate: Const | None = None) -> Value:
     args = [condition, like] if negate is None else [condition, like, negate]
     return builder.emit("selected_places", args, attrs={
-        "fn": runtime.selected_places, "kwnames": ()}).result
+        "fn": runtime_products.selected_places, "kwnames": ()}).result
 
 
 def fold_inner_selections(blocks: list[Block], uses: dict[int, int],

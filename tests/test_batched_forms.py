@@ -17,8 +17,10 @@ from ad_compiler import batched_products as bp
 from ad_compiler import batched_shaping as bs
 from ad_compiler import batched_signals as bsig
 from ad_compiler import batched_statistics as bst
-from ad_compiler import runtime as rt
+from ad_compiler import runtime_arrays as ra
 from ad_compiler import runtime_npmath as rn
+from ad_compiler import runtime_products as rp
+from ad_compiler import runtime_shapes as rsh
 from ad_compiler import runtime_stats as rts
 
 DIRECTIONS = 3
@@ -124,8 +126,8 @@ SHAPING = [  # (batched form, NumPy's, arguments, keyword arguments)
     (bs.batched_cumsum, np.cumsum, (_x(2, 3), 0), {}),
     (bs.batched_cumsum, np.cumsum, (_x(2, 3),), {"axis": -1}),
     (bs.batched_cumsum, np.cumsum, (_x(),), {"axis": None}),
-    (bs.batched_item, rt.item, (_x(1, 1),), {}),
-    (bs.batched_item, rt.item, (_x(1),), {}),
+    (bs.batched_item, ra.item, (_x(1, 1),), {}),
+    (bs.batched_item, ra.item, (_x(1),), {}),
 ]
 for _fn, _ref in [(bs.batched_atleast_1d, np.atleast_1d), (bs.batched_atleast_2d, np.atleast_2d),
                   (bs.batched_atleast_3d, np.atleast_3d)]:
@@ -150,59 +152,59 @@ def test_axes_out_of_range_are_refused_not_read_as_the_directions():
 # ------------------------------------------------------------------ run-time adjoints
 
 ADJOINTS = [  # (batched form, the helper, arguments; the first, g, batched)
-    (bs.batched_trace_adjoint, rt.trace_adjoint, (_x(), _x(3, 3))),
-    (bs.batched_trace_adjoint, rt.trace_adjoint, (_x(3), _x(2, 3, 4), 1, -1, 0)),
-    (bs.batched_trace_adjoint, rt.trace_adjoint, (_x(2), _x(3, 2, 4), -1, 2, -3)),
-    (bs.batched_diagonal_adjoint, rt.diagonal_adjoint, (_x(3), _x(3, 4), 1)),
-    (bs.batched_diagonal_adjoint, rt.diagonal_adjoint, (_x(2, 2), _x(3, 2, 4), -1, 2, -3)),
-    (bs.batched_diag_adjoint, rt.diag_adjoint, (_x(4, 4), _x(3), 1)),
-    (bs.batched_diag_adjoint, rt.diag_adjoint, (_x(2), _x(3, 4), -1)),
-    (bs.batched_take_adjoint, rt.take_adjoint, (_x(2, 3), _x(2, 3), [2, 0, 2], 1)),
-    (bs.batched_take_adjoint, rt.take_adjoint, (_x(2, 2), _x(2, 3), [[0, 5], [5, 1]])),
-    (bs.batched_take_adjoint, rt.take_adjoint, (_x(3, 3), _x(2, 3), [1, 1, 0], -2)),
-    (bs.batched_take_along_axis_adjoint, rt.take_along_axis_adjoint,
+    (bs.batched_trace_adjoint, ra.trace_adjoint, (_x(), _x(3, 3))),
+    (bs.batched_trace_adjoint, ra.trace_adjoint, (_x(3), _x(2, 3, 4), 1, -1, 0)),
+    (bs.batched_trace_adjoint, ra.trace_adjoint, (_x(2), _x(3, 2, 4), -1, 2, -3)),
+    (bs.batched_diagonal_adjoint, rsh.diagonal_adjoint, (_x(3), _x(3, 4), 1)),
+    (bs.batched_diagonal_adjoint, rsh.diagonal_adjoint, (_x(2, 2), _x(3, 2, 4), -1, 2, -3)),
+    (bs.batched_diag_adjoint, rsh.diag_adjoint, (_x(4, 4), _x(3), 1)),
+    (bs.batched_diag_adjoint, rsh.diag_adjoint, (_x(2), _x(3, 4), -1)),
+    (bs.batched_take_adjoint, rsh.take_adjoint, (_x(2, 3), _x(2, 3), [2, 0, 2], 1)),
+    (bs.batched_take_adjoint, rsh.take_adjoint, (_x(2, 2), _x(2, 3), [[0, 5], [5, 1]])),
+    (bs.batched_take_adjoint, rsh.take_adjoint, (_x(3, 3), _x(2, 3), [1, 1, 0], -2)),
+    (bs.batched_take_along_axis_adjoint, rsh.take_along_axis_adjoint,
      (_x(3, 2), _x(3, 4), np.array([[2, 0], [1, 1], [3, 3]]), 1)),
-    (bs.batched_take_along_axis_adjoint, rt.take_along_axis_adjoint,
+    (bs.batched_take_along_axis_adjoint, rsh.take_along_axis_adjoint,
      (_x(3, 2), _x(3, 4), np.array([[2, 2]]), -1)),
-    (bs.batched_take_along_axis_adjoint, rt.take_along_axis_adjoint,
+    (bs.batched_take_along_axis_adjoint, rsh.take_along_axis_adjoint,
      (_x(3, 4), _x(1, 4), np.array([[0], [0], [0]]), 0)),
-    (bs.batched_take_along_axis_adjoint, rt.take_along_axis_adjoint,
+    (bs.batched_take_along_axis_adjoint, rsh.take_along_axis_adjoint,
      (_x(3), _x(2, 3), np.array([5, 0, 0]), None)),
-    (bs.batched_repeat_adjoint, rt.repeat_adjoint, (_x(2, 3), _x(2, 3), [1, 0, 2], 1)),
-    (bs.batched_repeat_adjoint, rt.repeat_adjoint, (_x(12), _x(2, 3), 2)),
-    (bs.batched_repeat_adjoint, rt.repeat_adjoint, (_x(6, 3), _x(2, 3), 3, -2)),
-    (bs.batched_tile_adjoint, rt.tile_adjoint, (_x(2, 2, 6), _x(2, 3), (2, 1, 2))),
-    (bs.batched_tile_adjoint, rt.tile_adjoint, (_x(6), _x(3), 2)),
-    (bs.batched_tile_adjoint, rt.tile_adjoint, (_x(4, 3, 2), _x(2, 3, 2), (2,))),
-    (bs.batched_append_adjoint, rt.append_adjoint, (_x(3, 3), _x(2, 3), _x(1, 3), 0, 0)),
-    (bs.batched_append_adjoint, rt.append_adjoint, (_x(3, 3), _x(2, 3), _x(1, 3), -2, 1)),
-    (bs.batched_append_adjoint, rt.append_adjoint, (_x(10), _x(2, 3), _x(4), None, 1)),
-    (bs.batched_append_adjoint, rt.append_adjoint, (_x(10), _x(2, 3), _x(4), None, 0)),
+    (bs.batched_repeat_adjoint, ra.repeat_adjoint, (_x(2, 3), _x(2, 3), [1, 0, 2], 1)),
+    (bs.batched_repeat_adjoint, ra.repeat_adjoint, (_x(12), _x(2, 3), 2)),
+    (bs.batched_repeat_adjoint, ra.repeat_adjoint, (_x(6, 3), _x(2, 3), 3, -2)),
+    (bs.batched_tile_adjoint, ra.tile_adjoint, (_x(2, 2, 6), _x(2, 3), (2, 1, 2))),
+    (bs.batched_tile_adjoint, ra.tile_adjoint, (_x(6), _x(3), 2)),
+    (bs.batched_tile_adjoint, ra.tile_adjoint, (_x(4, 3, 2), _x(2, 3, 2), (2,))),
+    (bs.batched_append_adjoint, rsh.append_adjoint, (_x(3, 3), _x(2, 3), _x(1, 3), 0, 0)),
+    (bs.batched_append_adjoint, rsh.append_adjoint, (_x(3, 3), _x(2, 3), _x(1, 3), -2, 1)),
+    (bs.batched_append_adjoint, rsh.append_adjoint, (_x(10), _x(2, 3), _x(4), None, 1)),
+    (bs.batched_append_adjoint, rsh.append_adjoint, (_x(10), _x(2, 3), _x(4), None, 0)),
 ]
 
 
 ADJOINTS += [
-    (bs.batched_diff_adjoint, rt.diff_adjoint, (_x(2, 4), _x(2, 5), 1, -1, None, None, 0)),
-    (bs.batched_diff_adjoint, rt.diff_adjoint, (_x(4, 3), _x(4, 3), 2, 0, _x(1, 3), _x(), 0)),
-    (bs.batched_diff_adjoint, rt.diff_adjoint, (_x(4, 3), _x(4, 3), 2, 0, _x(1, 3), _x(), 1)),
-    (bs.batched_diff_adjoint, rt.diff_adjoint, (_x(4, 3), _x(4, 3), 2, -2, _x(1, 3), _x(), 2)),
-    (bs.batched_unpad, rt.unpad, (_x(5, 4), _x(2, 3), ((1, 2), (0, 1)))),
-    (bs.batched_unpad, rt.unpad, (_x(6), _x(2), 2)),
-    (bs.batched_pad_adjoint, rt.pad_adjoint, (_x(5, 4), _x(2, 3), ((1, 2), (0, 1)), "edge")),
-    (bs.batched_pad_adjoint, rt.pad_adjoint, (_x(7), _x(3), 2, "wrap")),
-    (bs.batched_pad_adjoint, rt.pad_adjoint, (_x(7, 3), _x(3, 3), ((2, 2), (0, 0)), "reflect")),
-    (rt.cast_like, rt.cast_like, (_x(2, 3), np.zeros((2, 3), np.float32))),
-    (rt.cast_like, rt.cast_like, (_x(), np.float32(1.0))),
-    (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(5), 0, 0.5, 2.0, 5)),
-    (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(2, 4), 1, _x(2), 3.0, 4, False, -1)),
-    (bs.batched_linspace_adjoint, rt.linspace_adjoint, (_x(3, 2), 0, _x(2), _x(2), 3)),
+    (bs.batched_diff_adjoint, rsh.diff_adjoint, (_x(2, 4), _x(2, 5), 1, -1, None, None, 0)),
+    (bs.batched_diff_adjoint, rsh.diff_adjoint, (_x(4, 3), _x(4, 3), 2, 0, _x(1, 3), _x(), 0)),
+    (bs.batched_diff_adjoint, rsh.diff_adjoint, (_x(4, 3), _x(4, 3), 2, 0, _x(1, 3), _x(), 1)),
+    (bs.batched_diff_adjoint, rsh.diff_adjoint, (_x(4, 3), _x(4, 3), 2, -2, _x(1, 3), _x(), 2)),
+    (bs.batched_unpad, rsh.unpad, (_x(5, 4), _x(2, 3), ((1, 2), (0, 1)))),
+    (bs.batched_unpad, rsh.unpad, (_x(6), _x(2), 2)),
+    (bs.batched_pad_adjoint, rsh.pad_adjoint, (_x(5, 4), _x(2, 3), ((1, 2), (0, 1)), "edge")),
+    (bs.batched_pad_adjoint, rsh.pad_adjoint, (_x(7), _x(3), 2, "wrap")),
+    (bs.batched_pad_adjoint, rsh.pad_adjoint, (_x(7, 3), _x(3, 3), ((2, 2), (0, 0)), "reflect")),
+    (ra.cast_like, ra.cast_like, (_x(2, 3), np.zeros((2, 3), np.float32))),
+    (ra.cast_like, ra.cast_like, (_x(), np.float32(1.0))),
+    (bs.batched_linspace_adjoint, rp.linspace_adjoint, (_x(5), 0, 0.5, 2.0, 5)),
+    (bs.batched_linspace_adjoint, rp.linspace_adjoint, (_x(2, 4), 1, _x(2), 3.0, 4, False, -1)),
+    (bs.batched_linspace_adjoint, rp.linspace_adjoint, (_x(3, 2), 0, _x(2), _x(2), 3)),
     (bsig.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(7), _x(7))),
     (bsig.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(3, 6), _x(3, 6), 0.5, -1, 2)),
     (bsig.batched_gradient_adjoint_f, rn.gradient_adjoint_f, (_x(4, 3), _x(4, 3), None, 0)),
-    (bst.batched_prod_adjoint, rt.prod_adjoint, (_x(), _x(2, 3), np.prod(_x(2, 3)))),
-    (bst.batched_prod_adjoint, rt.prod_adjoint,
+    (bst.batched_prod_adjoint, rp.prod_adjoint, (_x(), _x(2, 3), np.prod(_x(2, 3)))),
+    (bst.batched_prod_adjoint, rp.prod_adjoint,
      (_x(3), _x(2, 3), np.prod(_x(2, 3), axis=0), 0)),
-    (bst.batched_prod_adjoint, rt.prod_adjoint,
+    (bst.batched_prod_adjoint, rp.prod_adjoint,
      (_x(2, 1), np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 3.0]]), np.zeros((2, 1)), -1, True)),
     (bst.batched_quantile_tangent, rn.quantile_tangent, (_x(3, 4), _x(3, 4), 0.3)),
     (bst.batched_quantile_tangent, rn.quantile_tangent, (_x(3, 4), _x(3, 4), [0.2, 0.5], -1)),
@@ -441,9 +443,9 @@ def test_einsum_adjoint_with_g_or_an_operand_batched(spec, shapes):
     for k in range(len(operands)):
         args = [spec, k, g, *operands]
         for position in [2] + [3 + j for j in range(len(operands)) if j != k]:
-            _check(functools.partial(bp.einsum_adjoint_directions, position), rt.einsum_adjoint,
+            _check(functools.partial(bp.einsum_adjoint_directions, position), ra.einsum_adjoint,
                    args, position)
-        _check(bp.batched_einsum_adjoint, rt.einsum_adjoint, args, 2)
+        _check(bp.batched_einsum_adjoint, ra.einsum_adjoint, args, 2)
 
 
 @pytest.mark.parametrize("shape", [(3,), (3, 2)])

@@ -155,7 +155,7 @@ def _run_copies(roots: set) -> tuple[dict, set]:
 
 
 def test_copied_helpers_follow_calls_across_helper_modules():
-    """batched.batched_einsum calls runtime._einsum_parts and explicit_einsum, imported by
+    """batched.batched_einsum calls runtime_arrays._einsum_parts and explicit_einsum, imported by
     name."""
     namespace, names = _run_copies({("ad_compiler.batched", "batched_einsum")})
     assert names == {"batched_einsum", "_einsum_parts", "explicit_einsum"}

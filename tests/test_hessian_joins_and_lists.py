@@ -12,7 +12,16 @@ import pytest
 from fixtures.hessian_joins import CASES
 
 import ad_compiler as adc
-from ad_compiler import assemble, batched, batched_adjoints, batched_lists, runtime
+from ad_compiler import (
+    assemble,
+    batched,
+    batched_adjoints,
+    batched_lists,
+    runtime,
+    runtime_arrays,
+    runtime_lists,
+    runtime_shapes,
+)
 from ad_compiler.runtime_linalg import solution_adjoint, solution_adjoint_batched
 
 
@@ -110,14 +119,14 @@ def test_batched_split_like_cuts_every_direction_as_split_like(shapes, axis):
     xs = [rng.normal(size=s) for s in shapes]
     g = _directions(rng, np.concatenate(xs, axis=axis).shape)
     _same_pieces(batched_adjoints.batched_split_like(g, xs, axis),
-                 _one_at_a_time(runtime.split_like, g, xs, axis))
+                 _one_at_a_time(runtime_arrays.split_like, g, xs, axis))
 
 
 @pytest.mark.parametrize("shape, axis", [((3, 2), 0), ((2, 3, 2), -1), ((2, 3, 2), 1)])
 def test_batched_unstack_takes_every_direction_as_unstack(shape, axis):
     g = _directions(np.random.default_rng(2), shape)
     _same_pieces(batched_adjoints.batched_unstack(g, axis),
-                 _one_at_a_time(runtime.unstack, g, axis))
+                 _one_at_a_time(runtime_arrays.unstack, g, axis))
 
 
 @pytest.mark.parametrize("shapes", [[(), (3,), (2,)], [(2, 1), (2, 3)], [(3,), (3,)]])
@@ -126,11 +135,11 @@ def test_batched_hstack_and_vstack_adjoints_cut_as_their_plain_helpers(shapes):
     xs = [rng.normal(size=s) for s in shapes]
     g = _directions(rng, np.hstack(xs).shape)
     _same_pieces(batched_adjoints.batched_hstack_adjoint(g, xs),
-                 _one_at_a_time(runtime.hstack_adjoint, g, xs))
+                 _one_at_a_time(runtime_arrays.hstack_adjoint, g, xs))
     if len({np.shape(np.atleast_2d(x))[1:] for x in xs}) == 1:
         g = _directions(rng, np.vstack(xs).shape)
         _same_pieces(batched_adjoints.batched_vstack_adjoint(g, xs),
-                     _one_at_a_time(runtime.vstack_adjoint, g, xs))
+                     _one_at_a_time(runtime_arrays.vstack_adjoint, g, xs))
 
 
 @pytest.mark.parametrize("trick, shapes", [
@@ -140,7 +149,7 @@ def test_batched_index_join_adjoint_cuts_as_index_join_adjoint(trick, shapes):
     items = [rng.normal(size=s) for s in shapes]
     g = _directions(rng, np.shape(trick[tuple(items)]))
     _same_pieces(batched_adjoints.batched_index_join_adjoint(g, trick, items),
-                 _one_at_a_time(lambda t: runtime.index_join_adjoint(t, trick, items), g))
+                 _one_at_a_time(lambda t: runtime_shapes.index_join_adjoint(t, trick, items), g))
 
 
 @pytest.mark.parametrize("a_shape, b_shape", [
@@ -157,15 +166,15 @@ def test_batched_inner_and_its_adjoints_equal_them_one_direction_at_a_time(a_sha
                                rtol=1e-13, atol=1e-13)
     g = rng.normal(size=np.shape(np.inner(a, b)))
     tg = _directions(rng, np.shape(g))
-    for batched_form, plain in ((batched_adjoints.batched_inner_adjoint_a, runtime.inner_adjoint_a),
-                                (batched_adjoints.batched_inner_adjoint_b, runtime.inner_adjoint_b)):
+    for batched_form, plain in ((batched_adjoints.batched_inner_adjoint_a, runtime_arrays.inner_adjoint_a),
+                                (batched_adjoints.batched_inner_adjoint_b, runtime_arrays.inner_adjoint_b)):
         np.testing.assert_allclose(batched_form(tg, a, b), _one_at_a_time(plain, tg, a, b),
                                    rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(batched_adjoints.batched_inner_adjoint_a(g, a, tb, 2),
-                               _one_at_a_time(lambda t: runtime.inner_adjoint_a(g, a, t), tb),
+                               _one_at_a_time(lambda t: runtime_arrays.inner_adjoint_a(g, a, t), tb),
                                rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(batched_adjoints.batched_inner_adjoint_b(g, ta, b, 1),
-                               _one_at_a_time(lambda t: runtime.inner_adjoint_b(g, t, b), ta),
+                               _one_at_a_time(lambda t: runtime_arrays.inner_adjoint_b(g, t, b), ta),
                                rtol=1e-12, atol=1e-12)
 
 
@@ -206,14 +215,14 @@ def test_batched_tangents_of_sums_and_products_of_arrays(a_shape, b_shape):
     seed = _directions(rng, (1,))
     whole = a + b
     got = batched_lists.batched_sum_tangent(a, b, ta, tb, whole, seed)
-    expected = np.stack([runtime.sum_tangent(a, b, ta[..., k], tb[..., k], whole)
+    expected = np.stack([runtime_lists.sum_tangent(a, b, ta[..., k], tb[..., k], whole)
                          for k in range(3)], -1)
     np.testing.assert_allclose(got, expected, rtol=1e-13)
     got = batched_lists.batched_sum_tangent(a, b, None, tb, whole, seed)
     np.testing.assert_allclose(got, np.broadcast_to(tb, whole.shape + (3,)), rtol=1e-13)
     whole = a * b
     got = batched_lists.batched_product_tangent(a, b, ta, tb, whole, seed)
-    expected = np.stack([runtime.product_tangent(a, b, ta[..., k], tb[..., k], whole)
+    expected = np.stack([runtime_lists.product_tangent(a, b, ta[..., k], tb[..., k], whole)
                          for k in range(3)], -1)
     np.testing.assert_allclose(got, expected, rtol=1e-13)
     got = batched_lists.batched_product_tangent(a, b, ta, None, whole, seed)
@@ -275,7 +284,7 @@ def test_batched_split_adjoint_joins_pieces_and_zeros_for_those_not_read():
     sparse = runtime.index_update(pieces, 1, read)  # only the middle piece was read
     got = batched_adjoints.batched_split_adjoint(sparse, pieces, -1)
     expected = _one_at_a_time(
-        lambda t: runtime.split_adjoint(runtime.index_update(pieces, 1, t), pieces, -1), read)
+        lambda t: runtime_shapes.split_adjoint(runtime.index_update(pieces, 1, t), pieces, -1), read)
     np.testing.assert_allclose(got, expected, rtol=1e-13)
     assert got.shape == (2, 6, 3) and not np.any(got[:, :2]) and not np.any(got[:, 4:])
 

@@ -8,8 +8,9 @@ import pytest
 from support import assert_same_tree, load_fixture, tree_numeric_grad
 
 import ad_compiler as adc
-from ad_compiler.runtime import as_gradient, items_of, items_of_t, zero_items
+from ad_compiler.runtime import as_gradient, zero_items
 from ad_compiler.runtime_items import items_gradient
+from ad_compiler.runtime_lists import items_of, items_of_t
 
 S = load_fixture("item_gradients")
 

@@ -18,7 +18,7 @@ from support import central, load_module, numeric_grad
 
 import ad_compiler as adc
 from ad_compiler import cache
-from ad_compiler.codegen import MAX_FOLD_DEPTH
+from ad_compiler.codegen_analysis import MAX_FOLD_DEPTH
 
 MODES = ["reverse", "forward"]
 _names = itertools.count()

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime, runtime_items
+from .. import runtime_items, runtime_shapes
 from ..ir import Const, FreeName, Operand, SourceLoc, Value
 from ..registry.emit import array_op
 from .comprehensions import _operand
@@ -336,7 +336,7 @@ class Containers:
             "fn": slice, "kwnames": (), "callee": "slice", "refusal": refusal}).result
 
     def _joined_as_written(self, trick: FreeName, index: Operand, refused: bool) -> Operand:
-        attrs = {"fn": runtime.index_trick, "kwnames": (), "callee": trick.name,
+        attrs = {"fn": runtime_shapes.index_trick, "kwnames": (), "callee": trick.name,
                  "subscript": True, **({"index_trick": True} if refused else {})}
         return self.builder.emit("call", [trick, index], attrs=attrs).result
 

@@ -7,7 +7,7 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
-from .. import runtime
+from .. import runtime_lists
 from ..ir import Block, Const, ForOp, IfOp, Operand, SourceLoc, Value, WhileOp
 from ..primitives import builtin_call_attrs, lookup_array
 from ..registry import get
@@ -232,11 +232,11 @@ class ControlFlow:
         for k, (seq, (_, order, descending)) in enumerate(zip(seqs, sequences)):
             if order in ("items", "values", "keys"):  # a dict's keys, in its order
                 orders[k] = self.builder.emit("call", [seq], attrs={
-                    "fn": runtime.keys_of, "kwnames": (), "nondiff": True}).result
+                    "fn": runtime_lists.keys_of, "kwnames": (), "nondiff": True}).result
             elif order == "sorted":  # the positions of the items in sorted order
                 args = [seq] if not descending else [seq, Const(True)]
                 orders[k] = self.builder.emit("call", args, attrs={
-                    "fn": runtime.sort_order, "kwnames": (), "nondiff": True}).result
+                    "fn": runtime_lists.sort_order, "kwnames": (), "nondiff": True}).result
             elif order == "reversed":
                 orders[k] = self.builder.emit("sub", [lengths[k], Const(1)]).result
 
@@ -292,7 +292,7 @@ class ControlFlow:
         if seen is not None and seen[0] is self.builder.block:
             return seen[1]  # loops of one block over one value visit the same items
         items = self.builder.emit("items_of", [value], attrs={
-            "fn": runtime.items_of, "kwnames": ()}).result
+            "fn": runtime_lists.items_of, "kwnames": ()}).result
         items.name = f"{value.name}_items" if value.name else "items"
         self.root.visited_items[value.uid] = (self.builder.block, items)
         return items

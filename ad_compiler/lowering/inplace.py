@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime, runtime_writes
+from .. import runtime_statements, runtime_writes
 from ..custom import stop_gradient
 from ..ir import (
     Block,
@@ -514,7 +514,7 @@ def check_updates(fn: Function, updates: list[Update], free_numbers: set[str]) -
     read afterwards; the names of the parameters whose arrays they may change in place.
 
     Whether the target is a number or an array is known only when the code runs, so
-    the guard (`runtime.check_unshared`) decides there: a number is rebound, as the
+    the guard (`runtime_statements.check_unshared`) decides there: a number is rebound, as the
     compiled code does; an array that a later read shares raises a located error."""
     if not updates:
         return []
@@ -561,7 +561,7 @@ def _guard(update: Update, shared: list[tuple[str, Operand]]) -> Op:
     statement = src.line(node.lineno).strip()
     where = f"{src.filename}, line {node.lineno}: {statement}"
     readers = list(dict.fromkeys(operand for _, operand in shared))
-    attrs = {"fn": runtime.check_unshared, "kwnames": ("names", "where"), "nondiff": True,
+    attrs = {"fn": runtime_statements.check_unshared, "kwnames": ("names", "where"), "nondiff": True,
              "effect": True, "guard": True}
     loc = update.result_op.loc
     return Op("call", [update.value, *readers, Const(names), Const(where)], [], attrs, [], loc)

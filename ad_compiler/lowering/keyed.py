@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 
-from .. import runtime, runtime_items
+from .. import runtime_items, runtime_lists
 from ..ir import Const, Operand
 from .comprehensions import COMPREHENSIONS, _Lowered, _operand
 
@@ -33,7 +33,7 @@ class KeyedChoices:
         if kind == "sorted":
             descending = self.expr(reverse) if reverse is not None else Const(False)
             order = self.builder.emit("call", [keys, descending], attrs={
-                "fn": runtime.sort_order, "kwnames": (), "nondiff": True}).result
+                "fn": runtime_lists.sort_order, "kwnames": (), "nondiff": True}).result
             order.name = "order"
             clause = self._clause(node, _operand(order, node))
             position = clause.target.id

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime_statements
 from ..ir import Block, Const, FreeName, Function, IfOp, Operand, SourceLoc, Value, walk_ops
 from .values import _assigned_names, _Branch, _Returned
 
@@ -127,7 +127,7 @@ class Statements:
         return self.builder.emit("call", [*args, *kwargs.values()], attrs=attrs).result
 
     def _fstring(self, node: ast.JoinedStr) -> Operand:
-        """An f-string: `runtime.formatted` with the literal parts and format specs as a
+        """An f-string: `runtime_statements.formatted` with the literal parts and format specs as a
         template; code generation prints it back as an f-string."""
         template: list[Any] = []
         values: list[Operand] = []
@@ -147,7 +147,7 @@ class Statements:
             template.append((conversion, spec))
             values.append(self._text_operand(part.value))
         self.builder.loc = SourceLoc(node.lineno, node.col_offset, self.stmt.lineno)
-        attrs = {"fn": runtime.formatted, "template": tuple(template), "text": True,
+        attrs = {"fn": runtime_statements.formatted, "template": tuple(template), "text": True,
                  "kwnames": ()}
         return self.builder.emit("call", [Const(tuple(template)), *values], attrs=attrs).result
 
@@ -185,7 +185,7 @@ class Statements:
         if stmt.cause is not None:
             args.append(self._text_operand(stmt.cause))
         self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
-        attrs = {"fn": runtime.raise_error, "raise": True, "sink": True, "nondiff": True,
+        attrs = {"fn": runtime_statements.raise_error, "raise": True, "sink": True, "nondiff": True,
                  "effect": True, "kwnames": ()}
         self.builder.emit("call", args, attrs=attrs, n_results=0)
         if self.loops or self.enclosed:  # a statement like any other there
@@ -200,7 +200,7 @@ class Statements:
         self.builder.loc = SourceLoc(stmt.lineno, stmt.col_offset, stmt.lineno)
         if stmt.msg is None or isinstance(stmt.msg, ast.Constant):
             args = [cond] if stmt.msg is None else [cond, Const(stmt.msg.value)]
-            attrs = {"fn": runtime.assert_true, "assert": True, "sink": True,
+            attrs = {"fn": runtime_statements.assert_true, "assert": True, "sink": True,
                      "nondiff": True, "effect": True, "kwnames": ()}
             self.builder.emit("call", args, attrs=attrs, n_results=0)
             return
@@ -214,7 +214,7 @@ class Statements:
             attrs = {"fn": AssertionError, "callee": "AssertionError", "callee_kind": "builtin",
                      "text": True, "kwnames": ()}
             error = self.builder.emit("call", [message], attrs=attrs).result
-            attrs = {"fn": runtime.raise_error, "raise": True, "sink": True, "nondiff": True,
+            attrs = {"fn": runtime_statements.raise_error, "raise": True, "sink": True, "nondiff": True,
                      "effect": True, "kwnames": ()}
             self.builder.emit("call", [error], attrs=attrs, n_results=0)
         finally:

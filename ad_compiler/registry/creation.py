@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import batched, batched_shaping, runtime
+from .. import batched, batched_shaping, runtime_arrays, runtime_products
 from ..ir import Const, Op, Operand
 from .core import array, helper
 from .emit import Emit, array_op, param, position, replaced
@@ -106,12 +106,12 @@ array("linspace", np.linspace,
 array("arange", np.arange, "start*, stop, step*=None, dtype=None",  # (a lone stop: a call)
       casting=True, jvp=_arange_jvp, vjp=_arange_vjp)
 
-helper("linspace_adjoint", runtime.linspace_adjoint, (0,),
+helper("linspace_adjoint", runtime_products.linspace_adjoint, (0,),
        batched=batched_shaping.batched_linspace_adjoint)
 # (a cast of the whole batched array: each direction's, as it is)
-helper("cast_like", runtime.cast_like, (0,), lambda e, g, a: [e.helper("cast_like", g, a[0])],
-       batched=runtime.cast_like, shaped_like=1)
-helper("zero_if_integral", runtime.zero_if_integral, (0,), jvp=lambda e, op, t: (
+helper("cast_like", runtime_arrays.cast_like, (0,), lambda e, g, a: [e.helper("cast_like", g, a[0])],
+       batched=runtime_arrays.cast_like, shaped_like=1)
+helper("zero_if_integral", runtime_products.zero_if_integral, (0,), jvp=lambda e, op, t: (
     None if t[0] is None else e._mark(e.helper("zero_if_integral", t[0], op.args[1]),
                                       [t[0]])),
     vjp=lambda e, g, a: [e.helper("zero_if_integral", g, a[1]), None], specializable=True)

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import batched, batched_products, runtime, runtime_linalg, runtime_writes
+from .. import (
+    batched,
+    batched_products,
+    runtime_arrays,
+    runtime_linalg,
+    runtime_products,
+    runtime_writes,
+)
 from ..ir import Const, FreeName, Op, Operand, Value
 from .core import REGISTRY, is_array
 
@@ -168,7 +175,7 @@ class Emit:
 BATCHED_HELPERS: dict[str, Callable] = {
     "matmul_adjoint_a": batched.batched_matmul_adjoint_a,
     "matmul_adjoint_b": batched.batched_matmul_adjoint_b,
-    "zero_if_integral": runtime.zero_if_integral,  # whatever the shape of its derivative
+    "zero_if_integral": runtime_products.zero_if_integral,  # whatever the shape of its derivative
     "einsum_adjoint": batched_products.batched_einsum_adjoint,
     "as_column": runtime_linalg.as_column_batched,
     "from_column": runtime_linalg.from_column_batched,
@@ -285,7 +292,7 @@ def einsum_parts_or_refuse(spec: Operand, n: int) -> None:
     if not (isinstance(spec, Const) and isinstance(spec.value, str)):
         raise NotImplementedError("np.einsum needs its subscripts as a constant string")
     try:
-        runtime._einsum_parts(spec.value, n)
+        runtime_arrays._einsum_parts(spec.value, n)
     except ValueError as exc:
         raise NotImplementedError(str(exc)) from None
 

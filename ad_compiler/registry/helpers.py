@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import batched_adjoints, batched_lists, runtime, runtime_items
+from .. import (
+    batched_adjoints,
+    batched_lists,
+    runtime,
+    runtime_items,
+    runtime_lists,
+    runtime_products,
+)
 from ..ir import Const, Op, Operand
 from .core import helper
 from .emit import Emit, replaced
@@ -69,22 +76,22 @@ helper("densify", runtime.densify, (0,), jvp=_adjoint_builder_jvp(batched_adjoin
 # the same adjoint, only filled in: its transpose passes the cotangent on
 helper("dense", runtime.dense, (0,), lambda e, g, a: [g, None],
        jvp=_adjoint_builder_jvp(batched_adjoints.batched_dense), opaque_kind=True)
-helper("list_head", runtime.list_head, (0,), lambda e, g, a: [
+helper("list_head", runtime_lists.list_head, (0,), lambda e, g, a: [
     e.helper("list_head_t", g, a[1], a[2])],
     jvp=_adjoint_builder_jvp(batched_adjoints.batched_list_head), opaque_kind=True, kind_like=1)
-helper("list_tail", runtime.list_tail, (0,), lambda e, g, a: [
+helper("list_tail", runtime_lists.list_tail, (0,), lambda e, g, a: [
     e.helper("list_tail_t", g, *a[1:])],
     jvp=_adjoint_builder_jvp(batched_adjoints.batched_list_tail), opaque_kind=True)
-helper("repeat_adjoint_of", runtime.repeat_adjoint_of, (0, 2), lambda e, g, a: [
+helper("repeat_adjoint_of", runtime_lists.repeat_adjoint_of, (0, 2), lambda e, g, a: [
     e.helper("repeat_adjoint_t", g, a[1], a[2], a[3]), None,
     e.helper("repeat_count_t", g, a[0], a[2], a[3])],
     jvp=_adjoint_builder_jvp(batched_adjoints.batched_repeat_adjoint_of), opaque_kind=True,
     kind_like=1)
-helper("list_head_t", runtime.list_head_t, (0,), lambda e, g, a: [
+helper("list_head_t", runtime_lists.list_head_t, (0,), lambda e, g, a: [
     e.helper("list_head", g, a[1], a[2])])
-helper("list_tail_t", runtime.list_tail_t, (0,), lambda e, g, a: [
+helper("list_tail_t", runtime_lists.list_tail_t, (0,), lambda e, g, a: [
     e.helper("list_tail", g, *a[1:])])
-helper("repeat_adjoint_t", runtime.repeat_adjoint_t, (0, 2))
+helper("repeat_adjoint_t", runtime_lists.repeat_adjoint_t, (0, 2))
 # the tangents of `+` and `*` of what may be lists: transposed as the adjoints of `+` and
 # `*` are split (reverse mode over forward-mode code)
 def _sequence_tangent_jvp(batched_form: Any, cross: str = "", cross_batched: Any = None) -> Any:
@@ -117,10 +124,10 @@ def _sequence_tangent_jvp(batched_form: Any, cross: str = "", cross_batched: Any
     return jvp
 
 
-helper("sum_tangent", runtime.sum_tangent, (2, 3), lambda e, g, a: [
+helper("sum_tangent", runtime_lists.sum_tangent, (2, 3), lambda e, g, a: [
     None, None, e.helper("list_head", g, a[0], a[4]), e.helper("list_tail", g, a[0], a[4], a[1]),
     None], joint=True, jvp=_sequence_tangent_jvp(batched_lists.batched_sum_tangent))
-helper("product_tangent", runtime.product_tangent, (2, 3), lambda e, g, a: [
+helper("product_tangent", runtime_lists.product_tangent, (2, 3), lambda e, g, a: [
     e.helper("product_tangent_cross_t", g, a[3], a[0], a[4]),
     e.helper("product_tangent_cross_t", g, a[2], a[1], a[4]),
     e.helper("repeat_adjoint_of", g, a[0], a[1], a[4]),
@@ -129,11 +136,11 @@ helper("product_tangent", runtime.product_tangent, (2, 3), lambda e, g, a: [
         batched_lists.batched_product_tangent, "product_tangent_cross",
         batched_lists.batched_product_tangent_cross))
 _THIRD = "derivatives of a product's tangent in the tangents it multiplies (a third derivative)"
-helper("product_tangent_cross", runtime.product_tangent_cross, (2, 3, 5), joint=True,
+helper("product_tangent_cross", runtime_lists.product_tangent_cross, (2, 3, 5), joint=True,
        nonlinear=(0, 1), unsupported=_THIRD)
-helper("product_tangent_cross_t", runtime.product_tangent_cross_t, (0,), nonlinear=(1,),
+helper("product_tangent_cross_t", runtime_lists.product_tangent_cross_t, (0,), nonlinear=(1,),
        unsupported=_THIRD)
-helper("repeat_count_t", runtime.repeat_count_t, (0, 1))
+helper("repeat_count_t", runtime_lists.repeat_count_t, (0, 1))
 def _as_gradient_jvp(e: Emit, op: Op, t: list) -> Operand | None:
     """The gradient in the input's structure; in vector mode each leaf with the
     directions on a last axis."""
@@ -149,13 +156,13 @@ helper("as_gradient", runtime.as_gradient, (0,), lambda e, g, a: [g], jvp=_as_gr
 helper("gradient_like", runtime.gradient_like, (0,), lambda e, g, a: [g],
        batched=batched_adjoints.batched_gradient_like_dot, shaped_like=1, opaque_kind=True,
        specializable=True)
-helper("items_of", runtime.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])],
+helper("items_of", runtime_lists.items_of, (0,), lambda e, g, a: [e.helper("items_of_t", g, a[0])],
        jvp=_items_of_jvp, says_nothing_of_arrays=True, view=True)
 # for a list, both pass their first argument on; for a dict's keys, both give zeros
-helper("items_of_dot", runtime.items_of_dot, (0,), lambda e, g, a: [
+helper("items_of_dot", runtime_lists.items_of_dot, (0,), lambda e, g, a: [
     e.helper("items_of_t", g, a[1]), None])
-helper("items_of_t", runtime.items_of_t, (0,), lambda e, g, a: [
-    e.helper("items_of_t", g, a[1]), None], batched=runtime.items_of_t)  # (as it is)
+helper("items_of_t", runtime_lists.items_of_t, (0,), lambda e, g, a: [
+    e.helper("items_of_t", g, a[1]), None], batched=runtime_lists.items_of_t)  # (as it is)
 helper("field_update", runtime.field_update, (2,), lambda e, g, a: [
     None, None, e.helper("field_of", g, a[0], a[1])],
     jvp=_adjoint_builder_jvp(batched_adjoints.batched_field_update_dot), opaque_kind=True)
@@ -227,4 +234,4 @@ helper("dict_of_t", runtime_items.dict_of_t, (0,), lambda e, g, a: [
 helper("sum_value", runtime_items.sum_value, (), nonlinear=(0,), jvp=lambda e, op, t: t[0],
        vjp=lambda e, g, a: [g, None], shaped_like=0, kind_like=0, says_nothing_of_arrays=True)
 # where a branch of np.where passes its adjoint on (selected_adjoints.py)
-helper("selected_places", runtime.selected_places, (), nondiff=True, opaque_kind=True)
+helper("selected_places", runtime_products.selected_places, (), nondiff=True, opaque_kind=True)

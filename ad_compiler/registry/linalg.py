@@ -12,7 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import batched, batched_adjoints, batched_products, batched_shaping, runtime, runtime_linalg
+from .. import (
+    batched,
+    batched_adjoints,
+    batched_products,
+    batched_shaping,
+    runtime,
+    runtime_arrays,
+    runtime_linalg,
+)
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, array, helper
 from .emit import (
@@ -245,14 +253,14 @@ helper("matmul_adjoint_a", runtime.matmul_adjoint_a, (0, 2), lambda e, g, a: [
 helper("matmul_adjoint_b", runtime.matmul_adjoint_b, (0, 1), lambda e, g, a: [
     e.matmul(a[1], g), e.helper("matmul_adjoint_a", a[0], a[1], g), None],
     batched=batched_adjoints.matmul_adjoint_b_directions, specializable=True)
-helper("inner_adjoint_a", runtime.inner_adjoint_a, (0, 2), float_result=True,
+helper("inner_adjoint_a", runtime_arrays.inner_adjoint_a, (0, 2), float_result=True,
        batched=batched_adjoints.batched_inner_adjoint_a)
-helper("inner_adjoint_b", runtime.inner_adjoint_b, (0, 1), float_result=True,
+helper("inner_adjoint_b", runtime_arrays.inner_adjoint_b, (0, 1), float_result=True,
        batched=batched_adjoints.batched_inner_adjoint_b)
-helper("trace_adjoint", runtime.trace_adjoint, (0,), lambda e, g, a: [
+helper("trace_adjoint", runtime_arrays.trace_adjoint, (0,), lambda e, g, a: [
     e.array("trace", g, *a[2:]), None, None, None, None],
     batched=batched_shaping.batched_trace_adjoint)
-helper("einsum_adjoint", runtime.einsum_adjoint, (), _einsum_adjoint_vjp,
+helper("einsum_adjoint", runtime_arrays.einsum_adjoint, (), _einsum_adjoint_vjp,
        linear_of=_einsum_linear, jvp=_einsum_adjoint_jvp)
 
 # np.linalg.solve on columns (a vector b, even beside a stack of matrices, is one column)

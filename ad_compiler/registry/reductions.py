@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from .. import batched, batched_statistics, runtime
+from .. import batched, batched_statistics, runtime_arrays, runtime_products
 from ..ir import Const, Op, Operand
 from .core import array, helper
 from .emit import Emit, nth, param, replay
@@ -83,14 +83,14 @@ array("std", np.std, "a*, axis=None, ddof=0, keepdims=False", methods=("std",), 
                                                    e.mul(n, op.result)))(*_variance_parts(e, op)),
       vjp=lambda e, op, g: _variance_vjp(e, op, g, std=True))
 
-helper("sum_adjoint", runtime.sum_adjoint, (0,), lambda e, g, a: [
+helper("sum_adjoint", runtime_arrays.sum_adjoint, (0,), lambda e, g, a: [
     e.sum(g, axis=nth(a, 2, None), keepdims=nth(a, 3, False))],
     batched=batched.batched_sum_adjoint, shaped_like=1, specializable=True)
-helper("mean_adjoint", runtime.mean_adjoint, (0,), lambda e, g, a: [
+helper("mean_adjoint", runtime_arrays.mean_adjoint, (0,), lambda e, g, a: [
     e.mean(g, axis=nth(a, 2, None), keepdims=nth(a, 3, False))],
     batched=batched.batched_mean_adjoint, shaped_like=1, specializable=True)
-helper("reduced_count", runtime.reduced_count, (), nondiff=True)
-helper("extremum_mask", runtime.extremum_mask, (), nondiff=True, elementwise=True)
+helper("reduced_count", runtime_arrays.reduced_count, (), nondiff=True)
+helper("extremum_mask", runtime_arrays.extremum_mask, (), nondiff=True, elementwise=True)
 
 
 # ------------------------------------------------------------------ np.prod
@@ -145,12 +145,12 @@ array("prod", np.prod, _REDUCE, math.prod, methods=("prod",), reduction=True, jv
 OWN_PRIMAL = frozenset({id(math.prod), id(math.fsum)})
 # y = prod(x) is passed to save computing it again; as a function of x it carries no
 # derivative of its own (the rules take all of it through x)
-helper("prod_others", runtime.prod_others, (), nonlinear=(0,), jvp=lambda e, op, t: (
+helper("prod_others", runtime_products.prod_others, (), nonlinear=(0,), jvp=lambda e, op, t: (
     _prod_hessian(e, op.args[0], t[0], nth(op.args, 2, None))), vjp=lambda e, g, a: [
     _prod_hessian(e, a[0], g, nth(a, 2, None)), None])
-helper("prod_adjoint", runtime.prod_adjoint, (0,), nonlinear=(1,), jvp=_prod_adjoint_jvp,
+helper("prod_adjoint", runtime_products.prod_adjoint, (0,), nonlinear=(1,), jvp=_prod_adjoint_jvp,
        vjp=_prod_adjoint_vjp, shaped_like=1, batched=batched_statistics.batched_prod_adjoint)
-helper("prod_others_jvp", runtime.prod_others_jvp, (1,), nonlinear=(0,),
+helper("prod_others_jvp", runtime_products.prod_others_jvp, (1,), nonlinear=(0,),
        jvp=lambda e, op, t: _prod_hessian(e, op.args[0], t[1], nth(op.args, 2, None)),
        vjp=lambda e, g, a: [None, _prod_hessian(e, a[0], g, nth(a, 2, None))],
        unsupported="third derivatives of np.prod")

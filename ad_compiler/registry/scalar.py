@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import operator as op
 
-from .. import runtime
+from .. import runtime_products, runtime_slopes
 from .core import REGISTRY, elementwise, piecewise_constant
 
 # Operators: printed as Python syntax, no callable of their own.
@@ -24,9 +24,9 @@ elementwise("truediv", 2, "x / y", operator=op.truediv,
 # number y folds them to y * x**(y - 1), special.py's TEMPLATE_REWRITES)
 _POWER_PARTIALS = ("power_slope(x, y)", "log(x) * x**y")
 elementwise("pow", 2, "x ** y", partials=_POWER_PARTIALS, operator=op.pow)
-elementwise("power_slope", 2, "y * x**(y - 1)", fn=runtime.power_slope,
+elementwise("power_slope", 2, "y * x**(y - 1)", fn=runtime_slopes.power_slope,
             partials=("power_curve(x, y)", "x**(y - 1) + log(x) * power_slope(x, y)"))
-elementwise("power_curve", 2, "y * (y - 1) * x**(y - 2)", fn=runtime.power_curve,
+elementwise("power_curve", 2, "y * (y - 1) * x**(y - 2)", fn=runtime_slopes.power_curve,
             partials=("y * (y - 1) * (y - 2) * x**(y - 3)",
                       "(2*y - 1) * x**(y - 2) + log(x) * power_curve(x, y)"))
 elementwise("mod", 2, "Mod(x, y)", partials=("1", "-floor(x/y)"), operator=op.mod)  # x - y*floor(x/y)
@@ -86,7 +86,7 @@ elementwise("hypot", 2, "sqrt(x**2 + y**2)", "hypot", "hypot", other_arity="hypo
 elementwise("power", 2, "x ** y", "pow", "power", partials=_POWER_PARTIALS,
             builtin=builtins.pow)
 # the exponent's term of x ** k, zero where its weight is (rules.py); scipy.special.xlogy
-elementwise("xlogy", 2, "x * log(y)", scipy="xlogy", fn=runtime.xlogy)
+elementwise("xlogy", 2, "x * log(y)", scipy="xlogy", fn=runtime_products.xlogy)
 
 # Piecewise-constant functions: zero derivative wherever one exists.
 piecewise_constant("floor", 1, "floor", "floor")

@@ -18,7 +18,7 @@ import inspect
 
 import numpy as np
 
-from .. import batched, batched_adjoints, batched_shaping, runtime, runtime_npmath
+from .. import batched, batched_adjoints, batched_shaping, runtime_npmath, runtime_shapes
 from ..ir import Const, Op, Operand
 from .core import array, helper
 from .emit import Emit, apply_again, batched_call, batched_operand, nth, param, position
@@ -216,7 +216,7 @@ def _cumprod_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
 
 
 def _rollaxis_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
-    moved_to = e.call(runtime.rollaxis_destination, e.call(np.ndim, op.args[0]),
+    moved_to = e.call(runtime_shapes.rollaxis_destination, e.call(np.ndim, op.args[0]),
                       param(op, "axis"), param(op, "start"))
     return [e.moveaxis(g, moved_to, param(op, "axis"))]
 
@@ -365,7 +365,7 @@ def _order(e: Emit, op: Op) -> tuple[Operand, Operand, Operand]:
     if op.prim == "sort":
         order = e.call(np.argsort, x, axis, Const("stable"))
     else:
-        order = e.call(runtime.permutation_of, x, op.result, axis)
+        order = e.call(runtime_shapes.permutation_of, x, op.result, axis)
     return x, order, axis
 
 
@@ -387,7 +387,7 @@ def _sort_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
 
 def _split_vjp(e: Emit, op: Op, g: Operand) -> list[Operand | None]:
     if op.prim == "hsplit":
-        axis = e.call(runtime.hsplit_axis, op.args[0])
+        axis = e.call(runtime_shapes.hsplit_axis, op.args[0])
     elif op.prim == "vsplit":
         axis = Const(0)
     else:
@@ -480,28 +480,28 @@ array("atleast_2d", np.atleast_2d, "arys*", linear=True, vjp=_shape_back,
 array("atleast_3d", np.atleast_3d, "arys*", linear=True, vjp=_shape_back,
       batched=(batched_shaping.batched_atleast_3d, ("arys",)))
 
-helper("diag_adjoint", runtime.diag_adjoint, (0,), lambda e, h, a: [
+helper("diag_adjoint", runtime_shapes.diag_adjoint, (0,), lambda e, h, a: [
     e.diag(h, k=nth(a, 2, 0))], batched=batched_shaping.batched_diag_adjoint)
-helper("diagonal_adjoint", runtime.diagonal_adjoint, (0,), lambda e, h, a: [
+helper("diagonal_adjoint", runtime_shapes.diagonal_adjoint, (0,), lambda e, h, a: [
     e.diagonal(h, offset=nth(a, 2, 0), axis1=nth(a, 3, 0), axis2=nth(a, 4, 1))],
     batched=batched_shaping.batched_diagonal_adjoint)
-helper("append_adjoint", runtime.append_adjoint, (0,), _append_adjoint_vjp,
+helper("append_adjoint", runtime_shapes.append_adjoint, (0,), _append_adjoint_vjp,
        batched=batched_shaping.batched_append_adjoint)
 helper("insert_adjoint", runtime_npmath.insert_adjoint, (0,), _insert_adjoint_vjp,
        vmapped=True)
-helper("unpad", runtime.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])],
+helper("unpad", runtime_shapes.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])],
        batched=batched_shaping.batched_unpad)
-helper("pad_adjoint", runtime.pad_adjoint, (0,), lambda e, h, a: [
+helper("pad_adjoint", runtime_shapes.pad_adjoint, (0,), lambda e, h, a: [
     e.pad(h, a[2], mode=a[3])], batched=batched_shaping.batched_pad_adjoint)
-helper("pad_fill_adjoint", runtime.pad_fill_adjoint, (0,), lambda e, h, a: [
-    e.helper("pad_fill_adjoint", h, a[1])], batched=runtime.pad_fill_adjoint)  # (as it is)
-helper("diff_adjoint", runtime.diff_adjoint, (0,), _diff_adjoint_vjp,
+helper("pad_fill_adjoint", runtime_shapes.pad_fill_adjoint, (0,), lambda e, h, a: [
+    e.helper("pad_fill_adjoint", h, a[1])], batched=runtime_shapes.pad_fill_adjoint)  # (as it is)
+helper("diff_adjoint", runtime_shapes.diff_adjoint, (0,), _diff_adjoint_vjp,
        batched=batched_shaping.batched_diff_adjoint)
-helper("take_adjoint", runtime.take_adjoint, (0,), lambda e, h, a: [
+helper("take_adjoint", runtime_shapes.take_adjoint, (0,), lambda e, h, a: [
     e.take(h, a[2], axis=nth(a, 3, None))], batched=batched_shaping.batched_take_adjoint)
-helper("take_along_axis_adjoint", runtime.take_along_axis_adjoint, (0,), lambda e, h, a: [
+helper("take_along_axis_adjoint", runtime_shapes.take_along_axis_adjoint, (0,), lambda e, h, a: [
     e.take_along_axis(h, a[2], axis=nth(a, 3, -1))],
     batched=batched_shaping.batched_take_along_axis_adjoint)
-helper("split_adjoint", runtime.split_adjoint, (0,), lambda e, h, a: [
+helper("split_adjoint", runtime_shapes.split_adjoint, (0,), lambda e, h, a: [
     e.helper("split_like", h, a[1], nth(a, 2, 0))],
     batched=batched_adjoints.batched_split_adjoint)

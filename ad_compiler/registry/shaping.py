@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import batched, batched_adjoints, batched_shaping, runtime
+from .. import batched, batched_adjoints, batched_shaping, runtime, runtime_arrays, runtime_shapes
 from ..ir import Const, Op, Operand
 from .core import array, helper
 from .emit import Emit, batched_call, batched_operand, param
@@ -39,7 +39,7 @@ array("ravel", np.ravel, "a*", methods=("ravel", "flatten"), linear=True, view=T
 array("squeeze", np.squeeze, "a*, axis=None", methods=("squeeze",), linear=True, view=True, vjp=_shape_back,
       batched=(batched.batched_squeeze, ("a", "axis")))
 # x.item(): the number in a one-element array; its adjoint is put back in x's shape
-array("item", runtime.item, "a*", methods=("item",), linear=True, vjp=_shape_back,
+array("item", runtime_arrays.item, "a*", methods=("item",), linear=True, vjp=_shape_back,
       batched=(batched_shaping.batched_item, ("a",)))
 # the adjoint (shaped like the result) summed over the new axes of length one, as that
 # of x[:, None] is (rules.new_axes): a sum the next one over the same axes absorbs
@@ -61,7 +61,7 @@ array("stack_arrays", np.stack, "arrays*, axis=0", linear=True,
 array("hstack", np.hstack, "tup*", linear=True,
       vjp=lambda e, op, g: [e.helper("hstack_adjoint", g, op.args[0])],
       batched=(batched.batched_hstack, ("tup",)))
-array("index_join", runtime.index_trick, "trick, items*", linear=True, subscript=True,
+array("index_join", runtime_shapes.index_trick, "trick, items*", linear=True, subscript=True,
       vjp=lambda e, op, g: [None, e.helper("index_join_adjoint", g, op.args[0], op.args[1])],
       batched=(batched.batched_index_join, ("trick", "items")))
 array("vstack", np.vstack, "tup*", linear=True,
@@ -91,23 +91,23 @@ helper("broadcast_like", runtime.broadcast_like, (0,),
        batched=batched.batched_broadcast_like, shaped_like=1, specializable=True)
 # the adjoints of joins cut the cotangent into pieces; their transposes join the pieces
 # (each cuts a batched adjoint at once, in vector mode and batched reverse mode alike)
-helper("split_like", runtime.split_like, (0,), lambda e, g, a: [
+helper("split_like", runtime_arrays.split_like, (0,), lambda e, g, a: [
     e.array("concatenate", e.helper("dense", g, a[1]), *a[2:]), None, None],
     container_result=True, batched=batched_adjoints.batched_split_like)
-helper("unstack", runtime.unstack, (0,), lambda e, g, a: [
+helper("unstack", runtime_arrays.unstack, (0,), lambda e, g, a: [
     e.helper("unstack_t", g, *a), None], container_result=True,
     batched=batched_adjoints.batched_unstack)
-helper("unstack_t", runtime.unstack_t, (0,))
-helper("hstack_adjoint", runtime.hstack_adjoint, (0,), lambda e, g, a: [
+helper("unstack_t", runtime_arrays.unstack_t, (0,))
+helper("hstack_adjoint", runtime_arrays.hstack_adjoint, (0,), lambda e, g, a: [
     e.array("hstack", e.helper("dense", g, a[1])), None], container_result=True,
     batched=batched_adjoints.batched_hstack_adjoint)
-helper("index_join_adjoint", runtime.index_join_adjoint, (0,), lambda e, g, a: [
+helper("index_join_adjoint", runtime_shapes.index_join_adjoint, (0,), lambda e, g, a: [
     e.array("index_join", a[1], e.helper("dense", g, a[2])), None, None],
     container_result=True, batched=batched_adjoints.batched_index_join_adjoint)
-helper("vstack_adjoint", runtime.vstack_adjoint, (0,), lambda e, g, a: [
+helper("vstack_adjoint", runtime_arrays.vstack_adjoint, (0,), lambda e, g, a: [
     e.array("vstack", e.helper("dense", g, a[1])), None], container_result=True,
     batched=batched_adjoints.batched_vstack_adjoint)
-helper("tile_adjoint", runtime.tile_adjoint, (0,), lambda e, g, a: [
+helper("tile_adjoint", runtime_arrays.tile_adjoint, (0,), lambda e, g, a: [
     e.array("tile", g, a[2]), None, None], batched=batched_shaping.batched_tile_adjoint)
-helper("repeat_adjoint", runtime.repeat_adjoint, (0,),
+helper("repeat_adjoint", runtime_arrays.repeat_adjoint, (0,),
        batched=batched_shaping.batched_repeat_adjoint)

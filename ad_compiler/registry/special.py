@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime_slopes
 from ..ir import Const, Op, Operand
 from .core import REGISTRY, Primitive, array, elementwise, piecewise_constant
 from .emit import Emit
@@ -87,16 +87,16 @@ elementwise("fmod", 2, "x - y*truncated(x/y)", "fmod", "fmod", partials=("1", "-
 # |x| with the sign of y; at x = 0 the slope of the side x's sign bit gives
 elementwise("copysign", 2, "Abs(x)*sign(y)", "copysign", "copysign",
             partials=("copysign(1, x)*copysign(1, y)", "0"))
-# normalised sinc; its slope and curvature are finite at 0 (runtime.sinc_slope), and
+# normalised sinc; its slope and curvature are finite at 0 (runtime_slopes.sinc_slope), and
 # those two are functions of derivative code only
 elementwise("sinc", 1, "sin(pi*x)/(pi*x)", numpy="sinc", partials=("sinc_slope(x)",))
 elementwise("sinc_slope", 1, "(cos(pi*x) - sin(pi*x)/(pi*x))/x", partials=("sinc_curve(x)",),
-            fn=runtime.sinc_slope)
+            fn=runtime_slopes.sinc_slope)
 elementwise("sinc_curve", 1,
             "-pi**2*sin(pi*x)/(pi*x) - 2*(cos(pi*x) - sin(pi*x)/(pi*x))/x**2",
-            partials=(None,), fn=runtime.sinc_curve)
+            partials=(None,), fn=runtime_slopes.sinc_curve)
 # of real input: the identity, zero and the identity; complex input is refused when
-# the derivative runs (runtime.real_one)
+# the derivative runs (runtime_slopes.real_one)
 elementwise("real", 1, "x", numpy="real", partials=("real_one(x)",))
 elementwise("imag", 1, "0*x", numpy="imag", partials=("real_one(x) - 1",))  # 0, with the check
 elementwise("conj", 1, "x", numpy="conjugate", partials=("real_one(x)",))
@@ -106,8 +106,8 @@ elementwise("fmax", 2, "Max(x, y)", numpy="fmax",
             partials=("fmax_first(x, y)", "1 - fmax_first(x, y)"))
 elementwise("fmin", 2, "Min(x, y)", numpy="fmin",
             partials=("fmin_first(x, y)", "1 - fmin_first(x, y)"))
-piecewise_constant("fmax_first", 2, fn=runtime.fmax_first)
-piecewise_constant("fmin_first", 2, fn=runtime.fmin_first)
+piecewise_constant("fmax_first", 2, fn=runtime_slopes.fmax_first)
+piecewise_constant("fmin_first", 2, fn=runtime_slopes.fmin_first)
 # the step 0, h, 1 for x < 0, x == 0, x > 0: flat in x, and h where x == 0
 elementwise("heaviside", 2, "Heaviside(x, y)", numpy="heaviside",
             partials=("0", "heaviside(x, 1) - heaviside(x, 0)"))
@@ -116,7 +116,7 @@ elementwise("float64", 1, "x", numpy="float64")
 # trunc as a float (math.trunc gives an int), for fmod's partial in y
 piecewise_constant("ftrunc", 1, fn=np.trunc)
 # `real_one(x)`: 1.0 for real input, a TypeError for complex; no derivative itself
-piecewise_constant("real_one", 1, fn=runtime.real_one)
+piecewise_constant("real_one", 1, fn=runtime_slopes.real_one)
 
 # primitive -> (its parameters, why a derivative in the ones with no partial is refused)
 _STATIC = {

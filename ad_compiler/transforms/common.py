@@ -72,6 +72,13 @@ def copy_op(builder: Builder, op: Op) -> None:
         builder.producers[r.uid] = clone
 
 
+# the helper modules of derivative code: a call to one of their helpers without a rule
+# is derivative code differentiated again
+_RUNTIME_MODULES = ("ad_compiler.runtime", "ad_compiler.runtime_lists", "ad_compiler.runtime_arrays",
+                    "ad_compiler.runtime_products", "ad_compiler.runtime_shapes",
+                    "ad_compiler.runtime_slopes", "ad_compiler.runtime_statements")
+
+
 def check_supported(fn: Function, op: Op) -> None:
     """Raise a located error for an op that has varied inputs but no rule."""
     if op.blocks:
@@ -80,7 +87,7 @@ def check_supported(fn: Function, op: Op) -> None:
         raise no_rule_error(fn, op)  # np.r_[a, b]; text that reaches more than a print
     if op.prim in ("push", "pop", "stack", "index_add") or (
             op.prim == "call" and not op.attrs.get("nondiff")
-            and getattr(op.attrs.get("fn"), "__module__", None) == "ad_compiler.runtime"):
+            and getattr(op.attrs.get("fn"), "__module__", None) in _RUNTIME_MODULES):
         raise reverse_code_error(fn, op)
     if not (is_differentiable(op.prim) or is_nondiff(op)):
         raise no_rule_error(fn, op)

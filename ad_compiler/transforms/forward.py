@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import batched as batched_runtime
-from .. import batched_lists, runtime
+from .. import batched_lists, runtime_lists
 from ..builder import Builder, is_const
 from ..ir import (
     Block,
@@ -194,7 +194,7 @@ class _Sweep:
                                 attrs={"fn": fn, "kwnames": ()}).result
             self.facts.batched.add(made.uid)
             return made
-        return builder.emit(helper, args, attrs={"fn": getattr(runtime, helper),
+        return builder.emit(helper, args, attrs={"fn": getattr(runtime_lists, helper),
                                                  "kwnames": ()}).result
 
     def _stack_op(self, op: Op, builder: Builder) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime, runtime_arrays, runtime_lists
 from ..batched import batched_gradient_like
 from ..builder import Builder, is_const
 from ..ir import Block, Const, ForOp, Function, IfOp, LoopOp, Op, Operand, Value, WhileOp, walk_ops
@@ -96,7 +96,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
             seed = Const(1.0)
         else:  # array code: the output is checked to be a scalar where it is seeded
             seed = builder.emit("call", [primal_out], attrs={
-                "fn": runtime.scalar_seed, "kwnames": (), "nondiff": True}).result
+                "fn": runtime_arrays.scalar_seed, "kwnames": (), "nondiff": True}).result
             seed.name = "seed"
         if sweep.is_varied(primal_out):
             partials.setdefault(primal_out.uid, []).append(seed)
@@ -441,7 +441,7 @@ class _Sweep(BatchedAdjoints, Accumulations):
                       ("repeat_adjoint_of", [adjoint, b, a, op.result]))
         for operand, (helper, args) in zip((a, b), pieces):
             if isinstance(operand, Value) and self.is_varied(operand):
-                piece = builder.emit(helper, args, attrs={"fn": getattr(runtime, helper),
+                piece = builder.emit(helper, args, attrs={"fn": getattr(runtime_lists, helper),
                                                           "kwnames": ()}).result
                 self.values[operand.uid] = operand
                 partials.setdefault(operand.uid, []).append(piece)

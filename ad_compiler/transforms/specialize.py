@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import batched, runtime, runtime_writes
+from .. import batched, runtime_arrays, runtime_writes
 from ..builder import Builder
 from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
 from ..primitives import OPERATOR_FUNCTIONS
@@ -218,7 +218,7 @@ class _Rewriter:
     # each rule returns the ops replacing `op` ([] when its result is another value)
     def rewrite(self, op: Op) -> list[Op] | None:
         rule = getattr(self, "_" + op.prim, None)
-        if op.prim == "call" and op.attrs.get("fn") is runtime.scalar_seed:
+        if op.prim == "call" and op.attrs.get("fn") is runtime_arrays.scalar_seed:
             rule = self._scalar_seed
         elif op.prim == "call" and op.attrs.get("fn") is runtime_writes.check_inplace:
             rule = self._check_inplace

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import runtime
+from .. import runtime, runtime_arrays
 from ..ir import (
     BINARY_SYMBOLS,
     COMPARE_SYMBOLS,
@@ -45,7 +45,7 @@ _DATA_SHAPED = frozenset(id(f) for f in (
     np.trim_zeros, np.arange, np.linspace, np.indices, np.tril_indices, np.triu_indices,
     np.diag_indices, np.ix_, np.repeat, np.tile, range, slice, int))
 _SHAPE_QUERIES = frozenset(id(f) for f in (np.shape, np.ndim, np.size, len,
-                                           runtime.reduced_count))
+                                           runtime_arrays.reduced_count))
 # functions a "call" op may make static values with: results shaped by their operands'
 # shapes (and, for _DATA_SHAPED ones, by fixed operand values), the same on every call;
 # anything else (np.random.*, np.unique_values, np.roots, ...) stays dynamic
@@ -58,7 +58,10 @@ _TRUSTED_CALLS = frozenset(id(f) for f in (
     np.allclose, np.isclose, np.array_equal, np.sign, np.floor, np.ceil, np.round,
     np.arange, np.linspace, np.indices, np.tril_indices, np.triu_indices, np.diag_indices,
     range, reversed, zip, enumerate, int, float, bool, round, abs, slice, tuple, list))
-_OWN_MODULES = ("ad_compiler.runtime", "ad_compiler.batched", "ad_compiler.runtime_npmath",
+_OWN_MODULES = ("ad_compiler.runtime", "ad_compiler.runtime_lists", "ad_compiler.runtime_arrays",
+                "ad_compiler.runtime_products", "ad_compiler.runtime_shapes",
+                "ad_compiler.runtime_slopes", "ad_compiler.runtime_statements",
+                "ad_compiler.batched", "ad_compiler.runtime_npmath",
                 "ad_compiler.runtime_stats", "ad_compiler.runtime_items")
 _RANGE_ITERATOR = type(reversed(range(0)))
 _INDEXING = {"getitem": 1, "index_update": 1}  # prim -> first index position
