@@ -48,7 +48,7 @@ def tape_steps(fn: Function, facts: Facts) -> Function | None:
     for block in all_blocks(clone.body):
         for loop in [op for op in block.ops if isinstance(op, ForOp)]:
             pop = popped_once(loop, block, uses)
-            if pop is not None and _rewrite(loop, block, pop, facts, readers):
+            if pop is not None and _rewrite(loop, block, pop, clone, facts, readers):
                 rewritten.append((loop, block, pop))
     if not rewritten:
         return None
@@ -76,7 +76,7 @@ def _readers(fn: Function) -> dict[int, list[Op | None]]:
     return readers
 
 
-def _rewrite(loop: ForOp, block: Block, pop: Op, facts: Facts,
+def _rewrite(loop: ForOp, block: Block, pop: Op, fn: Function, facts: Facts,
              readers: dict[int, list[Op | None]]) -> bool:
     body = loop.body
     if any(op.prim == "index_add" or (op.attrs.get("in_place") and op.prim != "appended")
@@ -121,6 +121,8 @@ def _rewrite(loop: ForOp, block: Block, pop: Op, facts: Facts,
             # (code generation never folds it into a statement after the loop)
             attrs = {"fn": getattr(runtime_writes, helper), "kwnames": (), "effect": True}
             before.append(Op(helper, list(args), list(op.results), attrs, [], op.loc))
+            if read[0] == "row" and append.args[1].name is None:  # xs[t]: named after xs
+                fn.derived[op.result.uid] = (read[2], "{}_rows")
             stacked.append(op)
         body.ops.remove(append)
     if not before:
