@@ -155,8 +155,9 @@ def test_where_the_rewrites_apply():
         g = adc.grad(f, wrt=WRT)
         g(*(growing_point() if f is rnn_growing else args))
         source = g.source_for(*(growing_point() if f is rnn_growing else args))
-        applied[f.__name__] = ("tape_rows(" in source, "row_products(" in source)
-        assert "tape_rows(" not in g.source and "row_products(" not in g.source
+        applied[f.__name__] = (bool(re.search(r"tape_(rows|states)\(", source)),
+                               "row_products(" in source)
+        assert "tape_" not in g.source and "row_products(" not in g.source
     assert applied == {
         "rnn_rows": (True, True),
         "rnn_indexed": (True, True),  # xs[t] over range(len(xs)): a row as well
@@ -180,11 +181,12 @@ def test_generated_backward_loop_reads_its_row():
     assert re.search(r"(\w+) = row_products\(xs_items, Wx\)", forward)
     assert "x @ Wx" not in forward.split("for index")[1].split("#")[0]
     # the factor 1 - h**2 is made once over the stacked states, each step reads a row
-    assert re.search(r"(\w+) = 1\.0 - tape_rows\(stack, 1, h\) \*\* 2", forward)
+    # (from the one array of the states the products after the loop read)
+    assert re.search(r"h_carried, h_rows = tape_states\(stack, 1, h\)", forward)
+    assert re.search(r"(\w+) = 1\.0 - h_carried \*\* 2", forward)
     loop = backward.split("# adjoint of: for")[0]
     assert "** 2" not in loop and re.search(r"\w+_factors\[step\]", loop)
     # the states and rows the products after the loop read: off the tape, before it
-    assert re.search(r"h_rows = tape_rows\(stack, 1\)", forward)
     assert re.search(r"x_rows = popped_rows\(xs_items, stack, 0\)", forward)
     assert ".pop()" not in loop and ".append(" in loop
 
@@ -211,7 +213,7 @@ def test_second_derivatives_differentiate_the_code_before_the_rewrite(f):
     args = point(hidden=3, inputs=2, steps=4)
     g = adc.grad(f, wrt=1)
     g(*args)
-    assert "tape_rows(" in g.source_for(*args) and "row_products(" in g.source_for(*args)
+    assert re.search(r"tape_(rows|states)\(", g.source_for(*args)) and "row_products(" in g.source_for(*args)
     V = rng.normal(size=args[1].shape)
     tangents = tuple(V if k == 1 else np.zeros_like(a) for k, a in enumerate(args))
     _, hv = adc.jvp(g, args, tangents)  # forward over the (specialised) reverse
@@ -376,7 +378,10 @@ def test_lists_read_off_the_tape(f, monkeypatch):
         # the adjoints of the pre-activations are the loop's own: they stay
         assert len(appended) == (2 if f is rnn_reset else 1), source
         assert "_rows = popped_rows(xs" in source and not re.search(r"\.append\(xs\w*\[", loop)
-        assert ("_rows = tape_rows(stack, 1)" in source) == (f is not rnn_reset)
+        # the states: with the factors' shifted rows, where those are read off the tape
+        states = "h_rows = tape_states(stack, 1, h)" in source
+        assert states == (f in (rnn_loss, rnn_counted))
+        assert ("h_rows = tape_rows(stack, 1)" in source) == (f is rnn_scaled)
         pops = ".pop()" in source
         assert pops == (f in (rnn_reset, rnn_scaled)), source
         if pops:  # read before the loop pops the stack, never after it
@@ -405,6 +410,15 @@ def test_popped_rows_helper():
     assert np.array_equal(runtime_writes.popped_rows(a, stack, 0), np.array([a[-1], a[4], a[0], a[2]]))
     assert np.array_equal(runtime_writes.popped_rows(a[:, 0], [3, 1], None), [a[1, 0], a[3, 0]])
     assert runtime_writes.popped_rows(a, [], 0).shape == np.array([]).shape
+    h = rng.normal(size=3)
+    stack = [(k, rng.normal(size=3)) for k in range(4)]
+    for entries in (stack, stack[:1]):
+        carried, popped = runtime_writes.tape_states(entries, 1, h)
+        assert np.array_equal(carried, runtime_writes.tape_rows(entries, 1, h))
+        assert np.array_equal(popped, runtime_writes.tape_rows(entries, 1))
+    for got, alone in zip(runtime_writes.tape_states([], 1, h),
+                          (runtime_writes.tape_rows([], 1, h), runtime_writes.tape_rows([], 1))):
+        assert got.shape == alone.shape and np.array_equal(got, alone)
     as_list = [np.ones(2), 2 * np.ones(2)]  # not an array: row by row
     assert np.array_equal(runtime_writes.popped_rows(as_list, [(0,), (1,)], 0), [[2.0, 2.0], [1.0, 1.0]])
 
@@ -441,7 +455,8 @@ def test_lists_read_elsewhere_stay(monkeypatch):
     assert not any(op.prim == "pop" for op in _backward(rewritten).body.ops)
 
     def helpers(made) -> list[str]:
-        return sorted(op.prim for op in walk_ops(made.body) if op.prim in ("tape_rows", "popped_rows"))
+        return sorted(op.prim for op in walk_ops(made.body)
+                      if op.prim in ("tape_rows", "tape_states", "popped_rows"))
 
     # a list the loop also reads (its length) is appended to as it was
     for append in appends:
@@ -461,4 +476,4 @@ def test_lists_read_elsewhere_stay(monkeypatch):
     step.attrs["in_place"] = True
     assert tape_steps(fn, facts) is None
     del step.attrs["in_place"]
-    assert helpers(tape_steps(fn, facts)) == ["popped_rows", "tape_rows", "tape_rows"]
+    assert helpers(tape_steps(fn, facts)) == ["popped_rows", "tape_states"]

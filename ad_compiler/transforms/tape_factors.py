@@ -101,7 +101,7 @@ def _trip_count_of(loop: ForOp, block: Block, stack: Value) -> int | None:
 
 
 # what these rewrites put before a backward loop to read its stack, leaving it as it is
-TAPE_READERS = ("tape_rows", "popped_rows")
+TAPE_READERS = ("tape_rows", "tape_states", "popped_rows")
 
 
 def popped_once(loop: ForOp, block: Block, uses: dict[int, list[Op]]) -> Op | None:

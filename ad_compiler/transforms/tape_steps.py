@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import runtime_writes
 from ..ir import Block, Const, ForOp, Function, Op, Value, walk_ops
+from .optimize import all_blocks
 from .static_shapes import Facts
 from .tape_factors import item_position, popped_once, stack_uses
 
@@ -36,7 +37,7 @@ def tape_steps(fn: Function, facts: Facts) -> Function | None:
     """A copy of specialised code `fn` whose backward loops' lists of popped items (or
     of rows at popped indices) are read off the tape before the loop; None where no
     loop keeps one."""
-    from .optimize import all_blocks, eliminate_dead_code
+    from .optimize import eliminate_dead_code
     from .specialize import _clone
 
     if not any(op.prim == "pop" for op in walk_ops(fn.body)):
@@ -53,7 +54,7 @@ def tape_steps(fn: Function, facts: Facts) -> Function | None:
     if not rewritten:
         return None
     eliminate_dead_code(clone)
-    readers = _readers(clone)
+    readers, uses = _readers(clone), stack_uses(clone)
     for loop, block, pop in rewritten:
         if _unread_pop(loop, block, pop, readers, uses):
             loop.body.ops.remove(pop)
@@ -114,6 +115,12 @@ def _rewrite(loop: ForOp, block: Block, pop: Op, fn: Function, facts: Facts,
             kept.append(k)
             continue
         position = Const(item_position(pop, read[1]))
+        if read[0] == "item" and (_read_already(block, at, stack, position, stackings, fn) or (
+                len(stackings) == 1 and _shares_rows(block, at, stack, position, stackings[0],
+                                                     fn))):
+            stacked += stackings
+            body.ops.remove(append)
+            continue
         helper, args = ("tape_rows", [stack, position]) if read[0] == "item" else \
             ("popped_rows", [read[2], stack, position])
         for op in stackings:
@@ -125,12 +132,54 @@ def _rewrite(loop: ForOp, block: Block, pop: Op, fn: Function, facts: Facts,
                 fn.derived[op.result.uid] = (read[2], "{}_rows")
             stacked.append(op)
         body.ops.remove(append)
-    if not before:
+    if not stacked:
         return False
     loop.keep_carried(kept)
     block.ops = [op for op in block.ops if not any(op is s for s in stacked)]
     at = block.ops.index(loop)
     block.ops[at:at] = before
+    return True
+
+
+def _tape_rows_op(block: Block, at: int, stack: Value, position: Const, count: int) -> Op | None:
+    """The ``tape_rows(stack, position, ...)`` of `count` operands before `at` in `block`."""
+    return next((op for op in block.ops[:at] if op.prim == "tape_rows" and len(op.args) == count
+                 and op.args[0] is stack and isinstance(op.args[1], Const)
+                 and op.args[1].value == position.value and len(op.results) == 1), None)
+
+
+def _read_already(block: Block, at: int, stack: Value, position: Const, stackings: list[Op],
+                  fn: Function) -> bool:
+    """Where `tape_factors()` read the popped rows before the loop, what reads the
+    `stackings` (``np.array(steps)``) reads those instead."""
+    rows = _tape_rows_op(block, at, stack, position, 2)
+    if rows is None:
+        return False
+    gone = {op.result.uid for op in stackings}
+    for b in all_blocks(fn.body):
+        for op in b.ops:
+            op.args = [rows.result if isinstance(a, Value) and a.uid in gone else a
+                       for a in op.args]
+        b.yields = [rows.result if isinstance(y, Value) and y.uid in gone else y
+                    for y in b.yields]
+    return True
+
+
+def _shares_rows(block: Block, at: int, stack: Value, position: Const, stacking: Op,
+                 fn: Function) -> bool:
+    """Where `tape_factors()` read ``tape_rows(stack, position, first)`` before the loop
+    (at `at` in `block`), the popped rows `stacking` makes come from the same array:
+    that op becomes `tape_states()`, which gives both."""
+    shifted = _tape_rows_op(block, at, stack, position, 3)
+    if shifted is None:
+        return False
+    attrs = {"fn": runtime_writes.tape_states, "kwnames": (), "effect": True}
+    both = Op("tape_states", list(shifted.args), [shifted.result, stacking.result], attrs, [],
+              shifted.loc)
+    block.ops[block.ops.index(shifted)] = both
+    named = fn.derived.get(shifted.result.uid)
+    if named is not None:
+        fn.derived[shifted.result.uid] = (named[0], "{}_carried")
     return True
 
 
