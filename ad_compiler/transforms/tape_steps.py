@@ -12,8 +12,11 @@ a backward loop pops its stack as `tape_factors.popped_once()` requires, carries
 that starts empty (read by nothing else) and appends to it at each step a popped item,
 or the row of a float array made outside the loop at a popped integer index, and
 nothing after the loop reads the list but ``np.array(list)``, those arrays are made
-before the loop, and the loop neither carries nor appends to the list.  A pop nothing
-reads any more is dropped: the loop then runs its ``range(len(stack))`` without it.
+before the loop, and the loop neither carries nor appends to the list.  Popped items
+`tape_factors()` already stacked are not stacked twice: its ``tape_rows(stack, i)`` is
+read, or its ``tape_rows(stack, i, first)`` (the rows shifted by one) becomes
+`tape_states()`, both from one array.  A pop nothing reads any more is dropped: the
+loop then runs its ``range(len(stack))`` without it.
 
 The arrays hold the same numbers in the same order (row k: the k-th pop's), so the
 products after the loop sum the same terms in the same order.  A loop that writes
