@@ -28,6 +28,7 @@ from .transforms.row_products import row_products
 from .transforms.specialize import specialize
 from .transforms.static_shapes import VARIED, Facts, analyse, signature
 from .transforms.tape_factors import tape_factors
+from .transforms.tape_steps import tape_steps
 from .transforms.unit_seeds import unit_seed_sweep
 from .transforms.written_rows import written_rows
 
@@ -352,9 +353,9 @@ def _strict() -> bool:
 def _made_once(fn: Function, facts: Facts) -> Function | None:
     """`fn` with what its loops compute step by step made once before the loop or read
     where a loop wrote it, where that gives the same values (`written_rows()`,
-    `tape_factors()`, `row_products()`); None where not."""
+    `tape_factors()`, `tape_steps()`, `row_products()`); None where not."""
     made = None
-    for rewrite in (written_rows, tape_factors, row_products):
+    for rewrite in (written_rows, tape_factors, tape_steps, row_products):
         made = rewrite(made or fn, facts) or made
     return made
 

@@ -425,6 +425,29 @@ def tape_rows(stack: list, position: int | None, first: Any = _NO_FIRST) -> np.n
     return np.array(items)
 
 
+def tape_states(stack: list, position: int | None, first: Any) -> tuple:
+    """``tape_rows(stack, position, first)`` and ``tape_rows(stack, position)``, the
+    rows a loop carries in from its step before and the rows it pops, as two views of
+    one array ``[first, *popped]`` (made once: the same numbers)."""
+    items = [entry if position is None else entry[position] for entry in reversed(stack)]
+    if not items:
+        return np.array([first]), np.array([])
+    states = np.array([first, *items])
+    return states[:-1], states[1:]
+
+
+def popped_rows(a: Any, stack: list, position: int | None) -> np.ndarray:
+    """``np.array([a[i] for i in indices])`` where `indices` are what a backward loop
+    pops off `stack` (`position` as in `tape_rows`), in pop order: the rows of a float
+    array taken at once (the same numbers, copied); anything else, or no pop at all
+    (``np.array([])``, as of an empty list), row by row."""
+    indices = [entry if position is None else entry[position] for entry in reversed(stack)]
+    if indices and type(a) is np.ndarray and a.ndim and a.dtype.kind == "f" \
+            and all(type(i) is int for i in indices):
+        return a[np.array(indices, dtype=np.intp)]
+    return np.array([a[i] for i in indices])
+
+
 def row_products(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``a[i] @ w`` for every row i of matrix `a`, as one array.  NumPy's matmul runs
     its loop over the stacked ``a[:, None, :]`` with the call it makes for one row

@@ -155,8 +155,9 @@ def test_where_the_rewrites_apply():
         g = adc.grad(f, wrt=WRT)
         g(*(growing_point() if f is rnn_growing else args))
         source = g.source_for(*(growing_point() if f is rnn_growing else args))
-        applied[f.__name__] = ("tape_rows(" in source, "row_products(" in source)
-        assert "tape_rows(" not in g.source and "row_products(" not in g.source
+        applied[f.__name__] = (bool(re.search(r"tape_(rows|states)\(", source)),
+                               "row_products(" in source)
+        assert "tape_" not in g.source and "row_products(" not in g.source
     assert applied == {
         "rnn_rows": (True, True),
         "rnn_indexed": (True, True),  # xs[t] over range(len(xs)): a row as well
@@ -175,15 +176,19 @@ def test_generated_backward_loop_reads_its_row():
     g = adc.grad(rnn_rows, wrt=WRT)
     g(*args)
     source = g.source_for(*args)
-    forward, backward = source.split("stack.pop()")
+    forward, backward = source.split("for step in range(len(stack)):")
     # the forward loop reads the products made before it: no product with Wx inside
     assert re.search(r"(\w+) = row_products\(xs_items, Wx\)", forward)
     assert "x @ Wx" not in forward.split("for index")[1].split("#")[0]
     # the factor 1 - h**2 is made once over the stacked states, each step reads a row
-    assert re.search(r"(\w+) = 1\.0 - tape_rows\(stack, 1, h\) \*\* 2", forward)
+    # (from the one array of the states the products after the loop read)
+    assert re.search(r"h_carried, h_rows = tape_states\(stack, 1, h\)", forward)
+    assert re.search(r"(\w+) = 1\.0 - h_carried \*\* 2", forward)
     loop = backward.split("# adjoint of: for")[0]
     assert "** 2" not in loop and re.search(r"\w+_factors\[step\]", loop)
-    assert "for step in range(len(stack)):" in forward
+    # the states and rows the products after the loop read: off the tape, before it
+    assert re.search(r"x_rows = popped_rows\(xs_items, stack, 0\)", forward)
+    assert ".pop()" not in loop and ".append(" in loop
 
 
 def test_helpers_give_the_values_of_each_step():
@@ -208,7 +213,7 @@ def test_second_derivatives_differentiate_the_code_before_the_rewrite(f):
     args = point(hidden=3, inputs=2, steps=4)
     g = adc.grad(f, wrt=1)
     g(*args)
-    assert "tape_rows(" in g.source_for(*args) and "row_products(" in g.source_for(*args)
+    assert re.search(r"tape_(rows|states)\(", g.source_for(*args)) and "row_products(" in g.source_for(*args)
     V = rng.normal(size=args[1].shape)
     tangents = tuple(V if k == 1 else np.zeros_like(a) for k, a in enumerate(args))
     _, hv = adc.jvp(g, args, tangents)  # forward over the (specialised) reverse
@@ -299,3 +304,176 @@ def test_rows_a_loop_wrote(f, monkeypatch):
                            for line in source.split("# adjoint of:", 1)[1].splitlines())
         recomputes = "np.tanh(" in backward or "np.sin(" in backward
         assert recomputes == (f in (filled_twice, filled_single, filled_broadcast)), source
+
+
+# ---------------------------------------------------------------- lists read off the tape
+
+
+def rnn_loss(Wx, Wh, b, xs, h0, target):
+    """benchmarks/bench_wholes.py's RNN: squared error of the final state."""
+    h = h0
+    for x in xs:
+        h = np.tanh(x @ Wx + h @ Wh + b)
+    return np.sum((h - target) ** 2)
+
+
+def rnn_counted(Wx, Wh, b, xs, h0, target):
+    """The rows taken by index over range(n), n read off the array's shape."""
+    h = h0
+    n = xs.shape[0]
+    for t in range(n):
+        h = np.tanh(xs[t] @ Wx + h @ Wh + b)
+    return np.sum((h - target) ** 2)
+
+
+def rnn_reset(Wx, Wh, b, xs, h0, target):
+    """The state's first entry set at each step: the backward loop changes a copy of
+    the popped state before the product reads it, so that list stays."""
+    h = h0.copy()
+    for x in xs:
+        h[0] = x[0]
+        h = np.tanh(x @ Wx + h @ Wh + b)
+    return np.sum((h - target) ** 2)
+
+
+def rnn_scaled(Wx, Wh, b, xs, h0, target):
+    """``h *= 0.9`` after the step: the backward loop recomputes the step, so it still
+    pops the state (both lists are read off the tape before it all the same)."""
+    h = h0
+    for x in xs:
+        h = np.tanh(x @ Wx + h @ Wh + b)
+        h *= 0.9
+    return np.sum((h - target) ** 2)
+
+
+TAPED = [rnn_loss, rnn_counted, rnn_reset, rnn_scaled]
+TAPED_WRT = (0, 1, 2, 4)
+
+
+def taped_point(steps: int) -> tuple:
+    return (*point(hidden=6, inputs=4, steps=steps), rng.normal(size=6) * 0.5)
+
+
+def backward_loop(source: str) -> str:
+    """The code from the first backward loop's statement to the end, comments left out."""
+    backward = source.split("for step in range(len(stack)):")[-1].split("for _ in range(len(stack)):")[-1]
+    return "".join(line.split("#")[0] + "\n" for line in backward.splitlines())
+
+
+@pytest.mark.parametrize("f", TAPED, ids=lambda f: f.__name__)
+def test_lists_read_off_the_tape(f, monkeypatch):
+    for steps in (7, 2, 1):
+        args = taped_point(steps)
+        g = adc.grad(f, wrt=TAPED_WRT)
+        got = g(*args)
+        assert g.specializations[next(reversed(g.specializations))] == "specialised"
+        for k, value in zip(TAPED_WRT, got):
+            np.testing.assert_allclose(value, numeric_grad(f, list(args), k), rtol=1e-6,
+                                       atol=1e-8)
+        for value, plain in zip(got, unrewritten(monkeypatch, g, args)):
+            assert np.array_equal(value, plain)
+        source = g.source_for(*args)
+        loop = backward_loop(source)
+        appended = re.findall(r"(\w+)\.append\(", loop)
+        # the adjoints of the pre-activations are the loop's own: they stay
+        assert len(appended) == (2 if f is rnn_reset else 1), source
+        assert "_rows = popped_rows(xs" in source and not re.search(r"\.append\(xs\w*\[", loop)
+        # the states: with the factors' shifted rows, where those are read off the tape
+        states = "h_rows = tape_states(stack, 1, h)" in source
+        assert states == (f in (rnn_loss, rnn_counted))
+        assert ("h_rows = tape_rows(stack, 1)" in source) == (f is rnn_scaled)
+        pops = ".pop()" in source
+        assert pops == (f in (rnn_reset, rnn_scaled)), source
+        if pops:  # read before the loop pops the stack, never after it
+            assert source.index("popped_rows(") < source.index(".pop()")
+        assert "popped_rows(" not in g.source
+
+
+def test_lists_read_off_the_tape_of_the_benchmark(monkeypatch):
+    import importlib
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    bench = importlib.import_module("bench_wholes")
+    args = bench.make_rnn(np.random.default_rng(3))
+    g = adc.grad(bench.rnn_loss, wrt=(0, 1, 2))
+    got = g(*args)
+    source = g.source_for(*args)
+    assert ".pop()" not in source and "x_steps" not in source and "h_steps" not in source
+    for value, hand in zip(got, bench.hand_rnn_gradient(*args)):
+        np.testing.assert_allclose(value, hand, rtol=1e-9, atol=1e-12)
+
+
+def test_popped_rows_helper():
+    a = rng.normal(size=(5, 3))
+    stack = [(2, "h"), (0, "h"), (4, "h"), (-1, "h")]
+    assert np.array_equal(runtime_writes.popped_rows(a, stack, 0), np.array([a[-1], a[4], a[0], a[2]]))
+    assert np.array_equal(runtime_writes.popped_rows(a[:, 0], [3, 1], None), [a[1, 0], a[3, 0]])
+    assert runtime_writes.popped_rows(a, [], 0).shape == np.array([]).shape
+    h = rng.normal(size=3)
+    stack = [(k, rng.normal(size=3)) for k in range(4)]
+    for entries in (stack, stack[:1]):
+        carried, popped = runtime_writes.tape_states(entries, 1, h)
+        assert np.array_equal(carried, runtime_writes.tape_rows(entries, 1, h))
+        assert np.array_equal(popped, runtime_writes.tape_rows(entries, 1))
+    for got, alone in zip(runtime_writes.tape_states([], 1, h),
+                          (runtime_writes.tape_rows([], 1, h), runtime_writes.tape_rows([], 1))):
+        assert got.shape == alone.shape and np.array_equal(got, alone)
+    as_list = [np.ones(2), 2 * np.ones(2)]  # not an array: row by row
+    assert np.array_equal(runtime_writes.popped_rows(as_list, [(0,), (1,)], 0), [[2.0, 2.0], [1.0, 1.0]])
+
+
+def _specialised_ir(f, args: tuple, wrt: tuple, monkeypatch) -> tuple:
+    """The specialised code of `f`'s gradient and its facts, as `_made_once` is given them."""
+    seen = []
+    with monkeypatch.context() as m:
+        m.setattr(dispatch, "_made_once", lambda fn, facts: seen.append((fn, facts)))
+        adc.grad(f, wrt=wrt)(*args)
+    return seen[-1]
+
+
+def _backward(fn):
+    from ad_compiler.ir import ForOp, walk_ops
+    return next(op for op in walk_ops(fn.body)  # (the loop keeping the steps' factors)
+                if isinstance(op, ForOp) and any(o.prim == "appended" for o in op.body.ops))
+
+
+def test_lists_read_elsewhere_stay(monkeypatch):
+    from ad_compiler.ir import Op, Value, walk_ops
+    from ad_compiler.transforms.tape_factors import tape_factors
+    from ad_compiler.transforms.tape_steps import tape_steps
+
+    args = taped_point(5)
+    fn, facts = _specialised_ir(rnn_loss, args, TAPED_WRT, monkeypatch)
+    fn = tape_factors(fn, facts)  # (as `_made_once` runs them: the factors first)
+    loop = _backward(fn)
+    appends = [op for op in loop.body.ops if op.prim == "appended"]
+    assert len(appends) == 3
+    rewritten = tape_steps(fn, facts)
+    own = [op for op in _backward(rewritten).body.ops if op.prim == "appended"]
+    assert len(own) == 1  # the adjoints of the pre-activations: the loop's own
+    assert not any(op.prim == "pop" for op in _backward(rewritten).body.ops)
+
+    def helpers(made) -> list[str]:
+        return sorted(op.prim for op in walk_ops(made.body)
+                      if op.prim in ("tape_rows", "tape_states", "popped_rows"))
+
+    # a list the loop also reads (its length) is appended to as it was
+    for append in appends:
+        append_at = loop.body.ops.index(append)
+        loop.body.ops.insert(append_at, Op("call", [append.args[0]], [Value()],
+                                           {"fn": len, "kwnames": ()}))
+        made = tape_steps(fn, facts)
+        kept = [op for op in _backward(made).body.ops if op.prim == "appended"] if made else appends
+        assert any(op.args[0] is append.args[0] for op in kept)
+        tape_list = append.args[0] is not own[0].args[0]
+        assert len(kept) == (2 if tape_list else 1)
+        # where its item is popped (or the index of its row), the loop pops as it did
+        assert any(op.prim == "pop" for op in _backward(made).body.ops) == tape_list
+        del loop.body.ops[append_at]
+    # a loop that writes in place: nothing is read off the tape
+    step = next(op for op in loop.body.ops if op.prim == "mul")
+    step.attrs["in_place"] = True
+    assert tape_steps(fn, facts) is None
+    del step.attrs["in_place"]
+    assert helpers(tape_steps(fn, facts)) == ["popped_rows", "tape_states"]

@@ -222,6 +222,10 @@ helper("summed_unbroadcast", runtime_writes.summed_unbroadcast, (), None,
 # at once (transforms/tape_factors.py): only in code that runs, never differentiated
 helper("tape_rows", runtime_writes.tape_rows, (), None,
        unsupported="the derivative of a tape's stacked items")
+helper("tape_states", runtime_writes.tape_states, (), None,
+       unsupported="the derivative of a tape's stacked items")
+helper("popped_rows", runtime_writes.popped_rows, (), None,
+       unsupported="the derivative of rows taken at a tape's indices")
 helper("row_products", runtime_writes.row_products, (), None,
        unsupported="the derivative of products hoisted out of a loop")
 

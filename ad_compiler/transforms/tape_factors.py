@@ -38,7 +38,7 @@ def tape_factors(fn: Function, facts: Facts) -> Function | None:
     if not any(op.prim == "pop" for op in walk_ops(fn.body)):
         return None
     clone = _clone(fn)
-    uses = _stack_uses(clone)
+    uses = stack_uses(clone)
     changed = False
     for block in all_blocks(clone.body):
         for loop in [op for op in block.ops if isinstance(op, ForOp)]:
@@ -53,7 +53,7 @@ def tape_factors(fn: Function, facts: Facts) -> Function | None:
     return clone
 
 
-def _stack_uses(fn: Function) -> dict[int, list[Op]]:
+def stack_uses(fn: Function) -> dict[int, list[Op]]:
     """Every op reading a stack (a `stack` op's result), by the stack's uid; a stack a
     block yields is marked by None among them."""
     stacks = {op.result.uid for op in walk_ops(fn.body) if op.prim == "stack"}
@@ -100,29 +100,57 @@ def _trip_count_of(loop: ForOp, block: Block, stack: Value) -> int | None:
     return at
 
 
-def _rewrite(loop: ForOp, block: Block, fn: Function, facts: Facts,
-             uses: dict[int, list[Op]]) -> list[Op]:
-    body = loop.body
-    pops = [op for op in body.ops if op.prim == "pop"]
+# what these rewrites put before a backward loop to read its stack, leaving it as it is
+TAPE_READERS = ("tape_rows", "tape_states", "popped_rows")
+
+
+def popped_once(loop: ForOp, block: Block, uses: dict[int, list[Op]]) -> Op | None:
+    """The pop of `loop` (in `block`) where the loop runs over ``range(len(stack))``,
+    pops `stack` once per step, nothing else pops it, nothing pushes onto it after the
+    trip count is taken and nothing but ``len`` (or `TAPE_READERS` before the loop)
+    reads it otherwise (so the stack's items, read before the loop, are what the steps
+    pop); else None.  `uses` is `stack_uses()`'s."""
+    pops = [op for op in loop.body.ops if op.prim == "pop"]
     if len(pops) != 1 or not isinstance(pops[0].args[0], Value):
-        return []
+        return None
     pop = pops[0]
     stack = pop.args[0]
     readers = uses.get(stack.uid)
     count_at = _trip_count_of(loop, block, stack)
     if readers is None or count_at is None or None in readers:
-        return []
+        return None
     pushes = [op for op in readers if op.prim == "push"]
     others = [op for op in readers if op.prim not in ("push", "pop")]
+    loop_at = block.ops.index(loop)
     if [op for op in readers if op.prim == "pop"] != [pop] or any(
-            op.prim != "call" or op.attrs.get("fn") is not len for op in others):
-        return []
+            (op.prim != "call" or op.attrs.get("fn") is not len)
+            and not (op.prim in TAPE_READERS and any(op is o for o in block.ops[:loop_at]))
+            for op in others):
+        return None
     # every push comes before the trip count is taken, from ops of this block
     for push in pushes:
         holder = next((k for k, op in enumerate(block.ops) if _contains(op, push)), None)
         if holder is None or holder >= count_at or len(push.args) - 1 != len(pop.results):
-            return []
-    position = (lambda i: None) if len(pop.results) == 1 else (lambda i: i)
+            return None
+    return pop
+
+
+def item_position(pop: Op, i: int) -> int | None:
+    """What `tape_rows()` is told to pick of a stack entry for the pop's i-th result:
+    its position in the pushed tuple, or None where one item is pushed alone."""
+    return None if len(pop.results) == 1 else i
+
+
+def _rewrite(loop: ForOp, block: Block, fn: Function, facts: Facts,
+             uses: dict[int, list[Op]]) -> list[Op]:
+    body = loop.body
+    pop = popped_once(loop, block, uses)
+    if pop is None:
+        return []
+    stack = pop.args[0]
+
+    def position(i: int) -> int | None:
+        return item_position(pop, i)
 
     # tape rows: a popped item, or a carried value that is the previous step's pop
     rows: dict[int, tuple] = {}  # uid -> ("pop", i) | ("carried", i, init) | ("op", op)
