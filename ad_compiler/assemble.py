@@ -625,10 +625,11 @@ def _vector_output_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
     if isinstance(x, (list, tuple)):
         raise TypeError("the Hessian of a function with an array output is taken with "
                         f"respect to a number or an array, not a {type(x).__name__}")
-    if np.size(x) <= np.size(y):  # fewer sweeps: one per element of x
+    found = _one_sweep_hessian(f, args, index, y)
+    if found is None and np.size(x) <= np.size(y):  # fewer sweeps: one per element of x
         found = _forward_over_forward(f, args, index, y)
-        if found is not None:
-            return found
+    if found is not None:
+        return found
     pullback = derivative(f, "vjp", (index,), "reverse")  # the cotangent of x alone
     y_array = np.asarray(y)
     seed_dtype = y_array.dtype if y_array.dtype.kind == "f" else np.float64
@@ -640,6 +641,26 @@ def _vector_output_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
     x_shape = np.shape(x)
     stacked = np.stack(rows).reshape(y_array.shape + x_shape + x_shape)
     return stacked.astype(x.dtype, copy=False) if isinstance(x, np.ndarray) else stacked
+
+
+def _one_sweep_hessian(f: Callable, args: tuple, index: int, y: Any) -> Any:
+    """d^2 y / d x^2 in one sweep: the vector-mode JVP (every direction of x on a last
+    axis, the Jacobian) differentiated in vector mode again, whose functions of batched
+    tangents have tangents of their own (vector_tangents.py); None where some have none,
+    or for inputs and outputs other than float arrays."""
+    x = args[index]
+    if not (plain(x) and type(x) is np.ndarray and type(y) is np.ndarray and plain(y)):
+        return None
+    seed = _batch_seed(x)
+    try:
+        jvp_fn = derivative(f, "jvp_batched_floats", (index,), "forward")
+        jacobian = jvp_fn(*args, seed)[1]
+        if np.shape(jacobian) != y.shape + (x.size,):
+            return None
+        hessian = _directions(jvp_fn, (*args, seed), index, output=1, y_like=jacobian)[1]
+    except ADCompileError:
+        return None
+    return np.asarray(hessian).reshape(y.shape + x.shape + x.shape).astype(x.dtype, copy=False)
 
 
 def _forward_over_forward(f: Callable, args: tuple, index: int, y: Any) -> Any:

@@ -1,12 +1,14 @@
 """Hessians of functions with an array output, ``y.shape + x.shape + x.shape``.
 
-Where x has no more numbers than y (residuals of a model with a few parameters), the
-Hessian is taken as the forward-mode Jacobian of the JVP in each unit direction of x
-(one sweep per parameter); otherwise as the forward-mode Jacobian of the pullback of
-each output's unit cotangent (one sweep per output).  Both ways are checked against a
-hand-written Hessian, second central differences, and each other on the registry
-catalogue; the tangent rules this needs (of ``product_tangent``, of ``np.append``
-with an operand that carries no tangent) against values computed by hand.
+Three ways, the first that applies: one sweep, the vector-mode JVP (the Jacobian)
+differentiated in vector mode again (vector_tangents.py gives vector-mode code's own
+functions their tangents); where x has no more numbers than y (residuals of a model
+with a few parameters), the forward-mode Jacobian of the JVP in each unit direction of
+x; otherwise the forward-mode Jacobian of the pullback of each output's unit
+cotangent.  They are checked against a hand-written Hessian, second central
+differences, and each other on the registry catalogue; the tangent rules they need
+(of ``product_tangent``, of ``np.append`` with an operand that carries no tangent, of
+vector-mode functions on two axes of directions) against values computed directly.
 """
 import numpy as np
 import pytest
@@ -18,25 +20,34 @@ from test_trust_hessian import second_differences
 import ad_compiler as adc
 from ad_compiler import assemble
 
+_FAST_WAYS = ("_one_sweep_hessian", "_forward_over_forward")
+
 
 def _ways(monkeypatch):
-    """Record, per Hessian, whether the forward-over-forward sweeps gave it."""
+    """Record, per Hessian, which of the fast ways gave it (none: the pullbacks)."""
     taken = []
-    original = assemble._forward_over_forward
 
-    def recording(*args):
-        found = original(*args)
-        taken.append(found is not None)
-        return found
+    def recorded(name):
+        original = getattr(assemble, name)
 
-    monkeypatch.setattr(assemble, "_forward_over_forward", recording)
+        def recording(*args):
+            found = original(*args)
+            if found is not None:
+                taken.append(name)
+            return found
+
+        return recording
+
+    for name in _FAST_WAYS:
+        monkeypatch.setattr(assemble, name, recorded(name))
     return taken
 
 
 def _by_pullbacks(monkeypatch, f, *args):
-    """The Hessian with the forward-over-forward sweeps turned off."""
+    """The Hessian with the fast ways turned off: one sweep per output element."""
     with monkeypatch.context() as patch:
-        patch.setattr(assemble, "_forward_over_forward", lambda *a: None)
+        for name in _FAST_WAYS:
+            patch.setattr(assemble, name, lambda *a: None)
         return adc.hessian(f)(*args)
 
 
@@ -46,7 +57,7 @@ def test_residuals_of_a_three_parameter_model(monkeypatch):
     theta = np.array([1.2, 0.7, 0.3])
     taken = _ways(monkeypatch)
     H = adc.hessian(F.decay_residuals)(theta, t, y)
-    assert taken == [True]  # three sweeps, not four hundred
+    assert taken == ["_one_sweep_hessian"]  # one sweep, not four hundred
     a, k = theta[0], theta[1]
     by_hand = np.zeros((400, 3, 3))  # d2/da dk = -t e^{-kt}, d2/dk2 = a t^2 e^{-kt}
     by_hand[:, 0, 1] = by_hand[:, 1, 0] = -t * np.exp(-k * t)
@@ -64,20 +75,20 @@ def test_against_second_differences(name, monkeypatch):
             "features": (np.array([0.8, 0.6]),)}[name]
     taken = _ways(monkeypatch)
     H = adc.hessian(f)(*args)
-    assert taken == [True]
+    assert len(taken) == 1
     np.testing.assert_allclose(H, second_differences(f, list(args), 0), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(H, _by_pullbacks(monkeypatch, f, *args), rtol=1e-12,
                                atol=1e-13)
 
 
-def test_more_parameters_than_outputs_take_the_pullbacks(monkeypatch):
+def test_more_parameters_than_outputs(monkeypatch):
     def pair(x):
         return np.array([np.sum(x * x * x), np.prod(x[:3])])
 
     x = np.array([0.5, -0.3, 0.8, 1.1, 0.2])
     taken = _ways(monkeypatch)
     H = adc.hessian(pair)(x)
-    assert taken == []  # two sweeps (one per output), not five
+    assert taken == ["_one_sweep_hessian"]
     hand = np.zeros((2, 5, 5))
     hand[0] = np.diag(6 * x)
     hand[1, :3, :3] = [[0, x[2], x[1]], [x[2], 0, x[0]], [x[1], x[0], 0]]
@@ -115,7 +126,7 @@ def test_catalogue_both_ways_agree(name, monkeypatch):
         reference = _by_pullbacks(monkeypatch, f, x)
     np.testing.assert_allclose(H, reference, rtol=1e-10, atol=1e-10)
     if name not in _NOT_PLAIN_TANGENT_CODE:
-        assert taken == [True]
+        assert len(taken) == 1
     if H.size <= 5000:
         scale = max(1.0, float(np.max(np.abs(H))))  # (qr's reach 40: so do their errors)
         np.testing.assert_allclose(H, second_differences(f, [x], 0, h=2e-4), rtol=1e-4,
@@ -145,3 +156,46 @@ def test_append_with_a_constant_operand_in_forward_mode():
         np.testing.assert_allclose(adc.hessian(f)(x, c), np.diag(12 * x ** 2), rtol=1e-13)
         value, tangent = adc.jvp(f, (x, c), (np.array([1.0, -2.0]), np.zeros(3)))
         np.testing.assert_allclose(tangent, 4 * x[0] ** 3 - 8 * x[1] ** 3, rtol=1e-13)
+
+
+def test_a_square_layer_in_one_sweep(monkeypatch):
+    """tanh(A @ x) * x, 30 -> 30: the vector-mode JVP differentiated in vector mode
+    again (the product with the seed's identity, the sums and the broadcasts of
+    vector-mode code have tangents of their own), against the per-output pullbacks and
+    a Hessian by hand."""
+    rng = np.random.default_rng(5)
+    x, A = rng.normal(size=30), rng.normal(size=(30, 30)) / 3
+
+    def layer(x, A):
+        return np.tanh(A @ x) * x
+
+    taken = _ways(monkeypatch)
+    H = adc.hessian(layer)(x, A)
+    assert taken == ["_one_sweep_hessian"]
+    t = np.tanh(A @ x)
+    s = 1.0 - t * t  # d t / d u, u = A @ x; d2 t / d u2 = -2 t s
+    by_hand = (-2.0 * t * s * x)[:, None, None] * A[:, :, None] * A[:, None, :]
+    for i in range(30):  # y_i = t_i x_i: the cross terms s_i A_ij delta_ik, both ways
+        by_hand[i, i, :] += s[i] * A[i]
+        by_hand[i, :, i] += s[i] * A[i]
+    np.testing.assert_allclose(H, by_hand, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(H, _by_pullbacks(monkeypatch, layer, x, A), rtol=1e-12,
+                               atol=1e-13)
+
+
+def test_vector_mode_functions_on_two_axes_of_directions():
+    """merged(): a vector-mode function on inner and outer directions merged is the
+    function on each outer direction; each_outer(): one call per outer direction."""
+    from ad_compiler import batched, vector_tangents
+
+    rng = np.random.default_rng(2)
+    t = rng.normal(size=(4, 3, 5, 2))  # primal (4, 3), 5 inner and 2 outer directions
+    for fn, rest in [(batched.batched_sum, (1,)), (batched.batched_transpose, ()),
+                     (batched.batched_reshape, ((12,),)), (batched.batched_swapaxes, (0, 1))]:
+        got = vector_tangents.merged(fn, 0, t, *rest)
+        expected = np.stack([fn(t[..., k], *rest) for k in range(2)], axis=-1)
+        np.testing.assert_array_equal(got, expected)
+    a_dot = rng.normal(size=(6, 4, 2))  # an outer tangent of a (6, 4) left operand
+    v = rng.normal(size=(4, 5))  # a batched right operand: 5 inner directions
+    got = vector_tangents.each_outer(batched.batched_rmatmul, 0, a_dot, v)
+    np.testing.assert_allclose(got, np.einsum("ikj,kn->inj", a_dot, v), rtol=1e-12, atol=1e-15)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import batched as batched_runtime
-from .. import batched_lists, runtime_lists
+from .. import batched_lists, runtime_lists, vector_tangents
 from ..builder import Builder, is_const
 from ..ir import (
     Block,
@@ -35,6 +35,7 @@ from .common import (
     derive,
     name_fresh,
     name_output,
+    no_rule_error,
     reverse_code_error,
     start,
     varied_values,
@@ -151,6 +152,13 @@ class _Sweep:
         copy_op(builder, op)
         if not any(self.is_varied(a) for a in op.args):
             return
+        called = op.attrs.get("fn") if op.prim == "call" and not op.attrs.get("kwnames") \
+            else None
+        if called in vector_tangents.ZERO_TANGENT:
+            return
+        if called in vector_tangents.OUTER_RULES:  # vector-mode code differentiated again
+            self._vector_code_tangent(op, builder)
+            return
         check_supported(self.fn, op)
         if is_nondiff(op):
             return
@@ -171,6 +179,39 @@ class _Sweep:
             elif op.attrs.get("family") == "numpy" and tangent in arg_tangents:
                 # np.mod(xs, 0.7) passes a list's tangent through: NumPy made it an array
                 tangent = self._as_array(op.args[arg_tangents.index(tangent)], tangent, builder)
+            if tangent is not None:
+                d.tangents[op.result.uid] = tangent
+                name_fresh(self.out, tangent, op.result, d.fmt)
+
+    def _vector_code_tangent(self, op: Op, builder: Builder) -> None:
+        """The tangent of a vector-mode function of vector_tangents.py: through its
+        batched argument (the function again, on the two axes of directions merged in
+        vector mode), and through an array it is linear in besides (once per outer
+        direction).  An argument read for its shape only has no tangent to pass."""
+        fn = op.attrs["fn"]
+        batched_at, linear_at = vector_tangents.OUTER_RULES[fn]
+        followed = {*batched_at, *linear_at}
+        if fn is not batched_runtime.batched_broadcast_like and any(
+                self.tangent(d, a) is not None for d in self.directions
+                for k, a in enumerate(op.args) if k not in followed):
+            raise no_rule_error(self.fn, op)  # (a value it reads that no rule follows)
+        e = Emit(builder, self.facts)
+        outer = self.facts.batched is not None
+        for d in self.directions:
+            terms = []
+            for k in [*batched_at, *linear_at]:
+                t = self.tangent(d, op.args[k])
+                if t is None:
+                    continue
+                args = [t if j == k else Const(0.0) if j in batched_at and k in batched_at
+                        else a for j, a in enumerate(op.args)]
+                if not outer:
+                    terms.append(builder.emit("call", args, attrs={
+                        "fn": fn, "kwnames": ()}).result)
+                    continue
+                how = vector_tangents.merged if k in batched_at else vector_tangents.each_outer
+                terms.append(e.batched_call(how, Const(fn), Const(k), *args))
+            tangent = (e.sum_terms(terms) if outer else builder.sum(terms)) if terms else None
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
                 name_fresh(self.out, tangent, op.result, d.fmt)

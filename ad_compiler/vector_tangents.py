@@ -1,0 +1,68 @@
+"""Tangents of vector-mode code's own functions: forward mode over a vector-mode JVP.
+
+A vector-mode JVP carries every direction of its input on a last axis of its tangents,
+through the batched forms of batched.py (``batched_sum(t, axis)``: ``np.sum`` of each
+direction).  Each is linear in its batched argument, and applies the same function to
+every index of that last axis.  Differentiating such code once more in vector mode (the
+Hessian of a function with an array output, in one sweep) gives that argument a second
+axis of directions after the first: the function applied to the two axes merged into
+one is the same function applied to each pair (`merged()`), so its tangent through the
+batched argument costs one call.  A function of two arrays (``batched_matmul(t, b)``)
+is linear in each: its tangent through the primal one (`b`) takes the function once
+per outer direction (`each_outer()`).  `OUTER_RULES` says, for each function, where
+its batched argument is, which other arguments carry values it is linear in, and
+which it reads for their shape only; a function missing there is refused, and the
+Hessian takes another way.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import batched
+
+# function -> (position of the batched argument(s), positions of arrays it is linear in
+# besides; every other argument is read for its shape or is a constant)
+OUTER_RULES: dict[Callable, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    batched.batched_sum: ((0,), ()),
+    batched.batched_mean: ((0,), ()),
+    batched.batched_transpose: ((0,), ()),
+    batched.batched_swapaxes: ((0,), ()),
+    batched.batched_reshape: ((0,), ()),
+    batched.batched_squeeze: ((0,), ()),
+    batched.batched_expand_dims: ((0,), ()),
+    batched.batched_broadcast_to: ((0,), ()),
+    batched.batched_broadcast_like: ((0,), ()),
+    batched.batched_trace: ((0,), ()),
+    batched.batched_where: ((1, 2), ()),
+    batched.batched_matmul: ((0,), (1,)),
+    batched.batched_rmatmul: ((1,), (0,)),
+}
+ZERO_TANGENT = frozenset({batched.batch_zeros})
+
+
+def merged(fn: Callable, position: int, *args: Any) -> Any:
+    """``fn(*args)`` where ``args[position]`` carries two last axes of directions (the
+    inner one `fn` knows, and an outer one): applied to them merged into one axis, the
+    result's last axis split again."""
+    t = np.asarray(args[position])
+    inner, outer = t.shape[-2:]
+    flat = list(args)
+    flat[position] = t.reshape(t.shape[:-2] + (inner * outer,))
+    out = np.asarray(fn(*flat))
+    return out.reshape(out.shape[:-1] + (inner, outer))
+
+
+def each_outer(fn: Callable, position: int, *args: Any) -> Any:
+    """``fn(*args)`` where ``args[position]``, an array `fn` is linear in beside its
+    batched argument, carries a last axis of outer directions: `fn` once per outer
+    direction, the results stacked on a new last axis."""
+    tangent = np.asarray(args[position])
+    results = []
+    for k in range(tangent.shape[-1]):
+        one = list(args)
+        one[position] = tangent[..., k]
+        results.append(np.asarray(fn(*one)))
+    return np.stack(results, axis=-1)
