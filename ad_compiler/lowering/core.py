@@ -26,6 +26,8 @@ from .containers import Containers
 from .control import ControlFlow
 from .dicts import Dicts
 from .keyed import KeyedChoices
+from .list_methods import ListMethods
+from .loop_writes import LoopWrites
 from .records import Records
 from .statements import Statements, contain_text
 from .values import (
@@ -44,6 +46,7 @@ from .values import (
     _StaticSeq,
     _TupleValue,
 )
+from .views import Views
 from .writes import Writes
 
 _OPERATOR_HINT = ("for boolean arrays use np.logical_and, np.logical_or, np.logical_xor or "
@@ -77,7 +80,7 @@ def lower(func: Any) -> Function:
 
 
 class _Lowerer(ControlFlow, Calls, Containers, Arrays, Comprehensions, KeyedChoices, Dicts,
-               Records, Statements, Writes):
+               Records, Statements, Writes, ListMethods, LoopWrites, Views):
     def __init__(self, src: FunctionSource) -> None:
         self.src = src
         self.block = Block()

@@ -19,20 +19,15 @@ Control flow:
 """
 from __future__ import annotations
 
-import builtins
-from collections.abc import Callable
-
-import numpy as np
-
 from .. import runtime, runtime_arrays, runtime_lists
 from ..batched import batched_gradient_like
 from ..builder import Builder, is_const
-from ..ir import Block, Const, ForOp, Function, IfOp, LoopOp, Op, Operand, Value, WhileOp, walk_ops
-from ..primitives import builtin_call_attrs
-from ..rules import active_operands, is_nondiff, vjp, zero_like
+from ..ir import Block, Const, Function, IfOp, LoopOp, Op, Operand, Value, WhileOp, walk_ops
+from ..rules import active_operands, is_nondiff, vjp
 from ..shapes import SCALAR, ShapeFacts
 from . import appends, overwrites
 from .accumulators import Accumulations, Partials
+from .adjoint_sums import AdjointSums, _densified
 from .batched_reverse import BatchedAdjoints
 from .common import (
     DerivativeFunction,
@@ -50,6 +45,7 @@ from .common import (
     varied_values,
 )
 from .kinds import Kinds
+from .reverse_control import ControlAdjoints, _block_tour
 
 
 def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
@@ -131,7 +127,7 @@ def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
     return out
 
 
-class _Sweep(BatchedAdjoints, Accumulations):
+class _Sweep(ControlAdjoints, AdjointSums, BatchedAdjoints, Accumulations):
     def __init__(self, fn: Function, out: DerivativeFunction, varied: set[int],
                  facts: ShapeFacts, kinds: Kinds) -> None:
         self.fn, self.out, self.varied, self.facts, self.kinds = fn, out, varied, facts, kinds
@@ -280,46 +276,6 @@ class _Sweep(BatchedAdjoints, Accumulations):
             else:
                 self._adjoint_op(op, builder, partials)
 
-    def is_container(self, uid: int) -> bool:
-        """Whether a value, or the value it recomputes, is indexed or iterated somewhere."""
-        seen: set[int] = set()
-        while uid not in self.containers and uid in self.out.aliases and uid not in seen:
-            seen.add(uid)
-            uid = self.out.aliases[uid].uid
-        return uid in self.containers
-
-    def total(self, uid: int, builder: Builder, terms: list[Operand],
-              start: Operand | None = None) -> Operand:
-        """The sum of partial adjoints (``start`` first): ``+`` for numbers and arrays,
-        the runtime's item-wise ``add`` for lists and tuples (also where no code indexes
-        them: ``+`` of two adjoint lists would read as joining them when this code is
-        differentiated again)."""
-        if self.facts.batched_adjoints:  # dense arrays, cotangents on a last axis
-            if len(terms) > 1 and uid in self.values and not self._numeric(self.values[uid]):
-                self.refuse_batched(self.fn_producers.get(uid) or Op("", [], []),
-                                    "a list or tuple used twice")
-            total = builder.sum(terms[::-1]) if terms else Const(0.0)
-            return self.batched(total if start is None else builder.add(start, total))
-        if not self.is_container(uid) and not (
-                uid in self.values and self.kinds.container(self.values[uid])):
-            sparse = any(isinstance(t, Value) and getattr(builder.producers.get(t.uid), "prim",
-                                                          None) in ("index_update", "accumulate")
-                         for t in terms)
-            if sparse and uid in self.values:  # an array indexed where this code cannot
-                like = self.values[uid]        # tell: the index's part added item-wise
-                return _densified(builder, self._accumulated(builder, terms, start), like)
-            total = builder.sum(terms[::-1]) if terms else Const(0.0)
-            return total if start is None else builder.add(start, total)
-        return self._accumulated(builder, terms, start)
-
-    def _accumulated(self, builder: Builder, terms: list[Operand],
-                     start: Operand | None) -> Operand:
-        total = start
-        for term in _merge_updates(builder, terms)[::-1]:
-            total = term if total is None else builder.emit(
-                "accumulate", [total, term], attrs={"fn": runtime.add, "kwnames": ()}).result
-        return Const(0.0) if total is None else total
-
     def _result_adjoint(self, value: Value, builder: Builder, partials: Partials) -> Operand | None:
         terms = partials.pop(value.uid, None)
         if not terms:
@@ -446,244 +402,6 @@ class _Sweep(BatchedAdjoints, Accumulations):
                 self.values[operand.uid] = operand
                 partials.setdefault(operand.uid, []).append(piece)
 
-    def _adjoint_if(self, op: IfOp, builder: Builder, partials: Partials) -> None:
-        builder.loc = op.loc
-        adjoints = [self._result_adjoint(r, builder, partials) for r in op.results]
-        branch_blocks, branch_partials = [], []
-        for branch in op.blocks[:1] if op.attrs.get("with") else op.blocks:
-            block = Block()
-            # code read after the branch may use values made inside it (as reverse-mode
-            # code does); their partial adjoints flow back into the branch that made them
-            inside = self._made_inside(branch)
-            inner_partials: Partials = {u: partials.pop(u) for u in list(partials) if inside(u)}
-            for y, adjoint in zip(branch.yields, adjoints):
-                if adjoint is not None and self.is_varied(y):
-                    self.values[y.uid] = y
-                    inner_partials.setdefault(y.uid, []).append(adjoint)
-            inner_builder = Builder(block, builder.producers)
-            self.backward(branch.ops, inner_builder, inner_partials)
-            branch_blocks.append((block, inner_builder))
-            branch_partials.append(inner_partials)
-        outer = list(dict.fromkeys(u for p in branch_partials for u in p))
-        if not outer and not any(o.attrs.get("effect") for b, _ in branch_blocks
-                                 for o in walk_ops(b)):  # (adjoint-stack pushes must run)
-            return
-        for (block, inner_builder), inner_partials in zip(branch_blocks, branch_partials):
-            inner_builder.loc = op.loc
-            block.yields = [self.batched_zero(self.total(u, inner_builder,
-                                                         inner_partials.get(u, [])),
-                                              inner_builder, self._like(u, op))
-                            for u in outer]
-        blocks = [b for b, _ in branch_blocks]
-        if op.attrs.get("with"):
-            self._adjoint_with(op, blocks[0], outer, builder, partials)
-            return
-        if all(not b.ops and b.yields == blocks[0].yields for b in blocks):
-            for u, y in zip(outer, blocks[0].yields):  # the same either way: no branch needed
-                partials.setdefault(u, []).append(y)
-            return
-        results = [self._adjoint_value(u) for u in outer]
-        if self.facts.batched_adjoints:
-            self.facts.batched.update(r.uid for r in results)
-        taken = [op.results[-1]] if op.attrs.get("try") else list(op.args)  # (which ran)
-        builder.append(IfOp(taken, results, {}, blocks, op.loc))
-        for u, r in zip(outer, results):
-            partials.setdefault(u, []).append(r)
-
-    def _adjoint_with(self, op: IfOp, block: Block, outer: list[int], builder: Builder,
-                      partials: Partials) -> None:
-        """The adjoint of a with block: under ``np.errstate`` again (a new one, with the
-        same arguments), so that the adjoint computes under the floating-point error
-        handling its primal had; for other context managers, which may do anything on
-        entry and exit, outside (the primal statements alone are in the block)."""
-        made = builder.producers.get(op.cond.uid) if isinstance(op.cond, Value) else None
-        if made is not None and op.attrs.get("errstate"):
-            again = builder.emit("call", list(made.args), attrs=dict(made.attrs)).result
-            results = [self._adjoint_value(u) for u in outer]
-            if self.facts.batched_adjoints:
-                self.refuse_batched(op, "np.errstate blocks")
-            never = Block(yields=[Const(0.0) for _ in outer])
-            builder.block.ops.append(IfOp([again], results, {"with": True}, [block, never],
-                                          op.loc))
-            yields = results
-        else:
-            builder.block.ops.extend(block.ops)
-            yields = block.yields
-        for u, y in zip(outer, yields):
-            partials.setdefault(u, []).append(y)
-
-    def _made_inside(self, branch: Block) -> Callable[[int], bool]:
-        """Whether a value is made in `branch` or a block nested in it: by the blocks'
-        order of a depth-first walk, in constant time (a chain of elifs is deep)."""
-        blocks, made_in = self._tour
-        if id(branch) in blocks:
-            enter, leave = blocks[id(branch)]
-            return lambda uid: uid in made_in and enter <= made_in[uid] <= leave
-        inside = {r.uid for inner in walk_ops(branch) for r in inner.results}  # recomputed code
-        return inside.__contains__
-
-    def _adjoint_value(self, uid: int) -> Value:
-        """A fresh value for the adjoint of the value `uid`, named after it."""
-        value = Value()
-        if uid in self.values:
-            self.out.derived[value.uid] = (self.values[uid], "{}_bar")
-        return value
-
-    def _adjoint_loop(self, op: LoopOp, builder: Builder, partials: Partials) -> None:
-        body, params, inits = op.body, op.carried_params, op.inits
-        stack = self.stacks[id(op)]
-        builder.loc = op.loc
-        carried = [k for k, p in enumerate(params) if p.uid in self.varied]
-        carried_inits = []
-        for k in carried:
-            adjoint = self._result_adjoint(op.results[k], builder, partials)
-            if adjoint is not None and self.is_container(op.results[k].uid) \
-                    and not self.facts.batched_adjoints:
-                adjoint = _densified(builder, adjoint, op.results[k])  # carried: dense
-            carried_inits.append(zero_like(builder, op.results[k], self.facts)
-                                 if adjoint is None else adjoint)
-        n = builder.emit("call", [stack], attrs=builtin_call_attrs(builtins.len)).result
-        trips = builder.emit("call", [n], attrs=builtin_call_attrs(builtins.range)).result
-
-        # the backward loop body: restore the iteration's state, recompute, propagate
-        block = Block()
-        inner = Builder(block, builder.producers)
-        inner.loc = op.loc
-        step = Value("_")
-        carried_bars = [self.batched(Value()) if self.facts.batched_adjoints else Value()
-                        for _ in carried]
-        for k, bar in zip(carried, carried_bars):
-            self.out.derived[bar.uid] = (params[k], "{}_bar")
-        saved = body.params  # the whole iteration state, as the forward sweep pushed it
-        # the pop stays even if nothing it restores is read: the pushes shrink to match
-        popped = inner.emit("pop", [stack], n_results=len(saved),
-                            attrs={"effect": True}).results
-        remap = {}
-        for old, new in zip(saved, popped):
-            new.name = old.name
-            remap[old.uid] = new
-            self.facts.same_as[new.uid] = old  # the very value the iteration started from
-            if old.uid in self.varied:
-                self.varied.add(new.uid)
-        for k in self.left_as_is.get(id(op), ()):
-            remap[params[k].uid] = op.results[k]
-        if id(op) in self.overwrites:  # arrays written in place: as the iteration found them
-            chains, overwritten = self.overwrites[id(op)]
-            for k, chain in chains.items():
-                restored = overwrites.restore_overwritten(inner, chain, overwritten,
-                                                          remap[params[k].uid])
-                restored.name = params[k].name
-                remap[params[k].uid] = restored
-                if params[k].uid in self.varied:
-                    self.varied.add(restored.uid)
-        recomputed = _clone_ops(body.ops, remap, self.varied, self.out, self.pop_saves)
-        grown = self.appends.get(id(op), {})
-        self.append_results.update(remap[a.result.uid].uid for chain in grown.values()
-                                   for a in chain)
-        replayed, nexts = self._reuse_next_states(recomputed, body, params, remap)
-        self.forward(replayed, inner, tape=True)
-
-        inner_partials: Partials = {}
-        for k, bar in zip(carried, carried_bars):
-            y = _remapped(body.yields[k], remap)
-            if self.is_varied(y):
-                self.values[y.uid] = y
-                inner_partials.setdefault(y.uid, []).append(bar)
-        self.backward(recomputed, inner, inner_partials)
-
-        inner.loc = op.loc
-        next_bars = []
-        for k in carried:
-            terms = inner_partials.pop(remap[params[k].uid].uid, [])
-            total = self.total(params[k].uid, inner, terms)
-            if self.is_container(params[k].uid) and not is_const(total, 0) \
-                    and k not in grown and not self.facts.batched_adjoints:
-                total = _densified(inner, total, remap[params[k].uid])  # carried: dense
-            next_bars.append(self.batched_zero(total, inner, remap[params[k].uid]))
-        for p in popped:
-            inner_partials.pop(p.uid, None)  # the loop item and inactive state
-        dense = self._dense_accumulators(inner_partials, builder, inner, partials)
-        outer = list(inner_partials)  # partial adjoints of values from outside the loop
-        accumulators = [self._adjoint_value(u) for u in outer]
-        starts: list[Operand] = [Const(0.0) for _ in outer]
-        if self.facts.batched_adjoints:  # zeros with the cotangents' axis
-            self.facts.batched.update(a.uid for a in accumulators)
-            starts = [zero_like(builder, self._like(u, op), self.facts) for u in outer]
-        accumulated = []
-        for u, acc in zip(outer, accumulators):
-            accumulated.append(self.total(u, inner, inner_partials[u], start=acc))
-        block.params = [step, *carried_bars, *accumulators, *(state for _, state in nexts)]
-        block.yields = [*next_bars, *accumulated, *(remap[params[k].uid] for k, _ in nexts)]
-        results = [Value() for _ in carried] + [self._adjoint_value(u) for u in outer]
-        if self.facts.batched_adjoints:
-            self.facts.batched.update(r.uid for r in results)
-        builder.block.ops.append(ForOp([trips, *carried_inits, *starts,
-                                        *(op.results[k] for k, _ in nexts)],
-                                       results + [Value() for _ in nexts], {}, [block], op.loc))
-        for k, r in zip(carried, results):
-            base = inits[k] if isinstance(inits[k], Value) else params[k]
-            self.out.derived[r.uid] = (base, "{}_bar")
-            if self.is_varied(inits[k]):
-                partials.setdefault(inits[k].uid, []).append(r)
-        for u, r in zip(outer, results[len(carried):]):
-            partials.setdefault(u, []).append(r)
-        for u, acc in dense.items():
-            partials.setdefault(u, []).append(acc)
-
-    def _reuse_next_states(self, recomputed: list[Op], body: Block, params: list[Value],
-                           remap: dict[int, Value]) -> tuple[list[Op], list[tuple[int, Value]]]:
-        """An iteration's new state is the state the next iteration started from, which
-        the backward loop popped just before (or the loop's result, for the last one): it
-        is carried back instead of recomputed (``h = np.tanh(W @ h + b)`` needs no
-        recomputed product).  In the replayed ops, the op making it becomes a copy of
-        that carried value; its adjoint rule still applies, reading the copy."""
-        made = {r.uid: k for k, o in enumerate(recomputed) for r in o.results}
-        replayed = list(recomputed)
-        nexts: list[tuple[int, Value]] = []
-        if self.facts.scalar_code:  # recomputing a scalar op costs less than carrying it
-            return replayed, nexts
-        for k, param in enumerate(params):
-            new_state = _remapped(body.yields[k], remap)
-            index = made.get(new_state.uid) if isinstance(new_state, Value) else None
-            if index is None:
-                continue
-            maker = recomputed[index]
-            if maker.blocks or len(maker.results) != 1 or maker.prim in ("pop", "push", "call"):
-                continue
-            state = Value(param.name)
-            self.out.aliases[state.uid] = param
-            if param.uid in self.varied:
-                self.varied.add(state.uid)
-            replayed[index] = Op("copy", [state], [new_state], {}, [], maker.loc)
-            # named apart from the state it copies: the primal loop result may share that name
-            original = self.out.aliases.pop(new_state.uid, None)
-            if original is not None:
-                self.facts.same_as[new_state.uid] = original
-            nexts.append((k, state))
-        return replayed, nexts
-
-def _block_tour(body: Block) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
-    """Number the blocks in depth-first order: each block's number and the last number
-    inside it, and for each value made by an op, the number of its block."""
-    blocks: dict[int, tuple[int, int]] = {}
-    made_in: dict[int, int] = {}
-    counter = 0
-    stack: list[tuple[Block, bool]] = [(body, False)]
-    entered: dict[int, int] = {}
-    while stack:
-        block, done = stack.pop()
-        if done:
-            blocks[id(block)] = (entered[id(block)], counter)
-            continue
-        counter += 1
-        entered[id(block)] = counter
-        stack.append((block, True))
-        for op in block.ops:
-            for r in op.results:
-                made_in[r.uid] = counter
-            stack.extend((inner, False) for inner in reversed(op.blocks))
-    return blocks, made_in
-
 
 def _stacks_made_in(ops: list[Op]) -> list[Op]:
     """Stack ops in `ops` and in the branches of its ifs (a loop body is recomputed,
@@ -696,89 +414,3 @@ def _stacks_made_in(ops: list[Op]) -> list[Op]:
             for branch in op.blocks:
                 found.extend(_stacks_made_in(branch.ops))
     return found
-
-
-def _remapped(operand: Operand, remap: dict[int, Value]) -> Operand:
-    if isinstance(operand, Value) and operand.uid in remap:
-        return remap[operand.uid]
-    return operand
-
-
-def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
-               out: DerivativeFunction, pop_saves: dict[int, Value],
-               made_outside: frozenset[int] = frozenset()) -> list[Op]:
-    """Copies of `ops` with fresh values, reading remapped operands (a recomputation).
-
-    Side effects are not repeated: print() and the like are dropped, a pop of an outer
-    stack reads what the forward sweep saved, and a push of one is kept only for its
-    adjoint."""
-    clones = []
-    # stacks made in the recomputed region, this block or one around it, are refilled
-    made_here = made_outside | {op.result.uid for op in ops if op.prim == "stack"}
-    for op in ops:
-        if op.prim == "call" and (op.attrs.get("effect") or op.attrs.get("manager")
-                                  and op.attrs.get("fn") is not np.errstate):
-            continue
-        if isinstance(op, IfOp) and op.attrs.get("with") and not op.attrs.get("errstate"):
-            # a context manager is not entered again: its block is recomputed bare
-            clones += _clone_ops(op.then_block.ops, remap, varied, out, pop_saves, made_here)
-            for r, y in zip(op.results, op.then_block.yields):
-                remap[r.uid] = _remapped(y, remap)
-            continue
-        blocks = []
-        for block in op.blocks:
-            params = [_fresh(p, remap, varied, out) for p in block.params]
-            inner_ops = _clone_ops(block.ops, remap, varied, out, pop_saves, made_here)
-            blocks.append(Block(params, inner_ops, [_remapped(y, remap) for y in block.yields]))
-        args = [_remapped(a, remap) for a in op.args]
-        pure = appends.copied_as_pure(op)
-        attrs = dict(pure.attrs)
-        if op.prim == "pop" and id(op) in pop_saves:
-            attrs["replays"] = op.args[0]
-            args = [pop_saves[id(op)]]
-        elif op.prim == "push" and op.args[0].uid not in made_here:
-            attrs["replay_only"] = True
-        elif op.prim == "index_add" and op.args[0].uid not in remap:
-            attrs["replay_only"] = True  # a list made outside is added into once, forward
-        results = [_fresh(r, remap, varied, out) for r in op.results]
-        clones.append(pure.rebuilt(args=args, results=results, attrs=attrs, blocks=blocks))
-    return clones
-
-
-def _fresh(old: Value, remap: dict[int, Value], varied: set[int],
-           out: DerivativeFunction) -> Value:
-    new = Value(old.name)
-    remap[old.uid] = new
-    out.aliases[new.uid] = old
-    if old.uid in varied:
-        varied.add(new.uid)
-    return new
-
-
-def _merge_updates(builder: Builder, terms: list[Operand]) -> list[Operand]:
-    """Partial adjoints of one item or slice (``x[:-1]`` used twice) added before they are
-    scattered into the list's or array's adjoint: one update instead of two."""
-    merged: list[Operand] = []
-    first: dict[tuple, int] = {}  # (base, constant index) -> position in `merged`
-    for term in terms:
-        op = builder.producers.get(term.uid) if isinstance(term, Value) else None
-        if op is None or op.prim != "index_update" or not isinstance(op.args[1], Const):
-            merged.append(term)
-            continue
-        key = (id(op.args[0]), repr(op.args[1].value))
-        if key not in first:
-            first[key] = len(merged)
-            merged.append(term)
-            continue
-        earlier = builder.producers[merged[first[key]].uid]
-        value = builder.add(earlier.args[2], op.args[2])
-        merged[first[key]] = builder.emit("index_update", [op.args[0], op.args[1], value],
-                                          attrs=dict(op.attrs)).result
-    return merged
-
-
-def _densified(builder: Builder, adjoint: Operand, like: Value) -> Operand:
-    """The adjoint as a dense array or list (a slice's partial adjoint is sparse), which
-    the rules may share among operands."""
-    return builder.emit("dense", [adjoint, like],
-                        attrs={"fn": runtime.dense, "kwnames": ()}).result

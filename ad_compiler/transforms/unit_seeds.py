@@ -33,7 +33,8 @@ from ..ir import BINARY_SYMBOLS, Block, Const, Function, Op, Operand, Value
 from ..registry import REGISTRY
 from ..registry.emit import array_op
 from .optimize import eliminate_dead_code
-from .specialize import _clone, _power_of_two, _shape
+from .specialize import _clone, _power_of_two
+from .specialize_rules import _shape
 from .specialize_sums import use_counts
 from .static_shapes import Facts, is_array
 
