@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import assemble
+from . import assemble, hessians
 from .arguments import argument_tuple, carries_tangent, check_cotangent, check_tangents
 from .build import (
     Wrt,
@@ -224,7 +224,7 @@ def hessian(f: Callable, wrt: int | str = 0) -> Callable:
     shaped ``x.shape + x.shape`` for a scalar output, ``y.shape + x.shape + x.shape``
     for an array output `y` (one reverse sweep per element of `y`)."""
     _takes_positional(f, "hessian")
-    return assemble.hessian_of(f, wrt)
+    return hessians.hessian_of(f, wrt)
 
 
 def hvp(f: Callable, wrt: int | str = 0) -> Callable:

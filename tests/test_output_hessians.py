@@ -18,7 +18,7 @@ from test_registry import CASES
 from test_trust_hessian import second_differences
 
 import ad_compiler as adc
-from ad_compiler import assemble
+from ad_compiler import hessians
 
 _FAST_WAYS = ("_one_sweep_hessian", "_forward_over_forward")
 
@@ -28,7 +28,7 @@ def _ways(monkeypatch):
     taken = []
 
     def recorded(name):
-        original = getattr(assemble, name)
+        original = getattr(hessians, name)
 
         def recording(*args):
             found = original(*args)
@@ -39,7 +39,7 @@ def _ways(monkeypatch):
         return recording
 
     for name in _FAST_WAYS:
-        monkeypatch.setattr(assemble, name, recorded(name))
+        monkeypatch.setattr(hessians, name, recorded(name))
     return taken
 
 
@@ -47,7 +47,7 @@ def _by_pullbacks(monkeypatch, f, *args):
     """The Hessian with the fast ways turned off: one sweep per output element."""
     with monkeypatch.context() as patch:
         for name in _FAST_WAYS:
-            patch.setattr(assemble, name, lambda *a: None)
+            patch.setattr(hessians, name, lambda *a: None)
         return adc.hessian(f)(*args)
 
 
