@@ -157,7 +157,7 @@ def test_threads_calling_one_dispatcher_get_their_own_results():
     assert len(g.specializations) == len(cases)
 
 
-POOL = [  # values whose keys differ pairwise, save where noted
+POOL = [  # the first two arrays and the Fortran-ordered one share a key
     np.zeros((2, 3)), np.ones((2, 3)), np.zeros((3, 2)), np.zeros(6),
     np.zeros((2, 3), np.float32), np.zeros((2, 3), np.int64), np.zeros(()),
     np.zeros((2, 3)).view(Tagged), np.zeros((2, 3)).T.copy().T,
