@@ -86,7 +86,7 @@ def _never(*args: Any) -> bool:
     return False
 
 
-_NO_RECENT = (_never, None)  # a dispatcher's recent signature before it has one
+_NO_RECENT = (_never, None, _never, None)  # a dispatcher's before its first calls
 
 
 def _signature_check(args: tuple) -> Callable[..., bool]:
@@ -114,6 +114,9 @@ def _signature_check(args: tuple) -> Callable[..., bool]:
             tests.append(f"{name} is value{i}")
         else:
             return _never
+    # the last arguments first: the data, whose shapes change between calls (a shorter
+    # last batch), usually come after the parameters, so a check that fails fails early
+    tests.reverse()
     source = f"def check({', '.join(names)}):\n    return {' and '.join(tests) or 'True'}\n"
     exec(compile(source, "<signature check>", "exec"), known)
     return known["check"]
@@ -181,10 +184,12 @@ class Dispatcher:
         self._n_params = len(fn.params)
         self._table: dict[Any, Callable] = {}
         self.specializations: dict[Any, str] = {}  # input key -> what runs for it
-        # the last signature called with, as a check of arguments and the version for
-        # them (one tuple, replaced whole: a thread reads both or neither), and that of
-        # every signature called with twice
-        self._recent: tuple[Callable[..., bool], Callable | None] = _NO_RECENT
+        # the last two signatures called with, each as a check of arguments and the
+        # version for them, last first (one tuple, replaced whole: a thread reads all
+        # of it or none; two, so that calls alternating between two signatures, say a
+        # batch and a shorter last batch, find theirs), and those of every signature
+        # called with twice
+        self._recent: tuple = _NO_RECENT
         self._checks: dict[Any, tuple[Callable[..., bool], Callable]] = {}
         self._observed: dict[int, tuple] = {}
         self._probe: Callable | str | None = None  # str: why there is none
@@ -208,24 +213,28 @@ class Dispatcher:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Runs the version for the arguments' signature: first asking whether it is
-        the last call's (`_signature_check()`, cheaper than a key), else by key."""
+        one of the last two calls' (`_signature_check()`, cheaper than a key), else by
+        key."""
         if kwargs or len(args) != self._n_params:
             return self._adc_generic(*args, **kwargs)
-        check, version = self._recent
+        last_check, last_version, check, version = self._recent
+        if last_check(*args):
+            return last_version(*args)
         if check(*args):
+            self._recent = (check, version, last_check, last_version)
             return version(*args)
         try:  # _keys(args), written out: this runs on every call
             key = tuple([(a.shape, a.dtype) if type(a) is _NDARRAY else _key(a)
                          for a in args])
-            version = self._table[key]
+            recent = self._checks.get(key)  # (one hash of the key where it is there)
+            version = self._table[key] if recent is None else recent[1]
         except KeyError:
             return self._first_call(key, args)
         except (_Unkeyed, TypeError):
             return self._adc_generic(*args)
-        recent = self._checks.get(key)
         if recent is None:
             recent = self._checks[key] = (_signature_check(args), version)
-        self._recent = recent
+        self._recent = (*recent, last_check, last_version)
         return version(*args)
 
     def __get__(self, instance: Any, owner: Any = None) -> Any:

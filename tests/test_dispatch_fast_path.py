@@ -86,8 +86,11 @@ def test_alternating_signatures_each_run_their_own_version(monkeypatch):
         args = layer_args(**SIGNATURES[name])
         rtol = 1e-5 if name == "float32" else 1e-12
         agree(g, head_energy, args, (0, 1, 2), rtol=rtol)
-        check, version = g._recent  # what the next call runs if its check holds
-        assert not check(*args) or version is g._table[signature_key(args)]
+        recent = g._recent  # what the next call runs: the first version whose check holds
+        for check, version in zip(recent[::2], recent[1::2]):
+            if check(*args):
+                assert version is g._table[signature_key(args)]
+                break
     assert len(g.specializations) == len(SIGNATURES)
     assert built.count("version") <= len(SIGNATURES)  # each made once, then reused
 
