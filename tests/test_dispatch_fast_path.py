@@ -115,6 +115,21 @@ def test_a_call_like_the_last_builds_no_key(monkeypatch):
     assert 4 in keyed
 
 
+def test_calls_alternating_between_two_signatures_build_no_key(monkeypatch):
+    g = adc.grad(head_energy, wrt=(0, 1, 2))
+    for _ in range(2):
+        g(*layer_args())
+        g(*layer_args(rows=2))  # a shorter last batch
+    keyed = []
+    real_key = dispatch._key
+    monkeypatch.setattr(dispatch, "_key", lambda value: keyed.append(value) or real_key(value))
+    for rows in (6, 2, 6, 6, 2, 2, 6):
+        agree(g, head_energy, layer_args(rows=rows), (0, 1, 2))
+    assert keyed == []
+    agree(g, head_energy, layer_args(rows=4), (0, 1, 2))  # a third: keyed, a version made
+    assert keyed and len(g.specializations) == 3
+
+
 def pair_weighted(x, pair):
     a, b = pair
     return np.sum(a * x ** 2 + b * np.sin(x))
