@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import batched
+from . import batched, batched_shaping
 
 # function -> (position of the batched argument(s), positions of arrays it is linear in
 # besides; every other argument is read for its shape or is a constant)
@@ -39,6 +39,19 @@ OUTER_RULES: dict[Callable, tuple[tuple[int, ...], tuple[int, ...]]] = {
     batched.batched_where: ((1, 2), ()),
     batched.batched_matmul: ((0,), (1,)),
     batched.batched_rmatmul: ((1,), (0,)),
+    # reorderings, triangles, diagonals, gathers and repetitions of one batched array,
+    # the other arguments constants (axes, counts, indices)
+    **{fn: ((0,), ()) for fn in (
+        batched_shaping.batched_flip, batched_shaping.batched_fliplr,
+        batched_shaping.batched_flipud, batched_shaping.batched_rot90,
+        batched_shaping.batched_roll, batched_shaping.batched_moveaxis,
+        batched_shaping.batched_rollaxis, batched_shaping.batched_tril,
+        batched_shaping.batched_triu, batched_shaping.batched_diag,
+        batched_shaping.batched_diagflat, batched_shaping.batched_diagonal,
+        batched_shaping.batched_atleast_1d, batched_shaping.batched_atleast_2d,
+        batched_shaping.batched_atleast_3d, batched_shaping.batched_take,
+        batched_shaping.batched_take_along_axis, batched_shaping.batched_repeat,
+        batched_shaping.batched_tile, batched_shaping.batched_cumsum)},
 }
 ZERO_TANGENT = frozenset({batched.batch_zeros})
 
