@@ -16,16 +16,44 @@ Hessian takes another way.
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from . import batched, batched_shaping
+from . import batched, batched_products, batched_shaping
+from .ir import Const, Operand
+
+Rule = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def _told_which(fn: Callable) -> Callable[[list[Operand]], Rule | None]:
+    """The rule of a product of two arrays told which of them is batched by its
+    `directions_in` argument (left out of the call where it is 0, its default)."""
+    at = list(inspect.signature(fn).parameters).index("directions_in")
+
+    def rule(args: list[Operand]) -> Rule | None:
+        given = args[at] if len(args) > at else Const(0)
+        if not isinstance(given, Const) or given.value not in (0, 1):
+            return None
+        return (given.value,), (1 - given.value,)
+
+    return rule
+
+
+def _einsum_rule(args: list[Operand]) -> Rule | None:
+    """``batched_einsum(spec, k, *operands)``: operand k batched, linear in every other."""
+    if not isinstance(args[1], Const):
+        return None
+    batched_at = 2 + args[1].value
+    return (batched_at,), tuple(j for j in range(2, len(args)) if j != batched_at)
+
 
 # function -> (position of the batched argument(s), positions of arrays it is linear in
-# besides; every other argument is read for its shape or is a constant)
-OUTER_RULES: dict[Callable, tuple[tuple[int, ...], tuple[int, ...]]] = {
+# besides; every other argument is read for its shape or is a constant), or a function
+# of the call's arguments that says so (None: it cannot tell)
+OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
     batched.batched_sum: ((0,), ()),
     batched.batched_mean: ((0,), ()),
     batched.batched_transpose: ((0,), ()),
@@ -52,7 +80,21 @@ OUTER_RULES: dict[Callable, tuple[tuple[int, ...], tuple[int, ...]]] = {
         batched_shaping.batched_atleast_3d, batched_shaping.batched_take,
         batched_shaping.batched_take_along_axis, batched_shaping.batched_repeat,
         batched_shaping.batched_tile, batched_shaping.batched_cumsum)},
+    # products of two arrays, one of them batched
+    **{fn: _told_which(fn) for fn in (
+        batched.batched_outer, batched.batched_inner, batched_products.batched_tensordot,
+        batched_products.batched_kron, batched_products.batched_vdot,
+        batched_products.batched_convolve, batched_products.batched_correlate,
+        batched_products.batched_cross)},
+    batched.batched_einsum: _einsum_rule,
 }
+
+
+def rule_of(fn: Callable, args: list[Operand]) -> Rule | None:
+    """Where `fn`'s batched argument is and which arrays it is linear in besides, for
+    a call with `args`; None where that is not known."""
+    rule = OUTER_RULES[fn]
+    return rule(args) if callable(rule) else rule
 ZERO_TANGENT = frozenset({batched.batch_zeros})
 
 

@@ -199,3 +199,41 @@ def test_vector_mode_functions_on_two_axes_of_directions():
     v = rng.normal(size=(4, 5))  # a batched right operand: 5 inner directions
     got = vector_tangents.each_outer(batched.batched_rmatmul, 0, a_dot, v)
     np.testing.assert_allclose(got, np.einsum("ikj,kn->inj", a_dot, v), rtol=1e-12, atol=1e-15)
+
+
+def test_products_of_two_varied_arrays_in_one_sweep(monkeypatch):
+    """Products whose vector-mode form is told which operand carries the directions
+    (np.outer, np.kron, np.tensordot, np.einsum): the tangent through that operand on
+    the merged axes, through the other once per outer direction; against the
+    per-output pullbacks and second differences."""
+    def products(x):
+        u, v = np.sin(x), x * x
+        return np.concatenate([np.outer(u, v).ravel(), np.kron(v, u),
+                               np.atleast_1d(np.tensordot(u, v, axes=1)),
+                               np.einsum("i,i->i", u, v)])
+
+    x = np.array([0.3, -0.8, 1.1])
+    taken = _ways(monkeypatch)
+    H = adc.hessian(products)(x)
+    assert taken in (["_one_sweep_hessian"], ["_forward_over_forward"])
+    np.testing.assert_allclose(H, _by_pullbacks(monkeypatch, products, x), rtol=1e-12,
+                               atol=1e-13)
+    np.testing.assert_allclose(H, second_differences(products, [x], 0, h=2e-4), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_the_products_alone_in_one_sweep(monkeypatch):
+    """The same products, each its own output, with no join after them: one sweep."""
+    def outer_of(x):
+        return np.outer(np.sin(x), x * x)
+
+    def kron_of(x):
+        return np.kron(x * x, np.cos(x))
+
+    x = np.array([0.3, -0.8, 1.1])
+    for f in (outer_of, kron_of):
+        taken = _ways(monkeypatch)
+        H = adc.hessian(f)(x)
+        assert taken == ["_one_sweep_hessian"], f.__name__
+        np.testing.assert_allclose(H, _by_pullbacks(monkeypatch, f, x), rtol=1e-12,
+                                   atol=1e-13)

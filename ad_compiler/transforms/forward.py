@@ -189,7 +189,10 @@ class _Sweep:
         vector mode), and through an array it is linear in besides (once per outer
         direction).  An argument read for its shape only has no tangent to pass."""
         fn = op.attrs["fn"]
-        batched_at, linear_at = vector_tangents.OUTER_RULES[fn]
+        rule = vector_tangents.rule_of(fn, op.args)
+        if rule is None:
+            raise no_rule_error(self.fn, op)
+        batched_at, linear_at = rule
         followed = {*batched_at, *linear_at}
         if fn is not batched_runtime.batched_broadcast_like and any(
                 self.tangent(d, a) is not None for d in self.directions
