@@ -10,9 +10,10 @@ one is the same function applied to each pair (`merged()`), so its tangent throu
 batched argument costs one call.  A function of two arrays (``batched_matmul(t, b)``)
 is linear in each: its tangent through the primal one (`b`) takes the function once
 per outer direction (`each_outer()`).  `OUTER_RULES` says, for each function, where
-its batched argument is, which other arguments carry values it is linear in, and
-which it reads for their shape only; a function missing there is refused, and the
-Hessian takes another way.
+its batched argument is (for a product told by its `directions_in` argument, or
+einsum's operand k, where the call says), which other arguments carry values it is
+linear in, and which it reads for their shape only; a function missing there is
+refused, and the Hessian takes another way.
 """
 from __future__ import annotations
 
