@@ -6,6 +6,7 @@ sum_tangent and product_tangent.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .. import (
@@ -170,51 +171,42 @@ helper("field_update", runtime.field_update, (2,), lambda e, g, a: [
 
 # records: ``p._replace(w=v)`` and ``dataclasses.replace(p, w=v)`` of a record known only
 # when the code runs (one made in the function is rebuilt when compiling, lowering/records.py)
-def _replaced_jvp(e: Emit, op: Op, t: list) -> Operand | None:
-    record, how, names, *values = op.args
-    t = list(t) + [None] * (len(op.args) - len(t))
-    given = [x for x in t if x is not None]
-    if not given:
-        return None
+def _fields_jvp(first: int) -> Callable:
+    """The tangent rule of a helper making a record from `record` (its first argument)
+    with fields replaced by the values from argument `first` on (named by the argument
+    before them): the record's tangent with the values' tangents put in, zeros where
+    either has none."""
 
-    def zero(of: Operand) -> Operand:
-        if e.batched is not None:
-            return e._mark(e.helper("zeros_with_directions", of, given[0]), given[:1])
-        return e.helper("zeros_of", of)
+    def jvp(e: Emit, op: Op, t: list) -> Operand | None:
+        record, names, values = op.args[0], op.args[first - 1], op.args[first:]
+        t = list(t) + [None] * (len(op.args) - len(t))
+        given = [x for x in t if x is not None]
+        if not given:
+            return None
 
-    record_dot = t[0] if t[0] is not None else zero(record)
-    value_dots = [t[3 + k] if t[3 + k] is not None else zero(v) for k, v in enumerate(values)]
-    out = e.helper("with_fields", record_dot, names, *value_dots)
-    return e._mark(out, [record_dot, *value_dots])
+        def zero(of: Operand) -> Operand:
+            if e.batched is not None:
+                return e._mark(e.helper("zeros_with_directions", of, given[0]), given[:1])
+            return e.helper("zeros_of", of)
 
+        record_dot = t[0] if t[0] is not None else zero(record)
+        value_dots = [t[first + k] if t[first + k] is not None else zero(v)
+                      for k, v in enumerate(values)]
+        out = e.helper("with_fields", record_dot, names, *value_dots)
+        return e._mark(out, [record_dot, *value_dots])
 
-def _with_fields_jvp(e: Emit, op: Op, t: list) -> Operand | None:
-    record, names, *values = op.args
-    t = list(t) + [None] * (len(op.args) - len(t))
-    given = [x for x in t if x is not None]
-    if not given:
-        return None
-
-    def zero(of: Operand) -> Operand:
-        if e.batched is not None:
-            return e._mark(e.helper("zeros_with_directions", of, given[0]), given[:1])
-        return e.helper("zeros_of", of)
-
-    record_dot = t[0] if t[0] is not None else zero(record)
-    value_dots = [t[2 + k] if t[2 + k] is not None else zero(v) for k, v in enumerate(values)]
-    out = e.helper("with_fields", record_dot, names, *value_dots)
-    return e._mark(out, [record_dot, *value_dots])
+    return jvp
 
 
 helper("replaced", runtime_items.replaced, (0,), lambda e, g, a: [
     e.helper("replaced_t", g, a[0], a[2]), None, None,
     *(e.helper("field_of", g, a[0], Const(name)) for name in a[2].value)],
-    jvp=_replaced_jvp, linear_of=lambda op: [0, *range(3, len(op.args))], opaque_kind=True)
+    jvp=_fields_jvp(3), linear_of=lambda op: [0, *range(3, len(op.args))], opaque_kind=True)
 # a record's tangent: a record of zeros holding the tangents of the fields given
 helper("with_fields", runtime_items.with_fields, (0,), lambda e, g, a: [
     e.helper("replaced_t", g, a[0], a[1]), None,
     *(e.helper("field_of", g, a[0], Const(name)) for name in a[1].value)],
-    jvp=_with_fields_jvp, linear_of=lambda op: [0, *range(2, len(op.args))], opaque_kind=True)
+    jvp=_fields_jvp(2), linear_of=lambda op: [0, *range(2, len(op.args))], opaque_kind=True)
 # the new record's adjoint without the fields replaced: a projection, its own transpose
 helper("replaced_t", runtime_items.replaced_t, (0,), lambda e, g, a: [
     e.helper("replaced_t", g, a[1], a[2]), None, None],
