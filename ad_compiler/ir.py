@@ -304,6 +304,14 @@ class Function:
         return self.body.yields
 
 
+def joined_sources(op: IfOp | LoopOp, k: int) -> list[Operand]:
+    """What the k-th result of an if or a loop may be: each branch's k-th yield, or the
+    loop's k-th initial value and what its body yields in its place."""
+    if isinstance(op, IfOp):
+        return [b.yields[k] for b in op.blocks if k < len(b.yields)]
+    return [op.inits[k], *op.body.yields[k:k + 1]]
+
+
 def walk_ops(block: Block) -> Iterator[Op]:
     """Every op of a block and of the blocks nested in it, in program order.
 

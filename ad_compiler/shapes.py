@@ -18,7 +18,19 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from .ir import Block, Const, FreeName, Function, IfOp, LoopOp, Op, Operand, Value, walk_ops
+from .ir import (
+    Block,
+    Const,
+    FreeName,
+    Function,
+    IfOp,
+    LoopOp,
+    Op,
+    Operand,
+    Value,
+    joined_sources,
+    walk_ops,
+)
 from .registry import get, has_expr, is_array, is_helper
 from .registry.emit import param
 
@@ -197,8 +209,7 @@ class _Broadcast:
             if isinstance(op, LoopOp):
                 for params in op.carrier_params:
                     for k, p in enumerate(params):
-                        self.carried[p.uid] = [op.inits[k], op.body.yields[k]] \
-                            if k < len(op.body.yields) else [op.inits[k]]
+                        self.carried[p.uid] = joined_sources(op, k)
         self._kinds: Any = None
         self._known: dict[int, bool] = {}
 
@@ -216,13 +227,8 @@ class _Broadcast:
         op = self.made.get(value.uid)
         if op is None:
             return False
-        if isinstance(op, IfOp):
-            k = op.results.index(value)
-            return any(k < len(b.yields) and self.may_be(b.yields[k]) for b in op.blocks)
-        if isinstance(op, LoopOp):
-            k = op.results.index(value)
-            return self.may_be(op.inits[k]) or (
-                k < len(op.body.yields) and self.may_be(op.body.yields[k]))
+        if isinstance(op, (IfOp, LoopOp)):
+            return any(map(self.may_be, joined_sources(op, op.results.index(value))))
         if op.prim == "keep_dtype":  # ``c += v``: the result, or a copy of it cast
             return self.may_be(op.args[1])
         if op.prim == "add" or op.prim == "mul" and any(

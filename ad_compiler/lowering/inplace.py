@@ -37,6 +37,7 @@ from ..ir import (
     Op,
     Operand,
     Value,
+    joined_sources,
     walk_ops,
 )
 from ..primitives import NONDIFF_BUILTINS, NONDIFF_NUMPY
@@ -302,13 +303,8 @@ class _FromInputs:
             return True  # (not known: an array may be)
         if self.sharing.of(value).immutable:
             return False
-        if isinstance(op, IfOp):
-            k = op.results.index(value)
-            return any(k < len(b.yields) and self.may_be(b.yields[k]) for b in op.blocks)
-        if isinstance(op, LoopOp):
-            k = op.results.index(value)
-            return self.may_be(op.inits[k]) or (
-                k < len(op.body.yields) and self.may_be(op.body.yields[k]))
+        if isinstance(op, (IfOp, LoopOp)):
+            return any(map(self.may_be, joined_sources(op, op.results.index(value))))
         return any(self.may_be(a) for a in op.args) or op.prim in ("call", "custom")
 
 
