@@ -25,6 +25,7 @@ from .codegen import Generated, generate
 from .ir import Function, walk_ops
 from .registry import get
 from .transforms.row_products import row_products
+from .transforms.short_axis_layout import short_axis_layout
 from .transforms.specialize import specialize
 from .transforms.static_shapes import VARIED, Facts, analyse, signature
 from .transforms.tape_factors import tape_factors
@@ -216,7 +217,10 @@ class Dispatcher:
         one of the last two calls' (`_signature_check()`, cheaper than a key), else by
         key."""
         if kwargs or len(args) != self._n_params:
-            return self._adc_generic(*args, **kwargs)
+            full = None if kwargs else self._with_defaults(args)
+            if full is None:
+                return self._adc_generic(*args, **kwargs)
+            args = full
         last_check, last_version, check, version = self._recent
         if last_check(*args):
             return last_version(*args)
@@ -241,9 +245,22 @@ class Dispatcher:
         """A method when stored on a class, as functions are."""
         return self if instance is None else types.MethodType(self, instance)
 
+    def _with_defaults(self, args: tuple) -> tuple | None:
+        """`args` followed by the defaults of the parameters they leave out (None where
+        there are not enough): a call that relies on defaults runs specialised code too."""
+        missing, defaults = self._n_params - len(args), self.__defaults__ or ()
+        if 0 < missing <= len(defaults):
+            return args + tuple(defaults[len(defaults) - missing:])
+        return None
+
     def version_for(self, *args: Any) -> Callable:
         """The function that runs for arguments like these: specialised to their shapes
         where it could be, else the generic code."""
+        if len(args) != self._n_params:
+            full = self._with_defaults(args)
+            if full is None:
+                return self._adc_generic
+            args = full
         try:
             key = _keys(args)
         except (_Unkeyed, TypeError):
@@ -413,9 +430,11 @@ def _strict() -> bool:
 def _made_once(fn: Function, facts: Facts) -> Function | None:
     """`fn` with what its loops compute step by step made once before the loop or read
     where a loop wrote it, where that gives the same values (`written_rows()`,
-    `tape_factors()`, `tape_steps()`, `row_products()`); None where not."""
+    `tape_factors()`, `tape_steps()`, `row_products()`), or arithmetic over a short last
+    axis made with that axis first (`short_axis_layout()`), where that gives the same
+    values; None where not."""
     made = None
-    for rewrite in (written_rows, tape_factors, tape_steps, row_products):
+    for rewrite in (written_rows, tape_factors, tape_steps, row_products, short_axis_layout):
         made = rewrite(made or fn, facts) or made
     return made
 

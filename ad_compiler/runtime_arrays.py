@@ -215,3 +215,19 @@ def scalar_seed(y: Any) -> float:
                          f"reduce the output (np.sum, np.mean)")
     return 1.0
 
+
+
+_ELEMENTWISE = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide}
+
+
+def short_axis_first(a: np.ndarray, operator: str, b: np.ndarray) -> np.ndarray:
+    """``a - b`` (or +, *, /) of arrays of equal rank broadcast against each other with
+    a short last axis (``R[:, None, :] - R[None, :, :]``), made with that axis first.
+    NumPy loops innermost over the last axis of the output, a few elements a call;
+    here over a whole row.  Every element is the same operation on the same pair, so
+    the numbers are those of ``a - b``; the result is a view whose last axis varies
+    slowest in memory."""
+    first = (a.ndim - 1,) + tuple(range(a.ndim - 1))
+    out = _ELEMENTWISE[operator](np.ascontiguousarray(a.transpose(first)),
+                                np.ascontiguousarray(b.transpose(first)))
+    return out.transpose(tuple(range(1, a.ndim)) + (0,))

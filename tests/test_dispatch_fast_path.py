@@ -206,3 +206,23 @@ def test_a_check_agrees_with_the_key_on_every_value(value):
 
 def test_a_check_of_no_arguments_is_true():
     assert _signature_check(())() is True
+
+
+def scaled_head(W, b, X, scale=0.5, k=2):
+    h = np.tanh(X @ W + b)
+    return scale * np.sum(h[:k] ** 2)
+
+
+def test_calls_that_leave_out_defaulted_arguments_run_specialised_code():
+    W, b, X, _, _ = layer_args()
+    g = adc.grad(scaled_head, wrt=(0, 1))
+    for args in [(W, b, X), (W, b, X), (W, b, X, 0.25), (W, b, X, 0.5, 3)]:
+        got = g(*args)
+        full = args + (0.5, 2)[len(args) - 3:]
+        for value, k in zip(got, (0, 1)):
+            np.testing.assert_allclose(value, numeric_grad(scaled_head, list(full), k),
+                                       rtol=1e-5, atol=1e-7)
+        if len(args) == 3:  # the defaults filled in: the code for their signature runs
+            assert g.specializations == {signature_key(full): "specialised"}
+    assert len(g.specializations) == 2  # k=2 and k=3 (a float scale is not keyed)
+    assert "def scaled_head_grad(W, b, X, scale, k)" in g.source_for(W, b, X)

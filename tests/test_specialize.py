@@ -82,9 +82,10 @@ def test_adjoint_of_broadcast_views_sums_the_new_axes():
     source = g.source_for(R)
     # no zeros scattered into: the new axis of each view summed away, the negation of
     # the second operand's part taken after its sum; the pairs' short last axis summed
-    # by adding its slices, the pairs' middle axis by einsum
+    # by adding its slices; each sum of the pair weights times d a product per point
     assert "zeros_like" not in source and "index_update" not in source
-    assert "R_bar = np.einsum('ijk->ik', d_bar) - d_bar.sum(axis=0)" in source
+    assert ("R_bar = (t1[:, None, :] @ d)[:, 0, :] - (np.transpose(t1)[:, None, :] @ "
+            "np.transpose(d, (1, 0, 2)))[:, 0, :]") in source
     assert "w3_1[..., 0] + w3_1[..., 1]" in source
     agree_at_other_points(g, pair_potential, lambda: (rng.standard_normal((5, 2)),))
     d = R[:, None, :] - R[None, :, :]  # by hand: -2 sum_j exp(-r_ij^2) d_ij, both halves

@@ -31,6 +31,7 @@ from ..builder import Builder
 from ..ir import Block, Const, Function, Op, Operand, Value
 from ..registry.emit import array_op, param
 from ..rules import new_axes_of
+from .specialize_contractions import contracted
 from .static_shapes import Facts, is_array
 
 # a last axis at most this long is summed by adding its slices (NumPy's pairwise
@@ -54,17 +55,20 @@ def simplify_sums(fn: Function, facts: Facts) -> bool:
                     ops += spread
                     changed = True
                     continue
-            if op.prim == "sum" and len(op.results) == 1:
+            replacement = None
+            if op.prim in ("sum", "einsum"):
+                replacement = contracted(op, made, users, facts, primal)
+            if replacement is None and op.prim == "sum" and len(op.results) == 1:
                 replacement = _fused(op, made, uses, facts) or _negation_last(op, made, uses) \
                     or _short_axis(op, facts) or (None if op.result.uid in primal
                                                   else _inner_axes(op, facts))
-                if replacement is not None:
-                    ops += replacement
-                    for new in replacement:
-                        for r in new.results:
-                            made[r.uid] = new
-                    changed = True
-                    continue
+            if replacement is not None:
+                ops += replacement
+                for new in replacement:
+                    for r in new.results:
+                        made[r.uid] = new
+                changed = True
+                continue
             ops.append(op)
         block.ops = ops
     return changed
