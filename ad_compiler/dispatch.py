@@ -28,6 +28,7 @@ from .transforms.row_products import row_products
 from .transforms.short_axis_layout import short_axis_layout
 from .transforms.specialize import specialize
 from .transforms.static_shapes import VARIED, Facts, analyse, signature
+from .transforms.tape_counters import tape_counters
 from .transforms.tape_factors import tape_factors
 from .transforms.tape_steps import tape_steps
 from .transforms.unit_seeds import unit_seed_sweep
@@ -430,11 +431,13 @@ def _strict() -> bool:
 def _made_once(fn: Function, facts: Facts) -> Function | None:
     """`fn` with what its loops compute step by step made once before the loop or read
     where a loop wrote it, where that gives the same values (`written_rows()`,
-    `tape_factors()`, `tape_steps()`, `row_products()`), or arithmetic over a short last
+    `tape_factors()`, `tape_steps()`, `tape_counters()`, `row_products()`), or arithmetic
+    over a short last
     axis made with that axis first (`short_axis_layout()`), where that gives the same
     values; None where not."""
     made = None
-    for rewrite in (written_rows, tape_factors, tape_steps, row_products, short_axis_layout):
+    for rewrite in (written_rows, tape_factors, tape_steps, tape_counters, row_products,
+                    short_axis_layout):
         made = rewrite(made or fn, facts) or made
     return made
 

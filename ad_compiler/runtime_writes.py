@@ -429,10 +429,12 @@ def tape_states(stack: list, position: int | None, first: Any) -> tuple:
     """``tape_rows(stack, position, first)`` and ``tape_rows(stack, position)``, the
     rows a loop carries in from its step before and the rows it pops, as two views of
     one array ``[first, *popped]`` (made once: the same numbers)."""
-    items = [entry if position is None else entry[position] for entry in reversed(stack)]
-    if not items:
+    if not stack:
         return np.array([first]), np.array([])
-    states = np.array([first, *items])
+    if position is None:
+        states = np.array([first, *reversed(stack)])
+    else:
+        states = np.array([first, *[entry[position] for entry in reversed(stack)]])
     return states[:-1], states[1:]
 
 
@@ -446,6 +448,16 @@ def popped_rows(a: Any, stack: list, position: int | None) -> np.ndarray:
             and all(type(i) is int for i in indices):
         return a[np.array(indices, dtype=np.intp)]
     return np.array([a[i] for i in indices])
+
+
+def reversed_rows(a: Any, stack: list) -> np.ndarray:
+    """``popped_rows(a, stack, position)`` where the entries' items at `position` are
+    0, 1, 2, ... (a loop's counter, left off the tape): rows ``len(stack) - 1`` down to
+    0 of `a`, of a float array as one reversed slice (copied: the same numbers)."""
+    count = len(stack)
+    if count and type(a) is np.ndarray and a.ndim and a.dtype.kind == "f" and count <= len(a):
+        return a[count - 1::-1].copy()
+    return np.array([a[i] for i in range(count - 1, -1, -1)])
 
 
 def row_products(a: np.ndarray, w: np.ndarray) -> np.ndarray:

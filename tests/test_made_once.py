@@ -182,12 +182,15 @@ def test_generated_backward_loop_reads_its_row():
     assert "x @ Wx" not in forward.split("for index")[1].split("#")[0]
     # the factor 1 - h**2 is made once over the stacked states, each step reads a row
     # (from the one array of the states the products after the loop read)
-    assert re.search(r"h_carried, h_rows = tape_states\(stack, 1, h\)", forward)
+    assert re.search(r"h_carried, h_rows = tape_states\(stack, None, h\)", forward)
     assert re.search(r"(\w+) = 1\.0 - h_carried \*\* 2", forward)
     loop = backward.split("# adjoint of: for")[0]
     assert "** 2" not in loop and re.search(r"\w+_factors\[step\]", loop)
     # the states and rows the products after the loop read: off the tape, before it
-    assert re.search(r"x_rows = popped_rows\(xs_items, stack, 0\)", forward)
+    # (the counter is left off the tape: the rows popped are the last row down to the
+    # first, one reversed slice)
+    assert re.search(r"x_rows = reversed_rows\(xs_items, stack\)", forward)
+    assert re.search(r"stack\.append\(h\)", forward)
     assert ".pop()" not in loop and ".append(" in loop
 
 
@@ -377,16 +380,20 @@ def test_lists_read_off_the_tape(f, monkeypatch):
         appended = re.findall(r"(\w+)\.append\(", loop)
         # the adjoints of the pre-activations are the loop's own: they stay
         assert len(appended) == (2 if f is rnn_reset else 1), source
-        assert "_rows = popped_rows(xs" in source and not re.search(r"\.append\(xs\w*\[", loop)
+        assert not re.search(r"\.append\(xs\w*\[", loop)
+        # where nothing pops the tape, the counter is left off it (`tape_counters()`)
+        counted = f in (rnn_loss, rnn_counted)
+        assert ("_rows = reversed_rows(xs" in source) == counted, source
+        assert ("_rows = popped_rows(xs" in source) == (not counted), source
         # the states: with the factors' shifted rows, where those are read off the tape
-        states = "h_rows = tape_states(stack, 1, h)" in source
-        assert states == (f in (rnn_loss, rnn_counted))
+        states = f"h_rows = tape_states(stack, {None if counted else 1}, h)" in source
+        assert states == counted
         assert ("h_rows = tape_rows(stack, 1)" in source) == (f is rnn_scaled)
         pops = ".pop()" in source
         assert pops == (f in (rnn_reset, rnn_scaled)), source
         if pops:  # read before the loop pops the stack, never after it
             assert source.index("popped_rows(") < source.index(".pop()")
-        assert "popped_rows(" not in g.source
+        assert "popped_rows(" not in g.source and "reversed_rows(" not in g.source
 
 
 def test_lists_read_off_the_tape_of_the_benchmark(monkeypatch):

@@ -274,7 +274,12 @@ class _Rewriter(ReductionAdjoints):
     def _summed_matmul_adjoint_b(self, op: Op, sigs: list) -> list[Op] | None:
         e = _Emitting(op)  # a sum over a loop's steps (stacked_adjoints.py)
         out = stacked_product(op, self, e)
-        return None if out is None else e.done(out)
+        if out is None:
+            return None
+        if op.result.uid not in self.facts.sig and is_array(sigs[-1]) \
+                and sigs[-1][3] == np.float64:  # (a value probe code did not report)
+            self.facts.sig[op.result.uid] = sigs[-1]  # float64 steps: W's signature
+        return e.done(out)
 
     _summed_unbroadcast = _summed_matmul_adjoint_b
 
