@@ -11,6 +11,7 @@ generic code, which is always correct.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import types
@@ -66,10 +67,14 @@ def _key(value: Any) -> Any:
         return float
     if t is int or t is bool or t is str or value is None:
         return (t, value)
-    if t is list or t is tuple:
-        if len(value) > _MAX_ITEMS:
+    if t is list or t is tuple or (isinstance(value, tuple) and hasattr(t, "_fields")):
+        if len(value) > _MAX_ITEMS:  # (a namedtuple: its class and its fields' keys)
             raise _Unkeyed
         return (t, tuple(map(_key, value)))
+    if t is dict:  # parameters by name: the keys in their order, and each value's key
+        if len(value) > _MAX_ITEMS:
+            raise _Unkeyed
+        return (t, tuple([(k, _key(v)) for k, v in value.items()]))
     if isinstance(value, np.ndarray):
         return (t, value.shape, value.dtype)
     if isinstance(value, (np.floating, np.complexfloating)):
@@ -447,6 +452,12 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
         return (type(a) is type(b) and len(a) == len(b)
                 and all(_same(x, y) for x, y in zip(a, b)))
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (type(a) is type(b) and list(a) == list(b)
+                and all(_same(a[k], b[k]) for k in a))
+    if dataclasses.is_dataclass(a) and not isinstance(a, type):
+        return type(a) is type(b) and all(
+            _same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
     if type(a) is not type(b) or np.shape(a) != np.shape(b):
         return False
     if isinstance(a, np.ndarray) and a.dtype != b.dtype:
@@ -454,4 +465,7 @@ def _same(a: Any, b: Any) -> bool:
     try:
         return bool(np.allclose(a, b, rtol=1e-6, atol=1e-12, equal_nan=True))
     except TypeError:
-        return a is b or a == b
+        try:
+            return a is b or bool(a == b)
+        except (TypeError, ValueError):  # (an object holding arrays: not compared)
+            return False

@@ -7,6 +7,7 @@ alternate, and versions made once must be reused.
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 
@@ -226,3 +227,75 @@ def test_calls_that_leave_out_defaulted_arguments_run_specialised_code():
             assert g.specializations == {signature_key(full): "specialised"}
     assert len(g.specializations) == 2  # k=2 and k=3 (a float scale is not keyed)
     assert "def scaled_head_grad(W, b, X, scale, k)" in g.source_for(W, b, X)
+
+
+def layered_loss(params, X, y):
+    """A two-layer network whose parameters come by name, each layer a pair."""
+    W1, b1 = params["hidden"]
+    W2, b2 = params["out"]
+    h = np.tanh(X @ W1 + b1)
+    return np.mean((np.tanh(h @ W2 + b2)[:, 0] - y) ** 2)
+
+
+Layer = collections.namedtuple("Layer", "W b")
+
+
+def named_layers_loss(layers, X, y):
+    hidden, out = layers
+    h = np.tanh(X @ hidden.W + hidden.b)
+    return np.mean((np.tanh(h @ out.W + out.b)[:, 0] - y) ** 2)
+
+
+def _layer_params(widths, rows=5):
+    return {"hidden": (rng.standard_normal((3, widths)), rng.standard_normal(widths)),
+            "out": (rng.standard_normal((widths, 1)), rng.standard_normal(1))}, \
+        rng.standard_normal((rows, 3)), rng.standard_normal(rows)
+
+
+def _flat_check(g, f, params, X, y):
+    """g's gradient of every array in `params` against central differences."""
+    got = g(params, X, y)
+    for name, pair in params.items():
+        for k, a in enumerate(pair):
+            d = rng.standard_normal(a.shape)
+
+            def along(t, name=name, k=k, d=d):
+                moved = dict(params)
+                moved[name] = tuple(p + t * d if j == k else p for j, p in enumerate(pair))
+                return f(moved, X, y)
+
+            slope = (along(1e-6) - along(-1e-6)) / 2e-6
+            np.testing.assert_allclose(np.sum(got[name][k] * d), slope, rtol=1e-5, atol=1e-8)
+    return got
+
+
+def test_parameters_in_a_dict_run_specialised_code():
+    g = adc.grad(layered_loss)
+    params, X, y = _layer_params(4)
+    for _ in range(2):
+        _flat_check(g, layered_loss, params, X, y)
+    assert list(g.specializations.values()) == ["specialised"]
+    assert "unbroadcast" not in g.source_for(params, X, y)
+    wider, X2, y2 = _layer_params(6, rows=7)  # other shapes: a version of their own
+    _flat_check(g, layered_loss, wider, X2, y2)
+    reordered = {"out": params["out"], "hidden": params["hidden"]}  # the same, reordered
+    _flat_check(g, layered_loss, reordered, X, y)
+    assert len(g.specializations) == 3
+    assert set(g.specializations.values()) == {"specialised"}
+    # the gradient of the reordered dict keeps its order
+    assert list(g(reordered, X, y)) == ["out", "hidden"]
+
+
+def test_parameters_in_namedtuples_run_specialised_code():
+    g = adc.grad(named_layers_loss)
+    params, X, y = _layer_params(4)
+    layers = [Layer(*params["hidden"]), Layer(*params["out"])]
+    for _ in range(2):
+        got = g(layers, X, y)
+    assert type(got[0]) is Layer and list(g.specializations.values()) == ["specialised"]
+    want = adc.grad(layered_loss)(params, X, y)
+    for layer, name in zip(got, ("hidden", "out")):
+        np.testing.assert_allclose(layer.W, want[name][0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(layer.b, want[name][1], rtol=1e-12, atol=1e-14)
+    as_tuples = [tuple(layer) for layer in layers]  # plain tuples: another signature
+    assert signature_key((as_tuples, X, y)) != signature_key((layers, X, y))
