@@ -259,7 +259,7 @@ def _flat_check(g, f, params, X, y):
         for k, a in enumerate(pair):
             d = rng.standard_normal(a.shape)
 
-            def along(t, name=name, k=k, d=d):
+            def along(t, name=name, k=k, d=d, pair=pair):
                 moved = dict(params)
                 moved[name] = tuple(p + t * d if j == k else p for j, p in enumerate(pair))
                 return f(moved, X, y)

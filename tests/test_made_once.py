@@ -484,3 +484,52 @@ def test_lists_read_elsewhere_stay(monkeypatch):
     assert tape_steps(fn, facts) is None
     del step.attrs["in_place"]
     assert helpers(tape_steps(fn, facts)) == ["popped_rows", "tape_states"]
+
+
+# ---------------------------------------------------------------- products read back
+
+
+def gru_loss(params, xs, h0, target):
+    """A GRU with its weights by gate: the backward loop recomputes each step's gates,
+    and reads the input products the forward loop read."""
+    Wz, Uz, bz = params["z"]
+    Wr, Ur, br = params["r"]
+    Wh, Uh, bh = params["h"]
+    h = h0
+    for x in xs:
+        z = 1.0 / (1.0 + np.exp(-(x @ Wz + h @ Uz + bz)))
+        r = 1.0 / (1.0 + np.exp(-(x @ Wr + h @ Ur + br)))
+        hh = np.tanh(x @ Wh + (r * h) @ Uh + bh)
+        h = (1.0 - z) * h + z * hh
+    return np.mean((h - target) ** 2)
+
+
+def test_a_backward_loop_reads_the_products_made_for_the_forward_loop(monkeypatch):
+    inputs, hidden, steps = 3, 4, 6
+    params = {k: (rng.normal(size=(inputs, hidden)) * 0.5,
+                  rng.normal(size=(hidden, hidden)) * 0.4, rng.normal(size=hidden) * 0.1)
+              for k in "zrh"}
+    xs, h0, target = rng.normal(size=(steps, inputs)), rng.normal(size=hidden), rng.normal(
+        size=hidden)
+    g = adc.grad(gru_loss)
+    got = g(params, xs, h0, target)
+    source = g.source_for(params, xs, h0, target)
+    backward = "".join(line.split("#")[0] + "\n"
+                       for line in source.split("stack.pop()")[1].splitlines())
+    assert len(re.findall(r"W[zrh]_xs\[index_1\]", backward)) == 3, source
+    assert "x @ W" not in backward and "row_products(" not in backward
+    plain = unrewritten(monkeypatch, g, (params, xs, h0, target))
+    for gate in "zrh":
+        for k in range(3):
+            assert np.array_equal(got[gate][k], plain[gate][k])
+            d = rng.normal(size=params[gate][k].shape)
+
+            def along(t, gate=gate, k=k, d=d):
+                moved = dict(params)
+                moved[gate] = tuple(p + t * d if j == k else p
+                                    for j, p in enumerate(params[gate]))
+                return gru_loss(moved, xs, h0, target)
+
+            np.testing.assert_allclose(np.sum(got[gate][k] * d),
+                                       (along(1e-6) - along(-1e-6)) / 2e-6, rtol=1e-6,
+                                       atol=1e-9)

@@ -8,7 +8,9 @@ changes them), the products are made before the loop by `row_products()` (in
 `ad_compiler/runtime_writes.py`) and each step reads its row.  `row_products()` has
 NumPy run the same per-row product inside its own loop, so every row has the value
 the step computed (``xs @ Wx``, one matrix product, rounds differently and is not
-used).  The rewritten code is what runs; a derivative of it differentiates the code
+used).  A later loop of the same block that computes ``a[i] @ w`` again for an int
+`i` (a backward loop recomputing a step at the index it pops) reads row i of the same
+products.  The rewritten code is what runs; a derivative of it differentiates the code
 before this rewrite (`dispatch.py`).
 """
 from __future__ import annotations
@@ -37,6 +39,9 @@ def row_products(fn: Function, facts: Facts) -> Function | None:
                 at = block.ops.index(loop)
                 block.ops[at:at] = before
                 changed = True
+                for later in block.ops[block.ops.index(loop) + 1:]:
+                    if isinstance(later, ForOp):
+                        _read_back(later, before, facts)
     if not changed:
         return None
     eliminate_dead_code(clone)
@@ -92,6 +97,36 @@ def _rewrite(loop: ForOp, block: Block, fn: Function, facts: Facts) -> list[Op]:
                 fn.primal = {*primal, products.uid}
         body.ops[at] = Op("getitem", [made[w.uid], loop.item], [op.result], {}, [], op.loc)
     return before
+
+
+def _read_back(loop: ForOp, made: list[Op], facts: Facts) -> None:
+    """In a later loop (a backward loop that pops the index), ``a[i] @ w`` for an int
+    `i` and the products `made` of the rows of `a` with `w` reads row i of them: the
+    same value, the step's product not made again."""
+    products = {(op.args[0].uid, op.args[1].uid): op.result for op in made}
+    producer = {r.uid: op for op in walk_ops(loop.body) for r in op.results}
+    for block in _blocks(loop.body):
+        for k, op in enumerate(block.ops):
+            if op.prim != "matmul" or len(op.args) != 2 or len(op.results) != 1 \
+                    or op.attrs.get("kwnames") or op.attrs.get("fn") not in (None, np.matmul) \
+                    or not all(isinstance(a, Value) for a in op.args):
+                continue
+            row, w = op.args
+            taken = producer.get(row.uid)
+            if taken is None or taken.prim != "getitem" or len(taken.args) != 2 \
+                    or not isinstance(taken.args[0], Value):
+                continue
+            found = products.get((taken.args[0].uid, w.uid))
+            index, sig = taken.args[1], facts.of(row)
+            width = _float_matrix(facts, taken.args[0])
+            if found is None or not isinstance(index, Value) or facts.of(index) != ("int",) \
+                    or sig is None or sig[0] != "array" or sig[2] != width[1:]:
+                continue
+            block.ops[k] = Op("getitem", [found, index], [op.result], {}, [], op.loc)
+
+
+def _blocks(block: Block) -> list[Block]:
+    return [block] + [b for op in block.ops for inner in op.blocks for b in _blocks(inner)]
 
 
 def _name_of(v: Value) -> str:
