@@ -25,6 +25,7 @@ from . import depth
 from .codegen import Generated, generate
 from .ir import Function, walk_ops
 from .registry import get
+from .transforms.adjoint_dots import adjoint_dots
 from .transforms.row_products import row_products
 from .transforms.short_axis_layout import short_axis_layout
 from .transforms.specialize import specialize
@@ -439,10 +440,11 @@ def _made_once(fn: Function, facts: Facts) -> Function | None:
     `tape_factors()`, `tape_steps()`, `tape_counters()`, `row_products()`), or arithmetic
     over a short last
     axis made with that axis first (`short_axis_layout()`), where that gives the same
-    values; None where not."""
+    values, and products of derivative values as ``a.dot(b)`` (`adjoint_dots()`); None
+    where none applies."""
     made = None
     for rewrite in (written_rows, tape_factors, tape_steps, tape_counters, row_products,
-                    short_axis_layout):
+                    short_axis_layout, adjoint_dots):
         made = rewrite(made or fn, facts) or made
     return made
 

@@ -86,7 +86,7 @@ def test_rnn_code_writes_as_a_person_would():
 
 def test_rnn_code_specialised_to_shapes_adds_into_the_states_adjoint():
     """For one input signature the backward loop needs no shape questions: the step's
-    adjoint is added into the states' adjoint in place (``h_bar[t] += W @ a_bar``), and
+    adjoint is added into the states' adjoint in place (``h_bar[t] += W.dot(a_bar)``), and
     W's adjoint is one product of the stacked steps after the loop."""
     x, W, h0 = RNG.normal(size=(5, 3)), 0.6 * RNG.normal(size=(3, 3)), RNG.normal(size=3)
     grad = adc.grad(F.rnn_loss, wrt=1)
@@ -97,7 +97,7 @@ def test_rnn_code_specialised_to_shapes_adds_into_the_states_adjoint():
     backward = special[special.index("for t_1 in reversed("):]  # no tape: the counter
     for helper in ("dense(", "index_update(", "add_into(", "unbroadcast(", "matmul_adjoint"):
         assert helper not in backward
-    assert "] += W @ " in backward and "np.outer(" not in backward
+    assert "] += W.dot(" in backward and "np.outer(" not in backward
     assert ".T @ np.array(" in backward  # W's adjoint: one product of the steps, after the loop
     assert grad(x, W, h0) == pytest.approx(expected, rel=1e-6, abs=1e-8)  # the special code
 
