@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from . import batched, batched_products, batched_shaping
+from . import batched, batched_products, batched_shaping, batched_signals, runtime_npmath
 from .ir import Const, Operand
+from .registry import REGISTRY
 
 Rule = tuple[tuple[int, ...], tuple[int, ...]]
 
@@ -51,9 +52,59 @@ def _einsum_rule(args: list[Operand]) -> Rule | None:
     return (batched_at,), tuple(j for j in range(2, len(args)) if j != batched_at)
 
 
+def _one_at_a_time_rule(args: list[Operand]) -> Rule | None:
+    """``vmap_last(fn, positions, *rest)``, each direction in turn: of a NumPy function
+    the registry declares linear in its operands together (np.insert applied to its
+    tangents), batched at some of them.  It applies nonlinear functions too (expm's
+    blocks), which are refused."""
+    fn, positions = args[0], args[1]
+    if not (isinstance(fn, Const) and isinstance(positions, Const)
+            and isinstance(positions.value, tuple) and positions.value):
+        return None
+    operands = next((set(record.operands) for record in list(REGISTRY.values())
+                     if record.is_array and record.linear and not record.variadic
+                     and record.fn is fn.value), None)
+    if operands is None or not set(positions.value) <= operands:
+        return None
+    return tuple(2 + p for p in positions.value), ()
+
+
+def _append_rule(args: list[Operand]) -> Rule | None:
+    """``batched_append(arr, values, axis, directions_in)``: `arr` (0), `values` (1) or
+    both (2) batched; a part that is not is a zero tangent without directions."""
+    given = args[3] if len(args) > 3 else Const(0)
+    if not isinstance(given, Const) or given.value not in (0, 1, 2):
+        return None
+    return ((0, 1) if given.value == 2 else (given.value,)), ()
+
+
+def _diff_rule(args: list[Operand]) -> Rule | None:
+    """``batched_diff(positions, a, n, axis, prepend, append)``: the arguments at
+    `positions` (counted from `a`) batched together, the others zero tangents."""
+    if not (isinstance(args[0], Const) and isinstance(args[0].value, tuple)):
+        return None
+    return tuple(1 + p for p in args[0].value), ()
+
+
+def _trapezoid_rule(args: list[Operand]) -> Rule | None:
+    """``batched_trapezoid(y, x, dx, axis, directions_in)``: the samples times the
+    steps, bilinear.  With `y` batched, linear in `x` where it is given, else in `dx`
+    (the one it reads); with `x` or `dx` batched, linear in `y`."""
+    given = args[4] if len(args) > 4 else Const(0)
+    if not isinstance(given, Const) or given.value not in (0, 1, 2):
+        return None
+    x_given = not (len(args) < 2 or isinstance(args[1], Const) and args[1].value is None)
+    if given.value == 0:
+        return (0,), ((1,) if x_given else (2,))
+    if given.value == 2 and x_given:  # (dx unread: its directions would be lost)
+        return None
+    return (given.value,), (0,)
+
+
 # function -> (position of the batched argument(s), positions of arrays it is linear in
 # besides; every other argument is read for its shape or is a constant), or a function
-# of the call's arguments that says so (None: it cannot tell)
+# of the call's arguments that says so (None: it cannot tell).  Several batched
+# arguments: the function is linear in them together (a list of them, in the joins).
 OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
     batched.batched_sum: ((0,), ()),
     batched.batched_mean: ((0,), ()),
@@ -81,6 +132,21 @@ OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
         batched_shaping.batched_atleast_3d, batched_shaping.batched_take,
         batched_shaping.batched_take_along_axis, batched_shaping.batched_repeat,
         batched_shaping.batched_tile, batched_shaping.batched_cumsum)},
+    # joins of a list of batched arrays (each item carries the directions), splits of
+    # one into a list, paddings, differences and fills (the other arguments constants)
+    **{fn: ((0,), ()) for fn in (
+        batched.batched_concatenate, batched.batched_stack, batched.batched_hstack,
+        batched.batched_vstack, batched.batched_split, batched.batched_array_split,
+        batched.batched_hsplit, batched.batched_vsplit, batched.batched_pad,
+        runtime_npmath.batched_gradient)},
+    batched.batched_index_join: ((1,), ()),
+    batched.batched_full: ((1,), ()),
+    batched.batched_full_like: ((1,), ()),
+    batched.batched_linspace: ((0, 1), ()),
+    batched_shaping.batched_append: _append_rule,
+    batched_shaping.batched_diff: _diff_rule,
+    batched.vmap_last: _one_at_a_time_rule,
+    batched.vmap_last_items: _one_at_a_time_rule,
     # products of two arrays, one of them batched
     **{fn: _told_which(fn) for fn in (
         batched.batched_outer, batched.batched_inner, batched_products.batched_tensordot,
@@ -88,6 +154,13 @@ OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
         batched_products.batched_convolve, batched_products.batched_correlate,
         batched_products.batched_cross)},
     batched.batched_einsum: _einsum_rule,
+    batched_signals.batched_trapezoid: _trapezoid_rule,
+}
+
+# functions that read an argument for its shape (and dtype) alone, whatever its value
+READ_FOR_SHAPE: dict[Callable, int] = {
+    batched.batched_broadcast_like: 1,
+    batched.batched_full_like: 0,
 }
 
 
@@ -96,19 +169,43 @@ def rule_of(fn: Callable, args: list[Operand]) -> Rule | None:
     a call with `args`; None where that is not known."""
     rule = OUTER_RULES[fn]
     return rule(args) if callable(rule) else rule
+
+
 ZERO_TANGENT = frozenset({batched.batch_zeros})
 
 
-def merged(fn: Callable, position: int, *args: Any) -> Any:
-    """``fn(*args)`` where ``args[position]`` carries two last axes of directions (the
-    inner one `fn` knows, and an outer one): applied to them merged into one axis, the
-    result's last axis split again."""
-    t = np.asarray(args[position])
-    inner, outer = t.shape[-2:]
+def merged(fn: Callable, positions: int | tuple[int, ...], *args: Any) -> Any:
+    """``fn(*args)`` where the arguments at `positions` (a list of arrays, for the
+    joins) carry two last axes of directions (the inner ones `fn` knows, and outer
+    ones): applied to them merged into one axis, the result's last axis (or each
+    item's, for a list) split again.  An axis of one direction is the same in each."""
+    at = (positions,) if isinstance(positions, int) else tuple(positions)
+    arrays = [np.shape(t) for p in at for t in _items(args[p])]
+    inner = max(shape[-2] for shape in arrays)
+    outer = max(shape[-1] for shape in arrays)
     flat = list(args)
-    flat[position] = t.reshape(t.shape[:-2] + (inner * outer,))
-    out = np.asarray(fn(*flat))
-    return out.reshape(out.shape[:-1] + (inner, outer))
+    for p in at:
+        items = [_merge_axes(t, inner, outer) for t in _items(args[p])]
+        flat[p] = items if isinstance(args[p], (list, tuple)) else items[0]
+    out = fn(*flat)
+    if isinstance(out, (list, tuple)):
+        return [_split_axis(t, inner, outer) for t in out]
+    return _split_axis(out, inner, outer)
+
+
+def _items(t: Any) -> list:
+    return list(t) if isinstance(t, (list, tuple)) else [t]
+
+
+def _merge_axes(t: Any, inner: int, outer: int) -> Any:
+    t = np.asarray(t)
+    t = np.broadcast_to(t, t.shape[:-2] + (inner, outer))
+    return t.reshape(t.shape[:-2] + (inner * outer,))
+
+
+def _split_axis(t: Any, inner: int, outer: int) -> Any:
+    t = np.asarray(t)
+    return t.reshape(t.shape[:-1] + (inner, outer))
 
 
 def each_outer(fn: Callable, position: int, *args: Any) -> Any:
