@@ -135,8 +135,30 @@ def test_catalogue_both_ways_agree(name, monkeypatch):
 
 # JVP code that calls run-time helpers whose rules do not follow every value they read:
 # their Hessians take one sweep per output
-_NOT_PLAIN_TANGENT_CODE = {"cho_factor", "full_like", "index_join", "interp", "pad",
-                           "polyval", "qr", "slogdet"}
+_NOT_PLAIN_TANGENT_CODE = {"cho_factor", "interp", "polyval", "qr", "slogdet"}
+
+# catalogue functions whose vector-mode JVP calls the joins (a list of batched arrays),
+# splits (a list out), paddings, differences, fills, np.linspace, np.trapezoid and
+# np.insert (one direction at a time): differentiated in vector mode again
+_ONE_SWEEP = ["append", "array_split", "concatenate", "diff", "full", "full_like",
+              "gradient", "hsplit", "hstack", "index_join", "insert", "linspace", "pad",
+              "split", "stack_arrays", "trapezoid", "vsplit", "vstack"]
+
+
+@pytest.mark.parametrize("name", _ONE_SWEEP)
+def test_catalogue_in_one_sweep(name, monkeypatch):
+    """Each takes the one sweep, and agrees with the pullbacks' Hessian and with second
+    differences."""
+    f, x = getattr(cases, f"f_{name}"), _point(name)
+    taken = _ways(monkeypatch)
+    with np.errstate(all="ignore"):
+        H = adc.hessian(f)(x)
+        reference = _by_pullbacks(monkeypatch, f, x)
+    assert taken == ["_one_sweep_hessian"]
+    np.testing.assert_allclose(H, reference, rtol=1e-10, atol=1e-10)
+    scale = max(1.0, float(np.max(np.abs(H))))
+    np.testing.assert_allclose(H, second_differences(f, [x], 0, h=2e-4), rtol=1e-4,
+                               atol=1e-5 * scale)
 
 
 def test_append_with_a_constant_operand_in_forward_mode():
@@ -199,6 +221,58 @@ def test_vector_mode_functions_on_two_axes_of_directions():
     v = rng.normal(size=(4, 5))  # a batched right operand: 5 inner directions
     got = vector_tangents.each_outer(batched.batched_rmatmul, 0, a_dot, v)
     np.testing.assert_allclose(got, np.einsum("ikj,kn->inj", a_dot, v), rtol=1e-12, atol=1e-15)
+
+
+def test_joins_splits_and_linear_maps_on_two_axes_of_directions():
+    """merged() of a list of batched arrays (the joins), of a function returning a list
+    (the splits), and of several batched arguments together, one of them with a single
+    direction (the same in each): the function on each outer direction in turn."""
+    from ad_compiler import batched, vector_tangents
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(3, 4, 5, 2)), rng.normal(size=(3, 1, 5, 2))
+    start, stop = rng.normal(size=(5, 2)), rng.normal(size=(1, 2))
+    values = rng.normal(size=(3, 1, 5, 2))
+    calls = [
+        (batched.batched_concatenate, 0, ([a, b], 1), {0}),
+        (batched.batched_stack, 0, ((a, a), 0), {0}),
+        (batched.batched_hstack, 0, ([a, b],), {0}),
+        (batched.batched_index_join, 1, (np.c_, [a, b]), {1}),
+        (batched.batched_split, 0, (a, 2, 1), {0}),
+        (batched.batched_linspace, (0, 1), (start, stop, 4), {0, 1}),
+        (batched.vmap_last, (2, 4), (np.insert, (0, 2), a, [1, 3], values, 1), {2, 4}),
+    ]
+
+    def outer_direction(arg, k, inner):
+        if isinstance(arg, (list, tuple)):
+            return [outer_direction(item, k, inner) for item in arg]
+        one = arg[..., k]
+        return np.broadcast_to(one, one.shape[:-1] + (inner,))
+
+    for fn, positions, args, batched_at in calls:
+        got = vector_tangents.merged(fn, positions, *args)
+        per_outer = [fn(*(outer_direction(arg, k, 5) if j in batched_at else arg
+                          for j, arg in enumerate(args))) for k in range(2)]
+        if isinstance(got, list):  # a list out: each piece with its two axes
+            for j, piece in enumerate(got):
+                np.testing.assert_array_equal(piece, np.stack([r[j] for r in per_outer], -1))
+        else:
+            np.testing.assert_array_equal(got, np.stack(per_outer, axis=-1))
+
+
+def test_one_direction_at_a_time_only_for_linear_functions():
+    """vmap_last of np.insert (linear in the array and the values together) has a
+    tangent on two axes of directions; of expm (the blocks of its Frechet derivative,
+    nonlinear) it has none, and expm's Hessian takes another way."""
+    from scipy.linalg import expm
+
+    from ad_compiler import batched, vector_tangents
+    from ad_compiler.ir import Const
+
+    insert = [Const(np.insert), Const((0, 2)), Const(None), Const((1,)), Const(None)]
+    assert vector_tangents.rule_of(batched.vmap_last, insert) == ((2, 4), ())
+    expm = [Const(expm), Const((0,)), Const(None)]
+    assert vector_tangents.rule_of(batched.vmap_last, expm) is None
 
 
 def test_products_of_two_varied_arrays_in_one_sweep(monkeypatch):
