@@ -23,7 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from . import batched, batched_products, batched_shaping, batched_signals, runtime_npmath
+from . import (
+    batched,
+    batched_products,
+    batched_shaping,
+    batched_signals,
+    batched_statistics,
+    runtime_npmath,
+)
 from .ir import Const, Operand
 from .registry import REGISTRY
 
@@ -139,6 +146,9 @@ OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
         batched.batched_vstack, batched.batched_split, batched.batched_array_split,
         batched.batched_hsplit, batched.batched_vsplit, batched.batched_pad,
         runtime_npmath.batched_gradient)},
+    batched_statistics.batched_cov_rows: ((0,), ()),
+    batched_statistics.batched_covariance_matrix: ((0,), ()),
+    batched_statistics.batched_quantile_tangent: ((0,), ()),
     batched.batched_index_join: ((1,), ()),
     batched.batched_full: ((1,), ()),
     batched.batched_full_like: ((1,), ()),
@@ -157,10 +167,12 @@ OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
     batched_signals.batched_trapezoid: _trapezoid_rule,
 }
 
-# functions that read an argument for its shape (and dtype) alone, whatever its value
-READ_FOR_SHAPE: dict[Callable, int] = {
+# functions that read an argument for what does not change with small changes of its
+# value: its shape and dtype, or the order of its numbers (the ranks a quantile takes)
+SHAPE_OR_ORDER_ONLY: dict[Callable, int] = {
     batched.batched_broadcast_like: 1,
     batched.batched_full_like: 0,
+    batched_statistics.batched_quantile_tangent: 1,
 }
 
 

@@ -138,11 +138,15 @@ def test_catalogue_both_ways_agree(name, monkeypatch):
 _NOT_PLAIN_TANGENT_CODE = {"cho_factor", "interp", "polyval", "qr", "slogdet"}
 
 # catalogue functions whose vector-mode JVP calls the joins (a list of batched arrays),
-# splits (a list out), paddings, differences, fills, np.linspace, np.trapezoid and
-# np.insert (one direction at a time): differentiated in vector mode again
-_ONE_SWEEP = ["append", "array_split", "concatenate", "diff", "full", "full_like",
-              "gradient", "hsplit", "hstack", "index_join", "insert", "linspace", "pad",
-              "split", "stack_arrays", "trapezoid", "vsplit", "vstack"]
+# splits (a list out), paddings, differences, fills, np.linspace, np.trapezoid,
+# np.insert (one direction at a time), the rows of np.cov, the covariance matrix of
+# multivariate_normal and the quantiles (the data read for its order alone):
+# differentiated in vector mode again
+_ONE_SWEEP = ["append", "array_split", "concatenate", "corrcoef", "cov", "diff", "full",
+              "full_like", "gradient", "hsplit", "hstack", "index_join", "insert",
+              "linspace", "median", "multivariate_normal_logpdf", "multivariate_normal_pdf",
+              "pad", "percentile", "quantile", "split", "stack_arrays", "trapezoid",
+              "vsplit", "vstack"]
 
 
 @pytest.mark.parametrize("name", _ONE_SWEEP)

@@ -194,7 +194,7 @@ class _Sweep:
         if rule is None:
             raise no_rule_error(self.fn, op)
         batched_at, linear_at = rule
-        followed = {*batched_at, *linear_at, vector_tangents.READ_FOR_SHAPE.get(fn)}
+        followed = {*batched_at, *linear_at, vector_tangents.SHAPE_OR_ORDER_ONLY.get(fn)}
         if any(self.tangent(d, a) is not None for d in self.directions
                for k, a in enumerate(op.args) if k not in followed):
             raise no_rule_error(self.fn, op)  # (a value it reads that no rule follows)
