@@ -243,6 +243,17 @@ def from_column_batched(t: Any, b: Any) -> Any:
     return t[..., 0, :] if np.ndim(b) == 1 else t
 
 
+def as_column_batched_twice(t: Any, b: Any) -> Any:
+    """`as_column_batched` of a tangent carrying two last axes of directions (vector-mode
+    code differentiated in vector mode again)."""
+    return np.expand_dims(t, -3) if np.ndim(b) == 1 else t
+
+
+def from_column_batched_twice(t: Any, b: Any) -> Any:
+    """`from_column_batched` of a tangent carrying two last axes of directions."""
+    return t[..., 0, :, :] if np.ndim(b) == 1 else t
+
+
 def batched_solve_columns(a: Any, t: Any) -> Any:
     """``np.linalg.solve(a, t)`` for a right-hand side carrying directions on a last
     axis: the directions join the columns (of a vector, they are the columns)."""

@@ -29,6 +29,7 @@ from . import (
     batched_shaping,
     batched_signals,
     batched_statistics,
+    runtime_linalg,
     runtime_npmath,
 )
 from .ir import Const, Operand
@@ -165,6 +166,14 @@ OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
         batched_products.batched_cross)},
     batched.batched_einsum: _einsum_rule,
     batched_signals.batched_trapezoid: _trapezoid_rule,
+    # solves, linear in the right-hand side (batched), and through the matrices by
+    # `THROUGH`; interpolations, linear in the values, and through the points
+    runtime_linalg.batched_solve_columns: ((1,), ()),
+    batched_products.batched_solve_triangular: ((1,), ()),
+    batched_products.batched_solve_sylvester: ((2,), ()),
+    batched_signals.batched_interp: lambda args: ((2,), ()) if len(args) < 6 or (
+        isinstance(args[5], Const) and args[5].value is None) else None,
+    batched_signals.batched_polyval: ((0,), ()),
 }
 
 # functions that read an argument for what does not change with small changes of its
@@ -231,3 +240,78 @@ def each_outer(fn: Callable, position: int, *args: Any) -> Any:
         one[position] = tangent[..., k]
         results.append(np.asarray(fn(*one)))
     return np.stack(results, axis=-1)
+
+
+# ---------------------------------------------------------------- through arguments
+# a function nonlinear in an argument that is no tangent (a matrix solved with, the
+# points interpolated at): its tangent through it, given the function's result, the
+# argument's tangent (outer directions last) and the call's arguments, shaped like
+# the result with the outer directions after the inner ones
+
+
+def _outer_tangent(t: Any, like: Any) -> Any:
+    """A tangent of `like` with outer directions last, broadcast to its full shape."""
+    t = np.asarray(t)
+    return np.broadcast_to(t, np.shape(like) + t.shape[-1:])
+
+
+def solve_through_matrix(solved: Any, a_dot: Any, a: Any, t: Any) -> Any:
+    """``batched_solve_columns(a, t)`` (x = a^-1 t) through `a`: -a^-1 a_dot x."""
+    product = np.einsum("ijo,j...->i...o", _outer_tangent(a_dot, a), solved)
+    return -merged(runtime_linalg.batched_solve_columns, 1, a, product)
+
+
+def triangular_through_matrix(solved: Any, a_dot: Any, a: Any, b: Any, trans: Any = 0,
+                              lower: bool = False, unit_diagonal: bool = False,
+                              *rest: Any) -> Any:
+    """``batched_solve_triangular(a, b, ...)`` (x = op(T)^-1 b, T the triangle of `a` it
+    reads, op a transpose where `trans` says) through `a`: -op(T)^-1 op(T_dot) x, T_dot
+    the same triangle of a_dot (without the diagonal where that is taken as ones)."""
+    n = np.shape(a)[-1]
+    skip = 1 if unit_diagonal else 0
+    read = np.tril(np.ones((n, n)), -skip) if lower else np.triu(np.ones((n, n)), skip)
+    t_dot = _outer_tangent(a_dot, a) * read[..., None]
+    if trans in (1, 2, "T", "C"):
+        t_dot = np.swapaxes(t_dot, 0, 1)
+        if trans in (2, "C"):
+            t_dot = t_dot.conj()
+    product = np.einsum("ijo,j...->i...o", t_dot, solved)
+    return -merged(batched_products.batched_solve_triangular, 1, a, product, trans, lower,
+                   unit_diagonal, *rest)
+
+
+def sylvester_through_a(solved: Any, a_dot: Any, a: Any, b: Any, q: Any) -> Any:
+    """``batched_solve_sylvester(a, b, q)`` (a x + x b = q) through `a`: the solution
+    for -a_dot x."""
+    product = np.einsum("ijo,jks->ikso", _outer_tangent(a_dot, a), solved)
+    return merged(batched_products.batched_solve_sylvester, 2, a, b, -product)
+
+
+def sylvester_through_b(solved: Any, b_dot: Any, a: Any, b: Any, q: Any) -> Any:
+    """``batched_solve_sylvester(a, b, q)`` through `b`: the solution for -x b_dot."""
+    product = np.einsum("ijs,jko->ikso", solved, _outer_tangent(b_dot, b))
+    return merged(batched_products.batched_solve_sylvester, 2, a, b, -product)
+
+
+def interp_through_points(values: Any, x_dot: Any, x: Any, xp: Any, fp: Any,
+                          *rest: Any) -> Any:
+    """``batched_interp(x, xp, fp, ...)`` through the points `x`: each direction's slope
+    there (zero outside the knots, where the value is an end's or left/right's)."""
+    slope = batched_signals.batched_interp_slope(x, xp, fp)
+    return slope[..., None] * _outer_tangent(x_dot, x)[..., None, :]
+
+
+def polyval_through_points(values: Any, x_dot: Any, p: Any, x: Any) -> Any:
+    """``batched_polyval(p, x)`` through the points `x`: each direction's derivative
+    polynomial there."""
+    slope = batched_signals.batched_polyval(runtime_npmath.polyder_coefficients(p), x)
+    return slope[..., None] * _outer_tangent(x_dot, x)[..., None, :]
+
+
+THROUGH: dict[Callable, dict[int, Callable]] = {
+    runtime_linalg.batched_solve_columns: {0: solve_through_matrix},
+    batched_products.batched_solve_triangular: {0: triangular_through_matrix},
+    batched_products.batched_solve_sylvester: {0: sylvester_through_a, 1: sylvester_through_b},
+    batched_signals.batched_interp: {0: interp_through_points},
+    batched_signals.batched_polyval: {1: polyval_through_points},
+}

@@ -135,18 +135,20 @@ def test_catalogue_both_ways_agree(name, monkeypatch):
 
 # JVP code that calls run-time helpers whose rules do not follow every value they read:
 # their Hessians take one sweep per output
-_NOT_PLAIN_TANGENT_CODE = {"cho_factor", "interp", "polyval", "qr", "slogdet"}
+_NOT_PLAIN_TANGENT_CODE = {"slogdet"}
 
 # catalogue functions whose vector-mode JVP calls the joins (a list of batched arrays),
 # splits (a list out), paddings, differences, fills, np.linspace, np.trapezoid,
 # np.insert (one direction at a time), the rows of np.cov, the covariance matrix of
-# multivariate_normal and the quantiles (the data read for its order alone):
+# multivariate_normal and the quantiles (the data read for its order alone), the
+# solves (through the matrix too) and the interpolations (through the points too):
 # differentiated in vector mode again
-_ONE_SWEEP = ["append", "array_split", "concatenate", "corrcoef", "cov", "diff", "full",
-              "full_like", "gradient", "hsplit", "hstack", "index_join", "insert",
-              "linspace", "median", "multivariate_normal_logpdf", "multivariate_normal_pdf",
-              "pad", "percentile", "quantile", "split", "stack_arrays", "trapezoid",
-              "vsplit", "vstack"]
+_ONE_SWEEP = ["append", "array_split", "cho_factor", "cholesky", "concatenate", "corrcoef",
+              "cov", "diff", "full", "full_like", "gradient", "hsplit", "hstack",
+              "index_join", "insert", "interp", "linspace", "median",
+              "multivariate_normal_logpdf", "multivariate_normal_pdf", "pad", "percentile",
+              "polyval", "qr", "quantile", "solve", "solve_sylvester", "solve_triangular",
+              "split", "sqrtm", "stack_arrays", "trapezoid", "vsplit", "vstack"]
 
 
 @pytest.mark.parametrize("name", _ONE_SWEEP)

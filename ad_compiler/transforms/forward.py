@@ -194,7 +194,9 @@ class _Sweep:
         if rule is None:
             raise no_rule_error(self.fn, op)
         batched_at, linear_at = rule
-        followed = {*batched_at, *linear_at, vector_tangents.SHAPE_OR_ORDER_ONLY.get(fn)}
+        through = vector_tangents.THROUGH.get(fn, {})
+        followed = {*batched_at, *linear_at, *through,
+                    vector_tangents.SHAPE_OR_ORDER_ONLY.get(fn)}
         if any(self.tangent(d, a) is not None for d in self.directions
                for k, a in enumerate(op.args) if k not in followed):
             raise no_rule_error(self.fn, op)  # (a value it reads that no rule follows)
@@ -202,8 +204,8 @@ class _Sweep:
         outer = self.facts.batched is not None
         for d in self.directions:
             terms = []
-            through = [k for k in batched_at if self.tangent(d, op.args[k]) is not None]
-            if through:  # zeros for the others, a constant left as it is
+            carrying = [k for k in batched_at if self.tangent(d, op.args[k]) is not None]
+            if carrying:  # zeros for the others, a constant left as it is
                 args = [self._tangent_or_zero(d, a, builder)
                         if k in batched_at and isinstance(a, Value) else a
                         for k, a in enumerate(op.args)]
@@ -225,6 +227,13 @@ class _Sweep:
                 else:
                     terms.append(builder.emit("call", args, attrs={
                         "fn": fn, "kwnames": ()}).result)
+            for k, tangent_through in through.items():
+                t = self.tangent(d, op.args[k])
+                if t is None:
+                    continue
+                if not outer:  # (written for outer directions on a last axis)
+                    raise no_rule_error(self.fn, op)
+                terms.append(e.batched_call(tangent_through, op.result, t, *op.args))
             tangent = (e.sum_terms(terms) if outer else builder.sum(terms)) if terms else None
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
