@@ -281,6 +281,64 @@ def test_one_direction_at_a_time_only_for_linear_functions():
     assert vector_tangents.rule_of(batched.vmap_last, expm) is None
 
 
+def _through_by_differences(fn, at, args, direction, h=1e-6):
+    """d fn(*args) / d args[at] along `direction`, by central differences."""
+    def shifted(step):
+        moved = list(args)
+        moved[at] = args[at] + step * direction
+        return np.asarray(fn(*moved))
+    return (shifted(h) - shifted(-h)) / (2 * h)
+
+
+@pytest.mark.parametrize("case", ["solve", "solve-matrix", "triangular", "sylvester-a",
+                                  "sylvester-b", "interp", "polyval"])
+def test_tangents_through_nonlinear_arguments(case):
+    """The tangent of a batched function through an argument it is nonlinear in (a
+    matrix solved with, the points interpolated at), for each outer direction of that
+    argument's tangent, against central differences of the function itself."""
+    from ad_compiler import batched_products as bp
+    from ad_compiler import batched_signals as bs
+    from ad_compiler import runtime_linalg
+    from ad_compiler import vector_tangents as vt
+
+    rng = np.random.default_rng(11)
+    a = rng.normal(size=(3, 3)) + 4 * np.eye(3)
+    b = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+    x = np.array([0.15, 0.55, 1.3, 2.2])  # between the knots
+    settings = [{}]
+    if case in ("solve", "solve-matrix"):
+        t = rng.normal(size=(3, 4) if case == "solve" else (3, 2, 4))
+        fn, through, args, at = runtime_linalg.batched_solve_columns, vt.solve_through_matrix, \
+            [a, t], 0
+    elif case == "triangular":
+        fn, through, args, at = bp.batched_solve_triangular, vt.triangular_through_matrix, \
+            [a, rng.normal(size=(3, 4))], 0
+        settings = [{"trans": trans, "lower": lower, "unit_diagonal": unit}
+                    for trans in (0, 1, "T") for lower in (False, True) for unit in (False, True)]
+    elif case.startswith("sylvester"):
+        fn, args = bp.batched_solve_sylvester, [a, b, rng.normal(size=(3, 3, 4))]
+        through, at = (vt.sylvester_through_a, 0) if case.endswith("a") else \
+            (vt.sylvester_through_b, 1)
+    elif case == "interp":
+        fn, through, at = bs.batched_interp, vt.interp_through_points, 0
+        args = [x, np.array([0.0, 1.0, 2.0, 3.0]), rng.normal(size=(4, 5))]
+    else:
+        fn, through, at = bs.batched_polyval, vt.polyval_through_points, 1
+        args = [rng.normal(size=(4, 5)), x]
+    outer = rng.normal(size=np.shape(args[at]) + (2,))
+    for extra in settings:
+        flags = [extra[k] for k in ("trans", "lower", "unit_diagonal")] if extra else []
+
+        def called(*given, flags=flags):
+            return fn(*given, *flags)
+
+        got = through(called(*args), outer, *args, *flags)
+        for k in range(2):
+            expected = _through_by_differences(called, at, args, outer[..., k])
+            np.testing.assert_allclose(got[..., k], expected, rtol=1e-6, atol=1e-8,
+                                       err_msg=f"{case} {extra}")
+
+
 def test_products_of_two_varied_arrays_in_one_sweep(monkeypatch):
     """Products whose vector-mode form is told which operand carries the directions
     (np.outer, np.kron, np.tensordot, np.einsum): the tangent through that operand on
