@@ -170,6 +170,7 @@ OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
     # `THROUGH`; interpolations, linear in the values, and through the points
     runtime_linalg.batched_solve_columns: ((1,), ()),
     batched_products.batched_solve_triangular: ((1,), ()),
+    batched_products.batched_cho_solve: ((1,), ()),
     batched_products.batched_solve_sylvester: ((2,), ()),
     batched_signals.batched_interp: lambda args: ((2,), ()) if len(args) < 6 or (
         isinstance(args[5], Const) and args[5].value is None) else None,
@@ -280,6 +281,24 @@ def triangular_through_matrix(solved: Any, a_dot: Any, a: Any, b: Any, trans: An
                    unit_diagonal, *rest)
 
 
+def cho_solve_through_factor(solved: Any, factor_dot: Any, c_and_lower: Any, b: Any,
+                             *rest: Any) -> Any:
+    """``batched_cho_solve((c, lower), b)`` (x = A^-1 b, A = L L^T for L the triangle of
+    `c` it reads, or U^T U) through the factor: -A^-1 A_dot x, A_dot = L_dot L^T +
+    L L_dot^T (U_dot^T U + U^T U_dot) for the same triangle of the factor's tangent."""
+    c, lower = np.asarray(c_and_lower[0]), c_and_lower[1]
+    n = c.shape[-1]
+    read = np.tril(np.ones((n, n))) if lower else np.triu(np.ones((n, n)))
+    f = c * read
+    f_dot = _outer_tangent(factor_dot[0], c) * read[..., None]
+    if lower:
+        a_dot = np.einsum("ijo,kj->iko", f_dot, f) + np.einsum("ij,kjo->iko", f, f_dot)
+    else:
+        a_dot = np.einsum("jio,jk->iko", f_dot, f) + np.einsum("ji,jko->iko", f, f_dot)
+    product = np.einsum("ijo,j...->i...o", a_dot, solved)
+    return -merged(batched_products.batched_cho_solve, 1, c_and_lower, product, *rest)
+
+
 def sylvester_through_a(solved: Any, a_dot: Any, a: Any, b: Any, q: Any) -> Any:
     """``batched_solve_sylvester(a, b, q)`` (a x + x b = q) through `a`: the solution
     for -a_dot x."""
@@ -311,6 +330,7 @@ def polyval_through_points(values: Any, x_dot: Any, p: Any, x: Any) -> Any:
 THROUGH: dict[Callable, dict[int, Callable]] = {
     runtime_linalg.batched_solve_columns: {0: solve_through_matrix},
     batched_products.batched_solve_triangular: {0: triangular_through_matrix},
+    batched_products.batched_cho_solve: {0: cho_solve_through_factor},
     batched_products.batched_solve_sylvester: {0: sylvester_through_a, 1: sylvester_through_b},
     batched_signals.batched_interp: {0: interp_through_points},
     batched_signals.batched_polyval: {1: polyval_through_points},

@@ -12,6 +12,7 @@ vector-mode functions on two axes of directions) against values computed directl
 """
 import numpy as np
 import pytest
+import scipy.linalg
 from fixtures import output_hessians as F
 from fixtures import registry_cases as cases
 from test_registry import CASES
@@ -143,9 +144,9 @@ _NOT_PLAIN_TANGENT_CODE = {"slogdet"}
 # multivariate_normal and the quantiles (the data read for its order alone), the
 # solves (through the matrix too) and the interpolations (through the points too):
 # differentiated in vector mode again
-_ONE_SWEEP = ["append", "array_split", "cho_factor", "cholesky", "concatenate", "corrcoef",
-              "cov", "diff", "full", "full_like", "gradient", "hsplit", "hstack",
-              "index_join", "insert", "interp", "linspace", "median",
+_ONE_SWEEP = ["append", "array_split", "cho_factor", "cho_solve", "cholesky", "concatenate",
+              "corrcoef", "cov", "diff", "full", "full_like", "gradient", "hsplit", "hstack",
+              "index_join", "insert", "interp", "linspace", "lstsq", "median",
               "multivariate_normal_logpdf", "multivariate_normal_pdf", "pad", "percentile",
               "polyval", "qr", "quantile", "solve", "solve_sylvester", "solve_triangular",
               "split", "sqrtm", "stack_arrays", "trapezoid", "vsplit", "vstack"]
@@ -290,8 +291,9 @@ def _through_by_differences(fn, at, args, direction, h=1e-6):
     return (shifted(h) - shifted(-h)) / (2 * h)
 
 
-@pytest.mark.parametrize("case", ["solve", "solve-matrix", "triangular", "sylvester-a",
-                                  "sylvester-b", "interp", "polyval"])
+@pytest.mark.parametrize("case", ["solve", "solve-matrix", "triangular", "cho_solve-lower",
+                                  "cho_solve-upper", "sylvester-a", "sylvester-b", "interp",
+                                  "polyval"])
 def test_tangents_through_nonlinear_arguments(case):
     """The tangent of a batched function through an argument it is nonlinear in (a
     matrix solved with, the points interpolated at), for each outer direction of that
@@ -315,6 +317,17 @@ def test_tangents_through_nonlinear_arguments(case):
             [a, rng.normal(size=(3, 4))], 0
         settings = [{"trans": trans, "lower": lower, "unit_diagonal": unit}
                     for trans in (0, 1, "T") for lower in (False, True) for unit in (False, True)]
+    elif case.startswith("cho_solve"):  # the factor's triangle read, the other ignored
+        lower = case.endswith("lower")
+        c = scipy.linalg.cho_factor(a @ a.T, lower=lower)[0]
+
+        def fn(c, t):
+            return bp.batched_cho_solve((c, lower), t)
+
+        def through(solved, c_dot, c, t):
+            return vt.cho_solve_through_factor(solved, (c_dot, 0.0), (c, lower), t)
+
+        args, at = [c, rng.normal(size=(3, 4))], 0
     elif case.startswith("sylvester"):
         fn, args = bp.batched_solve_sylvester, [a, b, rng.normal(size=(3, 3, 4))]
         through, at = (vt.sylvester_through_a, 0) if case.endswith("a") else \
