@@ -60,15 +60,30 @@ def _einsum_rule(args: list[Operand]) -> Rule | None:
     return (batched_at,), tuple(j for j in range(2, len(args)) if j != batched_at)
 
 
+def _expm_blocks(args: list[Operand]) -> bool:
+    """Whether a `vmap_last` call is expm of each direction's block matrix (the Frechet
+    derivative of expm, ``[[a, e], [0, a]]``), nonlinear: followed by `THROUGH`."""
+    return len(args) == 3 and isinstance(args[0], Const) and args[0].value is _scipy_expm() \
+        and isinstance(args[1], Const) and args[1].value == (0,)
+
+
+def _scipy_expm() -> Any:
+    import scipy.linalg
+
+    return scipy.linalg.expm
+
+
 def _one_at_a_time_rule(args: list[Operand]) -> Rule | None:
     """``vmap_last(fn, positions, *rest)``, each direction in turn: of a NumPy function
     the registry declares linear in its operands together (np.insert applied to its
-    tangents), batched at some of them.  It applies nonlinear functions too (expm's
-    blocks), which are refused."""
+    tangents), batched at some of them; of expm, through its argument alone.  Other
+    functions it applies are refused."""
     fn, positions = args[0], args[1]
     if not (isinstance(fn, Const) and isinstance(positions, Const)
             and isinstance(positions.value, tuple) and positions.value):
         return None
+    if _expm_blocks(args):
+        return (), ()
     operands = next((set(record.operands) for record in list(REGISTRY.values())
                      if record.is_array and record.linear and not record.variadic
                      and record.fn is fn.value), None)
@@ -327,11 +342,37 @@ def polyval_through_points(values: Any, x_dot: Any, p: Any, x: Any) -> Any:
     return slope[..., None] * _outer_tangent(x_dot, x)[..., None, :]
 
 
-THROUGH: dict[Callable, dict[int, Callable]] = {
+def expm_through_blocks(values: Any, m_dot: Any, fn: Any, positions: Any, m: Any) -> Any:
+    """``vmap_last(expm, (0,), m)`` (expm of each direction's matrix) through `m`: for
+    each inner and outer direction, the Frechet derivative of expm at that inner
+    direction's matrix along that outer direction of its tangent."""
+    from scipy.linalg import expm_frechet
+
+    m = np.asarray(m)
+    m_dot = _outer_tangent(m_dot, m)
+    out = np.empty(m_dot.shape, dtype=np.result_type(m, m_dot, np.float64))
+    for lead in np.ndindex(m.shape[:-3]):
+        for k in range(m.shape[-1]):
+            for o in range(m_dot.shape[-1]):
+                out[lead + (..., k, o)] = expm_frechet(m[lead + (..., k)],
+                                                       m_dot[lead + (..., k, o)],
+                                                       compute_expm=False)
+    return out
+
+
+THROUGH: dict[Callable, dict[int, Callable] | Callable[[list[Operand]], dict[int, Callable]]] = {
     runtime_linalg.batched_solve_columns: {0: solve_through_matrix},
     batched_products.batched_solve_triangular: {0: triangular_through_matrix},
     batched_products.batched_cho_solve: {0: cho_solve_through_factor},
     batched_products.batched_solve_sylvester: {0: sylvester_through_a, 1: sylvester_through_b},
     batched_signals.batched_interp: {0: interp_through_points},
     batched_signals.batched_polyval: {1: polyval_through_points},
+    batched.vmap_last: lambda args: {2: expm_through_blocks} if _expm_blocks(args) else {},
 }
+
+
+def through_of(fn: Callable, args: list[Operand]) -> dict[int, Callable]:
+    """The arguments of a call of `fn` with `args` that it is nonlinear in and has a
+    tangent through (`THROUGH`), each with the function giving it."""
+    through = THROUGH.get(fn, {})
+    return through(args) if callable(through) else through

@@ -144,12 +144,13 @@ _NOT_PLAIN_TANGENT_CODE = {"slogdet"}
 # multivariate_normal and the quantiles (the data read for its order alone), the
 # solves (through the matrix too) and the interpolations (through the points too):
 # differentiated in vector mode again
-_ONE_SWEEP = ["append", "array_split", "cho_factor", "cho_solve", "cholesky", "concatenate",
-              "corrcoef", "cov", "diff", "full", "full_like", "gradient", "hsplit", "hstack",
-              "index_join", "insert", "interp", "linspace", "lstsq", "median",
-              "multivariate_normal_logpdf", "multivariate_normal_pdf", "pad", "percentile",
-              "polyval", "qr", "quantile", "solve", "solve_sylvester", "solve_triangular",
-              "split", "sqrtm", "stack_arrays", "trapezoid", "vsplit", "vstack"]
+_ONE_SWEEP = ["append", "array_split", "cho_factor", "cho_solve", "cholesky",
+              "concatenate", "corrcoef", "cov", "diff", "expm", "full", "full_like",
+              "gradient", "hsplit", "hstack", "index_join", "insert", "interp",
+              "linspace", "lstsq", "median", "multivariate_normal_logpdf",
+              "multivariate_normal_pdf", "pad", "percentile", "polyval", "qr", "quantile",
+              "solve", "solve_sylvester", "solve_triangular", "split", "sqrtm",
+              "stack_arrays", "trapezoid", "vsplit", "vstack"]
 
 
 @pytest.mark.parametrize("name", _ONE_SWEEP)
@@ -267,19 +268,22 @@ def test_joins_splits_and_linear_maps_on_two_axes_of_directions():
             np.testing.assert_array_equal(got, np.stack(per_outer, axis=-1))
 
 
-def test_one_direction_at_a_time_only_for_linear_functions():
-    """vmap_last of np.insert (linear in the array and the values together) has a
-    tangent on two axes of directions; of expm (the blocks of its Frechet derivative,
-    nonlinear) it has none, and expm's Hessian takes another way."""
-    from scipy.linalg import expm
-
+def test_one_direction_at_a_time_only_for_functions_with_a_rule():
+    """vmap_last of np.insert (linear in the array and the values together) is followed
+    on both; of expm (the blocks of its Frechet derivative, nonlinear) through its
+    argument by expm's own derivative; of any other function it has no tangent."""
     from ad_compiler import batched, vector_tangents
     from ad_compiler.ir import Const
 
     insert = [Const(np.insert), Const((0, 2)), Const(None), Const((1,)), Const(None)]
     assert vector_tangents.rule_of(batched.vmap_last, insert) == ((2, 4), ())
-    expm = [Const(expm), Const((0,)), Const(None)]
-    assert vector_tangents.rule_of(batched.vmap_last, expm) is None
+    assert vector_tangents.through_of(batched.vmap_last, insert) == {}
+    expm = [Const(scipy.linalg.expm), Const((0,)), Const(None)]
+    assert vector_tangents.rule_of(batched.vmap_last, expm) == ((), ())
+    assert vector_tangents.through_of(batched.vmap_last, expm) == {
+        2: vector_tangents.expm_through_blocks}
+    inverse = [Const(np.linalg.inv), Const((0,)), Const(None)]
+    assert vector_tangents.rule_of(batched.vmap_last, inverse) is None
 
 
 def _through_by_differences(fn, at, args, direction, h=1e-6):
@@ -293,14 +297,14 @@ def _through_by_differences(fn, at, args, direction, h=1e-6):
 
 @pytest.mark.parametrize("case", ["solve", "solve-matrix", "triangular", "cho_solve-lower",
                                   "cho_solve-upper", "sylvester-a", "sylvester-b", "interp",
-                                  "polyval"])
+                                  "polyval", "expm"])
 def test_tangents_through_nonlinear_arguments(case):
     """The tangent of a batched function through an argument it is nonlinear in (a
     matrix solved with, the points interpolated at), for each outer direction of that
     argument's tangent, against central differences of the function itself."""
+    from ad_compiler import batched, runtime_linalg
     from ad_compiler import batched_products as bp
     from ad_compiler import batched_signals as bs
-    from ad_compiler import runtime_linalg
     from ad_compiler import vector_tangents as vt
 
     rng = np.random.default_rng(11)
@@ -328,6 +332,15 @@ def test_tangents_through_nonlinear_arguments(case):
             return vt.cho_solve_through_factor(solved, (c_dot, 0.0), (c, lower), t)
 
         args, at = [c, rng.normal(size=(3, 4))], 0
+    elif case == "expm":  # of each direction's matrix in turn
+
+        def fn(m):
+            return batched.vmap_last(scipy.linalg.expm, (0,), m)
+
+        def through(values, m_dot, m):
+            return vt.expm_through_blocks(values, m_dot, scipy.linalg.expm, (0,), m)
+
+        args, at = [0.3 * rng.normal(size=(3, 3, 4))], 0
     elif case.startswith("sylvester"):
         fn, args = bp.batched_solve_sylvester, [a, b, rng.normal(size=(3, 3, 4))]
         through, at = (vt.sylvester_through_a, 0) if case.endswith("a") else \

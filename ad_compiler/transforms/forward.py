@@ -194,7 +194,7 @@ class _Sweep:
         if rule is None:
             raise no_rule_error(self.fn, op)
         batched_at, linear_at = rule
-        through = vector_tangents.THROUGH.get(fn, {})
+        through = vector_tangents.through_of(fn, op.args)
         followed = {*batched_at, *linear_at, *through,
                     vector_tangents.SHAPE_OR_ORDER_ONLY.get(fn)}
         if any(self.tangent(d, a) is not None for d in self.directions
