@@ -2,18 +2,24 @@
 
 A vector-mode JVP carries every direction of its input on a last axis of its tangents,
 through the batched forms of batched.py (``batched_sum(t, axis)``: ``np.sum`` of each
-direction).  Each is linear in its batched argument, and applies the same function to
-every index of that last axis.  Differentiating such code once more in vector mode (the
-Hessian of a function with an array output, in one sweep) gives that argument a second
-axis of directions after the first: the function applied to the two axes merged into
-one is the same function applied to each pair (`merged()`), so its tangent through the
-batched argument costs one call.  A function of two arrays (``batched_matmul(t, b)``)
-is linear in each: its tangent through the primal one (`b`) takes the function once
-per outer direction (`each_outer()`).  `OUTER_RULES` says, for each function, where
-its batched argument is (for a product told by its `directions_in` argument, or
-einsum's operand k, where the call says), which other arguments carry values it is
-linear in, and which it reads for their shape only; a function missing there is
-refused, and the Hessian takes another way.
+direction).  Each is linear in its batched arguments together, and applies the same
+function to every index of that last axis.  Differentiating such code once more in
+vector mode (the Hessian of a function with an array output, in one sweep) gives those
+arguments a second axis of directions after the first: the function applied to the
+two axes merged into one is the same function applied to each pair (`merged()`), so
+its tangent through the batched arguments costs one call (zeros for one without a
+tangent; for the joins, the batched argument is a list, and each item is merged).  A
+function of two arrays (``batched_matmul(t, b)``) is linear in each: its tangent
+through the primal one (`b`) takes the function once per outer direction
+(`each_outer()`).  `OUTER_RULES` says, for each function, where its batched arguments
+are (for a product told by its `directions_in` argument, or einsum's operand k, where
+the call says), which other arguments carry values it is linear in, and which it reads
+for their shape only (`SHAPE_OR_ORDER_ONLY`: or the order of their numbers, locally
+constant).  A function nonlinear in an argument that is no tangent (a solve in its
+matrix, np.interp in its points, expm of each direction's blocks) has its tangent
+through it in `THROUGH`, written out from the function's derivative.  A function
+missing there, or an argument no rule follows, is refused, and the Hessian takes
+another way.
 """
 from __future__ import annotations
 
@@ -109,6 +115,34 @@ def _diff_rule(args: list[Operand]) -> Rule | None:
     return tuple(1 + p for p in args[0].value), ()
 
 
+_LINEAR_PAD_MODES = ("constant", "edge", "wrap", "reflect", "symmetric")
+
+
+def _pad_rule(args: list[Operand]) -> Rule | None:
+    """``batched_pad(t, pad_width, mode)``: linear in `t` in the modes that pad with
+    zeros or copies (not 'maximum', 'mean', ...)."""
+    mode = args[2] if len(args) > 2 else Const("constant")
+    if not (isinstance(mode, Const) and mode.value in _LINEAR_PAD_MODES):
+        return None
+    return (0,), ()
+
+
+def _fill_rule(args: list[Operand]) -> Rule | None:
+    """``batched_full(shape, t, dtype)`` and ``batched_full_like(a, t, dtype)``: linear in
+    the fill value `t` unless cast to whole numbers."""
+    dtype = args[2] if len(args) > 2 else Const(None)
+    if not isinstance(dtype, Const):
+        return None
+    if dtype.value is not None:
+        try:
+            kind = np.dtype(dtype.value).kind
+        except TypeError:
+            return None
+        if kind not in "fc":
+            return None
+    return (1,), ()
+
+
 def _trapezoid_rule(args: list[Operand]) -> Rule | None:
     """``batched_trapezoid(y, x, dx, axis, directions_in)``: the samples times the
     steps, bilinear.  With `y` batched, linear in `x` where it is given, else in `dx`
@@ -160,14 +194,14 @@ OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
     **{fn: ((0,), ()) for fn in (
         batched.batched_concatenate, batched.batched_stack, batched.batched_hstack,
         batched.batched_vstack, batched.batched_split, batched.batched_array_split,
-        batched.batched_hsplit, batched.batched_vsplit, batched.batched_pad,
-        runtime_npmath.batched_gradient)},
+        batched.batched_hsplit, batched.batched_vsplit, runtime_npmath.batched_gradient)},
+    batched.batched_pad: _pad_rule,
     batched_statistics.batched_cov_rows: ((0,), ()),
     batched_statistics.batched_covariance_matrix: ((0,), ()),
     batched_statistics.batched_quantile_tangent: ((0,), ()),
     batched.batched_index_join: ((1,), ()),
-    batched.batched_full: ((1,), ()),
-    batched.batched_full_like: ((1,), ()),
+    batched.batched_full: _fill_rule,
+    batched.batched_full_like: _fill_rule,
     batched.batched_linspace: ((0, 1), ()),
     batched_shaping.batched_append: _append_rule,
     batched_shaping.batched_diff: _diff_rule,
@@ -217,9 +251,9 @@ def merged(fn: Callable, positions: int | tuple[int, ...], *args: Any) -> Any:
     ones): applied to them merged into one axis, the result's last axis (or each
     item's, for a list) split again.  An axis of one direction is the same in each."""
     at = (positions,) if isinstance(positions, int) else tuple(positions)
-    arrays = [np.shape(t) for p in at for t in _items(args[p])]
-    inner = max(shape[-2] for shape in arrays)
-    outer = max(shape[-1] for shape in arrays)
+    shapes = [np.shape(t) for p in at for t in _items(args[p])]
+    inner = max((shape[-2] for shape in shapes if len(shape) > 1), default=1)
+    outer = max((shape[-1] for shape in shapes if shape), default=1)
     flat = list(args)
     for p in at:
         items = [_merge_axes(t, inner, outer) for t in _items(args[p])]
