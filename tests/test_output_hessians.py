@@ -231,6 +231,46 @@ def test_vector_mode_functions_on_two_axes_of_directions():
     np.testing.assert_allclose(got, np.einsum("ikj,kn->inj", a_dot, v), rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("name", ["transposed_unit_triangle", "upper_cholesky_solve",
+                                  "clamped_interpolation", "joined_with_numbers",
+                                  "uneven_split", "steps_of_a_parameter",
+                                  "samples_from_a_constant"])
+def test_other_settings_in_one_sweep(name, monkeypatch):
+    """Settings the catalogue does not take (a transposed unit triangle, an upper
+    factor, values left and right of the knots, numbers joined, a step that varies):
+    one sweep, against the pullbacks and second differences."""
+    f, x = getattr(F, name), np.array([0.3, 0.7, 0.45, 0.9])
+    taken = _ways(monkeypatch)
+    H = adc.hessian(f)(x)
+    assert taken == ["_one_sweep_hessian"]
+    np.testing.assert_allclose(H, _by_pullbacks(monkeypatch, f, x), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(H, second_differences(f, [x], 0, h=2e-4), rtol=1e-4,
+                               atol=1e-6)
+
+
+def test_fills_and_paddings_followed_only_where_linear():
+    """batched_full cast to integers and np.pad's modes that take maxima or means are
+    not linear in the tangent: they have no rule (a fill cast to integers is constant,
+    and the JVP leaves it out: the Hessian is that of the float term alone)."""
+    from ad_compiler import batched, vector_tangents
+    from ad_compiler.ir import Const
+
+    assert vector_tangents.rule_of(batched.batched_full, [Const(3), Const(None),
+                                                          Const(int)]) is None
+    assert vector_tangents.rule_of(batched.batched_full, [Const(3), Const(None)]) == ((1,), ())
+    assert vector_tangents.rule_of(batched.batched_pad, [Const(None), Const(1),
+                                                         Const("maximum")]) is None
+
+    def whole(x):
+        return np.full(3, x[0] * x[1], dtype=int) + x[0] * x[1] ** 2
+
+    x = np.array([0.3, 0.7])
+    expected = np.zeros((3, 2, 2))
+    expected[:, 0, 1] = expected[:, 1, 0] = 2 * x[1]
+    expected[:, 1, 1] = 2 * x[0]
+    np.testing.assert_allclose(adc.hessian(whole)(x), expected, rtol=1e-13, atol=1e-15)
+
+
 def test_joins_splits_and_linear_maps_on_two_axes_of_directions():
     """merged() of a list of batched arrays (the joins), of a function returning a list
     (the splits), and of several batched arguments together, one of them with a single

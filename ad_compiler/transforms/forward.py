@@ -211,8 +211,8 @@ class _Sweep:
                         for k, a in enumerate(op.args)]
                 if outer:
                     merged_at = tuple(k for k in batched_at if isinstance(op.args[k], Value))
-                    terms.append(e.batched_call(vector_tangents.merged, Const(fn),
-                                                Const(merged_at), *args))
+                    terms.append(e.batched_call(vector_tangents.merged, Const(fn), Const(
+                        merged_at[0] if len(merged_at) == 1 else merged_at), *args))
                 else:
                     terms.append(builder.emit("call", args, attrs={
                         "fn": fn, "kwnames": ()}).result)
