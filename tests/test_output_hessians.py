@@ -308,6 +308,28 @@ def test_joins_splits_and_linear_maps_on_two_axes_of_directions():
             np.testing.assert_array_equal(got, np.stack(per_outer, axis=-1))
 
 
+def test_column_helpers_on_two_axes_of_directions():
+    """The batched forms of the solve's column helpers and of lstsq's residuals' tangent
+    on two axes of directions: each outer direction is the helper of one axis."""
+    from ad_compiler import runtime_linalg as rl
+
+    rng = np.random.default_rng(4)
+    pairs = [(rl.as_column_batched, rl.as_column_batched_twice),
+             (rl.from_column_batched, rl.from_column_batched_twice),
+             (rl.residuals_tangent_batched, rl.residuals_tangent_batched_twice)]
+    cases_of = {rl.as_column_batched: [(rng.normal(size=(3, 5, 2)), np.ones(3)),
+                                       (rng.normal(size=(3, 2, 5, 2)), np.ones((3, 2)))],
+                rl.from_column_batched: [(rng.normal(size=(3, 1, 5, 2)), np.ones(3)),
+                                         (rng.normal(size=(3, 2, 5, 2)), np.ones((3, 2)))],
+                rl.residuals_tangent_batched: [(rng.normal(size=(5, 2)), np.ones(1)),
+                                               (rng.normal(size=(2, 5, 2)), np.ones(2)),
+                                               (rng.normal(size=(5, 2)), np.ones(0))]}
+    for once, twice in pairs:
+        for t, b in cases_of[once]:
+            expected = np.stack([once(t[..., k], b) for k in range(2)], axis=-1)
+            np.testing.assert_array_equal(twice(t, b), expected)
+
+
 def test_one_direction_at_a_time_only_for_functions_with_a_rule():
     """vmap_last of np.insert (linear in the array and the values together) is followed
     on both; of expm (the blocks of its Frechet derivative, nonlinear) through its
