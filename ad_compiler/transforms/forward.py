@@ -186,15 +186,16 @@ class _Sweep:
     def _vector_code_tangent(self, op: Op, builder: Builder) -> None:
         """The tangent of a vector-mode function of vector_tangents.py: through its
         batched arguments together (the function again, on the two axes of directions
-        merged in vector mode; zeros for a batched argument without a tangent), and
-        through an array it is linear in besides (once per outer direction).  An
-        argument read for its shape only has no tangent to pass."""
+        merged in vector mode; zeros for a batched argument without a tangent), through
+        an array it is linear in besides (once per outer direction), and through an
+        argument it is nonlinear in by that argument's own rule (`THROUGH`, in vector
+        mode only).  An argument read for its shape only has no tangent to pass."""
         fn = op.attrs["fn"]
         rule = vector_tangents.rule_of(fn, op.args)
-        if rule is None:
+        through = vector_tangents.through_of(fn, op.args)
+        if rule is None or any(k >= len(op.args) for k in (*rule[0], *rule[1], *through)):
             raise no_rule_error(self.fn, op)
         batched_at, linear_at = rule
-        through = vector_tangents.through_of(fn, op.args)
         followed = {*batched_at, *linear_at, *through,
                     vector_tangents.SHAPE_OR_ORDER_ONLY.get(fn)}
         if any(self.tangent(d, a) is not None for d in self.directions
