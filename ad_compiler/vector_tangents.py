@@ -378,19 +378,23 @@ def polyval_through_points(values: Any, x_dot: Any, p: Any, x: Any) -> Any:
 
 def expm_through_blocks(values: Any, m_dot: Any, fn: Any, positions: Any, m: Any) -> Any:
     """``vmap_last(expm, (0,), m)`` (expm of each direction's matrix) through `m`: for
-    each inner and outer direction, the Frechet derivative of expm at that inner
-    direction's matrix along that outer direction of its tangent."""
-    from scipy.linalg import expm_frechet
+    each inner direction's matrix M and each outer direction E of its tangent, the
+    Frechet derivative of expm at M along E, the upper right block of
+    ``expm([[M, E], [0, M]])`` (one call of expm on the stack of every outer
+    direction's block matrix, per inner direction)."""
+    from scipy.linalg import expm
 
     m = np.asarray(m)
     m_dot = _outer_tangent(m_dot, m)
+    size, outer = m.shape[-2], m_dot.shape[-1]
     out = np.empty(m_dot.shape, dtype=np.result_type(m, m_dot, np.float64))
     for lead in np.ndindex(m.shape[:-3]):
         for k in range(m.shape[-1]):
-            for o in range(m_dot.shape[-1]):
-                out[lead + (..., k, o)] = expm_frechet(m[lead + (..., k)],
-                                                       m_dot[lead + (..., k, o)],
-                                                       compute_expm=False)
+            blocks = np.zeros((outer, 2 * size, 2 * size), dtype=out.dtype)
+            blocks[:, :size, :size] = blocks[:, size:, size:] = m[lead + (..., k)]
+            blocks[:, :size, size:] = np.moveaxis(m_dot[lead + (..., k, slice(None))], -1, 0)
+            out[lead + (..., k, slice(None))] = np.moveaxis(
+                expm(blocks)[:, :size, size:], 0, -1)
     return out
 
 
