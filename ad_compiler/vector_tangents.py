@@ -306,9 +306,17 @@ def _outer_tangent(t: Any, like: Any) -> Any:
 
 
 def solve_through_matrix(solved: Any, a_dot: Any, a: Any, t: Any) -> Any:
-    """``batched_solve_columns(a, t)`` (x = a^-1 t) through `a`: -a^-1 a_dot x."""
-    product = np.einsum("ijo,j...->i...o", _outer_tangent(a_dot, a), solved)
-    return -merged(runtime_linalg.batched_solve_columns, 1, a, product)
+    """``batched_solve_columns(a, t)`` (x = a^-1 t, for a matrix or a stack of them)
+    through `a`: -a^-1 a_dot x, every column, direction and outer direction of x solved
+    as the columns of one right-hand side (a matrix `t` is the columns themselves)."""
+    columns = np.asarray(solved)
+    if np.ndim(t) == 2:  # (n, directions): one column per direction
+        columns = columns[..., None, :]
+    product = np.einsum("...ijo,...jms->...imso", _outer_tangent(a_dot, a), columns)
+    shape = product.shape
+    flat = shape[:-3] + (shape[-3] * shape[-2] * shape[-1],)
+    out = np.linalg.solve(a, product.reshape(flat)).reshape(shape)
+    return -(out[..., 0, :, :] if np.ndim(t) == 2 else out)
 
 
 def triangular_through_matrix(solved: Any, a_dot: Any, a: Any, b: Any, trans: Any = 0,

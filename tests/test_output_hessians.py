@@ -234,11 +234,12 @@ def test_vector_mode_functions_on_two_axes_of_directions():
 @pytest.mark.parametrize("name", ["transposed_unit_triangle", "upper_cholesky_solve",
                                   "clamped_interpolation", "joined_with_numbers",
                                   "uneven_split", "steps_of_a_parameter",
-                                  "samples_from_a_constant"])
+                                  "samples_from_a_constant", "stacked_solves",
+                                  "stacked_factors"])
 def test_other_settings_in_one_sweep(name, monkeypatch):
     """Settings the catalogue does not take (a transposed unit triangle, an upper
-    factor, values left and right of the knots, numbers joined, a step that varies):
-    one sweep, against the pullbacks and second differences."""
+    factor, values left and right of the knots, numbers joined, a step that varies,
+    stacks of matrices): one sweep, against the pullbacks and second differences."""
     f, x = getattr(F, name), np.array([0.3, 0.7, 0.45, 0.9])
     taken = _ways(monkeypatch)
     H = adc.hessian(f)(x)
@@ -357,7 +358,8 @@ def _through_by_differences(fn, at, args, direction, h=1e-6):
     return (shifted(h) - shifted(-h)) / (2 * h)
 
 
-@pytest.mark.parametrize("case", ["solve", "solve-matrix", "triangular", "cho_solve-lower",
+@pytest.mark.parametrize("case", ["solve", "solve-matrix", "solve-stack", "solve-stack-vector",
+                                  "triangular", "cho_solve-lower",
                                   "cho_solve-upper", "sylvester-a", "sylvester-b", "interp",
                                   "polyval", "expm"])
 def test_tangents_through_nonlinear_arguments(case):
@@ -374,10 +376,12 @@ def test_tangents_through_nonlinear_arguments(case):
     b = rng.normal(size=(3, 3)) + 3 * np.eye(3)
     x = np.array([0.15, 0.55, 1.3, 2.2])  # between the knots
     settings = [{}]
-    if case in ("solve", "solve-matrix"):
-        t = rng.normal(size=(3, 4) if case == "solve" else (3, 2, 4))
+    if case.startswith("solve"):  # a matrix or a stack of two, columns or a vector
+        stack = np.stack([a, b]) if "stack" in case else a
+        t = rng.normal(size={"solve": (3, 4), "solve-matrix": (3, 2, 4), "solve-stack": (
+            2, 3, 2, 4), "solve-stack-vector": (3, 4)}[case])
         fn, through, args, at = runtime_linalg.batched_solve_columns, vt.solve_through_matrix, \
-            [a, t], 0
+            [stack, t], 0
     elif case == "triangular":
         fn, through, args, at = bp.batched_solve_triangular, vt.triangular_through_matrix, \
             [a, rng.normal(size=(3, 4))], 0
