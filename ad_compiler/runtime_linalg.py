@@ -197,6 +197,15 @@ def residuals_tangent_batched(slope: Any, residuals: Any) -> Any:
     return np.reshape(slope, shape)
 
 
+def residuals_tangent_batched_twice(slope: Any, residuals: Any) -> Any:
+    """`residuals_tangent_batched` of two last axes of directions (vector-mode code
+    differentiated in vector mode again)."""
+    shape = np.shape(residuals) + np.shape(slope)[-2:]
+    if np.size(residuals) == 0:
+        return np.zeros(shape)
+    return np.reshape(slope, shape)
+
+
 def residuals_weight(residuals_bar: Any, r: Any) -> Any:
     """The residuals' share of b's adjoint, 2 r res_bar (each column's r by its
     residual's adjoint); nothing where NumPy gave no residuals."""
@@ -241,6 +250,17 @@ def as_column_batched(t: Any, b: Any) -> Any:
 def from_column_batched(t: Any, b: Any) -> Any:
     """`from_column` of a tangent carrying directions on a last axis."""
     return t[..., 0, :] if np.ndim(b) == 1 else t
+
+
+def as_column_batched_twice(t: Any, b: Any) -> Any:
+    """`as_column_batched` of a tangent carrying two last axes of directions (vector-mode
+    code differentiated in vector mode again)."""
+    return np.expand_dims(t, -3) if np.ndim(b) == 1 else t
+
+
+def from_column_batched_twice(t: Any, b: Any) -> Any:
+    """`from_column_batched` of a tangent carrying two last axes of directions."""
+    return t[..., 0, :, :] if np.ndim(b) == 1 else t
 
 
 def batched_solve_columns(a: Any, t: Any) -> Any:

@@ -12,6 +12,7 @@ vector-mode functions on two axes of directions) against values computed directl
 """
 import numpy as np
 import pytest
+import scipy.linalg
 from fixtures import output_hessians as F
 from fixtures import registry_cases as cases
 from test_registry import CASES
@@ -135,8 +136,37 @@ def test_catalogue_both_ways_agree(name, monkeypatch):
 
 # JVP code that calls run-time helpers whose rules do not follow every value they read:
 # their Hessians take one sweep per output
-_NOT_PLAIN_TANGENT_CODE = {"cho_factor", "full_like", "index_join", "interp", "pad",
-                           "polyval", "qr", "slogdet"}
+_NOT_PLAIN_TANGENT_CODE = {"slogdet"}
+
+# catalogue functions whose vector-mode JVP calls the joins (a list of batched arrays),
+# splits (a list out), paddings, differences, fills, np.linspace, np.trapezoid,
+# np.insert (one direction at a time), the rows of np.cov, the covariance matrix of
+# multivariate_normal and the quantiles (the data read for its order alone), the
+# solves (through the matrix too) and the interpolations (through the points too):
+# differentiated in vector mode again
+_ONE_SWEEP = ["append", "array_split", "cho_factor", "cho_solve", "cholesky",
+              "concatenate", "corrcoef", "cov", "diff", "expm", "full", "full_like",
+              "gradient", "hsplit", "hstack", "index_join", "insert", "interp",
+              "linspace", "lstsq", "median", "multivariate_normal_logpdf",
+              "multivariate_normal_pdf", "pad", "percentile", "polyval", "qr", "quantile",
+              "solve", "solve_sylvester", "solve_triangular", "split", "sqrtm",
+              "stack_arrays", "trapezoid", "vsplit", "vstack"]
+
+
+@pytest.mark.parametrize("name", _ONE_SWEEP)
+def test_catalogue_in_one_sweep(name, monkeypatch):
+    """Each takes the one sweep, and agrees with the pullbacks' Hessian and with second
+    differences."""
+    f, x = getattr(cases, f"f_{name}"), _point(name)
+    taken = _ways(monkeypatch)
+    with np.errstate(all="ignore"):
+        H = adc.hessian(f)(x)
+        reference = _by_pullbacks(monkeypatch, f, x)
+    assert taken == ["_one_sweep_hessian"]
+    np.testing.assert_allclose(H, reference, rtol=1e-10, atol=1e-10)
+    scale = max(1.0, float(np.max(np.abs(H))))
+    np.testing.assert_allclose(H, second_differences(f, [x], 0, h=2e-4), rtol=1e-4,
+                               atol=1e-5 * scale)
 
 
 def test_append_with_a_constant_operand_in_forward_mode():
@@ -199,6 +229,206 @@ def test_vector_mode_functions_on_two_axes_of_directions():
     v = rng.normal(size=(4, 5))  # a batched right operand: 5 inner directions
     got = vector_tangents.each_outer(batched.batched_rmatmul, 0, a_dot, v)
     np.testing.assert_allclose(got, np.einsum("ikj,kn->inj", a_dot, v), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["transposed_unit_triangle", "upper_cholesky_solve",
+                                  "clamped_interpolation", "joined_with_numbers",
+                                  "uneven_split", "steps_of_a_parameter",
+                                  "samples_from_a_constant", "stacked_solves",
+                                  "stacked_factors"])
+def test_other_settings_in_one_sweep(name, monkeypatch):
+    """Settings the catalogue does not take (a transposed unit triangle, an upper
+    factor, values left and right of the knots, numbers joined, a step that varies,
+    stacks of matrices): one sweep, against the pullbacks and second differences."""
+    f, x = getattr(F, name), np.array([0.3, 0.7, 0.45, 0.9])
+    taken = _ways(monkeypatch)
+    H = adc.hessian(f)(x)
+    assert taken == ["_one_sweep_hessian"]
+    np.testing.assert_allclose(H, _by_pullbacks(monkeypatch, f, x), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(H, second_differences(f, [x], 0, h=2e-4), rtol=1e-4,
+                               atol=1e-6)
+
+
+def test_fills_and_paddings_followed_only_where_linear():
+    """batched_full cast to integers and np.pad's modes that take maxima or means are
+    not linear in the tangent: they have no rule (a fill cast to integers is constant,
+    and the JVP leaves it out: the Hessian is that of the float term alone)."""
+    from ad_compiler import batched, vector_tangents
+    from ad_compiler.ir import Const
+
+    assert vector_tangents.rule_of(batched.batched_full, [Const(3), Const(None),
+                                                          Const(int)]) is None
+    assert vector_tangents.rule_of(batched.batched_full, [Const(3), Const(None)]) == ((1,), ())
+    assert vector_tangents.rule_of(batched.batched_pad, [Const(None), Const(1),
+                                                         Const("maximum")]) is None
+
+    def whole(x):
+        return np.full(3, x[0] * x[1], dtype=int) + x[0] * x[1] ** 2
+
+    x = np.array([0.3, 0.7])
+    expected = np.zeros((3, 2, 2))
+    expected[:, 0, 1] = expected[:, 1, 0] = 2 * x[1]
+    expected[:, 1, 1] = 2 * x[0]
+    np.testing.assert_allclose(adc.hessian(whole)(x), expected, rtol=1e-13, atol=1e-15)
+
+
+def test_joins_splits_and_linear_maps_on_two_axes_of_directions():
+    """merged() of a list of batched arrays (the joins), of a function returning a list
+    (the splits), and of several batched arguments together, one of them with a single
+    direction (the same in each): the function on each outer direction in turn."""
+    from ad_compiler import batched, vector_tangents
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(3, 4, 5, 2)), rng.normal(size=(3, 1, 5, 2))
+    start, stop = rng.normal(size=(5, 2)), rng.normal(size=(1, 2))
+    values = rng.normal(size=(3, 1, 5, 2))
+    calls = [
+        (batched.batched_concatenate, 0, ([a, b], 1), {0}),
+        (batched.batched_stack, 0, ((a, a), 0), {0}),
+        (batched.batched_hstack, 0, ([a, b],), {0}),
+        (batched.batched_index_join, 1, (np.c_, [a, b]), {1}),
+        (batched.batched_split, 0, (a, 2, 1), {0}),
+        (batched.batched_linspace, (0, 1), (start, stop, 4), {0, 1}),
+        (batched.vmap_last, (2, 4), (np.insert, (0, 2), a, [1, 3], values, 1), {2, 4}),
+    ]
+
+    def outer_direction(arg, k, inner):
+        if isinstance(arg, (list, tuple)):
+            return [outer_direction(item, k, inner) for item in arg]
+        one = arg[..., k]
+        return np.broadcast_to(one, one.shape[:-1] + (inner,))
+
+    for fn, positions, args, batched_at in calls:
+        got = vector_tangents.merged(fn, positions, *args)
+        per_outer = [fn(*(outer_direction(arg, k, 5) if j in batched_at else arg
+                          for j, arg in enumerate(args))) for k in range(2)]
+        if isinstance(got, list):  # a list out: each piece with its two axes
+            for j, piece in enumerate(got):
+                np.testing.assert_array_equal(piece, np.stack([r[j] for r in per_outer], -1))
+        else:
+            np.testing.assert_array_equal(got, np.stack(per_outer, axis=-1))
+
+
+def test_column_helpers_on_two_axes_of_directions():
+    """The batched forms of the solve's column helpers and of lstsq's residuals' tangent
+    on two axes of directions: each outer direction is the helper of one axis."""
+    from ad_compiler import runtime_linalg as rl
+
+    rng = np.random.default_rng(4)
+    pairs = [(rl.as_column_batched, rl.as_column_batched_twice),
+             (rl.from_column_batched, rl.from_column_batched_twice),
+             (rl.residuals_tangent_batched, rl.residuals_tangent_batched_twice)]
+    cases_of = {rl.as_column_batched: [(rng.normal(size=(3, 5, 2)), np.ones(3)),
+                                       (rng.normal(size=(3, 2, 5, 2)), np.ones((3, 2)))],
+                rl.from_column_batched: [(rng.normal(size=(3, 1, 5, 2)), np.ones(3)),
+                                         (rng.normal(size=(3, 2, 5, 2)), np.ones((3, 2)))],
+                rl.residuals_tangent_batched: [(rng.normal(size=(5, 2)), np.ones(1)),
+                                               (rng.normal(size=(2, 5, 2)), np.ones(2)),
+                                               (rng.normal(size=(5, 2)), np.ones(0))]}
+    for once, twice in pairs:
+        for t, b in cases_of[once]:
+            expected = np.stack([once(t[..., k], b) for k in range(2)], axis=-1)
+            np.testing.assert_array_equal(twice(t, b), expected)
+
+
+def test_one_direction_at_a_time_only_for_functions_with_a_rule():
+    """vmap_last of np.insert (linear in the array and the values together) is followed
+    on both; of expm (the blocks of its Frechet derivative, nonlinear) through its
+    argument by expm's own derivative; of any other function it has no tangent."""
+    from ad_compiler import batched, vector_tangents
+    from ad_compiler.ir import Const
+
+    insert = [Const(np.insert), Const((0, 2)), Const(None), Const((1,)), Const(None)]
+    assert vector_tangents.rule_of(batched.vmap_last, insert) == ((2, 4), ())
+    assert vector_tangents.through_of(batched.vmap_last, insert) == {}
+    expm = [Const(scipy.linalg.expm), Const((0,)), Const(None)]
+    assert vector_tangents.rule_of(batched.vmap_last, expm) == ((), ())
+    assert vector_tangents.through_of(batched.vmap_last, expm) == {
+        2: vector_tangents.expm_through_blocks}
+    inverse = [Const(np.linalg.inv), Const((0,)), Const(None)]
+    assert vector_tangents.rule_of(batched.vmap_last, inverse) is None
+
+
+def _through_by_differences(fn, at, args, direction, h=1e-6):
+    """d fn(*args) / d args[at] along `direction`, by central differences."""
+    def shifted(step):
+        moved = list(args)
+        moved[at] = args[at] + step * direction
+        return np.asarray(fn(*moved))
+    return (shifted(h) - shifted(-h)) / (2 * h)
+
+
+@pytest.mark.parametrize("case", ["solve", "solve-matrix", "solve-stack", "solve-stack-vector",
+                                  "triangular", "cho_solve-lower",
+                                  "cho_solve-upper", "sylvester-a", "sylvester-b", "interp",
+                                  "polyval", "expm"])
+def test_tangents_through_nonlinear_arguments(case):
+    """The tangent of a batched function through an argument it is nonlinear in (a
+    matrix solved with, the points interpolated at), for each outer direction of that
+    argument's tangent, against central differences of the function itself."""
+    from ad_compiler import batched, runtime_linalg
+    from ad_compiler import batched_products as bp
+    from ad_compiler import batched_signals as bs
+    from ad_compiler import vector_tangents as vt
+
+    rng = np.random.default_rng(11)
+    a = rng.normal(size=(3, 3)) + 4 * np.eye(3)
+    b = rng.normal(size=(3, 3)) + 3 * np.eye(3)
+    x = np.array([0.15, 0.55, 1.3, 2.2])  # between the knots
+    settings = [{}]
+    if case.startswith("solve"):  # a matrix or a stack of two, columns or a vector
+        stack = np.stack([a, b]) if "stack" in case else a
+        t = rng.normal(size={"solve": (3, 4), "solve-matrix": (3, 2, 4), "solve-stack": (
+            2, 3, 2, 4), "solve-stack-vector": (3, 4)}[case])
+        fn, through, args, at = runtime_linalg.batched_solve_columns, vt.solve_through_matrix, \
+            [stack, t], 0
+    elif case == "triangular":
+        fn, through, args, at = bp.batched_solve_triangular, vt.triangular_through_matrix, \
+            [a, rng.normal(size=(3, 4))], 0
+        settings = [{"trans": trans, "lower": lower, "unit_diagonal": unit}
+                    for trans in (0, 1, "T") for lower in (False, True) for unit in (False, True)]
+    elif case.startswith("cho_solve"):  # the factor's triangle read, the other ignored
+        lower = case.endswith("lower")
+        c = scipy.linalg.cho_factor(a @ a.T, lower=lower)[0]
+
+        def fn(c, t):
+            return bp.batched_cho_solve((c, lower), t)
+
+        def through(solved, c_dot, c, t):
+            return vt.cho_solve_through_factor(solved, (c_dot, 0.0), (c, lower), t)
+
+        args, at = [c, rng.normal(size=(3, 4))], 0
+    elif case == "expm":  # of each direction's matrix in turn
+
+        def fn(m):
+            return batched.vmap_last(scipy.linalg.expm, (0,), m)
+
+        def through(values, m_dot, m):
+            return vt.expm_through_blocks(values, m_dot, scipy.linalg.expm, (0,), m)
+
+        args, at = [0.3 * rng.normal(size=(3, 3, 4))], 0
+    elif case.startswith("sylvester"):
+        fn, args = bp.batched_solve_sylvester, [a, b, rng.normal(size=(3, 3, 4))]
+        through, at = (vt.sylvester_through_a, 0) if case.endswith("a") else \
+            (vt.sylvester_through_b, 1)
+    elif case == "interp":
+        fn, through, at = bs.batched_interp, vt.interp_through_points, 0
+        args = [x, np.array([0.0, 1.0, 2.0, 3.0]), rng.normal(size=(4, 5))]
+    else:
+        fn, through, at = bs.batched_polyval, vt.polyval_through_points, 1
+        args = [rng.normal(size=(4, 5)), x]
+    outer = rng.normal(size=np.shape(args[at]) + (2,))
+    for extra in settings:
+        flags = [extra[k] for k in ("trans", "lower", "unit_diagonal")] if extra else []
+
+        def called(*given, flags=flags):
+            return fn(*given, *flags)
+
+        got = through(called(*args), outer, *args, *flags)
+        for k in range(2):
+            expected = _through_by_differences(called, at, args, outer[..., k])
+            np.testing.assert_allclose(got[..., k], expected, rtol=1e-6, atol=1e-8,
+                                       err_msg=f"{case} {extra}")
 
 
 def test_products_of_two_varied_arrays_in_one_sweep(monkeypatch):

@@ -35,6 +35,7 @@ from ..runtime_linalg import (
     qr_strict_lower,
     residuals_tangent,
     residuals_tangent_batched,
+    residuals_tangent_batched_twice,
     residuals_weight,
     residuals_weight_batched,
     result_item,
@@ -425,5 +426,6 @@ helper("result_item", result_item, (0,), lambda e, g, a: [
 helper("result_item_batched", result_item_batched, (0,))
 helper("solution_adjoint", solution_adjoint, (0,), batched=solution_adjoint_batched)
 helper("residuals_tangent", residuals_tangent, (0,), batched=residuals_tangent_batched)
-helper("residuals_tangent_batched", residuals_tangent_batched, (0,))
+helper("residuals_tangent_batched", residuals_tangent_batched, (0,),
+       batched=residuals_tangent_batched_twice)
 helper("residuals_weight", residuals_weight, (0, 1), batched=residuals_weight_batched)

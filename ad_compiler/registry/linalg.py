@@ -268,8 +268,10 @@ helper("as_column", runtime_linalg.as_column, (0,), lambda e, g, a: [
     e.helper("from_column", g, a[1]), None], jvp=_column_jvp("as_column"))
 helper("from_column", runtime_linalg.from_column, (0,), lambda e, g, a: [
     e.helper("as_column", g, a[1]), None], jvp=_column_jvp("from_column"))
-helper("as_column_batched", runtime_linalg.as_column_batched, (0,))
-helper("from_column_batched", runtime_linalg.from_column_batched, (0,))
+helper("as_column_batched", runtime_linalg.as_column_batched, (0,),
+       batched=runtime_linalg.as_column_batched_twice)
+helper("from_column_batched", runtime_linalg.from_column_batched, (0,),
+       batched=runtime_linalg.from_column_batched_twice)
 # the gradient weight of np.linalg.norm's non-smooth orders, and its tangent
 helper("norm_weight", runtime_linalg.norm_weight, (), _norm_weight_vjp, nonlinear=(0,),
        jvp=_norm_weight_jvp)

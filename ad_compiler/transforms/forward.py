@@ -185,35 +185,56 @@ class _Sweep:
 
     def _vector_code_tangent(self, op: Op, builder: Builder) -> None:
         """The tangent of a vector-mode function of vector_tangents.py: through its
-        batched argument (the function again, on the two axes of directions merged in
-        vector mode), and through an array it is linear in besides (once per outer
-        direction).  An argument read for its shape only has no tangent to pass."""
+        batched arguments together (the function again, on the two axes of directions
+        merged in vector mode; zeros for a batched argument without a tangent), through
+        an array it is linear in besides (once per outer direction), and through an
+        argument it is nonlinear in by that argument's own rule (`THROUGH`, in vector
+        mode only).  An argument read for its shape only has no tangent to pass."""
         fn = op.attrs["fn"]
         rule = vector_tangents.rule_of(fn, op.args)
-        if rule is None:
+        through = vector_tangents.through_of(fn, op.args)
+        if rule is None or any(k >= len(op.args) for k in (*rule[0], *rule[1], *through)):
             raise no_rule_error(self.fn, op)
         batched_at, linear_at = rule
-        followed = {*batched_at, *linear_at}
-        if fn is not batched_runtime.batched_broadcast_like and any(
-                self.tangent(d, a) is not None for d in self.directions
-                for k, a in enumerate(op.args) if k not in followed):
+        followed = {*batched_at, *linear_at, *through,
+                    vector_tangents.SHAPE_OR_ORDER_ONLY.get(fn)}
+        if any(self.tangent(d, a) is not None for d in self.directions
+               for k, a in enumerate(op.args) if k not in followed):
             raise no_rule_error(self.fn, op)  # (a value it reads that no rule follows)
         e = Emit(builder, self.facts)
         outer = self.facts.batched is not None
         for d in self.directions:
             terms = []
-            for k in [*batched_at, *linear_at]:
+            carrying = [k for k in batched_at if self.tangent(d, op.args[k]) is not None]
+            if carrying:  # zeros for the others, a constant left as it is
+                args = [self._tangent_or_zero(d, a, builder)
+                        if k in batched_at and isinstance(a, Value) else a
+                        for k, a in enumerate(op.args)]
+                if outer:
+                    merged_at = tuple(k for k in batched_at if isinstance(op.args[k], Value))
+                    terms.append(e.batched_call(vector_tangents.merged, Const(fn), Const(
+                        merged_at[0] if len(merged_at) == 1 else merged_at), *args))
+                else:
+                    terms.append(builder.emit("call", args, attrs={
+                        "fn": fn, "kwnames": ()}).result)
+            for k in linear_at:
                 t = self.tangent(d, op.args[k])
                 if t is None:
                     continue
-                args = [t if j == k else Const(0.0) if j in batched_at and k in batched_at
-                        else a for j, a in enumerate(op.args)]
-                if not outer:
+                args = [t if j == k else a for j, a in enumerate(op.args)]
+                if outer:
+                    terms.append(e.batched_call(vector_tangents.each_outer, Const(fn),
+                                                Const(k), *args))
+                else:
                     terms.append(builder.emit("call", args, attrs={
                         "fn": fn, "kwnames": ()}).result)
+            for k, tangent_through in through.items():
+                t = self.tangent(d, op.args[k])
+                if t is None:
                     continue
-                how = vector_tangents.merged if k in batched_at else vector_tangents.each_outer
-                terms.append(e.batched_call(how, Const(fn), Const(k), *args))
+                if not outer:  # (written for outer directions on a last axis)
+                    raise no_rule_error(self.fn, op)
+                terms.append(e.batched_call(tangent_through, op.result, t, *op.args))
             tangent = (e.sum_terms(terms) if outer else builder.sum(terms)) if terms else None
             if tangent is not None:
                 d.tangents[op.result.uid] = tangent
