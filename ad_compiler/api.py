@@ -30,6 +30,7 @@ from .errors import ADCompileError
 from .frontend import load
 from .hvp import hvp_of
 from .lowering.core import has_packed_signature
+from .transforms.common import refuse_draws
 
 
 def grad(f: Callable | None = None, wrt: Wrt = 0, mode: str = "reverse", *,
@@ -216,6 +217,7 @@ def jacobian(f: Callable, wrt: Wrt = 0, mode: str = "auto") -> Callable:
     input has fewer elements than the output.
     """
     _takes_positional(f, "jacobian")
+    _refuse_draws(f, "a Jacobian")
     return assemble.jacobian_of(f, wrt, mode)
 
 
@@ -224,6 +226,7 @@ def hessian(f: Callable, wrt: int | str = 0) -> Callable:
     shaped ``x.shape + x.shape`` for a scalar output, ``y.shape + x.shape + x.shape``
     for an array output `y` (one reverse sweep per element of `y`)."""
     _takes_positional(f, "hessian")
+    _refuse_draws(f, "a Hessian")
     return hessians.hessian_of(f, wrt)
 
 
@@ -232,7 +235,19 @@ def hvp(f: Callable, wrt: int | str = 0) -> Callable:
     over reverse mode: a function ``(*args, v) -> H v``, taking the arguments of `f`
     and then `v` (shaped like the input), with no Hessian formed."""
     _takes_positional(f, "hvp")
+    _refuse_draws(f, "a Hessian-vector product")
     return hvp_of(f, wrt)
+
+
+def _refuse_draws(f: Callable, what: str) -> None:
+    """`what` runs the code of `f` more than once: refused where `f` draws random
+    numbers (`refuse_draws()`).  Code the compiler cannot read is left to the error
+    the derivative gives."""
+    try:
+        fn = lowered(getattr(f, "__func__", f))
+    except ADCompileError:
+        return
+    refuse_draws(fn, what)
 
 
 def _takes_positional(f: Callable, api_name: str) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 from . import depth
 from .codegen import Generated, generate
 from .ir import Function, walk_ops
+from .primitives import draws_anew
 from .registry import get
 from .transforms.adjoint_dots import adjoint_dots
 from .transforms.row_products import row_products
@@ -148,9 +149,11 @@ def worth_specializing(fn: Function) -> bool:
 
 
 def _has_effects(fn: Function) -> bool:
-    """Whether `fn` prints, logs or enters a context manager: a first call runs probe
-    code and a candidate beside the generic code, which would do it more than once."""
-    return any(op.attrs.get("sink") or op.attrs.get("manager") for op in walk_ops(fn.body))
+    """Whether `fn` prints, logs, enters a context manager or draws random numbers: a
+    first call runs probe code and a candidate beside the generic code, which would do
+    it more than once (and draw other numbers each time)."""
+    return any(op.attrs.get("sink") or op.attrs.get("manager") or draws_anew(op)
+               for op in walk_ops(fn.body))
 
 
 def _flag(prim: str) -> bool:

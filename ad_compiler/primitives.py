@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import random
 from typing import Any
 
 import numpy as np
@@ -131,3 +132,15 @@ NONDIFF_NUMPY = frozenset(id(f) for f in (
 def lookup_array(obj: object) -> str | None:
     """The array primitive a NumPy function denotes, by identity; None if not one."""
     return array_primitive(obj)
+
+
+_GENERATORS = (np.random.RandomState, np.random.Generator, random.Random)
+
+
+def draws_anew(op: Any) -> bool:
+    """Whether `op` calls a method of a random number generator (``np.random.rand``,
+    ``random.gauss``, ``np.random.seed``): called again it gives other numbers, so code
+    that would run it twice (a loop's recomputation in its backward loop, probe code
+    beside the compiled code) must replay what the first call gave instead."""
+    fn = op.attrs.get("fn") if op.prim == "call" else None
+    return isinstance(getattr(fn, "__self__", None), _GENERATORS)

@@ -60,8 +60,24 @@ def start(fn: Function, name: str, kind: str) -> tuple[DerivativeFunction, Build
     out.primal_values = list(all_values(fn))
     out.primal = {v.uid for v in out.primal_values}
     if isinstance(fn, DerivativeFunction):  # higher order: keep the inner names
+        refuse_draws(fn, "a derivative of a derivative")
         out.derived.update(fn.derived)
     return out, Builder(out.body)
+
+
+def refuse_draws(fn: Function, what: str) -> None:
+    """`what` evaluates the code of `fn` more than once for one result (several sweeps,
+    or a derivative of its derivative): where it draws random numbers, each would draw
+    other ones.  Refuse it, at the draw."""
+    from ..primitives import draws_anew
+
+    draw = next((op for op in walk_ops(fn.body) if draws_anew(op)), None)
+    if draw is not None:
+        raise located_error(
+            fn, draw, f"this function draws random numbers, and {what} would run its "
+                      "code more than once, drawing other numbers each time",
+            hint="draw the numbers outside the function and pass them in (adc.grad, "
+                 "adc.jvp and adc.vjp of a function that draws are fine)")
 
 
 def copy_op(builder: Builder, op: Op) -> None:

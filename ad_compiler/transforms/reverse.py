@@ -23,6 +23,7 @@ from .. import runtime, runtime_arrays, runtime_lists
 from ..batched import batched_gradient_like
 from ..builder import Builder, is_const
 from ..ir import Block, Const, Function, IfOp, LoopOp, Op, Operand, Value, WhileOp, walk_ops
+from ..primitives import draws_anew
 from ..rules import active_operands, is_nondiff, vjp
 from ..shapes import SCALAR, ShapeFacts
 from . import appends, overwrites
@@ -36,6 +37,7 @@ from .common import (
     container_values,
     copy_op,
     derive,
+    located_error,
     makes_active,
     name_fresh,
     name_output,
@@ -45,7 +47,7 @@ from .common import (
     varied_values,
 )
 from .kinds import Kinds
-from .reverse_control import ControlAdjoints, _block_tour
+from .reverse_control import ControlAdjoints, SavedResults, _block_tour
 
 
 def reverse(fn: Function, wrt: list[int], *, seed_params: bool,
@@ -141,7 +143,7 @@ class _Sweep(ControlAdjoints, AdjointSums, BatchedAdjoints, Accumulations):
         # differentiating reverse-mode code: stacks it pushes and pops have adjoint stacks,
         # and a pop inside a taped loop saves what it popped for the recomputation
         self.adjoint_stacks: dict[int, Value] = {}
-        self.pop_saves: dict[int, Value] = {}  # id(pop op) -> stack of its results
+        self.pop_saves = SavedResults()  # pops of outer stacks and draws of taped loops
         # id(loop) -> (carried arrays written in place, the stack of what they overwrote)
         self.overwrites: dict[int, tuple[overwrites.Chains, Value]] = {}
         # id(loop) -> lists it only appends to, in place; the recomputed appends' results
@@ -197,8 +199,9 @@ class _Sweep(ControlAdjoints, AdjointSums, BatchedAdjoints, Accumulations):
                 continue  # a push recomputed for its adjoint only: the stack is not refilled
             else:
                 copy_op(builder, appends.copied_as_pure(op))
-                if op.prim == "pop" and id(op) in self.pop_saves:
-                    builder.emit("push", [self.pop_saves[id(op)], *op.results],
+                save = self.pop_saves.get(op)  # a pop of an outer stack, or a random draw
+                if save is not None:
+                    builder.emit("push", [save, *op.results],
                                  attrs={"effect": True}, n_results=0)
 
     def _taped_loop(self, op: LoopOp, builder: Builder) -> None:
@@ -226,7 +229,12 @@ class _Sweep(ControlAdjoints, AdjointSums, BatchedAdjoints, Accumulations):
                 save = builder.emit("stack", []).result
                 save.name = "popped"
                 builder.block.ops[-1].loc = None
-                self.pop_saves[id(inner_op)] = save
+                self.pop_saves.add(inner_op, save)
+        for draw in self._draws(body):  # random numbers: drawn once, replayed going back
+            save = builder.emit("stack", []).result
+            save.name = "drawn"
+            builder.block.ops[-1].loc = None
+            self.pop_saves.add(draw, save)
         blocks = []
         if isinstance(op, WhileOp):
             cond = op.cond_block
@@ -255,6 +263,29 @@ class _Sweep(ControlAdjoints, AdjointSums, BatchedAdjoints, Accumulations):
                 self.forward([body_op], inner_builder, tape=False)
         blocks.append(inner)
         builder.block.ops.append(op.rebuilt(blocks=blocks))
+
+    def _draws(self, block: Block) -> list[Op]:
+        """The random draws of a taped loop's body, in its branches too.  The backward
+        loop recomputes each iteration, so each draw's numbers are saved as the loop
+        runs and replayed (a stack per draw, one entry per iteration); a draw in a loop
+        nested in the body would run several times an iteration: refused."""
+        found = []
+        for op in block.ops:
+            if draws_anew(op):
+                found.append(op)
+            elif isinstance(op, LoopOp):
+                nested = next((o for o in walk_ops(op.body) if draws_anew(o)), None)
+                if nested is not None:
+                    raise located_error(
+                        self.fn, nested, "random numbers drawn in a loop inside a loop the "
+                        "gradient steps back through would be drawn again when it "
+                        "recomputes the outer loop's iterations",
+                        hint="draw the numbers before the loops and pass them in, or draw "
+                             "them in the outer loop's body")
+            else:
+                for inner in op.blocks:
+                    found += self._draws(inner)
+        return found
 
     # ------------------------------------------------------------ backward sweep
     def backward(self, ops: list[Op], builder: Builder, partials: Partials) -> None:

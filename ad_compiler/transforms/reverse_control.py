@@ -271,14 +271,30 @@ def _remapped(operand: Operand, remap: dict[int, Value]) -> Operand:
     return operand
 
 
+class SavedResults:
+    """The stacks on which a taped loop's forward sweep saves the results of ops its
+    recomputation must not run again (a pop of an outer stack, a random draw), by op.
+    Each op is held with its stack, so its id never stands for another op made later."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[Op, Value]] = {}
+
+    def add(self, op: Op, stack: Value) -> None:
+        self._by_id[id(op)] = (op, stack)
+
+    def get(self, op: Op) -> Value | None:
+        entry = self._by_id.get(id(op))
+        return entry[1] if entry is not None and entry[0] is op else None
+
+
 def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
-               out: DerivativeFunction, pop_saves: dict[int, Value],
+               out: DerivativeFunction, pop_saves: SavedResults,
                made_outside: frozenset[int] = frozenset()) -> list[Op]:
     """Copies of `ops` with fresh values, reading remapped operands (a recomputation).
 
     Side effects are not repeated: print() and the like are dropped, a pop of an outer
-    stack reads what the forward sweep saved, and a push of one is kept only for its
-    adjoint."""
+    stack and a random draw read what the forward sweep saved, and a push of an outer
+    stack is kept only for its adjoint."""
     clones = []
     # stacks made in the recomputed region, this block or one around it, are refilled
     made_here = made_outside | {op.result.uid for op in ops if op.prim == "stack"}
@@ -292,6 +308,11 @@ def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
             for r, y in zip(op.results, op.then_block.yields):
                 remap[r.uid] = _remapped(y, remap)
             continue
+        saved = pop_saves.get(op)
+        if saved is not None and op.prim != "pop":  # a random draw: what it drew
+            results = [_fresh(r, remap, varied, out) for r in op.results]
+            clones.append(Op("pop", [saved], results, {"effect": True}, [], op.loc))
+            continue
         blocks = []
         for block in op.blocks:
             params = [_fresh(p, remap, varied, out) for p in block.params]
@@ -300,9 +321,9 @@ def _clone_ops(ops: list[Op], remap: dict[int, Value], varied: set[int],
         args = [_remapped(a, remap) for a in op.args]
         pure = appends.copied_as_pure(op)
         attrs = dict(pure.attrs)
-        if op.prim == "pop" and id(op) in pop_saves:
+        if op.prim == "pop" and saved is not None:
             attrs["replays"] = op.args[0]
-            args = [pop_saves[id(op)]]
+            args = [saved]
         elif op.prim == "push" and op.args[0].uid not in made_here:
             attrs["replay_only"] = True
         elif op.prim == "index_add" and op.args[0].uid not in remap:
