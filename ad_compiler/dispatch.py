@@ -34,6 +34,7 @@ from .transforms.static_shapes import VARIED, Facts, analyse, signature
 from .transforms.tape_counters import tape_counters
 from .transforms.tape_factors import tape_factors
 from .transforms.tape_steps import tape_steps
+from .transforms.tape_values import tape_values
 from .transforms.unit_seeds import unit_seed_sweep
 from .transforms.written_rows import written_rows
 
@@ -440,14 +441,15 @@ def _strict() -> bool:
 def _made_once(fn: Function, facts: Facts) -> Function | None:
     """`fn` with what its loops compute step by step made once before the loop or read
     where a loop wrote it, where that gives the same values (`written_rows()`,
-    `tape_factors()`, `tape_steps()`, `tape_counters()`, `row_products()`), or arithmetic
+    `tape_factors()`, `tape_steps()`, `tape_counters()`, `tape_values()`,
+    `row_products()`), or arithmetic
     over a short last
     axis made with that axis first (`short_axis_layout()`), where that gives the same
     values, and products of derivative values as ``a.dot(b)`` (`adjoint_dots()`); None
     where none applies."""
     made = None
-    for rewrite in (written_rows, tape_factors, tape_steps, tape_counters, row_products,
-                    short_axis_layout, adjoint_dots):
+    for rewrite in (written_rows, tape_factors, tape_steps, tape_counters, tape_values,
+                    row_products, short_axis_layout, adjoint_dots):
         made = rewrite(made or fn, facts) or made
     return made
 

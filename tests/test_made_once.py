@@ -486,12 +486,12 @@ def test_lists_read_elsewhere_stay(monkeypatch):
     assert helpers(tape_steps(fn, facts)) == ["popped_rows", "tape_states"]
 
 
-# ---------------------------------------------------------------- products read back
+# ---------------------------------------------------------------- steps not recomputed
 
 
 def gru_loss(params, xs, h0, target):
-    """A GRU with its weights by gate: the backward loop recomputes each step's gates,
-    and reads the input products the forward loop read."""
+    """A GRU with its weights by gate: the backward loop pops the gates the forward
+    step computed (`tape_values()`) instead of computing them again."""
     Wz, Uz, bz = params["z"]
     Wr, Ur, br = params["r"]
     Wh, Uh, bh = params["h"]
@@ -504,20 +504,48 @@ def gru_loss(params, xs, h0, target):
     return np.mean((h - target) ** 2)
 
 
-def test_a_backward_loop_reads_the_products_made_for_the_forward_loop(monkeypatch):
+def gru_states(params, xs, h0, target):
+    """The states written into a preallocated array: the forward step writes in place,
+    so the backward step recomputes the gates, reading the input products made for the
+    forward loop at the index it pops (`row_products()`)."""
+    Wz, Uz, bz = params["z"]
+    Wr, Ur, br = params["r"]
+    Wh, Uh, bh = params["h"]
+    H = np.zeros((len(xs) + 1, h0.shape[0]))
+    H[0] = h0
+    for t in range(len(xs)):
+        h = H[t]
+        z = 1.0 / (1.0 + np.exp(-(xs[t] @ Wz + h @ Uz + bz)))
+        r = 1.0 / (1.0 + np.exp(-(xs[t] @ Wr + h @ Ur + br)))
+        hh = np.tanh(xs[t] @ Wh + (r * h) @ Uh + bh)
+        H[t + 1] = (1.0 - z) * h + z * hh
+    return np.mean((H[-1] - target) ** 2) + 0.1 * np.sum(H ** 2)
+
+
+def _code_after(source: str, marker: str) -> str:
+    return "".join(line.split("#")[0] + "\n" for line in source.split(marker)[1].splitlines())
+
+
+@pytest.mark.parametrize("f", [gru_loss, gru_states], ids=lambda f: f.__name__)
+def test_a_backward_loop_that_would_recompute_a_step(f, monkeypatch):
     inputs, hidden, steps = 3, 4, 6
     params = {k: (rng.normal(size=(inputs, hidden)) * 0.5,
                   rng.normal(size=(hidden, hidden)) * 0.4, rng.normal(size=hidden) * 0.1)
               for k in "zrh"}
     xs, h0, target = rng.normal(size=(steps, inputs)), rng.normal(size=hidden), rng.normal(
         size=hidden)
-    g = adc.grad(gru_loss)
+    g = adc.grad(f)
     got = g(params, xs, h0, target)
     source = g.source_for(params, xs, h0, target)
-    backward = "".join(line.split("#")[0] + "\n"
-                       for line in source.split("stack.pop()")[1].splitlines())
-    assert len(re.findall(r"W[zrh]_xs\[index_1\]", backward)) == 3, source
-    assert "x @ W" not in backward and "row_products(" not in backward
+    backward = _code_after(source, "stack.pop()")
+    if f is gru_loss:  # the gates popped: nothing of the step computed again
+        assert "saved.pop()" in backward and "saved.append((" in source
+        assert "np.exp(" not in backward and "np.tanh(" not in backward
+    else:  # recomputed, with the input products read back
+        assert "saved" not in source
+        assert len(re.findall(r"W[zrh]_xs\[t_1\]", backward)) == 3, source
+        assert "@ W" not in backward
+    assert "row_products(" not in backward
     plain = unrewritten(monkeypatch, g, (params, xs, h0, target))
     for gate in "zrh":
         for k in range(3):
@@ -528,8 +556,39 @@ def test_a_backward_loop_reads_the_products_made_for_the_forward_loop(monkeypatc
                 moved = dict(params)
                 moved[gate] = tuple(p + t * d if j == k else p
                                     for j, p in enumerate(params[gate]))
-                return gru_loss(moved, xs, h0, target)
+                return f(moved, xs, h0, target)
 
             np.testing.assert_allclose(np.sum(got[gate][k] * d),
                                        (along(1e-6) - along(-1e-6)) / 2e-6, rtol=1e-6,
                                        atol=1e-9)
+    value, _ = adc.value_and_grad(f)(params, xs, h0, target)
+    value, _ = adc.value_and_grad(f)(params, xs, h0, target)
+    assert value == f(params, xs, h0, target)
+
+
+def outer_steps(v, xs, h0):
+    """Each step makes a 200 x 200 matrix from a 200-vector state: saved, the tape
+    would hold 200 times what it holds, so the backward loop computes it again."""
+    h = h0
+    for x in xs:
+        A = np.outer(np.tanh(h), x)
+        h = np.tanh(A @ v) + 0.5 * h
+    return np.sum(h ** 2)
+
+
+def test_large_step_values_are_recomputed_not_saved(monkeypatch):
+    n = 200
+    v, xs, h0 = rng.normal(size=n) / n, rng.normal(size=(4, n)), rng.normal(size=n)
+    g = adc.grad(outer_steps)
+    got = g(v, xs, h0)
+    assert "saved" not in g.source_for(v, xs, h0)
+    np.testing.assert_allclose(got, numeric_grad(outer_steps, [v, xs, h0], 0), rtol=1e-6,
+                               atol=1e-9)
+    assert np.array_equal(got, unrewritten(monkeypatch, g, (v, xs, h0)))
+    small = 20  # 20 x 20 matrices: within the budget, saved
+    v2, xs2, h2 = rng.normal(size=small) / small, rng.normal(size=(4, small)), rng.normal(
+        size=small)
+    g(v2, xs2, h2)
+    assert "saved.pop()" in g.source_for(v2, xs2, h2)
+    np.testing.assert_allclose(g(v2, xs2, h2), numeric_grad(outer_steps, [v2, xs2, h2], 0),
+                               rtol=1e-6, atol=1e-9)
