@@ -79,6 +79,17 @@ def rnn_loss(Wx, Wh, b, xs, h0, target):
     return np.sum((h - target) ** 2)
 
 
+def gru_loss(Wz, Uz, bz, Wr, Ur, br, Wh, Uh, bh, xs, h0, target):
+    """A GRU over the rows of xs, squared error of the final state."""
+    h = h0
+    for x in xs:
+        z = 1.0 / (1.0 + np.exp(-(x @ Wz + h @ Uz + bz)))
+        r = 1.0 / (1.0 + np.exp(-(x @ Wr + h @ Ur + br)))
+        hh = np.tanh(x @ Wh + (r * h) @ Uh + bh)
+        h = (1.0 - z) * h + z * hh
+    return np.mean((h - target) ** 2)
+
+
 def mlp_loss(W1, b1, W2, b2, X, y):
     """Mean squared error of a one-hidden-layer tanh network."""
     h = np.tanh(X @ W1 + b1)
@@ -136,6 +147,39 @@ def hand_rnn_gradient(Wx, Wh, b, xs, h0, target):
     return xs.T @ G, H[:-1].T @ G, G.sum(axis=0)
 
 
+def hand_gru_gradient(Wz, Uz, bz, Wr, Ur, br, Wh, Uh, bh, xs, h0, target):
+    steps = len(xs)
+    Az, Ar, Ah = xs @ Wz + bz, xs @ Wr + br, xs @ Wh + bh  # input terms of every step
+    H, Z, R, HH = [h0], [], [], []  # the gates of each step, kept for the way back
+    h = h0
+    for t in range(steps):
+        z = 1.0 / (1.0 + np.exp(-(Az[t] + h @ Uz)))
+        r = 1.0 / (1.0 + np.exp(-(Ar[t] + h @ Ur)))
+        hh = np.tanh(Ah[t] + (r * h) @ Uh)
+        h = (1.0 - z) * h + z * hh
+        Z.append(z)
+        R.append(r)
+        HH.append(hh)
+        H.append(h)
+    g = 2.0 * (h - target) / h.size
+    Gz, Gr, Gh, RH = [], [], [], []
+    for t in range(steps - 1, -1, -1):
+        z, r, hh, hp = Z[t], R[t], HH[t], H[t]
+        ghh = g * z * (1.0 - hh * hh)
+        gz = g * (hh - hp) * z * (1.0 - z)
+        grh = Uh @ ghh
+        gr = grh * hp * r * (1.0 - r)
+        g = g * (1.0 - z) + grh * r + Uz @ gz + Ur @ gr
+        Gz.append(gz)
+        Gr.append(gr)
+        Gh.append(ghh)
+        RH.append(r * hp)
+    Gz, Gr, Gh = np.array(Gz[::-1]), np.array(Gr[::-1]), np.array(Gh[::-1])
+    Hp, RH = np.array(H[:-1]), np.array(RH[::-1])
+    return (xs.T @ Gz, Hp.T @ Gz, Gz.sum(axis=0), xs.T @ Gr, Hp.T @ Gr, Gr.sum(axis=0),
+            xs.T @ Gh, RH.T @ Gh, Gh.sum(axis=0))
+
+
 def hand_mlp_gradient(W1, b1, W2, b2, X, y):
     h = np.tanh(X @ W1 + b1)
     g = (2.0 / y.size) * (h @ W2 + b2 - y)
@@ -182,6 +226,16 @@ def make_rnn(rng: np.random.Generator) -> tuple:
             np.zeros(hidden), rng.normal(size=hidden) * 0.5)
 
 
+def make_gru(rng: np.random.Generator) -> tuple:
+    steps, inputs, hidden = 30, 8, 16
+    gates = []
+    for _ in range(3):
+        gates += [rng.normal(size=(inputs, hidden)) * 0.3, rng.normal(size=(hidden, hidden)) * 0.3,
+                  rng.normal(size=hidden) * 0.1]
+    return (*gates, rng.normal(size=(steps, inputs)), np.zeros(hidden),
+            rng.normal(size=hidden) * 0.5)
+
+
 def make_mlp(rng: np.random.Generator) -> tuple:
     return (rng.normal(size=(10, 32)) * 0.3, rng.normal(size=32) * 0.1,
             rng.normal(size=(32, 1)) * 0.3, rng.normal(size=1) * 0.1,
@@ -199,6 +253,8 @@ WORKLOADS = [
           lennard_jones, hand_lennard_jones_gradient, "grad", (0,), 1.3, make_particles),
     Whole("rnn", "gradient of an RNN, 50 steps, hidden 32, for x in xs", rnn_loss,
           hand_rnn_gradient, "grad", (0, 1, 2), 1.3, make_rnn),
+    Whole("gru", "gradient of a GRU, 30 steps, hidden 16, hand adjoint keeping the gates",
+          gru_loss, hand_gru_gradient, "grad", tuple(range(9)), 1.3, make_gru),
     Whole("mlp", "gradient of an MLP 10-32-1, batch 8", mlp_loss, hand_mlp_gradient, "grad",
           (0, 1, 2, 3), 1.2, make_mlp),
 ]

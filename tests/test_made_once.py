@@ -592,3 +592,18 @@ def test_large_step_values_are_recomputed_not_saved(monkeypatch):
     assert "saved.pop()" in g.source_for(v2, xs2, h2)
     np.testing.assert_allclose(g(v2, xs2, h2), numeric_grad(outer_steps, [v2, xs2, h2], 0),
                                rtol=1e-6, atol=1e-9)
+
+
+def test_the_gru_of_the_benchmark_against_its_hand_written_adjoint(monkeypatch):
+    import importlib
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    bench = importlib.import_module("bench_wholes")
+    args = bench.make_gru(np.random.default_rng(4))
+    g = adc.grad(bench.gru_loss, wrt=tuple(range(9)))
+    got = g(*args)
+    source = g.source_for(*args)
+    assert "saved.pop()" in source and "np.exp(" not in _code_after(source, "stack.pop()")
+    for value, hand in zip(got, bench.hand_gru_gradient(*args)):
+        np.testing.assert_allclose(value, hand, rtol=1e-9, atol=1e-12)
