@@ -439,14 +439,12 @@ def _strict() -> bool:
 
 
 def _made_once(fn: Function, facts: Facts) -> Function | None:
-    """`fn` with what its loops compute step by step made once before the loop or read
-    where a loop wrote it, where that gives the same values (`written_rows()`,
+    """`fn` with what its loops compute step by step made once before the loop, read
+    where a loop wrote it or popped where the forward loop saved it (`written_rows()`,
     `tape_factors()`, `tape_steps()`, `tape_counters()`, `tape_values()`,
-    `row_products()`), or arithmetic
-    over a short last
-    axis made with that axis first (`short_axis_layout()`), where that gives the same
-    values, and products of derivative values as ``a.dot(b)`` (`adjoint_dots()`); None
-    where none applies."""
+    `row_products()`), arithmetic over a short last axis made with that axis first
+    (`short_axis_layout()`), all where that gives the same values, and products of
+    derivative values as ``a.dot(b)`` (`adjoint_dots()`); None where none applies."""
     made = None
     for rewrite in (written_rows, tape_factors, tape_steps, tape_counters, tape_values,
                     row_products, short_axis_layout, adjoint_dots):

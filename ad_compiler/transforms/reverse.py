@@ -274,7 +274,8 @@ class _Sweep(ControlAdjoints, AdjointSums, BatchedAdjoints, Accumulations):
             if draws_anew(op):
                 found.append(op)
             elif isinstance(op, LoopOp):
-                nested = next((o for o in walk_ops(op.body) if draws_anew(o)), None)
+                nested = next((o for b in op.blocks for o in walk_ops(b) if draws_anew(o)),
+                              None)
                 if nested is not None:
                     raise located_error(
                         self.fn, nested, "random numbers drawn in a loop inside a loop the "

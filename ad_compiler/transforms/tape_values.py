@@ -14,7 +14,8 @@ popped items being what was pushed and values from outside both loops themselves
 (optimisation may have rewritten a recomputed operation, `-0.1 * w` for `0.1 * w`).
 The popped objects are those the forward step made, so the numbers are the same;
 neither loop may write anything in place (but append to its own lists), and only
-values an operation made afresh (no views) are saved, up to `SAVED_PER_STATE` times
+arrays an operation made afresh (no views; a number costs as much to save as to
+compute) are saved, up to `SAVED_PER_STATE` times
 the bytes of the state the tape already holds per step (or `SAVED_ANYWAY` bytes): past
 that the loop recomputes as before.  The rewritten code is what runs;
 a derivative of it differentiates the code before this rewrite (`dispatch.py`).
@@ -26,6 +27,7 @@ import math
 import numpy as np
 
 from ..ir import Block, Const, ForOp, Function, Op, Value, walk_ops
+from ..primitives import draws_anew
 from ..registry import REGISTRY
 from .optimize import all_blocks
 from .static_shapes import Facts
@@ -97,7 +99,9 @@ def _save(forward: ForOp, back: ForOp, pop: Op, push: Op, block: Block,
         if twin is None:
             continue
         same[op.result.uid] = twin.result
-        if op.prim not in _NOT_SAVED and not _view(op):
+        sig = facts.of(op.result)  # arrays: a number or a flag costs as much to save
+        if op.prim not in _NOT_SAVED and not _view(op) and sig is not None \
+                and sig[0] == "array":
             recomputed[op.result.uid] = twin.result
     if not recomputed:
         return False
@@ -171,7 +175,8 @@ def _key(op: Op, same: dict[int, Value] | None, inside: set[int]) -> tuple | Non
     the forward step has them (`same`: the backward step's values there; None for an op
     of the forward step itself), or None where an operand has no counterpart or the op
     has effects or blocks."""
-    if op.blocks or op.attrs.get("effect") or op.prim in ("pop", "push", "stack"):
+    if op.blocks or op.prim in ("pop", "push", "stack") or draws_anew(op) or any(
+            op.attrs.get(k) for k in ("effect", "sink", "manager", "in_place")):
         return None
     operands: list[tuple] = []
     for a in op.args:
