@@ -505,9 +505,9 @@ def gru_loss(params, xs, h0, target):
 
 
 def gru_states(params, xs, h0, target):
-    """The states written into a preallocated array: the forward step writes in place,
-    so the backward step recomputes the gates, reading the input products made for the
-    forward loop at the index it pops (`row_products()`)."""
+    """The states written into a preallocated array, row by row in place: the backward
+    loop reads each state back and recomputes the gates, reading the input products
+    made for the forward loop at its step (`row_products()`)."""
     Wz, Uz, bz = params["z"]
     Wr, Ur, br = params["r"]
     Wh, Uh, bh = params["h"]
@@ -537,12 +537,16 @@ def test_a_backward_loop_that_would_recompute_a_step(f, monkeypatch):
     g = adc.grad(f)
     got = g(params, xs, h0, target)
     source = g.source_for(params, xs, h0, target)
-    backward = _code_after(source, "stack.pop()")
     if f is gru_loss:  # the gates popped: nothing of the step computed again
+        backward = _code_after(source, "stack.pop()")
         assert "saved.pop()" in backward and "saved.append((" in source
         assert "np.exp(" not in backward and "np.tanh(" not in backward
-    else:  # recomputed, with the input products read back
-        assert "saved" not in source
+    else:  # no tape: each step's state read back from H, the step recomputed with the
+        # input products read back too (and H never copied: the view h = H[t] is not
+        # read after the write)
+        backward = _code_after(source, "in reversed(")
+        assert "stack" not in source and "saved" not in source and ".copy()\n" not in \
+            source.split("in reversed(")[0]
         assert len(re.findall(r"W[zrh]_xs\[t_1\]", backward)) == 3, source
         assert "@ W" not in backward
     assert "row_products(" not in backward
@@ -607,3 +611,54 @@ def test_the_gru_of_the_benchmark_against_its_hand_written_adjoint(monkeypatch):
     assert "saved.pop()" in source and "np.exp(" not in _code_after(source, "stack.pop()")
     for value, hand in zip(got, bench.hand_gru_gradient(*args)):
         np.testing.assert_allclose(value, hand, rtol=1e-9, atol=1e-12)
+
+
+def states_by_name(W, xs, h0):
+    """Each state read by name (``h = H[t]``, a view of H) before the next row is
+    written: the view is not read after the write."""
+    H = np.zeros((len(xs) + 1, h0.shape[0]))
+    H[0] = h0
+    for t in range(len(xs)):
+        h = H[t]
+        H[t + 1] = np.tanh(h @ W + xs[t])
+    return np.sum(H ** 2)
+
+
+def states_inline(W, xs, h0):
+    H = np.zeros((len(xs) + 1, h0.shape[0]))
+    H[0] = h0
+    for t in range(len(xs)):
+        H[t + 1] = np.tanh(H[t] @ W + xs[t])
+    return np.sum(H ** 2)
+
+
+def states_by_name_read_after(W, xs, h0):
+    """The view read after the write: it must see the row as it is then (the same row
+    here, as the write goes one row further)."""
+    H = np.zeros((len(xs) + 1, h0.shape[0]))
+    H[0] = h0
+    total = 0.0
+    for t in range(len(xs)):
+        h = H[t]
+        H[t + 1] = np.tanh(h @ W + xs[t])
+        total = total + np.sum(h * H[t + 1])
+    return total + np.sum(H ** 2)
+
+
+def test_a_named_view_of_the_state_costs_no_copy_per_step():
+    """The gradient keeps no copy of H per step (which made the tape grow as the square
+    of the number of steps) where the view is not read after the write."""
+    W, xs, h0 = rng.normal(size=(4, 4)) * 0.4, rng.normal(size=(7, 4)), rng.normal(size=4)
+    for f in (states_by_name, states_inline, states_by_name_read_after):
+        g = adc.grad(f)
+        for _ in range(2):  # generic, then specialised
+            got = g(W, xs, h0)
+            np.testing.assert_allclose(got, numeric_grad(f, [W, xs, h0], 0), rtol=1e-6,
+                                       atol=1e-9)
+        np.testing.assert_allclose(adc.grad(f, mode="forward")(W, xs, h0), got,
+                                   rtol=1e-10, atol=1e-12)
+        value, _ = adc.value_and_grad(f)(W, xs, h0)
+        assert value == f(W, xs, h0)
+        if f is not states_by_name_read_after:
+            source = adc.source(f)
+            assert "stack" not in source and ".copy()\n" not in source.split("adjoint of")[0]

@@ -24,9 +24,10 @@ from __future__ import annotations
 import builtins
 
 from ..builder import Builder
-from ..ir import Const, ForOp, Function, LoopOp, Op, Operand, Value
+from ..ir import Block, Const, ForOp, Function, LoopOp, Op, Operand, Value, walk_ops
 from ..registry.writes import BASIC_ARRAY
 from ..write_analysis import _Analysis
+from .optimize import _is_live as is_live
 
 Chains = dict[int, list[Op]]  # carried position -> the writes into it, in order
 
@@ -62,7 +63,8 @@ def written_chains(analysis: _Analysis, loop: LoopOp) -> Chains:
         if not analysis.owned(init) or analysis._read_after(
                 init, analysis.position[id(loop)], skip=loop):
             continue
-        if all(_read_before(analysis, version, chain[j], top, level, body)
+        dead = _dead_ops(body)
+        if all(_read_before(analysis, version, chain[j], top, level, body, dead)
                for j, version in enumerate([param] + [w.result for w in chain[:-1]])):
             chains[k] = chain
     return chains
@@ -75,9 +77,11 @@ def _into_array(write: Op) -> bool:
 
 
 def _read_before(analysis: _Analysis, version: Value, write: Op, top: dict[int, int],
-                 level: int, body: object) -> bool:
+                 level: int, body: object, dead: set[int]) -> bool:
     """Whether every use of `version` but `write` reads it by indexing, at the body's top
-    level before `write`, and what that makes is used before `write` too."""
+    level before `write`, and what that makes is used before `write` too.  A use by
+    code whose results nothing reads (`dead`: lowering's refresh of a view after a
+    write into its array, ``h = H[t]`` read again) is no use."""
     limit = top[id(write)]
     for _, user, _ in analysis.uses.get(version.uid, ()):
         if user is write:
@@ -86,11 +90,33 @@ def _read_before(analysis: _Analysis, version: Value, write: Op, top: dict[int, 
                 or top.get(id(user), limit) >= limit:
             return False
         for shared in analysis.sharing_set(user.result, write):
-            for where, _, _ in analysis.uses.get(shared, ()):
+            for where, reader, block in analysis.uses.get(shared, ()):
+                holder = reader if reader is not None else analysis.block_holder.get(id(block))
+                if holder is not None and id(holder) in dead:
+                    continue
                 if len(where.path) <= level or where.path[level][0] != id(body) \
                         or where.path[level][1] >= limit:
                     return False
     return True
+
+
+def _dead_ops(body: Block) -> set[int]:
+    """The ops of a loop body (and of blocks in it) that dead-code elimination would
+    drop: no effect, and nothing live reads what they make.  Only read, never removed."""
+    dead: set[int] = set()
+
+    def visit(block: Block, live: set[int]) -> None:
+        live.update(y.uid for y in block.yields if isinstance(y, Value))
+        for op in reversed(block.ops):
+            if not is_live(op, live):
+                dead.update(id(o) for o in [op, *(i for b in op.blocks for i in walk_ops(b))])
+                continue
+            live.update(a.uid for a in op.args if isinstance(a, Value))
+            for inner in op.blocks:
+                visit(inner, live)
+
+    visit(body, set())
+    return dead
 
 
 def save_overwritten(builder: Builder, write: Op, saved: Value, primal: set[int]) -> Op:
