@@ -328,6 +328,37 @@ def walk_ops(block: Block) -> Iterator[Op]:
             stack.pop()
 
 
+def readers_of(block: Block) -> dict[int, list[Op | None]]:
+    """The ops reading each value of `block` and of the blocks nested in it, by uid, in
+    program order; a block yielding it is marked by None."""
+    readers: dict[int, list[Op | None]] = {}
+    blocks = [block]
+    for op in walk_ops(block):
+        for a in op.args:
+            if isinstance(a, Value):
+                readers.setdefault(a.uid, []).append(op)
+        blocks.extend(op.blocks)
+    for current in blocks:
+        for y in current.yields:
+            if isinstance(y, Value):
+                readers.setdefault(y.uid, []).append(None)
+    return readers
+
+
+def replace_uses(block: Block, replace: dict[int, Operand]) -> None:
+    """Have every op and yield of `block`, and of the blocks nested in it, read
+    ``replace[v.uid]`` where it read a value `v` of `replace`."""
+    blocks = [block]
+    while blocks:
+        current = blocks.pop()
+        for op in current.ops:
+            op.args = [replace.get(a.uid, a) if isinstance(a, Value) else a
+                       for a in op.args]
+            blocks.extend(op.blocks)
+        current.yields = [replace.get(y.uid, y) if isinstance(y, Value) else y
+                          for y in current.yields]
+
+
 def all_values(fn: Function) -> Iterator[Value]:
     """Every value of a function in program order: parameters, block parameters, results."""
     yield from fn.params

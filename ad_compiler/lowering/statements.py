@@ -23,7 +23,18 @@ from typing import Any
 import numpy as np
 
 from .. import runtime_statements
-from ..ir import Block, Const, FreeName, Function, IfOp, Operand, SourceLoc, Value, walk_ops
+from ..ir import (
+    Block,
+    Const,
+    FreeName,
+    Function,
+    IfOp,
+    Operand,
+    SourceLoc,
+    Value,
+    readers_of,
+    walk_ops,
+)
 from .values import _assigned_names, _Branch, _Returned
 
 # logging's functions and a logger's methods that write a record
@@ -58,18 +69,7 @@ def contain_text(fn: Function) -> None:
     """Mark text ops whose results reach only sinks (directly or through other text)
     as having no derivative; the others are refused where their input varies
     (`check_supported()`)."""
-    uses: dict[int, list[Any]] = {}
-    for op in walk_ops(fn.body):
-        for a in op.args:
-            if isinstance(a, Value):
-                uses.setdefault(a.uid, []).append(op)
-        for block in op.blocks:
-            for y in block.yields:
-                if isinstance(y, Value):
-                    uses.setdefault(y.uid, []).append(None)
-    for y in fn.body.yields:
-        if isinstance(y, Value):
-            uses.setdefault(y.uid, []).append(None)
+    uses: dict[int, list[Any]] = readers_of(fn.body)
     texts = {id(op): op for op in walk_ops(fn.body) if op.attrs.get("text")}
     contained = set(texts)
     changed = True

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 
 from .. import runtime_arrays
-from ..ir import Const, Function, Op, Value
+from ..ir import Const, Function, Op, Value, readers_of
 from ..registry import REGISTRY
 from .optimize import all_blocks
 from .specialize_sums import SHORT_AXIS
@@ -44,7 +44,7 @@ def short_axis_layout(fn: Function, facts: Facts) -> Function | None:
               if op.prim in _OPERATORS and _worth_it(op, facts)]
     if not chosen:
         return None
-    readers = _readers(fn)
+    readers = readers_of(fn.body)
     chosen = [op for op in chosen if _only_read(op.result, readers, 0)]
     if not chosen:
         return None
@@ -74,20 +74,6 @@ def _worth_it(op: Op, facts: Facts) -> bool:
             and math.prod(shape[:-1]) >= MANY_ROWS):
         return False
     return any(s[k] == 1 < shape[k] for s in shapes for k in range(len(shape) - 1))
-
-
-def _readers(fn: Function) -> dict[int, list[Op | None]]:
-    """The ops reading each value (None: a block yields it)."""
-    readers: dict[int, list[Op | None]] = {}
-    for block in all_blocks(fn.body):
-        for op in block.ops:
-            for a in op.args:
-                if isinstance(a, Value):
-                    readers.setdefault(a.uid, []).append(op)
-        for y in block.yields:
-            if isinstance(y, Value):
-                readers.setdefault(y.uid, []).append(None)
-    return readers
 
 
 def _only_read(value: Value, readers: dict[int, list[Op | None]], depth: int) -> bool:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..builder import Builder
-from ..ir import Block, Const, Function, Op, Operand, Value
+from ..ir import Block, Const, Function, Op, Operand, Value, readers_of
 from ..registry.emit import array_op, param
 from ..rules import new_axes_of
 from .specialize_contractions import contracted
@@ -43,7 +43,7 @@ def simplify_sums(fn: Function, facts: Facts) -> bool:
     """Rewrite the sums of `fn` (specialised code) in place; whether any changed."""
     uses = use_counts(fn.body, {})
     primal = getattr(fn, "primal", None) or set()
-    users = _users(fn.body)
+    users = readers_of(fn.body)
     changed = False
     for block in blocks_of(fn.body):
         made = {r.uid: op for op in block.ops for r in op.results}
@@ -256,22 +256,6 @@ def _scaled_by_power_of_two(users: list[Op | None], spread: Value, made: dict[in
                 math.isfinite(a.value) and math.frexp(abs(a.value))[0] == 0.5:
             return user, a, inner.args[1 - k]
     return None
-
-
-def _users(block: Block, users: dict[int, list[Op | None]] | None = None
-           ) -> dict[int, list[Op | None]]:
-    """The ops reading each value (None for a block's yield)."""
-    users = {} if users is None else users
-    for op in block.ops:
-        for a in op.args:
-            if isinstance(a, Value):
-                users.setdefault(a.uid, []).append(op)
-        for inner in op.blocks:
-            _users(inner, users)
-    for y in block.yields:
-        if isinstance(y, Value):
-            users.setdefault(y.uid, []).append(None)
-    return users
 
 
 def factor_folded(fn: Function, product: Operand, op: Op, factor: float,

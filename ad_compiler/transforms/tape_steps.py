@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import runtime_writes
-from ..ir import Block, Const, ForOp, Function, Op, Value, walk_ops
+from ..ir import Block, Const, ForOp, Function, Op, Value, readers_of, replace_uses, walk_ops
 from .optimize import all_blocks
 from .static_shapes import Facts
 from .tape_factors import item_position, popped_once, stack_uses
@@ -47,7 +47,7 @@ def tape_steps(fn: Function, facts: Facts) -> Function | None:
         return None
     clone = _clone(fn)
     uses = stack_uses(clone)
-    readers = _readers(clone)
+    readers = readers_of(clone.body)
     rewritten: list[tuple[ForOp, Block, Op]] = []
     for block in all_blocks(clone.body):
         for loop in [op for op in block.ops if isinstance(op, ForOp)]:
@@ -57,27 +57,11 @@ def tape_steps(fn: Function, facts: Facts) -> Function | None:
     if not rewritten:
         return None
     eliminate_dead_code(clone)
-    readers, uses = _readers(clone), stack_uses(clone)
+    readers, uses = readers_of(clone.body), stack_uses(clone)
     for loop, block, pop in rewritten:
         if _unread_pop(loop, block, pop, readers, uses):
             loop.body.ops.remove(pop)
     return clone
-
-
-def _readers(fn: Function) -> dict[int, list[Op | None]]:
-    """Every op reading each value, by uid; a block yielding it is marked by None."""
-    readers: dict[int, list[Op | None]] = {}
-    blocks = [fn.body]
-    for op in walk_ops(fn.body):
-        for a in op.args:
-            if isinstance(a, Value):
-                readers.setdefault(a.uid, []).append(op)
-        blocks.extend(op.blocks)
-    for block in blocks:
-        for y in block.yields:
-            if isinstance(y, Value):
-                readers.setdefault(y.uid, []).append(None)
-    return readers
 
 
 def _rewrite(loop: ForOp, block: Block, pop: Op, fn: Function, facts: Facts,
@@ -158,13 +142,7 @@ def _read_already(block: Block, at: int, stack: Value, position: Const, stacking
     rows = _tape_rows_op(block, at, stack, position, 2)
     if rows is None:
         return False
-    gone = {op.result.uid for op in stackings}
-    for b in all_blocks(fn.body):
-        for op in b.ops:
-            op.args = [rows.result if isinstance(a, Value) and a.uid in gone else a
-                       for a in op.args]
-        b.yields = [rows.result if isinstance(y, Value) and y.uid in gone else y
-                    for y in b.yields]
+    replace_uses(fn.body, {op.result.uid: rows.result for op in stackings})
     return True
 
 

@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from ..ir import Block, Const, ForOp, Function, Op, Value, walk_ops
+from ..ir import Block, Const, ForOp, Function, Op, Value, readers_of, replace_uses, walk_ops
 from ..primitives import draws_anew
 from ..registry import REGISTRY
 from .optimize import all_blocks
@@ -106,18 +106,7 @@ def _save(forward: ForOp, back: ForOp, pop: Op, push: Op, block: Block,
     if not recomputed:
         return False
     # saved: what the backward step reads of them other than to recompute more of them
-    readers: dict[int, list[Op | None]] = {}
-    for op in walk_ops(back.body):
-        for a in op.args:
-            if isinstance(a, Value):
-                readers.setdefault(a.uid, []).append(op)
-        for inner in op.blocks:
-            for y in inner.yields:
-                if isinstance(y, Value):
-                    readers.setdefault(y.uid, []).append(None)
-    for y in back.body.yields:
-        if isinstance(y, Value):
-            readers.setdefault(y.uid, []).append(None)
+    readers = readers_of(back.body)
     needed = [uid for uid in recomputed if any(
         r is None or len(r.results) != 1 or r.result.uid not in recomputed
         for r in readers.get(uid, []))]
@@ -139,11 +128,7 @@ def _save(forward: ForOp, back: ForOp, pop: Op, push: Op, block: Block,
         popped.append(new)
     back.body.ops.insert(back.body.ops.index(pop) + 1,
                          Op("pop", [saved], popped, {"effect": True}, [], pop.loc))
-    replace = dict(zip(needed, popped))
-    for b in [back.body, *(inner for op in walk_ops(back.body) for inner in op.blocks)]:
-        for op in b.ops:
-            op.args = [replace.get(a.uid, a) if isinstance(a, Value) else a for a in op.args]
-        b.yields = [replace.get(y.uid, y) if isinstance(y, Value) else y for y in b.yields]
+    replace_uses(back.body, dict(zip(needed, popped)))
     return True
 
 
