@@ -224,6 +224,7 @@ _SEED = 0  # random inputs of --shapes: the same on every run
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from .build import derivative
+    from .dispatch import any_layout
     from .export import export, write
 
     fn = load_target(args.target)
@@ -234,7 +235,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     shapes, specialised_to = "", None
     if args.shapes:  # the versions specialised to these shapes, for such inputs only
         at = bind(fn, shapes=args.shapes).args
-        versions = [c.version_for(*at) if hasattr(c, "version_for") and kind in (
+        # (for inputs of any layout: the exported module cannot tell its callers')
+        versions = [any_layout(c.version_for(*at)) if hasattr(c, "version_for") and kind in (
             "grad", "value_and_grad") else c for c, kind in zip(compiled, kinds)]
         specialised_to = [None if v is c or v is getattr(c, "_adc_generic", None) else at
                           for v, c in zip(versions, compiled)]

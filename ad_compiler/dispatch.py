@@ -27,6 +27,7 @@ from .ir import Function, walk_ops
 from .primitives import draws_anew
 from .registry import get
 from .transforms.adjoint_dots import adjoint_dots
+from .transforms.primal_dots import primal_dots
 from .transforms.row_products import row_products
 from .transforms.short_axis_layout import short_axis_layout
 from .transforms.specialize import specialize
@@ -99,12 +100,13 @@ def _never(*args: Any) -> bool:
 _NO_RECENT = (_never, None, _never, None)  # a dispatcher's before its first calls
 
 
-def _signature_check(args: tuple) -> Callable[..., bool]:
+def _signature_check(args: tuple, contiguous: tuple = ()) -> Callable[..., bool]:
     """A function of as many arguments as `args`, true exactly when their keys are those
     of `args`: plain arrays of the same shapes and dtypes (a builtin dtype is one object,
-    so ``is`` answers), floats, and ints, bools or None of the same values; `_never`
-    for anything else.  Written out argument by argument, it answers in about half the
-    time that building and hashing the key takes (0.5 against 1 us for six arrays)."""
+    so ``is`` answers; C-contiguous too at the positions `contiguous` names), floats,
+    and ints, bools or None of the same values; `_never` for anything else.  Written out
+    argument by argument, it answers in about half the time that building and hashing
+    the key takes (0.5 against 1 us for six arrays)."""
     names = [f"a{i}" for i in range(len(args))]
     known: dict[str, Any] = {"ndarray": _NDARRAY}
     tests = []
@@ -113,7 +115,8 @@ def _signature_check(args: tuple) -> Callable[..., bool]:
         if t is _NDARRAY:
             known[f"shape{i}"], known[f"dtype{i}"] = a.shape, a.dtype
             tests.append(f"type({name}) is ndarray and {name}.shape == shape{i}"
-                         f" and {name}.dtype is dtype{i}")
+                         f" and {name}.dtype is dtype{i}"
+                         + (f" and {name}.flags.c_contiguous" if i in contiguous else ""))
         elif t is float:
             tests.append(f"type({name}) is float")
         elif t is int:
@@ -130,6 +133,25 @@ def _signature_check(args: tuple) -> Callable[..., bool]:
     source = f"def check({', '.join(names)}):\n    return {' and '.join(tests) or 'True'}\n"
     exec(compile(source, "<signature check>", "exec"), known)
     return known["check"]
+
+
+def _for_layout(version: Callable, args: tuple) -> Callable:
+    """`version`, or the one it keeps for other layouts where it relies on inputs being
+    C-contiguous (`primal_dots()`) and one of `args` there is not."""
+    needs = getattr(version, "_adc_contiguous", None)
+    if needs and not all(args[i].flags.c_contiguous for i in needs):
+        return any_layout(version)
+    return version
+
+
+def any_layout(version: Callable) -> Callable:
+    """`version`, or where it relies on C-contiguous inputs, the one that runs for any
+    layout (what code exported for other callers may be)."""
+    if getattr(version, "_adc_contiguous", None):
+        if version._adc_otherwise is None:
+            version._adc_otherwise = version._adc_make_otherwise()
+        return version._adc_otherwise
+    return version
 
 
 def signature_key(args: tuple) -> Any:
@@ -241,14 +263,18 @@ class Dispatcher:
         try:  # _keys(args), written out: this runs on every call
             key = tuple([(a.shape, a.dtype) if type(a) is _NDARRAY else _key(a)
                          for a in args])
-            recent = self._checks.get(key)  # (one hash of the key where it is there)
-            version = self._table[key] if recent is None else recent[1]
+            version = self._table[key]
         except KeyError:
             return self._first_call(key, args)
         except (_Unkeyed, TypeError):
             return self._adc_generic(*args)
+        laid_out = _for_layout(version, args)
+        if laid_out is not version:  # (its check has no layout to ask for)
+            key, version = (key, "other layouts"), laid_out
+        recent = self._checks.get(key)
         if recent is None:
-            recent = self._checks[key] = (_signature_check(args), version)
+            recent = self._checks[key] = (
+                _signature_check(args, getattr(version, "_adc_contiguous", ())), version)
         self._recent = (*recent, last_check, last_version)
         return version(*args)
 
@@ -279,7 +305,7 @@ class Dispatcher:
         if key not in self._table:
             self._first_call(key, args)
         version = self._table.get(key)
-        return version if version is not None else self._adc_generic
+        return _for_layout(version, args) if version is not None else self._adc_generic
 
     def source_for(self, *args: Any) -> str:
         """The code that runs for arguments like these (specialised to their shapes)."""
@@ -300,7 +326,7 @@ class Dispatcher:
     def _first_call(self, key: Any, args: tuple) -> Any:
         with self._lock:
             if key in self._table:  # another thread got here first
-                return self._table[key](*args)
+                return _for_layout(self._table[key], args)(*args)
             with depth.collector_paused(), \
                     depth.room(depth.block_nesting(self._adc_context[0].body)):
                 return self._specialise(key, args)
@@ -342,21 +368,13 @@ class Dispatcher:
             if runs is not None and special is None:
                 special = fn
             if special is not None:
-                generated = self._build(runs or special)
-                candidate = generated.fn
-                candidate.source = generated.source
-                # what a second derivative differentiates: the specialised code, or
-                # that of the per-step form of adjoints it sums after a loop
-                per_step = getattr(fn, "per_step", None)
-                candidate._adc_function = special if per_step is None else (
-                    specialize(per_step, facts) or per_step)
-                candidate._adc_rules_version = self._adc_rules_version
-                if _same(candidate(*args), result):
+                candidate = self._candidate(runs or special, special, fn, facts)
+                if _same(_for_layout(candidate, args)(*args), result):
                     chosen, note = candidate, "specialised"
                 else:
                     note = "generic: the specialised code disagreed with the generic code"
                     if _strict():
-                        raise AssertionError(f"{note}:\n{generated.source}")
+                        raise AssertionError(f"{note}:\n{candidate.source}")
         except Exception as error:  # specialisation is an optimisation: never fatal
             if _strict():
                 raise
@@ -368,6 +386,32 @@ class Dispatcher:
         self._table[key] = chosen
         self.specializations[key] = note
         return result
+
+    def _candidate(self, runs: Function, special: Function, fn: Function,
+                   facts: Facts) -> Callable:
+        """`runs` compiled, with what a second derivative differentiates: `special`, or
+        the per-step form of the adjoints `fn` sums after a loop; where `runs` relies on
+        C-contiguous inputs, with the version for other layouts (`_for_layout()`)."""
+        generated = self._build(runs)
+        candidate = generated.fn
+        candidate.source = generated.source
+        per_step = getattr(fn, "per_step", None)
+        candidate._adc_function = special if per_step is None else (
+            specialize(per_step, facts) or per_step)
+        candidate._adc_rules_version = self._adc_rules_version
+        needs = getattr(runs, "contiguous_inputs", ())
+        if needs:  # (compiled when a call first needs it)
+            candidate._adc_contiguous = needs
+            candidate._adc_otherwise = None
+            candidate._adc_make_otherwise = lambda: self._built_later(
+                runs.layout_free, special, fn, facts)
+        return candidate
+
+    def _built_later(self, runs: Function, special: Function, fn: Function,
+                     facts: Facts) -> Callable:
+        with self._lock, depth.collector_paused(), \
+                depth.room(depth.block_nesting(self._adc_context[0].body)):
+            return self._candidate(runs, special, fn, facts)
 
     def _specialized(self, fn: Function, facts: Facts) -> Function | None:
         """`fn` rewritten for inputs with these facts, or None where nothing changes."""
@@ -394,7 +438,9 @@ class UnitSeedDispatcher(Dispatcher):
         except (_Unkeyed, TypeError):
             return None
         version = self._table.get(key)
-        return version if getattr(version, "_adc_seed_unused", False) else None
+        if not getattr(version, "_adc_seed_unused", False):
+            return None
+        return _for_layout(version, (*args, None))  # (a seed it never reads: no layout)
 
     def _specialise(self, key: Any, args: tuple) -> Any:
         result = super()._specialise(key, args)
@@ -444,10 +490,12 @@ def _made_once(fn: Function, facts: Facts) -> Function | None:
     `tape_factors()`, `tape_steps()`, `tape_counters()`, `tape_values()`,
     `row_products()`), arithmetic over a short last axis made with that axis first
     (`short_axis_layout()`), all where that gives the same values, and products of
-    derivative values as ``a.dot(b)`` (`adjoint_dots()`); None where none applies."""
+    derivative values as ``a.dot(b)`` (`adjoint_dots()`), and those of C-contiguous
+    values too where that gives the same numbers (`primal_dots()`); None where none
+    applies."""
     made = None
     for rewrite in (written_rows, tape_factors, tape_steps, tape_counters, tape_values,
-                    row_products, short_axis_layout, adjoint_dots):
+                    row_products, short_axis_layout, adjoint_dots, primal_dots):
         made = rewrite(made or fn, facts) or made
     return made
 

@@ -1,5 +1,6 @@
 """Matrix products of derivative values as ``a.dot(b)`` in specialised code
-(transforms/adjoint_dots.py), products of the function's own values as written.
+(transforms/adjoint_dots.py); products of the function's own values only where the
+numbers are the same (test_primal_dots.py).
 
 ``a.dot(b)`` skips the ufunc machinery of ``a @ b``; for contiguous float64 operands it
 makes the same BLAS call, so the numbers are the same, and for strided views it may
@@ -67,10 +68,12 @@ def test_derivative_products_are_dots_and_the_values_stay(f, point, wrt):
     assert value == f(*args)
 
 
-def test_products_of_the_functions_values_are_never_dots():
-    args = mlp_point()
+def test_products_of_the_functions_values_stay_where_a_dot_may_round_otherwise():
+    """A strided input, a column: ``@`` as written (test_primal_dots.py has the rest)."""
+    W1, b1, W2, b2, X, y = mlp_point()
+    args = (W1, b1, W2, b2, X[::-1].copy()[::-1], y)
     g = adc.value_and_grad(mlp_loss, wrt=(0, 1, 2, 3))
-    g(*args)
+    assert g(*args)[0] == mlp_loss(*args)
     source = g.source_for(*args)
     assert "np.tanh(X @ W1 + b1)" in source and "h @ W2" in source
     assert "X.dot(" not in source and "h.dot(W2)" not in source

@@ -1,0 +1,172 @@
+"""Matrix products of the function's own values as ``a.dot(b)``, where that gives the
+very numbers ``a @ b`` gives.
+
+``a @ b`` costs about 0.3 us a call more than ``a.dot(b)`` (`adjoint_dots()` says
+why); in an RNN's forward step ``h @ Wh`` that is a tenth of the step.  The two may
+round otherwise: for a strided or reversed operand ``@`` adds the terms in a plain
+loop where ``.dot`` copies the operand and calls BLAS.  For float64 operands that
+are C-contiguous, of one or two dimensions each at least 2 long and not both
+vectors, they make the same BLAS call (``gemv`` of the matrix in row-major order,
+or ``gemm``), so the same numbers.
+
+So a product is rewritten where both operands are shown C-contiguous: made fresh by
+a ufunc or an operator (a new array; a vector is always contiguous, a matrix when
+its array operands are), by a product, carried by a loop whose every incoming value
+is, or an input of the function.  An input's layout is not in its signature: the
+rewritten function lists the inputs it relies on (``contiguous_inputs``) and keeps
+the function before the rewrite (``layout_free``), which runs for any other layout
+(`dispatch.py` asks).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import BINARY_SYMBOLS, UNARY_SYMBOLS, Function, IfOp, LoopOp, Op, Operand, Value
+from .optimize import all_blocks
+from .static_shapes import Facts
+
+_DOT = {"fn": np.dot, "method": "dot", "kwnames": (), "family": "numpy"}
+_FRESH_OPERATORS = (set(BINARY_SYMBOLS) | set(UNARY_SYMBOLS)) - {"not"}
+# functions making a new array in C order, by how many positional operands come before
+# the order they would take
+_CREATIONS = {np.zeros: 2, np.ones: 2, np.empty: 2, np.full: 3}
+
+# what a value's C-contiguity rests on: the positions of the inputs it holds for when
+# they are C-contiguous (empty: always), or None where it is not known
+Layout = frozenset | None
+
+
+def primal_dots(fn: Function, facts: Facts) -> Function | None:
+    """A copy of `fn` whose products of C-contiguous values are ``a.dot(b)``, with
+    ``contiguous_inputs`` and ``layout_free`` set; None where there is none."""
+    from .specialize import _clone
+
+    layouts = _layouts(fn, facts)
+    found: dict[int, frozenset] = {}
+    for block in all_blocks(fn.body):
+        for op in block.ops:
+            needs = _rewritable(op, facts, layouts)
+            if needs is not None:
+                found[op.result.uid] = needs
+    if not found:
+        return None
+    clone = _clone(fn)
+    for block in all_blocks(clone.body):
+        block.ops = [Op("dot", list(op.args), list(op.results), dict(_DOT), [], op.loc)
+                     if op.prim == "matmul" and op.results and op.result.uid in found else op
+                     for op in block.ops]
+    clone.contiguous_inputs = tuple(sorted(frozenset().union(*found.values())))
+    clone.layout_free = fn
+    return clone
+
+
+def _rewritable(op: Op, facts: Facts, layouts: dict[int, Layout]) -> frozenset | None:
+    """The inputs whose C-contiguity makes ``a.dot(b)`` the same as this ``a @ b``, or
+    None where it is not such a product."""
+    if op.prim != "matmul" or len(op.args) != 2 or len(op.results) != 1 \
+            or op.attrs.get("kwnames") or op.attrs.get("fn") not in (None, np.matmul):
+        return None
+    shapes = [_shape(a, facts) for a in op.args]
+    if None in shapes or all(len(s) == 1 for s in shapes) \
+            or any(d < 2 for s in shapes for d in s):
+        return None
+    needs = [layouts.get(a.uid) for a in op.args]
+    return None if None in needs else needs[0] | needs[1]
+
+
+def _shape(operand: Operand, facts: Facts) -> tuple | None:
+    """The shape of a float64 ndarray of one or two dimensions, else None."""
+    sig = facts.of(operand) if isinstance(operand, Value) else None
+    if sig is None or sig[0] != "array" or sig[1] is not np.ndarray \
+            or sig[3] != np.float64 or len(sig[2]) not in (1, 2):
+        return None
+    return sig[2]
+
+
+def _layouts(fn: Function, facts: Facts) -> dict[int, Layout]:
+    """The `Layout` of each float64 vector and matrix of `fn` shown C-contiguous
+    (absent: not known).  A loop's carried values start as contiguous, on the loop's
+    first pass, and lose it until nothing changes."""
+    layouts: dict[int, Layout] = {p.uid: frozenset([i]) if _shape(p, facts) else None
+                                  for i, p in enumerate(fn.params)}
+    while True:
+        before = dict(layouts)
+        _walk(fn.body.ops, facts, layouts)
+        if layouts == before:
+            return {uid: layout for uid, layout in layouts.items() if layout is not None}
+
+
+def _walk(ops: list[Op], facts: Facts, layouts: dict[int, Layout]) -> None:
+    for op in ops:
+        if isinstance(op, LoopOp):
+            lead = len(op.body.params) - len(op.carried_params)
+            for param in op.body.params[:lead]:  # a for loop's item
+                layouts[param.uid] = None
+            for params in op.carrier_params:
+                for param, init, after in zip(params, op.inits, op.body.yields):
+                    layouts[param.uid] = _join(layouts, [init, after])
+            for block in op.blocks:
+                _walk(block.ops, facts, layouts)
+            for result, init, after in zip(op.results, op.inits, op.body.yields):
+                layouts[result.uid] = _join(layouts, [init, after])
+        elif isinstance(op, IfOp):
+            for block in op.blocks:
+                _walk(block.ops, facts, layouts)
+            for k, result in enumerate(op.results):
+                layouts[result.uid] = _join(layouts, [b.yields[k] for b in op.taken_blocks])
+        else:
+            for block in op.blocks:
+                _walk(block.ops, facts, layouts)
+            for result in op.results:
+                layouts[result.uid] = None
+            if len(op.results) == 1 and _shape(op.result, facts) is not None:
+                layouts[op.result.uid] = _made(op, facts, layouts)
+
+
+def _made(op: Op, facts: Facts, layouts: dict[int, Layout]) -> Layout:
+    """The layout of what `op` makes: a product's or ``np.zeros``'s is C-contiguous; a
+    ufunc's or an operator's is a new array, contiguous where it is a vector, and where
+    it is a matrix when every array operand is C-contiguous (NumPy lays it out as they
+    are); a row of a matrix is contiguous where the matrix is."""
+    if op.prim == "matmul" and op.attrs.get("fn") in (None, np.matmul) \
+            and not op.attrs.get("kwnames"):
+        return frozenset()
+    if op.prim == "call" and len(op.args) <= _CREATIONS.get(op.attrs.get("fn"), -1) \
+            and "order" not in (op.attrs.get("kwnames") or ()):
+        return frozenset()
+    if op.prim == "getitem" and len(op.args) == 2:  # a row of a C-contiguous matrix
+        matrix, index = op.args
+        index_sig, matrix_sig = facts.of(index), facts.of(matrix)
+        if index_sig == ("int",) and matrix_sig is not None and len(matrix_sig[2]) == 2:
+            return layouts.get(matrix.uid) if isinstance(matrix, Value) else None
+        return None
+    if not (op.prim in _FRESH_OPERATORS or isinstance(op.attrs.get("fn"), np.ufunc)) \
+            or "out" in (op.attrs.get("kwnames") or ()):
+        return None
+    if len(facts.of(op.result)[2]) == 1:
+        return frozenset()
+    needs: frozenset = frozenset()
+    for operand in op.args:
+        sig = facts.of(operand)
+        if sig is None:
+            return None
+        if sig[0] == "array" and sig[2]:
+            layout = layouts.get(operand.uid) if isinstance(operand, Value) else None
+            if layout is None:
+                return None
+            needs |= layout
+    return needs
+
+
+def _join(layouts: dict[int, Layout], incoming: list[Operand]) -> Layout:
+    """A value that is one of `incoming`: contiguous where each is (one not reached
+    yet, on a loop's first pass, counts as contiguous)."""
+    needs: frozenset = frozenset()
+    for value in incoming:
+        if not isinstance(value, Value):
+            return None
+        layout = layouts.get(value.uid, frozenset())
+        if layout is None:
+            return None
+        needs |= layout
+    return needs
