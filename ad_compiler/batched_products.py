@@ -466,3 +466,12 @@ def batched_solve_sylvester(a: Any, b: Any, q: Any) -> Any:
     if not any(np.iscomplexobj(z) for z in (a, b, q)):
         x = x.real
     return x
+
+
+def batched_expm(a: Any) -> Any:
+    """``scipy.linalg.expm`` of each direction's matrix (directions on the last axis),
+    in one call on the stack of them (expm takes each matrix of a stack alone: the same
+    numbers as one call per direction)."""
+    from scipy.linalg import expm
+
+    return np.moveaxis(expm(np.moveaxis(np.asarray(a), -1, 0)), 0, -1)

@@ -16,7 +16,7 @@ are (for a product told by its `directions_in` argument, or einsum's operand k, 
 the call says), which other arguments carry values it is linear in, and which it reads
 for their shape only (`SHAPE_OR_ORDER_ONLY`: or the order of their numbers, locally
 constant).  A function nonlinear in an argument that is no tangent (a solve in its
-matrix, np.interp in its points, expm of each direction's blocks) has its tangent
+matrix, np.interp in its points, expm of each direction's matrix) has its tangent
 through it in `THROUGH`, written out from the function's derivative.  A function
 missing there, or an argument no rule follows, is refused, and the Hessian takes
 another way.
@@ -66,30 +66,14 @@ def _einsum_rule(args: list[Operand]) -> Rule | None:
     return (batched_at,), tuple(j for j in range(2, len(args)) if j != batched_at)
 
 
-def _expm_blocks(args: list[Operand]) -> bool:
-    """Whether a `vmap_last` call is expm of each direction's block matrix (the Frechet
-    derivative of expm, ``[[a, e], [0, a]]``), nonlinear: followed by `THROUGH`."""
-    return len(args) == 3 and isinstance(args[0], Const) and args[0].value is _scipy_expm() \
-        and isinstance(args[1], Const) and args[1].value == (0,)
-
-
-def _scipy_expm() -> Any:
-    import scipy.linalg
-
-    return scipy.linalg.expm
-
-
 def _one_at_a_time_rule(args: list[Operand]) -> Rule | None:
     """``vmap_last(fn, positions, *rest)``, each direction in turn: of a NumPy function
     the registry declares linear in its operands together (np.insert applied to its
-    tangents), batched at some of them; of expm, through its argument alone.  Other
-    functions it applies are refused."""
+    tangents), batched at some of them.  Other functions it applies are refused."""
     fn, positions = args[0], args[1]
     if not (isinstance(fn, Const) and isinstance(positions, Const)
             and isinstance(positions.value, tuple) and positions.value):
         return None
-    if _expm_blocks(args):
-        return (), ()
     operands = next((set(record.operands) for record in list(REGISTRY.values())
                      if record.is_array and record.linear and not record.variadic
                      and record.fn is fn.value), None)
@@ -224,6 +208,7 @@ OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
     batched_signals.batched_interp: lambda args: ((2,), ()) if len(args) < 6 or (
         isinstance(args[5], Const) and args[5].value is None) else None,
     batched_signals.batched_polyval: ((0,), ()),
+    batched_products.batched_expm: ((), ()),  # nonlinear: through its matrices by THROUGH
 }
 
 # functions that read an argument for what does not change with small changes of its
@@ -384,26 +369,32 @@ def polyval_through_points(values: Any, x_dot: Any, p: Any, x: Any) -> Any:
     return slope[..., None] * _outer_tangent(x_dot, x)[..., None, :]
 
 
-def expm_through_blocks(values: Any, m_dot: Any, fn: Any, positions: Any, m: Any) -> Any:
-    """``vmap_last(expm, (0,), m)`` (expm of each direction's matrix) through `m`: for
-    each inner direction's matrix M and each outer direction E of its tangent, the
-    Frechet derivative of expm at M along E, the upper right block of
-    ``expm([[M, E], [0, M]])`` (one call of expm on the stack of every outer
-    direction's block matrix, per inner direction)."""
+def expm_through_stack(values: Any, m_dot: Any, m: Any) -> Any:
+    """``batched_expm(m)`` (expm of each inner direction's matrix M) through `m`: for
+    each outer direction E of M's tangent, the Frechet derivative of expm at M along E,
+    the upper right block of ``expm([[M, E], [0, M]])``: one call of expm on the stack
+    of those block matrices, in as many calls as keep each stack within `_BLOCKS_BYTES`."""
     from scipy.linalg import expm
 
     m = np.asarray(m)
-    m_dot = _outer_tangent(m_dot, m)
-    size, outer = m.shape[-2], m_dot.shape[-1]
-    out = np.empty(m_dot.shape, dtype=np.result_type(m, m_dot, np.float64))
-    for lead in np.ndindex(m.shape[:-3]):
-        for k in range(m.shape[-1]):
-            blocks = np.zeros((outer, 2 * size, 2 * size), dtype=out.dtype)
-            blocks[:, :size, :size] = blocks[:, size:, size:] = m[lead + (..., k)]
-            blocks[:, :size, size:] = np.moveaxis(m_dot[lead + (..., k, slice(None))], -1, 0)
-            out[lead + (..., k, slice(None))] = np.moveaxis(
-                expm(blocks)[:, :size, size:], 0, -1)
-    return out
+    m_dot = _outer_tangent(m_dot, m)  # (..., n, n, inner, outer)
+    size = m.shape[-2]
+    inner = np.moveaxis(m, -1, 0)  # (inner, ..., n, n)
+    along = np.moveaxis(m_dot, (-2, -1), (0, 1))  # (inner, outer, ..., n, n)
+    dtype = np.result_type(m, m_dot, np.float64)
+    out = np.empty(along.shape, dtype=dtype)
+    per_inner = along[0].size * 4 * dtype.itemsize  # one inner direction's blocks
+    step = max(1, _BLOCKS_BYTES // max(per_inner, 1))
+    for start in range(0, inner.shape[0], step):
+        chunk = slice(start, start + step)
+        blocks = np.zeros(along[chunk].shape[:-2] + (2 * size, 2 * size), dtype=dtype)
+        blocks[..., :size, :size] = blocks[..., size:, size:] = inner[chunk, None]
+        blocks[..., :size, size:] = along[chunk]
+        out[chunk] = expm(blocks)[..., :size, size:]
+    return np.moveaxis(out, (0, 1), (-2, -1))
+
+
+_BLOCKS_BYTES = 1 << 26  # 64 MiB of block matrices per call of expm
 
 
 THROUGH: dict[Callable, dict[int, Callable] | Callable[[list[Operand]], dict[int, Callable]]] = {
@@ -413,7 +404,7 @@ THROUGH: dict[Callable, dict[int, Callable] | Callable[[list[Operand]], dict[int
     batched_products.batched_solve_sylvester: {0: sylvester_through_a, 1: sylvester_through_b},
     batched_signals.batched_interp: {0: interp_through_points},
     batched_signals.batched_polyval: {1: polyval_through_points},
-    batched.vmap_last: lambda args: {2: expm_through_blocks} if _expm_blocks(args) else {},
+    batched_products.batched_expm: {0: expm_through_stack},
 }
 
 

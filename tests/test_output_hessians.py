@@ -333,18 +333,19 @@ def test_column_helpers_on_two_axes_of_directions():
 
 def test_one_direction_at_a_time_only_for_functions_with_a_rule():
     """vmap_last of np.insert (linear in the array and the values together) is followed
-    on both; of expm (the blocks of its Frechet derivative, nonlinear) through its
-    argument by expm's own derivative; of any other function it has no tangent."""
-    from ad_compiler import batched, vector_tangents
+    on both; of any other function it has no tangent.  (expm of each direction's
+    matrix, nonlinear, is batched_expm, followed through its argument by expm's own
+    derivative.)"""
+    from ad_compiler import batched, batched_products, vector_tangents
     from ad_compiler.ir import Const
 
     insert = [Const(np.insert), Const((0, 2)), Const(None), Const((1,)), Const(None)]
     assert vector_tangents.rule_of(batched.vmap_last, insert) == ((2, 4), ())
     assert vector_tangents.through_of(batched.vmap_last, insert) == {}
-    expm = [Const(scipy.linalg.expm), Const((0,)), Const(None)]
-    assert vector_tangents.rule_of(batched.vmap_last, expm) == ((), ())
-    assert vector_tangents.through_of(batched.vmap_last, expm) == {
-        2: vector_tangents.expm_through_blocks}
+    expm = [Const(None)]
+    assert vector_tangents.rule_of(batched_products.batched_expm, expm) == ((), ())
+    assert vector_tangents.through_of(batched_products.batched_expm, expm) == {
+        0: vector_tangents.expm_through_stack}
     inverse = [Const(np.linalg.inv), Const((0,)), Const(None)]
     assert vector_tangents.rule_of(batched.vmap_last, inverse) is None
 
@@ -361,14 +362,14 @@ def _through_by_differences(fn, at, args, direction, h=1e-6):
 @pytest.mark.parametrize("case", ["solve", "solve-matrix", "solve-stack", "solve-stack-vector",
                                   "triangular", "cho_solve-lower",
                                   "cho_solve-upper", "sylvester-a", "sylvester-b", "interp",
-                                  "polyval", "expm"])
-def test_tangents_through_nonlinear_arguments(case):
+                                  "polyval", "expm", "expm-stack", "expm-in-parts"])
+def test_tangents_through_nonlinear_arguments(case, monkeypatch):
     """The tangent of a batched function through an argument it is nonlinear in (a
     matrix solved with, the points interpolated at), for each outer direction of that
     argument's tangent, against central differences of the function itself."""
-    from ad_compiler import batched, runtime_linalg
     from ad_compiler import batched_products as bp
     from ad_compiler import batched_signals as bs
+    from ad_compiler import runtime_linalg
     from ad_compiler import vector_tangents as vt
 
     rng = np.random.default_rng(11)
@@ -398,15 +399,14 @@ def test_tangents_through_nonlinear_arguments(case):
             return vt.cho_solve_through_factor(solved, (c_dot, 0.0), (c, lower), t)
 
         args, at = [c, rng.normal(size=(3, 4))], 0
-    elif case == "expm":  # of each direction's matrix in turn
-
-        def fn(m):
-            return batched.vmap_last(scipy.linalg.expm, (0,), m)
-
-        def through(values, m_dot, m):
-            return vt.expm_through_blocks(values, m_dot, scipy.linalg.expm, (0,), m)
-
-        args, at = [0.3 * rng.normal(size=(3, 3, 4))], 0
+    elif case.startswith("expm"):  # of each direction's matrix (of a stack of two)
+        fn, through, at = bp.batched_expm, vt.expm_through_stack, 0
+        args = [0.3 * rng.normal(size=(2, 3, 3, 4) if case == "expm-stack" else (3, 3, 4))]
+        if case == "expm-in-parts":  # the blocks of one inner direction per call of expm
+            monkeypatch.setattr(vt, "_BLOCKS_BYTES", 2 * 36 * 8)
+        for k in range(4):  # expm of each direction's matrix
+            np.testing.assert_array_equal(fn(*args)[..., k],
+                                          scipy.linalg.expm(args[0][..., k]))
     elif case.startswith("sylvester"):
         fn, args = bp.batched_solve_sylvester, [a, b, rng.normal(size=(3, 3, 4))]
         through, at = (vt.sylvester_through_a, 0) if case.endswith("a") else \
@@ -467,3 +467,33 @@ def test_the_products_alone_in_one_sweep(monkeypatch):
         assert taken == ["_one_sweep_hessian"], f.__name__
         np.testing.assert_allclose(H, _by_pullbacks(monkeypatch, f, x), rtol=1e-12,
                                    atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (2, 3, 3)], ids=["matrix", "stack"])
+def test_the_hessian_through_expm_takes_every_direction_at_once(monkeypatch, shape):
+    """expm of each direction's matrix is one call on their stack (batched_expm), and its
+    tangent one call on the stack of every pair of directions' block matrices: nothing
+    in the sweep goes one direction at a time."""
+    from ad_compiler import assemble, batched
+
+    def energy(a):
+        return np.sum(np.sin(scipy.linalg.expm(0.5 * a)) * a)
+
+    def refused(*args):
+        raise AssertionError("vmap_last: one direction at a time")
+
+    monkeypatch.setattr(batched, "vmap_last", refused)
+    made, vector_jvp = [], assemble._vector_jvp
+
+    def recorded(*args):  # the vector-mode JVP of the gradient: one sweep
+        made.append(vector_jvp(*args))
+        return made[-1]
+
+    monkeypatch.setattr(assemble, "_vector_jvp", recorded)
+    x = np.random.default_rng(5).uniform(-0.5, 0.5, shape)
+    H = adc.hessian(energy)(x)
+    assert made and None not in made
+    np.testing.assert_allclose(H, second_differences(energy, [x], 0, h=1e-4), rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(H, np.swapaxes(H.reshape(x.size, x.size), 0, 1).reshape(
+        H.shape), rtol=1e-10, atol=1e-12)  # symmetric

@@ -191,7 +191,8 @@ array("cho_solve", linalg.cho_solve, _CHO_SOLVE, jvp=_cho_solve_jvp, vjp=_cho_so
       batched=one_batched("cho_solve", batched_products.batched_cho_solve,
                           parse_signature(_CHO_SOLVE)[0], ("b",)))
 array("expm", linalg.expm, "A*", jvp=lambda e, op, t: _frechet(e, op.args[0], t[0]),
-      vjp=lambda e, op, g: [_frechet(e, _t(e, op.args[0]), g)])
+      vjp=lambda e, op, g: [_frechet(e, _t(e, op.args[0]), g)],
+      batched=one_batched("expm", batched_products.batched_expm, ("A",), ("A",)))
 array("sqrtm", linalg.sqrtm, "A*",
       jvp=lambda e, op, t: e.solve_sylvester(op.result, op.result, _real(e, op, t[0])),
       vjp=lambda e, op, g: [e.solve_sylvester(_t(e, op.result), _t(e, op.result),
