@@ -2,9 +2,14 @@
 ``a @ b`` gives (transforms/primal_dots.py): C-contiguous float64 operands, shown so
 in the code or, for inputs, checked at each call (dispatch.py runs the version with
 ``@`` for other layouts)."""
+import zlib
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
 from support import numeric_grad
+from test_random_programs import compile_program
 
 import ad_compiler as adc
 
@@ -182,3 +187,96 @@ def test_jacobian_sweeps_run_for_every_layout_of_an_input(mode):
         t = np.tanh(matrix @ x + c)
         want = (1.0 - t ** 2)[:, None] * matrix * x[:, None] + np.diag(t)
         np.testing.assert_allclose(jacobian(x, matrix, c), want, rtol=1e-13, atol=1e-15)
+
+
+def written_states(x, W):
+    """The README's RNN: states written into a preallocated array, a row read back."""
+    h = np.zeros((len(x) + 1, W.shape[0]))
+    for t in range(len(x)):
+        h[t + 1] = np.tanh(h[t] @ W + x[t])
+    return np.sum(h[-1] ** 2)
+
+
+def test_rows_of_an_array_written_into_keep_its_layout():
+    x, W = rng.normal(size=(12, 8)), rng.normal(size=(8, 8)) * 0.3
+    value_and_grad = adc.value_and_grad(written_states, wrt=1)
+    for call in ((x, W), (x, W), (x, np.asfortranarray(W)), (x, _strided(W))):
+        value, grad = value_and_grad(*call)
+        assert value == written_states(*call)
+        np.testing.assert_allclose(grad, numeric_grad(written_states, list(call), 1),
+                                   rtol=1e-6, atol=1e-8)
+    assert "h[t].dot(W)" in _code(value_and_grad.source_for(x, W))
+    assert "h[t] @ W" in _code(value_and_grad.source_for(x, _strided(W)))
+
+
+# -- generated programs: products of views, rows, loops, over inputs of every layout
+
+_LAYOUTS = ("c", "fortran", "strided", "reversed")
+
+
+def _laid_out(a, layout):
+    if layout == "fortran":
+        return np.asfortranarray(a)
+    if layout == "strided":
+        return _strided(a)
+    if layout == "reversed":
+        return a[::-1].copy()[::-1]
+    return a
+
+
+@st.composite
+def product_programs(draw):
+    """``def f(A, B, v)`` over 5x5 matrices A, B and a 5-vector v: 1-6 statements of
+    products, ufuncs, views (``.T``, reversed rows), rows, and a loop carrying a vector
+    or a matrix through a product; it returns a sum of the last matrix and vector."""
+    matrices, vectors, lines = ["A", "B"], ["v"], []
+    for k in range(draw(st.integers(1, 6))):
+        m1, m2 = draw(st.sampled_from(matrices)), draw(st.sampled_from(matrices))
+        u = draw(st.sampled_from(vectors))
+        kind = draw(st.sampled_from(["mm", "mv", "vm", "ufunc_m", "ufunc_v", "transpose",
+                                     "reversed", "row", "loop_v", "loop_m"]))
+        name = f"t{k}"
+        if kind == "mm":
+            lines.append(f"{name} = np.tanh({m1} @ {m2} * 0.3)")
+        elif kind == "mv":
+            lines.append(f"{name} = {m1} @ {u}")
+        elif kind == "vm":
+            lines.append(f"{name} = np.sin({u} @ {m1})")
+        elif kind == "ufunc_m":
+            lines.append(f"{name} = np.cos({m1}) + {m2} * 0.5")
+        elif kind == "ufunc_v":
+            lines.append(f"{name} = np.tanh({u} * 0.5) - {u}")
+        elif kind == "transpose":
+            lines.append(f"{name} = {m1}.T")
+        elif kind == "reversed":
+            lines.append(f"{name} = {m1}[::-1]")
+        elif kind == "row":
+            lines.append(f"{name} = {m1}[{draw(st.integers(0, 4))}]")
+        elif kind == "loop_v":
+            lines += [f"{name} = {u}", "for _ in range(3):",
+                      f"    {name} = np.tanh({name} @ {m1} * 0.4)"]
+        else:
+            lines += [f"{name} = {m1}", "for _ in range(2):",
+                      f"    {name} = np.tanh({m2} @ {name} * 0.4)"]
+        (vectors if kind in ("mv", "vm", "ufunc_v", "row", "loop_v") else matrices).append(name)
+    body = "\n".join("    " + line for line in lines)
+    return (f"def f(A, B, v):\n{body}\n"
+            f"    return np.sum({matrices[-1]} * {matrices[-1]}) + np.sum(np.sin({vectors[-1]}))\n")
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(product_programs(), st.lists(st.sampled_from(_LAYOUTS), min_size=3, max_size=3))
+def test_generated_products_keep_the_functions_value_for_every_layout(source, layouts):
+    note(source)
+    f = compile_program(source, {"np": np})
+    point = np.random.default_rng(zlib.crc32(source.encode()))
+    args = [point.normal(size=(5, 5)), point.normal(size=(5, 5)), point.normal(size=5)]
+    value_and_grad = adc.value_and_grad(f, wrt=(0, 1, 2))
+    generic = adc.grad(f, wrt=(0, 1, 2))._adc_generic
+    laid = [_laid_out(a, layout) for a, layout in zip(args, layouts)]
+    for call in (args, laid, args, laid):  # C-contiguous first: its version is made
+        value, grads = value_and_grad(*call)
+        assert value == f(*call)
+        for got, want in zip(grads, generic(*call)):
+            np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)

@@ -127,13 +127,16 @@ def _made(op: Op, facts: Facts, layouts: dict[int, Layout]) -> Layout:
     """The layout of what `op` makes: a product's or ``np.zeros``'s is C-contiguous; a
     ufunc's or an operator's is a new array, contiguous where it is a vector, and where
     it is a matrix when every array operand is C-contiguous (NumPy lays it out as they
-    are); a row of a matrix is contiguous where the matrix is."""
+    are); a row of a matrix, or a matrix written into, is contiguous where the matrix
+    is."""
     if op.prim == "matmul" and op.attrs.get("fn") in (None, np.matmul) \
             and not op.attrs.get("kwnames"):
         return frozenset()
     if op.prim == "call" and len(op.args) <= _CREATIONS.get(op.attrs.get("fn"), -1) \
             and "order" not in (op.attrs.get("kwnames") or ()):
         return frozenset()
+    if op.prim in ("setitem", "add_at") and isinstance(op.args[0], Value):
+        return layouts.get(op.args[0].uid)  # written in place, or into a copy in C order
     if op.prim == "getitem" and len(op.args) == 2:  # a row of a C-contiguous matrix
         matrix, index = op.args
         index_sig, matrix_sig = facts.of(index), facts.of(matrix)
