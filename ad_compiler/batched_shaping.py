@@ -366,6 +366,46 @@ def batched_append_adjoint(g: Any, arr: Any, values: Any, axis: Any, which: int)
     return np.reshape(part, np.shape(values if which else arr) + g.shape[-1:])
 
 
+def _insert_sources(arr_shape: tuple, obj: Any, values_shape: tuple, axis: Any) -> np.ndarray:
+    """For ``np.insert(arr, obj, values, axis)``, which element each element of the
+    result is: the flat position in `arr`, or the size of `arr` plus that in `values`
+    (NumPy's own placement of positions, values broadcast and moved as it does)."""
+    size = int(np.prod(arr_shape, dtype=np.int64))
+    positions = np.arange(size, dtype=np.intp).reshape(arr_shape)
+    inserted = np.arange(size, size + int(np.prod(values_shape, dtype=np.int64)),
+                         dtype=np.intp).reshape(values_shape)
+    return np.insert(positions, obj, inserted, axis)
+
+
+def batched_insert(arr: Any, obj: Any, values: Any, axis: Any = None,
+                   directions_in: int = 0) -> Any:
+    """``np.insert`` where `arr` (`directions_in` 0), `values` (1) or both (2) carry the
+    directions; an operand without them is the same in every direction.  Every
+    direction at once: the elements are gathered where NumPy puts them."""
+    n = np.shape(values if directions_in == 1 else arr)[-1]
+    arr = with_directions(arr, n) if directions_in == 1 else np.asarray(arr)
+    values = with_directions(values, n) if directions_in == 0 else np.asarray(values)
+    sources = _insert_sources(arr.shape[:-1], obj, values.shape[:-1], axis)
+    rows = np.concatenate([arr.reshape(-1, n), values.reshape(-1, n).astype(arr.dtype)])
+    return rows[sources]
+
+
+def batched_insert_adjoint(g: Any, arr: Any, obj: Any, values: Any, axis: Any,
+                           which: int) -> Any:
+    """`runtime_npmath.insert_adjoint` of a batched `g`: the directions' adjoints of
+    `arr` (`which` 0) or `values` (1) at once (a value broadcast into several places
+    gets their sum)."""
+    g = np.asarray(g)
+    n = g.shape[-1]
+    sources = _insert_sources(np.shape(arr), obj, np.shape(values), axis)
+    first = int(np.size(arr))
+    start, size = (0, first) if which == 0 else (first, int(np.size(values)))
+    taken = (sources >= start) & (sources < start + size)
+    out = np.zeros((size, n), dtype=g.dtype if g.dtype.kind in "fc" else np.float64)
+    np.add.at(out, sources[taken] - start, g[taken])
+    return out.reshape(np.shape(values if which else arr) + (n,))
+
+
 # ------------------------------------------------------------------ differences, paddings
 
 

@@ -91,6 +91,15 @@ def _append_rule(args: list[Operand]) -> Rule | None:
     return ((0, 1) if given.value == 2 else (given.value,)), ()
 
 
+def _insert_rule(args: list[Operand]) -> Rule | None:
+    """``batched_insert(arr, obj, values, axis, directions_in)``: `arr` (0), `values`
+    (1) or both (2) batched; a part that is not is a zero tangent without directions."""
+    given = args[4] if len(args) > 4 else Const(0)
+    if not isinstance(given, Const) or given.value not in (0, 1, 2):
+        return None
+    return {0: (0,), 1: (2,), 2: (0, 2)}[given.value], ()
+
+
 def _diff_rule(args: list[Operand]) -> Rule | None:
     """``batched_diff(positions, a, n, axis, prepend, append)``: the arguments at
     `positions` (counted from `a`) batched together, the others zero tangents."""
@@ -188,6 +197,8 @@ OUTER_RULES: dict[Callable, Rule | Callable[[list[Operand]], Rule | None]] = {
     batched.batched_full_like: _fill_rule,
     batched.batched_linspace: ((0, 1), ()),
     batched_shaping.batched_append: _append_rule,
+    batched_shaping.batched_insert: _insert_rule,
+    batched_shaping.batched_insert_adjoint: ((0,), ()),
     batched_shaping.batched_diff: _diff_rule,
     batched.vmap_last: _one_at_a_time_rule,
     batched.vmap_last_items: _one_at_a_time_rule,

@@ -315,6 +315,35 @@ def test_append_with_either_part_or_both_batched(arr, values, axis):
     np.testing.assert_allclose(bs.batched_append(*both, axis, 2), expected, rtol=1e-12)
 
 
+_INSERTS = [  # (arr, obj, values, axis): NumPy's placements, broadcasting included
+    (_x(2, 3), 1, _x(3), 0), (_x(2, 3), [0, 2], _x(2, 2), 1), (_x(2, 3), 3, _x(), 1),
+    (_x(5), [1, 3], _x(2), None), (_x(2, 3), [4, 4, 0], _x(3), None),
+    (_x(2, 3), slice(0, 2), _x(2), -1), (_x(3, 2), -1, _x(1, 2), 0),
+    (_x(2, 2, 2), [1], _x(2, 1, 2), 1), (_x(4), np.array([2]), _x(), 0)]
+
+
+@pytest.mark.parametrize("arr, obj, values, axis", _INSERTS)
+def test_insert_with_either_part_or_both_batched(arr, obj, values, axis):
+    """Every direction at once, gathered where NumPy puts the elements; and its
+    adjoint for each part, against np.insert and insert_adjoint direction by direction."""
+    def insert(arr, values):
+        return np.insert(arr, obj, values, axis)
+
+    for which in (0, 1):
+        _check(lambda a, v, which=which: bs.batched_insert(a, obj, v, axis, which),
+               insert, [arr, values], which)
+    both = [_random(np.shape(x) + (DIRECTIONS,), k) for k, x in enumerate((arr, values))]
+    expected = np.stack([insert(both[0][..., d], both[1][..., d])
+                         for d in range(DIRECTIONS)], axis=-1)
+    np.testing.assert_array_equal(bs.batched_insert(both[0], obj, both[1], axis, 2), expected)
+    g = insert(arr, values)
+    for which in (0, 1):
+        _check(lambda g, which=which: bs.batched_insert_adjoint(g, arr, obj, values, axis,
+                                                                which),
+               lambda g, which=which: rn.insert_adjoint(g, arr, obj, values, axis, which),
+               [g], 0)
+
+
 # ------------------------------------------------------------------ products
 
 

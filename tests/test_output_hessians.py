@@ -469,15 +469,32 @@ def test_the_products_alone_in_one_sweep(monkeypatch):
                                    atol=1e-13)
 
 
-@pytest.mark.parametrize("shape", [(4, 4), (2, 3, 3)], ids=["matrix", "stack"])
-def test_the_hessian_through_expm_takes_every_direction_at_once(monkeypatch, shape):
+def _inserted_energy(x):
+    y = np.insert(x, [1, 3, 3], np.sin(x[:3]) * x[-1])
+    return np.sum(np.cos(y) * y) + y[2] * y[4]
+
+
+def _inserted_rows(x):
+    m = np.insert(x.reshape(2, 3), 1, x[:3] ** 2, axis=0)
+    return np.sum(np.tanh(m) @ m.T)
+
+
+def _expm_energy(a):
+    return np.sum(np.sin(scipy.linalg.expm(0.5 * a)) * a)
+
+
+@pytest.mark.parametrize("f, shape", [(_expm_energy, (4, 4)), (_expm_energy, (2, 3, 3)),
+                                      (_inserted_energy, (6,)), (_inserted_rows, (6,))],
+                         ids=["expm", "expm-stack", "insert", "insert-rows"])
+def test_hessians_through_expm_and_insert_take_every_direction_at_once(monkeypatch, f,
+                                                                       shape):
     """expm of each direction's matrix is one call on their stack (batched_expm), and its
-    tangent one call on the stack of every pair of directions' block matrices: nothing
-    in the sweep goes one direction at a time."""
+    tangent one call on the stack of every pair of directions' block matrices; np.insert
+    and its adjoint gather every direction's elements at once: nothing in the sweep
+    goes one direction at a time."""
     from ad_compiler import assemble, batched
 
-    def energy(a):
-        return np.sum(np.sin(scipy.linalg.expm(0.5 * a)) * a)
+    energy = f
 
     def refused(*args):
         raise AssertionError("vmap_last: one direction at a time")

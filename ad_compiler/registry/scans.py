@@ -21,7 +21,16 @@ import numpy as np
 from .. import batched, batched_adjoints, batched_shaping, runtime_npmath, runtime_shapes
 from ..ir import Const, Op, Operand
 from .core import array, helper
-from .emit import Emit, apply_again, batched_call, batched_operand, nth, param, position
+from .emit import (
+    Emit,
+    apply_again,
+    batched_call,
+    batched_operand,
+    nth,
+    one_direction_at_a_time,
+    param,
+    position,
+)
 from .shaping import _shape_back
 
 _NO_VALUE = "np._NoValue"  # (NumPy's mark of an argument not given)
@@ -253,6 +262,17 @@ def _batched_append(e: Emit, given: dict, variadic: list) -> Operand:
                         [arr, values, batched_operand("append", given, "axis"), Const(which)])
 
 
+def _batched_insert(e: Emit, given: dict, variadic: list) -> Operand:
+    """np.insert in vector mode: told which parts carry the directions (2: both)."""
+    arr, obj, values, axis = (batched_operand("insert", given, p)
+                              for p in ("arr", "obj", "values", "axis"))
+    if e.is_batched(obj) or e.is_batched(axis):
+        return one_direction_at_a_time(e, "insert", given)
+    both = e.is_batched(arr) and e.is_batched(values)
+    which = 2 if both else 0 if e.is_batched(arr) else 1
+    return batched_call(e, batched_shaping.batched_insert, [arr, obj, values, axis, Const(which)])
+
+
 def _append_adjoint_vjp(e: Emit, h: Operand, a: list[Operand]) -> list[Operand | None]:
     """The adjoint of one part of an appended array: the part put back among zeros."""
     arr, values, axis, which = a[1], a[2], a[3], a[4].value
@@ -441,7 +461,8 @@ array("tril", np.tril, "m*, k=0", linear=True,
       batched=(batched_shaping.batched_tril, ("m", "k")))
 array("append", np.append, "arr*, values*, axis=None", linear=True, jvp=_append_jvp,
       vjp=_append_vjp, batched=_batched_append)
-array("insert", np.insert, "arr*, obj, values*, axis=None", linear=True, vjp=_insert_vjp)
+array("insert", np.insert, "arr*, obj, values*, axis=None", linear=True, vjp=_insert_vjp,
+      batched=_batched_insert)
 array("maximum_accumulate", np.maximum.accumulate, "array*, axis=0, dtype=None",
       jvp=_running_jvp, vjp=_running_vjp)
 array("minimum_accumulate", np.minimum.accumulate, "array*, axis=0, dtype=None",
@@ -488,7 +509,7 @@ helper("diagonal_adjoint", runtime_shapes.diagonal_adjoint, (0,), lambda e, h, a
 helper("append_adjoint", runtime_shapes.append_adjoint, (0,), _append_adjoint_vjp,
        batched=batched_shaping.batched_append_adjoint)
 helper("insert_adjoint", runtime_npmath.insert_adjoint, (0,), _insert_adjoint_vjp,
-       vmapped=True)
+       batched=batched_shaping.batched_insert_adjoint)
 helper("unpad", runtime_shapes.unpad, (0,), lambda e, h, a: [e.pad(h, a[2])],
        batched=batched_shaping.batched_unpad)
 helper("pad_adjoint", runtime_shapes.pad_adjoint, (0,), lambda e, h, a: [

@@ -89,14 +89,18 @@ def _layouts(fn: Function, facts: Facts) -> dict[int, Layout]:
     first pass, and lose it until nothing changes."""
     layouts: dict[int, Layout] = {p.uid: frozenset([i]) if _shape(p, facts) else None
                                   for i, p in enumerate(fn.params)}
+    first = True
     while True:
         before = dict(layouts)
-        _walk(fn.body.ops, facts, layouts)
-        if layouts == before:
+        _walk(fn.body.ops, facts, layouts, first)
+        if layouts == before and not first:
             return {uid: layout for uid, layout in layouts.items() if layout is not None}
+        first = False
 
 
-def _walk(ops: list[Op], facts: Facts, layouts: dict[int, Layout]) -> None:
+def _walk(ops: list[Op], facts: Facts, layouts: dict[int, Layout], first: bool) -> None:
+    """One pass in program order; on the `first`, a loop's value not reached yet counts
+    as contiguous, on later ones a value no op made is not known."""
     for op in ops:
         if isinstance(op, LoopOp):
             lead = len(op.body.params) - len(op.carried_params)
@@ -104,19 +108,20 @@ def _walk(ops: list[Op], facts: Facts, layouts: dict[int, Layout]) -> None:
                 layouts[param.uid] = None
             for params in op.carrier_params:
                 for param, init, after in zip(params, op.inits, op.body.yields):
-                    layouts[param.uid] = _join(layouts, [init, after])
+                    layouts[param.uid] = _join(layouts, [init, after], first)
             for block in op.blocks:
-                _walk(block.ops, facts, layouts)
+                _walk(block.ops, facts, layouts, first)
             for result, init, after in zip(op.results, op.inits, op.body.yields):
-                layouts[result.uid] = _join(layouts, [init, after])
+                layouts[result.uid] = _join(layouts, [init, after], first)
         elif isinstance(op, IfOp):
             for block in op.blocks:
-                _walk(block.ops, facts, layouts)
+                _walk(block.ops, facts, layouts, first)
             for k, result in enumerate(op.results):
-                layouts[result.uid] = _join(layouts, [b.yields[k] for b in op.taken_blocks])
+                layouts[result.uid] = _join(
+                    layouts, [b.yields[k] for b in op.taken_blocks], first)
         else:
             for block in op.blocks:
-                _walk(block.ops, facts, layouts)
+                _walk(block.ops, facts, layouts, first)
             for result in op.results:
                 layouts[result.uid] = None
             if len(op.results) == 1 and _shape(op.result, facts) is not None:
@@ -139,20 +144,20 @@ def _made(op: Op, facts: Facts, layouts: dict[int, Layout]) -> Layout:
         return layouts.get(op.args[0].uid)  # written in place, or into a copy in C order
     if op.prim == "getitem" and len(op.args) == 2:  # a row of a C-contiguous matrix
         matrix, index = op.args
-        index_sig, matrix_sig = facts.of(index), facts.of(matrix)
-        if index_sig == ("int",) and matrix_sig is not None and len(matrix_sig[2]) == 2:
-            return layouts.get(matrix.uid) if isinstance(matrix, Value) else None
+        if facts.of(index) == ("int",) and isinstance(matrix, Value) \
+                and _shape(matrix, facts) is not None and len(_shape(matrix, facts)) == 2:
+            return layouts.get(matrix.uid)
         return None
     if not (op.prim in _FRESH_OPERATORS or isinstance(op.attrs.get("fn"), np.ufunc)) \
             or "out" in (op.attrs.get("kwnames") or ()):
         return None
+    sigs = [facts.of(a) for a in op.args]
+    if not all(_plain(sig) for sig in sigs):
+        return None  # (an object of its own may answer an operator with a view)
     if len(facts.of(op.result)[2]) == 1:
         return frozenset()
     needs: frozenset = frozenset()
-    for operand in op.args:
-        sig = facts.of(operand)
-        if sig is None:
-            return None
+    for operand, sig in zip(op.args, sigs):
         if sig[0] == "array" and sig[2]:
             layout = layouts.get(operand.uid) if isinstance(operand, Value) else None
             if layout is None:
@@ -161,14 +166,20 @@ def _made(op: Op, facts: Facts, layouts: dict[int, Layout]) -> Layout:
     return needs
 
 
-def _join(layouts: dict[int, Layout], incoming: list[Operand]) -> Layout:
+def _plain(sig: tuple | None) -> bool:
+    """A NumPy array (not a subclass) or a number."""
+    return sig is not None and (sig[0] == "array" and sig[1] is np.ndarray
+                                or sig[0] in ("float", "int", "bool", "scalar"))
+
+
+def _join(layouts: dict[int, Layout], incoming: list[Operand], first: bool) -> Layout:
     """A value that is one of `incoming`: contiguous where each is (one not reached
-    yet, on a loop's first pass, counts as contiguous)."""
+    yet counts as contiguous on the `first` pass)."""
     needs: frozenset = frozenset()
     for value in incoming:
         if not isinstance(value, Value):
             return None
-        layout = layouts.get(value.uid, frozenset())
+        layout = layouts.get(value.uid, frozenset() if first else None)
         if layout is None:
             return None
         needs |= layout
