@@ -24,8 +24,6 @@ _DOT = {"fn": np.dot, "method": "dot", "kwnames": (), "family": "numpy"}
 def adjoint_dots(fn: Function, facts: Facts) -> Function | None:
     """A copy of `fn` whose products of derivative values are ``a.dot(b)``; None where
     it has none."""
-    from .specialize import _clone
-
     primal = getattr(fn, "primal", None)
     if not primal:
         return None  # (no record of which values are the function's own)
@@ -33,13 +31,19 @@ def adjoint_dots(fn: Function, facts: Facts) -> Function | None:
                 for r in op.results}
     found = {op.result.uid for block in all_blocks(fn.body) for op in block.ops
              if _rewritable(op, primal, facts, producer)}
-    if not found:
-        return None
+    return as_dots(fn, found) if found else None
+
+
+def as_dots(fn: Function, products: set[int] | dict[int, object]) -> Function:
+    """A copy of `fn` whose matrix products making the values `products` names are
+    ``a.dot(b)``."""
+    from .specialize import _clone
+
     clone = _clone(fn)
     for block in all_blocks(clone.body):
         block.ops = [Op("dot", list(op.args), list(op.results), dict(_DOT), [], op.loc)
-                     if op.prim == "matmul" and op.results and op.result.uid in found else op
-                     for op in block.ops]
+                     if op.prim == "matmul" and op.results and op.result.uid in products
+                     else op for op in block.ops]
     return clone
 
 

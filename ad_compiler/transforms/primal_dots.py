@@ -22,10 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import BINARY_SYMBOLS, UNARY_SYMBOLS, Function, IfOp, LoopOp, Op, Operand, Value
+from .adjoint_dots import as_dots
 from .optimize import all_blocks
 from .static_shapes import Facts
 
-_DOT = {"fn": np.dot, "method": "dot", "kwnames": (), "family": "numpy"}
 _FRESH_OPERATORS = (set(BINARY_SYMBOLS) | set(UNARY_SYMBOLS)) - {"not"}
 # functions making a new array in C order, by how many positional operands come before
 # the order they would take
@@ -39,8 +39,6 @@ Layout = frozenset | None
 def primal_dots(fn: Function, facts: Facts) -> Function | None:
     """A copy of `fn` whose products of C-contiguous values are ``a.dot(b)``, with
     ``contiguous_inputs`` and ``layout_free`` set; None where there is none."""
-    from .specialize import _clone
-
     layouts = _layouts(fn, facts)
     found: dict[int, frozenset] = {}
     for block in all_blocks(fn.body):
@@ -50,11 +48,7 @@ def primal_dots(fn: Function, facts: Facts) -> Function | None:
                 found[op.result.uid] = needs
     if not found:
         return None
-    clone = _clone(fn)
-    for block in all_blocks(clone.body):
-        block.ops = [Op("dot", list(op.args), list(op.results), dict(_DOT), [], op.loc)
-                     if op.prim == "matmul" and op.results and op.result.uid in found else op
-                     for op in block.ops]
+    clone = as_dots(fn, found)
     clone.contiguous_inputs = tuple(sorted(frozenset().union(*found.values())))
     clone.layout_free = fn
     return clone
