@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .batched import batched_unbroadcast
+from .runtime_npmath import insert_sources
 from .runtime_shapes import _inner_slices
 
 _AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
@@ -366,17 +367,6 @@ def batched_append_adjoint(g: Any, arr: Any, values: Any, axis: Any, which: int)
     return np.reshape(part, np.shape(values if which else arr) + g.shape[-1:])
 
 
-def _insert_sources(arr_shape: tuple, obj: Any, values_shape: tuple, axis: Any) -> np.ndarray:
-    """For ``np.insert(arr, obj, values, axis)``, which element each element of the
-    result is: the flat position in `arr`, or the size of `arr` plus that in `values`
-    (NumPy's own placement of positions, values broadcast and moved as it does)."""
-    size = int(np.prod(arr_shape, dtype=np.int64))
-    positions = np.arange(size, dtype=np.intp).reshape(arr_shape)
-    inserted = np.arange(size, size + int(np.prod(values_shape, dtype=np.int64)),
-                         dtype=np.intp).reshape(values_shape)
-    return np.insert(positions, obj, inserted, axis)
-
-
 def batched_insert(arr: Any, obj: Any, values: Any, axis: Any = None,
                    directions_in: int = 0) -> Any:
     """``np.insert`` where `arr` (`directions_in` 0), `values` (1) or both (2) carry the
@@ -385,7 +375,7 @@ def batched_insert(arr: Any, obj: Any, values: Any, axis: Any = None,
     n = np.shape(values if directions_in == 1 else arr)[-1]
     arr = with_directions(arr, n) if directions_in == 1 else np.asarray(arr)
     values = with_directions(values, n) if directions_in == 0 else np.asarray(values)
-    sources = _insert_sources(arr.shape[:-1], obj, values.shape[:-1], axis)
+    sources = insert_sources(arr.shape[:-1], obj, values.shape[:-1], axis)
     rows = np.concatenate([arr.reshape(-1, n), values.reshape(-1, n).astype(arr.dtype)])
     return rows[sources]
 
@@ -397,7 +387,7 @@ def batched_insert_adjoint(g: Any, arr: Any, obj: Any, values: Any, axis: Any,
     gets their sum)."""
     g = np.asarray(g)
     n = g.shape[-1]
-    sources = _insert_sources(np.shape(arr), obj, np.shape(values), axis)
+    sources = insert_sources(np.shape(arr), obj, np.shape(values), axis)
     first = int(np.size(arr))
     start, size = (0, first) if which == 0 else (first, int(np.size(values)))
     taken = (sources >= start) & (sources < start + size)

@@ -517,22 +517,29 @@ def cov_dof(rows: Any, bias: bool, ddof: Any) -> float:
 # ------------------------------------------------------------------ np.insert
 
 
+def insert_sources(arr_shape: tuple, obj: Any, values_shape: tuple, axis: Any) -> np.ndarray:
+    """For ``np.insert(arr, obj, values, axis)``, which element each element of the
+    result is: the flat position in `arr`, or the size of `arr` plus that in `values`
+    (NumPy's own placement of positions, values broadcast and moved as it does)."""
+    size = int(np.prod(arr_shape, dtype=np.int64))
+    positions = np.arange(size, dtype=np.intp).reshape(arr_shape)
+    inserted = np.arange(size, size + int(np.prod(values_shape, dtype=np.int64)),
+                         dtype=np.intp).reshape(values_shape)
+    return np.insert(positions, obj, inserted, axis)
+
+
 def insert_adjoint(g: Any, arr: Any, obj: Any, values: Any, axis: Any, which: int) -> Any:
     """The adjoint of `arr` (`which` 0) or `values` (1) in ``np.insert(arr, obj, values,
-    axis)``: where each element of the result came from is found by inserting the
-    positions of the elements (NumPy's own placement, broadcasting included), and `g`
-    is added back there (a value broadcast into several places gets their sum)."""
+    axis)``: `g` added back where each element of the result came from
+    (`insert_sources()`; a value broadcast into several places gets their sum)."""
     g = np.asarray(g)
     dtype = g.dtype if g.dtype.kind in "fc" else np.float64
-    source = arr if which == 0 else values
-    size = int(np.size(source))
-    positions = np.arange(size, dtype=np.float64).reshape(np.shape(source))
-    other = np.full(np.shape(values if which == 0 else arr), -1.0)
-    placed = np.insert(positions, obj, other, axis) if which == 0 else \
-        np.insert(other, obj, positions, axis)
-    taken = placed >= 0
-    out = np.bincount(placed[taken].astype(np.intp), weights=g[taken], minlength=size)
-    return out.astype(dtype, copy=False).reshape(np.shape(source))
+    sources = insert_sources(np.shape(arr), obj, np.shape(values), axis)
+    first = int(np.size(arr))
+    start, size = (0, first) if which == 0 else (first, int(np.size(values)))
+    taken = (sources >= start) & (sources < start + size)
+    out = np.bincount(sources[taken] - start, weights=g[taken], minlength=size)
+    return out.astype(dtype, copy=False).reshape(np.shape(values if which else arr))
 
 
 # ------------------------------------------------------------------ running extremes

@@ -57,8 +57,7 @@ def primal_dots(fn: Function, facts: Facts) -> Function | None:
 def _rewritable(op: Op, facts: Facts, layouts: dict[int, Layout]) -> frozenset | None:
     """The inputs whose C-contiguity makes ``a.dot(b)`` the same as this ``a @ b``, or
     None where it is not such a product."""
-    if op.prim != "matmul" or len(op.args) != 2 or len(op.results) != 1 \
-            or op.attrs.get("kwnames") or op.attrs.get("fn") not in (None, np.matmul):
+    if not _is_product(op):
         return None
     shapes = [_shape(a, facts) for a in op.args]
     if None in shapes or all(len(s) == 1 for s in shapes) \
@@ -66,6 +65,12 @@ def _rewritable(op: Op, facts: Facts, layouts: dict[int, Layout]) -> frozenset |
         return None
     needs = [layouts.get(a.uid) for a in op.args]
     return None if None in needs else needs[0] | needs[1]
+
+
+def _is_product(op: Op) -> bool:
+    """``a @ b`` (or ``np.matmul(a, b)``) of two operands, no more."""
+    return op.prim == "matmul" and len(op.args) == 2 and len(op.results) == 1 \
+        and not op.attrs.get("kwnames") and op.attrs.get("fn") in (None, np.matmul)
 
 
 def _shape(operand: Operand, facts: Facts) -> tuple | None:
@@ -128,8 +133,7 @@ def _made(op: Op, facts: Facts, layouts: dict[int, Layout]) -> Layout:
     it is a matrix when every array operand is C-contiguous (NumPy lays it out as they
     are); a row of a matrix, or a matrix written into, is contiguous where the matrix
     is."""
-    if op.prim == "matmul" and op.attrs.get("fn") in (None, np.matmul) \
-            and not op.attrs.get("kwnames"):
+    if _is_product(op):
         return frozenset()
     if op.prim == "call" and len(op.args) <= _CREATIONS.get(op.attrs.get("fn"), -1) \
             and "order" not in (op.attrs.get("kwnames") or ()):
@@ -138,8 +142,7 @@ def _made(op: Op, facts: Facts, layouts: dict[int, Layout]) -> Layout:
         return layouts.get(op.args[0].uid)  # written in place, or into a copy in C order
     if op.prim == "getitem" and len(op.args) == 2:  # a row of a C-contiguous matrix
         matrix, index = op.args
-        if facts.of(index) == ("int",) and isinstance(matrix, Value) \
-                and _shape(matrix, facts) is not None and len(_shape(matrix, facts)) == 2:
+        if facts.of(index) == ("int",) and len(_shape(matrix, facts) or ()) == 2:
             return layouts.get(matrix.uid)
         return None
     if not (op.prim in _FRESH_OPERATORS or isinstance(op.attrs.get("fn"), np.ufunc)) \
